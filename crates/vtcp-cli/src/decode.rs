@@ -1,0 +1,237 @@
+//! `vtcp decode`: every TCP segment of a capture on one line, tcpdump's
+//! way, with its checksum status; then a summary.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use vtcp_wire::checksum::PseudoHeader;
+use vtcp_wire::{Segment, SegmentView, Seq};
+
+use crate::capture::{self, CaptureError, Frame, FrameContent, TcpInIp, Timestamp};
+
+/// Why `vtcp decode` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// The file is not a readable capture.
+    #[error("{path}: {source}")]
+    Capture {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: CaptureError,
+    },
+    /// Output could not be written.
+    #[error("writing output: {0}")]
+    Output(#[from] io::Error),
+}
+
+/// Counts over a whole capture.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Frames in the file.
+    pub frames: usize,
+    /// TCP segments found, malformed ones included.
+    pub segments: usize,
+    /// Connections: distinct pairs of endpoints.
+    pub flows: usize,
+    /// Segments whose checksum is wrong.
+    pub bad_checksums: usize,
+    /// Segments that carry sequence space already sent (keep-alives aside).
+    pub retransmissions: usize,
+    /// TCP segments (or their IP headers) that could not be parsed.
+    pub malformed: usize,
+    /// Frames that hold no TCP.
+    pub other: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "summary:")?;
+        writeln!(f, "  frames            {}", self.frames)?;
+        writeln!(f, "  tcp segments      {}", self.segments)?;
+        writeln!(f, "  flows             {}", self.flows)?;
+        writeln!(f, "  bad checksums     {}", self.bad_checksums)?;
+        writeln!(f, "  retransmissions   {}", self.retransmissions)?;
+        writeln!(f, "  malformed         {}", self.malformed)?;
+        writeln!(f, "  other frames      {}", self.other)
+    }
+}
+
+/// One direction of a connection.
+type Direction = (IpAddr, u16, IpAddr, u16);
+
+/// Tracks what each direction has sent, to spot retransmissions.
+#[derive(Default)]
+struct Flows {
+    /// Highest sequence number sent so far (SEG.SEQ + SEG.LEN), per direction.
+    high: HashMap<Direction, Seq>,
+    /// Connections, each named by its lower endpoint first.
+    pairs: HashSet<Direction>,
+}
+
+impl Flows {
+    /// Records a segment; true if it resends sequence space already sent.
+    fn record(&mut self, dir: Direction, seg: &Segment<&[u8]>) -> bool {
+        let (a, ap, b, bp) = dir;
+        let pair = if (a, ap) <= (b, bp) {
+            dir
+        } else {
+            (b, bp, a, ap)
+        };
+        self.pairs.insert(pair);
+        let len = seg.seg_len() as u32;
+        if len == 0 {
+            return false;
+        }
+        let end = seg.seq + len;
+        match self.high.get_mut(&dir) {
+            None => {
+                self.high.insert(dir, end);
+                false
+            }
+            Some(high) => {
+                // A keep-alive probe (one octet at SND.NXT − 1, RFC 1122
+                // §4.2.3.6) is not a retransmission of data.
+                let keepalive = len <= 1 && end == *high;
+                let resent = seg.seq.before(*high) && !keepalive;
+                *high = high.max_seq(end);
+                resent
+            }
+        }
+    }
+}
+
+fn clock(time: Timestamp) -> String {
+    let secs = time.secs % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        time.nanos / 1000
+    )
+}
+
+fn family(addr: IpAddr) -> &'static str {
+    if addr.is_ipv4() { "IP" } else { "IP6" }
+}
+
+/// Decodes frames already read, writing one line per TCP segment (none
+/// when `quiet`) and then the summary.
+pub fn decode_frames(
+    frames: &[Frame<'_>],
+    out: &mut impl Write,
+    quiet: bool,
+) -> io::Result<Summary> {
+    let mut summary = Summary {
+        frames: frames.len(),
+        ..Summary::default()
+    };
+    let mut flows = Flows::default();
+    for frame in frames {
+        let line = match capture::tcp_in_frame(frame.linktype, frame.data) {
+            FrameContent::Other(_) => {
+                summary.other += 1;
+                continue;
+            }
+            FrameContent::Malformed(why) => {
+                summary.malformed += 1;
+                format!(
+                    "{} malformed frame {}: {why}",
+                    clock(frame.time),
+                    frame.number
+                )
+            }
+            FrameContent::Tcp(tcp) => {
+                summary.segments += 1;
+                segment_line(frame.time, &tcp, &mut summary, &mut flows)
+            }
+        };
+        if !quiet {
+            writeln!(out, "{line}")?;
+        }
+    }
+    summary.flows = flows.pairs.len();
+    write!(out, "{summary}")?;
+    Ok(summary)
+}
+
+fn segment_line(
+    time: Timestamp,
+    tcp: &TcpInIp<'_>,
+    summary: &mut Summary,
+    flows: &mut Flows,
+) -> String {
+    let fam = family(tcp.src);
+    let seg = match Segment::parse(tcp.tcp) {
+        Ok(seg) => seg,
+        Err(e) => {
+            summary.malformed += 1;
+            let ports = SegmentView::new_checked(tcp.tcp)
+                .map(|v| (v.src_port().to_string(), v.dst_port().to_string()))
+                .unwrap_or_else(|_| ("?".into(), "?".into()));
+            return format!(
+                "{} {fam} {}.{} > {}.{}: malformed TCP: {e}",
+                clock(time),
+                tcp.src,
+                ports.0,
+                tcp.dst,
+                ports.1
+            );
+        }
+    };
+    let status = match PseudoHeader::new(tcp.src, tcp.dst) {
+        Some(pseudo) if SegmentView::new_unchecked(tcp.tcp).verify_checksum(&pseudo) => "correct",
+        _ => {
+            summary.bad_checksums += 1;
+            "incorrect"
+        }
+    };
+    let dir = (tcp.src, seg.src_port, tcp.dst, seg.dst_port);
+    let retransmission = flows.record(dir, &seg);
+    if retransmission {
+        summary.retransmissions += 1;
+    }
+    format!(
+        "{} {fam} {}.{} > {}.{}: {}, cksum {:#06x} ({status}){}",
+        clock(time),
+        tcp.src,
+        seg.src_port,
+        tcp.dst,
+        seg.dst_port,
+        // The segment's own Display starts with the ports; drop them.
+        seg.to_string()
+            .split_once(": ")
+            .map_or(String::new(), |(_, rest)| rest.to_string()),
+        seg.checksum,
+        if retransmission {
+            " [retransmission]"
+        } else {
+            ""
+        }
+    )
+}
+
+/// `vtcp decode FILE`: reads the file and decodes it to `out`.
+pub fn decode_file(path: &Path, out: &mut impl Write, quiet: bool) -> Result<Summary, DecodeError> {
+    let bytes = std::fs::read(path).map_err(|source| DecodeError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let frames = capture::read_frames(&bytes).map_err(|source| DecodeError::Capture {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(decode_frames(&frames, out, quiet)?)
+}

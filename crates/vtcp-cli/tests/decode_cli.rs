@@ -1,0 +1,115 @@
+//! `vtcp decode` as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn vector(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/vectors")
+        .join(name)
+}
+
+fn vtcp(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vtcp"))
+        .args(args)
+        .output()
+        .expect("vtcp runs")
+}
+
+fn decode(path: &Path) -> Output {
+    vtcp(&["decode".as_ref(), path.as_os_str()])
+}
+
+/// A file in a fresh scratch directory of this test process.
+fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vtcp-decode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn summary_value(stdout: &str, key: &str) -> usize {
+    stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in summary:\n{stdout}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn decodes_a_capture_with_summary() {
+    let out = decode(&vector("linux-ipv4-default.pcap"));
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.ends_with(
+            "IP 198.18.0.1.41672 > 198.18.0.2.7000: Flags [S], seq 2896179228, win 64240, \
+             options [mss 1460,sackOK,TS val 3167118612 ecr 0,nop,wscale 10], length 0, cksum 0x042c (correct)"
+        ),
+        "{first}"
+    );
+    assert_eq!(summary_value(&stdout, "tcp segments"), 245);
+    assert_eq!(summary_value(&stdout, "flows"), 3);
+    assert_eq!(summary_value(&stdout, "bad checksums"), 0);
+    assert_eq!(summary_value(&stdout, "malformed"), 0);
+    // 3% loss on 200 kB of data: some segments were sent again.
+    let retransmissions = summary_value(&stdout, "retransmissions");
+    assert!(retransmissions > 0);
+    assert_eq!(stdout.matches("[retransmission]").count(), retransmissions);
+}
+
+#[test]
+fn a_corrupted_segment_is_reported_with_a_bad_checksum() {
+    let mut bytes = std::fs::read(vector("linux-ipv6-default.pcap")).unwrap();
+    // The last byte of the file is the last byte of the last segment.
+    *bytes.last_mut().unwrap() ^= 0x40;
+    let path = scratch("corrupt.pcap", &bytes);
+    let out = decode(&path);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(summary_value(&stdout, "bad checksums"), 1);
+    assert_eq!(stdout.matches("(incorrect)").count(), 1);
+}
+
+#[test]
+fn bad_files_get_a_message_naming_them_and_a_failure_exit() {
+    let missing = Path::new("/nonexistent/vtcp/missing.pcap");
+    let out = decode(missing);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("missing.pcap") && stderr.contains("cannot read"),
+        "{stderr}"
+    );
+
+    let bytes = std::fs::read(vector("linux-ipv4-nosack.pcap")).unwrap();
+    let truncated = scratch("truncated.pcap", &bytes[..bytes.len() - 7]);
+    let out = decode(&truncated);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("truncated.pcap") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+
+    let garbage = scratch("garbage.pcap", b"this is not a capture at all");
+    let out = decode(&garbage);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("garbage.pcap") && stderr.contains("not a pcap"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_non_zero() {
+    let out = vtcp(&["decode".as_ref()]);
+    assert!(!out.status.success());
+    let out = vtcp(&["frobnicate".as_ref()]);
+    assert!(!out.status.success());
+}

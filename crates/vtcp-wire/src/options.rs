@@ -1,0 +1,801 @@
+//! TCP options (RFC 9293 §3.2, RFC 7323, RFC 2018).
+
+use core::fmt;
+use core::ops::Deref;
+
+use vtcp_seq::Seq;
+
+use crate::WireError;
+
+/// Option kinds this codec knows by name (IANA "TCP Option Kind Numbers").
+pub mod kind {
+    /// End of option list (RFC 9293 §3.2).
+    pub const END: u8 = 0;
+    /// No-operation (RFC 9293 §3.2).
+    pub const NOP: u8 = 1;
+    /// Maximum segment size (RFC 9293 §3.2).
+    pub const MSS: u8 = 2;
+    /// Window scale (RFC 7323 §2).
+    pub const WSCALE: u8 = 3;
+    /// SACK permitted (RFC 2018 §2).
+    pub const SACK_PERM: u8 = 4;
+    /// SACK (RFC 2018 §3).
+    pub const SACK: u8 = 5;
+    /// Timestamps (RFC 7323 §3).
+    pub const TIMESTAMP: u8 = 8;
+}
+
+/// Room for options in a TCP header: 60 − 20 bytes (RFC 9293 §3.1).
+pub const MAX_OPTIONS_LEN: usize = 40;
+
+/// At most this many SACK blocks fit in one option (RFC 2018 §3).
+pub const MAX_SACK_BLOCKS: usize = 4;
+
+/// The largest window-scale shift a receiver honours (RFC 7323 §2.3).
+pub const MAX_WSCALE: u8 = 14;
+
+/// One SACK block: the octets `[left, right)` were received (RFC 2018 §3).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Debug)]
+pub struct SackBlock {
+    /// First sequence number of the block.
+    pub left: Seq,
+    /// Sequence number just past the block.
+    pub right: Seq,
+}
+
+impl SackBlock {
+    /// A block covering `[left, right)`.
+    pub const fn new(left: u32, right: u32) -> Self {
+        Self {
+            left: Seq(left),
+            right: Seq(right),
+        }
+    }
+}
+
+/// Up to four SACK blocks, stored inline.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SackBlocks {
+    blocks: [SackBlock; MAX_SACK_BLOCKS],
+    len: u8,
+}
+
+impl SackBlocks {
+    /// No blocks.
+    pub const fn new() -> Self {
+        Self {
+            blocks: [SackBlock {
+                left: Seq(0),
+                right: Seq(0),
+            }; MAX_SACK_BLOCKS],
+            len: 0,
+        }
+    }
+
+    /// Copies `blocks`, refusing more than four.
+    pub fn from_slice(blocks: &[SackBlock]) -> Result<Self, WireError> {
+        let mut out = Self::new();
+        for &block in blocks {
+            out.push(block)?;
+        }
+        Ok(out)
+    }
+
+    /// Appends a block, refusing a fifth.
+    pub fn push(&mut self, block: SackBlock) -> Result<(), WireError> {
+        let slot =
+            self.blocks
+                .get_mut(usize::from(self.len))
+                .ok_or(WireError::TooManySackBlocks {
+                    blocks: MAX_SACK_BLOCKS + 1,
+                })?;
+        *slot = block;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The blocks, in wire order.
+    pub fn as_slice(&self) -> &[SackBlock] {
+        &self.blocks[..usize::from(self.len)]
+    }
+}
+
+impl Deref for SackBlocks {
+    type Target = [SackBlock];
+    fn deref(&self) -> &[SackBlock] {
+        self.as_slice()
+    }
+}
+
+impl fmt::Debug for SackBlocks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+/// The timestamps option's two values (RFC 7323 §3).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Debug)]
+pub struct Timestamp {
+    /// TSval: the sender's timestamp clock.
+    pub tsval: u32,
+    /// TSecr: the TSval echoed back.
+    pub tsecr: u32,
+}
+
+/// One TCP option, typed.
+///
+/// Unknown kinds keep their data bytes borrowed from the header, so a
+/// parsed option list re-encodes to the identical bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum TcpOption<'a> {
+    /// End of option list; what follows in the header is padding.
+    End,
+    /// No-operation, used for alignment.
+    Nop,
+    /// Maximum segment size the sender can receive.
+    Mss(u16),
+    /// Window-scale shift, as received (see [`get_wscale`] for the clamp).
+    WindowScale(u8),
+    /// SACK permitted (in a SYN).
+    SackPermitted,
+    /// SACK blocks.
+    Sack(SackBlocks),
+    /// Timestamps.
+    Timestamp(Timestamp),
+    /// A kind this codec does not interpret.
+    Unknown {
+        /// Option kind.
+        kind: u8,
+        /// The bytes after kind and length.
+        data: &'a [u8],
+    },
+}
+
+impl<'a> TcpOption<'a> {
+    /// A SACK option carrying `blocks`; refuses more than four.
+    pub fn sack(blocks: &[SackBlock]) -> Result<Self, WireError> {
+        SackBlocks::from_slice(blocks).map(TcpOption::Sack)
+    }
+
+    /// A timestamps option.
+    pub const fn timestamp(tsval: u32, tsecr: u32) -> Self {
+        TcpOption::Timestamp(Timestamp { tsval, tsecr })
+    }
+
+    /// The option's kind byte.
+    pub const fn kind(&self) -> u8 {
+        match self {
+            TcpOption::End => kind::END,
+            TcpOption::Nop => kind::NOP,
+            TcpOption::Mss(_) => kind::MSS,
+            TcpOption::WindowScale(_) => kind::WSCALE,
+            TcpOption::SackPermitted => kind::SACK_PERM,
+            TcpOption::Sack(_) => kind::SACK,
+            TcpOption::Timestamp(_) => kind::TIMESTAMP,
+            TcpOption::Unknown { kind, .. } => *kind,
+        }
+    }
+
+    /// Bytes the option takes on the wire.
+    pub fn wire_len(&self) -> usize {
+        match self {
+            TcpOption::End | TcpOption::Nop => 1,
+            TcpOption::Mss(_) => 4,
+            TcpOption::WindowScale(_) => 3,
+            TcpOption::SackPermitted => 2,
+            TcpOption::Sack(blocks) => 2 + 8 * blocks.len(),
+            TcpOption::Timestamp(_) => 10,
+            TcpOption::Unknown { data, .. } => 2 + data.len(),
+        }
+    }
+
+    /// Writes the option at the start of `buf` and returns its length.
+    fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
+        let len = self.wire_len();
+        if let TcpOption::Unknown { kind, data } = self
+            && data.len() > MAX_OPTIONS_LEN - 2
+        {
+            return Err(WireError::OptionDataTooLong {
+                kind: *kind,
+                len: data.len(),
+            });
+        }
+        let out = buf
+            .get_mut(..len)
+            .ok_or(WireError::OptionsTooLong { len })?;
+        out[0] = self.kind();
+        if len > 1 {
+            // Every multi-byte option is at most 40 bytes (checked above
+            // for unknown kinds), so the length fits in its byte.
+            out[1] = len as u8;
+        }
+        match self {
+            TcpOption::End | TcpOption::Nop | TcpOption::SackPermitted => {}
+            TcpOption::Mss(mss) => out[2..4].copy_from_slice(&mss.to_be_bytes()),
+            TcpOption::WindowScale(shift) => out[2] = *shift,
+            TcpOption::Sack(blocks) => {
+                for (chunk, block) in out[2..].chunks_exact_mut(8).zip(blocks.iter()) {
+                    chunk[..4].copy_from_slice(&block.left.0.to_be_bytes());
+                    chunk[4..].copy_from_slice(&block.right.0.to_be_bytes());
+                }
+            }
+            TcpOption::Timestamp(ts) => {
+                out[2..6].copy_from_slice(&ts.tsval.to_be_bytes());
+                out[6..10].copy_from_slice(&ts.tsecr.to_be_bytes());
+            }
+            TcpOption::Unknown { data, .. } => out[2..].copy_from_slice(data),
+        }
+        Ok(len)
+    }
+}
+
+#[inline]
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Decodes the option at `offset` of `area`, returning it and its length.
+///
+/// Follows RFC 9293 §3.1: End and NOP are one byte; every other kind has a
+/// length byte covering kind and length. Unknown kinds are skipped by their
+/// length (RFC 9293 §3.2, "MUST be prepared to handle an illegal option
+/// length … without crashing").
+#[inline]
+fn decode_at(area: &[u8], offset: usize) -> Result<(TcpOption<'_>, usize), WireError> {
+    let rest = &area[offset..];
+    let kind = rest[0];
+    match kind {
+        kind::END => return Ok((TcpOption::End, 1)),
+        kind::NOP => return Ok((TcpOption::Nop, 1)),
+        _ => {}
+    }
+    let &len_byte = rest
+        .get(1)
+        .ok_or(WireError::OptionTruncated { kind, offset })?;
+    let len = usize::from(len_byte);
+    let bad_len = WireError::BadOptionLength {
+        kind,
+        len: len_byte,
+        offset,
+    };
+    let sack_blocks = len.saturating_sub(2) / 8;
+    let len_fits_kind = match kind {
+        _ if len < 2 => false,
+        kind::MSS => len == 4,
+        kind::WSCALE => len == 3,
+        kind::SACK_PERM => len == 2,
+        kind::TIMESTAMP => len == 10,
+        kind::SACK => len > 2 && (len - 2) % 8 == 0,
+        _ => true,
+    };
+    if !len_fits_kind {
+        return Err(bad_len);
+    }
+    if kind == kind::SACK && sack_blocks > MAX_SACK_BLOCKS {
+        return Err(WireError::TooManySackBlocks {
+            blocks: sack_blocks,
+        });
+    }
+    let body = rest
+        .get(2..len)
+        .ok_or(WireError::OptionTruncated { kind, offset })?;
+    let option = match kind {
+        kind::MSS => TcpOption::Mss(u16::from_be_bytes([body[0], body[1]])),
+        kind::WSCALE => TcpOption::WindowScale(body[0]),
+        kind::SACK_PERM => TcpOption::SackPermitted,
+        kind::TIMESTAMP => TcpOption::Timestamp(Timestamp {
+            tsval: be32(&body[0..4]),
+            tsecr: be32(&body[4..8]),
+        }),
+        kind::SACK => {
+            let mut blocks = SackBlocks::new();
+            for chunk in body.chunks_exact(8) {
+                blocks.push(SackBlock::new(be32(&chunk[..4]), be32(&chunk[4..])))?;
+            }
+            TcpOption::Sack(blocks)
+        }
+        _ => TcpOption::Unknown { kind, data: body },
+    };
+    Ok((option, len))
+}
+
+/// Iterator over the options of a header's option area.
+///
+/// Yields each option in wire order (NOPs and a final End included) and
+/// stops after End, at the end of the area, or after yielding an error.
+#[derive(Clone, Debug)]
+pub struct OptionsIter<'a> {
+    area: &'a [u8],
+    offset: usize,
+}
+
+impl<'a> OptionsIter<'a> {
+    /// Iterates over `area`, the bytes between the fixed header and the
+    /// data.
+    pub const fn new(area: &'a [u8]) -> Self {
+        Self { area, offset: 0 }
+    }
+}
+
+impl<'a> Iterator for OptionsIter<'a> {
+    type Item = Result<TcpOption<'a>, WireError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.offset >= self.area.len() {
+            return None;
+        }
+        match decode_at(self.area, self.offset) {
+            Ok((option, len)) => {
+                self.offset = if option == TcpOption::End {
+                    self.area.len()
+                } else {
+                    self.offset + len
+                };
+                Some(Ok(option))
+            }
+            Err(e) => {
+                self.offset = self.area.len();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl core::iter::FusedIterator for OptionsIter<'_> {}
+
+/// Checks every option of an option area, as [`OptionsIter`] reads them.
+pub fn validate_options(area: &[u8]) -> Result<(), WireError> {
+    OptionsIter::new(area).try_for_each(|o| o.map(drop))
+}
+
+/// Parses an option area into a list (the seed's `ParseOptions`).
+#[cfg(feature = "alloc")]
+pub fn parse_options(area: &[u8]) -> Result<alloc::vec::Vec<TcpOption<'_>>, WireError> {
+    OptionsIter::new(area).collect()
+}
+
+/// A header's option area, stored inline: at most 40 bytes, a multiple of 4,
+/// every option in it valid.
+///
+/// Keeps the bytes as received, so a parsed segment re-encodes to the
+/// identical bytes (Linux's `NOP,NOP,TS` layout included), and reads typed
+/// values out of them on demand.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Options {
+    bytes: [u8; MAX_OPTIONS_LEN],
+    len: u8,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Options {
+    /// No options.
+    pub const fn new() -> Self {
+        Self {
+            bytes: [0; MAX_OPTIONS_LEN],
+            len: 0,
+        }
+    }
+
+    /// Copies and validates an option area from the wire.
+    pub fn from_bytes(area: &[u8]) -> Result<Self, WireError> {
+        if area.len() > MAX_OPTIONS_LEN {
+            return Err(WireError::OptionsTooLong { len: area.len() });
+        }
+        if !area.len().is_multiple_of(4) {
+            return Err(WireError::OptionsNotAligned { len: area.len() });
+        }
+        validate_options(area)?;
+        let mut bytes = [0; MAX_OPTIONS_LEN];
+        bytes[..area.len()].copy_from_slice(area);
+        Ok(Self {
+            bytes,
+            len: area.len() as u8,
+        })
+    }
+
+    /// Encodes `options` in order and pads to a 4-byte boundary (the seed's
+    /// `BuildOptions`).
+    ///
+    /// Padding is NOPs, or zeros when the list ends with End (RFC 9293
+    /// §3.2: the space after End is zero). More than 40 bytes is refused.
+    pub fn build(options: &[TcpOption<'_>]) -> Result<Self, WireError> {
+        let mut bytes = [0; MAX_OPTIONS_LEN];
+        let mut len = 0;
+        for option in options {
+            let need = len + option.wire_len();
+            if need > MAX_OPTIONS_LEN {
+                let total = options.iter().map(TcpOption::wire_len).sum();
+                return Err(WireError::OptionsTooLong { len: total });
+            }
+            len += option.emit(&mut bytes[len..])?;
+        }
+        // 40 is a multiple of 4, so padding never overflows.
+        let padded = len.next_multiple_of(4);
+        if options.last() != Some(&TcpOption::End) {
+            bytes[len..padded].fill(kind::NOP);
+        }
+        Ok(Self {
+            bytes,
+            len: padded as u8,
+        })
+    }
+
+    /// The encoded option area.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// Length of the option area in bytes (a multiple of 4).
+    #[inline]
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// No options.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The options in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = TcpOption<'_>> + '_ {
+        // Validated on construction, so no item is an error.
+        OptionsIter::new(self.as_bytes()).filter_map(Result::ok)
+    }
+
+    /// The MSS option's value, if present.
+    pub fn mss(&self) -> Option<u16> {
+        get_mss(self.iter())
+    }
+
+    /// The window-scale shift clamped to 14, if present (see [`get_wscale`]).
+    pub fn wscale(&self) -> Option<u8> {
+        get_wscale(self.iter())
+    }
+
+    /// SACK permitted is present.
+    pub fn sack_permitted(&self) -> bool {
+        has_sack_perm(self.iter())
+    }
+
+    /// The SACK blocks of the first SACK option; empty when there is none.
+    pub fn sack_blocks(&self) -> SackBlocks {
+        get_sack_blocks(self.iter())
+    }
+
+    /// The timestamps option, if present.
+    pub fn timestamp(&self) -> Option<Timestamp> {
+        get_timestamp(self.iter())
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Display for Options {
+    /// tcpdump's notation: `mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, option) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            match option {
+                TcpOption::End => f.write_str("eol")?,
+                TcpOption::Nop => f.write_str("nop")?,
+                TcpOption::Mss(v) => write!(f, "mss {v}")?,
+                TcpOption::WindowScale(v) => write!(f, "wscale {v}")?,
+                TcpOption::SackPermitted => f.write_str("sackOK")?,
+                TcpOption::Sack(blocks) => {
+                    write!(f, "sack {}", blocks.len())?;
+                    for b in blocks.iter() {
+                        write!(f, " {{{}:{}}}", b.left, b.right)?;
+                    }
+                }
+                TcpOption::Timestamp(ts) => write!(f, "TS val {} ecr {}", ts.tsval, ts.tsecr)?,
+                TcpOption::Unknown { kind, data } => {
+                    write!(f, "unknown-{kind} len {}", data.len())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Anything that yields options: a slice of them, or [`Options::iter`].
+fn each<'a, I>(options: I) -> impl Iterator<Item = TcpOption<'a>>
+where
+    I: IntoIterator,
+    I::Item: core::borrow::Borrow<TcpOption<'a>>,
+{
+    use core::borrow::Borrow;
+    options.into_iter().map(|o| *o.borrow())
+}
+
+/// The first MSS option's value (the seed's `GetMSS`).
+pub fn get_mss<'a, I>(options: I) -> Option<u16>
+where
+    I: IntoIterator,
+    I::Item: core::borrow::Borrow<TcpOption<'a>>,
+{
+    each(options).find_map(|o| match o {
+        TcpOption::Mss(v) => Some(v),
+        _ => None,
+    })
+}
+
+/// The first window-scale option's shift, clamped to 14 (the seed's
+/// `GetWScale`).
+///
+/// `None` means the option is absent (no scaling, RFC 7323 §2.2). RFC 7323
+/// §2.3: a shift above 14 is used as 14; the raw value stays in
+/// [`TcpOption::WindowScale`].
+pub fn get_wscale<'a, I>(options: I) -> Option<u8>
+where
+    I: IntoIterator,
+    I::Item: core::borrow::Borrow<TcpOption<'a>>,
+{
+    each(options).find_map(|o| match o {
+        TcpOption::WindowScale(v) => Some(v.min(MAX_WSCALE)),
+        _ => None,
+    })
+}
+
+/// A SACK-permitted option is present (the seed's `HasSACKPerm`).
+pub fn has_sack_perm<'a, I>(options: I) -> bool
+where
+    I: IntoIterator,
+    I::Item: core::borrow::Borrow<TcpOption<'a>>,
+{
+    each(options).any(|o| o == TcpOption::SackPermitted)
+}
+
+/// The first SACK option's blocks, empty when absent (the seed's
+/// `GetSACKBlocks`).
+pub fn get_sack_blocks<'a, I>(options: I) -> SackBlocks
+where
+    I: IntoIterator,
+    I::Item: core::borrow::Borrow<TcpOption<'a>>,
+{
+    each(options)
+        .find_map(|o| match o {
+            TcpOption::Sack(blocks) => Some(blocks),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The first timestamps option (the seed's `GetTimestamp`).
+pub fn get_timestamp<'a, I>(options: I) -> Option<Timestamp>
+where
+    I: IntoIterator,
+    I::Item: core::borrow::Borrow<TcpOption<'a>>,
+{
+    each(options).find_map(|o| match o {
+        TcpOption::Timestamp(ts) => Some(ts),
+        _ => None,
+    })
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for SackBlock {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self::new(u.arbitrary()?, u.arbitrary()?))
+    }
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for Timestamp {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Self {
+            tsval: u.arbitrary()?,
+            tsecr: u.arbitrary()?,
+        })
+    }
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for TcpOption<'a> {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.int_in_range(0..=7)? {
+            0 => TcpOption::End,
+            1 => TcpOption::Nop,
+            2 => TcpOption::Mss(u.arbitrary()?),
+            3 => TcpOption::WindowScale(u.arbitrary()?),
+            4 => TcpOption::SackPermitted,
+            5 => {
+                let n = u.int_in_range(1..=MAX_SACK_BLOCKS)?;
+                let mut blocks = SackBlocks::new();
+                for _ in 0..n {
+                    blocks
+                        .push(u.arbitrary()?)
+                        .map_err(|_| arbitrary::Error::IncorrectFormat)?;
+                }
+                TcpOption::Sack(blocks)
+            }
+            6 => TcpOption::Timestamp(u.arbitrary()?),
+            _ => {
+                // Kinds with a meaning of their own would decode as that
+                // meaning, so only unassigned-here kinds are generated.
+                let kind = u.int_in_range(9..=255)?;
+                let len = u.int_in_range(0..=MAX_OPTIONS_LEN - 2)?;
+                TcpOption::Unknown {
+                    kind,
+                    data: u.bytes(len)?,
+                }
+            }
+        })
+    }
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for Options {
+    /// A valid option block: arbitrary options, as many as fit, with End
+    /// (if drawn) last.
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let mut list = [TcpOption::Nop; MAX_OPTIONS_LEN];
+        let mut n = 0;
+        let mut len = 0;
+        while n < MAX_OPTIONS_LEN && u.arbitrary::<bool>()? {
+            let option: TcpOption<'a> = u.arbitrary()?;
+            if len + option.wire_len() > MAX_OPTIONS_LEN {
+                break;
+            }
+            len += option.wire_len();
+            list[n] = option;
+            n += 1;
+            if option == TcpOption::End {
+                break;
+            }
+        }
+        // Padding may push a full list past 40 bytes; drop options until
+        // it fits.
+        while n > 0 && Self::build(&list[..n]).is_err() {
+            n -= 1;
+        }
+        Self::build(&list[..n]).map_err(|_| arbitrary::Error::IncorrectFormat)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(bytes: &[u8]) -> Result<TcpOption<'_>, WireError> {
+        OptionsIter::new(bytes).next().expect("an option")
+    }
+
+    #[test]
+    fn decodes_each_known_kind() {
+        assert_eq!(one(&[2, 4, 0x05, 0xb4]), Ok(TcpOption::Mss(1460)));
+        assert_eq!(one(&[3, 3, 7]), Ok(TcpOption::WindowScale(7)));
+        assert_eq!(one(&[4, 2]), Ok(TcpOption::SackPermitted));
+        assert_eq!(
+            one(&[8, 10, 0, 0, 0, 1, 0, 0, 0, 2]),
+            Ok(TcpOption::timestamp(1, 2))
+        );
+        assert_eq!(
+            one(&[5, 10, 0, 0, 0, 1, 0, 0, 0, 2]),
+            TcpOption::sack(&[SackBlock::new(1, 2)])
+        );
+        assert_eq!(
+            one(&[254, 4, 0xf9, 0x89]),
+            Ok(TcpOption::Unknown {
+                kind: 254,
+                data: &[0xf9, 0x89]
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_bad_lengths() {
+        for bad in [
+            &[2u8, 0][..],
+            &[2, 1],
+            &[2, 3, 0],
+            &[3, 4, 0, 0],
+            &[4, 3, 0],
+            &[8, 9, 0, 0, 0, 0, 0, 0, 0],
+            &[5, 2],
+            &[5, 9, 0, 0, 0, 0, 0, 0, 0],
+            &[99, 1],
+            &[99, 0],
+        ] {
+            assert!(
+                matches!(one(bad), Err(WireError::BadOptionLength { .. })),
+                "{bad:?} gave {:?}",
+                one(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_truncation_and_too_many_blocks() {
+        assert_eq!(
+            one(&[2]),
+            Err(WireError::OptionTruncated { kind: 2, offset: 0 })
+        );
+        assert_eq!(
+            one(&[99, 6, 0, 0]),
+            Err(WireError::OptionTruncated {
+                kind: 99,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            one(&[5, 42, 0, 0]),
+            Err(WireError::TooManySackBlocks { blocks: 5 })
+        );
+        assert_eq!(
+            TcpOption::sack(&[SackBlock::default(); 5]),
+            Err(WireError::TooManySackBlocks { blocks: 5 })
+        );
+    }
+
+    #[test]
+    fn iteration_stops_at_end_and_after_an_error() {
+        let area = [1, 0, 2, 4];
+        let got: Result<alloc::vec::Vec<_>, _> = OptionsIter::new(&area).collect();
+        assert_eq!(got, Ok(alloc::vec![TcpOption::Nop, TcpOption::End]));
+        let mut it = OptionsIter::new(&[2, 0, 1, 1]);
+        assert!(it.next().is_some_and(|r| r.is_err()));
+        assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn build_pads_with_nops_and_refuses_overflow() {
+        let opts = Options::build(&[TcpOption::Mss(1460), TcpOption::WindowScale(7)]).unwrap();
+        assert_eq!(opts.as_bytes(), &[2, 4, 5, 180, 3, 3, 7, 1]);
+        let opts = Options::build(&[TcpOption::Mss(536), TcpOption::End]).unwrap();
+        assert_eq!(opts.as_bytes(), &[2, 4, 2, 24, 0, 0, 0, 0]);
+        let four_blocks = TcpOption::sack(&[SackBlock::new(1, 2); 4]).unwrap();
+        assert_eq!(
+            Options::build(&[four_blocks, TcpOption::timestamp(1, 2)]),
+            Err(WireError::OptionsTooLong { len: 44 })
+        );
+        let full = Options::build(&[four_blocks, TcpOption::Nop, TcpOption::Nop, TcpOption::Nop]);
+        assert_eq!(full.map(|o| o.len()), Ok(40));
+        let big = [0u8; 39];
+        assert_eq!(
+            Options::build(&[TcpOption::Unknown {
+                kind: 99,
+                data: &big
+            }]),
+            Err(WireError::OptionsTooLong { len: 41 })
+        );
+    }
+
+    #[test]
+    fn getters() {
+        let list = [
+            TcpOption::Mss(1460),
+            TcpOption::SackPermitted,
+            TcpOption::timestamp(7, 0),
+            TcpOption::Nop,
+            TcpOption::WindowScale(15),
+        ];
+        assert_eq!(get_mss(&list), Some(1460));
+        assert_eq!(get_wscale(&list), Some(14));
+        assert!(has_sack_perm(&list));
+        assert_eq!(get_timestamp(&list), Some(Timestamp { tsval: 7, tsecr: 0 }));
+        assert!(get_sack_blocks(&list).is_empty());
+        let opts = Options::build(&list).unwrap();
+        assert_eq!(opts.mss(), Some(1460));
+        assert_eq!(opts.wscale(), Some(14));
+        assert!(opts.iter().any(|o| o == TcpOption::WindowScale(15)));
+        assert_eq!(get_wscale(&[TcpOption::Nop]), None);
+        assert_eq!(
+            alloc::format!("{opts}"),
+            "mss 1460,sackOK,TS val 7 ecr 0,nop,wscale 15"
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! Project automation for vtcp, run as `cargo xtask <command>`.
+//!
+//! - `ci`: the gate every change passes (format, lints, tests, docs, fuzz
+//!   smoke).
+//! - `fuzz TARGET [--time SECONDS]`: a fuzzing campaign on one target.
+//! - `bench [ARGS…]`: the criterion benchmarks.
+//! - `release --dry-run`: checks versions and packages every publishable
+//!   crate in dependency order.
+#![forbid(unsafe_code)]
+
+mod bench;
+mod ci;
+mod fuzz;
+mod release;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci                          format, lints, tests, docs and a fuzz smoke: the gate
+  fuzz TARGET [--time SECS]   fuzz one target (corpus in fuzz/corpus/TARGET); `fuzz --list` lists them
+  bench [CRITERION ARGS...]   run the criterion benchmarks
+  release --dry-run           check versions and package every publishable crate";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((c, rest)) => (c.as_str(), rest),
+        None => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        "ci" => ci::run(rest),
+        "fuzz" => fuzz::run(rest),
+        "bench" => bench::run(rest),
+        "release" => release::run(rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -140,6 +140,23 @@ fn check_capture(stem: &str) -> usize {
             optional(field("tcp.options.timestamp.tsecr")),
             "{ctx}"
         );
+        // The one-pass reader (with its fast paths for Linux's layouts)
+        // agrees with the getters, which walk the option list.
+        let one_pass = SegmentView::new_checked(tcp.tcp)
+            .unwrap()
+            .option_values()
+            .unwrap();
+        assert_eq!(
+            one_pass,
+            vtcp_wire::OptionValues {
+                mss: seg.options.mss(),
+                wscale: seg.options.wscale(),
+                sack_permitted: seg.options.sack_permitted(),
+                sack_blocks: blocks,
+                timestamp: ts,
+            },
+            "{ctx}"
+        );
         let kinds: Vec<u64> = seg.options.iter().map(|o| u64::from(o.kind())).collect();
         assert_eq!(kinds, list(field("tcp.option_kind")), "{ctx}");
 

@@ -51,12 +51,14 @@ impl<'a> Segment<&'a [u8]> {
     ///
     /// Checks the header's length and data offset and every option; the
     /// checksum is not checked here (see [`SegmentView::verify_checksum`]).
+    #[inline(always)]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, WireError> {
         let view = SegmentView::new_checked(bytes)?;
         Self::from_view(view)
     }
 
     /// Builds a segment from a checked view, validating its options.
+    #[inline(always)]
     pub fn from_view(view: SegmentView<&'a [u8]>) -> Result<Self, WireError> {
         let bytes = view.into_inner();
         let header_len = view.header_len();
@@ -112,6 +114,7 @@ impl<P: AsRef<[u8]>> Segment<P> {
     /// Writes the header alone into the start of `buf`, with the checksum
     /// field as stored, and returns the header length. For callers that
     /// place the payload themselves (from a ring buffer, say).
+    #[inline]
     pub fn emit_header(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let header_len = self.header_len();
         let have = buf.len();
@@ -136,6 +139,7 @@ impl<P: AsRef<[u8]>> Segment<P> {
     /// Writes the segment into the start of `buf` and returns its length
     /// (the seed's `Marshal`, without allocating). The checksum field is
     /// written as stored.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let total = self.buffer_len();
         if buf.len() < total {
@@ -172,6 +176,7 @@ impl<P: AsRef<[u8]>> Segment<P> {
     }
 
     /// The same segment with its payload borrowed.
+    #[inline]
     pub fn as_borrowed(&self) -> Segment<&[u8]> {
         Segment {
             src_port: self.src_port,

@@ -1,7 +1,7 @@
 use vtcp_seq::Seq;
 
 use crate::checksum::{self, PseudoHeader};
-use crate::{Flags, HEADER_LEN, OptionsIter, WireError};
+use crate::{Flags, HEADER_LEN, OptionValues, OptionsIter, WireError};
 
 mod field {
     use core::ops::Range;
@@ -157,6 +157,13 @@ impl<T: AsRef<[u8]>> SegmentView<T> {
     #[inline]
     pub fn options(&self) -> OptionsIter<'_> {
         OptionsIter::new(self.options_bytes())
+    }
+
+    /// Checks the options and reads the values the engine uses, in one
+    /// pass and without copying (see [`OptionValues::parse`]).
+    #[inline]
+    pub fn option_values(&self) -> Result<OptionValues, WireError> {
+        OptionValues::parse(self.options_bytes())
     }
 
     /// The data after the header.

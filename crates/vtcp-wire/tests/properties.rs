@@ -114,6 +114,71 @@ fn checksum_of_emitted_segments_verifies_and_catches_any_single_bit_flip() {
     qc().quickcheck(prop as fn(Vec<u8>, u32, u32, u16) -> TestResult);
 }
 
+/// The values read in one pass (with its fast paths for Linux's layouts)
+/// equal what the option list says, and errors agree with validation.
+#[test]
+fn option_values_agree_with_the_option_list() {
+    fn check(area: &[u8]) {
+        match vtcp_wire::parse_options(area) {
+            Ok(list) => {
+                let expected = vtcp_wire::OptionValues {
+                    mss: vtcp_wire::get_mss(&list),
+                    wscale: vtcp_wire::get_wscale(&list),
+                    sack_permitted: vtcp_wire::has_sack_perm(&list),
+                    sack_blocks: vtcp_wire::get_sack_blocks(&list),
+                    timestamp: vtcp_wire::get_timestamp(&list),
+                };
+                assert_eq!(
+                    vtcp_wire::OptionValues::parse(area),
+                    Ok(expected),
+                    "{area:?}"
+                );
+            }
+            Err(e) => assert_eq!(vtcp_wire::OptionValues::parse(area), Err(e), "{area:?}"),
+        }
+    }
+    fn prop(seed: Vec<u8>, linux_prefix: u8, tail: Vec<u8>) -> TestResult {
+        // Start from Linux's layouts often, so the fast paths and their
+        // near misses are both reached.
+        let mut area: Vec<u8> = match linux_prefix % 4 {
+            0 => vec![1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+            3 => vec![
+                1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1, 5, 18, 0, 0, 0, 9, 0, 0, 0, 10, 0, 0, 0,
+                20, 0, 0, 0, 30,
+            ],
+            1 => vec![
+                2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+            ],
+            _ => Vec::new(),
+        };
+        // Keep the layout exact half the time; otherwise grow it.
+        if area.is_empty() || linux_prefix & 0x80 != 0 {
+            area.extend(seed.iter().take(20));
+        }
+        check(&area);
+        let mut mutated = area.clone();
+        for (i, b) in tail.iter().enumerate().take(4) {
+            if !mutated.is_empty() {
+                let at = usize::from(*b) % mutated.len();
+                mutated[at] = tail[(i + 1) % tail.len()];
+            }
+        }
+        check(&mutated);
+        TestResult::passed()
+    }
+    check(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+    check(&[
+        1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1, 5, 10, 0, 0, 0, 9, 0, 0, 0, 10,
+    ]);
+    check(&[
+        1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1, 5, 18, 0, 0, 0, 9, 0, 0, 0, 10,
+    ]);
+    check(&[
+        2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 15,
+    ]);
+    qc().quickcheck(prop as fn(Vec<u8>, u8, Vec<u8>) -> TestResult);
+}
+
 #[test]
 fn malformed_headers_get_typed_errors() {
     assert_eq!(

@@ -64,6 +64,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "vtcp-seq",
                 "--package",
                 "vtcp-wire",
+                "--package",
+                "vtcp-cc",
+                "--package",
+                "vtcp-rto",
                 "--no-default-features",
             ]))
         }),

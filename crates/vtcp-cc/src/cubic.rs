@@ -1,0 +1,343 @@
+//! CUBIC (RFC 9438), in integer arithmetic.
+//!
+//! After a congestion event the window follows
+//! W_cubic(t) = C·(t − K)³ + W_max (§4.2), concave up to the window where the
+//! loss happened and convex beyond it, with C = 0.4 and a multiplicative
+//! decrease β = 0.7 (§4.6). Fast convergence (§4.7) lowers W_max when
+//! losses come before the window recovers. In the Reno-friendly region
+//! (§4.3) the window follows W_est, an estimate of what Reno with the same
+//! β would reach, when that is larger.
+//!
+//! Times are microseconds and windows octets; C·(t − K)³ is computed in
+//! `i128`, K with an integer cube root on each congestion event.
+
+use core::time::Duration;
+
+use vtcp_seq::Seq;
+
+use crate::{CongestionController, Window, delegate_window};
+
+/// β_cubic = 0.7 as a fraction.
+const BETA: (u64, u64) = (7, 10);
+/// C = 0.4 as a fraction.
+const C: (i128, i128) = (2, 5);
+/// α_cubic = 3·(1 − β)/(1 + β) = 9/17 (§4.3).
+const ALPHA: (u64, u64) = (9, 17);
+
+/// Integer cube root: the largest r with r³ ≤ x.
+fn icbrt(x: u128) -> u64 {
+    let (mut lo, mut hi) = (0u64, 1u64 << 43);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if u128::from(mid).pow(3) <= x {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+fn micros(d: Duration) -> i128 {
+    i128::try_from(d.as_micros()).unwrap_or(i128::MAX)
+}
+
+/// The epoch that starts with the first ACK in congestion avoidance after
+/// a congestion event (§4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Epoch {
+    start: Duration,
+    /// K in microseconds.
+    k_us: u64,
+    /// W_max for this epoch, in octets (at least the window at its start).
+    w_max: u64,
+    /// W_est (§4.3), in octets.
+    w_est: u64,
+}
+
+/// CUBIC congestion control (RFC 9438) over NewReno's recovery machinery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cubic {
+    window: Window,
+    /// W_max: the window before the last reduction, in octets (§4.7
+    /// adjusts it for fast convergence). Zero before any loss.
+    w_max: u64,
+    epoch: Option<Epoch>,
+    /// Increase owed toward the next octets of window (fractions carried).
+    owed: u128,
+    now: Duration,
+    srtt: Duration,
+}
+
+impl Cubic {
+    /// A controller for segments of `mss` octets.
+    pub fn new(mss: u32) -> Self {
+        Self {
+            window: Window::new(mss),
+            w_max: 0,
+            epoch: None,
+            owed: 0,
+            now: Duration::ZERO,
+            srtt: Duration::from_millis(100),
+        }
+    }
+
+    /// W_max after the last congestion event, in octets.
+    pub fn w_max(&self) -> u64 {
+        self.w_max
+    }
+
+    /// K of the current epoch; `None` outside one.
+    pub fn k(&self) -> Option<Duration> {
+        self.epoch.map(|e| Duration::from_micros(e.k_us))
+    }
+
+    /// A congestion event (§4.6, §4.7): records W_max and returns the new
+    /// ssthresh for `flight_size`.
+    fn congestion_event(&mut self, flight_size: u32) -> u32 {
+        let cwnd = u64::from(self.window.cwnd);
+        // §4.7 fast convergence: a loss before the window got back to
+        // W_max means capacity shrank; release some of it.
+        self.w_max = if cwnd < self.w_max {
+            cwnd * (BETA.1 + BETA.0) / (2 * BETA.1)
+        } else {
+            cwnd
+        };
+        self.epoch = None;
+        self.owed = 0;
+        (u64::from(flight_size) * BETA.0 / BETA.1) as u32
+    }
+
+    /// W_cubic(t) in octets for `t_us` microseconds into `epoch` (§4.2).
+    fn w_cubic(&self, epoch: &Epoch, t_us: i128) -> i128 {
+        let d = t_us - i128::from(epoch.k_us);
+        // C·mss·d³ / 10^18: d is in µs and the window in octets. d³ is
+        // capped so that the product stays within i128.
+        let d3 = d.clamp(-(1 << 40), 1 << 40).pow(3);
+        let grow = d3 / 1_000_000_000 * C.0 * i128::from(self.window.mss) / C.1 / 1_000_000_000;
+        i128::from(epoch.w_max) + grow
+    }
+
+    fn avoid_congestion(&mut self, bytes_acked: u32) {
+        let cwnd = u64::from(self.window.cwnd);
+        let mss = u64::from(self.window.mss);
+        let now = self.now;
+        let w_max = self.w_max;
+        let epoch = *self.epoch.get_or_insert_with(|| {
+            // §4.2 eq. 2: K = cbrt((W_max − cwnd_epoch) / C), in segments
+            // and seconds; here in octets and microseconds.
+            let w_max = w_max.max(cwnd);
+            let gap = u128::from(w_max - cwnd);
+            let k_us = icbrt(gap * 5 * 1_000_000_000_000_000_000 / (2 * u128::from(mss)));
+            Epoch {
+                start: now,
+                k_us,
+                w_max,
+                w_est: cwnd,
+            }
+        });
+        let t = micros(now.saturating_sub(epoch.start));
+        // §4.2: aim at the window one RTT ahead, between cwnd and 1.5·cwnd.
+        let target = self
+            .w_cubic(&epoch, t + micros(self.srtt))
+            .clamp(i128::from(cwnd), i128::from(cwnd + cwnd / 2)) as u64;
+
+        // §4.3: W_est grows by α per window of ACKs (α = 1 once past W_max).
+        let alpha = if epoch.w_est >= epoch.w_max {
+            (1, 1)
+        } else {
+            ALPHA
+        };
+        let w_est = epoch.w_est + alpha.0 * mss * u64::from(bytes_acked) / (alpha.1 * cwnd.max(1));
+        if let Some(e) = self.epoch.as_mut() {
+            e.w_est = w_est;
+        }
+
+        let cubic_now = self.w_cubic(&epoch, t);
+        if cubic_now < i128::from(w_est) {
+            // Reno-friendly region: at least what Reno would have.
+            self.window.cwnd = self
+                .window
+                .cwnd
+                .max(u32::try_from(w_est).unwrap_or(u32::MAX));
+        } else {
+            // §4.4–4.5: (target − cwnd)/cwnd per SMSS acknowledged.
+            self.owed += u128::from(target - cwnd) * u128::from(bytes_acked);
+            let steps = self.owed / u128::from(cwnd.max(1));
+            self.owed -= steps * u128::from(cwnd.max(1));
+            let grow = u32::try_from(steps).unwrap_or(u32::MAX);
+            self.window.cwnd = self.window.cwnd.saturating_add(grow);
+        }
+    }
+}
+
+impl CongestionController for Cubic {
+    delegate_window!();
+
+    fn on_ack(&mut self, bytes_acked: u32) {
+        let rest = self.window.on_ack(bytes_acked);
+        if rest > 0 {
+            self.avoid_congestion(rest);
+        }
+    }
+
+    fn on_ack_at(&mut self, bytes_acked: u32, now: Duration) {
+        self.now = self.now.max(now);
+        self.on_ack(bytes_acked);
+    }
+
+    fn on_rtt_sample(&mut self, srtt: Duration) {
+        self.srtt = srtt;
+    }
+
+    fn on_timeout(&mut self) {
+        let flight = self.window.flight_at_timeout();
+        let ssthresh = self.congestion_event(flight);
+        self.window.on_timeout(ssthresh);
+    }
+
+    fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {
+        let ssthresh = self.congestion_event(flight_size);
+        self.window.enter_recovery(ssthresh, flight_size, snd_nxt);
+    }
+
+    fn exit_recovery(&mut self) {
+        self.window.exit_recovery();
+    }
+
+    fn name(&self) -> &'static str {
+        "cubic"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::model::{Op, invariants_hold};
+    use quickcheck::quickcheck;
+    use std::vec::Vec;
+
+    const MSS: u32 = 1000;
+    const RTT: Duration = Duration::from_millis(100);
+
+    fn after_loss_at(segments: u32) -> Cubic {
+        let mut cc = Cubic::new(MSS);
+        cc.on_rtt_sample(RTT);
+        cc.window.cwnd = segments * MSS;
+        cc.on_fast_retransmit(segments * MSS, Seq(1));
+        cc.exit_recovery();
+        cc
+    }
+
+    /// Acknowledges one window's worth of data per `step` of time, for
+    /// `duration`, starting at `from`.
+    fn run(cc: &mut Cubic, from: Duration, duration: Duration, step: Duration) -> Duration {
+        let mut now = from;
+        while now < from + duration {
+            let segments = cc.send_window() / MSS;
+            for _ in 0..segments {
+                cc.on_ack_at(MSS, now);
+            }
+            now += step;
+        }
+        now
+    }
+
+    #[test]
+    fn integer_cube_root() {
+        for x in [0u128, 1, 7, 8, 26, 27, 1000, 999, u128::from(u64::MAX)] {
+            let r = u128::from(icbrt(x));
+            assert!(r.pow(3) <= x && (r + 1).pow(3) > x, "{x}");
+        }
+    }
+
+    #[test]
+    fn multiplicative_decrease_is_beta() {
+        let cc = after_loss_at(100);
+        assert_eq!(cc.ssthresh(), 70 * MSS);
+        assert_eq!(cc.send_window(), 70 * MSS);
+        assert_eq!(cc.w_max(), u64::from(100 * MSS));
+    }
+
+    #[test]
+    fn k_is_the_cube_root_of_the_gap_over_c() {
+        let mut cc = after_loss_at(100);
+        cc.on_ack_at(MSS, Duration::from_secs(1));
+        // K = cbrt((100 − 70) / 0.4) = cbrt(75) = 4.2172 s.
+        let k = cc.k().unwrap().as_secs_f64();
+        assert!((k - 4.2172).abs() < 0.001, "K = {k}");
+    }
+
+    #[test]
+    fn window_returns_to_w_max_at_k_then_probes_beyond() {
+        let mut cc = after_loss_at(100);
+        let start = Duration::from_secs(10);
+        // K = 4.217 s; with 100 ms RTTs Reno's estimate grows only about
+        // 22 segments by then, so the cubic curve rules.
+        let now = run(&mut cc, start, Duration::from_millis(4200), RTT);
+        let at_k = cc.send_window() / MSS;
+        assert!((97..=103).contains(&at_k), "cwnd at K: {at_k} segments");
+        run(&mut cc, now, Duration::from_secs(3), RTT);
+        assert!(
+            cc.send_window() / MSS > 105,
+            "convex region grows past W_max"
+        );
+    }
+
+    #[test]
+    fn concave_growth_slows_near_w_max() {
+        let mut cc = after_loss_at(100);
+        let t1 = run(&mut cc, Duration::from_secs(1), Duration::from_secs(2), RTT);
+        let first = cc.send_window() - 70 * MSS;
+        let before = cc.send_window();
+        run(&mut cc, t1, Duration::from_secs(2), RTT);
+        let second = cc.send_window() - before;
+        assert!(first > 2 * second, "{first} then {second}");
+    }
+
+    #[test]
+    fn short_rtts_follow_reno() {
+        // With 1 ms RTTs Reno's 9/17 segment per RTT outgrows the cubic
+        // curve, and the window follows it (§4.3).
+        let mut cc = after_loss_at(100);
+        let rtt = Duration::from_millis(1);
+        cc.on_rtt_sample(rtt);
+        run(
+            &mut cc,
+            Duration::from_secs(1),
+            Duration::from_millis(34),
+            rtt,
+        );
+        let grown = cc.send_window() / MSS - 70;
+        assert!(
+            (16..=20).contains(&grown),
+            "grew {grown} segments in 34 RTTs"
+        );
+    }
+
+    #[test]
+    fn fast_convergence_lowers_w_max() {
+        let mut cc = after_loss_at(100);
+        cc.window.cwnd = 80 * MSS;
+        cc.on_fast_retransmit(80 * MSS, Seq(2));
+        // W_max = 80 · (1 + 0.7) / 2 = 68 segments.
+        assert_eq!(cc.w_max(), u64::from(68 * MSS));
+        assert_eq!(cc.ssthresh(), 56 * MSS);
+    }
+
+    #[test]
+    fn timeout_resets_to_one_segment() {
+        let mut cc = after_loss_at(100);
+        cc.on_timeout();
+        assert_eq!(cc.send_window(), MSS);
+        assert_eq!(cc.ssthresh(), 49 * MSS);
+        assert!(cc.k().is_none());
+    }
+
+    quickcheck! {
+        fn invariants(mss: u16, ops: Vec<Op>) -> bool {
+            invariants_hold(&mut Cubic::new(u32::from(mss).max(1)), &ops)
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! TCP congestion control behind one trait.
+//!
+//! [`CongestionController`] is the seed package's interface: the engine
+//! reports ACKs, duplicate ACKs, fast retransmits and timeouts, and reads
+//! the congestion window back. It is object-safe (the engine may hold a
+//! `Box<dyn CongestionController>` of the user's own) and reads no clock:
+//! controllers that model time, like Cubic, are handed it
+//! ([`CongestionController::on_ack_at`], [`CongestionController::on_rtt_sample`]).
+//!
+//! Three controllers, one file each:
+//!
+//! - [`NewReno`]: RFC 5681 slow start and congestion avoidance with byte
+//!   counting (RFC 3465, L = 2·SMSS), fast retransmit and fast recovery,
+//!   RFC 6582 partial ACKs, the RFC 6928 initial window.
+//! - [`HighSpeed`]: RFC 3649, the seed's default. Identical to NewReno up to
+//!   38 segments; above, a larger increase a(w) and a smaller decrease b(w),
+//!   with no floating point on the per-ACK path.
+//! - [`Cubic`]: RFC 9438 (β = 0.7, C = 0.4, fast convergence, the
+//!   Reno-friendly region), in integer arithmetic.
+//!
+//! All windows are in bytes.
+//!
+//! ```
+//! use vtcp_cc::{CongestionController, NewReno};
+//! use vtcp_seq::Seq;
+//!
+//! let mss = 1460;
+//! let mut cc = NewReno::new(mss);
+//! assert_eq!(cc.send_window(), 10 * mss); // RFC 6928: min(10·MSS, max(2·MSS, 14600))
+//!
+//! cc.on_ack(mss); // slow start: one MSS per MSS acknowledged
+//! assert_eq!(cc.send_window(), 11 * mss);
+//!
+//! // Three duplicate ACKs: fast retransmit.
+//! assert!(!cc.on_dup_ack() && !cc.on_dup_ack() && cc.on_dup_ack());
+//! cc.on_fast_retransmit(11 * mss, Seq(50_000));
+//! assert_eq!(cc.ssthresh(), 11 * mss / 2);
+//! assert!(cc.in_recovery());
+//! cc.exit_recovery();
+//! assert_eq!(cc.send_window(), 11 * mss / 2);
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+
+use core::fmt;
+use core::time::Duration;
+
+use vtcp_seq::Seq;
+
+mod cubic;
+pub mod highspeed;
+mod newreno;
+
+pub use cubic::Cubic;
+pub use highspeed::HighSpeed;
+pub use newreno::NewReno;
+
+/// A congestion controller (the seed's `CongestionController`).
+///
+/// The engine calls, per RFC 5681 §3.2 and RFC 6582:
+///
+/// - [`on_ack`](Self::on_ack) for every ACK that acknowledges new data,
+///   outside recovery or (as a partial ACK) inside it;
+/// - [`on_dup_ack`](Self::on_dup_ack) for each duplicate ACK; on `true` (the
+///   third) it retransmits and calls
+///   [`on_fast_retransmit`](Self::on_fast_retransmit);
+/// - [`exit_recovery`](Self::exit_recovery) when an ACK covers
+///   [`recovery_seq`](Self::recovery_seq);
+/// - [`on_timeout`](Self::on_timeout) when the retransmission timer
+///   expires.
+///
+/// It may send while the bytes in flight are below
+/// [`send_window`](Self::send_window).
+pub trait CongestionController: fmt::Debug {
+    /// New data was acknowledged: `bytes_acked` octets.
+    fn on_ack(&mut self, bytes_acked: u32);
+
+    /// A duplicate ACK arrived; `true` on the third in a row, when the
+    /// engine should retransmit (RFC 5681 §3.2 step 2). In recovery each
+    /// one inflates the window by one SMSS (step 4).
+    fn on_dup_ack(&mut self) -> bool;
+
+    /// The retransmission timer expired (RFC 5681 §3.1 eq. 4): ssthresh
+    /// drops, the window becomes the loss window of one SMSS.
+    fn on_timeout(&mut self);
+
+    /// Fast retransmit is happening with `flight_size` octets outstanding;
+    /// recovery lasts until `snd_nxt` is acknowledged (RFC 6582 §3.2).
+    fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq);
+
+    /// An ACK covered [`recovery_seq`](Self::recovery_seq): recovery ends
+    /// and the window deflates to ssthresh (RFC 6582 §3.2 step 6).
+    fn exit_recovery(&mut self);
+
+    /// The congestion window, in octets.
+    fn send_window(&self) -> u32;
+
+    /// Fast recovery is under way.
+    fn in_recovery(&self) -> bool;
+
+    /// The highest sequence number sent when recovery began ("recover").
+    fn recovery_seq(&self) -> Seq;
+
+    /// The slow-start threshold, in octets (`u32::MAX` before any loss).
+    fn ssthresh(&self) -> u32;
+
+    /// The sender's maximum segment size.
+    fn mss(&self) -> u32;
+
+    /// Sets the maximum segment size, once the handshake has fixed it.
+    /// Before any data moves, the initial window is recomputed for it.
+    fn set_mss(&mut self, mss: u32);
+
+    /// A short name: `newreno`, `highspeed`, `cubic`.
+    fn name(&self) -> &'static str;
+
+    /// Like [`on_ack`](Self::on_ack), with the current time (since any
+    /// epoch the engine keeps). Controllers that model time use it; the
+    /// others ignore it.
+    fn on_ack_at(&mut self, bytes_acked: u32, now: Duration) {
+        let _ = now;
+        self.on_ack(bytes_acked);
+    }
+
+    /// A new smoothed RTT estimate. Controllers that model time use it.
+    fn on_rtt_sample(&mut self, srtt: Duration) {
+        let _ = srtt;
+    }
+}
+
+/// The RFC 6928 initial window: min(10·MSS, max(2·MSS, 14600)).
+pub fn initial_window(mss: u32) -> u32 {
+    let mss = mss.max(1);
+    mss.saturating_mul(10).min(mss.saturating_mul(2).max(14600))
+}
+
+/// State every controller here shares: the window and recovery machinery
+/// of RFC 5681 §3 and RFC 6582. The controllers differ only in how the
+/// window grows in congestion avoidance and how far it falls on loss.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) cwnd: u32,
+    pub(crate) ssthresh: u32,
+    pub(crate) mss: u32,
+    dup_acks: u32,
+    in_recovery: bool,
+    recover: Seq,
+    /// Flight size when recovery began, for a timeout during recovery.
+    recovery_flight: u32,
+    /// Octets acknowledged in congestion avoidance toward the next
+    /// increase (RFC 3465 §2.1 "bytes_acked").
+    pub(crate) ca_acked: u64,
+    /// Whether any data was acknowledged yet (the initial window may still
+    /// follow the MSS).
+    started: bool,
+}
+
+impl Window {
+    pub(crate) fn new(mss: u32) -> Self {
+        let mss = mss.max(1);
+        Self {
+            cwnd: initial_window(mss),
+            // RFC 5681 §3.1: "arbitrarily high".
+            ssthresh: u32::MAX,
+            mss,
+            dup_acks: 0,
+            in_recovery: false,
+            recover: Seq(0),
+            recovery_flight: 0,
+            ca_acked: 0,
+            started: false,
+        }
+    }
+
+    pub(crate) fn set_mss(&mut self, mss: u32) {
+        let mss = mss.max(1);
+        if !self.started && self.ssthresh == u32::MAX {
+            self.cwnd = initial_window(mss);
+        }
+        self.mss = mss;
+        self.cwnd = self.cwnd.max(mss);
+    }
+
+    /// The least ssthresh may be (RFC 5681 eq. 4).
+    fn floor(&self) -> u32 {
+        self.mss.saturating_mul(2)
+    }
+
+    /// Handles an ACK of new data up to the point where congestion
+    /// avoidance begins; returns the octets left for congestion avoidance
+    /// (zero when the ACK was spent on slow start or recovery).
+    pub(crate) fn on_ack(&mut self, bytes_acked: u32) -> u32 {
+        self.started = true;
+        self.dup_acks = 0;
+        if self.in_recovery {
+            // RFC 6582 §3.2 step 5, partial ACK: deflate by the amount
+            // acknowledged, add back one SMSS if at least that much was.
+            self.cwnd = self.cwnd.saturating_sub(bytes_acked);
+            if bytes_acked >= self.mss {
+                self.cwnd = self.cwnd.saturating_add(self.mss);
+            }
+            self.cwnd = self.cwnd.max(self.mss);
+            return 0;
+        }
+        if self.cwnd < self.ssthresh {
+            // RFC 5681 §3.1 slow start with RFC 3465 byte counting, L = 2.
+            let grow = bytes_acked.min(self.floor());
+            self.cwnd = self
+                .cwnd
+                .saturating_add(grow)
+                .min(self.ssthresh.max(self.cwnd));
+            // What slow start did not use goes on to congestion avoidance
+            // once the threshold is crossed.
+            return if self.cwnd >= self.ssthresh {
+                bytes_acked.saturating_sub(grow)
+            } else {
+                0
+            };
+        }
+        bytes_acked
+    }
+
+    /// Adds `segments_per_rtt` SMSS per window of octets acknowledged
+    /// (RFC 5681 §3.1 eq. 3 with byte counting; RFC 3649's a(w)).
+    pub(crate) fn avoid_congestion(&mut self, bytes_acked: u32, segments_per_rtt: u32) {
+        self.ca_acked += u64::from(bytes_acked) * u64::from(segments_per_rtt.max(1));
+        let cwnd = u64::from(self.cwnd.max(1));
+        if self.ca_acked >= cwnd {
+            let steps = self.ca_acked / cwnd;
+            self.ca_acked -= steps * cwnd;
+            let grow = u32::try_from(steps)
+                .unwrap_or(u32::MAX)
+                .saturating_mul(self.mss);
+            self.cwnd = self.cwnd.saturating_add(grow);
+        }
+    }
+
+    pub(crate) fn on_dup_ack(&mut self) -> bool {
+        if self.in_recovery {
+            // RFC 5681 §3.2 step 4: each further duplicate means a segment
+            // left the network.
+            self.cwnd = self.cwnd.saturating_add(self.mss);
+            return false;
+        }
+        self.dup_acks = self.dup_acks.saturating_add(1);
+        self.dup_acks == 3
+    }
+
+    /// Enters fast recovery with a new ssthresh (RFC 5681 §3.2 steps 2–3).
+    pub(crate) fn enter_recovery(&mut self, ssthresh: u32, flight_size: u32, snd_nxt: Seq) {
+        self.ssthresh = ssthresh.max(self.floor());
+        self.cwnd = self.ssthresh.saturating_add(self.mss.saturating_mul(3));
+        self.in_recovery = true;
+        self.recover = snd_nxt;
+        self.recovery_flight = flight_size;
+        self.ca_acked = 0;
+    }
+
+    pub(crate) fn exit_recovery(&mut self) {
+        if self.in_recovery {
+            self.cwnd = self.ssthresh.max(self.mss);
+        }
+        self.in_recovery = false;
+        self.dup_acks = 0;
+        self.ca_acked = 0;
+    }
+
+    /// The flight size a timeout should halve: the window, or when in
+    /// recovery (where the window is inflated) the flight when it began.
+    pub(crate) fn flight_at_timeout(&self) -> u32 {
+        if self.in_recovery {
+            self.recovery_flight
+        } else {
+            self.cwnd
+        }
+    }
+
+    /// RFC 5681 §3.1: ssthresh from eq. 4 (computed by the caller), and the
+    /// loss window of one SMSS.
+    pub(crate) fn on_timeout(&mut self, ssthresh: u32) {
+        self.ssthresh = ssthresh.max(self.floor());
+        self.cwnd = self.mss;
+        self.in_recovery = false;
+        self.dup_acks = 0;
+        self.ca_acked = 0;
+    }
+
+    pub(crate) fn in_recovery(&self) -> bool {
+        self.in_recovery
+    }
+
+    pub(crate) fn recover(&self) -> Seq {
+        self.recover
+    }
+}
+
+/// Implements the trait's bookkeeping methods by delegating to the
+/// controller's `window` field.
+macro_rules! delegate_window {
+    () => {
+        fn send_window(&self) -> u32 {
+            self.window.cwnd
+        }
+        fn in_recovery(&self) -> bool {
+            self.window.in_recovery()
+        }
+        fn recovery_seq(&self) -> vtcp_seq::Seq {
+            self.window.recover()
+        }
+        fn ssthresh(&self) -> u32 {
+            self.window.ssthresh
+        }
+        fn mss(&self) -> u32 {
+            self.window.mss
+        }
+        fn set_mss(&mut self, mss: u32) {
+            self.window.set_mss(mss);
+        }
+        fn on_dup_ack(&mut self) -> bool {
+            self.window.on_dup_ack()
+        }
+    };
+}
+pub(crate) use delegate_window;
+
+#[cfg(test)]
+pub(crate) mod model {
+    //! Operation sequences for the property tests of every controller.
+
+    use super::*;
+    use quickcheck::{Arbitrary, Gen};
+
+    #[derive(Clone, Debug)]
+    pub(crate) enum Op {
+        Ack(u32),
+        DupAck,
+        FastRetransmit(u32),
+        ExitRecovery,
+        Timeout,
+        Rtt(u32),
+        Tick(u32),
+    }
+
+    impl Arbitrary for Op {
+        fn arbitrary(g: &mut Gen) -> Self {
+            let extreme = |g: &mut Gen| {
+                if bool::arbitrary(g) {
+                    u32::arbitrary(g)
+                } else {
+                    u32::arbitrary(g) % 100_000
+                }
+            };
+            match u8::arbitrary(g) % 8 {
+                0 | 1 => Self::Ack(extreme(g)),
+                2 => Self::DupAck,
+                3 => Self::FastRetransmit(extreme(g)),
+                4 => Self::ExitRecovery,
+                5 => Self::Timeout,
+                6 => Self::Rtt(u32::arbitrary(g) % 2_000_000),
+                _ => Self::Tick(u32::arbitrary(g) % 5_000_000),
+            }
+        }
+    }
+
+    /// Applies `ops` and checks the invariants after each: the window is
+    /// never below one SMSS, ssthresh never below two.
+    pub(crate) fn invariants_hold(cc: &mut dyn CongestionController, ops: &[Op]) -> bool {
+        let mut now = Duration::ZERO;
+        let mss = cc.mss();
+        for op in ops {
+            match op {
+                Op::Ack(b) => cc.on_ack_at(*b, now),
+                Op::DupAck => {
+                    cc.on_dup_ack();
+                }
+                Op::FastRetransmit(f) => cc.on_fast_retransmit(*f, Seq(*f)),
+                Op::ExitRecovery => cc.exit_recovery(),
+                Op::Timeout => cc.on_timeout(),
+                Op::Rtt(us) => cc.on_rtt_sample(Duration::from_micros(u64::from(*us) + 1)),
+                Op::Tick(us) => now += Duration::from_micros(u64::from(*us)),
+            }
+            if cc.send_window() < mss || cc.ssthresh() < 2 * mss {
+                return false;
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,403 @@
+//! The TCP retransmission timer (RFC 6298).
+//!
+//! [`RtoEstimator`] keeps the smoothed round-trip time (SRTT), its variation
+//! (RTTVAR) and the retransmission timeout (RTO):
+//!
+//! - before any sample, RTO is the initial value, 1 s (§2.1);
+//! - the first sample R sets SRTT = R, RTTVAR = R/2 (§2.2);
+//! - each later sample R' sets RTTVAR = ¾·RTTVAR + ¼·|SRTT − R'|, then
+//!   SRTT = ⅞·SRTT + ⅛·R' (§2.3);
+//! - RTO = SRTT + max(G, 4·RTTVAR), clamped to a minimum and a maximum
+//!   (§2.4–2.5; defaults 200 ms and 60 s as in the seed, where RFC 6298 says
+//!   1 s as a minimum and Linux uses 200 ms);
+//! - on a timeout, RTO doubles, up to the maximum (§5.5);
+//! - Karn's algorithm (§3): a segment that was retransmitted gives no
+//!   sample ([`RtoEstimator::invalidate_timing`]).
+//!
+//! It reads no clock. Times are [`Duration`]s since any epoch the caller
+//! keeps, passed in with each call. Samples come either from timing one
+//! segment at a time (the seed's API: [`RtoEstimator::start_timing`] and
+//! [`RtoEstimator::ack_received`]) or from timestamps on every ACK (RFC
+//! 7323 §4, [`RtoEstimator::sample_weighted`]).
+//!
+//! ```
+//! use core::time::Duration;
+//! use vtcp_rto::{RtoConfig, RtoEstimator};
+//! use vtcp_seq::Seq;
+//!
+//! let ms = Duration::from_millis;
+//! let mut rto = RtoEstimator::new(RtoConfig::default());
+//! assert_eq!(rto.rto(), ms(1000));
+//!
+//! rto.start_timing(Seq(1000), ms(0));
+//! assert!(!rto.ack_received(Seq(1000), ms(40))); // does not cover it yet
+//! assert!(rto.ack_received(Seq(1001), ms(100)));  // a 100 ms sample
+//! assert_eq!(rto.srtt(), Some(ms(100)));
+//! assert_eq!(rto.rto(), ms(300));                 // 100 + 4 * 50
+//!
+//! rto.backoff();
+//! assert_eq!(rto.rto(), ms(600));
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+
+use core::time::Duration;
+
+use vtcp_seq::Seq;
+
+/// Bounds and constants of the estimator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RtoConfig {
+    /// RTO before the first sample (RFC 6298 §2.1: 1 s).
+    pub initial: Duration,
+    /// Lower bound of the RTO (the seed's 200 ms; RFC 6298 §2.4 says 1 s).
+    pub min: Duration,
+    /// Upper bound of the RTO (RFC 6298 §2.5: at least 60 s).
+    pub max: Duration,
+    /// Clock granularity G (RFC 6298 §2.4): the least the variance term
+    /// adds.
+    pub granularity: Duration,
+}
+
+impl Default for RtoConfig {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(1),
+            min: Duration::from_millis(200),
+            max: Duration::from_secs(60),
+            granularity: Duration::from_millis(1),
+        }
+    }
+}
+
+/// The segment being timed (one at a time, RFC 6298 §3 note).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Timed {
+    /// The sequence number whose acknowledgment ends the measurement: the
+    /// timed segment's first octet. Any ACK beyond it covers the segment.
+    seq: Seq,
+    sent_at: Duration,
+}
+
+/// SRTT, RTTVAR and RTO of one connection (RFC 6298).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RtoEstimator {
+    config: RtoConfig,
+    /// Smoothed RTT in nanoseconds; `None` before the first sample.
+    srtt: Option<u64>,
+    /// RTT variation in nanoseconds.
+    rttvar: u64,
+    /// The RTO computed from the last sample, before backoff.
+    base_rto: Duration,
+    /// Consecutive timeouts since the last sample: RTO is
+    /// `base_rto · 2^backoffs`, clamped.
+    backoffs: u32,
+    timed: Option<Timed>,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl RtoEstimator {
+    /// An estimator before any sample: RTO is `config.initial` (clamped).
+    pub fn new(config: RtoConfig) -> Self {
+        Self {
+            config,
+            srtt: None,
+            rttvar: 0,
+            base_rto: config.initial,
+            backoffs: 0,
+            timed: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RtoConfig {
+        &self.config
+    }
+
+    /// The current retransmission timeout, backoff included, within
+    /// `[min, max]`.
+    pub fn rto(&self) -> Duration {
+        let factor = 1u32.checked_shl(self.backoffs).unwrap_or(u32::MAX);
+        self.base_rto
+            .checked_mul(factor)
+            .unwrap_or(Duration::MAX)
+            .clamp(self.config.min, self.config.max.max(self.config.min))
+    }
+
+    /// Smoothed RTT; `None` before the first sample.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt.map(Duration::from_nanos)
+    }
+
+    /// RTT variation; zero before the first sample.
+    pub fn rttvar(&self) -> Duration {
+        Duration::from_nanos(self.rttvar)
+    }
+
+    /// Timeouts since the last RTT sample.
+    pub fn backoffs(&self) -> u32 {
+        self.backoffs
+    }
+
+    /// Starts timing the segment that begins at `seq`, sent at `now`,
+    /// unless a segment is being timed already (one measurement at a time).
+    pub fn start_timing(&mut self, seq: Seq, now: Duration) {
+        if self.timed.is_none() {
+            self.timed = Some(Timed { seq, sent_at: now });
+        }
+    }
+
+    /// A segment is being timed.
+    pub fn is_timing(&self) -> bool {
+        self.timed.is_some()
+    }
+
+    /// An acknowledgment up to `ack` arrived at `now`. When it covers the
+    /// timed segment, takes the sample and returns `true`.
+    pub fn ack_received(&mut self, ack: Seq, now: Duration) -> bool {
+        match self.timed {
+            Some(t) if ack.after(t.seq) => {
+                self.timed = None;
+                self.sample(now.saturating_sub(t.sent_at));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Karn's algorithm (RFC 6298 §3): the timed segment was retransmitted,
+    /// so its acknowledgment would be ambiguous; stop timing it.
+    pub fn invalidate_timing(&mut self) {
+        self.timed = None;
+    }
+
+    /// Takes one RTT measurement (RFC 6298 §2.2–2.3) and recomputes RTO.
+    /// A sample also ends any backoff (§5.7).
+    pub fn sample(&mut self, rtt: Duration) {
+        self.sample_weighted(rtt, 1);
+    }
+
+    /// Takes a measurement from timestamps on one of `expected_samples` ACKs
+    /// per RTT (RFC 7323 Appendix G): the gains ⅛ and ¼ are divided by
+    /// `expected_samples` so that SRTT and RTTVAR move per RTT as if one
+    /// sample had been taken. `expected_samples` of 0 counts as 1.
+    pub fn sample_weighted(&mut self, rtt: Duration, expected_samples: u32) {
+        let r = nanos(rtt);
+        let n = u64::from(expected_samples.max(1));
+        match self.srtt {
+            None => {
+                // §2.2: the first measurement.
+                self.srtt = Some(r);
+                self.rttvar = r / 2;
+            }
+            Some(srtt) => {
+                // §2.3, RTTVAR first, with the old SRTT. Appendix G of RFC
+                // 7323: alpha = 1/(8n), beta = 1/(4n).
+                let delta = srtt.abs_diff(r);
+                let rttvar = u128::from(self.rttvar);
+                self.rttvar = ((rttvar * u128::from(4 * n - 1) + u128::from(delta))
+                    / u128::from(4 * n)) as u64;
+                let srtt = u128::from(srtt);
+                self.srtt = Some(
+                    ((srtt * u128::from(8 * n - 1) + u128::from(r)) / u128::from(8 * n)) as u64,
+                );
+            }
+        }
+        self.recompute();
+        self.backoffs = 0;
+    }
+
+    /// RTO = SRTT + max(G, 4·RTTVAR) (§2.3); the clamp is applied by
+    /// [`RtoEstimator::rto`].
+    fn recompute(&mut self) {
+        let srtt = self.srtt.unwrap_or(0);
+        let var = nanos(self.config.granularity).max(self.rttvar.saturating_mul(4));
+        self.base_rto = Duration::from_nanos(srtt.saturating_add(var));
+    }
+
+    /// The retransmission timer expired (RFC 6298 §5.5): RTO doubles, up to
+    /// the maximum. The timed segment will be retransmitted, so it is no
+    /// longer timed (Karn).
+    pub fn backoff(&mut self) {
+        if self.rto() < self.config.max {
+            self.backoffs = self.backoffs.saturating_add(1);
+        }
+        self.timed = None;
+    }
+
+    /// Forgets SRTT and RTTVAR, as after many backoffs (RFC 6298 §5
+    /// note on re-initialising): the next sample counts as the first.
+    pub fn reset(&mut self) {
+        *self = Self::new(self.config);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quickcheck::quickcheck;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    fn unclamped() -> RtoConfig {
+        RtoConfig {
+            min: Duration::ZERO,
+            max: Duration::from_secs(1000),
+            ..RtoConfig::default()
+        }
+    }
+
+    #[test]
+    fn initial_rto_is_one_second() {
+        let e = RtoEstimator::new(RtoConfig::default());
+        assert_eq!(e.rto(), ms(1000));
+        assert_eq!(e.srtt(), None);
+    }
+
+    #[test]
+    fn replays_rfc6298_arithmetic_by_hand() {
+        let mut e = RtoEstimator::new(unclamped());
+        // First sample 100 ms: SRTT 100, RTTVAR 50, RTO 100 + 200 = 300.
+        e.sample(ms(100));
+        assert_eq!(
+            (e.srtt(), e.rttvar(), e.rto()),
+            (Some(ms(100)), ms(50), ms(300))
+        );
+        // 200 ms: RTTVAR = 3/4·50 + 1/4·|100 − 200| = 37.5 + 25 = 62.5;
+        // SRTT = 7/8·100 + 1/8·200 = 112.5; RTO = 112.5 + 250 = 362.5.
+        e.sample(ms(200));
+        assert_eq!(e.rttvar(), Duration::from_micros(62_500));
+        assert_eq!(e.srtt(), Some(Duration::from_micros(112_500)));
+        assert_eq!(e.rto(), Duration::from_micros(362_500));
+        // 112.5 ms: no deviation: RTTVAR = 46.875, SRTT = 112.5,
+        // RTO = 112.5 + 187.5 = 300.
+        e.sample(Duration::from_micros(112_500));
+        assert_eq!(e.rttvar(), Duration::from_micros(46_875));
+        assert_eq!(e.srtt(), Some(Duration::from_micros(112_500)));
+        assert_eq!(e.rto(), ms(300));
+    }
+
+    #[test]
+    fn granularity_bounds_the_variance_term() {
+        let mut e = RtoEstimator::new(RtoConfig {
+            granularity: ms(10),
+            ..unclamped()
+        });
+        e.sample(Duration::from_micros(2));
+        // 4·RTTVAR = 4 µs < G = 10 ms.
+        assert_eq!(e.rto(), Duration::from_micros(2) + ms(10));
+    }
+
+    #[test]
+    fn clamps_to_min_and_max() {
+        let mut e = RtoEstimator::new(RtoConfig::default());
+        e.sample(ms(1));
+        assert_eq!(e.rto(), ms(200));
+        e.sample(Duration::from_secs(100));
+        assert_eq!(e.rto(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum_and_a_sample_ends_it() {
+        let mut e = RtoEstimator::new(RtoConfig::default());
+        e.sample(ms(100));
+        assert_eq!(e.rto(), ms(300));
+        e.backoff();
+        assert_eq!(e.rto(), ms(600));
+        e.backoff();
+        assert_eq!(e.rto(), ms(1200));
+        for _ in 0..100 {
+            e.backoff();
+        }
+        assert_eq!(e.rto(), Duration::from_secs(60));
+        assert!(e.backoffs() < 20);
+        e.sample(ms(100));
+        assert_eq!(e.backoffs(), 0);
+        assert!(e.rto() < ms(400));
+    }
+
+    #[test]
+    fn karn_no_sample_from_a_retransmitted_segment() {
+        let mut e = RtoEstimator::new(RtoConfig::default());
+        e.start_timing(Seq(100), ms(0));
+        e.invalidate_timing();
+        assert!(!e.ack_received(Seq(200), ms(50)));
+        assert_eq!(e.srtt(), None);
+        // A timeout also ends the measurement.
+        e.start_timing(Seq(200), ms(60));
+        e.backoff();
+        assert!(!e.ack_received(Seq(300), ms(500)));
+        assert_eq!(e.srtt(), None);
+    }
+
+    #[test]
+    fn one_measurement_at_a_time_across_the_wrap() {
+        let mut e = RtoEstimator::new(unclamped());
+        e.start_timing(Seq(u32::MAX - 10), ms(0));
+        e.start_timing(Seq(5), ms(10)); // ignored: already timing
+        assert!(!e.ack_received(Seq(u32::MAX - 10), ms(20)));
+        assert!(e.ack_received(Seq(3), ms(30)));
+        assert_eq!(e.srtt(), Some(ms(30)));
+        assert!(!e.is_timing());
+    }
+
+    #[test]
+    fn weighted_samples_move_as_one_sample_per_rtt() {
+        let mut e = RtoEstimator::new(unclamped());
+        e.sample(ms(100));
+        // 8 samples of 200 ms at weight 8 move SRTT about as far as one
+        // 200 ms sample at weight 1 (112.5 ms).
+        for _ in 0..8 {
+            e.sample_weighted(ms(200), 8);
+        }
+        let srtt = e.srtt().unwrap();
+        assert!(srtt > ms(111) && srtt < ms(113), "{srtt:?}");
+    }
+
+    quickcheck! {
+        fn rto_always_within_bounds(samples: alloc_free::Samples, backoffs: u8) -> bool {
+            let mut e = RtoEstimator::new(RtoConfig::default());
+            for s in samples.0.iter().take(samples.1) {
+                e.sample(Duration::from_micros(u64::from(*s)));
+            }
+            for _ in 0..backoffs {
+                e.backoff();
+            }
+            let rto = e.rto();
+            rto >= ms(200) && rto <= Duration::from_secs(60)
+        }
+
+        fn srtt_stays_between_smallest_and_largest_sample(samples: alloc_free::Samples) -> bool {
+            let mut e = RtoEstimator::new(unclamped());
+            let s = &samples.0[..samples.1.max(1)];
+            for v in s {
+                e.sample(Duration::from_micros(u64::from(*v)));
+            }
+            let srtt = e.srtt().unwrap();
+            let lo = Duration::from_micros(u64::from(*s.iter().min().unwrap()));
+            let hi = Duration::from_micros(u64::from(*s.iter().max().unwrap()));
+            srtt >= lo && srtt <= hi
+        }
+    }
+
+    /// Fixed-size sample lists, since the crate is `no_std` without alloc.
+    mod alloc_free {
+        #[derive(Clone, Debug)]
+        pub(super) struct Samples(pub(super) [u32; 16], pub(super) usize);
+
+        impl quickcheck::Arbitrary for Samples {
+            fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+                let mut s = [0u32; 16];
+                for v in &mut s {
+                    *v = u32::arbitrary(g);
+                }
+                Self(s, usize::arbitrary(g) % 17)
+            }
+        }
+    }
+}

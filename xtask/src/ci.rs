@@ -68,6 +68,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "vtcp-cc",
                 "--package",
                 "vtcp-rto",
+                "--package",
+                "vtcp-buf",
+                "--package",
+                "vtcp-cookie",
                 "--no-default-features",
             ]))
         }),

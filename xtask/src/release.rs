@@ -4,7 +4,15 @@
 use crate::util::{cargo, exec, root};
 
 /// Publishable crates, each after the crates it depends on.
-pub(crate) const CRATES: &[&str] = &["vtcp-seq", "vtcp-wire", "vtcp-cc", "vtcp-rto", "vtcp-cli"];
+pub(crate) const CRATES: &[&str] = &[
+    "vtcp-seq",
+    "vtcp-wire",
+    "vtcp-cc",
+    "vtcp-rto",
+    "vtcp-buf",
+    "vtcp-cookie",
+    "vtcp-cli",
+];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if args != ["--dry-run"] {

@@ -1,0 +1,409 @@
+//! The receive buffer: reassembly, SACK and D-SACK.
+
+use vtcp_seq::Seq;
+use vtcp_wire::{SackBlock, SackBlocks};
+
+use crate::SeqMap;
+use crate::ring::Ring;
+use crate::scoreboard::RangeSet;
+
+/// Default cap on separate out-of-order ranges held.
+pub const DEFAULT_MAX_OOO_RANGES: usize = 32;
+
+/// How many recently received blocks are remembered for SACK ordering.
+const RECENT: usize = 8;
+
+/// Received data, in order and out of order, within the receive window
+/// (the seed's `RecvBuf`).
+///
+/// The window's right edge is `nxt + window()`; data beyond it is trimmed.
+/// Readable and out-of-order octets both live in one fixed ring, so the
+/// buffer never holds more than its capacity.
+///
+/// Overlaps: octets already held are kept and only the gaps of a new
+/// segment are copied in (the first copy of an octet wins).
+///
+/// Memory of out-of-order ranges is capped ([`RecvBuf::with_max_ooo_ranges`]):
+/// when a segment would make one range too many, the highest range is
+/// forgotten (it may be the new segment itself). Data at RCV.NXT never
+/// becomes a range, so it is never dropped.
+#[derive(Clone, Debug)]
+pub struct RecvBuf {
+    ring: Ring,
+    map: SeqMap,
+    /// Offset of the first unread octet.
+    read: u64,
+    /// RCV.NXT, as an offset.
+    nxt: u64,
+    ooo: RangeSet,
+    max_ooo_ranges: usize,
+    /// Offsets inside recently received out-of-order blocks, most recent
+    /// first (RFC 2018 §4).
+    recent: [u64; RECENT],
+    recent_len: usize,
+    /// A duplicate to report once (RFC 2883).
+    dsack: Option<SackBlock>,
+}
+
+impl RecvBuf {
+    /// A buffer of `capacity` octets whose next expected octet is
+    /// `rcv_nxt` (IRS + 1).
+    pub fn new(capacity: usize, rcv_nxt: Seq) -> Self {
+        Self::with_max_ooo_ranges(capacity, rcv_nxt, DEFAULT_MAX_OOO_RANGES)
+    }
+
+    /// Like [`RecvBuf::new`], holding at most `max_ooo_ranges` separate
+    /// out-of-order ranges (at least 1).
+    pub fn with_max_ooo_ranges(capacity: usize, rcv_nxt: Seq, max_ooo_ranges: usize) -> Self {
+        Self {
+            ring: Ring::new(capacity),
+            map: SeqMap::new(rcv_nxt, 0),
+            read: 0,
+            nxt: 0,
+            ooo: RangeSet::default(),
+            max_ooo_ranges: max_ooo_ranges.max(1),
+            recent: [0; RECENT],
+            recent_len: 0,
+            dsack: None,
+        }
+    }
+
+    /// Takes in a segment's data starting at `seq`; returns how many octets
+    /// became readable (zero for out-of-order or duplicate data).
+    pub fn insert(&mut self, seq: Seq, data: &[u8]) -> usize {
+        if data.is_empty() {
+            return 0;
+        }
+        let rel = i64::from(seq - self.nxt());
+        let start = i128::from(self.nxt) + i128::from(rel);
+        let end = start + data.len() as i128;
+        let nxt = i128::from(self.nxt);
+        if end <= nxt {
+            // Entirely old: a duplicate (RFC 2883 §4.1).
+            self.dsack = Some(SackBlock {
+                left: seq,
+                right: seq + data.len() as u32,
+            });
+            return 0;
+        }
+        if start < nxt {
+            // Partly old: report the old part.
+            self.dsack = Some(SackBlock {
+                left: seq,
+                right: self.nxt(),
+            });
+        }
+        let s = start.max(nxt) as u64;
+        let right_edge = self.read + self.ring.capacity() as u64;
+        let e = (end.min(i128::from(right_edge)) as u64).max(s);
+        if s >= e {
+            return 0;
+        }
+        let gaps = self.ooo.gaps(s, e);
+        if s > self.nxt && gaps.is_empty() {
+            // Already held out of order.
+            self.dsack = Some(SackBlock {
+                left: self.map.seq(s),
+                right: self.map.seq(e),
+            });
+            return 0;
+        }
+        for (gs, ge) in gaps {
+            let from = (i128::from(gs) - start) as usize;
+            self.ring.write(gs, &data[from..from + (ge - gs) as usize]);
+        }
+        if s == self.nxt {
+            let before = self.nxt;
+            self.nxt = e;
+            while let Some((fs, fe)) = self.ooo.first() {
+                if fs > self.nxt {
+                    break;
+                }
+                self.nxt = self.nxt.max(fe);
+                self.ooo.remove_below(fe);
+            }
+            return (self.nxt - before) as usize;
+        }
+        self.ooo.insert(s, e);
+        self.note_recent(s);
+        while self.ooo.len() > self.max_ooo_ranges {
+            self.ooo.pop_last();
+        }
+        0
+    }
+
+    fn note_recent(&mut self, offset: u64) {
+        let keep = self.recent_len.min(RECENT - 1);
+        self.recent.copy_within(0..keep, 1);
+        self.recent[0] = offset;
+        self.recent_len = keep + 1;
+    }
+
+    /// The SACK blocks for the next ACK, at most `max` (3 or 4, as option
+    /// room allows): a pending D-SACK block first (RFC 2883, reported
+    /// once), then the block holding the most recently received segment,
+    /// then the other most recently received blocks (RFC 2018 §4), then the
+    /// rest from the lowest.
+    pub fn sack_blocks(&mut self, max: usize) -> SackBlocks {
+        let max = max.min(vtcp_wire::MAX_SACK_BLOCKS);
+        let mut out = SackBlocks::new();
+        if max == 0 {
+            return out;
+        }
+        if let Some(d) = self.dsack.take() {
+            let _ = out.push(d);
+        }
+        let mut chosen: [(u64, u64); 4] = [(0, 0); 4];
+        let mut n = 0;
+        let recent = self.recent[..self.recent_len]
+            .iter()
+            .filter_map(|&o| self.ooo.containing(o));
+        for range in recent.chain(self.ooo.iter()) {
+            if out.len() >= max {
+                break;
+            }
+            if chosen[..n].contains(&range) {
+                continue;
+            }
+            chosen[n] = range;
+            n += 1;
+            let _ = out.push(SackBlock {
+                left: self.map.seq(range.0),
+                right: self.map.seq(range.1),
+            });
+        }
+        out
+    }
+
+    /// Copies readable octets into `out`; returns how many.
+    pub fn read(&mut self, out: &mut [u8]) -> usize {
+        let n = out.len().min(self.readable());
+        self.ring.read(self.read, &mut out[..n]);
+        self.read += n as u64;
+        n
+    }
+
+    /// The readable octets, as two slices, without consuming them.
+    pub fn readable_slices(&self) -> (&[u8], &[u8]) {
+        self.ring.slices(self.read, self.readable())
+    }
+
+    /// Consumes up to `n` readable octets; returns how many.
+    pub fn consume(&mut self, n: usize) -> usize {
+        let n = n.min(self.readable());
+        self.read += n as u64;
+        n
+    }
+
+    /// Octets ready to read.
+    pub fn readable(&self) -> usize {
+        (self.nxt - self.read) as usize
+    }
+
+    /// RCV.NXT.
+    pub fn nxt(&self) -> Seq {
+        self.map.seq(self.nxt)
+    }
+
+    /// The receive window: room from RCV.NXT to the buffer's end. Reading
+    /// widens it; taking in data in order moves RCV.NXT and narrows it by
+    /// as much, so its right edge never moves left.
+    pub fn window(&self) -> usize {
+        self.ring.capacity() - self.readable()
+    }
+
+    /// Out-of-order data is held.
+    pub fn has_ooo(&self) -> bool {
+        !self.ooo.is_empty()
+    }
+
+    /// Out-of-order octets held.
+    pub fn ooo_bytes(&self) -> usize {
+        self.ooo.bytes() as usize
+    }
+
+    /// Separate out-of-order ranges held.
+    pub fn ooo_ranges(&self) -> usize {
+        self.ooo.len()
+    }
+
+    /// Capacity of the ring.
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::BTreeMap;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use quickcheck::{Arbitrary, Gen, quickcheck};
+
+    fn blocks(b: &SackBlocks) -> Vec<(u32, u32)> {
+        b.iter().map(|b| (b.left.0, b.right.0)).collect()
+    }
+
+    #[test]
+    fn sack_order_follows_rfc2018_section_4() {
+        let mut rx = RecvBuf::new(1000, Seq(0));
+        rx.insert(Seq(100), &[1; 10]);
+        rx.insert(Seq(300), &[1; 10]);
+        rx.insert(Seq(200), &[1; 10]);
+        assert_eq!(
+            blocks(&rx.sack_blocks(3)),
+            vec![(200, 210), (300, 310), (100, 110)]
+        );
+        // A segment extending a block puts that block first.
+        rx.insert(Seq(110), &[1; 10]);
+        assert_eq!(
+            blocks(&rx.sack_blocks(3)),
+            vec![(100, 120), (200, 210), (300, 310)]
+        );
+        assert_eq!(blocks(&rx.sack_blocks(1)), vec![(100, 120)]);
+        // Filling the hole at RCV.NXT makes the first block readable.
+        assert_eq!(rx.insert(Seq(0), &[1; 100]), 120);
+        assert_eq!(blocks(&rx.sack_blocks(3)), vec![(200, 210), (300, 310)]);
+    }
+
+    #[test]
+    fn duplicates_are_reported_once_as_dsack() {
+        let mut rx = RecvBuf::new(1000, Seq(0));
+        rx.insert(Seq(0), &[1; 50]);
+        rx.insert(Seq(100), &[1; 10]);
+        assert_eq!(rx.insert(Seq(10), &[1; 20]), 0);
+        assert_eq!(blocks(&rx.sack_blocks(4)), vec![(10, 30), (100, 110)]);
+        assert_eq!(
+            blocks(&rx.sack_blocks(4)),
+            vec![(100, 110)],
+            "reported once"
+        );
+        // A duplicate of out-of-order data (RFC 2883 §4.2).
+        rx.insert(Seq(102), &[1; 5]);
+        assert_eq!(blocks(&rx.sack_blocks(4)), vec![(102, 107), (100, 110)]);
+        // Partly old: the old part is reported, the new part taken.
+        assert_eq!(rx.insert(Seq(40), &[1; 20]), 10);
+        assert_eq!(blocks(&rx.sack_blocks(4))[0], (40, 50));
+    }
+
+    #[test]
+    fn data_beyond_the_window_is_trimmed() {
+        let mut rx = RecvBuf::new(10, Seq(0));
+        assert_eq!(rx.insert(Seq(0), b"0123456789abc"), 10);
+        assert_eq!(rx.window(), 0);
+        assert_eq!(rx.insert(Seq(10), b"x"), 0);
+        let mut out = [0u8; 4];
+        rx.read(&mut out);
+        assert_eq!(rx.window(), 4);
+        assert_eq!(rx.insert(Seq(10), b"abcdef"), 4);
+        let mut all = [0u8; 10];
+        assert_eq!(rx.read(&mut all), 10);
+        assert_eq!(&all, b"456789abcd");
+    }
+
+    #[test]
+    fn range_cap_drops_the_highest_and_never_data_at_rcv_nxt() {
+        let mut rx = RecvBuf::with_max_ooo_ranges(1000, Seq(0), 2);
+        rx.insert(Seq(10), &[1; 5]);
+        rx.insert(Seq(30), &[1; 5]);
+        rx.insert(Seq(20), &[1; 5]);
+        assert_eq!(rx.ooo_ranges(), 2);
+        assert_eq!(blocks(&rx.sack_blocks(4)), vec![(20, 25), (10, 15)]);
+        // A new highest range is itself the one dropped; the others keep
+        // their order of arrival.
+        rx.insert(Seq(50), &[1; 5]);
+        assert_eq!(blocks(&rx.sack_blocks(4)), vec![(20, 25), (10, 15)]);
+        // Data at RCV.NXT is always taken.
+        assert_eq!(rx.insert(Seq(0), &[1; 10]), 15);
+        assert_eq!(rx.ooo_ranges(), 1);
+    }
+
+    #[test]
+    fn wraps_the_sequence_space() {
+        let mut rx = RecvBuf::new(64, Seq(u32::MAX - 5));
+        assert_eq!(rx.insert(Seq(2), b"world"), 0);
+        assert_eq!(rx.insert(Seq(u32::MAX - 5), b"hello, "), 7);
+        assert_eq!(rx.nxt(), Seq(1));
+        assert_eq!(rx.insert(Seq(1), b" "), 6);
+        let mut out = [0u8; 32];
+        let n = rx.read(&mut out);
+        assert_eq!(&out[..n], b"hello,  world");
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(i16, u8),
+        Read(u8),
+    }
+
+    impl Arbitrary for Op {
+        fn arbitrary(g: &mut Gen) -> Self {
+            if u8::arbitrary(g) % 3 == 0 {
+                Self::Read(u8::arbitrary(g))
+            } else {
+                Self::Insert(i16::arbitrary(g) % 300, u8::arbitrary(g) % 64)
+            }
+        }
+    }
+
+    quickcheck! {
+        // RecvBuf against a byte map: first copy of an octet wins, octets
+        // beyond read + capacity are refused, readable data is exactly the
+        // contiguous prefix.
+        fn matches_a_byte_model(start: u32, cap: u8, ops: Vec<Op>) -> bool {
+            let cap = u64::from(cap) + 1;
+            let mut rx = RecvBuf::with_max_ooo_ranges(cap as usize, Seq(start), usize::MAX);
+            let mut held: BTreeMap<u64, u8> = BTreeMap::new();
+            let (mut read, mut nxt) = (0u64, 0u64);
+            let mut delivered: Vec<u8> = Vec::new();
+            let mut model_delivered: Vec<u8> = Vec::new();
+            for (id, op) in ops.into_iter().enumerate() {
+                match op {
+                    Op::Insert(rel, len) => {
+                        let at = nxt as i64 + i64::from(rel);
+                        if at < 0 { continue; }
+                        let at = at as u64;
+                        let data: Vec<u8> = (0..u64::from(len)).map(|i| (at + i + id as u64 * 13) as u8).collect();
+                        let got = rx.insert(Seq(start.wrapping_add(at as u32)), &data);
+                        for (i, b) in data.iter().enumerate() {
+                            let x = at + i as u64;
+                            if x >= nxt && x < read + cap {
+                                held.entry(x).or_insert(*b);
+                            }
+                        }
+                        let before = nxt;
+                        while held.contains_key(&nxt) { nxt += 1; }
+                        if got as u64 != nxt - before { return false; }
+                    }
+                    Op::Read(n) => {
+                        let mut out = vec![0u8; usize::from(n)];
+                        let got = rx.read(&mut out);
+                        delivered.extend_from_slice(&out[..got]);
+                        let want = u64::from(n).min(nxt - read);
+                        for x in read..read + want {
+                            model_delivered.push(held.remove(&x).unwrap_or(0));
+                        }
+                        read += want;
+                    }
+                }
+                held.retain(|&x, _| x >= read);
+                if rx.nxt() != Seq(start.wrapping_add(nxt as u32)) || rx.readable() as u64 != nxt - read {
+                    return false;
+                }
+                if rx.window() as u64 != cap - (nxt - read) || delivered != model_delivered {
+                    return false;
+                }
+                let ooo = held.keys().filter(|&&x| x > nxt).count();
+                if rx.ooo_bytes() != ooo || rx.has_ooo() != (ooo > 0) {
+                    return false;
+                }
+                // Buffered octets never exceed the capacity.
+                if rx.readable() + rx.ooo_bytes() > cap as usize {
+                    return false;
+                }
+            }
+            true
+        }
+    }
+}

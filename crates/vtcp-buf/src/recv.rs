@@ -99,8 +99,7 @@ impl RecvBuf {
         if s >= e {
             return 0;
         }
-        let gaps = self.ooo.gaps(s, e);
-        if s > self.nxt && gaps.is_empty() {
+        if s > self.nxt && self.ooo.for_each_gap(s, e, |_, _| ()) == 0 {
             // Already held out of order.
             self.dsack = Some(SackBlock {
                 left: self.map.seq(s),
@@ -108,10 +107,11 @@ impl RecvBuf {
             });
             return 0;
         }
-        for (gs, ge) in gaps {
+        let ring = &mut self.ring;
+        self.ooo.for_each_gap(s, e, |gs, ge| {
             let from = (i128::from(gs) - start) as usize;
-            self.ring.write(gs, &data[from..from + (ge - gs) as usize]);
-        }
+            ring.write(gs, &data[from..from + (ge - gs) as usize]);
+        });
         if s == self.nxt {
             let before = self.nxt;
             self.nxt = e;

@@ -1,6 +1,5 @@
 //! Sets of octet ranges, and the RFC 6675 scoreboard built on one.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 /// RFC 6675 §2 DupThresh: duplicate ACKs (or SACKed segments) that signal
@@ -8,10 +7,12 @@ use alloc::vec::Vec;
 pub const DUP_THRESH: u64 = 3;
 
 /// Disjoint, non-adjacent half-open ranges `[start, end)` of stream
-/// offsets, ordered, with their total length. Lookups are O(log n).
+/// offsets, in order, with their total length: a sorted vector, so that
+/// lookups are binary searches and, once it has grown to its working size,
+/// nothing allocates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RangeSet {
-    ranges: BTreeMap<u64, u64>,
+    ranges: Vec<(u64, u64)>,
     bytes: u64,
 }
 
@@ -33,10 +34,15 @@ impl RangeSet {
         self.bytes = 0;
     }
 
+    /// Index of the first range that ends after `x`.
+    fn first_ending_after(&self, x: u64) -> usize {
+        self.ranges.partition_point(|&(_, e)| e <= x)
+    }
+
     /// The range holding `x`, if any.
     pub(crate) fn containing(&self, x: u64) -> Option<(u64, u64)> {
-        let (&s, &e) = self.ranges.range(..=x).next_back()?;
-        (x < e).then_some((s, e))
+        let &(s, e) = self.ranges.get(self.first_ending_after(x))?;
+        (s <= x).then_some((s, e))
     }
 
     pub(crate) fn contains(&self, x: u64) -> bool {
@@ -46,91 +52,85 @@ impl RangeSet {
     /// The first range that ends after `x`: the one holding `x`, or the
     /// next above it.
     pub(crate) fn at_or_after(&self, x: u64) -> Option<(u64, u64)> {
-        self.containing(x)
-            .or_else(|| self.ranges.range(x..).next().map(|(&s, &e)| (s, e)))
+        self.ranges.get(self.first_ending_after(x)).copied()
     }
 
     pub(crate) fn first(&self) -> Option<(u64, u64)> {
-        self.ranges.first_key_value().map(|(&s, &e)| (s, e))
+        self.ranges.first().copied()
     }
 
     pub(crate) fn last(&self) -> Option<(u64, u64)> {
-        self.ranges.last_key_value().map(|(&s, &e)| (s, e))
+        self.ranges.last().copied()
     }
 
     /// Ranges in ascending order.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, u64)> + '_ {
-        self.ranges.iter().map(|(&s, &e)| (s, e))
+        self.ranges.iter().copied()
     }
 
-    /// Adds `[start, end)`, merging with what it touches; returns the
-    /// merged range.
-    pub(crate) fn insert(&mut self, mut start: u64, mut end: u64) -> (u64, u64) {
+    /// Adds `[start, end)`, merging with what it touches or adjoins;
+    /// returns the merged range.
+    pub(crate) fn insert(&mut self, start: u64, end: u64) -> (u64, u64) {
         if start >= end {
             return (start, end);
         }
-        // Absorb a range that starts before and reaches `start`.
-        if let Some((&s, &e)) = self.ranges.range(..=start).next_back()
-            && e >= start
-        {
-            start = s;
-            end = end.max(e);
+        // Ranges from `lo` up to `hi` (exclusive) touch the new one.
+        let lo = self.ranges.partition_point(|&(_, e)| e < start);
+        let hi = self.ranges.partition_point(|&(s, _)| s <= end);
+        let mut merged = (start, end);
+        for &(s, e) in &self.ranges[lo..hi] {
+            merged = (merged.0.min(s), merged.1.max(e));
             self.bytes -= e - s;
-            self.ranges.remove(&s);
         }
-        // Absorb every range starting within the new one (or adjacent).
-        while let Some((&s, &e)) = self.ranges.range(start..=end).next() {
-            end = end.max(e);
-            self.bytes -= e - s;
-            self.ranges.remove(&s);
-        }
-        self.ranges.insert(start, end);
-        self.bytes += end - start;
-        (start, end)
+        self.ranges.splice(lo..hi, [merged]);
+        self.bytes += merged.1 - merged.0;
+        merged
     }
 
     /// Removes everything below `x`.
     pub(crate) fn remove_below(&mut self, x: u64) {
-        while let Some((s, e)) = self.first() {
-            if s >= x {
-                break;
-            }
-            self.ranges.remove(&s);
+        let cut = self.first_ending_after(x);
+        for &(s, e) in &self.ranges[..cut] {
             self.bytes -= e - s;
-            if e > x {
-                self.ranges.insert(x, e);
-                self.bytes += e - x;
-                break;
-            }
+        }
+        self.ranges.drain(..cut);
+        if let Some(first) = self.ranges.first_mut()
+            && first.0 < x
+        {
+            self.bytes -= x - first.0;
+            first.0 = x;
         }
     }
 
     /// Removes the highest range.
     pub(crate) fn pop_last(&mut self) -> Option<(u64, u64)> {
-        let (s, e) = self.ranges.pop_last()?;
+        let (s, e) = self.ranges.pop()?;
         self.bytes -= e - s;
         Some((s, e))
     }
 
-    /// The parts of `[start, end)` no range covers, in order.
-    pub(crate) fn gaps(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
-        let mut out = Vec::new();
+    /// Calls `f` with each part of `[start, end)` that no range covers, in
+    /// order; returns how many parts there were.
+    pub(crate) fn for_each_gap(&self, start: u64, end: u64, mut f: impl FnMut(u64, u64)) -> usize {
+        let mut parts = 0;
         let mut at = start;
         while at < end {
             match self.at_or_after(at) {
                 Some((s, e)) if s < end => {
                     if s > at {
-                        out.push((at, s));
+                        f(at, s);
+                        parts += 1;
                     }
                     at = e;
                 }
                 _ => {
-                    out.push((at, end));
+                    f(at, end);
+                    parts += 1;
                     break;
                 }
             }
         }
-        out
+        parts
     }
 }
 
@@ -284,9 +284,10 @@ mod tests {
                 if (0..300).any(|x| set.contains(x) != model.contains(&x)) {
                     return false;
                 }
-                let gaps = set.gaps(10, 200);
-                let from_model: u64 = (10..200).filter(|x| !model.contains(x)).count() as u64;
-                if gaps.iter().map(|(s, e)| e - s).sum::<u64>() != from_model {
+                let mut gap_octets = Vec::new();
+                set.for_each_gap(10, 200, |s, e| gap_octets.extend(s..e));
+                let from_model: Vec<u64> = (10..200).filter(|x| !model.contains(x)).collect();
+                if gap_octets != from_model {
                     return false;
                 }
             }

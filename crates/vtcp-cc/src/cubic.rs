@@ -20,7 +20,7 @@ use crate::{CongestionController, Window, delegate_window};
 /// β_cubic = 0.7 as a fraction.
 const BETA: (u64, u64) = (7, 10);
 /// C = 0.4 as a fraction.
-const C: (i128, i128) = (2, 5);
+const C: (u64, u64) = (2, 5);
 /// α_cubic = 3·(1 − β)/(1 + β) = 9/17 (§4.3).
 const ALPHA: (u64, u64) = (9, 17);
 
@@ -38,8 +38,14 @@ fn icbrt(x: u128) -> u64 {
     lo
 }
 
-fn micros(d: Duration) -> i128 {
-    i128::try_from(d.as_micros()).unwrap_or(i128::MAX)
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Microseconds to ticks of 2^-16 s (t · 2^16 / 10^6 = t · 68719 / 2^20),
+/// saturating at about 8.9 years.
+fn ticks(us: u64) -> u64 {
+    ((u128::from(us) * 68_719) >> 20).min(u128::from(u64::MAX >> 1)) as u64
 }
 
 /// The epoch that starts with the first ACK in congestion avoidance after
@@ -49,6 +55,8 @@ struct Epoch {
     start: Duration,
     /// K in microseconds.
     k_us: u64,
+    /// K in ticks of 2^-16 s.
+    k_ticks: u64,
     /// W_max for this epoch, in octets (at least the window at its start).
     w_max: u64,
     /// W_est (§4.3), in octets.
@@ -64,7 +72,7 @@ pub struct Cubic {
     w_max: u64,
     epoch: Option<Epoch>,
     /// Increase owed toward the next octets of window (fractions carried).
-    owed: u128,
+    owed: u64,
     now: Duration,
     srtt: Duration,
 }
@@ -108,13 +116,15 @@ impl Cubic {
         (u64::from(flight_size) * BETA.0 / BETA.1) as u32
     }
 
-    /// W_cubic(t) in octets for `t_us` microseconds into `epoch` (§4.2).
-    fn w_cubic(&self, epoch: &Epoch, t_us: i128) -> i128 {
-        let d = t_us - i128::from(epoch.k_us);
-        // C·mss·d³ / 10^18: d is in µs and the window in octets. d³ is
-        // capped so that the product stays within i128.
-        let d3 = d.clamp(-(1 << 40), 1 << 40).pow(3);
-        let grow = d3 / 1_000_000_000 * C.0 * i128::from(self.window.mss) / C.1 / 1_000_000_000;
+    /// W_cubic(t) in octets, `t` in ticks of 2^-16 s into `epoch` (§4.2).
+    fn w_cubic(&self, epoch: &Epoch, t: i128) -> i128 {
+        // Capped at 2^26 ticks (17 minutes) so that d³ · C·mss stays well
+        // within i128.
+        let d = (t - i128::from(epoch.k_ticks)).clamp(-(1 << 26), 1 << 26);
+        // C·mss·d³ with d in 2^-16 s: (d³ · c_mss) >> 64, where c_mss is
+        // C·mss scaled by 2^16. Multiplications and shifts only.
+        let c_mss = (u64::from(self.window.mss) << 16) * C.0 / C.1;
+        let grow = (d * d * d * i128::from(c_mss)) >> 64;
         i128::from(epoch.w_max) + grow
     }
 
@@ -128,18 +138,22 @@ impl Cubic {
             // and seconds; here in octets and microseconds.
             let w_max = w_max.max(cwnd);
             let gap = u128::from(w_max - cwnd);
-            let k_us = icbrt(gap * 5 * 1_000_000_000_000_000_000 / (2 * u128::from(mss)));
+            let k_us = icbrt(
+                gap * u128::from(C.1) * 1_000_000_000_000_000_000
+                    / (u128::from(C.0) * u128::from(mss)),
+            );
             Epoch {
                 start: now,
                 k_us,
+                k_ticks: ticks(k_us),
                 w_max,
                 w_est: cwnd,
             }
         });
-        let t = micros(now.saturating_sub(epoch.start));
+        let t = i128::from(ticks(micros(now.saturating_sub(epoch.start))));
         // §4.2: aim at the window one RTT ahead, between cwnd and 1.5·cwnd.
         let target = self
-            .w_cubic(&epoch, t + micros(self.srtt))
+            .w_cubic(&epoch, t + i128::from(ticks(micros(self.srtt))))
             .clamp(i128::from(cwnd), i128::from(cwnd + cwnd / 2)) as u64;
 
         // §4.3: W_est grows by α per window of ACKs (α = 1 once past W_max).
@@ -153,18 +167,18 @@ impl Cubic {
             e.w_est = w_est;
         }
 
-        let cubic_now = self.w_cubic(&epoch, t);
-        if cubic_now < i128::from(w_est) {
+        if self.w_cubic(&epoch, t) < i128::from(w_est) {
             // Reno-friendly region: at least what Reno would have.
             self.window.cwnd = self
                 .window
                 .cwnd
                 .max(u32::try_from(w_est).unwrap_or(u32::MAX));
         } else {
-            // §4.4–4.5: (target − cwnd)/cwnd per SMSS acknowledged.
-            self.owed += u128::from(target - cwnd) * u128::from(bytes_acked);
-            let steps = self.owed / u128::from(cwnd.max(1));
-            self.owed -= steps * u128::from(cwnd.max(1));
+            // §4.4–4.5: (target − cwnd)/cwnd per SMSS acknowledged. What is
+            // owed stays below cwnd, and the product below 2^63.
+            self.owed += (target - cwnd) * u64::from(bytes_acked);
+            let steps = self.owed / cwnd.max(1);
+            self.owed -= steps * cwnd.max(1);
             let grow = u32::try_from(steps).unwrap_or(u32::MAX);
             self.window.cwnd = self.window.cwnd.saturating_add(grow);
         }

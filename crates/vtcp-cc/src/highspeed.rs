@@ -278,7 +278,7 @@ mod tests {
                     }
                     Op::ExitRecovery => { hs.exit_recovery(); nr.exit_recovery(); }
                     Op::Timeout => { hs.on_timeout(); nr.on_timeout(); }
-                    Op::Rtt(_) | Op::Tick(_) => {}
+                    Op::Rtt(_) | Op::Tick(_) | Op::SetMss(_) => {}
                 }
                 if hs.window != nr.window {
                     return false;

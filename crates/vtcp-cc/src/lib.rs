@@ -179,6 +179,8 @@ impl Window {
         }
         self.mss = mss;
         self.cwnd = self.cwnd.max(mss);
+        // Keep RFC 5681's floor for the new segment size.
+        self.ssthresh = self.ssthresh.max(self.floor());
     }
 
     /// The least ssthresh may be (RFC 5681 eq. 4).
@@ -339,6 +341,7 @@ pub(crate) mod model {
         Timeout,
         Rtt(u32),
         Tick(u32),
+        SetMss(u16),
     }
 
     impl Arbitrary for Op {
@@ -350,13 +353,14 @@ pub(crate) mod model {
                     u32::arbitrary(g) % 100_000
                 }
             };
-            match u8::arbitrary(g) % 8 {
+            match u8::arbitrary(g) % 9 {
                 0 | 1 => Self::Ack(extreme(g)),
                 2 => Self::DupAck,
                 3 => Self::FastRetransmit(extreme(g)),
                 4 => Self::ExitRecovery,
                 5 => Self::Timeout,
                 6 => Self::Rtt(u32::arbitrary(g) % 2_000_000),
+                7 => Self::SetMss(u16::arbitrary(g)),
                 _ => Self::Tick(u32::arbitrary(g) % 5_000_000),
             }
         }
@@ -366,7 +370,6 @@ pub(crate) mod model {
     /// never below one SMSS, ssthresh never below two.
     pub(crate) fn invariants_hold(cc: &mut dyn CongestionController, ops: &[Op]) -> bool {
         let mut now = Duration::ZERO;
-        let mss = cc.mss();
         for op in ops {
             match op {
                 Op::Ack(b) => cc.on_ack_at(*b, now),
@@ -378,8 +381,10 @@ pub(crate) mod model {
                 Op::Timeout => cc.on_timeout(),
                 Op::Rtt(us) => cc.on_rtt_sample(Duration::from_micros(u64::from(*us) + 1)),
                 Op::Tick(us) => now += Duration::from_micros(u64::from(*us)),
+                Op::SetMss(m) => cc.set_mss(u32::from(*m)),
             }
-            if cc.send_window() < mss || cc.ssthresh() < 2 * mss {
+            let mss = cc.mss();
+            if cc.send_window() < mss || cc.ssthresh() < mss.saturating_mul(2) {
                 return false;
             }
         }

@@ -1,0 +1,62 @@
+//! The RTO estimator under arbitrary samples, timings and timeouts: the RTO
+//! always within its bounds, SRTT within the samples seen.
+#![no_main]
+
+use core::time::Duration;
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use vtcp_rto::{RtoConfig, RtoEstimator};
+use vtcp_seq::Seq;
+
+#[derive(Arbitrary, Debug)]
+enum Event {
+    Sample(u64),
+    Weighted(u64, u32),
+    Start(u32, u64),
+    Ack(u32, u64),
+    Invalidate,
+    Backoff,
+    Reset,
+}
+
+fuzz_target!(|input: (u32, u32, Vec<Event>)| {
+    let (min_ms, span_ms, events) = input;
+    let config = RtoConfig {
+        min: Duration::from_millis(u64::from(min_ms % 10_000)),
+        max: Duration::from_millis(u64::from(min_ms % 10_000) + u64::from(span_ms % 200_000)),
+        ..RtoConfig::default()
+    };
+    let mut rto = RtoEstimator::new(config);
+    let (mut lo, mut hi) = (u64::MAX, 0u64);
+    for event in events {
+        match event {
+            Event::Sample(ns) => {
+                rto.sample(Duration::from_nanos(ns));
+                (lo, hi) = (lo.min(ns), hi.max(ns));
+            }
+            Event::Weighted(ns, n) => {
+                rto.sample_weighted(Duration::from_nanos(ns), n);
+                (lo, hi) = (lo.min(ns), hi.max(ns));
+            }
+            Event::Start(seq, t) => rto.start_timing(Seq(seq), Duration::from_nanos(t)),
+            Event::Ack(seq, t) => {
+                rto.ack_received(Seq(seq), Duration::from_nanos(t));
+                // A timed sample may be anything the clock allows.
+                (lo, hi) = (0, u64::MAX);
+            }
+            Event::Invalidate => rto.invalidate_timing(),
+            Event::Backoff => rto.backoff(),
+            Event::Reset => {
+                rto.reset();
+                (lo, hi) = (u64::MAX, 0);
+            }
+        }
+        let r = rto.rto();
+        assert!(r >= config.min && r <= config.max.max(config.min), "{r:?}");
+        if let Some(srtt) = rto.srtt() {
+            let ns = srtt.as_nanos() as u64;
+            assert!(lo <= ns && ns <= hi, "srtt {ns} outside [{lo}, {hi}]");
+        }
+    }
+});

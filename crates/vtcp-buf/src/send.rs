@@ -30,6 +30,9 @@ pub struct SendBuf {
     map: SeqMap,
     una: u64,
     nxt: u64,
+    /// The highest SND.NXT reached: after a rewind, ACKs and SACKs up to
+    /// here are still for data that was sent.
+    sent_max: u64,
     tail: u64,
     sacks: Scoreboard,
 }
@@ -43,6 +46,7 @@ impl SendBuf {
             map: SeqMap::new(start, 0),
             una: 0,
             nxt: 0,
+            sent_max: 0,
             tail: 0,
             sacks: Scoreboard::default(),
         }
@@ -61,6 +65,7 @@ impl SendBuf {
     pub fn advance_sent(&mut self, n: usize) -> usize {
         let n = (n as u64).min(self.tail - self.nxt);
         self.nxt += n;
+        self.sent_max = self.sent_max.max(self.nxt);
         n as usize
     }
 
@@ -72,14 +77,17 @@ impl SendBuf {
     }
 
     /// An acknowledgment up to `ack` arrived: frees the octets it covers and
-    /// returns how many. An ACK outside `(una, nxt]` frees nothing.
+    /// returns how many. An ACK outside `(una, sent_max]` frees nothing
+    /// (after a rewind, an ACK may cover data sent before it; SND.NXT then
+    /// moves up to the ACK).
     pub fn acknowledge(&mut self, ack: Seq) -> usize {
-        if !ack.after(self.una()) || ack.after(self.nxt()) {
+        if !ack.after(self.una()) || ack.after(self.map.seq(self.sent_max)) {
             return 0;
         }
         let to = self.offset(ack);
         let n = to - self.una;
         self.una = to;
+        self.nxt = self.nxt.max(to);
         self.sacks.remove_below(to);
         n as usize
     }
@@ -127,11 +135,13 @@ impl SendBuf {
     }
 
     /// Records a SACK block `[left, right)` (RFC 2018). A block that reaches
-    /// past SND.NXT or lies wholly below SND.UNA is ignored (RFC 6675 §4
-    /// processes only blocks within the window); one that starts below
-    /// SND.UNA is cut to it. Returns whether anything was recorded.
+    /// past the highest octet sent or lies wholly below SND.UNA is ignored
+    /// (RFC 6675 §4 processes only blocks within the window); one that
+    /// starts below SND.UNA is cut to it. Returns whether anything was
+    /// recorded.
     pub fn mark_sacked(&mut self, left: Seq, right: Seq) -> bool {
-        if !right.after(left) || right.after(self.nxt()) || !right.after(self.una()) {
+        let sent_max = self.map.seq(self.sent_max);
+        if !right.after(left) || right.after(sent_max) || !right.after(self.una()) {
             return false;
         }
         let start = if left.before(self.una()) {
@@ -149,7 +159,8 @@ impl SendBuf {
 
     /// The octet at `seq` was SACKed.
     pub fn is_sacked(&self, seq: Seq) -> bool {
-        seq.in_range(self.una(), self.nxt()) && self.sacks.is_sacked(self.offset(seq))
+        seq.in_range(self.una(), self.map.seq(self.sent_max))
+            && self.sacks.is_sacked(self.offset(seq))
     }
 
     /// Forgets every SACK (RFC 6675 §5.1: on a retransmission timeout the
@@ -377,7 +388,7 @@ mod tests {
             let cap = usize::from(cap) + 1;
             let mut tx = SendBuf::new(cap, Seq(start));
             let mut stream: Vec<u8> = Vec::new();
-            let (mut una, mut nxt) = (0u64, 0u64);
+            let (mut una, mut nxt, mut sent_max) = (0u64, 0u64, 0u64);
             let mut sacked = BTreeSet::new();
             let seq = |off: u64| Seq(start.wrapping_add(off as u32));
             let mut next_byte = 0u8;
@@ -395,20 +406,22 @@ mod tests {
                         let want = u64::from(n).min(stream.len() as u64 - nxt);
                         if tx.advance_sent(usize::from(n)) as u64 != want { return false; }
                         nxt += want;
+                        sent_max = sent_max.max(nxt);
                     }
                     Op::Ack(a) => {
                         let a = una + u64::from(a) % 300;
                         let got = tx.acknowledge(seq(a));
-                        let want = if a > una && a <= nxt { a - una } else { 0 };
+                        let want = if a > una && a <= sent_max { a - una } else { 0 };
                         if got as u64 != want { return false; }
                         una += want;
+                        nxt = nxt.max(una);
                         sacked.retain(|&x| x >= una);
                     }
                     Op::Sack(l, len) => {
                         let l = una.saturating_sub(50) + u64::from(l) % 300;
                         let r = l + u64::from(len % 40) + 1;
                         let applied = tx.mark_sacked(seq(l), seq(r));
-                        let valid = r <= nxt && r > una;
+                        let valid = r <= sent_max && r > una;
                         if applied != valid { return false; }
                         if valid { sacked.extend(l.max(una)..r); }
                     }
@@ -438,7 +451,7 @@ mod tests {
                 } else {
                     return false;
                 }
-                if (una..nxt).any(|x| tx.is_sacked(seq(x)) != sacked.contains(&x)) {
+                if (una..sent_max).any(|x| tx.is_sacked(seq(x)) != sacked.contains(&x)) {
                     return false;
                 }
                 // Retransmission from SND.UNA starts at the first unSACKed

@@ -1,0 +1,142 @@
+//! Connection configuration (the seed's `ConnConfig`).
+
+use core::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use vtcp_cc::{CongestionController, Cubic, HighSpeed, NewReno};
+use vtcp_seq::Seq;
+
+/// Which congestion controller a connection uses.
+pub enum Congestion {
+    /// RFC 5681/6582.
+    NewReno,
+    /// RFC 3649, the seed's default.
+    HighSpeed,
+    /// RFC 9438.
+    Cubic,
+    /// A controller of the user's, made for a given MSS.
+    Custom(Box<dyn Fn(u32) -> Box<dyn CongestionController + Send> + Send + Sync>),
+}
+
+impl Congestion {
+    pub(crate) fn build(&self, mss: u32) -> Box<dyn CongestionController + Send> {
+        match self {
+            Self::NewReno => Box::new(NewReno::new(mss)),
+            Self::HighSpeed => Box::new(HighSpeed::new(mss)),
+            Self::Cubic => Box::new(Cubic::new(mss)),
+            Self::Custom(make) => make(mss),
+        }
+    }
+}
+
+impl fmt::Debug for Congestion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NewReno => "NewReno",
+            Self::HighSpeed => "HighSpeed",
+            Self::Cubic => "Cubic",
+            Self::Custom(_) => "Custom",
+        })
+    }
+}
+
+/// Keepalive (RFC 1122 §4.2.3.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe.
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes after which the connection times out.
+    pub count: u32,
+}
+
+/// Where the initial sequence number comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IsnSource {
+    /// RFC 6528: a keyed hash of the 4-tuple plus a 4 µs clock. The key
+    /// must be secret and random.
+    Rfc6528 {
+        /// The SipHash key.
+        key: [u8; 16],
+    },
+    /// A fixed ISN, for tests (the seed's `SetupForHandshake`).
+    Fixed(Seq),
+}
+
+/// Everything a connection is configured with. `Default` gives the seed's
+/// constants.
+#[derive(Debug)]
+pub struct ConnConfig {
+    /// Our address, as metadata (the ISN hash binds it).
+    pub local_addr: Option<IpAddr>,
+    /// The peer's address, as metadata.
+    pub remote_addr: Option<IpAddr>,
+    /// Our port.
+    pub local_port: u16,
+    /// The peer's port.
+    pub remote_port: u16,
+    /// The MSS we advertise: the largest segment we can receive.
+    pub mss: u16,
+    /// Do not offer window scaling.
+    pub no_window_scaling: bool,
+    /// Offer timestamps (RFC 7323).
+    pub enable_timestamps: bool,
+    /// Offer SACK (RFC 2018).
+    pub enable_sack: bool,
+    /// The congestion controller.
+    pub congestion: Congestion,
+    /// Keepalive; off when `None`.
+    pub keepalive: Option<Keepalive>,
+    /// Send buffer size in octets.
+    pub send_buffer: usize,
+    /// Receive buffer size in octets (the most we advertise).
+    pub recv_buffer: usize,
+    /// Send small segments at once (Nagle off, RFC 896).
+    pub nodelay: bool,
+    /// How long an ACK may be delayed (RFC 1122 §4.2.3.2: under 500 ms).
+    pub delayed_ack: Duration,
+    /// How long TIME-WAIT lasts (the seed's 2 s; 2·MSL in RFC 9293).
+    pub time_wait: Duration,
+    /// Lower bound of the RTO.
+    pub min_rto: Duration,
+    /// Upper bound of the RTO.
+    pub max_rto: Duration,
+    /// RTO before any RTT sample.
+    pub initial_rto: Duration,
+    /// Retransmissions of one segment before the connection times out.
+    pub max_retries: u32,
+    /// Give up when data stays unacknowledged this long (RFC 5482), if set.
+    pub user_timeout: Option<Duration>,
+    /// Where the ISN comes from.
+    pub isn: IsnSource,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        Self {
+            local_addr: None,
+            remote_addr: None,
+            local_port: 0,
+            remote_port: 0,
+            mss: 1460,
+            no_window_scaling: false,
+            enable_timestamps: true,
+            enable_sack: true,
+            congestion: Congestion::HighSpeed,
+            keepalive: None,
+            send_buffer: 256 * 1024,
+            recv_buffer: 256 * 1024,
+            nodelay: false,
+            delayed_ack: Duration::from_millis(40),
+            time_wait: Duration::from_secs(2),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(60),
+            initial_rto: Duration::from_secs(1),
+            max_retries: 8,
+            user_timeout: None,
+            isn: IsnSource::Rfc6528 { key: [0; 16] },
+        }
+    }
+}

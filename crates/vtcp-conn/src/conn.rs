@@ -1,0 +1,1543 @@
+//! The connection.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use siphasher::sip::SipHasher24;
+use vtcp_buf::{RecvBuf, SendBuf};
+use vtcp_cc::CongestionController;
+use vtcp_rto::{RtoConfig, RtoEstimator};
+use vtcp_seq::Seq;
+use vtcp_wire::{
+    Flags, OptionValues, Options, SackBlocks, Segment, SegmentView, TcpOption, WireError,
+};
+
+use crate::config::{ConnConfig, IsnSource};
+
+/// The eleven states of RFC 9293 §3.3.2 (the seed's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// No connection.
+    Closed,
+    /// Waiting for a SYN.
+    Listen,
+    /// Our SYN sent, waiting for the peer's.
+    SynSent,
+    /// SYN received and answered, waiting for its ACK.
+    SynReceived,
+    /// Open: data flows both ways.
+    Established,
+    /// We closed; our FIN is not yet acknowledged.
+    FinWait1,
+    /// We closed and our FIN was acknowledged; the peer may still send.
+    FinWait2,
+    /// The peer closed; we may still send.
+    CloseWait,
+    /// Both closed at once; waiting for our FIN's ACK.
+    Closing,
+    /// The peer closed, then we did; waiting for our FIN's ACK.
+    LastAck,
+    /// Both closed; waiting out old segments.
+    TimeWait,
+}
+
+impl State {
+    /// The seed's upper-case name, as RFC 9293 writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Closed => "CLOSED",
+            Self::Listen => "LISTEN",
+            Self::SynSent => "SYN-SENT",
+            Self::SynReceived => "SYN-RECEIVED",
+            Self::Established => "ESTABLISHED",
+            Self::FinWait1 => "FIN-WAIT-1",
+            Self::FinWait2 => "FIN-WAIT-2",
+            Self::CloseWait => "CLOSE-WAIT",
+            Self::Closing => "CLOSING",
+            Self::LastAck => "LAST-ACK",
+            Self::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// A synchronized state (RFC 9293 §3.5): the handshake is complete.
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            Self::Closed | Self::Listen | Self::SynSent | Self::SynReceived
+        )
+    }
+
+    fn can_receive_data(self) -> bool {
+        matches!(self, Self::Established | Self::FinWait1 | Self::FinWait2)
+    }
+
+    fn can_send_data(self) -> bool {
+        matches!(self, Self::Established | Self::CloseWait)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a connection closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// Both sides closed in order.
+    Normal,
+    /// The peer reset the connection.
+    Reset,
+    /// The peer refused the connection (RST answering our SYN).
+    Refused,
+    /// Retransmissions, keepalive probes or the user timeout ran out.
+    TimedOut,
+    /// We aborted it.
+    Aborted,
+}
+
+/// Something the application may want to act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// The handshake completed.
+    Connected,
+    /// Data can be read.
+    Readable,
+    /// Room opened in the send buffer.
+    Writable,
+    /// The peer sent FIN: no more data will arrive.
+    PeerClosed,
+    /// The connection is closed.
+    Closed(CloseReason),
+}
+
+/// Errors of the application-side calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConnError {
+    /// The connection is not in a state that allows this.
+    #[error("not allowed in state {0}")]
+    InvalidState(State),
+    /// The segment given to `accept_syn` is not a SYN.
+    #[error("not a SYN")]
+    NotASyn,
+    /// A segment could not be parsed.
+    #[error("malformed segment: {0}")]
+    Malformed(#[from] WireError),
+    /// The connection closed for this reason.
+    #[error("connection closed: {0:?}")]
+    Closed(CloseReason),
+}
+
+/// Per-connection counters, in the manner of Linux's `tcp_info`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Smoothed RTT.
+    pub srtt: Option<Duration>,
+    /// RTT variation.
+    pub rttvar: Duration,
+    /// Current retransmission timeout.
+    pub rto: Duration,
+    /// Congestion window, octets.
+    pub cwnd: u32,
+    /// Slow-start threshold, octets.
+    pub ssthresh: u32,
+    /// Octets sent and not acknowledged.
+    pub bytes_in_flight: usize,
+    /// Segments received.
+    pub segments_in: u64,
+    /// Segments sent.
+    pub segments_out: u64,
+    /// Data segments sent again.
+    pub retransmits: u64,
+    /// Retransmission timeouts.
+    pub rtos: u64,
+    /// Fast retransmits (recoveries entered).
+    pub fast_recoveries: u64,
+    /// SACK blocks received.
+    pub sack_blocks_seen: u64,
+    /// Out-of-order octets held now.
+    pub ooo_bytes: usize,
+    /// Segments dropped as malformed.
+    pub malformed: u64,
+    /// Segments dropped as unacceptable (out of window, PAWS).
+    pub dropped: u64,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks: u64,
+    /// Octets received in order.
+    pub bytes_received: u64,
+    /// Octets acknowledged by the peer.
+    pub bytes_acked: u64,
+}
+
+/// Longest a TCP segment we build can be: header and options, plus data.
+const MAX_HEADER: usize = 60;
+/// RFC 7323 §5.5: TS.Recent older than 24 days is invalid.
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+/// RFC 5961 §7: challenge ACKs per second at most.
+const CHALLENGE_ACKS_PER_SEC: u32 = 10;
+
+/// One TCP connection (the seed's `Conn`).
+pub struct Conn {
+    cfg: ConnConfig,
+    state: State,
+    // Send side (RFC 9293 §3.3.1).
+    iss: Seq,
+    /// SND.NXT, SYN and FIN included.
+    snd_nxt: Seq,
+    /// The highest SND.NXT ever reached (it moves back after a timeout).
+    snd_max: Seq,
+    snd_wnd: u32,
+    snd_wl1: Seq,
+    snd_wl2: Seq,
+    max_snd_wnd: u32,
+    send: SendBuf,
+    syn_acked: bool,
+    fin_queued: bool,
+    fin_sent: bool,
+    fin_acked: bool,
+    // Receive side.
+    irs: Seq,
+    recv: RecvBuf,
+    syn_data: Vec<u8>,
+    peer_fin: Option<Seq>,
+    fin_consumed: bool,
+    rcv_adv_right: Seq,
+    last_ack_sent: Seq,
+    // Negotiated options.
+    snd_wscale: u8,
+    rcv_wscale: u8,
+    ts_ok: bool,
+    ts_recent: u32,
+    ts_recent_at: Duration,
+    ts_offset: u32,
+    sack_ok: bool,
+    smss: u32,
+    // Timers and recovery.
+    rto: RtoEstimator,
+    cc: Box<dyn CongestionController + Send>,
+    retries: u32,
+    rto_at: Option<Duration>,
+    ack_at: Option<Duration>,
+    time_wait_at: Option<Duration>,
+    persist_at: Option<Duration>,
+    persist_backoff: u32,
+    keepalive_at: Option<Duration>,
+    keepalive_probes: u32,
+    last_heard: Duration,
+    unacked_since: Option<Duration>,
+    ack_now: bool,
+    unacked_segments: u32,
+    syn_needed: bool,
+    rst_needed: bool,
+    keepalive_needed: bool,
+    probe_needed: bool,
+    retransmit_at: Option<Seq>,
+    high_rxt: Seq,
+    challenge_window: (Duration, u32),
+    now: Duration,
+    events: VecDeque<Event>,
+    stats: Stats,
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("state", &self.state)
+            .field("ports", &(self.cfg.local_port, self.cfg.remote_port))
+            .field("snd_una", &self.snd_una())
+            .field("snd_nxt", &self.snd_nxt)
+            .field("rcv_nxt", &self.rcv_nxt())
+            .finish_non_exhaustive()
+    }
+}
+
+fn isn_for(cfg: &ConnConfig, now: Duration) -> Seq {
+    match cfg.isn {
+        IsnSource::Fixed(seq) => seq,
+        IsnSource::Rfc6528 { key } => {
+            // RFC 6528 §3: ISN = M + F(localip, localport, remoteip,
+            // remoteport, secretkey), M a 4 µs timer.
+            let mut input = Vec::with_capacity(40);
+            for addr in [cfg.local_addr, cfg.remote_addr].into_iter().flatten() {
+                match addr {
+                    std::net::IpAddr::V4(a) => input.extend_from_slice(&a.octets()),
+                    std::net::IpAddr::V6(a) => input.extend_from_slice(&a.octets()),
+                }
+            }
+            input.extend_from_slice(&cfg.local_port.to_be_bytes());
+            input.extend_from_slice(&cfg.remote_port.to_be_bytes());
+            let f = SipHasher24::new_with_key(&key).hash(&input) as u32;
+            let m = (now.as_micros() / 4) as u32;
+            Seq(m.wrapping_add(f))
+        }
+    }
+}
+
+impl Conn {
+    fn new_inner(cfg: ConnConfig, now: Duration, state: State) -> Self {
+        let iss = isn_for(&cfg, now);
+        let rto = RtoEstimator::new(RtoConfig {
+            initial: cfg.initial_rto,
+            min: cfg.min_rto,
+            max: cfg.max_rto,
+            ..RtoConfig::default()
+        });
+        // Until the handshake says otherwise: RFC 9293 §3.7.1's 536.
+        let smss = 536;
+        let cc = cfg.congestion.build(smss);
+        let rcv_wscale = if cfg.no_window_scaling {
+            0
+        } else {
+            // The least shift that lets the window cover the buffer
+            // (RFC 7323 §2.3: at most 14).
+            let mut s = 0;
+            while s < 14 && (cfg.recv_buffer >> s) > 65_535 {
+                s += 1;
+            }
+            s
+        };
+        let ts_offset = (isn_for(&cfg, Duration::ZERO).0).rotate_left(13);
+        Self {
+            send: SendBuf::new(cfg.send_buffer, iss + 1),
+            recv: RecvBuf::new(cfg.recv_buffer, Seq(0)),
+            cfg,
+            state,
+            iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: Seq(0),
+            snd_wl2: Seq(0),
+            max_snd_wnd: 0,
+            syn_acked: false,
+            fin_queued: false,
+            fin_sent: false,
+            fin_acked: false,
+            irs: Seq(0),
+            syn_data: Vec::new(),
+            peer_fin: None,
+            fin_consumed: false,
+            rcv_adv_right: Seq(0),
+            last_ack_sent: Seq(0),
+            snd_wscale: 0,
+            rcv_wscale,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_recent_at: now,
+            ts_offset,
+            sack_ok: false,
+            smss,
+            rto,
+            cc,
+            retries: 0,
+            rto_at: None,
+            ack_at: None,
+            time_wait_at: None,
+            persist_at: None,
+            persist_backoff: 0,
+            keepalive_at: None,
+            keepalive_probes: 0,
+            last_heard: now,
+            unacked_since: None,
+            ack_now: false,
+            unacked_segments: 0,
+            syn_needed: false,
+            rst_needed: false,
+            keepalive_needed: false,
+            probe_needed: false,
+            retransmit_at: None,
+            high_rxt: iss,
+            challenge_window: (now, 0),
+            now,
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// An active open (RFC 9293 §3.10.1): the connection goes to SYN-SENT
+    /// and its SYN is ready for [`Conn::poll_transmit`].
+    pub fn connect(cfg: ConnConfig, now: Duration) -> Self {
+        let mut c = Self::new_inner(cfg, now, State::SynSent);
+        c.syn_needed = true;
+        c
+    }
+
+    /// A passive open from a received SYN (RFC 9293 §3.10.7.2): the
+    /// connection goes to SYN-RECEIVED with its SYN-ACK ready.
+    pub fn accept_syn(cfg: ConnConfig, now: Duration, syn: &[u8]) -> Result<Self, ConnError> {
+        let seg = Segment::parse(syn)?;
+        if !seg.flags.contains(Flags::SYN)
+            || seg.flags.intersects(Flags::ACK | Flags::RST | Flags::FIN)
+        {
+            return Err(ConnError::NotASyn);
+        }
+        let values = seg.options.values();
+        let mut c = Self::new_inner(cfg, now, State::SynReceived);
+        c.stats.segments_in += 1;
+        c.take_peer_syn(&seg, &values, now);
+        c.syn_needed = true;
+        Ok(c)
+    }
+
+    /// Starts from a SYN-cookie ACK (straight to ESTABLISHED): `remote_isn`
+    /// is the peer's ISN, `our_iss` the cookie, `mss` the peer's MSS, and
+    /// `initial_data` what the ACK carried.
+    #[allow(clippy::too_many_arguments)]
+    pub fn accept_cookie(
+        mut cfg: ConnConfig,
+        now: Duration,
+        remote_isn: Seq,
+        our_iss: Seq,
+        mss: u16,
+        wscale: Option<u8>,
+        sack_permitted: bool,
+        timestamp: Option<vtcp_wire::Timestamp>,
+        window: u16,
+        initial_data: &[u8],
+    ) -> Self {
+        cfg.isn = IsnSource::Fixed(our_iss);
+        let mut c = Self::new_inner(cfg, now, State::Established);
+        c.irs = remote_isn;
+        c.recv = RecvBuf::new(c.cfg.recv_buffer, remote_isn + 1);
+        c.snd_wscale = wscale.unwrap_or(0).min(14);
+        if wscale.is_none() {
+            c.rcv_wscale = 0;
+        }
+        c.sack_ok = sack_permitted && c.cfg.enable_sack;
+        if let Some(ts) = timestamp.filter(|_| c.cfg.enable_timestamps) {
+            c.ts_ok = true;
+            c.ts_recent = ts.tsval;
+        }
+        c.set_smss(Some(mss));
+        c.syn_acked = true;
+        c.snd_nxt = our_iss + 1;
+        c.snd_max = c.snd_nxt;
+        c.snd_wnd = u32::from(window) << c.snd_wscale;
+        c.max_snd_wnd = c.snd_wnd;
+        c.snd_wl1 = remote_isn + 1;
+        c.snd_wl2 = our_iss + 1;
+        c.rcv_adv_right = c.rcv_nxt();
+        c.last_ack_sent = c.rcv_nxt();
+        c.events.push_back(Event::Connected);
+        if !initial_data.is_empty() && c.recv.insert(remote_isn + 1, initial_data) > 0 {
+            c.events.push_back(Event::Readable);
+            c.ack_now = true;
+        }
+        c
+    }
+
+    /// The peer's SYN: IRS and the options it offered (RFC 9293 §3.10.7.2,
+    /// RFC 7323 §2.2 and §3.2, RFC 2018 §2).
+    fn take_peer_syn(&mut self, seg: &Segment<&[u8]>, v: &OptionValues, now: Duration) {
+        self.irs = seg.seq;
+        self.recv = RecvBuf::new(self.cfg.recv_buffer, seg.seq + 1);
+        // Window scaling only when both SYNs carry it (RFC 7323 §2.2).
+        match v.wscale {
+            Some(shift) if !self.cfg.no_window_scaling => self.snd_wscale = shift,
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.sack_ok = v.sack_permitted && self.cfg.enable_sack;
+        if let Some(ts) = v.timestamp.filter(|_| self.cfg.enable_timestamps) {
+            self.ts_ok = true;
+            self.ts_recent = ts.tsval;
+            self.ts_recent_at = now;
+        } else {
+            self.ts_ok = false;
+        }
+        self.set_smss(v.mss);
+        // The window of a SYN is never scaled (RFC 7323 §2.2).
+        self.snd_wnd = u32::from(seg.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
+        self.syn_data = seg.payload.to_vec();
+        self.last_heard = now;
+    }
+
+    /// RFC 9293 §3.7.1 and RFC 6691: send MSS = min(peer's MSS, or 536
+    /// when absent; ours), less the timestamps option carried on every
+    /// segment. Absurd values are clamped to [64, 65495].
+    fn set_smss(&mut self, peer: Option<u16>) {
+        let peer = u32::from(peer.unwrap_or(536)).clamp(64, 65_495);
+        let ours = u32::from(self.cfg.mss).max(64);
+        let options = if self.ts_ok { 12 } else { 0 };
+        self.smss = peer.min(ours) - options;
+        self.cc.set_mss(self.smss);
+    }
+
+    // ----- Accessors -----
+
+    /// The state (the seed's `State()`).
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// SND.UNA, SYN and FIN included.
+    pub fn snd_una(&self) -> Seq {
+        if !self.syn_acked {
+            self.iss
+        } else if self.fin_acked {
+            self.send.tail() + 1
+        } else {
+            self.send.una()
+        }
+    }
+
+    /// SND.NXT.
+    pub fn snd_nxt(&self) -> Seq {
+        self.snd_nxt
+    }
+
+    /// RCV.NXT, the peer's FIN included once reached.
+    pub fn rcv_nxt(&self) -> Seq {
+        self.recv.nxt() + u32::from(self.fin_consumed)
+    }
+
+    /// Our initial send sequence number.
+    pub fn iss(&self) -> Seq {
+        self.iss
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ConnConfig {
+        &self.cfg
+    }
+
+    /// The send MSS in use.
+    pub fn send_mss(&self) -> u32 {
+        self.smss
+    }
+
+    /// Statistics, as of now.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats.clone();
+        s.srtt = self.rto.srtt();
+        s.rttvar = self.rto.rttvar();
+        s.rto = self.rto.rto();
+        s.cwnd = self.cc.send_window();
+        s.ssthresh = self.cc.ssthresh();
+        s.bytes_in_flight = self.flight();
+        s.ooo_bytes = self.recv.ooo_bytes();
+        s
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Octets buffered for reading.
+    pub fn readable(&self) -> usize {
+        self.recv.readable()
+    }
+
+    /// Room in the send buffer.
+    pub fn writable(&self) -> usize {
+        if self.state.can_send_data()
+            || self.state == State::SynSent
+            || self.state == State::SynReceived
+        {
+            if self.fin_queued {
+                0
+            } else {
+                self.send.available()
+            }
+        } else {
+            0
+        }
+    }
+
+    /// The peer closed its side and every octet it sent has been read.
+    pub fn is_read_closed(&self) -> bool {
+        self.fin_consumed && self.recv.readable() == 0
+    }
+
+    // ----- Application side -----
+
+    /// Queues data to send (before ESTABLISHED, it waits for it); returns
+    /// how much was taken.
+    pub fn write(&mut self, data: &[u8]) -> Result<usize, ConnError> {
+        match self.state {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+                if !self.fin_queued =>
+            {
+                Ok(self.send.write(data))
+            }
+            State::Closed => Err(ConnError::InvalidState(State::Closed)),
+            s => Err(ConnError::InvalidState(s)),
+        }
+    }
+
+    /// Reads received data; returns how much was copied (0 with nothing
+    /// to read).
+    pub fn read(&mut self, out: &mut [u8]) -> usize {
+        let n = self.recv.read(out);
+        if n > 0 {
+            self.maybe_window_update();
+        }
+        n
+    }
+
+    /// After reading: RFC 9293 §3.8.6.2.2, announce a window that grew by
+    /// min(half the buffer, one MSS).
+    fn maybe_window_update(&mut self) {
+        if !self.state.can_receive_data() {
+            return;
+        }
+        let right = self.recv.nxt() + self.recv.window() as u32;
+        let grown = right.distance_from(self.rcv_adv_right) as usize;
+        if right.after(self.rcv_adv_right)
+            && grown >= (self.cfg.recv_buffer / 2).min(self.smss as usize)
+        {
+            self.ack_now = true;
+        }
+    }
+
+    /// Closes our side after the queued data (FIN), RFC 9293 §3.10.4. With
+    /// unread data, resets instead (RFC 9293 §3.10.4, RFC 2525 §2.17).
+    pub fn close(&mut self) {
+        if self.recv.readable() > 0 {
+            self.abort();
+            return;
+        }
+        self.shutdown_write();
+    }
+
+    /// Sends FIN after the queued data but keeps receiving (half-close).
+    pub fn shutdown_write(&mut self) {
+        match self.state {
+            State::SynSent | State::Listen => self.enter_closed(CloseReason::Normal),
+            State::SynReceived | State::Established => {
+                self.fin_queued = true;
+                if self.state == State::Established || self.syn_acked {
+                    self.state = State::FinWait1;
+                }
+            }
+            State::CloseWait => {
+                self.fin_queued = true;
+                self.state = State::LastAck;
+            }
+            _ => {}
+        }
+    }
+
+    /// Resets the connection (RST) and closes it at once.
+    pub fn abort(&mut self) {
+        if self.state.is_synchronized() || self.state == State::SynReceived {
+            self.rst_needed = true;
+        }
+        self.enter_closed(CloseReason::Aborted);
+    }
+
+    fn enter_closed(&mut self, reason: CloseReason) {
+        if self.state != State::Closed {
+            self.state = State::Closed;
+            self.events.push_back(Event::Closed(reason));
+        }
+        self.rto_at = None;
+        self.ack_at = None;
+        self.time_wait_at = None;
+        self.persist_at = None;
+        self.keepalive_at = None;
+    }
+
+    // ----- Timers -----
+
+    /// The earliest time [`Conn::handle_timeout`] must run; `None` when no
+    /// timer is pending.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        [
+            self.rto_at,
+            self.ack_at,
+            self.time_wait_at,
+            self.persist_at,
+            self.keepalive_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Runs the timers due at `now`. Call `poll_transmit` after.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.now = self.now.max(now);
+        let now = self.now;
+        if self.time_wait_at.is_some_and(|t| t <= now) {
+            self.time_wait_at = None;
+            self.enter_closed(CloseReason::Normal);
+            return;
+        }
+        if self.rto_at.is_some_and(|t| t <= now) {
+            self.rto_at = None;
+            self.on_rto(now);
+        }
+        if self.ack_at.is_some_and(|t| t <= now) {
+            self.ack_at = None;
+            self.ack_now = true;
+        }
+        if self.persist_at.is_some_and(|t| t <= now) {
+            self.persist_at = None;
+            self.probe_needed = true;
+        }
+        if self.keepalive_at.is_some_and(|t| t <= now) {
+            self.keepalive_at = None;
+            self.on_keepalive(now);
+        }
+    }
+
+    /// RFC 6298 §5.4–5.6: retransmit the earliest unacknowledged segment,
+    /// back off, and tell the congestion controller.
+    fn on_rto(&mut self, now: Duration) {
+        self.retries += 1;
+        let user_timeout = self
+            .cfg
+            .user_timeout
+            .zip(self.unacked_since)
+            .is_some_and(|(limit, since)| now.saturating_sub(since) >= limit);
+        if self.retries > self.cfg.max_retries || user_timeout {
+            self.rst_needed = self.state.is_synchronized();
+            self.enter_closed(CloseReason::TimedOut);
+            return;
+        }
+        self.stats.rtos += 1;
+        self.rto.backoff();
+        match self.state {
+            State::SynSent | State::SynReceived if !self.syn_acked => {
+                self.syn_needed = true;
+                self.snd_nxt = self.iss;
+            }
+            _ => {
+                self.cc.on_timeout();
+                // RFC 6675 §5.1: after a timeout the scoreboard is not
+                // trusted; go back to SND.UNA.
+                self.send.clear_sacks();
+                self.send.rewind_to(self.send.una());
+                if !self.fin_acked {
+                    self.fin_sent = false;
+                }
+                self.snd_nxt = self.send.una();
+                self.high_rxt = self.send.una();
+                self.retransmit_at = None;
+            }
+        }
+    }
+
+    fn on_keepalive(&mut self, now: Duration) {
+        let Some(ka) = self.cfg.keepalive else { return };
+        if !self.state.is_synchronized() {
+            return;
+        }
+        if self.keepalive_probes >= ka.count {
+            self.enter_closed(CloseReason::TimedOut);
+            return;
+        }
+        self.keepalive_probes += 1;
+        self.keepalive_needed = true;
+        self.keepalive_at = Some(now + ka.interval);
+    }
+
+    fn arm_keepalive(&mut self, now: Duration) {
+        if let Some(ka) = self.cfg.keepalive
+            && self.state.is_synchronized()
+        {
+            self.keepalive_probes = 0;
+            self.keepalive_at = Some(now + ka.idle);
+        }
+    }
+
+    // ----- Network side -----
+
+    /// Takes in one received segment (header and data, no IP header).
+    /// Malformed segments are dropped and counted. Call `poll_transmit`
+    /// after.
+    pub fn handle_segment(&mut self, now: Duration, bytes: &[u8]) {
+        self.now = self.now.max(now);
+        self.stats.segments_in += 1;
+        let Ok(seg) = Segment::parse(bytes) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let values = seg.options.values();
+        match self.state {
+            State::Closed | State::Listen => {}
+            State::SynSent => self.on_syn_sent(&seg, &values),
+            _ => self.on_synchronized(&seg, &values),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3, SYN-SENT.
+    fn on_syn_sent(&mut self, seg: &Segment<&[u8]>, v: &OptionValues) {
+        let now = self.now;
+        let has_ack = seg.flags.contains(Flags::ACK);
+        if has_ack && (seg.ack.before_eq(self.iss) || seg.ack.after(self.snd_nxt)) {
+            if !seg.flags.contains(Flags::RST) {
+                // A reset for the stray ACK: <SEQ=SEG.ACK><CTL=RST>.
+                self.rst_needed = true;
+                self.stats.dropped += 1;
+            }
+            return;
+        }
+        if seg.flags.contains(Flags::RST) {
+            if has_ack {
+                self.enter_closed(CloseReason::Refused);
+            }
+            return;
+        }
+        if !seg.flags.contains(Flags::SYN) {
+            return;
+        }
+        self.take_peer_syn(seg, v, now);
+        self.ack_now = true;
+        if has_ack && seg.ack.after(self.iss) {
+            self.syn_acked = true;
+            self.rto_at = None;
+            self.retries = 0;
+            if !self.rto.ack_received(seg.ack, now) && self.ts_ok {
+                self.sample_ts_rtt(v);
+            }
+            self.snd_wl2 = seg.ack;
+            self.establish();
+            self.rcv_adv_right = self.rcv_nxt();
+        } else {
+            // Simultaneous open (§3.5 figure 7): SYN-ACK from SYN-RECEIVED.
+            self.state = State::SynReceived;
+            self.syn_needed = true;
+            self.snd_nxt = self.iss;
+        }
+    }
+
+    fn establish(&mut self) {
+        self.state = if self.fin_queued {
+            State::FinWait1
+        } else {
+            State::Established
+        };
+        self.events.push_back(Event::Connected);
+        self.arm_keepalive(self.now);
+        let data = std::mem::take(&mut self.syn_data);
+        if !data.is_empty() && self.recv.insert(self.irs + 1, &data) > 0 {
+            self.events.push_back(Event::Readable);
+        }
+    }
+
+    /// RFC 9293 §3.4 SEG.LEN.
+    fn seg_len(seg: &Segment<&[u8]>) -> u32 {
+        seg.seg_len() as u32
+    }
+
+    /// The window we last advertised (RCV.WND).
+    fn rcv_wnd(&self) -> u32 {
+        self.rcv_adv_right
+            .distance_from(self.rcv_nxt())
+            .min(1 << 30)
+    }
+
+    /// RFC 9293 §3.10.7.4, the four cases.
+    fn acceptable(&self, seg: &Segment<&[u8]>) -> bool {
+        let len = Self::seg_len(seg);
+        let wnd = self
+            .rcv_wnd()
+            .max(u32::from(self.state == State::SynReceived));
+        let nxt = self.rcv_nxt();
+        let in_window = |s: Seq| s.in_range(nxt, nxt + wnd);
+        match (len, wnd) {
+            (0, 0) => seg.seq == nxt,
+            (0, _) => in_window(seg.seq),
+            (_, 0) => false,
+            _ => in_window(seg.seq) || in_window(seg.seq + (len - 1)),
+        }
+    }
+
+    /// RFC 5961 §7: at most a few challenge ACKs a second.
+    fn challenge_ack(&mut self) {
+        let now = self.now;
+        if now.saturating_sub(self.challenge_window.0) >= Duration::from_secs(1) {
+            self.challenge_window = (now, 0);
+        }
+        if self.challenge_window.1 < CHALLENGE_ACKS_PER_SEC {
+            self.challenge_window.1 += 1;
+            self.stats.challenge_acks += 1;
+            self.ack_now = true;
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4 for every state from SYN-RECEIVED on.
+    fn on_synchronized(&mut self, seg: &Segment<&[u8]>, v: &OptionValues) {
+        let now = self.now;
+        // RFC 7323 §5.3 PAWS, before the sequence check.
+        if self.ts_ok
+            && !seg.flags.contains(Flags::RST)
+            && let Some(ts) = v.timestamp
+            && vtcp_seq::seq_before(ts.tsval, self.ts_recent)
+        {
+            if now.saturating_sub(self.ts_recent_at) > PAWS_IDLE {
+                // §5.5: TS.Recent too old to compare with.
+                self.ts_recent = ts.tsval;
+                self.ts_recent_at = now;
+            } else {
+                self.stats.dropped += 1;
+                self.ack_now = true;
+                return;
+            }
+        }
+        // First: sequence number.
+        if !self.acceptable(seg) {
+            self.stats.dropped += 1;
+            if !seg.flags.contains(Flags::RST) {
+                self.ack_now = true;
+            }
+            if self.state == State::TimeWait && seg.flags.contains(Flags::FIN) {
+                // A retransmitted FIN: restart the 2·MSL wait (§3.10.7.4).
+                self.time_wait_at = Some(now + self.cfg.time_wait);
+            }
+            return;
+        }
+        self.last_heard = now;
+        self.arm_keepalive(now);
+        // RFC 7323 §4.3: TS.Recent from a segment that covers Last.ACK.sent.
+        if self.ts_ok
+            && let Some(ts) = v.timestamp
+            && seg.seq.before_eq(self.last_ack_sent)
+            && !vtcp_seq::seq_before(ts.tsval, self.ts_recent)
+        {
+            self.ts_recent = ts.tsval;
+            self.ts_recent_at = now;
+        }
+        // Second: RST (RFC 5961 §3.2).
+        if seg.flags.contains(Flags::RST) {
+            if seg.seq == self.rcv_nxt() {
+                let reason = if self.state == State::SynReceived && !self.syn_acked {
+                    CloseReason::Refused
+                } else {
+                    CloseReason::Reset
+                };
+                self.enter_closed(reason);
+            } else {
+                self.challenge_ack();
+            }
+            return;
+        }
+        // Fourth: SYN in a synchronized state (RFC 5961 §4).
+        if seg.flags.contains(Flags::SYN) {
+            if self.state == State::SynReceived && seg.seq == self.irs {
+                // A retransmitted SYN: answer with the SYN-ACK again.
+                self.syn_needed = true;
+                self.snd_nxt = self.iss;
+                return;
+            }
+            self.challenge_ack();
+            return;
+        }
+        // Fifth: ACK.
+        if !seg.flags.contains(Flags::ACK) {
+            return;
+        }
+        if !self.on_ack(seg, v) {
+            return;
+        }
+        if self.state == State::Closed {
+            return;
+        }
+        // Seventh: data.
+        if !seg.payload.is_empty() {
+            self.on_data(seg);
+        }
+        // Eighth: FIN.
+        if seg.flags.contains(Flags::FIN) {
+            self.peer_fin = Some(seg.seq + seg.payload.len() as u32);
+            self.ack_now = true;
+        }
+        self.consume_fin();
+    }
+
+    /// ACK processing (RFC 9293 §3.10.7.4 fifth, RFC 5961 §5). Returns
+    /// whether the segment goes on to data processing.
+    fn on_ack(&mut self, seg: &Segment<&[u8]>, v: &OptionValues) -> bool {
+        let now = self.now;
+        let ack = seg.ack;
+        if self.state == State::SynReceived {
+            if ack.after(self.iss) && ack.before_eq(self.snd_nxt) {
+                self.syn_acked = true;
+                self.rto_at = None;
+                self.retries = 0;
+                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                self.snd_wl1 = seg.seq;
+                self.snd_wl2 = ack;
+                if !self.rto.ack_received(ack, now) && self.ts_ok {
+                    self.sample_ts_rtt(v);
+                }
+                self.establish();
+                if self.rcv_adv_right.before(self.rcv_nxt()) {
+                    self.rcv_adv_right = self.rcv_nxt();
+                }
+            } else {
+                // <SEQ=SEG.ACK><CTL=RST>
+                self.rst_needed = true;
+                return false;
+            }
+        }
+        let una = self.snd_una();
+        // RFC 5961 §5.2: acceptable ACKs are within
+        // [SND.UNA − MAX.SND.WND, SND.NXT].
+        if ack.after(self.snd_max) {
+            self.ack_now = true;
+            return false;
+        }
+        if ack.before(una - self.max_snd_wnd) {
+            self.challenge_ack();
+            return false;
+        }
+        for b in v.sack_blocks.iter() {
+            self.stats.sack_blocks_seen += 1;
+            if self.sack_ok {
+                self.send.mark_sacked(b.left, b.right);
+            }
+        }
+        let wnd = u32::from(seg.window) << self.snd_wscale;
+        if ack.after(una) {
+            self.on_new_ack(ack, v);
+        } else if ack == una
+            && seg.payload.is_empty()
+            && !seg.flags.contains(Flags::FIN)
+            && wnd == self.snd_wnd
+            && self.flight() > 0
+        {
+            // RFC 5681 §2: a duplicate ACK.
+            if self.cc.on_dup_ack() {
+                self.enter_recovery();
+            }
+        }
+        // RFC 9293 §3.10.7.4: window update if the segment is newer.
+        if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack))
+        {
+            let opened = wnd > self.snd_wnd;
+            self.snd_wnd = wnd;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = ack;
+            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+            if opened {
+                self.persist_at = None;
+                self.persist_backoff = 0;
+            }
+        }
+        self.after_ack_state_changes();
+        true
+    }
+
+    fn on_new_ack(&mut self, ack: Seq, v: &OptionValues) {
+        let now = self.now;
+        let before = self.send.una();
+        let data_acked = self.send.acknowledge(ack.min_seq(self.send.tail()));
+        // Only a FIN can be acknowledged past the data.
+        if self.fin_queued && ack.after(self.send.tail()) {
+            self.fin_acked = true;
+        }
+        if self.snd_nxt.before(ack) {
+            self.snd_nxt = ack;
+        }
+        self.retries = 0;
+        self.stats.bytes_acked += data_acked as u64;
+        // RTT: timestamps on every ACK, else one segment at a time (Karn).
+        let timed = self.rto.ack_received(ack, now);
+        if !timed && self.ts_ok {
+            self.sample_ts_rtt(v);
+        }
+        if let Some(srtt) = self.rto.srtt() {
+            self.cc.on_rtt_sample(srtt);
+        }
+        if self.cc.in_recovery() {
+            if ack.after_eq(self.cc.recovery_seq()) {
+                self.cc.exit_recovery();
+                self.retransmit_at = None;
+            } else {
+                // RFC 6582 §3.2 step 5: partial ACK.
+                self.cc.on_ack_at(data_acked as u32, now);
+                if !self.sack_ok {
+                    self.retransmit_at = Some(self.send.una());
+                }
+            }
+        } else {
+            self.cc.on_ack_at(data_acked as u32, now);
+        }
+        if self.high_rxt.before(self.send.una()) {
+            self.high_rxt = self.send.una();
+        }
+        // RFC 6298 §5.2–5.3.
+        if self.flight() == 0 {
+            self.rto_at = None;
+            self.unacked_since = None;
+        } else {
+            self.rto_at = Some(now + self.rto.rto());
+            self.unacked_since = Some(now);
+        }
+        if self.send.una() != before && self.state.can_send_data() {
+            self.events.push_back(Event::Writable);
+        }
+    }
+
+    fn sample_ts_rtt(&mut self, v: &OptionValues) {
+        if let Some(ts) = v.timestamp
+            && ts.tsecr != 0
+        {
+            let rtt_ms = self.ts_now().wrapping_sub(ts.tsecr);
+            if rtt_ms < 1 << 30 {
+                // RFC 7323 Appendix G: one sample per ACK, weighted by the
+                // ACKs expected per RTT.
+                let per_rtt = (self.cc.send_window() / (2 * self.smss.max(1))).max(1);
+                self.rto
+                    .sample_weighted(Duration::from_millis(u64::from(rtt_ms.max(1))), per_rtt);
+            }
+        }
+    }
+
+    fn enter_recovery(&mut self) {
+        self.stats.fast_recoveries += 1;
+        let flight = self.flight() as u32;
+        self.cc.on_fast_retransmit(flight, self.snd_max);
+        self.rto.invalidate_timing();
+        self.retransmit_at = Some(self.send.una());
+        self.high_rxt = self.send.una();
+    }
+
+    fn after_ack_state_changes(&mut self) {
+        match self.state {
+            State::FinWait1 if self.fin_acked => self.state = State::FinWait2,
+            State::Closing if self.fin_acked => self.enter_time_wait(),
+            State::LastAck if self.fin_acked => self.enter_closed(CloseReason::Normal),
+            _ => {}
+        }
+    }
+
+    fn enter_time_wait(&mut self) {
+        self.state = State::TimeWait;
+        self.rto_at = None;
+        self.persist_at = None;
+        self.keepalive_at = None;
+        self.time_wait_at = Some(self.now + self.cfg.time_wait);
+    }
+
+    /// RFC 9293 §3.10.7.4 seventh, and RFC 5681 §4.2 for when to ACK.
+    fn on_data(&mut self, seg: &Segment<&[u8]>) {
+        if !self.state.can_receive_data() {
+            return;
+        }
+        let had_ooo = self.recv.has_ooo();
+        let newly = self.recv.insert(seg.seq, seg.payload);
+        self.stats.bytes_received += newly as u64;
+        if newly > 0 {
+            self.events.push_back(Event::Readable);
+        }
+        if newly == 0 || had_ooo || self.recv.has_ooo() {
+            // Out of order, a duplicate, or filling a hole: ACK at once.
+            self.ack_now = true;
+        } else {
+            self.unacked_segments += 1;
+            if self.unacked_segments >= 2 || newly >= 2 * self.smss as usize {
+                self.ack_now = true;
+            } else if self.ack_at.is_none() {
+                self.ack_at = Some(self.now + self.cfg.delayed_ack);
+            }
+        }
+    }
+
+    /// The FIN is consumed once every octet before it has arrived.
+    fn consume_fin(&mut self) {
+        if self.fin_consumed {
+            if self.state == State::TimeWait {
+                // A retransmitted FIN: ACK it and restart the 2·MSL wait.
+                self.ack_now = true;
+                self.time_wait_at = Some(self.now + self.cfg.time_wait);
+            }
+            return;
+        }
+        let Some(fin) = self.peer_fin else { return };
+        if self.recv.nxt() != fin {
+            return;
+        }
+        self.fin_consumed = true;
+        self.ack_now = true;
+        self.events.push_back(Event::PeerClosed);
+        match self.state {
+            State::SynReceived | State::Established => self.state = State::CloseWait,
+            State::FinWait1 if self.fin_acked => self.enter_time_wait(),
+            State::FinWait1 => self.state = State::Closing,
+            State::FinWait2 => self.enter_time_wait(),
+            _ => {}
+        }
+    }
+
+    // ----- Sending -----
+
+    /// Octets in flight: sent and not acknowledged (SYN and FIN included).
+    fn flight(&self) -> usize {
+        self.snd_nxt.distance_from(self.snd_una()) as usize
+    }
+
+    fn ts_now(&self) -> u32 {
+        (self.now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// The window field to advertise, never moving the right edge left
+    /// (RFC 9293 §3.8.6.2.2, RFC 7323 §2.4).
+    fn advertise(&mut self) -> u16 {
+        let nxt = self.rcv_nxt();
+        let mut wnd = self.recv.window() as u32;
+        let prev = self.rcv_adv_right.distance_from(nxt);
+        if self.rcv_adv_right.after(nxt) && prev > wnd {
+            wnd = prev;
+        }
+        // Receiver SWS avoidance: hold back a window smaller than
+        // min(half the buffer, one MSS) beyond what was advertised.
+        let field = (wnd >> self.rcv_wscale).min(65_535);
+        let right = nxt + (field << self.rcv_wscale);
+        if right.after(self.rcv_adv_right) || self.rcv_adv_right.before(nxt) {
+            self.rcv_adv_right = right;
+        }
+        field as u16
+    }
+
+    fn options_for(&mut self, flags: Flags) -> Options {
+        let mut list: Vec<TcpOption<'_>> = Vec::with_capacity(8);
+        let syn = flags.contains(Flags::SYN);
+        if syn {
+            list.push(TcpOption::Mss(self.cfg.mss));
+            let offer_sack = self.cfg.enable_sack && (self.state == State::SynSent || self.sack_ok);
+            let offer_ts =
+                self.cfg.enable_timestamps && (self.state == State::SynSent || self.ts_ok);
+            if offer_sack {
+                list.push(TcpOption::SackPermitted);
+            }
+            if offer_ts {
+                list.push(TcpOption::timestamp(
+                    self.ts_now(),
+                    if self.state == State::SynSent {
+                        0
+                    } else {
+                        self.ts_recent
+                    },
+                ));
+            }
+            let offer_ws = !self.cfg.no_window_scaling
+                && (self.state == State::SynSent || self.rcv_wscale > 0 || self.snd_wscale > 0);
+            if offer_ws {
+                list.push(TcpOption::Nop);
+                list.push(TcpOption::WindowScale(self.rcv_wscale));
+            }
+        } else {
+            if self.ts_ok {
+                list.push(TcpOption::Nop);
+                list.push(TcpOption::Nop);
+                list.push(TcpOption::timestamp(self.ts_now(), self.ts_recent));
+            }
+            if self.sack_ok && flags.contains(Flags::ACK) && !flags.contains(Flags::RST) {
+                let room = if self.ts_ok { 3 } else { 4 };
+                let blocks: SackBlocks = self.recv.sack_blocks(room);
+                if !blocks.is_empty() {
+                    list.push(TcpOption::Nop);
+                    list.push(TcpOption::Nop);
+                    list.push(TcpOption::Sack(blocks));
+                }
+            }
+        }
+        Options::build(&list).unwrap_or_default()
+    }
+
+    /// Writes the next segment to send into `buf` and returns its length;
+    /// `None` when there is nothing to send now. `buf` must hold a whole
+    /// segment: 60 octets of header plus the send MSS.
+    pub fn poll_transmit(&mut self, now: Duration, buf: &mut [u8]) -> Option<usize> {
+        self.now = self.now.max(now);
+        let plan = self.next_segment()?;
+        let flags = plan.flags;
+        let ack_flag = flags.contains(Flags::ACK);
+        let options = self.options_for(flags);
+        let window = if flags.contains(Flags::SYN) {
+            // RFC 7323 §2.2: the window of a SYN is not scaled.
+            let w = (self.recv.window() as u32).min(65_535) as u16;
+            self.rcv_adv_right = self.rcv_nxt() + u32::from(w);
+            w
+        } else if flags.contains(Flags::RST) {
+            0
+        } else {
+            self.advertise()
+        };
+        let (a, b) = match plan.data {
+            Some((seq, len)) => self.send.range(seq, len).unwrap_or((&[], &[])),
+            None => (&[][..], &[][..]),
+        };
+        let len_data = a.len() + b.len();
+        let header = Segment {
+            src_port: self.cfg.local_port,
+            dst_port: self.cfg.remote_port,
+            seq: plan.seq,
+            ack: if ack_flag { self.rcv_nxt() } else { Seq(0) },
+            flags,
+            window,
+            options,
+            payload: &[][..],
+            ..Segment::default()
+        };
+        let need = header.header_len() + len_data;
+        if buf.len() < need {
+            return None;
+        }
+        let h = header.emit_header(buf).ok()?;
+        buf[h..h + a.len()].copy_from_slice(a);
+        buf[h + a.len()..h + len_data].copy_from_slice(b);
+        self.stats.segments_out += 1;
+        if ack_flag {
+            self.last_ack_sent = self.rcv_nxt();
+            self.ack_now = false;
+            self.ack_at = None;
+            self.unacked_segments = 0;
+        }
+        Some(h + len_data)
+    }
+
+    /// Every segment due now, each in its own buffer (the seed returned
+    /// them from every call as `[][]byte`).
+    pub fn drain_transmits(&mut self, now: Duration) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; MAX_HEADER + self.smss.max(u32::from(self.cfg.mss)) as usize];
+        while let Some(n) = self.poll_transmit(now, &mut buf) {
+            out.push(buf[..n].to_vec());
+        }
+        out
+    }
+}
+
+/// What `poll_transmit` decided to send.
+struct Plan {
+    flags: Flags,
+    seq: Seq,
+    /// Data to carry: its first octet and length.
+    data: Option<(Seq, usize)>,
+}
+
+impl Conn {
+    /// Decides the next segment and updates the send state for it
+    /// (SND.NXT, timers, retransmission bookkeeping).
+    fn next_segment(&mut self) -> Option<Plan> {
+        let now = self.now;
+        if self.rst_needed {
+            self.rst_needed = false;
+            return Some(Plan {
+                flags: Flags::RST | Flags::ACK,
+                seq: self.snd_nxt,
+                data: None,
+            });
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent | State::SynReceived if self.syn_needed => {
+                self.syn_needed = false;
+                let flags = if self.state == State::SynSent {
+                    Flags::SYN
+                } else {
+                    Flags::SYN | Flags::ACK
+                };
+                if self.snd_nxt == self.iss {
+                    self.snd_nxt = self.iss + 1;
+                }
+                if self.snd_max.before(self.snd_nxt) {
+                    self.snd_max = self.snd_nxt;
+                }
+                if self.retries == 0 {
+                    self.rto.start_timing(self.iss, now);
+                } else {
+                    self.rto.invalidate_timing();
+                }
+                self.rto_at = Some(now + self.rto.rto());
+                return Some(Plan {
+                    flags,
+                    seq: self.iss,
+                    data: None,
+                });
+            }
+            State::SynSent => return None,
+            _ => {}
+        }
+        if self.state == State::SynReceived && !self.syn_acked {
+            return self.pure_ack();
+        }
+        if self.keepalive_needed {
+            self.keepalive_needed = false;
+            // RFC 1122 §4.2.3.6: a probe at SND.NXT − 1, no data.
+            return Some(Plan {
+                flags: Flags::ACK,
+                seq: self.snd_nxt - 1,
+                data: None,
+            });
+        }
+        if let Some(plan) = self.retransmission() {
+            return Some(plan);
+        }
+        if let Some(plan) = self.new_data() {
+            return Some(plan);
+        }
+        self.pure_ack()
+    }
+
+    fn pure_ack(&mut self) -> Option<Plan> {
+        if !self.ack_now {
+            return None;
+        }
+        Some(Plan {
+            flags: Flags::ACK,
+            seq: self.snd_nxt,
+            data: None,
+        })
+    }
+
+    /// A fast retransmit, a NewReno partial-ACK retransmission, or an RFC
+    /// 6675 NextSeg() retransmission.
+    fn retransmission(&mut self) -> Option<Plan> {
+        let mss = self.smss as usize;
+        if let Some(at) = self.retransmit_at.take() {
+            if let Some((seq, a, b)) = self.send.retransmit_data(at, mss) {
+                let len = a.len() + b.len();
+                return Some(self.retransmitted(seq, len));
+            }
+            if self.fin_sent && !self.fin_acked && at == self.send.tail() {
+                return Some(Plan {
+                    flags: Flags::FIN | Flags::ACK,
+                    seq: at,
+                    data: None,
+                });
+            }
+        }
+        if self.sack_ok && self.cc.in_recovery() {
+            let pipe = self.send.pipe(self.high_rxt, mss);
+            if pipe + mss <= self.cc.send_window() as usize
+                && let Some(next) = self.send.next_seg(self.high_rxt, mss)
+            {
+                return Some(self.retransmitted(next.seq, next.len));
+            }
+        }
+        None
+    }
+
+    fn retransmitted(&mut self, seq: Seq, len: usize) -> Plan {
+        self.stats.retransmits += 1;
+        self.rto.invalidate_timing();
+        let end = seq + len as u32;
+        if self.high_rxt.before(end) {
+            self.high_rxt = end;
+        }
+        if self.rto_at.is_none() {
+            self.rto_at = Some(self.now + self.rto.rto());
+        }
+        Plan {
+            flags: Flags::ACK | Flags::PSH,
+            seq,
+            data: Some((seq, len)),
+        }
+    }
+
+    /// New data or FIN, within the congestion and send windows, with Nagle
+    /// and sender-side SWS avoidance (RFC 9293 §3.8.6.2.1, RFC 896).
+    fn new_data(&mut self) -> Option<Plan> {
+        let now = self.now;
+        let mss = self.smss as usize;
+        let in_flight = if self.sack_ok && self.cc.in_recovery() {
+            self.send.pipe(self.high_rxt, mss)
+        } else {
+            self.flight()
+        };
+        let cwnd = self.cc.send_window() as usize;
+        let pending = self.send.pending();
+        let wnd_edge = self.send.una() + self.snd_wnd;
+        let wnd_room = if wnd_edge.after(self.send.nxt()) {
+            wnd_edge.distance_from(self.send.nxt()) as usize
+        } else {
+            0
+        };
+        let cwnd_room = cwnd.saturating_sub(in_flight);
+        let room = wnd_room.min(cwnd_room);
+        if pending > 0 && self.probe_needed && wnd_room == 0 {
+            // Zero-window probe (RFC 9293 §3.8.6.1): one octet beyond the
+            // window, backing off.
+            self.probe_needed = false;
+            self.persist_backoff = (self.persist_backoff + 1).min(10);
+            self.persist_at = Some(
+                now + (self.rto.rto() * (1 << self.persist_backoff.min(6))).min(self.cfg.max_rto),
+            );
+            let seq = self.send.nxt();
+            return Some(Plan {
+                flags: Flags::ACK,
+                seq,
+                data: Some((seq, 1)),
+            });
+        }
+        if pending > 0 {
+            let len = pending.min(mss).min(room);
+            let all = len == pending;
+            let nagle_ok = self.cfg.nodelay || self.flight() == 0 || self.fin_queued;
+            let sws_ok = len == mss
+                || (all && nagle_ok)
+                || (len > 0 && len as u32 >= self.max_snd_wnd / 2 && nagle_ok);
+            if len > 0 && sws_ok {
+                let seq = self.send.nxt();
+                self.send.advance_sent(len);
+                self.snd_nxt = self.send.nxt();
+                let with_fin = self.fin_queued && self.send.pending() == 0 && !self.fin_sent;
+                if with_fin {
+                    self.fin_sent = true;
+                    self.snd_nxt += 1;
+                }
+                self.sent_new(seq);
+                let mut flags = Flags::ACK | Flags::PSH;
+                if with_fin {
+                    flags.insert(Flags::FIN);
+                }
+                return Some(Plan {
+                    flags,
+                    seq,
+                    data: Some((seq, len)),
+                });
+            }
+            if wnd_room == 0 && self.flight() == 0 && self.persist_at.is_none() {
+                self.persist_at = Some(now + self.rto.rto());
+            }
+            return None;
+        }
+        if self.fin_queued && !self.fin_sent && self.syn_acked {
+            let seq = self.send.nxt();
+            self.fin_sent = true;
+            self.snd_nxt = seq + 1;
+            self.sent_new(seq);
+            return Some(Plan {
+                flags: Flags::FIN | Flags::ACK,
+                seq,
+                data: None,
+            });
+        }
+        None
+    }
+
+    fn sent_new(&mut self, seq: Seq) {
+        let now = self.now;
+        if self.snd_max.before(self.snd_nxt) {
+            self.snd_max = self.snd_nxt;
+            self.rto.start_timing(seq, now);
+        }
+        if self.rto_at.is_none() {
+            self.rto_at = Some(now + self.rto.rto());
+        }
+        if self.unacked_since.is_none() {
+            self.unacked_since = Some(now);
+        }
+    }
+
+    /// Parses a segment for tests and tools; a convenience over
+    /// [`SegmentView`].
+    pub fn peek_segment(bytes: &[u8]) -> Result<SegmentView<&[u8]>, WireError> {
+        SegmentView::new_checked(bytes)
+    }
+}

@@ -885,11 +885,45 @@ impl Conn {
                 return;
             }
         }
+        // Our SYN-ACK was lost or slow: a retransmitted SYN is answered again
+        // (before the sequence check, which it would fail).
+        if self.state == State::SynReceived
+            && seg.flags.contains(Flags::SYN)
+            && !seg.flags.intersects(Flags::ACK | Flags::RST)
+            && seg.seq == self.irs
+        {
+            self.syn_needed = true;
+            self.snd_nxt = self.iss;
+            return;
+        }
+        // Simultaneous open (RFC 9293 §3.5 figure 8, line 6): the peer's
+        // SYN-ACK repeats its SYN, which is old; only its ACK is new.
+        let trimmed;
+        let seg = if self.state == State::SynReceived
+            && seg.flags.contains(Flags::SYN | Flags::ACK)
+            && seg.seq == self.irs
+        {
+            let mut flags = seg.flags;
+            flags.remove(Flags::SYN);
+            trimmed = Segment {
+                seq: seg.seq + 1,
+                flags,
+                ..seg.clone()
+            };
+            &trimmed
+        } else {
+            seg
+        };
         // First: sequence number.
         if !self.acceptable(seg) {
             self.stats.dropped += 1;
             if !seg.flags.contains(Flags::RST) {
                 self.ack_now = true;
+            }
+            if !seg.payload.is_empty() && self.state.can_receive_data() {
+                // Old data: the receive buffer only notes it, for the
+                // D-SACK block of this ACK (RFC 2883 §4.1).
+                self.recv.insert(seg.seq, seg.payload);
             }
             if self.state == State::TimeWait && seg.flags.contains(Flags::FIN) {
                 // A retransmitted FIN: restart the 2·MSL wait (§3.10.7.4).
@@ -924,12 +958,6 @@ impl Conn {
         }
         // Fourth: SYN in a synchronized state (RFC 5961 §4).
         if seg.flags.contains(Flags::SYN) {
-            if self.state == State::SynReceived && seg.seq == self.irs {
-                // A retransmitted SYN: answer with the SYN-ACK again.
-                self.syn_needed = true;
-                self.snd_nxt = self.iss;
-                return;
-            }
             self.challenge_ack();
             return;
         }
@@ -1433,8 +1461,12 @@ impl Conn {
         if self.rto_at.is_none() {
             self.rto_at = Some(self.now + self.rto.rto());
         }
+        let mut flags = Flags::ACK;
+        if end == self.send.tail() {
+            flags.insert(Flags::PSH);
+        }
         Plan {
-            flags: Flags::ACK | Flags::PSH,
+            flags,
             seq,
             data: Some((seq, len)),
         }
@@ -1492,7 +1524,11 @@ impl Conn {
                     self.snd_nxt += 1;
                 }
                 self.sent_new(seq);
-                let mut flags = Flags::ACK | Flags::PSH;
+                // PSH on the segment that empties the queue, as Linux does.
+                let mut flags = Flags::ACK;
+                if self.send.pending() == 0 {
+                    flags.insert(Flags::PSH);
+                }
                 if with_fin {
                     flags.insert(Flags::FIN);
                 }

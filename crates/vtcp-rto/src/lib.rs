@@ -120,11 +120,14 @@ impl RtoEstimator {
     /// The current retransmission timeout, backoff included, within
     /// `[min, max]`.
     pub fn rto(&self) -> Duration {
+        // RFC 6298 §2.4 then §5.5: the bounded RTO is what doubles.
+        let max = self.config.max.max(self.config.min);
+        let bounded = self.base_rto.clamp(self.config.min, max);
         let factor = 1u32.checked_shl(self.backoffs).unwrap_or(u32::MAX);
-        self.base_rto
+        bounded
             .checked_mul(factor)
             .unwrap_or(Duration::MAX)
-            .clamp(self.config.min, self.config.max.max(self.config.min))
+            .min(max)
     }
 
     /// Smoothed RTT; `None` before the first sample.
@@ -319,6 +322,19 @@ mod tests {
         e.sample(ms(100));
         assert_eq!(e.backoffs(), 0);
         assert!(e.rto() < ms(400));
+    }
+
+    #[test]
+    fn backoff_doubles_the_bounded_rto() {
+        // A 10 ms path: RTO is the 200 ms minimum, and a timeout doubles
+        // that, not the 30 ms computed below it.
+        let mut e = RtoEstimator::new(RtoConfig::default());
+        e.sample(ms(10));
+        assert_eq!(e.rto(), ms(200));
+        e.backoff();
+        assert_eq!(e.rto(), ms(400));
+        e.backoff();
+        assert_eq!(e.rto(), ms(800));
     }
 
     #[test]

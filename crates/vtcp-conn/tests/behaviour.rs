@@ -1,0 +1,417 @@
+//! Segment traces, one or more per behaviour of RFC 9293 and its
+//! companions. Sequence numbers are relative to each side's ISN; `*` is
+//! any value.
+
+mod trace;
+
+use std::time::Duration;
+
+use trace::Trace;
+use vtcp_conn::{CloseReason, Event, Keepalive, State};
+
+const SYN: &str = "S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>";
+const SYN_ACK: &str = "S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 3>";
+
+/// A passive connection, ESTABLISHED at 10 ms.
+fn established() -> Trace {
+    let mut t = Trace::passive(|_| {});
+    t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    assert_eq!(t.conn().state(), State::Established);
+    t
+}
+
+#[test]
+fn passive_handshake_answers_with_every_option_offered() {
+    let mut t = established();
+    assert_eq!(t.events(), vec![Event::Connected]);
+    // Timestamps negotiated: the send MSS leaves room for them (RFC 6691).
+    assert_eq!(t.conn().send_mss(), 1460 - 12);
+}
+
+#[test]
+fn options_not_offered_are_not_used() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0).recv("S 0:0(0) win 8192 <mss 536>");
+    // No window scale, SACK or timestamps in the SYN: none in the answer.
+    t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+    t.at(5).recv(". 1:1(0) ack 1 win 8192");
+    assert_eq!(t.conn().send_mss(), 536);
+    t.conn().write(&[7; 3000]).unwrap();
+    // Without scaling, windows are plain; 8192 allows 5 segments of 536,
+    // but the initial window (RFC 6928, 10·536) and Nagle say send.
+    t.expect(". 1:537(536) ack 1 win *");
+}
+
+#[test]
+fn active_handshake() {
+    let mut t = Trace::active(|_| {});
+    t.expect("S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>")
+        .expect_none();
+    t.at(20)
+        .recv("S. 0:0(0) ack 1 win 65535 <mss 1400,sackOK,TS val 500 ecr 0,nop,wscale 7>");
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 500>");
+    assert_eq!(t.conn().state(), State::Established);
+    assert_eq!(t.conn().send_mss(), 1400 - 12);
+    // The SYN's RTT (20 ms) was measured.
+    assert_eq!(t.conn().stats().srtt, Some(Duration::from_millis(20)));
+}
+
+#[test]
+fn syn_retransmits_with_backoff_then_times_out() {
+    let mut t = Trace::active(|c| c.max_retries = 3);
+    t.expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+    t.at(999).expect_none();
+    t.at(1000)
+        .expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+    t.at(2999).expect_none();
+    t.at(3000).expect("S 0:0(0) win * <*>");
+    t.at(7000).expect("S 0:0(0) win * <*>");
+    t.at(15_000).expect_none();
+    assert_eq!(t.conn().state(), State::Closed);
+    assert_eq!(t.events(), vec![Event::Closed(CloseReason::TimedOut)]);
+}
+
+#[test]
+fn syn_ack_is_retransmitted_until_acknowledged() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0).recv(SYN).expect(SYN_ACK);
+    t.at(1000).expect(SYN_ACK);
+    // A retransmitted SYN is answered again.
+    t.at(1500).recv(SYN).expect(SYN_ACK);
+    t.at(1510)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    assert_eq!(t.conn().state(), State::Established);
+}
+
+#[test]
+fn rst_for_a_syn_ack_not_ours() {
+    let mut t = Trace::active(|_| {});
+    t.expect("S 0:0(0) win * <*>");
+    // An ACK for something we never sent: <SEQ=SEG.ACK><CTL=RST>.
+    t.at(5).recv("S. 0:0(0) ack 999 win 65535");
+    t.expect("R. 1:1(0) ack *");
+    assert_eq!(t.conn().state(), State::SynSent);
+    // A RST with an acceptable ACK refuses the connection.
+    t.at(6).recv("R. 0:0(0) ack 1 win 0");
+    assert_eq!(t.conn().state(), State::Closed);
+    assert_eq!(t.events(), vec![Event::Closed(CloseReason::Refused)]);
+}
+
+#[test]
+fn simultaneous_open() {
+    let mut t = Trace::active(|_| {});
+    t.expect("S 0:0(0) win * <*>");
+    t.at(5).recv(SYN);
+    assert_eq!(t.conn().state(), State::SynReceived);
+    t.expect("S. 0:0(0) ack 1 win * <mss 1460,sackOK,TS val * ecr 100,nop,wscale 3>");
+    // RFC 9293 §3.5 figure 8: the peer's SYN-ACK completes it.
+    t.at(10)
+        .recv("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 120 ecr 0,nop,wscale 7>");
+    assert_eq!(t.conn().state(), State::Established);
+    assert!(t.events().contains(&Event::Connected));
+}
+
+#[test]
+fn data_is_acknowledged_after_the_delayed_ack_time_or_every_second_segment() {
+    let mut t = established();
+    t.at(20)
+        .recv("P. 1:1001(1000) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>")
+        .expect_none();
+    t.at(59).expect_none();
+    t.at(60)
+        .expect(". 1:1(0) ack 1001 win * <nop,nop,TS val * ecr 120>");
+    // Two segments: ACK at once (RFC 5681 §4.2).
+    t.at(70)
+        .recv(". 1001:2449(1448) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>")
+        .expect_none();
+    t.recv(". 2449:3897(1448) ack 1 win 1000 <nop,nop,TS val 131 ecr 0>");
+    t.expect(". 1:1(0) ack 3897 win * <nop,nop,TS val * ecr 130>");
+    let mut buf = vec![0u8; 5000];
+    assert_eq!(t.conn().read(&mut buf), 3896);
+}
+
+#[test]
+fn out_of_order_data_gets_an_immediate_ack_with_sack_and_the_hole_too() {
+    let mut t = established();
+    t.at(20)
+        .recv(". 1449:2897(1448) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110,nop,nop,sack 1449:2897>");
+    t.at(30)
+        .recv(". 4345:5793(1448) ack 1 win 1000 <nop,nop,TS val 121 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110,nop,nop,sack 4345:5793 1449:2897>");
+    // Filling the first hole: ACK at once.
+    t.at(40)
+        .recv(". 1:1449(1448) ack 1 win 1000 <nop,nop,TS val 122 ecr 0>");
+    t.expect(". 1:1(0) ack 2897 win * <nop,nop,TS val * ecr 122,nop,nop,sack 4345:5793>");
+    // A duplicate is reported with D-SACK (RFC 2883).
+    t.at(50)
+        .recv(". 1:1449(1448) ack 1 win 1000 <nop,nop,TS val 123 ecr 0>");
+    t.expect(". 1:1(0) ack 2897 win * <nop,nop,TS val * ecr 122,nop,nop,sack 1:1449 4345:5793>");
+}
+
+#[test]
+fn rst_handling_follows_rfc5961() {
+    // In the window but not at RCV.NXT: a challenge ACK, nothing else.
+    let mut t = established();
+    t.at(20).recv("R 100:100(0) win 0");
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
+    assert_eq!(t.conn().state(), State::Established);
+    // Outside the window: dropped silently.
+    t.at(21).recv("R 4000000:4000000(0) win 0").expect_none();
+    assert_eq!(t.conn().stats().challenge_acks, 1);
+    // Exactly RCV.NXT: reset.
+    t.at(22).recv("R 1:1(0) win 0");
+    assert_eq!(t.conn().state(), State::Closed);
+    assert!(t.events().contains(&Event::Closed(CloseReason::Reset)));
+}
+
+#[test]
+fn syn_in_a_synchronized_state_gets_a_challenge_ack() {
+    let mut t = established();
+    t.at(20).recv("S 77:77(0) win 65535 <mss 1460>");
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
+    assert_eq!(t.conn().state(), State::Established);
+}
+
+#[test]
+fn challenge_acks_are_rate_limited() {
+    let mut t = established();
+    for i in 0..30 {
+        t.at(20 + i).recv("R 100:100(0) win 0");
+        let _ = t.take();
+    }
+    assert_eq!(t.conn().stats().challenge_acks, 10);
+    t.at(1100).recv("R 100:100(0) win 0");
+    t.expect(". 1:1(0) ack 1 win * <*>");
+}
+
+#[test]
+fn an_ack_for_data_not_sent_is_answered_and_dropped() {
+    let mut t = established();
+    t.at(20)
+        .recv("P. 1:11(10) ack 5000 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <*>");
+    assert_eq!(t.conn().readable(), 0);
+}
+
+#[test]
+fn out_of_window_data_is_answered_with_an_ack() {
+    let mut t = established();
+    t.at(20)
+        .recv("P. 9000000:9000010(10) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().dropped, 1);
+}
+
+#[test]
+fn paws_drops_an_old_timestamp_with_an_ack() {
+    let mut t = established();
+    t.at(20)
+        .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 50 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
+    assert_eq!(t.conn().readable(), 0);
+}
+
+#[test]
+fn active_close_through_fin_wait_and_time_wait() {
+    let mut t = established();
+    t.conn().close();
+    assert_eq!(t.conn().state(), State::FinWait1);
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(30)
+        .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+    // Half-closed: data still arrives.
+    t.at(40)
+        .recv("P. 1:6(5) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.at(50)
+        .recv("F. 6:6(0) ack 2 win 1000 <nop,nop,TS val 150 ecr 0>");
+    // TS.Recent is still the data segment's: the FIN came after
+    // Last.ACK.sent (RFC 7323 §4.3).
+    t.expect(". 2:2(0) ack 7 win * <nop,nop,TS val * ecr 140>");
+    assert_eq!(t.conn().state(), State::TimeWait);
+    // A retransmitted FIN is acknowledged again and restarts the wait.
+    t.at(1000)
+        .recv("F. 6:6(0) ack 2 win 1000 <nop,nop,TS val 160 ecr 0>");
+    t.expect(". 2:2(0) ack 7 win * <*>");
+    t.at(2999).expect_none();
+    assert_eq!(t.conn().state(), State::TimeWait);
+    t.at(3000);
+    assert_eq!(t.conn().state(), State::Closed);
+}
+
+#[test]
+fn passive_close_through_close_wait_and_last_ack() {
+    let mut t = established();
+    t.at(20)
+        .recv("F. 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 2 win * <*>");
+    assert_eq!(t.conn().state(), State::CloseWait);
+    assert!(t.events().contains(&Event::PeerClosed));
+    // We may still send.
+    t.conn().write(b"bye").unwrap();
+    t.expect("P. 1:4(3) ack 2 win * <*>");
+    t.conn().close();
+    t.expect("F. 4:4(0) ack 2 win * <*>");
+    assert_eq!(t.conn().state(), State::LastAck);
+    t.at(30)
+        .recv(". 2:2(0) ack 5 win 1000 <nop,nop,TS val 130 ecr 0>");
+    assert_eq!(t.conn().state(), State::Closed);
+    assert!(t.events().contains(&Event::Closed(CloseReason::Normal)));
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing() {
+    let mut t = established();
+    t.conn().close();
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(20)
+        .recv("F. 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    assert_eq!(t.conn().state(), State::Closing);
+    t.expect(". 2:2(0) ack 2 win * <*>");
+    t.at(30)
+        .recv(". 2:2(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    assert_eq!(t.conn().state(), State::TimeWait);
+}
+
+#[test]
+fn close_with_unread_data_resets() {
+    let mut t = established();
+    t.at(20)
+        .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.conn().close();
+    t.expect("R. 1:1(0) ack 11 win 0 <nop,nop,TS val * ecr 120>");
+    assert_eq!(t.conn().state(), State::Closed);
+}
+
+#[test]
+fn nagle_holds_a_small_segment_while_data_is_in_flight() {
+    let mut t = established();
+    t.conn().write(b"first").unwrap();
+    t.expect("P. 1:6(5) ack 1 win * <*>");
+    t.conn().write(b"second").unwrap();
+    t.expect_none();
+    t.at(30)
+        .recv(". 1:1(0) ack 6 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect("P. 6:12(6) ack 1 win * <*>");
+    // With nodelay, small segments go at once.
+    let mut t = Trace::passive(|c| c.nodelay = true);
+    t.at(0).recv(SYN).expect(SYN_ACK);
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    t.conn().write(b"first").unwrap();
+    t.expect("P. 1:6(5) ack 1 win * <*>");
+    t.conn().write(b"second").unwrap();
+    t.expect("P. 6:12(6) ack 1 win * <*>");
+}
+
+#[test]
+fn rto_retransmits_with_backoff_and_karn() {
+    let mut t = established();
+    // The handshake measured 10 ms: RTO is the 200 ms minimum.
+    assert_eq!(t.conn().stats().srtt, Some(Duration::from_millis(10)));
+    t.conn().write(&[1; 100]).unwrap();
+    t.expect("P. 1:101(100) ack 1 win * <*>");
+    t.at(209).expect_none();
+    t.at(210).expect("P. 1:101(100) ack 1 win * <*>");
+    // Backed off: 400 ms.
+    t.at(609).expect_none();
+    t.at(610).expect("P. 1:101(100) ack 1 win * <*>");
+    t.at(620)
+        .recv(". 1:1(0) ack 101 win 1000 <nop,nop,TS val 200 ecr 0>");
+    let s = t.conn().stats();
+    assert_eq!(s.rtos, 2);
+    // Karn: the ACK of a retransmitted segment gave no sample.
+    assert_eq!(s.srtt, Some(Duration::from_millis(10)));
+    t.at(2000).expect_none();
+}
+
+#[test]
+fn three_duplicate_acks_trigger_a_fast_retransmit() {
+    let mut t = established();
+    t.conn().write(&[1; 1448 * 6]).unwrap();
+    for i in 0..6u32 {
+        let flags = if i == 5 { "P." } else { "." };
+        t.expect(&format!(
+            "{flags} {}:{}(1448) ack 1 win * <*>",
+            1 + i * 1448,
+            1 + (i + 1) * 1448
+        ));
+    }
+    for i in 0..3 {
+        t.at(30 + i).recv(&format!(
+            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}:{}>",
+            130 + i,
+            1449,
+            1449 + 1448 * (i as u32 + 1)
+        ));
+    }
+    t.expect(". 1:1449(1448) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().fast_recoveries, 1);
+}
+
+#[test]
+fn zero_window_is_probed_with_backoff_and_resumes_on_an_update() {
+    let mut t = established();
+    t.at(20)
+        .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
+    t.conn().write(b"hello").unwrap();
+    t.expect_none();
+    // The persist timer fires after one RTO (1 s): a one-octet probe.
+    t.at(1020).expect(". 1:2(1) ack 1 win * <*>");
+    t.at(1021)
+        .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 130 ecr 0>");
+    // The window opens: the data goes at once.
+    t.at(1500)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.expect("P. 1:6(5) ack 1 win * <*>");
+}
+
+#[test]
+fn keepalive_probes_then_times_out() {
+    let mut t = Trace::passive(|c| {
+        c.keepalive = Some(Keepalive {
+            idle: Duration::from_secs(10),
+            interval: Duration::from_secs(1),
+            count: 2,
+        });
+    });
+    t.at(0).recv(SYN).expect(SYN_ACK);
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    t.at(10_009).expect_none();
+    // A probe at SND.NXT − 1 (RFC 1122 §4.2.3.6).
+    t.at(10_010).expect(". 0:0(0) ack 1 win * <*>");
+    t.at(11_010).expect(". 0:0(0) ack 1 win * <*>");
+    t.at(12_010);
+    assert_eq!(t.conn().state(), State::Closed);
+    assert!(t.events().contains(&Event::Closed(CloseReason::TimedOut)));
+}
+
+#[test]
+fn data_on_a_syn_is_delivered_once_established() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0)
+        .recv("S 0:5(5) win 65535 <mss 1460>")
+        .expect("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+    assert_eq!(t.conn().readable(), 0);
+    t.at(5).recv(". 1:1(0) ack 1 win 1000");
+    assert_eq!(t.conn().readable(), 5);
+}
+
+#[test]
+fn malformed_segments_are_counted_and_dropped() {
+    let mut t = established();
+    let now = t.now;
+    t.conn().handle_segment(now, &[0u8; 7]);
+    let mut bad = vec![0u8; 24];
+    bad[12] = 6 << 4;
+    bad[20] = 2;
+    bad[21] = 9;
+    t.conn().handle_segment(now, &bad);
+    assert_eq!(t.conn().stats().malformed, 2);
+    assert_eq!(t.conn().state(), State::Established);
+    t.expect_none();
+}

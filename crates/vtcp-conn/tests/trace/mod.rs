@@ -1,0 +1,312 @@
+//! A packetdrill-like harness: segments written as tcpdump prints them,
+//! sequence numbers relative to each side's ISN, every field of every
+//! segment the connection sends checked, and the time it is sent.
+//!
+//! ```text
+//! t.at(0).recv("S 0:0(0) win 65535 <mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7>");
+//! t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val * ecr 1,nop,wscale 3>");
+//! ```
+//!
+//! `*` stands for any value of a number.
+
+use std::time::Duration;
+
+use vtcp_conn::{Conn, ConnConfig, Event, IsnSource};
+use vtcp_seq::Seq;
+use vtcp_wire::{Flags, Options, Segment, TcpOption};
+
+/// Our ISN in every trace.
+pub(crate) const OUR_ISN: u32 = 1_000_000;
+/// The peer's ISN in every trace.
+pub(crate) const PEER_ISN: u32 = 5_000_000;
+
+pub(crate) struct Trace {
+    pub(crate) conn: Option<Conn>,
+    cfg: Option<ConnConfig>,
+    pub(crate) now: Duration,
+}
+
+fn num(s: &str) -> Option<u32> {
+    if s == "*" {
+        None
+    } else {
+        Some(s.parse().unwrap_or_else(|e| panic!("{s}: {e}")))
+    }
+}
+
+/// A segment as written in a trace; `None` fields match anything.
+#[derive(Debug, Default)]
+struct Spec {
+    flags: Flags,
+    seq: Option<u32>,
+    end: Option<u32>,
+    len: Option<u32>,
+    ack: Option<Option<u32>>,
+    win: Option<u32>,
+    options: Option<Vec<(String, Vec<Option<u32>>)>>,
+}
+
+fn parse_spec(text: &str) -> Spec {
+    let (head, opts) = match text.split_once('<') {
+        Some((h, o)) => (h, Some(o.trim_end().trim_end_matches('>'))),
+        None => (text, None),
+    };
+    let mut words = head.split_whitespace();
+    let mut spec = Spec::default();
+    for c in words.next().expect("flags").chars() {
+        spec.flags.insert(match c {
+            'S' => Flags::SYN,
+            'F' => Flags::FIN,
+            'R' => Flags::RST,
+            'P' => Flags::PSH,
+            '.' => Flags::ACK,
+            'U' => Flags::URG,
+            'E' => Flags::ECE,
+            'W' => Flags::CWR,
+            other => panic!("flag {other}"),
+        });
+    }
+    let range = words.next().expect("seq range");
+    let (seq, rest) = range.split_once(':').expect("seq:end(len)");
+    let (end, len) = rest.split_once('(').expect("end(len)");
+    spec.seq = num(seq);
+    spec.end = num(end);
+    spec.len = num(len.trim_end_matches(')'));
+    spec.ack = Some(None);
+    while let Some(w) = words.next() {
+        let v = words.next().expect("a value");
+        match w {
+            "ack" => spec.ack = Some(num(v)),
+            "win" => spec.win = num(v),
+            other => panic!("field {other}"),
+        }
+    }
+    spec.options = Some(
+        opts.map(|o| {
+            o.split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|o| {
+                    let mut parts = o.split_whitespace();
+                    let name = parts.next().unwrap().to_string();
+                    // "sack 1:2 3:4" gives its edges; other options their numbers.
+                    let values = parts
+                        .flat_map(|p| p.split(':'))
+                        .filter(|p| p.parse::<u32>().is_ok() || *p == "*")
+                        .map(num)
+                        .collect();
+                    (name, values)
+                })
+                .collect()
+        })
+        .unwrap_or_default(),
+    );
+    spec
+}
+
+fn describe_options(options: &Options) -> Vec<(String, Vec<Option<u32>>)> {
+    options
+        .iter()
+        .map(|o| match o {
+            TcpOption::Mss(v) => ("mss".into(), vec![Some(u32::from(v))]),
+            TcpOption::WindowScale(v) => ("wscale".into(), vec![Some(u32::from(v))]),
+            TcpOption::SackPermitted => ("sackOK".into(), vec![]),
+            TcpOption::Nop => ("nop".into(), vec![]),
+            TcpOption::End => ("eol".into(), vec![]),
+            TcpOption::Timestamp(ts) => ("TS".into(), vec![Some(ts.tsval), Some(ts.tsecr)]),
+            TcpOption::Sack(b) => (
+                "sack".into(),
+                b.iter()
+                    .flat_map(|b| {
+                        [
+                            Some(b.left.0.wrapping_sub(PEER_ISN)),
+                            Some(b.right.0.wrapping_sub(PEER_ISN)),
+                        ]
+                    })
+                    .collect(),
+            ),
+            TcpOption::Unknown { kind, .. } => (format!("unknown-{kind}"), vec![]),
+        })
+        .collect()
+}
+
+fn build_options(list: &[(String, Vec<Option<u32>>)]) -> Options {
+    let opts: Vec<TcpOption<'_>> = list
+        .iter()
+        .map(|(name, v)| {
+            let n = |i: usize| v[i].expect("inbound options take numbers");
+            match name.as_str() {
+                "mss" => TcpOption::Mss(n(0) as u16),
+                "wscale" => TcpOption::WindowScale(n(0) as u8),
+                "sackOK" => TcpOption::SackPermitted,
+                "nop" => TcpOption::Nop,
+                "eol" => TcpOption::End,
+                "TS" => TcpOption::timestamp(n(0), n(1)),
+                "sack" => TcpOption::sack(
+                    &v.chunks(2)
+                        .map(|c| {
+                            vtcp_wire::SackBlock::new(
+                                OUR_ISN.wrapping_add(c[0].unwrap()),
+                                OUR_ISN.wrapping_add(c[1].unwrap()),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .unwrap(),
+                other => panic!("option {other}"),
+            }
+        })
+        .collect();
+    Options::build(&opts).unwrap()
+}
+
+impl Trace {
+    /// A connection that will be opened passively by the first segment
+    /// received.
+    pub(crate) fn passive(tweak: impl FnOnce(&mut ConnConfig)) -> Self {
+        let mut cfg = ConnConfig {
+            local_port: 8080,
+            remote_port: 40000,
+            isn: IsnSource::Fixed(Seq(OUR_ISN)),
+            recv_buffer: 65535 * 8,
+            ..ConnConfig::default()
+        };
+        tweak(&mut cfg);
+        Self {
+            conn: None,
+            cfg: Some(cfg),
+            now: Duration::ZERO,
+        }
+    }
+
+    /// A connection opened actively at time 0.
+    pub(crate) fn active(tweak: impl FnOnce(&mut ConnConfig)) -> Self {
+        let mut t = Self::passive(tweak);
+        t.conn = Some(Conn::connect(t.cfg.take().unwrap(), Duration::ZERO));
+        t
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("the connection exists")
+    }
+
+    /// Moves the clock to `ms` milliseconds and runs any timer due.
+    pub(crate) fn at(&mut self, ms: u64) -> &mut Self {
+        let now = Duration::from_millis(ms);
+        assert!(now >= self.now, "time runs forward");
+        self.now = now;
+        if let Some(c) = self.conn.as_mut()
+            && c.poll_timeout().is_some_and(|t| t <= now)
+        {
+            c.handle_timeout(now);
+        }
+        self
+    }
+
+    /// Feeds a segment written in the trace syntax (ports implied).
+    pub(crate) fn recv(&mut self, text: &str) -> &mut Self {
+        let spec = parse_spec(text);
+        let seq = PEER_ISN.wrapping_add(spec.seq.expect("inbound seq"));
+        let payload = vec![b'x'; spec.len.unwrap_or(0) as usize];
+        let seg = Segment {
+            src_port: 40000,
+            dst_port: 8080,
+            seq: Seq(seq),
+            ack: Seq(spec.ack.flatten().map_or(0, |a| OUR_ISN.wrapping_add(a))),
+            flags: spec.flags,
+            window: spec.win.unwrap_or(65535) as u16,
+            options: build_options(spec.options.as_deref().unwrap_or(&[])),
+            payload: &payload[..],
+            ..Segment::default()
+        };
+        let bytes = seg.to_bytes();
+        match self.conn.as_mut() {
+            Some(c) => c.handle_segment(self.now, &bytes),
+            None => {
+                let cfg = self.cfg.take().expect("a config");
+                self.conn = Some(Conn::accept_syn(cfg, self.now, &bytes).expect("a SYN"));
+            }
+        }
+        self
+    }
+
+    /// The next segment the connection sends now.
+    pub(crate) fn take(&mut self) -> Option<Vec<u8>> {
+        let now = self.now;
+        let mut buf = vec![0u8; 70_000];
+        let n = self.conn().poll_transmit(now, &mut buf)?;
+        Some(buf[..n].to_vec())
+    }
+
+    /// Checks that the next segment sent now is `text`, field for field.
+    pub(crate) fn expect(&mut self, text: &str) -> &mut Self {
+        let spec = parse_spec(text);
+        let bytes = self
+            .take()
+            .unwrap_or_else(|| panic!("at {:?}: nothing sent, expected {text}", self.now));
+        let seg = Segment::parse(&bytes).unwrap();
+        let shown = format!("{seg}");
+        let rel_seq = seg.seq.0.wrapping_sub(OUR_ISN);
+        let len = seg.data_len() as u32;
+        let ctx = format!("at {:?}: sent {shown}, expected {text}", self.now);
+        assert_eq!(seg.flags, spec.flags, "flags: {ctx}");
+        assert_eq!((seg.src_port, seg.dst_port), (8080, 40000), "ports: {ctx}");
+        if let Some(s) = spec.seq {
+            assert_eq!(rel_seq, s, "seq: {ctx}");
+        }
+        if let Some(e) = spec.end {
+            assert_eq!(rel_seq.wrapping_add(len), e, "end: {ctx}");
+        }
+        if let Some(l) = spec.len {
+            assert_eq!(len, l, "len: {ctx}");
+        }
+        match spec.ack.flatten() {
+            Some(a) => {
+                assert!(seg.flags.contains(Flags::ACK), "ACK flag: {ctx}");
+                assert_eq!(seg.ack.0.wrapping_sub(PEER_ISN), a, "ack: {ctx}");
+            }
+            None => assert!(
+                !seg.flags.contains(Flags::ACK) || text.contains("ack *"),
+                "no ack expected: {ctx}"
+            ),
+        }
+        if let Some(w) = spec.win {
+            assert_eq!(u32::from(seg.window), w, "win: {ctx}");
+        }
+        // `<*>` accepts any options.
+        let any = spec
+            .options
+            .as_ref()
+            .is_some_and(|o| o.len() == 1 && o[0].0 == "*");
+        if let Some(expected) = spec.options.filter(|_| !any) {
+            let got = describe_options(&seg.options);
+            assert_eq!(got.len(), expected.len(), "options: {ctx}");
+            for ((gn, gv), (en, ev)) in got.iter().zip(&expected) {
+                assert_eq!(gn, en, "option: {ctx}");
+                assert_eq!(gv.len(), ev.len(), "option {en}: {ctx}");
+                for (g, e) in gv.iter().zip(ev) {
+                    if e.is_some() {
+                        assert_eq!(g, e, "option {en}: {ctx}");
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// Checks that nothing is sent now.
+    pub(crate) fn expect_none(&mut self) -> &mut Self {
+        if let Some(bytes) = self.take() {
+            panic!(
+                "at {:?}: sent {} but expected nothing",
+                self.now,
+                Segment::parse(&bytes).unwrap()
+            );
+        }
+        self
+    }
+
+    /// Events so far.
+    pub(crate) fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.conn().poll_event()).collect()
+    }
+}

@@ -147,7 +147,7 @@ impl RecvBuf {
     pub fn sack_blocks(&mut self, max: usize) -> SackBlocks {
         let max = max.min(vtcp_wire::MAX_SACK_BLOCKS);
         let mut out = SackBlocks::new();
-        if max == 0 {
+        if max == 0 || (self.dsack.is_none() && self.ooo.is_empty()) {
             return out;
         }
         if let Some(d) = self.dsack.take() {

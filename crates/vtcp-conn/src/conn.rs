@@ -1231,49 +1231,46 @@ impl Conn {
     }
 
     fn options_for(&mut self, flags: Flags) -> Options {
-        let mut list: Vec<TcpOption<'_>> = Vec::with_capacity(8);
-        let syn = flags.contains(Flags::SYN);
-        if syn {
-            list.push(TcpOption::Mss(self.cfg.mss));
-            let offer_sack = self.cfg.enable_sack && (self.state == State::SynSent || self.sack_ok);
-            let offer_ts =
-                self.cfg.enable_timestamps && (self.state == State::SynSent || self.ts_ok);
-            if offer_sack {
-                list.push(TcpOption::SackPermitted);
+        // At most 8 options; a fixed list keeps the per-segment path free of
+        // allocation.
+        let mut list = [TcpOption::Nop; 8];
+        let mut n = 0;
+        let mut push = |o: TcpOption<'static>| {
+            list[n] = o;
+            n += 1;
+        };
+        if flags.contains(Flags::SYN) {
+            let first = self.state == State::SynSent;
+            push(TcpOption::Mss(self.cfg.mss));
+            if self.cfg.enable_sack && (first || self.sack_ok) {
+                push(TcpOption::SackPermitted);
             }
-            if offer_ts {
-                list.push(TcpOption::timestamp(
-                    self.ts_now(),
-                    if self.state == State::SynSent {
-                        0
-                    } else {
-                        self.ts_recent
-                    },
-                ));
+            if self.cfg.enable_timestamps && (first || self.ts_ok) {
+                let ecr = if first { 0 } else { self.ts_recent };
+                push(TcpOption::timestamp(self.ts_now(), ecr));
             }
-            let offer_ws = !self.cfg.no_window_scaling
-                && (self.state == State::SynSent || self.rcv_wscale > 0 || self.snd_wscale > 0);
-            if offer_ws {
-                list.push(TcpOption::Nop);
-                list.push(TcpOption::WindowScale(self.rcv_wscale));
+            if !self.cfg.no_window_scaling && (first || self.rcv_wscale > 0 || self.snd_wscale > 0)
+            {
+                push(TcpOption::Nop);
+                push(TcpOption::WindowScale(self.rcv_wscale));
             }
         } else {
             if self.ts_ok {
-                list.push(TcpOption::Nop);
-                list.push(TcpOption::Nop);
-                list.push(TcpOption::timestamp(self.ts_now(), self.ts_recent));
+                push(TcpOption::Nop);
+                push(TcpOption::Nop);
+                push(TcpOption::timestamp(self.ts_now(), self.ts_recent));
             }
             if self.sack_ok && flags.contains(Flags::ACK) && !flags.contains(Flags::RST) {
                 let room = if self.ts_ok { 3 } else { 4 };
                 let blocks: SackBlocks = self.recv.sack_blocks(room);
                 if !blocks.is_empty() {
-                    list.push(TcpOption::Nop);
-                    list.push(TcpOption::Nop);
-                    list.push(TcpOption::Sack(blocks));
+                    push(TcpOption::Nop);
+                    push(TcpOption::Nop);
+                    push(TcpOption::Sack(blocks));
                 }
             }
         }
-        Options::build(&list).unwrap_or_default()
+        Options::build(&list[..n]).unwrap_or_default()
     }
 
     /// Writes the next segment to send into `buf` and returns its length;

@@ -235,6 +235,8 @@ pub struct Conn {
     probe_needed: bool,
     retransmit_at: Option<Seq>,
     high_rxt: Seq,
+    /// Duplicate ACKs in a row (for limited transmit).
+    dup_acks: u32,
     challenge_window: (Duration, u32),
     now: Duration,
     events: VecDeque<Event>,
@@ -349,6 +351,7 @@ impl Conn {
             probe_needed: false,
             retransmit_at: None,
             high_rxt: iss,
+            dup_acks: 0,
             challenge_window: (now, 0),
             now,
             events: VecDeque::new(),
@@ -1037,6 +1040,7 @@ impl Conn {
             && self.flight() > 0
         {
             // RFC 5681 §2: a duplicate ACK.
+            self.dup_acks += 1;
             if self.cc.on_dup_ack() {
                 self.enter_recovery();
             }
@@ -1060,6 +1064,7 @@ impl Conn {
 
     fn on_new_ack(&mut self, ack: Seq, v: &OptionValues) {
         let now = self.now;
+        self.dup_acks = 0;
         let before = self.send.una();
         let data_acked = self.send.acknowledge(ack.min_seq(self.send.tail()));
         // Only a FIN can be acknowledged past the data.
@@ -1215,13 +1220,21 @@ impl Conn {
     /// (RFC 9293 §3.8.6.2.2, RFC 7323 §2.4).
     fn advertise(&mut self) -> u16 {
         let nxt = self.rcv_nxt();
-        let mut wnd = self.recv.window() as u32;
-        let prev = self.rcv_adv_right.distance_from(nxt);
-        if self.rcv_adv_right.after(nxt) && prev > wnd {
-            wnd = prev;
-        }
-        // Receiver SWS avoidance: hold back a window smaller than
-        // min(half the buffer, one MSS) beyond what was advertised.
+        let avail = self.recv.window() as u32;
+        let prev = if self.rcv_adv_right.after(nxt) {
+            self.rcv_adv_right.distance_from(nxt)
+        } else {
+            0
+        };
+        // Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): move the right edge
+        // only by at least min(half the buffer, one MSS), or to all of the
+        // buffer; never move it left.
+        let step = (self.cfg.recv_buffer as u32 / 2).min(self.smss);
+        let wnd = if avail >= prev + step || avail == self.cfg.recv_buffer as u32 {
+            avail.max(prev)
+        } else {
+            prev
+        };
         let field = (wnd >> self.rcv_wscale).min(65_535);
         let right = nxt + (field << self.rcv_wscale);
         if right.after(self.rcv_adv_right) || self.rcv_adv_right.before(nxt) {
@@ -1487,7 +1500,14 @@ impl Conn {
         } else {
             0
         };
-        let cwnd_room = cwnd.saturating_sub(in_flight);
+        // RFC 3042 limited transmit: the first two duplicate ACKs each let
+        // one new segment out beyond the window.
+        let limited = if self.cc.in_recovery() {
+            0
+        } else {
+            self.dup_acks.min(2) as usize * mss
+        };
+        let cwnd_room = (cwnd + limited).saturating_sub(in_flight);
         let room = wnd_room.min(cwnd_room);
         if pending > 0 && self.probe_needed && wnd_room == 0 {
             // Zero-window probe (RFC 9293 §3.8.6.1): one octet beyond the

@@ -415,3 +415,92 @@ fn malformed_segments_are_counted_and_dropped() {
     assert_eq!(t.conn().state(), State::Established);
     t.expect_none();
 }
+
+#[test]
+fn limited_transmit_sends_new_data_on_the_first_two_duplicates() {
+    let mut t = established();
+    t.conn().write(&[1; 1448 * 12]).unwrap();
+    // The initial window is 10 segments (RFC 6928).
+    for i in 0..10u32 {
+        t.expect(&format!(
+            ". {}:{}(1448) ack 1 win * <*>",
+            1 + i * 1448,
+            1 + (i + 1) * 1448
+        ));
+    }
+    t.expect_none();
+    // RFC 3042: each of the first two duplicate ACKs releases a segment.
+    t.at(30)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 130 ecr 0,nop,nop,sack 1449:2897>");
+    t.expect(&format!(
+        ". {}:{}(1448) ack 1 win * <*>",
+        1 + 10 * 1448,
+        1 + 11 * 1448
+    ));
+    t.at(31)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 131 ecr 0,nop,nop,sack 1449:4345>");
+    t.expect(&format!(
+        "P. {}:{}(1448) ack 1 win * <*>",
+        1 + 11 * 1448,
+        1 + 12 * 1448
+    ));
+    // The third: fast retransmit.
+    t.at(32)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 132 ecr 0,nop,nop,sack 1449:5793>");
+    t.expect(". 1:1449(1448) ack 1 win * <*>");
+}
+
+#[test]
+fn the_window_is_reopened_only_by_a_worthwhile_amount() {
+    let mut t = Trace::passive(|c| c.recv_buffer = 8 * 1024);
+    t.at(0).recv("S 0:0(0) win 65535 <mss 1000>");
+    t.expect("S. 0:0(0) ack 1 win 8192 <mss 1460>");
+    t.at(5).recv(". 1:1(0) ack 1 win 8192");
+    for i in 0..8u32 {
+        t.at(10 + u64::from(i)).recv(&format!(
+            ". {}:{}(1000) ack 1 win 8192",
+            1 + i * 1000,
+            1 + (i + 1) * 1000
+        ));
+        let _ = t.take();
+    }
+    t.at(40).expect_none();
+    // Reading 100 octets frees less than one MSS: no window update.
+    let mut buf = vec![0u8; 8192];
+    assert_eq!(t.conn().read(&mut buf[..100]), 100);
+    t.expect_none();
+    // Reading the rest reopens the whole buffer at once.
+    t.conn().read(&mut buf);
+    t.expect(". 1:1(0) ack 8001 win 8192");
+}
+
+#[test]
+fn isns_follow_rfc6528() {
+    use vtcp_conn::{Conn, ConnConfig, IsnSource};
+    let cfg = |port: u16| ConnConfig {
+        local_port: port,
+        remote_port: 80,
+        local_addr: Some([198, 18, 0, 1].into()),
+        remote_addr: Some([198, 18, 0, 2].into()),
+        isn: IsnSource::Rfc6528 {
+            key: *b"0123456789abcdef",
+        },
+        ..ConnConfig::default()
+    };
+    let t0 = Duration::from_secs(100);
+    let a = Conn::connect(cfg(40000), t0).iss();
+    let b = Conn::connect(cfg(40001), t0).iss();
+    assert_ne!(a, b, "another 4-tuple, another offset");
+    // The same 4-tuple 1 ms later: 250 ticks of the 4 µs clock further.
+    let later = Conn::connect(cfg(40000), t0 + Duration::from_millis(1)).iss();
+    assert_eq!(later - a, 250);
+    let other_key = Conn::connect(
+        ConnConfig {
+            isn: IsnSource::Rfc6528 { key: [9; 16] },
+            ..cfg(40000)
+        },
+        t0,
+    )
+    .iss();
+    assert_ne!(other_key, a);
+}

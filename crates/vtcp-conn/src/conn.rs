@@ -714,6 +714,11 @@ impl Conn {
                 self.syn_needed = true;
                 self.snd_nxt = self.iss;
             }
+            _ if self.flight() == 0 => {
+                // Everything was acknowledged as the timer ran out: nothing
+                // to resend, no loss to report.
+                self.retries = 0;
+            }
             _ => {
                 self.cc.on_timeout();
                 // RFC 6675 §5.1: after a timeout the scoreboard is not
@@ -723,7 +728,7 @@ impl Conn {
                 if !self.fin_acked {
                     self.fin_sent = false;
                 }
-                self.snd_nxt = self.send.una();
+                self.snd_nxt = self.snd_una();
                 self.high_rxt = self.send.una();
                 self.retransmit_at = None;
             }
@@ -1209,7 +1214,12 @@ impl Conn {
 
     /// Octets in flight: sent and not acknowledged (SYN and FIN included).
     fn flight(&self) -> usize {
-        self.snd_nxt.distance_from(self.snd_una()) as usize
+        let una = self.snd_una();
+        if self.snd_nxt.before(una) {
+            0
+        } else {
+            self.snd_nxt.distance_from(una) as usize
+        }
     }
 
     fn ts_now(&self) -> u32 {
@@ -1367,7 +1377,7 @@ impl Conn {
             self.rst_needed = false;
             return Some(Plan {
                 flags: Flags::RST | Flags::ACK,
-                seq: self.snd_nxt,
+                seq: self.control_seq(),
                 data: None,
             });
         }
@@ -1428,9 +1438,18 @@ impl Conn {
         }
         Some(Plan {
             flags: Flags::ACK,
-            seq: self.snd_nxt,
+            seq: self.control_seq(),
             data: None,
         })
+    }
+
+    /// The sequence number of a segment without data: the highest SND.NXT
+    /// reached. After a timeout SND.NXT goes back to SND.UNA, but the peer
+    /// may already have everything up to the highest: an ACK numbered below
+    /// its RCV.NXT would fail its acceptability test and its news would be
+    /// lost, and two such peers would trade unacceptable ACKs for ever.
+    fn control_seq(&self) -> Seq {
+        self.snd_max.max_seq(self.snd_nxt)
     }
 
     /// A fast retransmit, a NewReno partial-ACK retransmission, or an RFC

@@ -504,3 +504,86 @@ fn isns_follow_rfc6528() {
     .iss();
     assert_ne!(other_key, a);
 }
+
+#[test]
+fn abort_sends_rst_and_closes() {
+    let mut t = established();
+    t.conn().abort();
+    t.expect("R. 1:1(0) ack 1 win 0 <nop,nop,TS val * ecr 110>");
+    assert_eq!(t.conn().state(), State::Closed);
+    assert!(t.events().contains(&Event::Closed(CloseReason::Aborted)));
+    t.expect_none();
+}
+
+#[test]
+fn a_window_scale_above_14_is_used_as_14_and_absurd_mss_is_clamped() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0).recv("S 0:0(0) win 65535 <mss 0,nop,wscale 15>");
+    t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 3>");
+    t.at(5).recv(". 1:1(0) ack 1 win 1");
+    // MSS 0 is clamped to 64; the window is 1 << 14 octets.
+    assert_eq!(t.conn().send_mss(), 64);
+    t.conn().write(&[0; 100]).unwrap();
+    t.expect(". 1:65(64) ack 1 win *");
+}
+
+#[test]
+fn urgent_data_is_delivered_inline_and_ecn_bits_are_ignored() {
+    let mut t = established();
+    let now = t.now;
+    // URG with a pointer, and ECE|CWR set: the octets arrive in order.
+    t.at(20)
+        .recv("PUEW. 1:11(10) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    assert_eq!(t.conn().readable(), 10);
+    assert_eq!(t.conn().state(), State::Established);
+    assert!(now < t.now);
+}
+
+#[test]
+fn paws_forgets_a_timestamp_idle_for_24_days() {
+    let mut t = established();
+    let day = 24 * 3600 * 1000;
+    // 25 days later, an older TSval is taken (RFC 7323 §5.5).
+    t.at(25 * day)
+        .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 50 ecr 0>");
+    assert_eq!(t.conn().readable(), 10);
+}
+
+#[test]
+fn zero_window_probes_back_off() {
+    let mut t = established();
+    t.at(20)
+        .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
+    t.conn().write(b"hello").unwrap();
+    t.expect_none();
+    t.at(220).expect(". 1:2(1) ack 1 win * <*>");
+    // Each unanswered probe doubles the wait.
+    t.at(619).expect_none();
+    t.at(620).expect(". 1:2(1) ack 1 win * <*>");
+    t.at(1419).expect_none();
+    t.at(1420).expect(". 1:2(1) ack 1 win * <*>");
+}
+
+#[test]
+fn acceptability_in_the_closing_states() {
+    // FIN-WAIT-2: out-of-window data is answered with an ACK and dropped.
+    let mut t = established();
+    t.conn().close();
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(30)
+        .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+    t.at(40)
+        .recv("P. 900000:900010(10) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.expect(". 2:2(0) ack 1 win * <*>");
+    assert_eq!(t.conn().readable(), 0);
+    // CLOSE-WAIT: data after the FIN is not taken.
+    let mut t = established();
+    t.at(20)
+        .recv("F. 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 2 win * <*>");
+    t.at(30)
+        .recv("P. 2:12(10) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    assert_eq!(t.conn().readable(), 0);
+    assert_eq!(t.conn().state(), State::CloseWait);
+}

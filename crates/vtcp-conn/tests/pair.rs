@@ -268,8 +268,9 @@ fn clean_bulk_transfer_both_ways_and_orderly_close() {
 }
 
 #[test]
-fn lossy_links_deliver_every_octet_with_every_controller_and_option_set() {
+fn lossy_links_deliver_every_octet_both_ways_with_every_controller_and_option_set() {
     let data = pattern(200_000, 3);
+    let back = pattern(60_000, 5);
     let link = Link {
         delay: Duration::from_millis(5),
         loss: 0.03,
@@ -296,7 +297,13 @@ fn lossy_links_deliver_every_octet_with_every_controller_and_option_set() {
                     c.send_buffer = 64 * 1024;
                     c.recv_buffer = 64 * 1024;
                 };
-                let (got_up, _, p) = transfer(seed, link, &data, &[], &tweak);
+                let (got_up, got_down, p) = transfer(seed, link, &data, &back, &tweak);
+                assert!(
+                    got_down == back,
+                    "seed {seed} {name} cc {cc}: {} of {} octets back",
+                    got_down.len(),
+                    back.len()
+                );
                 assert!(
                     got_up == data,
                     "seed {seed} {name} cc {cc}: {} of {} octets; client {:?} server {:?}",
@@ -335,3 +342,35 @@ fn window_scaling_off_still_moves_data() {
     let (got, _, _) = transfer(9, CLEAN, &data, &[], &|c| c.no_window_scaling = true);
     assert!(got == data);
 }
+
+#[test]
+fn heavy_loss_reordering_and_duplication_still_deliver() {
+    let data = pattern(100_000, 7);
+    let back = pattern(20_000, 8);
+    let link = Link {
+        delay: Duration::from_millis(20),
+        loss: 0.15,
+        reorder: 0.2,
+        duplicate: 0.1,
+    };
+    for seed in 1..=SEEDS {
+        for sack in [true, false] {
+            let (up, down, p) = transfer(seed, link, &data, &back, &|c| {
+                c.enable_sack = sack;
+                c.max_retries = 15;
+            });
+            assert!(
+                up == data && down == back,
+                "seed {seed} sack {sack}: {} / {}; {:?} {:?}",
+                up.len(),
+                down.len(),
+                p.client,
+                p.server
+            );
+            assert_eq!(p.client.state(), State::Closed, "seed {seed} sack {sack}");
+        }
+    }
+}
+
+/// Seeds per configuration in the heavy-loss test.
+const SEEDS: u64 = 40;

@@ -1547,9 +1547,13 @@ impl Conn {
             let len = pending.min(mss).min(room);
             let all = len == pending;
             let nagle_ok = self.cfg.nodelay || self.flight() == 0 || self.fin_queued;
+            // The override timeout of RFC 9293 §3.8.6.2.1 (the persist
+            // timer here) sends what a small window allows.
+            let overdue = std::mem::take(&mut self.probe_needed);
             let sws_ok = len == mss
                 || (all && nagle_ok)
-                || (len > 0 && len as u32 >= self.max_snd_wnd / 2 && nagle_ok);
+                || (len > 0 && len as u32 >= self.max_snd_wnd / 2 && nagle_ok)
+                || (len > 0 && overdue);
             if len > 0 && sws_ok {
                 let seq = self.send.nxt();
                 self.send.advance_sent(len);
@@ -1574,7 +1578,9 @@ impl Conn {
                     data: Some((seq, len)),
                 });
             }
-            if wnd_room == 0 && self.flight() == 0 && self.persist_at.is_none() {
+            if self.flight() == 0 && self.persist_at.is_none() {
+                // A zero window to probe, or a small one held back by SWS
+                // avoidance: come back after an RTO.
                 self.persist_at = Some(now + self.rto.rto());
             }
             return None;

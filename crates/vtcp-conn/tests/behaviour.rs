@@ -587,3 +587,72 @@ fn acceptability_in_the_closing_states() {
     assert_eq!(t.conn().readable(), 0);
     assert_eq!(t.conn().state(), State::CloseWait);
 }
+
+#[test]
+fn a_zero_receive_window_takes_only_a_segment_at_rcv_nxt_without_data() {
+    let mut t = Trace::passive(|c| c.recv_buffer = 2000);
+    t.at(0).recv("S 0:0(0) win 65535 <mss 1000>");
+    t.expect("S. 0:0(0) ack 1 win 2000 <mss 1460>");
+    t.at(5).recv(". 1:1(0) ack 1 win 8192");
+    t.at(10).recv(". 1:1001(1000) ack 1 win 8192");
+    t.recv(". 1001:2001(1000) ack 1 win 8192");
+    t.expect(". 1:1(0) ack 2001 win 0");
+    // Window 0, length > 0: unacceptable, answered with an ACK.
+    t.at(20).recv(". 2001:2002(1) ack 1 win 8192");
+    t.expect(". 1:1(0) ack 2001 win 0");
+    // Window 0, length 0, at RCV.NXT: acceptable (its window is taken).
+    t.at(30).recv(". 2001:2001(0) ack 1 win 100");
+    t.expect_none();
+    assert_eq!(t.conn().stats().dropped, 1);
+}
+
+#[test]
+fn an_ack_older_than_the_largest_window_gets_a_challenge_ack() {
+    let mut t = established();
+    t.conn().write(&[1; 1000]).unwrap();
+    t.expect("P. 1:1001(1000) ack 1 win * <*>");
+    t.at(20)
+        .recv(". 1:1(0) ack 1001 win 10 <nop,nop,TS val 120 ecr 0>");
+    // SND.UNA − MAX.SND.WND is 1001 − 1000·128: an ACK far below it is
+    // refused with a challenge ACK (RFC 5961 §5.2).
+    t.at(30)
+        .recv(". 1:1(0) ack 3000000000 win 10 <nop,nop,TS val 130 ecr 0>");
+    t.expect(". 1001:1001(0) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().challenge_acks, 1);
+}
+
+#[test]
+fn no_window_scaling_when_we_do_not_offer_it() {
+    let mut t = Trace::passive(|c| {
+        c.no_window_scaling = true;
+        c.recv_buffer = 200_000;
+    });
+    t.at(0).recv(SYN);
+    // No window-scale option in our SYN-ACK: scaling is off both ways
+    // (RFC 7323 §2.2).
+    t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val * ecr 100>");
+    t.at(5)
+        .recv(". 1:1(0) ack 1 win 10 <nop,nop,TS val 110 ecr 0>");
+    // The peer's window of 10 is taken unscaled. Sender SWS avoidance
+    // holds back 10 octets of 100 until the override timeout (one RTO,
+    // RFC 9293 §3.8.6.2.1) ...
+    t.conn().write(&[1; 100]).unwrap();
+    t.expect_none();
+    t.at(204).expect_none();
+    // ... then sends what the window allows.
+    t.at(205).expect(". 1:11(10) ack 1 win 65535 <*>");
+}
+
+#[test]
+fn an_ack_of_new_data_restarts_the_retransmission_timer() {
+    let mut t = established();
+    t.conn().write(&[1; 2896]).unwrap();
+    t.expect(". 1:1449(1448) ack 1 win * <*>");
+    t.expect("P. 1449:2897(1448) ack 1 win * <*>");
+    // RFC 6298 §5.3: the ACK of the first restarts the timer for the
+    // second, from the time of the ACK.
+    t.at(100)
+        .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 200 ecr 0>");
+    t.at(299).expect_none();
+    t.at(300).expect("P. 1449:2897(1448) ack 1 win * <*>");
+}

@@ -1,6 +1,8 @@
 //! Inputs shared by the criterion benchmarks: the same bytes go to vtcp
 //! and to its peers.
 
+pub mod bulk;
+
 use vtcp_wire::checksum::PseudoHeader;
 use vtcp_wire::{Flags, Options, SackBlock, Segment, TcpOption};
 

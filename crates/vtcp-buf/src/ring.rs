@@ -40,6 +40,17 @@ impl Ring {
         )
     }
 
+    /// The `len` bytes from `offset`, writable, as at most two slices.
+    pub(crate) fn slices_mut(&mut self, offset: u64, len: usize) -> (&mut [u8], &mut [u8]) {
+        if len == 0 {
+            return (&mut [], &mut []);
+        }
+        let start = self.index(offset);
+        let first = len.min(self.bytes.len() - start);
+        let (head, tail) = self.bytes.split_at_mut(start);
+        (&mut tail[..first], &mut head[..len - first])
+    }
+
     /// Copies `data` in at `offset` (wrapping).
     pub(crate) fn write(&mut self, offset: u64, data: &[u8]) {
         if data.is_empty() {

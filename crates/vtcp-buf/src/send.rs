@@ -60,6 +60,17 @@ impl SendBuf {
         n
     }
 
+    /// Lets `fill` write straight into the free space (at most two slices,
+    /// in order) and appends the `n` octets it reports written (clamped to
+    /// the space offered). No copy through a caller's buffer.
+    pub fn write_with(&mut self, fill: impl FnOnce(&mut [u8], &mut [u8]) -> usize) -> usize {
+        let room = self.available();
+        let (a, b) = self.ring.slices_mut(self.tail, room);
+        let n = fill(a, b).min(room);
+        self.tail += n as u64;
+        n
+    }
+
     /// Marks up to `n` more octets as sent (SND.NXT advances, never past the
     /// tail); returns how many.
     pub fn advance_sent(&mut self, n: usize) -> usize {

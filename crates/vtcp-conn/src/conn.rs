@@ -576,6 +576,39 @@ impl Conn {
         }
     }
 
+    /// Lets `fill` write data to send straight into the send buffer's free
+    /// space (two slices, in order) and queues the `n` octets it reports;
+    /// the zero-copy form of [`Conn::write`].
+    pub fn write_with(
+        &mut self,
+        fill: impl FnOnce(&mut [u8], &mut [u8]) -> usize,
+    ) -> Result<usize, ConnError> {
+        match self.state {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+                if !self.fin_queued =>
+            {
+                Ok(self.send.write_with(fill))
+            }
+            s => Err(ConnError::InvalidState(s)),
+        }
+    }
+
+    /// The received data ready to read, as two slices, without taking it;
+    /// [`Conn::consume`] takes it. The zero-copy form of [`Conn::read`].
+    pub fn peek_readable(&self) -> (&[u8], &[u8]) {
+        self.recv.readable_slices()
+    }
+
+    /// Takes up to `n` octets of readable data (after
+    /// [`Conn::peek_readable`]); returns how many.
+    pub fn consume(&mut self, n: usize) -> usize {
+        let n = self.recv.consume(n);
+        if n > 0 {
+            self.maybe_window_update();
+        }
+        n
+    }
+
     /// Reads received data; returns how much was copied (0 with nothing
     /// to read).
     pub fn read(&mut self, out: &mut [u8]) -> usize {

@@ -656,3 +656,25 @@ fn an_ack_of_new_data_restarts_the_retransmission_timer() {
     t.at(299).expect_none();
     t.at(300).expect("P. 1449:2897(1448) ack 1 win * <*>");
 }
+
+#[test]
+fn zero_copy_write_and_read() {
+    let mut t = established();
+    let n = t
+        .conn()
+        .write_with(|a, _| {
+            a[..5].copy_from_slice(b"hello");
+            5
+        })
+        .unwrap();
+    assert_eq!(n, 5);
+    t.expect("P. 1:6(5) ack 1 win * <*>");
+    t.at(20)
+        .recv("P. 1:11(10) ack 6 win 1000 <nop,nop,TS val 120 ecr 0>");
+    let (a, b) = t.conn().peek_readable();
+    assert_eq!([a, b].concat(), b"xxxxxxxxxx");
+    assert_eq!(t.conn().consume(4), 4);
+    assert_eq!(t.conn().readable(), 6);
+    assert_eq!(t.conn().consume(100), 6);
+    assert_eq!(t.conn().readable(), 0);
+}

@@ -171,6 +171,27 @@ pub struct Stats {
     pub bytes_acked: u64,
 }
 
+/// What a SYN-cookie handshake settled, for [`Conn::accept_cookie`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CookieHandshake {
+    /// The peer's ISN.
+    pub remote_isn: Seq,
+    /// Our ISN: the cookie.
+    pub local_isn: Seq,
+    /// The peer's MSS, as the cookie carried it.
+    pub peer_mss: u16,
+    /// The peer's window-scale shift, if the cookie kept it.
+    pub peer_wscale: Option<u8>,
+    /// The shift our SYN-ACK offered.
+    pub our_wscale: u8,
+    /// The peer allowed SACK.
+    pub sack_permitted: bool,
+    /// The timestamps of the completing ACK, if any.
+    pub timestamp: Option<vtcp_wire::Timestamp>,
+    /// The window of the completing ACK, unscaled.
+    pub window: u16,
+}
+
 /// Longest a TCP segment we build can be: header and options, plus data.
 const MAX_HEADER: usize = 60;
 /// RFC 7323 §5.5: TS.Recent older than 24 days is invalid.
@@ -384,47 +405,50 @@ impl Conn {
         Ok(c)
     }
 
-    /// Starts from a SYN-cookie ACK (straight to ESTABLISHED): `remote_isn`
-    /// is the peer's ISN, `our_iss` the cookie, `mss` the peer's MSS, and
-    /// `initial_data` what the ACK carried.
-    #[allow(clippy::too_many_arguments)]
+    /// Starts from the ACK that returned a valid SYN cookie, straight to
+    /// ESTABLISHED (what `vtcp-cookie`'s `validate_ack` recovered is in
+    /// `handshake`); `initial_data` is what that ACK carried.
     pub fn accept_cookie(
         mut cfg: ConnConfig,
         now: Duration,
-        remote_isn: Seq,
-        our_iss: Seq,
-        mss: u16,
-        wscale: Option<u8>,
-        sack_permitted: bool,
-        timestamp: Option<vtcp_wire::Timestamp>,
-        window: u16,
+        handshake: &CookieHandshake,
         initial_data: &[u8],
     ) -> Self {
-        cfg.isn = IsnSource::Fixed(our_iss);
+        let h = handshake;
+        cfg.isn = IsnSource::Fixed(h.local_isn);
         let mut c = Self::new_inner(cfg, now, State::Established);
-        c.irs = remote_isn;
-        c.recv = RecvBuf::new(c.cfg.recv_buffer, remote_isn + 1);
-        c.snd_wscale = wscale.unwrap_or(0).min(14);
-        if wscale.is_none() {
-            c.rcv_wscale = 0;
+        c.irs = h.remote_isn;
+        c.recv = RecvBuf::new(c.cfg.recv_buffer, h.remote_isn + 1);
+        // Scaling only if both SYNs carried it (the peer's shift survives
+        // in the cookie's timestamp bits).
+        match h.peer_wscale {
+            Some(shift) => {
+                c.snd_wscale = shift.min(14);
+                c.rcv_wscale = h.our_wscale.min(14);
+            }
+            None => {
+                c.snd_wscale = 0;
+                c.rcv_wscale = 0;
+            }
         }
-        c.sack_ok = sack_permitted && c.cfg.enable_sack;
-        if let Some(ts) = timestamp.filter(|_| c.cfg.enable_timestamps) {
+        c.sack_ok = h.sack_permitted && c.cfg.enable_sack;
+        if let Some(ts) = h.timestamp.filter(|_| c.cfg.enable_timestamps) {
             c.ts_ok = true;
             c.ts_recent = ts.tsval;
         }
-        c.set_smss(Some(mss));
+        c.set_smss(Some(h.peer_mss));
         c.syn_acked = true;
-        c.snd_nxt = our_iss + 1;
+        c.snd_nxt = h.local_isn + 1;
         c.snd_max = c.snd_nxt;
-        c.snd_wnd = u32::from(window) << c.snd_wscale;
+        c.snd_wnd = u32::from(h.window) << c.snd_wscale;
         c.max_snd_wnd = c.snd_wnd;
-        c.snd_wl1 = remote_isn + 1;
-        c.snd_wl2 = our_iss + 1;
+        c.snd_wl1 = h.remote_isn + 1;
+        c.snd_wl2 = h.local_isn + 1;
         c.rcv_adv_right = c.rcv_nxt();
         c.last_ack_sent = c.rcv_nxt();
         c.events.push_back(Event::Connected);
-        if !initial_data.is_empty() && c.recv.insert(remote_isn + 1, initial_data) > 0 {
+        c.arm_keepalive(now);
+        if !initial_data.is_empty() && c.recv.insert(h.remote_isn + 1, initial_data) > 0 {
             c.events.push_back(Event::Readable);
             c.ack_now = true;
         }

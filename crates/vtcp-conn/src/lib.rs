@@ -29,4 +29,4 @@ mod config;
 mod conn;
 
 pub use config::{Congestion, ConnConfig, IsnSource, Keepalive};
-pub use conn::{CloseReason, Conn, ConnError, Event, State, Stats};
+pub use conn::{CloseReason, Conn, ConnError, CookieHandshake, Event, State, Stats};

@@ -678,3 +678,51 @@ fn zero_copy_write_and_read() {
     assert_eq!(t.conn().consume(100), 6);
     assert_eq!(t.conn().readable(), 0);
 }
+
+#[test]
+fn a_cookie_connection_starts_established_with_what_the_cookie_kept() {
+    use vtcp_conn::{Conn, ConnConfig, CookieHandshake, IsnSource};
+    use vtcp_seq::Seq;
+    use vtcp_wire::{Segment, Timestamp};
+    let cfg = ConnConfig {
+        local_port: 8080,
+        remote_port: 40000,
+        isn: IsnSource::Fixed(Seq(1)),
+        ..ConnConfig::default()
+    };
+    let handshake = CookieHandshake {
+        remote_isn: Seq(trace::PEER_ISN),
+        local_isn: Seq(trace::OUR_ISN),
+        peer_mss: 1440,
+        peer_wscale: Some(7),
+        our_wscale: 3,
+        sack_permitted: true,
+        timestamp: Some(Timestamp {
+            tsval: 500,
+            tsecr: 77,
+        }),
+        window: 100,
+    };
+    let mut c = Conn::accept_cookie(cfg, Duration::ZERO, &handshake, b"GET /");
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(c.iss(), Seq(trace::OUR_ISN));
+    assert_eq!(c.readable(), 5);
+    assert_eq!(c.send_mss(), 1440 - 12);
+    assert!(c.poll_event() == Some(Event::Connected));
+    // The ACK for the data: timestamps echo the peer's, no SACK to report.
+    let mut buf = vec![0u8; 2000];
+    let n = c.poll_transmit(Duration::ZERO, &mut buf).unwrap();
+    let seg = Segment::parse(&buf[..n]).unwrap();
+    assert_eq!(seg.seq, Seq(trace::OUR_ISN + 1));
+    assert_eq!(seg.ack, Seq(trace::PEER_ISN + 6));
+    assert_eq!(seg.options.timestamp().map(|t| t.tsecr), Some(500));
+    // The peer's window of 100 is scaled by 7: 12800 octets may go, as
+    // eight full segments; the 1376 left would be a small segment behind
+    // data in flight (sender SWS avoidance and Nagle hold it).
+    c.write(&[0; 20_000]).unwrap();
+    let mut sent = 0;
+    while let Some(n) = c.poll_transmit(Duration::ZERO, &mut buf) {
+        sent += Segment::parse(&buf[..n]).unwrap().data_len();
+    }
+    assert_eq!(sent, 8 * 1428);
+}

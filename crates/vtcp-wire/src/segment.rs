@@ -175,9 +175,9 @@ impl<P: AsRef<[u8]>> Segment<P> {
         out
     }
 
-    /// The same segment with its payload borrowed.
+    /// The same header with another payload.
     #[inline]
-    pub fn as_borrowed(&self) -> Segment<&[u8]> {
+    pub fn with_payload<Q>(&self, payload: Q) -> Segment<Q> {
         Segment {
             src_port: self.src_port,
             dst_port: self.dst_port,
@@ -188,25 +188,20 @@ impl<P: AsRef<[u8]>> Segment<P> {
             checksum: self.checksum,
             urgent: self.urgent,
             options: self.options,
-            payload: self.payload.as_ref(),
+            payload,
         }
+    }
+
+    /// The same segment with its payload borrowed.
+    #[inline]
+    pub fn as_borrowed(&self) -> Segment<&[u8]> {
+        self.with_payload(self.payload.as_ref())
     }
 
     /// The same segment with its payload copied into a `Vec`.
     #[cfg(feature = "alloc")]
     pub fn into_owned(self) -> Segment<alloc::vec::Vec<u8>> {
-        Segment {
-            src_port: self.src_port,
-            dst_port: self.dst_port,
-            seq: self.seq,
-            ack: self.ack,
-            flags: self.flags,
-            window: self.window,
-            checksum: self.checksum,
-            urgent: self.urgent,
-            options: self.options,
-            payload: self.payload.as_ref().to_vec(),
-        }
+        self.with_payload(self.payload.as_ref().to_vec())
     }
 }
 

@@ -11,6 +11,8 @@ pub(crate) const CRATES: &[&str] = &[
     "vtcp-rto",
     "vtcp-buf",
     "vtcp-cookie",
+    "vtcp-conn",
+    "vtcp",
     "vtcp-cli",
 ];
 
@@ -28,7 +30,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             return Err(format!("{krate} does not take the workspace version"));
         }
         let dep = format!("{krate} = {{ path = \"crates/{krate}\", version = \"{version}\"");
-        if krate != &"vtcp-cli" && !manifest.contains(&dep) {
+        if !["vtcp-cli", "vtcp"].contains(krate) && !manifest.contains(&dep) {
             return Err(format!(
                 "[workspace.dependencies] does not name {krate} at {version}"
             ));

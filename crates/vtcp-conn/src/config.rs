@@ -113,6 +113,22 @@ pub struct ConnConfig {
     pub isn: IsnSource,
 }
 
+impl ConnConfig {
+    /// The window-scale shift we offer: the least that lets the window
+    /// cover the receive buffer (RFC 7323 §2.3: at most 14), or 0 with
+    /// scaling off.
+    pub fn window_scale(&self) -> u8 {
+        if self.no_window_scaling {
+            return 0;
+        }
+        let mut shift = 0;
+        while shift < 14 && (self.recv_buffer >> shift) > 65_535 {
+            shift += 1;
+        }
+        shift
+    }
+}
+
 impl Default for ConnConfig {
     fn default() -> Self {
         Self {

@@ -310,17 +310,7 @@ impl Conn {
         // Until the handshake says otherwise: RFC 9293 §3.7.1's 536.
         let smss = 536;
         let cc = cfg.congestion.build(smss);
-        let rcv_wscale = if cfg.no_window_scaling {
-            0
-        } else {
-            // The least shift that lets the window cover the buffer
-            // (RFC 7323 §2.3: at most 14).
-            let mut s = 0;
-            while s < 14 && (cfg.recv_buffer >> s) > 65_535 {
-                s += 1;
-            }
-            s
-        };
+        let rcv_wscale = cfg.window_scale();
         let ts_offset = (isn_for(&cfg, Duration::ZERO).0).rotate_left(13);
         Self {
             send: SendBuf::new(cfg.send_buffer, iss + 1),

@@ -1,0 +1,54 @@
+//! vtcp: a userspace TCP engine.
+//!
+//! One dependency gives every part, each also usable alone:
+//! [`seq`] (sequence arithmetic), [`wire`] (segment codec, checksums),
+//! [`cc`] (congestion control), [`rto`] (retransmission timer), [`buf`]
+//! (send and receive buffers), [`cookie`] (SYN cookies), [`conn`] (one
+//! connection as a sans-IO state machine), and [`Stack`]: many connections
+//! behind one sans-IO endpoint, with listeners, SYN cookies and the
+//! replies RFC 9293 requires for segments that match no connection.
+//!
+//! ```
+//! use std::net::{IpAddr, SocketAddr};
+//! use std::time::Duration;
+//! use vtcp::{Stack, StackConfig};
+//!
+//! let server_ip: IpAddr = [198, 18, 0, 2].into();
+//! let client_ip: IpAddr = [198, 18, 0, 1].into();
+//! let mut server = Stack::new(StackConfig::default());
+//! let mut client = Stack::new(StackConfig::default());
+//! let listener = server.listen(SocketAddr::new(server_ip, 80), 16).unwrap();
+//! let conn = client.connect(Duration::ZERO, client_ip, SocketAddr::new(server_ip, 80)).unwrap();
+//!
+//! // Move packets both ways until nothing is left to send.
+//! let mut buf = vec![0u8; 2048];
+//! loop {
+//!     let mut moved = false;
+//!     while let Some(t) = client.poll_transmit(Duration::ZERO, &mut buf) {
+//!         server.handle_packet(Duration::ZERO, t.src, t.dst, &buf[..t.len]);
+//!         moved = true;
+//!     }
+//!     while let Some(t) = server.poll_transmit(Duration::ZERO, &mut buf) {
+//!         client.handle_packet(Duration::ZERO, t.src, t.dst, &buf[..t.len]);
+//!         moved = true;
+//!     }
+//!     if !moved { break; }
+//! }
+//! let accepted = server.accept(listener).expect("a connection");
+//! assert_eq!(client.conn(conn).unwrap().state(), vtcp::State::Established);
+//! assert_eq!(accepted.remote.ip(), client_ip);
+//! ```
+#![forbid(unsafe_code)]
+
+mod stack;
+
+pub use stack::{ConnKey, Counters, ListenerId, Stack, StackConfig, StackError, Transmit};
+pub use vtcp_conn::{CloseReason, Congestion, Conn, ConnConfig, Event, Keepalive, State, Stats};
+
+pub use vtcp_buf as buf;
+pub use vtcp_cc as cc;
+pub use vtcp_conn as conn;
+pub use vtcp_cookie as cookie;
+pub use vtcp_rto as rto;
+pub use vtcp_seq as seq;
+pub use vtcp_wire as wire;

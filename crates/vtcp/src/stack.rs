@@ -1,0 +1,662 @@
+//! Many connections behind one sans-IO endpoint.
+
+use std::cmp::Reverse;
+use std::collections::hash_map::RandomState;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use vtcp_conn::{Conn, ConnConfig, CookieHandshake, IsnSource, State};
+use vtcp_cookie::{Addrs, SynAckParams, SynCookies};
+use vtcp_seq::Seq;
+use vtcp_wire::checksum::{PseudoHeader, fill_tcp_checksum, verify_tcp_checksum};
+use vtcp_wire::{Flags, Segment, SegmentView};
+
+/// A connection's addresses: our end and the peer's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnKey {
+    /// Our address and port.
+    pub local: SocketAddr,
+    /// The peer's address and port.
+    pub remote: SocketAddr,
+}
+
+/// A listener, as returned by [`Stack::listen`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(SocketAddr);
+
+/// One segment to send: its IP addresses and its length in the caller's
+/// buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Source address for the IP header.
+    pub src: IpAddr,
+    /// Destination address for the IP header.
+    pub dst: IpAddr,
+    /// Length of the segment written into the buffer.
+    pub len: usize,
+}
+
+/// Errors of the stack's calls, with the `std::io::ErrorKind` that
+/// `std::net` would give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StackError {
+    /// The local address and port are taken.
+    #[error("address in use")]
+    AddrInUse,
+    /// No ephemeral port is free for this destination.
+    #[error("no ephemeral port available")]
+    AddrNotAvailable,
+    /// An argument is not usable (address families differ, port 0 to
+    /// connect to).
+    #[error("invalid input")]
+    InvalidInput,
+    /// No such connection or listener.
+    #[error("not connected")]
+    NotConnected,
+}
+
+impl From<StackError> for std::io::Error {
+    fn from(e: StackError) -> Self {
+        use std::io::ErrorKind;
+        let kind = match e {
+            StackError::AddrInUse => ErrorKind::AddrInUse,
+            StackError::AddrNotAvailable => ErrorKind::AddrNotAvailable,
+            StackError::InvalidInput => ErrorKind::InvalidInput,
+            StackError::NotConnected => ErrorKind::NotConnected,
+        };
+        Self::new(kind, e)
+    }
+}
+
+/// Counters over the whole stack, as `netstat -s` gives them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Segments received.
+    pub segments_in: u64,
+    /// Segments sent.
+    pub segments_out: u64,
+    /// Segments dropped for a bad checksum.
+    pub bad_checksums: u64,
+    /// Segments dropped as malformed.
+    pub malformed: u64,
+    /// RSTs received.
+    pub rsts_in: u64,
+    /// RSTs sent for segments that matched no connection.
+    pub rsts_out: u64,
+    /// SYN-ACKs sent with a cookie.
+    pub cookies_sent: u64,
+    /// Cookie ACKs that created a connection.
+    pub cookies_validated: u64,
+    /// ACKs whose cookie was refused.
+    pub cookies_refused: u64,
+    /// Connections refused because the accept queue was full.
+    pub accept_queue_overflows: u64,
+    /// Connections created (active and passive).
+    pub connections_opened: u64,
+    /// Connections removed after closing.
+    pub connections_closed: u64,
+}
+
+/// How a stack is set up.
+pub struct StackConfig {
+    /// Makes the configuration of each new connection; the stack fills in
+    /// the addresses, ports and ISN source.
+    pub conn_config: Box<dyn Fn() -> ConnConfig + Send + Sync>,
+    /// Compute checksums on send and verify them on receive (turn off when
+    /// the link does it).
+    pub checksums: bool,
+    /// The range ephemeral ports are drawn from (RFC 6335: 49152–65535).
+    pub ephemeral_ports: (u16, u16),
+    /// Secret for SYN cookies.
+    pub cookie_key: [u8; 16],
+    /// Secret for ISNs (RFC 6528) and ephemeral ports (RFC 6056).
+    pub isn_key: [u8; 16],
+}
+
+impl Default for StackConfig {
+    /// Random secrets from the operating system's generator.
+    fn default() -> Self {
+        Self {
+            conn_config: Box::new(ConnConfig::default),
+            checksums: true,
+            ephemeral_ports: (49152, 65535),
+            cookie_key: rand::random(),
+            isn_key: rand::random(),
+        }
+    }
+}
+
+struct Listener {
+    backlog: usize,
+    half_open: HashSet<ConnKey>,
+    accept_queue: VecDeque<ConnKey>,
+}
+
+struct Entry {
+    conn: Conn,
+    /// The listener that created it and has not handed it out yet.
+    listener: Option<ListenerId>,
+    /// The application holds it (from `connect` or `accept`); a closed
+    /// connection nobody holds is removed.
+    owned: bool,
+}
+
+/// Many connections behind one sans-IO endpoint.
+///
+/// Like [`Conn`], it does no I/O and reads no clock: packets come in with
+/// [`Stack::handle_packet`], go out through [`Stack::poll_transmit`], and
+/// [`Stack::poll_timeout`] says when to call [`Stack::handle_timeout`].
+/// Connections are keyed by their 4-tuple in a map whose hasher is keyed
+/// at random (resisting hash flooding).
+pub struct Stack {
+    cfg: StackConfig,
+    conns: HashMap<ConnKey, Entry, RandomState>,
+    listeners: HashMap<SocketAddr, Listener>,
+    cookies: SynCookies,
+    counters: Counters,
+    /// Replies of the stack itself (RSTs, cookie SYN-ACKs).
+    replies: VecDeque<(IpAddr, IpAddr, Vec<u8>)>,
+    /// Connections that may have something to send.
+    dirty: VecDeque<ConnKey>,
+    dirty_set: HashSet<ConnKey>,
+    /// Timer deadlines; an entry is stale when the connection's own
+    /// deadline moved.
+    timers: BinaryHeap<Reverse<(Duration, ConnKey)>>,
+    port_hasher: RandomState,
+    next_port: u32,
+}
+
+impl Stack {
+    /// A stack with no connection and no listener.
+    pub fn new(cfg: StackConfig) -> Self {
+        Self {
+            cookies: SynCookies::new(cfg.cookie_key),
+            cfg,
+            conns: HashMap::default(),
+            listeners: HashMap::new(),
+            counters: Counters::default(),
+            replies: VecDeque::new(),
+            dirty: VecDeque::new(),
+            dirty_set: HashSet::new(),
+            timers: BinaryHeap::new(),
+            port_hasher: RandomState::new(),
+            next_port: 0,
+        }
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Connections held, in any state.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn conn_config(&self, key: ConnKey) -> ConnConfig {
+        let mut c = (self.cfg.conn_config)();
+        c.local_addr = Some(key.local.ip());
+        c.remote_addr = Some(key.remote.ip());
+        c.local_port = key.local.port();
+        c.remote_port = key.remote.port();
+        c.isn = IsnSource::Rfc6528 {
+            key: self.cfg.isn_key,
+        };
+        c
+    }
+
+    /// Listens on `local` (an unspecified address listens on all), with
+    /// at most `backlog` half-open connections and as many waiting to be
+    /// accepted.
+    pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, StackError> {
+        if self.listeners.contains_key(&local) {
+            return Err(StackError::AddrInUse);
+        }
+        self.listeners.insert(
+            local,
+            Listener {
+                backlog: backlog.max(1),
+                half_open: HashSet::new(),
+                accept_queue: VecDeque::new(),
+            },
+        );
+        Ok(ListenerId(local))
+    }
+
+    /// Stops listening; connections already accepted are not touched.
+    pub fn unlisten(&mut self, id: ListenerId) {
+        self.listeners.remove(&id.0);
+    }
+
+    /// The next established connection of a listener, if any.
+    pub fn accept(&mut self, id: ListenerId) -> Option<ConnKey> {
+        let listener = self.listeners.get_mut(&id.0)?;
+        let key = listener.accept_queue.pop_front()?;
+        // Room now: connections that completed while the queue was full.
+        let waiting: Vec<ConnKey> = listener.half_open.iter().copied().collect();
+        for k in waiting {
+            self.after_event(k);
+        }
+        if let Some(e) = self.conns.get_mut(&key) {
+            e.owned = true;
+            e.listener = None;
+        }
+        Some(key)
+    }
+
+    /// Opens a connection from `local_ip` to `remote`, on an ephemeral
+    /// port chosen per RFC 6056 §3.3.3 (a keyed hash of the addresses
+    /// gives the starting point; a counter moves on from it).
+    pub fn connect(
+        &mut self,
+        now: Duration,
+        local_ip: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnKey, StackError> {
+        if local_ip.is_ipv4() != remote.is_ipv4() || remote.port() == 0 {
+            return Err(StackError::InvalidInput);
+        }
+        let (lo, hi) = self.cfg.ephemeral_ports;
+        let range = u32::from(hi.saturating_sub(lo)) + 1;
+        let offset = (self
+            .port_hasher
+            .hash_one((local_ip, remote, self.cfg.isn_key))
+            % u64::from(range)) as u32;
+        for i in 0..range {
+            let port = lo + ((offset + self.next_port + i) % range) as u16;
+            let key = ConnKey {
+                local: SocketAddr::new(local_ip, port),
+                remote,
+            };
+            if !self.conns.contains_key(&key) && !self.listeners.contains_key(&key.local) {
+                self.next_port = self.next_port.wrapping_add(i + 1);
+                let conn = Conn::connect(self.conn_config(key), now);
+                self.insert(key, conn, None, true);
+                return Ok(key);
+            }
+        }
+        Err(StackError::AddrNotAvailable)
+    }
+
+    fn insert(&mut self, key: ConnKey, conn: Conn, listener: Option<ListenerId>, owned: bool) {
+        self.counters.connections_opened += 1;
+        self.conns.insert(
+            key,
+            Entry {
+                conn,
+                listener,
+                owned,
+            },
+        );
+        self.touch(key);
+    }
+
+    /// Notes that a connection may have something to send or a new
+    /// deadline.
+    fn touch(&mut self, key: ConnKey) {
+        if let Some(e) = self.conns.get(&key) {
+            if let Some(t) = e.conn.poll_timeout() {
+                self.timers.push(Reverse((t, key)));
+            }
+            if self.dirty_set.insert(key) {
+                self.dirty.push_back(key);
+            }
+        }
+    }
+
+    /// A connection, to read its state, statistics and events.
+    pub fn conn(&self, key: ConnKey) -> Option<&Conn> {
+        self.conns.get(&key).map(|e| &e.conn)
+    }
+
+    /// A connection, to write, read or close it. The stack looks at it
+    /// again on the next `poll_transmit`.
+    pub fn conn_mut(&mut self, key: ConnKey) -> Option<&mut Conn> {
+        if !self.conns.contains_key(&key) {
+            return None;
+        }
+        if self.dirty_set.insert(key) {
+            self.dirty.push_back(key);
+        }
+        self.conns.get_mut(&key).map(|e| &mut e.conn)
+    }
+
+    /// The application lets go of a connection: it is removed once
+    /// closed (at once if it is).
+    pub fn release(&mut self, key: ConnKey) {
+        if let Some(e) = self.conns.get_mut(&key) {
+            e.owned = false;
+        }
+        self.touch(key);
+    }
+
+    fn find_listener(&self, local: SocketAddr) -> Option<SocketAddr> {
+        if self.listeners.contains_key(&local) {
+            return Some(local);
+        }
+        let any = match local.ip() {
+            IpAddr::V4(_) => IpAddr::from([0u8; 4]),
+            IpAddr::V6(_) => IpAddr::from([0u8; 16]),
+        };
+        let wildcard = SocketAddr::new(any, local.port());
+        self.listeners.contains_key(&wildcard).then_some(wildcard)
+    }
+
+    /// Takes in one TCP segment that arrived from `src` for `dst`.
+    pub fn handle_packet(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+        self.counters.segments_in += 1;
+        if self.cfg.checksums {
+            match PseudoHeader::new(src, dst) {
+                Some(p) if verify_tcp_checksum(&p, segment) => {}
+                _ => {
+                    self.counters.bad_checksums += 1;
+                    return;
+                }
+            }
+        }
+        let Ok(view) = SegmentView::new_checked(segment) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        let key = ConnKey {
+            local: SocketAddr::new(dst, view.dst_port()),
+            remote: SocketAddr::new(src, view.src_port()),
+        };
+        let flags = view.flags();
+        if flags.contains(Flags::RST) {
+            self.counters.rsts_in += 1;
+        }
+        if let Some(e) = self.conns.get_mut(&key) {
+            // RFC 9293 §3.6.1 / RFC 6191: a new SYN may reuse a 4-tuple in
+            // TIME-WAIT when its sequence number is beyond the old one.
+            let reuse = e.conn.state() == State::TimeWait
+                && flags.contains(Flags::SYN)
+                && !flags.contains(Flags::ACK)
+                && view.seq().after(e.conn.rcv_nxt());
+            if !reuse {
+                e.conn.handle_segment(now, segment);
+                self.after_event(key);
+                return;
+            }
+            self.conns.remove(&key);
+            self.counters.connections_closed += 1;
+        }
+        if flags.contains(Flags::RST) {
+            // Never answer a RST (RFC 9293 §3.10.7.1).
+            return;
+        }
+        let Some(listen_addr) = self.find_listener(key.local) else {
+            self.reply_rst(&view, src, dst);
+            return;
+        };
+        if flags.contains(Flags::SYN) && !flags.contains(Flags::ACK) {
+            let listener = self.listeners.get(&listen_addr).expect("found above");
+            if listener.half_open.len() < listener.backlog {
+                match Conn::accept_syn(self.conn_config(key), now, segment) {
+                    Ok(conn) => {
+                        self.insert(key, conn, Some(ListenerId(listen_addr)), false);
+                        if let Some(l) = self.listeners.get_mut(&listen_addr) {
+                            l.half_open.insert(key);
+                        }
+                    }
+                    Err(_) => self.counters.malformed += 1,
+                }
+            } else {
+                self.reply_cookie(now, &key, segment, src, dst);
+            }
+        } else if flags.contains(Flags::ACK) && !flags.contains(Flags::SYN) {
+            self.try_cookie(now, key, listen_addr, segment, &view, src, dst);
+        } else {
+            self.reply_rst(&view, src, dst);
+        }
+    }
+
+    /// RFC 9293 §3.10.7.1: the reset for a segment that matches nothing.
+    fn reply_rst(&mut self, view: &SegmentView<&[u8]>, src: IpAddr, dst: IpAddr) {
+        let len = view.payload().len() as u32
+            + u32::from(view.flags().contains(Flags::SYN))
+            + u32::from(view.flags().contains(Flags::FIN));
+        let rst = if view.flags().contains(Flags::ACK) {
+            Segment {
+                src_port: view.dst_port(),
+                dst_port: view.src_port(),
+                seq: view.ack(),
+                flags: Flags::RST,
+                payload: &[][..],
+                ..Segment::default()
+            }
+        } else {
+            Segment {
+                src_port: view.dst_port(),
+                dst_port: view.src_port(),
+                seq: Seq(0),
+                ack: view.seq() + len,
+                flags: Flags::RST | Flags::ACK,
+                payload: &[][..],
+                ..Segment::default()
+            }
+        };
+        self.counters.rsts_out += 1;
+        self.replies.push_back((dst, src, rst.to_bytes()));
+    }
+
+    fn syn_ack_params(&self, key: &ConnKey, now: Duration) -> SynAckParams {
+        let cfg = self.conn_config(*key);
+        SynAckParams {
+            mss: cfg.mss,
+            window: cfg.recv_buffer.min(65_535) as u16,
+            wscale: cfg.window_scale(),
+            ts_clock: now.as_millis() as u32,
+        }
+    }
+
+    fn addrs(key: &ConnKey) -> (Vec<u8>, Vec<u8>) {
+        let bytes = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        (bytes(key.local.ip()), bytes(key.remote.ip()))
+    }
+
+    fn reply_cookie(
+        &mut self,
+        now: Duration,
+        key: &ConnKey,
+        segment: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+    ) {
+        let Ok(syn) = Segment::parse(segment) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        let (local, remote) = Self::addrs(key);
+        let params = self.syn_ack_params(key, now);
+        let synack = self.cookies.generate_synack(
+            &syn,
+            Addrs {
+                local: &local,
+                remote: &remote,
+            },
+            &params,
+            now,
+        );
+        self.counters.cookies_sent += 1;
+        self.replies.push_back((dst, src, synack.to_bytes()));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn try_cookie(
+        &mut self,
+        now: Duration,
+        key: ConnKey,
+        listen_addr: SocketAddr,
+        segment: &[u8],
+        view: &SegmentView<&[u8]>,
+        src: IpAddr,
+        dst: IpAddr,
+    ) {
+        let Ok(ack) = Segment::parse(segment) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        let (local, remote) = Self::addrs(&key);
+        let checked = self.cookies.validate_ack(
+            &ack,
+            Addrs {
+                local: &local,
+                remote: &remote,
+            },
+            now,
+        );
+        let Ok(c) = checked else {
+            self.counters.cookies_refused += 1;
+            self.reply_rst(view, src, dst);
+            return;
+        };
+        let full = self
+            .listeners
+            .get(&listen_addr)
+            .is_none_or(|l| l.accept_queue.len() >= l.backlog);
+        if full {
+            self.counters.accept_queue_overflows += 1;
+            return;
+        }
+        self.counters.cookies_validated += 1;
+        let cfg = self.conn_config(key);
+        let handshake = CookieHandshake {
+            remote_isn: c.remote_isn,
+            local_isn: c.local_isn,
+            peer_mss: c.mss,
+            peer_wscale: c.wscale,
+            our_wscale: cfg.window_scale(),
+            sack_permitted: c.sack_permitted,
+            timestamp: c.timestamp,
+            window: ack.window,
+        };
+        let conn = Conn::accept_cookie(cfg, now, &handshake, ack.payload);
+        self.insert(key, conn, None, false);
+        if let Some(l) = self.listeners.get_mut(&listen_addr) {
+            l.accept_queue.push_back(key);
+        }
+    }
+
+    /// Moves a connection that completed its handshake from the
+    /// listener's half-open set to its accept queue, when there is room.
+    /// When there is none it stays where it is, established, until
+    /// `accept` makes room (the peer sees a connection that is slow to be
+    /// served, not a reset).
+    fn after_event(&mut self, key: ConnKey) {
+        if let Some(e) = self.conns.get(&key)
+            && let Some(ListenerId(addr)) = e.listener
+            && e.conn.state() != State::SynReceived
+            && let Some(l) = self.listeners.get_mut(&addr)
+            && l.half_open.contains(&key)
+        {
+            if !e.conn.state().is_synchronized() {
+                l.half_open.remove(&key);
+            } else if l.accept_queue.len() < l.backlog {
+                l.half_open.remove(&key);
+                l.accept_queue.push_back(key);
+            } else {
+                self.counters.accept_queue_overflows += 1;
+            }
+        }
+        self.touch(key);
+    }
+
+    fn remove_if_done(&mut self, key: ConnKey) {
+        let done = self.conns.get(&key).is_some_and(|e| {
+            e.conn.state() == State::Closed
+                && !e.owned
+                && (e.listener.is_none() || e.conn.state() == State::Closed)
+        });
+        if done {
+            if let Some(e) = self.conns.remove(&key)
+                && let Some(ListenerId(addr)) = e.listener
+                && let Some(l) = self.listeners.get_mut(&addr)
+            {
+                l.half_open.remove(&key);
+                l.accept_queue.retain(|k| *k != key);
+            }
+            self.counters.connections_closed += 1;
+        }
+    }
+
+    /// Writes the next segment to send into `buf` (checksummed unless
+    /// checksums are off) and says where it goes; `None` when there is
+    /// nothing to send.
+    pub fn poll_transmit(&mut self, now: Duration, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some((src, dst, bytes)) = self.replies.pop_front() {
+            let len = bytes.len().min(buf.len());
+            buf[..len].copy_from_slice(&bytes[..len]);
+            return Some(self.finish(src, dst, &mut buf[..len]));
+        }
+        while let Some(key) = self.dirty.front().copied() {
+            let sent = self
+                .conns
+                .get_mut(&key)
+                .and_then(|e| e.conn.poll_transmit(now, buf));
+            match sent {
+                Some(len) => {
+                    return Some(self.finish(key.local.ip(), key.remote.ip(), &mut buf[..len]));
+                }
+                None => {
+                    self.dirty.pop_front();
+                    self.dirty_set.remove(&key);
+                    if let Some(t) = self.conns.get(&key).and_then(|e| e.conn.poll_timeout()) {
+                        self.timers.push(Reverse((t, key)));
+                    }
+                    self.remove_if_done(key);
+                }
+            }
+        }
+        None
+    }
+
+    fn finish(&mut self, src: IpAddr, dst: IpAddr, segment: &mut [u8]) -> Transmit {
+        if self.cfg.checksums
+            && let Some(p) = PseudoHeader::new(src, dst)
+        {
+            fill_tcp_checksum(&p, segment);
+        }
+        self.counters.segments_out += 1;
+        Transmit {
+            src,
+            dst,
+            len: segment.len(),
+        }
+    }
+
+    /// The earliest deadline of any connection.
+    pub fn poll_timeout(&mut self) -> Option<Duration> {
+        while let Some(Reverse((t, key))) = self.timers.peek().copied() {
+            match self.conns.get(&key).and_then(|e| e.conn.poll_timeout()) {
+                Some(current) if current == t => return Some(t),
+                _ => {
+                    self.timers.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Runs every connection timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        while let Some(Reverse((t, key))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(e) = self.conns.get_mut(&key)
+                && e.conn.poll_timeout().is_some_and(|d| d <= now)
+            {
+                e.conn.handle_timeout(now);
+                self.after_event(key);
+            }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Two stacks wired back to back in memory.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
+use vtcp::wire::{Flags, Options, Segment, SegmentView, TcpOption};
+use vtcp::{Stack, StackConfig, State};
+use vtcp_seq::Seq;
+
+const SERVER: [u8; 4] = [198, 18, 0, 2];
+const CLIENT: [u8; 4] = [198, 18, 0, 1];
+
+struct Net {
+    now: Duration,
+    client: Stack,
+    server: Stack,
+    buf: Vec<u8>,
+}
+
+impl Net {
+    fn new() -> Self {
+        Self {
+            now: Duration::from_secs(1),
+            client: Stack::new(StackConfig::default()),
+            server: Stack::new(StackConfig::default()),
+            buf: vec![0; 70_000],
+        }
+    }
+
+    /// Delivers everything both sides have to send, until quiet.
+    fn settle(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.client.poll_transmit(self.now, &mut self.buf) {
+                self.server
+                    .handle_packet(self.now, t.src, t.dst, &self.buf[..t.len]);
+                moved = true;
+            }
+            while let Some(t) = self.server.poll_transmit(self.now, &mut self.buf) {
+                self.client
+                    .handle_packet(self.now, t.src, t.dst, &self.buf[..t.len]);
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Runs timers and traffic until nothing is pending or `limit` passes.
+    fn run_for(&mut self, limit: Duration) {
+        let end = self.now + limit;
+        loop {
+            self.settle();
+            let next = [self.client.poll_timeout(), self.server.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.client.handle_timeout(self.now);
+                    self.server.handle_timeout(self.now);
+                }
+                _ => {
+                    self.now = end;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn server_addr(port: u16) -> SocketAddr {
+    SocketAddr::new(SERVER.into(), port)
+}
+
+/// A segment from the client, checksummed.
+fn from_client(seg: &Segment<&[u8]>) -> Vec<u8> {
+    let mut bytes = seg.to_bytes();
+    fill_tcp_checksum(
+        &PseudoHeader::new(CLIENT.into(), SERVER.into()).unwrap(),
+        &mut bytes,
+    );
+    bytes
+}
+
+fn one_reply(stack: &mut Stack, now: Duration) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 2000];
+    let t = stack.poll_transmit(now, &mut buf)?;
+    Some(buf[..t.len].to_vec())
+}
+
+#[test]
+fn connect_transfer_close_and_nothing_left_behind() {
+    let mut net = Net::new();
+    let listener = net.server.listen(server_addr(80), 8).unwrap();
+    let c = net
+        .client
+        .connect(net.now, CLIENT.into(), server_addr(80))
+        .unwrap();
+    net.settle();
+    let s = net.server.accept(listener).expect("accepted");
+    assert_eq!(s.remote, c.local);
+    let data: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while got.len() < data.len() {
+        sent += net
+            .client
+            .conn_mut(c)
+            .unwrap()
+            .write(&data[sent..])
+            .unwrap();
+        net.run_for(Duration::from_millis(50));
+        loop {
+            let n = net.server.conn_mut(s).unwrap().read(&mut buf);
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    assert!(got == data);
+    net.client.conn_mut(c).unwrap().close();
+    net.run_for(Duration::from_millis(100));
+    net.server.conn_mut(s).unwrap().close();
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(net.client.conn(c).unwrap().state(), State::Closed);
+    assert_eq!(net.server.conn(s).unwrap().state(), State::Closed);
+    net.client.release(c);
+    net.server.release(s);
+    net.settle();
+    assert_eq!((net.client.connections(), net.server.connections()), (0, 0));
+    assert_eq!(net.server.counters().bad_checksums, 0);
+}
+
+#[test]
+fn a_syn_to_a_closed_port_gets_rst_ack_and_a_stray_ack_gets_rst() {
+    let mut net = Net::new();
+    let syn = Segment {
+        src_port: 40000,
+        dst_port: 81,
+        seq: Seq(1000),
+        flags: Flags::SYN,
+        payload: &[][..],
+        ..Default::default()
+    };
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
+    let rst = one_reply(&mut net.server, net.now).unwrap();
+    let rst = Segment::parse(&rst).unwrap();
+    // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+    assert_eq!(
+        (rst.flags, rst.seq, rst.ack),
+        (Flags::RST | Flags::ACK, Seq(0), Seq(1001))
+    );
+    assert_eq!((rst.src_port, rst.dst_port), (81, 40000));
+    let ack = Segment {
+        flags: Flags::ACK,
+        ack: Seq(777),
+        ..syn.clone()
+    };
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&ack));
+    let bytes = one_reply(&mut net.server, net.now).unwrap();
+    let rst = Segment::parse(&bytes).unwrap();
+    // <SEQ=SEG.ACK><CTL=RST>.
+    assert_eq!((rst.flags, rst.seq), (Flags::RST, Seq(777)));
+    // A RST is never answered.
+    let reset = Segment {
+        flags: Flags::RST,
+        ..syn.clone()
+    };
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&reset));
+    assert!(one_reply(&mut net.server, net.now).is_none());
+    assert_eq!(net.server.counters().rsts_out, 2);
+    assert_eq!(net.server.counters().rsts_in, 1);
+}
+
+#[test]
+fn a_connect_to_a_closed_port_is_refused() {
+    let mut net = Net::new();
+    let c = net
+        .client
+        .connect(net.now, CLIENT.into(), server_addr(9))
+        .unwrap();
+    net.settle();
+    let conn = net.client.conn_mut(c).unwrap();
+    assert_eq!(conn.state(), State::Closed);
+    assert!(
+        std::iter::from_fn(|| conn.poll_event())
+            .any(|e| e == vtcp::Event::Closed(vtcp::CloseReason::Refused))
+    );
+}
+
+#[test]
+fn bad_checksums_are_dropped_and_counted() {
+    let mut net = Net::new();
+    net.server.listen(server_addr(80), 8).unwrap();
+    let syn = Segment {
+        src_port: 40000,
+        dst_port: 80,
+        seq: Seq(1),
+        flags: Flags::SYN,
+        payload: &[][..],
+        ..Default::default()
+    };
+    let mut bytes = from_client(&syn);
+    bytes[4] ^= 1;
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &bytes);
+    assert_eq!(net.server.counters().bad_checksums, 1);
+    assert_eq!(net.server.connections(), 0);
+    assert!(one_reply(&mut net.server, net.now).is_none());
+}
+
+#[test]
+fn backlog_overflow_falls_back_to_syn_cookies_and_everyone_connects() {
+    let mut net = Net::new();
+    let listener = net.server.listen(server_addr(80), 2).unwrap();
+    // Ten clients at once, each with a request: two half-open slots, the
+    // rest get cookies; an accept queue of two fills and empties as the
+    // application accepts.
+    let clients: Vec<_> = (0..10)
+        .map(|_| {
+            net.client
+                .connect(net.now, CLIENT.into(), server_addr(80))
+                .unwrap()
+        })
+        .collect();
+    for c in &clients {
+        net.client.conn_mut(*c).unwrap().write(b"hello").unwrap();
+    }
+    net.settle();
+    assert!(
+        net.server.counters().cookies_sent >= 8,
+        "{:?}",
+        net.server.counters()
+    );
+    let mut accepted = Vec::new();
+    for _ in 0..30 {
+        while let Some(k) = net.server.accept(listener) {
+            accepted.push(k);
+        }
+        net.run_for(Duration::from_secs(2));
+    }
+    assert_eq!(accepted.len(), 10, "{:?}", net.server.counters());
+    for c in &clients {
+        assert_eq!(
+            net.client.conn(*c).unwrap().state(),
+            State::Established,
+            "{c:?}"
+        );
+        let s = accepted
+            .iter()
+            .copied()
+            .find(|k| k.remote == c.local)
+            .unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(net.server.conn_mut(s).unwrap().read(&mut buf), 5, "{c:?}");
+    }
+    assert!(net.server.counters().cookies_validated >= 8);
+    // Data flows back on a cookie connection too.
+    let last = *clients.last().unwrap();
+    let s = accepted
+        .iter()
+        .copied()
+        .find(|k| k.remote == last.local)
+        .unwrap();
+    net.server.conn_mut(s).unwrap().write(b"pong").unwrap();
+    net.settle();
+    let mut buf = [0u8; 8];
+    assert_eq!(net.client.conn_mut(last).unwrap().read(&mut buf), 4);
+    assert_eq!(&buf[..4], b"pong");
+}
+
+#[test]
+fn a_flood_of_spoofed_syns_keeps_memory_bounded_while_a_real_client_connects() {
+    let mut net = Net::new();
+    let listener = net.server.listen(server_addr(80), 64).unwrap();
+    let options = Options::build(&[TcpOption::Mss(1460)]).unwrap();
+    for i in 0..100_000u32 {
+        let src: IpAddr = [198, 18, (i >> 8) as u8 | 0x80, i as u8].into();
+        let syn = Segment {
+            src_port: (i % 60000) as u16 + 1024,
+            dst_port: 80,
+            seq: Seq(i.wrapping_mul(2_654_435_761)),
+            flags: Flags::SYN,
+            options,
+            payload: &[][..],
+            ..Default::default()
+        };
+        let mut bytes = syn.to_bytes();
+        fill_tcp_checksum(&PseudoHeader::new(src, SERVER.into()).unwrap(), &mut bytes);
+        net.server
+            .handle_packet(net.now, src, SERVER.into(), &bytes);
+        // The spoofed sources never answer: drop what the server sends.
+        while one_reply(&mut net.server, net.now).is_some() {}
+    }
+    assert!(
+        net.server.connections() <= 64,
+        "{} connections held",
+        net.server.connections()
+    );
+    assert!(net.server.counters().cookies_sent >= 99_000);
+    let c = net
+        .client
+        .connect(net.now, CLIENT.into(), server_addr(80))
+        .unwrap();
+    net.settle();
+    assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
+    let mut found = false;
+    while let Some(k) = net.server.accept(listener) {
+        found |= k.remote == c.local;
+    }
+    assert!(found);
+    let _ = SegmentView::new_checked(&[0u8; 20][..]);
+}
+
+#[test]
+fn time_wait_does_not_block_a_new_connection_with_a_higher_sequence_number() {
+    let mut net = Net::new();
+    let listener = net.server.listen(server_addr(80), 8).unwrap();
+    let c = net
+        .client
+        .connect(net.now, CLIENT.into(), server_addr(80))
+        .unwrap();
+    net.settle();
+    let s = net.server.accept(listener).unwrap();
+    // The server closes first and ends in TIME-WAIT.
+    net.server.conn_mut(s).unwrap().close();
+    net.settle();
+    net.client.conn_mut(c).unwrap().close();
+    net.settle();
+    assert_eq!(net.server.conn(s).unwrap().state(), State::TimeWait);
+    let rcv_nxt = net.server.conn(s).unwrap().rcv_nxt();
+    let syn = Segment {
+        src_port: c.local.port(),
+        dst_port: 80,
+        seq: rcv_nxt + 100_000,
+        flags: Flags::SYN,
+        payload: &[][..],
+        ..Default::default()
+    };
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
+    let bytes = one_reply(&mut net.server, net.now).unwrap();
+    let reply = Segment::parse(&bytes).unwrap();
+    assert_eq!(reply.flags, Flags::SYN | Flags::ACK);
+    assert_eq!(reply.ack, rcv_nxt + 100_001);
+}
+
+#[test]
+fn addresses_in_use_and_bad_input_are_typed_errors() {
+    let mut net = Net::new();
+    net.server.listen(server_addr(80), 8).unwrap();
+    let err = net.server.listen(server_addr(80), 8).unwrap_err();
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::AddrInUse
+    );
+    let v6: IpAddr = "fd00::1".parse().unwrap();
+    let err = net
+        .client
+        .connect(net.now, v6, server_addr(80))
+        .unwrap_err();
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::InvalidInput
+    );
+}

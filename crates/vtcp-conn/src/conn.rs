@@ -425,6 +425,12 @@ impl Conn {
         if let Some(ts) = h.timestamp.filter(|_| c.cfg.enable_timestamps) {
             c.ts_ok = true;
             c.ts_recent = ts.tsval;
+            // Our TSvals must not go back from the one the cookie SYN-ACK
+            // carried (the peer echoes it in TSecr), or the peer's PAWS
+            // would drop them: continue that clock, past the 6 low bits the
+            // cookie used for options.
+            let now_ms = now.as_millis() as u32;
+            c.ts_offset = ts.tsecr.wrapping_sub(now_ms).wrapping_add(64);
         }
         c.set_smss(Some(h.peer_mss));
         c.syn_acked = true;

@@ -716,6 +716,12 @@ fn a_cookie_connection_starts_established_with_what_the_cookie_kept() {
     assert_eq!(seg.seq, Seq(trace::OUR_ISN + 1));
     assert_eq!(seg.ack, Seq(trace::PEER_ISN + 6));
     assert_eq!(seg.options.timestamp().map(|t| t.tsecr), Some(500));
+    // Our clock continues from the TSval the cookie SYN-ACK carried (77).
+    let tsval = seg.options.timestamp().unwrap().tsval;
+    assert!(
+        vtcp_seq::seq_after(tsval, 77) && tsval.wrapping_sub(77) <= 64,
+        "{tsval}"
+    );
     // The peer's window of 100 is scaled by 7: 12800 octets may go, as
     // eight full segments; the 1376 left would be a small segment behind
     // data in flight (sender SWS avoidance and Nagle hold it).

@@ -18,12 +18,25 @@ struct Net {
     buf: Vec<u8>,
 }
 
+/// A stack with secrets derived from `seed`, so runs repeat.
+fn stack(seed: u8) -> Stack {
+    Stack::new(StackConfig {
+        cookie_key: [seed; 16],
+        isn_key: [seed.wrapping_add(101); 16],
+        ..StackConfig::default()
+    })
+}
+
 impl Net {
     fn new() -> Self {
+        Self::seeded(1)
+    }
+
+    fn seeded(seed: u8) -> Self {
         Self {
             now: Duration::from_secs(1),
-            client: Stack::new(StackConfig::default()),
-            server: Stack::new(StackConfig::default()),
+            client: stack(seed),
+            server: stack(seed.wrapping_add(50)),
             buf: vec![0; 70_000],
         }
     }
@@ -220,7 +233,13 @@ fn bad_checksums_are_dropped_and_counted() {
 
 #[test]
 fn backlog_overflow_falls_back_to_syn_cookies_and_everyone_connects() {
-    let mut net = Net::new();
+    for seed in 0..20 {
+        backlog_overflow(seed);
+    }
+}
+
+fn backlog_overflow(seed: u8) {
+    let mut net = Net::seeded(seed);
     let listener = net.server.listen(server_addr(80), 2).unwrap();
     // Ten clients at once, each with a request: two half-open slots, the
     // rest get cookies; an accept queue of two fills and empties as the

@@ -13,6 +13,7 @@ pub(crate) const CRATES: &[&str] = &[
     "vtcp-cookie",
     "vtcp-conn",
     "vtcp",
+    "vtcp-sim",
     "vtcp-cli",
 ];
 
@@ -30,7 +31,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             return Err(format!("{krate} does not take the workspace version"));
         }
         let dep = format!("{krate} = {{ path = \"crates/{krate}\", version = \"{version}\"");
-        if !["vtcp-cli", "vtcp"].contains(krate) && !manifest.contains(&dep) {
+        if *krate != "vtcp-cli" && !manifest.contains(&dep) {
             return Err(format!(
                 "[workspace.dependencies] does not name {krate} at {version}"
             ));

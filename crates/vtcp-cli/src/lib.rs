@@ -3,7 +3,9 @@
 //! - [`capture`]: TCP segments out of pcap and pcapng files.
 //! - [`decode`]: `vtcp decode FILE`, a tcpdump-style listing with checksum
 //!   status and a summary.
+//! - [`sim`]: `vtcp sim`, a simulated transfer and its summary.
 #![forbid(unsafe_code)]
 
 pub mod capture;
 pub mod decode;
+pub mod sim;

@@ -27,11 +27,29 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Simulate a transfer over a configurable link and summarise it.
+    Sim(vtcp_cli::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Sim(args) => {
+            let mut out = io::stdout().lock();
+            let mut err = io::stderr().lock();
+            match vtcp_cli::sim::sim(&args, &mut out, &mut err) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => {
+                    eprintln!("vtcp: the transfer did not complete intact");
+                    ExitCode::FAILURE
+                }
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("vtcp: writing output: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Decode { file, quiet } => {
             let stdout = io::stdout().lock();
             let mut out = io::BufWriter::new(stdout);

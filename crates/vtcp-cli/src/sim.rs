@@ -1,0 +1,291 @@
+//! `vtcp sim`: one simulated transfer (or several, side by side) with a
+//! progress bar and a summary.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use vtcp_sim::{GilbertElliott, Link, Progress, Report, SimConfig, mathis_bound_bps, run};
+
+/// The flags of `vtcp sim`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SimArgs {
+    /// Bytes to transfer (suffixes K, M, G: powers of 1024).
+    #[arg(long, default_value = "32M", value_parser = parse_size)]
+    pub bytes: u64,
+    /// Link bandwidth in Mbit/s.
+    #[arg(long, default_value_t = 100.0, value_parser = positive)]
+    pub bandwidth: f64,
+    /// Round-trip time in milliseconds (twice the one-way delay).
+    #[arg(long, default_value_t = 20.0, value_parser = non_negative)]
+    pub rtt: f64,
+    /// Random loss rate per packet and direction, 0 to 1 (or a percentage
+    /// such as 1%).
+    #[arg(long, default_value = "1%", value_parser = parse_rate)]
+    pub loss: f64,
+    /// Bursty loss: rate of entering the bad state, 0 to 1 (Gilbert–Elliott;
+    /// 30% chance of leaving it, 50% loss inside).
+    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    pub burst: f64,
+    /// Jitter in milliseconds (uniform, added to the one-way delay).
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
+    pub jitter: f64,
+    /// Reordering rate (a packet is delayed by half the one-way delay).
+    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    pub reorder: f64,
+    /// Duplication rate.
+    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    pub duplicate: f64,
+    /// Rate of single-bit corruption (checksums must catch it).
+    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    pub corrupt: f64,
+    /// Queue size in packets (drop-tail).
+    #[arg(long, default_value_t = 1000)]
+    pub queue: usize,
+    /// Congestion control.
+    #[arg(long, default_value = "highspeed", value_parser = ["newreno", "highspeed", "cubic"])]
+    pub cc: String,
+    /// Do not offer SACK.
+    #[arg(long)]
+    pub no_sack: bool,
+    /// Do not offer timestamps.
+    #[arg(long)]
+    pub no_timestamps: bool,
+    /// Do not offer window scaling.
+    #[arg(long)]
+    pub no_window_scaling: bool,
+    /// MSS.
+    #[arg(long, default_value_t = 1460, value_parser = clap::value_parser!(u16).range(64..))]
+    pub mss: u16,
+    /// Send and receive buffer size (suffixes K, M).
+    #[arg(long, default_value = "4M", value_parser = parse_size)]
+    pub buffer: u64,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Run NewReno, HighSpeed and Cubic, with SACK on and off, on the same
+    /// seeded link and print them side by side.
+    #[arg(long)]
+    pub compare: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (like 32M)"))?;
+    n.checked_mul(mult)
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("`{s}` is not a usable size"))
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let (num, scale) = match s.strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (s, 1.0),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a rate (like 0.01 or 1%)"))?;
+    let v = v / scale;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not between 0 and 1"))
+    }
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("`{s}` is not a positive number")),
+    }
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("`{s}` is not a non-negative number")),
+    }
+}
+
+impl SimArgs {
+    /// The simulation these flags describe.
+    pub fn config(&self) -> SimConfig {
+        let one_way = Duration::from_secs_f64(self.rtt / 2000.0);
+        SimConfig {
+            bytes: self.bytes,
+            link: Link {
+                bandwidth_bps: (self.bandwidth * 1e6) as u64,
+                delay: one_way,
+                jitter: Duration::from_secs_f64(self.jitter / 1000.0),
+                loss: self.loss,
+                bursts: (self.burst > 0.0).then_some(GilbertElliott {
+                    good_to_bad: self.burst,
+                    bad_to_good: 0.3,
+                    bad_loss: 0.5,
+                }),
+                reorder: self.reorder,
+                duplicate: self.duplicate,
+                corrupt: self.corrupt,
+                queue_packets: self.queue,
+            },
+            seed: self.seed,
+            congestion: self.cc.clone(),
+            sack: !self.no_sack,
+            timestamps: !self.no_timestamps,
+            window_scaling: !self.no_window_scaling,
+            mss: self.mss,
+            buffer: self.buffer as usize,
+            time_limit: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+fn mbit(bps: f64) -> String {
+    format!("{:.2} Mbit/s", bps / 1e6)
+}
+
+/// The summary of one run, as lines of `key  value`.
+pub fn summary(cfg: &SimConfig, r: &Report) -> String {
+    let mut s = String::new();
+    let capacity = cfg.link.bandwidth_bps as f64;
+    let rtt = cfg.link.delay * 2;
+    let _ = writeln!(
+        s,
+        "transfer        {} bytes, {}",
+        r.delivered,
+        if r.intact { "intact" } else { "NOT INTACT" }
+    );
+    let _ = writeln!(s, "goodput         {}", mbit(r.goodput_bps()));
+    let _ = writeln!(
+        s,
+        "utilisation     {:.1} % of {}",
+        100.0 * r.goodput_bps() / capacity,
+        mbit(capacity)
+    );
+    match mathis_bound_bps(u32::from(cfg.mss), rtt, cfg.link.loss) {
+        Some(b) => {
+            let _ = writeln!(
+                s,
+                "mathis bound    {} (loss {:.2} %, RTT {:?})",
+                mbit(b),
+                cfg.link.loss * 100.0,
+                rtt
+            );
+        }
+        None => {
+            let _ = writeln!(s, "mathis bound    none (no random loss)");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "transfer time   {:.3} s (virtual)",
+        r.transfer_time.as_secs_f64()
+    );
+    let _ = writeln!(s, "segments sent   {}", r.segments_sent);
+    let _ = writeln!(s, "retransmitted   {} segments", r.retransmits);
+    let _ = writeln!(s, "fast recoveries {}", r.fast_recoveries);
+    let _ = writeln!(s, "RTOs            {}", r.rtos);
+    let _ = writeln!(s, "final cwnd      {} bytes", r.final_cwnd);
+    let ssthresh = if r.final_ssthresh == u32::MAX {
+        "none".into()
+    } else {
+        format!("{} bytes", r.final_ssthresh)
+    };
+    let _ = writeln!(s, "final ssthresh  {ssthresh}");
+    let _ = writeln!(
+        s,
+        "srtt            {}",
+        r.srtt.map_or("-".into(), |d| format!(
+            "{:.1} ms",
+            d.as_secs_f64() * 1000.0
+        ))
+    );
+    let _ = writeln!(
+        s,
+        "losses          {} on the wire, {} in the queue",
+        r.wire_losses, r.queue_drops
+    );
+    let _ = writeln!(
+        s,
+        "corrupted       {} (caught by checksums: {})",
+        r.corrupted, r.bad_checksums_caught
+    );
+    let _ = writeln!(
+        s,
+        "closed cleanly  {}",
+        if r.closed_cleanly { "yes" } else { "NO" }
+    );
+    let _ = writeln!(s, "wall time       {:.3} s", r.wall_time.as_secs_f64());
+    s
+}
+
+fn bar(out: &mut impl Write, p: Progress) {
+    let width = 40;
+    let done = (p.delivered as f64 / p.total.max(1) as f64 * f64::from(width)) as usize;
+    let _ = write!(
+        out,
+        "\r[{}{}] {:>6.2} s  {:>12} / {} bytes",
+        "#".repeat(done),
+        " ".repeat(width as usize - done.min(width as usize)),
+        p.now.as_secs_f64(),
+        p.delivered,
+        p.total
+    );
+    let _ = out.flush();
+}
+
+/// Runs `vtcp sim`; returns whether every transfer was intact and closed.
+pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> io::Result<bool> {
+    let base = args.config();
+    if !args.compare {
+        let r = run(&base, |p| {
+            if !args.quiet {
+                bar(progress, p);
+            }
+        });
+        if !args.quiet {
+            writeln!(progress)?;
+        }
+        write!(out, "{}", summary(&base, &r))?;
+        return Ok(r.intact && r.closed_cleanly);
+    }
+    writeln!(
+        out,
+        "{:<12} {:<5} {:>14} {:>10} {:>8} {:>6} {:>10}",
+        "cc", "sack", "goodput", "retrans", "fastrec", "RTOs", "time (s)"
+    )?;
+    let mut ok = true;
+    for cc in ["newreno", "highspeed", "cubic"] {
+        for sack in [true, false] {
+            let cfg = SimConfig {
+                congestion: cc.into(),
+                sack,
+                ..base.clone()
+            };
+            let r = run(&cfg, |_| {});
+            ok &= r.intact && r.closed_cleanly;
+            writeln!(
+                out,
+                "{:<12} {:<5} {:>14} {:>10} {:>8} {:>6} {:>10.3}",
+                cc,
+                if sack { "on" } else { "off" },
+                mbit(r.goodput_bps()),
+                r.retransmits,
+                r.fast_recoveries,
+                r.rtos,
+                r.transfer_time.as_secs_f64()
+            )?;
+        }
+    }
+    Ok(ok)
+}

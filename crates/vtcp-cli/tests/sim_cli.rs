@@ -1,0 +1,75 @@
+//! `vtcp sim` as a user runs it.
+
+use std::process::{Command, Output};
+
+fn vtcp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vtcp"))
+        .args(args)
+        .output()
+        .expect("vtcp runs")
+}
+
+#[test]
+fn a_small_lossy_transfer_prints_its_summary() {
+    let out = vtcp(&[
+        "sim", "--bytes", "512K", "--loss", "2%", "--rtt", "30", "--seed", "7",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("transfer        524288 bytes, intact"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("closed cleanly  yes"), "{stdout}");
+    assert!(stdout.contains("mathis bound"), "{stdout}");
+    // The progress bar goes to standard error.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("524288 / 524288 bytes"));
+    // The same seed, the same transfer.
+    let again = vtcp(&[
+        "sim", "--bytes", "512K", "--loss", "2%", "--rtt", "30", "--seed", "7", "-q",
+    ]);
+    let line = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("segments sent"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        line(&stdout),
+        line(&String::from_utf8(again.stdout).unwrap())
+    );
+}
+
+#[test]
+fn compare_runs_every_controller_with_sack_on_and_off() {
+    let out = vtcp(&["sim", "--bytes", "128K", "--compare"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for cc in ["newreno", "highspeed", "cubic"] {
+        assert_eq!(
+            stdout.lines().filter(|l| l.starts_with(cc)).count(),
+            2,
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn bad_flags_get_a_message_and_a_failure_exit() {
+    for args in [
+        &["sim", "--loss", "1.5"][..],
+        &["sim", "--bandwidth", "0"],
+        &["sim", "--bytes", "lots"],
+        &["sim", "--cc", "bbr"],
+        &["sim", "--mss", "10"],
+        &["sim", "--frobnicate"],
+    ] {
+        let out = vtcp(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}

@@ -1,0 +1,505 @@
+//! A deterministic network simulator for vtcp.
+//!
+//! Two hosts, each a [`vtcp::Stack`], are joined by a duplex [`Link`]:
+//! each direction serialises packets at its bandwidth behind a drop-tail
+//! queue, then delays them (propagation plus jitter), and may lose them
+//! (at random, or in bursts per a Gilbert–Elliott model), reorder,
+//! duplicate or corrupt them. Time is virtual and every random choice
+//! comes from one seeded generator, so a seed gives the same transfer,
+//! segment for segment.
+//!
+//! [`run`] moves a number of bytes from the client to the server and
+//! closes both ends, returning a [`Report`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use vtcp_sim::{Link, SimConfig, run};
+//!
+//! let report = run(&SimConfig {
+//!     bytes: 200_000,
+//!     link: Link { bandwidth_bps: 10_000_000, delay: Duration::from_millis(5), loss: 0.01, ..Link::default() },
+//!     ..SimConfig::default()
+//! }, |_| {});
+//! assert_eq!(report.delivered, 200_000);
+//! assert!(report.closed_cleanly);
+//! ```
+#![forbid(unsafe_code)]
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use vtcp::{Congestion, ConnConfig, Stack, StackConfig, State};
+
+/// A small, fast, seeded generator (xorshift64*): simulations must repeat
+/// exactly, on every platform, whatever version of a crate is installed.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed` (any value).
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && self.unit() < p
+    }
+}
+
+/// Bursty loss: the Gilbert–Elliott two-state model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GilbertElliott {
+    /// Chance per packet of going from the good state to the bad one.
+    pub good_to_bad: f64,
+    /// Chance per packet of going back.
+    pub bad_to_good: f64,
+    /// Loss rate in the bad state (the good state loses nothing).
+    pub bad_loss: f64,
+}
+
+/// One direction of a link (both directions are alike).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Link {
+    /// Bandwidth, bits per second.
+    pub bandwidth_bps: u64,
+    /// One-way propagation delay.
+    pub delay: Duration,
+    /// Extra delay drawn uniformly from [0, jitter) per packet.
+    pub jitter: Duration,
+    /// Chance of losing a packet at random.
+    pub loss: f64,
+    /// Bursty loss on top of the random loss.
+    pub bursts: Option<GilbertElliott>,
+    /// Chance of delaying a packet by an extra half delay (reordering).
+    pub reorder: f64,
+    /// Chance of delivering a packet twice.
+    pub duplicate: f64,
+    /// Chance of flipping one bit of a packet (the checksum must catch it).
+    pub corrupt: f64,
+    /// Packets the queue holds before it drops (drop-tail).
+    pub queue_packets: usize,
+}
+
+impl Default for Link {
+    /// 100 Mbit/s, 10 ms each way (20 ms RTT), no impairment, a queue of
+    /// 1000 packets.
+    fn default() -> Self {
+        Self {
+            bandwidth_bps: 100_000_000,
+            delay: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            bursts: None,
+            reorder: 0.0,
+            duplicate: 0.0,
+            corrupt: 0.0,
+            queue_packets: 1000,
+        }
+    }
+}
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Bytes to move from the client to the server.
+    pub bytes: u64,
+    /// The link, in both directions.
+    pub link: Link,
+    /// The seed of every random choice.
+    pub seed: u64,
+    /// Congestion control: `newreno`, `highspeed` or `cubic`.
+    pub congestion: String,
+    /// Offer SACK.
+    pub sack: bool,
+    /// Offer timestamps.
+    pub timestamps: bool,
+    /// Offer window scaling.
+    pub window_scaling: bool,
+    /// Our MSS.
+    pub mss: u16,
+    /// Send and receive buffer sizes.
+    pub buffer: usize,
+    /// Give up after this much virtual time.
+    pub time_limit: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            bytes: 32 << 20,
+            link: Link::default(),
+            seed: 1,
+            congestion: "highspeed".into(),
+            sack: true,
+            timestamps: true,
+            window_scaling: true,
+            mss: 1460,
+            buffer: 4 << 20,
+            time_limit: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Progress, reported as the simulation runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Virtual time.
+    pub now: Duration,
+    /// Bytes delivered so far.
+    pub delivered: u64,
+    /// Bytes to deliver.
+    pub total: u64,
+}
+
+/// What happened.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    /// Bytes delivered in order to the server's application.
+    pub delivered: u64,
+    /// Whether the bytes delivered are exactly the bytes sent.
+    pub intact: bool,
+    /// Both ends reached CLOSED and the stacks hold no connection.
+    pub closed_cleanly: bool,
+    /// Virtual time from the first SYN to the last byte delivered.
+    pub transfer_time: Duration,
+    /// Virtual time until both ends closed.
+    pub total_time: Duration,
+    /// Wall-clock time the simulation took.
+    pub wall_time: Duration,
+    /// Segments the client sent (retransmissions included).
+    pub segments_sent: u64,
+    /// Data segments the client sent again.
+    pub retransmits: u64,
+    /// Retransmission timeouts.
+    pub rtos: u64,
+    /// Fast recoveries.
+    pub fast_recoveries: u64,
+    /// Congestion window and ssthresh at the end (octets).
+    pub final_cwnd: u32,
+    /// Slow-start threshold at the end.
+    pub final_ssthresh: u32,
+    /// Smoothed RTT at the end.
+    pub srtt: Option<Duration>,
+    /// Packets dropped by the queue, and lost on the wire, both ways.
+    pub queue_drops: u64,
+    /// Packets lost on the wire, both ways.
+    pub wire_losses: u64,
+    /// Packets corrupted on the wire, and caught by checksums.
+    pub corrupted: u64,
+    /// Corrupted packets the stacks' checksums caught.
+    pub bad_checksums_caught: u64,
+}
+
+impl Report {
+    /// Goodput in bits per second over the transfer time.
+    pub fn goodput_bps(&self) -> f64 {
+        self.delivered as f64 * 8.0 / self.transfer_time.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The Mathis et al. bound on Reno throughput for a loss rate and an RTT,
+/// in bits per second: (MSS / RTT) · sqrt(3/2) / sqrt(p).
+pub fn mathis_bound_bps(mss: u32, rtt: Duration, loss: f64) -> Option<f64> {
+    (loss > 0.0).then(|| f64::from(mss) * 8.0 / rtt.as_secs_f64() * (1.5f64).sqrt() / loss.sqrt())
+}
+
+/// One direction of the link: a queue feeding a wire.
+struct Direction {
+    link: Link,
+    /// When the transmitter is free again.
+    busy_until: Duration,
+    /// Departure times of packets still in the queue (for drop-tail).
+    queued: VecDeque<Duration>,
+    bad_state: bool,
+    drops: u64,
+    losses: u64,
+    corrupted: u64,
+}
+
+impl Direction {
+    fn new(link: Link) -> Self {
+        Self {
+            link,
+            busy_until: Duration::ZERO,
+            queued: VecDeque::new(),
+            bad_state: false,
+            drops: 0,
+            losses: 0,
+            corrupted: 0,
+        }
+    }
+
+    /// Sends `packet` at `now`; returns when (and in how many copies) it
+    /// arrives, after queueing, serialisation, impairments and delay.
+    fn send(&mut self, now: Duration, packet: &mut [u8], rng: &mut Rng) -> Vec<Duration> {
+        while self.queued.front().is_some_and(|&t| t <= now) {
+            self.queued.pop_front();
+        }
+        if self.queued.len() >= self.link.queue_packets {
+            self.drops += 1;
+            return Vec::new();
+        }
+        // IPv4 header of 20 octets on top of the segment.
+        let bits = (packet.len() as u64 + 20) * 8;
+        let serialise = Duration::from_nanos(bits * 1_000_000_000 / self.link.bandwidth_bps.max(1));
+        let departs = self.busy_until.max(now) + serialise;
+        self.busy_until = departs;
+        self.queued.push_back(departs);
+        if let Some(ge) = self.link.bursts {
+            let flip = if self.bad_state {
+                ge.bad_to_good
+            } else {
+                ge.good_to_bad
+            };
+            if rng.chance(flip) {
+                self.bad_state = !self.bad_state;
+            }
+            if self.bad_state && rng.chance(ge.bad_loss) {
+                self.losses += 1;
+                return Vec::new();
+            }
+        }
+        if rng.chance(self.link.loss) {
+            self.losses += 1;
+            return Vec::new();
+        }
+        if rng.chance(self.link.corrupt) && !packet.is_empty() {
+            let bit = (rng.next_u64() % (packet.len() as u64 * 8)) as usize;
+            packet[bit / 8] ^= 1 << (bit % 8);
+            self.corrupted += 1;
+        }
+        let jitter = if self.link.jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(rng.next_u64() % self.link.jitter.as_nanos().max(1) as u64)
+        };
+        let mut at = departs + self.link.delay + jitter;
+        if rng.chance(self.link.reorder) {
+            at += self.link.delay / 2;
+        }
+        if rng.chance(self.link.duplicate) {
+            vec![at, at + serialise]
+        } else {
+            vec![at]
+        }
+    }
+}
+
+/// A packet on the link: (arrival, order sent, to the server, bytes).
+type InFlight = (Duration, u64, bool, Vec<u8>);
+
+const CLIENT: [u8; 4] = [198, 18, 0, 1];
+const SERVER: [u8; 4] = [198, 18, 0, 2];
+
+fn stack(cfg: &SimConfig, salt: u8) -> Stack {
+    let (sack, ts, ws, mss, buffer) = (
+        cfg.sack,
+        cfg.timestamps,
+        cfg.window_scaling,
+        cfg.mss,
+        cfg.buffer,
+    );
+    let cc = cfg.congestion.clone();
+    let seed = cfg.seed;
+    Stack::new(StackConfig {
+        conn_config: Box::new(move || ConnConfig {
+            enable_sack: sack,
+            enable_timestamps: ts,
+            no_window_scaling: !ws,
+            mss,
+            send_buffer: buffer,
+            recv_buffer: buffer,
+            // Linux's tcp_retries2: links of 20 % loss each way make nine
+            // losses of a segment or its ACK in a row likely enough over
+            // thousands of runs; the seed's 8 would time out there.
+            max_retries: 15,
+            congestion: match cc.as_str() {
+                "newreno" => Congestion::NewReno,
+                "cubic" => Congestion::Cubic,
+                _ => Congestion::HighSpeed,
+            },
+            ..ConnConfig::default()
+        }),
+        cookie_key: [salt; 16],
+        isn_key: (u128::from(seed) ^ u128::from(salt)).to_le_bytes(),
+        ..StackConfig::default()
+    })
+}
+
+/// The byte at `offset` of the transfer: a pattern the receiver checks.
+fn pattern(offset: u64) -> u8 {
+    (offset.wrapping_mul(31) ^ (offset >> 11)) as u8
+}
+
+/// Runs one transfer and reports on it, calling `progress` now and then.
+pub fn run(cfg: &SimConfig, mut progress: impl FnMut(Progress)) -> Report {
+    let wall = Instant::now();
+    let mut rng = Rng::new(cfg.seed);
+    let mut client = stack(cfg, 1);
+    let mut server = stack(cfg, 2);
+    let listener = server
+        .listen(SocketAddr::new(SERVER.into(), 80), 16)
+        .expect("a free port");
+    let start = Duration::from_secs(1);
+    let mut now = start;
+    let conn = client
+        .connect(now, CLIENT.into(), SocketAddr::new(SERVER.into(), 80))
+        .expect("an ephemeral port");
+    let mut up = Direction::new(cfg.link);
+    let mut down = Direction::new(cfg.link);
+    let mut wire: BinaryHeap<Reverse<InFlight>> = BinaryHeap::new();
+    let mut order = 0u64;
+    let mut buf = vec![0u8; 70_000];
+    let (mut sent, mut delivered) = (0u64, 0u64);
+    let mut intact = true;
+    let mut accepted = None;
+    let mut transfer_done = None;
+    let (mut client_closed, mut server_closed) = (false, false);
+    let mut last_progress = Duration::ZERO;
+    let mut report = Report::default();
+    while now < start + cfg.time_limit {
+        // Applications: the client writes the pattern and closes when
+        // done; the server reads, checks and closes after the peer did.
+        if let Some(c) = client.conn_mut(conn) {
+            while sent < cfg.bytes {
+                let want = (cfg.bytes - sent) as usize;
+                let n = c
+                    .write_with(|a, b| {
+                        let n = want.min(a.len() + b.len());
+                        for (i, byte) in a.iter_mut().chain(b.iter_mut()).take(n).enumerate() {
+                            *byte = pattern(sent + i as u64);
+                        }
+                        n
+                    })
+                    .unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                sent += n as u64;
+            }
+            if sent == cfg.bytes && !client_closed && c.state() == State::Established {
+                c.close();
+                client_closed = true;
+            }
+        }
+        if accepted.is_none() {
+            accepted = server.accept(listener);
+        }
+        if let Some(s) = accepted.and_then(|k| server.conn_mut(k)) {
+            let (a, b) = s.peek_readable();
+            for (i, byte) in a.iter().chain(b.iter()).enumerate() {
+                intact &= *byte == pattern(delivered + i as u64);
+            }
+            let n = a.len() + b.len();
+            delivered += s.consume(n) as u64;
+            if delivered == cfg.bytes && transfer_done.is_none() {
+                transfer_done = Some(now);
+            }
+            if !server_closed && s.state() == State::CloseWait {
+                s.close();
+                server_closed = true;
+            }
+        }
+        // Hosts: everything they have to send goes onto the link.
+        while let Some(t) = client.poll_transmit(now, &mut buf) {
+            report.segments_sent += 1;
+            let mut packet = buf[..t.len].to_vec();
+            for at in up.send(now, &mut packet, &mut rng) {
+                order += 1;
+                wire.push(Reverse((at, order, true, packet.clone())));
+            }
+        }
+        while let Some(t) = server.poll_transmit(now, &mut buf) {
+            let mut packet = buf[..t.len].to_vec();
+            for at in down.send(now, &mut packet, &mut rng) {
+                order += 1;
+                wire.push(Reverse((at, order, false, packet.clone())));
+            }
+        }
+        let both_closed = [client.conn(conn), accepted.and_then(|k| server.conn(k))]
+            .iter()
+            .all(|c| c.is_some_and(|c| c.state() == State::Closed));
+        if both_closed && wire.is_empty() {
+            break;
+        }
+        // The next thing to happen: an arrival or a timer.
+        let next = [
+            wire.peek().map(|Reverse((t, ..))| *t),
+            client.poll_timeout(),
+            server.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(next) = next else { break };
+        now = now.max(next);
+        while let Some(Reverse((at, ..))) = wire.peek() {
+            if *at > now {
+                break;
+            }
+            let Reverse((_, _, to_server, packet)) = wire.pop().expect("peeked");
+            if to_server {
+                server.handle_packet(now, CLIENT.into(), SERVER.into(), &packet);
+            } else {
+                client.handle_packet(now, SERVER.into(), CLIENT.into(), &packet);
+            }
+        }
+        client.handle_timeout(now);
+        server.handle_timeout(now);
+        if now >= last_progress + Duration::from_millis(100) {
+            last_progress = now;
+            progress(Progress {
+                now: now - start,
+                delivered,
+                total: cfg.bytes,
+            });
+        }
+    }
+    if let Some(c) = client.conn(conn) {
+        let s = c.stats();
+        report.retransmits = s.retransmits;
+        report.rtos = s.rtos;
+        report.fast_recoveries = s.fast_recoveries;
+        report.final_cwnd = s.cwnd;
+        report.final_ssthresh = s.ssthresh;
+        report.srtt = s.srtt;
+    }
+    let closed = |st: &Stack, k: Option<vtcp::ConnKey>| {
+        k.and_then(|k| st.conn(k))
+            .is_some_and(|c| c.state() == State::Closed)
+    };
+    report.closed_cleanly = closed(&client, Some(conn)) && closed(&server, accepted);
+    client.release(conn);
+    if let Some(k) = accepted {
+        server.release(k);
+    }
+    while client.poll_transmit(now, &mut buf).is_some() {}
+    while server.poll_transmit(now, &mut buf).is_some() {}
+    report.closed_cleanly &= client.connections() == 0 && server.connections() == 0;
+    report.delivered = delivered;
+    report.intact = intact && delivered == cfg.bytes;
+    report.transfer_time = transfer_done.unwrap_or(now) - start;
+    report.total_time = now - start;
+    report.wall_time = wall.elapsed();
+    report.queue_drops = up.drops + down.drops;
+    report.wire_losses = up.losses + down.losses;
+    report.corrupted = up.corrupted + down.corrupted;
+    report.bad_checksums_caught = client.counters().bad_checksums + server.counters().bad_checksums;
+    report
+}

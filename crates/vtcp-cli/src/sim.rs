@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use vtcp_sim::{GilbertElliott, Link, Progress, Report, SimConfig, mathis_bound_bps, run};
+use vtcp_sim::{
+    GilbertElliott, Link, PcapWriter, Progress, Report, SimConfig, mathis_bound_bps, run,
+    run_with_tap,
+};
 
 /// The flags of `vtcp sim`.
 #[derive(Clone, Debug, clap::Args)]
@@ -70,6 +73,9 @@ pub struct SimArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write every segment sent as an IPv4 pcap file (raw IP link type).
+    #[arg(long)]
+    pub pcap: Option<std::path::PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -248,13 +254,40 @@ fn bar(out: &mut impl Write, p: Progress) {
 pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> io::Result<bool> {
     let base = args.config();
     if !args.compare {
-        let r = run(&base, |p| {
-            if !args.quiet {
-                bar(progress, p);
+        let mut pcap = match &args.pcap {
+            Some(path) => {
+                let file = std::fs::File::create(path).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+                })?;
+                Some(PcapWriter::new(io::BufWriter::new(file))?)
             }
-        });
+            None => None,
+        };
+        let mut pcap_error = None;
+        let r = run_with_tap(
+            &base,
+            |p| {
+                if !args.quiet {
+                    bar(progress, p);
+                }
+            },
+            |t, src, dst, bytes| {
+                if let Some(w) = pcap.as_mut()
+                    && pcap_error.is_none()
+                    && let Err(e) = w.write(t, src, dst, bytes)
+                {
+                    pcap_error = Some(e);
+                }
+            },
+        );
         if !args.quiet {
             writeln!(progress)?;
+        }
+        if let Some(e) = pcap_error {
+            return Err(e);
+        }
+        if let Some(w) = pcap {
+            w.finish()?;
         }
         write!(out, "{}", summary(&base, &r))?;
         return Ok(r.intact && r.closed_cleanly);

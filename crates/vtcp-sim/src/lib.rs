@@ -27,7 +27,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use vtcp::{Congestion, ConnConfig, Stack, StackConfig, State};
@@ -213,6 +213,69 @@ impl Report {
     }
 }
 
+/// Writes segments as a pcap file of raw IPv4 packets (link type 101),
+/// each with a correct IPv4 header, for tshark and Wireshark.
+pub struct PcapWriter<W: std::io::Write> {
+    out: W,
+    id: u16,
+}
+
+impl<W: std::io::Write> PcapWriter<W> {
+    /// Writes the file header.
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        let mut header = Vec::with_capacity(24);
+        header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        header.extend_from_slice(&2u16.to_le_bytes());
+        header.extend_from_slice(&4u16.to_le_bytes());
+        header.extend_from_slice(&[0; 8]);
+        header.extend_from_slice(&65_535u32.to_le_bytes());
+        header.extend_from_slice(&101u32.to_le_bytes());
+        out.write_all(&header)?;
+        Ok(Self { out, id: 0 })
+    }
+
+    /// Writes one TCP segment from `src` to `dst` (IPv4 only; other
+    /// families are skipped) at `time`.
+    pub fn write(
+        &mut self,
+        time: Duration,
+        src: IpAddr,
+        dst: IpAddr,
+        segment: &[u8],
+    ) -> std::io::Result<()> {
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (src, dst) else {
+            return Ok(());
+        };
+        let total = 20 + segment.len();
+        let mut ip = [0u8; 20];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        ip[4..6].copy_from_slice(&self.id.to_be_bytes());
+        self.id = self.id.wrapping_add(1);
+        ip[6] = 0x40; // don't fragment
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&src.octets());
+        ip[16..20].copy_from_slice(&dst.octets());
+        let checksum = vtcp::wire::checksum::internet_checksum(&ip);
+        ip[10..12].copy_from_slice(&checksum.to_be_bytes());
+        let mut record = Vec::with_capacity(16 + total);
+        record.extend_from_slice(&(time.as_secs() as u32).to_le_bytes());
+        record.extend_from_slice(&time.subsec_micros().to_le_bytes());
+        record.extend_from_slice(&(total as u32).to_le_bytes());
+        record.extend_from_slice(&(total as u32).to_le_bytes());
+        record.extend_from_slice(&ip);
+        record.extend_from_slice(segment);
+        self.out.write_all(&record)
+    }
+
+    /// Flushes and returns the writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
 /// The Mathis et al. bound on Reno throughput for a loss rate and an RTT,
 /// in bits per second: (MSS / RTT) · sqrt(3/2) / sqrt(p).
 pub fn mathis_bound_bps(mss: u32, rtt: Duration, loss: f64) -> Option<f64> {
@@ -305,6 +368,9 @@ impl Direction {
 type InFlight = (Duration, u64, bool, Vec<u8>);
 
 const CLIENT: [u8; 4] = [198, 18, 0, 1];
+/// The server's port: iperf3's, so that capture tools do not try to read
+/// the test pattern as some application protocol.
+const PORT: u16 = 5201;
 const SERVER: [u8; 4] = [198, 18, 0, 2];
 
 fn stack(cfg: &SimConfig, salt: u8) -> Stack {
@@ -348,18 +414,29 @@ fn pattern(offset: u64) -> u8 {
 }
 
 /// Runs one transfer and reports on it, calling `progress` now and then.
-pub fn run(cfg: &SimConfig, mut progress: impl FnMut(Progress)) -> Report {
+pub fn run(cfg: &SimConfig, progress: impl FnMut(Progress)) -> Report {
+    run_with_tap(cfg, progress, |_, _, _, _| {})
+}
+
+/// Like [`run`], and calls `tap` with every segment a host puts on the
+/// link (virtual time, source, destination, bytes), as a capture on the
+/// sending host would see it.
+pub fn run_with_tap(
+    cfg: &SimConfig,
+    mut progress: impl FnMut(Progress),
+    mut tap: impl FnMut(Duration, IpAddr, IpAddr, &[u8]),
+) -> Report {
     let wall = Instant::now();
     let mut rng = Rng::new(cfg.seed);
     let mut client = stack(cfg, 1);
     let mut server = stack(cfg, 2);
     let listener = server
-        .listen(SocketAddr::new(SERVER.into(), 80), 16)
+        .listen(SocketAddr::new(SERVER.into(), PORT), 16)
         .expect("a free port");
     let start = Duration::from_secs(1);
     let mut now = start;
     let conn = client
-        .connect(now, CLIENT.into(), SocketAddr::new(SERVER.into(), 80))
+        .connect(now, CLIENT.into(), SocketAddr::new(SERVER.into(), PORT))
         .expect("an ephemeral port");
     let mut up = Direction::new(cfg.link);
     let mut down = Direction::new(cfg.link);
@@ -419,6 +496,7 @@ pub fn run(cfg: &SimConfig, mut progress: impl FnMut(Progress)) -> Report {
         // Hosts: everything they have to send goes onto the link.
         while let Some(t) = client.poll_transmit(now, &mut buf) {
             report.segments_sent += 1;
+            tap(now - start, t.src, t.dst, &buf[..t.len]);
             let mut packet = buf[..t.len].to_vec();
             for at in up.send(now, &mut packet, &mut rng) {
                 order += 1;
@@ -426,6 +504,7 @@ pub fn run(cfg: &SimConfig, mut progress: impl FnMut(Progress)) -> Report {
             }
         }
         while let Some(t) = server.poll_transmit(now, &mut buf) {
+            tap(now - start, t.src, t.dst, &buf[..t.len]);
             let mut packet = buf[..t.len].to_vec();
             for at in down.send(now, &mut packet, &mut rng) {
                 order += 1;

@@ -8,4 +8,5 @@
 
 pub mod capture;
 pub mod decode;
+pub mod plot;
 pub mod sim;

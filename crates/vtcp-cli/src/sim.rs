@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
+use crate::plot::TimeSequence;
 use vtcp_sim::{
     GilbertElliott, Link, PcapWriter, Progress, Report, SimConfig, mathis_bound_bps, run,
     run_with_tap,
@@ -76,6 +77,10 @@ pub struct SimArgs {
     /// Write every segment sent as an IPv4 pcap file (raw IP link type).
     #[arg(long)]
     pub pcap: Option<std::path::PathBuf>,
+    /// Draw a time-sequence graph (tcptrace's kind) with cwnd below it, as
+    /// SVG.
+    #[arg(long)]
+    pub plot: Option<std::path::PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -264,14 +269,23 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
             None => None,
         };
         let mut pcap_error = None;
+        let plot = std::cell::RefCell::new(args.plot.as_ref().map(|_| TimeSequence::new()));
+        let mut last_bar = Duration::ZERO;
         let r = run_with_tap(
             &base,
             |p| {
-                if !args.quiet {
+                if let Some(ts) = plot.borrow_mut().as_mut() {
+                    ts.cwnd(p.now, p.cwnd);
+                }
+                if !args.quiet && p.now >= last_bar + Duration::from_millis(100) {
+                    last_bar = p.now;
                     bar(progress, p);
                 }
             },
             |t, src, dst, bytes| {
+                if let Some(ts) = plot.borrow_mut().as_mut() {
+                    ts.observe(t, src, dst, bytes);
+                }
                 if let Some(w) = pcap.as_mut()
                     && pcap_error.is_none()
                     && let Err(e) = w.write(t, src, dst, bytes)
@@ -281,6 +295,14 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
             },
         );
         if !args.quiet {
+            let total = base.bytes;
+            let end = Progress {
+                now: r.total_time,
+                delivered: r.delivered,
+                total,
+                cwnd: r.final_cwnd,
+            };
+            bar(progress, end);
             writeln!(progress)?;
         }
         if let Some(e) = pcap_error {
@@ -288,6 +310,20 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
         }
         if let Some(w) = pcap {
             w.finish()?;
+        }
+        if let (Some(path), Some(ts)) = (&args.plot, plot.into_inner()) {
+            let title = format!(
+                "{} bytes, {} Mbit/s, RTT {} ms, loss {} %, {}{}",
+                base.bytes,
+                args.bandwidth,
+                args.rtt,
+                args.loss * 100.0,
+                args.cc,
+                if base.sack { ", SACK" } else { "" }
+            );
+            std::fs::write(path, ts.to_svg(&title)).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+            })?;
         }
         write!(out, "{}", summary(&base, &r))?;
         return Ok(r.intact && r.closed_cleanly);

@@ -129,3 +129,33 @@ fn pcap_output_reads_back_with_good_checksums() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot create"));
 }
+
+#[test]
+fn plot_output_is_an_svg_time_sequence_graph() {
+    let dir = std::env::temp_dir().join(format!("vtcp-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("sim.svg");
+    let out = vtcp(&[
+        "sim",
+        "-q",
+        "--bytes",
+        "256K",
+        "--loss",
+        "2%",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+    // The ACK line, the window line and the cwnd line, and data segments.
+    assert!(text.matches("<polyline").count() >= 3);
+    assert!(text.matches(r#"stroke="black""#).count() > 50);
+    for label in ["retransmission", "receive window", "SACK", "cwnd"] {
+        assert!(text.contains(label), "no {label}");
+    }
+}

@@ -156,7 +156,7 @@ impl Default for SimConfig {
     }
 }
 
-/// Progress, reported as the simulation runs.
+/// Progress, reported every 10 ms of virtual time.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
     /// Virtual time.
@@ -165,6 +165,8 @@ pub struct Progress {
     pub delivered: u64,
     /// Bytes to deliver.
     pub total: u64,
+    /// The client's congestion window, octets.
+    pub cwnd: u32,
 }
 
 /// What happened.
@@ -541,12 +543,13 @@ pub fn run_with_tap(
         }
         client.handle_timeout(now);
         server.handle_timeout(now);
-        if now >= last_progress + Duration::from_millis(100) {
+        if now >= last_progress + Duration::from_millis(10) {
             last_progress = now;
             progress(Progress {
                 now: now - start,
                 delivered,
                 total: cfg.bytes,
+                cwnd: client.conn(conn).map_or(0, |c| c.stats().cwnd),
             });
         }
     }

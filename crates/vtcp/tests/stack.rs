@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
-use vtcp::wire::{Flags, Options, Segment, SegmentView, TcpOption};
+use vtcp::wire::{Flags, Options, Segment, TcpOption};
 use vtcp::{Stack, StackConfig, State};
 use vtcp_seq::Seq;
 
@@ -337,7 +337,6 @@ fn a_flood_of_spoofed_syns_keeps_memory_bounded_while_a_real_client_connects() {
         found |= k.remote == c.local;
     }
     assert!(found);
-    let _ = SegmentView::new_checked(&[0u8; 20][..]);
 }
 
 #[test]

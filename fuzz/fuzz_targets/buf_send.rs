@@ -21,7 +21,7 @@ enum Op {
 
 fuzz_target!(|input: (u32, u16, Vec<Op>)| {
     let (start, cap, ops) = input;
-    let cap = usize::from(cap % 4096) + 1;
+    let cap = usize::from(cap) + 1;
     let mut tx = SendBuf::new(cap, Seq(start));
     let mut stream: Vec<u8> = Vec::new();
     let mut acked = 0usize;

@@ -107,6 +107,10 @@ impl RecvBuf {
             });
             return 0;
         }
+        // Room from the first unread octet to the end of this segment, or
+        // of the highest out-of-order range held, whichever is further.
+        let held_end = self.ooo.last().map_or(e, |(_, end)| end.max(e));
+        self.ring.reserve(self.read, held_end);
         let ring = &mut self.ring;
         self.ooo.for_each_gap(s, e, |gs, ge| {
             let from = (i128::from(gs) - start) as usize;
@@ -230,6 +234,12 @@ impl RecvBuf {
     /// Capacity of the ring.
     pub fn capacity(&self) -> usize {
         self.ring.capacity()
+    }
+
+    /// Memory the ring holds now: none until data arrives, then growing in
+    /// powers of two up to the capacity.
+    pub fn allocated(&self) -> usize {
+        self.ring.allocated()
     }
 }
 
@@ -405,5 +415,40 @@ mod tests {
             }
             true
         }
+    }
+}
+
+#[cfg(test)]
+mod growth_tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use quickcheck::quickcheck;
+
+    quickcheck! {
+        // Memory grows as data arrives, out of order included, and what is
+        // read is what was sent.
+        fn reassembles_across_growth(order: Vec<u16>, start: u32) -> bool {
+            const SEG: usize = 1000;
+            let n = 120;
+            let stream: Vec<u8> = (0..n * SEG).map(|i| (i * 7 + i / 251) as u8).collect();
+            let mut rx = RecvBuf::with_max_ooo_ranges(n * SEG, Seq(start), usize::MAX);
+            assert_eq!(rx.allocated(), 0);
+            // Segments in a shuffled order given by `order`, then all of
+            // them in order to fill what is left.
+            let picks = order.iter().map(|&i| usize::from(i) % n).chain(0..n);
+            for i in picks {
+                rx.insert(Seq(start) + (i * SEG) as u32, &stream[i * SEG..(i + 1) * SEG]);
+            }
+            let mut out = vec![0u8; n * SEG];
+            rx.read(&mut out) == n * SEG && out == stream && rx.allocated() <= rx.capacity()
+        }
+    }
+
+    #[test]
+    fn a_small_exchange_takes_little_memory() {
+        let mut rx = RecvBuf::new(256 * 1024, Seq(0));
+        rx.insert(Seq(0), &[1; 100]);
+        assert_eq!(rx.allocated(), 4096);
     }
 }

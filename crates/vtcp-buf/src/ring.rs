@@ -1,34 +1,74 @@
-//! A fixed-capacity byte ring addressed by 64-bit stream offsets.
+//! A byte ring of bounded capacity addressed by 64-bit stream offsets,
+//! whose memory grows on demand.
 
-use alloc::boxed::Box;
 use alloc::vec;
+use alloc::vec::Vec;
 
-/// Bytes stored at `offset % capacity`. The owner keeps track of which
-/// offsets hold live data; the ring only copies.
+/// The least memory a ring takes once it holds anything.
+const MIN_ALLOCATION: usize = 4096;
+
+/// Bytes stored at `offset % len`, where `len` (the memory held) grows in
+/// powers of two up to `capacity` as the owner asks for room
+/// ([`Ring::reserve`]). An idle connection holds no memory for its
+/// buffers, and one that moves little holds little. The owner keeps track
+/// of which offsets hold live data; the ring only copies.
 #[derive(Clone, Debug)]
 pub(crate) struct Ring {
-    bytes: Box<[u8]>,
+    bytes: Vec<u8>,
+    capacity: usize,
 }
 
 impl Ring {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            bytes: vec![0; capacity].into_boxed_slice(),
+            bytes: Vec::new(),
+            capacity,
         }
     }
 
+    /// The most the ring may hold.
     pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Memory held now.
+    pub(crate) fn allocated(&self) -> usize {
         self.bytes.len()
     }
 
+    /// Makes room for the offsets `[live, end)`, keeping the bytes of
+    /// `[live, live + held)` (whatever the old memory covered) where they
+    /// belong. `end - live` must not exceed the capacity.
+    pub(crate) fn reserve(&mut self, live: u64, end: u64) {
+        let need = (end.saturating_sub(live) as usize).min(self.capacity);
+        let old = self.bytes.len();
+        if need <= old {
+            return;
+        }
+        let new_len = need
+            .next_power_of_two()
+            .max(MIN_ALLOCATION)
+            .min(self.capacity);
+        let mut bytes = vec![0; new_len];
+        if old > 0 {
+            // Every offset the old memory could hold live data for.
+            let (a, b) = self.slices(live, old);
+            let start = (live % new_len as u64) as usize;
+            for (i, &byte) in a.iter().chain(b).enumerate() {
+                bytes[(start + i) % new_len] = byte;
+            }
+        }
+        self.bytes = bytes;
+    }
+
     fn index(&self, offset: u64) -> usize {
-        // capacity is non-zero whenever an offset is used (callers check
-        // lengths against it first).
         (offset % self.bytes.len().max(1) as u64) as usize
     }
 
-    /// The `len` bytes from `offset`, as at most two slices.
+    /// The `len` bytes from `offset`, as at most two slices. `len` must be
+    /// within the memory held (`reserve` first).
     pub(crate) fn slices(&self, offset: u64, len: usize) -> (&[u8], &[u8]) {
+        let len = len.min(self.bytes.len());
         if len == 0 {
             return (&[], &[]);
         }
@@ -42,6 +82,7 @@ impl Ring {
 
     /// The `len` bytes from `offset`, writable, as at most two slices.
     pub(crate) fn slices_mut(&mut self, offset: u64, len: usize) -> (&mut [u8], &mut [u8]) {
+        let len = len.min(self.bytes.len());
         if len == 0 {
             return (&mut [], &mut []);
         }
@@ -51,21 +92,18 @@ impl Ring {
         (&mut tail[..first], &mut head[..len - first])
     }
 
-    /// Copies `data` in at `offset` (wrapping).
+    /// Copies `data` in at `offset` (wrapping); the room must be reserved.
     pub(crate) fn write(&mut self, offset: u64, data: &[u8]) {
-        if data.is_empty() {
-            return;
-        }
-        let start = self.index(offset);
-        let first = data.len().min(self.bytes.len() - start);
-        self.bytes[start..start + first].copy_from_slice(&data[..first]);
-        self.bytes[..data.len() - first].copy_from_slice(&data[first..]);
+        let (a, b) = self.slices_mut(offset, data.len());
+        let first = a.len();
+        a.copy_from_slice(&data[..first]);
+        b.copy_from_slice(&data[first..first + b.len()]);
     }
 
     /// Copies the `out.len()` bytes from `offset` out.
     pub(crate) fn read(&self, offset: u64, out: &mut [u8]) {
         let (a, b) = self.slices(offset, out.len());
         out[..a.len()].copy_from_slice(a);
-        out[a.len()..].copy_from_slice(b);
+        out[a.len()..a.len() + b.len()].copy_from_slice(b);
     }
 }

@@ -55,6 +55,7 @@ impl SendBuf {
     /// Appends as much of `data` as fits; returns how much.
     pub fn write(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.available());
+        self.ring.reserve(self.una, self.tail + n as u64);
         self.ring.write(self.tail, &data[..n]);
         self.tail += n as u64;
         n
@@ -65,6 +66,7 @@ impl SendBuf {
     /// the space offered). No copy through a caller's buffer.
     pub fn write_with(&mut self, fill: impl FnOnce(&mut [u8], &mut [u8]) -> usize) -> usize {
         let room = self.available();
+        self.ring.reserve(self.una, self.tail + room as u64);
         let (a, b) = self.ring.slices_mut(self.tail, room);
         let n = fill(a, b).min(room);
         self.tail += n as u64;
@@ -259,6 +261,12 @@ impl SendBuf {
     /// Capacity of the ring.
     pub fn capacity(&self) -> usize {
         self.ring.capacity()
+    }
+
+    /// Memory the ring holds now: none until data is written, then growing
+    /// in powers of two up to the capacity.
+    pub fn allocated(&self) -> usize {
+        self.ring.allocated()
     }
 
     /// Nothing written remains unacknowledged.
@@ -479,5 +487,46 @@ mod tests {
             }
             true
         }
+    }
+}
+
+#[cfg(test)]
+mod growth_tests {
+    use super::*;
+    use alloc::vec::Vec;
+    use quickcheck::quickcheck;
+
+    quickcheck! {
+        // Writes and acknowledgments in large steps: memory grows and the
+        // bytes held are always the ones written.
+        fn keeps_data_across_growth(steps: Vec<(u16, u16)>, start: u32) -> bool {
+            let cap = 200_000;
+            let mut tx = SendBuf::new(cap, Seq(start));
+            let mut stream = Vec::new();
+            let mut una = 0usize;
+            for (w, a) in steps {
+                let data: Vec<u8> = (0..usize::from(w) * 3).map(|i| (stream.len() + i) as u8).collect();
+                let n = tx.write(&data);
+                stream.extend_from_slice(&data[..n]);
+                tx.advance_sent(usize::MAX);
+                let ack = (una + usize::from(a)).min(stream.len());
+                una += tx.acknowledge(Seq(start) + ack as u32);
+                let (x, y) = tx.range(tx.una(), stream.len() - una).unwrap();
+                if [x, y].concat() != stream[una..] || tx.allocated() > cap {
+                    return false;
+                }
+            }
+            true
+        }
+    }
+
+    #[test]
+    fn an_idle_buffer_holds_no_memory() {
+        let mut tx = SendBuf::new(256 * 1024, Seq(0));
+        assert_eq!(tx.allocated(), 0);
+        tx.write(&[0; 10]);
+        assert_eq!(tx.allocated(), 4096);
+        tx.write(&[0; 10_000]);
+        assert_eq!(tx.allocated(), 16_384);
     }
 }

@@ -9,6 +9,25 @@ fn vtcp(args: &[&str]) -> Output {
         .expect("vtcp runs")
 }
 
+/// Runs a 256 KiB simulation with `loss` that writes `flag`'s output to
+/// `name` in a scratch directory of this test process.
+fn sim_writing(flag: &str, name: &str, loss: &str) -> (Output, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("vtcp-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let out = vtcp(&[
+        "sim",
+        "-q",
+        "--bytes",
+        "256K",
+        "--loss",
+        loss,
+        flag,
+        path.to_str().unwrap(),
+    ]);
+    (out, path)
+}
+
 #[test]
 fn a_small_lossy_transfer_prints_its_summary() {
     let out = vtcp(&[
@@ -76,19 +95,7 @@ fn bad_flags_get_a_message_and_a_failure_exit() {
 
 #[test]
 fn pcap_output_reads_back_with_good_checksums() {
-    let dir = std::env::temp_dir().join(format!("vtcp-sim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pcap = dir.join("sim.pcap");
-    let out = vtcp(&[
-        "sim",
-        "-q",
-        "--bytes",
-        "256K",
-        "--loss",
-        "1%",
-        "--pcap",
-        pcap.to_str().unwrap(),
-    ]);
+    let (out, pcap) = sim_writing("--pcap", "sim.pcap", "1%");
     assert!(
         out.status.success(),
         "{}",
@@ -132,19 +139,7 @@ fn pcap_output_reads_back_with_good_checksums() {
 
 #[test]
 fn plot_output_is_an_svg_time_sequence_graph() {
-    let dir = std::env::temp_dir().join(format!("vtcp-plot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let svg = dir.join("sim.svg");
-    let out = vtcp(&[
-        "sim",
-        "-q",
-        "--bytes",
-        "256K",
-        "--loss",
-        "2%",
-        "--plot",
-        svg.to_str().unwrap(),
-    ]);
+    let (out, svg) = sim_writing("--plot", "sim.svg", "2%");
     assert!(
         out.status.success(),
         "{}",

@@ -235,10 +235,17 @@ impl Stack {
     pub fn accept(&mut self, id: ListenerId) -> Option<ConnKey> {
         let listener = self.listeners.get_mut(&id.0)?;
         let key = listener.accept_queue.pop_front()?;
-        // Room now: connections that completed while the queue was full.
-        let waiting: Vec<ConnKey> = listener.half_open.iter().copied().collect();
-        for k in waiting {
-            self.after_event(k);
+        // Room now for one connection that completed while the queue was
+        // full (it waits, established, in the half-open set).
+        let conns = &self.conns;
+        let waiting = listener.half_open.iter().copied().find(|k| {
+            conns
+                .get(k)
+                .is_some_and(|e| e.conn.state().is_synchronized())
+        });
+        if let Some(k) = waiting {
+            listener.half_open.remove(&k);
+            listener.accept_queue.push_back(k);
         }
         if let Some(e) = self.conns.get_mut(&key) {
             e.owned = true;
@@ -569,11 +576,10 @@ impl Stack {
     }
 
     fn remove_if_done(&mut self, key: ConnKey) {
-        let done = self.conns.get(&key).is_some_and(|e| {
-            e.conn.state() == State::Closed
-                && !e.owned
-                && (e.listener.is_none() || e.conn.state() == State::Closed)
-        });
+        let done = self
+            .conns
+            .get(&key)
+            .is_some_and(|e| e.conn.state() == State::Closed && !e.owned);
         if done {
             if let Some(e) = self.conns.remove(&key)
                 && let Some(ListenerId(addr)) = e.listener

@@ -260,7 +260,10 @@ pub struct Conn {
     dup_acks: u32,
     challenge_window: (Duration, u32),
     now: Duration,
+    /// Pending events, each at most once (so the queue stays bounded when
+    /// the application never polls it).
     events: VecDeque<Event>,
+    close_reason: Option<CloseReason>,
     stats: Stats,
 }
 
@@ -366,6 +369,7 @@ impl Conn {
             challenge_window: (now, 0),
             now,
             events: VecDeque::new(),
+            close_reason: None,
             stats: Stats::default(),
         }
     }
@@ -442,10 +446,10 @@ impl Conn {
         c.snd_wl2 = h.local_isn + 1;
         c.rcv_adv_right = c.rcv_nxt();
         c.last_ack_sent = c.rcv_nxt();
-        c.events.push_back(Event::Connected);
+        c.push_event(Event::Connected);
         c.arm_keepalive(now);
         if !initial_data.is_empty() && c.recv.insert(h.remote_isn + 1, initial_data) > 0 {
-            c.events.push_back(Event::Readable);
+            c.push_event(Event::Readable);
             c.ack_now = true;
         }
         c
@@ -549,7 +553,13 @@ impl Conn {
         s
     }
 
-    /// The next event, if any.
+    /// Why the connection closed; `None` while it is not closed.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.close_reason
+    }
+
+    /// The next event, if any. Each kind of event waits at most once:
+    /// several segments of data give one `Readable`.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -690,10 +700,18 @@ impl Conn {
         self.enter_closed(CloseReason::Aborted);
     }
 
+    /// Queues an event unless the same one is already waiting.
+    fn push_event(&mut self, event: Event) {
+        if !self.events.contains(&event) {
+            self.events.push_back(event);
+        }
+    }
+
     fn enter_closed(&mut self, reason: CloseReason) {
         if self.state != State::Closed {
             self.state = State::Closed;
-            self.events.push_back(Event::Closed(reason));
+            self.close_reason = Some(reason);
+            self.push_event(Event::Closed(reason));
         }
         self.rto_at = None;
         self.ack_at = None;
@@ -878,11 +896,11 @@ impl Conn {
         } else {
             State::Established
         };
-        self.events.push_back(Event::Connected);
+        self.push_event(Event::Connected);
         self.arm_keepalive(self.now);
         let data = std::mem::take(&mut self.syn_data);
         if !data.is_empty() && self.recv.insert(self.irs + 1, &data) > 0 {
-            self.events.push_back(Event::Readable);
+            self.push_event(Event::Readable);
         }
     }
 
@@ -1168,7 +1186,7 @@ impl Conn {
             self.unacked_since = Some(now);
         }
         if self.send.una() != before && self.state.can_send_data() {
-            self.events.push_back(Event::Writable);
+            self.push_event(Event::Writable);
         }
     }
 
@@ -1222,7 +1240,7 @@ impl Conn {
         let newly = self.recv.insert(seg.seq, seg.payload);
         self.stats.bytes_received += newly as u64;
         if newly > 0 {
-            self.events.push_back(Event::Readable);
+            self.push_event(Event::Readable);
         }
         if newly == 0 || had_ooo || self.recv.has_ooo() {
             // Out of order, a duplicate, or filling a hole: ACK at once.
@@ -1253,7 +1271,7 @@ impl Conn {
         }
         self.fin_consumed = true;
         self.ack_now = true;
-        self.events.push_back(Event::PeerClosed);
+        self.push_event(Event::PeerClosed);
         match self.state {
             State::SynReceived | State::Established => self.state = State::CloseWait,
             State::FinWait1 if self.fin_acked => self.enter_time_wait(),

@@ -246,9 +246,7 @@ fn closed_normally(c: &mut Conn) -> bool {
         }
     }
     assert!(events <= 5, "{events} events queued");
-    c.state() == State::Closed
-        && closed == Some(CloseReason::Normal)
-        && c.close_reason() == closed
+    c.state() == State::Closed && closed == Some(CloseReason::Normal) && c.close_reason() == closed
 }
 
 #[test]

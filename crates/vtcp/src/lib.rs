@@ -8,6 +8,11 @@
 //! behind one sans-IO endpoint, with listeners, SYN cookies and the
 //! replies RFC 9293 requires for segments that match no connection.
 //!
+//! Over the stack, [`net`] gives blocking, thread-safe sockets shaped like
+//! `std::net` ([`TcpListener`], [`TcpStream`] on a [`NetStack`] that runs
+//! the timers and hands segments to your [`SegmentWriter`]), and, with the
+//! `tokio` feature, `async_net` gives the same as `AsyncRead`/`AsyncWrite`.
+//!
 //! ```
 //! use std::net::{IpAddr, SocketAddr};
 //! use std::time::Duration;
@@ -40,8 +45,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "tokio")]
+pub mod async_net;
+pub mod net;
 mod stack;
 
+pub use net::{NetStack, SegmentWriter, TcpListener, TcpStream, WeakNetStack};
 pub use stack::{ConnKey, Counters, ListenerId, Stack, StackConfig, StackError, Transmit};
 pub use vtcp_conn::{CloseReason, Congestion, Conn, ConnConfig, Event, Keepalive, State, Stats};
 

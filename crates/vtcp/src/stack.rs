@@ -26,6 +26,14 @@ pub struct ConnKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListenerId(SocketAddr);
 
+impl ListenerId {
+    /// The address and port listened on (the port chosen when 0 was
+    /// asked for).
+    pub fn local_addr(self) -> SocketAddr {
+        self.0
+    }
+}
+
 /// One segment to send: its IP addresses and its length in the caller's
 /// buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +63,41 @@ pub enum StackError {
     /// No such connection or listener.
     #[error("not connected")]
     NotConnected,
+    /// The peer answered the SYN with a RST.
+    #[error("connection refused")]
+    ConnectionRefused,
+    /// The peer reset the connection.
+    #[error("connection reset by peer")]
+    ConnectionReset,
+    /// We aborted the connection.
+    #[error("connection aborted")]
+    ConnectionAborted,
+    /// Retransmissions, keepalive probes, the user timeout or the connect
+    /// timeout ran out.
+    #[error("timed out")]
+    TimedOut,
+    /// Writing after our side was shut down or closed.
+    #[error("broken pipe")]
+    BrokenPipe,
+    /// A read or write timeout passed with nothing done; `std::net` on
+    /// Unix reports it as `WouldBlock` (EAGAIN), and so do we.
+    #[error("read or write timeout passed")]
+    DeadlineExceeded,
+}
+
+impl StackError {
+    /// The error for a connection that closed for `reason`, when it must
+    /// be an error (an orderly close is not: reads see end of file).
+    pub fn from_close(reason: vtcp_conn::CloseReason) -> Option<Self> {
+        use vtcp_conn::CloseReason;
+        match reason {
+            CloseReason::Normal => None,
+            CloseReason::Reset => Some(Self::ConnectionReset),
+            CloseReason::Refused => Some(Self::ConnectionRefused),
+            CloseReason::TimedOut => Some(Self::TimedOut),
+            CloseReason::Aborted => Some(Self::ConnectionAborted),
+        }
+    }
 }
 
 impl From<StackError> for std::io::Error {
@@ -65,6 +108,12 @@ impl From<StackError> for std::io::Error {
             StackError::AddrNotAvailable => ErrorKind::AddrNotAvailable,
             StackError::InvalidInput => ErrorKind::InvalidInput,
             StackError::NotConnected => ErrorKind::NotConnected,
+            StackError::ConnectionRefused => ErrorKind::ConnectionRefused,
+            StackError::ConnectionReset => ErrorKind::ConnectionReset,
+            StackError::ConnectionAborted => ErrorKind::ConnectionAborted,
+            StackError::TimedOut => ErrorKind::TimedOut,
+            StackError::BrokenPipe => ErrorKind::BrokenPipe,
+            StackError::DeadlineExceeded => ErrorKind::WouldBlock,
         };
         Self::new(kind, e)
     }
@@ -208,10 +257,22 @@ impl Stack {
         c
     }
 
-    /// Listens on `local` (an unspecified address listens on all), with
-    /// at most `backlog` half-open connections and as many waiting to be
-    /// accepted.
-    pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, StackError> {
+    /// Listens on `local` (an unspecified address listens on all; port 0
+    /// takes a free ephemeral port), with at most `backlog` half-open
+    /// connections and as many waiting to be accepted.
+    pub fn listen(
+        &mut self,
+        mut local: SocketAddr,
+        backlog: usize,
+    ) -> Result<ListenerId, StackError> {
+        if local.port() == 0 {
+            let (lo, hi) = self.cfg.ephemeral_ports;
+            let free = (lo..=hi).find(|&p| {
+                let a = SocketAddr::new(local.ip(), p);
+                !self.listeners.contains_key(&a) && self.find_listener(a).is_none()
+            });
+            local.set_port(free.ok_or(StackError::AddrNotAvailable)?);
+        }
         if self.listeners.contains_key(&local) {
             return Err(StackError::AddrInUse);
         }

@@ -1,0 +1,834 @@
+//! Blocking, thread-safe sockets over a [`Stack`]: [`NetStack`],
+//! [`TcpListener`] and [`TcpStream`], shaped like `std::net`'s.
+//!
+//! A [`NetStack`] owns a [`Stack`] behind a mutex and a driver thread that
+//! runs its timers on the real clock. Segments come in through
+//! [`NetStack::handle_packet`] (from your TUN device, your VPN tunnel or
+//! another `NetStack`) and go out through the [`SegmentWriter`] you give
+//! it. The writer is always called with no lock held, and only one thread
+//! at a time writes a given stack's segments: a thread that finds another
+//! already writing leaves its segments to it. So two stacks whose writers
+//! feed each other synchronously neither deadlock nor recurse more than one
+//! level deep (the trampoline the Go seed called `Flush`).
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use vtcp_conn::{Conn, State, Stats};
+
+use crate::stack::{ConnKey, Counters, ListenerId, Stack, StackConfig, StackError};
+
+/// Where a [`NetStack`] sends its segments: wrap each in an IP header with
+/// these addresses (or hand it to another stack).
+///
+/// It is called outside every lock of the stack, so it may call
+/// [`NetStack::handle_packet`] of any stack, this one included. Closures
+/// `Fn(IpAddr, IpAddr, &[u8])` are writers.
+pub trait SegmentWriter: Send + Sync + 'static {
+    /// Sends one TCP segment from `src` to `dst`.
+    fn write_segment(&self, src: IpAddr, dst: IpAddr, segment: &[u8]);
+}
+
+impl<F> SegmentWriter for F
+where
+    F: Fn(IpAddr, IpAddr, &[u8]) + Send + Sync + 'static,
+{
+    fn write_segment(&self, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+        self(src, dst, segment);
+    }
+}
+
+/// The largest segment the stack can emit: an MSS up to 65 495 (IPv4's
+/// limit) plus the TCP header with options.
+const SCRATCH: usize = 65_536;
+
+struct Outgoing {
+    src: IpAddr,
+    dst: IpAddr,
+    bytes: Vec<u8>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) stack: Stack,
+    addrs: Vec<IpAddr>,
+    outbox: VecDeque<Outgoing>,
+    /// Emptied segment buffers, reused so that steady traffic allocates
+    /// nothing.
+    spare: Vec<Vec<u8>>,
+    scratch: Vec<u8>,
+    /// The deadline the driver sleeps towards.
+    driver_deadline: Option<Duration>,
+    driver_woken: bool,
+    closed: bool,
+    #[cfg(feature = "tokio")]
+    pub(crate) wakers: crate::async_net::Wakers,
+}
+
+impl Inner {
+    /// Moves everything the stack has to send into the outbox, and wakes
+    /// the driver if the stack's next deadline is now earlier than the one
+    /// it sleeps towards. Every change to the stack ends with it.
+    fn settle(&mut self, now: Duration) -> bool {
+        if self.scratch.is_empty() {
+            self.scratch = vec![0; SCRATCH];
+        }
+        while let Some(t) = self.stack.poll_transmit(now, &mut self.scratch) {
+            let mut bytes = self.spare.pop().unwrap_or_default();
+            bytes.clear();
+            bytes.extend_from_slice(&self.scratch[..t.len]);
+            self.outbox.push_back(Outgoing {
+                src: t.src,
+                dst: t.dst,
+                bytes,
+            });
+        }
+        let next = self.stack.poll_timeout();
+        let earlier = match (next, self.driver_deadline) {
+            (Some(t), Some(d)) => t < d,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if earlier {
+            self.driver_woken = true;
+        }
+        earlier
+    }
+
+    fn local_ip_for(&self, remote: IpAddr) -> Option<IpAddr> {
+        self.addrs
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == remote.is_ipv4())
+    }
+}
+
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    /// Wakes the driver when a deadline moved earlier or the stack shut.
+    timer: Condvar,
+    /// Wakes threads blocked in accept, connect, read and write.
+    changed: Condvar,
+    writer: Box<dyn SegmentWriter>,
+    epoch: Instant,
+    /// A thread is handing segments to the writer.
+    flushing: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Runs `f` on the stack, then queues what it has to send, wakes
+    /// whoever may care and sends the segments (outside the lock).
+    pub(crate) fn with_stack<R>(&self, f: impl FnOnce(&mut Stack, Duration) -> R) -> R {
+        let now = self.now();
+        let mut g = self.lock();
+        let r = f(&mut g.stack, now);
+        self.release(g, now);
+        r
+    }
+
+    /// Runs `f` on the stack for a change one handle makes to connection
+    /// `key` (shutdown, abort, close), and wakes the others waiting on it.
+    pub(crate) fn change_conn<R>(
+        &self,
+        key: ConnKey,
+        f: impl FnOnce(&mut Stack, Duration) -> R,
+    ) -> R {
+        let now = self.now();
+        let mut g = self.lock();
+        let r = f(&mut g.stack, now);
+        #[cfg(feature = "tokio")]
+        let woken = g.wakers.take_conn(key);
+        #[cfg(not(feature = "tokio"))]
+        let _ = key;
+        self.release(g, now);
+        self.changed.notify_all();
+        #[cfg(feature = "tokio")]
+        woken.into_iter().for_each(std::task::Waker::wake);
+        r
+    }
+
+    /// Ends a change made under the lock: settle, unlock, wake the driver
+    /// if needed, send.
+    pub(crate) fn release(&self, mut g: MutexGuard<'_, Inner>, now: Duration) {
+        let wake_driver = g.settle(now);
+        drop(g);
+        if wake_driver {
+            self.timer.notify_one();
+        }
+        self.flush();
+    }
+
+    /// Hands every queued segment to the writer, unless another thread is
+    /// already doing it (it will take ours too).
+    fn flush(&self) {
+        loop {
+            if self.flushing.swap(true, Ordering::Acquire) {
+                return;
+            }
+            let mut batch = VecDeque::new();
+            loop {
+                {
+                    let mut g = self.lock();
+                    for o in batch.drain(..) {
+                        let Outgoing { bytes, .. } = o;
+                        if g.spare.len() < 64 {
+                            g.spare.push(bytes);
+                        }
+                    }
+                    std::mem::swap(&mut batch, &mut g.outbox);
+                }
+                if batch.is_empty() {
+                    break;
+                }
+                for o in &batch {
+                    self.writer.write_segment(o.src, o.dst, &o.bytes);
+                }
+            }
+            self.flushing.store(false, Ordering::Release);
+            // A segment queued after our last look, by a thread that saw
+            // us flushing, would otherwise wait for the next call.
+            if self.lock().outbox.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Blocks on `changed` until `deadline` (forever with `None`); false
+    /// when the deadline passed.
+    pub(crate) fn wait<'a>(
+        &self,
+        g: MutexGuard<'a, Inner>,
+        deadline: Option<Instant>,
+    ) -> (MutexGuard<'a, Inner>, bool) {
+        match deadline {
+            None => (
+                self.changed.wait(g).unwrap_or_else(PoisonError::into_inner),
+                true,
+            ),
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return (g, false);
+                }
+                let (g, _) = self
+                    .changed
+                    .wait_timeout(g, left)
+                    .unwrap_or_else(PoisonError::into_inner);
+                (g, Instant::now() < d)
+            }
+        }
+    }
+
+    pub(crate) fn handle_packet(&self, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+        let now = self.now();
+        let mut g = self.lock();
+        g.stack.handle_packet(now, src, dst, segment);
+        #[cfg(feature = "tokio")]
+        let woken = g.wakers.take_for_segment(src, dst, segment);
+        self.release(g, now);
+        self.changed.notify_all();
+        #[cfg(feature = "tokio")]
+        woken.into_iter().for_each(std::task::Waker::wake);
+    }
+
+    /// The driver: runs timers when they are due and sleeps until the next
+    /// one, or until a change brings one forward.
+    fn drive(self: Arc<Self>) {
+        let mut g = self.lock();
+        loop {
+            if g.closed {
+                return;
+            }
+            let now = self.now();
+            let due = g.stack.poll_timeout().is_some_and(|t| t <= now);
+            if due {
+                g.stack.handle_timeout(now);
+            }
+            g.settle(now);
+            g.driver_woken = false;
+            let deadline = g.stack.poll_timeout();
+            g.driver_deadline = deadline;
+            #[cfg(feature = "tokio")]
+            let woken = if due { g.wakers.take_all() } else { Vec::new() };
+            drop(g);
+            if due {
+                self.changed.notify_all();
+                #[cfg(feature = "tokio")]
+                woken.into_iter().for_each(std::task::Waker::wake);
+            }
+            self.flush();
+            g = self.lock();
+            if g.driver_woken || g.closed {
+                continue;
+            }
+            let now = self.now();
+            g = match deadline {
+                Some(d) if d <= now => g,
+                Some(d) => {
+                    self.timer
+                        .wait_timeout(g, d - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => self.timer.wait(g).unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+    }
+}
+
+/// Shuts the driver down when the last handle goes.
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.timer.notify_one();
+    }
+}
+
+/// A [`Stack`] shared between threads, with a driver thread for its timers
+/// and a [`SegmentWriter`] for what it sends. Cloning gives another handle
+/// to the same stack; the driver stops when the last handle, listener and
+/// stream are gone.
+#[derive(Clone)]
+pub struct NetStack {
+    owner: Arc<Owner>,
+}
+
+/// A handle that does not keep a [`NetStack`] alive: what a writer should
+/// hold to feed another stack (two stacks holding strong handles to each
+/// other would never stop).
+#[derive(Clone)]
+pub struct WeakNetStack(Weak<Shared>);
+
+impl WeakNetStack {
+    /// Like [`NetStack::handle_packet`]; does nothing once the stack is
+    /// gone.
+    pub fn handle_packet(&self, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+        if let Some(s) = self.0.upgrade() {
+            s.handle_packet(src, dst, segment);
+        }
+    }
+}
+
+impl NetStack {
+    /// A stack with these local addresses (used to pick the source address
+    /// of outgoing connections and to check the addresses listeners bind
+    /// to), sending through `writer`. Starts the driver thread.
+    pub fn new(
+        cfg: StackConfig,
+        addrs: impl IntoIterator<Item = IpAddr>,
+        writer: impl SegmentWriter,
+    ) -> io::Result<Self> {
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                stack: Stack::new(cfg),
+                addrs: addrs.into_iter().collect(),
+                outbox: VecDeque::new(),
+                spare: Vec::new(),
+                scratch: Vec::new(),
+                driver_deadline: None,
+                driver_woken: false,
+                closed: false,
+                #[cfg(feature = "tokio")]
+                wakers: crate::async_net::Wakers::default(),
+            }),
+            timer: Condvar::new(),
+            changed: Condvar::new(),
+            writer: Box::new(writer),
+            epoch: Instant::now(),
+            flushing: AtomicBool::new(false),
+        });
+        let driver = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("vtcp-driver".into())
+            .spawn(move || driver.drive())?;
+        Ok(Self {
+            owner: Arc::new(Owner(shared)),
+        })
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.owner.0
+    }
+
+    /// Takes in one TCP segment that arrived from `src` for `dst` (from
+    /// your IP layer). Replies and data it releases are sent before it
+    /// returns, unless another thread is sending for this stack.
+    pub fn handle_packet(&self, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+        self.shared().handle_packet(src, dst, segment);
+    }
+
+    /// A handle that does not keep the stack alive.
+    pub fn downgrade(&self) -> WeakNetStack {
+        WeakNetStack(Arc::downgrade(self.shared()))
+    }
+
+    /// The stack's counters.
+    pub fn counters(&self) -> Counters {
+        self.shared().lock().stack.counters().clone()
+    }
+
+    /// Connections held, in any state (closing ones included).
+    pub fn connections(&self) -> usize {
+        self.shared().lock().stack.connections()
+    }
+
+    /// Runs `f` on the stack itself (for what the handles do not offer),
+    /// then sends what it queued. `now` is the stack's clock.
+    pub fn with_stack<R>(&self, f: impl FnOnce(&mut Stack, Duration) -> R) -> R {
+        self.shared().with_stack(f)
+    }
+}
+
+fn err(e: StackError) -> io::Error {
+    e.into()
+}
+
+fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.map(|t| Instant::now() + t)
+}
+
+fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
+    if timeout == Some(Duration::ZERO) {
+        // As std::net: a zero timeout is refused rather than meaning
+        // "never wait".
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            StackError::InvalidInput,
+        ));
+    }
+    Ok(())
+}
+
+/// A listening socket, as `std::net::TcpListener`.
+pub struct TcpListener {
+    net: NetStack,
+    id: ListenerId,
+}
+
+impl TcpListener {
+    /// Listens on `addr` with a backlog of 128. The address must be one of
+    /// the stack's or unspecified; port 0 takes a free port.
+    pub fn bind(net: &NetStack, addr: SocketAddr) -> io::Result<Self> {
+        Self::bind_with_backlog(net, addr, 128)
+    }
+
+    /// Listens with at most `backlog` half-open connections (SYN cookies
+    /// answer beyond it) and as many waiting to be accepted.
+    pub fn bind_with_backlog(net: &NetStack, addr: SocketAddr, backlog: usize) -> io::Result<Self> {
+        let id = {
+            let mut g = net.shared().lock();
+            if !addr.ip().is_unspecified() && !g.addrs.contains(&addr.ip()) {
+                return Err(err(StackError::AddrNotAvailable));
+            }
+            g.stack.listen(addr, backlog).map_err(err)?
+        };
+        Ok(Self {
+            net: net.clone(),
+            id,
+        })
+    }
+
+    /// The address listened on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.id.local_addr())
+    }
+
+    /// Waits for an established connection.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept_until(None)
+            .map(|s| s.expect("no deadline was given"))
+    }
+
+    /// Waits at most `timeout` for an established connection; `Ok(None)`
+    /// when none came.
+    pub fn accept_timeout(&self, timeout: Duration) -> io::Result<Option<(TcpStream, SocketAddr)>> {
+        self.accept_until(Some(Instant::now() + timeout))
+    }
+
+    fn accept_until(
+        &self,
+        deadline: Option<Instant>,
+    ) -> io::Result<Option<(TcpStream, SocketAddr)>> {
+        let shared = self.net.shared();
+        let mut g = shared.lock();
+        loop {
+            if let Some(key) = g.stack.accept(self.id) {
+                let stream = TcpStream::from_key(&self.net, key);
+                shared.release(g, shared.now());
+                return Ok(Some((stream, key.remote)));
+            }
+            let (g2, in_time) = shared.wait(g, deadline);
+            g = g2;
+            if !in_time {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The connections as they come, as `std::net::TcpListener::incoming`.
+    pub fn incoming(&self) -> impl Iterator<Item = io::Result<TcpStream>> + '_ {
+        std::iter::repeat_with(|| self.accept().map(|(s, _)| s))
+    }
+
+    /// The stack it listens on.
+    pub fn net(&self) -> &NetStack {
+        &self.net
+    }
+
+    #[cfg(feature = "tokio")]
+    pub(crate) fn id(&self) -> ListenerId {
+        self.id
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        self.net.shared().lock().stack.unlisten(self.id);
+    }
+}
+
+impl std::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local", &self.id.local_addr())
+            .finish()
+    }
+}
+
+pub(crate) struct StreamInner {
+    pub(crate) net: NetStack,
+    pub(crate) key: ConnKey,
+    read_timeout: Mutex<Option<Duration>>,
+    write_timeout: Mutex<Option<Duration>>,
+    pub(crate) read_shut: AtomicBool,
+}
+
+impl Drop for StreamInner {
+    /// As closing a socket: FIN after the queued data (RST when unread
+    /// data is left, RFC 9293 §3.10.4), and the stack forgets the
+    /// connection once it has closed.
+    fn drop(&mut self) {
+        let key = self.key;
+        self.net.shared().change_conn(key, |stack, _| {
+            if let Some(c) = stack.conn_mut(key) {
+                c.close();
+            }
+            stack.release(key);
+        });
+        #[cfg(feature = "tokio")]
+        self.net.shared().lock().wakers.forget(key);
+    }
+}
+
+/// A connection, as `std::net::TcpStream`. Clones made with
+/// [`TcpStream::try_clone`] share it; the connection closes when the last
+/// one is dropped.
+#[derive(Clone)]
+pub struct TcpStream {
+    pub(crate) inner: Arc<StreamInner>,
+}
+
+impl std::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local", &self.inner.key.local)
+            .field("peer", &self.inner.key.remote)
+            .finish()
+    }
+}
+
+/// What a stream's connection says to a reader or writer waiting on it.
+pub(crate) fn conn_of(stack: &mut Stack, key: ConnKey) -> io::Result<&mut Conn> {
+    stack
+        .conn_mut(key)
+        .ok_or_else(|| err(StackError::NotConnected))
+}
+
+/// The error for a closed connection, or `None` after an orderly close.
+pub(crate) fn closed_error(conn: &Conn) -> Option<io::Error> {
+    conn.close_reason()
+        .and_then(StackError::from_close)
+        .map(err)
+}
+
+impl TcpStream {
+    pub(crate) fn from_key(net: &NetStack, key: ConnKey) -> Self {
+        Self {
+            inner: Arc::new(StreamInner {
+                net: net.clone(),
+                key,
+                read_timeout: Mutex::new(None),
+                write_timeout: Mutex::new(None),
+                read_shut: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Opens a connection to `addr` and waits until it is established, or
+    /// refused, or the SYN retries run out.
+    pub fn connect(net: &NetStack, addr: SocketAddr) -> io::Result<Self> {
+        let s = Self::begin_connect(net, addr)?;
+        s.wait_established(None)?;
+        Ok(s)
+    }
+
+    /// Like [`TcpStream::connect`], giving up after `timeout`
+    /// (`TimedOut`; the half-open connection is dropped).
+    pub fn connect_timeout(
+        net: &NetStack,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<Self> {
+        check_timeout(Some(timeout))?;
+        let s = Self::begin_connect(net, addr)?;
+        s.wait_established(Some(timeout))?;
+        Ok(s)
+    }
+
+    /// Sends the SYN and returns at once, in SYN-SENT; writes made now are
+    /// sent once the connection is established.
+    /// [`TcpStream::wait_established`] waits for it.
+    pub fn begin_connect(net: &NetStack, addr: SocketAddr) -> io::Result<Self> {
+        let shared = net.shared();
+        let now = shared.now();
+        let mut g = shared.lock();
+        let local_ip = g
+            .local_ip_for(addr.ip())
+            .ok_or_else(|| err(StackError::AddrNotAvailable))?;
+        let key = g.stack.connect(now, local_ip, addr).map_err(err)?;
+        let stream = Self::from_key(net, key);
+        shared.release(g, now);
+        Ok(stream)
+    }
+
+    /// Waits until the handshake completes (the Go seed's `Established()`
+    /// channel), for at most `timeout` (`TimedOut` after it).
+    pub fn wait_established(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let deadline = deadline_after(timeout);
+        let shared = self.inner.net.shared();
+        let mut g = shared.lock();
+        loop {
+            let conn = conn_of(&mut g.stack, self.inner.key)?;
+            match conn.state() {
+                State::SynSent | State::SynReceived | State::Listen => {}
+                State::Closed => {
+                    return Err(closed_error(conn).unwrap_or_else(|| err(StackError::NotConnected)));
+                }
+                _ => return Ok(()),
+            }
+            let (g2, in_time) = shared.wait(g, deadline);
+            g = g2;
+            if !in_time {
+                return Err(err(StackError::TimedOut));
+            }
+        }
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.inner.key.remote)
+    }
+
+    /// Our address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.inner.key.local)
+    }
+
+    /// The connection's state.
+    pub fn state(&self) -> State {
+        let g = self.inner.net.shared().lock();
+        g.stack
+            .conn(self.inner.key)
+            .map_or(State::Closed, Conn::state)
+    }
+
+    /// The connection's statistics (RTT, cwnd, retransmissions, …).
+    pub fn stats(&self) -> io::Result<Stats> {
+        let g = self.inner.net.shared().lock();
+        g.stack
+            .conn(self.inner.key)
+            .map(Conn::stats)
+            .ok_or_else(|| err(StackError::NotConnected))
+    }
+
+    /// Another handle to the same connection.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(self.clone())
+    }
+
+    /// How long a read waits for data (`None`: forever); past it, reads
+    /// fail with `WouldBlock`, as `std::net` on Unix. A zero duration is
+    /// refused.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        check_timeout(timeout)?;
+        *self
+            .inner
+            .read_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = timeout;
+        Ok(())
+    }
+
+    /// How long a write waits for room in the send buffer.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        check_timeout(timeout)?;
+        *self
+            .inner
+            .write_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = timeout;
+        Ok(())
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(*self
+            .inner
+            .read_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(*self
+            .inner
+            .write_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Shuts down one or both halves: `Write` sends FIN after the queued
+    /// data (the peer reads end of file; we can still read), `Read` makes
+    /// our reads return end of file.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            self.inner.read_shut.store(true, Ordering::Release);
+        }
+        let key = self.inner.key;
+        self.inner.net.shared().change_conn(key, |stack, _| {
+            let conn = conn_of(stack, key)?;
+            if conn.state() == State::Closed {
+                return Err(err(StackError::NotConnected));
+            }
+            if matches!(how, Shutdown::Write | Shutdown::Both) {
+                conn.shutdown_write();
+            }
+            Ok(())
+        })
+    }
+
+    /// Resets the connection at once (RST), discarding queued data.
+    pub fn abort(&self) {
+        let key = self.inner.key;
+        self.inner.net.shared().change_conn(key, |stack, _| {
+            if let Some(c) = stack.conn_mut(key) {
+                c.abort();
+            }
+        });
+    }
+
+    fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() || self.inner.read_shut.load(Ordering::Acquire) {
+            return Ok(0);
+        }
+        let timeout = self.read_timeout()?;
+        let deadline = deadline_after(timeout);
+        let shared = self.inner.net.shared();
+        let mut g = shared.lock();
+        loop {
+            let conn = conn_of(&mut g.stack, self.inner.key)?;
+            let n = conn.read(buf);
+            if n > 0 {
+                // The read may open the window enough to announce it.
+                shared.release(g, shared.now());
+                return Ok(n);
+            }
+            if conn.is_read_closed() {
+                return Ok(0);
+            }
+            if conn.state() == State::Closed {
+                return closed_error(conn).map_or(Ok(0), Err);
+            }
+            let (g2, in_time) = shared.wait(g, deadline);
+            g = g2;
+            if !in_time {
+                return Err(err(StackError::DeadlineExceeded));
+            }
+        }
+    }
+
+    fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let deadline = deadline_after(self.write_timeout()?);
+        let shared = self.inner.net.shared();
+        let mut g = shared.lock();
+        loop {
+            let conn = conn_of(&mut g.stack, self.inner.key)?;
+            match conn.write(buf) {
+                Ok(0) => {}
+                Ok(n) => {
+                    shared.release(g, shared.now());
+                    return Ok(n);
+                }
+                Err(_) => {
+                    return Err(closed_error(conn).unwrap_or_else(|| err(StackError::BrokenPipe)));
+                }
+            }
+            let (g2, in_time) = shared.wait(g, deadline);
+            g = g2;
+            if !in_time {
+                return Err(err(StackError::DeadlineExceeded));
+            }
+        }
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_inner(buf)
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_inner(buf)
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_inner(buf)
+    }
+
+    /// Data is with the engine once `write` returns; it sends it as the
+    /// windows allow, so there is nothing to flush.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_inner(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

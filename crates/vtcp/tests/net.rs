@@ -1,0 +1,439 @@
+//! The blocking sockets, tested as `std::net`'s own tests test its
+//! sockets: echo, half-close, timeouts, refused and reset connections, and
+//! the errors and their kinds. Two `NetStack`s are wired back to back
+//! through their writers, synchronously, so these tests also show that
+//! such a pair neither deadlocks nor recurses without bound.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use vtcp::{
+    ConnConfig, NetStack, StackConfig, StackError, State, TcpListener, TcpStream, WeakNetStack,
+};
+
+const A: [u8; 4] = [198, 18, 0, 1];
+const B: [u8; 4] = [198, 18, 0, 2];
+
+/// Two stacks, `a` and `b`, each one's writer feeding the other. While
+/// `cut` is set, segments vanish on the way.
+struct Pair {
+    a: NetStack,
+    b: NetStack,
+    cut: Arc<AtomicBool>,
+}
+
+fn config(tweak: fn(&mut ConnConfig)) -> StackConfig {
+    StackConfig {
+        conn_config: Box::new(move || {
+            let mut c = ConnConfig {
+                // Short TIME-WAIT so that tests can see the stack empty.
+                time_wait: Duration::from_millis(100),
+                ..ConnConfig::default()
+            };
+            tweak(&mut c);
+            c
+        }),
+        ..StackConfig::default()
+    }
+}
+
+fn pair_with(tweak: fn(&mut ConnConfig)) -> Pair {
+    let cut = Arc::new(AtomicBool::new(false));
+    let to_b: Arc<OnceLock<WeakNetStack>> = Arc::default();
+    let to_a: Arc<OnceLock<WeakNetStack>> = Arc::default();
+    let writer = |to: Arc<OnceLock<WeakNetStack>>, cut: Arc<AtomicBool>| {
+        move |src: IpAddr, dst: IpAddr, seg: &[u8]| {
+            if !cut.load(Ordering::Relaxed)
+                && let Some(peer) = to.get()
+            {
+                peer.handle_packet(src, dst, seg);
+            }
+        }
+    };
+    let a = NetStack::new(
+        config(tweak),
+        [IpAddr::from(A)],
+        writer(to_b.clone(), cut.clone()),
+    )
+    .unwrap();
+    let b = NetStack::new(
+        config(tweak),
+        [IpAddr::from(B)],
+        writer(to_a.clone(), cut.clone()),
+    )
+    .unwrap();
+    let _ = to_b.set(b.downgrade());
+    let _ = to_a.set(a.downgrade());
+    Pair { a, b, cut }
+}
+
+fn pair() -> Pair {
+    pair_with(|_| {})
+}
+
+fn at_b(port: u16) -> SocketAddr {
+    SocketAddr::new(B.into(), port)
+}
+
+/// Runs `f` on a thread and fails the test if it takes more than a
+/// minute: a deadlock shows as a failure, not a hung CI job.
+fn within_a_minute(f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let t = thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => t.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = t.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("still running after a minute: deadlock?"),
+    }
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+/// Waits until `cond` holds, for at most five seconds.
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    cond()
+}
+
+#[test]
+fn echo_of_two_mebibytes_then_both_stacks_empty() {
+    within_a_minute(|| {
+        let p = pair();
+        let listener = TcpListener::bind(&p.b, at_b(7)).unwrap();
+        assert_eq!(listener.local_addr().unwrap(), at_b(7));
+        let server = thread::spawn(move || {
+            let (mut s, peer) = listener.accept().unwrap();
+            assert_eq!(peer.ip(), IpAddr::from(A));
+            assert_eq!(s.peer_addr().unwrap(), peer);
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = s.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                s.write_all(&buf[..n]).unwrap();
+            }
+        });
+        let data = pattern(2 << 20);
+        let client = TcpStream::connect(&p.a, at_b(7)).unwrap();
+        assert_eq!(client.state(), State::Established);
+        assert_eq!(client.local_addr().unwrap().ip(), IpAddr::from(A));
+        let writer = {
+            let mut w = client.try_clone().unwrap();
+            let data = data.clone();
+            thread::spawn(move || {
+                w.write_all(&data).unwrap();
+                w.shutdown(Shutdown::Write).unwrap();
+            })
+        };
+        let mut echoed = Vec::new();
+        (&client).read_to_end(&mut echoed).unwrap();
+        writer.join().unwrap();
+        server.join().unwrap();
+        assert!(
+            echoed == data,
+            "{} of {} octets echoed intact",
+            echoed.len(),
+            data.len()
+        );
+        let stats = client.stats().unwrap();
+        assert_eq!(
+            stats.bytes_acked,
+            data.len() as u64,
+            "every octet acknowledged"
+        );
+        assert_eq!(stats.bytes_received, data.len() as u64);
+        drop(client);
+        // Every connection goes away once closed (after a short
+        // TIME-WAIT): nothing is left behind.
+        assert!(eventually(
+            || p.a.connections() == 0 && p.b.connections() == 0
+        ));
+        assert_eq!(p.a.counters().connections_closed, 1);
+        assert_eq!(p.b.counters().connections_closed, 1);
+    });
+}
+
+#[test]
+fn half_close_lets_the_peer_answer_after_our_fin() {
+    within_a_minute(|| {
+        let p = pair();
+        let listener = TcpListener::bind(&p.b, at_b(8)).unwrap();
+        let server = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut request = String::new();
+            s.read_to_string(&mut request).unwrap();
+            // Our side is still open after the peer's FIN.
+            assert_eq!(s.state(), State::CloseWait);
+            write!(s, "{} octets", request.len()).unwrap();
+        });
+        let mut c = TcpStream::connect(&p.a, at_b(8)).unwrap();
+        c.write_all(b"question").unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        assert!(
+            c.write(b"more")
+                .is_err_and(|e| e.kind() == ErrorKind::BrokenPipe)
+        );
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer, "8 octets");
+        server.join().unwrap();
+    });
+}
+
+#[test]
+fn read_timeout_gives_would_block_after_the_timeout() {
+    within_a_minute(|| {
+        let p = pair();
+        let listener = TcpListener::bind(&p.b, at_b(9)).unwrap();
+        let mut c = TcpStream::connect(&p.a, at_b(9)).unwrap();
+        let (_s, _) = listener.accept().unwrap();
+        assert!(c.read_timeout().unwrap().is_none());
+        c.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let start = Instant::now();
+        let e = c.read(&mut [0u8; 16]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock);
+        assert_eq!(
+            e.get_ref().and_then(|e| e.downcast_ref::<StackError>()),
+            Some(&StackError::DeadlineExceeded)
+        );
+        assert!(start.elapsed() >= Duration::from_millis(100));
+        // As std::net: a zero timeout is refused.
+        let zero = c.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
+        assert_eq!(zero.kind(), ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn write_timeout_when_the_peer_does_not_read() {
+    within_a_minute(|| {
+        let p = pair_with(|c| {
+            c.send_buffer = 16 * 1024;
+            c.recv_buffer = 16 * 1024;
+        });
+        let listener = TcpListener::bind(&p.b, at_b(10)).unwrap();
+        let mut c = TcpStream::connect(&p.a, at_b(10)).unwrap();
+        let (_unread, _) = listener.accept().unwrap();
+        c.set_write_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let chunk = [0x5a; 4096];
+        let mut written = 0;
+        let err = loop {
+            match c.write(&chunk) {
+                Ok(n) => written += n,
+                Err(e) => break e,
+            }
+            assert!(written < 1 << 20, "writes never blocked");
+        };
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        // The peer's receive buffer and our send buffer are full: no more.
+        assert!(
+            (16 * 1024..=2 * 16 * 1024 + 4096).contains(&written),
+            "{written}"
+        );
+    });
+}
+
+#[test]
+fn connect_timeout_when_nothing_answers() {
+    within_a_minute(|| {
+        let p = pair();
+        p.cut.store(true, Ordering::Relaxed);
+        let start = Instant::now();
+        let e = TcpStream::connect_timeout(&p.a, at_b(11), Duration::from_millis(300)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TimedOut);
+        assert!(start.elapsed() >= Duration::from_millis(300));
+        let zero = TcpStream::connect_timeout(&p.a, at_b(11), Duration::ZERO).unwrap_err();
+        assert_eq!(zero.kind(), ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn connection_refused_without_a_listener() {
+    within_a_minute(|| {
+        let p = pair();
+        let e = TcpStream::connect(&p.a, at_b(12)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+        assert_eq!(p.b.counters().rsts_out, 1);
+        assert!(eventually(|| p.a.connections() == 0));
+    });
+}
+
+#[test]
+fn reset_by_peer_fails_reads_and_writes() {
+    within_a_minute(|| {
+        let p = pair();
+        let listener = TcpListener::bind(&p.b, at_b(13)).unwrap();
+        let mut c = TcpStream::connect(&p.a, at_b(13)).unwrap();
+        let (s, _) = listener.accept().unwrap();
+        s.abort();
+        let e = c.read(&mut [0u8; 8]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+        assert_eq!(
+            c.write(b"x").unwrap_err().kind(),
+            ErrorKind::ConnectionReset
+        );
+        assert_eq!(
+            c.shutdown(Shutdown::Write).unwrap_err().kind(),
+            ErrorKind::NotConnected
+        );
+    });
+}
+
+#[test]
+fn closing_with_unread_data_resets() {
+    within_a_minute(|| {
+        let p = pair();
+        let listener = TcpListener::bind(&p.b, at_b(14)).unwrap();
+        let mut c = TcpStream::connect(&p.a, at_b(14)).unwrap();
+        let (s, _) = listener.accept().unwrap();
+        c.write_all(b"never read").unwrap();
+        assert!(eventually(|| s.stats().unwrap().bytes_received == 10));
+        // RFC 9293 §3.10.4 (and Linux): close with unread data sends RST.
+        drop(s);
+        let e = c.read(&mut [0u8; 8]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+    });
+}
+
+#[test]
+fn a_blocked_reader_wakes_when_another_handle_aborts() {
+    within_a_minute(|| {
+        let p = pair();
+        let listener = TcpListener::bind(&p.b, at_b(15)).unwrap();
+        let c = TcpStream::connect(&p.a, at_b(15)).unwrap();
+        let (_s, _) = listener.accept().unwrap();
+        let reader = {
+            let mut r = c.try_clone().unwrap();
+            thread::spawn(move || r.read(&mut [0u8; 8]))
+        };
+        thread::sleep(Duration::from_millis(50));
+        c.abort();
+        let e = reader.join().unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionAborted);
+    });
+}
+
+#[test]
+fn binding_errors_are_those_of_std_net() {
+    let p = pair();
+    let l = TcpListener::bind(&p.b, at_b(16)).unwrap();
+    let e = TcpListener::bind(&p.b, at_b(16)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrInUse);
+    // Not one of b's addresses.
+    let e = TcpListener::bind(&p.b, SocketAddr::new(A.into(), 16)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrNotAvailable);
+    // No IPv6 address to connect from.
+    let e = TcpStream::connect(&p.a, "[fd00::2]:80".parse().unwrap()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrNotAvailable);
+    // Port 0 picks a free port, as std does.
+    let any = TcpListener::bind(&p.b, SocketAddr::new(B.into(), 0)).unwrap();
+    let port = any.local_addr().unwrap().port();
+    assert!(port >= 49152, "{port}");
+    drop(l);
+    // Dropping a listener frees its port.
+    TcpListener::bind(&p.b, at_b(16)).unwrap();
+}
+
+#[test]
+fn begin_connect_then_wait_established() {
+    within_a_minute(|| {
+        let p = pair();
+        let listener = TcpListener::bind(&p.b, SocketAddr::new([0u8; 4].into(), 17)).unwrap();
+        p.cut.store(true, Ordering::Relaxed);
+        let mut c = TcpStream::begin_connect(&p.a, at_b(17)).unwrap();
+        assert_eq!(c.state(), State::SynSent);
+        // Written before the handshake: sent once it completes.
+        c.write_all(b"early").unwrap();
+        assert_eq!(
+            c.wait_established(Some(Duration::from_millis(50)))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::TimedOut
+        );
+        p.cut.store(false, Ordering::Relaxed);
+        // The SYN's retransmission (initial RTO 1 s) gets through now.
+        c.wait_established(None).unwrap();
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = [0u8; 5];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"early");
+    });
+}
+
+#[test]
+fn many_threads_many_connections_back_to_back() {
+    within_a_minute(|| {
+        let p = pair();
+        let listener = Arc::new(TcpListener::bind(&p.b, at_b(18)).unwrap());
+        const CLIENTS: usize = 8;
+        const EACH: usize = 10;
+        let servers: Vec<_> = (0..2)
+            .map(|_| {
+                let l = listener.clone();
+                thread::spawn(move || {
+                    for _ in 0..CLIENTS * EACH / 2 {
+                        let (mut s, _) = l.accept().unwrap();
+                        thread::spawn(move || {
+                            let mut req = Vec::new();
+                            s.read_to_end(&mut req).unwrap();
+                            req.reverse();
+                            s.write_all(&req).unwrap();
+                        });
+                    }
+                })
+            })
+            .collect();
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|t| {
+                let a = p.a.clone();
+                thread::spawn(move || {
+                    for i in 0..EACH {
+                        let mut c = TcpStream::connect(&a, at_b(18)).unwrap();
+                        let req = pattern(1000 + 4000 * t + i);
+                        c.write_all(&req).unwrap();
+                        c.shutdown(Shutdown::Write).unwrap();
+                        let mut resp = Vec::new();
+                        c.read_to_end(&mut resp).unwrap();
+                        let mut want = req.clone();
+                        want.reverse();
+                        assert!(resp == want, "client {t} request {i}");
+                    }
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        for s in servers {
+            s.join().unwrap();
+        }
+        assert!(eventually(
+            || p.a.connections() == 0 && p.b.connections() == 0
+        ));
+        let (ca, cb) = (p.a.counters(), p.b.counters());
+        assert_eq!(ca.connections_opened, (CLIENTS * EACH) as u64);
+        assert_eq!(cb.connections_opened, (CLIENTS * EACH) as u64);
+        assert_eq!(ca.rsts_in + cb.rsts_in, 0);
+    });
+}

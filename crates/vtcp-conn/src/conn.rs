@@ -999,9 +999,17 @@ impl Conn {
             if !seg.flags.contains(Flags::RST) {
                 self.ack_now = true;
             }
-            if !seg.payload.is_empty() && self.state.can_receive_data() {
-                // Old data: the receive buffer only notes it, for the
-                // D-SACK block of this ACK (RFC 2883 §4.1).
+            let end = seg.seq + seg.payload.len() as u32;
+            if !seg.payload.is_empty()
+                && self.state.can_receive_data()
+                && end.before_eq(self.rcv_nxt())
+            {
+                // Old data, wholly received already: the receive buffer
+                // only notes it, for the D-SACK block of this ACK (RFC
+                // 2883 §4.1). Anything reaching past RCV.NXT is not
+                // looked at: it failed the window check, and storing it
+                // would let a blind attacker write past the advertised
+                // window (RFC 5961 §5).
                 self.recv.insert(seg.seq, seg.payload);
             }
             if self.state == State::TimeWait && seg.flags.contains(Flags::FIN) {
@@ -1055,11 +1063,12 @@ impl Conn {
             self.on_data(seg);
         }
         // Eighth: FIN.
-        if seg.flags.contains(Flags::FIN) {
+        let fin = seg.flags.contains(Flags::FIN);
+        if fin {
             self.peer_fin = Some(seg.seq + seg.payload.len() as u32);
             self.ack_now = true;
         }
-        self.consume_fin();
+        self.consume_fin(fin);
     }
 
     /// ACK processing (RFC 9293 §3.10.7.4 fifth, RFC 5961 §5). Returns
@@ -1093,7 +1102,10 @@ impl Conn {
         // RFC 5961 §5.2: acceptable ACKs are within
         // [SND.UNA − MAX.SND.WND, SND.NXT].
         if ack.after(self.snd_max) {
-            self.ack_now = true;
+            // RFC 9293 says to ACK; RFC 5961 §5.2 makes it a challenge
+            // ACK, so rate-limited (§7): two ends out of step would
+            // otherwise trade these ACKs for ever.
+            self.challenge_ack();
             return false;
         }
         if ack.before(una - self.max_snd_wnd) {
@@ -1256,9 +1268,13 @@ impl Conn {
     }
 
     /// The FIN is consumed once every octet before it has arrived.
-    fn consume_fin(&mut self) {
+    /// `fin_in_segment`: the segment just processed carries FIN.
+    fn consume_fin(&mut self, fin_in_segment: bool) {
         if self.fin_consumed {
-            if self.state == State::TimeWait {
+            // Only a FIN is answered here: answering the peer's bare ACKs
+            // in TIME-WAIT would start an endless exchange of ACKs after a
+            // simultaneous close, where both ends are in TIME-WAIT.
+            if self.state == State::TimeWait && fin_in_segment {
                 // A retransmitted FIN: ACK it and restart the 2·MSL wait.
                 self.ack_now = true;
                 self.time_wait_at = Some(self.now + self.cfg.time_wait);

@@ -274,6 +274,11 @@ fn simultaneous_close_goes_through_closing() {
     t.at(30)
         .recv(". 2:2(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
     assert_eq!(t.conn().state(), State::TimeWait);
+    // The peer, also in TIME-WAIT, may send a bare ACK: it is not
+    // answered (answering would start an endless exchange of ACKs).
+    t.at(40)
+        .recv(". 2:2(0) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.expect_none();
 }
 
 #[test]
@@ -731,4 +736,23 @@ fn a_cookie_connection_starts_established_with_what_the_cookie_kept() {
         sent += Segment::parse(&buf[..n]).unwrap().data_len();
     }
     assert_eq!(sent, 8 * 1428);
+}
+
+#[test]
+fn data_beyond_the_advertised_window_is_not_stored() {
+    let mut t = established();
+    // Our buffer is 256 KiB; the SYN-ACK advertised 65535. A segment
+    // that starts past the advertised right edge but inside the buffer
+    // fails the window check and must leave the buffer alone, or a blind
+    // attacker could write there (RFC 5961 §5).
+    t.at(20)
+        .recv(". 100000:100100(100) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().ooo_bytes, 0);
+    // Data that is old (wholly before RCV.NXT) is still noted for D-SACK.
+    t.at(30)
+        .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.at(40)
+        .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.expect(". 1:1(0) ack 11 win * <nop,nop,TS val * ecr 130,nop,nop,sack 1:11>");
 }

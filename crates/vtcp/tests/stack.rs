@@ -391,3 +391,197 @@ fn addresses_in_use_and_bad_input_are_typed_errors() {
         std::io::ErrorKind::InvalidInput
     );
 }
+
+/// An off-path attacker (RFC 5961 §1): it knows both addresses and both
+/// ports, the worst case, and even which sequence numbers are in the
+/// receive window, but it sees no segment, so it cannot know the
+/// acknowledgment numbers the endpoints would accept.
+struct Attacker(u64);
+
+/// Octets either side of the acceptable ACK range the attacker's guesses
+/// stay out of: more than any window of these tests (256 KiB buffers).
+const ACK_MARGIN: u32 = 1 << 20;
+
+impl Attacker {
+    fn next(&mut self) -> u32 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as u32
+    }
+
+    /// An ACK number the target would not accept for data (RFC 5961
+    /// §5.2: acceptable is [SND.UNA − MAX.SND.WND, SND.NXT]). A blind
+    /// guess lands in that range with probability MAX.SND.WND / 2^32,
+    /// which no check on the receiving side can lower; the test is about
+    /// every other guess.
+    fn unacceptable_ack(&mut self, snd_una: Seq, snd_nxt: Seq) -> Seq {
+        let lo = snd_una - ACK_MARGIN;
+        let span = snd_nxt.distance_from(lo) + 2 * ACK_MARGIN;
+        lo + span + self.next() % (u32::MAX - span)
+    }
+
+    /// One spoofed segment for `target` (its view of the connection
+    /// `key`): a RST, a SYN, data or a bare ACK, at an in-window sequence
+    /// number other than RCV.NXT itself (hitting it exactly is a correct
+    /// guess, RFC 5961 §3.2).
+    fn forge(&mut self, target: &Stack, key: vtcp::ConnKey) -> Vec<u8> {
+        let conn = target.conn(key).unwrap();
+        let window = (conn.config().recv_buffer - conn.readable()).max(2) as u32;
+        let seq = conn.rcv_nxt() + 1 + self.next() % (window - 1);
+        let ack = self.unacceptable_ack(conn.snd_una(), conn.snd_nxt());
+        let payload = [0xee; 100];
+        let (flags, payload): (Flags, &[u8]) = match self.next() % 4 {
+            0 => (Flags::RST, &[]),
+            1 => (Flags::SYN, &[]),
+            2 => (Flags::ACK | Flags::PSH, &payload),
+            _ => (Flags::ACK, &[]),
+        };
+        let seg = Segment {
+            src_port: key.remote.port(),
+            dst_port: key.local.port(),
+            seq: if flags == Flags::SYN {
+                Seq(self.next())
+            } else {
+                seq
+            },
+            ack: if flags.contains(Flags::ACK) {
+                ack
+            } else {
+                Seq(0)
+            },
+            flags,
+            window: 65_535,
+            payload,
+            ..Segment::default()
+        };
+        let mut bytes = seg.to_bytes();
+        fill_tcp_checksum(
+            &PseudoHeader::new(key.remote.ip(), key.local.ip()).unwrap(),
+            &mut bytes,
+        );
+        bytes
+    }
+}
+
+/// Reads everything readable from `key` into `got`.
+fn drain(stack: &mut Stack, key: vtcp::ConnKey, got: &mut Vec<u8>) {
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = stack.conn_mut(key).unwrap().read(&mut buf);
+        if n == 0 {
+            return;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Opens a connection between the two stacks of `net`; returns the
+/// client's and the server's keys.
+fn open(net: &mut Net) -> (vtcp::ConnKey, vtcp::ConnKey) {
+    let listener = net.server.listen(server_addr(80), 8).unwrap();
+    let c = net
+        .client
+        .connect(net.now, CLIENT.into(), server_addr(80))
+        .unwrap();
+    net.settle();
+    (c, net.server.accept(listener).expect("accepted"))
+}
+
+#[test]
+fn blind_rsts_syns_and_data_neither_tear_down_nor_corrupt_a_connection() {
+    let mut net = Net::seeded(7);
+    let mut attacker = Attacker(5961);
+    let (c, s) = open(&mut net);
+    let up: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
+    let down: Vec<u8> = (0..150_000u32).map(|i| (i % 241) as u8).collect();
+    let (mut sent_up, mut sent_down) = (0, 0);
+    let (mut got_up, mut got_down) = (Vec::new(), Vec::new());
+    let mut injected = 0;
+    while got_up.len() < up.len() || got_down.len() < down.len() {
+        // A little at a time, so that the attack goes on all through.
+        let up_to = (sent_up + 8192).min(up.len());
+        sent_up += net
+            .client
+            .conn_mut(c)
+            .unwrap()
+            .write(&up[sent_up..up_to])
+            .unwrap();
+        let down_to = (sent_down + 4096).min(down.len());
+        sent_down += net
+            .server
+            .conn_mut(s)
+            .unwrap()
+            .write(&down[sent_down..down_to])
+            .unwrap();
+        for _ in 0..200 {
+            let at_server = attacker.forge(&net.server, s);
+            net.server
+                .handle_packet(net.now, CLIENT.into(), SERVER.into(), &at_server);
+            let at_client = attacker.forge(&net.client, c);
+            net.client
+                .handle_packet(net.now, SERVER.into(), CLIENT.into(), &at_client);
+            injected += 2;
+        }
+        net.run_for(Duration::from_millis(2));
+        drain(&mut net.server, s, &mut got_up);
+        drain(&mut net.client, c, &mut got_down);
+        assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
+        assert_eq!(net.server.conn(s).unwrap().state(), State::Established);
+        assert!(net.now < Duration::from_secs(120), "transfer stalled");
+    }
+    assert!(got_up == up, "client to server data corrupted");
+    assert!(got_down == down, "server to client data corrupted");
+    net.client.conn_mut(c).unwrap().close();
+    net.server.conn_mut(s).unwrap().close();
+    net.run_for(Duration::from_secs(200));
+    for (stack, key) in [(&net.client, c), (&net.server, s)] {
+        let conn = stack.conn(key).unwrap();
+        assert_eq!(conn.close_reason(), Some(vtcp::CloseReason::Normal));
+        // RFC 5961 answered (within its rate limit) with challenge ACKs.
+        assert!(conn.stats().challenge_acks > 0);
+    }
+    assert!(injected > 10_000, "{injected}");
+    assert!(net.server.counters().rsts_in > 100);
+}
+
+/// The control for the test above: the same forged segments do get in
+/// when they carry what a blind attacker cannot know, so the defence is
+/// the RFC 5961 checks and not something the forgery gets wrong.
+#[test]
+fn forgeries_that_guess_right_do_get_in() {
+    let mut net = Net::seeded(8);
+    let (c, s) = open(&mut net);
+    let conn = net.server.conn(s).unwrap();
+    let (rcv_nxt, snd_nxt) = (conn.rcv_nxt(), conn.snd_nxt());
+    let data = Segment {
+        src_port: c.local.port(),
+        dst_port: c.remote.port(),
+        seq: rcv_nxt,
+        ack: snd_nxt,
+        flags: Flags::ACK | Flags::PSH,
+        window: 65_535,
+        payload: &b"injected"[..],
+        ..Segment::default()
+    };
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&data));
+    let mut got = Vec::new();
+    drain(&mut net.server, s, &mut got);
+    assert_eq!(got, b"injected");
+    let rst = Segment {
+        seq: rcv_nxt + 8,
+        ack: Seq(0),
+        flags: Flags::RST,
+        payload: &[][..],
+        ..data
+    };
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&rst));
+    assert_eq!(
+        net.server.conn(s).unwrap().close_reason(),
+        Some(vtcp::CloseReason::Reset)
+    );
+}

@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -14,12 +14,29 @@ use vtcp_wire::checksum::{PseudoHeader, fill_tcp_checksum, verify_tcp_checksum};
 use vtcp_wire::{Flags, Segment, SegmentView};
 
 /// A connection's addresses: our end and the peer's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConnKey {
     /// Our address and port.
     pub local: SocketAddr,
     /// The peer's address and port.
     pub remote: SocketAddr,
+}
+
+impl Hash for ConnKey {
+    /// Three fixed-size writes instead of the dozen that hashing the two
+    /// `SocketAddr`s field by field makes: the key is hashed for every
+    /// packet that arrives.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        fn bits(ip: IpAddr) -> u128 {
+            match ip {
+                IpAddr::V4(a) => u128::from(a.to_bits()),
+                IpAddr::V6(a) => a.to_bits(),
+            }
+        }
+        state.write_u128(bits(self.local.ip()));
+        state.write_u128(bits(self.remote.ip()));
+        state.write_u32(u32::from(self.local.port()) << 16 | u32::from(self.remote.port()));
+    }
 }
 
 /// A listener, as returned by [`Stack::listen`].
@@ -184,12 +201,89 @@ struct Listener {
 }
 
 struct Entry {
+    key: ConnKey,
     conn: Conn,
     /// The listener that created it and has not handed it out yet.
     listener: Option<ListenerId>,
     /// The application holds it (from `connect` or `accept`); a closed
     /// connection nobody holds is removed.
     owned: bool,
+    /// Tells this connection from earlier ones in the same slot.
+    generation: u32,
+    /// In the queue of connections that may have something to send.
+    dirty: bool,
+    /// The earliest deadline of this connection in the timer heap.
+    queued: Option<Duration>,
+}
+
+/// A timer: its deadline, the slot and the generation of the connection
+/// it was set for.
+type Timer = Reverse<(Duration, u32, u32)>;
+
+/// The connections, in slots. Only packets arriving are matched by key
+/// (one hash per packet); everything inside the stack names slots, so
+/// moving a segment through the stack costs no further hashing.
+struct Table {
+    index: HashMap<ConnKey, u32, RandomState>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    generation: u32,
+}
+
+impl Table {
+    fn slot_of(&self, key: &ConnKey) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
+    fn get(&self, slot: u32) -> Option<&Entry> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn get_mut(&mut self, slot: u32) -> Option<&mut Entry> {
+        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    fn by_key(&self, key: &ConnKey) -> Option<&Entry> {
+        self.slot_of(key).and_then(|i| self.get(i))
+    }
+
+    fn insert(
+        &mut self,
+        key: ConnKey,
+        conn: Conn,
+        listener: Option<ListenerId>,
+        owned: bool,
+    ) -> u32 {
+        self.generation = self.generation.wrapping_add(1);
+        let entry = Entry {
+            key,
+            conn,
+            listener,
+            owned,
+            generation: self.generation,
+            dirty: false,
+            queued: None,
+        };
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(entry);
+                i
+            }
+            None => {
+                self.slots.push(Some(entry));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(key, slot);
+        slot
+    }
+
+    fn remove(&mut self, slot: u32) -> Option<Entry> {
+        let e = self.slots.get_mut(slot as usize)?.take()?;
+        self.index.remove(&e.key);
+        self.free.push(slot);
+        Some(e)
+    }
 }
 
 /// Many connections behind one sans-IO endpoint.
@@ -201,18 +295,17 @@ struct Entry {
 /// at random (resisting hash flooding).
 pub struct Stack {
     cfg: StackConfig,
-    conns: HashMap<ConnKey, Entry, RandomState>,
+    conns: Table,
     listeners: HashMap<SocketAddr, Listener>,
     cookies: SynCookies,
     counters: Counters,
     /// Replies of the stack itself (RSTs, cookie SYN-ACKs).
     replies: VecDeque<(IpAddr, IpAddr, Vec<u8>)>,
-    /// Connections that may have something to send.
-    dirty: VecDeque<ConnKey>,
-    dirty_set: HashSet<ConnKey>,
+    /// Slots of connections that may have something to send.
+    dirty: VecDeque<u32>,
     /// Timer deadlines; an entry is stale when the connection's own
-    /// deadline moved.
-    timers: BinaryHeap<Reverse<(Duration, ConnKey)>>,
+    /// deadline moved or the slot holds another connection.
+    timers: BinaryHeap<Timer>,
     port_hasher: RandomState,
     next_port: u32,
 }
@@ -223,12 +316,16 @@ impl Stack {
         Self {
             cookies: SynCookies::new(cfg.cookie_key),
             cfg,
-            conns: HashMap::default(),
+            conns: Table {
+                index: HashMap::default(),
+                slots: Vec::new(),
+                free: Vec::new(),
+                generation: 0,
+            },
             listeners: HashMap::new(),
             counters: Counters::default(),
             replies: VecDeque::new(),
             dirty: VecDeque::new(),
-            dirty_set: HashSet::new(),
             timers: BinaryHeap::new(),
             port_hasher: RandomState::new(),
             next_port: 0,
@@ -242,7 +339,7 @@ impl Stack {
 
     /// Connections held, in any state.
     pub fn connections(&self) -> usize {
-        self.conns.len()
+        self.conns.index.len()
     }
 
     fn conn_config(&self, key: ConnKey) -> ConnConfig {
@@ -301,14 +398,14 @@ impl Stack {
         let conns = &self.conns;
         let waiting = listener.half_open.iter().copied().find(|k| {
             conns
-                .get(k)
+                .by_key(k)
                 .is_some_and(|e| e.conn.state().is_synchronized())
         });
         if let Some(k) = waiting {
             listener.half_open.remove(&k);
             listener.accept_queue.push_back(k);
         }
-        if let Some(e) = self.conns.get_mut(&key) {
+        if let Some(e) = self.conns.slot_of(&key).and_then(|i| self.conns.get_mut(i)) {
             e.owned = true;
             e.listener = None;
         }
@@ -339,7 +436,7 @@ impl Stack {
                 local: SocketAddr::new(local_ip, port),
                 remote,
             };
-            if !self.conns.contains_key(&key) && !self.listeners.contains_key(&key.local) {
+            if self.conns.slot_of(&key).is_none() && !self.listeners.contains_key(&key.local) {
                 self.next_port = self.next_port.wrapping_add(i + 1);
                 let conn = Conn::connect(self.conn_config(key), now);
                 self.insert(key, conn, None, true);
@@ -351,54 +448,61 @@ impl Stack {
 
     fn insert(&mut self, key: ConnKey, conn: Conn, listener: Option<ListenerId>, owned: bool) {
         self.counters.connections_opened += 1;
-        self.conns.insert(
-            key,
-            Entry {
-                conn,
-                listener,
-                owned,
-            },
-        );
-        self.touch(key);
+        let slot = self.conns.insert(key, conn, listener, owned);
+        self.touch(slot);
     }
 
     /// Notes that a connection may have something to send or a new
     /// deadline.
-    fn touch(&mut self, key: ConnKey) {
-        if let Some(e) = self.conns.get(&key) {
-            if let Some(t) = e.conn.poll_timeout() {
-                self.timers.push(Reverse((t, key)));
-            }
-            if self.dirty_set.insert(key) {
-                self.dirty.push_back(key);
-            }
+    fn touch(&mut self, slot: u32) {
+        self.schedule(slot);
+        if let Some(e) = self.conns.get_mut(slot)
+            && !e.dirty
+        {
+            e.dirty = true;
+            self.dirty.push_back(slot);
+        }
+    }
+
+    /// Puts the connection's deadline in the timer heap, unless an earlier
+    /// or equal one for it is there already (a deadline that moved later
+    /// is found when the earlier one comes up).
+    fn schedule(&mut self, slot: u32) {
+        if let Some(e) = self.conns.get_mut(slot)
+            && let Some(t) = e.conn.poll_timeout()
+            && e.queued.is_none_or(|q| t < q)
+        {
+            e.queued = Some(t);
+            self.timers.push(Reverse((t, slot, e.generation)));
         }
     }
 
     /// A connection, to read its state, statistics and events.
     pub fn conn(&self, key: ConnKey) -> Option<&Conn> {
-        self.conns.get(&key).map(|e| &e.conn)
+        self.conns.by_key(&key).map(|e| &e.conn)
     }
 
     /// A connection, to write, read or close it. The stack looks at it
     /// again on the next `poll_transmit`.
     pub fn conn_mut(&mut self, key: ConnKey) -> Option<&mut Conn> {
-        if !self.conns.contains_key(&key) {
-            return None;
+        let slot = self.conns.slot_of(&key)?;
+        let e = self.conns.get_mut(slot)?;
+        if !e.dirty {
+            e.dirty = true;
+            self.dirty.push_back(slot);
         }
-        if self.dirty_set.insert(key) {
-            self.dirty.push_back(key);
-        }
-        self.conns.get_mut(&key).map(|e| &mut e.conn)
+        Some(&mut e.conn)
     }
 
     /// The application lets go of a connection: it is removed once
     /// closed (at once if it is).
     pub fn release(&mut self, key: ConnKey) {
-        if let Some(e) = self.conns.get_mut(&key) {
-            e.owned = false;
+        if let Some(slot) = self.conns.slot_of(&key) {
+            if let Some(e) = self.conns.get_mut(slot) {
+                e.owned = false;
+            }
+            self.touch(slot);
         }
-        self.touch(key);
     }
 
     fn find_listener(&self, local: SocketAddr) -> Option<SocketAddr> {
@@ -437,7 +541,9 @@ impl Stack {
         if flags.contains(Flags::RST) {
             self.counters.rsts_in += 1;
         }
-        if let Some(e) = self.conns.get_mut(&key) {
+        if let Some(slot) = self.conns.slot_of(&key)
+            && let Some(e) = self.conns.get_mut(slot)
+        {
             // RFC 9293 §3.6.1 / RFC 6191: a new SYN may reuse a 4-tuple in
             // TIME-WAIT when its sequence number is beyond the old one.
             let reuse = e.conn.state() == State::TimeWait
@@ -446,10 +552,10 @@ impl Stack {
                 && view.seq().after(e.conn.rcv_nxt());
             if !reuse {
                 e.conn.handle_segment(now, segment);
-                self.after_event(key);
+                self.after_event(slot);
                 return;
             }
-            self.conns.remove(&key);
+            self.conns.remove(slot);
             self.counters.connections_closed += 1;
         }
         if flags.contains(Flags::RST) {
@@ -617,13 +723,14 @@ impl Stack {
     /// When there is none it stays where it is, established, until
     /// `accept` makes room (the peer sees a connection that is slow to be
     /// served, not a reset).
-    fn after_event(&mut self, key: ConnKey) {
-        if let Some(e) = self.conns.get(&key)
+    fn after_event(&mut self, slot: u32) {
+        if let Some(e) = self.conns.get(slot)
             && let Some(ListenerId(addr)) = e.listener
             && e.conn.state() != State::SynReceived
             && let Some(l) = self.listeners.get_mut(&addr)
-            && l.half_open.contains(&key)
+            && l.half_open.contains(&e.key)
         {
+            let key = e.key;
             if !e.conn.state().is_synchronized() {
                 l.half_open.remove(&key);
             } else if l.accept_queue.len() < l.backlog {
@@ -633,21 +740,21 @@ impl Stack {
                 self.counters.accept_queue_overflows += 1;
             }
         }
-        self.touch(key);
+        self.touch(slot);
     }
 
-    fn remove_if_done(&mut self, key: ConnKey) {
+    fn remove_if_done(&mut self, slot: u32) {
         let done = self
             .conns
-            .get(&key)
+            .get(slot)
             .is_some_and(|e| e.conn.state() == State::Closed && !e.owned);
         if done {
-            if let Some(e) = self.conns.remove(&key)
+            if let Some(e) = self.conns.remove(slot)
                 && let Some(ListenerId(addr)) = e.listener
                 && let Some(l) = self.listeners.get_mut(&addr)
             {
-                l.half_open.remove(&key);
-                l.accept_queue.retain(|k| *k != key);
+                l.half_open.remove(&e.key);
+                l.accept_queue.retain(|k| *k != e.key);
             }
             self.counters.connections_closed += 1;
         }
@@ -662,26 +769,35 @@ impl Stack {
             buf[..len].copy_from_slice(&bytes[..len]);
             return Some(self.finish(src, dst, &mut buf[..len]));
         }
-        while let Some(key) = self.dirty.front().copied() {
-            let sent = self
-                .conns
-                .get_mut(&key)
-                .and_then(|e| e.conn.poll_transmit(now, buf));
-            match sent {
-                Some(len) => {
-                    return Some(self.finish(key.local.ip(), key.remote.ip(), &mut buf[..len]));
-                }
-                None => {
-                    self.dirty.pop_front();
-                    self.dirty_set.remove(&key);
-                    if let Some(t) = self.conns.get(&key).and_then(|e| e.conn.poll_timeout()) {
-                        self.timers.push(Reverse((t, key)));
-                    }
-                    self.remove_if_done(key);
-                }
+        while let Some(slot) = self.dirty.front().copied() {
+            // A slot freed (and perhaps reused) since it was queued is
+            // skipped: its flag is clear.
+            let Some(e) = self.conns.get_mut(slot).filter(|e| e.dirty) else {
+                self.dirty.pop_front();
+                continue;
+            };
+            if let Some(len) = e.conn.poll_transmit(now, buf) {
+                let (src, dst) = (e.key.local.ip(), e.key.remote.ip());
+                return Some(self.finish(src, dst, &mut buf[..len]));
             }
+            e.dirty = false;
+            self.dirty.pop_front();
+            self.schedule(slot);
+            self.remove_if_done(slot);
         }
         None
+    }
+
+    /// Takes a timer off the heap's top when it is stale; returns the slot
+    /// when it is the connection's current one.
+    fn pop_live_timer(&mut self, t: Duration, slot: u32, generation: u32) -> Option<u32> {
+        self.timers.pop();
+        let e = self.conns.get_mut(slot)?;
+        if e.generation != generation || e.queued != Some(t) {
+            return None;
+        }
+        e.queued = None;
+        Some(slot)
     }
 
     fn finish(&mut self, src: IpAddr, dst: IpAddr, segment: &mut [u8]) -> Transmit {
@@ -700,10 +816,21 @@ impl Stack {
 
     /// The earliest deadline of any connection.
     pub fn poll_timeout(&mut self) -> Option<Duration> {
-        while let Some(Reverse((t, key))) = self.timers.peek().copied() {
-            match self.conns.get(&key).and_then(|e| e.conn.poll_timeout()) {
-                Some(current) if current == t => return Some(t),
-                _ => {
+        while let Some(Reverse((t, slot, generation))) = self.timers.peek().copied() {
+            let current = self
+                .conns
+                .get(slot)
+                .filter(|e| e.generation == generation && e.queued == Some(t))
+                .map(|e| e.conn.poll_timeout());
+            match current {
+                Some(Some(c)) if c == t => return Some(t),
+                // The deadline moved: queue it anew.
+                Some(_) => {
+                    if let Some(slot) = self.pop_live_timer(t, slot, generation) {
+                        self.schedule(slot);
+                    }
+                }
+                None => {
                     self.timers.pop();
                 }
             }
@@ -713,16 +840,19 @@ impl Stack {
 
     /// Runs every connection timer due at `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
-        while let Some(Reverse((t, key))) = self.timers.peek().copied() {
+        while let Some(Reverse((t, slot, generation))) = self.timers.peek().copied() {
             if t > now {
                 break;
             }
-            self.timers.pop();
-            if let Some(e) = self.conns.get_mut(&key)
-                && e.conn.poll_timeout().is_some_and(|d| d <= now)
-            {
-                e.conn.handle_timeout(now);
-                self.after_event(key);
+            let Some(slot) = self.pop_live_timer(t, slot, generation) else {
+                continue;
+            };
+            match self.conns.get_mut(slot) {
+                Some(e) if e.conn.poll_timeout().is_some_and(|d| d <= now) => {
+                    e.conn.handle_timeout(now);
+                    self.after_event(slot);
+                }
+                _ => self.schedule(slot),
             }
         }
     }

@@ -2,6 +2,7 @@
 //! and to its peers.
 
 pub mod bulk;
+pub mod stack;
 
 use vtcp_wire::checksum::PseudoHeader;
 use vtcp_wire::{Flags, Options, SackBlock, Segment, TcpOption};

@@ -5,7 +5,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 /// The least memory a ring takes once it holds anything.
-const MIN_ALLOCATION: usize = 4096;
+const MIN_ALLOCATION: usize = 1024;
 
 /// Bytes stored at `offset % len`, where `len` (the memory held) grows in
 /// powers of two up to `capacity` as the owner asks for room

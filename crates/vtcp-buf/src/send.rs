@@ -525,7 +525,7 @@ mod growth_tests {
         let mut tx = SendBuf::new(256 * 1024, Seq(0));
         assert_eq!(tx.allocated(), 0);
         tx.write(&[0; 10]);
-        assert_eq!(tx.allocated(), 4096);
+        assert_eq!(tx.allocated(), 1024);
         tx.write(&[0; 10_000]);
         assert_eq!(tx.allocated(), 16_384);
     }

@@ -208,7 +208,9 @@ struct Listener {
 
 struct Entry {
     key: ConnKey,
-    conn: Conn,
+    /// Boxed: the slot vector grows by doubling, and its spare room
+    /// should cost a pointer per slot, not a whole connection.
+    conn: Box<Conn>,
     /// The listener that created it and has not handed it out yet.
     listener: Option<ListenerId>,
     /// The application holds it (from `connect` or `accept`); a closed
@@ -263,7 +265,7 @@ impl Table {
         self.generation = self.generation.wrapping_add(1);
         let entry = Entry {
             key,
-            conn,
+            conn: Box::new(conn),
             listener,
             owned,
             generation: self.generation,
@@ -485,7 +487,7 @@ impl Stack {
 
     /// A connection, to read its state, statistics and events.
     pub fn conn(&self, key: ConnKey) -> Option<&Conn> {
-        self.conns.by_key(&key).map(|e| &e.conn)
+        self.conns.by_key(&key).map(|e| &*e.conn)
     }
 
     /// A connection, to write, read or close it. The stack looks at it

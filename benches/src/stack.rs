@@ -1,9 +1,9 @@
 //! Request/response connections through two `Stack`s in memory.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use vtcp::{Stack, StackConfig};
+use vtcp::{ConnKey, Stack, StackConfig};
 
 /// The client's address.
 pub const CLIENT: [u8; 4] = [198, 18, 0, 1];
@@ -75,4 +75,118 @@ pub fn connections(n: usize) -> usize {
     settle(now, &mut client, &mut server, &mut buf);
     assert_eq!((client.connections(), server.connections()), (0, 0));
     done
+}
+
+/// Two stacks holding `n` established connections, for the cost of one
+/// segment as the table grows.
+pub struct Many {
+    client: Stack,
+    server: Stack,
+    pairs: Vec<(ConnKey, ConnKey)>,
+    next: usize,
+    buf: Vec<u8>,
+    now: Duration,
+}
+
+impl Many {
+    /// Opens `n` connections (clients on as many addresses as the
+    /// ephemeral ports need).
+    pub fn new(n: usize) -> Self {
+        let mut client = stack(1);
+        let mut server = stack(2);
+        let addr = SocketAddr::new(SERVER.into(), 80);
+        let listener = server.listen(addr, 1024).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let now = Duration::from_secs(1);
+        let mut clients = Vec::with_capacity(n);
+        let mut pairs = Vec::with_capacity(n);
+        for i in 0..n {
+            let ip = IpAddr::from([198, 18, 1 + (i / 16_000) as u8, 1]);
+            clients.push(client.connect(now, ip, addr).unwrap());
+            if i % 512 == 511 || i == n - 1 {
+                settle(now, &mut client, &mut server, &mut buf);
+                while let Some(s) = server.accept(listener) {
+                    pairs.push((s.swapped(), s));
+                }
+            }
+        }
+        assert_eq!(pairs.len(), n);
+        Self {
+            client,
+            server,
+            pairs,
+            next: 0,
+            buf,
+            now,
+        }
+    }
+
+    /// The next connection in turn sends 64 bytes; the server takes them
+    /// in and reads them (and ACKs every second one). Returns the octets
+    /// read.
+    pub fn request(&mut self) -> usize {
+        let (c, s) = self.pairs[self.next];
+        self.next = (self.next + 1) % self.pairs.len();
+        self.client.conn_mut(c).unwrap().write(&[0x5a; 64]).unwrap();
+        settle(self.now, &mut self.client, &mut self.server, &mut self.buf);
+        self.server.conn_mut(s).unwrap().read(&mut self.buf)
+    }
+}
+
+/// Moves `total` octets from one blocking `TcpStream` to another through
+/// two `NetStack`s wired back to back (a writer thread, a reader thread,
+/// the stacks' drivers); returns the octets read.
+pub fn blocking_transfer(total: usize) -> usize {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, OnceLock};
+    use vtcp::{NetStack, TcpListener, TcpStream, WeakNetStack};
+
+    let to_b: Arc<OnceLock<WeakNetStack>> = Arc::default();
+    let to_a: Arc<OnceLock<WeakNetStack>> = Arc::default();
+    let writer = |to: Arc<OnceLock<WeakNetStack>>| {
+        move |src: IpAddr, dst: IpAddr, seg: &[u8]| {
+            if let Some(peer) = to.get() {
+                peer.handle_packet(src, dst, seg);
+            }
+        }
+    };
+    let client_cfg = StackConfig {
+        cookie_key: [1; 16],
+        isn_key: [1; 16],
+        ..StackConfig::default()
+    };
+    let server_cfg = StackConfig {
+        cookie_key: [2; 16],
+        isn_key: [2; 16],
+        ..StackConfig::default()
+    };
+    let a = NetStack::new(client_cfg, [IpAddr::from(CLIENT)], writer(to_b.clone())).unwrap();
+    let b = NetStack::new(server_cfg, [IpAddr::from(SERVER)], writer(to_a.clone())).unwrap();
+    let _ = to_b.set(b.downgrade());
+    let _ = to_a.set(a.downgrade());
+    let addr = SocketAddr::new(SERVER.into(), 80);
+    let listener = TcpListener::bind(&b, addr).unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(&a, addr).unwrap();
+        let chunk = vec![0x5a; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            let n = (total - sent).min(chunk.len());
+            c.write_all(&chunk[..n]).unwrap();
+            sent += n;
+        }
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    let (mut s, _) = listener.accept().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut received = 0;
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        received += n;
+    }
+    sender.join().unwrap();
+    received
 }

@@ -161,7 +161,7 @@ impl Shared {
     /// Ends a change made under the lock: settle, unlock, wake the driver
     /// if needed, send.
     pub(crate) fn release(&self, mut g: MutexGuard<'_, Inner>, now: Duration) {
-        let wake_driver = g.settle(now);
+        let wake_driver = g.settle(now) || (g.closed && g.stack.connections() == 0);
         drop(g);
         if wake_driver {
             self.timer.notify_one();
@@ -247,7 +247,10 @@ impl Shared {
     fn drive(self: Arc<Self>) {
         let mut g = self.lock();
         loop {
-            if g.closed {
+            // As a kernel does after close(): the connections go on until
+            // they have delivered what was queued and closed; only then
+            // does the driver stop.
+            if g.closed && g.stack.connections() == 0 {
                 return;
             }
             let now = self.now();
@@ -269,7 +272,7 @@ impl Shared {
             }
             self.flush();
             g = self.lock();
-            if g.driver_woken || g.closed {
+            if g.driver_woken || (g.closed && g.stack.connections() == 0) {
                 continue;
             }
             let now = self.now();
@@ -287,7 +290,8 @@ impl Shared {
     }
 }
 
-/// Shuts the driver down when the last handle goes.
+/// Shuts the driver down when the last handle goes (once the connections
+/// left have closed).
 struct Owner(Arc<Shared>);
 
 impl Drop for Owner {
@@ -299,8 +303,9 @@ impl Drop for Owner {
 
 /// A [`Stack`] shared between threads, with a driver thread for its timers
 /// and a [`SegmentWriter`] for what it sends. Cloning gives another handle
-/// to the same stack; the driver stops when the last handle, listener and
-/// stream are gone.
+/// to the same stack. When the last handle, listener and stream are gone,
+/// the connections left still send what was queued and close (as a
+/// kernel's do after `close`), and then the driver stops.
 #[derive(Clone)]
 pub struct NetStack {
     owner: Arc<Owner>,

@@ -22,6 +22,16 @@ pub struct ConnKey {
     pub remote: SocketAddr,
 }
 
+impl ConnKey {
+    /// The same connection as the other end sees it.
+    pub fn swapped(self) -> Self {
+        Self {
+            local: self.remote,
+            remote: self.local,
+        }
+    }
+}
+
 impl Hash for ConnKey {
     /// Two or three fixed-size writes (12 bytes for IPv4) instead of the
     /// dozen that hashing the two `SocketAddr`s field by field makes: the

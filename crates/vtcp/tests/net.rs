@@ -437,3 +437,24 @@ fn many_threads_many_connections_back_to_back() {
         assert_eq!(ca.rsts_in + cb.rsts_in, 0);
     });
 }
+
+#[test]
+fn data_queued_before_the_last_handle_drops_is_still_delivered() {
+    within_a_minute(|| {
+        let Pair { a, b, cut: _ } = pair();
+        let listener = TcpListener::bind(&b, at_b(19)).unwrap();
+        let data = pattern(3 << 20);
+        let sent = data.clone();
+        // The client writes, then drops its stream and its stack at once,
+        // most of the data still in the send buffer: as after a kernel
+        // socket's close, it is delivered, then FIN.
+        thread::spawn(move || {
+            let mut c = TcpStream::connect(&a, at_b(19)).unwrap();
+            c.write_all(&sent).unwrap();
+        });
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        assert!(got == data, "{} of {} octets", got.len(), data.len());
+    });
+}

@@ -92,8 +92,21 @@ impl Many {
     /// Opens `n` connections (clients on as many addresses as the
     /// ephemeral ports need).
     pub fn new(n: usize) -> Self {
-        let mut client = stack(1);
-        let mut server = stack(2);
+        // Nagle off: each request is a segment of its own, however many
+        // connections there are.
+        let nodelay = |seed: u8| {
+            Stack::new(StackConfig {
+                conn_config: Box::new(|| vtcp::ConnConfig {
+                    nodelay: true,
+                    ..vtcp::ConnConfig::default()
+                }),
+                cookie_key: [seed; 16],
+                isn_key: [seed; 16],
+                ..StackConfig::default()
+            })
+        };
+        let mut client = nodelay(1);
+        let mut server = nodelay(2);
         let addr = SocketAddr::new(SERVER.into(), 80);
         let listener = server.listen(addr, 1024).unwrap();
         let mut buf = vec![0u8; 4096];
@@ -121,9 +134,9 @@ impl Many {
         }
     }
 
-    /// The next connection in turn sends 64 bytes; the server takes them
-    /// in and reads them (and ACKs every second one). Returns the octets
-    /// read.
+    /// The next connection in turn sends 64 bytes in one segment; the
+    /// server takes it in and reads it (and ACKs every second one).
+    /// Returns the octets read.
     pub fn request(&mut self) -> usize {
         let (c, s) = self.pairs[self.next];
         self.next = (self.next + 1) % self.pairs.len();

@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -112,6 +112,9 @@ pub(crate) struct Shared {
     timer: Condvar,
     /// Wakes threads blocked in accept, connect, read and write.
     changed: Condvar,
+    /// Threads blocked on `changed`, counted under the lock: waking
+    /// nobody costs a system call per segment otherwise.
+    blocked: AtomicUsize,
     writer: Box<dyn SegmentWriter>,
     epoch: Instant,
     /// A thread is handing segments to the writer.
@@ -152,7 +155,7 @@ impl Shared {
         #[cfg(not(feature = "tokio"))]
         let _ = key;
         self.release(g, now);
-        self.changed.notify_all();
+        self.notify_blocked();
         #[cfg(feature = "tokio")]
         woken.into_iter().for_each(std::task::Waker::wake);
         r
@@ -204,9 +207,29 @@ impl Shared {
         }
     }
 
+    /// Wakes the threads blocked on the stack, if any. Called after a
+    /// change made under the lock: a thread that started waiting later saw
+    /// the change, one that waited before is counted.
+    fn notify_blocked(&self) {
+        if self.blocked.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_all();
+        }
+    }
+
     /// Blocks on `changed` until `deadline` (forever with `None`); false
     /// when the deadline passed.
     pub(crate) fn wait<'a>(
+        &self,
+        g: MutexGuard<'a, Inner>,
+        deadline: Option<Instant>,
+    ) -> (MutexGuard<'a, Inner>, bool) {
+        self.blocked.fetch_add(1, Ordering::SeqCst);
+        let r = self.wait_counted(g, deadline);
+        self.blocked.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    fn wait_counted<'a>(
         &self,
         g: MutexGuard<'a, Inner>,
         deadline: Option<Instant>,
@@ -237,7 +260,7 @@ impl Shared {
         #[cfg(feature = "tokio")]
         let woken = g.wakers.take_for_segment(src, dst, segment);
         self.release(g, now);
-        self.changed.notify_all();
+        self.notify_blocked();
         #[cfg(feature = "tokio")]
         woken.into_iter().for_each(std::task::Waker::wake);
     }
@@ -266,7 +289,7 @@ impl Shared {
             let woken = if due { g.wakers.take_all() } else { Vec::new() };
             drop(g);
             if due {
-                self.changed.notify_all();
+                self.notify_blocked();
                 #[cfg(feature = "tokio")]
                 woken.into_iter().for_each(std::task::Waker::wake);
             }
@@ -351,6 +374,7 @@ impl NetStack {
             }),
             timer: Condvar::new(),
             changed: Condvar::new(),
+            blocked: AtomicUsize::new(0),
             writer: Box::new(writer),
             epoch: Instant::now(),
             flushing: AtomicBool::new(false),

@@ -111,11 +111,10 @@ impl Many {
         let listener = server.listen(addr, 1024).unwrap();
         let mut buf = vec![0u8; 4096];
         let now = Duration::from_secs(1);
-        let mut clients = Vec::with_capacity(n);
         let mut pairs = Vec::with_capacity(n);
         for i in 0..n {
             let ip = IpAddr::from([198, 18, 1 + (i / 16_000) as u8, 1]);
-            clients.push(client.connect(now, ip, addr).unwrap());
+            client.connect(now, ip, addr).unwrap();
             if i % 512 == 511 || i == n - 1 {
                 settle(now, &mut client, &mut server, &mut buf);
                 while let Some(s) = server.accept(listener) {
@@ -151,18 +150,8 @@ impl Many {
 /// the stacks' drivers); returns the octets read.
 pub fn blocking_transfer(total: usize) -> usize {
     use std::io::{Read, Write};
-    use std::sync::{Arc, OnceLock};
-    use vtcp::{NetStack, TcpListener, TcpStream, WeakNetStack};
+    use vtcp::{NetStack, TcpListener, TcpStream};
 
-    let to_b: Arc<OnceLock<WeakNetStack>> = Arc::default();
-    let to_a: Arc<OnceLock<WeakNetStack>> = Arc::default();
-    let writer = |to: Arc<OnceLock<WeakNetStack>>| {
-        move |src: IpAddr, dst: IpAddr, seg: &[u8]| {
-            if let Some(peer) = to.get() {
-                peer.handle_packet(src, dst, seg);
-            }
-        }
-    };
     let client_cfg = StackConfig {
         cookie_key: [1; 16],
         isn_key: [1; 16],
@@ -173,10 +162,12 @@ pub fn blocking_transfer(total: usize) -> usize {
         isn_key: [2; 16],
         ..StackConfig::default()
     };
-    let a = NetStack::new(client_cfg, [IpAddr::from(CLIENT)], writer(to_b.clone())).unwrap();
-    let b = NetStack::new(server_cfg, [IpAddr::from(SERVER)], writer(to_a.clone())).unwrap();
-    let _ = to_b.set(b.downgrade());
-    let _ = to_a.set(a.downgrade());
+    let (a, b) = NetStack::back_to_back(
+        (client_cfg, CLIENT.into()),
+        (server_cfg, SERVER.into()),
+        |_, _, _| true,
+    )
+    .unwrap();
     let addr = SocketAddr::new(SERVER.into(), 80);
     let listener = TcpListener::bind(&b, addr).unwrap();
     let sender = std::thread::spawn(move || {

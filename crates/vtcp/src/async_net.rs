@@ -1,4 +1,4 @@
-//! Async sockets over a [`NetStack`](crate::NetStack), for tokio (the
+//! Async sockets over a [`NetStack`], for tokio (the
 //! `tokio` feature): [`TcpListener`] with `accept().await` and
 //! [`TcpStream`], which is `AsyncRead` and `AsyncWrite`.
 //!
@@ -11,23 +11,16 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
 //! use std::net::{IpAddr, SocketAddr};
-//! use std::sync::{Arc, OnceLock};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
-//! use vtcp::{NetStack, StackConfig, WeakNetStack};
+//! use vtcp::{NetStack, StackConfig};
 //!
 //! // Two stacks wired back to back.
 //! let (a_ip, b_ip): (IpAddr, IpAddr) = ([198, 18, 0, 1].into(), [198, 18, 0, 2].into());
-//! let to_b: Arc<OnceLock<WeakNetStack>> = Arc::default();
-//! let to_a: Arc<OnceLock<WeakNetStack>> = Arc::default();
-//! let (tb, ta) = (to_b.clone(), to_a.clone());
-//! let a = NetStack::new(StackConfig::default(), [a_ip], move |s, d, seg: &[u8]| {
-//!     tb.get().unwrap().handle_packet(s, d, seg)
-//! })?;
-//! let b = NetStack::new(StackConfig::default(), [b_ip], move |s, d, seg: &[u8]| {
-//!     ta.get().unwrap().handle_packet(s, d, seg)
-//! })?;
-//! let _ = to_b.set(b.downgrade());
-//! let _ = to_a.set(a.downgrade());
+//! let (a, b) = NetStack::back_to_back(
+//!     (StackConfig::default(), a_ip),
+//!     (StackConfig::default(), b_ip),
+//!     |_, _, _| true,
+//! )?;
 //!
 //! let listener = vtcp::async_net::TcpListener::bind(&b, SocketAddr::new(b_ip, 7))?;
 //! let server = tokio::spawn(async move {

@@ -388,6 +388,36 @@ impl NetStack {
         })
     }
 
+    /// Two stacks joined by a perfect link, for tests, benchmarks and
+    /// examples: each one's writer hands its segments straight to the
+    /// other's `handle_packet` (through a [`WeakNetStack`], so neither
+    /// keeps the other alive). `link` sees every segment (source,
+    /// destination, bytes) and says whether it gets through.
+    pub fn back_to_back(
+        a: (StackConfig, IpAddr),
+        b: (StackConfig, IpAddr),
+        link: impl Fn(IpAddr, IpAddr, &[u8]) -> bool + Send + Sync + 'static,
+    ) -> io::Result<(Self, Self)> {
+        let link = Arc::new(link);
+        let to_b: Arc<std::sync::OnceLock<WeakNetStack>> = Arc::default();
+        let to_a: Arc<std::sync::OnceLock<WeakNetStack>> = Arc::default();
+        let writer = |to: Arc<std::sync::OnceLock<WeakNetStack>>| {
+            let link = Arc::clone(&link);
+            move |src: IpAddr, dst: IpAddr, segment: &[u8]| {
+                if link(src, dst, segment)
+                    && let Some(peer) = to.get()
+                {
+                    peer.handle_packet(src, dst, segment);
+                }
+            }
+        };
+        let stack_a = Self::new(a.0, [a.1], writer(Arc::clone(&to_b)))?;
+        let stack_b = Self::new(b.0, [b.1], writer(Arc::clone(&to_a)))?;
+        let _ = to_b.set(stack_b.downgrade());
+        let _ = to_a.set(stack_a.downgrade());
+        Ok((stack_a, stack_b))
+    }
+
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.owner.0
     }

@@ -3,43 +3,24 @@
 #![cfg(feature = "tokio")]
 
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 use vtcp::async_net::{TcpListener, TcpStream};
-use vtcp::{NetStack, StackConfig, WeakNetStack};
+use vtcp::{NetStack, StackConfig};
 
 const A: [u8; 4] = [198, 18, 1, 1];
 const B: [u8; 4] = [198, 18, 1, 2];
 
 fn pair() -> (NetStack, NetStack) {
-    let to_b: Arc<OnceLock<WeakNetStack>> = Arc::default();
-    let to_a: Arc<OnceLock<WeakNetStack>> = Arc::default();
-    let writer = |to: Arc<OnceLock<WeakNetStack>>| {
-        move |src: IpAddr, dst: IpAddr, seg: &[u8]| {
-            if let Some(peer) = to.get() {
-                peer.handle_packet(src, dst, seg);
-            }
-        }
-    };
-    let a = NetStack::new(
-        StackConfig::default(),
-        [IpAddr::from(A)],
-        writer(to_b.clone()),
+    NetStack::back_to_back(
+        (StackConfig::default(), A.into()),
+        (StackConfig::default(), B.into()),
+        |_, _, _| true,
     )
-    .unwrap();
-    let b = NetStack::new(
-        StackConfig::default(),
-        [IpAddr::from(B)],
-        writer(to_a.clone()),
-    )
-    .unwrap();
-    let _ = to_b.set(b.downgrade());
-    let _ = to_a.set(a.downgrade());
-    (a, b)
+    .unwrap()
 }
 
 fn at_b(port: u16) -> SocketAddr {

@@ -7,13 +7,11 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use vtcp::{
-    ConnConfig, NetStack, StackConfig, StackError, State, TcpListener, TcpStream, WeakNetStack,
-};
+use vtcp::{ConnConfig, NetStack, StackConfig, StackError, State, TcpListener, TcpStream};
 
 const A: [u8; 4] = [198, 18, 0, 1];
 const B: [u8; 4] = [198, 18, 0, 2];
@@ -43,31 +41,13 @@ fn config(tweak: fn(&mut ConnConfig)) -> StackConfig {
 
 fn pair_with(tweak: fn(&mut ConnConfig)) -> Pair {
     let cut = Arc::new(AtomicBool::new(false));
-    let to_b: Arc<OnceLock<WeakNetStack>> = Arc::default();
-    let to_a: Arc<OnceLock<WeakNetStack>> = Arc::default();
-    let writer = |to: Arc<OnceLock<WeakNetStack>>, cut: Arc<AtomicBool>| {
-        move |src: IpAddr, dst: IpAddr, seg: &[u8]| {
-            if !cut.load(Ordering::Relaxed)
-                && let Some(peer) = to.get()
-            {
-                peer.handle_packet(src, dst, seg);
-            }
-        }
-    };
-    let a = NetStack::new(
-        config(tweak),
-        [IpAddr::from(A)],
-        writer(to_b.clone(), cut.clone()),
+    let blocked = cut.clone();
+    let (a, b) = NetStack::back_to_back(
+        (config(tweak), A.into()),
+        (config(tweak), B.into()),
+        move |_, _, _| !blocked.load(Ordering::Relaxed),
     )
     .unwrap();
-    let b = NetStack::new(
-        config(tweak),
-        [IpAddr::from(B)],
-        writer(to_a.clone(), cut.clone()),
-    )
-    .unwrap();
-    let _ = to_b.set(b.downgrade());
-    let _ = to_a.set(a.downgrade());
     Pair { a, b, cut }
 }
 

@@ -554,8 +554,10 @@ impl TcpListener {
 }
 
 impl Drop for TcpListener {
+    /// Stops listening; connections nobody accepted are reset.
     fn drop(&mut self) {
-        self.net.shared().lock().stack.unlisten(self.id);
+        let id = self.id;
+        self.net.shared().with_stack(|stack, _| stack.unlisten(id));
     }
 }
 

@@ -402,9 +402,23 @@ impl Stack {
         Ok(ListenerId(local))
     }
 
-    /// Stops listening; connections already accepted are not touched.
+    /// Stops listening. Connections already accepted are not touched;
+    /// those not accepted yet (half-open or waiting in the accept queue)
+    /// are reset, as a kernel does when a listening socket closes, since
+    /// nobody could ever accept them.
     pub fn unlisten(&mut self, id: ListenerId) {
-        self.listeners.remove(&id.0);
+        let Some(l) = self.listeners.remove(&id.0) else {
+            return;
+        };
+        for key in l.half_open.iter().chain(&l.accept_queue) {
+            if let Some(slot) = self.conns.slot_of(key) {
+                if let Some(e) = self.conns.get_mut(slot) {
+                    e.conn.abort();
+                    e.listener = None;
+                }
+                self.touch(slot);
+            }
+        }
     }
 
     /// The next established connection of a listener, if any.

@@ -585,3 +585,23 @@ fn forgeries_that_guess_right_do_get_in() {
         Some(vtcp::CloseReason::Reset)
     );
 }
+
+#[test]
+fn closing_a_listener_resets_the_connections_nobody_accepted() {
+    let mut net = Net::new();
+    let listener = net.server.listen(server_addr(80), 8).unwrap();
+    let c = net
+        .client
+        .connect(net.now, CLIENT.into(), server_addr(80))
+        .unwrap();
+    net.settle();
+    assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
+    assert_eq!(net.server.connections(), 1);
+    net.server.unlisten(listener);
+    net.settle();
+    assert_eq!(
+        net.client.conn(c).unwrap().close_reason(),
+        Some(vtcp::CloseReason::Reset)
+    );
+    assert_eq!(net.server.connections(), 0);
+}

@@ -3,11 +3,11 @@
 //! receive-window line and SACK blocks, with the congestion window over
 //! time in a panel below.
 //!
-//! The SVG is written by hand: a few hundred lines of markup need no font
-//! metrics, which the plotting crates get from system fonts or bundled
-//! ones.
+//! Drawn with plotters' SVG backend, built without its font features: the
+//! SVG names a font family and the viewer lays out the text, so no font
+//! file is needed at build or run time.
 
-use std::fmt::Write as _;
+use plotters::prelude::*;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -81,13 +81,18 @@ impl TimeSequence {
         self.cwnd.push((time.as_secs_f64(), cwnd));
     }
 
-    /// The graph as an SVG document.
-    pub fn to_svg(&self, title: &str) -> String {
-        const W: f64 = 1000.0;
-        const TOP_H: f64 = 520.0;
-        const BOT_H: f64 = 200.0;
-        const LEFT: f64 = 90.0;
-        const RIGHT: f64 = 20.0;
+    /// The graph as an SVG document, drawn with plotters' SVG backend.
+    pub fn to_svg(&self, title: &str) -> Result<String, String> {
+        let mut svg = String::new();
+        self.draw(title, &mut svg).map_err(|e| e.to_string())?;
+        Ok(svg)
+    }
+
+    fn draw(
+        &self,
+        title: &str,
+        svg: &mut String,
+    ) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
         let t_max = self
             .data
             .iter()
@@ -104,166 +109,115 @@ impl TimeSequence {
                 .max(1),
         );
         let c_max = f64::from(self.cwnd.iter().map(|c| c.1).max().unwrap_or(1).max(1));
-        let x = |t: f64| LEFT + t / t_max * (W - LEFT - RIGHT);
-        let y = |s: f64| 40.0 + TOP_H - s / s_max * TOP_H;
-        let yc = |c: f64| 40.0 + TOP_H + 60.0 + BOT_H - c / c_max * BOT_H;
-        let height = 40.0 + TOP_H + 60.0 + BOT_H + 50.0;
-        let mut svg = String::new();
-        let _ = writeln!(
-            svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" font-family="sans-serif" font-size="12">"#
-        );
-        let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-        let _ = writeln!(
-            svg,
-            r#"<text x="{LEFT}" y="24" font-size="15">{}</text>"#,
-            escape(title)
-        );
-        // Axes and ticks.
-        for (y0, h) in [(40.0, TOP_H), (40.0 + TOP_H + 60.0, BOT_H)] {
-            let _ = writeln!(
-                svg,
-                r#"<rect x="{LEFT}" y="{y0}" width="{}" height="{h}" fill="none" stroke="black"/>"#,
-                W - LEFT - RIGHT
-            );
-        }
-        for i in 0..=5 {
-            let f = f64::from(i) / 5.0;
-            let tx = x(f * t_max);
-            let _ = writeln!(
-                svg,
-                r#"<text x="{tx:.1}" y="{:.1}" text-anchor="middle">{:.2} s</text>"#,
-                height - 30.0,
-                f * t_max
-            );
-            let _ = writeln!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-                LEFT - 6.0,
-                y(f * s_max) + 4.0,
-                human(f * s_max)
-            );
-            let _ = writeln!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-                LEFT - 6.0,
-                yc(f * c_max) + 4.0,
-                human(f * c_max)
-            );
-        }
-        let _ = writeln!(
-            svg,
-            r#"<text x="14" y="{:.1}" transform="rotate(-90 14 {:.1})">sequence (bytes)</text>"#,
-            40.0 + TOP_H / 2.0,
-            40.0 + TOP_H / 2.0
-        );
-        let _ = writeln!(
-            svg,
-            r#"<text x="14" y="{:.1}" transform="rotate(-90 14 {:.1})">cwnd (bytes)</text>"#,
-            yc(c_max / 2.0),
-            yc(c_max / 2.0)
-        );
-        // Window line (yellow), ACK line (green), SACK blocks (purple).
-        let line = |points: &mut dyn Iterator<Item = (f64, f64)>, colour: &str| {
-            let pts: Vec<String> = points.map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
-            format!(
-                r#"<polyline fill="none" stroke="{colour}" stroke-width="1" points="{}"/>"#,
-                pts.join(" ")
-            )
-        };
+        let window = RGBColor(0xd4, 0xa0, 0x17);
+        let ack = RGBColor(0, 0x99, 0);
+        let root = SVGBackend::with_string(svg, (1000, 820)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (top, bottom) = root.split_vertically(580);
+
+        let mut seq = ChartBuilder::on(&top)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..t_max, 0f64..s_max)?;
+        seq.configure_mesh()
+            .disable_mesh()
+            .y_desc("sequence (bytes)")
+            .x_label_formatter(&|t| format!("{t:.2} s"))
+            .y_label_formatter(&|v| human(*v))
+            .draw()?;
+        // Thinned so that the file stays a few megabytes at most.
         let step = (self.acks.len() / 4000).max(1);
-        let _ = writeln!(
-            svg,
-            "{}",
-            line(
-                &mut self
-                    .acks
-                    .iter()
-                    .step_by(step)
-                    .map(|a| (x(a.0), y(f64::from(a.2)))),
-                "#d4a017"
-            )
-        );
-        let _ = writeln!(
-            svg,
-            "{}",
-            line(
-                &mut self
-                    .acks
-                    .iter()
-                    .step_by(step)
-                    .map(|a| (x(a.0), y(f64::from(a.1)))),
-                "green"
-            )
-        );
+        let legend = |colour: RGBColor| {
+            move |(x, y): (i32, i32)| {
+                PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(3))
+            }
+        };
+        seq.draw_series(LineSeries::new(
+            self.acks
+                .iter()
+                .step_by(step)
+                .map(|a| (a.0, f64::from(a.2))),
+            window,
+        ))?
+        .label("receive window")
+        .legend(legend(window));
+        seq.draw_series(LineSeries::new(
+            self.acks
+                .iter()
+                .step_by(step)
+                .map(|a| (a.0, f64::from(a.1))),
+            ack,
+        ))?
+        .label("ACK")
+        .legend(legend(ack));
         let sack_step = (self.sacks.len() / 4000).max(1);
-        for s in self.sacks.iter().step_by(sack_step) {
-            let _ = writeln!(
-                svg,
-                r#"<line x1="{0:.1}" x2="{0:.1}" y1="{1:.1}" y2="{2:.1}" stroke="purple"/>"#,
-                x(s.0),
-                y(f64::from(s.1)),
-                y(f64::from(s.2))
-            );
-        }
+        seq.draw_series(
+            self.sacks
+                .iter()
+                .step_by(sack_step)
+                .map(|s| PathElement::new([(s.0, f64::from(s.1)), (s.0, f64::from(s.2))], MAGENTA)),
+        )?
+        .label("SACK")
+        .legend(legend(MAGENTA));
         // Data segments: every retransmission, and enough of the rest.
         let fresh = self.data.iter().filter(|d| !d.3).count();
         let data_step = (fresh / 8000).max(1);
-        let mut n = 0usize;
-        for d in &self.data {
-            let keep = d.3 || {
-                n += 1;
-                n.is_multiple_of(data_step)
-            };
-            if keep {
-                let _ = writeln!(
-                    svg,
-                    r#"<line x1="{0:.1}" x2="{0:.1}" y1="{1:.1}" y2="{2:.1}" stroke="{3}" stroke-width="{4}"/>"#,
-                    x(d.0),
-                    y(f64::from(d.1)),
-                    y(f64::from(d.2)),
-                    if d.3 { "red" } else { "black" },
-                    if d.3 { 2 } else { 1 }
-                );
-            }
-        }
+        let segment = |d: &(f64, u32, u32, bool), style: ShapeStyle| {
+            PathElement::new([(d.0, f64::from(d.1)), (d.0, f64::from(d.2))], style)
+        };
+        seq.draw_series(
+            self.data
+                .iter()
+                .filter(|d| !d.3)
+                .step_by(data_step)
+                .map(|d| segment(d, BLACK.into())),
+        )?
+        .label("data")
+        .legend(legend(BLACK));
+        seq.draw_series(
+            self.data
+                .iter()
+                .filter(|d| d.3)
+                .map(|d| segment(d, RED.stroke_width(2))),
+        )?
+        .label("retransmission")
+        .legend(legend(RED));
+        seq.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+
+        let mut cwnd = ChartBuilder::on(&bottom)
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..t_max, 0f64..c_max)?;
+        cwnd.configure_mesh()
+            .disable_mesh()
+            .y_desc("cwnd (bytes)")
+            .x_desc("time")
+            .x_label_formatter(&|t| format!("{t:.2} s"))
+            .y_label_formatter(&|v| human(*v))
+            .draw()?;
         let cstep = (self.cwnd.len() / 4000).max(1);
-        let _ = writeln!(
-            svg,
-            "{}",
-            line(
-                &mut self
-                    .cwnd
-                    .iter()
-                    .step_by(cstep)
-                    .map(|c| (x(c.0), yc(f64::from(c.1)))),
-                "blue"
-            )
-        );
-        let legend = [
-            ("black", "data"),
-            ("red", "retransmission"),
-            ("green", "ACK"),
-            ("#d4a017", "receive window"),
-            ("purple", "SACK"),
-            ("blue", "cwnd"),
-        ];
-        for (i, (colour, label)) in legend.iter().enumerate() {
-            let lx = LEFT + 10.0 + i as f64 * 140.0;
-            let _ = writeln!(
-                svg,
-                r#"<rect x="{lx}" y="{:.1}" width="12" height="4" fill="{colour}"/>"#,
-                height - 14.0
-            );
-            let _ = writeln!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}">{label}</text>"#,
-                lx + 16.0,
-                height - 9.0
-            );
-        }
-        svg.push_str("</svg>\n");
-        svg
+        cwnd.draw_series(LineSeries::new(
+            self.cwnd
+                .iter()
+                .step_by(cstep)
+                .map(|c| (c.0, f64::from(c.1))),
+            BLUE,
+        ))?
+        .label("cwnd")
+        .legend(legend(BLUE));
+        cwnd.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()
     }
 }
 
@@ -274,10 +228,4 @@ fn human(v: f64) -> String {
         v if v >= 1e3 => format!("{:.0}k", v / 1e3),
         v => format!("{v:.0}"),
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }

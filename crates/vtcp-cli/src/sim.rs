@@ -321,7 +321,10 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
                 args.cc,
                 if base.sack { ", SACK" } else { "" }
             );
-            std::fs::write(path, ts.to_svg(&title)).map_err(|e| {
+            let svg = ts
+                .to_svg(&title)
+                .map_err(|e| io::Error::other(format!("cannot draw {}: {e}", path.display())))?;
+            std::fs::write(path, svg).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
             })?;
         }

@@ -149,7 +149,7 @@ fn plot_output_is_an_svg_time_sequence_graph() {
     assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
     // The ACK line, the window line and the cwnd line, and data segments.
     assert!(text.matches("<polyline").count() >= 3);
-    assert!(text.matches(r#"stroke="black""#).count() > 50);
+    assert!(text.matches(r##"stroke="#000000""##).count() > 50);
     for label in ["retransmission", "receive window", "SACK", "cwnd"] {
         assert!(text.contains(label), "no {label}");
     }

@@ -51,8 +51,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use vtcp_conn::{State, Stats};
 
 use crate::NetStack;
-use crate::net::{self, closed_error, conn_of};
-use crate::stack::{ConnKey, StackError};
+use crate::net::{self, conn_of, try_established, try_read, try_write};
+use crate::stack::ConnKey;
 
 /// Tasks waiting on connections and listeners.
 #[derive(Default)]
@@ -200,17 +200,11 @@ impl TcpStream {
         let key = self.inner.inner.key;
         let shared = self.inner.inner.net.shared();
         let mut g = shared.lock();
-        let conn = conn_of(&mut g.stack, key)?;
-        match conn.state() {
-            State::SynSent | State::SynReceived | State::Listen => {
-                g.wakers.wait_conn(key, cx.waker());
-                Poll::Pending
-            }
-            State::Closed => Poll::Ready(Err(
-                closed_error(conn).unwrap_or_else(|| StackError::NotConnected.into())
-            )),
-            _ => Poll::Ready(Ok(())),
+        let done = try_established(conn_of(&mut g.stack, key)?);
+        if done.is_none() {
+            g.wakers.wait_conn(key, cx.waker());
         }
+        done.map_or(Poll::Pending, Poll::Ready)
     }
 
     /// The peer's address.
@@ -246,21 +240,19 @@ impl AsyncRead for TcpStream {
         }
         let shared = inner.net.shared();
         let mut g = shared.lock();
-        let conn = conn_of(&mut g.stack, inner.key)?;
-        let n = conn.read(buf.initialize_unfilled());
-        if n > 0 {
-            buf.advance(n);
-            shared.release(g, shared.now());
-            return Poll::Ready(Ok(()));
+        match try_read(conn_of(&mut g.stack, inner.key)?, buf.initialize_unfilled()) {
+            Some(Ok(n)) if n > 0 => {
+                buf.advance(n);
+                // The read may open the window enough to announce it.
+                shared.release(g, shared.now());
+                Poll::Ready(Ok(()))
+            }
+            Some(done) => Poll::Ready(done.map(|_| ())),
+            None => {
+                g.wakers.wait_conn(inner.key, cx.waker());
+                Poll::Pending
+            }
         }
-        if conn.is_read_closed() {
-            return Poll::Ready(Ok(()));
-        }
-        if conn.state() == State::Closed {
-            return Poll::Ready(closed_error(conn).map_or(Ok(()), Err));
-        }
-        g.wakers.wait_conn(inner.key, cx.waker());
-        Poll::Pending
     }
 }
 
@@ -276,19 +268,16 @@ impl AsyncWrite for TcpStream {
         let inner = &self.inner.inner;
         let shared = inner.net.shared();
         let mut g = shared.lock();
-        let conn = conn_of(&mut g.stack, inner.key)?;
-        match conn.write(buf) {
-            Ok(0) => {
-                g.wakers.wait_conn(inner.key, cx.waker());
-                Poll::Pending
-            }
-            Ok(n) => {
+        match try_write(conn_of(&mut g.stack, inner.key)?, buf) {
+            Some(Ok(n)) => {
                 shared.release(g, shared.now());
                 Poll::Ready(Ok(n))
             }
-            Err(_) => Poll::Ready(Err(
-                closed_error(conn).unwrap_or_else(|| StackError::BrokenPipe.into())
-            )),
+            Some(Err(e)) => Poll::Ready(Err(e)),
+            None => {
+                g.wakers.wait_conn(inner.key, cx.waker());
+                Poll::Pending
+            }
         }
     }
 

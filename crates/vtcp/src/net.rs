@@ -618,6 +618,40 @@ pub(crate) fn conn_of(stack: &mut Stack, key: ConnKey) -> io::Result<&mut Conn> 
         .ok_or_else(|| err(StackError::NotConnected))
 }
 
+/// One look at whether the handshake is over: `None` while it goes on.
+pub(crate) fn try_established(conn: &Conn) -> Option<io::Result<()>> {
+    match conn.state() {
+        State::SynSent | State::SynReceived | State::Listen => None,
+        State::Closed => Some(Err(
+            closed_error(conn).unwrap_or_else(|| err(StackError::NotConnected))
+        )),
+        _ => Some(Ok(())),
+    }
+}
+
+/// One attempt to read: `None` when the caller must wait for data.
+pub(crate) fn try_read(conn: &mut Conn, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    let n = conn.read(buf);
+    if n > 0 || conn.is_read_closed() {
+        return Some(Ok(n));
+    }
+    if conn.state() == State::Closed {
+        return Some(closed_error(conn).map_or(Ok(0), Err));
+    }
+    None
+}
+
+/// One attempt to write: `None` when the caller must wait for room.
+pub(crate) fn try_write(conn: &mut Conn, buf: &[u8]) -> Option<io::Result<usize>> {
+    match conn.write(buf) {
+        Ok(0) => None,
+        Ok(n) => Some(Ok(n)),
+        Err(_) => Some(Err(
+            closed_error(conn).unwrap_or_else(|| err(StackError::BrokenPipe))
+        )),
+    }
+}
+
 /// The error for a closed connection, or `None` after an orderly close.
 pub(crate) fn closed_error(conn: &Conn) -> Option<io::Error> {
     conn.close_reason()
@@ -682,13 +716,8 @@ impl TcpStream {
         let shared = self.inner.net.shared();
         let mut g = shared.lock();
         loop {
-            let conn = conn_of(&mut g.stack, self.inner.key)?;
-            match conn.state() {
-                State::SynSent | State::SynReceived | State::Listen => {}
-                State::Closed => {
-                    return Err(closed_error(conn).unwrap_or_else(|| err(StackError::NotConnected)));
-                }
-                _ => return Ok(()),
+            if let Some(done) = try_established(conn_of(&mut g.stack, self.inner.key)?) {
+                return done;
             }
             let (g2, in_time) = shared.wait(g, deadline);
             g = g2;
@@ -811,18 +840,14 @@ impl TcpStream {
         let shared = self.inner.net.shared();
         let mut g = shared.lock();
         loop {
-            let conn = conn_of(&mut g.stack, self.inner.key)?;
-            let n = conn.read(buf);
-            if n > 0 {
-                // The read may open the window enough to announce it.
-                shared.release(g, shared.now());
-                return Ok(n);
-            }
-            if conn.is_read_closed() {
-                return Ok(0);
-            }
-            if conn.state() == State::Closed {
-                return closed_error(conn).map_or(Ok(0), Err);
+            match try_read(conn_of(&mut g.stack, self.inner.key)?, buf) {
+                Some(Ok(n)) if n > 0 => {
+                    // The read may open the window enough to announce it.
+                    shared.release(g, shared.now());
+                    return Ok(n);
+                }
+                Some(done) => return done,
+                None => {}
             }
             let (g2, in_time) = shared.wait(g, deadline);
             g = g2;
@@ -840,16 +865,13 @@ impl TcpStream {
         let shared = self.inner.net.shared();
         let mut g = shared.lock();
         loop {
-            let conn = conn_of(&mut g.stack, self.inner.key)?;
-            match conn.write(buf) {
-                Ok(0) => {}
-                Ok(n) => {
+            match try_write(conn_of(&mut g.stack, self.inner.key)?, buf) {
+                Some(Ok(n)) => {
                     shared.release(g, shared.now());
                     return Ok(n);
                 }
-                Err(_) => {
-                    return Err(closed_error(conn).unwrap_or_else(|| err(StackError::BrokenPipe)));
-                }
+                Some(Err(e)) => return Err(e),
+                None => {}
             }
             let (g2, in_time) = shared.wait(g, deadline);
             g = g2;

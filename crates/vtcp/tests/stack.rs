@@ -108,18 +108,11 @@ fn one_reply(stack: &mut Stack, now: Duration) -> Option<Vec<u8>> {
 #[test]
 fn connect_transfer_close_and_nothing_left_behind() {
     let mut net = Net::new();
-    let listener = net.server.listen(server_addr(80), 8).unwrap();
-    let c = net
-        .client
-        .connect(net.now, CLIENT.into(), server_addr(80))
-        .unwrap();
-    net.settle();
-    let s = net.server.accept(listener).expect("accepted");
+    let (c, s) = open(&mut net);
     assert_eq!(s.remote, c.local);
     let data: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
     let mut sent = 0;
     let mut got = Vec::new();
-    let mut buf = vec![0u8; 65536];
     while got.len() < data.len() {
         sent += net
             .client
@@ -128,13 +121,7 @@ fn connect_transfer_close_and_nothing_left_behind() {
             .write(&data[sent..])
             .unwrap();
         net.run_for(Duration::from_millis(50));
-        loop {
-            let n = net.server.conn_mut(s).unwrap().read(&mut buf);
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
+        drain(&mut net.server, s, &mut got);
     }
     assert!(got == data);
     net.client.conn_mut(c).unwrap().close();
@@ -478,15 +465,22 @@ fn drain(stack: &mut Stack, key: vtcp::ConnKey, got: &mut Vec<u8>) {
     }
 }
 
-/// Opens a connection between the two stacks of `net`; returns the
-/// client's and the server's keys.
-fn open(net: &mut Net) -> (vtcp::ConnKey, vtcp::ConnKey) {
+/// Listens on the server and connects the client to it, handshake done;
+/// returns the listener and the client's key.
+fn handshake(net: &mut Net) -> (vtcp::ListenerId, vtcp::ConnKey) {
     let listener = net.server.listen(server_addr(80), 8).unwrap();
     let c = net
         .client
         .connect(net.now, CLIENT.into(), server_addr(80))
         .unwrap();
     net.settle();
+    (listener, c)
+}
+
+/// Opens a connection between the two stacks of `net`; returns the
+/// client's and the server's keys.
+fn open(net: &mut Net) -> (vtcp::ConnKey, vtcp::ConnKey) {
+    let (listener, c) = handshake(net);
     (c, net.server.accept(listener).expect("accepted"))
 }
 
@@ -589,12 +583,7 @@ fn forgeries_that_guess_right_do_get_in() {
 #[test]
 fn closing_a_listener_resets_the_connections_nobody_accepted() {
     let mut net = Net::new();
-    let listener = net.server.listen(server_addr(80), 8).unwrap();
-    let c = net
-        .client
-        .connect(net.now, CLIENT.into(), server_addr(80))
-        .unwrap();
-    net.settle();
+    let (listener, c) = handshake(&mut net);
     assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
     assert_eq!(net.server.connections(), 1);
     net.server.unlisten(listener);

@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use vtcp_benches::stack::{Many, blocking_transfer, connections};
+use vtcp_benches::stack::{Churn, Many, blocking_transfer, connections};
 
 fn bench(c: &mut Criterion) {
     assert_eq!(connections(100), 100);
@@ -17,6 +17,16 @@ fn bench(c: &mut Criterion) {
     group.bench_function("connections_1000", |b| {
         b.iter(|| black_box(connections(1000)));
     });
+    let mut churn = Churn::new();
+    group.bench_function("steady_connections_1000", |b| {
+        b.iter(|| black_box(churn.run(1000)));
+    });
+    // The level holds: TIME-WAITs end as fast as connections start.
+    let (client, server) = churn.held();
+    assert!(
+        client + server <= 1100,
+        "{client} + {server} connections held"
+    );
     group.finish();
 
     let mut group = c.benchmark_group("segment");

@@ -37,44 +37,134 @@ pub fn settle(now: Duration, a: &mut Stack, b: &mut Stack, buf: &mut [u8]) {
     }
 }
 
-/// `n` connections, one after another: connect, send a 100-byte request,
-/// answer with 1000 bytes, close both ends. Returns those completed.
+/// One connection through `client` and `server`: connect, send a
+/// 100-byte request, answer with 1000 bytes, close both ends, release
+/// both handles. Returns whether both messages arrived whole.
+fn one_connection(
+    now: Duration,
+    client: &mut Stack,
+    server: &mut Stack,
+    listener: vtcp::ListenerId,
+    buf: &mut [u8],
+    data: &mut [u8],
+) -> bool {
+    let addr = listener.local_addr();
+    let c = client.connect(now, CLIENT.into(), addr).unwrap();
+    client.conn_mut(c).unwrap().write(&data[..100]).unwrap();
+    settle(now, client, server, buf);
+    let s = server.accept(listener).unwrap();
+    let got = server.conn_mut(s).unwrap().read(data);
+    let conn = server.conn_mut(s).unwrap();
+    conn.write(&data[..1000]).unwrap();
+    conn.close();
+    settle(now, client, server, buf);
+    let conn = client.conn_mut(c).unwrap();
+    let answer = conn.read(data);
+    conn.close();
+    settle(now, client, server, buf);
+    // Both are closed or in TIME-WAIT; the stacks remove them when done.
+    client.release(c);
+    server.release(s);
+    got == 100 && answer == 1000
+}
+
+/// `n` connections, one after another, through two new stacks, 10 µs of
+/// virtual time apart; then the TIME-WAITs run out and the stacks are
+/// dropped. Returns the connections completed.
 pub fn connections(n: usize) -> usize {
     let mut client = stack(1);
     let mut server = stack(2);
-    let addr = SocketAddr::new(SERVER.into(), 80);
-    let listener = server.listen(addr, 1024).unwrap();
+    let listener = server
+        .listen(SocketAddr::new(SERVER.into(), 80), 1024)
+        .unwrap();
     let mut buf = vec![0u8; 4096];
     let mut data = vec![0u8; 1000];
     let mut now = Duration::from_secs(1);
     let mut done = 0;
     for _ in 0..n {
-        let c = client.connect(now, CLIENT.into(), addr).unwrap();
-        client.conn_mut(c).unwrap().write(&data[..100]).unwrap();
-        settle(now, &mut client, &mut server, &mut buf);
-        let s = server.accept(listener).unwrap();
-        let got = server.conn_mut(s).unwrap().read(&mut data);
-        let conn = server.conn_mut(s).unwrap();
-        conn.write(&data[..1000]).unwrap();
-        conn.close();
-        settle(now, &mut client, &mut server, &mut buf);
-        let conn = client.conn_mut(c).unwrap();
-        let answer = conn.read(&mut data);
-        conn.close();
-        settle(now, &mut client, &mut server, &mut buf);
-        done += usize::from(got == 100 && answer == 1000);
-        // Both are closed or in TIME-WAIT; let TIME-WAIT expire later.
-        client.release(c);
-        server.release(s);
+        let ok = one_connection(now, &mut client, &mut server, listener, &mut buf, &mut data);
+        done += usize::from(ok);
         now += Duration::from_micros(10);
     }
-    // Run out the TIME-WAITs so nothing is left.
     now += Duration::from_secs(5);
     client.handle_timeout(now);
     server.handle_timeout(now);
     settle(now, &mut client, &mut server, &mut buf);
     assert_eq!((client.connections(), server.connections()), (0, 0));
     done
+}
+
+/// Two stacks that keep running, as a server and its clients do: each
+/// connection is followed by the timers that came due, so TIME-WAITs end
+/// while new connections start and the number held stays level.
+pub struct Churn {
+    client: Stack,
+    server: Stack,
+    listener: vtcp::ListenerId,
+    buf: Vec<u8>,
+    data: Vec<u8>,
+    now: Duration,
+}
+
+impl Churn {
+    /// Virtual time between connections: with TIME-WAIT's 2 s, a level
+    /// of 1000 connections held, as many as one `connections(1000)`
+    /// holds at its end.
+    pub const STEP: Duration = Duration::from_millis(2);
+
+    /// Two stacks, a listener, and enough connections run for the level
+    /// to be reached.
+    pub fn new() -> Self {
+        let mut server = stack(2);
+        let listener = server
+            .listen(SocketAddr::new(SERVER.into(), 80), 1024)
+            .unwrap();
+        let mut churn = Self {
+            client: stack(1),
+            server,
+            listener,
+            buf: vec![0u8; 4096],
+            data: vec![0u8; 1000],
+            now: Duration::from_secs(1),
+        };
+        churn.run(2000);
+        churn
+    }
+
+    /// `n` more connections; returns those completed.
+    pub fn run(&mut self, n: usize) -> usize {
+        let mut done = 0;
+        for _ in 0..n {
+            let ok = one_connection(
+                self.now,
+                &mut self.client,
+                &mut self.server,
+                self.listener,
+                &mut self.buf,
+                &mut self.data,
+            );
+            done += usize::from(ok);
+            self.now += Self::STEP;
+            for stack in [&mut self.client, &mut self.server] {
+                if stack.poll_timeout().is_some_and(|t| t <= self.now) {
+                    stack.handle_timeout(self.now);
+                }
+            }
+            settle(self.now, &mut self.client, &mut self.server, &mut self.buf);
+        }
+        done
+    }
+
+    /// Connections held by the client's and the server's stack.
+    pub fn held(&self) -> (usize, usize) {
+        (self.client.connections(), self.server.connections())
+    }
+}
+
+impl Default for Churn {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Two stacks holding `n` established connections, for the cost of one

@@ -241,6 +241,17 @@ impl RecvBuf {
     pub fn allocated(&self) -> usize {
         self.ring.allocated()
     }
+
+    /// Gives back the ring's memory when nothing is held, readable or out
+    /// of order (data arriving later allocates again); returns whether it
+    /// did.
+    pub fn release_memory(&mut self) -> bool {
+        let empty = self.readable() == 0 && !self.has_ooo();
+        if empty {
+            self.ring.release();
+        }
+        empty
+    }
 }
 
 #[cfg(test)]
@@ -345,14 +356,15 @@ mod tests {
     enum Op {
         Insert(i16, u8),
         Read(u8),
+        Release,
     }
 
     impl Arbitrary for Op {
         fn arbitrary(g: &mut Gen) -> Self {
-            if u8::arbitrary(g) % 3 == 0 {
-                Self::Read(u8::arbitrary(g))
-            } else {
-                Self::Insert(i16::arbitrary(g) % 300, u8::arbitrary(g) % 64)
+            match u8::arbitrary(g) % 7 {
+                0 | 1 => Self::Read(u8::arbitrary(g)),
+                2 => Self::Release,
+                _ => Self::Insert(i16::arbitrary(g) % 300, u8::arbitrary(g) % 64),
             }
         }
     }
@@ -395,6 +407,14 @@ mod tests {
                             model_delivered.push(held.remove(&x).unwrap_or(0));
                         }
                         read += want;
+                    }
+                    // Memory goes back exactly when nothing is held; the
+                    // model does not change.
+                    Op::Release => {
+                        let empty = held.keys().all(|&x| x < read);
+                        if rx.release_memory() != empty || (empty && rx.allocated() != 0) {
+                            return false;
+                        }
                     }
                 }
                 held.retain(|&x, _| x >= read);

@@ -61,6 +61,12 @@ impl Ring {
         self.bytes = bytes;
     }
 
+    /// Gives the memory back; the next `reserve` allocates again. Only
+    /// for a ring with no live data.
+    pub(crate) fn release(&mut self) {
+        self.bytes = Vec::new();
+    }
+
     fn index(&self, offset: u64) -> usize {
         (offset % self.bytes.len().max(1) as u64) as usize
     }

@@ -273,6 +273,16 @@ impl SendBuf {
     pub fn is_empty(&self) -> bool {
         self.tail == self.una
     }
+
+    /// Gives back the ring's memory when the buffer is empty (a later
+    /// write allocates again); returns whether it did.
+    pub fn release_memory(&mut self) -> bool {
+        let empty = self.is_empty();
+        if empty {
+            self.ring.release();
+        }
+        empty
+    }
 }
 
 #[cfg(test)]
@@ -385,16 +395,18 @@ mod tests {
         Sack(u16, u8),
         Rewind(u16),
         ClearSacks,
+        Release,
     }
 
     impl Arbitrary for Op {
         fn arbitrary(g: &mut Gen) -> Self {
-            match u8::arbitrary(g) % 6 {
+            match u8::arbitrary(g) % 7 {
                 0 => Self::Write(u8::arbitrary(g)),
                 1 => Self::Send(u8::arbitrary(g)),
                 2 => Self::Ack(u16::arbitrary(g) % 600),
                 3 => Self::Sack(u16::arbitrary(g) % 600, u8::arbitrary(g)),
                 4 => Self::Rewind(u16::arbitrary(g) % 600),
+                5 => Self::Release,
                 _ => Self::ClearSacks,
             }
         }
@@ -452,6 +464,14 @@ mod tests {
                     Op::ClearSacks => {
                         tx.clear_sacks();
                         sacked.clear();
+                    }
+                    // Memory goes back exactly when nothing is held; the
+                    // model does not change.
+                    Op::Release => {
+                        let empty = stream.len() as u64 == una;
+                        if tx.release_memory() != empty || (empty && tx.allocated() != 0) {
+                            return false;
+                        }
                     }
                 }
                 // Invariants and agreement with the model.

@@ -20,12 +20,47 @@ pub enum Congestion {
 }
 
 impl Congestion {
-    pub(crate) fn build(&self, mss: u32) -> Box<dyn CongestionController + Send> {
+    pub(crate) fn build(&self, mss: u32) -> Controller {
         match self {
-            Self::NewReno => Box::new(NewReno::new(mss)),
-            Self::HighSpeed => Box::new(HighSpeed::new(mss)),
-            Self::Cubic => Box::new(Cubic::new(mss)),
-            Self::Custom(make) => make(mss),
+            Self::NewReno => Controller::NewReno(NewReno::new(mss)),
+            Self::HighSpeed => Controller::HighSpeed(HighSpeed::new(mss)),
+            Self::Cubic => Controller::Cubic(Box::new(Cubic::new(mss))),
+            Self::Custom(make) => Controller::Custom(make(mss)),
+        }
+    }
+}
+
+/// A connection's controller. NewReno and HighSpeed (the default) are
+/// small and held inline, so opening a connection allocates nothing for
+/// them; Cubic is three times their size and boxed, so that it does not
+/// make every connection bigger; the user's are boxed.
+pub(crate) enum Controller {
+    NewReno(NewReno),
+    HighSpeed(HighSpeed),
+    Cubic(Box<Cubic>),
+    Custom(Box<dyn CongestionController + Send>),
+}
+
+impl core::ops::Deref for Controller {
+    type Target = dyn CongestionController + Send;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::NewReno(c) => c,
+            Self::HighSpeed(c) => c,
+            Self::Cubic(c) => &**c,
+            Self::Custom(c) => &**c,
+        }
+    }
+}
+
+impl core::ops::DerefMut for Controller {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Self::NewReno(c) => c,
+            Self::HighSpeed(c) => c,
+            Self::Cubic(c) => &mut **c,
+            Self::Custom(c) => &mut **c,
         }
     }
 }

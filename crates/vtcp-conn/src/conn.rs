@@ -1,19 +1,17 @@
 //! The connection.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
 use siphasher::sip::SipHasher24;
 use vtcp_buf::{RecvBuf, SendBuf};
-use vtcp_cc::CongestionController;
 use vtcp_rto::{RtoConfig, RtoEstimator};
 use vtcp_seq::Seq;
 use vtcp_wire::{
     Flags, OptionValues, Options, SackBlocks, Segment, SegmentView, TcpOption, WireError,
 };
 
-use crate::config::{ConnConfig, IsnSource};
+use crate::config::{ConnConfig, Controller, IsnSource};
 
 /// The eleven states of RFC 9293 §3.3.2 (the seed's names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -111,6 +109,50 @@ pub enum Event {
     PeerClosed,
     /// The connection is closed.
     Closed(CloseReason),
+}
+
+/// Pending events in the order they happened, each kind at most once: a
+/// fixed array, so a connection allocates nothing for them and an
+/// application that never polls cannot make them grow.
+#[derive(Clone, Copy, Debug, Default)]
+struct EventQueue {
+    items: [Option<Event>; Self::KINDS],
+}
+
+impl EventQueue {
+    /// How many kinds of [`Event`] there are.
+    const KINDS: usize = 5;
+
+    /// Exhaustive, so a new kind of event cannot be forgotten here.
+    fn kind(event: &Event) -> usize {
+        match event {
+            Event::Connected => 0,
+            Event::Readable => 1,
+            Event::Writable => 2,
+            Event::PeerClosed => 3,
+            Event::Closed(_) => 4,
+        }
+    }
+
+    fn push(&mut self, event: Event) {
+        let kind = Self::kind(&event);
+        for item in &mut self.items {
+            match item {
+                Some(e) if Self::kind(e) == kind => return,
+                Some(_) => {}
+                None => {
+                    *item = Some(event);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn pop(&mut self) -> Option<Event> {
+        let first = self.items[0].take();
+        self.items.rotate_left(1);
+        first
+    }
 }
 
 /// Errors of the application-side calls.
@@ -237,7 +279,7 @@ pub struct Conn {
     smss: u32,
     // Timers and recovery.
     rto: RtoEstimator,
-    cc: Box<dyn CongestionController + Send>,
+    cc: Controller,
     retries: u32,
     rto_at: Option<Duration>,
     ack_at: Option<Duration>,
@@ -260,9 +302,7 @@ pub struct Conn {
     dup_acks: u32,
     challenge_window: (Duration, u32),
     now: Duration,
-    /// Pending events, each at most once (so the queue stays bounded when
-    /// the application never polls it).
-    events: VecDeque<Event>,
+    events: EventQueue,
     close_reason: Option<CloseReason>,
     stats: Stats,
 }
@@ -279,31 +319,46 @@ impl fmt::Debug for Conn {
     }
 }
 
-fn isn_for(cfg: &ConnConfig, now: Duration) -> Seq {
+/// RFC 6528 §3's F(localip, localport, remoteip, remoteport, secretkey)
+/// for the connection (or the fixed ISN itself). The ISN is M + F, M a
+/// 4 µs timer; the timestamp offset is derived from F too, so one hash
+/// serves both.
+fn isn_hash(cfg: &ConnConfig) -> u32 {
+    match cfg.isn {
+        IsnSource::Fixed(seq) => seq.0,
+        IsnSource::Rfc6528 { key } => {
+            let mut input = [0u8; 36];
+            let mut len = 0;
+            for addr in [cfg.local_addr, cfg.remote_addr].into_iter().flatten() {
+                len += match addr {
+                    std::net::IpAddr::V4(a) => {
+                        input[len..len + 4].copy_from_slice(&a.octets());
+                        4
+                    }
+                    std::net::IpAddr::V6(a) => {
+                        input[len..len + 16].copy_from_slice(&a.octets());
+                        16
+                    }
+                };
+            }
+            input[len..len + 2].copy_from_slice(&cfg.local_port.to_be_bytes());
+            input[len + 2..len + 4].copy_from_slice(&cfg.remote_port.to_be_bytes());
+            SipHasher24::new_with_key(&key).hash(&input[..len + 4]) as u32
+        }
+    }
+}
+
+fn isn_for(cfg: &ConnConfig, f: u32, now: Duration) -> Seq {
     match cfg.isn {
         IsnSource::Fixed(seq) => seq,
-        IsnSource::Rfc6528 { key } => {
-            // RFC 6528 §3: ISN = M + F(localip, localport, remoteip,
-            // remoteport, secretkey), M a 4 µs timer.
-            let mut input = Vec::with_capacity(40);
-            for addr in [cfg.local_addr, cfg.remote_addr].into_iter().flatten() {
-                match addr {
-                    std::net::IpAddr::V4(a) => input.extend_from_slice(&a.octets()),
-                    std::net::IpAddr::V6(a) => input.extend_from_slice(&a.octets()),
-                }
-            }
-            input.extend_from_slice(&cfg.local_port.to_be_bytes());
-            input.extend_from_slice(&cfg.remote_port.to_be_bytes());
-            let f = SipHasher24::new_with_key(&key).hash(&input) as u32;
-            let m = (now.as_micros() / 4) as u32;
-            Seq(m.wrapping_add(f))
-        }
+        IsnSource::Rfc6528 { .. } => Seq(((now.as_micros() / 4) as u32).wrapping_add(f)),
     }
 }
 
 impl Conn {
     fn new_inner(cfg: ConnConfig, now: Duration, state: State) -> Self {
-        let iss = isn_for(&cfg, now);
+        let f = isn_hash(&cfg);
+        let iss = isn_for(&cfg, f, now);
         let rto = RtoEstimator::new(RtoConfig {
             initial: cfg.initial_rto,
             min: cfg.min_rto,
@@ -314,7 +369,7 @@ impl Conn {
         let smss = 536;
         let cc = cfg.congestion.build(smss);
         let rcv_wscale = cfg.window_scale();
-        let ts_offset = (isn_for(&cfg, Duration::ZERO).0).rotate_left(13);
+        let ts_offset = f.rotate_left(13);
         Self {
             send: SendBuf::new(cfg.send_buffer, iss + 1),
             recv: RecvBuf::new(cfg.recv_buffer, Seq(0)),
@@ -368,7 +423,7 @@ impl Conn {
             dup_acks: 0,
             challenge_window: (now, 0),
             now,
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             close_reason: None,
             stats: Stats::default(),
         }
@@ -553,6 +608,13 @@ impl Conn {
         s
     }
 
+    /// Memory the send and receive buffers hold now. It grows with the
+    /// data in flight, and goes back to zero once both directions are over
+    /// and emptied (in TIME-WAIT, say).
+    pub fn buffer_memory(&self) -> usize {
+        self.send.allocated() + self.recv.allocated()
+    }
+
     /// Why the connection closed; `None` while it is not closed.
     pub fn close_reason(&self) -> Option<CloseReason> {
         self.close_reason
@@ -561,7 +623,7 @@ impl Conn {
     /// The next event, if any. Each kind of event waits at most once:
     /// several segments of data give one `Readable`.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// Octets buffered for reading.
@@ -635,6 +697,7 @@ impl Conn {
         let n = self.recv.consume(n);
         if n > 0 {
             self.maybe_window_update();
+            self.release_finished_buffers();
         }
         n
     }
@@ -645,8 +708,23 @@ impl Conn {
         let n = self.recv.read(out);
         if n > 0 {
             self.maybe_window_update();
+            self.release_finished_buffers();
         }
         n
+    }
+
+    /// Gives back the memory of a buffer whose direction is over and
+    /// which is empty: the send buffer once our FIN is acknowledged, the
+    /// receive buffer once the peer's FIN is taken in and all before it
+    /// read. A connection in TIME-WAIT then holds no buffer memory, which
+    /// matters when thousands wait there.
+    fn release_finished_buffers(&mut self) {
+        if self.fin_acked {
+            self.send.release_memory();
+        }
+        if self.fin_consumed {
+            self.recv.release_memory();
+        }
     }
 
     /// After reading: RFC 9293 §3.8.6.2.2, announce a window that grew by
@@ -700,11 +778,9 @@ impl Conn {
         self.enter_closed(CloseReason::Aborted);
     }
 
-    /// Queues an event unless the same one is already waiting.
+    /// Queues an event unless one of its kind is already waiting.
     fn push_event(&mut self, event: Event) {
-        if !self.events.contains(&event) {
-            self.events.push_back(event);
-        }
+        self.events.push(event);
     }
 
     fn enter_closed(&mut self, reason: CloseReason) {
@@ -847,6 +923,7 @@ impl Conn {
             State::SynSent => self.on_syn_sent(&seg, &values),
             _ => self.on_synchronized(&seg, &values),
         }
+        self.release_finished_buffers();
     }
 
     /// RFC 9293 §3.10.7.3, SYN-SENT.
@@ -1704,5 +1781,59 @@ impl Conn {
     /// [`SegmentView`].
     pub fn peek_segment(bytes: &[u8]) -> Result<SegmentView<&[u8]>, WireError> {
         SegmentView::new_checked(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use quickcheck::quickcheck;
+
+    use super::{CloseReason, Event, EventQueue};
+
+    fn event(n: u8) -> Event {
+        match n % 6 {
+            0 => Event::Connected,
+            1 => Event::Readable,
+            2 => Event::Writable,
+            3 => Event::PeerClosed,
+            4 => Event::Closed(CloseReason::Normal),
+            _ => Event::Closed(CloseReason::Reset),
+        }
+    }
+
+    quickcheck! {
+        // The queue against a VecDeque that skips a push when an event of
+        // the same kind waits: same events, same order.
+        fn event_queue_matches_a_deque(ops: Vec<Option<u8>>) -> bool {
+            let mut queue = EventQueue::default();
+            let mut model: VecDeque<Event> = VecDeque::new();
+            for op in ops {
+                match op {
+                    Some(n) => {
+                        let e = event(n);
+                        let same_kind = |m: &Event| {
+                            core::mem::discriminant(m) == core::mem::discriminant(&e)
+                        };
+                        if !model.iter().any(same_kind) {
+                            model.push_back(e);
+                        }
+                        queue.push(e);
+                    }
+                    None => {
+                        if queue.pop() != model.pop_front() {
+                            return false;
+                        }
+                    }
+                }
+            }
+            while let Some(e) = model.pop_front() {
+                if queue.pop() != Some(e) {
+                    return false;
+                }
+            }
+            queue.pop().is_none()
+        }
     }
 }

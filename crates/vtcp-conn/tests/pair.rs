@@ -380,3 +380,47 @@ fn heavy_loss_reordering_and_duplication_still_deliver() {
 
 /// Seeds per configuration in the heavy-loss test.
 const SEEDS: u64 = 40;
+
+#[test]
+fn buffers_give_their_memory_back_once_both_directions_are_over() {
+    let mut p = Pair::new(7, CLEAN, &|_| {});
+    while p.server.is_none() || p.client.state() != State::Established {
+        assert!(p.step());
+    }
+    p.client.write(&pattern(5000, 1)).unwrap();
+    let server = p.server.as_mut().unwrap();
+    server.write(b"answer").unwrap();
+    server.shutdown_write();
+    // The client's receive side is over (FIN taken in), but its data is
+    // unread: the memory stays, and so does the data.
+    while p.client.state() != State::CloseWait || p.client.stats().bytes_acked < 5000 {
+        assert!(p.step());
+    }
+    let before = p.client.buffer_memory();
+    let mut buf = [0u8; 16];
+    assert_eq!(p.client.read(&mut buf), 6);
+    assert_eq!(&buf[..6], b"answer");
+    // Read: the receive buffer's memory goes. The send buffer's stays
+    // until the client's own FIN is acknowledged.
+    assert!(p.client.buffer_memory() < before);
+    assert!(p.client.buffer_memory() > 0);
+    // Once the client's FIN is acknowledged, neither holds any: the
+    // client closed, the server in TIME-WAIT.
+    let server = p.server.as_mut().unwrap();
+    let mut got = Vec::new();
+    loop {
+        let n = server.read(&mut buf);
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, pattern(5000, 1));
+    p.client.shutdown_write();
+    while p.client.state() != State::Closed {
+        assert!(p.step());
+    }
+    assert_eq!(p.client.buffer_memory(), 0);
+    assert_eq!(p.server.as_ref().unwrap().state(), State::TimeWait);
+    assert_eq!(p.server.as_ref().unwrap().buffer_memory(), 0);
+}

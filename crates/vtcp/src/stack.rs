@@ -2,11 +2,12 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use vtcp_conn::{Conn, ConnConfig, CookieHandshake, IsnSource, State};
 use vtcp_cookie::{Addrs, SynAckParams, SynCookies};
 use vtcp_seq::Seq;
@@ -173,7 +174,9 @@ pub struct Counters {
     pub cookies_validated: u64,
     /// ACKs whose cookie was refused.
     pub cookies_refused: u64,
-    /// Connections refused because the accept queue was full.
+    /// Handshakes that completed while the accept queue was full: the
+    /// connection waits for room, or, when it came by cookie, its ACK is
+    /// dropped (the peer retransmits).
     pub accept_queue_overflows: u64,
     /// Connections created (active and passive).
     pub connections_opened: u64,
@@ -210,10 +213,32 @@ impl Default for StackConfig {
     }
 }
 
+/// Where a connection that a listener made stands until the application
+/// accepts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// In SYN-RECEIVED, counting against the backlog.
+    HalfOpen,
+    /// Established while the accept queue was full: it waits, still
+    /// counting against the backlog, until `accept` makes room.
+    Waiting,
+    /// In the accept queue.
+    Queued,
+}
+
+/// A connection in a listener's queue: its slot and generation.
+type QueuedConn = (u32, u32);
+
 struct Listener {
     backlog: usize,
-    half_open: HashSet<ConnKey>,
-    accept_queue: VecDeque<ConnKey>,
+    /// Connections in [`Stage::HalfOpen`] or [`Stage::Waiting`]: a
+    /// count, not a set, so a SYN costs no hashing beyond the lookup of
+    /// its 4-tuple.
+    half_open: usize,
+    /// Connections in [`Stage::Waiting`], oldest first.
+    waiting: VecDeque<QueuedConn>,
+    /// Connections ready for `accept`, oldest first.
+    accept_queue: VecDeque<QueuedConn>,
 }
 
 struct Entry {
@@ -221,8 +246,9 @@ struct Entry {
     /// Boxed: the slot vector grows by doubling, and its spare room
     /// should cost a pointer per slot, not a whole connection.
     conn: Box<Conn>,
-    /// The listener that created it and has not handed it out yet.
-    listener: Option<ListenerId>,
+    /// The listener that created it and has not handed it out yet, and
+    /// where the connection stands in it.
+    listener: Option<(ListenerId, Stage)>,
     /// The application holds it (from `connect` or `accept`); a closed
     /// connection nobody holds is removed.
     owned: bool,
@@ -269,7 +295,7 @@ impl Table {
         &mut self,
         key: ConnKey,
         conn: Conn,
-        listener: Option<ListenerId>,
+        listener: Option<(ListenerId, Stage)>,
         owned: bool,
     ) -> u32 {
         self.generation = self.generation.wrapping_add(1);
@@ -314,7 +340,9 @@ impl Table {
 pub struct Stack {
     cfg: StackConfig,
     conns: Table,
-    listeners: HashMap<SocketAddr, Listener>,
+    /// Keys chosen by the application, so a fast unkeyed hash is safe:
+    /// a packet only looks one up.
+    listeners: FxHashMap<SocketAddr, Listener>,
     cookies: SynCookies,
     counters: Counters,
     /// Replies of the stack itself (RSTs, cookie SYN-ACKs).
@@ -340,7 +368,7 @@ impl Stack {
                 free: Vec::new(),
                 generation: 0,
             },
-            listeners: HashMap::new(),
+            listeners: FxHashMap::default(),
             counters: Counters::default(),
             replies: VecDeque::new(),
             dirty: VecDeque::new(),
@@ -395,7 +423,8 @@ impl Stack {
             local,
             Listener {
                 backlog: backlog.max(1),
-                half_open: HashSet::new(),
+                half_open: 0,
+                waiting: VecDeque::new(),
                 accept_queue: VecDeque::new(),
             },
         );
@@ -405,43 +434,52 @@ impl Stack {
     /// Stops listening. Connections already accepted are not touched;
     /// those not accepted yet (half-open or waiting in the accept queue)
     /// are reset, as a kernel does when a listening socket closes, since
-    /// nobody could ever accept them.
+    /// nobody could ever accept them. It looks at every connection of
+    /// the stack, since half-open ones are only counted.
     pub fn unlisten(&mut self, id: ListenerId) {
-        let Some(l) = self.listeners.remove(&id.0) else {
+        if self.listeners.remove(&id.0).is_none() {
             return;
-        };
-        for key in l.half_open.iter().chain(&l.accept_queue) {
-            if let Some(slot) = self.conns.slot_of(key) {
-                if let Some(e) = self.conns.get_mut(slot) {
-                    e.conn.abort();
-                    e.listener = None;
-                }
-                self.touch(slot);
+        }
+        let orphans: Vec<u32> = (0..self.conns.slots.len() as u32)
+            .filter(|&slot| {
+                self.conns
+                    .get(slot)
+                    .is_some_and(|e| e.listener.is_some_and(|(l, _)| l == id))
+            })
+            .collect();
+        for slot in orphans {
+            if let Some(e) = self.conns.get_mut(slot) {
+                e.conn.abort();
+                e.listener = None;
             }
+            self.touch(slot);
         }
     }
 
     /// The next established connection of a listener, if any.
     pub fn accept(&mut self, id: ListenerId) -> Option<ConnKey> {
         let listener = self.listeners.get_mut(&id.0)?;
-        let key = listener.accept_queue.pop_front()?;
-        // Room now for one connection that completed while the queue was
-        // full (it waits, established, in the half-open set).
-        let conns = &self.conns;
-        let waiting = listener.half_open.iter().copied().find(|k| {
-            conns
-                .by_key(k)
-                .is_some_and(|e| e.conn.state().is_synchronized())
-        });
-        if let Some(k) = waiting {
-            listener.half_open.remove(&k);
-            listener.accept_queue.push_back(k);
+        loop {
+            let (slot, generation) = listener.accept_queue.pop_front()?;
+            // Room now for one connection that completed while the queue
+            // was full.
+            if let Some(w) = listener.waiting.pop_front() {
+                listener.half_open -= 1;
+                listener.accept_queue.push_back(w);
+                if let Some(e) = self.conns.get_mut(w.0) {
+                    e.listener = Some((id, Stage::Queued));
+                }
+            }
+            // Connections leave the queue when they are removed, so the
+            // check of the generation is only a safeguard.
+            if let Some(e) = self.conns.get_mut(slot)
+                && e.generation == generation
+            {
+                e.owned = true;
+                e.listener = None;
+                return Some(e.key);
+            }
         }
-        if let Some(e) = self.conns.slot_of(&key).and_then(|i| self.conns.get_mut(i)) {
-            e.owned = true;
-            e.listener = None;
-        }
-        Some(key)
     }
 
     /// Opens a connection from `local_ip` to `remote`, on an ephemeral
@@ -478,10 +516,39 @@ impl Stack {
         Err(StackError::AddrNotAvailable)
     }
 
-    fn insert(&mut self, key: ConnKey, conn: Conn, listener: Option<ListenerId>, owned: bool) {
+    /// Adds a connection; returns its slot and generation.
+    fn insert(
+        &mut self,
+        key: ConnKey,
+        conn: Conn,
+        listener: Option<(ListenerId, Stage)>,
+        owned: bool,
+    ) -> QueuedConn {
         self.counters.connections_opened += 1;
         let slot = self.conns.insert(key, conn, listener, owned);
         self.touch(slot);
+        (slot, self.conns.generation)
+    }
+
+    /// Removes a connection, and takes it out of its listener's count or
+    /// queues.
+    fn remove(&mut self, slot: u32) {
+        let Some(e) = self.conns.remove(slot) else {
+            return;
+        };
+        self.counters.connections_closed += 1;
+        if let Some((ListenerId(addr), stage)) = e.listener
+            && let Some(l) = self.listeners.get_mut(&addr)
+        {
+            match stage {
+                Stage::HalfOpen => l.half_open -= 1,
+                Stage::Waiting => {
+                    l.half_open -= 1;
+                    l.waiting.retain(|w| w.0 != slot);
+                }
+                Stage::Queued => l.accept_queue.retain(|q| q.0 != slot),
+            }
+        }
     }
 
     /// Notes that a connection may have something to send or a new
@@ -587,8 +654,7 @@ impl Stack {
                 self.after_event(slot);
                 return;
             }
-            self.conns.remove(slot);
-            self.counters.connections_closed += 1;
+            self.remove(slot);
         }
         if flags.contains(Flags::RST) {
             // Never answer a RST (RFC 9293 §3.10.7.1).
@@ -600,12 +666,13 @@ impl Stack {
         };
         if flags.contains(Flags::SYN) && !flags.contains(Flags::ACK) {
             let listener = self.listeners.get(&listen_addr).expect("found above");
-            if listener.half_open.len() < listener.backlog {
+            if listener.half_open < listener.backlog {
                 match Conn::accept_syn(self.conn_config(key), now, segment) {
                     Ok(conn) => {
-                        self.insert(key, conn, Some(ListenerId(listen_addr)), false);
+                        let stage = (ListenerId(listen_addr), Stage::HalfOpen);
+                        self.insert(key, conn, Some(stage), false);
                         if let Some(l) = self.listeners.get_mut(&listen_addr) {
-                            l.half_open.insert(key);
+                            l.half_open += 1;
                         }
                     }
                     Err(_) => self.counters.malformed += 1,
@@ -744,31 +811,31 @@ impl Stack {
             window: ack.window,
         };
         let conn = Conn::accept_cookie(cfg, now, &handshake, ack.payload);
-        self.insert(key, conn, None, false);
+        let stage = (ListenerId(listen_addr), Stage::Queued);
+        let queued = self.insert(key, conn, Some(stage), false);
         if let Some(l) = self.listeners.get_mut(&listen_addr) {
-            l.accept_queue.push_back(key);
+            l.accept_queue.push_back(queued);
         }
     }
 
-    /// Moves a connection that completed its handshake from the
-    /// listener's half-open set to its accept queue, when there is room.
-    /// When there is none it stays where it is, established, until
-    /// `accept` makes room (the peer sees a connection that is slow to be
-    /// served, not a reset).
+    /// Moves a connection that completed its handshake to its listener's
+    /// accept queue, when there is room. When there is none it waits,
+    /// established, until `accept` makes room (the peer sees a connection
+    /// that is slow to be served, not a reset).
     fn after_event(&mut self, slot: u32) {
-        if let Some(e) = self.conns.get(slot)
-            && let Some(ListenerId(addr)) = e.listener
-            && e.conn.state() != State::SynReceived
-            && let Some(l) = self.listeners.get_mut(&addr)
-            && l.half_open.contains(&e.key)
+        if let Some(e) = self.conns.get_mut(slot)
+            && let Some((id, Stage::HalfOpen)) = e.listener
+            && e.conn.state().is_synchronized()
+            && let Some(l) = self.listeners.get_mut(&id.0)
         {
-            let key = e.key;
-            if !e.conn.state().is_synchronized() {
-                l.half_open.remove(&key);
-            } else if l.accept_queue.len() < l.backlog {
-                l.half_open.remove(&key);
-                l.accept_queue.push_back(key);
+            let queued = (slot, e.generation);
+            if l.accept_queue.len() < l.backlog {
+                l.half_open -= 1;
+                l.accept_queue.push_back(queued);
+                e.listener = Some((id, Stage::Queued));
             } else {
+                l.waiting.push_back(queued);
+                e.listener = Some((id, Stage::Waiting));
                 self.counters.accept_queue_overflows += 1;
             }
         }
@@ -781,14 +848,7 @@ impl Stack {
             .get(slot)
             .is_some_and(|e| e.conn.state() == State::Closed && !e.owned);
         if done {
-            if let Some(e) = self.conns.remove(slot)
-                && let Some(ListenerId(addr)) = e.listener
-                && let Some(l) = self.listeners.get_mut(&addr)
-            {
-                l.half_open.remove(&e.key);
-                l.accept_queue.retain(|k| *k != e.key);
-            }
-            self.counters.connections_closed += 1;
+            self.remove(slot);
         }
     }
 

@@ -594,3 +594,47 @@ fn closing_a_listener_resets_the_connections_nobody_accepted() {
     );
     assert_eq!(net.server.connections(), 0);
 }
+
+#[test]
+fn connections_that_die_before_accept_leave_the_listener_s_queues() {
+    let mut net = Net::new();
+    let listener = net.server.listen(server_addr(80), 1).unwrap();
+    let connect = |net: &mut Net| {
+        let c = net
+            .client
+            .connect(net.now, CLIENT.into(), server_addr(80))
+            .unwrap();
+        net.settle();
+        assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
+        c
+    };
+    // The first fills the accept queue; the second completes its
+    // handshake with no room, and waits.
+    let first = connect(&mut net);
+    let second = connect(&mut net);
+    assert_eq!(net.server.counters().accept_queue_overflows, 1);
+    assert_eq!(net.server.counters().cookies_sent, 0);
+    // A third would get a cookie now: the waiting one fills the backlog.
+    // Instead the waiting one goes away.
+    net.client.conn_mut(second).unwrap().abort();
+    net.settle();
+    assert_eq!(net.server.connections(), 1);
+    assert_eq!(
+        net.server.accept(listener).map(|k| k.remote),
+        Some(first.local)
+    );
+    assert_eq!(net.server.accept(listener), None);
+    // Its place in the backlog is free again: no cookie for the next.
+    let third = connect(&mut net);
+    assert_eq!(net.server.counters().cookies_sent, 0);
+    // The accepted one going away while queued leaves the queue too.
+    net.client.conn_mut(third).unwrap().abort();
+    net.settle();
+    assert_eq!(net.server.accept(listener), None);
+    let fourth = connect(&mut net);
+    assert_eq!(
+        net.server.accept(listener).map(|k| k.remote),
+        Some(fourth.local)
+    );
+    assert_eq!(net.server.counters().cookies_sent, 0);
+}

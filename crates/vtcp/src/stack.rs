@@ -291,23 +291,12 @@ impl Table {
         self.slot_of(key).and_then(|i| self.get(i))
     }
 
-    fn insert(
-        &mut self,
-        key: ConnKey,
-        conn: Conn,
-        listener: Option<(ListenerId, Stage)>,
-        owned: bool,
-    ) -> u32 {
+    /// Puts `entry` in a free slot under a new generation; returns the
+    /// slot.
+    fn insert(&mut self, mut entry: Entry) -> u32 {
         self.generation = self.generation.wrapping_add(1);
-        let entry = Entry {
-            key,
-            conn: Box::new(conn),
-            listener,
-            owned,
-            generation: self.generation,
-            dirty: false,
-            queued: None,
-        };
+        entry.generation = self.generation;
+        let key = entry.key;
         let slot = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some(entry);
@@ -525,7 +514,15 @@ impl Stack {
         owned: bool,
     ) -> QueuedConn {
         self.counters.connections_opened += 1;
-        let slot = self.conns.insert(key, conn, listener, owned);
+        let slot = self.conns.insert(Entry {
+            key,
+            conn: Box::new(conn),
+            listener,
+            owned,
+            generation: 0,
+            dirty: false,
+            queued: None,
+        });
         self.touch(slot);
         (slot, self.conns.generation)
     }

@@ -61,6 +61,17 @@ impl Net {
         }
     }
 
+    /// Connects the client to the server's port 80 and delivers what
+    /// follows, until quiet; returns the client's key.
+    fn connect(&mut self) -> vtcp::ConnKey {
+        let c = self
+            .client
+            .connect(self.now, CLIENT.into(), server_addr(80))
+            .unwrap();
+        self.settle();
+        c
+    }
+
     /// Runs timers and traffic until nothing is pending or `limit` passes.
     fn run_for(&mut self, limit: Duration) {
         let end = self.now + limit;
@@ -313,11 +324,7 @@ fn a_flood_of_spoofed_syns_keeps_memory_bounded_while_a_real_client_connects() {
         net.server.connections()
     );
     assert!(net.server.counters().cookies_sent >= 99_000);
-    let c = net
-        .client
-        .connect(net.now, CLIENT.into(), server_addr(80))
-        .unwrap();
-    net.settle();
+    let c = net.connect();
     assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
     let mut found = false;
     while let Some(k) = net.server.accept(listener) {
@@ -330,11 +337,7 @@ fn a_flood_of_spoofed_syns_keeps_memory_bounded_while_a_real_client_connects() {
 fn time_wait_does_not_block_a_new_connection_with_a_higher_sequence_number() {
     let mut net = Net::new();
     let listener = net.server.listen(server_addr(80), 8).unwrap();
-    let c = net
-        .client
-        .connect(net.now, CLIENT.into(), server_addr(80))
-        .unwrap();
-    net.settle();
+    let c = net.connect();
     let s = net.server.accept(listener).unwrap();
     // The server closes first and ends in TIME-WAIT.
     net.server.conn_mut(s).unwrap().close();
@@ -469,12 +472,7 @@ fn drain(stack: &mut Stack, key: vtcp::ConnKey, got: &mut Vec<u8>) {
 /// returns the listener and the client's key.
 fn handshake(net: &mut Net) -> (vtcp::ListenerId, vtcp::ConnKey) {
     let listener = net.server.listen(server_addr(80), 8).unwrap();
-    let c = net
-        .client
-        .connect(net.now, CLIENT.into(), server_addr(80))
-        .unwrap();
-    net.settle();
-    (listener, c)
+    (listener, net.connect())
 }
 
 /// Opens a connection between the two stacks of `net`; returns the
@@ -600,11 +598,7 @@ fn connections_that_die_before_accept_leave_the_listener_s_queues() {
     let mut net = Net::new();
     let listener = net.server.listen(server_addr(80), 1).unwrap();
     let connect = |net: &mut Net| {
-        let c = net
-            .client
-            .connect(net.now, CLIENT.into(), server_addr(80))
-            .unwrap();
-        net.settle();
+        let c = net.connect();
         assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
         c
     };

@@ -300,11 +300,68 @@ pub struct Conn {
     high_rxt: Seq,
     /// Duplicate ACKs in a row (for limited transmit).
     dup_acks: u32,
+    /// Proportional Rate Reduction during SACK recovery (RFC 6937).
+    prr: Prr,
     challenge_window: (Duration, u32),
     now: Duration,
     events: EventQueue,
     close_reason: Option<CloseReason>,
     stats: Stats,
+}
+
+/// RFC 6937 Proportional Rate Reduction: how much a sender in SACK
+/// recovery may send. Without it, a recovery that starts with many
+/// segments lost (a slow start that overran a queue) finds `pipe` far below
+/// `ssthresh` and sends the difference at once, into the queue that just
+/// overflowed; the retransmissions are lost again and only a timeout
+/// recovers them. PRR paces sending by what the ACKs say was delivered.
+#[derive(Clone, Copy, Debug, Default)]
+struct Prr {
+    /// RecoverFS: the flight size when recovery started.
+    recover_fs: u32,
+    /// Octets the peer took in (cumulatively or by SACK) during recovery.
+    delivered: u64,
+    /// Octets sent during recovery.
+    out: u64,
+    /// `pipe` + `sndcnt` as of the last ACK: the window that limits sending
+    /// until the next one.
+    cwnd: u32,
+}
+
+impl Prr {
+    fn start(&mut self, flight: u32) {
+        *self = Self {
+            recover_fs: flight.max(1),
+            ..Self::default()
+        };
+    }
+
+    /// RFC 6937 §3, on each ACK in recovery: `delivered` octets newly
+    /// acknowledged or SACKed, `pipe` as RFC 6675 counts it.
+    fn on_ack(&mut self, delivered: u32, pipe: u32, ssthresh: u32, mss: u32) {
+        self.delivered += u64::from(delivered);
+        let sndcnt = if pipe > ssthresh {
+            // Proportional part: send ssthresh/RecoverFS of what left.
+            let due = (self.delivered * u64::from(ssthresh)).div_ceil(u64::from(self.recover_fs));
+            due.saturating_sub(self.out)
+        } else {
+            // Slow-start reduction bound: grow back towards ssthresh no
+            // faster than slow start would.
+            let limit = self
+                .delivered
+                .saturating_sub(self.out)
+                .max(u64::from(delivered))
+                + u64::from(mss);
+            u64::from(ssthresh - pipe).min(limit)
+        };
+        // The fast retransmit itself always goes out.
+        let sndcnt = if self.out == 0 {
+            sndcnt.max(u64::from(mss))
+        } else {
+            sndcnt
+        };
+        self.cwnd = pipe.saturating_add(sndcnt.min(u64::from(u32::MAX)) as u32);
+    }
 }
 
 impl fmt::Debug for Conn {
@@ -421,6 +478,7 @@ impl Conn {
             retransmit_at: None,
             high_rxt: iss,
             dup_acks: 0,
+            prr: Prr::default(),
             challenge_window: (now, 0),
             now,
             events: EventQueue::default(),
@@ -601,7 +659,7 @@ impl Conn {
         s.srtt = self.rto.srtt();
         s.rttvar = self.rto.rttvar();
         s.rto = self.rto.rto();
-        s.cwnd = self.cc.send_window();
+        s.cwnd = self.send_window();
         s.ssthresh = self.cc.ssthresh();
         s.bytes_in_flight = self.flight();
         s.ooo_bytes = self.recv.ooo_bytes();
@@ -1189,6 +1247,9 @@ impl Conn {
             self.challenge_ack();
             return false;
         }
+        // RFC 6937's DeliveredData: the change in SND.UNA plus the change
+        // in SACKed octets.
+        let before = self.send.una() + self.send.scoreboard().sacked_bytes() as u32;
         for b in v.sack_blocks.iter() {
             self.stats.sack_blocks_seen += 1;
             if self.sack_ok {
@@ -1209,6 +1270,17 @@ impl Conn {
             if self.cc.on_dup_ack() {
                 self.enter_recovery();
             }
+        }
+        if self.sack_ok && self.cc.in_recovery() {
+            let after = self.send.una() + self.send.scoreboard().sacked_bytes() as u32;
+            let delivered = if after.after(before) {
+                after.distance_from(before)
+            } else {
+                0
+            };
+            let mss = self.smss;
+            let pipe = self.send.pipe(self.high_rxt, mss as usize) as u32;
+            self.prr.on_ack(delivered, pipe, self.cc.ssthresh(), mss);
         }
         // RFC 9293 §3.10.7.4: window update if the segment is newer.
         if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack))
@@ -1298,6 +1370,7 @@ impl Conn {
         self.stats.fast_recoveries += 1;
         let flight = self.flight() as u32;
         self.cc.on_fast_retransmit(flight, self.snd_max);
+        self.prr.start(flight);
         self.rto.invalidate_timing();
         self.retransmit_at = Some(self.send.una());
         self.high_rxt = self.send.una();
@@ -1635,7 +1708,7 @@ impl Conn {
         }
         if self.sack_ok && self.cc.in_recovery() {
             let pipe = self.send.pipe(self.high_rxt, mss);
-            if pipe + mss <= self.cc.send_window() as usize
+            if pipe + mss <= self.send_window() as usize
                 && let Some(next) = self.send.next_seg(self.high_rxt, mss)
             {
                 return Some(self.retransmitted(next.seq, next.len));
@@ -1644,8 +1717,19 @@ impl Conn {
         None
     }
 
+    /// The congestion window that limits sending: the controller's, or in
+    /// SACK recovery the one Proportional Rate Reduction allows.
+    fn send_window(&self) -> u32 {
+        if self.sack_ok && self.cc.in_recovery() {
+            self.prr.cwnd
+        } else {
+            self.cc.send_window()
+        }
+    }
+
     fn retransmitted(&mut self, seq: Seq, len: usize) -> Plan {
         self.stats.retransmits += 1;
+        self.prr.out += len as u64;
         self.rto.invalidate_timing();
         let end = seq + len as u32;
         if self.high_rxt.before(end) {
@@ -1675,7 +1759,7 @@ impl Conn {
         } else {
             self.flight()
         };
-        let cwnd = self.cc.send_window() as usize;
+        let cwnd = self.send_window() as usize;
         let pending = self.send.pending();
         let wnd_edge = self.send.una() + self.snd_wnd;
         let wnd_room = if wnd_edge.after(self.send.nxt()) {
@@ -1728,6 +1812,7 @@ impl Conn {
                     self.snd_nxt += 1;
                 }
                 self.sent_new(seq);
+                self.prr.out += len as u64;
                 // PSH on the segment that empties the queue, as Linux does.
                 let mut flags = Flags::ACK;
                 if self.send.pending() == 0 {

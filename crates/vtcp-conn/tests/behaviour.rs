@@ -756,3 +756,72 @@ fn data_beyond_the_advertised_window_is_not_stored() {
         .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 140 ecr 0>");
     t.expect(". 1:1(0) ack 11 win * <nop,nop,TS val * ecr 130,nop,nop,sack 1:11>");
 }
+
+/// Sends the peer's ACKs of `segments` one at a time (slow start grows the
+/// window by one segment each) and takes what the connection sends; returns
+/// the highest segment number sent.
+fn grow_window(t: &mut Trace, ms: u64, acked: u32) -> u32 {
+    for i in 1..=acked {
+        t.at(ms + u64::from(i)).recv(&format!(
+            ". 1:1(0) ack {} win 1000 <nop,nop,TS val {} ecr 0>",
+            1 + i * 1448,
+            200 + i
+        ));
+    }
+    let mut highest = 0;
+    while let Some(bytes) = t.take() {
+        let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+        let end = seg.seq.0.wrapping_sub(trace::OUR_ISN) + seg.data_len() as u32;
+        highest = highest.max((end - 1) / 1448);
+    }
+    highest
+}
+
+#[test]
+fn sack_recovery_sends_in_proportion_to_what_is_delivered() {
+    // RFC 6937: half the window was lost (every other segment); recovery
+    // must not answer each SACK with a burst into the queue that just
+    // overflowed, but send about ssthresh/RecoverFS of what is delivered.
+    let mut t = established();
+    t.conn().write(&[1; 1448 * 200]).unwrap();
+    let mut sent = 0;
+    while t.take().is_some() {
+        sent += 1;
+    }
+    assert_eq!(sent, 10, "RFC 6928's initial window");
+    let highest = grow_window(&mut t, 30, 10);
+    assert_eq!(highest, 30, "slow start: two segments for each ACK");
+    // Segments 11 to 30 are in flight; the odd ones are lost. Each even
+    // one that arrives is SACKed by a duplicate ACK of 10 segments.
+    let block = |n: u32| format!("{}:{}", 1 + (n - 1) * 1448, 1 + n * 1448);
+    let mut in_recovery = Vec::new();
+    for (k, n) in (12..=30).step_by(2).enumerate() {
+        let mut blocks = vec![block(n)];
+        blocks.extend((12..n).step_by(2).rev().take(2).map(block));
+        t.at(60 + k as u64).recv(&format!(
+            ". 1:1(0) ack {} win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}>",
+            1 + 10 * 1448,
+            300 + k,
+            blocks.join(" ")
+        ));
+        let mut sent = Vec::new();
+        while let Some(bytes) = t.take() {
+            let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+            sent.push(seg.seq.0.wrapping_sub(trace::OUR_ISN) / 1448 + 1);
+        }
+        if t.conn().stats().fast_recoveries == 1 {
+            in_recovery.push(sent);
+        }
+    }
+    assert_eq!(t.conn().stats().fast_recoveries, 1);
+    // Recovery began at the third duplicate; the eight duplicates from
+    // there deliver eight segments. PRR sends no more than that plus one
+    // segment (its slow-start bound), at most two for any one ACK, and
+    // what it sends are the lost segments, oldest first. (With SACK's pipe
+    // against NewReno's inflated window it was 17, three per ACK.)
+    let all: Vec<u32> = in_recovery.iter().flatten().copied().collect();
+    assert!(in_recovery.iter().all(|s| s.len() <= 2), "{in_recovery:?}");
+    assert!((4..=9).contains(&all.len()), "{in_recovery:?}");
+    let lost: Vec<u32> = (11..30).step_by(2).take(all.len()).collect();
+    assert_eq!(all, lost);
+}

@@ -294,7 +294,8 @@ mod tests {
             true
         }
 
-        // IsLost and SetPipe against their per-octet definitions.
+        // IsLost, its boundary and SetPipe against their per-octet
+        // definitions.
         fn is_lost_and_pipe_match_rfc6675(sacks: Vec<(u8, u8)>, mss: u8, high_rxt: u8) -> bool {
             let mss = u64::from(mss % 8) + 1;
             let mut sb = Scoreboard::default();
@@ -309,6 +310,10 @@ mod tests {
             };
             for s in 0..nxt {
                 if !sb.is_sacked(s) && sb.is_lost(s, mss) != lost(s) {
+                    return false;
+                }
+                // The boundary: unSACKed octets are lost exactly below it.
+                if !sb.is_sacked(s) && lost(s) != (s < sb.lost_below(mss)) {
                     return false;
                 }
             }

@@ -213,6 +213,14 @@ impl SendBuf {
         })
     }
 
+    /// Where RFC 6675's IsLost stops: every unSACKed octet below this
+    /// sequence number counts as lost, none at or above it. An ACK that
+    /// moves it up marks more data lost.
+    pub fn lost_below(&self, mss: usize) -> Seq {
+        let at = self.sacks.lost_below(mss as u64).max(self.una);
+        self.map.seq(at)
+    }
+
     /// RFC 6675 §4 SetPipe: octets estimated in flight, given the highest
     /// octet retransmitted (`high_rxt`, exclusive).
     pub fn pipe(&self, high_rxt: Seq, mss: usize) -> usize {

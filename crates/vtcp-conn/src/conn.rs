@@ -309,7 +309,7 @@ pub struct Conn {
     stats: Stats,
 }
 
-/// RFC 6937 Proportional Rate Reduction: how much a sender in SACK
+/// RFC 9937 Proportional Rate Reduction: how much a sender in SACK
 /// recovery may send. Without it, a recovery that starts with many
 /// segments lost (a slow start that overran a queue) finds `pipe` far below
 /// `ssthresh` and sends the difference at once, into the queue that just
@@ -317,50 +317,65 @@ pub struct Conn {
 /// recovers them. PRR paces sending by what the ACKs say was delivered.
 #[derive(Clone, Copy, Debug, Default)]
 struct Prr {
-    /// RecoverFS: the flight size when recovery started.
+    /// RecoverFS: `pipe` when recovery started (§5).
     recover_fs: u32,
-    /// Octets the peer took in (cumulatively or by SACK) during recovery.
+    /// prr_delivered: octets the peer took in, cumulatively or by SACK,
+    /// during recovery.
     delivered: u64,
-    /// Octets sent during recovery.
+    /// prr_out: octets sent during recovery.
     out: u64,
     /// `pipe` + `sndcnt` as of the last ACK: the window that limits sending
     /// until the next one.
     cwnd: u32,
 }
 
+/// What one ACK in recovery told, for [`Prr::on_ack`].
+struct PrrAck {
+    /// DeliveredData: the change in SND.UNA plus the change in SACKed
+    /// octets.
+    delivered: u32,
+    /// SafeACK: SND.UNA advanced and no further loss is indicated.
+    safe: bool,
+    /// RFC 6675's pipe after the ACK.
+    pipe: u32,
+}
+
 impl Prr {
-    fn start(&mut self, flight: u32) {
+    fn start(&mut self, pipe: u32) {
         *self = Self {
-            recover_fs: flight.max(1),
+            recover_fs: pipe.max(1),
             ..Self::default()
         };
     }
 
-    /// RFC 6937 §3, on each ACK in recovery: `delivered` octets newly
-    /// acknowledged or SACKed, `pipe` as RFC 6675 counts it.
-    fn on_ack(&mut self, delivered: u32, pipe: u32, ssthresh: u32, mss: u32) {
-        self.delivered += u64::from(delivered);
-        let sndcnt = if pipe > ssthresh {
-            // Proportional part: send ssthresh/RecoverFS of what left.
+    /// RFC 9937 §6, on each ACK in recovery.
+    fn on_ack(&mut self, ack: &PrrAck, ssthresh: u32, mss: u32) {
+        self.delivered += u64::from(ack.delivered);
+        let sndcnt = if ack.pipe > ssthresh {
+            // Proportional: ssthresh/RecoverFS of what was delivered.
             let due = (self.delivered * u64::from(ssthresh)).div_ceil(u64::from(self.recover_fs));
             due.saturating_sub(self.out)
         } else {
-            // Slow-start reduction bound: grow back towards ssthresh no
-            // faster than slow start would.
-            let limit = self
+            // Conservative reduction bound: no more than delivered; one
+            // segment more (slow start) only while recovery goes well.
+            let mut sndcnt = self
                 .delivered
                 .saturating_sub(self.out)
-                .max(u64::from(delivered))
-                + u64::from(mss);
-            u64::from(ssthresh - pipe).min(limit)
+                .max(u64::from(ack.delivered));
+            if ack.safe {
+                sndcnt += u64::from(mss);
+            }
+            sndcnt.min(u64::from(ssthresh - ack.pipe))
         };
         // The fast retransmit itself always goes out.
-        let sndcnt = if self.out == 0 {
-            sndcnt.max(u64::from(mss))
+        let sndcnt = if self.out == 0 && sndcnt == 0 {
+            u64::from(mss)
         } else {
             sndcnt
         };
-        self.cwnd = pipe.saturating_add(sndcnt.min(u64::from(u32::MAX)) as u32);
+        self.cwnd = ack
+            .pipe
+            .saturating_add(sndcnt.min(u64::from(u32::MAX)) as u32);
     }
 }
 
@@ -1247,9 +1262,13 @@ impl Conn {
             self.challenge_ack();
             return false;
         }
-        // RFC 6937's DeliveredData: the change in SND.UNA plus the change
-        // in SACKed octets.
-        let before = self.send.una() + self.send.scoreboard().sacked_bytes() as u32;
+        // For PRR (RFC 9937): DeliveredData is the change in SND.UNA plus
+        // the change in SACKed octets; an ACK that moves the IsLost
+        // boundary up indicates further loss.
+        let mss = self.smss;
+        let una_before = self.send.una();
+        let before = una_before + self.send.scoreboard().sacked_bytes() as u32;
+        let lost_before = self.send.lost_below(mss as usize);
         for b in v.sack_blocks.iter() {
             self.stats.sack_blocks_seen += 1;
             if self.sack_ok {
@@ -1272,15 +1291,20 @@ impl Conn {
             }
         }
         if self.sack_ok && self.cc.in_recovery() {
-            let after = self.send.una() + self.send.scoreboard().sacked_bytes() as u32;
-            let delivered = if after.after(before) {
-                after.distance_from(before)
-            } else {
-                0
+            let una_after = self.send.una();
+            let after = una_after + self.send.scoreboard().sacked_bytes() as u32;
+            let lost_after = self.send.lost_below(mss as usize);
+            let newly_lost = lost_after.after(lost_before.max_seq(una_after));
+            let ack = PrrAck {
+                delivered: if after.after(before) {
+                    after.distance_from(before)
+                } else {
+                    0
+                },
+                safe: una_after.after(una_before) && !newly_lost,
+                pipe: self.send.pipe(self.high_rxt, mss as usize) as u32,
             };
-            let mss = self.smss;
-            let pipe = self.send.pipe(self.high_rxt, mss as usize) as u32;
-            self.prr.on_ack(delivered, pipe, self.cc.ssthresh(), mss);
+            self.prr.on_ack(&ack, self.cc.ssthresh(), mss);
         }
         // RFC 9293 §3.10.7.4: window update if the segment is newer.
         if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack))
@@ -1370,10 +1394,11 @@ impl Conn {
         self.stats.fast_recoveries += 1;
         let flight = self.flight() as u32;
         self.cc.on_fast_retransmit(flight, self.snd_max);
-        self.prr.start(flight);
         self.rto.invalidate_timing();
         self.retransmit_at = Some(self.send.una());
         self.high_rxt = self.send.una();
+        self.prr
+            .start(self.send.pipe(self.high_rxt, self.smss as usize) as u32);
     }
 
     fn after_ack_state_changes(&mut self) {
@@ -1875,7 +1900,7 @@ mod tests {
 
     use quickcheck::quickcheck;
 
-    use super::{CloseReason, Event, EventQueue};
+    use super::{CloseReason, Event, EventQueue, Prr, PrrAck};
 
     fn event(n: u8) -> Event {
         match n % 6 {
@@ -1919,6 +1944,40 @@ mod tests {
                 }
             }
             queue.pop().is_none()
+        }
+
+        // RFC 9937's promise, with a sender that uses every allowance: it
+        // never sends more than was delivered, except the fast retransmit
+        // and one segment per SafeACK; while pipe > ssthresh, no more than
+        // ssthresh/RecoverFS of what was delivered.
+        fn prr_sends_no_more_than_delivered(acks: Vec<(u16, bool, u16)>, ssthresh: u16) -> bool {
+            let mss = 100u64;
+            let ssthresh = u32::from(ssthresh) + 1;
+            let recover_fs = 2 * ssthresh;
+            let mut prr = Prr::default();
+            prr.start(recover_fs);
+            let (mut delivered, mut safe_acks) = (0u64, 0u64);
+            for (d, safe, pipe) in acks {
+                let ack = PrrAck { delivered: u32::from(d), safe, pipe: u32::from(pipe) };
+                prr.on_ack(&ack, ssthresh, mss as u32);
+                delivered += u64::from(d);
+                safe_acks += u64::from(safe);
+                let sndcnt = prr.cwnd.saturating_sub(ack.pipe);
+                if ack.pipe > ssthresh {
+                    let due = (delivered * u64::from(ssthresh)).div_ceil(u64::from(recover_fs));
+                    let forced = prr.out == 0 && u64::from(sndcnt) == mss;
+                    if u64::from(sndcnt) > due.saturating_sub(prr.out) && !forced {
+                        return false;
+                    }
+                } else if ack.pipe + sndcnt > ssthresh.max(ack.pipe + mss as u32) {
+                    return false;
+                }
+                prr.out += u64::from(sndcnt);
+                if prr.out > delivered + mss + mss * safe_acks {
+                    return false;
+                }
+            }
+            true
         }
     }
 }

@@ -7,8 +7,12 @@ use crate::SeqMap;
 use crate::ring::Ring;
 use crate::scoreboard::RangeSet;
 
-/// Default cap on separate out-of-order ranges held.
+/// The least cap on separate out-of-order ranges held; [`RecvBuf::new`]
+/// allows more for large buffers ([`RecvBuf::default_max_ooo_ranges`]).
 pub const DEFAULT_MAX_OOO_RANGES: usize = 32;
+
+/// Buffer octets per out-of-order range allowed by default.
+const OCTETS_PER_OOO_RANGE: usize = 1024;
 
 /// How many recently received blocks are remembered for SACK ordering.
 const RECENT: usize = 8;
@@ -47,9 +51,21 @@ pub struct RecvBuf {
 
 impl RecvBuf {
     /// A buffer of `capacity` octets whose next expected octet is
-    /// `rcv_nxt` (IRS + 1).
+    /// `rcv_nxt` (IRS + 1), with the default cap on out-of-order ranges.
     pub fn new(capacity: usize, rcv_nxt: Seq) -> Self {
-        Self::with_max_ooo_ranges(capacity, rcv_nxt, DEFAULT_MAX_OOO_RANGES)
+        Self::with_max_ooo_ranges(capacity, rcv_nxt, Self::default_max_ooo_ranges(capacity))
+    }
+
+    /// The default cap on out-of-order ranges for a buffer of `capacity`
+    /// octets: one per KiB, and at least [`DEFAULT_MAX_OOO_RANGES`]. A
+    /// window of full-sized segments that lost every other one needs a
+    /// range per two segments, and this keeps them all; a peer sending
+    /// one-octet segments at every other offset makes at most 16 octets
+    /// of ranges per KiB of buffer. A cap of 32 ranges made a receiver
+    /// with a 4 MiB buffer throw away most of what arrived after a queue
+    /// overflowed, and the sender resend it.
+    pub fn default_max_ooo_ranges(capacity: usize) -> usize {
+        (capacity / OCTETS_PER_OOO_RANGE).max(DEFAULT_MAX_OOO_RANGES)
     }
 
     /// Like [`RecvBuf::new`], holding at most `max_ooo_ranges` separate
@@ -350,6 +366,22 @@ mod tests {
         let mut out = [0u8; 32];
         let n = rx.read(&mut out);
         assert_eq!(&out[..n], b"hello,  world");
+    }
+
+    #[test]
+    fn a_large_buffer_keeps_a_window_that_lost_every_other_segment() {
+        const SEG: usize = 1460;
+        let mut rx = RecvBuf::new(4 << 20, Seq(0));
+        let segments = (4 << 20) / SEG;
+        for i in (1..segments).step_by(2) {
+            rx.insert(Seq((i * SEG) as u32), &[i as u8; SEG]);
+        }
+        assert_eq!(rx.ooo_ranges(), segments / 2);
+        for i in (0..segments).step_by(2) {
+            rx.insert(Seq((i * SEG) as u32), &[i as u8; SEG]);
+        }
+        assert_eq!(rx.readable(), segments * SEG);
+        assert_eq!(rx.ooo_ranges(), 0);
     }
 
     #[derive(Clone, Debug)]

@@ -1691,6 +1691,9 @@ impl Conn {
         if let Some(plan) = self.new_data() {
             return Some(plan);
         }
+        if let Some(plan) = self.unsacked_retransmission() {
+            return Some(plan);
+        }
         self.pure_ack()
     }
 
@@ -1715,7 +1718,7 @@ impl Conn {
     }
 
     /// A fast retransmit, a NewReno partial-ACK retransmission, or an RFC
-    /// 6675 NextSeg() retransmission.
+    /// 6675 NextSeg() rule 1 retransmission (of data deemed lost).
     fn retransmission(&mut self) -> Option<Plan> {
         let mss = self.smss as usize;
         if let Some(at) = self.retransmit_at.take() {
@@ -1731,15 +1734,28 @@ impl Conn {
                 });
             }
         }
-        if self.sack_ok && self.cc.in_recovery() {
-            let pipe = self.send.pipe(self.high_rxt, mss);
-            if pipe + mss <= self.send_window() as usize
-                && let Some(next) = self.send.next_seg(self.high_rxt, mss)
-            {
-                return Some(self.retransmitted(next.seq, next.len));
-            }
+        self.next_seg(true)
+    }
+
+    /// RFC 6675 NextSeg() rule 3: unSACKed data below the highest SACK
+    /// that is not deemed lost yet, sent again only when rules 1 and 2
+    /// (lost data, new data) have nothing to send. Before rule 2 it
+    /// would resend segments still on their way while new data waits.
+    fn unsacked_retransmission(&mut self) -> Option<Plan> {
+        self.next_seg(false)
+    }
+
+    /// NextSeg()'s candidate within the window, if it is lost (rule 1) or
+    /// when `lost_only` is false (rule 3).
+    fn next_seg(&mut self, lost_only: bool) -> Option<Plan> {
+        let mss = self.smss as usize;
+        if !self.sack_ok || !self.cc.in_recovery() {
+            return None;
         }
-        None
+        let pipe = self.send.pipe(self.high_rxt, mss);
+        let next = self.send.next_seg(self.high_rxt, mss)?;
+        (pipe + mss <= self.send_window() as usize && (next.lost || !lost_only))
+            .then(|| self.retransmitted(next.seq, next.len))
     }
 
     /// The congestion window that limits sending: the controller's, or in

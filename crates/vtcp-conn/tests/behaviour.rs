@@ -778,7 +778,7 @@ fn grow_window(t: &mut Trace, ms: u64, acked: u32) -> u32 {
 }
 
 #[test]
-fn sack_recovery_sends_in_proportion_to_what_is_delivered() {
+fn sack_recovery_sends_in_proportion_to_what_is_delivered_and_new_data_before_unsacked() {
     // RFC 9937: half the window was lost (every other segment); recovery
     // must not answer each SACK with a burst into the queue that just
     // overflowed, but send about ssthresh/RecoverFS of what is delivered.
@@ -822,8 +822,29 @@ fn sack_recovery_sends_in_proportion_to_what_is_delivered() {
     // oldest first. (With SACK's pipe against NewReno's inflated window
     // it was 17, three per ACK.)
     let all: Vec<u32> = in_recovery.iter().flatten().copied().collect();
+    eprintln!("{in_recovery:?}");
     assert!(in_recovery.iter().all(|s| s.len() <= 2), "{in_recovery:?}");
     assert!((4..=8).contains(&all.len()), "{in_recovery:?}");
     let lost: Vec<u32> = (11..30).step_by(2).take(all.len()).collect();
     assert_eq!(all, lost);
+    // Partial ACKs as the retransmissions arrive. The last hole IsLost
+    // counts (25) goes first. Then new data, before the holes above it
+    // (27, 29) that fewer than three SACKs cover: RFC 6675 NextSeg sends
+    // those (rule 3) only when there is no new data to send (rule 2).
+    let mut after_partial = Vec::new();
+    for (k, hole) in [13u32, 15, 17].into_iter().enumerate() {
+        t.at(80 + k as u64).recv(&format!(
+            ". 1:1(0) ack {} win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {} {} {}>",
+            1 + (hole - 1) * 1448,
+            400 + k,
+            block(30),
+            block(28),
+            block(26)
+        ));
+        while let Some(bytes) = t.take() {
+            let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+            after_partial.push(seg.seq.0.wrapping_sub(trace::OUR_ISN) / 1448 + 1);
+        }
+    }
+    assert_eq!(after_partial, vec![25, 33, 34]);
 }

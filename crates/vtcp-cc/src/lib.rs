@@ -287,10 +287,12 @@ impl Window {
         self.ca_acked = 0;
     }
 
+    #[inline]
     pub(crate) fn in_recovery(&self) -> bool {
         self.in_recovery
     }
 
+    #[inline]
     pub(crate) fn recover(&self) -> Seq {
         self.recover
     }
@@ -300,18 +302,23 @@ impl Window {
 /// controller's `window` field.
 macro_rules! delegate_window {
     () => {
+        #[inline]
         fn send_window(&self) -> u32 {
             self.window.cwnd
         }
+        #[inline]
         fn in_recovery(&self) -> bool {
             self.window.in_recovery()
         }
+        #[inline]
         fn recovery_seq(&self) -> vtcp_seq::Seq {
             self.window.recover()
         }
+        #[inline]
         fn ssthresh(&self) -> u32 {
             self.window.ssthresh
         }
+        #[inline]
         fn mss(&self) -> u32 {
             self.window.mss
         }

@@ -41,27 +41,67 @@ pub(crate) enum Controller {
     Custom(Box<dyn CongestionController + Send>),
 }
 
-impl core::ops::Deref for Controller {
-    type Target = dyn CongestionController + Send;
-
-    fn deref(&self) -> &Self::Target {
-        match self {
-            Self::NewReno(c) => c,
-            Self::HighSpeed(c) => c,
-            Self::Cubic(c) => &**c,
-            Self::Custom(c) => &**c,
+/// Calls `$call` on whichever controller it is: the built-in ones by
+/// static dispatch, so their small methods inline into the per-segment
+/// path; only a user's controller goes through its vtable.
+macro_rules! each_controller {
+    ($self:ident, $c:ident => $call:expr) => {
+        match $self {
+            Self::NewReno($c) => $call,
+            Self::HighSpeed($c) => $call,
+            Self::Cubic($c) => $call,
+            Self::Custom($c) => $call,
         }
-    }
+    };
 }
 
-impl core::ops::DerefMut for Controller {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        match self {
-            Self::NewReno(c) => c,
-            Self::HighSpeed(c) => c,
-            Self::Cubic(c) => &mut **c,
-            Self::Custom(c) => &mut **c,
-        }
+impl Controller {
+    pub(crate) fn on_ack_at(&mut self, bytes_acked: u32, now: Duration) {
+        each_controller!(self, c => c.on_ack_at(bytes_acked, now));
+    }
+
+    pub(crate) fn on_rtt_sample(&mut self, srtt: Duration) {
+        each_controller!(self, c => c.on_rtt_sample(srtt));
+    }
+
+    pub(crate) fn on_dup_ack(&mut self) -> bool {
+        each_controller!(self, c => c.on_dup_ack())
+    }
+
+    pub(crate) fn on_timeout(&mut self) {
+        each_controller!(self, c => c.on_timeout());
+    }
+
+    pub(crate) fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {
+        each_controller!(self, c => c.on_fast_retransmit(flight_size, snd_nxt));
+    }
+
+    pub(crate) fn exit_recovery(&mut self) {
+        each_controller!(self, c => c.exit_recovery());
+    }
+
+    #[inline]
+    pub(crate) fn send_window(&self) -> u32 {
+        each_controller!(self, c => c.send_window())
+    }
+
+    #[inline]
+    pub(crate) fn in_recovery(&self) -> bool {
+        each_controller!(self, c => c.in_recovery())
+    }
+
+    #[inline]
+    pub(crate) fn recovery_seq(&self) -> Seq {
+        each_controller!(self, c => c.recovery_seq())
+    }
+
+    #[inline]
+    pub(crate) fn ssthresh(&self) -> u32 {
+        each_controller!(self, c => c.ssthresh())
+    }
+
+    pub(crate) fn set_mss(&mut self, mss: u32) {
+        each_controller!(self, c => c.set_mss(mss));
     }
 }
 

@@ -1290,7 +1290,7 @@ impl Conn {
                 self.enter_recovery();
             }
         }
-        if self.sack_ok && self.cc.in_recovery() {
+        if self.in_sack_recovery() {
             let una_after = self.send.una();
             let after = una_after + self.send.scoreboard().sacked_bytes() as u32;
             let lost_after = self.send.lost_below(mss as usize);
@@ -1734,7 +1734,10 @@ impl Conn {
                 });
             }
         }
-        self.next_seg(true)
+        if self.in_sack_recovery() {
+            return self.next_seg(true);
+        }
+        None
     }
 
     /// RFC 6675 NextSeg() rule 3: unSACKed data below the highest SACK
@@ -1742,16 +1745,23 @@ impl Conn {
     /// (lost data, new data) have nothing to send. Before rule 2 it
     /// would resend segments still on their way while new data waits.
     fn unsacked_retransmission(&mut self) -> Option<Plan> {
-        self.next_seg(false)
+        if self.in_sack_recovery() {
+            return self.next_seg(false);
+        }
+        None
+    }
+
+    /// In recovery with SACK: RFC 6675's pipe and NextSeg and RFC 9937's
+    /// window apply.
+    #[inline]
+    fn in_sack_recovery(&self) -> bool {
+        self.sack_ok && self.cc.in_recovery()
     }
 
     /// NextSeg()'s candidate within the window, if it is lost (rule 1) or
     /// when `lost_only` is false (rule 3).
     fn next_seg(&mut self, lost_only: bool) -> Option<Plan> {
         let mss = self.smss as usize;
-        if !self.sack_ok || !self.cc.in_recovery() {
-            return None;
-        }
         let pipe = self.send.pipe(self.high_rxt, mss);
         let next = self.send.next_seg(self.high_rxt, mss)?;
         (pipe + mss <= self.send_window() as usize && (next.lost || !lost_only))
@@ -1761,7 +1771,7 @@ impl Conn {
     /// The congestion window that limits sending: the controller's, or in
     /// SACK recovery the one Proportional Rate Reduction allows.
     fn send_window(&self) -> u32 {
-        if self.sack_ok && self.cc.in_recovery() {
+        if self.in_sack_recovery() {
             self.prr.cwnd
         } else {
             self.cc.send_window()
@@ -1795,7 +1805,7 @@ impl Conn {
     fn new_data(&mut self) -> Option<Plan> {
         let now = self.now;
         let mss = self.smss as usize;
-        let in_flight = if self.sack_ok && self.cc.in_recovery() {
+        let in_flight = if self.in_sack_recovery() {
             self.send.pipe(self.high_rxt, mss)
         } else {
             self.flight()

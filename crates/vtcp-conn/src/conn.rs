@@ -300,7 +300,7 @@ pub struct Conn {
     high_rxt: Seq,
     /// Duplicate ACKs in a row (for limited transmit).
     dup_acks: u32,
-    /// Proportional Rate Reduction during SACK recovery (RFC 6937).
+    /// Proportional Rate Reduction during SACK recovery (RFC 9937).
     prr: Prr,
     challenge_window: (Duration, u32),
     now: Duration,

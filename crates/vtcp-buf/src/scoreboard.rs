@@ -222,6 +222,24 @@ impl Scoreboard {
         0
     }
 
+    /// The highest unSACKed run of `[una, nxt)`, if any.
+    pub(crate) fn highest_hole(&self, una: u64, nxt: u64) -> Option<(u64, u64)> {
+        let mut end = nxt;
+        for (s, e) in self.sacked.iter().rev() {
+            if s >= end {
+                continue;
+            }
+            if e >= end {
+                // This range covers the top: the hole is below it.
+                end = s;
+                continue;
+            }
+            let start = e.max(una);
+            return (end > start).then_some((start, end));
+        }
+        (end > una).then_some((una, end))
+    }
+
     /// RFC 6675 §4 SetPipe over `[una, nxt)`: each unSACKed octet counts
     /// once if not lost, and once more if retransmitted (below
     /// `high_rxt`).
@@ -294,8 +312,8 @@ mod tests {
             true
         }
 
-        // IsLost, its boundary and SetPipe against their per-octet
-        // definitions.
+        // IsLost, its boundary, the highest hole and SetPipe against
+        // their per-octet definitions.
         fn is_lost_and_pipe_match_rfc6675(sacks: Vec<(u8, u8)>, mss: u8, high_rxt: u8) -> bool {
             let mss = u64::from(mss % 8) + 1;
             let mut sb = Scoreboard::default();
@@ -316,6 +334,16 @@ mod tests {
                 if !sb.is_sacked(s) && lost(s) != (s < sb.lost_below(mss)) {
                     return false;
                 }
+            }
+            // The highest hole: the run of unSACKed octets ending with the
+            // highest one below nxt.
+            let top = (una..nxt).rev().find(|x| !sb.is_sacked(*x));
+            let hole = top.map(|t| {
+                let start = (una..=t).rev().take_while(|x| !sb.is_sacked(*x)).last().unwrap_or(t);
+                (start, t + 1)
+            });
+            if sb.highest_hole(una, nxt) != hole {
+                return false;
             }
             let high_rxt = u64::from(high_rxt);
             let pipe: u64 = (una..nxt)

@@ -213,6 +213,16 @@ impl SendBuf {
         })
     }
 
+    /// RFC 6675 §4 NextSeg() rule 4, the rescue retransmission: the
+    /// sequence number and length of up to `mss` octets that end with the
+    /// highest unSACKed octet sent; `None` when everything sent is
+    /// SACKed.
+    pub fn rescue_seg(&self, mss: usize) -> Option<(Seq, usize)> {
+        let (start, end) = self.sacks.highest_hole(self.una, self.nxt)?;
+        let start = start.max(end.saturating_sub(mss as u64));
+        Some((self.map.seq(start), (end - start) as usize))
+    }
+
     /// Where RFC 6675's IsLost stops: every unSACKed octet below this
     /// sequence number counts as lost, none at or above it. An ACK that
     /// moves it up marks more data lost.

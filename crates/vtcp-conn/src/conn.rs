@@ -298,6 +298,9 @@ pub struct Conn {
     probe_needed: bool,
     retransmit_at: Option<Seq>,
     high_rxt: Seq,
+    /// RFC 6675 RescueRxt: a rescue retransmission (NextSeg rule 4) may go
+    /// once SND.UNA reaches it.
+    rescue_rxt: Seq,
     /// Duplicate ACKs in a row (for limited transmit).
     dup_acks: u32,
     /// Proportional Rate Reduction during SACK recovery (RFC 9937).
@@ -492,6 +495,7 @@ impl Conn {
             probe_needed: false,
             retransmit_at: None,
             high_rxt: iss,
+            rescue_rxt: iss,
             dup_acks: 0,
             prr: Prr::default(),
             challenge_window: (now, 0),
@@ -1397,6 +1401,14 @@ impl Conn {
         self.rto.invalidate_timing();
         self.retransmit_at = Some(self.send.una());
         self.high_rxt = self.send.una();
+        // RFC 6675 (4.3): no rescue before the fast retransmit is
+        // acknowledged.
+        self.rescue_rxt = self
+            .send
+            .retransmit_data(self.send.una(), self.smss as usize)
+            .map_or(self.send.una(), |(seq, a, b)| {
+                seq + (a.len() + b.len()) as u32
+            });
         self.prr
             .start(self.send.pipe(self.high_rxt, self.smss as usize) as u32);
     }
@@ -1746,9 +1758,27 @@ impl Conn {
     /// would resend segments still on their way while new data waits.
     fn unsacked_retransmission(&mut self) -> Option<Plan> {
         if self.in_sack_recovery() {
-            return self.next_seg(false);
+            return self.next_seg(false).or_else(|| self.rescue());
         }
         None
+    }
+
+    /// RFC 6675 NextSeg() rule 4: when no other rule has anything to
+    /// send, once per recovery (after the fast retransmit is
+    /// acknowledged), resend the segment ending with the highest unSACKed
+    /// octet. A loss at the tail of the flight, with nothing sent after it
+    /// to be SACKed, is then repaired without waiting for the timer.
+    fn rescue(&mut self) -> Option<Plan> {
+        let mss = self.smss as usize;
+        if self.send.una().before(self.rescue_rxt)
+            || self.send.pipe(self.high_rxt, mss) + mss > self.send_window() as usize
+        {
+            return None;
+        }
+        let (seq, len) = self.send.rescue_seg(mss)?;
+        self.rescue_rxt = self.cc.recovery_seq();
+        // HighRxt MUST NOT be updated for a rescue.
+        Some(self.resent(seq, len))
     }
 
     /// In recovery with SACK: RFC 6675's pipe and NextSeg and RFC 9937's
@@ -1779,13 +1809,19 @@ impl Conn {
     }
 
     fn retransmitted(&mut self, seq: Seq, len: usize) -> Plan {
-        self.stats.retransmits += 1;
-        self.prr.out += len as u64;
-        self.rto.invalidate_timing();
         let end = seq + len as u32;
         if self.high_rxt.before(end) {
             self.high_rxt = end;
         }
+        self.resent(seq, len)
+    }
+
+    /// A segment of old data, sent again.
+    fn resent(&mut self, seq: Seq, len: usize) -> Plan {
+        self.stats.retransmits += 1;
+        self.prr.out += len as u64;
+        self.rto.invalidate_timing();
+        let end = seq + len as u32;
         if self.rto_at.is_none() {
             self.rto_at = Some(self.now + self.rto.rto());
         }

@@ -848,3 +848,52 @@ fn sack_recovery_sends_in_proportion_to_what_is_delivered_and_new_data_before_un
     }
     assert_eq!(after_partial, vec![25, 33, 34]);
 }
+
+#[test]
+fn a_lost_tail_is_rescued_once_before_the_timer() {
+    // RFC 6675 NextSeg rule 4. Six segments; the first and the last are
+    // lost. Nothing is sent after the last, so nothing above it can be
+    // SACKed and it never counts as lost: without a rescue only the
+    // retransmission timer would resend it.
+    let mut t = established();
+    t.conn().write(&[1; 1448 * 6]).unwrap();
+    for i in 0..6u32 {
+        let flags = if i == 5 { "P." } else { "." };
+        t.expect(&format!(
+            "{flags} {}:{}(1448) ack 1 win * <*>",
+            1 + i * 1448,
+            1 + (i + 1) * 1448
+        ));
+    }
+    let seg = |n: u32| 1 + (n - 1) * 1448;
+    for (k, last) in [2u32, 3, 4].into_iter().enumerate() {
+        t.at(30 + k as u64).recv(&format!(
+            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}:{}>",
+            130 + k,
+            seg(2),
+            seg(last + 1)
+        ));
+    }
+    t.expect(&format!(". 1:{}(1448) ack 1 win * <*>", seg(2)));
+    t.expect_none();
+    // Segment 5 arrives: no rule has anything to send (no rescue before
+    // the fast retransmit is acknowledged).
+    t.at(33)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 133 ecr 0,nop,nop,sack 1449:7241>");
+    t.expect_none();
+    // The retransmission of 1 arrives: a partial ACK up to segment 6. The
+    // rescue resends it, once.
+    t.at(50).recv(&format!(
+        ". 1:1(0) ack {} win 1000 <nop,nop,TS val 150 ecr 0>",
+        seg(6)
+    ));
+    t.expect(&format!("P. {}:{}(1448) ack 1 win * <*>", seg(6), seg(7)));
+    t.expect_none();
+    t.at(51).recv(&format!(
+        ". 1:1(0) ack {} win 1000 <nop,nop,TS val 151 ecr 0>",
+        seg(6)
+    ));
+    t.expect_none();
+    assert_eq!(t.conn().stats().rtos, 0);
+    assert_eq!(t.conn().stats().retransmits, 2);
+}

@@ -164,8 +164,9 @@ fn a_queue_overrun_by_slow_start_is_repaired_without_resending_what_arrived() {
     // No random loss: slow start overruns the 1000-packet queue and loses
     // every other segment of the last round. The receiver must keep all
     // that arrived out of order (a cap of 32 ranges once threw most of it
-    // away), and recovery must resend no more than was dropped and need no
-    // timeout.
+    // away), and recovery must resend no more than was dropped, besides
+    // one rescue per recovery (RFC 6675 rule 4 resends the tail without
+    // knowing it was lost), and need no timeout.
     let cfg = SimConfig {
         bytes: 4 << 20,
         link: Link {
@@ -177,6 +178,6 @@ fn a_queue_overrun_by_slow_start_is_repaired_without_resending_what_arrived() {
     let r = run(&cfg, |_| {});
     assert!(r.intact && r.closed_cleanly, "{r:?}");
     assert!(r.queue_drops > 100, "{r:?}");
-    assert!(r.retransmits <= r.queue_drops, "{r:?}");
+    assert!(r.retransmits <= r.queue_drops + r.fast_recoveries, "{r:?}");
     assert_eq!(r.rtos, 0, "{r:?}");
 }

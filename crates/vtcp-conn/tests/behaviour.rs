@@ -333,8 +333,8 @@ fn rto_retransmits_with_backoff_and_karn() {
     t.at(2000).expect_none();
 }
 
-#[test]
-fn three_duplicate_acks_trigger_a_fast_retransmit() {
+/// ESTABLISHED, with six full segments sent and none acknowledged.
+fn six_segments_in_flight() -> Trace {
     let mut t = established();
     t.conn().write(&[1; 1448 * 6]).unwrap();
     for i in 0..6u32 {
@@ -345,6 +345,12 @@ fn three_duplicate_acks_trigger_a_fast_retransmit() {
             1 + (i + 1) * 1448
         ));
     }
+    t
+}
+
+#[test]
+fn three_duplicate_acks_trigger_a_fast_retransmit() {
+    let mut t = six_segments_in_flight();
     for i in 0..3 {
         t.at(30 + i).recv(&format!(
             ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}:{}>",
@@ -855,16 +861,7 @@ fn a_lost_tail_is_rescued_once_before_the_timer() {
     // lost. Nothing is sent after the last, so nothing above it can be
     // SACKed and it never counts as lost: without a rescue only the
     // retransmission timer would resend it.
-    let mut t = established();
-    t.conn().write(&[1; 1448 * 6]).unwrap();
-    for i in 0..6u32 {
-        let flags = if i == 5 { "P." } else { "." };
-        t.expect(&format!(
-            "{flags} {}:{}(1448) ack 1 win * <*>",
-            1 + i * 1448,
-            1 + (i + 1) * 1448
-        ));
-    }
+    let mut t = six_segments_in_flight();
     let seg = |n: u32| 1 + (n - 1) * 1448;
     for (k, last) in [2u32, 3, 4].into_iter().enumerate() {
         t.at(30 + k as u64).recv(&format!(

@@ -213,6 +213,11 @@ impl SendBuf {
         })
     }
 
+    /// One past the highest SACKed octet; `None` when nothing is SACKed.
+    pub fn high_sacked(&self) -> Option<Seq> {
+        self.sacks.high_sacked().map(|at| self.map.seq(at))
+    }
+
     /// RFC 6675 §4 NextSeg() rule 4, the rescue retransmission: the
     /// sequence number and length of up to `mss` octets that end with the
     /// highest unSACKed octet sent; `None` when everything sent is

@@ -197,6 +197,8 @@ pub struct Stats {
     pub rtos: u64,
     /// Fast retransmits (recoveries entered).
     pub fast_recoveries: u64,
+    /// Retransmissions found lost during recovery and sent again.
+    pub lost_retransmits: u64,
     /// SACK blocks received.
     pub sack_blocks_seen: u64,
     /// Out-of-order octets held now.
@@ -238,6 +240,8 @@ pub struct CookieHandshake {
 const MAX_HEADER: usize = 60;
 /// RFC 7323 §5.5: TS.Recent older than 24 days is invalid.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+/// RFC 6675 DupThresh.
+const DUP_THRESH: u32 = 3;
 /// RFC 5961 §7: challenge ACKs per second at most.
 const CHALLENGE_ACKS_PER_SEC: u32 = 10;
 
@@ -301,6 +305,9 @@ pub struct Conn {
     /// RFC 6675 RescueRxt: a rescue retransmission (NextSeg rule 4) may go
     /// once SND.UNA reaches it.
     rescue_rxt: Seq,
+    /// The highest sequence number sent when the latest retransmission
+    /// went out: SACKs well beyond it mean that retransmission was lost.
+    rxt_sent_max: Seq,
     /// Duplicate ACKs in a row (for limited transmit).
     dup_acks: u32,
     /// Proportional Rate Reduction during SACK recovery (RFC 9937).
@@ -496,6 +503,7 @@ impl Conn {
             retransmit_at: None,
             high_rxt: iss,
             rescue_rxt: iss,
+            rxt_sent_max: iss,
             dup_acks: 0,
             prr: Prr::default(),
             challenge_window: (now, 0),
@@ -1295,6 +1303,7 @@ impl Conn {
             }
         }
         if self.in_sack_recovery() {
+            self.detect_lost_retransmissions();
             let una_after = self.send.una();
             let after = una_after + self.send.scoreboard().sacked_bytes() as u32;
             let lost_after = self.send.lost_below(mss as usize);
@@ -1781,6 +1790,25 @@ impl Conn {
         Some(self.resent(seq, len))
     }
 
+    /// Lost retransmissions, which RFC 6675 alone only repairs by timeout:
+    /// when SACKs cover more than DupThresh − 1 segments of data sent
+    /// after the latest retransmission, the retransmissions still not
+    /// acknowledged were lost too (by IsLost's own reasoning, applied to
+    /// the order of sending). NextSeg then starts over from SND.UNA, so
+    /// rule 1 resends them. Linux did the same before RACK.
+    fn detect_lost_retransmissions(&mut self) {
+        let una = self.send.una();
+        if !self.high_rxt.after(una) {
+            return;
+        }
+        let beyond = self.rxt_sent_max + (DUP_THRESH - 1) * self.smss;
+        if self.send.high_sacked().is_some_and(|h| h.after(beyond)) {
+            self.high_rxt = una;
+            self.rxt_sent_max = self.snd_max;
+            self.stats.lost_retransmits += 1;
+        }
+    }
+
     /// In recovery with SACK: RFC 6675's pipe and NextSeg and RFC 9937's
     /// window apply.
     #[inline]
@@ -1813,6 +1841,7 @@ impl Conn {
         if self.high_rxt.before(end) {
             self.high_rxt = end;
         }
+        self.rxt_sent_max = self.snd_max;
         self.resent(seq, len)
     }
 

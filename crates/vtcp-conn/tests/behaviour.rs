@@ -894,3 +894,43 @@ fn a_lost_tail_is_rescued_once_before_the_timer() {
     assert_eq!(t.conn().stats().rtos, 0);
     assert_eq!(t.conn().stats().retransmits, 2);
 }
+
+#[test]
+fn a_lost_retransmission_is_resent_once_later_data_is_sacked() {
+    // Segment 1 is lost, and so is its fast retransmit; everything else
+    // arrives, one ACK per segment, SACKing all above the hole. Once more
+    // than two segments sent after that retransmission are SACKed, it is
+    // lost by IsLost's own reasoning and goes again, with no timeout.
+    let mut t = established();
+    t.conn().write(&[1; 1448 * 60]).unwrap();
+    let mut wire = std::collections::VecDeque::new();
+    let mut sends_of_1 = 0;
+    let mut highest_received = 1;
+    let mut now = 20;
+    let send_all = |t: &mut Trace, wire: &mut std::collections::VecDeque<u32>| {
+        while let Some(bytes) = t.take() {
+            let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+            wire.push_back(seg.seq.0.wrapping_sub(trace::OUR_ISN) / 1448 + 1);
+        }
+    };
+    send_all(&mut t, &mut wire);
+    while let Some(n) = wire.pop_front() {
+        now += 1;
+        if n == 1 {
+            sends_of_1 += 1;
+            if sends_of_1 <= 2 {
+                continue;
+            }
+            break;
+        }
+        highest_received = highest_received.max(n);
+        t.at(now).recv(&format!(
+            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {now} ecr 0,nop,nop,sack 1449:{}>",
+            1 + highest_received * 1448
+        ));
+        send_all(&mut t, &mut wire);
+    }
+    assert_eq!(sends_of_1, 3, "segment 1 sent {sends_of_1} times");
+    assert_eq!(t.conn().stats().rtos, 0);
+    assert_eq!(t.conn().stats().lost_retransmits, 1);
+}

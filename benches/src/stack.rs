@@ -10,13 +10,18 @@ pub const CLIENT: [u8; 4] = [198, 18, 0, 1];
 /// The server's address.
 pub const SERVER: [u8; 4] = [198, 18, 0, 2];
 
-/// A stack whose secrets come from `seed`, so runs repeat.
-pub fn stack(seed: u8) -> Stack {
-    Stack::new(StackConfig {
+/// A stack configuration whose secrets come from `seed`, so runs repeat.
+pub fn config(seed: u8) -> StackConfig {
+    StackConfig {
         cookie_key: [seed; 16],
         isn_key: [seed; 16],
         ..StackConfig::default()
-    })
+    }
+}
+
+/// A stack with [`config`]'s secrets.
+pub fn stack(seed: u8) -> Stack {
+    Stack::new(config(seed))
 }
 
 /// Moves every packet both ways until quiet.
@@ -190,9 +195,7 @@ impl Many {
                     nodelay: true,
                     ..vtcp::ConnConfig::default()
                 }),
-                cookie_key: [seed; 16],
-                isn_key: [seed; 16],
-                ..StackConfig::default()
+                ..config(seed)
             })
         };
         let mut client = nodelay(1);
@@ -242,19 +245,9 @@ pub fn blocking_transfer(total: usize) -> usize {
     use std::io::{Read, Write};
     use vtcp::{NetStack, TcpListener, TcpStream};
 
-    let client_cfg = StackConfig {
-        cookie_key: [1; 16],
-        isn_key: [1; 16],
-        ..StackConfig::default()
-    };
-    let server_cfg = StackConfig {
-        cookie_key: [2; 16],
-        isn_key: [2; 16],
-        ..StackConfig::default()
-    };
     let (a, b) = NetStack::back_to_back(
-        (client_cfg, CLIENT.into()),
-        (server_cfg, SERVER.into()),
+        (config(1), CLIENT.into()),
+        (config(2), SERVER.into()),
         |_, _, _| true,
     )
     .unwrap();

@@ -1315,7 +1315,7 @@ impl Conn {
                     0
                 },
                 safe: una_after.after(una_before) && !newly_lost,
-                pipe: self.send.pipe(self.high_rxt, mss as usize) as u32,
+                pipe: self.pipe() as u32,
             };
             self.prr.on_ack(&ack, self.cc.ssthresh(), mss);
         }
@@ -1418,8 +1418,7 @@ impl Conn {
             .map_or(self.send.una(), |(seq, a, b)| {
                 seq + (a.len() + b.len()) as u32
             });
-        self.prr
-            .start(self.send.pipe(self.high_rxt, self.smss as usize) as u32);
+        self.prr.start(self.pipe() as u32);
     }
 
     fn after_ack_state_changes(&mut self) {
@@ -1778,13 +1777,10 @@ impl Conn {
     /// octet. A loss at the tail of the flight, with nothing sent after it
     /// to be SACKed, is then repaired without waiting for the timer.
     fn rescue(&mut self) -> Option<Plan> {
-        let mss = self.smss as usize;
-        if self.send.una().before(self.rescue_rxt)
-            || self.send.pipe(self.high_rxt, mss) + mss > self.send_window() as usize
-        {
+        if self.send.una().before(self.rescue_rxt) || !self.room_for_a_segment() {
             return None;
         }
-        let (seq, len) = self.send.rescue_seg(mss)?;
+        let (seq, len) = self.send.rescue_seg(self.smss as usize)?;
         self.rescue_rxt = self.cc.recovery_seq();
         // HighRxt MUST NOT be updated for a rescue.
         Some(self.resent(seq, len))
@@ -1819,11 +1815,19 @@ impl Conn {
     /// NextSeg()'s candidate within the window, if it is lost (rule 1) or
     /// when `lost_only` is false (rule 3).
     fn next_seg(&mut self, lost_only: bool) -> Option<Plan> {
-        let mss = self.smss as usize;
-        let pipe = self.send.pipe(self.high_rxt, mss);
-        let next = self.send.next_seg(self.high_rxt, mss)?;
-        (pipe + mss <= self.send_window() as usize && (next.lost || !lost_only))
+        let next = self.send.next_seg(self.high_rxt, self.smss as usize)?;
+        (self.room_for_a_segment() && (next.lost || !lost_only))
             .then(|| self.retransmitted(next.seq, next.len))
+    }
+
+    /// RFC 6675 §4 SetPipe: octets estimated in flight.
+    fn pipe(&self) -> usize {
+        self.send.pipe(self.high_rxt, self.smss as usize)
+    }
+
+    /// RFC 6675 step (C): cwnd − pipe ≥ 1 SMSS.
+    fn room_for_a_segment(&self) -> bool {
+        self.pipe() + self.smss as usize <= self.send_window() as usize
     }
 
     /// The congestion window that limits sending: the controller's, or in
@@ -1871,7 +1875,7 @@ impl Conn {
         let now = self.now;
         let mss = self.smss as usize;
         let in_flight = if self.in_sack_recovery() {
-            self.send.pipe(self.high_rxt, mss)
+            self.pipe()
         } else {
             self.flight()
         };

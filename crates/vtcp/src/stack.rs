@@ -282,7 +282,7 @@ struct Table {
 }
 
 impl Table {
-    /// The slot holding `key`'s connection.
+    /// The slot holding `key`'s connection, remembered as the recent one.
     fn slot_of(&mut self, key: &ConnKey) -> Option<u32> {
         if self.get(self.recent).is_some_and(|e| e.key == *key) {
             return Some(self.recent);
@@ -422,10 +422,8 @@ impl Stack {
     ) -> Result<ListenerId, StackError> {
         if local.port() == 0 {
             let (lo, hi) = self.cfg.ephemeral_ports;
-            let free = (lo..=hi).find(|&p| {
-                let a = SocketAddr::new(local.ip(), p);
-                !self.listeners.contains_key(&a) && self.find_listener(a).is_none()
-            });
+            let free =
+                (lo..=hi).find(|&p| self.find_listener(SocketAddr::new(local.ip(), p)).is_none());
             local.set_port(free.ok_or(StackError::AddrNotAvailable)?);
         }
         if self.listeners.contains_key(&local) {
@@ -528,14 +526,15 @@ impl Stack {
         Err(StackError::AddrNotAvailable)
     }
 
-    /// Adds a connection; returns its slot and generation.
+    /// Adds a connection, and counts or queues it in its listener (the
+    /// counterpart of `remove`).
     fn insert(
         &mut self,
         key: ConnKey,
         conn: Conn,
         listener: Option<(ListenerId, Stage)>,
         owned: bool,
-    ) -> QueuedConn {
+    ) {
         self.counters.connections_opened += 1;
         let slot = self.conns.insert(Entry {
             key,
@@ -546,8 +545,20 @@ impl Stack {
             dirty: false,
             queued: None,
         });
+        if let Some((ListenerId(addr), stage)) = listener
+            && let Some(l) = self.listeners.get_mut(&addr)
+        {
+            let queued = (slot, self.conns.generation);
+            match stage {
+                Stage::HalfOpen => l.half_open += 1,
+                Stage::Waiting => {
+                    l.half_open += 1;
+                    l.waiting.push_back(queued);
+                }
+                Stage::Queued => l.accept_queue.push_back(queued),
+            }
+        }
         self.touch(slot);
-        (slot, self.conns.generation)
     }
 
     /// Removes a connection, and takes it out of its listener's count or
@@ -575,6 +586,12 @@ impl Stack {
     /// deadline.
     fn touch(&mut self, slot: u32) {
         self.schedule(slot);
+        self.mark_dirty(slot);
+    }
+
+    /// Queues a connection to be asked for segments on the next
+    /// `poll_transmit`, unless it is queued already.
+    fn mark_dirty(&mut self, slot: u32) {
         if let Some(e) = self.conns.get_mut(slot)
             && !e.dirty
         {
@@ -605,12 +622,8 @@ impl Stack {
     /// again on the next `poll_transmit`.
     pub fn conn_mut(&mut self, key: ConnKey) -> Option<&mut Conn> {
         let slot = self.conns.slot_of(&key)?;
-        let e = self.conns.get_mut(slot)?;
-        if !e.dirty {
-            e.dirty = true;
-            self.dirty.push_back(slot);
-        }
-        Some(&mut e.conn)
+        self.mark_dirty(slot);
+        self.conns.get_mut(slot).map(|e| &mut *e.conn)
     }
 
     /// The application lets go of a connection: it is removed once
@@ -691,9 +704,6 @@ impl Stack {
                     Ok(conn) => {
                         let stage = (ListenerId(listen_addr), Stage::HalfOpen);
                         self.insert(key, conn, Some(stage), false);
-                        if let Some(l) = self.listeners.get_mut(&listen_addr) {
-                            l.half_open += 1;
-                        }
                     }
                     Err(_) => self.counters.malformed += 1,
                 }
@@ -832,10 +842,7 @@ impl Stack {
         };
         let conn = Conn::accept_cookie(cfg, now, &handshake, ack.payload);
         let stage = (ListenerId(listen_addr), Stage::Queued);
-        let queued = self.insert(key, conn, Some(stage), false);
-        if let Some(l) = self.listeners.get_mut(&listen_addr) {
-            l.accept_queue.push_back(queued);
-        }
+        self.insert(key, conn, Some(stage), false);
     }
 
     /// Moves a connection that completed its handshake to its listener's

@@ -92,6 +92,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             )
         }),
     ];
+    steps.push(step("interop lab", || crate::interop::run(&[])));
     if !skip_fuzz {
         steps.push(step("fuzz smoke", || {
             crate::fuzz::smoke(FUZZ_SMOKE_SECONDS)
@@ -119,6 +120,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     if skip_fuzz {
         println!("  skip  fuzz smoke (--no-fuzz)");
+    }
+    if let Some(why) = crate::interop::unavailable() {
+        println!("  SKIPPED the interop lab's scenarios: {why}");
     }
     if failed == 0 {
         println!("all {} steps passed", results.len());

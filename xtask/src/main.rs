@@ -3,6 +3,7 @@
 //! - `ci`: the gate every change passes (format, lints, tests, docs, fuzz
 //!   smoke).
 //! - `fuzz TARGET [--time SECONDS]`: a fuzzing campaign on one target.
+//! - `interop [FILTER]`: the Linux interop lab (root, `ip`, `/dev/net/tun`).
 //! - `bench [ARGS…]`: the criterion benchmarks.
 //! - `release --dry-run`: checks versions and packages every publishable
 //!   crate in dependency order.
@@ -11,6 +12,7 @@
 mod bench;
 mod ci;
 mod fuzz;
+mod interop;
 mod release;
 mod util;
 
@@ -22,6 +24,7 @@ usage: cargo xtask <command>
 commands:
   ci                          format, lints, tests, docs and a fuzz smoke: the gate
   fuzz TARGET [--time SECS]   fuzz one target (corpus in fuzz/corpus/TARGET); `fuzz --list` lists them
+  interop [TEST FILTER...]    vtcp against the Linux kernel in network namespaces (root)
   bench [CRITERION ARGS...]   run the criterion benchmarks
   release --dry-run           check versions and package every publishable crate";
 
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     let result = match command {
         "ci" => ci::run(rest),
         "fuzz" => fuzz::run(rest),
+        "interop" => interop::run(rest),
         "bench" => bench::run(rest),
         "release" => release::run(rest),
         "help" | "--help" | "-h" => {

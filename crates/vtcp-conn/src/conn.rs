@@ -637,6 +637,26 @@ impl Conn {
         self.cc.set_mss(self.smss);
     }
 
+    /// A report that the path to the peer carries TCP segments of at most
+    /// `max_segment` octets, header and options included (an ICMP
+    /// "fragmentation needed" or ICMPv6 "packet too big" MTU less the IP
+    /// header: RFC 1191 §6.3, RFC 8201 §5). The send MSS only goes down,
+    /// never below 64 octets of data; segments sent from then on,
+    /// retransmissions included, fit the path. Checking that the report
+    /// belongs to this connection (RFC 5927 §4.1) is the caller's job:
+    /// [`Conn::snd_una`] and [`Conn::snd_nxt`] bound the sequence numbers
+    /// a genuine quote can carry. Returns whether the MSS went down.
+    pub fn set_path_mtu(&mut self, max_segment: u32) -> bool {
+        let options = if self.ts_ok { 12 } else { 0 };
+        let fits = max_segment.saturating_sub(20 + options).max(64);
+        if fits >= self.smss {
+            return false;
+        }
+        self.smss = fits;
+        self.cc.set_mss(self.smss);
+        true
+    }
+
     // ----- Accessors -----
 
     /// The state (the seed's `State()`).

@@ -934,3 +934,20 @@ fn a_lost_retransmission_is_resent_once_later_data_is_sacked() {
     assert_eq!(t.conn().stats().rtos, 0);
     assert_eq!(t.conn().stats().lost_retransmits, 1);
 }
+
+#[test]
+fn a_path_mtu_report_lowers_the_mss_of_later_segments_and_retransmissions() {
+    let mut t = established();
+    t.conn().write(&[1; 3000]).unwrap();
+    t.expect(". 1:1449(1448) ack 1 win * <*>");
+    // "Packet too big" for a 1280-octet IPv6 path: 1240 octets of TCP,
+    // less 20 of header and 12 of timestamps (RFC 8201 §5).
+    assert!(t.conn().set_path_mtu(1240));
+    assert_eq!(t.conn().send_mss(), 1208);
+    // A larger report never raises it again.
+    assert!(!t.conn().set_path_mtu(1460));
+    assert_eq!(t.conn().send_mss(), 1208);
+    t.expect(". 1449:2657(1208) ack 1 win * <*>");
+    // The first segment was dropped for its size: its retransmission fits.
+    t.at(220).expect(". 1:1209(1208) ack 1 win * <*>");
+}

@@ -284,8 +284,12 @@ pub fn mathis_bound_bps(mss: u32, rtt: Duration, loss: f64) -> Option<f64> {
     (loss > 0.0).then(|| f64::from(mss) * 8.0 / rtt.as_secs_f64() * (1.5f64).sqrt() / loss.sqrt())
 }
 
-/// One direction of the link: a queue feeding a wire.
-struct Direction {
+/// One direction of a [`Link`]: a drop-tail queue feeding a wire that
+/// delays, loses, reorders, duplicates and corrupts. It only computes:
+/// [`Channel::send`] says when a packet arrives, and the caller keeps the
+/// clock (virtual here, the wall clock in the interop lab's relay).
+#[derive(Clone, Debug)]
+pub struct Channel {
     link: Link,
     /// When the transmitter is free again.
     busy_until: Duration,
@@ -297,8 +301,9 @@ struct Direction {
     corrupted: u64,
 }
 
-impl Direction {
-    fn new(link: Link) -> Self {
+impl Channel {
+    /// An idle channel with these properties.
+    pub fn new(link: Link) -> Self {
         Self {
             link,
             busy_until: Duration::ZERO,
@@ -310,9 +315,17 @@ impl Direction {
         }
     }
 
+    /// Packets dropped by the full queue, lost on the wire, and corrupted,
+    /// so far.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (self.drops, self.losses, self.corrupted)
+    }
+
     /// Sends `packet` at `now`; returns when (and in how many copies) it
-    /// arrives, after queueing, serialisation, impairments and delay.
-    fn send(&mut self, now: Duration, packet: &mut [u8], rng: &mut Rng) -> Vec<Duration> {
+    /// arrives, after queueing, serialisation, impairments and delay: no
+    /// time for a packet lost or dropped by the queue. A corrupted packet
+    /// has one bit flipped in place.
+    pub fn send(&mut self, now: Duration, packet: &mut [u8], rng: &mut Rng) -> Vec<Duration> {
         while self.queued.front().is_some_and(|&t| t <= now) {
             self.queued.pop_front();
         }
@@ -440,8 +453,8 @@ pub fn run_with_tap(
     let conn = client
         .connect(now, CLIENT.into(), SocketAddr::new(SERVER.into(), PORT))
         .expect("an ephemeral port");
-    let mut up = Direction::new(cfg.link);
-    let mut down = Direction::new(cfg.link);
+    let mut up = Channel::new(cfg.link);
+    let mut down = Channel::new(cfg.link);
     let mut wire: BinaryHeap<Reverse<InFlight>> = BinaryHeap::new();
     let mut order = 0u64;
     let mut buf = vec![0u8; 70_000];

@@ -348,6 +348,11 @@ impl WeakNetStack {
             s.handle_packet(src, dst, segment);
         }
     }
+
+    /// Like [`NetStack::with_stack`]; `None` once the stack is gone.
+    pub fn with_stack<R>(&self, f: impl FnOnce(&mut Stack, Duration) -> R) -> Option<R> {
+        self.0.upgrade().map(|s| s.with_stack(f))
+    }
 }
 
 impl NetStack {

@@ -1,0 +1,89 @@
+//! What runs on the kernel's side of the lab, and the checks of what
+//! crossed: sockets made inside a namespace, a seeded byte stream, and its
+//! SHA-256 at both ends.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::netns::Netns;
+
+/// How long any one read or write of a lab scenario may block before the
+/// scenario fails instead of hanging.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A kernel listener inside `ns`.
+pub fn listen(ns: &Netns, addr: SocketAddr) -> io::Result<TcpListener> {
+    ns.enter(|| TcpListener::bind(addr))?
+}
+
+/// A kernel connection from inside `ns`, with [`IO_TIMEOUT`] on reads and
+/// writes.
+pub fn connect(ns: &Netns, addr: SocketAddr) -> io::Result<TcpStream> {
+    let s = ns.enter(|| TcpStream::connect_timeout(&addr, IO_TIMEOUT))??;
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(s)
+}
+
+/// A kernel socket made inside `ns`, for options std does not offer
+/// (SO_LINGER, TCP_MAXSEG) before `connect`.
+pub fn socket(ns: &Netns, addr: SocketAddr) -> io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    ns.enter(|| Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)))?
+}
+
+/// The seeded byte stream a scenario sends: xorshift, so that no two
+/// segments carry the same bytes.
+pub struct Pattern(u64);
+
+impl Pattern {
+    /// A stream from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    /// Fills `buf` with the next bytes.
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            chunk.copy_from_slice(&self.0.to_le_bytes()[..chunk.len()]);
+        }
+    }
+}
+
+/// Writes `bytes` of the pattern from `seed`; returns their SHA-256.
+pub fn send_pattern(w: &mut impl Write, seed: u64, bytes: u64) -> io::Result<[u8; 32]> {
+    let mut p = Pattern::new(seed);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        p.fill(&mut buf[..n]);
+        w.write_all(&buf[..n])?;
+        h.update(&buf[..n]);
+        left -= n as u64;
+    }
+    w.flush()?;
+    Ok(h.finalize().into())
+}
+
+/// Reads to the end of the stream; returns the count and SHA-256.
+pub fn recv_all(r: &mut impl Read) -> io::Result<(u64, [u8; 32])> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok((total, h.finalize().into()));
+        }
+        h.update(&buf[..n]);
+        total += n as u64;
+    }
+}

@@ -1,0 +1,48 @@
+//! The Linux interop lab: vtcp against the kernel's own TCP.
+//!
+//! Everything vtcp says about its behaviour and speed is checked here
+//! against the Linux kernel, not only against itself. The lab builds
+//! network namespaces of its own, puts a TUN device in each, and joins
+//! the kernel to a vtcp stack in this process (or to a second kernel, the
+//! reference) through a relay that can impair each direction: random and
+//! bursty loss, reordering, duplication, delay and a rate limit, all
+//! seeded ([`relay`], on vtcp-sim's link model).
+//!
+//! - [`netns`]: namespaces, entered per thread, deleted on drop.
+//! - [`relay`]: the impairing relay and its pcap tap.
+//! - [`topo`]: the two set-ups, kernel against vtcp and kernel against
+//!   kernel.
+//! - [`kernel`]: what the kernel's side runs (sinks, sources, echo) and
+//!   the checks of what arrived.
+//!
+//! Only addresses in 198.18.0.0/15 and fd00::/8 are used, only inside the
+//! lab's own namespaces. The lab needs root, `ip` and `/dev/net/tun`;
+//! [`unavailable`] says what is missing so that callers can skip loudly.
+
+pub mod kernel;
+pub mod netns;
+pub mod relay;
+pub mod topo;
+
+/// Why the lab cannot run here, or `None` when it can.
+pub fn unavailable() -> Option<String> {
+    if !nix_is_root() {
+        return Some("not root (the lab creates network namespaces and TUN devices)".into());
+    }
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Some("no /dev/net/tun".into());
+    }
+    if std::process::Command::new("ip").arg("-V").output().is_err() {
+        return Some("no `ip` command (iproute2)".into());
+    }
+    None
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
+}

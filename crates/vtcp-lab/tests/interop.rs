@@ -1,0 +1,451 @@
+//! vtcp against the Linux kernel's TCP, through a TUN device and the lab's
+//! relay, each scenario both ways (kernel client and vtcp server, vtcp
+//! client and kernel server).
+//!
+//! These tests need root, `ip` and `/dev/net/tun`, and run only under
+//! `cargo xtask interop` (which `cargo xtask ci` calls), which sets
+//! `VTCP_INTEROP=1`; anywhere else each prints that it skipped.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
+
+use vtcp::{ConnConfig, StackConfig};
+use vtcp_lab::kernel::{self, IO_TIMEOUT, recv_all, send_pattern};
+use vtcp_lab::relay::clear_link;
+use vtcp_lab::topo::{Impairments, KERNEL_V4, KERNEL_V6, PEER_V4, PEER_V6, VtcpLab};
+use vtcp_sim::{GilbertElliott, Link};
+
+/// Whether the lab can run; says loudly why not.
+fn lab_here(test: &str) -> bool {
+    if std::env::var_os("VTCP_INTEROP").is_none() {
+        eprintln!("SKIPPED {test}: the interop lab runs under `cargo xtask interop`");
+        return false;
+    }
+    if let Some(why) = vtcp_lab::unavailable() {
+        eprintln!("SKIPPED {test}: {why}");
+        return false;
+    }
+    true
+}
+
+fn lab(path: &Impairments) -> VtcpLab {
+    lab_with(StackConfig::default(), path)
+}
+
+fn lab_with(cfg: StackConfig, path: &Impairments) -> VtcpLab {
+    VtcpLab::new(cfg, path, None).expect("the lab builds")
+}
+
+fn stream_timeouts(s: &vtcp::TcpStream) {
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+}
+
+/// A vtcp listener on `port` at vtcp's address of `family`.
+fn vtcp_listener(lab: &VtcpLab, ip: IpAddr, port: u16) -> vtcp::TcpListener {
+    vtcp::TcpListener::bind(lab.stack().net(), SocketAddr::new(ip, port)).unwrap()
+}
+
+fn vtcp_accept(l: &vtcp::TcpListener) -> vtcp::TcpStream {
+    let (s, _) = l
+        .accept_timeout(IO_TIMEOUT)
+        .unwrap()
+        .expect("a connection within the timeout");
+    stream_timeouts(&s);
+    s
+}
+
+fn vtcp_connect(lab: &VtcpLab, addr: SocketAddr) -> vtcp::TcpStream {
+    let s = vtcp::TcpStream::connect_timeout(lab.stack().net(), addr, IO_TIMEOUT).unwrap();
+    stream_timeouts(&s);
+    s
+}
+
+/// `bytes` from the kernel to vtcp (the kernel connects) and back the
+/// other way on a second connection (vtcp connects), both checked by
+/// SHA-256; returns the two goodputs in Mbit/s.
+fn both_ways(lab: &VtcpLab, kernel_ip: IpAddr, vtcp_ip: IpAddr, bytes: u64) -> (f64, f64) {
+    let mbps = |t: Duration| bytes as f64 * 8.0 / t.as_secs_f64() / 1e6;
+    // Kernel client sends, vtcp server receives.
+    let l = vtcp_listener(lab, vtcp_ip, 5001);
+    let started = Instant::now();
+    let sender = {
+        let mut k = kernel::connect(&lab.kernel, SocketAddr::new(vtcp_ip, 5001)).unwrap();
+        std::thread::spawn(move || {
+            let sum = send_pattern(&mut k, 1, bytes).unwrap();
+            k.shutdown(Shutdown::Write).unwrap();
+            sum
+        })
+    };
+    let mut v = vtcp_accept(&l);
+    let (got, sum) = recv_all(&mut v).unwrap();
+    let up = mbps(started.elapsed());
+    assert_eq!(got, bytes);
+    assert_eq!(
+        sum,
+        sender.join().unwrap(),
+        "kernel to vtcp: the bytes differ"
+    );
+
+    // vtcp client sends, kernel server receives.
+    let kl = kernel::listen(&lab.kernel, SocketAddr::new(kernel_ip, 5002)).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (mut k, _) = kl.accept().unwrap();
+        k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        recv_all(&mut k).unwrap()
+    });
+    let started = Instant::now();
+    let mut v = vtcp_connect(lab, SocketAddr::new(kernel_ip, 5002));
+    let sum = send_pattern(&mut v, 2, bytes).unwrap();
+    v.shutdown(Shutdown::Write).unwrap();
+    let (got, ksum) = receiver.join().unwrap();
+    let down = mbps(started.elapsed());
+    assert_eq!(got, bytes);
+    assert_eq!(ksum, sum, "vtcp to kernel: the bytes differ");
+    (up, down)
+}
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+fn sixty_four_mib_each_way_over_ipv4_and_ipv6() {
+    if !lab_here("sixty_four_mib_each_way_over_ipv4_and_ipv6") {
+        return;
+    }
+    let lab = lab(&Impairments::default());
+    for (k, v) in [(KERNEL_V4, PEER_V4), (KERNEL_V6, PEER_V6)] {
+        let (up, down) = both_ways(&lab, k, v, 64 * MIB);
+        eprintln!("{v}: kernel->vtcp {up:.0} Mbit/s, vtcp->kernel {down:.0} Mbit/s");
+    }
+    let c = lab.stack().counters();
+    assert_eq!(c.dropped_malformed, 0, "{c:?}");
+}
+
+/// Every transfer over an impaired path completes byte-exact, both ways.
+fn impaired(name: &str, link: Link, bytes: u64) {
+    if !lab_here(name) {
+        return;
+    }
+    let lab = lab(&Impairments::symmetric(link, 7));
+    let (up, down) = both_ways(&lab, KERNEL_V4, PEER_V4, bytes);
+    let (lost_in, lost_out) = lab.relay_losses();
+    eprintln!(
+        "{name}: kernel->vtcp {up:.1} Mbit/s, vtcp->kernel {down:.1} Mbit/s; \
+         relay lost {lost_in} to vtcp, {lost_out} to the kernel"
+    );
+}
+
+fn lossy(loss: f64) -> Link {
+    Link {
+        loss,
+        ..clear_link()
+    }
+}
+
+#[test]
+fn one_percent_loss() {
+    impaired("one_percent_loss", lossy(0.01), 4 * MIB);
+}
+
+#[test]
+fn two_percent_loss() {
+    impaired("two_percent_loss", lossy(0.02), 2 * MIB);
+}
+
+#[test]
+fn five_percent_loss() {
+    impaired("five_percent_loss", lossy(0.05), MIB);
+}
+
+#[test]
+fn two_percent_reordering() {
+    impaired(
+        "two_percent_reordering",
+        Link {
+            delay: Duration::from_millis(2),
+            reorder: 0.02,
+            ..clear_link()
+        },
+        4 * MIB,
+    );
+}
+
+#[test]
+fn bursty_loss() {
+    impaired(
+        "bursty_loss",
+        Link {
+            bursts: Some(GilbertElliott {
+                good_to_bad: 0.005,
+                bad_to_good: 0.3,
+                bad_loss: 0.5,
+            }),
+            ..clear_link()
+        },
+        2 * MIB,
+    );
+}
+
+#[test]
+fn duplication_and_delay() {
+    impaired(
+        "duplication_and_delay",
+        Link {
+            delay: Duration::from_millis(5),
+            jitter: Duration::from_micros(200),
+            duplicate: 0.02,
+            ..clear_link()
+        },
+        8 * MIB,
+    );
+}
+
+#[test]
+fn the_kernel_without_sack_timestamps_and_window_scaling() {
+    if !lab_here("the_kernel_without_sack_timestamps_and_window_scaling") {
+        return;
+    }
+    let lab = lab(&Impairments::symmetric(lossy(0.01), 3));
+    for key in [
+        "net.ipv4.tcp_sack",
+        "net.ipv4.tcp_timestamps",
+        "net.ipv4.tcp_window_scaling",
+    ] {
+        lab.kernel.sysctl(key, "0").unwrap();
+    }
+    both_ways(&lab, KERNEL_V4, PEER_V4, 2 * MIB);
+}
+
+#[test]
+fn half_close_both_ways() {
+    if !lab_here("half_close_both_ways") {
+        return;
+    }
+    let lab = lab(&Impairments::default());
+    // The kernel closes its sending side first; vtcp still answers.
+    let l = vtcp_listener(&lab, PEER_V4, 6001);
+    let mut k = kernel::connect(&lab.kernel, SocketAddr::new(PEER_V4, 6001)).unwrap();
+    let mut v = vtcp_accept(&l);
+    k.write_all(b"question").unwrap();
+    k.shutdown(Shutdown::Write).unwrap();
+    let mut q = Vec::new();
+    v.read_to_end(&mut q).unwrap();
+    assert_eq!(q, b"question");
+    v.write_all(b"answer after your FIN").unwrap();
+    v.shutdown(Shutdown::Write).unwrap();
+    let mut a = Vec::new();
+    k.read_to_end(&mut a).unwrap();
+    assert_eq!(a, b"answer after your FIN");
+
+    // vtcp closes its sending side first; the kernel still answers.
+    let kl = kernel::listen(&lab.kernel, SocketAddr::new(KERNEL_V4, 6002)).unwrap();
+    let mut v = vtcp_connect(&lab, SocketAddr::new(KERNEL_V4, 6002));
+    let (mut k, _) = kl.accept().unwrap();
+    k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    v.write_all(b"ping").unwrap();
+    v.shutdown(Shutdown::Write).unwrap();
+    let mut q = Vec::new();
+    k.read_to_end(&mut q).unwrap();
+    assert_eq!(q, b"ping");
+    k.write_all(b"pong after your FIN").unwrap();
+    k.shutdown(Shutdown::Write).unwrap();
+    let mut a = Vec::new();
+    v.read_to_end(&mut a).unwrap();
+    assert_eq!(a, b"pong after your FIN");
+}
+
+#[test]
+fn resets_both_ways() {
+    if !lab_here("resets_both_ways") {
+        return;
+    }
+    let lab = lab(&Impairments::default());
+    // The kernel aborts (SO_LINGER 0): vtcp's reader sees ConnectionReset.
+    let l = vtcp_listener(&lab, PEER_V4, 6101);
+    let sock = kernel::socket(&lab.kernel, SocketAddr::new(PEER_V4, 6101)).unwrap();
+    sock.connect_timeout(&SocketAddr::new(PEER_V4, 6101).into(), IO_TIMEOUT)
+        .unwrap();
+    let mut v = vtcp_accept(&l);
+    sock.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(sock);
+    let mut buf = [0u8; 16];
+    let err = v.read(&mut buf).expect_err("a reset, not data or EOF");
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+
+    // vtcp aborts: the kernel's reader sees ECONNRESET.
+    let kl = kernel::listen(&lab.kernel, SocketAddr::new(KERNEL_V4, 6102)).unwrap();
+    let v = vtcp_connect(&lab, SocketAddr::new(KERNEL_V4, 6102));
+    let (mut k, _) = kl.accept().unwrap();
+    k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    v.abort();
+    let err = k.read(&mut buf).expect_err("a reset, not data or EOF");
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+}
+
+#[test]
+fn refused_both_ways() {
+    if !lab_here("refused_both_ways") {
+        return;
+    }
+    let lab = lab(&Impairments::default());
+    for (k, v) in [(KERNEL_V4, PEER_V4), (KERNEL_V6, PEER_V6)] {
+        let err = kernel::connect(&lab.kernel, SocketAddr::new(v, 6201)).expect_err("refused");
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+        let err = vtcp::TcpStream::connect_timeout(
+            lab.stack().net(),
+            SocketAddr::new(k, 6202),
+            IO_TIMEOUT,
+        )
+        .expect_err("refused");
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+    }
+}
+
+#[test]
+fn a_reader_that_pauses_three_seconds_gets_everything_after_the_zero_window() {
+    if !lab_here("a_reader_that_pauses_three_seconds_gets_everything_after_the_zero_window") {
+        return;
+    }
+    let lab = lab(&Impairments::default());
+    let bytes = 8 * MIB;
+    // vtcp sends to a kernel reader that stops for 3 s: the kernel's
+    // window closes, vtcp probes, and resumes when the window opens.
+    let kl = kernel::listen(&lab.kernel, SocketAddr::new(KERNEL_V4, 6301)).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (mut k, _) = kl.accept().unwrap();
+        k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        recv_all(&mut k).unwrap()
+    });
+    let mut v = vtcp_connect(&lab, SocketAddr::new(KERNEL_V4, 6301));
+    let sum = send_pattern(&mut v, 9, bytes).unwrap();
+    v.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(receiver.join().unwrap(), (bytes, sum));
+
+    // The kernel sends to a vtcp reader that stops for 3 s.
+    let l = vtcp_listener(&lab, PEER_V4, 6302);
+    let sender = {
+        let mut k = kernel::connect(&lab.kernel, SocketAddr::new(PEER_V4, 6302)).unwrap();
+        std::thread::spawn(move || {
+            let sum = send_pattern(&mut k, 10, bytes).unwrap();
+            k.shutdown(Shutdown::Write).unwrap();
+            sum
+        })
+    };
+    let mut v = vtcp_accept(&l);
+    std::thread::sleep(Duration::from_secs(3));
+    let (got, sum) = recv_all(&mut v).unwrap();
+    assert_eq!((got, sum), (bytes, sender.join().unwrap()));
+}
+
+#[test]
+fn a_thousand_concurrent_connections() {
+    if !lab_here("a_thousand_concurrent_connections") {
+        return;
+    }
+    const N: usize = 1000;
+    let lab = lab_with(
+        StackConfig {
+            conn_config: Box::new(|| ConnConfig {
+                send_buffer: 16 * 1024,
+                recv_buffer: 16 * 1024,
+                ..ConnConfig::default()
+            }),
+            ..StackConfig::default()
+        },
+        &Impairments::default(),
+    );
+    // The kernel opens N connections to a vtcp echo listener and holds
+    // them all open before any is used.
+    let l = vtcp_listener(&lab, PEER_V4, 6401);
+    lab.kernel
+        .sysctl("net.ipv4.ip_local_port_range", "20000\t60000")
+        .ok();
+    let server = std::thread::spawn(move || {
+        let mut streams = Vec::with_capacity(N);
+        for _ in 0..N {
+            streams.push(vtcp_accept(&l));
+        }
+        for mut s in streams {
+            let mut b = [0u8; 8];
+            s.read_exact(&mut b).unwrap();
+            s.write_all(&b).unwrap();
+        }
+    });
+    let mut clients: Vec<_> = (0..N)
+        .map(|_| kernel::connect(&lab.kernel, SocketAddr::new(PEER_V4, 6401)).unwrap())
+        .collect();
+    assert!(lab.stack().net().connections() >= N);
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.write_all(&(i as u64).to_le_bytes()).unwrap();
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut b = [0u8; 8];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(u64::from_le_bytes(b), i as u64);
+    }
+    server.join().unwrap();
+}
+
+/// The lab itself: a namespace is gone once its guard is dropped.
+#[test]
+fn the_lab_deletes_its_namespaces() {
+    if !lab_here("the_lab_deletes_its_namespaces") {
+        return;
+    }
+    let name = {
+        let lab = lab(&Impairments::default());
+        let name = lab.kernel.name().to_owned();
+        assert!(std::path::Path::new(&format!("/var/run/netns/{name}")).exists());
+        name
+    };
+    assert!(!std::path::Path::new(&format!("/var/run/netns/{name}")).exists());
+    let _ = io::stderr().flush();
+}
+
+/// The plain driver, no relay: a `TunDriver` on the device answers the
+/// kernel's pings and serves a connection; its counters say so.
+#[test]
+fn the_tun_driver_answers_pings_and_serves() {
+    if !lab_here("the_tun_driver_answers_pings_and_serves") {
+        return;
+    }
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::sync::Arc;
+    let (ns, tun) = vtcp_lab::topo::kernel_end(KERNEL_V4, KERNEL_V6).unwrap();
+    let tun = Arc::into_inner(tun).expect("the only handle");
+    let driver =
+        vtcp_tun::TunDriver::start(tun, StackConfig::default(), &[PEER_V4, PEER_V6]).unwrap();
+    // An ICMP echo request from a raw socket of the kernel's.
+    let raw = ns
+        .enter(|| Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)))
+        .unwrap()
+        .unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut req = vec![8u8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    req.extend_from_slice(b"vtcp ping");
+    let sum = vtcp::wire::checksum::internet_checksum(&req);
+    req[2..4].copy_from_slice(&sum.to_be_bytes());
+    raw.send_to(&req, &SocketAddr::new(PEER_V4, 0).into())
+        .unwrap();
+    let mut reply = [0u8; 1500];
+    let n = (&raw).read(&mut reply).unwrap();
+    let reply = &reply[..n];
+    // A raw IPv4 socket hands over the IP header too.
+    let icmp = &reply[usize::from(reply[0] & 0xf) * 4..];
+    assert_eq!(icmp[0], 0, "an echo reply");
+    assert_eq!(&icmp[4..8], &req[4..8], "same id and sequence");
+    assert_eq!(&icmp[8..], b"vtcp ping");
+
+    let l = vtcp::TcpListener::bind(driver.net(), SocketAddr::new(PEER_V6, 7)).unwrap();
+    let mut k = kernel::connect(&ns, SocketAddr::new(PEER_V6, 7)).unwrap();
+    let (mut v, _) = l.accept_timeout(IO_TIMEOUT).unwrap().unwrap();
+    k.write_all(b"over the plain driver").unwrap();
+    let mut got = [0u8; 21];
+    v.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"over the plain driver");
+    let c = driver.counters();
+    assert_eq!(c.echo_replies, 1, "{c:?}");
+    assert!(c.segments_in >= 3 && c.packets_out >= 2, "{c:?}");
+}

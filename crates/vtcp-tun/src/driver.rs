@@ -1,0 +1,272 @@
+//! Runs a [`NetStack`] on a [`Tun`]: a reader thread takes packets off the
+//! device and hands their segments to the stack; the stack's writer wraps
+//! what it sends in IP and writes it to the device. Echo requests are
+//! answered, path-MTU reports that pass RFC 5927's checks lower the MSS of
+//! the connection they name, and every packet dropped is counted by its
+//! reason.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use vtcp::seq::Seq;
+use vtcp::{ConnKey, NetStack, StackConfig};
+
+use crate::device::Tun;
+use crate::ip::{self, DropReason, Inbound, PathMtu};
+
+/// What the driver saw and did, as `ip -s link` and `netstat -s` give it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriverCounters {
+    /// Packets read from the device.
+    pub packets_in: u64,
+    /// Packets written to the device (segments and echo replies).
+    pub packets_out: u64,
+    /// TCP segments handed to the stack.
+    pub segments_in: u64,
+    /// Echo requests answered.
+    pub echo_replies: u64,
+    /// Path-MTU reports that lowered a connection's MSS.
+    pub path_mtu_applied: u64,
+    /// Path-MTU reports that named no connection, quoted a sequence number
+    /// not in flight (RFC 5927 §4.1) or did not lower the MSS.
+    pub path_mtu_ignored: u64,
+    /// Packets dropped as malformed.
+    pub dropped_malformed: u64,
+    /// Fragments dropped.
+    pub dropped_fragments: u64,
+    /// Packets for addresses that are not ours.
+    pub dropped_not_ours: u64,
+    /// Packets of other protocols than TCP and ICMP.
+    pub dropped_protocol: u64,
+    /// ICMP messages of no use to the stack.
+    pub dropped_icmp: u64,
+    /// Writes to the device that failed (the packet is lost, as on a wire).
+    pub write_errors: u64,
+}
+
+#[derive(Default)]
+struct Counts([AtomicU64; 12]);
+
+impl Counts {
+    const IN: usize = 0;
+    const OUT: usize = 1;
+    const SEGMENTS: usize = 2;
+    const ECHO: usize = 3;
+    const PMTU_APPLIED: usize = 4;
+    const PMTU_IGNORED: usize = 5;
+    const WRITE_ERRORS: usize = 11;
+
+    fn bump(&self, i: usize) {
+        self.0[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn dropped(&self, why: DropReason) {
+        self.bump(match why {
+            DropReason::Malformed => 6,
+            DropReason::Fragment => 7,
+            DropReason::NotOurs => 8,
+            DropReason::Protocol => 9,
+            _ => 10,
+        });
+    }
+
+    fn snapshot(&self) -> DriverCounters {
+        let g = |i: usize| self.0[i].load(Ordering::Relaxed);
+        DriverCounters {
+            packets_in: g(Self::IN),
+            packets_out: g(Self::OUT),
+            segments_in: g(Self::SEGMENTS),
+            echo_replies: g(Self::ECHO),
+            path_mtu_applied: g(Self::PMTU_APPLIED),
+            path_mtu_ignored: g(Self::PMTU_IGNORED),
+            dropped_malformed: g(6),
+            dropped_fragments: g(7),
+            dropped_not_ours: g(8),
+            dropped_protocol: g(9),
+            dropped_icmp: g(10),
+            write_errors: g(Self::WRITE_ERRORS),
+        }
+    }
+
+    fn send(&self, out: &PacketOut, packet: &[u8]) {
+        match out(packet) {
+            Ok(()) => self.bump(Self::OUT),
+            Err(_) => self.bump(Self::WRITE_ERRORS),
+        }
+    }
+}
+
+/// Where an [`IpStack`] sends whole IP packets (a device, a relay).
+pub type PacketOut = dyn Fn(&[u8]) -> io::Result<()> + Send + Sync;
+
+/// A [`NetStack`] with an IP layer: whole IPv4 and IPv6 packets in
+/// ([`IpStack::handle_ip`]), whole packets out through the function it was
+/// made with. [`TunDriver`] is one on a device; the interop lab puts one
+/// behind its impairing relay.
+#[derive(Clone)]
+pub struct IpStack {
+    net: NetStack,
+    addrs: Arc<[IpAddr]>,
+    counts: Arc<Counts>,
+    out: Arc<PacketOut>,
+}
+
+impl IpStack {
+    /// A stack with these addresses sending through `out`.
+    pub fn new(
+        cfg: StackConfig,
+        addrs: &[IpAddr],
+        out: impl Fn(&[u8]) -> io::Result<()> + Send + Sync + 'static,
+    ) -> io::Result<Self> {
+        let out: Arc<PacketOut> = Arc::new(out);
+        let counts = Arc::new(Counts::default());
+        let writer = {
+            let (out, counts) = (Arc::clone(&out), Arc::clone(&counts));
+            move |src: IpAddr, dst: IpAddr, segment: &[u8]| {
+                thread_local!(static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
+                BUF.with_borrow_mut(|buf| {
+                    if ip::wrap_tcp(src, dst, segment, buf) {
+                        counts.send(&*out, buf);
+                    } else {
+                        counts.bump(Counts::WRITE_ERRORS);
+                    }
+                });
+            }
+        };
+        let net = NetStack::new(cfg, addrs.iter().copied(), writer)?;
+        Ok(Self {
+            net,
+            addrs: addrs.into(),
+            counts,
+            out,
+        })
+    }
+
+    /// The stack: bind listeners and connect streams on it.
+    pub fn net(&self) -> &NetStack {
+        &self.net
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> DriverCounters {
+        self.counts.snapshot()
+    }
+
+    /// Takes in one IP packet (untrusted): its segment goes to the stack,
+    /// an echo request is answered, a path-MTU report is checked and
+    /// applied, anything else is dropped and counted.
+    pub fn handle_ip(&self, packet: &[u8]) {
+        thread_local!(static REPLY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
+        self.counts.bump(Counts::IN);
+        REPLY.with_borrow_mut(|reply| match ip::classify(packet, &self.addrs, reply) {
+            Inbound::Tcp { src, dst, segment } => {
+                self.counts.bump(Counts::SEGMENTS);
+                self.net.handle_packet(src, dst, segment);
+            }
+            Inbound::EchoReply => {
+                self.counts.bump(Counts::ECHO);
+                self.counts.send(&*self.out, reply);
+            }
+            Inbound::PathMtu(report) => {
+                let applied = self
+                    .net
+                    .with_stack(|stack, _| apply_path_mtu(stack, report));
+                self.counts.bump(if applied {
+                    Counts::PMTU_APPLIED
+                } else {
+                    Counts::PMTU_IGNORED
+                });
+            }
+            Inbound::Dropped(why) => self.counts.dropped(why),
+        });
+    }
+}
+
+/// An [`IpStack`] running on a TUN device. Dropping it (or calling
+/// [`TunDriver::stop`]) stops the reader thread; the stack lives on while
+/// handles to it remain, sending into the device.
+pub struct TunDriver {
+    stack: IpStack,
+    tun: Arc<Tun>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl TunDriver {
+    /// Starts a stack with these addresses on `tun`.
+    pub fn start(tun: Tun, cfg: StackConfig, addrs: &[IpAddr]) -> io::Result<Self> {
+        let tun = Arc::new(tun);
+        let stack = {
+            let tun = Arc::clone(&tun);
+            IpStack::new(cfg, addrs, move |p| tun.send(p))?
+        };
+        let reader = {
+            let (tun, stack) = (Arc::clone(&tun), stack.clone());
+            std::thread::Builder::new()
+                .name(format!("vtcp-tun-{}", tun.name()))
+                .spawn(move || {
+                    let mut buf = vec![0u8; 65_536];
+                    while let Ok(Some(n)) = tun.recv(&mut buf) {
+                        stack.handle_ip(&buf[..n]);
+                    }
+                })?
+        };
+        Ok(Self {
+            stack,
+            tun,
+            reader: Some(reader),
+        })
+    }
+
+    /// The stack: bind listeners and connect streams on it.
+    pub fn net(&self) -> &NetStack {
+        self.stack.net()
+    }
+
+    /// The device's interface name.
+    pub fn name(&self) -> &str {
+        self.tun.name()
+    }
+
+    /// The driver's counters so far.
+    pub fn counters(&self) -> DriverCounters {
+        self.stack.counters()
+    }
+
+    /// Stops the reader thread and waits for it.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        self.tun.stop();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+impl Drop for TunDriver {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// RFC 5927 §4.1: a report counts only if it names a connection of ours
+/// and quotes a sequence number in flight (SND.UNA ≤ SEQ < SND.NXT), which
+/// a blind attacker would have to guess.
+pub fn apply_path_mtu(stack: &mut vtcp::Stack, report: PathMtu) -> bool {
+    let key = ConnKey {
+        local: report.local,
+        remote: report.remote,
+    };
+    let Some(conn) = stack.conn_mut(key) else {
+        return false;
+    };
+    Seq::new(report.seq).in_range(conn.snd_una(), conn.snd_nxt())
+        && conn.set_path_mtu(report.max_segment)
+}

@@ -1,0 +1,59 @@
+//! Run a vtcp stack on a Linux TUN device.
+//!
+//! The `vtcp` facade is IP-agnostic: segments in, segments out. This crate
+//! is the IP layer and the device between it and the kernel:
+//!
+//! - [`ip`]: the framing. IPv4 and IPv6 headers are taken off what the
+//!   device reads (extension headers skipped, fragments and packets for
+//!   other addresses dropped and counted) and put on what the stack sends
+//!   (hop limit 64, IPv4 with DF and its header checksum). ICMP and
+//!   ICMPv6 echo requests are answered, so `ping` works; "fragmentation
+//!   needed" and "packet too big" lower the MSS of the connection they
+//!   quote (RFC 1191, RFC 8201, with RFC 5927's checks).
+//! - [`device`]: the TUN device itself (IFF_TUN, IFF_NO_PI, optionally
+//!   IFF_MULTI_QUEUE), through the tun-rs crate.
+//! - [`driver`]: a [`vtcp::NetStack`] on a device, with a reader thread
+//!   and counters.
+//!
+//! # Example
+//!
+//! An echo server on a TUN device (run as root; the kernel's side of the
+//! device gets 198.18.0.1, the stack answers at 198.18.0.2; then
+//! `nc 198.18.0.2 7`). The whole program is `examples/echo.rs`.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+//! use vtcp::{StackConfig, TcpListener};
+//! use vtcp_tun::{Tun, TunConfig, TunDriver};
+//!
+//! let tun = Tun::open(&TunConfig::named("vtcp0"))?;
+//! // ip addr add 198.18.0.1/24 dev vtcp0
+//! let ours = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
+//! let driver = TunDriver::start(tun, StackConfig::default(), &[ours])?;
+//! let listener = TcpListener::bind(driver.net(), SocketAddr::new(ours, 7))?;
+//! for stream in listener.incoming() {
+//!     let mut stream = stream?;
+//!     std::thread::spawn(move || {
+//!         let mut buf = [0u8; 4096];
+//!         while let Ok(n @ 1..) = stream.read(&mut buf) {
+//!             if stream.write_all(&buf[..n]).is_err() {
+//!                 break;
+//!             }
+//!         }
+//!     });
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod ip;
+
+#[cfg(target_os = "linux")]
+pub mod device;
+#[cfg(target_os = "linux")]
+pub mod driver;
+
+#[cfg(target_os = "linux")]
+pub use device::{Tun, TunConfig, TunError};
+#[cfg(target_os = "linux")]
+pub use driver::{DriverCounters, IpStack, TunDriver};

@@ -1,0 +1,54 @@
+//! `cargo xtask interop`: the Linux interop lab (`crates/vtcp-lab`), vtcp
+//! against the kernel's TCP in network namespaces of the lab's own. Needs
+//! root, `ip` and `/dev/net/tun`; without them it says loudly that it
+//! skipped, and succeeds.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::{cargo, exec, succeeds};
+
+/// Why the lab cannot run on this machine, or `None`.
+pub(crate) fn unavailable() -> Option<&'static str> {
+    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    });
+    if !root {
+        Some("not root")
+    } else if !Path::new("/dev/net/tun").exists() {
+        Some("no /dev/net/tun")
+    } else if !succeeds(Command::new("ip").arg("-V")) {
+        Some("no `ip` command (iproute2)")
+    } else {
+        None
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(why) = unavailable() {
+        eprintln!(
+            "\n*** SKIPPED the Linux interop lab: {why}. It needs root, `ip` and /dev/net/tun \
+             (run `sudo cargo xtask interop`). ***\n"
+        );
+        return Ok(());
+    }
+    // Release: the lab measures, and a debug build would make the bulk
+    // scenarios slow enough to need longer timeouts.
+    let mut cmd = cargo();
+    cmd.args([
+        "test",
+        "--release",
+        "--locked",
+        "-p",
+        "vtcp-lab",
+        "--test",
+        "interop",
+        "--",
+    ])
+    .args(args)
+    .env("VTCP_INTEROP", "1");
+    exec(&mut cmd)
+}

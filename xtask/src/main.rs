@@ -4,6 +4,7 @@
 //!   smoke).
 //! - `fuzz TARGET [--time SECONDS]`: a fuzzing campaign on one target.
 //! - `interop [FILTER]`: the Linux interop lab (root, `ip`, `/dev/net/tun`).
+//! - `capture-vectors`: records the Linux test vectors in `tests/vectors/`.
 //! - `bench [ARGS…]`: the criterion benchmarks.
 //! - `release --dry-run`: checks versions and packages every publishable
 //!   crate in dependency order.
@@ -15,6 +16,7 @@ mod fuzz;
 mod interop;
 mod release;
 mod util;
+mod vectors;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,7 @@ commands:
   ci                          format, lints, tests, docs and a fuzz smoke: the gate
   fuzz TARGET [--time SECS]   fuzz one target (corpus in fuzz/corpus/TARGET); `fuzz --list` lists them
   interop [TEST FILTER...]    vtcp against the Linux kernel in network namespaces (root)
+  capture-vectors             record Linux test captures and tshark's decode in tests/vectors (root)
   bench [CRITERION ARGS...]   run the criterion benchmarks
   release --dry-run           check versions and package every publishable crate";
 
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "fuzz" => fuzz::run(rest),
         "interop" => interop::run(rest),
+        "capture-vectors" => vectors::run(rest),
         "bench" => bench::run(rest),
         "release" => release::run(rest),
         "help" | "--help" | "-h" => {

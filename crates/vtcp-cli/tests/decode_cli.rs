@@ -3,10 +3,20 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A capture of the repository's (`tests/vectors/`).
 fn vector(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/vectors")
+        .join("../../tests/vectors")
         .join(name)
+}
+
+/// Rows of tshark's decode beside a capture (the header not counted).
+fn tshark_rows(name: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(vector(name).with_extension("tsv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
 }
 
 fn vtcp(args: &[&std::ffi::OsStr]) -> Output {
@@ -45,18 +55,25 @@ fn decodes_a_capture_with_summary() {
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     let first = stdout.lines().next().unwrap();
+    // tcpdump's line for the SYN, with tshark's values (columns: source
+    // port, sequence number, window, checksum, TSval, window scale).
+    let rows = tshark_rows("linux-ipv4-default.pcap");
+    let syn = &rows[0];
+    let (port, seq, win, cksum, tsval, ws) =
+        (&syn[5], &syn[7], &syn[11], &syn[12], &syn[21], &syn[17]);
     assert!(
-        first.ends_with(
-            "IP 198.18.0.1.41672 > 198.18.0.2.7000: Flags [S], seq 2896179228, win 64240, \
-             options [mss 1460,sackOK,TS val 3167118612 ecr 0,nop,wscale 10], length 0, cksum 0x042c (correct)"
-        ),
+        first.ends_with(&format!(
+            "IP 198.18.0.1.{port} > 198.18.0.2.7000: Flags [S], seq {seq}, win {win}, \
+             options [mss 1460,sackOK,TS val {tsval} ecr 0,nop,wscale {ws}], length 0, cksum {cksum} (correct)"
+        )),
         "{first}"
     );
-    assert_eq!(summary_value(&stdout, "tcp segments"), 245);
+    assert_eq!(summary_value(&stdout, "tcp segments"), rows.len());
+    assert_eq!(summary_value(&stdout, "frames"), rows.len());
     assert_eq!(summary_value(&stdout, "flows"), 3);
     assert_eq!(summary_value(&stdout, "bad checksums"), 0);
     assert_eq!(summary_value(&stdout, "malformed"), 0);
-    // 3% loss on 200 kB of data: some segments were sent again.
+    // 4% loss on 150 kB of data: some segments were sent again.
     let retransmissions = summary_value(&stdout, "retransmissions");
     assert!(retransmissions > 0);
     assert_eq!(stdout.matches("[retransmission]").count(), retransmissions);

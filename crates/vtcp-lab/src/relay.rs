@@ -164,11 +164,26 @@ impl Drop for Line {
 /// the lines that record into it. Each record is stamped with the wall
 /// clock.
 #[derive(Clone)]
-pub struct Tap(Arc<Mutex<BufWriter<File>>>);
+pub struct Tap {
+    file: Arc<Mutex<BufWriter<File>>>,
+    tcp_only: bool,
+}
 
 impl Tap {
-    /// Creates the file and writes the pcap header.
+    /// Creates the file and writes the pcap header; the tap records every
+    /// packet.
     pub fn create(path: &Path) -> io::Result<Self> {
+        Self::new(path, false)
+    }
+
+    /// Like [`Tap::create`], recording only TCP segments (not the IPv6
+    /// router solicitations and MLD reports a kernel sends on a new
+    /// interface): what test vectors want.
+    pub fn tcp_only(path: &Path) -> io::Result<Self> {
+        Self::new(path, true)
+    }
+
+    fn new(path: &Path, tcp_only: bool) -> io::Result<Self> {
         let mut w = BufWriter::new(File::create(path)?);
         // Magic (microseconds), version 2.4, zone 0, accuracy 0, snaplen,
         // LINKTYPE_RAW (101).
@@ -178,16 +193,22 @@ impl Tap {
         w.write_all(&[0; 8])?;
         w.write_all(&65_535u32.to_le_bytes())?;
         w.write_all(&101u32.to_le_bytes())?;
-        Ok(Self(Arc::new(Mutex::new(w))))
+        Ok(Self {
+            file: Arc::new(Mutex::new(w)),
+            tcp_only,
+        })
     }
 
     /// Records one packet.
     pub fn record(&self, packet: &[u8]) {
+        if self.tcp_only && ip_protocol(packet) != Some(6) {
+            return;
+        }
         let t = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let len = packet.len().min(65_535) as u32;
-        let mut w = self.0.lock().unwrap();
+        let mut w = self.file.lock().unwrap();
         let mut rec = [0u8; 16];
         rec[0..4].copy_from_slice(&(t.as_secs() as u32).to_le_bytes());
         rec[4..8].copy_from_slice(&t.subsec_micros().to_le_bytes());
@@ -201,6 +222,16 @@ impl Tap {
 
     /// Writes out what is buffered.
     pub fn flush(&self) -> io::Result<()> {
-        self.0.lock().unwrap().flush()
+        self.file.lock().unwrap().flush()
+    }
+}
+
+/// The protocol a packet carries directly after its fixed IP header (IPv4
+/// protocol, IPv6 next header).
+fn ip_protocol(packet: &[u8]) -> Option<u8> {
+    match packet.first()? >> 4 {
+        4 => packet.get(9).copied(),
+        6 => packet.get(6).copied(),
+        _ => None,
     }
 }

@@ -10,7 +10,6 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -121,10 +120,9 @@ pub struct VtcpLab {
 
 impl VtcpLab {
     /// Builds the lab: the kernel's namespace and device, vtcp's stack
-    /// with `cfg`, the relay with `path`, and a capture at `pcap` if given.
-    pub fn new(cfg: StackConfig, path: &Impairments, pcap: Option<&Path>) -> io::Result<Self> {
+    /// with `cfg`, the relay with `path`, recording into `tap` if given.
+    pub fn new(cfg: StackConfig, path: &Impairments, tap: Option<Tap>) -> io::Result<Self> {
         let (kernel, tun) = kernel_end(KERNEL_V4, KERNEL_V6)?;
-        let tap = pcap.map(Tap::create).transpose()?;
         let to_kernel = {
             let tun = Arc::clone(&tun);
             Arc::new(Line::new(
@@ -205,11 +203,11 @@ pub struct KernelLab {
 }
 
 impl KernelLab {
-    /// Builds both namespaces and the relay between them.
-    pub fn new(path: &Impairments, pcap: Option<&Path>) -> io::Result<Self> {
+    /// Builds both namespaces and the relay between them, recording into
+    /// `tap` if given.
+    pub fn new(path: &Impairments, tap: Option<Tap>) -> io::Result<Self> {
         let (a, tun_a) = kernel_end(KERNEL_V4, KERNEL_V6)?;
         let (b, tun_b) = kernel_end(PEER_V4, PEER_V6)?;
-        let tap = pcap.map(Tap::create).transpose()?;
         let line = |link: Link, seed: u64, to: &Arc<Tun>| {
             let to = Arc::clone(to);
             Arc::new(Line::new(link, seed, tap.clone(), move |p| {

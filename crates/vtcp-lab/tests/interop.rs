@@ -16,17 +16,18 @@ use vtcp_lab::relay::clear_link;
 use vtcp_lab::topo::{Impairments, KERNEL_V4, KERNEL_V6, PEER_V4, PEER_V6, VtcpLab};
 use vtcp_sim::{GilbertElliott, Link};
 
-/// Whether the lab can run; says loudly why not.
+/// Whether the lab can run; says loudly why not (straight to stderr, past
+/// the test harness's capture).
 fn lab_here(test: &str) -> bool {
-    if std::env::var_os("VTCP_INTEROP").is_none() {
-        eprintln!("SKIPPED {test}: the interop lab runs under `cargo xtask interop`");
-        return false;
-    }
-    if let Some(why) = vtcp_lab::unavailable() {
-        eprintln!("SKIPPED {test}: {why}");
-        return false;
-    }
-    true
+    let why = if std::env::var_os("VTCP_INTEROP").is_none() {
+        "the interop lab runs under `cargo xtask interop`".to_owned()
+    } else if let Some(why) = vtcp_lab::unavailable() {
+        why
+    } else {
+        return true;
+    };
+    let _ = writeln!(io::stderr(), "SKIPPED {test}: {why}");
+    false
 }
 
 fn lab(path: &Impairments) -> VtcpLab {
@@ -401,7 +402,6 @@ fn the_lab_deletes_its_namespaces() {
         name
     };
     assert!(!std::path::Path::new(&format!("/var/run/netns/{name}")).exists());
-    let _ = io::stderr().flush();
 }
 
 /// The plain driver, no relay: a `TunDriver` on the device answers the

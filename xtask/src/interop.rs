@@ -1,5 +1,6 @@
-//! `cargo xtask interop`: the Linux interop lab (`crates/vtcp-lab`), vtcp
-//! against the kernel's TCP in network namespaces of the lab's own. Needs
+//! `cargo xtask interop`: the Linux interop lab (`crates/vtcp-lab`'s
+//! scenarios and the CLI's `serve | connect | forward` tests), vtcp against
+//! the kernel's TCP in network namespaces of the lab's own. Needs
 //! root, `ip` and `/dev/net/tun`; without them it says loudly that it
 //! skipped, and succeeds.
 
@@ -37,18 +38,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     // Release: the lab measures, and a debug build would make the bulk
     // scenarios slow enough to need longer timeouts.
-    let mut cmd = cargo();
-    cmd.args([
-        "test",
-        "--release",
-        "--locked",
-        "-p",
-        "vtcp-lab",
-        "--test",
-        "interop",
-        "--",
-    ])
-    .args(args)
-    .env("VTCP_INTEROP", "1");
-    exec(&mut cmd)
+    for (package, test) in [("vtcp-lab", "interop"), ("vtcp-cli", "net_cli")] {
+        let mut cmd = cargo();
+        cmd.args([
+            "test",
+            "--release",
+            "--locked",
+            "-p",
+            package,
+            "--test",
+            test,
+            "--",
+        ])
+        .args(args)
+        .env("VTCP_INTEROP", "1");
+        exec(&mut cmd)?;
+    }
+    Ok(())
 }

@@ -4,9 +4,13 @@
 //! - [`decode`]: `vtcp decode FILE`, a tcpdump-style listing with checksum
 //!   status and a summary.
 //! - [`sim`]: `vtcp sim`, a simulated transfer and its summary.
+//! - [`net`] (Linux): `vtcp serve | connect | forward`, vtcp on a TUN
+//!   device facing the kernel.
 #![forbid(unsafe_code)]
 
 pub mod capture;
 pub mod decode;
+#[cfg(target_os = "linux")]
+pub mod net;
 pub mod plot;
 pub mod sim;

@@ -29,11 +29,42 @@ enum Command {
     },
     /// Simulate a transfer over a configurable link and summarise it.
     Sim(vtcp_cli::sim::SimArgs),
+    /// Serve echo, discard, chargen and HTTP on a TUN device until Ctrl-C,
+    /// then print the counters (root).
+    #[cfg(target_os = "linux")]
+    Serve(vtcp_cli::net::ServeArgs),
+    /// Netcat over vtcp on a TUN device: standard input to the
+    /// connection, the connection to standard output (root).
+    #[cfg(target_os = "linux")]
+    Connect(vtcp_cli::net::ConnectArgs),
+    /// Terminate every TCP flow that arrives on a TUN device and splice it
+    /// to a kernel socket to the same destination (root).
+    #[cfg(target_os = "linux")]
+    Forward(vtcp_cli::net::ForwardArgs),
+}
+
+#[cfg(target_os = "linux")]
+fn net_result(what: &str, r: Result<(), vtcp_cli::net::NetError>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vtcp {what}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        #[cfg(target_os = "linux")]
+        Command::Serve(args) => net_result("serve", vtcp_cli::net::serve(&args, &mut io::stdout())),
+        #[cfg(target_os = "linux")]
+        Command::Connect(args) => net_result("connect", vtcp_cli::net::connect(&args)),
+        #[cfg(target_os = "linux")]
+        Command::Forward(args) => {
+            net_result("forward", vtcp_cli::net::forward(&args, &mut io::stdout()))
+        }
         Command::Sim(args) => {
             let mut out = io::stdout().lock();
             let mut err = io::stderr().lock();

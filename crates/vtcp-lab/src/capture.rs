@@ -146,6 +146,12 @@ pub fn capture(dir: &Path, v: &Variant, seed: u64) -> io::Result<u64> {
     retransmissions(&std::fs::read(&path)?)
 }
 
+/// Every address of the lab.
+fn ip_local() -> vtcp_tun::ip::Local<'static> {
+    const ALL: [IpAddr; 4] = [PEER_V4, PEER_V6, KERNEL_V4, KERNEL_V6];
+    vtcp_tun::ip::Local::only(&ALL)
+}
+
 /// Data segments in a raw-IP pcap whose (source, port, sequence number)
 /// was seen before.
 pub fn retransmissions(pcap: &[u8]) -> io::Result<u64> {
@@ -166,11 +172,9 @@ pub fn retransmissions(pcap: &[u8]) -> io::Result<u64> {
             _ => return Err(bad()),
         };
         let mut scratch = Vec::new();
-        if let vtcp_tun::ip::Inbound::Tcp { segment, .. } = vtcp_tun::ip::classify(
-            packet,
-            &[PEER_V4, PEER_V6, KERNEL_V4, KERNEL_V6],
-            &mut scratch,
-        ) && let Ok(view) = SegmentView::new_checked(segment)
+        if let vtcp_tun::ip::Inbound::Tcp { segment, .. } =
+            vtcp_tun::ip::classify(packet, ip_local(), &mut scratch)
+            && let Ok(view) = SegmentView::new_checked(segment)
             && !view.payload().is_empty()
             && !seen.insert((ip, view.src_port(), view.seq()))
         {

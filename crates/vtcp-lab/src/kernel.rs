@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::netns::Netns;
+use vtcp_tun::netns::Netns;
 
 /// How long any one read or write of a lab scenario may block before the
 /// scenario fails instead of hanging.

@@ -8,7 +8,7 @@
 //! bursty loss, reordering, duplication, delay and a rate limit, all
 //! seeded ([`relay`], on vtcp-sim's link model).
 //!
-//! - [`netns`]: namespaces, entered per thread, deleted on drop.
+//! - namespaces are `vtcp_tun::netns`'s, named `vtcp-lab-<pid>-<n>`.
 //! - [`relay`]: the impairing relay and its pcap tap.
 //! - [`topo`]: the two set-ups, kernel against vtcp and kernel against
 //!   kernel.
@@ -21,7 +21,6 @@
 
 pub mod capture;
 pub mod kernel;
-pub mod netns;
 pub mod relay;
 pub mod topo;
 
@@ -47,3 +46,6 @@ fn nix_is_root() -> bool {
             == Some("0")
     })
 }
+
+/// The prefix of every namespace the lab creates.
+pub const NETNS_PREFIX: &str = "vtcp-lab-";

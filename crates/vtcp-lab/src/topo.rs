@@ -17,8 +17,8 @@ use vtcp::StackConfig;
 use vtcp_sim::Link;
 use vtcp_tun::{IpStack, Tun, TunConfig};
 
-use crate::netns::Netns;
 use crate::relay::{Line, Tap, clear_link};
+use vtcp_tun::netns::Netns;
 
 /// The kernel's IPv4 address (the first end's, in a [`KernelLab`]).
 pub const KERNEL_V4: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1));
@@ -68,7 +68,7 @@ impl Impairments {
 /// A namespace with a TUN device whose kernel side has these addresses
 /// (/24 and /64): the other end of the device is the caller's.
 pub fn kernel_end(v4: IpAddr, v6: IpAddr) -> io::Result<(Netns, Arc<Tun>)> {
-    let ns = Netns::new()?;
+    let ns = Netns::unique(crate::NETNS_PREFIX)?;
     let tun = ns
         .enter(|| Tun::open(&TunConfig::named(DEV)))?
         .map_err(io::Error::other)?;

@@ -16,7 +16,7 @@ use vtcp::seq::Seq;
 use vtcp::{ConnKey, NetStack, StackConfig};
 
 use crate::device::Tun;
-use crate::ip::{self, DropReason, Inbound, PathMtu};
+use crate::ip::{self, DropReason, Inbound, Local, PathMtu};
 
 /// What the driver saw and did, as `ip -s link` and `netstat -s` give it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -112,6 +112,7 @@ pub type PacketOut = dyn Fn(&[u8]) -> io::Result<()> + Send + Sync;
 pub struct IpStack {
     net: NetStack,
     addrs: Arc<[IpAddr]>,
+    transparent: bool,
     counts: Arc<Counts>,
     out: Arc<PacketOut>,
 }
@@ -142,9 +143,20 @@ impl IpStack {
         Ok(Self {
             net,
             addrs: addrs.into(),
+            transparent: false,
             counts,
             out,
         })
+    }
+
+    /// Takes TCP segments for any destination, not only its addresses, so
+    /// that a [`vtcp::TcpListener::bind_transparent`] listener terminates
+    /// every flow that comes in (ICMP is still answered only for its own
+    /// addresses).
+    #[must_use]
+    pub fn transparent(mut self) -> Self {
+        self.transparent = true;
+        self
     }
 
     /// The stack: bind listeners and connect streams on it.
@@ -163,7 +175,11 @@ impl IpStack {
     pub fn handle_ip(&self, packet: &[u8]) {
         thread_local!(static REPLY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
         self.counts.bump(Counts::IN);
-        REPLY.with_borrow_mut(|reply| match ip::classify(packet, &self.addrs, reply) {
+        let local = Local {
+            addrs: &self.addrs,
+            any_tcp: self.transparent,
+        };
+        REPLY.with_borrow_mut(|reply| match ip::classify(packet, local, reply) {
             Inbound::Tcp { src, dst, segment } => {
                 self.counts.bump(Counts::SEGMENTS);
                 self.net.handle_packet(src, dst, segment);
@@ -199,10 +215,27 @@ pub struct TunDriver {
 impl TunDriver {
     /// Starts a stack with these addresses on `tun`.
     pub fn start(tun: Tun, cfg: StackConfig, addrs: &[IpAddr]) -> io::Result<Self> {
+        Self::start_with(tun, cfg, addrs, false)
+    }
+
+    /// Starts a transparent stack on `tun` (see [`IpStack::transparent`]):
+    /// TCP to any destination is its; `addrs` are the addresses it
+    /// answers pings for and connects from.
+    pub fn start_transparent(tun: Tun, cfg: StackConfig, addrs: &[IpAddr]) -> io::Result<Self> {
+        Self::start_with(tun, cfg, addrs, true)
+    }
+
+    fn start_with(
+        tun: Tun,
+        cfg: StackConfig,
+        addrs: &[IpAddr],
+        transparent: bool,
+    ) -> io::Result<Self> {
         let tun = Arc::new(tun);
         let stack = {
             let tun = Arc::clone(&tun);
-            IpStack::new(cfg, addrs, move |p| tun.send(p))?
+            let s = IpStack::new(cfg, addrs, move |p| tun.send(p))?;
+            if transparent { s.transparent() } else { s }
         };
         let reader = {
             let (tun, stack) = (Arc::clone(&tun), stack.clone());

@@ -84,10 +84,31 @@ pub enum DropReason {
     Icmp,
 }
 
-/// Takes apart one packet read from a TUN device. `local` holds our
-/// addresses. An echo request gets its reply built into `reply` (which is
-/// cleared first); nothing else touches it.
-pub fn classify<'a>(packet: &'a [u8], local: &[IpAddr], reply: &mut Vec<u8>) -> Inbound<'a> {
+/// Which destinations are ours.
+#[derive(Clone, Copy, Debug)]
+pub struct Local<'a> {
+    /// Our addresses.
+    pub addrs: &'a [IpAddr],
+    /// TCP to any destination is ours too (a transparent stack that
+    /// terminates every flow, as a VPN or a tun2proxy forwarder does);
+    /// ICMP is still answered only for `addrs`.
+    pub any_tcp: bool,
+}
+
+impl<'a> Local<'a> {
+    /// Only these addresses.
+    pub fn only(addrs: &'a [IpAddr]) -> Self {
+        Self {
+            addrs,
+            any_tcp: false,
+        }
+    }
+}
+
+/// Takes apart one packet read from a TUN device. An echo request gets its
+/// reply built into `reply` (which is cleared first); nothing else touches
+/// it.
+pub fn classify<'a>(packet: &'a [u8], local: Local<'_>, reply: &mut Vec<u8>) -> Inbound<'a> {
     let Ok(ip) = IpSlice::from_slice(packet) else {
         return Inbound::Dropped(DropReason::Malformed);
     };
@@ -98,10 +119,11 @@ pub fn classify<'a>(packet: &'a [u8], local: &[IpAddr], reply: &mut Vec<u8>) -> 
         }
     }
     let (src, dst) = (ip.source_addr(), ip.destination_addr());
-    if !local.contains(&dst) {
+    let payload = ip.payload();
+    let tcp = payload.ip_number == IpNumber::TCP;
+    if !local.addrs.contains(&dst) && !(tcp && local.any_tcp) {
         return Inbound::Dropped(DropReason::NotOurs);
     }
-    let payload = ip.payload();
     if payload.fragmented {
         return Inbound::Dropped(DropReason::Fragment);
     }
@@ -303,7 +325,7 @@ mod tests {
         ] {
             assert!(wrap_tcp(src, dst, &seg, &mut out));
             assert_eq!(
-                classify(&out, &locals(), &mut reply),
+                classify(&out, Local::only(&locals()), &mut reply),
                 Inbound::Tcp {
                     src,
                     dst,
@@ -334,7 +356,26 @@ mod tests {
         let other = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 9));
         assert!(wrap_tcp(IpAddr::V4(PEER), other, &tcp(1), &mut out));
         assert_eq!(
-            classify(&out, &locals(), &mut reply),
+            classify(&out, Local::only(&locals()), &mut reply),
+            Inbound::Dropped(DropReason::NotOurs)
+        );
+        // A transparent stack takes TCP to anywhere, but answers pings
+        // only for its own addresses.
+        let any = Local {
+            addrs: &locals(),
+            any_tcp: true,
+        };
+        assert!(matches!(
+            classify(&out, any, &mut reply),
+            Inbound::Tcp { dst, .. } if dst == other
+        ));
+        let mut ping = Vec::new();
+        PacketBuilder::ipv4(PEER.octets(), [198, 18, 0, 9], 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut ping, b"")
+            .unwrap();
+        assert_eq!(
+            classify(&ping, any, &mut reply),
             Inbound::Dropped(DropReason::NotOurs)
         );
         assert!(wrap_tcp(
@@ -345,12 +386,12 @@ mod tests {
         ));
         out[8] ^= 1; // TTL changed, checksum not
         assert_eq!(
-            classify(&out, &locals(), &mut reply),
+            classify(&out, Local::only(&locals()), &mut reply),
             Inbound::Dropped(DropReason::Malformed)
         );
         for n in 0..out.len() {
             // Truncations never panic.
-            let _ = classify(&out[..n], &locals(), &mut reply);
+            let _ = classify(&out[..n], Local::only(&locals()), &mut reply);
         }
         // An IPv4 fragment (more fragments set).
         let mut h = Ipv4Header::new(20, 64, IpNumber::TCP, PEER.octets(), US.octets()).unwrap();
@@ -360,7 +401,7 @@ mod tests {
         h.write(&mut frag).unwrap();
         frag.extend_from_slice(&tcp(1));
         assert_eq!(
-            classify(&frag, &locals(), &mut reply),
+            classify(&frag, Local::only(&locals()), &mut reply),
             Inbound::Dropped(DropReason::Fragment)
         );
         // An IPv6 fragment header in front of TCP.
@@ -378,7 +419,7 @@ mod tests {
         fh.write(&mut frag6).unwrap();
         frag6.extend_from_slice(&tcp(1));
         assert_eq!(
-            classify(&frag6, &locals(), &mut reply),
+            classify(&frag6, Local::only(&locals()), &mut reply),
             Inbound::Dropped(DropReason::Fragment)
         );
         // UDP.
@@ -388,7 +429,7 @@ mod tests {
             .write(&mut udp, b"x")
             .unwrap();
         assert_eq!(
-            classify(&udp, &locals(), &mut reply),
+            classify(&udp, Local::only(&locals()), &mut reply),
             Inbound::Dropped(DropReason::Protocol)
         );
     }
@@ -412,7 +453,7 @@ mod tests {
         p.extend_from_slice(&seg);
         let mut reply = Vec::new();
         assert_eq!(
-            classify(&p, &locals(), &mut reply),
+            classify(&p, Local::only(&locals()), &mut reply),
             Inbound::Tcp {
                 src: IpAddr::V6(PEER6),
                 dst: IpAddr::V6(US6),
@@ -429,7 +470,10 @@ mod tests {
             .icmpv4_echo_request(0x1234, 7)
             .write(&mut req, b"ping!")
             .unwrap();
-        assert_eq!(classify(&req, &locals(), &mut reply), Inbound::EchoReply);
+        assert_eq!(
+            classify(&req, Local::only(&locals()), &mut reply),
+            Inbound::EchoReply
+        );
         let ip = IpSlice::from_slice(&reply).unwrap();
         assert_eq!(ip.source_addr(), IpAddr::V4(US));
         assert_eq!(ip.destination_addr(), IpAddr::V4(PEER));
@@ -444,7 +488,7 @@ mod tests {
         let last = req.len() - 1;
         req[last] ^= 1;
         assert_eq!(
-            classify(&req, &locals(), &mut reply),
+            classify(&req, Local::only(&locals()), &mut reply),
             Inbound::Dropped(DropReason::Malformed)
         );
 
@@ -453,7 +497,10 @@ mod tests {
             .icmpv6_echo_request(9, 1)
             .write(&mut req6, b"ping6")
             .unwrap();
-        assert_eq!(classify(&req6, &locals(), &mut reply), Inbound::EchoReply);
+        assert_eq!(
+            classify(&req6, Local::only(&locals()), &mut reply),
+            Inbound::EchoReply
+        );
         let ip = IpSlice::from_slice(&reply).unwrap();
         let icmp = Icmpv6Slice::from_slice(ip.payload().payload).unwrap();
         assert!(icmp.is_checksum_valid(US6.octets(), PEER6.octets()));
@@ -486,7 +533,7 @@ mod tests {
             .write(&mut pkt, IpNumber::ICMP, &icmp)
             .unwrap();
         assert_eq!(
-            classify(&pkt, &locals(), &mut reply),
+            classify(&pkt, Local::only(&locals()), &mut reply),
             Inbound::PathMtu(PathMtu {
                 local: SocketAddr::new(IpAddr::V4(US), 40000),
                 remote: SocketAddr::new(IpAddr::V4(PEER), 7),
@@ -514,7 +561,7 @@ mod tests {
             .write(&mut pkt6, IpNumber::IPV6_ICMP, &icmp6)
             .unwrap();
         assert_eq!(
-            classify(&pkt6, &locals(), &mut reply),
+            classify(&pkt6, Local::only(&locals()), &mut reply),
             Inbound::PathMtu(PathMtu {
                 local: SocketAddr::new(IpAddr::V6(US6), 40000),
                 remote: SocketAddr::new(IpAddr::V6(PEER6), 7),
@@ -546,7 +593,7 @@ mod tests {
             .write(&mut pkt, IpNumber::ICMP, &icmp)
             .unwrap();
         assert_eq!(
-            classify(&pkt, &locals(), &mut reply),
+            classify(&pkt, Local::only(&locals()), &mut reply),
             Inbound::Dropped(DropReason::Icmp)
         );
     }

@@ -14,6 +14,8 @@
 //!   IFF_MULTI_QUEUE), through the tun-rs crate.
 //! - [`driver`]: a [`vtcp::NetStack`] on a device, with a reader thread
 //!   and counters.
+//! - [`netns`]: network namespaces, to put the kernel's side of a device
+//!   in one of its own (the CLI's `--netns`, the interop lab).
 //!
 //! # Example
 //!
@@ -52,6 +54,8 @@ pub mod ip;
 pub mod device;
 #[cfg(target_os = "linux")]
 pub mod driver;
+#[cfg(target_os = "linux")]
+pub mod netns;
 
 #[cfg(target_os = "linux")]
 pub use device::{Tun, TunConfig, TunError};

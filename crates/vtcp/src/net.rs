@@ -505,6 +505,24 @@ impl TcpListener {
         })
     }
 
+    /// Listens transparently: connections to any address and port that
+    /// no other listener takes ([`Stack::listen_transparent`]); each
+    /// stream's [`TcpStream::local_addr`] is where its peer meant to go.
+    /// Give the stack's IP layer every destination, not only its own
+    /// addresses (as `vtcp_tun::IpStack::transparent` does).
+    pub fn bind_transparent(net: &NetStack, backlog: usize) -> io::Result<Self> {
+        let id = net
+            .shared()
+            .lock()
+            .stack
+            .listen_transparent(backlog)
+            .map_err(err)?;
+        Ok(Self {
+            net: net.clone(),
+            id,
+        })
+    }
+
     /// The address listened on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.id.local_addr())

@@ -14,6 +14,10 @@ use vtcp_seq::Seq;
 use vtcp_wire::checksum::{PseudoHeader, fill_tcp_checksum, verify_tcp_checksum};
 use vtcp_wire::{Flags, Segment, SegmentView};
 
+/// The key of the transparent listener ([`Stack::listen_transparent`]):
+/// no real listener has port 0.
+const TRANSPARENT: SocketAddr = SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 0);
+
 /// A connection's addresses: our end and the peer's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConnKey {
@@ -426,6 +430,10 @@ impl Stack {
                 (lo..=hi).find(|&p| self.find_listener(SocketAddr::new(local.ip(), p)).is_none());
             local.set_port(free.ok_or(StackError::AddrNotAvailable)?);
         }
+        self.listen_at(local, backlog)
+    }
+
+    fn listen_at(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, StackError> {
         if self.listeners.contains_key(&local) {
             return Err(StackError::AddrInUse);
         }
@@ -439,6 +447,15 @@ impl Stack {
             },
         );
         Ok(ListenerId(local))
+    }
+
+    /// Listens transparently: connections to any address and any port
+    /// that no other listener takes (what a VPN or a tun2proxy-style
+    /// forwarder terminates). Each accepted connection's
+    /// [`ConnKey::local`] is the address and port its peer asked for.
+    /// One per stack.
+    pub fn listen_transparent(&mut self, backlog: usize) -> Result<ListenerId, StackError> {
+        self.listen_at(TRANSPARENT, backlog)
     }
 
     /// Stops listening. Connections already accepted are not touched;
@@ -646,7 +663,12 @@ impl Stack {
             IpAddr::V6(_) => IpAddr::from([0u8; 16]),
         };
         let wildcard = SocketAddr::new(any, local.port());
-        self.listeners.contains_key(&wildcard).then_some(wildcard)
+        if self.listeners.contains_key(&wildcard) {
+            return Some(wildcard);
+        }
+        self.listeners
+            .contains_key(&TRANSPARENT)
+            .then_some(TRANSPARENT)
     }
 
     /// Takes in one TCP segment that arrived from `src` for `dst`.

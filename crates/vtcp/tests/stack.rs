@@ -632,3 +632,40 @@ fn connections_that_die_before_accept_leave_the_listener_s_queues() {
     );
     assert_eq!(net.server.counters().cookies_sent, 0);
 }
+
+#[test]
+fn a_transparent_listener_takes_any_address_and_port_that_no_listener_has() {
+    let mut net = Net::new();
+    let lt = net.server.listen_transparent(16).unwrap();
+    assert_eq!(
+        net.server.listen_transparent(16),
+        Err(vtcp::StackError::AddrInUse),
+        "one per stack"
+    );
+    let port80 = net.server.listen(server_addr(80), 16).unwrap();
+    // Somewhere the server has no address of: the transparent listener.
+    let far = SocketAddr::new(IpAddr::from([198, 19, 7, 7]), 4242);
+    let c = net.client.connect(net.now, CLIENT.into(), far).unwrap();
+    net.settle();
+    assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
+    let s = net.server.accept(lt).expect("accepted transparently");
+    assert_eq!(s.local, far, "the address the client meant");
+    assert_eq!(s.remote, c.local);
+    // A port with a listener of its own still goes there.
+    let c80 = net
+        .client
+        .connect(net.now, CLIENT.into(), server_addr(80))
+        .unwrap();
+    net.settle();
+    assert_eq!(net.client.conn(c80).unwrap().state(), State::Established);
+    assert!(net.server.accept(lt).is_none());
+    assert_eq!(
+        net.server.accept(port80).map(|k| k.local),
+        Some(server_addr(80))
+    );
+    // Once it is gone, strays get RSTs again.
+    net.server.unlisten(lt);
+    let c2 = net.client.connect(net.now, CLIENT.into(), far).unwrap();
+    net.settle();
+    assert_eq!(net.client.conn(c2).unwrap().state(), State::Closed);
+}

@@ -1,6 +1,7 @@
-//! Network namespaces the lab creates and deletes: one guard per
-//! namespace, deleted when dropped (also while a failing test unwinds),
-//! and stale ones of dead lab processes swept at start.
+//! Network namespaces (Linux): created and deleted with `ip netns`, one
+//! guard per namespace, deleted when dropped (also while a failing test
+//! unwinds); namespaces named after a process are swept once that process
+//! is gone. The CLI's `--netns` and the interop lab use them.
 //!
 //! Code runs inside a namespace on a thread of its own that enters it
 //! (setns(2) changes only the calling thread's network namespace): sockets
@@ -14,13 +15,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::sched::{CloneFlags, setns};
 
-/// The prefix of every namespace the lab creates.
-pub const PREFIX: &str = "vtcp-lab-";
-
-/// A network namespace of the lab's, deleted on drop.
+/// A network namespace, deleted on drop if this guard created it.
 #[derive(Debug)]
 pub struct Netns {
     name: String,
+    owned: bool,
 }
 
 /// Runs `ip` with these arguments; an error carries its stderr.
@@ -38,26 +37,49 @@ pub fn ip(args: &[&str]) -> io::Result<()> {
 }
 
 impl Netns {
-    /// A new, empty namespace (loopback up) named after this process, so
-    /// that a later run can sweep it if this one is killed.
-    pub fn new() -> io::Result<Self> {
+    /// A new, empty namespace (loopback up) named `PREFIX<pid>-<n>` after
+    /// this process, so that a later call with the same prefix can sweep
+    /// it if this process is killed before it deletes it.
+    pub fn unique(prefix: &str) -> io::Result<Self> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        sweep_stale();
+        sweep_stale(prefix);
         let name = format!(
-            "{PREFIX}{}-{}",
+            "{prefix}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        Self::named(name)
+        Self::create(name)
     }
 
-    /// A new namespace of this name (it must not exist yet).
-    pub fn named(name: impl Into<String>) -> io::Result<Self> {
+    /// A new namespace of this name (an error if it exists), loopback up,
+    /// deleted on drop.
+    pub fn create(name: impl Into<String>) -> io::Result<Self> {
         let name = name.into();
         ip(&["netns", "add", &name])?;
-        let ns = Self { name };
+        let ns = Self { name, owned: true };
         ns.ip(&["link", "set", "lo", "up"])?;
         Ok(ns)
+    }
+
+    /// The namespace of this name, created (and deleted on drop) if it
+    /// does not exist yet, left alone on drop if it did.
+    pub fn create_or_join(name: impl Into<String>) -> io::Result<Self> {
+        let name = name.into();
+        if Self::exists(&name) {
+            Ok(Self { name, owned: false })
+        } else {
+            Self::create(name)
+        }
+    }
+
+    /// Whether a namespace of this name exists.
+    pub fn exists(name: &str) -> bool {
+        std::path::Path::new(&format!("/var/run/netns/{name}")).exists()
+    }
+
+    /// Whether this guard deletes the namespace on drop.
+    pub fn is_owned(&self) -> bool {
+        self.owned
     }
 
     /// Its name (`ip netns exec NAME …`).
@@ -132,21 +154,23 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        if let Err(e) = ip(&["netns", "del", &self.name]) {
-            eprintln!("vtcp-lab: could not delete namespace {}: {e}", self.name);
+        if self.owned
+            && let Err(e) = ip(&["netns", "del", &self.name])
+        {
+            eprintln!("vtcp: could not delete namespace {}: {e}", self.name);
         }
     }
 }
 
-/// Deletes the lab's namespaces whose process is gone.
-fn sweep_stale() {
+/// Deletes the namespaces named `PREFIX<pid>-…` whose process is gone.
+fn sweep_stale(prefix: &str) {
     let Ok(dir) = std::fs::read_dir("/var/run/netns") else {
         return;
     };
     for entry in dir.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = name
-            .strip_prefix(PREFIX)
+            .strip_prefix(prefix)
             .and_then(|rest| rest.split('-').next())
             .and_then(|p| p.parse::<u32>().ok())
         else {

@@ -1,0 +1,654 @@
+//! `vtcp serve | connect | forward`: vtcp on a TUN device (Linux), facing
+//! the kernel's TCP on the device's other side.
+//!
+//! Every command opens the device, gives the kernel's side of it an
+//! address in vtcp's subnet (the first host address that is not vtcp's,
+//! unless `--host-addr` says), and runs a `vtcp_tun::TunDriver`. With
+//! `--netns NS` the kernel's side lives in namespace NS, created when
+//! missing (and deleted on exit then), so that a demonstration needs one
+//! command and touches nothing outside it:
+//!
+//! ```sh
+//! sudo vtcp serve --tun vt0 --netns demo echo:7 chargen:19 http:80
+//! sudo ip netns exec demo nc 198.18.0.2 7
+//! ```
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use vtcp::{StackConfig, TcpListener, TcpStream};
+use vtcp_tun::netns::{Netns, ip};
+use vtcp_tun::{Tun, TunConfig, TunDriver, TunError};
+
+/// An address with its prefix length (`198.18.0.2/24`, `fd00::2/64`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    /// The address.
+    pub addr: IpAddr,
+    /// The prefix length.
+    pub prefix: u8,
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?}: expected ADDRESS/PREFIX, such as 198.18.0.2/24"))?;
+        let addr: IpAddr = a.parse().map_err(|e| format!("{a:?}: {e}"))?;
+        let prefix: u8 = p.parse().map_err(|e| format!("{p:?}: {e}"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return Err(format!("{s}: a prefix longer than {max}"));
+        }
+        Ok(Self { addr, prefix })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Cidr {
+    /// The first host address of the prefix that is not this one (what
+    /// the kernel's side of the device gets by default).
+    pub fn other_host(&self) -> Option<IpAddr> {
+        let bits = u32::from(if self.addr.is_ipv4() { 32u8 } else { 128 } - self.prefix);
+        if bits < 2 {
+            return None;
+        }
+        match self.addr {
+            IpAddr::V4(a) => {
+                let net = a.to_bits() & !((1u64 << bits) - 1) as u32;
+                let first = net + 1;
+                let pick = if first == a.to_bits() {
+                    first + 1
+                } else {
+                    first
+                };
+                Some(IpAddr::V4(Ipv4Addr::from_bits(pick)))
+            }
+            IpAddr::V6(a) => {
+                let mask = if bits >= 128 {
+                    0
+                } else {
+                    !((1u128 << bits) - 1)
+                };
+                let first = (a.to_bits() & mask) + 1;
+                let pick = if first == a.to_bits() {
+                    first + 1
+                } else {
+                    first
+                };
+                Some(IpAddr::V6(Ipv6Addr::from_bits(pick)))
+            }
+        }
+    }
+}
+
+/// The device and addresses every net command takes.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DeviceArgs {
+    /// The TUN device's name (created if missing).
+    #[arg(long)]
+    pub tun: String,
+    /// vtcp's IPv4 address and prefix.
+    #[arg(long, default_value = "198.18.0.2/24")]
+    pub addr: Cidr,
+    /// vtcp's IPv6 address and prefix (none by default).
+    #[arg(long)]
+    pub addr6: Option<Cidr>,
+    /// The kernel side's IPv4 address on the device (default: the first
+    /// other host of --addr's prefix).
+    #[arg(long)]
+    pub host_addr: Option<IpAddr>,
+    /// The kernel side's IPv6 address on the device (default: the first
+    /// other host of --addr6's prefix).
+    #[arg(long)]
+    pub host_addr6: Option<IpAddr>,
+    /// Put the device's kernel side in this network namespace (created if
+    /// missing, and then deleted on exit).
+    #[arg(long)]
+    pub netns: Option<String>,
+    /// Also route this prefix through the device on the kernel's side
+    /// (repeatable), for destinations outside vtcp's own subnet.
+    #[arg(long)]
+    pub route: Vec<Cidr>,
+    /// The device's MTU.
+    #[arg(long, default_value_t = 1500)]
+    pub mtu: u16,
+}
+
+/// What went wrong, each with a message that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The device could not be opened.
+    #[error("{0}")]
+    Tun(#[from] TunError),
+    /// `ip` failed (a namespace, an address, a route).
+    #[error("{0}")]
+    Setup(io::Error),
+    /// A bad command line that clap cannot see.
+    #[error("{0}")]
+    Usage(String),
+    /// The stack or a connection failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// vtcp on a configured device, and the namespace it made (deleted when
+/// this is dropped, after the driver stops).
+pub struct Device {
+    /// The driver: its stack and counters.
+    pub driver: TunDriver,
+    /// vtcp's addresses.
+    pub addrs: Vec<IpAddr>,
+    ns: Option<Netns>,
+}
+
+impl Device {
+    /// Opens and configures the device and starts the stack on it
+    /// (`transparent`: every TCP flow is the stack's, see
+    /// `TunDriver::start_transparent`).
+    pub fn open(args: &DeviceArgs, transparent: bool) -> Result<Self, NetError> {
+        if !args.addr.addr.is_ipv4() {
+            return Err(NetError::Usage(format!("--addr {}: not IPv4", args.addr)));
+        }
+        if let Some(a6) = args.addr6
+            && !a6.addr.is_ipv6()
+        {
+            return Err(NetError::Usage(format!("--addr6 {a6}: not IPv6")));
+        }
+        let ns = match &args.netns {
+            Some(name) => Some(Netns::create_or_join(name).map_err(NetError::Setup)?),
+            None => None,
+        };
+        let mut cfg = TunConfig::named(args.tun.clone());
+        cfg.mtu = args.mtu;
+        let tun = match &ns {
+            Some(ns) => ns.enter(|| Tun::open(&cfg)).map_err(NetError::Setup)??,
+            None => Tun::open(&cfg)?,
+        };
+        let run_ip = |a: &[&str]| -> Result<(), NetError> {
+            match &ns {
+                Some(ns) => ns.ip(a),
+                None => ip(a),
+            }
+            .map_err(NetError::Setup)
+        };
+        let mut addrs = vec![args.addr.addr];
+        let host = |ours: Cidr, given: Option<IpAddr>, extra: &[&str]| {
+            let h = given.or_else(|| ours.other_host()).ok_or_else(|| {
+                NetError::Usage(format!("{ours}: no room for the kernel's address"))
+            })?;
+            let cidr = format!("{h}/{}", ours.prefix);
+            let mut a = vec!["addr", "add", &cidr, "dev", &args.tun];
+            a.extend_from_slice(extra);
+            run_ip(&a)
+        };
+        host(args.addr, args.host_addr, &[])?;
+        if let Some(a6) = args.addr6 {
+            host(a6, args.host_addr6, &["nodad"])?;
+            addrs.push(a6.addr);
+        }
+        run_ip(&["link", "set", &args.tun, "up"])?;
+        for r in &args.route {
+            run_ip(&["route", "add", &r.to_string(), "dev", &args.tun])?;
+        }
+        let driver = if transparent {
+            TunDriver::start_transparent(tun, StackConfig::default(), &addrs)?
+        } else {
+            TunDriver::start(tun, StackConfig::default(), &addrs)?
+        };
+        Ok(Self { driver, addrs, ns })
+    }
+
+    /// The stack's and the driver's counters, one per line.
+    pub fn report(&self) -> String {
+        let c = self.driver.counters();
+        let s = self.driver.net().counters();
+        format!(
+            "device {}\n\
+             packets in        {}\n\
+             packets out       {}\n\
+             segments in       {}\n\
+             segments out      {}\n\
+             echo replies      {}\n\
+             dropped           {} malformed, {} fragments, {} not ours, {} other protocols, {} ICMP\n\
+             path MTU reports  {} applied, {} ignored\n\
+             bad checksums     {}\n\
+             connections       {} opened, {} closed\n\
+             RSTs              {} in, {} out\n\
+             SYN cookies       {} sent, {} validated\n",
+            self.driver.name(),
+            c.packets_in,
+            c.packets_out,
+            c.segments_in,
+            s.segments_out,
+            c.echo_replies,
+            c.dropped_malformed,
+            c.dropped_fragments,
+            c.dropped_not_ours,
+            c.dropped_protocol,
+            c.dropped_icmp,
+            c.path_mtu_applied,
+            c.path_mtu_ignored,
+            s.bad_checksums,
+            s.connections_opened,
+            s.connections_closed,
+            s.rsts_in,
+            s.rsts_out,
+            s.cookies_sent,
+            s.cookies_validated,
+        )
+    }
+
+    /// The namespace of the kernel's side, if any.
+    pub fn netns(&self) -> Option<&Netns> {
+        self.ns.as_ref()
+    }
+}
+
+/// A service `vtcp serve` offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// RFC 862: everything read is written back.
+    Echo,
+    /// RFC 863: everything read is thrown away.
+    Discard,
+    /// RFC 864: lines of the printable ASCII characters, rotating, until
+    /// the client leaves.
+    Chargen,
+    /// A small HTTP/1.0 server: `/` describes the server, `/bytes/N` sends
+    /// N bytes (at most 1 GiB).
+    Http,
+}
+
+/// A service and its port (`echo:7`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// The service.
+    pub service: Service,
+    /// Its port.
+    pub port: u16,
+}
+
+impl FromStr for ServiceSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, port) = s
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?}: expected NAME:PORT, such as echo:7"))?;
+        let service = match name {
+            "echo" => Service::Echo,
+            "discard" => Service::Discard,
+            "chargen" => Service::Chargen,
+            "http" => Service::Http,
+            _ => {
+                return Err(format!(
+                    "{name:?}: not a service (echo, discard, chargen, http)"
+                ));
+            }
+        };
+        let port: u16 = port.parse().map_err(|e| format!("{port:?}: {e}"))?;
+        if port == 0 {
+            return Err(format!("{s}: port 0"));
+        }
+        Ok(Self { service, port })
+    }
+}
+
+/// The flags of `vtcp serve`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The device and addresses.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Services as NAME:PORT: echo:7 discard:9 chargen:19 http:80.
+    #[arg(required = true)]
+    pub services: Vec<ServiceSpec>,
+}
+
+/// The flags of `vtcp connect`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ConnectArgs {
+    /// The device and addresses.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Where to connect (the kernel's side, or anything routed past it).
+    pub target: SocketAddr,
+    /// Give up connecting after this many seconds.
+    #[arg(long, default_value_t = 20)]
+    pub timeout: u64,
+}
+
+/// The flags of `vtcp forward`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ForwardArgs {
+    /// The device and addresses.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Open the kernel sockets to each destination inside this existing
+    /// namespace (default: the namespace `vtcp` runs in).
+    #[arg(long)]
+    pub upstream_netns: Option<String>,
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+fn wait_for_interrupt() -> Result<(), NetError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .map_err(|e| NetError::Io(io::Error::other(e)))?;
+    let _ = rx.recv();
+    Ok(())
+}
+
+fn bind_all(dev: &Device, port: u16) -> Result<Vec<TcpListener>, NetError> {
+    dev.addrs
+        .iter()
+        .map(|&a| {
+            TcpListener::bind(dev.driver.net(), SocketAddr::new(a, port))
+                .map_err(|e| NetError::Io(io::Error::new(e.kind(), format!("port {port}: {e}"))))
+        })
+        .collect()
+}
+
+/// `vtcp serve`: the services until Ctrl-C, then the counters on `out`.
+pub fn serve(args: &ServeArgs, out: &mut impl Write) -> Result<(), NetError> {
+    let dev = Device::open(&args.device, false)?;
+    for spec in &args.services {
+        for l in bind_all(&dev, spec.port)? {
+            let service = spec.service;
+            std::thread::Builder::new()
+                .name(format!("vtcp-serve-{}", spec.port))
+                .spawn(move || {
+                    for s in l.incoming().flatten() {
+                        std::thread::spawn(move || run_service(service, s));
+                    }
+                })?;
+        }
+    }
+    let names: Vec<String> = args
+        .services
+        .iter()
+        .map(|s| format!("{:?}:{}", s.service, s.port).to_lowercase())
+        .collect();
+    eprintln!(
+        "vtcp: serving {} on {} through {}{}; Ctrl-C ends",
+        names.join(" "),
+        dev.addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        dev.driver.name(),
+        dev.netns()
+            .map(|n| format!(" (kernel side in namespace {})", n.name()))
+            .unwrap_or_default()
+    );
+    wait_for_interrupt()?;
+    out.write_all(dev.report().as_bytes())?;
+    Ok(())
+}
+
+fn run_service(service: Service, mut s: TcpStream) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(600)));
+    let result = match service {
+        Service::Echo => echo(&mut s),
+        Service::Discard => io::copy(&mut s, &mut io::sink()).map(drop),
+        Service::Chargen => chargen(&mut s),
+        Service::Http => http(&mut s),
+    };
+    if result.is_ok() {
+        let _ = s.shutdown(Shutdown::Write);
+    }
+}
+
+fn echo(s: &mut TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        s.write_all(&buf[..n])?;
+    }
+}
+
+/// RFC 864's lines: 72 printable characters starting one further along
+/// the 95-character ring each line, then CR LF.
+pub fn chargen_line(n: usize) -> [u8; 74] {
+    let mut line = [0u8; 74];
+    for (i, b) in line[..72].iter_mut().enumerate() {
+        *b = b' ' + ((n + i) % 95) as u8;
+    }
+    line[72] = b'\r';
+    line[73] = b'\n';
+    line
+}
+
+fn chargen(s: &mut TcpStream) -> io::Result<()> {
+    let mut block = Vec::with_capacity(95 * 74);
+    for n in 0..95 {
+        block.extend_from_slice(&chargen_line(n));
+    }
+    loop {
+        s.write_all(&block)?;
+    }
+}
+
+fn http(s: &mut TcpStream) -> io::Result<()> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf)?;
+        if n == 0 || head.len() > 16 * 1024 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line = String::from_utf8_lossy(&head);
+    let path = line.split_whitespace().nth(1).unwrap_or("/");
+    let reply = |s: &mut TcpStream, status: &str, body_len: u64| {
+        write!(
+            s,
+            "HTTP/1.0 {status}\r\nServer: vtcp\r\nContent-Type: text/plain\r\n\
+             Content-Length: {body_len}\r\nConnection: close\r\n\r\n"
+        )
+    };
+    if path == "/" {
+        let body = "vtcp: a userspace TCP engine. GET /bytes/N for N bytes.\n";
+        reply(s, "200 OK", body.len() as u64)?;
+        s.write_all(body.as_bytes())
+    } else if let Some(n) = path
+        .strip_prefix("/bytes/")
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|&n| n <= 1 << 30)
+    {
+        reply(s, "200 OK", n)?;
+        let chunk = vec![b'v'; 64 * 1024];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(chunk.len() as u64) as usize;
+            s.write_all(&chunk[..k])?;
+            left -= k as u64;
+        }
+        Ok(())
+    } else {
+        let body = "not found\n";
+        reply(s, "404 Not Found", body.len() as u64)?;
+        s.write_all(body.as_bytes())
+    }
+}
+
+/// `vtcp connect`: standard input to the connection, the connection to
+/// standard output, until the peer closes.
+pub fn connect(args: &ConnectArgs) -> Result<(), NetError> {
+    let dev = Device::open(&args.device, false)?;
+    let s = TcpStream::connect_timeout(
+        dev.driver.net(),
+        args.target,
+        Duration::from_secs(args.timeout.max(1)),
+    )
+    .map_err(|e| io::Error::new(e.kind(), format!("connecting to {}: {e}", args.target)))?;
+    let writer = s.try_clone()?;
+    std::thread::spawn(move || {
+        let mut w = &writer;
+        if io::copy(&mut io::stdin().lock(), &mut w).is_ok() {
+            let _ = writer.shutdown(Shutdown::Write);
+        }
+    });
+    let mut r = &s;
+    let copied = io::copy(&mut r, &mut io::stdout().lock());
+    match copied {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `vtcp forward`: every TCP flow that comes in on the device is
+/// terminated by vtcp and spliced to a kernel socket to the destination
+/// it asked for; Ctrl-C ends it and prints the counters.
+pub fn forward(args: &ForwardArgs, out: &mut impl Write) -> Result<(), NetError> {
+    let upstream = match &args.upstream_netns {
+        Some(name) if !Netns::exists(name) => {
+            return Err(NetError::Usage(format!(
+                "--upstream-netns {name}: no such namespace"
+            )));
+        }
+        Some(name) => Some(Arc::new(
+            Netns::create_or_join(name).map_err(NetError::Setup)?,
+        )),
+        None => None,
+    };
+    let dev = Device::open(&args.device, true)?;
+    let listener = TcpListener::bind_transparent(dev.driver.net(), 1024)?;
+    let stats = Arc::new(ForwardStats::default());
+    {
+        let stats = Arc::clone(&stats);
+        std::thread::Builder::new()
+            .name("vtcp-forward".into())
+            .spawn(move || {
+                for s in listener.incoming().flatten() {
+                    let (upstream, stats) = (upstream.clone(), Arc::clone(&stats));
+                    std::thread::spawn(move || splice(s, upstream.as_deref(), &stats));
+                }
+            })?;
+    }
+    eprintln!(
+        "vtcp: forwarding every TCP flow on {} to its destination; Ctrl-C ends",
+        dev.driver.name()
+    );
+    wait_for_interrupt()?;
+    out.write_all(dev.report().as_bytes())?;
+    writeln!(
+        out,
+        "flows             {} forwarded, {} refused upstream\n\
+         bytes             {} out, {} back",
+        stats.flows.load(Ordering::Relaxed),
+        stats.refused.load(Ordering::Relaxed),
+        stats.up.load(Ordering::Relaxed),
+        stats.down.load(Ordering::Relaxed),
+    )?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct ForwardStats {
+    flows: AtomicU64,
+    refused: AtomicU64,
+    up: AtomicU64,
+    down: AtomicU64,
+}
+
+/// Connects to where `s` was headed and copies both ways; a destination
+/// that cannot be reached gets the client a RST.
+fn splice(s: TcpStream, upstream: Option<&Netns>, stats: &ForwardStats) {
+    let Ok(dest) = s.local_addr() else { return };
+    let connect = || std::net::TcpStream::connect_timeout(&dest, Duration::from_secs(10));
+    let k = match upstream {
+        Some(ns) => ns.enter(connect).and_then(|r| r),
+        None => connect(),
+    };
+    let Ok(k) = k else {
+        stats.refused.fetch_add(1, Ordering::Relaxed);
+        s.abort();
+        return;
+    };
+    stats.flows.fetch_add(1, Ordering::Relaxed);
+    let (Ok(s2), Ok(k2)) = (s.try_clone(), k.try_clone()) else {
+        s.abort();
+        return;
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let (mut from, mut to) = (&s, &k);
+            if let Ok(n) = io::copy(&mut from, &mut to) {
+                stats.up.fetch_add(n, Ordering::Relaxed);
+            }
+            let _ = k.shutdown(Shutdown::Write);
+        });
+        let (mut from, mut to) = (&k2, &s2);
+        if let Ok(n) = io::copy(&mut from, &mut to) {
+            stats.down.fetch_add(n, Ordering::Relaxed);
+        }
+        let _ = s2.shutdown(Shutdown::Write);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_side_gets_the_first_other_host() {
+        let c: Cidr = "198.18.0.2/24".parse().unwrap();
+        assert_eq!(c.other_host(), Some("198.18.0.1".parse().unwrap()));
+        let c: Cidr = "198.18.0.1/24".parse().unwrap();
+        assert_eq!(c.other_host(), Some("198.18.0.2".parse().unwrap()));
+        let c: Cidr = "fd00::2/64".parse().unwrap();
+        assert_eq!(c.other_host(), Some("fd00::1".parse().unwrap()));
+        let c: Cidr = "198.18.0.9/31".parse().unwrap();
+        assert_eq!(c.other_host(), None);
+        assert!("198.18.0.2".parse::<Cidr>().is_err());
+        assert!("198.18.0.2/33".parse::<Cidr>().is_err());
+        assert!("fd00::1/129".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn services_parse_by_name_and_port() {
+        assert_eq!(
+            "echo:7".parse(),
+            Ok(ServiceSpec {
+                service: Service::Echo,
+                port: 7
+            })
+        );
+        assert!("gopher:70".parse::<ServiceSpec>().is_err());
+        assert!("echo".parse::<ServiceSpec>().is_err());
+        assert!("echo:0".parse::<ServiceSpec>().is_err());
+        assert!("echo:70000".parse::<ServiceSpec>().is_err());
+    }
+
+    #[test]
+    fn chargen_lines_rotate_through_the_printable_characters() {
+        let first = chargen_line(0);
+        assert_eq!(&first[..5], b" !\"#$");
+        assert_eq!(&first[72..], b"\r\n");
+        assert_eq!(chargen_line(1)[0], b'!');
+        assert_eq!(chargen_line(95), first);
+        assert!(first[..72].iter().all(|b| (b' '..=b'~').contains(b)));
+    }
+}

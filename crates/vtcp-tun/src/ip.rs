@@ -121,7 +121,8 @@ pub fn classify<'a>(packet: &'a [u8], local: Local<'_>, reply: &mut Vec<u8>) -> 
     let (src, dst) = (ip.source_addr(), ip.destination_addr());
     let payload = ip.payload();
     let tcp = payload.ip_number == IpNumber::TCP;
-    if !local.addrs.contains(&dst) && !(tcp && local.any_tcp) {
+    let ours = local.addrs.contains(&dst) || (tcp && local.any_tcp);
+    if !ours {
         return Inbound::Dropped(DropReason::NotOurs);
     }
     if payload.fragmented {

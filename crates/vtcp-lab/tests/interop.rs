@@ -449,3 +449,110 @@ fn the_tun_driver_answers_pings_and_serves() {
     assert_eq!(c.echo_replies, 1, "{c:?}");
     assert!(c.segments_in >= 3 && c.packets_out >= 2, "{c:?}");
 }
+
+#[test]
+fn syn_cookies_both_ways() {
+    if !lab_here("syn_cookies_both_ways") {
+        return;
+    }
+    // A burst of kernel connects at a vtcp listener with a backlog of 1,
+    // over a 10 ms round trip: most handshakes go through cookies, and
+    // every connection carries its data.
+    let slow = lab(&Impairments::symmetric(
+        Link {
+            delay: Duration::from_millis(5),
+            ..clear_link()
+        },
+        5,
+    ));
+    const N: usize = 40;
+    let l =
+        vtcp::TcpListener::bind_with_backlog(slow.stack().net(), SocketAddr::new(PEER_V4, 6501), 1)
+            .unwrap();
+    let clients: Vec<_> = (0..N)
+        .map(|i| {
+            let mut k = kernel::connect(&slow.kernel, SocketAddr::new(PEER_V4, 6501)).unwrap();
+            std::thread::spawn(move || {
+                k.write_all(&(i as u32).to_le_bytes()).unwrap();
+                let mut back = [0u8; 4];
+                k.read_exact(&mut back).unwrap();
+                assert_eq!(u32::from_le_bytes(back), i as u32);
+            })
+        })
+        .collect();
+    for _ in 0..N {
+        let mut s = vtcp_accept(&l);
+        let mut b = [0u8; 4];
+        s.read_exact(&mut b).unwrap();
+        s.write_all(&b).unwrap();
+    }
+    for c in clients {
+        c.join().unwrap();
+    }
+    let c = slow.stack().net().counters();
+    assert!(c.cookies_sent > 0 && c.cookies_validated > 0, "{c:?}");
+
+    // The kernel answers every SYN with a cookie (tcp_syncookies=2); a
+    // vtcp client connects and moves data both ways.
+    drop(slow);
+    let lab2 = lab(&Impairments::default());
+    lab2.kernel.sysctl("net.ipv4.tcp_syncookies", "2").unwrap();
+    let sent_before = kernel_counter(&lab2, "TcpExtSyncookiesSent");
+    both_ways(&lab2, KERNEL_V4, PEER_V4, 4 * MIB);
+    assert!(kernel_counter(&lab2, "TcpExtSyncookiesSent") > sent_before);
+    assert!(kernel_counter(&lab2, "TcpExtSyncookiesRecv") > 0);
+}
+
+fn kernel_counter(lab: &VtcpLab, name: &str) -> u64 {
+    lab.kernel
+        .tcp_counters()
+        .unwrap()
+        .into_iter()
+        .find_map(|(n, v)| (n == name).then_some(v))
+        .unwrap_or_else(|| panic!("the kernel has no counter {name}"))
+}
+
+#[test]
+fn keepalive_closes_a_connection_whose_kernel_peer_vanished() {
+    if !lab_here("keepalive_closes_a_connection_whose_kernel_peer_vanished") {
+        return;
+    }
+    let lab = lab_with(
+        StackConfig {
+            conn_config: Box::new(|| ConnConfig {
+                keepalive: Some(vtcp::Keepalive {
+                    idle: Duration::from_millis(500),
+                    interval: Duration::from_millis(200),
+                    count: 3,
+                }),
+                ..ConnConfig::default()
+            }),
+            ..StackConfig::default()
+        },
+        &Impairments::default(),
+    );
+    let kl = kernel::listen(&lab.kernel, SocketAddr::new(KERNEL_V4, 6601)).unwrap();
+    let v = vtcp_connect(&lab, SocketAddr::new(KERNEL_V4, 6601));
+    let (_k, _) = kl.accept().unwrap();
+    // Probes answered: the connection lives through several idle periods.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(v.state(), vtcp::State::Established);
+    // The kernel's side goes away without a word.
+    lab.kernel.ip(&["link", "set", "vtcp0", "down"]).unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 8];
+    let err = (&v).read(&mut buf).expect_err("the connection times out");
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    // Idle 0.5 s, then three probes 0.2 s apart.
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn ipv6_with_loss_both_ways() {
+    if !lab_here("ipv6_with_loss_both_ways") {
+        return;
+    }
+    let lab = lab(&Impairments::symmetric(lossy(0.01), 13));
+    let (up, down) = both_ways(&lab, KERNEL_V6, PEER_V6, 2 * MIB);
+    eprintln!("ipv6 at 1% loss: kernel->vtcp {up:.1} Mbit/s, vtcp->kernel {down:.1} Mbit/s");
+}

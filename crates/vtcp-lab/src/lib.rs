@@ -19,6 +19,7 @@
 //! lab's own namespaces. The lab needs root, `ip` and `/dev/net/tun`;
 //! [`unavailable`] says what is missing so that callers can skip loudly.
 
+pub mod bench;
 pub mod capture;
 pub mod kernel;
 pub mod relay;

@@ -86,7 +86,9 @@ pub struct Link {
     pub loss: f64,
     /// Bursty loss on top of the random loss.
     pub bursts: Option<GilbertElliott>,
-    /// Chance of delaying a packet by an extra half delay (reordering).
+    /// Chance of delaying a packet by an extra half delay, at least 1 ms
+    /// (reordering; the floor keeps reordering real on a link of little or
+    /// no delay, such as the interop lab's).
     pub reorder: f64,
     /// Chance of delivering a packet twice.
     pub duplicate: f64,
@@ -284,6 +286,9 @@ pub fn mathis_bound_bps(mss: u32, rtt: Duration, loss: f64) -> Option<f64> {
     (loss > 0.0).then(|| f64::from(mss) * 8.0 / rtt.as_secs_f64() * (1.5f64).sqrt() / loss.sqrt())
 }
 
+/// The least a reordered packet is held back.
+const REORDER_FLOOR: Duration = Duration::from_millis(1);
+
 /// One direction of a [`Link`]: a drop-tail queue feeding a wire that
 /// delays, loses, reorders, duplicates and corrupts. It only computes:
 /// [`Channel::send`] says when a packet arrives, and the caller keeps the
@@ -369,7 +374,7 @@ impl Channel {
         };
         let mut at = departs + self.link.delay + jitter;
         if rng.chance(self.link.reorder) {
-            at += self.link.delay / 2;
+            at += (self.link.delay / 2).max(REORDER_FLOOR);
         }
         if rng.chance(self.link.duplicate) {
             vec![at, at + serialise]

@@ -1,24 +1,105 @@
-//! The lab's command: `vtcp-lab capture DIR` writes the Linux test
-//! vectors (see `vtcp_lab::capture`). `cargo xtask capture-vectors` runs it
-//! and adds tshark's decode.
+//! The lab's command (root):
+//!
+//! - `vtcp-lab capture DIR`: the Linux test vectors (see
+//!   `vtcp_lab::capture`); `cargo xtask capture-vectors` runs it and adds
+//!   tshark's decode.
+//! - `vtcp-lab bench matrix [SECONDS]`: goodput over the relay, vtcp and
+//!   Linux side by side (`vtcp_lab::bench::matrix_table`).
+//! - `vtcp-lab bench throughput [SECONDS]`: a plain TUN device against a
+//!   veth pair.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str =
+    "usage: vtcp-lab capture DIR | bench matrix [SECONDS] | bench throughput [SECONDS]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [cmd, dir] = args.as_slice() else {
-        eprintln!("usage: vtcp-lab capture DIR");
-        return ExitCode::from(2);
-    };
-    if cmd != "capture" {
-        eprintln!("usage: vtcp-lab capture DIR");
-        return ExitCode::from(2);
-    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Some(why) = vtcp_lab::unavailable() {
         eprintln!("vtcp-lab: cannot run the lab: {why}");
         return ExitCode::FAILURE;
     }
+    match args.as_slice() {
+        ["capture", dir] => capture(dir),
+        ["bench", what, rest @ ..] if rest.len() <= 1 => {
+            let secs = rest.first().map_or(Ok(3.0), |s| s.parse::<f64>());
+            match secs {
+                Ok(s) if s > 0.0 => bench(what, Duration::from_secs_f64(s)),
+                _ => {
+                    eprintln!("{USAGE}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn bench(what: &str, time: Duration) -> ExitCode {
+    use vtcp_lab::bench;
+    match what {
+        "matrix" => {
+            let mut rows = Vec::new();
+            for (i, p) in bench::points().into_iter().enumerate() {
+                match bench::measure(p, time, 100 + i as u64) {
+                    Ok(r) => {
+                        eprintln!(
+                            "{}",
+                            bench::matrix_table(std::slice::from_ref(&r))
+                                .lines()
+                                .last()
+                                .unwrap_or("")
+                        );
+                        rows.push(r);
+                    }
+                    Err(e) => {
+                        eprintln!("vtcp-lab: {p:?}: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            print!("{}", bench::matrix_table(&rows));
+            ExitCode::SUCCESS
+        }
+        "throughput" => match bench::throughput(time) {
+            Ok(t) => {
+                println!("| path | Mbit/s |\n|---|---|");
+                println!("| kernel → vtcp, plain TUN | {:.0} |", t.kernel_to_vtcp);
+                println!("| vtcp → kernel, plain TUN | {:.0} |", t.vtcp_to_kernel);
+                println!(
+                    "| kernel → kernel, veth, offloads off | {:.0} |",
+                    t.veth_plain
+                );
+                println!(
+                    "| kernel → kernel, veth, offloads on | {:.0} |",
+                    t.veth_offloads
+                );
+                println!(
+                    "\nvtcp against veth without offloads: receiving {:.0} %, sending {:.0} %",
+                    100.0 * t.kernel_to_vtcp / t.veth_plain,
+                    100.0 * t.vtcp_to_kernel / t.veth_plain
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vtcp-lab: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn capture(dir: &str) -> ExitCode {
     let dir = PathBuf::from(dir);
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("vtcp-lab: {}: {e}", dir.display());

@@ -1,0 +1,364 @@
+//! The lab's measurements, vtcp and Linux side by side in the same run
+//! (this machine is noisy: ratios hold, absolute figures do not):
+//!
+//! - [`matrix`]: goodput over the relay at each loss, reordering and
+//!   delay, for vtcp sending to the kernel, the kernel sending to vtcp,
+//!   and Linux sending to Linux over the same relay, with each sender's
+//!   retransmissions and RTOs.
+//! - [`throughput`]: no relay and no loss: the kernel and vtcp over a
+//!   plain TUN device ([`vtcp_tun::TunDriver`]) against two kernels over a
+//!   veth pair, offloads off and on.
+//!
+//! Each transfer sends for a fixed time, then closes; goodput is what the
+//! receiver got over the time until the close arrived.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vtcp::StackConfig;
+use vtcp_sim::Link;
+use vtcp_tun::netns::Netns;
+use vtcp_tun::{TunDriver, TunError};
+
+use crate::kernel::{self, IO_TIMEOUT, Pattern};
+use crate::relay::clear_link;
+use crate::topo::{Impairments, KERNEL_V4, KernelLab, PEER_V4, VtcpLab, kernel_end};
+
+/// One direction's figures.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Figures {
+    /// Goodput, Mbit/s.
+    pub mbps: f64,
+    /// Segments the sender sent.
+    pub segments: u64,
+    /// Segments it sent again.
+    pub retransmits: u64,
+    /// Retransmission timeouts it took.
+    pub rtos: u64,
+}
+
+impl Figures {
+    /// RTOs per 10,000 segments sent.
+    pub fn rtos_per_10k(&self) -> f64 {
+        self.rtos as f64 * 10_000.0 / self.segments.max(1) as f64
+    }
+}
+
+/// Writes the pattern until `time` has passed; returns the bytes written.
+pub fn send_for(w: &mut impl Write, time: Duration) -> io::Result<u64> {
+    let mut p = Pattern::new(7);
+    let mut buf = vec![0u8; 256 * 1024];
+    p.fill(&mut buf);
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while start.elapsed() < time {
+        w.write_all(&buf)?;
+        sent += buf.len() as u64;
+    }
+    Ok(sent)
+}
+
+/// Reads to the end; returns the bytes and the time it took.
+fn drain(r: &mut impl Read) -> io::Result<(u64, Duration)> {
+    let start = Instant::now();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok((total, start.elapsed()));
+        }
+        total += n as u64;
+    }
+}
+
+fn mbps(bytes: u64, t: Duration) -> f64 {
+    bytes as f64 * 8.0 / t.as_secs_f64() / 1e6
+}
+
+/// The kernel's segments sent, retransmitted and RTOs so far, in `ns`.
+fn kernel_counts(ns: &Netns) -> io::Result<[u64; 3]> {
+    let all = ns.tcp_counters()?;
+    let get = |name: &str| {
+        all.iter()
+            .find_map(|(n, v)| (n == name).then_some(*v))
+            .unwrap_or(0)
+    };
+    Ok([
+        get("TcpOutSegs"),
+        get("TcpRetransSegs"),
+        get("TcpExtTCPTimeouts"),
+    ])
+}
+
+/// A kernel sender in `from` to a kernel or vtcp receiver reached at
+/// `to`, whose accepted stream `accept` gives.
+fn kernel_sends<S: Read + Send + 'static>(
+    from: &Netns,
+    to: SocketAddr,
+    time: Duration,
+    accept: impl FnOnce() -> io::Result<S> + Send + 'static,
+) -> io::Result<Figures> {
+    let before = kernel_counts(from)?;
+    let receiver = std::thread::spawn(move || -> io::Result<(u64, Duration)> {
+        let mut s = accept()?;
+        drain(&mut s)
+    });
+    let mut k = kernel::connect(from, to)?;
+    send_for(&mut k, time)?;
+    k.shutdown(Shutdown::Write)?;
+    let (bytes, t) = receiver
+        .join()
+        .map_err(|_| io::Error::other("receiver panicked"))??;
+    drop(k);
+    let after = kernel_counts(from)?;
+    Ok(Figures {
+        mbps: mbps(bytes, t),
+        segments: after[0] - before[0],
+        retransmits: after[1] - before[1],
+        rtos: after[2] - before[2],
+    })
+}
+
+/// One point of the matrix.
+#[derive(Clone, Copy, Debug)]
+pub struct Point {
+    /// Random loss each way.
+    pub loss: f64,
+    /// Reordering each way.
+    pub reorder: f64,
+    /// Round-trip time added by the relay.
+    pub rtt: Duration,
+}
+
+impl Point {
+    fn link(&self) -> Link {
+        Link {
+            loss: self.loss,
+            reorder: self.reorder,
+            delay: self.rtt / 2,
+            ..clear_link()
+        }
+    }
+}
+
+/// The figures at one point: vtcp sending, vtcp receiving (the kernel
+/// sending), Linux sending to Linux.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    /// Where.
+    pub point: Point,
+    /// vtcp sends to the kernel.
+    pub vtcp_sends: Figures,
+    /// The kernel sends to vtcp.
+    pub vtcp_receives: Figures,
+    /// Linux sends to Linux over the same relay.
+    pub linux: Figures,
+}
+
+/// Measures one point, each transfer sending for `time`.
+pub fn measure(point: Point, time: Duration, seed: u64) -> io::Result<Row> {
+    let path = Impairments::symmetric(point.link(), seed);
+    let linux = {
+        let lab = KernelLab::new(&path, None)?;
+        let l = kernel::listen(&lab.b, SocketAddr::new(PEER_V4, 7001))?;
+        kernel_sends(&lab.a, SocketAddr::new(PEER_V4, 7001), time, move || {
+            let (s, _) = l.accept()?;
+            s.set_read_timeout(Some(IO_TIMEOUT))?;
+            Ok(s)
+        })?
+    };
+    let lab = VtcpLab::new(StackConfig::default(), &path, None)?;
+    let vtcp_receives = {
+        let l = vtcp::TcpListener::bind(lab.stack().net(), SocketAddr::new(PEER_V4, 7002))?;
+        kernel_sends(
+            &lab.kernel,
+            SocketAddr::new(PEER_V4, 7002),
+            time,
+            move || {
+                let (s, _) = l
+                    .accept_timeout(IO_TIMEOUT)?
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))?;
+                s.set_read_timeout(Some(IO_TIMEOUT))?;
+                Ok(s)
+            },
+        )?
+    };
+    let vtcp_sends = {
+        let l = kernel::listen(&lab.kernel, SocketAddr::new(KERNEL_V4, 7003))?;
+        let receiver = std::thread::spawn(move || -> io::Result<(u64, Duration)> {
+            let (mut s, _) = l.accept()?;
+            s.set_read_timeout(Some(IO_TIMEOUT))?;
+            drain(&mut s)
+        });
+        let mut v = vtcp::TcpStream::connect_timeout(
+            lab.stack().net(),
+            SocketAddr::new(KERNEL_V4, 7003),
+            IO_TIMEOUT,
+        )?;
+        v.set_write_timeout(Some(IO_TIMEOUT))?;
+        send_for(&mut v, time)?;
+        v.shutdown(Shutdown::Write)?;
+        let (bytes, t) = receiver
+            .join()
+            .map_err(|_| io::Error::other("receiver panicked"))??;
+        let st = v.stats()?;
+        Figures {
+            mbps: mbps(bytes, t),
+            segments: st.segments_out,
+            retransmits: st.retransmits,
+            rtos: st.rtos,
+        }
+    };
+    Ok(Row {
+        point,
+        vtcp_sends,
+        vtcp_receives,
+        linux,
+    })
+}
+
+/// The points of the matrix: loss 0/1/2/5 %, reordering 0/2 %, added RTT
+/// 0/20 ms.
+pub fn points() -> Vec<Point> {
+    let mut v = Vec::new();
+    for rtt in [0, 20] {
+        for reorder in [0.0, 0.02] {
+            for loss in [0.0, 0.01, 0.02, 0.05] {
+                v.push(Point {
+                    loss,
+                    reorder,
+                    rtt: Duration::from_millis(rtt),
+                });
+            }
+        }
+    }
+    v
+}
+
+/// The markdown table of the matrix.
+pub fn matrix_table(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "| loss | reorder | +RTT | Linux→Linux Mbit/s | vtcp→Linux Mbit/s | ratio | \
+         Linux→vtcp Mbit/s | Linux→Linux retx / RTOs per 10k | vtcp→Linux retx / RTOs per 10k | \
+         Linux→vtcp retx / RTOs per 10k |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let f = |x: &Figures| format!("{} / {:.1}", x.retransmits, x.rtos_per_10k());
+    for r in rows {
+        s += &format!(
+            "| {:.0} % | {:.0} % | {} ms | {:.0} | {:.1} | {:.3} | {:.0} | {} | {} | {} |\n",
+            r.point.loss * 100.0,
+            r.point.reorder * 100.0,
+            r.point.rtt.as_millis(),
+            r.linux.mbps,
+            r.vtcp_sends.mbps,
+            r.vtcp_sends.mbps / r.linux.mbps.max(1e-9),
+            r.vtcp_receives.mbps,
+            f(&r.linux),
+            f(&r.vtcp_sends),
+            f(&r.vtcp_receives),
+        );
+    }
+    s
+}
+
+/// Two kernels over a veth pair, offloads on or off; goodput a to b.
+fn veth(offloads: bool, time: Duration) -> io::Result<f64> {
+    let a = Netns::unique(crate::NETNS_PREFIX)?;
+    let b = Netns::unique(crate::NETNS_PREFIX)?;
+    a.ip(&[
+        "link",
+        "add",
+        "va",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vb",
+        "netns",
+        b.name(),
+    ])?;
+    a.ip(&["addr", "add", "198.18.0.1/24", "dev", "va"])?;
+    b.ip(&["addr", "add", "198.18.0.2/24", "dev", "vb"])?;
+    a.ip(&["link", "set", "va", "up"])?;
+    b.ip(&["link", "set", "vb", "up"])?;
+    let state = if offloads { "on" } else { "off" };
+    for (ns, dev) in [(&a, "va"), (&b, "vb")] {
+        let st = std::process::Command::new("ip")
+            .args(["netns", "exec", ns.name(), "ethtool", "-K", dev])
+            .args([
+                "tso", state, "gso", state, "gro", state, "tx", state, "rx", state,
+            ])
+            .output()?;
+        if !st.status.success() {
+            return Err(io::Error::other(format!(
+                "ethtool -K {dev}: {}",
+                String::from_utf8_lossy(&st.stderr).trim()
+            )));
+        }
+    }
+    let l = kernel::listen(&b, SocketAddr::new(PEER_V4, 7101))?;
+    let f = kernel_sends(&a, SocketAddr::new(PEER_V4, 7101), time, move || {
+        let (s, _) = l.accept()?;
+        s.set_read_timeout(Some(IO_TIMEOUT))?;
+        Ok(s)
+    })?;
+    Ok(f.mbps)
+}
+
+/// The figures of [`throughput`], Mbit/s.
+#[derive(Clone, Copy, Debug)]
+pub struct Throughput {
+    /// The kernel sends to vtcp over a plain TUN device.
+    pub kernel_to_vtcp: f64,
+    /// vtcp sends to the kernel over a plain TUN device.
+    pub vtcp_to_kernel: f64,
+    /// Two kernels over veth, offloads off.
+    pub veth_plain: f64,
+    /// Two kernels over veth, offloads on.
+    pub veth_offloads: f64,
+}
+
+/// vtcp on a plain TUN device against two kernels over veth.
+pub fn throughput(time: Duration) -> io::Result<Throughput> {
+    let (ns, tun) = kernel_end(KERNEL_V4, crate::topo::KERNEL_V6)?;
+    let tun = Arc::into_inner(tun).ok_or_else(|| io::Error::other("the device is shared"))?;
+    let driver = TunDriver::start(tun, StackConfig::default(), &[PEER_V4])
+        .map_err(|e| io::Error::other(TunError::Io(e)))?;
+    let l = vtcp::TcpListener::bind(driver.net(), SocketAddr::new(PEER_V4, 7201))?;
+    let kernel_to_vtcp = kernel_sends(&ns, SocketAddr::new(PEER_V4, 7201), time, move || {
+        let (s, _) = l
+            .accept_timeout(IO_TIMEOUT)?
+            .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))?;
+        s.set_read_timeout(Some(IO_TIMEOUT))?;
+        Ok(s)
+    })?
+    .mbps;
+    let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7202))?;
+    let receiver = std::thread::spawn(move || -> io::Result<(u64, Duration)> {
+        let (mut s, _) = kl.accept()?;
+        s.set_read_timeout(Some(IO_TIMEOUT))?;
+        drain(&mut s)
+    });
+    let mut v = vtcp::TcpStream::connect_timeout(
+        driver.net(),
+        SocketAddr::new(KERNEL_V4, 7202),
+        IO_TIMEOUT,
+    )?;
+    send_for(&mut v, time)?;
+    v.shutdown(Shutdown::Write)?;
+    let (bytes, t) = receiver
+        .join()
+        .map_err(|_| io::Error::other("receiver panicked"))??;
+    drop(v);
+    drop(driver);
+    drop(ns);
+    Ok(Throughput {
+        kernel_to_vtcp,
+        vtcp_to_kernel: mbps(bytes, t),
+        veth_plain: veth(false, time)?,
+        veth_offloads: veth(true, time)?,
+    })
+}

@@ -1,13 +1,13 @@
 //! The lab's measurements, vtcp and Linux side by side in the same run
 //! (this machine is noisy: ratios hold, absolute figures do not):
 //!
-//! - [`matrix`]: goodput over the relay at each loss, reordering and
-//!   delay, for vtcp sending to the kernel, the kernel sending to vtcp,
-//!   and Linux sending to Linux over the same relay, with each sender's
-//!   retransmissions and RTOs.
-//! - [`throughput`]: no relay and no loss: the kernel and vtcp over a
-//!   plain TUN device ([`vtcp_tun::TunDriver`]) against two kernels over a
-//!   veth pair, offloads off and on.
+//! - [`measure`] at each of [`points`]: goodput over the relay at each
+//!   loss, reordering and delay, for vtcp sending to the kernel, the
+//!   kernel sending to vtcp, and Linux sending to Linux over the same
+//!   relay, with each sender's retransmissions and RTOs.
+//! - [`throughput`]: no relay and no loss: the kernel and vtcp over a TUN
+//!   device ([`vtcp_tun::TunDriver`]: plain, with offloads, with two
+//!   queues) against two kernels over a veth pair, offloads off and on.
 //!
 //! Each transfer sends for a fixed time, then closes; goodput is what the
 //! receiver got over the time until the close arrived.
@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use vtcp::StackConfig;
 use vtcp_sim::Link;
+use vtcp_tun::TunDriver;
 use vtcp_tun::netns::Netns;
-use vtcp_tun::{TunDriver, TunError};
 
 use crate::kernel::{self, IO_TIMEOUT, Pattern};
 use crate::relay::clear_link;
-use crate::topo::{Impairments, KERNEL_V4, KernelLab, PEER_V4, VtcpLab, kernel_end};
+use crate::topo::{Impairments, KERNEL_V4, KernelLab, PEER_V4, VtcpLab};
 
 /// One direction's figures.
 #[derive(Clone, Copy, Debug, Default)]
@@ -309,34 +309,126 @@ fn veth(offloads: bool, time: Duration) -> io::Result<f64> {
 }
 
 /// The figures of [`throughput`], Mbit/s.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Throughput {
-    /// The kernel sends to vtcp over a plain TUN device.
-    pub kernel_to_vtcp: f64,
-    /// vtcp sends to the kernel over a plain TUN device.
-    pub vtcp_to_kernel: f64,
-    /// Two kernels over veth, offloads off.
-    pub veth_plain: f64,
-    /// Two kernels over veth, offloads on.
-    pub veth_offloads: f64,
+    /// (what, Mbit/s), in the order measured.
+    pub rows: Vec<(String, f64)>,
 }
 
-/// vtcp on a plain TUN device against two kernels over veth.
-pub fn throughput(time: Duration) -> io::Result<Throughput> {
-    let (ns, tun) = kernel_end(KERNEL_V4, crate::topo::KERNEL_V6)?;
-    let tun = Arc::into_inner(tun).ok_or_else(|| io::Error::other("the device is shared"))?;
-    let driver = TunDriver::start(tun, StackConfig::default(), &[PEER_V4])
-        .map_err(|e| io::Error::other(TunError::Io(e)))?;
-    let l = vtcp::TcpListener::bind(driver.net(), SocketAddr::new(PEER_V4, 7201))?;
-    let kernel_to_vtcp = kernel_sends(&ns, SocketAddr::new(PEER_V4, 7201), time, move || {
-        let (s, _) = l
-            .accept_timeout(IO_TIMEOUT)?
-            .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))?;
-        s.set_read_timeout(Some(IO_TIMEOUT))?;
-        Ok(s)
-    })?
-    .mbps;
-    let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7202))?;
+impl Throughput {
+    /// The figure of a row.
+    pub fn get(&self, what: &str) -> f64 {
+        self.rows
+            .iter()
+            .find_map(|(w, v)| (w == what).then_some(*v))
+            .unwrap_or(f64::NAN)
+    }
+
+    /// The markdown table.
+    pub fn table(&self) -> String {
+        let mut s = String::from("| path | Mbit/s |\n|---|---|\n");
+        for (w, v) in &self.rows {
+            s += &format!("| {w} | {v:.0} |\n");
+        }
+        s
+    }
+}
+
+/// A namespace with a TUN interface of `queues` queues (one vtcp stack
+/// each, all at 198.18.0.2), the kernel at 198.18.0.1.
+fn tun_stacks(offload: bool, queues: usize) -> io::Result<(Vec<TunDriver>, Netns)> {
+    let ns = Netns::unique(crate::NETNS_PREFIX)?;
+    let mut cfg = vtcp_tun::TunConfig::named("vtcp0");
+    cfg.offload = offload;
+    cfg.multi_queue = queues > 1;
+    let tuns = ns
+        .enter(|| {
+            (0..queues)
+                .map(|_| vtcp_tun::Tun::open(&cfg))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+        .map_err(io::Error::other)?;
+    if offload && !tuns.iter().all(vtcp_tun::Tun::offload) {
+        return Err(io::Error::other("the kernel refused IFF_VNET_HDR"));
+    }
+    ns.ip(&["addr", "add", "198.18.0.1/24", "dev", "vtcp0"])?;
+    ns.ip(&["link", "set", "vtcp0", "up"])?;
+    let drivers = tuns
+        .into_iter()
+        .map(|t| TunDriver::start(t, StackConfig::default(), &[PEER_V4]))
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok((drivers, ns))
+}
+
+/// `flows` kernel connections sending to the vtcp stacks at once; the
+/// total goodput.
+fn kernel_to_vtcp(
+    drivers: &[TunDriver],
+    ns: &Netns,
+    flows: usize,
+    time: Duration,
+) -> io::Result<f64> {
+    let total = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let start = Instant::now();
+    let mut receivers = Vec::new();
+    let listeners: Vec<_> = drivers
+        .iter()
+        .map(|d| vtcp::TcpListener::bind(d.net(), SocketAddr::new(PEER_V4, 7201)))
+        .collect::<io::Result<_>>()?;
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for l in listeners {
+        let (total, accepted) = (Arc::clone(&total), Arc::clone(&accepted));
+        receivers.push(std::thread::spawn(move || -> io::Result<()> {
+            let mut streams = Vec::new();
+            while accepted.load(std::sync::atomic::Ordering::Acquire) < flows {
+                if let Some((s, _)) = l.accept_timeout(Duration::from_millis(50))? {
+                    accepted.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    s.set_read_timeout(Some(IO_TIMEOUT))?;
+                    let total = Arc::clone(&total);
+                    streams.push(std::thread::spawn(move || -> io::Result<()> {
+                        let mut s = s;
+                        let (n, _) = drain(&mut s)?;
+                        total.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                        Ok(())
+                    }));
+                }
+                if start.elapsed() > IO_TIMEOUT {
+                    return Err(io::Error::from(io::ErrorKind::TimedOut));
+                }
+            }
+            for s in streams {
+                s.join()
+                    .map_err(|_| io::Error::other("a reader panicked"))??;
+            }
+            Ok(())
+        }));
+    }
+    let senders: Vec<_> = (0..flows)
+        .map(|_| {
+            let mut k = kernel::connect(ns, SocketAddr::new(PEER_V4, 7201))?;
+            Ok(std::thread::spawn(move || -> io::Result<()> {
+                send_for(&mut k, time)?;
+                k.shutdown(Shutdown::Write)
+            }))
+        })
+        .collect::<io::Result<_>>()?;
+    for s in senders {
+        s.join()
+            .map_err(|_| io::Error::other("a sender panicked"))??;
+    }
+    for r in receivers {
+        r.join()
+            .map_err(|_| io::Error::other("a receiver panicked"))??;
+    }
+    Ok(mbps(
+        total.load(std::sync::atomic::Ordering::Relaxed),
+        start.elapsed(),
+    ))
+}
+
+/// vtcp sending to a kernel reader.
+fn vtcp_to_kernel(driver: &TunDriver, ns: &Netns, time: Duration) -> io::Result<f64> {
+    let kl = kernel::listen(ns, SocketAddr::new(KERNEL_V4, 7202))?;
     let receiver = std::thread::spawn(move || -> io::Result<(u64, Duration)> {
         let (mut s, _) = kl.accept()?;
         s.set_read_timeout(Some(IO_TIMEOUT))?;
@@ -352,13 +444,43 @@ pub fn throughput(time: Duration) -> io::Result<Throughput> {
     let (bytes, t) = receiver
         .join()
         .map_err(|_| io::Error::other("receiver panicked"))??;
-    drop(v);
-    drop(driver);
-    drop(ns);
-    Ok(Throughput {
-        kernel_to_vtcp,
-        vtcp_to_kernel: mbps(bytes, t),
-        veth_plain: veth(false, time)?,
-        veth_offloads: veth(true, time)?,
-    })
+    Ok(mbps(bytes, t))
+}
+
+/// vtcp on a TUN device (plain, with offloads, with two queues) against
+/// two kernels over veth.
+pub fn throughput(time: Duration) -> io::Result<Throughput> {
+    let mut rows = Vec::new();
+    for offload in [false, true] {
+        let (drivers, ns) = tun_stacks(offload, 1)?;
+        let name = if offload {
+            "TUN, offloads (IFF_VNET_HDR)"
+        } else {
+            "plain TUN"
+        };
+        rows.push((
+            format!("kernel → vtcp, {name}"),
+            kernel_to_vtcp(&drivers, &ns, 1, time)?,
+        ));
+        rows.push((
+            format!("vtcp → kernel, {name}"),
+            vtcp_to_kernel(&drivers[0], &ns, time)?,
+        ));
+    }
+    for queues in [1, 2] {
+        let (drivers, ns) = tun_stacks(false, queues)?;
+        rows.push((
+            format!("kernel → vtcp, plain TUN, 4 flows, {queues} queue(s) and stack(s)"),
+            kernel_to_vtcp(&drivers, &ns, 4, time)?,
+        ));
+    }
+    rows.push((
+        "kernel → kernel, veth, offloads off".into(),
+        veth(false, time)?,
+    ));
+    rows.push((
+        "kernel → kernel, veth, offloads on".into(),
+        veth(true, time)?,
+    ));
+    Ok(Throughput { rows })
 }

@@ -84,8 +84,8 @@ fn pump(tun: Arc<Tun>, line: Arc<Line>) -> io::Result<JoinHandle<()>> {
         .name("vtcp-lab-pump".into())
         .spawn(move || {
             let mut buf = vec![0u8; 65_536];
-            while let Ok(Some(n)) = tun.recv(&mut buf) {
-                line.send(&buf[..n]);
+            while let Ok(Some(r)) = tun.recv(&mut buf) {
+                line.send(&buf[r.start..r.end]);
             }
         })
 }

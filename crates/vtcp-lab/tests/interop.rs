@@ -15,6 +15,7 @@ use vtcp_lab::kernel::{self, IO_TIMEOUT, recv_all, send_pattern};
 use vtcp_lab::relay::clear_link;
 use vtcp_lab::topo::{Impairments, KERNEL_V4, KERNEL_V6, PEER_V4, PEER_V6, VtcpLab};
 use vtcp_sim::{GilbertElliott, Link};
+use vtcp_tun::netns::Netns;
 
 /// Whether the lab can run; says loudly why not (straight to stderr, past
 /// the test harness's capture).
@@ -555,4 +556,60 @@ fn ipv6_with_loss_both_ways() {
     let lab = lab(&Impairments::symmetric(lossy(0.01), 13));
     let (up, down) = both_ways(&lab, KERNEL_V6, PEER_V6, 2 * MIB);
     eprintln!("ipv6 at 1% loss: kernel->vtcp {up:.1} Mbit/s, vtcp->kernel {down:.1} Mbit/s");
+}
+
+/// With IFF_VNET_HDR the kernel hands over 64 KiB super-segments whose
+/// checksum is left to us: they arrive intact, and so does what vtcp
+/// sends behind its virtio-net headers.
+#[test]
+fn offloads_move_super_segments_intact_both_ways() {
+    if !lab_here("offloads_move_super_segments_intact_both_ways") {
+        return;
+    }
+    let ns = Netns::unique(vtcp_lab::NETNS_PREFIX).unwrap();
+    let mut cfg = vtcp_tun::TunConfig::named("vtcp0");
+    cfg.offload = true;
+    let tun = ns.enter(|| vtcp_tun::Tun::open(&cfg)).unwrap().unwrap();
+    assert!(tun.offload(), "the kernel granted IFF_VNET_HDR");
+    ns.ip(&["addr", "add", "198.18.0.1/24", "dev", "vtcp0"])
+        .unwrap();
+    ns.ip(&["addr", "add", "fd00::1/64", "dev", "vtcp0", "nodad"])
+        .unwrap();
+    ns.ip(&["link", "set", "vtcp0", "up"]).unwrap();
+    let driver =
+        vtcp_tun::TunDriver::start(tun, StackConfig::default(), &[PEER_V4, PEER_V6]).unwrap();
+    for (k_ip, v_ip) in [(KERNEL_V4, PEER_V4), (KERNEL_V6, PEER_V6)] {
+        let l = vtcp::TcpListener::bind(driver.net(), SocketAddr::new(v_ip, 7301)).unwrap();
+        let mut k = kernel::connect(&ns, SocketAddr::new(v_ip, 7301)).unwrap();
+        let sender = std::thread::spawn(move || {
+            let sum = send_pattern(&mut k, 21, 64 * MIB).unwrap();
+            k.shutdown(Shutdown::Write).unwrap();
+            sum
+        });
+        let (mut v, _) = l.accept_timeout(IO_TIMEOUT).unwrap().unwrap();
+        stream_timeouts(&v);
+        let got = recv_all(&mut v).unwrap();
+        assert_eq!(got, (64 * MIB, sender.join().unwrap()), "kernel to vtcp");
+
+        let kl = kernel::listen(&ns, SocketAddr::new(k_ip, 7302)).unwrap();
+        let receiver = std::thread::spawn(move || {
+            let (mut k, _) = kl.accept().unwrap();
+            k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            recv_all(&mut k).unwrap()
+        });
+        let mut v =
+            vtcp::TcpStream::connect_timeout(driver.net(), SocketAddr::new(k_ip, 7302), IO_TIMEOUT)
+                .unwrap();
+        let sum = send_pattern(&mut v, 22, 16 * MIB).unwrap();
+        v.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(receiver.join().unwrap(), (16 * MIB, sum), "vtcp to kernel");
+    }
+    let s = driver.net().counters();
+    assert_eq!(s.bad_checksums, 0, "{s:?}");
+    // Super-segments: far fewer segments than 64 KiB of MSS-sized ones.
+    let c = driver.counters();
+    assert!(
+        c.segments_in < 2 * 64 * MIB / 1448,
+        "the kernel sent super-segments: {c:?}"
+    );
 }

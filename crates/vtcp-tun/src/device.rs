@@ -22,6 +22,11 @@ pub struct TunConfig {
     /// IFF_MULTI_QUEUE: more devices can attach to the same interface
     /// (one stack per queue).
     pub multi_queue: bool,
+    /// IFF_VNET_HDR with TCP offloads (TUN_F_CSUM, TSO4, TSO6): the
+    /// kernel hands over TCP super-segments of up to 64 KiB whose checksum
+    /// is left to us, and every packet carries a virtio-net header, which
+    /// [`Tun::recv`] and [`Tun::send`] take care of.
+    pub offload: bool,
 }
 
 impl Default for TunConfig {
@@ -31,6 +36,7 @@ impl Default for TunConfig {
             name: None,
             mtu: 1500,
             multi_queue: false,
+            offload: false,
         }
     }
 }
@@ -66,10 +72,48 @@ pub enum TunError {
     Io(#[from] io::Error),
 }
 
+/// The length of the virtio-net header in front of each packet when
+/// offloads are on.
+pub const VNET_HDR_LEN: usize = 10;
+
+/// One packet read by [`Tun::recv`]: where it lies in the buffer, and
+/// whether its TCP or UDP checksum is left to the reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Offset of the IP header in the buffer.
+    pub start: usize,
+    /// End of the packet in the buffer.
+    pub end: usize,
+    /// VIRTIO_NET_HDR_F_NEEDS_CSUM: the checksum field holds only the
+    /// pseudo-header's sum; the packet's ones'-complement sum from offset
+    /// `.0` (of the packet), stored at `.0 + .1`, completes it
+    /// ([`Received::complete_checksum`]).
+    pub partial_checksum: Option<(usize, usize)>,
+}
+
+impl Received {
+    /// The packet, with a partial checksum completed (virtio-net's rule:
+    /// the ones'-complement sum from `csum_start` to the end, inverted, at
+    /// `csum_start + csum_offset`). A packet too short for its offsets is
+    /// left as it is (the stack then drops it for its checksum).
+    pub fn complete_checksum<'a>(&self, buf: &'a mut [u8]) -> &'a [u8] {
+        let packet = &mut buf[self.start..self.end];
+        if let Some((start, offset)) = self.partial_checksum
+            && start + offset + 2 <= packet.len()
+            && start <= packet.len()
+        {
+            let sum = vtcp::wire::checksum::ones_complement_sum(&packet[start..]);
+            packet[start + offset..start + offset + 2].copy_from_slice(&(!sum).to_be_bytes());
+        }
+        packet
+    }
+}
+
 /// An open TUN device (IFF_TUN | IFF_NO_PI: bare IPv4 and IPv6 packets).
 pub struct Tun {
     dev: SyncDevice,
     name: String,
+    vnet_hdr: bool,
     stop: InterruptEvent,
     stopped: AtomicBool,
 }
@@ -84,6 +128,7 @@ impl Tun {
         let mut b = DeviceBuilder::new()
             .mtu(cfg.mtu)
             .multi_queue(cfg.multi_queue)
+            .offload(cfg.offload)
             .packet_information(false)
             .enable(true);
         if let Some(name) = &cfg.name {
@@ -96,9 +141,11 @@ impl Tun {
             _ => TunError::Io(e),
         })?;
         let name = dev.name()?;
+        let vnet_hdr = dev.tcp_gso();
         Ok(Self {
             dev,
             name,
+            vnet_hdr,
             stop: InterruptEvent::new()?,
             stopped: AtomicBool::new(false),
         })
@@ -114,24 +161,57 @@ impl Tun {
         self.dev.mtu()
     }
 
-    /// Waits for the next packet and reads it into `buf` (make it as large
-    /// as the MTU). `Ok(None)` once [`Tun::stop`] was called.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    /// Whether offloads are on (the kernel granted IFF_VNET_HDR).
+    pub fn offload(&self) -> bool {
+        self.vnet_hdr
+    }
+
+    /// Waits for the next packet and reads it into `buf` (64 KiB and the
+    /// virtio-net header with offloads on, the MTU otherwise). `Ok(None)`
+    /// once [`Tun::stop`] was called.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
         loop {
             if self.stopped.load(Ordering::Acquire) {
                 return Ok(None);
             }
             match self.dev.recv_intr(buf, &self.stop) {
-                Ok(n) => return Ok(Some(n)),
+                Ok(n) if !self.vnet_hdr => {
+                    return Ok(Some(Received {
+                        start: 0,
+                        end: n,
+                        partial_checksum: None,
+                    }));
+                }
+                Ok(n) if n >= VNET_HDR_LEN => {
+                    // struct virtio_net_hdr, in the machine's byte order
+                    // (TUN's default): flags, gso_type, hdr_len,
+                    // gso_size, csum_start, csum_offset.
+                    let field = |i: usize| usize::from(u16::from_ne_bytes([buf[i], buf[i + 1]]));
+                    let needs_csum = buf[0] & 1 != 0;
+                    return Ok(Some(Received {
+                        start: VNET_HDR_LEN,
+                        end: n,
+                        partial_checksum: needs_csum.then(|| (field(6), field(8))),
+                    }));
+                }
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
     }
 
-    /// Writes one packet.
+    /// Writes one packet (with offloads on, behind a virtio-net header
+    /// that asks for nothing: the stack's checksums are complete).
     pub fn send(&self, packet: &[u8]) -> io::Result<()> {
-        self.dev.send(packet).map(|_| ())
+        if self.vnet_hdr {
+            let none = [0u8; VNET_HDR_LEN];
+            self.dev
+                .send_vectored(&[io::IoSlice::new(&none), io::IoSlice::new(packet)])
+                .map(|_| ())
+        } else {
+            self.dev.send(packet).map(|_| ())
+        }
     }
 
     /// Wakes a thread blocked in [`Tun::recv`]; every `recv` from now on

@@ -242,9 +242,9 @@ impl TunDriver {
             std::thread::Builder::new()
                 .name(format!("vtcp-tun-{}", tun.name()))
                 .spawn(move || {
-                    let mut buf = vec![0u8; 65_536];
-                    while let Ok(Some(n)) = tun.recv(&mut buf) {
-                        stack.handle_ip(&buf[..n]);
+                    let mut buf = vec![0u8; crate::device::VNET_HDR_LEN + 65_536];
+                    while let Ok(Some(r)) = tun.recv(&mut buf) {
+                        stack.handle_ip(r.complete_checksum(&mut buf));
                     }
                 })?
         };

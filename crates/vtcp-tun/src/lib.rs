@@ -58,6 +58,6 @@ pub mod driver;
 pub mod netns;
 
 #[cfg(target_os = "linux")]
-pub use device::{Tun, TunConfig, TunError};
+pub use device::{Received, Tun, TunConfig, TunError, VNET_HDR_LEN};
 #[cfg(target_os = "linux")]
 pub use driver::{DriverCounters, IpStack, TunDriver};

@@ -69,21 +69,15 @@ fn bench(what: &str, time: Duration) -> ExitCode {
         }
         "throughput" => match bench::throughput(time) {
             Ok(t) => {
-                println!("| path | Mbit/s |\n|---|---|");
-                println!("| kernel → vtcp, plain TUN | {:.0} |", t.kernel_to_vtcp);
-                println!("| vtcp → kernel, plain TUN | {:.0} |", t.vtcp_to_kernel);
+                print!("{}", t.table());
+                let veth = t.get("kernel → kernel, veth, offloads off");
                 println!(
-                    "| kernel → kernel, veth, offloads off | {:.0} |",
-                    t.veth_plain
-                );
-                println!(
-                    "| kernel → kernel, veth, offloads on | {:.0} |",
-                    t.veth_offloads
-                );
-                println!(
-                    "\nvtcp against veth without offloads: receiving {:.0} %, sending {:.0} %",
-                    100.0 * t.kernel_to_vtcp / t.veth_plain,
-                    100.0 * t.vtcp_to_kernel / t.veth_plain
+                    "\nagainst veth without offloads: plain TUN receiving {:.0} %, sending {:.0} %; \
+                     with offloads receiving {:.0} %, sending {:.0} %",
+                    100.0 * t.get("kernel → vtcp, plain TUN") / veth,
+                    100.0 * t.get("vtcp → kernel, plain TUN") / veth,
+                    100.0 * t.get("kernel → vtcp, TUN, offloads (IFF_VNET_HDR)") / veth,
+                    100.0 * t.get("vtcp → kernel, TUN, offloads (IFF_VNET_HDR)") / veth,
                 );
                 ExitCode::SUCCESS
             }

@@ -961,6 +961,9 @@ impl Conn {
         }
         self.stats.rtos += 1;
         self.rto.backoff();
+        // Limited transmit's credit (RFC 3042) belongs to the duplicate
+        // ACKs of the flight the timeout gave up on.
+        self.dup_acks = 0;
         match self.state {
             State::SynSent | State::SynReceived if !self.syn_acked => {
                 self.syn_needed = true;
@@ -1603,6 +1606,11 @@ impl Conn {
     /// segment: 60 octets of header plus the send MSS.
     pub fn poll_transmit(&mut self, now: Duration, buf: &mut [u8]) -> Option<usize> {
         self.now = self.now.max(now);
+        // Checked before anything is planned: a plan commits (SND.NXT,
+        // a RST owed), so a segment that did not fit would be lost.
+        if buf.len() < MAX_HEADER + self.smss as usize {
+            return None;
+        }
         let plan = self.next_segment()?;
         let flags = plan.flags;
         let ack_flag = flags.contains(Flags::ACK);
@@ -1633,10 +1641,7 @@ impl Conn {
             payload: &[][..],
             ..Segment::default()
         };
-        let need = header.header_len() + len_data;
-        if buf.len() < need {
-            return None;
-        }
+        debug_assert!(buf.len() >= header.header_len() + len_data);
         let h = header.emit_header(buf).ok()?;
         buf[h..h + a.len()].copy_from_slice(a);
         buf[h + a.len()..h + len_data].copy_from_slice(b);
@@ -1944,6 +1949,11 @@ impl Conn {
                 || (len > 0 && overdue);
             if len > 0 && sws_ok {
                 let seq = self.send.nxt();
+                if seq.before(self.snd_max) {
+                    // Sent before, and sent again since a timeout went
+                    // back to SND.UNA (RFC 6675 §5.1).
+                    self.stats.retransmits += 1;
+                }
                 self.send.advance_sent(len);
                 self.snd_nxt = self.send.nxt();
                 let with_fin = self.fin_queued && self.send.pending() == 0 && !self.fin_sent;

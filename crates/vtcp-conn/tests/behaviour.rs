@@ -951,3 +951,62 @@ fn a_path_mtu_report_lowers_the_mss_of_later_segments_and_retransmissions() {
     // The first segment was dropped for its size: its retransmission fits.
     t.at(220).expect(". 1:1209(1208) ack 1 win * <*>");
 }
+
+#[test]
+fn after_a_timeout_one_segment_goes_whatever_duplicate_acks_came_before() {
+    let mut t = six_segments_in_flight();
+    // Two duplicate ACKs (no SACK): limited transmit's credit, nothing
+    // more to send.
+    for i in 0..2 {
+        t.at(30 + i).recv(&format!(
+            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0>",
+            130 + i
+        ));
+    }
+    t.expect_none();
+    // The RTO (200 ms after the last send at 0 ms, the handshake measured
+    // 10 ms): one segment, the window being one segment (RFC 5681 §3.1),
+    // not three.
+    t.at(210)
+        .expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect_none();
+}
+
+#[test]
+fn everything_sent_again_after_a_timeout_counts_as_retransmitted() {
+    let mut t = six_segments_in_flight();
+    t.at(210)
+        .expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect_none();
+    assert_eq!(t.conn().stats().retransmits, 1);
+    // Go-back-N: the ACK opens the window to two, and both segments are
+    // old data sent again.
+    t.at(220)
+        .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 200 ecr 0>");
+    t.expect(". 1449:2897(1448) ack 1 win * <*>")
+        .expect(". 2897:4345(1448) ack 1 win * <*>");
+    let s = t.conn().stats();
+    assert_eq!((s.rtos, s.retransmits), (1, 3));
+}
+
+#[test]
+fn a_buffer_too_short_loses_nothing() {
+    let mut t = established();
+    t.conn().write(&[1; 1000]).unwrap();
+    let mut short = [0u8; 40];
+    assert_eq!(
+        t.conn()
+            .poll_transmit(Duration::from_millis(10), &mut short),
+        None
+    );
+    // The segment is still there for a buffer that holds it.
+    t.expect("P. 1:1001(1000) ack 1 win * <*>");
+    // So is a RST.
+    t.conn().abort();
+    assert_eq!(
+        t.conn()
+            .poll_transmit(Duration::from_millis(10), &mut short[..10]),
+        None
+    );
+    t.expect("R. 1001:1001(0) ack 1 win 0 <*>");
+}

@@ -905,10 +905,14 @@ impl Stack {
     /// checksums are off) and says where it goes; `None` when there is
     /// nothing to send.
     pub fn poll_transmit(&mut self, now: Duration, buf: &mut [u8]) -> Option<Transmit> {
-        if let Some((src, dst, bytes)) = self.replies.pop_front() {
-            let len = bytes.len().min(buf.len());
-            buf[..len].copy_from_slice(&bytes[..len]);
-            return Some(self.finish(src, dst, &mut buf[..len]));
+        if let Some((src, dst, bytes)) = self.replies.front() {
+            // A reply that does not fit waits for a buffer that holds it:
+            // cut short, it would go out as a different segment.
+            let (src, dst, len) = (*src, *dst, bytes.len());
+            let out = buf.get_mut(..len)?;
+            out.copy_from_slice(bytes);
+            self.replies.pop_front();
+            return Some(self.finish(src, dst, out));
         }
         while let Some(slot) = self.dirty.front().copied() {
             // A slot freed (and perhaps reused) since it was queued is

@@ -669,3 +669,26 @@ fn a_transparent_listener_takes_any_address_and_port_that_no_listener_has() {
     net.settle();
     assert_eq!(net.client.conn(c2).unwrap().state(), State::Closed);
 }
+
+#[test]
+fn a_queued_reply_waits_for_a_buffer_that_holds_it() {
+    let mut net = Net::new();
+    let syn = Segment {
+        src_port: 40000,
+        dst_port: 81,
+        seq: Seq(1000),
+        flags: Flags::SYN,
+        payload: &[][..],
+        ..Default::default()
+    };
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
+    let mut short = [0u8; 12];
+    assert_eq!(net.server.poll_transmit(net.now, &mut short), None);
+    // Not cut to 12 octets and sent: whole, with its checksum, later.
+    let rst = one_reply(&mut net.server, net.now).expect("the reply is still queued");
+    assert_eq!(rst.len(), 20);
+    let view = vtcp::wire::SegmentView::new_checked(&rst[..]).unwrap();
+    assert!(view.verify_checksum(&PseudoHeader::new(SERVER.into(), CLIENT.into()).unwrap()));
+    assert_eq!(view.flags(), Flags::RST | Flags::ACK);
+}

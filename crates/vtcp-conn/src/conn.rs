@@ -1311,17 +1311,26 @@ impl Conn {
             }
         }
         let wnd = u32::from(seg.window) << self.snd_wscale;
+        // RFC 6675 §2: an ACK whose SACK blocks tell of octets not SACKed
+        // before is a duplicate whatever its window says (a receiver that
+        // auto-tunes its buffer, as Linux does, grows the window on every
+        // ACK); without new SACK information, RFC 5681 §2's definition,
+        // window unchanged, applies.
+        let newly_sacked = una_before + self.send.scoreboard().sacked_bytes() as u32 != before;
         if ack.after(una) {
             self.on_new_ack(ack, v);
         } else if ack == una
             && seg.payload.is_empty()
             && !seg.flags.contains(Flags::FIN)
-            && wnd == self.snd_wnd
+            && (wnd == self.snd_wnd || newly_sacked)
             && self.flight() > 0
         {
-            // RFC 5681 §2: a duplicate ACK.
             self.dup_acks += 1;
-            if self.cc.on_dup_ack() {
+            // RFC 6675 §5 steps (1) and (2): DupThresh duplicates, or
+            // IsLost(HighACK + 1) already.
+            let lost =
+                self.sack_ok && !self.cc.in_recovery() && self.send.is_lost(una, mss as usize);
+            if self.cc.on_dup_ack() || lost {
                 self.enter_recovery();
             }
         }

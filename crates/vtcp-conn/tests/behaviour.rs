@@ -1010,3 +1010,35 @@ fn a_buffer_too_short_loses_nothing() {
     );
     t.expect("R. 1001:1001(0) ack 1 win 0 <*>");
 }
+
+/// What Linux sent when it lost a segment (issue 11's capture): every
+/// later segment drew an ACK of the hole with a growing SACK block and,
+/// as Linux's receive window auto-tunes, a larger window each time. RFC
+/// 6675 §2 counts an ACK with new SACK information as a duplicate, window
+/// or not.
+#[test]
+fn sack_acks_count_as_duplicates_while_the_peer_s_window_grows() {
+    let mut t = six_segments_in_flight();
+    for (i, win) in [729u32, 732, 735].into_iter().enumerate() {
+        let i = i as u32;
+        t.at(30 + u64::from(i)).recv(&format!(
+            ". 1:1(0) ack 1 win {win} <nop,nop,TS val {} ecr 0,nop,nop,sack 1449:{}>",
+            130 + i,
+            1449 + 1448 * (i + 1)
+        ));
+    }
+    t.expect(". 1:1449(1448) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().fast_recoveries, 1);
+}
+
+/// RFC 6675 §5 (2): fewer than DupThresh duplicate ACKs, but IsLost(HighACK
+/// + 1) holds (more than two segments SACKed above it, in one ACK that
+/// stretched over them): recovery starts.
+#[test]
+fn one_ack_that_sacks_three_segments_starts_recovery() {
+    let mut t = six_segments_in_flight();
+    t.at(30)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 130 ecr 0,nop,nop,sack 1449:5793>");
+    t.expect(". 1:1449(1448) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().fast_recoveries, 1);
+}

@@ -5,8 +5,10 @@
 //!   tshark's decode.
 //! - `vtcp-lab bench matrix [SECONDS]`: goodput over the relay, vtcp and
 //!   Linux side by side (`vtcp_lab::bench::matrix_table`).
-//! - `vtcp-lab bench throughput [SECONDS]`: a plain TUN device against a
-//!   veth pair.
+//! - `vtcp-lab bench throughput [SECONDS]`: a TUN device against a veth
+//!   pair.
+//! - `vtcp-lab bench point LOSS% REORDER% RTT_MS [SECONDS]`: one row of the
+//!   matrix.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +26,29 @@ fn main() -> ExitCode {
     }
     match args.as_slice() {
         ["capture", dir] => capture(dir),
+        ["bench", "point", loss, reorder, rtt, rest @ ..] if rest.len() <= 1 => {
+            let num = |s: &str| s.trim_end_matches('%').parse::<f64>().ok();
+            let (Some(loss), Some(reorder), Some(rtt)) = (num(loss), num(reorder), num(rtt)) else {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            };
+            let secs = rest.first().and_then(|s| num(s)).unwrap_or(3.0);
+            let p = vtcp_lab::bench::Point {
+                loss: loss / 100.0,
+                reorder: reorder / 100.0,
+                rtt: Duration::from_secs_f64(rtt / 1000.0),
+            };
+            match vtcp_lab::bench::measure(p, Duration::from_secs_f64(secs), 100) {
+                Ok(r) => {
+                    print!("{}", vtcp_lab::bench::matrix_table(&[r]));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("vtcp-lab: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         ["bench", what, rest @ ..] if rest.len() <= 1 => {
             let secs = rest.first().map_or(Ok(3.0), |s| s.parse::<f64>());
             match secs {

@@ -1031,9 +1031,9 @@ fn sack_acks_count_as_duplicates_while_the_peer_s_window_grows() {
     assert_eq!(t.conn().stats().fast_recoveries, 1);
 }
 
-/// RFC 6675 §5 (2): fewer than DupThresh duplicate ACKs, but IsLost(HighACK
-/// + 1) holds (more than two segments SACKed above it, in one ACK that
-/// stretched over them): recovery starts.
+/// RFC 6675 §5 (2): fewer than DupThresh duplicate ACKs, but
+/// IsLost(HighACK + 1) holds (more than two segments SACKed above it, in
+/// one ACK that stretched over them): recovery starts.
 #[test]
 fn one_ack_that_sacks_three_segments_starts_recovery() {
     let mut t = six_segments_in_flight();

@@ -305,8 +305,8 @@ fn forward_splices_a_kernel_flow_to_a_kernel_server() {
 }
 
 #[test]
-fn a_busy_device_and_a_missing_namespace_are_clear_errors() {
-    if !lab_here("a_busy_device_and_a_missing_namespace_are_clear_errors") {
+fn a_busy_device_a_port_in_use_and_a_missing_namespace_are_clear_errors() {
+    if !lab_here("a_busy_device_a_port_in_use_and_a_missing_namespace_are_clear_errors") {
         return;
     }
     let ns = Netns::unique("vtcp-cli-").unwrap();
@@ -321,6 +321,24 @@ fn a_busy_device_and_a_missing_namespace_are_clear_errors() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("vtb0") && err.contains("busy"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // Two services on one port: the second finds it in use.
+    let out = vtcp()
+        .args([
+            "serve",
+            "--tun",
+            "vtb2",
+            "--netns",
+            ns.name(),
+            "echo:7",
+            "discard:7",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("port 7") && err.contains("in use"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 
     let out = vtcp()

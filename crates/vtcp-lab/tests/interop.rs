@@ -388,6 +388,35 @@ fn a_thousand_concurrent_connections() {
         assert_eq!(u64::from_le_bytes(b), i as u64);
     }
     server.join().unwrap();
+
+    // The other way: N vtcp clients at a kernel echo server, all open at
+    // once before any is used.
+    let kl = kernel::listen(&lab.kernel, SocketAddr::new(KERNEL_V4, 6402)).unwrap();
+    let kserver = std::thread::spawn(move || {
+        let mut streams = Vec::with_capacity(N);
+        for _ in 0..N {
+            let (s, _) = kl.accept().unwrap();
+            s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            streams.push(s);
+        }
+        for mut s in streams {
+            let mut b = [0u8; 8];
+            s.read_exact(&mut b).unwrap();
+            s.write_all(&b).unwrap();
+        }
+    });
+    let mut clients: Vec<_> = (0..N)
+        .map(|_| vtcp_connect(&lab, SocketAddr::new(KERNEL_V4, 6402)))
+        .collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.write_all(&(i as u64).to_le_bytes()).unwrap();
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut b = [0u8; 8];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(u64::from_le_bytes(b), i as u64);
+    }
+    kserver.join().unwrap();
 }
 
 /// The lab itself: a namespace is gone once its guard is dropped.

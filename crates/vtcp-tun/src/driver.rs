@@ -129,8 +129,7 @@ impl IpStack {
         let writer = {
             let (out, counts) = (Arc::clone(&out), Arc::clone(&counts));
             move |src: IpAddr, dst: IpAddr, segment: &[u8]| {
-                thread_local!(static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
-                BUF.with_borrow_mut(|buf| {
+                with_scratch(|buf| {
                     if ip::wrap_tcp(src, dst, segment, buf) {
                         counts.send(&*out, buf);
                     } else {
@@ -173,13 +172,12 @@ impl IpStack {
     /// an echo request is answered, a path-MTU report is checked and
     /// applied, anything else is dropped and counted.
     pub fn handle_ip(&self, packet: &[u8]) {
-        thread_local!(static REPLY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
         self.counts.bump(Counts::IN);
         let local = Local {
             addrs: &self.addrs,
             any_tcp: self.transparent,
         };
-        REPLY.with_borrow_mut(|reply| match ip::classify(packet, local, reply) {
+        with_scratch(|reply| match ip::classify(packet, local, reply) {
             Inbound::Tcp { src, dst, segment } => {
                 self.counts.bump(Counts::SEGMENTS);
                 self.net.handle_packet(src, dst, segment);
@@ -201,6 +199,18 @@ impl IpStack {
             Inbound::Dropped(why) => self.counts.dropped(why),
         });
     }
+}
+
+/// Runs `f` with this thread's scratch buffer, taken out of its slot for
+/// the call: `f` may send, and what it sends to may run `f` again on the
+/// same thread (two stacks joined back to back), which then gets a fresh
+/// buffer instead of a second borrow of the first.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    thread_local!(static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
+    let mut buf = SCRATCH.take();
+    let r = f(&mut buf);
+    SCRATCH.set(buf);
+    r
 }
 
 /// An [`IpStack`] running on a TUN device. Dropping it (or calling

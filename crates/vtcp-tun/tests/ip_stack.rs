@@ -1,0 +1,123 @@
+//! Two `IpStack`s joined in memory, whole IP packets between them: no
+//! device, no root. What crosses is real IPv4, so ICMP can be forged
+//! against it.
+#![cfg(target_os = "linux")]
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use etherparse::{
+    Icmpv4Header, Icmpv4Type, IpNumber, PacketBuilder, icmpv4::DestUnreachableHeader,
+};
+use vtcp::{ConnKey, StackConfig, TcpListener, TcpStream};
+use vtcp_tun::IpStack;
+
+const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 18, 0, 1));
+const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 18, 0, 2));
+
+/// Two stacks back to back; `a_sent` keeps every packet A sent, and
+/// `cut` set drops them all on the way to B.
+fn pair() -> (IpStack, IpStack, Arc<Mutex<Vec<Vec<u8>>>>, Arc<AtomicBool>) {
+    let cut = Arc::new(AtomicBool::new(false));
+    let to_b: Arc<OnceLock<IpStack>> = Arc::default();
+    let to_a: Arc<OnceLock<IpStack>> = Arc::default();
+    let a_sent = Arc::new(Mutex::new(Vec::new()));
+    let a = {
+        let (to_b, log, cut) = (Arc::clone(&to_b), Arc::clone(&a_sent), Arc::clone(&cut));
+        IpStack::new(StackConfig::default(), &[A], move |p| {
+            log.lock().unwrap().push(p.to_vec());
+            if cut.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            if let Some(b) = to_b.get() {
+                b.handle_ip(p);
+            }
+            Ok(())
+        })
+        .unwrap()
+    };
+    let b = {
+        let to_a = Arc::clone(&to_a);
+        IpStack::new(StackConfig::default(), &[B], move |p| {
+            if let Some(a) = to_a.get() {
+                a.handle_ip(p);
+            }
+            Ok(())
+        })
+        .unwrap()
+    };
+    let _ = to_b.set(b.clone());
+    let _ = to_a.set(a.clone());
+    (a, b, a_sent, cut)
+}
+
+/// An ICMP "fragmentation needed" from a router, quoting `quoted`.
+fn frag_needed(quoted: &[u8], mtu: u16) -> Vec<u8> {
+    let mut icmp = Vec::new();
+    let ty = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded {
+        next_hop_mtu: mtu,
+    });
+    let quote = &quoted[..28];
+    Icmpv4Header::with_checksum(ty, quote)
+        .write(&mut icmp)
+        .unwrap();
+    icmp.extend_from_slice(quote);
+    let mut pkt = Vec::new();
+    PacketBuilder::ipv4([198, 18, 0, 254], [198, 18, 0, 1], 64)
+        .write(&mut pkt, IpNumber::ICMP, &icmp)
+        .unwrap();
+    pkt
+}
+
+#[test]
+fn a_path_mtu_report_that_quotes_data_in_flight_lowers_the_mss_and_a_forged_one_does_not() {
+    let (a, b, a_sent, cut) = pair();
+    let l = TcpListener::bind(b.net(), SocketAddr::new(B, 7)).unwrap();
+    let mut s = TcpStream::connect(a.net(), SocketAddr::new(B, 7)).unwrap();
+    let (_peer, _) = l.accept().unwrap();
+    let key = ConnKey {
+        local: s.local_addr().unwrap(),
+        remote: s.peer_addr().unwrap(),
+    };
+    let mss = |a: &IpStack| a.net().with_stack(|st, _| st.conn(key).unwrap().send_mss());
+    let before = mss(&a);
+    assert_eq!(before, 1460 - 12);
+
+    // Data that never arrives stays in flight.
+    cut.store(true, Ordering::Relaxed);
+    s.write_all(&[7u8; 10_000]).unwrap();
+    let data_packet = {
+        let log = a_sent.lock().unwrap();
+        log.iter().rev().find(|p| p.len() > 1000).unwrap().clone()
+    };
+
+    // A report whose quoted sequence number is not in flight (a blind
+    // attacker's guess) is ignored.
+    let mut forged = data_packet.clone();
+    let seq = u32::from_be_bytes(forged[24..28].try_into().unwrap());
+    forged[24..28].copy_from_slice(&seq.wrapping_add(1 << 30).to_be_bytes());
+    a.handle_ip(&frag_needed(&forged, 1280));
+    assert_eq!(mss(&a), before);
+    assert_eq!(a.counters().path_mtu_ignored, 1);
+
+    // The genuine one lowers it: 1280 less 20 (IP), 20 (TCP), 12
+    // (timestamps).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    a.handle_ip(&frag_needed(&data_packet, 1280));
+    while mss(&a) == before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(mss(&a), 1280 - 20 - 20 - 12);
+    assert_eq!(a.counters().path_mtu_applied, 1);
+    // What goes again after the timeout fits the path.
+    let sent_before = a_sent.lock().unwrap().len();
+    while a_sent.lock().unwrap().len() == sent_before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = a_sent.lock().unwrap();
+    assert!(log.len() > sent_before, "a retransmission");
+    assert!(log[sent_before..].iter().all(|p| p.len() <= 1280));
+}

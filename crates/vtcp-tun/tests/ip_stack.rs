@@ -18,9 +18,12 @@ use vtcp_tun::IpStack;
 const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 18, 0, 1));
 const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 18, 0, 2));
 
+/// Every packet one side sent.
+type Log = Arc<Mutex<Vec<Vec<u8>>>>;
+
 /// Two stacks back to back; `a_sent` keeps every packet A sent, and
 /// `cut` set drops them all on the way to B.
-fn pair() -> (IpStack, IpStack, Arc<Mutex<Vec<Vec<u8>>>>, Arc<AtomicBool>) {
+fn pair() -> (IpStack, IpStack, Log, Arc<AtomicBool>) {
     let cut = Arc::new(AtomicBool::new(false));
     let to_b: Arc<OnceLock<IpStack>> = Arc::default();
     let to_a: Arc<OnceLock<IpStack>> = Arc::default();

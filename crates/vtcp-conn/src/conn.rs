@@ -12,229 +12,8 @@ use vtcp_wire::{
 };
 
 use crate::config::{ConnConfig, Controller, IsnSource};
-
-/// The eleven states of RFC 9293 §3.3.2 (the seed's names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum State {
-    /// No connection.
-    Closed,
-    /// Waiting for a SYN.
-    Listen,
-    /// Our SYN sent, waiting for the peer's.
-    SynSent,
-    /// SYN received and answered, waiting for its ACK.
-    SynReceived,
-    /// Open: data flows both ways.
-    Established,
-    /// We closed; our FIN is not yet acknowledged.
-    FinWait1,
-    /// We closed and our FIN was acknowledged; the peer may still send.
-    FinWait2,
-    /// The peer closed; we may still send.
-    CloseWait,
-    /// Both closed at once; waiting for our FIN's ACK.
-    Closing,
-    /// The peer closed, then we did; waiting for our FIN's ACK.
-    LastAck,
-    /// Both closed; waiting out old segments.
-    TimeWait,
-}
-
-impl State {
-    /// The seed's upper-case name, as RFC 9293 writes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Closed => "CLOSED",
-            Self::Listen => "LISTEN",
-            Self::SynSent => "SYN-SENT",
-            Self::SynReceived => "SYN-RECEIVED",
-            Self::Established => "ESTABLISHED",
-            Self::FinWait1 => "FIN-WAIT-1",
-            Self::FinWait2 => "FIN-WAIT-2",
-            Self::CloseWait => "CLOSE-WAIT",
-            Self::Closing => "CLOSING",
-            Self::LastAck => "LAST-ACK",
-            Self::TimeWait => "TIME-WAIT",
-        }
-    }
-
-    /// A synchronized state (RFC 9293 §3.5): the handshake is complete.
-    pub fn is_synchronized(self) -> bool {
-        !matches!(
-            self,
-            Self::Closed | Self::Listen | Self::SynSent | Self::SynReceived
-        )
-    }
-
-    fn can_receive_data(self) -> bool {
-        matches!(self, Self::Established | Self::FinWait1 | Self::FinWait2)
-    }
-
-    fn can_send_data(self) -> bool {
-        matches!(self, Self::Established | Self::CloseWait)
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Why a connection closed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CloseReason {
-    /// Both sides closed in order.
-    Normal,
-    /// The peer reset the connection.
-    Reset,
-    /// The peer refused the connection (RST answering our SYN).
-    Refused,
-    /// Retransmissions, keepalive probes or the user timeout ran out.
-    TimedOut,
-    /// We aborted it.
-    Aborted,
-}
-
-/// Something the application may want to act on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Event {
-    /// The handshake completed.
-    Connected,
-    /// Data can be read.
-    Readable,
-    /// Room opened in the send buffer.
-    Writable,
-    /// The peer sent FIN: no more data will arrive.
-    PeerClosed,
-    /// The connection is closed.
-    Closed(CloseReason),
-}
-
-/// Pending events in the order they happened, each kind at most once: a
-/// fixed array, so a connection allocates nothing for them and an
-/// application that never polls cannot make them grow.
-#[derive(Clone, Copy, Debug, Default)]
-struct EventQueue {
-    items: [Option<Event>; Self::KINDS],
-}
-
-impl EventQueue {
-    /// How many kinds of [`Event`] there are.
-    const KINDS: usize = 5;
-
-    /// Exhaustive, so a new kind of event cannot be forgotten here.
-    fn kind(event: &Event) -> usize {
-        match event {
-            Event::Connected => 0,
-            Event::Readable => 1,
-            Event::Writable => 2,
-            Event::PeerClosed => 3,
-            Event::Closed(_) => 4,
-        }
-    }
-
-    fn push(&mut self, event: Event) {
-        let kind = Self::kind(&event);
-        for item in &mut self.items {
-            match item {
-                Some(e) if Self::kind(e) == kind => return,
-                Some(_) => {}
-                None => {
-                    *item = Some(event);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn pop(&mut self) -> Option<Event> {
-        let first = self.items[0].take();
-        self.items.rotate_left(1);
-        first
-    }
-}
-
-/// Errors of the application-side calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ConnError {
-    /// The connection is not in a state that allows this.
-    #[error("not allowed in state {0}")]
-    InvalidState(State),
-    /// The segment given to `accept_syn` is not a SYN.
-    #[error("not a SYN")]
-    NotASyn,
-    /// A segment could not be parsed.
-    #[error("malformed segment: {0}")]
-    Malformed(#[from] WireError),
-    /// The connection closed for this reason.
-    #[error("connection closed: {0:?}")]
-    Closed(CloseReason),
-}
-
-/// Per-connection counters, in the manner of Linux's `tcp_info`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Smoothed RTT.
-    pub srtt: Option<Duration>,
-    /// RTT variation.
-    pub rttvar: Duration,
-    /// Current retransmission timeout.
-    pub rto: Duration,
-    /// Congestion window, octets.
-    pub cwnd: u32,
-    /// Slow-start threshold, octets.
-    pub ssthresh: u32,
-    /// Octets sent and not acknowledged.
-    pub bytes_in_flight: usize,
-    /// Segments received.
-    pub segments_in: u64,
-    /// Segments sent.
-    pub segments_out: u64,
-    /// Data segments sent again.
-    pub retransmits: u64,
-    /// Retransmission timeouts.
-    pub rtos: u64,
-    /// Fast retransmits (recoveries entered).
-    pub fast_recoveries: u64,
-    /// Retransmissions found lost during recovery and sent again.
-    pub lost_retransmits: u64,
-    /// SACK blocks received.
-    pub sack_blocks_seen: u64,
-    /// Out-of-order octets held now.
-    pub ooo_bytes: usize,
-    /// Segments dropped as malformed.
-    pub malformed: u64,
-    /// Segments dropped as unacceptable (out of window, PAWS).
-    pub dropped: u64,
-    /// Challenge ACKs sent (RFC 5961).
-    pub challenge_acks: u64,
-    /// Octets received in order.
-    pub bytes_received: u64,
-    /// Octets acknowledged by the peer.
-    pub bytes_acked: u64,
-}
-
-/// What a SYN-cookie handshake settled, for [`Conn::accept_cookie`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CookieHandshake {
-    /// The peer's ISN.
-    pub remote_isn: Seq,
-    /// Our ISN: the cookie.
-    pub local_isn: Seq,
-    /// The peer's MSS, as the cookie carried it.
-    pub peer_mss: u16,
-    /// The peer's window-scale shift, if the cookie kept it.
-    pub peer_wscale: Option<u8>,
-    /// The shift our SYN-ACK offered.
-    pub our_wscale: u8,
-    /// The peer allowed SACK.
-    pub sack_permitted: bool,
-    /// The timestamps of the completing ACK, if any.
-    pub timestamp: Option<vtcp_wire::Timestamp>,
-    /// The window of the completing ACK, unscaled.
-    pub window: u16,
-}
+use crate::timer::{Timer, TimerTable};
+use crate::types::{CloseReason, ConnError, CookieHandshake, Event, EventQueue, State, Stats};
 
 /// Longest a TCP segment we build can be: header and options, plus data.
 const MAX_HEADER: usize = 60;
@@ -285,12 +64,8 @@ pub struct Conn {
     rto: RtoEstimator,
     cc: Controller,
     retries: u32,
-    rto_at: Option<Duration>,
-    ack_at: Option<Duration>,
-    time_wait_at: Option<Duration>,
-    persist_at: Option<Duration>,
+    timers: TimerTable,
     persist_backoff: u32,
-    keepalive_at: Option<Duration>,
     keepalive_probes: u32,
     last_heard: Duration,
     unacked_since: Option<Duration>,
@@ -485,12 +260,8 @@ impl Conn {
             rto,
             cc,
             retries: 0,
-            rto_at: None,
-            ack_at: None,
-            time_wait_at: None,
-            persist_at: None,
+            timers: TimerTable::default(),
             persist_backoff: 0,
-            keepalive_at: None,
             keepalive_probes: 0,
             last_heard: now,
             unacked_since: None,
@@ -894,11 +665,7 @@ impl Conn {
             self.close_reason = Some(reason);
             self.push_event(Event::Closed(reason));
         }
-        self.rto_at = None;
-        self.ack_at = None;
-        self.time_wait_at = None;
-        self.persist_at = None;
-        self.keepalive_at = None;
+        self.timers.stop_all();
     }
 
     // ----- Timers -----
@@ -906,42 +673,27 @@ impl Conn {
     /// The earliest time [`Conn::handle_timeout`] must run; `None` when no
     /// timer is pending.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        [
-            self.rto_at,
-            self.ack_at,
-            self.time_wait_at,
-            self.persist_at,
-            self.keepalive_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        self.timers.next()
     }
 
     /// Runs the timers due at `now`. Call `poll_transmit` after.
     pub fn handle_timeout(&mut self, now: Duration) {
         self.now = self.now.max(now);
         let now = self.now;
-        if self.time_wait_at.is_some_and(|t| t <= now) {
-            self.time_wait_at = None;
-            self.enter_closed(CloseReason::Normal);
-            return;
-        }
-        if self.rto_at.is_some_and(|t| t <= now) {
-            self.rto_at = None;
-            self.on_rto(now);
-        }
-        if self.ack_at.is_some_and(|t| t <= now) {
-            self.ack_at = None;
-            self.ack_now = true;
-        }
-        if self.persist_at.is_some_and(|t| t <= now) {
-            self.persist_at = None;
-            self.probe_needed = true;
-        }
-        if self.keepalive_at.is_some_and(|t| t <= now) {
-            self.keepalive_at = None;
-            self.on_keepalive(now);
+        for timer in Timer::ALL {
+            if !self.timers.expired(timer, now) {
+                continue;
+            }
+            match timer {
+                Timer::TimeWait => {
+                    self.enter_closed(CloseReason::Normal);
+                    return;
+                }
+                Timer::Rto => self.on_rto(now),
+                Timer::DelayedAck => self.ack_now = true,
+                Timer::Persist => self.probe_needed = true,
+                Timer::Keepalive => self.on_keepalive(now),
+            }
         }
     }
 
@@ -1001,7 +753,7 @@ impl Conn {
         }
         self.keepalive_probes += 1;
         self.keepalive_needed = true;
-        self.keepalive_at = Some(now + ka.interval);
+        self.timers.set(Timer::Keepalive, now + ka.interval);
     }
 
     fn arm_keepalive(&mut self, now: Duration) {
@@ -1009,7 +761,7 @@ impl Conn {
             && self.state.is_synchronized()
         {
             self.keepalive_probes = 0;
-            self.keepalive_at = Some(now + ka.idle);
+            self.timers.set(Timer::Keepalive, now + ka.idle);
         }
     }
 
@@ -1059,7 +811,7 @@ impl Conn {
         self.ack_now = true;
         if has_ack && seg.ack.after(self.iss) {
             self.syn_acked = true;
-            self.rto_at = None;
+            self.timers.stop(Timer::Rto);
             self.retries = 0;
             if !self.rto.ack_received(seg.ack, now) && self.ts_ok {
                 self.sample_ts_rtt(v);
@@ -1199,7 +951,7 @@ impl Conn {
             }
             if self.state == State::TimeWait && seg.flags.contains(Flags::FIN) {
                 // A retransmitted FIN: restart the 2·MSL wait (§3.10.7.4).
-                self.time_wait_at = Some(now + self.cfg.time_wait);
+                self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
             }
             return;
         }
@@ -1264,7 +1016,7 @@ impl Conn {
         if self.state == State::SynReceived {
             if ack.after(self.iss) && ack.before_eq(self.snd_nxt) {
                 self.syn_acked = true;
-                self.rto_at = None;
+                self.timers.stop(Timer::Rto);
                 self.retries = 0;
                 self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
                 self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
@@ -1360,7 +1112,7 @@ impl Conn {
             self.snd_wl2 = ack;
             self.max_snd_wnd = self.max_snd_wnd.max(wnd);
             if opened {
-                self.persist_at = None;
+                self.timers.stop(Timer::Persist);
                 self.persist_backoff = 0;
             }
         }
@@ -1409,10 +1161,10 @@ impl Conn {
         }
         // RFC 6298 §5.2–5.3.
         if self.flight() == 0 {
-            self.rto_at = None;
+            self.timers.stop(Timer::Rto);
             self.unacked_since = None;
         } else {
-            self.rto_at = Some(now + self.rto.rto());
+            self.timers.set(Timer::Rto, now + self.rto.rto());
             self.unacked_since = Some(now);
         }
         if self.send.una() != before && self.state.can_send_data() {
@@ -1464,10 +1216,11 @@ impl Conn {
 
     fn enter_time_wait(&mut self) {
         self.state = State::TimeWait;
-        self.rto_at = None;
-        self.persist_at = None;
-        self.keepalive_at = None;
-        self.time_wait_at = Some(self.now + self.cfg.time_wait);
+        self.timers.stop(Timer::Rto);
+        self.timers.stop(Timer::Persist);
+        self.timers.stop(Timer::Keepalive);
+        self.timers
+            .set(Timer::TimeWait, self.now + self.cfg.time_wait);
     }
 
     /// RFC 9293 §3.10.7.4 seventh, and RFC 5681 §4.2 for when to ACK.
@@ -1488,8 +1241,9 @@ impl Conn {
             self.unacked_segments += 1;
             if self.unacked_segments >= 2 || newly >= 2 * self.smss as usize {
                 self.ack_now = true;
-            } else if self.ack_at.is_none() {
-                self.ack_at = Some(self.now + self.cfg.delayed_ack);
+            } else if !self.timers.is_armed(Timer::DelayedAck) {
+                self.timers
+                    .set(Timer::DelayedAck, self.now + self.cfg.delayed_ack);
             }
         }
     }
@@ -1504,7 +1258,8 @@ impl Conn {
             if self.state == State::TimeWait && fin_in_segment {
                 // A retransmitted FIN: ACK it and restart the 2·MSL wait.
                 self.ack_now = true;
-                self.time_wait_at = Some(self.now + self.cfg.time_wait);
+                self.timers
+                    .set(Timer::TimeWait, self.now + self.cfg.time_wait);
             }
             return;
         }
@@ -1658,7 +1413,7 @@ impl Conn {
         if ack_flag {
             self.last_ack_sent = self.rcv_nxt();
             self.ack_now = false;
-            self.ack_at = None;
+            self.timers.stop(Timer::DelayedAck);
             self.unacked_segments = 0;
         }
         Some(h + len_data)
@@ -1717,7 +1472,7 @@ impl Conn {
                 } else {
                     self.rto.invalidate_timing();
                 }
-                self.rto_at = Some(now + self.rto.rto());
+                self.timers.set(Timer::Rto, now + self.rto.rto());
                 return Some(Plan {
                     flags,
                     seq: self.iss,
@@ -1889,8 +1644,8 @@ impl Conn {
         self.prr.out += len as u64;
         self.rto.invalidate_timing();
         let end = seq + len as u32;
-        if self.rto_at.is_none() {
-            self.rto_at = Some(self.now + self.rto.rto());
+        if !self.timers.is_armed(Timer::Rto) {
+            self.timers.set(Timer::Rto, self.now + self.rto.rto());
         }
         let mut flags = Flags::ACK;
         if end == self.send.tail() {
@@ -1935,7 +1690,8 @@ impl Conn {
             // window, backing off.
             self.probe_needed = false;
             self.persist_backoff = (self.persist_backoff + 1).min(10);
-            self.persist_at = Some(
+            self.timers.set(
+                Timer::Persist,
                 now + (self.rto.rto() * (1 << self.persist_backoff.min(6))).min(self.cfg.max_rto),
             );
             let seq = self.send.nxt();
@@ -1986,10 +1742,10 @@ impl Conn {
                     data: Some((seq, len)),
                 });
             }
-            if self.flight() == 0 && self.persist_at.is_none() {
+            if self.flight() == 0 && !self.timers.is_armed(Timer::Persist) {
                 // A zero window to probe, or a small one held back by SWS
                 // avoidance: come back after an RTO.
-                self.persist_at = Some(now + self.rto.rto());
+                self.timers.set(Timer::Persist, now + self.rto.rto());
             }
             return None;
         }
@@ -2013,8 +1769,8 @@ impl Conn {
             self.snd_max = self.snd_nxt;
             self.rto.start_timing(seq, now);
         }
-        if self.rto_at.is_none() {
-            self.rto_at = Some(now + self.rto.rto());
+        if !self.timers.is_armed(Timer::Rto) {
+            self.timers.set(Timer::Rto, now + self.rto.rto());
         }
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);

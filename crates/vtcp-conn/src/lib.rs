@@ -27,6 +27,9 @@
 
 mod config;
 mod conn;
+mod timer;
+mod types;
 
 pub use config::{Congestion, ConnConfig, IsnSource, Keepalive};
-pub use conn::{CloseReason, Conn, ConnError, CookieHandshake, Event, State, Stats};
+pub use conn::Conn;
+pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};

@@ -1,0 +1,231 @@
+//! What a connection shows its user: its state, events, errors,
+//! statistics, and what a SYN-cookie handshake settled.
+
+use std::fmt;
+use std::time::Duration;
+
+use vtcp_seq::Seq;
+use vtcp_wire::WireError;
+
+/// The eleven states of RFC 9293 §3.3.2 (the seed's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// No connection.
+    Closed,
+    /// Waiting for a SYN.
+    Listen,
+    /// Our SYN sent, waiting for the peer's.
+    SynSent,
+    /// SYN received and answered, waiting for its ACK.
+    SynReceived,
+    /// Open: data flows both ways.
+    Established,
+    /// We closed; our FIN is not yet acknowledged.
+    FinWait1,
+    /// We closed and our FIN was acknowledged; the peer may still send.
+    FinWait2,
+    /// The peer closed; we may still send.
+    CloseWait,
+    /// Both closed at once; waiting for our FIN's ACK.
+    Closing,
+    /// The peer closed, then we did; waiting for our FIN's ACK.
+    LastAck,
+    /// Both closed; waiting out old segments.
+    TimeWait,
+}
+
+impl State {
+    /// The seed's upper-case name, as RFC 9293 writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Closed => "CLOSED",
+            Self::Listen => "LISTEN",
+            Self::SynSent => "SYN-SENT",
+            Self::SynReceived => "SYN-RECEIVED",
+            Self::Established => "ESTABLISHED",
+            Self::FinWait1 => "FIN-WAIT-1",
+            Self::FinWait2 => "FIN-WAIT-2",
+            Self::CloseWait => "CLOSE-WAIT",
+            Self::Closing => "CLOSING",
+            Self::LastAck => "LAST-ACK",
+            Self::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// A synchronized state (RFC 9293 §3.5): the handshake is complete.
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            Self::Closed | Self::Listen | Self::SynSent | Self::SynReceived
+        )
+    }
+
+    pub(crate) fn can_receive_data(self) -> bool {
+        matches!(self, Self::Established | Self::FinWait1 | Self::FinWait2)
+    }
+
+    pub(crate) fn can_send_data(self) -> bool {
+        matches!(self, Self::Established | Self::CloseWait)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a connection closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// Both sides closed in order.
+    Normal,
+    /// The peer reset the connection.
+    Reset,
+    /// The peer refused the connection (RST answering our SYN).
+    Refused,
+    /// Retransmissions, keepalive probes or the user timeout ran out.
+    TimedOut,
+    /// We aborted it.
+    Aborted,
+}
+
+/// Something the application may want to act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// The handshake completed.
+    Connected,
+    /// Data can be read.
+    Readable,
+    /// Room opened in the send buffer.
+    Writable,
+    /// The peer sent FIN: no more data will arrive.
+    PeerClosed,
+    /// The connection is closed.
+    Closed(CloseReason),
+}
+
+/// Pending events in the order they happened, each kind at most once: a
+/// fixed array, so a connection allocates nothing for them and an
+/// application that never polls cannot make them grow.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct EventQueue {
+    items: [Option<Event>; Self::KINDS],
+}
+
+impl EventQueue {
+    /// How many kinds of [`Event`] there are.
+    const KINDS: usize = 5;
+
+    /// Exhaustive, so a new kind of event cannot be forgotten here.
+    fn kind(event: &Event) -> usize {
+        match event {
+            Event::Connected => 0,
+            Event::Readable => 1,
+            Event::Writable => 2,
+            Event::PeerClosed => 3,
+            Event::Closed(_) => 4,
+        }
+    }
+
+    pub(crate) fn push(&mut self, event: Event) {
+        let kind = Self::kind(&event);
+        for item in &mut self.items {
+            match item {
+                Some(e) if Self::kind(e) == kind => return,
+                Some(_) => {}
+                None => {
+                    *item = Some(event);
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Event> {
+        let first = self.items[0].take();
+        self.items.rotate_left(1);
+        first
+    }
+}
+
+/// Errors of the application-side calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConnError {
+    /// The connection is not in a state that allows this.
+    #[error("not allowed in state {0}")]
+    InvalidState(State),
+    /// The segment given to `accept_syn` is not a SYN.
+    #[error("not a SYN")]
+    NotASyn,
+    /// A segment could not be parsed.
+    #[error("malformed segment: {0}")]
+    Malformed(#[from] WireError),
+    /// The connection closed for this reason.
+    #[error("connection closed: {0:?}")]
+    Closed(CloseReason),
+}
+
+/// Per-connection counters, in the manner of Linux's `tcp_info`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Smoothed RTT.
+    pub srtt: Option<Duration>,
+    /// RTT variation.
+    pub rttvar: Duration,
+    /// Current retransmission timeout.
+    pub rto: Duration,
+    /// Congestion window, octets.
+    pub cwnd: u32,
+    /// Slow-start threshold, octets.
+    pub ssthresh: u32,
+    /// Octets sent and not acknowledged.
+    pub bytes_in_flight: usize,
+    /// Segments received.
+    pub segments_in: u64,
+    /// Segments sent.
+    pub segments_out: u64,
+    /// Data segments sent again.
+    pub retransmits: u64,
+    /// Retransmission timeouts.
+    pub rtos: u64,
+    /// Fast retransmits (recoveries entered).
+    pub fast_recoveries: u64,
+    /// Retransmissions found lost during recovery and sent again.
+    pub lost_retransmits: u64,
+    /// SACK blocks received.
+    pub sack_blocks_seen: u64,
+    /// Out-of-order octets held now.
+    pub ooo_bytes: usize,
+    /// Segments dropped as malformed.
+    pub malformed: u64,
+    /// Segments dropped as unacceptable (out of window, PAWS).
+    pub dropped: u64,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks: u64,
+    /// Octets received in order.
+    pub bytes_received: u64,
+    /// Octets acknowledged by the peer.
+    pub bytes_acked: u64,
+}
+
+/// What a SYN-cookie handshake settled, for [`Conn::accept_cookie`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CookieHandshake {
+    /// The peer's ISN.
+    pub remote_isn: Seq,
+    /// Our ISN: the cookie.
+    pub local_isn: Seq,
+    /// The peer's MSS, as the cookie carried it.
+    pub peer_mss: u16,
+    /// The peer's window-scale shift, if the cookie kept it.
+    pub peer_wscale: Option<u8>,
+    /// The shift our SYN-ACK offered.
+    pub our_wscale: u8,
+    /// The peer allowed SACK.
+    pub sack_permitted: bool,
+    /// The timestamps of the completing ACK, if any.
+    pub timestamp: Option<vtcp_wire::Timestamp>,
+    /// The window of the completing ACK, unscaled.
+    pub window: u16,
+}

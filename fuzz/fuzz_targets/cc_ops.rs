@@ -34,9 +34,7 @@ fuzz_target!(|input: (u8, u16, Vec<Event>)| {
     for event in events {
         match event {
             Event::Ack(b) => cc.on_ack_at(b, now),
-            Event::DupAck => {
-                cc.on_dup_ack();
-            }
+            Event::DupAck => cc.on_recovery_dup_ack(),
             Event::FastRetransmit(f, s) => cc.on_fast_retransmit(f, Seq(s)),
             Event::ExitRecovery => cc.exit_recovery(),
             Event::Timeout => cc.on_timeout(),

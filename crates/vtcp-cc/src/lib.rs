@@ -31,8 +31,7 @@
 //! cc.on_ack(mss); // slow start: one MSS per MSS acknowledged
 //! assert_eq!(cc.send_window(), 11 * mss);
 //!
-//! // Three duplicate ACKs: fast retransmit.
-//! assert!(!cc.on_dup_ack() && !cc.on_dup_ack() && cc.on_dup_ack());
+//! // The engine saw a loss (three duplicate ACKs, say): fast retransmit.
 //! cc.on_fast_retransmit(11 * mss, Seq(50_000));
 //! assert_eq!(cc.ssthresh(), 11 * mss / 2);
 //! assert!(cc.in_recovery());
@@ -61,9 +60,11 @@ pub use newreno::NewReno;
 ///
 /// - [`on_ack`](Self::on_ack) for every ACK that acknowledges new data,
 ///   outside recovery or (as a partial ACK) inside it;
-/// - [`on_dup_ack`](Self::on_dup_ack) for each duplicate ACK; on `true` (the
-///   third) it retransmits and calls
-///   [`on_fast_retransmit`](Self::on_fast_retransmit);
+/// - [`on_fast_retransmit`](Self::on_fast_retransmit) when its loss
+///   detection (duplicate ACKs, SACK, RACK: the engine's, not the
+///   controller's) starts a recovery;
+/// - [`on_recovery_dup_ack`](Self::on_recovery_dup_ack) for each further
+///   duplicate ACK during a recovery without SACK;
 /// - [`exit_recovery`](Self::exit_recovery) when an ACK covers
 ///   [`recovery_seq`](Self::recovery_seq);
 /// - [`on_timeout`](Self::on_timeout) when the retransmission timer
@@ -75,10 +76,11 @@ pub trait CongestionController: fmt::Debug {
     /// New data was acknowledged: `bytes_acked` octets.
     fn on_ack(&mut self, bytes_acked: u32);
 
-    /// A duplicate ACK arrived; `true` on the third in a row, when the
-    /// engine should retransmit (RFC 5681 §3.2 step 2). In recovery each
-    /// one inflates the window by one SMSS (step 4).
-    fn on_dup_ack(&mut self) -> bool;
+    /// A duplicate ACK arrived during recovery: a segment left the network,
+    /// and the window inflates by one SMSS (RFC 5681 §3.2 step 4). Outside
+    /// recovery it does nothing: counting duplicates and deciding that a
+    /// segment is lost is loss detection, the engine's job.
+    fn on_recovery_dup_ack(&mut self);
 
     /// The retransmission timer expired (RFC 5681 §3.1 eq. 4): ssthresh
     /// drops, the window becomes the loss window of one SMSS.
@@ -142,7 +144,6 @@ pub(crate) struct Window {
     pub(crate) cwnd: u32,
     pub(crate) ssthresh: u32,
     pub(crate) mss: u32,
-    dup_acks: u32,
     in_recovery: bool,
     recover: Seq,
     /// Flight size when recovery began, for a timeout during recovery.
@@ -163,7 +164,6 @@ impl Window {
             // RFC 5681 §3.1: "arbitrarily high".
             ssthresh: u32::MAX,
             mss,
-            dup_acks: 0,
             in_recovery: false,
             recover: Seq(0),
             recovery_flight: 0,
@@ -193,7 +193,6 @@ impl Window {
     /// (zero when the ACK was spent on slow start or recovery).
     pub(crate) fn on_ack(&mut self, bytes_acked: u32) -> u32 {
         self.started = true;
-        self.dup_acks = 0;
         if self.in_recovery {
             // RFC 6582 §3.2 step 5, partial ACK: deflate by the amount
             // acknowledged, add back one SMSS if at least that much was.
@@ -237,15 +236,12 @@ impl Window {
         }
     }
 
-    pub(crate) fn on_dup_ack(&mut self) -> bool {
+    pub(crate) fn on_recovery_dup_ack(&mut self) {
         if self.in_recovery {
             // RFC 5681 §3.2 step 4: each further duplicate means a segment
             // left the network.
             self.cwnd = self.cwnd.saturating_add(self.mss);
-            return false;
         }
-        self.dup_acks = self.dup_acks.saturating_add(1);
-        self.dup_acks == 3
     }
 
     /// Enters fast recovery with a new ssthresh (RFC 5681 §3.2 steps 2–3).
@@ -263,7 +259,6 @@ impl Window {
             self.cwnd = self.ssthresh.max(self.mss);
         }
         self.in_recovery = false;
-        self.dup_acks = 0;
         self.ca_acked = 0;
     }
 
@@ -283,7 +278,6 @@ impl Window {
         self.ssthresh = ssthresh.max(self.floor());
         self.cwnd = self.mss;
         self.in_recovery = false;
-        self.dup_acks = 0;
         self.ca_acked = 0;
     }
 
@@ -325,8 +319,8 @@ macro_rules! delegate_window {
         fn set_mss(&mut self, mss: u32) {
             self.window.set_mss(mss);
         }
-        fn on_dup_ack(&mut self) -> bool {
-            self.window.on_dup_ack()
+        fn on_recovery_dup_ack(&mut self) {
+            self.window.on_recovery_dup_ack();
         }
     };
 }
@@ -380,9 +374,7 @@ pub(crate) mod model {
         for op in ops {
             match op {
                 Op::Ack(b) => cc.on_ack_at(*b, now),
-                Op::DupAck => {
-                    cc.on_dup_ack();
-                }
+                Op::DupAck => cc.on_recovery_dup_ack(),
                 Op::FastRetransmit(f) => cc.on_fast_retransmit(*f, Seq(*f)),
                 Op::ExitRecovery => cc.exit_recovery(),
                 Op::Timeout => cc.on_timeout(),

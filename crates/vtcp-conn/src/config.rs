@@ -64,8 +64,8 @@ impl Controller {
         each_controller!(self, c => c.on_rtt_sample(srtt));
     }
 
-    pub(crate) fn on_dup_ack(&mut self) -> bool {
-        each_controller!(self, c => c.on_dup_ack())
+    pub(crate) fn on_recovery_dup_ack(&mut self) {
+        each_controller!(self, c => c.on_recovery_dup_ack());
     }
 
     pub(crate) fn on_timeout(&mut self) {

@@ -12,6 +12,7 @@ use vtcp_wire::{
 };
 
 use crate::config::{ConnConfig, Controller, IsnSource};
+use crate::recovery::{DUP_THRESH, PrrAck, Recovery};
 use crate::timer::{Timer, TimerTable};
 use crate::types::{CloseReason, ConnError, CookieHandshake, Event, EventQueue, State, Stats};
 
@@ -19,8 +20,6 @@ use crate::types::{CloseReason, ConnError, CookieHandshake, Event, EventQueue, S
 const MAX_HEADER: usize = 60;
 /// RFC 7323 §5.5: TS.Recent older than 24 days is invalid.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
-/// RFC 6675 DupThresh.
-const DUP_THRESH: u32 = 3;
 /// RFC 5961 §7: challenge ACKs per second at most.
 const CHALLENGE_ACKS_PER_SEC: u32 = 10;
 
@@ -65,6 +64,8 @@ pub struct Conn {
     cc: Controller,
     retries: u32,
     timers: TimerTable,
+    /// Loss recovery's state (RFC 6675, RFC 9937, RFC 6582).
+    recovery: Recovery,
     persist_backoff: u32,
     keepalive_probes: u32,
     last_heard: Duration,
@@ -75,93 +76,11 @@ pub struct Conn {
     rst_needed: bool,
     keepalive_needed: bool,
     probe_needed: bool,
-    retransmit_at: Option<Seq>,
-    high_rxt: Seq,
-    /// RFC 6675 RescueRxt: a rescue retransmission (NextSeg rule 4) may go
-    /// once SND.UNA reaches it.
-    rescue_rxt: Seq,
-    /// The highest sequence number sent when the latest retransmission
-    /// went out: SACKs well beyond it mean that retransmission was lost.
-    rxt_sent_max: Seq,
-    /// Duplicate ACKs in a row (for limited transmit).
-    dup_acks: u32,
-    /// Proportional Rate Reduction during SACK recovery (RFC 9937).
-    prr: Prr,
     challenge_window: (Duration, u32),
     now: Duration,
     events: EventQueue,
     close_reason: Option<CloseReason>,
     stats: Stats,
-}
-
-/// RFC 9937 Proportional Rate Reduction: how much a sender in SACK
-/// recovery may send. Without it, a recovery that starts with many
-/// segments lost (a slow start that overran a queue) finds `pipe` far below
-/// `ssthresh` and sends the difference at once, into the queue that just
-/// overflowed; the retransmissions are lost again and only a timeout
-/// recovers them. PRR paces sending by what the ACKs say was delivered.
-#[derive(Clone, Copy, Debug, Default)]
-struct Prr {
-    /// RecoverFS: `pipe` when recovery started (§5).
-    recover_fs: u32,
-    /// prr_delivered: octets the peer took in, cumulatively or by SACK,
-    /// during recovery.
-    delivered: u64,
-    /// prr_out: octets sent during recovery.
-    out: u64,
-    /// `pipe` + `sndcnt` as of the last ACK: the window that limits sending
-    /// until the next one.
-    cwnd: u32,
-}
-
-/// What one ACK in recovery told, for [`Prr::on_ack`].
-struct PrrAck {
-    /// DeliveredData: the change in SND.UNA plus the change in SACKed
-    /// octets.
-    delivered: u32,
-    /// SafeACK: SND.UNA advanced and no further loss is indicated.
-    safe: bool,
-    /// RFC 6675's pipe after the ACK.
-    pipe: u32,
-}
-
-impl Prr {
-    fn start(&mut self, pipe: u32) {
-        *self = Self {
-            recover_fs: pipe.max(1),
-            ..Self::default()
-        };
-    }
-
-    /// RFC 9937 §6, on each ACK in recovery.
-    fn on_ack(&mut self, ack: &PrrAck, ssthresh: u32, mss: u32) {
-        self.delivered += u64::from(ack.delivered);
-        let sndcnt = if ack.pipe > ssthresh {
-            // Proportional: ssthresh/RecoverFS of what was delivered.
-            let due = (self.delivered * u64::from(ssthresh)).div_ceil(u64::from(self.recover_fs));
-            due.saturating_sub(self.out)
-        } else {
-            // Conservative reduction bound: no more than delivered; one
-            // segment more (slow start) only while recovery goes well.
-            let mut sndcnt = self
-                .delivered
-                .saturating_sub(self.out)
-                .max(u64::from(ack.delivered));
-            if ack.safe {
-                sndcnt += u64::from(mss);
-            }
-            sndcnt.min(u64::from(ssthresh - ack.pipe))
-        };
-        // The fast retransmit itself always goes out.
-        let sndcnt = if self.out == 0 && sndcnt == 0 {
-            u64::from(mss)
-        } else {
-            sndcnt
-        };
-        self.cwnd = ack
-            .pipe
-            .saturating_add(sndcnt.min(u64::from(u32::MAX)) as u32);
-    }
 }
 
 impl fmt::Debug for Conn {
@@ -261,6 +180,7 @@ impl Conn {
             cc,
             retries: 0,
             timers: TimerTable::default(),
+            recovery: Recovery::new(iss),
             persist_backoff: 0,
             keepalive_probes: 0,
             last_heard: now,
@@ -271,12 +191,6 @@ impl Conn {
             rst_needed: false,
             keepalive_needed: false,
             probe_needed: false,
-            retransmit_at: None,
-            high_rxt: iss,
-            rescue_rxt: iss,
-            rxt_sent_max: iss,
-            dup_acks: 0,
-            prr: Prr::default(),
             challenge_window: (now, 0),
             now,
             events: EventQueue::default(),
@@ -715,7 +629,7 @@ impl Conn {
         self.rto.backoff();
         // Limited transmit's credit (RFC 3042) belongs to the duplicate
         // ACKs of the flight the timeout gave up on.
-        self.dup_acks = 0;
+        self.recovery.dup_acks = 0;
         match self.state {
             State::SynSent | State::SynReceived if !self.syn_acked => {
                 self.syn_needed = true;
@@ -736,8 +650,8 @@ impl Conn {
                     self.fin_sent = false;
                 }
                 self.snd_nxt = self.snd_una();
-                self.high_rxt = self.send.una();
-                self.retransmit_at = None;
+                self.recovery.high_rxt = self.send.una();
+                self.recovery.retransmit_at = None;
             }
         }
     }
@@ -1077,12 +991,14 @@ impl Conn {
             && (wnd == self.snd_wnd || newly_sacked)
             && self.flight() > 0
         {
-            self.dup_acks += 1;
-            // RFC 6675 §5 steps (1) and (2): DupThresh duplicates, or
-            // IsLost(HighACK + 1) already.
-            let lost =
-                self.sack_ok && !self.cc.in_recovery() && self.send.is_lost(una, mss as usize);
-            if self.cc.on_dup_ack() || lost {
+            self.recovery.dup_acks += 1;
+            if self.cc.in_recovery() {
+                self.cc.on_recovery_dup_ack();
+            } else if self.recovery.dup_acks == DUP_THRESH
+                || (self.sack_ok && self.send.is_lost(una, mss as usize))
+            {
+                // RFC 6675 §5 steps (1) and (2): DupThresh duplicates, or
+                // IsLost(HighACK + 1) already.
                 self.enter_recovery();
             }
         }
@@ -1101,7 +1017,7 @@ impl Conn {
                 safe: una_after.after(una_before) && !newly_lost,
                 pipe: self.pipe() as u32,
             };
-            self.prr.on_ack(&ack, self.cc.ssthresh(), mss);
+            self.recovery.prr.on_ack(&ack, self.cc.ssthresh(), mss);
         }
         // RFC 9293 §3.10.7.4: window update if the segment is newer.
         if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack))
@@ -1122,7 +1038,7 @@ impl Conn {
 
     fn on_new_ack(&mut self, ack: Seq, v: &OptionValues) {
         let now = self.now;
-        self.dup_acks = 0;
+        self.recovery.dup_acks = 0;
         let before = self.send.una();
         let data_acked = self.send.acknowledge(ack.min_seq(self.send.tail()));
         // Only a FIN can be acknowledged past the data.
@@ -1145,19 +1061,19 @@ impl Conn {
         if self.cc.in_recovery() {
             if ack.after_eq(self.cc.recovery_seq()) {
                 self.cc.exit_recovery();
-                self.retransmit_at = None;
+                self.recovery.retransmit_at = None;
             } else {
                 // RFC 6582 §3.2 step 5: partial ACK.
                 self.cc.on_ack_at(data_acked as u32, now);
                 if !self.sack_ok {
-                    self.retransmit_at = Some(self.send.una());
+                    self.recovery.retransmit_at = Some(self.send.una());
                 }
             }
         } else {
             self.cc.on_ack_at(data_acked as u32, now);
         }
-        if self.high_rxt.before(self.send.una()) {
-            self.high_rxt = self.send.una();
+        if self.recovery.high_rxt.before(self.send.una()) {
+            self.recovery.high_rxt = self.send.una();
         }
         // RFC 6298 §5.2–5.3.
         if self.flight() == 0 {
@@ -1192,17 +1108,17 @@ impl Conn {
         let flight = self.flight() as u32;
         self.cc.on_fast_retransmit(flight, self.snd_max);
         self.rto.invalidate_timing();
-        self.retransmit_at = Some(self.send.una());
-        self.high_rxt = self.send.una();
+        self.recovery.retransmit_at = Some(self.send.una());
+        self.recovery.high_rxt = self.send.una();
         // RFC 6675 (4.3): no rescue before the fast retransmit is
         // acknowledged.
-        self.rescue_rxt = self
+        self.recovery.rescue_rxt = self
             .send
             .retransmit_data(self.send.una(), self.smss as usize)
             .map_or(self.send.una(), |(seq, a, b)| {
                 seq + (a.len() + b.len()) as u32
             });
-        self.prr.start(self.pipe() as u32);
+        self.recovery.prr.start(self.pipe() as u32);
     }
 
     fn after_ack_state_changes(&mut self) {
@@ -1530,7 +1446,7 @@ impl Conn {
     /// 6675 NextSeg() rule 1 retransmission (of data deemed lost).
     fn retransmission(&mut self) -> Option<Plan> {
         let mss = self.smss as usize;
-        if let Some(at) = self.retransmit_at.take() {
+        if let Some(at) = self.recovery.retransmit_at.take() {
             if let Some((seq, a, b)) = self.send.retransmit_data(at, mss) {
                 let len = a.len() + b.len();
                 return Some(self.retransmitted(seq, len));
@@ -1566,30 +1482,22 @@ impl Conn {
     /// octet. A loss at the tail of the flight, with nothing sent after it
     /// to be SACKed, is then repaired without waiting for the timer.
     fn rescue(&mut self) -> Option<Plan> {
-        if self.send.una().before(self.rescue_rxt) || !self.room_for_a_segment() {
+        if self.send.una().before(self.recovery.rescue_rxt) || !self.room_for_a_segment() {
             return None;
         }
         let (seq, len) = self.send.rescue_seg(self.smss as usize)?;
-        self.rescue_rxt = self.cc.recovery_seq();
+        self.recovery.rescue_rxt = self.cc.recovery_seq();
         // HighRxt MUST NOT be updated for a rescue.
         Some(self.resent(seq, len))
     }
 
-    /// Lost retransmissions, which RFC 6675 alone only repairs by timeout:
-    /// when SACKs cover more than DupThresh − 1 segments of data sent
-    /// after the latest retransmission, the retransmissions still not
-    /// acknowledged were lost too (by IsLost's own reasoning, applied to
-    /// the order of sending). NextSeg then starts over from SND.UNA, so
-    /// rule 1 resends them. Linux did the same before RACK.
+    /// Lost retransmissions found (see
+    /// [`Recovery::detect_lost_retransmissions`]) are counted.
     fn detect_lost_retransmissions(&mut self) {
-        let una = self.send.una();
-        if !self.high_rxt.after(una) {
-            return;
-        }
-        let beyond = self.rxt_sent_max + (DUP_THRESH - 1) * self.smss;
-        if self.send.high_sacked().is_some_and(|h| h.after(beyond)) {
-            self.high_rxt = una;
-            self.rxt_sent_max = self.snd_max;
+        if self
+            .recovery
+            .detect_lost_retransmissions(&self.send, self.snd_max, self.smss)
+        {
             self.stats.lost_retransmits += 1;
         }
     }
@@ -1604,14 +1512,16 @@ impl Conn {
     /// NextSeg()'s candidate within the window, if it is lost (rule 1) or
     /// when `lost_only` is false (rule 3).
     fn next_seg(&mut self, lost_only: bool) -> Option<Plan> {
-        let next = self.send.next_seg(self.high_rxt, self.smss as usize)?;
+        let next = self
+            .send
+            .next_seg(self.recovery.high_rxt, self.smss as usize)?;
         (self.room_for_a_segment() && (next.lost || !lost_only))
             .then(|| self.retransmitted(next.seq, next.len))
     }
 
     /// RFC 6675 §4 SetPipe: octets estimated in flight.
     fn pipe(&self) -> usize {
-        self.send.pipe(self.high_rxt, self.smss as usize)
+        self.recovery.pipe(&self.send, self.smss)
     }
 
     /// RFC 6675 step (C): cwnd − pipe ≥ 1 SMSS.
@@ -1623,7 +1533,7 @@ impl Conn {
     /// SACK recovery the one Proportional Rate Reduction allows.
     fn send_window(&self) -> u32 {
         if self.in_sack_recovery() {
-            self.prr.cwnd
+            self.recovery.prr.cwnd
         } else {
             self.cc.send_window()
         }
@@ -1631,17 +1541,17 @@ impl Conn {
 
     fn retransmitted(&mut self, seq: Seq, len: usize) -> Plan {
         let end = seq + len as u32;
-        if self.high_rxt.before(end) {
-            self.high_rxt = end;
+        if self.recovery.high_rxt.before(end) {
+            self.recovery.high_rxt = end;
         }
-        self.rxt_sent_max = self.snd_max;
+        self.recovery.rxt_sent_max = self.snd_max;
         self.resent(seq, len)
     }
 
     /// A segment of old data, sent again.
     fn resent(&mut self, seq: Seq, len: usize) -> Plan {
         self.stats.retransmits += 1;
-        self.prr.out += len as u64;
+        self.recovery.prr.out += len as u64;
         self.rto.invalidate_timing();
         let end = seq + len as u32;
         if !self.timers.is_armed(Timer::Rto) {
@@ -1681,7 +1591,7 @@ impl Conn {
         let limited = if self.cc.in_recovery() {
             0
         } else {
-            self.dup_acks.min(2) as usize * mss
+            self.recovery.dup_acks.min(2) as usize * mss
         };
         let cwnd_room = (cwnd + limited).saturating_sub(in_flight);
         let room = wnd_room.min(cwnd_room);
@@ -1727,7 +1637,7 @@ impl Conn {
                     self.snd_nxt += 1;
                 }
                 self.sent_new(seq);
-                self.prr.out += len as u64;
+                self.recovery.prr.out += len as u64;
                 // PSH on the segment that empties the queue, as Linux does.
                 let mut flags = Flags::ACK;
                 if self.send.pending() == 0 {
@@ -1781,93 +1691,5 @@ impl Conn {
     /// [`SegmentView`].
     pub fn peek_segment(bytes: &[u8]) -> Result<SegmentView<&[u8]>, WireError> {
         SegmentView::new_checked(bytes)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::VecDeque;
-
-    use quickcheck::quickcheck;
-
-    use super::{CloseReason, Event, EventQueue, Prr, PrrAck};
-
-    fn event(n: u8) -> Event {
-        match n % 6 {
-            0 => Event::Connected,
-            1 => Event::Readable,
-            2 => Event::Writable,
-            3 => Event::PeerClosed,
-            4 => Event::Closed(CloseReason::Normal),
-            _ => Event::Closed(CloseReason::Reset),
-        }
-    }
-
-    quickcheck! {
-        // The queue against a VecDeque that skips a push when an event of
-        // the same kind waits: same events, same order.
-        fn event_queue_matches_a_deque(ops: Vec<Option<u8>>) -> bool {
-            let mut queue = EventQueue::default();
-            let mut model: VecDeque<Event> = VecDeque::new();
-            for op in ops {
-                match op {
-                    Some(n) => {
-                        let e = event(n);
-                        let same_kind = |m: &Event| {
-                            core::mem::discriminant(m) == core::mem::discriminant(&e)
-                        };
-                        if !model.iter().any(same_kind) {
-                            model.push_back(e);
-                        }
-                        queue.push(e);
-                    }
-                    None => {
-                        if queue.pop() != model.pop_front() {
-                            return false;
-                        }
-                    }
-                }
-            }
-            while let Some(e) = model.pop_front() {
-                if queue.pop() != Some(e) {
-                    return false;
-                }
-            }
-            queue.pop().is_none()
-        }
-
-        // RFC 9937's promise, with a sender that uses every allowance: it
-        // never sends more than was delivered, except the fast retransmit
-        // and one segment per SafeACK; while pipe > ssthresh, no more than
-        // ssthresh/RecoverFS of what was delivered.
-        fn prr_sends_no_more_than_delivered(acks: Vec<(u16, bool, u16)>, ssthresh: u16) -> bool {
-            let mss = 100u64;
-            let ssthresh = u32::from(ssthresh) + 1;
-            let recover_fs = 2 * ssthresh;
-            let mut prr = Prr::default();
-            prr.start(recover_fs);
-            let (mut delivered, mut safe_acks) = (0u64, 0u64);
-            for (d, safe, pipe) in acks {
-                let ack = PrrAck { delivered: u32::from(d), safe, pipe: u32::from(pipe) };
-                prr.on_ack(&ack, ssthresh, mss as u32);
-                delivered += u64::from(d);
-                safe_acks += u64::from(safe);
-                let sndcnt = prr.cwnd.saturating_sub(ack.pipe);
-                if ack.pipe > ssthresh {
-                    let due = (delivered * u64::from(ssthresh)).div_ceil(u64::from(recover_fs));
-                    let forced = prr.out == 0 && u64::from(sndcnt) == mss;
-                    if u64::from(sndcnt) > due.saturating_sub(prr.out) && !forced {
-                        return false;
-                    }
-                } else if ack.pipe + sndcnt > ssthresh.max(ack.pipe + mss as u32) {
-                    return false;
-                }
-                prr.out += u64::from(sndcnt);
-                if prr.out > delivered + mss + mss * safe_acks {
-                    return false;
-                }
-            }
-            true
-        }
     }
 }

@@ -27,6 +27,7 @@
 
 mod config;
 mod conn;
+mod recovery;
 mod timer;
 mod types;
 

@@ -229,3 +229,57 @@ pub struct CookieHandshake {
     /// The window of the completing ACK, unscaled.
     pub window: u16,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use quickcheck::quickcheck;
+
+    use super::{CloseReason, Event, EventQueue};
+
+    fn event(n: u8) -> Event {
+        match n % 6 {
+            0 => Event::Connected,
+            1 => Event::Readable,
+            2 => Event::Writable,
+            3 => Event::PeerClosed,
+            4 => Event::Closed(CloseReason::Normal),
+            _ => Event::Closed(CloseReason::Reset),
+        }
+    }
+
+    quickcheck! {
+        // The queue against a VecDeque that skips a push when an event of
+        // the same kind waits: same events, same order.
+        fn event_queue_matches_a_deque(ops: Vec<Option<u8>>) -> bool {
+            let mut queue = EventQueue::default();
+            let mut model: VecDeque<Event> = VecDeque::new();
+            for op in ops {
+                match op {
+                    Some(n) => {
+                        let e = event(n);
+                        let same_kind = |m: &Event| {
+                            core::mem::discriminant(m) == core::mem::discriminant(&e)
+                        };
+                        if !model.iter().any(same_kind) {
+                            model.push_back(e);
+                        }
+                        queue.push(e);
+                    }
+                    None => {
+                        if queue.pop() != model.pop_front() {
+                            return false;
+                        }
+                    }
+                }
+            }
+            while let Some(e) = model.pop_front() {
+                if queue.pop() != Some(e) {
+                    return false;
+                }
+            }
+            queue.pop().is_none()
+        }
+    }
+}

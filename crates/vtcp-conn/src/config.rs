@@ -160,6 +160,11 @@ pub struct ConnConfig {
     pub enable_timestamps: bool,
     /// Offer SACK (RFC 2018).
     pub enable_sack: bool,
+    /// With SACK negotiated, detect losses by time with RACK and probe tail
+    /// losses with TLP (RFC 8985). `false` keeps RFC 6675's DupThresh and
+    /// NextSeg with the rescue retransmission, which is also what runs
+    /// without SACK.
+    pub rack_tlp: bool,
     /// The congestion controller.
     pub congestion: Congestion,
     /// Keepalive; off when `None`.
@@ -215,6 +220,7 @@ impl Default for ConnConfig {
             no_window_scaling: false,
             enable_timestamps: true,
             enable_sack: true,
+            rack_tlp: true,
             congestion: Congestion::HighSpeed,
             keepalive: None,
             send_buffer: 256 * 1024,

@@ -12,7 +12,7 @@ use vtcp_wire::{
 };
 
 use crate::config::{ConnConfig, Controller, IsnSource};
-use crate::recovery::{DUP_THRESH, PrrAck, Recovery};
+use crate::recovery::{DUP_THRESH, Delivered, PrrAck, Recovery, pto};
 use crate::timer::{Timer, TimerTable};
 use crate::types::{CloseReason, ConnError, CookieHandshake, Event, EventQueue, State, Stats};
 
@@ -604,6 +604,10 @@ impl Conn {
                     return;
                 }
                 Timer::Rto => self.on_rto(now),
+                Timer::Tlp => self.on_pto(),
+                Timer::RackReorder => {
+                    self.rack_detect(now);
+                }
                 Timer::DelayedAck => self.ack_now = true,
                 Timer::Persist => self.probe_needed = true,
                 Timer::Keepalive => self.on_keepalive(now),
@@ -646,6 +650,14 @@ impl Conn {
                 // trusted; go back to SND.UNA.
                 self.send.clear_sacks();
                 self.send.rewind_to(self.send.una());
+                // Karn (RFC 6298 §3): what goes again now is not timed; an
+                // ACK of the segment timed before the timeout would count
+                // the timeout itself into the RTT.
+                self.rto.invalidate_timing();
+                self.recovery.sent.on_timeout();
+                self.recovery.tlp = Default::default();
+                self.timers.stop(Timer::Tlp);
+                self.timers.stop(Timer::RackReorder);
                 if !self.fin_acked {
                     self.fin_sent = false;
                 }
@@ -849,6 +861,22 @@ impl Conn {
             self.stats.dropped += 1;
             if !seg.flags.contains(Flags::RST) {
                 self.ack_now = true;
+                // A duplicate that ends where the last ACK we sent did (that
+                // ACK was lost, so the peer sent it again): its timestamp is
+                // the one to echo (RFC 7323 §4.3, SEG.SEQ ≤ Last.ACK.sent,
+                // as Linux applies it). Echoing the one from before the
+                // loss would time the peer's whole RTO into its RTT. Data
+                // not acknowledged yet keeps §4.3 (A)'s earliest TSval.
+                let end = seg.seq + seg.payload.len() as u32;
+                if self.ts_ok
+                    && let Some(ts) = v.timestamp
+                    && !seg.payload.is_empty()
+                    && end == self.last_ack_sent
+                    && !vtcp_seq::seq_before(ts.tsval, self.ts_recent)
+                {
+                    self.ts_recent = ts.tsval;
+                    self.ts_recent_at = now;
+                }
             }
             let end = seg.seq + seg.payload.len() as u32;
             if !seg.payload.is_empty()
@@ -970,12 +998,25 @@ impl Conn {
         let una_before = self.send.una();
         let before = una_before + self.send.scoreboard().sacked_bytes() as u32;
         let lost_before = self.send.lost_below(mss as usize);
+        let rack = self.rack_on();
+        let mut delivered = Delivered::default();
         for b in v.sack_blocks.iter() {
             self.stats.sack_blocks_seen += 1;
             if self.sack_ok {
                 self.send.mark_sacked(b.left, b.right);
+                if rack {
+                    self.recovery.sent.on_sack(b.left, b.right, &mut delivered);
+                }
             }
         }
+        // RFC 2883 §4: a first block below the cumulative ACK, or inside
+        // the second block, reports a duplicate.
+        let dsack = v.sack_blocks.first().is_some_and(|first| {
+            first.right.before_eq(ack)
+                || v.sack_blocks.get(1).is_some_and(|second| {
+                    first.left.after_eq(second.left) && first.right.before_eq(second.right)
+                })
+        });
         let wnd = u32::from(seg.window) << self.snd_wscale;
         // RFC 6675 §2: an ACK whose SACK blocks tell of octets not SACKed
         // before is a duplicate whatever its window says (a receiver that
@@ -994,20 +1035,34 @@ impl Conn {
             self.recovery.dup_acks += 1;
             if self.cc.in_recovery() {
                 self.cc.on_recovery_dup_ack();
-            } else if self.recovery.dup_acks == DUP_THRESH
-                || (self.sack_ok && self.send.is_lost(una, mss as usize))
+            } else if !rack
+                && (self.recovery.dup_acks == DUP_THRESH
+                    || (self.sack_ok && self.send.is_lost(una, mss as usize)))
             {
                 // RFC 6675 §5 steps (1) and (2): DupThresh duplicates, or
-                // IsLost(HighACK + 1) already.
+                // IsLost(HighACK + 1) already. (With RACK, time decides.)
                 self.enter_recovery();
             }
         }
+        let mut rack_lost = 0;
+        if rack {
+            if ack.after(una) {
+                self.recovery.sent.on_ack(self.send.una(), &mut delivered);
+            }
+            rack_lost = self.rack_on_ack(ack, &delivered, dsack);
+        }
         if self.in_sack_recovery() {
-            self.detect_lost_retransmissions();
+            if !rack {
+                self.detect_lost_retransmissions();
+            }
             let una_after = self.send.una();
             let after = una_after + self.send.scoreboard().sacked_bytes() as u32;
             let lost_after = self.send.lost_below(mss as usize);
-            let newly_lost = lost_after.after(lost_before.max_seq(una_after));
+            let newly_lost = if rack {
+                rack_lost > 0
+            } else {
+                lost_after.after(lost_before.max_seq(una_after))
+            };
             let ack = PrrAck {
                 delivered: if after.after(before) {
                     after.distance_from(before)
@@ -1033,6 +1088,7 @@ impl Conn {
             }
         }
         self.after_ack_state_changes();
+        self.arm_tlp();
         true
     }
 
@@ -1061,6 +1117,9 @@ impl Conn {
         if self.cc.in_recovery() {
             if ack.after_eq(self.cc.recovery_seq()) {
                 self.cc.exit_recovery();
+                if self.rack_on() {
+                    self.recovery.rack.on_recovery_exit();
+                }
                 self.recovery.retransmit_at = None;
             } else {
                 // RFC 6582 §3.2 step 5: partial ACK.
@@ -1108,17 +1167,172 @@ impl Conn {
         let flight = self.flight() as u32;
         self.cc.on_fast_retransmit(flight, self.snd_max);
         self.rto.invalidate_timing();
-        self.recovery.retransmit_at = Some(self.send.una());
-        self.recovery.high_rxt = self.send.una();
-        // RFC 6675 (4.3): no rescue before the fast retransmit is
-        // acknowledged.
-        self.recovery.rescue_rxt = self
-            .send
-            .retransmit_data(self.send.una(), self.smss as usize)
-            .map_or(self.send.una(), |(seq, a, b)| {
-                seq + (a.len() + b.len()) as u32
-            });
+        if self.rack_on() {
+            // RACK's marks say what to resend; no probe during recovery.
+            self.timers.stop(Timer::Tlp);
+            self.recovery.tlp.due = false;
+        } else {
+            self.recovery.retransmit_at = Some(self.send.una());
+            self.recovery.high_rxt = self.send.una();
+            // RFC 6675 (4.3): no rescue before the fast retransmit is
+            // acknowledged.
+            self.recovery.rescue_rxt = self
+                .send
+                .retransmit_data(self.send.una(), self.smss as usize)
+                .map_or(self.send.una(), |(seq, a, b)| {
+                    seq + (a.len() + b.len()) as u32
+                });
+        }
         self.recovery.prr.start(self.pipe() as u32);
+        if self.rack_on() {
+            // RACK may start recovery from its timer, with no ACK to run
+            // PRR on: the first step, which lets the first retransmission
+            // out (RFC 9937 §6: it always goes).
+            let ack = PrrAck {
+                delivered: 0,
+                safe: false,
+                pipe: self.pipe() as u32,
+            };
+            self.recovery
+                .prr
+                .on_ack(&ack, self.cc.ssthresh(), self.smss);
+        }
+    }
+
+    /// RACK-TLP runs: SACK was negotiated and the configuration asks for
+    /// it.
+    #[inline]
+    fn rack_on(&self) -> bool {
+        self.sack_ok && self.cfg.rack_tlp
+    }
+
+    /// RFC 8985 §6.2 for one ACK: RACK's state from what it delivered and
+    /// its D-SACK, the tail probe's outcome, then loss detection. Returns
+    /// the octets newly marked lost.
+    fn rack_on_ack(&mut self, ack: Seq, delivered: &Delivered, dsack: bool) -> u64 {
+        let now = self.now;
+        self.recovery
+            .rack
+            .on_ack(self.send.una(), self.snd_nxt, dsack);
+        self.recovery.rack.on_delivered(delivered, now);
+        self.tlp_on_ack(ack, dsack);
+        self.rack_detect(now)
+    }
+
+    /// RFC 8985 §6.2 step 5: marks what is lost, arms the reordering timer
+    /// for what may be, and starts recovery on a first loss.
+    fn rack_detect(&mut self, now: Duration) -> u64 {
+        let sacked = self.recovery.sent.sacked_bytes() / u64::from(self.smss.max(1));
+        let reo_wnd = self
+            .recovery
+            .rack
+            .reo_wnd(self.cc.in_recovery(), sacked, self.rto.srtt());
+        let (lost, due) = self
+            .recovery
+            .rack
+            .detect_losses(&mut self.recovery.sent, reo_wnd, now);
+        match due {
+            Some(at) => self.timers.set(Timer::RackReorder, at),
+            None => self.timers.stop(Timer::RackReorder),
+        }
+        if lost > 0 && !self.cc.in_recovery() {
+            self.enter_recovery();
+        }
+        lost
+    }
+
+    /// RFC 8985 §7.4: what the ACKs say of a tail probe. A probe that sent
+    /// old data again and was acknowledged without a D-SACK repaired a
+    /// loss, which gets the congestion response a fast recovery would
+    /// have made; a D-SACK says nothing was lost.
+    fn tlp_on_ack(&mut self, ack: Seq, dsack: bool) {
+        let Some(end) = self.recovery.tlp.end_seq else {
+            return;
+        };
+        if dsack {
+            self.recovery.tlp.end_seq = None;
+        } else if ack.after_eq(end) {
+            if self.recovery.tlp.is_retrans && !self.cc.in_recovery() {
+                let flight = (self.flight() as u32).max(self.smss);
+                self.cc.on_fast_retransmit(flight, self.snd_max);
+                self.cc.exit_recovery();
+            }
+            self.recovery.tlp.end_seq = None;
+        }
+    }
+
+    /// RFC 8985 §7.2: while data is in flight outside recovery and no
+    /// probe is out, the probe timer runs, PTO after the latest send or
+    /// ACK.
+    fn arm_tlp(&mut self) {
+        let flight = self.flight();
+        if !self.rack_on()
+            || self.cc.in_recovery()
+            || self.recovery.tlp.end_seq.is_some()
+            || flight == 0
+            || !self.state.is_synchronized()
+        {
+            self.timers.stop(Timer::Tlp);
+            return;
+        }
+        // RFC 8985 §7.2: no later than the RTO would fire; the probe then
+        // stands in for it.
+        let mut at = self.now + pto(self.rto.srtt(), flight <= self.smss as usize);
+        if let Some(rto) = self.timers.get(Timer::Rto) {
+            at = at.min(rto);
+        }
+        self.timers.set(Timer::Tlp, at);
+    }
+
+    /// The probe timer fired: the next segment sent is the probe, and the
+    /// RTO restarts from now (§7.3).
+    fn on_pto(&mut self) {
+        if self.rack_on() && !self.cc.in_recovery() && self.flight() > 0 {
+            self.recovery.tlp.due = true;
+            self.timers.set(Timer::Rto, self.now + self.rto.rto());
+        }
+    }
+
+    /// RFC 8985 §7.3: one new segment if there is one and the peer's window
+    /// takes it (congestion window or not), else the last segment again;
+    /// the RTO restarts.
+    fn tail_loss_probe(&mut self) -> Option<Plan> {
+        let mss = self.smss as usize;
+        let pending = self.send.pending();
+        let wnd_edge = self.send.una() + self.snd_wnd;
+        let wnd_room = if wnd_edge.after(self.send.nxt()) {
+            wnd_edge.distance_from(self.send.nxt()) as usize
+        } else {
+            0
+        };
+        let plan = if pending > 0 && wnd_room >= pending.min(mss) {
+            let seq = self.send.nxt();
+            let len = pending.min(mss);
+            self.send.advance_sent(len);
+            self.snd_nxt = self.send.nxt();
+            self.recovery.sent.on_sent(seq, len, self.now);
+            self.recovery.tlp.is_retrans = false;
+            self.recovery.tlp.end_seq = Some(self.snd_nxt);
+            self.sent_new(seq);
+            let mut flags = Flags::ACK;
+            if self.send.pending() == 0 {
+                flags.insert(Flags::PSH);
+            }
+            Plan {
+                flags,
+                seq,
+                data: Some((seq, len)),
+            }
+        } else {
+            let (seq, len) = self.recovery.sent.last_unsacked()?;
+            self.recovery.tlp.is_retrans = true;
+            self.recovery.tlp.end_seq = Some(self.snd_nxt);
+            self.resent(seq, len.min(mss))
+        };
+        self.stats.tlp_probes += 1;
+        self.timers.stop(Timer::Tlp);
+        self.timers.set(Timer::Rto, self.now + self.rto.rto());
+        Some(plan)
     }
 
     fn after_ack_state_changes(&mut self) {
@@ -1132,9 +1346,15 @@ impl Conn {
 
     fn enter_time_wait(&mut self) {
         self.state = State::TimeWait;
-        self.timers.stop(Timer::Rto);
-        self.timers.stop(Timer::Persist);
-        self.timers.stop(Timer::Keepalive);
+        for t in [
+            Timer::Rto,
+            Timer::Tlp,
+            Timer::RackReorder,
+            Timer::Persist,
+            Timer::Keepalive,
+        ] {
+            self.timers.stop(t);
+        }
         self.timers
             .set(Timer::TimeWait, self.now + self.cfg.time_wait);
     }
@@ -1410,6 +1630,11 @@ impl Conn {
                 data: None,
             });
         }
+        if std::mem::take(&mut self.recovery.tlp.due)
+            && let Some(plan) = self.tail_loss_probe()
+        {
+            return Some(plan);
+        }
         if let Some(plan) = self.retransmission() {
             return Some(plan);
         }
@@ -1446,6 +1671,14 @@ impl Conn {
     /// 6675 NextSeg() rule 1 retransmission (of data deemed lost).
     fn retransmission(&mut self) -> Option<Plan> {
         let mss = self.smss as usize;
+        if self.rack_on() {
+            // RFC 8985: what RACK marked lost, oldest first, within the
+            // window PRR allows.
+            let (seq, len) = self.recovery.sent.first_lost()?;
+            return self
+                .room_for_a_segment()
+                .then(|| self.retransmitted(seq, len.min(mss)));
+        }
         if let Some(at) = self.recovery.retransmit_at.take() {
             if let Some((seq, a, b)) = self.send.retransmit_data(at, mss) {
                 let len = a.len() + b.len();
@@ -1470,6 +1703,9 @@ impl Conn {
     /// (lost data, new data) have nothing to send. Before rule 2 it
     /// would resend segments still on their way while new data waits.
     fn unsacked_retransmission(&mut self) -> Option<Plan> {
+        if self.rack_on() {
+            return None;
+        }
         if self.in_sack_recovery() {
             return self.next_seg(false).or_else(|| self.rescue());
         }
@@ -1521,6 +1757,14 @@ impl Conn {
 
     /// RFC 6675 §4 SetPipe: octets estimated in flight.
     fn pipe(&self) -> usize {
+        if self.rack_on() {
+            // RFC 8985 with RFC 6675's meaning: in flight, less what was
+            // SACKed and what RACK marked lost (a retransmission is in
+            // flight again).
+            let log = &self.recovery.sent;
+            let gone = (log.sacked_bytes() + log.lost_bytes()) as usize;
+            return self.flight().saturating_sub(gone);
+        }
         self.recovery.pipe(&self.send, self.smss)
     }
 
@@ -1550,6 +1794,9 @@ impl Conn {
 
     /// A segment of old data, sent again.
     fn resent(&mut self, seq: Seq, len: usize) -> Plan {
+        if self.rack_on() {
+            self.recovery.sent.on_sent(seq, len, self.now);
+        }
         self.stats.retransmits += 1;
         self.recovery.prr.out += len as u64;
         self.rto.invalidate_timing();
@@ -1624,6 +1871,9 @@ impl Conn {
                 || (len > 0 && overdue);
             if len > 0 && sws_ok {
                 let seq = self.send.nxt();
+                if self.rack_on() {
+                    self.recovery.sent.on_sent(seq, len, now);
+                }
                 if seq.before(self.snd_max) {
                     // Sent before, and sent again since a timeout went
                     // back to SND.UNA (RFC 6675 §5.1).
@@ -1682,6 +1932,7 @@ impl Conn {
         if !self.timers.is_armed(Timer::Rto) {
             self.timers.set(Timer::Rto, now + self.rto.rto());
         }
+        self.arm_tlp();
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);
         }

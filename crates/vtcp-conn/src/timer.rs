@@ -10,8 +10,12 @@ use std::time::Duration;
 pub(crate) enum Timer {
     /// TIME-WAIT's 2·MSL (RFC 9293 §3.10.7.4).
     TimeWait,
+    /// Tail loss probe (RFC 8985 §7).
+    Tlp,
     /// Retransmission timeout (RFC 6298).
     Rto,
+    /// RACK's reordering timer (RFC 8985 §6.3).
+    RackReorder,
     /// Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
     DelayedAck,
     /// Zero-window probe, and the override of sender-side SWS avoidance
@@ -23,10 +27,14 @@ pub(crate) enum Timer {
 
 impl Timer {
     /// Every timer, in the order expired ones are handled: TIME-WAIT first
-    /// (it ends the connection), then the RTO, then the others.
-    pub(crate) const ALL: [Self; 5] = [
+    /// (it ends the connection), then a tail loss probe (which, capped at
+    /// the RTO's deadline, stands in for it and restarts it), then the
+    /// RTO, then the others.
+    pub(crate) const ALL: [Self; 7] = [
         Self::TimeWait,
+        Self::Tlp,
         Self::Rto,
+        Self::RackReorder,
         Self::DelayedAck,
         Self::Persist,
         Self::Keepalive,
@@ -68,7 +76,6 @@ impl TimerTable {
     }
 
     /// The deadline of `timer`, if armed.
-    #[cfg(test)]
     pub(crate) fn get(&self, timer: Timer) -> Option<Duration> {
         self.at[timer.index()]
     }

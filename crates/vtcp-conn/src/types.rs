@@ -193,6 +193,8 @@ pub struct Stats {
     pub fast_recoveries: u64,
     /// Retransmissions found lost during recovery and sent again.
     pub lost_retransmits: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tlp_probes: u64,
     /// SACK blocks received.
     pub sack_blocks_seen: u64,
     /// Out-of-order octets held now.

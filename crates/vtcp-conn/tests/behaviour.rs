@@ -14,7 +14,17 @@ const SYN_ACK: &str = "S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val * ecr 1
 
 /// A passive connection, ESTABLISHED at 10 ms.
 fn established() -> Trace {
-    let mut t = Trace::passive(|_| {});
+    established_with(|_| {})
+}
+
+/// The same with RFC 6675's DupThresh and NextSeg in place of RACK-TLP:
+/// for the traces of that path (it is also the path without SACK).
+fn established_6675() -> Trace {
+    established_with(|c| c.rack_tlp = false)
+}
+
+fn established_with(tweak: impl FnOnce(&mut vtcp_conn::ConnConfig)) -> Trace {
+    let mut t = Trace::passive(tweak);
     t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
     t.at(10)
         .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
@@ -314,7 +324,7 @@ fn nagle_holds_a_small_segment_while_data_is_in_flight() {
 
 #[test]
 fn rto_retransmits_with_backoff_and_karn() {
-    let mut t = established();
+    let mut t = established_6675();
     // The handshake measured 10 ms: RTO is the 200 ms minimum.
     assert_eq!(t.conn().stats().srtt, Some(Duration::from_millis(10)));
     t.conn().write(&[1; 100]).unwrap();
@@ -335,7 +345,15 @@ fn rto_retransmits_with_backoff_and_karn() {
 
 /// ESTABLISHED, with six full segments sent and none acknowledged.
 fn six_segments_in_flight() -> Trace {
-    let mut t = established();
+    six_segments_in_flight_of(established())
+}
+
+/// The same on RFC 6675's path.
+fn six_segments_in_flight_6675() -> Trace {
+    six_segments_in_flight_of(established_6675())
+}
+
+fn six_segments_in_flight_of(mut t: Trace) -> Trace {
     t.conn().write(&[1; 1448 * 6]).unwrap();
     for i in 0..6u32 {
         let flags = if i == 5 { "P." } else { "." };
@@ -350,7 +368,7 @@ fn six_segments_in_flight() -> Trace {
 
 #[test]
 fn three_duplicate_acks_trigger_a_fast_retransmit() {
-    let mut t = six_segments_in_flight();
+    let mut t = six_segments_in_flight_6675();
     for i in 0..3 {
         t.at(30 + i).recv(&format!(
             ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}:{}>",
@@ -429,7 +447,7 @@ fn malformed_segments_are_counted_and_dropped() {
 
 #[test]
 fn limited_transmit_sends_new_data_on_the_first_two_duplicates() {
-    let mut t = established();
+    let mut t = established_6675();
     t.conn().write(&[1; 1448 * 12]).unwrap();
     // The initial window is 10 segments (RFC 6928).
     for i in 0..10u32 {
@@ -656,7 +674,7 @@ fn no_window_scaling_when_we_do_not_offer_it() {
 
 #[test]
 fn an_ack_of_new_data_restarts_the_retransmission_timer() {
-    let mut t = established();
+    let mut t = established_6675();
     t.conn().write(&[1; 2896]).unwrap();
     t.expect(". 1:1449(1448) ack 1 win * <*>");
     t.expect("P. 1449:2897(1448) ack 1 win * <*>");
@@ -788,7 +806,7 @@ fn sack_recovery_sends_in_proportion_to_what_is_delivered_and_new_data_before_un
     // RFC 9937: half the window was lost (every other segment); recovery
     // must not answer each SACK with a burst into the queue that just
     // overflowed, but send about ssthresh/RecoverFS of what is delivered.
-    let mut t = established();
+    let mut t = established_6675();
     t.conn().write(&[1; 1448 * 200]).unwrap();
     let mut sent = 0;
     while t.take().is_some() {
@@ -861,7 +879,7 @@ fn a_lost_tail_is_rescued_once_before_the_timer() {
     // lost. Nothing is sent after the last, so nothing above it can be
     // SACKed and it never counts as lost: without a rescue only the
     // retransmission timer would resend it.
-    let mut t = six_segments_in_flight();
+    let mut t = six_segments_in_flight_6675();
     let seg = |n: u32| 1 + (n - 1) * 1448;
     for (k, last) in [2u32, 3, 4].into_iter().enumerate() {
         t.at(30 + k as u64).recv(&format!(
@@ -901,7 +919,7 @@ fn a_lost_retransmission_is_resent_once_later_data_is_sacked() {
     // arrives, one ACK per segment, SACKing all above the hole. Once more
     // than two segments sent after that retransmission are SACKed, it is
     // lost by IsLost's own reasoning and goes again, with no timeout.
-    let mut t = established();
+    let mut t = established_6675();
     t.conn().write(&[1; 1448 * 60]).unwrap();
     let mut wire = std::collections::VecDeque::new();
     let mut sends_of_1 = 0;
@@ -937,7 +955,7 @@ fn a_lost_retransmission_is_resent_once_later_data_is_sacked() {
 
 #[test]
 fn a_path_mtu_report_lowers_the_mss_of_later_segments_and_retransmissions() {
-    let mut t = established();
+    let mut t = established_6675();
     t.conn().write(&[1; 3000]).unwrap();
     t.expect(". 1:1449(1448) ack 1 win * <*>");
     // "Packet too big" for a 1280-octet IPv6 path: 1240 octets of TCP,
@@ -954,7 +972,7 @@ fn a_path_mtu_report_lowers_the_mss_of_later_segments_and_retransmissions() {
 
 #[test]
 fn after_a_timeout_one_segment_goes_whatever_duplicate_acks_came_before() {
-    let mut t = six_segments_in_flight();
+    let mut t = six_segments_in_flight_6675();
     // Two duplicate ACKs (no SACK): limited transmit's credit, nothing
     // more to send.
     for i in 0..2 {
@@ -974,7 +992,7 @@ fn after_a_timeout_one_segment_goes_whatever_duplicate_acks_came_before() {
 
 #[test]
 fn everything_sent_again_after_a_timeout_counts_as_retransmitted() {
-    let mut t = six_segments_in_flight();
+    let mut t = six_segments_in_flight_6675();
     t.at(210)
         .expect(". 1:1449(1448) ack 1 win * <*>")
         .expect_none();
@@ -1018,7 +1036,7 @@ fn a_buffer_too_short_loses_nothing() {
 /// or not.
 #[test]
 fn sack_acks_count_as_duplicates_while_the_peer_s_window_grows() {
-    let mut t = six_segments_in_flight();
+    let mut t = six_segments_in_flight_6675();
     for (i, win) in [729u32, 732, 735].into_iter().enumerate() {
         let i = i as u32;
         t.at(30 + u64::from(i)).recv(&format!(
@@ -1036,9 +1054,121 @@ fn sack_acks_count_as_duplicates_while_the_peer_s_window_grows() {
 /// one ACK that stretched over them): recovery starts.
 #[test]
 fn one_ack_that_sacks_three_segments_starts_recovery() {
-    let mut t = six_segments_in_flight();
+    let mut t = six_segments_in_flight_6675();
     t.at(30)
         .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 130 ecr 0,nop,nop,sack 1449:5793>");
     t.expect(". 1:1449(1448) ack 1 win * <*>");
     assert_eq!(t.conn().stats().fast_recoveries, 1);
+}
+
+// ----- RACK-TLP (RFC 8985), the default with SACK -----
+
+#[test]
+fn rack_marks_a_segment_lost_once_the_reordering_window_has_passed() {
+    let mut t = six_segments_in_flight();
+    // Segment 2 SACKed 15 ms after all six went at 10 ms (RACK.rtt 15
+    // ms): segment 1, sent before it, is lost only after RACK.rtt plus a
+    // quarter of min_RTT (3.75 ms) since it was sent, not at once.
+    t.at(25)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 125 ecr 0,nop,nop,sack 1449:2897>");
+    t.expect_none();
+    t.at(28).expect_none();
+    t.at(29).expect(". 1:1449(1448) ack 1 win * <*>");
+    let s = t.conn().stats();
+    assert_eq!((s.fast_recoveries, s.retransmits, s.rtos), (1, 1, 0));
+}
+
+#[test]
+fn rack_waits_out_reordering_instead_of_retransmitting() {
+    let mut t = six_segments_in_flight();
+    t.at(25)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 125 ecr 0,nop,nop,sack 1449:2897>");
+    // Segment 1 was only late: it arrives within the window.
+    t.at(27)
+        .recv(". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 127 ecr 0>");
+    t.at(40).expect_none();
+    let s = t.conn().stats();
+    assert_eq!((s.fast_recoveries, s.retransmits), (0, 0));
+}
+
+#[test]
+fn three_sacked_segments_leave_no_reordering_window() {
+    let mut t = six_segments_in_flight();
+    // With DupThresh segments SACKed and no reordering seen, RACK's window
+    // is zero: segment 1 is lost as soon as RACK.rtt has passed.
+    t.at(25)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 125 ecr 0,nop,nop,sack 1449:5793>");
+    t.expect(". 1:1449(1448) ack 1 win * <*>");
+}
+
+#[test]
+fn a_tail_loss_probe_resends_the_last_segment_after_two_round_trips() {
+    let mut t = six_segments_in_flight();
+    // SRTT is 10 ms (the handshake): PTO = 2·SRTT = 20 ms after the last
+    // send at 10 ms, long before the 200 ms RTO.
+    t.at(29).expect_none();
+    t.at(30)
+        .expect("P. 7241:8689(1448) ack 1 win * <*>")
+        .expect_none();
+    assert_eq!(t.conn().stats().tlp_probes, 1);
+    // Its SACK shows segments 1 to 5 missing: RACK marks them lost
+    // (sent 20 ms before the probe, RACK.rtt 10 ms) and recovery starts.
+    t.at(40)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 140 ecr 0,nop,nop,sack 7241:8689>");
+    t.expect(". 1:1449(1448) ack 1 win * <*>");
+    let s = t.conn().stats();
+    assert_eq!((s.fast_recoveries, s.rtos), (1, 0));
+}
+
+#[test]
+fn a_tail_loss_probe_sends_new_data_when_the_window_allows() {
+    let mut t = established();
+    t.conn().write(&[1; 1448 * 15]).unwrap();
+    for _ in 0..10 {
+        t.take().expect("the initial window");
+    }
+    t.expect_none();
+    // Five segments wait for the congestion window; the probe sends the
+    // first of them (RFC 8985 §7.3), the peer's window allowing.
+    t.at(30).expect(". 14481:15929(1448) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().tlp_probes, 1);
+    assert_eq!(t.conn().stats().retransmits, 0);
+}
+
+#[test]
+fn one_segment_in_flight_waits_for_a_delayed_ack_before_probing() {
+    let mut t = established();
+    t.conn().write(&[1; 100]).unwrap();
+    t.expect("P. 1:101(100) ack 1 win * <*>");
+    // PTO = 2·SRTT + 200 ms (the worst delayed ACK) = 220 ms, but no later
+    // than the RTO at 210 ms: the probe stands in for it.
+    t.at(209).expect_none();
+    t.at(210)
+        .expect("P. 1:101(100) ack 1 win * <*>")
+        .expect_none();
+    let s = t.conn().stats();
+    assert_eq!((s.tlp_probes, s.rtos), (1, 0));
+}
+
+/// Our ACK of the last segment was lost and the peer sent it again: the
+/// ACK of the retransmission echoes its timestamp, not the one before the
+/// loss, or the peer would time the whole retransmission timeout into its
+/// RTT (Linux updates TS.Recent for a segment that reaches the last ACK
+/// sent, as RFC 7323 §4.3's SEG.SEQ ≤ Last.ACK.sent allows). Seen in the
+/// simulator at 20 % loss: a stale echo made a 20 ms path's SRTT 4 s.
+#[test]
+fn the_ack_of_a_retransmission_echoes_its_timestamp() {
+    let mut t = established();
+    t.at(20)
+        .recv("P. 1:1001(1000) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.at(60)
+        .expect(". 1:1(0) ack 1001 win * <nop,nop,TS val * ecr 120>");
+    // That ACK is lost; the peer's RTO sends the segment again.
+    t.at(1020)
+        .recv("P. 1:1001(1000) ack 1 win 1000 <nop,nop,TS val 1120 ecr 0>");
+    t.expect(". 1:1(0) ack 1001 win * <nop,nop,TS val * ecr 1120,nop,nop,sack 1:1001>");
+    // An older duplicate, wholly below the last ACK, changes nothing.
+    t.at(1030)
+        .recv("P. 1:501(500) ack 1 win 1000 <nop,nop,TS val 1130 ecr 0>");
+    t.expect(". 1:1(0) ack 1001 win * <nop,nop,TS val * ecr 1120,nop,nop,sack 1:501>");
 }

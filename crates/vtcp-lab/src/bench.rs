@@ -93,11 +93,13 @@ fn kernel_counts(ns: &Netns) -> io::Result<[u64; 3]> {
     ])
 }
 
-/// A kernel sender in `from` to a kernel or vtcp receiver reached at
-/// `to`, whose accepted stream `accept` gives.
+/// A kernel sender in `from` (with congestion control `cc`, or the
+/// namespace's default) to a kernel or vtcp receiver reached at `to`,
+/// whose accepted stream `accept` gives.
 fn kernel_sends<S: Read + Send + 'static>(
     from: &Netns,
     to: SocketAddr,
+    cc: Option<&str>,
     time: Duration,
     accept: impl FnOnce() -> io::Result<S> + Send + 'static,
 ) -> io::Result<Figures> {
@@ -106,7 +108,10 @@ fn kernel_sends<S: Read + Send + 'static>(
         let mut s = accept()?;
         drain(&mut s)
     });
-    let mut k = kernel::connect(from, to)?;
+    let mut k = match cc {
+        Some(cc) => kernel::connect_with_cc(from, to, cc)?,
+        None => kernel::connect(from, to)?,
+    };
     send_for(&mut k, time)?;
     k.shutdown(Shutdown::Write)?;
     let (bytes, t) = receiver
@@ -152,30 +157,44 @@ pub struct Row {
     pub point: Point,
     /// vtcp sends to the kernel.
     pub vtcp_sends: Figures,
-    /// The kernel sends to vtcp.
+    /// The kernel (Cubic) sends to vtcp.
     pub vtcp_receives: Figures,
-    /// Linux sends to Linux over the same relay.
+    /// Linux sends to Linux over the same relay, with Cubic: a loss-based
+    /// controller, as vtcp's are.
     pub linux: Figures,
+    /// The same with BBR (this kernel's default), which does not take
+    /// random loss for congestion.
+    pub linux_bbr: Figures,
+}
+
+fn linux_to_linux(path: &Impairments, time: Duration, cc: &str) -> io::Result<Figures> {
+    let lab = KernelLab::new(path, None)?;
+    let l = kernel::listen(&lab.b, SocketAddr::new(PEER_V4, 7001))?;
+    kernel_sends(
+        &lab.a,
+        SocketAddr::new(PEER_V4, 7001),
+        Some(cc),
+        time,
+        move || {
+            let (s, _) = l.accept()?;
+            s.set_read_timeout(Some(IO_TIMEOUT))?;
+            Ok(s)
+        },
+    )
 }
 
 /// Measures one point, each transfer sending for `time`.
 pub fn measure(point: Point, time: Duration, seed: u64) -> io::Result<Row> {
     let path = Impairments::symmetric(point.link(), seed);
-    let linux = {
-        let lab = KernelLab::new(&path, None)?;
-        let l = kernel::listen(&lab.b, SocketAddr::new(PEER_V4, 7001))?;
-        kernel_sends(&lab.a, SocketAddr::new(PEER_V4, 7001), time, move || {
-            let (s, _) = l.accept()?;
-            s.set_read_timeout(Some(IO_TIMEOUT))?;
-            Ok(s)
-        })?
-    };
+    let linux = linux_to_linux(&path, time, "cubic")?;
+    let linux_bbr = linux_to_linux(&path, time, "bbr")?;
     let lab = VtcpLab::new(StackConfig::default(), &path, None)?;
     let vtcp_receives = {
         let l = vtcp::TcpListener::bind(lab.stack().net(), SocketAddr::new(PEER_V4, 7002))?;
         kernel_sends(
             &lab.kernel,
             SocketAddr::new(PEER_V4, 7002),
+            Some("cubic"),
             time,
             move || {
                 let (s, _) = l
@@ -217,6 +236,7 @@ pub fn measure(point: Point, time: Duration, seed: u64) -> io::Result<Row> {
         vtcp_sends,
         vtcp_receives,
         linux,
+        linux_bbr,
     })
 }
 
@@ -241,20 +261,22 @@ pub fn points() -> Vec<Point> {
 /// The markdown table of the matrix.
 pub fn matrix_table(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| loss | reorder | +RTT | Linux→Linux Mbit/s | vtcp→Linux Mbit/s | ratio | \
-         Linux→vtcp Mbit/s | Linux→Linux retx / RTOs per 10k | vtcp→Linux retx / RTOs per 10k | \
-         Linux→vtcp retx / RTOs per 10k |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "| loss | reorder | +RTT | Linux→Linux Cubic Mbit/s | vtcp→Linux Mbit/s | ratio | \
+         Linux→Linux BBR Mbit/s | Linux Cubic→vtcp Mbit/s | Linux Cubic retx / RTOs per 10k | \
+         vtcp retx / RTOs per 10k | Linux Cubic→vtcp retx / RTOs per 10k |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let f = |x: &Figures| format!("{} / {:.1}", x.retransmits, x.rtos_per_10k());
     for r in rows {
         s += &format!(
-            "| {:.0} % | {:.0} % | {} ms | {:.0} | {:.1} | {:.3} | {:.0} | {} | {} | {} |\n",
+            "| {:.0} % | {:.0} % | {} ms | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {} | {} |\n",
             r.point.loss * 100.0,
             r.point.reorder * 100.0,
             r.point.rtt.as_millis(),
             r.linux.mbps,
             r.vtcp_sends.mbps,
             r.vtcp_sends.mbps / r.linux.mbps.max(1e-9),
+            r.linux_bbr.mbps,
             r.vtcp_receives.mbps,
             f(&r.linux),
             f(&r.vtcp_sends),
@@ -300,7 +322,7 @@ fn veth(offloads: bool, time: Duration) -> io::Result<f64> {
         }
     }
     let l = kernel::listen(&b, SocketAddr::new(PEER_V4, 7101))?;
-    let f = kernel_sends(&a, SocketAddr::new(PEER_V4, 7101), time, move || {
+    let f = kernel_sends(&a, SocketAddr::new(PEER_V4, 7101), None, time, move || {
         let (s, _) = l.accept()?;
         s.set_read_timeout(Some(IO_TIMEOUT))?;
         Ok(s)

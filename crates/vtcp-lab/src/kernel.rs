@@ -28,6 +28,19 @@ pub fn connect(ns: &Netns, addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(s)
 }
 
+/// A kernel connection from inside `ns` whose congestion control is `cc`
+/// (TCP_CONGESTION: a namespace's default may only be one of the host's
+/// allowed controllers, a socket's any loaded one).
+pub fn connect_with_cc(ns: &Netns, addr: SocketAddr, cc: &str) -> io::Result<TcpStream> {
+    let sock = socket(ns, addr)?;
+    sock.set_tcp_congestion(cc.as_bytes())?;
+    sock.connect_timeout(&addr.into(), IO_TIMEOUT)?;
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(s)
+}
+
 /// A kernel socket made inside `ns`, for options std does not offer
 /// (SO_LINGER, TCP_MAXSEG) before `connect`.
 pub fn socket(ns: &Netns, addr: SocketAddr) -> io::Result<socket2::Socket> {

@@ -10,10 +10,20 @@
 //!   asks for.
 //! - Lost retransmissions: detected from SACKs beyond them (Linux's rule
 //!   before RACK).
+//! - RACK-TLP (RFC 8985), the default with SACK: the sent-segment log
+//!   ([`sent`]), time-based loss marking ([`rack`]) and tail loss probes
+//!   ([`tlp`]). It replaces DupThresh, NextSeg's rules 1, 3 and 4 and the
+//!   lost-retransmission rule above; PRR still sets the window.
 
 mod prr;
+mod rack;
+mod sent;
+mod tlp;
 
 pub(crate) use prr::{Prr, PrrAck};
+pub(crate) use rack::Rack;
+pub(crate) use sent::{Delivered, SentLog};
+pub(crate) use tlp::{Tlp, pto};
 
 use vtcp_buf::SendBuf;
 use vtcp_seq::Seq;
@@ -22,7 +32,7 @@ use vtcp_seq::Seq;
 pub(crate) const DUP_THRESH: u32 = vtcp_buf::DUP_THRESH as u32;
 
 /// The sender's loss-recovery state.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Recovery {
     /// Duplicate ACKs in a row (RFC 6675 DupAcks; limited transmit).
     pub(crate) dup_acks: u32,
@@ -39,6 +49,12 @@ pub(crate) struct Recovery {
     pub(crate) rxt_sent_max: Seq,
     /// Proportional Rate Reduction during SACK recovery (RFC 9937).
     pub(crate) prr: Prr,
+    /// The segments in flight, for RACK.
+    pub(crate) sent: SentLog,
+    /// RACK's state.
+    pub(crate) rack: Rack,
+    /// The tail loss probe's state.
+    pub(crate) tlp: Tlp,
 }
 
 impl Recovery {
@@ -51,6 +67,9 @@ impl Recovery {
             rescue_rxt: iss,
             rxt_sent_max: iss,
             prr: Prr::default(),
+            sent: SentLog::default(),
+            rack: Rack::default(),
+            tlp: Tlp::default(),
         }
     }
 

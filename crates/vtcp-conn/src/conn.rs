@@ -1049,7 +1049,14 @@ impl Conn {
             if ack.after(una) {
                 self.recovery.sent.on_ack(self.send.una(), &mut delivered);
             }
-            rack_lost = self.rack_on_ack(ack, &delivered, dsack);
+            // An ACK that delivered nothing and reports no duplicate leaves
+            // RACK's state as it was; what time alone makes lost, the
+            // reordering timer finds. (Most such ACKs are the peer's data
+            // segments, which a receiver of bulk data gets by the
+            // thousand.)
+            if delivered.latest.is_some() || dsack || self.recovery.tlp.end_seq.is_some() {
+                rack_lost = self.rack_on_ack(ack, &delivered, dsack);
+            }
         }
         if self.in_sack_recovery() {
             if !rack {
@@ -1088,7 +1095,10 @@ impl Conn {
             }
         }
         self.after_ack_state_changes();
-        self.arm_tlp();
+        if ack.after(una) {
+            // RFC 8985 §7.2: restarted by an ACK of new data.
+            self.arm_tlp();
+        }
         true
     }
 
@@ -1932,7 +1942,14 @@ impl Conn {
         if !self.timers.is_armed(Timer::Rto) {
             self.timers.set(Timer::Rto, now + self.rto.rto());
         }
-        self.arm_tlp();
+        // RFC 8985 §7.2 restarts the probe timer after each new segment;
+        // like Linux, which does it once per burst (tcp_write_xmit), this
+        // arms it when a burst starts (an ACK of new data restarts it) and
+        // again when a second segment joins a lone one, whose PTO allowed
+        // for a delayed ACK.
+        if !self.timers.is_armed(Timer::Tlp) || self.flight() <= 2 * self.smss as usize {
+            self.arm_tlp();
+        }
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);
         }

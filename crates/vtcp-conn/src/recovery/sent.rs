@@ -285,6 +285,9 @@ impl SentLog {
 
     /// The first segment marked lost: the next retransmission.
     pub(crate) fn first_lost(&self) -> Option<(Seq, usize)> {
+        if self.lost_bytes == 0 {
+            return None;
+        }
         self.entries
             .iter()
             .find(|e| e.lost)

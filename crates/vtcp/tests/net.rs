@@ -414,7 +414,16 @@ fn many_threads_many_connections_back_to_back() {
         let (ca, cb) = (p.a.counters(), p.b.counters());
         assert_eq!(ca.connections_opened, (CLIENTS * EACH) as u64);
         assert_eq!(cb.connections_opened, (CLIENTS * EACH) as u64);
-        assert_eq!(ca.rsts_in + cb.rsts_in, 0);
+        // No connection was reset while in use (every read above got its
+        // whole answer). RSTs can still answer late duplicates: on a
+        // loaded machine a thread descheduled for more than the tail loss
+        // probe's 10 ms makes the server probe while its last ACK is on
+        // the way; the probe reaches the client in TIME-WAIT after the
+        // server has closed, the client ACKs it, and the closed server
+        // answers that ACK with a RST, as any TCP would. Only the server
+        // resets, and only those ACKs.
+        assert_eq!(cb.rsts_in, 0);
+        assert_eq!(ca.rsts_out, 0);
     });
 }
 

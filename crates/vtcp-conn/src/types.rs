@@ -211,7 +211,8 @@ pub struct Stats {
     pub bytes_acked: u64,
 }
 
-/// What a SYN-cookie handshake settled, for [`Conn::accept_cookie`].
+/// What a SYN-cookie handshake settled, for
+/// [`Conn::accept_cookie`](crate::Conn::accept_cookie).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CookieHandshake {
     /// The peer's ISN.

@@ -58,6 +58,12 @@ pub struct SimArgs {
     /// Do not offer window scaling.
     #[arg(long)]
     pub no_window_scaling: bool,
+    /// RFC 6675's DupThresh and NextSeg instead of RACK-TLP (RFC 8985).
+    #[arg(long)]
+    pub no_rack: bool,
+    /// Offer the whole buffer from the start instead of auto-tuning it.
+    #[arg(long)]
+    pub no_auto_tune: bool,
     /// MSS.
     #[arg(long, default_value_t = 1460, value_parser = clap::value_parser!(u16).range(64..))]
     pub mss: u16,
@@ -67,8 +73,9 @@ pub struct SimArgs {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Run NewReno, HighSpeed and Cubic, with SACK on and off, on the same
-    /// seeded link and print them side by side.
+    /// Run NewReno, HighSpeed and Cubic, with SACK and RACK-TLP, SACK
+    /// alone (RFC 6675) and neither, on the same seeded link and print them
+    /// side by side.
     #[arg(long)]
     pub compare: bool,
     /// No progress bar.
@@ -154,6 +161,8 @@ impl SimArgs {
             sack: !self.no_sack,
             timestamps: !self.no_timestamps,
             window_scaling: !self.no_window_scaling,
+            rack_tlp: !self.no_rack,
+            auto_tune: !self.no_auto_tune,
             mss: self.mss,
             buffer: self.buffer as usize,
             time_limit: Duration::from_secs(24 * 3600),
@@ -333,24 +342,29 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
     }
     writeln!(
         out,
-        "{:<12} {:<5} {:>14} {:>10} {:>8} {:>6} {:>10}",
-        "cc", "sack", "goodput", "retrans", "fastrec", "RTOs", "time (s)"
+        "{:<12} {:<10} {:>14} {:>10} {:>8} {:>6} {:>10}",
+        "cc", "recovery", "goodput", "retrans", "fastrec", "RTOs", "time (s)"
     )?;
     let mut ok = true;
     for cc in ["newreno", "highspeed", "cubic"] {
-        for sack in [true, false] {
+        for (sack, rack_tlp, name) in [
+            (true, true, "rack-tlp"),
+            (true, false, "sack"),
+            (false, false, "newreno"),
+        ] {
             let cfg = SimConfig {
                 congestion: cc.into(),
                 sack,
+                rack_tlp,
                 ..base.clone()
             };
             let r = run(&cfg, |_| {});
             ok &= r.intact && r.closed_cleanly;
             writeln!(
                 out,
-                "{:<12} {:<5} {:>14} {:>10} {:>8} {:>6} {:>10.3}",
+                "{:<12} {:<10} {:>14} {:>10} {:>8} {:>6} {:>10.3}",
                 cc,
-                if sack { "on" } else { "off" },
+                name,
                 mbit(r.goodput_bps()),
                 r.retransmits,
                 r.fast_recoveries,

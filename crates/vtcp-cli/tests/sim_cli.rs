@@ -64,16 +64,16 @@ fn a_small_lossy_transfer_prints_its_summary() {
 }
 
 #[test]
-fn compare_runs_every_controller_with_sack_on_and_off() {
+fn compare_runs_every_controller_with_rack_tlp_sack_alone_and_neither() {
     let out = vtcp(&["sim", "--bytes", "128K", "--compare"]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     for cc in ["newreno", "highspeed", "cubic"] {
-        assert_eq!(
-            stdout.lines().filter(|l| l.starts_with(cc)).count(),
-            2,
-            "{stdout}"
-        );
+        let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with(cc)).collect();
+        assert_eq!(rows.len(), 3, "{stdout}");
+        for (row, recovery) in rows.iter().zip(["rack-tlp", "sack", "newreno"]) {
+            assert_eq!(row.split_whitespace().nth(1), Some(recovery), "{stdout}");
+        }
     }
 }
 

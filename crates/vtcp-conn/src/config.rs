@@ -140,6 +140,9 @@ pub enum IsnSource {
     Fixed(Seq),
 }
 
+/// The room the send buffer offers at the least when auto-tuned: 256 KiB.
+pub const SEND_BUFFER_FLOOR: usize = 256 * 1024;
+
 /// Everything a connection is configured with. `Default` gives the seed's
 /// constants.
 #[derive(Debug)]
@@ -169,10 +172,19 @@ pub struct ConnConfig {
     pub congestion: Congestion,
     /// Keepalive; off when `None`.
     pub keepalive: Option<Keepalive>,
-    /// Send buffer size in octets.
+    /// Send buffer size in octets: the most the application may queue.
+    /// With `auto_tune` it is a ceiling; the room offered is twice the
+    /// congestion window, and at least [`SEND_BUFFER_FLOOR`].
     pub send_buffer: usize,
-    /// Receive buffer size in octets (the most we advertise).
+    /// Receive buffer size in octets: the most we advertise. With
+    /// `auto_tune` it is a ceiling; the window starts at 64 KiB and grows
+    /// with what the application reads per round trip.
     pub recv_buffer: usize,
+    /// Size both buffers to the path, as Linux does (`tcp_rcv_space_adjust`
+    /// and the send buffer's growth with the congestion window); memory
+    /// follows, since the rings grow only as data arrives. `false` offers
+    /// the whole of each buffer from the start.
+    pub auto_tune: bool,
     /// Send small segments at once (Nagle off, RFC 896).
     pub nodelay: bool,
     /// How long an ACK may be delayed (RFC 1122 §4.2.3.2: under 500 ms).
@@ -223,8 +235,9 @@ impl Default for ConnConfig {
             rack_tlp: true,
             congestion: Congestion::HighSpeed,
             keepalive: None,
-            send_buffer: 256 * 1024,
-            recv_buffer: 256 * 1024,
+            send_buffer: 4 << 20,
+            recv_buffer: 4 << 20,
+            auto_tune: true,
             nodelay: false,
             delayed_ack: Duration::from_millis(40),
             time_wait: Duration::from_secs(2),

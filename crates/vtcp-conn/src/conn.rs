@@ -11,7 +11,8 @@ use vtcp_wire::{
     Flags, OptionValues, Options, SackBlocks, Segment, SegmentView, TcpOption, WireError,
 };
 
-use crate::config::{ConnConfig, Controller, IsnSource};
+use crate::autotune::RcvAutoTune;
+use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR};
 use crate::recovery::{DUP_THRESH, Delivered, PrrAck, Recovery, pto};
 use crate::timer::{Timer, TimerTable};
 use crate::types::{CloseReason, ConnError, CookieHandshake, Event, EventQueue, State, Stats};
@@ -66,6 +67,8 @@ pub struct Conn {
     timers: TimerTable,
     /// Loss recovery's state (RFC 6675, RFC 9937, RFC 6582).
     recovery: Recovery,
+    /// Receive-window auto-tuning.
+    autotune: RcvAutoTune,
     persist_backoff: u32,
     keepalive_probes: u32,
     last_heard: Duration,
@@ -146,6 +149,7 @@ impl Conn {
         let cc = cfg.congestion.build(smss);
         let rcv_wscale = cfg.window_scale();
         let ts_offset = f.rotate_left(13);
+        let autotune = RcvAutoTune::new(cfg.recv_buffer, cfg.auto_tune, now);
         Self {
             send: SendBuf::new(cfg.send_buffer, iss + 1),
             recv: RecvBuf::new(cfg.recv_buffer, Seq(0)),
@@ -181,6 +185,7 @@ impl Conn {
             retries: 0,
             timers: TimerTable::default(),
             recovery: Recovery::new(iss),
+            autotune,
             persist_backoff: 0,
             keepalive_probes: 0,
             last_heard: now,
@@ -427,11 +432,7 @@ impl Conn {
             || self.state == State::SynSent
             || self.state == State::SynReceived
         {
-            if self.fin_queued {
-                0
-            } else {
-                self.send.available()
-            }
+            if self.fin_queued { 0 } else { self.send_room() }
         } else {
             0
         }
@@ -451,7 +452,8 @@ impl Conn {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait
                 if !self.fin_queued =>
             {
-                Ok(self.send.write(data))
+                let room = self.send_room();
+                Ok(self.send.write(&data[..data.len().min(room)]))
             }
             State::Closed => Err(ConnError::InvalidState(State::Closed)),
             s => Err(ConnError::InvalidState(s)),
@@ -469,7 +471,12 @@ impl Conn {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait
                 if !self.fin_queued =>
             {
-                Ok(self.send.write_with(fill))
+                let room = self.send_room();
+                Ok(self.send.write_with(|a, b| {
+                    let a_len = a.len().min(room);
+                    let b_len = b.len().min(room - a_len);
+                    fill(&mut a[..a_len], &mut b[..b_len])
+                }))
             }
             s => Err(ConnError::InvalidState(s)),
         }
@@ -486,6 +493,7 @@ impl Conn {
     pub fn consume(&mut self, n: usize) -> usize {
         let n = self.recv.consume(n);
         if n > 0 {
+            self.autotune.on_drained(n, self.now, self.rto.srtt());
             self.maybe_window_update();
             self.release_finished_buffers();
         }
@@ -497,6 +505,7 @@ impl Conn {
     pub fn read(&mut self, out: &mut [u8]) -> usize {
         let n = self.recv.read(out);
         if n > 0 {
+            self.autotune.on_drained(n, self.now, self.rto.srtt());
             self.maybe_window_update();
             self.release_finished_buffers();
         }
@@ -523,7 +532,7 @@ impl Conn {
         if !self.state.can_receive_data() {
             return;
         }
-        let right = self.recv.nxt() + self.recv.window() as u32;
+        let right = self.recv.nxt() + self.rcv_window() as u32;
         let grown = right.distance_from(self.rcv_adv_right) as usize;
         if right.after(self.rcv_adv_right)
             && grown >= (self.cfg.recv_buffer / 2).min(self.smss as usize)
@@ -939,6 +948,18 @@ impl Conn {
         }
         // Seventh: data.
         if !seg.payload.is_empty() {
+            // The receiver's RTT, for auto-tuning: our timestamp echoed
+            // by a segment of data (Linux's tcp_rcv_rtt_measure_ts).
+            if self.ts_ok
+                && let Some(ts) = v.timestamp
+                && ts.tsecr != 0
+            {
+                let ms = self.ts_now().wrapping_sub(ts.tsecr);
+                if ms < 1 << 30 {
+                    self.autotune
+                        .on_rtt_sample(Duration::from_millis(u64::from(ms.max(1))));
+                }
+            }
             self.on_data(seg);
         }
         // Eighth: FIN.
@@ -1437,6 +1458,26 @@ impl Conn {
         }
     }
 
+    /// The receive window: room in the buffer, within what auto-tuning
+    /// offers now.
+    fn rcv_window(&self) -> usize {
+        self.recv
+            .window()
+            .min(self.autotune.limit().saturating_sub(self.recv.readable()))
+    }
+
+    /// Room the application may fill now: the free space of the send
+    /// buffer, within twice the congestion window when auto-tuned.
+    fn send_room(&self) -> usize {
+        let free = self.send.available();
+        if !self.cfg.auto_tune {
+            return free;
+        }
+        let used = self.send.capacity() - free;
+        let limit = (2 * self.cc.send_window() as usize).max(SEND_BUFFER_FLOOR);
+        free.min(limit.saturating_sub(used))
+    }
+
     fn ts_now(&self) -> u32 {
         (self.now.as_millis() as u32).wrapping_add(self.ts_offset)
     }
@@ -1445,7 +1486,7 @@ impl Conn {
     /// (RFC 9293 §3.8.6.2.2, RFC 7323 §2.4).
     fn advertise(&mut self) -> u16 {
         let nxt = self.rcv_nxt();
-        let avail = self.recv.window() as u32;
+        let avail = self.rcv_window() as u32;
         let prev = if self.rcv_adv_right.after(nxt) {
             self.rcv_adv_right.distance_from(nxt)
         } else {
@@ -1454,8 +1495,9 @@ impl Conn {
         // Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): move the right edge
         // only by at least min(half the buffer, one MSS), or to all of the
         // buffer; never move it left.
-        let step = (self.cfg.recv_buffer as u32 / 2).min(self.smss);
-        let wnd = if avail >= prev + step || avail == self.cfg.recv_buffer as u32 {
+        let limit = self.autotune.limit() as u32;
+        let step = (limit / 2).min(self.smss);
+        let wnd = if avail >= prev + step || avail == limit {
             avail.max(prev)
         } else {
             prev
@@ -1527,7 +1569,7 @@ impl Conn {
         let options = self.options_for(flags);
         let window = if flags.contains(Flags::SYN) {
             // RFC 7323 §2.2: the window of a SYN is not scaled.
-            let w = (self.recv.window() as u32).min(65_535) as u16;
+            let w = (self.rcv_window() as u32).min(65_535) as u16;
             self.rcv_adv_right = self.rcv_nxt() + u32::from(w);
             w
         } else if flags.contains(Flags::RST) {

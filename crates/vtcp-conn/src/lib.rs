@@ -25,12 +25,13 @@
 //! RFC 6528.
 #![forbid(unsafe_code)]
 
+mod autotune;
 mod config;
 mod conn;
 mod recovery;
 mod timer;
 mod types;
 
-pub use config::{Congestion, ConnConfig, IsnSource, Keepalive};
+pub use config::{Congestion, ConnConfig, IsnSource, Keepalive, SEND_BUFFER_FLOOR};
 pub use conn::Conn;
 pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};

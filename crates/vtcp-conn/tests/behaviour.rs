@@ -1172,3 +1172,41 @@ fn the_ack_of_a_retransmission_echoes_its_timestamp() {
         .recv("P. 1:501(500) ack 1 win 1000 <nop,nop,TS val 1130 ecr 0>");
     t.expect(". 1:1(0) ack 1001 win * <nop,nop,TS val * ecr 1120,nop,nop,sack 1:501>");
 }
+
+/// Receive-window auto-tuning: the window starts at 64 KiB and grows to
+/// twice what the application drains in a round trip (here the sender's
+/// SRTT of 10 ms stands in, the data carrying no echo of ours).
+#[test]
+fn the_receive_window_grows_with_what_the_application_reads() {
+    let mut t = established();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut seq = 1u32;
+    let mut windows = Vec::new();
+    for ms in (20..120).step_by(5) {
+        // 40 segments in 5 ms, all read at once.
+        for _ in 0..40u32 {
+            t.at(ms).recv(&format!(
+                ". {seq}:{}(1448) ack 1 win 1000 <nop,nop,TS val {} ecr 0>",
+                seq + 1448,
+                1000 + seq / 1448
+            ));
+            seq += 1448;
+            while t.conn().read(&mut buf) > 0 {}
+            while let Some(bytes) = t.take() {
+                let seg = vtcp_conn::Conn::peek_segment(&bytes).unwrap();
+                windows.push(u32::from(seg.window()) << 3);
+            }
+        }
+    }
+    let first = windows[0];
+    let last = *windows.last().unwrap();
+    assert!(first <= 65_536, "starts at 64 KiB: {first}");
+    // 80 segments drained per 10 ms round trip: twice that.
+    assert_eq!(last, 2 * 80 * 1448, "grew with the reads");
+    // The right edge never moved left: the window only grows here, the
+    // reader keeping up.
+    assert!(
+        windows.windows(2).all(|w| w[1] + 1448 * 2 >= w[0]),
+        "{windows:?}"
+    );
+}

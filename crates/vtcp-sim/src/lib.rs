@@ -133,6 +133,10 @@ pub struct SimConfig {
     pub timestamps: bool,
     /// Offer window scaling.
     pub window_scaling: bool,
+    /// RACK-TLP with SACK (RFC 8985); off, RFC 6675's DupThresh.
+    pub rack_tlp: bool,
+    /// Auto-tune the buffers (`ConnConfig::auto_tune`).
+    pub auto_tune: bool,
     /// Our MSS.
     pub mss: u16,
     /// Send and receive buffer sizes.
@@ -151,6 +155,8 @@ impl Default for SimConfig {
             sack: true,
             timestamps: true,
             window_scaling: true,
+            rack_tlp: true,
+            auto_tune: true,
             mss: 1460,
             buffer: 4 << 20,
             time_limit: Duration::from_secs(3600),
@@ -401,11 +407,14 @@ fn stack(cfg: &SimConfig, salt: u8) -> Stack {
         cfg.mss,
         cfg.buffer,
     );
+    let (rack_tlp, auto_tune) = (cfg.rack_tlp, cfg.auto_tune);
     let cc = cfg.congestion.clone();
     let seed = cfg.seed;
     Stack::new(StackConfig {
         conn_config: Box::new(move || ConnConfig {
             enable_sack: sack,
+            rack_tlp,
+            auto_tune,
             enable_timestamps: ts,
             no_window_scaling: !ws,
             mss,

@@ -146,6 +146,8 @@ fn a_matrix_of_seeded_transfers() {
                 timestamps: flags & 2 == 0,
                 window_scaling: flags & 4 == 0,
                 mss,
+                rack_tlp: (seed / 2) % 2 == 0,
+                auto_tune: seed % 2 == 0,
                 buffer: [8 * 1024, 64 * 1024, 1 << 20][(seed as usize + i) % 3],
                 time_limit: Duration::from_secs(3600),
             };
@@ -167,12 +169,17 @@ fn a_queue_overrun_by_slow_start_is_repaired_without_resending_what_arrived() {
     // away), and recovery must resend no more than was dropped, besides
     // one rescue per recovery (RFC 6675 rule 4 resends the tail without
     // knowing it was lost), and need no timeout.
+    // The receiver offers its whole 4 MiB at once (no auto-tuning, which
+    // would keep the window near the path's capacity and the queue from
+    // overflowing), and the sender uses RFC 6675's rules.
     let cfg = SimConfig {
         bytes: 4 << 20,
         link: Link {
             loss: 0.0,
             ..Link::default()
         },
+        auto_tune: false,
+        rack_tlp: false,
         ..SimConfig::default()
     };
     let r = run(&cfg, |_| {});

@@ -1,0 +1,147 @@
+//! Receive-window auto-tuning: dynamic right-sizing as Linux does it
+//! (`tcp_rcv_space_adjust`). The window offered starts small and grows to
+//! twice what the application drained in the last round trip, up to the
+//! configured receive buffer, so a fast reader on a long path gets the
+//! window its bandwidth-delay product needs and a slow one does not make
+//! the sender queue what it cannot take. The ring's memory follows the
+//! window, since it grows only as data arrives.
+//!
+//! Because the window grows on the ACKs of a transfer, a vtcp receiver
+//! now does what Linux's does, which is what exposed the duplicate-ACK
+//! rule fixed in issue 11: the simulator can show such failures.
+
+use std::time::Duration;
+
+/// The window a connection offers before it has measured anything: 64 KiB,
+/// Linux's initial receive window at its default `tcp_rmem`.
+pub(crate) const INITIAL_WINDOW: usize = 64 * 1024;
+
+/// The receive-side auto-tuner.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RcvAutoTune {
+    /// The window may cover this much of the buffer now.
+    limit: usize,
+    /// The configured buffer: the most it may ever cover.
+    max: usize,
+    /// Octets the application drained in the best round trip measured.
+    space: usize,
+    /// Octets drained in total when the current round trip began.
+    drained_at_start: u64,
+    /// When it began.
+    started: Duration,
+    /// Octets drained in total.
+    drained: u64,
+    /// The receiver's RTT estimate (from timestamps it sees echoed).
+    rtt: Option<Duration>,
+}
+
+impl RcvAutoTune {
+    /// A tuner for a buffer of `max` octets; `enabled` false fixes the
+    /// window at the whole buffer (the behaviour before auto-tuning).
+    pub(crate) fn new(max: usize, enabled: bool, now: Duration) -> Self {
+        let limit = if enabled {
+            INITIAL_WINDOW.min(max)
+        } else {
+            max
+        };
+        Self {
+            limit,
+            max,
+            space: limit,
+            drained_at_start: 0,
+            started: now,
+            drained: 0,
+            rtt: None,
+        }
+    }
+
+    /// The most of the buffer the window may cover now.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// A round-trip sample seen by the receiver (a timestamp echoed in a
+    /// segment that carried data), kept as Linux does: the smallest of the
+    /// recent ones, smoothed toward new ones.
+    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration) {
+        self.rtt = Some(match self.rtt {
+            None => rtt,
+            Some(old) if rtt < old => rtt,
+            Some(old) => (old * 7 + rtt) / 8,
+        });
+    }
+
+    /// The application drained `n` octets at `now`; `fallback_rtt` is the
+    /// sender's SRTT, for a receiver that sees no timestamps. Returns
+    /// whether the window limit grew.
+    pub(crate) fn on_drained(
+        &mut self,
+        n: usize,
+        now: Duration,
+        fallback_rtt: Option<Duration>,
+    ) -> bool {
+        self.drained += n as u64;
+        if self.limit >= self.max {
+            return false;
+        }
+        let Some(rtt) = self.rtt.or(fallback_rtt) else {
+            return false;
+        };
+        if now.saturating_sub(self.started) < rtt {
+            return false;
+        }
+        let copied = (self.drained - self.drained_at_start) as usize;
+        self.drained_at_start = self.drained;
+        self.started = now;
+        if copied <= self.space {
+            return false;
+        }
+        self.space = copied;
+        // Twice a round trip's worth: the sender may be in slow start,
+        // doubling each round trip.
+        let limit = copied.saturating_mul(2).min(self.max);
+        if limit > self.limit {
+            self.limit = limit;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_grows_to_twice_what_is_drained_per_round_trip_up_to_the_buffer() {
+        let ms = Duration::from_millis;
+        let mut t = RcvAutoTune::new(4 << 20, true, ms(0));
+        assert_eq!(t.limit(), 64 * 1024);
+        t.on_rtt_sample(ms(20));
+        // Within one round trip: no measurement yet.
+        assert!(!t.on_drained(60_000, ms(10), None));
+        // After it: 100,000 octets drained in 20 ms.
+        assert!(t.on_drained(40_000, ms(20), None));
+        assert_eq!(t.limit(), 200_000);
+        // A slower round trip does not shrink it.
+        assert!(!t.on_drained(10_000, ms(45), None));
+        assert_eq!(t.limit(), 200_000);
+        // It stops at the buffer.
+        assert!(t.on_drained(10 << 20, ms(70), None));
+        assert_eq!(t.limit(), 4 << 20);
+        assert!(!t.on_drained(50 << 20, ms(100), None));
+    }
+
+    #[test]
+    fn without_auto_tuning_or_an_rtt_the_window_stays() {
+        let ms = Duration::from_millis;
+        let t = RcvAutoTune::new(1 << 20, false, ms(0));
+        assert_eq!(t.limit(), 1 << 20);
+        let mut t = RcvAutoTune::new(1 << 20, true, ms(0));
+        assert!(!t.on_drained(500_000, ms(1000), None));
+        // The sender's SRTT serves when no timestamps are seen.
+        assert!(t.on_drained(500_000, ms(2000), Some(ms(50))));
+        assert_eq!(t.limit(), 1 << 20);
+    }
+}

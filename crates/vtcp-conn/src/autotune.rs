@@ -60,6 +60,13 @@ impl RcvAutoTune {
         self.limit
     }
 
+    /// Whether an RTT sample is of any use: auto-tuning on and the window
+    /// not at the buffer's size yet.
+    #[inline]
+    pub(crate) fn wants_rtt(&self) -> bool {
+        self.limit < self.max
+    }
+
     /// A round-trip sample seen by the receiver (a timestamp echoed in a
     /// segment that carried data), kept as Linux does: the smallest of the
     /// recent ones, smoothed toward new ones.

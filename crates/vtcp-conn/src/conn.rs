@@ -69,6 +69,8 @@ pub struct Conn {
     recovery: Recovery,
     /// Receive-window auto-tuning.
     autotune: RcvAutoTune,
+    /// The TSecr of the receiver's latest RTT sample.
+    last_tsecr_sampled: u32,
     persist_backoff: u32,
     keepalive_probes: u32,
     last_heard: Duration,
@@ -186,6 +188,7 @@ impl Conn {
             timers: TimerTable::default(),
             recovery: Recovery::new(iss),
             autotune,
+            last_tsecr_sampled: 0,
             persist_backoff: 0,
             keepalive_probes: 0,
             last_heard: now,
@@ -951,9 +954,14 @@ impl Conn {
             // The receiver's RTT, for auto-tuning: our timestamp echoed
             // by a segment of data (Linux's tcp_rcv_rtt_measure_ts).
             if self.ts_ok
+                && self.autotune.wants_rtt()
                 && let Some(ts) = v.timestamp
                 && ts.tsecr != 0
+                && ts.tsecr != self.last_tsecr_sampled
             {
+                // One sample per echo: a train of segments echoes the
+                // same TSval.
+                self.last_tsecr_sampled = ts.tsecr;
                 let ms = self.ts_now().wrapping_sub(ts.tsecr);
                 if ms < 1 << 30 {
                     self.autotune

@@ -12,19 +12,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use vtcp_lab::kernel::{self, IO_TIMEOUT, recv_all, send_pattern};
+use vtcp_lab::lab_here;
 use vtcp_tun::netns::Netns;
-
-fn lab_here(test: &str) -> bool {
-    let why = if std::env::var_os("VTCP_INTEROP").is_none() {
-        "the interop lab runs under `cargo xtask interop`".to_owned()
-    } else if let Some(why) = vtcp_lab::unavailable() {
-        why
-    } else {
-        return true;
-    };
-    let _ = writeln!(io::stderr(), "SKIPPED {test}: {why}");
-    false
-}
 
 fn vtcp() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vtcp"))

@@ -25,6 +25,22 @@ pub mod kernel;
 pub mod relay;
 pub mod topo;
 
+/// Whether a lab test may run: only under `cargo xtask interop`
+/// (`VTCP_INTEROP=1`) on a machine with what the lab needs. Says loudly
+/// why not, straight to stderr past the test harness's capture.
+pub fn lab_here(test: &str) -> bool {
+    use std::io::Write;
+    let why = if std::env::var_os("VTCP_INTEROP").is_none() {
+        "the interop lab runs under `cargo xtask interop`".to_owned()
+    } else if let Some(why) = unavailable() {
+        why
+    } else {
+        return true;
+    };
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    false
+}
+
 /// Why the lab cannot run here, or `None` when it can.
 pub fn unavailable() -> Option<String> {
     if !nix_is_root() {

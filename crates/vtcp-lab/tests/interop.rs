@@ -12,24 +12,11 @@ use std::time::{Duration, Instant};
 
 use vtcp::{ConnConfig, StackConfig};
 use vtcp_lab::kernel::{self, IO_TIMEOUT, recv_all, send_pattern};
+use vtcp_lab::lab_here;
 use vtcp_lab::relay::clear_link;
 use vtcp_lab::topo::{Impairments, KERNEL_V4, KERNEL_V6, PEER_V4, PEER_V6, VtcpLab};
 use vtcp_sim::{GilbertElliott, Link};
 use vtcp_tun::netns::Netns;
-
-/// Whether the lab can run; says loudly why not (straight to stderr, past
-/// the test harness's capture).
-fn lab_here(test: &str) -> bool {
-    let why = if std::env::var_os("VTCP_INTEROP").is_none() {
-        "the interop lab runs under `cargo xtask interop`".to_owned()
-    } else if let Some(why) = vtcp_lab::unavailable() {
-        why
-    } else {
-        return true;
-    };
-    let _ = writeln!(io::stderr(), "SKIPPED {test}: {why}");
-    false
-}
 
 fn lab(path: &Impairments) -> VtcpLab {
     lab_with(StackConfig::default(), path)
@@ -229,32 +216,44 @@ fn half_close_both_ways() {
     let l = vtcp_listener(&lab, PEER_V4, 6001);
     let mut k = kernel::connect(&lab.kernel, SocketAddr::new(PEER_V4, 6001)).unwrap();
     let mut v = vtcp_accept(&l);
-    k.write_all(b"question").unwrap();
-    k.shutdown(Shutdown::Write).unwrap();
-    let mut q = Vec::new();
-    v.read_to_end(&mut q).unwrap();
-    assert_eq!(q, b"question");
-    v.write_all(b"answer after your FIN").unwrap();
-    v.shutdown(Shutdown::Write).unwrap();
-    let mut a = Vec::new();
-    k.read_to_end(&mut a).unwrap();
-    assert_eq!(a, b"answer after your FIN");
+    half_close(
+        &mut k,
+        |k| k.shutdown(Shutdown::Write),
+        &mut v,
+        |v| v.shutdown(Shutdown::Write),
+    );
 
     // vtcp closes its sending side first; the kernel still answers.
     let kl = kernel::listen(&lab.kernel, SocketAddr::new(KERNEL_V4, 6002)).unwrap();
     let mut v = vtcp_connect(&lab, SocketAddr::new(KERNEL_V4, 6002));
     let (mut k, _) = kl.accept().unwrap();
     k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    v.write_all(b"ping").unwrap();
-    v.shutdown(Shutdown::Write).unwrap();
+    half_close(
+        &mut v,
+        |v| v.shutdown(Shutdown::Write),
+        &mut k,
+        |k| k.shutdown(Shutdown::Write),
+    );
+}
+
+/// `first` asks and closes its sending side; `second` reads to the end,
+/// answers after the FIN and closes; `first` reads the answer to the end.
+fn half_close<A: Read + Write, B: Read + Write>(
+    first: &mut A,
+    close_first: impl Fn(&A) -> io::Result<()>,
+    second: &mut B,
+    close_second: impl Fn(&B) -> io::Result<()>,
+) {
+    first.write_all(b"question").unwrap();
+    close_first(first).unwrap();
     let mut q = Vec::new();
-    k.read_to_end(&mut q).unwrap();
-    assert_eq!(q, b"ping");
-    k.write_all(b"pong after your FIN").unwrap();
-    k.shutdown(Shutdown::Write).unwrap();
+    second.read_to_end(&mut q).unwrap();
+    assert_eq!(q, b"question");
+    second.write_all(b"answer after your FIN").unwrap();
+    close_second(second).unwrap();
     let mut a = Vec::new();
-    v.read_to_end(&mut a).unwrap();
-    assert_eq!(a, b"pong after your FIN");
+    first.read_to_end(&mut a).unwrap();
+    assert_eq!(a, b"answer after your FIN");
 }
 
 #[test]

@@ -148,9 +148,8 @@ fn connect_transfer_close_and_nothing_left_behind() {
     assert_eq!(net.server.counters().bad_checksums, 0);
 }
 
-#[test]
-fn a_syn_to_a_closed_port_gets_rst_ack_and_a_stray_ack_gets_rst() {
-    let mut net = Net::new();
+/// A client SYN at the server's port 81, where nobody listens; returns it.
+fn syn_to_closed_port(net: &mut Net) -> Segment<&'static [u8]> {
     let syn = Segment {
         src_port: 40000,
         dst_port: 81,
@@ -161,6 +160,13 @@ fn a_syn_to_a_closed_port_gets_rst_ack_and_a_stray_ack_gets_rst() {
     };
     net.server
         .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
+    syn
+}
+
+#[test]
+fn a_syn_to_a_closed_port_gets_rst_ack_and_a_stray_ack_gets_rst() {
+    let mut net = Net::new();
+    let syn = syn_to_closed_port(&mut net);
     let rst = one_reply(&mut net.server, net.now).unwrap();
     let rst = Segment::parse(&rst).unwrap();
     // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
@@ -673,16 +679,7 @@ fn a_transparent_listener_takes_any_address_and_port_that_no_listener_has() {
 #[test]
 fn a_queued_reply_waits_for_a_buffer_that_holds_it() {
     let mut net = Net::new();
-    let syn = Segment {
-        src_port: 40000,
-        dst_port: 81,
-        seq: Seq(1000),
-        flags: Flags::SYN,
-        payload: &[][..],
-        ..Default::default()
-    };
-    net.server
-        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
+    syn_to_closed_port(&mut net);
     let mut short = [0u8; 12];
     assert_eq!(net.server.poll_transmit(net.now, &mut short), None);
     // Not cut to 12 octets and sent: whole, with its checksum, later.

@@ -1326,7 +1326,11 @@ impl Conn {
     /// The probe timer fired: the next segment sent is the probe, and the
     /// RTO restarts from now (§7.3).
     fn on_pto(&mut self) {
-        if self.rack_on() && !self.cc.in_recovery() && self.flight() > 0 {
+        // Only with something to probe with (new data, or a segment not
+        // SACKed; a FIN alone is left to the RTO, which is then not put
+        // off).
+        let something = self.send.pending() > 0 || self.recovery.sent.last_unsacked().is_some();
+        if self.rack_on() && !self.cc.in_recovery() && self.flight() > 0 && something {
             self.recovery.tlp.due = true;
             self.timers.set(Timer::Rto, self.now + self.rto.rto());
         }

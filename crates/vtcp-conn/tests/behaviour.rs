@@ -1210,3 +1210,15 @@ fn the_receive_window_grows_with_what_the_application_reads() {
         "{windows:?}"
     );
 }
+
+/// A lone FIN has nothing a tail loss probe could send: the RTO, on time,
+/// sends it again (the probe timer must not put it off).
+#[test]
+fn a_lost_fin_is_resent_by_the_rto_on_time() {
+    let mut t = established();
+    t.conn().close();
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(209).expect_none();
+    t.at(210).expect("F. 1:1(0) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().tlp_probes, 0);
+}

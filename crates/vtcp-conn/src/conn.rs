@@ -1323,6 +1323,17 @@ impl Conn {
         self.timers.set(Timer::Tlp, at);
     }
 
+    /// Octets the peer's window takes beyond what is sent: from the send
+    /// buffer's next octet to SND.UNA + SND.WND.
+    fn peer_window_room(&self) -> usize {
+        let edge = self.send.una() + self.snd_wnd;
+        if edge.after(self.send.nxt()) {
+            edge.distance_from(self.send.nxt()) as usize
+        } else {
+            0
+        }
+    }
+
     /// The probe timer fired: the next segment sent is the probe, and the
     /// RTO restarts from now (§7.3).
     fn on_pto(&mut self) {
@@ -1342,12 +1353,7 @@ impl Conn {
     fn tail_loss_probe(&mut self) -> Option<Plan> {
         let mss = self.smss as usize;
         let pending = self.send.pending();
-        let wnd_edge = self.send.una() + self.snd_wnd;
-        let wnd_room = if wnd_edge.after(self.send.nxt()) {
-            wnd_edge.distance_from(self.send.nxt()) as usize
-        } else {
-            0
-        };
+        let wnd_room = self.peer_window_room();
         let plan = if pending > 0 && wnd_room >= pending.min(mss) {
             let seq = self.send.nxt();
             let len = pending.min(mss);
@@ -1891,12 +1897,7 @@ impl Conn {
         };
         let cwnd = self.send_window() as usize;
         let pending = self.send.pending();
-        let wnd_edge = self.send.una() + self.snd_wnd;
-        let wnd_room = if wnd_edge.after(self.send.nxt()) {
-            wnd_edge.distance_from(self.send.nxt()) as usize
-        } else {
-            0
-        };
+        let wnd_room = self.peer_window_room();
         // RFC 3042 limited transmit: the first two duplicate ACKs each let
         // one new segment out beyond the window.
         let limited = if self.cc.in_recovery() {

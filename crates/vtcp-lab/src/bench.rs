@@ -205,32 +205,12 @@ pub fn measure(point: Point, time: Duration, seed: u64) -> io::Result<Row> {
             },
         )?
     };
-    let vtcp_sends = {
-        let l = kernel::listen(&lab.kernel, SocketAddr::new(KERNEL_V4, 7003))?;
-        let receiver = std::thread::spawn(move || -> io::Result<(u64, Duration)> {
-            let (mut s, _) = l.accept()?;
-            s.set_read_timeout(Some(IO_TIMEOUT))?;
-            drain(&mut s)
-        });
-        let mut v = vtcp::TcpStream::connect_timeout(
-            lab.stack().net(),
-            SocketAddr::new(KERNEL_V4, 7003),
-            IO_TIMEOUT,
-        )?;
-        v.set_write_timeout(Some(IO_TIMEOUT))?;
-        send_for(&mut v, time)?;
-        v.shutdown(Shutdown::Write)?;
-        let (bytes, t) = receiver
-            .join()
-            .map_err(|_| io::Error::other("receiver panicked"))??;
-        let st = v.stats()?;
-        Figures {
-            mbps: mbps(bytes, t),
-            segments: st.segments_out,
-            retransmits: st.retransmits,
-            rtos: st.rtos,
-        }
-    };
+    let vtcp_sends = vtcp_sends(
+        lab.stack().net(),
+        &lab.kernel,
+        SocketAddr::new(KERNEL_V4, 7003),
+        time,
+    )?;
     Ok(Row {
         point,
         vtcp_sends,
@@ -448,25 +428,33 @@ fn kernel_to_vtcp(
     ))
 }
 
-/// vtcp sending to a kernel reader.
-fn vtcp_to_kernel(driver: &TunDriver, ns: &Netns, time: Duration) -> io::Result<f64> {
-    let kl = kernel::listen(ns, SocketAddr::new(KERNEL_V4, 7202))?;
+/// vtcp (`net`) sending to a kernel reader in `ns` listening at `to`.
+fn vtcp_sends(
+    net: &vtcp::NetStack,
+    ns: &Netns,
+    to: SocketAddr,
+    time: Duration,
+) -> io::Result<Figures> {
+    let l = kernel::listen(ns, to)?;
     let receiver = std::thread::spawn(move || -> io::Result<(u64, Duration)> {
-        let (mut s, _) = kl.accept()?;
+        let (mut s, _) = l.accept()?;
         s.set_read_timeout(Some(IO_TIMEOUT))?;
         drain(&mut s)
     });
-    let mut v = vtcp::TcpStream::connect_timeout(
-        driver.net(),
-        SocketAddr::new(KERNEL_V4, 7202),
-        IO_TIMEOUT,
-    )?;
+    let mut v = vtcp::TcpStream::connect_timeout(net, to, IO_TIMEOUT)?;
+    v.set_write_timeout(Some(IO_TIMEOUT))?;
     send_for(&mut v, time)?;
     v.shutdown(Shutdown::Write)?;
     let (bytes, t) = receiver
         .join()
         .map_err(|_| io::Error::other("receiver panicked"))??;
-    Ok(mbps(bytes, t))
+    let st = v.stats()?;
+    Ok(Figures {
+        mbps: mbps(bytes, t),
+        segments: st.segments_out,
+        retransmits: st.retransmits,
+        rtos: st.rtos,
+    })
 }
 
 /// vtcp on a TUN device (plain, with offloads, with two queues) against
@@ -486,7 +474,13 @@ pub fn throughput(time: Duration) -> io::Result<Throughput> {
         ));
         rows.push((
             format!("vtcp → kernel, {name}"),
-            vtcp_to_kernel(&drivers[0], &ns, time)?,
+            vtcp_sends(
+                drivers[0].net(),
+                &ns,
+                SocketAddr::new(KERNEL_V4, 7202),
+                time,
+            )?
+            .mbps,
         ));
     }
     for queues in [1, 2] {

@@ -121,6 +121,12 @@ impl Line {
     pub fn counts(&self) -> (u64, u64, u64) {
         self.shared.state.lock().unwrap().channel.counts()
     }
+
+    /// Packets that never arrived: dropped by the queue or lost.
+    pub fn lost(&self) -> u64 {
+        let (queue, lost, _) = self.counts();
+        queue + lost
+    }
 }
 
 impl Shared {

@@ -90,10 +90,12 @@ fn pump(tun: Arc<Tun>, line: Arc<Line>) -> io::Result<JoinHandle<()>> {
         })
 }
 
-/// Stops the pumps, then drops lines and namespaces (in that order).
+/// Stops the pumps and writes out the capture; the first field of each
+/// set-up, so this runs before its lines and namespaces drop.
 struct Teardown {
     tuns: Vec<Arc<Tun>>,
     pumps: Vec<JoinHandle<()>>,
+    tap: Option<Tap>,
 }
 
 impl Drop for Teardown {
@@ -104,16 +106,19 @@ impl Drop for Teardown {
         for p in self.pumps.drain(..) {
             let _ = p.join();
         }
+        if let Some(t) = &self.tap {
+            let _ = t.flush();
+        }
     }
 }
 
 /// The kernel against vtcp, through the relay.
 pub struct VtcpLab {
-    teardown: Teardown,
+    /// Held for its drop, which must come first: it is the first field.
+    _teardown: Teardown,
     stack: IpStack,
     to_kernel: Arc<Line>,
     to_vtcp: Arc<Line>,
-    tap: Option<Tap>,
     /// The kernel's namespace: run its sockets with [`Netns::enter`].
     pub kernel: Netns,
 }
@@ -154,14 +159,14 @@ impl VtcpLab {
         };
         let pumps = vec![pump(Arc::clone(&tun), Arc::clone(&to_vtcp))?];
         Ok(Self {
-            teardown: Teardown {
+            _teardown: Teardown {
                 tuns: vec![tun],
                 pumps,
+                tap,
             },
             stack,
             to_kernel,
             to_vtcp,
-            tap,
             kernel,
         })
     }
@@ -174,28 +179,15 @@ impl VtcpLab {
     /// Packets the relay lost (and dropped in its queue), kernel to vtcp
     /// and vtcp to kernel.
     pub fn relay_losses(&self) -> (u64, u64) {
-        let sum = |l: &Line| {
-            let (q, lost, _) = l.counts();
-            q + lost
-        };
-        (sum(&self.to_vtcp), sum(&self.to_kernel))
-    }
-}
-
-impl Drop for VtcpLab {
-    fn drop(&mut self) {
-        self.teardown.tuns.iter().for_each(|t| t.stop());
-        if let Some(t) = &self.tap {
-            let _ = t.flush();
-        }
+        (self.to_vtcp.lost(), self.to_kernel.lost())
     }
 }
 
 /// Linux against Linux over the same relay.
 pub struct KernelLab {
-    teardown: Teardown,
+    /// Held for its drop, which must come first: it is the first field.
+    _teardown: Teardown,
     lines: [Arc<Line>; 2],
-    tap: Option<Tap>,
     /// The first kernel (198.18.0.1, fd00::1).
     pub a: Netns,
     /// The second kernel (198.18.0.2, fd00::2).
@@ -221,12 +213,12 @@ impl KernelLab {
             pump(Arc::clone(&tun_b), Arc::clone(&b_to_a))?,
         ];
         Ok(Self {
-            teardown: Teardown {
+            _teardown: Teardown {
                 tuns: vec![tun_a, tun_b],
                 pumps,
+                tap,
             },
             lines: [a_to_b, b_to_a],
-            tap,
             a,
             b,
         })
@@ -234,19 +226,6 @@ impl KernelLab {
 
     /// Packets the relay lost, a to b and b to a.
     pub fn relay_losses(&self) -> (u64, u64) {
-        let sum = |l: &Line| {
-            let (q, lost, _) = l.counts();
-            q + lost
-        };
-        (sum(&self.lines[0]), sum(&self.lines[1]))
-    }
-}
-
-impl Drop for KernelLab {
-    fn drop(&mut self) {
-        self.teardown.tuns.iter().for_each(|t| t.stop());
-        if let Some(t) = &self.tap {
-            let _ = t.flush();
-        }
+        (self.lines[0].lost(), self.lines[1].lost())
     }
 }

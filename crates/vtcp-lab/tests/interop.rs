@@ -59,14 +59,7 @@ fn both_ways(lab: &VtcpLab, kernel_ip: IpAddr, vtcp_ip: IpAddr, bytes: u64) -> (
     // Kernel client sends, vtcp server receives.
     let l = vtcp_listener(lab, vtcp_ip, 5001);
     let started = Instant::now();
-    let sender = {
-        let mut k = kernel::connect(&lab.kernel, SocketAddr::new(vtcp_ip, 5001)).unwrap();
-        std::thread::spawn(move || {
-            let sum = send_pattern(&mut k, 1, bytes).unwrap();
-            k.shutdown(Shutdown::Write).unwrap();
-            sum
-        })
-    };
+    let sender = kernel_sender(&lab.kernel, SocketAddr::new(vtcp_ip, 5001), 1, bytes);
     let mut v = vtcp_accept(&l);
     let (got, sum) = recv_all(&mut v).unwrap();
     let up = mbps(started.elapsed());
@@ -79,11 +72,7 @@ fn both_ways(lab: &VtcpLab, kernel_ip: IpAddr, vtcp_ip: IpAddr, bytes: u64) -> (
 
     // vtcp client sends, kernel server receives.
     let kl = kernel::listen(&lab.kernel, SocketAddr::new(kernel_ip, 5002)).unwrap();
-    let receiver = std::thread::spawn(move || {
-        let (mut k, _) = kl.accept().unwrap();
-        k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        recv_all(&mut k).unwrap()
-    });
+    let receiver = kernel_receiver(kl, Duration::ZERO);
     let started = Instant::now();
     let mut v = vtcp_connect(lab, SocketAddr::new(kernel_ip, 5002));
     let sum = send_pattern(&mut v, 2, bytes).unwrap();
@@ -96,6 +85,36 @@ fn both_ways(lab: &VtcpLab, kernel_ip: IpAddr, vtcp_ip: IpAddr, bytes: u64) -> (
 }
 
 const MIB: u64 = 1 << 20;
+
+/// A kernel connection from `ns` to `to` that sends `bytes` of the pattern
+/// from `seed` and closes, on a thread that returns their SHA-256.
+fn kernel_sender(
+    ns: &Netns,
+    to: SocketAddr,
+    seed: u64,
+    bytes: u64,
+) -> std::thread::JoinHandle<[u8; 32]> {
+    let mut k = kernel::connect(ns, to).unwrap();
+    std::thread::spawn(move || {
+        let sum = send_pattern(&mut k, seed, bytes).unwrap();
+        k.shutdown(Shutdown::Write).unwrap();
+        sum
+    })
+}
+
+/// The first connection a kernel listener accepts, read to its end after
+/// `pause` on a thread that returns the count and SHA-256.
+fn kernel_receiver(
+    l: std::net::TcpListener,
+    pause: Duration,
+) -> std::thread::JoinHandle<(u64, [u8; 32])> {
+    std::thread::spawn(move || {
+        let (mut k, _) = l.accept().unwrap();
+        k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        std::thread::sleep(pause);
+        recv_all(&mut k).unwrap()
+    })
+}
 
 #[test]
 fn sixty_four_mib_each_way_over_ipv4_and_ipv6() {
@@ -313,12 +332,7 @@ fn a_reader_that_pauses_three_seconds_gets_everything_after_the_zero_window() {
     // vtcp sends to a kernel reader that stops for 3 s: the kernel's
     // window closes, vtcp probes, and resumes when the window opens.
     let kl = kernel::listen(&lab.kernel, SocketAddr::new(KERNEL_V4, 6301)).unwrap();
-    let receiver = std::thread::spawn(move || {
-        let (mut k, _) = kl.accept().unwrap();
-        k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        std::thread::sleep(Duration::from_secs(3));
-        recv_all(&mut k).unwrap()
-    });
+    let receiver = kernel_receiver(kl, Duration::from_secs(3));
     let mut v = vtcp_connect(&lab, SocketAddr::new(KERNEL_V4, 6301));
     let sum = send_pattern(&mut v, 9, bytes).unwrap();
     v.shutdown(Shutdown::Write).unwrap();
@@ -326,14 +340,7 @@ fn a_reader_that_pauses_three_seconds_gets_everything_after_the_zero_window() {
 
     // The kernel sends to a vtcp reader that stops for 3 s.
     let l = vtcp_listener(&lab, PEER_V4, 6302);
-    let sender = {
-        let mut k = kernel::connect(&lab.kernel, SocketAddr::new(PEER_V4, 6302)).unwrap();
-        std::thread::spawn(move || {
-            let sum = send_pattern(&mut k, 10, bytes).unwrap();
-            k.shutdown(Shutdown::Write).unwrap();
-            sum
-        })
-    };
+    let sender = kernel_sender(&lab.kernel, SocketAddr::new(PEER_V4, 6302), 10, bytes);
     let mut v = vtcp_accept(&l);
     std::thread::sleep(Duration::from_secs(3));
     let (got, sum) = recv_all(&mut v).unwrap();
@@ -608,23 +615,14 @@ fn offloads_move_super_segments_intact_both_ways() {
         vtcp_tun::TunDriver::start(tun, StackConfig::default(), &[PEER_V4, PEER_V6]).unwrap();
     for (k_ip, v_ip) in [(KERNEL_V4, PEER_V4), (KERNEL_V6, PEER_V6)] {
         let l = vtcp::TcpListener::bind(driver.net(), SocketAddr::new(v_ip, 7301)).unwrap();
-        let mut k = kernel::connect(&ns, SocketAddr::new(v_ip, 7301)).unwrap();
-        let sender = std::thread::spawn(move || {
-            let sum = send_pattern(&mut k, 21, 64 * MIB).unwrap();
-            k.shutdown(Shutdown::Write).unwrap();
-            sum
-        });
+        let sender = kernel_sender(&ns, SocketAddr::new(v_ip, 7301), 21, 64 * MIB);
         let (mut v, _) = l.accept_timeout(IO_TIMEOUT).unwrap().unwrap();
         stream_timeouts(&v);
         let got = recv_all(&mut v).unwrap();
         assert_eq!(got, (64 * MIB, sender.join().unwrap()), "kernel to vtcp");
 
         let kl = kernel::listen(&ns, SocketAddr::new(k_ip, 7302)).unwrap();
-        let receiver = std::thread::spawn(move || {
-            let (mut k, _) = kl.accept().unwrap();
-            k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-            recv_all(&mut k).unwrap()
-        });
+        let receiver = kernel_receiver(kl, Duration::ZERO);
         let mut v =
             vtcp::TcpStream::connect_timeout(driver.net(), SocketAddr::new(k_ip, 7302), IO_TIMEOUT)
                 .unwrap();

@@ -89,6 +89,14 @@ impl SendBuf {
         self.nxt = at;
     }
 
+    /// Moves SND.NXT forward again to `seq`, within `[nxt, sent_max]`: a
+    /// timeout's rewind found spurious resumes with the data never sent
+    /// (RFC 4015 §2), not with what was sent before it.
+    pub fn resume_to(&mut self, seq: Seq) {
+        let at = self.offset(seq).clamp(self.nxt, self.sent_max);
+        self.nxt = at;
+    }
+
     /// An acknowledgment up to `ack` arrived: frees the octets it covers and
     /// returns how many. An ACK outside `(una, sent_max]` frees nothing
     /// (after a rewind, an ACK may cover data sent before it; SND.NXT then
@@ -417,13 +425,15 @@ mod tests {
         Ack(u16),
         Sack(u16, u8),
         Rewind(u16),
+        Resume(u16),
         ClearSacks,
         Release,
     }
 
     impl Arbitrary for Op {
         fn arbitrary(g: &mut Gen) -> Self {
-            match u8::arbitrary(g) % 7 {
+            match u8::arbitrary(g) % 8 {
+                6 => Self::Resume(u16::arbitrary(g) % 600),
                 0 => Self::Write(u8::arbitrary(g)),
                 1 => Self::Send(u8::arbitrary(g)),
                 2 => Self::Ack(u16::arbitrary(g) % 600),
@@ -483,6 +493,11 @@ mod tests {
                         let to = una + u64::from(to) % 300;
                         tx.rewind_to(seq(to));
                         nxt = to.clamp(una, nxt);
+                    }
+                    Op::Resume(to) => {
+                        let to = una + u64::from(to) % 300;
+                        tx.resume_to(seq(to));
+                        nxt = to.clamp(nxt, sent_max);
                     }
                     Op::ClearSacks => {
                         tx.clear_sacks();

@@ -278,6 +278,11 @@ mod tests {
                     }
                     Op::ExitRecovery => { hs.exit_recovery(); nr.exit_recovery(); }
                     Op::Timeout => { hs.on_timeout(); nr.on_timeout(); }
+                    Op::Undo(c, t) => {
+                        let (c, t) = (c % (LOW_WINDOW * MSS), t % (LOW_WINDOW * MSS));
+                        hs.undo(c, t);
+                        nr.undo(c, t);
+                    }
                     Op::Rtt(_) | Op::Tick(_) | Op::SetMss(_) => {}
                 }
                 if hs.window != nr.window {

@@ -128,6 +128,15 @@ pub trait CongestionController: fmt::Debug {
     fn on_rtt_sample(&mut self, srtt: Duration) {
         let _ = srtt;
     }
+
+    /// The engine found its latest reduction spurious (RFC 3708 D-SACK,
+    /// RFC 3522 Eifel): the window and ssthresh go back to at least
+    /// `prior_cwnd` and `prior_ssthresh`, the values before it, and any
+    /// recovery ends (RFC 4015 §2). The default keeps the reduction, for
+    /// controllers that have no undo.
+    fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        let _ = (prior_cwnd, prior_ssthresh);
+    }
 }
 
 /// The RFC 6928 initial window: min(10·MSS, max(2·MSS, 14600)).
@@ -281,6 +290,15 @@ impl Window {
         self.ca_acked = 0;
     }
 
+    /// RFC 4015 §2 (as Linux restores them): no smaller than before the
+    /// reduction, out of recovery.
+    pub(crate) fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        self.cwnd = self.cwnd.max(prior_cwnd);
+        self.ssthresh = self.ssthresh.max(prior_ssthresh);
+        self.in_recovery = false;
+        self.ca_acked = 0;
+    }
+
     #[inline]
     pub(crate) fn in_recovery(&self) -> bool {
         self.in_recovery
@@ -322,6 +340,9 @@ macro_rules! delegate_window {
         fn on_recovery_dup_ack(&mut self) {
             self.window.on_recovery_dup_ack();
         }
+        fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+            self.window.undo(prior_cwnd, prior_ssthresh);
+        }
     };
 }
 pub(crate) use delegate_window;
@@ -343,6 +364,7 @@ pub(crate) mod model {
         Rtt(u32),
         Tick(u32),
         SetMss(u16),
+        Undo(u32, u32),
     }
 
     impl Arbitrary for Op {
@@ -354,7 +376,7 @@ pub(crate) mod model {
                     u32::arbitrary(g) % 100_000
                 }
             };
-            match u8::arbitrary(g) % 9 {
+            match u8::arbitrary(g) % 10 {
                 0 | 1 => Self::Ack(extreme(g)),
                 2 => Self::DupAck,
                 3 => Self::FastRetransmit(extreme(g)),
@@ -362,6 +384,7 @@ pub(crate) mod model {
                 5 => Self::Timeout,
                 6 => Self::Rtt(u32::arbitrary(g) % 2_000_000),
                 7 => Self::SetMss(u16::arbitrary(g)),
+                8 => Self::Undo(extreme(g), extreme(g)),
                 _ => Self::Tick(u32::arbitrary(g) % 5_000_000),
             }
         }
@@ -381,6 +404,7 @@ pub(crate) mod model {
                 Op::Rtt(us) => cc.on_rtt_sample(Duration::from_micros(u64::from(*us) + 1)),
                 Op::Tick(us) => now += Duration::from_micros(u64::from(*us)),
                 Op::SetMss(m) => cc.set_mss(u32::from(*m)),
+                Op::Undo(cwnd, ssthresh) => cc.undo(*cwnd, *ssthresh),
             }
             let mss = cc.mss();
             if cc.send_window() < mss || cc.ssthresh() < mss.saturating_mul(2) {
@@ -388,5 +412,74 @@ pub(crate) mod model {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod undo_tests {
+    use super::*;
+    use alloc::boxed::Box;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    extern crate alloc;
+
+    fn all(mss: u32) -> Vec<Box<dyn CongestionController>> {
+        vec![
+            Box::new(NewReno::new(mss)),
+            Box::new(HighSpeed::new(mss)),
+            Box::new(Cubic::new(mss)),
+        ]
+    }
+
+    #[test]
+    fn undo_restores_the_window_and_threshold_before_a_fast_retransmit() {
+        for mut cc in all(1000) {
+            for _ in 0..40 {
+                cc.on_ack(1000);
+            }
+            let (cwnd, ssthresh) = (cc.send_window(), cc.ssthresh());
+            cc.on_fast_retransmit(cwnd, Seq(1));
+            assert!(
+                cc.send_window() < cwnd || cc.ssthresh() < ssthresh,
+                "{}",
+                cc.name()
+            );
+            cc.undo(cwnd, ssthresh);
+            assert_eq!(
+                (cc.send_window(), cc.ssthresh()),
+                (cwnd, ssthresh),
+                "{}",
+                cc.name()
+            );
+            assert!(!cc.in_recovery(), "{}", cc.name());
+        }
+    }
+
+    #[test]
+    fn undo_after_a_timeout_and_never_below_the_current_window() {
+        for mut cc in all(1000) {
+            for _ in 0..20 {
+                cc.on_ack(1000);
+            }
+            let (cwnd, ssthresh) = (cc.send_window(), cc.ssthresh());
+            cc.on_timeout();
+            assert_eq!(cc.send_window(), 1000, "{}", cc.name());
+            cc.undo(cwnd, ssthresh);
+            assert_eq!(
+                (cc.send_window(), cc.ssthresh()),
+                (cwnd, ssthresh),
+                "{}",
+                cc.name()
+            );
+            // A smaller prior window leaves a larger current one alone.
+            cc.undo(1000, 2000);
+            assert_eq!(
+                (cc.send_window(), cc.ssthresh()),
+                (cwnd, ssthresh),
+                "{}",
+                cc.name()
+            );
+        }
     }
 }

@@ -80,6 +80,10 @@ impl Controller {
         each_controller!(self, c => c.exit_recovery());
     }
 
+    pub(crate) fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        each_controller!(self, c => c.undo(prior_cwnd, prior_ssthresh));
+    }
+
     #[inline]
     pub(crate) fn send_window(&self) -> u32 {
         each_controller!(self, c => c.send_window())
@@ -193,6 +197,13 @@ pub struct ConnConfig {
     pub time_wait: Duration,
     /// Lower bound of the RTO.
     pub min_rto: Duration,
+    /// The least the RTO exceeds SRTT by: RFC 6298 §2.3's G in
+    /// RTO = SRTT + max(G, 4·RTTVAR). 200 ms by default, which is Linux's
+    /// RTO in effect (SRTT + max(200 ms, 4·RTTVAR)): with G at the clock's
+    /// 1 ms, a steady path whose RTT nears `min_rto` (100 ms, say) gets an
+    /// RTO barely above one RTT, and every queueing delay fires it. 1 ms
+    /// gives RFC 6298's formula with a fine clock.
+    pub min_rto_variance: Duration,
     /// Upper bound of the RTO.
     pub max_rto: Duration,
     /// RTO before any RTT sample.
@@ -242,6 +253,7 @@ impl Default for ConnConfig {
             delayed_ack: Duration::from_millis(40),
             time_wait: Duration::from_secs(2),
             min_rto: Duration::from_millis(200),
+            min_rto_variance: Duration::from_millis(200),
             max_rto: Duration::from_secs(60),
             initial_rto: Duration::from_secs(1),
             max_retries: 8,

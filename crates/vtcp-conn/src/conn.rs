@@ -13,7 +13,7 @@ use vtcp_wire::{
 
 use crate::autotune::RcvAutoTune;
 use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR};
-use crate::recovery::{DUP_THRESH, Delivered, PrrAck, Recovery, pto};
+use crate::recovery::{DUP_THRESH, Delivered, Prior, PrrAck, Recovery, pto};
 use crate::timer::{Timer, TimerTable};
 use crate::types::{CloseReason, ConnError, CookieHandshake, Event, EventQueue, State, Stats};
 
@@ -144,7 +144,7 @@ impl Conn {
             initial: cfg.initial_rto,
             min: cfg.min_rto,
             max: cfg.max_rto,
-            ..RtoConfig::default()
+            granularity: cfg.min_rto_variance,
         });
         // Until the handshake says otherwise: RFC 9293 §3.7.1's 536.
         let smss = 536;
@@ -657,6 +657,7 @@ impl Conn {
                 self.retries = 0;
             }
             _ => {
+                self.note_reduction(true);
                 self.cc.on_timeout();
                 // RFC 6675 §5.1: after a timeout the scoreboard is not
                 // trusted; go back to SND.UNA.
@@ -1046,6 +1047,20 @@ impl Conn {
                     first.left.after_eq(second.left) && first.right.before_eq(second.right)
                 })
         });
+        if dsack && let Some(first) = v.sack_blocks.first() {
+            let (spurious, undone) = self.recovery.undo.on_dsack(first.left, first.right);
+            self.stats.spurious_retransmit_bytes += spurious;
+            if let Some(prior) = undone {
+                self.undo_reduction(prior);
+            }
+        }
+        if ack.after(una) {
+            let tsecr = v.timestamp.filter(|_| self.ts_ok).map(|ts| ts.tsecr);
+            if let Some(prior) = self.recovery.undo.on_new_ack(ack, tsecr) {
+                self.undo_reduction(prior);
+            }
+            self.recovery.undo.on_una(ack, self.snd_max);
+        }
         let wnd = u32::from(seg.window) << self.snd_wscale;
         // RFC 6675 §2: an ACK whose SACK blocks tell of octets not SACKed
         // before is a duplicate whatever its window says (a receiver that
@@ -1204,6 +1219,7 @@ impl Conn {
     fn enter_recovery(&mut self) {
         self.stats.fast_recoveries += 1;
         let flight = self.flight() as u32;
+        self.note_reduction(false);
         self.cc.on_fast_retransmit(flight, self.snd_max);
         self.rto.invalidate_timing();
         if self.rack_on() {
@@ -1235,6 +1251,46 @@ impl Conn {
             self.recovery
                 .prr
                 .on_ack(&ack, self.cc.ssthresh(), self.smss);
+        }
+    }
+
+    /// A window reduction is about to happen: the undo episode (RFC 3522,
+    /// RFC 3708) keeps the window before it.
+    fn note_reduction(&mut self, after_rto: bool) {
+        let prior = Prior {
+            cwnd: self.cc.send_window(),
+            ssthresh: self.cc.ssthresh(),
+            after_rto,
+        };
+        self.recovery
+            .undo
+            .on_reduction(prior, self.send.una(), self.snd_max);
+    }
+
+    /// The latest reduction answered no loss: the window and ssthresh go
+    /// back (RFC 4015 §2), recovery ends, nothing stays marked lost, and
+    /// after a timeout sending resumes with data never sent rather than
+    /// going back N.
+    fn undo_reduction(&mut self, prior: Prior) {
+        self.stats.undos += 1;
+        let was_in_recovery = self.cc.in_recovery();
+        self.cc.undo(prior.cwnd, prior.ssthresh);
+        if self.rack_on() {
+            if was_in_recovery {
+                self.recovery.rack.on_recovery_exit();
+            }
+            self.recovery.sent.clear_lost();
+            self.timers.stop(Timer::RackReorder);
+        }
+        self.recovery.retransmit_at = None;
+        self.recovery.high_rxt = self.send.una();
+        if prior.after_rto && self.snd_nxt.before(self.snd_max) {
+            self.send.resume_to(self.snd_max);
+            self.snd_nxt = self.send.nxt();
+            if self.fin_queued && self.snd_max == self.send.tail() + 1 {
+                self.fin_sent = true;
+                self.snd_nxt = self.snd_max;
+            }
         }
     }
 
@@ -1862,12 +1918,20 @@ impl Conn {
         self.resent(seq, len)
     }
 
+    /// `len` octets go again: the undo episode counts them and keeps the
+    /// first one's timestamp (RFC 3522's RetransmitTS).
+    fn note_retransmit(&mut self, len: usize) {
+        let tsval = self.ts_ok.then(|| self.ts_now());
+        self.recovery.undo.on_retransmit(len, tsval);
+    }
+
     /// A segment of old data, sent again.
     fn resent(&mut self, seq: Seq, len: usize) -> Plan {
         if self.rack_on() {
             self.recovery.sent.on_sent(seq, len, self.now);
         }
         self.stats.retransmits += 1;
+        self.note_retransmit(len);
         self.recovery.prr.out += len as u64;
         self.rto.invalidate_timing();
         let end = seq + len as u32;
@@ -1943,6 +2007,7 @@ impl Conn {
                     // Sent before, and sent again since a timeout went
                     // back to SND.UNA (RFC 6675 §5.1).
                     self.stats.retransmits += 1;
+                    self.note_retransmit(len);
                 }
                 self.send.advance_sent(len);
                 self.snd_nxt = self.send.nxt();

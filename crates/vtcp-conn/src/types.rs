@@ -195,6 +195,12 @@ pub struct Stats {
     pub lost_retransmits: u64,
     /// Tail loss probes sent (RFC 8985 §7).
     pub tlp_probes: u64,
+    /// Window reductions undone as spurious (RFC 3522 Eifel with
+    /// timestamps, RFC 3708 D-SACK).
+    pub undos: u64,
+    /// Retransmitted octets the peer reported as duplicates (D-SACK,
+    /// RFC 2883): retransmissions that were not needed.
+    pub spurious_retransmit_bytes: u64,
     /// SACK blocks received.
     pub sack_blocks_seen: u64,
     /// Out-of-order octets held now.

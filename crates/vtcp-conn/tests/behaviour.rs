@@ -343,6 +343,22 @@ fn rto_retransmits_with_backoff_and_karn() {
     t.at(2000).expect_none();
 }
 
+/// The default RTO is Linux's, SRTT + max(200 ms, 4·RTTVAR): here
+/// 10 ms + 200 ms, where RFC 6298 with a 1 ms clock gives the 200 ms
+/// minimum, one RTT's margin less.
+#[test]
+fn the_default_rto_adds_at_least_200_ms_to_the_smoothed_rtt() {
+    let mut t = established_with(|c| {
+        c.rack_tlp = false;
+        c.min_rto_variance = vtcp_conn::ConnConfig::default().min_rto_variance;
+    });
+    assert_eq!(t.conn().stats().rto, Duration::from_millis(210));
+    t.conn().write(&[1; 100]).unwrap();
+    t.expect("P. 1:101(100) ack 1 win * <*>");
+    t.at(219).expect_none();
+    t.at(220).expect("P. 1:101(100) ack 1 win * <*>");
+}
+
 /// ESTABLISHED, with six full segments sent and none acknowledged.
 fn six_segments_in_flight() -> Trace {
     six_segments_in_flight_of(established())
@@ -1221,4 +1237,88 @@ fn a_lost_fin_is_resent_by_the_rto_on_time() {
     t.at(209).expect_none();
     t.at(210).expect("F. 1:1(0) ack 1 win * <*>");
     assert_eq!(t.conn().stats().tlp_probes, 0);
+}
+
+// ----- Undo of spurious reductions (RFC 3522 Eifel, RFC 3708 D-SACK) -----
+
+/// Six segments in flight at 10 ms; at 25 ms a SACK of three of them makes
+/// RACK resend segment 1 at once. Returns the TSvals of the original and of
+/// the retransmission, and the window before the reduction.
+fn spurious_fast_retransmit() -> (Trace, u32, u32, u32) {
+    let mut t = six_segments_in_flight();
+    let original = t.last_tsval.expect("timestamps");
+    let cwnd = t.conn().stats().cwnd;
+    t.at(25)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 125 ecr 0,nop,nop,sack 1449:5793>");
+    t.expect(". 1:1449(1448) ack 1 win * <*>");
+    let retransmission = t.last_tsval.expect("timestamps");
+    assert!(original < retransmission);
+    assert!(t.conn().stats().cwnd < cwnd, "the window was reduced");
+    (t, original, retransmission, cwnd)
+}
+
+#[test]
+fn eifel_undoes_a_fast_retransmit_the_ack_shows_was_not_needed() {
+    let (mut t, original, _, cwnd) = spurious_fast_retransmit();
+    // The ACK that covers segment 1 echoes the original's TSval: the
+    // original arrived (it was only late), not the retransmission.
+    t.at(27).recv(&format!(
+        ". 1:1(0) ack 8689 win 1000 <nop,nop,TS val 127 ecr {original}>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!(s.undos, 1);
+    assert_eq!(s.ssthresh, u32::MAX, "ssthresh as before the reduction");
+    assert!(s.cwnd >= cwnd, "cwnd {} back to at least {cwnd}", s.cwnd);
+}
+
+#[test]
+fn eifel_keeps_the_reduction_when_the_retransmission_repaired_a_loss() {
+    let (mut t, _, retransmission, cwnd) = spurious_fast_retransmit();
+    t.at(27).recv(&format!(
+        ". 1:1(0) ack 8689 win 1000 <nop,nop,TS val 127 ecr {retransmission}>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!(s.undos, 0);
+    assert!(s.cwnd < cwnd && s.ssthresh < u32::MAX);
+}
+
+#[test]
+fn a_dsack_of_every_retransmission_undoes_the_reduction() {
+    let (mut t, _, retransmission, cwnd) = spurious_fast_retransmit();
+    t.at(27).recv(&format!(
+        ". 1:1(0) ack 8689 win 1000 <nop,nop,TS val 127 ecr {retransmission}>"
+    ));
+    assert_eq!(t.conn().stats().undos, 0);
+    // Then a D-SACK (RFC 2883: a block below the cumulative ACK) reports
+    // segment 1 twice received: the retransmission was not needed.
+    t.at(28).recv(&format!(
+        ". 1:1(0) ack 8689 win 1000 <nop,nop,TS val 128 ecr {retransmission},nop,nop,sack 1:1449>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!((s.undos, s.spurious_retransmit_bytes), (1, 1448));
+    assert!(s.cwnd >= cwnd && s.ssthresh == u32::MAX);
+}
+
+#[test]
+fn a_spurious_timeout_is_undone_and_sending_resumes_with_new_data() {
+    let mut t = six_segments_in_flight_6675();
+    let original = t.last_tsval.expect("timestamps");
+    let cwnd = t.conn().stats().cwnd;
+    // No ACK for 200 ms: the timeout resends segment 1 with a window of
+    // one segment.
+    t.at(210)
+        .expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect_none();
+    assert_eq!(t.conn().stats().cwnd, 1448);
+    // The ACKs were only delayed: one for segments 1 and 2 echoes the
+    // original's TSval (RFC 3522), so the timeout was spurious.
+    t.at(215).recv(&format!(
+        ". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 215 ecr {original}>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!((s.rtos, s.undos), (1, 1));
+    assert!(s.cwnd >= cwnd, "cwnd {} back to {cwnd}", s.cwnd);
+    // RFC 4015 §2: no going back N over what was sent; new data next.
+    t.conn().write(&[2; 1448]).unwrap();
+    t.expect("P. 8689:10137(1448) ack 1 win * <*>");
 }

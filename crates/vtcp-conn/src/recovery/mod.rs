@@ -14,16 +14,20 @@
 //!   ([`sent`]), time-based loss marking ([`rack`]) and tail loss probes
 //!   ([`tlp`]). It replaces DupThresh, NextSeg's rules 1, 3 and 4 and the
 //!   lost-retransmission rule above; PRR still sets the window.
+//! - Undo ([`undo`]): a reduction found spurious by Eifel (RFC 3522) or
+//!   D-SACK (RFC 3708) is reversed.
 
 mod prr;
 mod rack;
 mod sent;
 mod tlp;
+mod undo;
 
 pub(crate) use prr::{Prr, PrrAck};
 pub(crate) use rack::Rack;
 pub(crate) use sent::{Delivered, SentLog};
 pub(crate) use tlp::{Tlp, pto};
+pub(crate) use undo::{Prior, Undo};
 
 use vtcp_buf::SendBuf;
 use vtcp_seq::Seq;
@@ -55,6 +59,8 @@ pub(crate) struct Recovery {
     pub(crate) rack: Rack,
     /// The tail loss probe's state.
     pub(crate) tlp: Tlp,
+    /// The undo episode under way, if any.
+    pub(crate) undo: Undo,
 }
 
 impl Recovery {
@@ -70,6 +76,7 @@ impl Recovery {
             sent: SentLog::default(),
             rack: Rack::default(),
             tlp: Tlp::default(),
+            undo: Undo::default(),
         }
     }
 

@@ -239,6 +239,15 @@ impl SentLog {
         self.sacked_bytes = 0;
     }
 
+    /// A reduction was undone (RFC 3708, RFC 3522): what was marked lost
+    /// was not; SACK marks stay.
+    pub(crate) fn clear_lost(&mut self) {
+        for e in &mut self.entries {
+            e.lost = false;
+        }
+        self.lost_bytes = 0;
+    }
+
     /// RFC 8985 §6.2 step 5, RACK_detect_loss: every segment sent before
     /// RACK's (`rack_xmit`, `rack_end`), neither delivered nor lost already,
     /// whose time `xmit + rtt + reo_wnd` has passed is lost. Returns the

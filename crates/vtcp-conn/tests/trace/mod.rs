@@ -24,6 +24,8 @@ pub(crate) struct Trace {
     pub(crate) conn: Option<Conn>,
     cfg: Option<ConnConfig>,
     pub(crate) now: Duration,
+    /// The TSval of the latest segment [`Trace::expect`] checked.
+    pub(crate) last_tsval: Option<u32>,
 }
 
 fn num(s: &str) -> Option<u32> {
@@ -168,6 +170,10 @@ impl Trace {
             remote_port: 40000,
             isn: IsnSource::Fixed(Seq(OUR_ISN)),
             recv_buffer: 65535 * 8,
+            // RFC 6298's RTO with G the 1 ms clock, so that the traces'
+            // timeouts read as min_rto; the default's 200 ms floor on the
+            // variance term has a trace of its own.
+            min_rto_variance: Duration::from_millis(1),
             ..ConnConfig::default()
         };
         tweak(&mut cfg);
@@ -175,6 +181,7 @@ impl Trace {
             conn: None,
             cfg: Some(cfg),
             now: Duration::ZERO,
+            last_tsval: None,
         }
     }
 
@@ -244,6 +251,10 @@ impl Trace {
             .take()
             .unwrap_or_else(|| panic!("at {:?}: nothing sent, expected {text}", self.now));
         let seg = Segment::parse(&bytes).unwrap();
+        self.last_tsval = seg.options.iter().find_map(|o| match o {
+            TcpOption::Timestamp(ts) => Some(ts.tsval),
+            _ => None,
+        });
         let shown = format!("{seg}");
         let rel_seq = seg.seq.0.wrapping_sub(OUR_ISN);
         let len = seg.data_len() as u32;

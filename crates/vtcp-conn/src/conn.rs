@@ -4,16 +4,18 @@ use std::fmt;
 use std::time::Duration;
 
 use siphasher::sip::SipHasher24;
-use vtcp_buf::{RecvBuf, SendBuf};
+use vtcp_buf::RecvBuf;
 use vtcp_rto::{RtoConfig, RtoEstimator};
 use vtcp_seq::Seq;
 use vtcp_wire::{
     Flags, OptionValues, Options, SackBlocks, Segment, SegmentView, TcpOption, WireError,
 };
 
-use crate::autotune::RcvAutoTune;
 use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR};
+use crate::negotiated::Negotiated;
 use crate::recovery::{DUP_THRESH, Delivered, Prior, PrrAck, Recovery, pto};
+use crate::recv::RecvSide;
+use crate::send::SendSide;
 use crate::timer::{Timer, TimerTable};
 use crate::types::{CloseReason, ConnError, CookieHandshake, Event, EventQueue, State, Stats};
 
@@ -28,38 +30,12 @@ const CHALLENGE_ACKS_PER_SEC: u32 = 10;
 pub struct Conn {
     cfg: ConnConfig,
     state: State,
-    // Send side (RFC 9293 §3.3.1).
-    iss: Seq,
-    /// SND.NXT, SYN and FIN included.
-    snd_nxt: Seq,
-    /// The highest SND.NXT ever reached (it moves back after a timeout).
-    snd_max: Seq,
-    snd_wnd: u32,
-    snd_wl1: Seq,
-    snd_wl2: Seq,
-    max_snd_wnd: u32,
-    send: SendBuf,
-    syn_acked: bool,
-    fin_queued: bool,
-    fin_sent: bool,
-    fin_acked: bool,
-    // Receive side.
-    irs: Seq,
-    recv: RecvBuf,
-    syn_data: Vec<u8>,
-    peer_fin: Option<Seq>,
-    fin_consumed: bool,
-    rcv_adv_right: Seq,
-    last_ack_sent: Seq,
-    // Negotiated options.
-    snd_wscale: u8,
-    rcv_wscale: u8,
-    ts_ok: bool,
-    ts_recent: u32,
-    ts_recent_at: Duration,
-    ts_offset: u32,
-    sack_ok: bool,
-    smss: u32,
+    /// The send side's sequence space, window and buffer.
+    snd: SendSide,
+    /// The receive side's sequence space, buffer and window.
+    rcv: RecvSide,
+    /// What the handshake settled.
+    opts: Negotiated,
     // Timers and recovery.
     rto: RtoEstimator,
     cc: Controller,
@@ -67,16 +43,10 @@ pub struct Conn {
     timers: TimerTable,
     /// Loss recovery's state (RFC 6675, RFC 9937, RFC 6582).
     recovery: Recovery,
-    /// Receive-window auto-tuning.
-    autotune: RcvAutoTune,
-    /// The TSecr of the receiver's latest RTT sample.
-    last_tsecr_sampled: u32,
     persist_backoff: u32,
     keepalive_probes: u32,
     last_heard: Duration,
     unacked_since: Option<Duration>,
-    ack_now: bool,
-    unacked_segments: u32,
     syn_needed: bool,
     rst_needed: bool,
     keepalive_needed: bool,
@@ -94,7 +64,7 @@ impl fmt::Debug for Conn {
             .field("state", &self.state)
             .field("ports", &(self.cfg.local_port, self.cfg.remote_port))
             .field("snd_una", &self.snd_una())
-            .field("snd_nxt", &self.snd_nxt)
+            .field("snd_nxt", &self.snd.nxt)
             .field("rcv_nxt", &self.rcv_nxt())
             .finish_non_exhaustive()
     }
@@ -146,55 +116,25 @@ impl Conn {
             max: cfg.max_rto,
             granularity: cfg.min_rto_variance,
         });
-        // Until the handshake says otherwise: RFC 9293 §3.7.1's 536.
-        let smss = 536;
-        let cc = cfg.congestion.build(smss);
         let rcv_wscale = cfg.window_scale();
         let ts_offset = f.rotate_left(13);
-        let autotune = RcvAutoTune::new(cfg.recv_buffer, cfg.auto_tune, now);
+        let opts = Negotiated::new(rcv_wscale, ts_offset, now);
+        let cc = cfg.congestion.build(opts.smss);
         Self {
-            send: SendBuf::new(cfg.send_buffer, iss + 1),
-            recv: RecvBuf::new(cfg.recv_buffer, Seq(0)),
+            snd: SendSide::new(iss, cfg.send_buffer),
+            rcv: RecvSide::new(cfg.recv_buffer, cfg.auto_tune, now),
+            opts,
             cfg,
             state,
-            iss,
-            snd_nxt: iss,
-            snd_max: iss,
-            snd_wnd: 0,
-            snd_wl1: Seq(0),
-            snd_wl2: Seq(0),
-            max_snd_wnd: 0,
-            syn_acked: false,
-            fin_queued: false,
-            fin_sent: false,
-            fin_acked: false,
-            irs: Seq(0),
-            syn_data: Vec::new(),
-            peer_fin: None,
-            fin_consumed: false,
-            rcv_adv_right: Seq(0),
-            last_ack_sent: Seq(0),
-            snd_wscale: 0,
-            rcv_wscale,
-            ts_ok: false,
-            ts_recent: 0,
-            ts_recent_at: now,
-            ts_offset,
-            sack_ok: false,
-            smss,
             rto,
             cc,
             retries: 0,
             timers: TimerTable::default(),
             recovery: Recovery::new(iss),
-            autotune,
-            last_tsecr_sampled: 0,
             persist_backoff: 0,
             keepalive_probes: 0,
             last_heard: now,
             unacked_since: None,
-            ack_now: false,
-            unacked_segments: 0,
             syn_needed: false,
             rst_needed: false,
             keepalive_needed: false,
@@ -244,46 +184,46 @@ impl Conn {
         let h = handshake;
         cfg.isn = IsnSource::Fixed(h.local_isn);
         let mut c = Self::new_inner(cfg, now, State::Established);
-        c.irs = h.remote_isn;
-        c.recv = RecvBuf::new(c.cfg.recv_buffer, h.remote_isn + 1);
+        c.rcv.irs = h.remote_isn;
+        c.rcv.buf = RecvBuf::new(c.cfg.recv_buffer, h.remote_isn + 1);
         // Scaling only if both SYNs carried it (the peer's shift survives
         // in the cookie's timestamp bits).
         match h.peer_wscale {
             Some(shift) => {
-                c.snd_wscale = shift.min(14);
-                c.rcv_wscale = h.our_wscale.min(14);
+                c.opts.snd_wscale = shift.min(14);
+                c.opts.rcv_wscale = h.our_wscale.min(14);
             }
             None => {
-                c.snd_wscale = 0;
-                c.rcv_wscale = 0;
+                c.opts.snd_wscale = 0;
+                c.opts.rcv_wscale = 0;
             }
         }
-        c.sack_ok = h.sack_permitted && c.cfg.enable_sack;
+        c.opts.sack_ok = h.sack_permitted && c.cfg.enable_sack;
         if let Some(ts) = h.timestamp.filter(|_| c.cfg.enable_timestamps) {
-            c.ts_ok = true;
-            c.ts_recent = ts.tsval;
+            c.opts.ts_ok = true;
+            c.opts.ts_recent = ts.tsval;
             // Our TSvals must not go back from the one the cookie SYN-ACK
             // carried (the peer echoes it in TSecr), or the peer's PAWS
             // would drop them: continue that clock, past the 6 low bits the
             // cookie used for options.
             let now_ms = now.as_millis() as u32;
-            c.ts_offset = ts.tsecr.wrapping_sub(now_ms).wrapping_add(64);
+            c.opts.ts_offset = ts.tsecr.wrapping_sub(now_ms).wrapping_add(64);
         }
         c.set_smss(Some(h.peer_mss));
-        c.syn_acked = true;
-        c.snd_nxt = h.local_isn + 1;
-        c.snd_max = c.snd_nxt;
-        c.snd_wnd = u32::from(h.window) << c.snd_wscale;
-        c.max_snd_wnd = c.snd_wnd;
-        c.snd_wl1 = h.remote_isn + 1;
-        c.snd_wl2 = h.local_isn + 1;
-        c.rcv_adv_right = c.rcv_nxt();
-        c.last_ack_sent = c.rcv_nxt();
+        c.snd.syn_acked = true;
+        c.snd.nxt = h.local_isn + 1;
+        c.snd.max = c.snd.nxt;
+        c.snd.wnd = u32::from(h.window) << c.opts.snd_wscale;
+        c.snd.max_wnd = c.snd.wnd;
+        c.snd.wl1 = h.remote_isn + 1;
+        c.snd.wl2 = h.local_isn + 1;
+        c.rcv.adv_right = c.rcv_nxt();
+        c.rcv.last_ack_sent = c.rcv_nxt();
         c.push_event(Event::Connected);
         c.arm_keepalive(now);
-        if !initial_data.is_empty() && c.recv.insert(h.remote_isn + 1, initial_data) > 0 {
+        if !initial_data.is_empty() && c.rcv.buf.insert(h.remote_isn + 1, initial_data) > 0 {
             c.push_event(Event::Readable);
-            c.ack_now = true;
+            c.rcv.ack_now = true;
         }
         c
     }
@@ -291,31 +231,16 @@ impl Conn {
     /// The peer's SYN: IRS and the options it offered (RFC 9293 §3.10.7.2,
     /// RFC 7323 §2.2 and §3.2, RFC 2018 §2).
     fn take_peer_syn(&mut self, seg: &Segment<&[u8]>, v: &OptionValues, now: Duration) {
-        self.irs = seg.seq;
-        self.recv = RecvBuf::new(self.cfg.recv_buffer, seg.seq + 1);
-        // Window scaling only when both SYNs carry it (RFC 7323 §2.2).
-        match v.wscale {
-            Some(shift) if !self.cfg.no_window_scaling => self.snd_wscale = shift,
-            _ => {
-                self.snd_wscale = 0;
-                self.rcv_wscale = 0;
-            }
-        }
-        self.sack_ok = v.sack_permitted && self.cfg.enable_sack;
-        if let Some(ts) = v.timestamp.filter(|_| self.cfg.enable_timestamps) {
-            self.ts_ok = true;
-            self.ts_recent = ts.tsval;
-            self.ts_recent_at = now;
-        } else {
-            self.ts_ok = false;
-        }
+        self.rcv.irs = seg.seq;
+        self.rcv.buf = RecvBuf::new(self.cfg.recv_buffer, seg.seq + 1);
+        self.opts.take_peer_syn(&self.cfg, v, now);
         self.set_smss(v.mss);
         // The window of a SYN is never scaled (RFC 7323 §2.2).
-        self.snd_wnd = u32::from(seg.window);
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = seg.seq;
-        self.snd_wl2 = seg.ack;
-        self.syn_data = seg.payload.to_vec();
+        self.snd.wnd = u32::from(seg.window);
+        self.snd.max_wnd = self.snd.wnd;
+        self.snd.wl1 = seg.seq;
+        self.snd.wl2 = seg.ack;
+        self.rcv.syn_data = seg.payload.to_vec();
         self.last_heard = now;
     }
 
@@ -323,11 +248,8 @@ impl Conn {
     /// when absent; ours), less the timestamps option carried on every
     /// segment. Absurd values are clamped to [64, 65495].
     fn set_smss(&mut self, peer: Option<u16>) {
-        let peer = u32::from(peer.unwrap_or(536)).clamp(64, 65_495);
-        let ours = u32::from(self.cfg.mss).max(64);
-        let options = if self.ts_ok { 12 } else { 0 };
-        self.smss = peer.min(ours) - options;
-        self.cc.set_mss(self.smss);
+        self.opts.set_smss(peer, self.cfg.mss);
+        self.cc.set_mss(self.opts.smss);
     }
 
     /// A report that the path to the peer carries TCP segments of at most
@@ -340,13 +262,14 @@ impl Conn {
     /// [`Conn::snd_una`] and [`Conn::snd_nxt`] bound the sequence numbers
     /// a genuine quote can carry. Returns whether the MSS went down.
     pub fn set_path_mtu(&mut self, max_segment: u32) -> bool {
-        let options = if self.ts_ok { 12 } else { 0 };
-        let fits = max_segment.saturating_sub(20 + options).max(64);
-        if fits >= self.smss {
+        let fits = max_segment
+            .saturating_sub(20 + self.opts.fixed_option_len())
+            .max(64);
+        if fits >= self.opts.smss {
             return false;
         }
-        self.smss = fits;
-        self.cc.set_mss(self.smss);
+        self.opts.smss = fits;
+        self.cc.set_mss(self.opts.smss);
         true
     }
 
@@ -359,28 +282,22 @@ impl Conn {
 
     /// SND.UNA, SYN and FIN included.
     pub fn snd_una(&self) -> Seq {
-        if !self.syn_acked {
-            self.iss
-        } else if self.fin_acked {
-            self.send.tail() + 1
-        } else {
-            self.send.una()
-        }
+        self.snd.una()
     }
 
     /// SND.NXT.
     pub fn snd_nxt(&self) -> Seq {
-        self.snd_nxt
+        self.snd.nxt
     }
 
     /// RCV.NXT, the peer's FIN included once reached.
     pub fn rcv_nxt(&self) -> Seq {
-        self.recv.nxt() + u32::from(self.fin_consumed)
+        self.rcv.nxt()
     }
 
     /// Our initial send sequence number.
     pub fn iss(&self) -> Seq {
-        self.iss
+        self.snd.iss
     }
 
     /// The configuration.
@@ -390,7 +307,7 @@ impl Conn {
 
     /// The send MSS in use.
     pub fn send_mss(&self) -> u32 {
-        self.smss
+        self.opts.smss
     }
 
     /// Statistics, as of now.
@@ -402,7 +319,7 @@ impl Conn {
         s.cwnd = self.send_window();
         s.ssthresh = self.cc.ssthresh();
         s.bytes_in_flight = self.flight();
-        s.ooo_bytes = self.recv.ooo_bytes();
+        s.ooo_bytes = self.rcv.buf.ooo_bytes();
         s
     }
 
@@ -410,7 +327,7 @@ impl Conn {
     /// data in flight, and goes back to zero once both directions are over
     /// and emptied (in TIME-WAIT, say).
     pub fn buffer_memory(&self) -> usize {
-        self.send.allocated() + self.recv.allocated()
+        self.snd.buf.allocated() + self.rcv.buf.allocated()
     }
 
     /// Why the connection closed; `None` while it is not closed.
@@ -426,7 +343,7 @@ impl Conn {
 
     /// Octets buffered for reading.
     pub fn readable(&self) -> usize {
-        self.recv.readable()
+        self.rcv.buf.readable()
     }
 
     /// Room in the send buffer.
@@ -435,7 +352,11 @@ impl Conn {
             || self.state == State::SynSent
             || self.state == State::SynReceived
         {
-            if self.fin_queued { 0 } else { self.send_room() }
+            if self.snd.fin_queued {
+                0
+            } else {
+                self.send_room()
+            }
         } else {
             0
         }
@@ -443,7 +364,7 @@ impl Conn {
 
     /// The peer closed its side and every octet it sent has been read.
     pub fn is_read_closed(&self) -> bool {
-        self.fin_consumed && self.recv.readable() == 0
+        self.rcv.fin_consumed && self.rcv.buf.readable() == 0
     }
 
     // ----- Application side -----
@@ -453,10 +374,10 @@ impl Conn {
     pub fn write(&mut self, data: &[u8]) -> Result<usize, ConnError> {
         match self.state {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait
-                if !self.fin_queued =>
+                if !self.snd.fin_queued =>
             {
                 let room = self.send_room();
-                Ok(self.send.write(&data[..data.len().min(room)]))
+                Ok(self.snd.buf.write(&data[..data.len().min(room)]))
             }
             State::Closed => Err(ConnError::InvalidState(State::Closed)),
             s => Err(ConnError::InvalidState(s)),
@@ -472,10 +393,10 @@ impl Conn {
     ) -> Result<usize, ConnError> {
         match self.state {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait
-                if !self.fin_queued =>
+                if !self.snd.fin_queued =>
             {
                 let room = self.send_room();
-                Ok(self.send.write_with(|a, b| {
+                Ok(self.snd.buf.write_with(|a, b| {
                     let a_len = a.len().min(room);
                     let b_len = b.len().min(room - a_len);
                     fill(&mut a[..a_len], &mut b[..b_len])
@@ -488,15 +409,15 @@ impl Conn {
     /// The received data ready to read, as two slices, without taking it;
     /// [`Conn::consume`] takes it. The zero-copy form of [`Conn::read`].
     pub fn peek_readable(&self) -> (&[u8], &[u8]) {
-        self.recv.readable_slices()
+        self.rcv.buf.readable_slices()
     }
 
     /// Takes up to `n` octets of readable data (after
     /// [`Conn::peek_readable`]); returns how many.
     pub fn consume(&mut self, n: usize) -> usize {
-        let n = self.recv.consume(n);
+        let n = self.rcv.buf.consume(n);
         if n > 0 {
-            self.autotune.on_drained(n, self.now, self.rto.srtt());
+            self.rcv.autotune.on_drained(n, self.now, self.rto.srtt());
             self.maybe_window_update();
             self.release_finished_buffers();
         }
@@ -506,9 +427,9 @@ impl Conn {
     /// Reads received data; returns how much was copied (0 with nothing
     /// to read).
     pub fn read(&mut self, out: &mut [u8]) -> usize {
-        let n = self.recv.read(out);
+        let n = self.rcv.buf.read(out);
         if n > 0 {
-            self.autotune.on_drained(n, self.now, self.rto.srtt());
+            self.rcv.autotune.on_drained(n, self.now, self.rto.srtt());
             self.maybe_window_update();
             self.release_finished_buffers();
         }
@@ -521,11 +442,11 @@ impl Conn {
     /// read. A connection in TIME-WAIT then holds no buffer memory, which
     /// matters when thousands wait there.
     fn release_finished_buffers(&mut self) {
-        if self.fin_acked {
-            self.send.release_memory();
+        if self.snd.fin_acked {
+            self.snd.buf.release_memory();
         }
-        if self.fin_consumed {
-            self.recv.release_memory();
+        if self.rcv.fin_consumed {
+            self.rcv.buf.release_memory();
         }
     }
 
@@ -535,19 +456,19 @@ impl Conn {
         if !self.state.can_receive_data() {
             return;
         }
-        let right = self.recv.nxt() + self.rcv_window() as u32;
-        let grown = right.distance_from(self.rcv_adv_right) as usize;
-        if right.after(self.rcv_adv_right)
-            && grown >= (self.cfg.recv_buffer / 2).min(self.smss as usize)
+        let right = self.rcv.buf.nxt() + self.rcv.window() as u32;
+        let grown = right.distance_from(self.rcv.adv_right) as usize;
+        if right.after(self.rcv.adv_right)
+            && grown >= (self.cfg.recv_buffer / 2).min(self.opts.smss as usize)
         {
-            self.ack_now = true;
+            self.rcv.ack_now = true;
         }
     }
 
     /// Closes our side after the queued data (FIN), RFC 9293 §3.10.4. With
     /// unread data, resets instead (RFC 9293 §3.10.4, RFC 2525 §2.17).
     pub fn close(&mut self) {
-        if self.recv.readable() > 0 {
+        if self.rcv.buf.readable() > 0 {
             self.abort();
             return;
         }
@@ -559,13 +480,13 @@ impl Conn {
         match self.state {
             State::SynSent | State::Listen => self.enter_closed(CloseReason::Normal),
             State::SynReceived | State::Established => {
-                self.fin_queued = true;
-                if self.state == State::Established || self.syn_acked {
+                self.snd.fin_queued = true;
+                if self.state == State::Established || self.snd.syn_acked {
                     self.state = State::FinWait1;
                 }
             }
             State::CloseWait => {
-                self.fin_queued = true;
+                self.snd.fin_queued = true;
                 self.state = State::LastAck;
             }
             _ => {}
@@ -620,7 +541,7 @@ impl Conn {
                 Timer::RackReorder => {
                     self.rack_detect(now);
                 }
-                Timer::DelayedAck => self.ack_now = true,
+                Timer::DelayedAck => self.rcv.ack_now = true,
                 Timer::Persist => self.probe_needed = true,
                 Timer::Keepalive => self.on_keepalive(now),
             }
@@ -647,9 +568,9 @@ impl Conn {
         // ACKs of the flight the timeout gave up on.
         self.recovery.dup_acks = 0;
         match self.state {
-            State::SynSent | State::SynReceived if !self.syn_acked => {
+            State::SynSent | State::SynReceived if !self.snd.syn_acked => {
                 self.syn_needed = true;
-                self.snd_nxt = self.iss;
+                self.snd.nxt = self.snd.iss;
             }
             _ if self.flight() == 0 => {
                 // Everything was acknowledged as the timer ran out: nothing
@@ -661,8 +582,8 @@ impl Conn {
                 self.cc.on_timeout();
                 // RFC 6675 §5.1: after a timeout the scoreboard is not
                 // trusted; go back to SND.UNA.
-                self.send.clear_sacks();
-                self.send.rewind_to(self.send.una());
+                self.snd.buf.clear_sacks();
+                self.snd.buf.rewind_to(self.snd.buf.una());
                 // Karn (RFC 6298 §3): what goes again now is not timed; an
                 // ACK of the segment timed before the timeout would count
                 // the timeout itself into the RTT.
@@ -671,11 +592,11 @@ impl Conn {
                 self.recovery.tlp = Default::default();
                 self.timers.stop(Timer::Tlp);
                 self.timers.stop(Timer::RackReorder);
-                if !self.fin_acked {
-                    self.fin_sent = false;
+                if !self.snd.fin_acked {
+                    self.snd.fin_sent = false;
                 }
-                self.snd_nxt = self.snd_una();
-                self.recovery.high_rxt = self.send.una();
+                self.snd.nxt = self.snd_una();
+                self.recovery.high_rxt = self.snd.buf.una();
                 self.recovery.retransmit_at = None;
             }
         }
@@ -729,7 +650,7 @@ impl Conn {
     fn on_syn_sent(&mut self, seg: &Segment<&[u8]>, v: &OptionValues) {
         let now = self.now;
         let has_ack = seg.flags.contains(Flags::ACK);
-        if has_ack && (seg.ack.before_eq(self.iss) || seg.ack.after(self.snd_nxt)) {
+        if has_ack && (seg.ack.before_eq(self.snd.iss) || seg.ack.after(self.snd.nxt)) {
             if !seg.flags.contains(Flags::RST) {
                 // A reset for the stray ACK: <SEQ=SEG.ACK><CTL=RST>.
                 self.rst_needed = true;
@@ -747,35 +668,35 @@ impl Conn {
             return;
         }
         self.take_peer_syn(seg, v, now);
-        self.ack_now = true;
-        if has_ack && seg.ack.after(self.iss) {
-            self.syn_acked = true;
+        self.rcv.ack_now = true;
+        if has_ack && seg.ack.after(self.snd.iss) {
+            self.snd.syn_acked = true;
             self.timers.stop(Timer::Rto);
             self.retries = 0;
-            if !self.rto.ack_received(seg.ack, now) && self.ts_ok {
+            if !self.rto.ack_received(seg.ack, now) && self.opts.ts_ok {
                 self.sample_ts_rtt(v);
             }
-            self.snd_wl2 = seg.ack;
+            self.snd.wl2 = seg.ack;
             self.establish();
-            self.rcv_adv_right = self.rcv_nxt();
+            self.rcv.adv_right = self.rcv_nxt();
         } else {
             // Simultaneous open (§3.5 figure 7): SYN-ACK from SYN-RECEIVED.
             self.state = State::SynReceived;
             self.syn_needed = true;
-            self.snd_nxt = self.iss;
+            self.snd.nxt = self.snd.iss;
         }
     }
 
     fn establish(&mut self) {
-        self.state = if self.fin_queued {
+        self.state = if self.snd.fin_queued {
             State::FinWait1
         } else {
             State::Established
         };
         self.push_event(Event::Connected);
         self.arm_keepalive(self.now);
-        let data = std::mem::take(&mut self.syn_data);
-        if !data.is_empty() && self.recv.insert(self.irs + 1, &data) > 0 {
+        let data = std::mem::take(&mut self.rcv.syn_data);
+        if !data.is_empty() && self.rcv.buf.insert(self.rcv.irs + 1, &data) > 0 {
             self.push_event(Event::Readable);
         }
     }
@@ -785,18 +706,12 @@ impl Conn {
         seg.seg_len() as u32
     }
 
-    /// The window we last advertised (RCV.WND).
-    fn rcv_wnd(&self) -> u32 {
-        self.rcv_adv_right
-            .distance_from(self.rcv_nxt())
-            .min(1 << 30)
-    }
-
     /// RFC 9293 §3.10.7.4, the four cases.
     fn acceptable(&self, seg: &Segment<&[u8]>) -> bool {
         let len = Self::seg_len(seg);
         let wnd = self
-            .rcv_wnd()
+            .rcv
+            .wnd()
             .max(u32::from(self.state == State::SynReceived));
         let nxt = self.rcv_nxt();
         let in_window = |s: Seq| s.in_range(nxt, nxt + wnd);
@@ -817,7 +732,7 @@ impl Conn {
         if self.challenge_window.1 < CHALLENGE_ACKS_PER_SEC {
             self.challenge_window.1 += 1;
             self.stats.challenge_acks += 1;
-            self.ack_now = true;
+            self.rcv.ack_now = true;
         }
     }
 
@@ -825,18 +740,18 @@ impl Conn {
     fn on_synchronized(&mut self, seg: &Segment<&[u8]>, v: &OptionValues) {
         let now = self.now;
         // RFC 7323 §5.3 PAWS, before the sequence check.
-        if self.ts_ok
+        if self.opts.ts_ok
             && !seg.flags.contains(Flags::RST)
             && let Some(ts) = v.timestamp
-            && vtcp_seq::seq_before(ts.tsval, self.ts_recent)
+            && vtcp_seq::seq_before(ts.tsval, self.opts.ts_recent)
         {
-            if now.saturating_sub(self.ts_recent_at) > PAWS_IDLE {
+            if now.saturating_sub(self.opts.ts_recent_at) > PAWS_IDLE {
                 // §5.5: TS.Recent too old to compare with.
-                self.ts_recent = ts.tsval;
-                self.ts_recent_at = now;
+                self.opts.ts_recent = ts.tsval;
+                self.opts.ts_recent_at = now;
             } else {
                 self.stats.dropped += 1;
-                self.ack_now = true;
+                self.rcv.ack_now = true;
                 return;
             }
         }
@@ -845,10 +760,10 @@ impl Conn {
         if self.state == State::SynReceived
             && seg.flags.contains(Flags::SYN)
             && !seg.flags.intersects(Flags::ACK | Flags::RST)
-            && seg.seq == self.irs
+            && seg.seq == self.rcv.irs
         {
             self.syn_needed = true;
-            self.snd_nxt = self.iss;
+            self.snd.nxt = self.snd.iss;
             return;
         }
         // Simultaneous open (RFC 9293 §3.5 figure 8, line 6): the peer's
@@ -856,7 +771,7 @@ impl Conn {
         let trimmed;
         let seg = if self.state == State::SynReceived
             && seg.flags.contains(Flags::SYN | Flags::ACK)
-            && seg.seq == self.irs
+            && seg.seq == self.rcv.irs
         {
             let mut flags = seg.flags;
             flags.remove(Flags::SYN);
@@ -873,7 +788,7 @@ impl Conn {
         if !self.acceptable(seg) {
             self.stats.dropped += 1;
             if !seg.flags.contains(Flags::RST) {
-                self.ack_now = true;
+                self.rcv.ack_now = true;
                 // A duplicate that ends where the last ACK we sent did (that
                 // ACK was lost, so the peer sent it again): its timestamp is
                 // the one to echo (RFC 7323 §4.3, SEG.SEQ ≤ Last.ACK.sent,
@@ -881,14 +796,14 @@ impl Conn {
                 // loss would time the peer's whole RTO into its RTT. Data
                 // not acknowledged yet keeps §4.3 (A)'s earliest TSval.
                 let end = seg.seq + seg.payload.len() as u32;
-                if self.ts_ok
+                if self.opts.ts_ok
                     && let Some(ts) = v.timestamp
                     && !seg.payload.is_empty()
-                    && end == self.last_ack_sent
-                    && !vtcp_seq::seq_before(ts.tsval, self.ts_recent)
+                    && end == self.rcv.last_ack_sent
+                    && !vtcp_seq::seq_before(ts.tsval, self.opts.ts_recent)
                 {
-                    self.ts_recent = ts.tsval;
-                    self.ts_recent_at = now;
+                    self.opts.ts_recent = ts.tsval;
+                    self.opts.ts_recent_at = now;
                 }
             }
             let end = seg.seq + seg.payload.len() as u32;
@@ -902,7 +817,7 @@ impl Conn {
                 // looked at: it failed the window check, and storing it
                 // would let a blind attacker write past the advertised
                 // window (RFC 5961 §5).
-                self.recv.insert(seg.seq, seg.payload);
+                self.rcv.buf.insert(seg.seq, seg.payload);
             }
             if self.state == State::TimeWait && seg.flags.contains(Flags::FIN) {
                 // A retransmitted FIN: restart the 2·MSL wait (§3.10.7.4).
@@ -913,18 +828,18 @@ impl Conn {
         self.last_heard = now;
         self.arm_keepalive(now);
         // RFC 7323 §4.3: TS.Recent from a segment that covers Last.ACK.sent.
-        if self.ts_ok
+        if self.opts.ts_ok
             && let Some(ts) = v.timestamp
-            && seg.seq.before_eq(self.last_ack_sent)
-            && !vtcp_seq::seq_before(ts.tsval, self.ts_recent)
+            && seg.seq.before_eq(self.rcv.last_ack_sent)
+            && !vtcp_seq::seq_before(ts.tsval, self.opts.ts_recent)
         {
-            self.ts_recent = ts.tsval;
-            self.ts_recent_at = now;
+            self.opts.ts_recent = ts.tsval;
+            self.opts.ts_recent_at = now;
         }
         // Second: RST (RFC 5961 §3.2).
         if seg.flags.contains(Flags::RST) {
             if seg.seq == self.rcv_nxt() {
-                let reason = if self.state == State::SynReceived && !self.syn_acked {
+                let reason = if self.state == State::SynReceived && !self.snd.syn_acked {
                     CloseReason::Refused
                 } else {
                     CloseReason::Reset
@@ -954,18 +869,19 @@ impl Conn {
         if !seg.payload.is_empty() {
             // The receiver's RTT, for auto-tuning: our timestamp echoed
             // by a segment of data (Linux's tcp_rcv_rtt_measure_ts).
-            if self.ts_ok
-                && self.autotune.wants_rtt()
+            if self.opts.ts_ok
+                && self.rcv.autotune.wants_rtt()
                 && let Some(ts) = v.timestamp
                 && ts.tsecr != 0
-                && ts.tsecr != self.last_tsecr_sampled
+                && ts.tsecr != self.rcv.last_tsecr_sampled
             {
                 // One sample per echo: a train of segments echoes the
                 // same TSval.
-                self.last_tsecr_sampled = ts.tsecr;
+                self.rcv.last_tsecr_sampled = ts.tsecr;
                 let ms = self.ts_now().wrapping_sub(ts.tsecr);
                 if ms < 1 << 30 {
-                    self.autotune
+                    self.rcv
+                        .autotune
                         .on_rtt_sample(Duration::from_millis(u64::from(ms.max(1))));
                 }
             }
@@ -974,8 +890,8 @@ impl Conn {
         // Eighth: FIN.
         let fin = seg.flags.contains(Flags::FIN);
         if fin {
-            self.peer_fin = Some(seg.seq + seg.payload.len() as u32);
-            self.ack_now = true;
+            self.rcv.peer_fin = Some(seg.seq + seg.payload.len() as u32);
+            self.rcv.ack_now = true;
         }
         self.consume_fin(fin);
     }
@@ -986,20 +902,20 @@ impl Conn {
         let now = self.now;
         let ack = seg.ack;
         if self.state == State::SynReceived {
-            if ack.after(self.iss) && ack.before_eq(self.snd_nxt) {
-                self.syn_acked = true;
+            if ack.after(self.snd.iss) && ack.before_eq(self.snd.nxt) {
+                self.snd.syn_acked = true;
                 self.timers.stop(Timer::Rto);
                 self.retries = 0;
-                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-                self.snd_wl1 = seg.seq;
-                self.snd_wl2 = ack;
-                if !self.rto.ack_received(ack, now) && self.ts_ok {
+                self.snd.wnd = u32::from(seg.window) << self.opts.snd_wscale;
+                self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+                self.snd.wl1 = seg.seq;
+                self.snd.wl2 = ack;
+                if !self.rto.ack_received(ack, now) && self.opts.ts_ok {
                     self.sample_ts_rtt(v);
                 }
                 self.establish();
-                if self.rcv_adv_right.before(self.rcv_nxt()) {
-                    self.rcv_adv_right = self.rcv_nxt();
+                if self.rcv.adv_right.before(self.rcv_nxt()) {
+                    self.rcv.adv_right = self.rcv_nxt();
                 }
             } else {
                 // <SEQ=SEG.ACK><CTL=RST>
@@ -1010,30 +926,30 @@ impl Conn {
         let una = self.snd_una();
         // RFC 5961 §5.2: acceptable ACKs are within
         // [SND.UNA − MAX.SND.WND, SND.NXT].
-        if ack.after(self.snd_max) {
+        if ack.after(self.snd.max) {
             // RFC 9293 says to ACK; RFC 5961 §5.2 makes it a challenge
             // ACK, so rate-limited (§7): two ends out of step would
             // otherwise trade these ACKs for ever.
             self.challenge_ack();
             return false;
         }
-        if ack.before(una - self.max_snd_wnd) {
+        if ack.before(una - self.snd.max_wnd) {
             self.challenge_ack();
             return false;
         }
         // For PRR (RFC 9937): DeliveredData is the change in SND.UNA plus
         // the change in SACKed octets; an ACK that moves the IsLost
         // boundary up indicates further loss.
-        let mss = self.smss;
-        let una_before = self.send.una();
-        let before = una_before + self.send.scoreboard().sacked_bytes() as u32;
-        let lost_before = self.send.lost_below(mss as usize);
+        let mss = self.opts.smss;
+        let una_before = self.snd.buf.una();
+        let before = una_before + self.snd.buf.scoreboard().sacked_bytes() as u32;
+        let lost_before = self.snd.buf.lost_below(mss as usize);
         let rack = self.rack_on();
         let mut delivered = Delivered::default();
         for b in v.sack_blocks.iter() {
             self.stats.sack_blocks_seen += 1;
-            if self.sack_ok {
-                self.send.mark_sacked(b.left, b.right);
+            if self.opts.sack_ok {
+                self.snd.buf.mark_sacked(b.left, b.right);
                 if rack {
                     self.recovery.sent.on_sack(b.left, b.right, &mut delivered);
                 }
@@ -1055,25 +971,25 @@ impl Conn {
             }
         }
         if ack.after(una) {
-            let tsecr = v.timestamp.filter(|_| self.ts_ok).map(|ts| ts.tsecr);
+            let tsecr = v.timestamp.filter(|_| self.opts.ts_ok).map(|ts| ts.tsecr);
             if let Some(prior) = self.recovery.undo.on_new_ack(ack, tsecr) {
                 self.undo_reduction(prior);
             }
-            self.recovery.undo.on_una(ack, self.snd_max);
+            self.recovery.undo.on_una(ack, self.snd.max);
         }
-        let wnd = u32::from(seg.window) << self.snd_wscale;
+        let wnd = u32::from(seg.window) << self.opts.snd_wscale;
         // RFC 6675 §2: an ACK whose SACK blocks tell of octets not SACKed
         // before is a duplicate whatever its window says (a receiver that
         // auto-tunes its buffer, as Linux does, grows the window on every
         // ACK); without new SACK information, RFC 5681 §2's definition,
         // window unchanged, applies.
-        let newly_sacked = una_before + self.send.scoreboard().sacked_bytes() as u32 != before;
+        let newly_sacked = una_before + self.snd.buf.scoreboard().sacked_bytes() as u32 != before;
         if ack.after(una) {
             self.on_new_ack(ack, v);
         } else if ack == una
             && seg.payload.is_empty()
             && !seg.flags.contains(Flags::FIN)
-            && (wnd == self.snd_wnd || newly_sacked)
+            && (wnd == self.snd.wnd || newly_sacked)
             && self.flight() > 0
         {
             self.recovery.dup_acks += 1;
@@ -1081,7 +997,7 @@ impl Conn {
                 self.cc.on_recovery_dup_ack();
             } else if !rack
                 && (self.recovery.dup_acks == DUP_THRESH
-                    || (self.sack_ok && self.send.is_lost(una, mss as usize)))
+                    || (self.opts.sack_ok && self.snd.buf.is_lost(una, mss as usize)))
             {
                 // RFC 6675 §5 steps (1) and (2): DupThresh duplicates, or
                 // IsLost(HighACK + 1) already. (With RACK, time decides.)
@@ -1091,7 +1007,9 @@ impl Conn {
         let mut rack_lost = 0;
         if rack {
             if ack.after(una) {
-                self.recovery.sent.on_ack(self.send.una(), &mut delivered);
+                self.recovery
+                    .sent
+                    .on_ack(self.snd.buf.una(), &mut delivered);
             }
             // An ACK that delivered nothing and reports no duplicate leaves
             // RACK's state as it was; what time alone makes lost, the
@@ -1106,9 +1024,9 @@ impl Conn {
             if !rack {
                 self.detect_lost_retransmissions();
             }
-            let una_after = self.send.una();
-            let after = una_after + self.send.scoreboard().sacked_bytes() as u32;
-            let lost_after = self.send.lost_below(mss as usize);
+            let una_after = self.snd.buf.una();
+            let after = una_after + self.snd.buf.scoreboard().sacked_bytes() as u32;
+            let lost_after = self.snd.buf.lost_below(mss as usize);
             let newly_lost = if rack {
                 rack_lost > 0
             } else {
@@ -1126,17 +1044,9 @@ impl Conn {
             self.recovery.prr.on_ack(&ack, self.cc.ssthresh(), mss);
         }
         // RFC 9293 §3.10.7.4: window update if the segment is newer.
-        if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack))
-        {
-            let opened = wnd > self.snd_wnd;
-            self.snd_wnd = wnd;
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = ack;
-            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
-            if opened {
-                self.timers.stop(Timer::Persist);
-                self.persist_backoff = 0;
-            }
+        if self.snd.update_window(seg.seq, ack, wnd) {
+            self.timers.stop(Timer::Persist);
+            self.persist_backoff = 0;
         }
         self.after_ack_state_changes();
         if ack.after(una) {
@@ -1149,20 +1059,20 @@ impl Conn {
     fn on_new_ack(&mut self, ack: Seq, v: &OptionValues) {
         let now = self.now;
         self.recovery.dup_acks = 0;
-        let before = self.send.una();
-        let data_acked = self.send.acknowledge(ack.min_seq(self.send.tail()));
+        let before = self.snd.buf.una();
+        let data_acked = self.snd.buf.acknowledge(ack.min_seq(self.snd.buf.tail()));
         // Only a FIN can be acknowledged past the data.
-        if self.fin_queued && ack.after(self.send.tail()) {
-            self.fin_acked = true;
+        if self.snd.fin_queued && ack.after(self.snd.buf.tail()) {
+            self.snd.fin_acked = true;
         }
-        if self.snd_nxt.before(ack) {
-            self.snd_nxt = ack;
+        if self.snd.nxt.before(ack) {
+            self.snd.nxt = ack;
         }
         self.retries = 0;
         self.stats.bytes_acked += data_acked as u64;
         // RTT: timestamps on every ACK, else one segment at a time (Karn).
         let timed = self.rto.ack_received(ack, now);
-        if !timed && self.ts_ok {
+        if !timed && self.opts.ts_ok {
             self.sample_ts_rtt(v);
         }
         if let Some(srtt) = self.rto.srtt() {
@@ -1178,15 +1088,15 @@ impl Conn {
             } else {
                 // RFC 6582 §3.2 step 5: partial ACK.
                 self.cc.on_ack_at(data_acked as u32, now);
-                if !self.sack_ok {
-                    self.recovery.retransmit_at = Some(self.send.una());
+                if !self.opts.sack_ok {
+                    self.recovery.retransmit_at = Some(self.snd.buf.una());
                 }
             }
         } else {
             self.cc.on_ack_at(data_acked as u32, now);
         }
-        if self.recovery.high_rxt.before(self.send.una()) {
-            self.recovery.high_rxt = self.send.una();
+        if self.recovery.high_rxt.before(self.snd.buf.una()) {
+            self.recovery.high_rxt = self.snd.buf.una();
         }
         // RFC 6298 §5.2–5.3.
         if self.flight() == 0 {
@@ -1196,7 +1106,7 @@ impl Conn {
             self.timers.set(Timer::Rto, now + self.rto.rto());
             self.unacked_since = Some(now);
         }
-        if self.send.una() != before && self.state.can_send_data() {
+        if self.snd.buf.una() != before && self.state.can_send_data() {
             self.push_event(Event::Writable);
         }
     }
@@ -1209,7 +1119,7 @@ impl Conn {
             if rtt_ms < 1 << 30 {
                 // RFC 7323 Appendix G: one sample per ACK, weighted by the
                 // ACKs expected per RTT.
-                let per_rtt = (self.cc.send_window() / (2 * self.smss.max(1))).max(1);
+                let per_rtt = (self.cc.send_window() / (2 * self.opts.smss.max(1))).max(1);
                 self.rto
                     .sample_weighted(Duration::from_millis(u64::from(rtt_ms.max(1))), per_rtt);
             }
@@ -1220,21 +1130,22 @@ impl Conn {
         self.stats.fast_recoveries += 1;
         let flight = self.flight() as u32;
         self.note_reduction(false);
-        self.cc.on_fast_retransmit(flight, self.snd_max);
+        self.cc.on_fast_retransmit(flight, self.snd.max);
         self.rto.invalidate_timing();
         if self.rack_on() {
             // RACK's marks say what to resend; no probe during recovery.
             self.timers.stop(Timer::Tlp);
             self.recovery.tlp.due = false;
         } else {
-            self.recovery.retransmit_at = Some(self.send.una());
-            self.recovery.high_rxt = self.send.una();
+            self.recovery.retransmit_at = Some(self.snd.buf.una());
+            self.recovery.high_rxt = self.snd.buf.una();
             // RFC 6675 (4.3): no rescue before the fast retransmit is
             // acknowledged.
             self.recovery.rescue_rxt = self
-                .send
-                .retransmit_data(self.send.una(), self.smss as usize)
-                .map_or(self.send.una(), |(seq, a, b)| {
+                .snd
+                .buf
+                .retransmit_data(self.snd.buf.una(), self.opts.smss as usize)
+                .map_or(self.snd.buf.una(), |(seq, a, b)| {
                     seq + (a.len() + b.len()) as u32
                 });
         }
@@ -1250,7 +1161,7 @@ impl Conn {
             };
             self.recovery
                 .prr
-                .on_ack(&ack, self.cc.ssthresh(), self.smss);
+                .on_ack(&ack, self.cc.ssthresh(), self.opts.smss);
         }
     }
 
@@ -1264,7 +1175,7 @@ impl Conn {
         };
         self.recovery
             .undo
-            .on_reduction(prior, self.send.una(), self.snd_max);
+            .on_reduction(prior, self.snd.buf.una(), self.snd.max);
     }
 
     /// The latest reduction answered no loss: the window and ssthresh go
@@ -1283,13 +1194,13 @@ impl Conn {
             self.timers.stop(Timer::RackReorder);
         }
         self.recovery.retransmit_at = None;
-        self.recovery.high_rxt = self.send.una();
-        if prior.after_rto && self.snd_nxt.before(self.snd_max) {
-            self.send.resume_to(self.snd_max);
-            self.snd_nxt = self.send.nxt();
-            if self.fin_queued && self.snd_max == self.send.tail() + 1 {
-                self.fin_sent = true;
-                self.snd_nxt = self.snd_max;
+        self.recovery.high_rxt = self.snd.buf.una();
+        if prior.after_rto && self.snd.nxt.before(self.snd.max) {
+            self.snd.buf.resume_to(self.snd.max);
+            self.snd.nxt = self.snd.buf.nxt();
+            if self.snd.fin_queued && self.snd.max == self.snd.buf.tail() + 1 {
+                self.snd.fin_sent = true;
+                self.snd.nxt = self.snd.max;
             }
         }
     }
@@ -1298,7 +1209,7 @@ impl Conn {
     /// it.
     #[inline]
     fn rack_on(&self) -> bool {
-        self.sack_ok && self.cfg.rack_tlp
+        self.opts.sack_ok && self.cfg.rack_tlp
     }
 
     /// RFC 8985 §6.2 for one ACK: RACK's state from what it delivered and
@@ -1308,7 +1219,7 @@ impl Conn {
         let now = self.now;
         self.recovery
             .rack
-            .on_ack(self.send.una(), self.snd_nxt, dsack);
+            .on_ack(self.snd.buf.una(), self.snd.nxt, dsack);
         self.recovery.rack.on_delivered(delivered, now);
         self.tlp_on_ack(ack, dsack);
         self.rack_detect(now)
@@ -1317,7 +1228,7 @@ impl Conn {
     /// RFC 8985 §6.2 step 5: marks what is lost, arms the reordering timer
     /// for what may be, and starts recovery on a first loss.
     fn rack_detect(&mut self, now: Duration) -> u64 {
-        let sacked = self.recovery.sent.sacked_bytes() / u64::from(self.smss.max(1));
+        let sacked = self.recovery.sent.sacked_bytes() / u64::from(self.opts.smss.max(1));
         let reo_wnd = self
             .recovery
             .rack
@@ -1348,8 +1259,8 @@ impl Conn {
             self.recovery.tlp.end_seq = None;
         } else if ack.after_eq(end) {
             if self.recovery.tlp.is_retrans && !self.cc.in_recovery() {
-                let flight = (self.flight() as u32).max(self.smss);
-                self.cc.on_fast_retransmit(flight, self.snd_max);
+                let flight = (self.flight() as u32).max(self.opts.smss);
+                self.cc.on_fast_retransmit(flight, self.snd.max);
                 self.cc.exit_recovery();
             }
             self.recovery.tlp.end_seq = None;
@@ -1372,7 +1283,7 @@ impl Conn {
         }
         // RFC 8985 §7.2: no later than the RTO would fire; the probe then
         // stands in for it.
-        let mut at = self.now + pto(self.rto.srtt(), flight <= self.smss as usize);
+        let mut at = self.now + pto(self.rto.srtt(), flight <= self.opts.smss as usize);
         if let Some(rto) = self.timers.get(Timer::Rto) {
             at = at.min(rto);
         }
@@ -1382,9 +1293,9 @@ impl Conn {
     /// Octets the peer's window takes beyond what is sent: from the send
     /// buffer's next octet to SND.UNA + SND.WND.
     fn peer_window_room(&self) -> usize {
-        let edge = self.send.una() + self.snd_wnd;
-        if edge.after(self.send.nxt()) {
-            edge.distance_from(self.send.nxt()) as usize
+        let edge = self.snd.buf.una() + self.snd.wnd;
+        if edge.after(self.snd.buf.nxt()) {
+            edge.distance_from(self.snd.buf.nxt()) as usize
         } else {
             0
         }
@@ -1396,7 +1307,7 @@ impl Conn {
         // Only with something to probe with (new data, or a segment not
         // SACKed; a FIN alone is left to the RTO, which is then not put
         // off).
-        let something = self.send.pending() > 0 || self.recovery.sent.last_unsacked().is_some();
+        let something = self.snd.buf.pending() > 0 || self.recovery.sent.last_unsacked().is_some();
         if self.rack_on() && !self.cc.in_recovery() && self.flight() > 0 && something {
             self.recovery.tlp.due = true;
             self.timers.set(Timer::Rto, self.now + self.rto.rto());
@@ -1407,20 +1318,20 @@ impl Conn {
     /// takes it (congestion window or not), else the last segment again;
     /// the RTO restarts.
     fn tail_loss_probe(&mut self) -> Option<Plan> {
-        let mss = self.smss as usize;
-        let pending = self.send.pending();
+        let mss = self.opts.smss as usize;
+        let pending = self.snd.buf.pending();
         let wnd_room = self.peer_window_room();
         let plan = if pending > 0 && wnd_room >= pending.min(mss) {
-            let seq = self.send.nxt();
+            let seq = self.snd.buf.nxt();
             let len = pending.min(mss);
-            self.send.advance_sent(len);
-            self.snd_nxt = self.send.nxt();
+            self.snd.buf.advance_sent(len);
+            self.snd.nxt = self.snd.buf.nxt();
             self.recovery.sent.on_sent(seq, len, self.now);
             self.recovery.tlp.is_retrans = false;
-            self.recovery.tlp.end_seq = Some(self.snd_nxt);
+            self.recovery.tlp.end_seq = Some(self.snd.nxt);
             self.sent_new(seq);
             let mut flags = Flags::ACK;
-            if self.send.pending() == 0 {
+            if self.snd.buf.pending() == 0 {
                 flags.insert(Flags::PSH);
             }
             Plan {
@@ -1431,7 +1342,7 @@ impl Conn {
         } else {
             let (seq, len) = self.recovery.sent.last_unsacked()?;
             self.recovery.tlp.is_retrans = true;
-            self.recovery.tlp.end_seq = Some(self.snd_nxt);
+            self.recovery.tlp.end_seq = Some(self.snd.nxt);
             self.resent(seq, len.min(mss))
         };
         self.stats.tlp_probes += 1;
@@ -1442,9 +1353,9 @@ impl Conn {
 
     fn after_ack_state_changes(&mut self) {
         match self.state {
-            State::FinWait1 if self.fin_acked => self.state = State::FinWait2,
-            State::Closing if self.fin_acked => self.enter_time_wait(),
-            State::LastAck if self.fin_acked => self.enter_closed(CloseReason::Normal),
+            State::FinWait1 if self.snd.fin_acked => self.state = State::FinWait2,
+            State::Closing if self.snd.fin_acked => self.enter_time_wait(),
+            State::LastAck if self.snd.fin_acked => self.enter_closed(CloseReason::Normal),
             _ => {}
         }
     }
@@ -1469,19 +1380,19 @@ impl Conn {
         if !self.state.can_receive_data() {
             return;
         }
-        let had_ooo = self.recv.has_ooo();
-        let newly = self.recv.insert(seg.seq, seg.payload);
+        let had_ooo = self.rcv.buf.has_ooo();
+        let newly = self.rcv.buf.insert(seg.seq, seg.payload);
         self.stats.bytes_received += newly as u64;
         if newly > 0 {
             self.push_event(Event::Readable);
         }
-        if newly == 0 || had_ooo || self.recv.has_ooo() {
+        if newly == 0 || had_ooo || self.rcv.buf.has_ooo() {
             // Out of order, a duplicate, or filling a hole: ACK at once.
-            self.ack_now = true;
+            self.rcv.ack_now = true;
         } else {
-            self.unacked_segments += 1;
-            if self.unacked_segments >= 2 || newly >= 2 * self.smss as usize {
-                self.ack_now = true;
+            self.rcv.unacked_segments += 1;
+            if self.rcv.unacked_segments >= 2 || newly >= 2 * self.opts.smss as usize {
+                self.rcv.ack_now = true;
             } else if !self.timers.is_armed(Timer::DelayedAck) {
                 self.timers
                     .set(Timer::DelayedAck, self.now + self.cfg.delayed_ack);
@@ -1492,28 +1403,28 @@ impl Conn {
     /// The FIN is consumed once every octet before it has arrived.
     /// `fin_in_segment`: the segment just processed carries FIN.
     fn consume_fin(&mut self, fin_in_segment: bool) {
-        if self.fin_consumed {
+        if self.rcv.fin_consumed {
             // Only a FIN is answered here: answering the peer's bare ACKs
             // in TIME-WAIT would start an endless exchange of ACKs after a
             // simultaneous close, where both ends are in TIME-WAIT.
             if self.state == State::TimeWait && fin_in_segment {
                 // A retransmitted FIN: ACK it and restart the 2·MSL wait.
-                self.ack_now = true;
+                self.rcv.ack_now = true;
                 self.timers
                     .set(Timer::TimeWait, self.now + self.cfg.time_wait);
             }
             return;
         }
-        let Some(fin) = self.peer_fin else { return };
-        if self.recv.nxt() != fin {
+        let Some(fin) = self.rcv.peer_fin else { return };
+        if self.rcv.buf.nxt() != fin {
             return;
         }
-        self.fin_consumed = true;
-        self.ack_now = true;
+        self.rcv.fin_consumed = true;
+        self.rcv.ack_now = true;
         self.push_event(Event::PeerClosed);
         match self.state {
             State::SynReceived | State::Established => self.state = State::CloseWait,
-            State::FinWait1 if self.fin_acked => self.enter_time_wait(),
+            State::FinWait1 if self.snd.fin_acked => self.enter_time_wait(),
             State::FinWait1 => self.state = State::Closing,
             State::FinWait2 => self.enter_time_wait(),
             _ => {}
@@ -1524,64 +1435,28 @@ impl Conn {
 
     /// Octets in flight: sent and not acknowledged (SYN and FIN included).
     fn flight(&self) -> usize {
-        let una = self.snd_una();
-        if self.snd_nxt.before(una) {
-            0
-        } else {
-            self.snd_nxt.distance_from(una) as usize
-        }
-    }
-
-    /// The receive window: room in the buffer, within what auto-tuning
-    /// offers now.
-    fn rcv_window(&self) -> usize {
-        self.recv
-            .window()
-            .min(self.autotune.limit().saturating_sub(self.recv.readable()))
+        self.snd.flight()
     }
 
     /// Room the application may fill now: the free space of the send
     /// buffer, within twice the congestion window when auto-tuned.
     fn send_room(&self) -> usize {
-        let free = self.send.available();
+        let free = self.snd.buf.available();
         if !self.cfg.auto_tune {
             return free;
         }
-        let used = self.send.capacity() - free;
+        let used = self.snd.buf.capacity() - free;
         let limit = (2 * self.cc.send_window() as usize).max(SEND_BUFFER_FLOOR);
         free.min(limit.saturating_sub(used))
     }
 
     fn ts_now(&self) -> u32 {
-        (self.now.as_millis() as u32).wrapping_add(self.ts_offset)
+        self.opts.ts_now(self.now)
     }
 
-    /// The window field to advertise, never moving the right edge left
-    /// (RFC 9293 §3.8.6.2.2, RFC 7323 §2.4).
+    /// The window field to advertise (RFC 9293 §3.8.6.2.2).
     fn advertise(&mut self) -> u16 {
-        let nxt = self.rcv_nxt();
-        let avail = self.rcv_window() as u32;
-        let prev = if self.rcv_adv_right.after(nxt) {
-            self.rcv_adv_right.distance_from(nxt)
-        } else {
-            0
-        };
-        // Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): move the right edge
-        // only by at least min(half the buffer, one MSS), or to all of the
-        // buffer; never move it left.
-        let limit = self.autotune.limit() as u32;
-        let step = (limit / 2).min(self.smss);
-        let wnd = if avail >= prev + step || avail == limit {
-            avail.max(prev)
-        } else {
-            prev
-        };
-        let field = (wnd >> self.rcv_wscale).min(65_535);
-        let right = nxt + (field << self.rcv_wscale);
-        if right.after(self.rcv_adv_right) || self.rcv_adv_right.before(nxt) {
-            self.rcv_adv_right = right;
-        }
-        field as u16
+        self.rcv.advertise(self.opts.rcv_wscale, self.opts.smss)
     }
 
     fn options_for(&mut self, flags: Flags) -> Options {
@@ -1596,27 +1471,28 @@ impl Conn {
         if flags.contains(Flags::SYN) {
             let first = self.state == State::SynSent;
             push(TcpOption::Mss(self.cfg.mss));
-            if self.cfg.enable_sack && (first || self.sack_ok) {
+            if self.cfg.enable_sack && (first || self.opts.sack_ok) {
                 push(TcpOption::SackPermitted);
             }
-            if self.cfg.enable_timestamps && (first || self.ts_ok) {
-                let ecr = if first { 0 } else { self.ts_recent };
+            if self.cfg.enable_timestamps && (first || self.opts.ts_ok) {
+                let ecr = if first { 0 } else { self.opts.ts_recent };
                 push(TcpOption::timestamp(self.ts_now(), ecr));
             }
-            if !self.cfg.no_window_scaling && (first || self.rcv_wscale > 0 || self.snd_wscale > 0)
+            if !self.cfg.no_window_scaling
+                && (first || self.opts.rcv_wscale > 0 || self.opts.snd_wscale > 0)
             {
                 push(TcpOption::Nop);
-                push(TcpOption::WindowScale(self.rcv_wscale));
+                push(TcpOption::WindowScale(self.opts.rcv_wscale));
             }
         } else {
-            if self.ts_ok {
+            if self.opts.ts_ok {
                 push(TcpOption::Nop);
                 push(TcpOption::Nop);
-                push(TcpOption::timestamp(self.ts_now(), self.ts_recent));
+                push(TcpOption::timestamp(self.ts_now(), self.opts.ts_recent));
             }
-            if self.sack_ok && flags.contains(Flags::ACK) && !flags.contains(Flags::RST) {
-                let room = if self.ts_ok { 3 } else { 4 };
-                let blocks: SackBlocks = self.recv.sack_blocks(room);
+            if self.opts.sack_ok && flags.contains(Flags::ACK) && !flags.contains(Flags::RST) {
+                let room = if self.opts.ts_ok { 3 } else { 4 };
+                let blocks: SackBlocks = self.rcv.buf.sack_blocks(room);
                 if !blocks.is_empty() {
                     push(TcpOption::Nop);
                     push(TcpOption::Nop);
@@ -1634,7 +1510,7 @@ impl Conn {
         self.now = self.now.max(now);
         // Checked before anything is planned: a plan commits (SND.NXT,
         // a RST owed), so a segment that did not fit would be lost.
-        if buf.len() < MAX_HEADER + self.smss as usize {
+        if buf.len() < MAX_HEADER + self.opts.smss as usize {
             return None;
         }
         let plan = self.next_segment()?;
@@ -1643,8 +1519,8 @@ impl Conn {
         let options = self.options_for(flags);
         let window = if flags.contains(Flags::SYN) {
             // RFC 7323 §2.2: the window of a SYN is not scaled.
-            let w = (self.rcv_window() as u32).min(65_535) as u16;
-            self.rcv_adv_right = self.rcv_nxt() + u32::from(w);
+            let w = (self.rcv.window() as u32).min(65_535) as u16;
+            self.rcv.adv_right = self.rcv_nxt() + u32::from(w);
             w
         } else if flags.contains(Flags::RST) {
             0
@@ -1652,7 +1528,7 @@ impl Conn {
             self.advertise()
         };
         let (a, b) = match plan.data {
-            Some((seq, len)) => self.send.range(seq, len).unwrap_or((&[], &[])),
+            Some((seq, len)) => self.snd.buf.range(seq, len).unwrap_or((&[], &[])),
             None => (&[][..], &[][..]),
         };
         let len_data = a.len() + b.len();
@@ -1673,10 +1549,10 @@ impl Conn {
         buf[h + a.len()..h + len_data].copy_from_slice(b);
         self.stats.segments_out += 1;
         if ack_flag {
-            self.last_ack_sent = self.rcv_nxt();
-            self.ack_now = false;
+            self.rcv.last_ack_sent = self.rcv_nxt();
+            self.rcv.ack_now = false;
             self.timers.stop(Timer::DelayedAck);
-            self.unacked_segments = 0;
+            self.rcv.unacked_segments = 0;
         }
         Some(h + len_data)
     }
@@ -1685,7 +1561,7 @@ impl Conn {
     /// them from every call as `[][]byte`).
     pub fn drain_transmits(&mut self, now: Duration) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        let mut buf = vec![0u8; MAX_HEADER + self.smss.max(u32::from(self.cfg.mss)) as usize];
+        let mut buf = vec![0u8; MAX_HEADER + self.opts.smss.max(u32::from(self.cfg.mss)) as usize];
         while let Some(n) = self.poll_transmit(now, &mut buf) {
             out.push(buf[..n].to_vec());
         }
@@ -1723,28 +1599,28 @@ impl Conn {
                 } else {
                     Flags::SYN | Flags::ACK
                 };
-                if self.snd_nxt == self.iss {
-                    self.snd_nxt = self.iss + 1;
+                if self.snd.nxt == self.snd.iss {
+                    self.snd.nxt = self.snd.iss + 1;
                 }
-                if self.snd_max.before(self.snd_nxt) {
-                    self.snd_max = self.snd_nxt;
+                if self.snd.max.before(self.snd.nxt) {
+                    self.snd.max = self.snd.nxt;
                 }
                 if self.retries == 0 {
-                    self.rto.start_timing(self.iss, now);
+                    self.rto.start_timing(self.snd.iss, now);
                 } else {
                     self.rto.invalidate_timing();
                 }
                 self.timers.set(Timer::Rto, now + self.rto.rto());
                 return Some(Plan {
                     flags,
-                    seq: self.iss,
+                    seq: self.snd.iss,
                     data: None,
                 });
             }
             State::SynSent => return None,
             _ => {}
         }
-        if self.state == State::SynReceived && !self.syn_acked {
+        if self.state == State::SynReceived && !self.snd.syn_acked {
             return self.pure_ack();
         }
         if self.keepalive_needed {
@@ -1752,7 +1628,7 @@ impl Conn {
             // RFC 1122 §4.2.3.6: a probe at SND.NXT − 1, no data.
             return Some(Plan {
                 flags: Flags::ACK,
-                seq: self.snd_nxt - 1,
+                seq: self.snd.nxt - 1,
                 data: None,
             });
         }
@@ -1774,7 +1650,7 @@ impl Conn {
     }
 
     fn pure_ack(&mut self) -> Option<Plan> {
-        if !self.ack_now {
+        if !self.rcv.ack_now {
             return None;
         }
         Some(Plan {
@@ -1790,13 +1666,13 @@ impl Conn {
     /// its RCV.NXT would fail its acceptability test and its news would be
     /// lost, and two such peers would trade unacceptable ACKs for ever.
     fn control_seq(&self) -> Seq {
-        self.snd_max.max_seq(self.snd_nxt)
+        self.snd.max.max_seq(self.snd.nxt)
     }
 
     /// A fast retransmit, a NewReno partial-ACK retransmission, or an RFC
     /// 6675 NextSeg() rule 1 retransmission (of data deemed lost).
     fn retransmission(&mut self) -> Option<Plan> {
-        let mss = self.smss as usize;
+        let mss = self.opts.smss as usize;
         if self.rack_on() {
             // RFC 8985: what RACK marked lost, oldest first, within the
             // window PRR allows.
@@ -1806,11 +1682,11 @@ impl Conn {
                 .then(|| self.retransmitted(seq, len.min(mss)));
         }
         if let Some(at) = self.recovery.retransmit_at.take() {
-            if let Some((seq, a, b)) = self.send.retransmit_data(at, mss) {
+            if let Some((seq, a, b)) = self.snd.buf.retransmit_data(at, mss) {
                 let len = a.len() + b.len();
                 return Some(self.retransmitted(seq, len));
             }
-            if self.fin_sent && !self.fin_acked && at == self.send.tail() {
+            if self.snd.fin_sent && !self.snd.fin_acked && at == self.snd.buf.tail() {
                 return Some(Plan {
                     flags: Flags::FIN | Flags::ACK,
                     seq: at,
@@ -1844,10 +1720,10 @@ impl Conn {
     /// octet. A loss at the tail of the flight, with nothing sent after it
     /// to be SACKed, is then repaired without waiting for the timer.
     fn rescue(&mut self) -> Option<Plan> {
-        if self.send.una().before(self.recovery.rescue_rxt) || !self.room_for_a_segment() {
+        if self.snd.buf.una().before(self.recovery.rescue_rxt) || !self.room_for_a_segment() {
             return None;
         }
-        let (seq, len) = self.send.rescue_seg(self.smss as usize)?;
+        let (seq, len) = self.snd.buf.rescue_seg(self.opts.smss as usize)?;
         self.recovery.rescue_rxt = self.cc.recovery_seq();
         // HighRxt MUST NOT be updated for a rescue.
         Some(self.resent(seq, len))
@@ -1858,7 +1734,7 @@ impl Conn {
     fn detect_lost_retransmissions(&mut self) {
         if self
             .recovery
-            .detect_lost_retransmissions(&self.send, self.snd_max, self.smss)
+            .detect_lost_retransmissions(&self.snd.buf, self.snd.max, self.opts.smss)
         {
             self.stats.lost_retransmits += 1;
         }
@@ -1868,15 +1744,16 @@ impl Conn {
     /// window apply.
     #[inline]
     fn in_sack_recovery(&self) -> bool {
-        self.sack_ok && self.cc.in_recovery()
+        self.opts.sack_ok && self.cc.in_recovery()
     }
 
     /// NextSeg()'s candidate within the window, if it is lost (rule 1) or
     /// when `lost_only` is false (rule 3).
     fn next_seg(&mut self, lost_only: bool) -> Option<Plan> {
         let next = self
-            .send
-            .next_seg(self.recovery.high_rxt, self.smss as usize)?;
+            .snd
+            .buf
+            .next_seg(self.recovery.high_rxt, self.opts.smss as usize)?;
         (self.room_for_a_segment() && (next.lost || !lost_only))
             .then(|| self.retransmitted(next.seq, next.len))
     }
@@ -1891,12 +1768,12 @@ impl Conn {
             let gone = (log.sacked_bytes() + log.lost_bytes()) as usize;
             return self.flight().saturating_sub(gone);
         }
-        self.recovery.pipe(&self.send, self.smss)
+        self.recovery.pipe(&self.snd.buf, self.opts.smss)
     }
 
     /// RFC 6675 step (C): cwnd − pipe ≥ 1 SMSS.
     fn room_for_a_segment(&self) -> bool {
-        self.pipe() + self.smss as usize <= self.send_window() as usize
+        self.pipe() + self.opts.smss as usize <= self.send_window() as usize
     }
 
     /// The congestion window that limits sending: the controller's, or in
@@ -1914,14 +1791,14 @@ impl Conn {
         if self.recovery.high_rxt.before(end) {
             self.recovery.high_rxt = end;
         }
-        self.recovery.rxt_sent_max = self.snd_max;
+        self.recovery.rxt_sent_max = self.snd.max;
         self.resent(seq, len)
     }
 
     /// `len` octets go again: the undo episode counts them and keeps the
     /// first one's timestamp (RFC 3522's RetransmitTS).
     fn note_retransmit(&mut self, len: usize) {
-        let tsval = self.ts_ok.then(|| self.ts_now());
+        let tsval = self.opts.ts_ok.then(|| self.ts_now());
         self.recovery.undo.on_retransmit(len, tsval);
     }
 
@@ -1939,7 +1816,7 @@ impl Conn {
             self.timers.set(Timer::Rto, self.now + self.rto.rto());
         }
         let mut flags = Flags::ACK;
-        if end == self.send.tail() {
+        if end == self.snd.buf.tail() {
             flags.insert(Flags::PSH);
         }
         Plan {
@@ -1953,14 +1830,14 @@ impl Conn {
     /// and sender-side SWS avoidance (RFC 9293 §3.8.6.2.1, RFC 896).
     fn new_data(&mut self) -> Option<Plan> {
         let now = self.now;
-        let mss = self.smss as usize;
+        let mss = self.opts.smss as usize;
         let in_flight = if self.in_sack_recovery() {
             self.pipe()
         } else {
             self.flight()
         };
         let cwnd = self.send_window() as usize;
-        let pending = self.send.pending();
+        let pending = self.snd.buf.pending();
         let wnd_room = self.peer_window_room();
         // RFC 3042 limited transmit: the first two duplicate ACKs each let
         // one new segment out beyond the window.
@@ -1980,7 +1857,7 @@ impl Conn {
                 Timer::Persist,
                 now + (self.rto.rto() * (1 << self.persist_backoff.min(6))).min(self.cfg.max_rto),
             );
-            let seq = self.send.nxt();
+            let seq = self.snd.buf.nxt();
             return Some(Plan {
                 flags: Flags::ACK,
                 seq,
@@ -1990,37 +1867,38 @@ impl Conn {
         if pending > 0 {
             let len = pending.min(mss).min(room);
             let all = len == pending;
-            let nagle_ok = self.cfg.nodelay || self.flight() == 0 || self.fin_queued;
+            let nagle_ok = self.cfg.nodelay || self.flight() == 0 || self.snd.fin_queued;
             // The override timeout of RFC 9293 §3.8.6.2.1 (the persist
             // timer here) sends what a small window allows.
             let overdue = std::mem::take(&mut self.probe_needed);
             let sws_ok = len == mss
                 || (all && nagle_ok)
-                || (len > 0 && len as u32 >= self.max_snd_wnd / 2 && nagle_ok)
+                || (len > 0 && len as u32 >= self.snd.max_wnd / 2 && nagle_ok)
                 || (len > 0 && overdue);
             if len > 0 && sws_ok {
-                let seq = self.send.nxt();
+                let seq = self.snd.buf.nxt();
                 if self.rack_on() {
                     self.recovery.sent.on_sent(seq, len, now);
                 }
-                if seq.before(self.snd_max) {
+                if seq.before(self.snd.max) {
                     // Sent before, and sent again since a timeout went
                     // back to SND.UNA (RFC 6675 §5.1).
                     self.stats.retransmits += 1;
                     self.note_retransmit(len);
                 }
-                self.send.advance_sent(len);
-                self.snd_nxt = self.send.nxt();
-                let with_fin = self.fin_queued && self.send.pending() == 0 && !self.fin_sent;
+                self.snd.buf.advance_sent(len);
+                self.snd.nxt = self.snd.buf.nxt();
+                let with_fin =
+                    self.snd.fin_queued && self.snd.buf.pending() == 0 && !self.snd.fin_sent;
                 if with_fin {
-                    self.fin_sent = true;
-                    self.snd_nxt += 1;
+                    self.snd.fin_sent = true;
+                    self.snd.nxt += 1;
                 }
                 self.sent_new(seq);
                 self.recovery.prr.out += len as u64;
                 // PSH on the segment that empties the queue, as Linux does.
                 let mut flags = Flags::ACK;
-                if self.send.pending() == 0 {
+                if self.snd.buf.pending() == 0 {
                     flags.insert(Flags::PSH);
                 }
                 if with_fin {
@@ -2039,10 +1917,10 @@ impl Conn {
             }
             return None;
         }
-        if self.fin_queued && !self.fin_sent && self.syn_acked {
-            let seq = self.send.nxt();
-            self.fin_sent = true;
-            self.snd_nxt = seq + 1;
+        if self.snd.fin_queued && !self.snd.fin_sent && self.snd.syn_acked {
+            let seq = self.snd.buf.nxt();
+            self.snd.fin_sent = true;
+            self.snd.nxt = seq + 1;
             self.sent_new(seq);
             return Some(Plan {
                 flags: Flags::FIN | Flags::ACK,
@@ -2055,8 +1933,8 @@ impl Conn {
 
     fn sent_new(&mut self, seq: Seq) {
         let now = self.now;
-        if self.snd_max.before(self.snd_nxt) {
-            self.snd_max = self.snd_nxt;
+        if self.snd.max.before(self.snd.nxt) {
+            self.snd.max = self.snd.nxt;
             self.rto.start_timing(seq, now);
         }
         if !self.timers.is_armed(Timer::Rto) {
@@ -2067,7 +1945,7 @@ impl Conn {
         // arms it when a burst starts (an ACK of new data restarts it) and
         // again when a second segment joins a lone one, whose PTO allowed
         // for a delayed ACK.
-        if !self.timers.is_armed(Timer::Tlp) || self.flight() <= 2 * self.smss as usize {
+        if !self.timers.is_armed(Timer::Tlp) || self.flight() <= 2 * self.opts.smss as usize {
             self.arm_tlp();
         }
         if self.unacked_since.is_none() {

@@ -28,7 +28,10 @@
 mod autotune;
 mod config;
 mod conn;
+mod negotiated;
 mod recovery;
+mod recv;
+mod send;
 mod timer;
 mod types;
 

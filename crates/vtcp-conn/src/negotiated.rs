@@ -1,0 +1,87 @@
+//! What the handshake settled (RFC 7323 window scaling and timestamps,
+//! RFC 2018 SACK, RFC 9293 §3.7.1 the send MSS), and the timestamp
+//! clock and TS.Recent that timestamps bring.
+
+use std::time::Duration;
+
+use vtcp_wire::OptionValues;
+
+use crate::config::ConnConfig;
+
+/// The connection's negotiated options.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Negotiated {
+    /// Shift applied to the peer's window fields.
+    pub(crate) snd_wscale: u8,
+    /// Shift applied to ours.
+    pub(crate) rcv_wscale: u8,
+    /// Timestamps on every segment (RFC 7323 §3.2).
+    pub(crate) ts_ok: bool,
+    /// TS.Recent (RFC 7323 §4.3).
+    pub(crate) ts_recent: u32,
+    /// When TS.Recent was set (PAWS forgets it after 24 days idle).
+    pub(crate) ts_recent_at: Duration,
+    /// Added to our millisecond clock for TSval (RFC 7323 §7.1).
+    pub(crate) ts_offset: u32,
+    /// SACK (RFC 2018).
+    pub(crate) sack_ok: bool,
+    /// The send MSS: data octets per segment.
+    pub(crate) smss: u32,
+}
+
+impl Negotiated {
+    /// Before the handshake: our shift, no options, RFC 9293 §3.7.1's 536.
+    pub(crate) fn new(rcv_wscale: u8, ts_offset: u32, now: Duration) -> Self {
+        Self {
+            snd_wscale: 0,
+            rcv_wscale,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_recent_at: now,
+            ts_offset,
+            sack_ok: false,
+            smss: 536,
+        }
+    }
+
+    /// Our TSval at `now`.
+    #[inline]
+    pub(crate) fn ts_now(&self, now: Duration) -> u32 {
+        (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// What the peer's SYN offered (`v`) and our configuration allow
+    /// (RFC 7323 §2.2 and §3.2, RFC 2018 §2).
+    pub(crate) fn take_peer_syn(&mut self, cfg: &ConnConfig, v: &OptionValues, now: Duration) {
+        // Window scaling only when both SYNs carry it (RFC 7323 §2.2).
+        match v.wscale {
+            Some(shift) if !cfg.no_window_scaling => self.snd_wscale = shift,
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.sack_ok = v.sack_permitted && cfg.enable_sack;
+        if let Some(ts) = v.timestamp.filter(|_| cfg.enable_timestamps) {
+            self.ts_ok = true;
+            self.ts_recent = ts.tsval;
+            self.ts_recent_at = now;
+        } else {
+            self.ts_ok = false;
+        }
+    }
+
+    /// RFC 9293 §3.7.1 and RFC 6691: send MSS = min(peer's MSS, or 536
+    /// when absent; `ours`), less the timestamps option carried on every
+    /// segment. Absurd values are clamped to [64, 65495].
+    pub(crate) fn set_smss(&mut self, peer: Option<u16>, ours: u16) {
+        let peer = u32::from(peer.unwrap_or(536)).clamp(64, 65_495);
+        let ours = u32::from(ours).max(64);
+        self.smss = peer.min(ours) - self.fixed_option_len();
+    }
+
+    /// Octets of options on every segment after the handshake.
+    pub(crate) fn fixed_option_len(&self) -> u32 {
+        if self.ts_ok { 12 } else { 0 }
+    }
+}

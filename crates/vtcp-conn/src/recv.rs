@@ -1,0 +1,105 @@
+//! The receive side (RFC 9293 §3.3.1): IRS, the receive buffer and
+//! RCV.NXT, the right edge advertised, the peer's FIN, what the window
+//! offers (with auto-tuning), and the ACKs owed.
+
+use std::time::Duration;
+
+use vtcp_buf::RecvBuf;
+use vtcp_seq::Seq;
+
+use crate::autotune::RcvAutoTune;
+
+/// What the receiver owns.
+#[derive(Debug)]
+pub(crate) struct RecvSide {
+    /// IRS.
+    pub(crate) irs: Seq,
+    /// The data: in order, and held out of order.
+    pub(crate) buf: RecvBuf,
+    /// Data that came on the peer's SYN, delivered once ESTABLISHED.
+    pub(crate) syn_data: Vec<u8>,
+    /// The peer's FIN, once seen.
+    pub(crate) peer_fin: Option<Seq>,
+    /// RCV.NXT has moved past the peer's FIN.
+    pub(crate) fin_consumed: bool,
+    /// The right edge of the window last advertised (RCV.NXT + RCV.WND).
+    pub(crate) adv_right: Seq,
+    /// The acknowledgment number of the latest ACK sent (RFC 7323's
+    /// Last.ACK.sent).
+    pub(crate) last_ack_sent: Seq,
+    /// Receive-window auto-tuning.
+    pub(crate) autotune: RcvAutoTune,
+    /// The TSecr of the receiver's latest RTT sample.
+    pub(crate) last_tsecr_sampled: u32,
+    /// An ACK is owed at once.
+    pub(crate) ack_now: bool,
+    /// Full segments received since the latest ACK (RFC 1122 §4.2.3.2).
+    pub(crate) unacked_segments: u32,
+}
+
+impl RecvSide {
+    /// Nothing received yet.
+    pub(crate) fn new(buffer: usize, auto_tune: bool, now: Duration) -> Self {
+        Self {
+            irs: Seq(0),
+            buf: RecvBuf::new(buffer, Seq(0)),
+            syn_data: Vec::new(),
+            peer_fin: None,
+            fin_consumed: false,
+            adv_right: Seq(0),
+            last_ack_sent: Seq(0),
+            autotune: RcvAutoTune::new(buffer, auto_tune, now),
+            last_tsecr_sampled: 0,
+            ack_now: false,
+            unacked_segments: 0,
+        }
+    }
+
+    /// RCV.NXT, the peer's FIN included once reached.
+    #[inline]
+    pub(crate) fn nxt(&self) -> Seq {
+        self.buf.nxt() + u32::from(self.fin_consumed)
+    }
+
+    /// The window last advertised (RCV.WND).
+    pub(crate) fn wnd(&self) -> u32 {
+        self.adv_right.distance_from(self.nxt()).min(1 << 30)
+    }
+
+    /// The receive window: room in the buffer, within what auto-tuning
+    /// offers now.
+    pub(crate) fn window(&self) -> usize {
+        self.buf
+            .window()
+            .min(self.autotune.limit().saturating_sub(self.buf.readable()))
+    }
+
+    /// The window field to advertise with shift `wscale`, never moving
+    /// the right edge left (RFC 9293 §3.8.6.2.2, RFC 7323 §2.4), and
+    /// with receiver SWS avoidance for segments of `smss`.
+    pub(crate) fn advertise(&mut self, wscale: u8, smss: u32) -> u16 {
+        let nxt = self.nxt();
+        let avail = self.window() as u32;
+        let prev = if self.adv_right.after(nxt) {
+            self.adv_right.distance_from(nxt)
+        } else {
+            0
+        };
+        // Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): move the right edge
+        // only by at least min(half the buffer, one MSS), or to all of the
+        // buffer; never move it left.
+        let limit = self.autotune.limit() as u32;
+        let step = (limit / 2).min(smss);
+        let wnd = if avail >= prev + step || avail == limit {
+            avail.max(prev)
+        } else {
+            prev
+        };
+        let field = (wnd >> wscale).min(65_535);
+        let right = nxt + (field << wscale);
+        if right.after(self.adv_right) || self.adv_right.before(nxt) {
+            self.adv_right = right;
+        }
+        field as u16
+    }
+}

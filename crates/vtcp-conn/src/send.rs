@@ -1,0 +1,93 @@
+//! The send side's sequence space (RFC 9293 §3.3.1): ISS, SND.NXT, the
+//! highest SND.NXT reached, the peer's window and the segments that last
+//! updated it, the send buffer, and where the SYN and our FIN stand.
+
+use vtcp_buf::SendBuf;
+use vtcp_seq::Seq;
+
+/// What the sender owns.
+#[derive(Debug)]
+pub(crate) struct SendSide {
+    /// ISS.
+    pub(crate) iss: Seq,
+    /// SND.NXT, SYN and FIN included.
+    pub(crate) nxt: Seq,
+    /// The highest SND.NXT ever reached (it moves back after a timeout).
+    pub(crate) max: Seq,
+    /// SND.WND, scaled.
+    pub(crate) wnd: u32,
+    /// SND.WL1: the sequence number of the segment that last set SND.WND.
+    pub(crate) wl1: Seq,
+    /// SND.WL2: its acknowledgment number.
+    pub(crate) wl2: Seq,
+    /// The largest window the peer ever offered (RFC 5961 §5.2).
+    pub(crate) max_wnd: u32,
+    /// The data: unacknowledged, unsent, and the SACK scoreboard.
+    pub(crate) buf: SendBuf,
+    /// Our SYN was acknowledged.
+    pub(crate) syn_acked: bool,
+    /// The application closed its side: a FIN follows the data.
+    pub(crate) fin_queued: bool,
+    /// The FIN went (it goes again after a timeout's rewind).
+    pub(crate) fin_sent: bool,
+    /// The FIN was acknowledged.
+    pub(crate) fin_acked: bool,
+}
+
+impl SendSide {
+    /// Nothing sent; the first data octet will be ISS + 1.
+    pub(crate) fn new(iss: Seq, buffer: usize) -> Self {
+        Self {
+            iss,
+            nxt: iss,
+            max: iss,
+            wnd: 0,
+            wl1: Seq(0),
+            wl2: Seq(0),
+            max_wnd: 0,
+            buf: SendBuf::new(buffer, iss + 1),
+            syn_acked: false,
+            fin_queued: false,
+            fin_sent: false,
+            fin_acked: false,
+        }
+    }
+
+    /// SND.UNA, SYN and FIN included.
+    #[inline]
+    pub(crate) fn una(&self) -> Seq {
+        if !self.syn_acked {
+            self.iss
+        } else if self.fin_acked {
+            self.buf.tail() + 1
+        } else {
+            self.buf.una()
+        }
+    }
+
+    /// Octets in flight: sent and not acknowledged (SYN and FIN included).
+    #[inline]
+    pub(crate) fn flight(&self) -> usize {
+        let una = self.una();
+        if self.nxt.before(una) {
+            0
+        } else {
+            self.nxt.distance_from(una) as usize
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4: a segment newer than the last window update
+    /// (`seq`, `ack`) sets SND.WND to `wnd`. Returns whether the window
+    /// grew.
+    pub(crate) fn update_window(&mut self, seq: Seq, ack: Seq, wnd: u32) -> bool {
+        if self.wl1.before(seq) || (self.wl1 == seq && self.wl2.before_eq(ack)) {
+            let opened = wnd > self.wnd;
+            self.wnd = wnd;
+            self.wl1 = seq;
+            self.wl2 = ack;
+            self.max_wnd = self.max_wnd.max(wnd);
+            return opened;
+        }
+        false
+    }
+}

@@ -14,9 +14,15 @@ use vtcp_sim::{
 /// The flags of `vtcp sim`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct SimArgs {
-    /// Bytes to transfer (suffixes K, M, G: powers of 1024).
+    /// Bytes to transfer (suffixes K, M, G: powers of 1024); with
+    /// --exchanges, the size of each response.
     #[arg(long, default_value = "32M", value_parser = parse_size)]
     pub bytes: u64,
+    /// Request/response: this many exchanges of a 100-byte request and a
+    /// response of --bytes on one connection, with each exchange's time
+    /// (p50, p99, max) in the summary.
+    #[arg(long, default_value_t = 0)]
+    pub exchanges: u32,
     /// Link bandwidth in Mbit/s.
     #[arg(long, default_value_t = 100.0, value_parser = positive)]
     pub bandwidth: f64,
@@ -141,6 +147,7 @@ impl SimArgs {
         let one_way = Duration::from_secs_f64(self.rtt / 2000.0);
         SimConfig {
             bytes: self.bytes,
+            exchanges: self.exchanges,
             link: Link {
                 bandwidth_bps: (self.bandwidth * 1e6) as u64,
                 delay: one_way,
@@ -215,6 +222,23 @@ pub fn summary(cfg: &SimConfig, r: &Report) -> String {
     let _ = writeln!(s, "retransmitted   {} segments", r.retransmits);
     let _ = writeln!(s, "fast recoveries {}", r.fast_recoveries);
     let _ = writeln!(s, "RTOs            {}", r.rtos);
+    let _ = writeln!(s, "tail probes     {}", r.tlp_probes);
+    let _ = writeln!(
+        s,
+        "undone          {} reductions ({} bytes retransmitted for nothing)",
+        r.undos, r.spurious_retransmit_bytes
+    );
+    if let Some((p50, p99, max)) = percentiles(&r.exchange_times) {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let _ = writeln!(
+            s,
+            "exchanges       {}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            r.exchange_times.len(),
+            ms(p50),
+            ms(p99),
+            ms(max)
+        );
+    }
     let _ = writeln!(s, "final cwnd      {} bytes", r.final_cwnd);
     let ssthresh = if r.final_ssthresh == u32::MAX {
         "none".into()
@@ -247,6 +271,15 @@ pub fn summary(cfg: &SimConfig, r: &Report) -> String {
     );
     let _ = writeln!(s, "wall time       {:.3} s", r.wall_time.as_secs_f64());
     s
+}
+
+/// The median, the 99th percentile (nearest rank) and the largest.
+fn percentiles(times: &[Duration]) -> Option<(Duration, Duration, Duration)> {
+    let mut v = times.to_vec();
+    v.sort_unstable();
+    let rank = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    let last = *v.last()?;
+    Some((rank(0.5), rank(0.99), last))
 }
 
 fn bar(out: &mut impl Write, p: Progress) {
@@ -304,7 +337,7 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
             },
         );
         if !args.quiet {
-            let total = base.bytes;
+            let total = base.bytes * u64::from(base.exchanges.max(1));
             let end = Progress {
                 now: r.total_time,
                 delivered: r.delivered,

@@ -1867,7 +1867,11 @@ impl Conn {
         if pending > 0 {
             let len = pending.min(mss).min(room);
             let all = len == pending;
-            let nagle_ok = self.cfg.nodelay || self.flight() == 0 || self.snd.fin_queued;
+            // Nagle (RFC 896, RFC 1122 §4.2.3.4) in Minshall's variant, as
+            // Linux has it: a short segment waits only while another short
+            // one is unacknowledged, so full segments in flight do not
+            // hold back the tail of a write (a response's last octets).
+            let nagle_ok = self.cfg.nodelay || !self.snd.short_unacked() || self.snd.fin_queued;
             // The override timeout of RFC 9293 §3.8.6.2.1 (the persist
             // timer here) sends what a small window allows.
             let overdue = std::mem::take(&mut self.probe_needed);
@@ -1887,6 +1891,9 @@ impl Conn {
                     self.note_retransmit(len);
                 }
                 self.snd.buf.advance_sent(len);
+                if len < mss {
+                    self.snd.short_end = Some(seq + len as u32);
+                }
                 self.snd.nxt = self.snd.buf.nxt();
                 let with_fin =
                     self.snd.fin_queued && self.snd.buf.pending() == 0 && !self.snd.fin_sent;

@@ -32,6 +32,9 @@ pub(crate) struct SendSide {
     pub(crate) fin_sent: bool,
     /// The FIN was acknowledged.
     pub(crate) fin_acked: bool,
+    /// The end of the latest segment sent shorter than the MSS (Linux's
+    /// snd_sml), for Minshall's Nagle.
+    pub(crate) short_end: Option<Seq>,
 }
 
 impl SendSide {
@@ -50,6 +53,7 @@ impl SendSide {
             fin_queued: false,
             fin_sent: false,
             fin_acked: false,
+            short_end: None,
         }
     }
 
@@ -74,6 +78,13 @@ impl SendSide {
         } else {
             self.nxt.distance_from(una) as usize
         }
+    }
+
+    /// A segment shorter than the MSS is sent and not acknowledged.
+    #[inline]
+    pub(crate) fn short_unacked(&self) -> bool {
+        self.short_end
+            .is_some_and(|end| end.after(self.una()) && end.before_eq(self.nxt))
     }
 
     /// RFC 9293 §3.10.7.4: a segment newer than the last window update

@@ -301,6 +301,30 @@ fn close_with_unread_data_resets() {
     assert_eq!(t.conn().state(), State::Closed);
 }
 
+/// Minshall's variant of Nagle (Linux's): the short tail of a write goes
+/// at once when no other short segment is unacknowledged; full segments
+/// in flight do not hold it. A 10 KB response otherwise waits a round
+/// trip, or the peer's delayed ACK, for its last 104 octets.
+#[test]
+fn the_short_tail_of_a_write_is_not_held_behind_full_segments() {
+    let mut t = established();
+    t.conn().write(&[7; 10_240]).unwrap();
+    for i in 0..7u32 {
+        t.expect(&format!(
+            ". {}:{}(1448) ack 1 win * <*>",
+            1 + i * 1448,
+            1 + (i + 1) * 1448
+        ));
+    }
+    t.expect("P. 10137:10241(104) ack 1 win * <*>");
+    // Now a short segment is unacknowledged: the next one waits.
+    t.conn().write(b"more").unwrap();
+    t.expect_none();
+    t.at(30)
+        .recv(". 1:1(0) ack 10241 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect("P. 10241:10245(4) ack 1 win * <*>");
+}
+
 #[test]
 fn nagle_holds_a_small_segment_while_data_is_in_flight() {
     let mut t = established();

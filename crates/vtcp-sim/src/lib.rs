@@ -119,8 +119,14 @@ impl Default for Link {
 /// What to simulate.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
-    /// Bytes to move from the client to the server.
+    /// Bytes to move from the client to the server; with `exchanges`,
+    /// the size of each response from the server.
     pub bytes: u64,
+    /// Request/response instead of one bulk transfer: this many
+    /// exchanges in a row on one connection, each a request of
+    /// [`REQUEST_SIZE`] octets from the client answered by `bytes` from
+    /// the server. 0: one bulk transfer.
+    pub exchanges: u32,
     /// The link, in both directions.
     pub link: Link,
     /// The seed of every random choice.
@@ -149,6 +155,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             bytes: 32 << 20,
+            exchanges: 0,
             link: Link::default(),
             seed: 1,
             congestion: "highspeed".into(),
@@ -194,11 +201,11 @@ pub struct Report {
     pub wall_time: Duration,
     /// Segments the client sent (retransmissions included).
     pub segments_sent: u64,
-    /// Data segments the client sent again.
+    /// Data segments sent again, both ends.
     pub retransmits: u64,
-    /// Retransmission timeouts.
+    /// Retransmission timeouts, both ends.
     pub rtos: u64,
-    /// Fast recoveries.
+    /// Fast recoveries, both ends.
     pub fast_recoveries: u64,
     /// Congestion window and ssthresh at the end (octets).
     pub final_cwnd: u32,
@@ -214,6 +221,15 @@ pub struct Report {
     pub corrupted: u64,
     /// Corrupted packets the stacks' checksums caught.
     pub bad_checksums_caught: u64,
+    /// Reductions undone as spurious, both ends.
+    pub undos: u64,
+    /// Retransmitted octets reported as duplicates (D-SACK), both ends.
+    pub spurious_retransmit_bytes: u64,
+    /// Tail loss probes, both ends.
+    pub tlp_probes: u64,
+    /// With `exchanges`: each exchange's time, from the request written
+    /// to the last octet of the response read.
+    pub exchange_times: Vec<Duration>,
 }
 
 impl Report {
@@ -437,6 +453,49 @@ fn stack(cfg: &SimConfig, salt: u8) -> Stack {
     })
 }
 
+/// The size of each request in a request/response run.
+pub const REQUEST_SIZE: usize = 100;
+
+/// Where a request/response run stands.
+#[derive(Debug, Default)]
+struct Exchanges {
+    /// Exchanges finished.
+    done: u32,
+    /// When the current one began; `None` before its request is written.
+    started: Option<Duration>,
+    /// Request octets the server has read, response octets it wrote, and
+    /// response octets the client has read, of the current exchange.
+    request_read: usize,
+    response_written: u64,
+    response_read: u64,
+}
+
+/// Writes up to `want` octets of the pattern, from `offset` on.
+fn write_pattern(c: &mut vtcp::Conn, offset: u64, want: u64) -> u64 {
+    c.write_with(|a, b| {
+        let n = (want as usize).min(a.len() + b.len());
+        for (i, byte) in a.iter_mut().chain(b.iter_mut()).take(n).enumerate() {
+            *byte = pattern(offset + i as u64);
+        }
+        n
+    })
+    .unwrap_or(0) as u64
+}
+
+/// Reads what `c` holds, checking it against the pattern from `offset`;
+/// returns the octets read and whether they were intact.
+fn read_pattern(c: &mut vtcp::Conn, offset: u64, most: u64) -> (u64, bool) {
+    let (a, b) = c.peek_readable();
+    let n = ((a.len() + b.len()) as u64).min(most) as usize;
+    let intact = a
+        .iter()
+        .chain(b.iter())
+        .take(n)
+        .enumerate()
+        .all(|(i, byte)| *byte == pattern(offset + i as u64));
+    (c.consume(n) as u64, intact)
+}
+
 /// The byte at `offset` of the transfer: a pattern the receiver checks.
 fn pattern(offset: u64) -> u8 {
     (offset.wrapping_mul(31) ^ (offset >> 11)) as u8
@@ -479,48 +538,86 @@ pub fn run_with_tap(
     let (mut client_closed, mut server_closed) = (false, false);
     let mut last_progress = Duration::ZERO;
     let mut report = Report::default();
+    let mut exchange = Exchanges::default();
     while now < start + cfg.time_limit {
-        // Applications: the client writes the pattern and closes when
-        // done; the server reads, checks and closes after the peer did.
-        if let Some(c) = client.conn_mut(conn) {
-            while sent < cfg.bytes {
-                let want = (cfg.bytes - sent) as usize;
-                let n = c
-                    .write_with(|a, b| {
-                        let n = want.min(a.len() + b.len());
-                        for (i, byte) in a.iter_mut().chain(b.iter_mut()).take(n).enumerate() {
-                            *byte = pattern(sent + i as u64);
-                        }
-                        n
-                    })
-                    .unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                sent += n as u64;
-            }
-            if sent == cfg.bytes && !client_closed && c.state() == State::Established {
-                c.close();
-                client_closed = true;
-            }
-        }
         if accepted.is_none() {
             accepted = server.accept(listener);
         }
-        if let Some(s) = accepted.and_then(|k| server.conn_mut(k)) {
-            let (a, b) = s.peek_readable();
-            for (i, byte) in a.iter().chain(b.iter()).enumerate() {
-                intact &= *byte == pattern(delivered + i as u64);
+        if cfg.exchanges == 0 {
+            // Bulk: the client writes the pattern and closes when done;
+            // the server reads, checks and closes after the peer did.
+            if let Some(c) = client.conn_mut(conn) {
+                while sent < cfg.bytes {
+                    let n = write_pattern(c, sent, cfg.bytes - sent);
+                    if n == 0 {
+                        break;
+                    }
+                    sent += n;
+                }
+                if sent == cfg.bytes && !client_closed && c.state() == State::Established {
+                    c.close();
+                    client_closed = true;
+                }
             }
-            let n = a.len() + b.len();
-            delivered += s.consume(n) as u64;
-            if delivered == cfg.bytes && transfer_done.is_none() {
-                transfer_done = Some(now);
+            if let Some(s) = accepted.and_then(|k| server.conn_mut(k)) {
+                let (n, ok) = read_pattern(s, delivered, u64::MAX);
+                intact &= ok;
+                delivered += n;
+                if delivered == cfg.bytes && transfer_done.is_none() {
+                    transfer_done = Some(now);
+                }
             }
-            if !server_closed && s.state() == State::CloseWait {
-                s.close();
-                server_closed = true;
+        } else {
+            // Request/response: a request, then the whole response, then
+            // the next; the client closes after the last.
+            let x = &mut exchange;
+            if let Some(c) = client.conn_mut(conn)
+                && c.state() == State::Established
+            {
+                if x.started.is_none() && x.done < cfg.exchanges {
+                    let req = [0x55u8; REQUEST_SIZE];
+                    if c.writable() >= REQUEST_SIZE {
+                        c.write(&req).expect("room checked");
+                        x.started = Some(now);
+                    }
+                }
+                if let Some(began) = x.started {
+                    let (n, ok) = read_pattern(c, x.response_read, cfg.bytes - x.response_read);
+                    intact &= ok;
+                    x.response_read += n;
+                    delivered += n;
+                    if x.response_read == cfg.bytes {
+                        report.exchange_times.push(now - began);
+                        *x = Exchanges {
+                            done: x.done + 1,
+                            ..Exchanges::default()
+                        };
+                        if x.done == cfg.exchanges {
+                            transfer_done = Some(now);
+                        }
+                    }
+                }
+                if x.done == cfg.exchanges && !client_closed {
+                    c.close();
+                    client_closed = true;
+                }
             }
+            if let Some(s) = accepted.and_then(|k| server.conn_mut(k)) {
+                let mut req = [0u8; REQUEST_SIZE];
+                let want = REQUEST_SIZE - x.request_read;
+                x.request_read += s.read(&mut req[..want]);
+                if x.request_read == REQUEST_SIZE {
+                    x.response_written +=
+                        write_pattern(s, x.response_written, cfg.bytes - x.response_written);
+                }
+            }
+        }
+        if let Some(s) = accepted.and_then(|k| server.conn_mut(k))
+            && !server_closed
+            && s.state() == State::CloseWait
+        {
+            s.close();
+            server_closed = true;
         }
         // Hosts: everything they have to send goes onto the link.
         while let Some(t) = client.poll_transmit(now, &mut buf) {
@@ -575,19 +672,31 @@ pub fn run_with_tap(
             progress(Progress {
                 now: now - start,
                 delivered,
-                total: cfg.bytes,
+                total: cfg.bytes * u64::from(cfg.exchanges.max(1)),
                 cwnd: client.conn(conn).map_or(0, |c| c.stats().cwnd),
             });
         }
     }
+    // The client's window and RTT (the sender of a bulk transfer); the
+    // recovery counts of both ends (a request/response run has both
+    // sending).
     if let Some(c) = client.conn(conn) {
         let s = c.stats();
-        report.retransmits = s.retransmits;
-        report.rtos = s.rtos;
-        report.fast_recoveries = s.fast_recoveries;
         report.final_cwnd = s.cwnd;
         report.final_ssthresh = s.ssthresh;
         report.srtt = s.srtt;
+    }
+    for s in [client.conn(conn), accepted.and_then(|k| server.conn(k))]
+        .into_iter()
+        .flatten()
+        .map(|c| c.stats())
+    {
+        report.retransmits += s.retransmits;
+        report.rtos += s.rtos;
+        report.fast_recoveries += s.fast_recoveries;
+        report.undos += s.undos;
+        report.spurious_retransmit_bytes += s.spurious_retransmit_bytes;
+        report.tlp_probes += s.tlp_probes;
     }
     let closed = |st: &Stack, k: Option<vtcp::ConnKey>| {
         k.and_then(|k| st.conn(k))
@@ -602,7 +711,7 @@ pub fn run_with_tap(
     while server.poll_transmit(now, &mut buf).is_some() {}
     report.closed_cleanly &= client.connections() == 0 && server.connections() == 0;
     report.delivered = delivered;
-    report.intact = intact && delivered == cfg.bytes;
+    report.intact = intact && delivered == cfg.bytes * u64::from(cfg.exchanges.max(1));
     report.transfer_time = transfer_done.unwrap_or(now) - start;
     report.total_time = now - start;
     report.wall_time = wall.elapsed();

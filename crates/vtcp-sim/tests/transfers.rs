@@ -139,6 +139,9 @@ fn a_matrix_of_seeded_transfers() {
             let flags = (seed as usize + i) % 8;
             let cfg = SimConfig {
                 bytes: 60_000,
+                // One run in five is request/response (three 60 kB
+                // responses) instead of bulk.
+                exchanges: if seed % 5 == 0 { 3 } else { 0 },
                 link: *link,
                 seed,
                 congestion: cc.into(),
@@ -187,4 +190,28 @@ fn a_queue_overrun_by_slow_start_is_repaired_without_resending_what_arrived() {
     assert!(r.queue_drops > 100, "{r:?}");
     assert!(r.retransmits <= r.queue_drops + r.fast_recoveries, "{r:?}");
     assert_eq!(r.rtos, 0, "{r:?}");
+}
+
+#[test]
+fn each_exchange_of_a_request_response_run_takes_one_round_trip_on_a_clean_path() {
+    // 10 KB responses fit the initial window, and their short tails are
+    // not held back by Nagle (Minshall's variant): one RTT plus the
+    // serialisation of 10 KB at 100 Mbit/s, every time.
+    let cfg = SimConfig {
+        bytes: 10 * 1024,
+        exchanges: 50,
+        link: Link {
+            loss: 0.0,
+            ..Link::default()
+        },
+        ..SimConfig::default()
+    };
+    let r = run(&cfg, |_| {});
+    assert!(r.intact && r.closed_cleanly, "{r:?}");
+    assert_eq!(r.delivered, 50 * 10 * 1024);
+    assert_eq!(r.exchange_times.len(), 50);
+    let rtt = cfg.link.delay * 2;
+    for t in &r.exchange_times {
+        assert!(*t >= rtt && *t < rtt + Duration::from_millis(5), "{t:?}");
+    }
 }

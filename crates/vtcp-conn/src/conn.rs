@@ -48,7 +48,8 @@ pub struct Conn {
     last_heard: Duration,
     unacked_since: Option<Duration>,
     syn_needed: bool,
-    rst_needed: bool,
+    /// A reset is owed.
+    rst_needed: Option<Reset>,
     keepalive_needed: bool,
     probe_needed: bool,
     challenge_window: (Duration, u32),
@@ -118,7 +119,7 @@ impl Conn {
         });
         let rcv_wscale = cfg.window_scale();
         let ts_offset = f.rotate_left(13);
-        let opts = Negotiated::new(rcv_wscale, ts_offset, now);
+        let opts = Negotiated::new(rcv_wscale, ts_offset, Negotiated::default_mss(&cfg), now);
         let cc = cfg.congestion.build(opts.smss);
         Self {
             snd: SendSide::new(iss, cfg.send_buffer),
@@ -136,7 +137,7 @@ impl Conn {
             last_heard: now,
             unacked_since: None,
             syn_needed: false,
-            rst_needed: false,
+            rst_needed: None,
             keepalive_needed: false,
             probe_needed: false,
             challenge_window: (now, 0),
@@ -217,7 +218,9 @@ impl Conn {
         c.snd.max_wnd = c.snd.wnd;
         c.snd.wl1 = h.remote_isn + 1;
         c.snd.wl2 = h.local_isn + 1;
-        c.rcv.adv_right = c.rcv_nxt();
+        // The cookie SYN-ACK offered a window (unscaled, at most 65535):
+        // its right edge stands from the start.
+        c.rcv.adv_right = c.rcv_nxt() + c.rcv.window().min(65_535) as u32;
         c.rcv.last_ack_sent = c.rcv_nxt();
         c.push_event(Event::Connected);
         c.arm_keepalive(now);
@@ -244,11 +247,10 @@ impl Conn {
         self.last_heard = now;
     }
 
-    /// RFC 9293 §3.7.1 and RFC 6691: send MSS = min(peer's MSS, or 536
-    /// when absent; ours), less the timestamps option carried on every
-    /// segment. Absurd values are clamped to [64, 65495].
+    /// The send MSS from the peer's MSS option (RFC 9293 §3.7.1).
     fn set_smss(&mut self, peer: Option<u16>) {
-        self.opts.set_smss(peer, self.cfg.mss);
+        self.opts
+            .set_smss(peer, self.cfg.mss, Negotiated::default_mss(&self.cfg));
         self.cc.set_mss(self.opts.smss);
     }
 
@@ -496,7 +498,7 @@ impl Conn {
     /// Resets the connection (RST) and closes it at once.
     pub fn abort(&mut self) {
         if self.state.is_synchronized() || self.state == State::SynReceived {
-            self.rst_needed = true;
+            self.rst_needed = Some(Reset::Ours);
         }
         self.enter_closed(CloseReason::Aborted);
     }
@@ -558,7 +560,7 @@ impl Conn {
             .zip(self.unacked_since)
             .is_some_and(|(limit, since)| now.saturating_sub(since) >= limit);
         if self.retries > self.cfg.max_retries || user_timeout {
-            self.rst_needed = self.state.is_synchronized();
+            self.rst_needed = self.state.is_synchronized().then_some(Reset::Ours);
             self.enter_closed(CloseReason::TimedOut);
             return;
         }
@@ -653,7 +655,7 @@ impl Conn {
         if has_ack && (seg.ack.before_eq(self.snd.iss) || seg.ack.after(self.snd.nxt)) {
             if !seg.flags.contains(Flags::RST) {
                 // A reset for the stray ACK: <SEQ=SEG.ACK><CTL=RST>.
-                self.rst_needed = true;
+                self.rst_needed = Some(Reset::ForAck(seg.ack));
                 self.stats.dropped += 1;
             }
             return;
@@ -918,8 +920,8 @@ impl Conn {
                     self.rcv.adv_right = self.rcv_nxt();
                 }
             } else {
-                // <SEQ=SEG.ACK><CTL=RST>
-                self.rst_needed = true;
+                // RFC 9293 §3.10.7.4: <SEQ=SEG.ACK><CTL=RST>.
+                self.rst_needed = Some(Reset::ForAck(ack));
                 return false;
             }
         }
@@ -1468,7 +1470,9 @@ impl Conn {
             list[n] = o;
             n += 1;
         };
-        if flags.contains(Flags::SYN) {
+        if flags == Flags::RST {
+            // A reset for a stray segment carries nothing else.
+        } else if flags.contains(Flags::SYN) {
             let first = self.state == State::SynSent;
             push(TcpOption::Mss(self.cfg.mss));
             if self.cfg.enable_sack && (first || self.opts.sack_ok) {
@@ -1577,17 +1581,35 @@ struct Plan {
     data: Option<(Seq, usize)>,
 }
 
+/// Which reset is owed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reset {
+    /// Ours, for the connection: `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>`
+    /// (an abort, a timeout, data for a closed application).
+    Ours,
+    /// For a segment whose ACK is unacceptable in SYN-SENT or
+    /// SYN-RECEIVED: `<SEQ=SEG.ACK><CTL=RST>` (RFC 9293 §3.10.7.3 and
+    /// §3.10.7.4), no ACK and no options; the connection stays.
+    ForAck(Seq),
+}
+
 impl Conn {
     /// Decides the next segment and updates the send state for it
     /// (SND.NXT, timers, retransmission bookkeeping).
     fn next_segment(&mut self) -> Option<Plan> {
         let now = self.now;
-        if self.rst_needed {
-            self.rst_needed = false;
-            return Some(Plan {
-                flags: Flags::RST | Flags::ACK,
-                seq: self.control_seq(),
-                data: None,
+        if let Some(reset) = self.rst_needed.take() {
+            return Some(match reset {
+                Reset::Ours => Plan {
+                    flags: Flags::RST | Flags::ACK,
+                    seq: self.control_seq(),
+                    data: None,
+                },
+                Reset::ForAck(ack) => Plan {
+                    flags: Flags::RST,
+                    seq: ack,
+                    data: None,
+                },
             });
         }
         match self.state {

@@ -30,8 +30,9 @@ pub(crate) struct Negotiated {
 }
 
 impl Negotiated {
-    /// Before the handshake: our shift, no options, RFC 9293 §3.7.1's 536.
-    pub(crate) fn new(rcv_wscale: u8, ts_offset: u32, now: Duration) -> Self {
+    /// Before the handshake: our shift, no options, and the send MSS
+    /// assumed without an MSS option (`default_mss`).
+    pub(crate) fn new(rcv_wscale: u8, ts_offset: u32, default_mss: u16, now: Duration) -> Self {
         Self {
             snd_wscale: 0,
             rcv_wscale,
@@ -40,7 +41,7 @@ impl Negotiated {
             ts_recent_at: now,
             ts_offset,
             sack_ok: false,
-            smss: 536,
+            smss: u32::from(default_mss),
         }
     }
 
@@ -71,13 +72,23 @@ impl Negotiated {
         }
     }
 
-    /// RFC 9293 §3.7.1 and RFC 6691: send MSS = min(peer's MSS, or 536
-    /// when absent; `ours`), less the timestamps option carried on every
-    /// segment. Absurd values are clamped to [64, 65495].
-    pub(crate) fn set_smss(&mut self, peer: Option<u16>, ours: u16) {
-        let peer = u32::from(peer.unwrap_or(536)).clamp(64, 65_495);
+    /// RFC 9293 §3.7.1 and RFC 6691: send MSS = min(peer's MSS, or
+    /// `absent` when it sent none; `ours`), less the timestamps option
+    /// carried on every segment. Absurd values are clamped to [64, 65495].
+    pub(crate) fn set_smss(&mut self, peer: Option<u16>, ours: u16, absent: u16) {
+        let peer = u32::from(peer.unwrap_or(absent)).clamp(64, 65_495);
         let ours = u32::from(ours).max(64);
         self.smss = peer.min(ours) - self.fixed_option_len();
+    }
+
+    /// RFC 9293 §3.7.1 (MUST-15): the send MSS assumed when the peer's SYN
+    /// carries no MSS option, 536 over IPv4 and 1220 over IPv6 (the IP
+    /// version is the remote address's; 536 when it is not known).
+    pub(crate) fn default_mss(cfg: &ConnConfig) -> u16 {
+        match cfg.remote_addr {
+            Some(std::net::IpAddr::V6(a)) if a.to_ipv4_mapped().is_none() => 1220,
+            _ => 536,
+        }
     }
 
     /// Octets of options on every segment after the handshake.

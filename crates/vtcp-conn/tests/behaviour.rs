@@ -99,14 +99,47 @@ fn syn_ack_is_retransmitted_until_acknowledged() {
 fn rst_for_a_syn_ack_not_ours() {
     let mut t = Trace::active(|_| {});
     t.expect("S 0:0(0) win * <*>");
-    // An ACK for something we never sent: <SEQ=SEG.ACK><CTL=RST>.
+    // An ACK for something we never sent: <SEQ=SEG.ACK><CTL=RST>
+    // (RFC 9293 §3.10.7.3), without ACK, so that a peer following RFC
+    // 5961 resets rather than taking it for an in-window RST.
     t.at(5).recv("S. 0:0(0) ack 999 win 65535");
-    t.expect("R. 1:1(0) ack *");
+    t.expect("R 999:999(0) win 0 <>");
     assert_eq!(t.conn().state(), State::SynSent);
     // A RST with an acceptable ACK refuses the connection.
     t.at(6).recv("R. 0:0(0) ack 1 win 0");
     assert_eq!(t.conn().state(), State::Closed);
     assert_eq!(t.events(), vec![Event::Closed(CloseReason::Refused)]);
+}
+
+#[test]
+fn an_ack_above_snd_nxt_in_syn_received_gets_a_reset_at_its_ack_number() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0).recv(SYN).expect(SYN_ACK);
+    // RFC 9293 §3.10.7.4: <SEQ=SEG.ACK><CTL=RST>; the half-open
+    // connection stays for the real ACK.
+    t.at(5)
+        .recv(". 1:1(0) ack 5000 win 1000 <nop,nop,TS val 105 ecr 0>");
+    t.expect("R 5000:5000(0) win 0 <>").expect_none();
+    assert_eq!(t.conn().state(), State::SynReceived);
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    assert_eq!(t.conn().state(), State::Established);
+}
+
+/// RFC 9293 §3.7.1 (MUST-15): without an MSS option the send MSS is 536
+/// over IPv4 and 1220 over IPv6, less the timestamps option.
+#[test]
+fn without_an_mss_option_segments_are_536_over_ipv4_and_1220_over_ipv6() {
+    for (addr, data) in [("198.18.0.2", 536 - 12), ("fd00::2", 1220 - 12)] {
+        let mut t = Trace::passive(|c| c.remote_addr = Some(addr.parse().unwrap()));
+        t.at(0)
+            .recv("S 0:0(0) win 65535 <sackOK,TS val 100 ecr 0,nop,wscale 7>");
+        t.expect(SYN_ACK);
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.conn().write(&[1; 3000]).unwrap();
+        t.expect(&format!(". 1:{}({data}) ack 1 win * <*>", 1 + data));
+    }
 }
 
 #[test]
@@ -800,6 +833,40 @@ fn a_cookie_connection_starts_established_with_what_the_cookie_kept() {
         sent += Segment::parse(&buf[..n]).unwrap().data_len();
     }
     assert_eq!(sent, 8 * 1428);
+}
+
+/// Real clients complete a cookie handshake with a bare ACK and send data
+/// next: the window the cookie SYN-ACK offered (65535, unscaled) is open
+/// from the start, not a zero window that drops the first segment.
+#[test]
+fn a_cookie_connection_from_a_bare_ack_takes_the_data_that_follows() {
+    use vtcp_conn::{Conn, CookieHandshake};
+    use vtcp_seq::Seq;
+    let mut t = Trace::passive(|_| {});
+    let handshake = CookieHandshake {
+        remote_isn: Seq(trace::PEER_ISN),
+        local_isn: Seq(trace::OUR_ISN),
+        peer_mss: 1440,
+        peer_wscale: Some(7),
+        our_wscale: 3,
+        sack_permitted: true,
+        timestamp: Some(vtcp_wire::Timestamp {
+            tsval: 500,
+            tsecr: 77,
+        }),
+        window: 1000,
+    };
+    let cfg = vtcp_conn::ConnConfig {
+        local_port: 8080,
+        remote_port: 40000,
+        ..vtcp_conn::ConnConfig::default()
+    };
+    t.conn = Some(Conn::accept_cookie(cfg, Duration::ZERO, &handshake, b""));
+    t.at(0).expect_none();
+    t.at(5)
+        .recv("P. 1:1001(1000) ack 1 win 1000 <nop,nop,TS val 505 ecr 77>");
+    assert_eq!(t.conn().readable(), 1000);
+    assert_eq!(t.conn().stats().dropped, 0);
 }
 
 #[test]

@@ -467,13 +467,17 @@ impl Conn {
         }
     }
 
-    /// Closes our side after the queued data (FIN), RFC 9293 §3.10.4. With
-    /// unread data, resets instead (RFC 9293 §3.10.4, RFC 2525 §2.17).
+    /// Closes our side after the queued data (FIN), RFC 9293 §3.10.4, and
+    /// stops reading: with unread data, resets instead (RFC 9293 §3.10.4,
+    /// RFC 2525 §2.17), and data that arrives later is answered with a
+    /// reset (RFC 1122 §4.2.2.13). [`Conn::shutdown_write`] is the
+    /// half-close that keeps receiving.
     pub fn close(&mut self) {
         if self.rcv.buf.readable() > 0 {
             self.abort();
             return;
         }
+        self.rcv.closed_by_app = true;
         self.shutdown_write();
     }
 
@@ -829,15 +833,6 @@ impl Conn {
         }
         self.last_heard = now;
         self.arm_keepalive(now);
-        // RFC 7323 §4.3: TS.Recent from a segment that covers Last.ACK.sent.
-        if self.opts.ts_ok
-            && let Some(ts) = v.timestamp
-            && seg.seq.before_eq(self.rcv.last_ack_sent)
-            && !vtcp_seq::seq_before(ts.tsval, self.opts.ts_recent)
-        {
-            self.opts.ts_recent = ts.tsval;
-            self.opts.ts_recent_at = now;
-        }
         // Second: RST (RFC 5961 §3.2).
         if seg.flags.contains(Flags::RST) {
             if seg.seq == self.rcv_nxt() {
@@ -864,8 +859,37 @@ impl Conn {
         if !self.on_ack(seg, v) {
             return;
         }
+        // RFC 7323 §4.3: TS.Recent from a segment that covers
+        // Last.ACK.sent, once it passed every check (its sequence
+        // number, RST, SYN and ACK): an in-window segment with an
+        // unacceptable ACK must not plant a TSval that PAWS would then
+        // hold against the real peer (RFC 5961's intent).
+        if self.opts.ts_ok
+            && let Some(ts) = v.timestamp
+            && seg.seq.before_eq(self.rcv.last_ack_sent)
+            && !vtcp_seq::seq_before(ts.tsval, self.opts.ts_recent)
+        {
+            self.opts.ts_recent = ts.tsval;
+            self.opts.ts_recent_at = now;
+        }
         if self.state == State::Closed {
             return;
+        }
+        // RFC 1122 §4.2.2.13 (RFC 9293 SHLD-3): new data for an
+        // application that closed has no reader; reset.
+        if self.rcv.closed_by_app
+            && matches!(self.state, State::FinWait1 | State::FinWait2)
+            && (seg.seq + seg.payload.len() as u32).after(self.rcv_nxt())
+        {
+            self.rst_needed = Some(Reset::Ours);
+            self.enter_closed(CloseReason::Aborted);
+            return;
+        }
+        // RFC 9293 §3.10.7.4: data in TIME-WAIT is acknowledged (not
+        // taken: the peer's FIN ended its stream) and the wait restarts.
+        if self.state == State::TimeWait && !seg.payload.is_empty() {
+            self.rcv.ack_now = true;
+            self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
         }
         // Seventh: data.
         if !seg.payload.is_empty() {

@@ -260,7 +260,7 @@ fn paws_drops_an_old_timestamp_with_an_ack() {
 #[test]
 fn active_close_through_fin_wait_and_time_wait() {
     let mut t = established();
-    t.conn().close();
+    t.conn().shutdown_write();
     assert_eq!(t.conn().state(), State::FinWait1);
     t.expect("F. 1:1(0) ack 1 win * <*>");
     t.at(30)
@@ -283,6 +283,58 @@ fn active_close_through_fin_wait_and_time_wait() {
     assert_eq!(t.conn().state(), State::TimeWait);
     t.at(3000);
     assert_eq!(t.conn().state(), State::Closed);
+}
+
+/// RFC 1122 §4.2.2.13 (RFC 9293 SHLD-3): data that arrives after the
+/// application closed (not half-closed) has no reader: RST, not an ACK
+/// that tells the peer it was delivered.
+#[test]
+fn data_after_the_application_closed_is_answered_with_a_reset() {
+    let mut t = established();
+    t.conn().close();
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(30)
+        .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+    t.at(40)
+        .recv("P. 1:6(5) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.expect("R. 2:2(0) ack 1 win * <*>").expect_none();
+    assert_eq!(t.conn().state(), State::Closed);
+    assert_eq!(t.conn().readable(), 0);
+}
+
+/// RFC 9293 §3.10.7.4: in TIME-WAIT an acceptable segment with data is
+/// acknowledged and the 2·MSL wait starts again.
+#[test]
+fn data_in_time_wait_is_acknowledged_and_restarts_the_wait() {
+    let mut t = established();
+    t.conn().shutdown_write();
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(30)
+        .recv("F. 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect(". 2:2(0) ack 2 win * <*>");
+    assert_eq!(t.conn().state(), State::TimeWait);
+    t.at(1000)
+        .recv("P. 2:7(5) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.expect(". 2:2(0) ack 2 win * <*>");
+    t.at(2999).expect_none();
+    assert_eq!(t.conn().state(), State::TimeWait);
+    t.at(3000);
+    assert_eq!(t.conn().state(), State::Closed);
+}
+
+/// RFC 7323 §4.3 with RFC 5961's intent: TS.Recent is taken only from a
+/// segment that passes every check. One with an unacceptable ACK and a
+/// TSval far ahead must not make PAWS drop the real peer's segments.
+#[test]
+fn a_segment_with_an_unacceptable_ack_does_not_set_ts_recent() {
+    let mut t = established();
+    t.at(20)
+        .recv("P. 1:11(10) ack 5001 win 1000 <nop,nop,TS val 1073741934 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
+    t.at(30)
+        .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    assert_eq!(t.conn().readable(), 10);
 }
 
 #[test]

@@ -159,6 +159,20 @@ impl RecvBuf {
         self.recent_len = keep + 1;
     }
 
+    /// Some SACK block is to be reported: data held out of order, or a
+    /// D-SACK pending.
+    #[inline]
+    pub fn has_sack_info(&self) -> bool {
+        self.dsack.is_some() || !self.ooo.is_empty()
+    }
+
+    /// How many blocks [`RecvBuf::sack_blocks`] would report now, at most
+    /// `max`: never fewer (a sender sizes its data around them).
+    pub fn sack_block_count(&self, max: usize) -> usize {
+        let max = max.min(vtcp_wire::MAX_SACK_BLOCKS);
+        (usize::from(self.dsack.is_some()) + self.ooo.len()).min(max)
+    }
+
     /// The SACK blocks for the next ACK, at most `max` (3 or 4, as option
     /// room allows): a pending D-SACK block first (RFC 2883, reported
     /// once), then the block holding the most recently received segment,
@@ -462,6 +476,13 @@ mod tests {
                 }
                 // Buffered octets never exceed the capacity.
                 if rx.readable() + rx.ooo_bytes() > cap as usize {
+                    return false;
+                }
+                // The count a sender sizes its data by is never below the
+                // blocks the next ACK carries.
+                let counted = rx.sack_block_count(4);
+                let mut probe = rx.clone();
+                if counted < probe.sack_blocks(4).len() {
                     return false;
                 }
             }

@@ -949,6 +949,19 @@ impl Conn {
                 return false;
             }
         }
+        // The octet of a zero-window probe is sent without moving SND.NXT
+        // (it is not in the window); a receiver that took it (its window
+        // had reopened, the update was lost) acknowledges it: it counts as
+        // sent now (MUST-35/36), and the ACK goes on as any other.
+        if self.snd.probe_end == Some(ack)
+            && ack.after(self.snd.max)
+            && self.snd.buf.nxt() + 1 == ack
+            && self.snd.buf.advance_sent(1) == 1
+        {
+            self.snd.nxt = ack;
+            self.snd.max = ack;
+        }
+        self.snd.probe_end = None;
         let una = self.snd_una();
         // RFC 5961 §5.2: acceptable ACKs are within
         // [SND.UNA − MAX.SND.WND, SND.NXT].
@@ -1344,7 +1357,7 @@ impl Conn {
     /// takes it (congestion window or not), else the last segment again;
     /// the RTO restarts.
     fn tail_loss_probe(&mut self) -> Option<Plan> {
-        let mss = self.opts.smss as usize;
+        let mss = self.data_mss();
         let pending = self.snd.buf.pending();
         let wnd_room = self.peer_window_room();
         let plan = if pending > 0 && wnd_room >= pending.min(mss) {
@@ -1519,7 +1532,7 @@ impl Conn {
                 push(TcpOption::timestamp(self.ts_now(), self.opts.ts_recent));
             }
             if self.opts.sack_ok && flags.contains(Flags::ACK) && !flags.contains(Flags::RST) {
-                let room = if self.opts.ts_ok { 3 } else { 4 };
+                let room = self.opts.sack_block_room();
                 let blocks: SackBlocks = self.rcv.buf.sack_blocks(room);
                 if !blocks.is_empty() {
                     push(TcpOption::Nop);
@@ -1706,6 +1719,22 @@ impl Conn {
         })
     }
 
+    /// The most data a segment may carry now: the send MSS (the timestamps
+    /// option already off it) less the SACK blocks our ACK will carry
+    /// (RFC 9293 §3.7.1 MUST-16, RFC 6691: every option counts against
+    /// the peer's MSS).
+    fn data_mss(&self) -> usize {
+        let smss = self.opts.smss as usize;
+        if !self.opts.sack_ok || !self.rcv.buf.has_sack_info() {
+            return smss;
+        }
+        let room = self.opts.sack_block_room();
+        let blocks = self.rcv.buf.sack_block_count(room);
+        // nop, nop, kind, length, then 8 octets a block.
+        let sack = if blocks == 0 { 0 } else { 4 + 8 * blocks };
+        smss.saturating_sub(sack).max(1)
+    }
+
     /// The sequence number of a segment without data: the highest SND.NXT
     /// reached. After a timeout SND.NXT goes back to SND.UNA, but the peer
     /// may already have everything up to the highest: an ACK numbered below
@@ -1718,7 +1747,7 @@ impl Conn {
     /// A fast retransmit, a NewReno partial-ACK retransmission, or an RFC
     /// 6675 NextSeg() rule 1 retransmission (of data deemed lost).
     fn retransmission(&mut self) -> Option<Plan> {
-        let mss = self.opts.smss as usize;
+        let mss = self.data_mss();
         if self.rack_on() {
             // RFC 8985: what RACK marked lost, oldest first, within the
             // window PRR allows.
@@ -1769,7 +1798,7 @@ impl Conn {
         if self.snd.buf.una().before(self.recovery.rescue_rxt) || !self.room_for_a_segment() {
             return None;
         }
-        let (seq, len) = self.snd.buf.rescue_seg(self.opts.smss as usize)?;
+        let (seq, len) = self.snd.buf.rescue_seg(self.data_mss())?;
         self.recovery.rescue_rxt = self.cc.recovery_seq();
         // HighRxt MUST NOT be updated for a rescue.
         Some(self.resent(seq, len))
@@ -1799,7 +1828,7 @@ impl Conn {
         let next = self
             .snd
             .buf
-            .next_seg(self.recovery.high_rxt, self.opts.smss as usize)?;
+            .next_seg(self.recovery.high_rxt, self.data_mss())?;
         (self.room_for_a_segment() && (next.lost || !lost_only))
             .then(|| self.retransmitted(next.seq, next.len))
     }
@@ -1876,7 +1905,7 @@ impl Conn {
     /// and sender-side SWS avoidance (RFC 9293 §3.8.6.2.1, RFC 896).
     fn new_data(&mut self) -> Option<Plan> {
         let now = self.now;
-        let mss = self.opts.smss as usize;
+        let mss = self.data_mss();
         let in_flight = if self.in_sack_recovery() {
             self.pipe()
         } else {
@@ -1904,6 +1933,7 @@ impl Conn {
                 now + (self.rto.rto() * (1 << self.persist_backoff.min(6))).min(self.cfg.max_rto),
             );
             let seq = self.snd.buf.nxt();
+            self.snd.probe_end = Some(seq + 1);
             return Some(Plan {
                 flags: Flags::ACK,
                 seq,

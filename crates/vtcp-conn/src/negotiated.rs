@@ -91,6 +91,12 @@ impl Negotiated {
         }
     }
 
+    /// SACK blocks that fit beside the other options of an ACK (RFC 2018
+    /// §3: three with timestamps, four without).
+    pub(crate) fn sack_block_room(&self) -> usize {
+        if self.ts_ok { 3 } else { 4 }
+    }
+
     /// Octets of options on every segment after the handshake.
     pub(crate) fn fixed_option_len(&self) -> u32 {
         if self.ts_ok { 12 } else { 0 }

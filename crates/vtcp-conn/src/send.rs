@@ -35,6 +35,9 @@ pub(crate) struct SendSide {
     /// The end of the latest segment sent shorter than the MSS (Linux's
     /// snd_sml), for Minshall's Nagle.
     pub(crate) short_end: Option<Seq>,
+    /// The end of the latest zero-window probe's octet, sent beyond
+    /// SND.NXT, until the next ACK.
+    pub(crate) probe_end: Option<Seq>,
 }
 
 impl SendSide {
@@ -54,6 +57,7 @@ impl SendSide {
             fin_sent: false,
             fin_acked: false,
             short_end: None,
+            probe_end: None,
         }
     }
 

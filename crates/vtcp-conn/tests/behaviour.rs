@@ -523,6 +523,46 @@ fn zero_window_is_probed_with_backoff_and_resumes_on_an_update() {
     t.expect("P. 1:6(5) ack 1 win * <*>");
 }
 
+/// MUST-35/36 seen from outside: the receiver's window reopened and its
+/// update was lost; it takes the probe's octet and acknowledges it with an
+/// open window. That ACK is for data we sent, not for data never sent:
+/// the rest of the data follows it.
+#[test]
+fn an_ack_of_the_zero_window_probe_octet_resumes_sending() {
+    let mut t = established();
+    t.at(20)
+        .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
+    t.conn().write(b"hello").unwrap();
+    t.expect_none();
+    t.at(1020).expect(". 1:2(1) ack 1 win * <*>");
+    t.at(1021)
+        .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect("P. 2:6(4) ack 1 win * <*>").expect_none();
+    assert_eq!(t.conn().stats().challenge_acks, 0);
+    t.at(1030)
+        .recv(". 1:1(0) ack 6 win 1000 <nop,nop,TS val 140 ecr 0>");
+    assert_eq!(t.conn().stats().bytes_in_flight, 0);
+}
+
+/// MUST-16 seen on the wire: every option of a segment comes off its
+/// payload, SACK blocks too, not only the timestamps every segment
+/// carries: a data segment with one SACK block carries 12 octets less,
+/// or it grows past the peer's MSS (IPv4 packets of 1512 bytes on a
+/// 1500-byte path).
+#[test]
+fn data_segments_that_carry_sack_blocks_shrink_to_fit_the_mss() {
+    let mut t = established();
+    t.at(20)
+        .recv("P. 1001:2001(1000) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110,nop,nop,sack 1001:2001>");
+    t.conn().write(&[1; 3000]).unwrap();
+    t.expect(". 1:1437(1436) ack 1 win * <nop,nop,TS val * ecr 110,nop,nop,sack 1001:2001>");
+    // Once the hole is filled, full segments again.
+    t.at(30)
+        .recv("P. 1:1001(1000) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect(". 1437:2885(1448) ack 2001 win * <nop,nop,TS val * ecr 130>");
+}
+
 #[test]
 fn keepalive_probes_then_times_out() {
     let mut t = Trace::passive(|c| {

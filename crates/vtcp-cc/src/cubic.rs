@@ -204,15 +204,14 @@ impl CongestionController for Cubic {
         self.srtt = srtt;
     }
 
-    fn on_timeout(&mut self) {
-        let flight = self.window.flight_at_timeout();
-        let ssthresh = self.congestion_event(flight);
+    fn on_timeout(&mut self, flight_size: u32) {
+        let ssthresh = self.congestion_event(flight_size);
         self.window.on_timeout(ssthresh);
     }
 
     fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {
         let ssthresh = self.congestion_event(flight_size);
-        self.window.enter_recovery(ssthresh, flight_size, snd_nxt);
+        self.window.enter_recovery(ssthresh, snd_nxt);
     }
 
     fn exit_recovery(&mut self) {
@@ -343,7 +342,8 @@ mod tests {
     #[test]
     fn timeout_resets_to_one_segment() {
         let mut cc = after_loss_at(100);
-        cc.on_timeout();
+        let flight = cc.send_window();
+        cc.on_timeout(flight);
         assert_eq!(cc.send_window(), MSS);
         assert_eq!(cc.ssthresh(), 49 * MSS);
         assert!(cc.k().is_none());

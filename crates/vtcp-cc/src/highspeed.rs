@@ -135,14 +135,14 @@ impl CongestionController for HighSpeed {
         }
     }
 
-    fn on_timeout(&mut self) {
-        let ssthresh = self.decrease(self.window.flight_at_timeout());
+    fn on_timeout(&mut self, flight_size: u32) {
+        let ssthresh = self.decrease(flight_size);
         self.window.on_timeout(ssthresh);
     }
 
     fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {
         let ssthresh = self.decrease(flight_size);
-        self.window.enter_recovery(ssthresh, flight_size, snd_nxt);
+        self.window.enter_recovery(ssthresh, snd_nxt);
     }
 
     fn exit_recovery(&mut self) {
@@ -277,7 +277,8 @@ mod tests {
                         nr.on_fast_retransmit(f, Seq(f));
                     }
                     Op::ExitRecovery => { hs.exit_recovery(); nr.exit_recovery(); }
-                    Op::Timeout => { hs.on_timeout(); nr.on_timeout(); }
+                    Op::Timeout => { let f = hs.send_window(); hs.on_timeout(f); nr.on_timeout(f); }
+                    Op::RepeatedTimeout => { hs.on_repeated_timeout(); nr.on_repeated_timeout(); }
                     Op::Undo(c, t) => {
                         let (c, t) = (c % (LOW_WINDOW * MSS), t % (LOW_WINDOW * MSS));
                         hs.undo(c, t);

@@ -82,9 +82,22 @@ pub trait CongestionController: fmt::Debug {
     /// segment is lost is loss detection, the engine's job.
     fn on_recovery_dup_ack(&mut self);
 
-    /// The retransmission timer expired (RFC 5681 §3.1 eq. 4): ssthresh
-    /// drops, the window becomes the loss window of one SMSS.
-    fn on_timeout(&mut self);
+    /// The retransmission timer expired with `flight_size` octets
+    /// outstanding (RFC 5681 §3.1 eq. 4: ssthresh from FlightSize, not
+    /// from the window): ssthresh drops, the window becomes the loss
+    /// window of one SMSS. The engine calls it for the first timeout of a
+    /// segment; later ones are [`on_repeated_timeout`](Self::on_repeated_timeout).
+    fn on_timeout(&mut self, flight_size: u32);
+
+    /// The same segment timed out again: the window goes back to one SMSS
+    /// and any recovery ends, and ssthresh stays where the first timeout
+    /// put it (RFC 5681 §3.1 asks eq. 4 only of the first; Linux keeps
+    /// it too). The default, for controllers without the distinction,
+    /// treats it as a timeout with the one-segment window in flight.
+    fn on_repeated_timeout(&mut self) {
+        let flight = self.send_window();
+        self.on_timeout(flight);
+    }
 
     /// Fast retransmit is happening with `flight_size` octets outstanding;
     /// recovery lasts until `snd_nxt` is acknowledged (RFC 6582 §3.2).
@@ -155,8 +168,6 @@ pub(crate) struct Window {
     pub(crate) mss: u32,
     in_recovery: bool,
     recover: Seq,
-    /// Flight size when recovery began, for a timeout during recovery.
-    recovery_flight: u32,
     /// Octets acknowledged in congestion avoidance toward the next
     /// increase (RFC 3465 §2.1 "bytes_acked").
     pub(crate) ca_acked: u64,
@@ -175,7 +186,6 @@ impl Window {
             mss,
             in_recovery: false,
             recover: Seq(0),
-            recovery_flight: 0,
             ca_acked: 0,
             started: false,
         }
@@ -254,12 +264,11 @@ impl Window {
     }
 
     /// Enters fast recovery with a new ssthresh (RFC 5681 §3.2 steps 2–3).
-    pub(crate) fn enter_recovery(&mut self, ssthresh: u32, flight_size: u32, snd_nxt: Seq) {
+    pub(crate) fn enter_recovery(&mut self, ssthresh: u32, snd_nxt: Seq) {
         self.ssthresh = ssthresh.max(self.floor());
         self.cwnd = self.ssthresh.saturating_add(self.mss.saturating_mul(3));
         self.in_recovery = true;
         self.recover = snd_nxt;
-        self.recovery_flight = flight_size;
         self.ca_acked = 0;
     }
 
@@ -269,16 +278,6 @@ impl Window {
         }
         self.in_recovery = false;
         self.ca_acked = 0;
-    }
-
-    /// The flight size a timeout should halve: the window, or when in
-    /// recovery (where the window is inflated) the flight when it began.
-    pub(crate) fn flight_at_timeout(&self) -> u32 {
-        if self.in_recovery {
-            self.recovery_flight
-        } else {
-            self.cwnd
-        }
     }
 
     /// RFC 5681 §3.1: ssthresh from eq. 4 (computed by the caller), and the
@@ -343,6 +342,10 @@ macro_rules! delegate_window {
         fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
             self.window.undo(prior_cwnd, prior_ssthresh);
         }
+        fn on_repeated_timeout(&mut self) {
+            let ssthresh = self.window.ssthresh;
+            self.window.on_timeout(ssthresh);
+        }
     };
 }
 pub(crate) use delegate_window;
@@ -365,6 +368,7 @@ pub(crate) mod model {
         Tick(u32),
         SetMss(u16),
         Undo(u32, u32),
+        RepeatedTimeout,
     }
 
     impl Arbitrary for Op {
@@ -376,7 +380,8 @@ pub(crate) mod model {
                     u32::arbitrary(g) % 100_000
                 }
             };
-            match u8::arbitrary(g) % 10 {
+            match u8::arbitrary(g) % 11 {
+                9 => Self::RepeatedTimeout,
                 0 | 1 => Self::Ack(extreme(g)),
                 2 => Self::DupAck,
                 3 => Self::FastRetransmit(extreme(g)),
@@ -400,7 +405,8 @@ pub(crate) mod model {
                 Op::DupAck => cc.on_recovery_dup_ack(),
                 Op::FastRetransmit(f) => cc.on_fast_retransmit(*f, Seq(*f)),
                 Op::ExitRecovery => cc.exit_recovery(),
-                Op::Timeout => cc.on_timeout(),
+                Op::Timeout => cc.on_timeout(cc.send_window()),
+                Op::RepeatedTimeout => cc.on_repeated_timeout(),
                 Op::Rtt(us) => cc.on_rtt_sample(Duration::from_micros(u64::from(*us) + 1)),
                 Op::Tick(us) => now += Duration::from_micros(u64::from(*us)),
                 Op::SetMss(m) => cc.set_mss(u32::from(*m)),
@@ -457,13 +463,33 @@ mod undo_tests {
     }
 
     #[test]
+    fn a_repeated_timeout_keeps_ssthresh_and_ends_recovery() {
+        for mut cc in all(1000) {
+            for _ in 0..20 {
+                cc.on_ack(1000);
+            }
+            cc.on_timeout(12_000);
+            let ssthresh = cc.ssthresh();
+            assert!(ssthresh < u32::MAX);
+            // Duplicate ACKs after the timeout start a recovery; the same
+            // segment times out again.
+            cc.on_fast_retransmit(3000, Seq(5));
+            cc.on_repeated_timeout();
+            let name = cc.name();
+            assert!(!cc.in_recovery(), "{name}");
+            assert_eq!(cc.send_window(), 1000, "{name}");
+            assert!(cc.ssthresh() >= 2000, "{name}");
+        }
+    }
+
+    #[test]
     fn undo_after_a_timeout_and_never_below_the_current_window() {
         for mut cc in all(1000) {
             for _ in 0..20 {
                 cc.on_ack(1000);
             }
             let (cwnd, ssthresh) = (cc.send_window(), cc.ssthresh());
-            cc.on_timeout();
+            cc.on_timeout(cwnd);
             assert_eq!(cc.send_window(), 1000, "{}", cc.name());
             cc.undo(cwnd, ssthresh);
             assert_eq!(

@@ -38,14 +38,13 @@ impl CongestionController for NewReno {
         }
     }
 
-    fn on_timeout(&mut self) {
-        let flight = self.window.flight_at_timeout();
-        self.window.on_timeout(Self::halve(flight));
+    fn on_timeout(&mut self, flight_size: u32) {
+        self.window.on_timeout(Self::halve(flight_size));
     }
 
     fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {
         self.window
-            .enter_recovery(Self::halve(flight_size), flight_size, snd_nxt);
+            .enter_recovery(Self::halve(flight_size), snd_nxt);
     }
 
     fn exit_recovery(&mut self) {
@@ -145,17 +144,20 @@ mod tests {
     #[test]
     fn timeout_sets_the_loss_window() {
         let mut cc = NewReno::new(MSS);
-        cc.on_timeout();
-        // FlightSize is at most the window, 10 segments.
+        cc.on_timeout(10 * MSS);
         assert_eq!((cc.send_window(), cc.ssthresh()), (MSS, 5 * MSS));
-        // A timeout in recovery halves the flight when recovery began, not
-        // the inflated window.
+        // FlightSize, not the window: three segments out of ten.
+        let mut cc = NewReno::new(MSS);
+        cc.on_timeout(3 * MSS);
+        assert_eq!(cc.ssthresh(), 2 * MSS, "eq. 4's floor of 2 SMSS");
+        // A timeout in recovery halves the flight, not the inflated
+        // window.
         let mut cc = NewReno::new(MSS);
         cc.on_fast_retransmit(40 * MSS, Seq(9));
         for _ in 0..30 {
             cc.on_recovery_dup_ack();
         }
-        cc.on_timeout();
+        cc.on_timeout(40 * MSS);
         assert_eq!((cc.send_window(), cc.ssthresh()), (MSS, 20 * MSS));
         assert!(!cc.in_recovery());
         // Slow start again up to ssthresh.
@@ -174,10 +176,10 @@ mod tests {
         cc.on_ack(u32::MAX);
         cc.exit_recovery();
         cc.on_ack(u32::MAX);
-        cc.on_timeout();
+        cc.on_timeout(u32::MAX);
         assert!(cc.send_window() >= cc.mss());
         let mut cc = NewReno::new(0);
-        cc.on_timeout();
+        cc.on_timeout(0);
         assert!(cc.send_window() >= 1);
     }
 

@@ -68,8 +68,12 @@ impl Controller {
         each_controller!(self, c => c.on_recovery_dup_ack());
     }
 
-    pub(crate) fn on_timeout(&mut self) {
-        each_controller!(self, c => c.on_timeout());
+    pub(crate) fn on_timeout(&mut self, flight_size: u32) {
+        each_controller!(self, c => c.on_timeout(flight_size));
+    }
+
+    pub(crate) fn on_repeated_timeout(&mut self) {
+        each_controller!(self, c => c.on_repeated_timeout());
     }
 
     pub(crate) fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {

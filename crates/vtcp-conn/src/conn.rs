@@ -584,8 +584,15 @@ impl Conn {
                 self.retries = 0;
             }
             _ => {
-                self.note_reduction(true);
-                self.cc.on_timeout();
+                // RFC 5681 §3.1 eq. 4: ssthresh from FlightSize, for the
+                // first timeout of a segment only; a later one leaves it
+                // (the window is one segment already).
+                if self.retries == 1 {
+                    self.note_reduction(true);
+                    self.cc.on_timeout(self.flight() as u32);
+                } else {
+                    self.cc.on_repeated_timeout();
+                }
                 // RFC 6675 §5.1: after a timeout the scoreboard is not
                 // trusted; go back to SND.UNA.
                 self.snd.buf.clear_sacks();
@@ -611,6 +618,13 @@ impl Conn {
     fn on_keepalive(&mut self, now: Duration) {
         let Some(ka) = self.cfg.keepalive else { return };
         if !self.state.is_synchronized() {
+            return;
+        }
+        if self.snd.max.after(self.snd_una()) {
+            // RFC 1122 §4.2.3.6: only an idle connection is probed; with
+            // data outstanding (sent, or being sent again after a
+            // timeout) the retransmission timer watches the peer.
+            self.arm_keepalive(now);
             return;
         }
         if self.keepalive_probes >= ka.count {

@@ -491,6 +491,21 @@ fn six_segments_in_flight_of(mut t: Trace) -> Trace {
     t
 }
 
+/// RFC 5681 §3.1 eq. 4: after a timeout ssthresh is half the data in
+/// flight, not half the window (here six segments of a window of ten),
+/// and a second timeout of the same segment leaves it.
+#[test]
+fn a_timeout_halves_the_flight_size_once() {
+    let mut t = six_segments_in_flight_6675();
+    assert_eq!(t.conn().stats().cwnd, 10 * 1448);
+    t.at(210).expect(". 1:1449(1448) ack 1 win * <*>");
+    let s = t.conn().stats();
+    assert_eq!((s.cwnd, s.ssthresh), (1448, 3 * 1448));
+    t.at(610).expect(". 1:1449(1448) ack 1 win * <*>");
+    let s = t.conn().stats();
+    assert_eq!((s.rtos, s.cwnd, s.ssthresh), (2, 1448, 3 * 1448));
+}
+
 #[test]
 fn three_duplicate_acks_trigger_a_fast_retransmit() {
     let mut t = six_segments_in_flight_6675();
@@ -582,6 +597,37 @@ fn keepalive_probes_then_times_out() {
     t.at(12_010);
     assert_eq!(t.conn().state(), State::Closed);
     assert!(t.events().contains(&Event::Closed(CloseReason::TimedOut)));
+}
+
+/// RFC 1122 §4.2.3.6: keepalives probe an idle connection; with data
+/// outstanding the retransmission timer watches the peer, and keepalive
+/// neither probes nor times the connection out.
+#[test]
+fn no_keepalive_probes_while_data_is_outstanding() {
+    let mut t = Trace::passive(|c| {
+        c.rack_tlp = false;
+        c.keepalive = Some(Keepalive {
+            idle: Duration::from_millis(300),
+            interval: Duration::from_millis(100),
+            count: 2,
+        });
+    });
+    t.at(0).recv(SYN).expect(SYN_ACK);
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    t.conn().write(b"hello").unwrap();
+    t.expect("P. 1:6(5) ack 1 win * <*>");
+    // Only the RTO's retransmissions (210 ms, 610 ms), no probe at
+    // SND.UNA − 1, and no keepalive timeout at 510 ms.
+    for ms in (20..700).step_by(10) {
+        t.at(ms);
+        while let Some(bytes) = t.take() {
+            let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+            assert_eq!(seg.data_len(), 5, "at {ms} ms: {seg}");
+        }
+    }
+    assert_eq!(t.conn().state(), State::Established);
+    assert_eq!(t.conn().stats().rtos, 2);
 }
 
 #[test]

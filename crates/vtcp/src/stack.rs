@@ -186,6 +186,10 @@ pub struct Counters {
     pub connections_opened: u64,
     /// Connections removed after closing.
     pub connections_closed: u64,
+    /// Segments without a connection dropped unanswered because their
+    /// source or destination is not a unicast address (RFC 1122
+    /// §4.2.3.10: broadcast, multicast, unspecified).
+    pub not_unicast: u64,
 }
 
 /// How a stack is set up.
@@ -518,7 +522,12 @@ impl Stack {
         local_ip: IpAddr,
         remote: SocketAddr,
     ) -> Result<ConnKey, StackError> {
-        if local_ip.is_ipv4() != remote.is_ipv4() || remote.port() == 0 {
+        // RFC 1122 §4.2.3.10 (MUST-46): unicast peers only.
+        if local_ip.is_ipv4() != remote.is_ipv4()
+            || remote.port() == 0
+            || !is_unicast(remote.ip())
+            || !is_unicast(local_ip)
+        {
             return Err(StackError::InvalidInput);
         }
         let (lo, hi) = self.cfg.ephemeral_ports;
@@ -713,6 +722,12 @@ impl Stack {
         }
         if flags.contains(Flags::RST) {
             // Never answer a RST (RFC 9293 §3.10.7.1).
+            return;
+        }
+        if !is_unicast(src) || !is_unicast(dst) {
+            // RFC 1122 §4.2.3.10 (MUST-57): no connection from or to a
+            // group, and no RST to one.
+            self.counters.not_unicast += 1;
             return;
         }
         let Some(listen_addr) = self.find_listener(key.local) else {
@@ -1001,4 +1016,10 @@ impl Stack {
             }
         }
     }
+}
+
+/// A unicast address: not unspecified, multicast, or the IPv4 limited
+/// broadcast (a subnet's directed broadcast is not known here).
+fn is_unicast(ip: IpAddr) -> bool {
+    !ip.is_unspecified() && !ip.is_multicast() && ip != IpAddr::V4(std::net::Ipv4Addr::BROADCAST)
 }

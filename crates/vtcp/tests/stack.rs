@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
 use vtcp::wire::{Flags, Options, Segment, TcpOption};
-use vtcp::{Stack, StackConfig, State};
+use vtcp::{Stack, StackConfig, StackError, State};
 use vtcp_seq::Seq;
 
 const SERVER: [u8; 4] = [198, 18, 0, 2];
@@ -688,4 +688,59 @@ fn a_queued_reply_waits_for_a_buffer_that_holds_it() {
     let view = vtcp::wire::SegmentView::new_checked(&rst[..]).unwrap();
     assert!(view.verify_checksum(&PseudoHeader::new(SERVER.into(), CLIENT.into()).unwrap()));
     assert_eq!(view.flags(), Flags::RST | Flags::ACK);
+}
+
+/// RFC 1122 §4.2.3.10 (RFC 9293 MUST-57): a SYN from a broadcast,
+/// multicast or unspecified address is dropped without an answer (a RST
+/// to a group would go to every member); one to such an address too.
+#[test]
+fn segments_from_or_to_non_unicast_addresses_are_dropped_unanswered() {
+    let mut server = stack(9);
+    server.listen(server_addr(80), 16).unwrap();
+    let syn = Segment {
+        src_port: 40000,
+        dst_port: 80,
+        seq: Seq(1000),
+        flags: Flags::SYN,
+        payload: &[][..],
+        ..Default::default()
+    };
+    let now = Duration::from_secs(1);
+    let pairs: [(IpAddr, IpAddr); 5] = [
+        ([255, 255, 255, 255].into(), SERVER.into()),
+        ([224, 0, 0, 1].into(), SERVER.into()),
+        ([0, 0, 0, 0].into(), SERVER.into()),
+        (CLIENT.into(), [255, 255, 255, 255].into()),
+        ("ff02::1".parse().unwrap(), "fd00::2".parse().unwrap()),
+    ];
+    for (src, dst) in pairs {
+        let mut bytes = syn.to_bytes();
+        fill_tcp_checksum(&PseudoHeader::new(src, dst).unwrap(), &mut bytes);
+        server.handle_packet(now, src, dst, &bytes);
+        assert!(one_reply(&mut server, now).is_none(), "{src} → {dst}");
+    }
+    assert_eq!(server.connections(), 0);
+    assert_eq!(server.counters().not_unicast, 5);
+}
+
+/// RFC 1122 §4.2.3.10 (MUST-46): no connection to a broadcast, multicast
+/// or unspecified address.
+#[test]
+fn connect_refuses_non_unicast_addresses() {
+    let mut client = stack(10);
+    let now = Duration::from_secs(1);
+    for remote in ["255.255.255.255:80", "224.0.0.1:80", "0.0.0.0:80"] {
+        let remote: SocketAddr = remote.parse().unwrap();
+        assert_eq!(
+            client.connect(now, CLIENT.into(), remote),
+            Err(StackError::InvalidInput),
+            "{remote}"
+        );
+    }
+    let v6: SocketAddr = "[ff02::1]:80".parse().unwrap();
+    assert_eq!(
+        client.connect(now, "fd00::1".parse().unwrap(), v6),
+        Err(StackError::InvalidInput)
+    );
+    assert_eq!(client.connections(), 0);
 }

@@ -279,9 +279,15 @@ fn active_close_through_fin_wait_and_time_wait() {
     t.at(1000)
         .recv("F. 6:6(0) ack 2 win 1000 <nop,nop,TS val 160 ecr 0>");
     t.expect(". 2:2(0) ack 7 win * <*>");
-    t.at(2999).expect_none();
+    time_wait_ends_at(&mut t, 3000);
+}
+
+/// TIME-WAIT lasts until `ms` (2·MSL, 2 s here, after its last restart),
+/// quietly, and then the connection is closed.
+fn time_wait_ends_at(t: &mut Trace, ms: u64) {
+    t.at(ms - 1).expect_none();
     assert_eq!(t.conn().state(), State::TimeWait);
-    t.at(3000);
+    t.at(ms);
     assert_eq!(t.conn().state(), State::Closed);
 }
 
@@ -317,10 +323,7 @@ fn data_in_time_wait_is_acknowledged_and_restarts_the_wait() {
     t.at(1000)
         .recv("P. 2:7(5) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
     t.expect(". 2:2(0) ack 2 win * <*>");
-    t.at(2999).expect_none();
-    assert_eq!(t.conn().state(), State::TimeWait);
-    t.at(3000);
-    assert_eq!(t.conn().state(), State::Closed);
+    time_wait_ends_at(&mut t, 3000);
 }
 
 /// RFC 7323 §4.3 with RFC 5961's intent: TS.Recent is taken only from a

@@ -149,15 +149,20 @@ fn connect_transfer_close_and_nothing_left_behind() {
 }
 
 /// A client SYN at the server's port 81, where nobody listens; returns it.
-fn syn_to_closed_port(net: &mut Net) -> Segment<&'static [u8]> {
-    let syn = Segment {
+/// A SYN from the client's port 40000 to `port`.
+fn syn_to(port: u16) -> Segment<&'static [u8]> {
+    Segment {
         src_port: 40000,
-        dst_port: 81,
+        dst_port: port,
         seq: Seq(1000),
         flags: Flags::SYN,
         payload: &[][..],
         ..Default::default()
-    };
+    }
+}
+
+fn syn_to_closed_port(net: &mut Net) -> Segment<&'static [u8]> {
+    let syn = syn_to(81);
     net.server
         .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
     syn
@@ -697,14 +702,7 @@ fn a_queued_reply_waits_for_a_buffer_that_holds_it() {
 fn segments_from_or_to_non_unicast_addresses_are_dropped_unanswered() {
     let mut server = stack(9);
     server.listen(server_addr(80), 16).unwrap();
-    let syn = Segment {
-        src_port: 40000,
-        dst_port: 80,
-        seq: Seq(1000),
-        flags: Flags::SYN,
-        payload: &[][..],
-        ..Default::default()
-    };
+    let syn = syn_to(80);
     let now = Duration::from_secs(1);
     let pairs: [(IpAddr, IpAddr); 5] = [
         ([255, 255, 255, 255].into(), SERVER.into()),

@@ -81,8 +81,9 @@ pub struct SimArgs {
     pub seed: u64,
     /// Run NewReno, HighSpeed and Cubic, with SACK and RACK-TLP, SACK
     /// alone (RFC 6675) and neither, on the same seeded link and print them
-    /// side by side.
-    #[arg(long)]
+    /// side by side. It writes no capture or plot: --pcap, --plot and
+    /// --exchanges are refused with it.
+    #[arg(long, conflicts_with_all = ["pcap", "plot", "exchanges"])]
     pub compare: bool,
     /// No progress bar.
     #[arg(long, short)]

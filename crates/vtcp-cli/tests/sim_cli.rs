@@ -86,6 +86,10 @@ fn bad_flags_get_a_message_and_a_failure_exit() {
         &["sim", "--cc", "bbr"],
         &["sim", "--mss", "10"],
         &["sim", "--frobnicate"],
+        // --compare writes no capture or plot: refused, not ignored.
+        &["sim", "--compare", "--pcap", "never-written.pcap"],
+        &["sim", "--compare", "--plot", "never-written.svg"],
+        &["sim", "--compare", "--exchanges", "10"],
     ] {
         let out = vtcp(args);
         assert!(!out.status.success(), "{args:?}");

@@ -93,6 +93,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }),
     ];
     steps.push(step("interop lab", || crate::interop::run(&[])));
+    steps.push(step("conformance", || crate::conformance::run(&[])));
     if !skip_fuzz {
         steps.push(step("fuzz smoke", || {
             crate::fuzz::smoke(FUZZ_SMOKE_SECONDS)

@@ -4,6 +4,8 @@
 //!   smoke).
 //! - `fuzz TARGET [--time SECONDS]`: a fuzzing campaign on one target.
 //! - `interop [FILTER]`: the Linux interop lab (root, `ip`, `/dev/net/tun`).
+//! - `conformance [--bless]`: packetdrill scripts through `vtcp drill`, the
+//!   FreeBSD TCP test suite against its expected results.
 //! - `capture-vectors`: records the Linux test vectors in `tests/vectors/`.
 //! - `bench [ARGS…]`: the criterion benchmarks.
 //! - `release --dry-run`: checks versions and packages every publishable
@@ -12,6 +14,7 @@
 
 mod bench;
 mod ci;
+mod conformance;
 mod fuzz;
 mod interop;
 mod release;
@@ -27,6 +30,7 @@ commands:
   ci                          format, lints, tests, docs and a fuzz smoke: the gate
   fuzz TARGET [--time SECS]   fuzz one target (corpus in fuzz/corpus/TARGET); `fuzz --list` lists them
   interop [TEST FILTER...]    vtcp against the Linux kernel in network namespaces (root)
+  conformance [--bless]       packetdrill scripts and the FreeBSD suite through `vtcp drill`
   capture-vectors             record Linux test captures and tshark's decode in tests/vectors (root)
   bench [CRITERION ARGS...]   run the criterion benchmarks
   release --dry-run           check versions and package every publishable crate";
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "fuzz" => fuzz::run(rest),
         "interop" => interop::run(rest),
+        "conformance" => conformance::run(rest),
         "capture-vectors" => vectors::run(rest),
         "bench" => bench::run(rest),
         "release" => release::run(rest),

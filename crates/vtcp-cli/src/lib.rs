@@ -4,12 +4,14 @@
 //! - [`decode`]: `vtcp decode FILE`, a tcpdump-style listing with checksum
 //!   status and a summary.
 //! - [`sim`]: `vtcp sim`, a simulated transfer and its summary.
+//! - [`drill`]: `vtcp drill`, packetdrill scripts against the engine.
 //! - [`net`] (Linux): `vtcp serve | connect | forward`, vtcp on a TUN
 //!   device facing the kernel.
 #![forbid(unsafe_code)]
 
 pub mod capture;
 pub mod decode;
+pub mod drill;
 #[cfg(target_os = "linux")]
 pub mod net;
 pub mod plot;

@@ -29,6 +29,9 @@ enum Command {
     },
     /// Simulate a transfer over a configurable link and summarise it.
     Sim(vtcp_cli::sim::SimArgs),
+    /// Run packetdrill scripts against the engine on a virtual clock (no
+    /// root, no device) and report pass, differs, fail or unsupported.
+    Drill(vtcp_cli::drill::DrillArgs),
     /// Serve echo, discard, chargen and HTTP on a TUN device until Ctrl-C,
     /// then print the counters (root).
     #[cfg(target_os = "linux")]
@@ -65,6 +68,14 @@ fn main() -> ExitCode {
         Command::Forward(args) => {
             net_result("forward", vtcp_cli::net::forward(&args, &mut io::stdout()))
         }
+        Command::Drill(args) => match vtcp_cli::drill::drill(&args, &mut io::stdout()) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("vtcp drill: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Sim(args) => {
             let mut out = io::stdout().lock();
             let mut err = io::stderr().lock();

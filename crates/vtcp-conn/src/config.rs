@@ -124,6 +124,19 @@ impl fmt::Debug for Congestion {
     }
 }
 
+/// The order of the options in a SYN or SYN-ACK (a choice of each
+/// operating system's; it matters only to tools that compare segments
+/// byte for byte, such as packetdrill scripts).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SynOptionOrder {
+    /// `mss, sackOK, TS, nop, wscale` (Linux's).
+    #[default]
+    Linux,
+    /// `mss, nop, wscale, sackOK, TS` (FreeBSD's and the other BSDs').
+    Bsd,
+}
+
 /// Keepalive (RFC 1122 §4.2.3.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
@@ -199,6 +212,9 @@ pub struct ConnConfig {
     pub delayed_ack: Duration,
     /// How long TIME-WAIT lasts (the seed's 2 s; 2·MSL in RFC 9293).
     pub time_wait: Duration,
+    /// The order of the options in our SYN and SYN-ACK. No RFC fixes it;
+    /// peers accept any. [`SynOptionOrder::Linux`] by default.
+    pub syn_option_order: SynOptionOrder,
     /// Lower bound of the RTO.
     pub min_rto: Duration,
     /// The least the RTO exceeds SRTT by: RFC 6298 §2.3's G in
@@ -256,6 +272,7 @@ impl Default for ConnConfig {
             nodelay: false,
             delayed_ack: Duration::from_millis(40),
             time_wait: Duration::from_secs(2),
+            syn_option_order: SynOptionOrder::Linux,
             min_rto: Duration::from_millis(200),
             min_rto_variance: Duration::from_millis(200),
             max_rto: Duration::from_secs(60),

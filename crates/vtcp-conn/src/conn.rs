@@ -11,7 +11,7 @@ use vtcp_wire::{
     Flags, OptionValues, Options, SackBlocks, Segment, SegmentView, TcpOption, WireError,
 };
 
-use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR};
+use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder};
 use crate::negotiated::Negotiated;
 use crate::recovery::{DUP_THRESH, Delivered, Prior, PrrAck, Recovery, pto};
 use crate::recv::RecvSide;
@@ -904,6 +904,11 @@ impl Conn {
         if self.state == State::TimeWait && !seg.payload.is_empty() {
             self.rcv.ack_now = true;
             self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+        } else if self.state == State::TimeWait && seg.seq != self.rcv_nxt() {
+            // Out of order (§3.10.7.4's general rule, as FreeBSD and Linux
+            // answer it). A bare ACK at RCV.NXT stays unanswered, or two
+            // ends in TIME-WAIT would trade ACKs for ever.
+            self.rcv.ack_now = true;
         }
         // Seventh: data.
         if !seg.payload.is_empty() {
@@ -1525,19 +1530,29 @@ impl Conn {
             // A reset for a stray segment carries nothing else.
         } else if flags.contains(Flags::SYN) {
             let first = self.state == State::SynSent;
+            let sack = self.cfg.enable_sack && (first || self.opts.sack_ok);
+            let ts = (self.cfg.enable_timestamps && (first || self.opts.ts_ok)).then(|| {
+                let ecr = if first { 0 } else { self.opts.ts_recent };
+                TcpOption::timestamp(self.ts_now(), ecr)
+            });
+            let wscale = (!self.cfg.no_window_scaling
+                && (first || self.opts.rcv_wscale > 0 || self.opts.snd_wscale > 0))
+                .then_some(TcpOption::WindowScale(self.opts.rcv_wscale));
             push(TcpOption::Mss(self.cfg.mss));
-            if self.cfg.enable_sack && (first || self.opts.sack_ok) {
+            let bsd = self.cfg.syn_option_order == SynOptionOrder::Bsd;
+            if bsd && let Some(ws) = wscale {
+                push(TcpOption::Nop);
+                push(ws);
+            }
+            if sack {
                 push(TcpOption::SackPermitted);
             }
-            if self.cfg.enable_timestamps && (first || self.opts.ts_ok) {
-                let ecr = if first { 0 } else { self.opts.ts_recent };
-                push(TcpOption::timestamp(self.ts_now(), ecr));
+            if let Some(ts) = ts {
+                push(ts);
             }
-            if !self.cfg.no_window_scaling
-                && (first || self.opts.rcv_wscale > 0 || self.opts.snd_wscale > 0)
-            {
+            if !bsd && let Some(ws) = wscale {
                 push(TcpOption::Nop);
-                push(TcpOption::WindowScale(self.opts.rcv_wscale));
+                push(ws);
             }
         } else {
             if self.opts.ts_ok {

@@ -326,6 +326,36 @@ fn data_in_time_wait_is_acknowledged_and_restarts_the_wait() {
     time_wait_ends_at(&mut t, 3000);
 }
 
+/// In TIME-WAIT a segment beyond RCV.NXT is answered with an ACK (out
+/// of order, §3.10.7.4; FreeBSD and Linux do the same); a bare ACK at
+/// RCV.NXT is not, or two ends in TIME-WAIT would trade ACKs for ever.
+#[test]
+fn an_out_of_order_segment_in_time_wait_gets_an_ack_a_bare_ack_at_rcv_nxt_none() {
+    let mut t = established();
+    t.conn().shutdown_write();
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(30)
+        .recv("F. 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect(". 2:2(0) ack 2 win * <*>");
+    t.at(40)
+        .recv(". 2:2(0) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.expect_none();
+    t.at(50)
+        .recv(". 500:500(0) ack 2 win 1000 <nop,nop,TS val 150 ecr 0>");
+    t.expect(". 2:2(0) ack 2 win * <*>");
+    assert_eq!(t.conn().state(), State::TimeWait);
+}
+
+/// The SYN's options in the BSDs' order when asked
+/// (`ConnConfig::syn_option_order`); Linux's by default.
+#[test]
+fn syn_options_follow_the_order_asked_for() {
+    let mut t = Trace::active(|c| c.syn_option_order = vtcp_conn::SynOptionOrder::Bsd);
+    t.expect("S 0:0(0) win * <mss 1460,nop,wscale *,sackOK,TS val * ecr 0>");
+    let mut t = Trace::active(|_| {});
+    t.expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale *>");
+}
+
 /// RFC 7323 §4.3 with RFC 5961's intent: TS.Recent is taken only from a
 /// segment that passes every check. One with an unacceptable ACK and a
 /// TSval far ahead must not make PAWS drop the real peer's segments.

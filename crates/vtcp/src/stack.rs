@@ -644,6 +644,12 @@ impl Stack {
         self.conns.by_key(&key).map(|e| &*e.conn)
     }
 
+    /// Every connection the stack holds, with its key, in no set order
+    /// (for inspection: `sockstat`-like listings, tests).
+    pub fn conns(&self) -> impl Iterator<Item = (ConnKey, &Conn)> + '_ {
+        self.conns.slots.iter().flatten().map(|e| (e.key, &*e.conn))
+    }
+
     /// A connection, to write, read or close it. The stack looks at it
     /// again on the next `poll_transmit`.
     pub fn conn_mut(&mut self, key: ConnKey) -> Option<&mut Conn> {

@@ -1,0 +1,70 @@
+//! `vtcp drill FILE|DIR...`: packetdrill scripts run against the engine
+//! (`vtcp-drill`), one line per script that does not pass (every script
+//! with `--verbose`), then a summary. With `--expected FILE`, the results
+//! are compared with an expected-results file and only a regression (a
+//! script that did better before) fails; `--write-expected FILE` writes
+//! one.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use vtcp_drill::suite;
+
+/// The flags of `vtcp drill`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DrillArgs {
+    /// Scripts, or directories searched for `.pkt` files.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The operating system the scripts were written for.
+    #[arg(long, default_value = "freebsd", value_parser = ["freebsd"])]
+    pub profile: String,
+    /// Compare with this expected-results file: fail only on regressions.
+    #[arg(long, conflicts_with = "write_expected")]
+    pub expected: Option<PathBuf>,
+    /// Write the results as an expected-results file.
+    #[arg(long)]
+    pub write_expected: Option<PathBuf>,
+    /// Print every script's outcome, passes too.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Runs `vtcp drill`; returns whether it succeeded: no regression against
+/// `--expected`, or else no script failed.
+pub fn drill(args: &DrillArgs, out: &mut impl Write) -> io::Result<bool> {
+    let root = match args.paths.as_slice() {
+        [one] if one.is_dir() => one.clone(),
+        _ => PathBuf::new(),
+    };
+    let profile = vtcp_drill::Profile::freebsd();
+    let results = suite::run_all(&args.paths, &root, &profile)?;
+    if results.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no .pkt scripts under the paths given",
+        ));
+    }
+    for r in &results {
+        if args.verbose || r.outcome.kind() != "pass" {
+            writeln!(out, "{}", suite::detail(r))?;
+        }
+    }
+    writeln!(out, "{}", suite::summary(&results))?;
+    if let Some(path) = &args.write_expected {
+        std::fs::write(path, suite::expected_file(&results)).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+        })?;
+    }
+    if let Some(path) = &args.expected {
+        let expected = std::fs::read_to_string(path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
+        })?;
+        let regressions = suite::regressions(&results, &expected);
+        for r in &regressions {
+            writeln!(out, "REGRESSION {r}")?;
+        }
+        return Ok(regressions.is_empty());
+    }
+    Ok(results.iter().all(|r| r.outcome.kind() != "fail"))
+}

@@ -1,0 +1,71 @@
+//! `vtcp drill`: scripts in, a line per script that does not pass and a
+//! summary out; the exit code says whether any failed (or, with
+//! `--expected`, whether any got worse).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn vtcp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vtcp"))
+        .args(args)
+        .output()
+        .expect("vtcp runs")
+}
+
+fn scripts() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vtcp-drill/tests/scripts")
+}
+
+#[test]
+fn the_runner_s_scripts_pass_with_a_summary() {
+    let out = vtcp(&["drill", scripts().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout
+            .trim()
+            .ends_with("5 passed, 0 differ, 0 failed, 0 unsupported"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_failing_script_names_its_line_and_fails_the_run() {
+    let dir = std::env::temp_dir().join(format!("vtcp-drill-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(scripts().join("syn-retransmission.pkt")).unwrap();
+    // Our SYN goes again after 1 s, not 0.5 s.
+    let bad = text.replacen("+1.00 > S", "+0.50 > S", 1);
+    std::fs::write(dir.join("bad.pkt"), bad).unwrap();
+    let out = vtcp(&["drill", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("fail         bad.pkt:10:"), "{stdout}");
+    // An expected-results file that already says it fails: no regression.
+    let expected = dir.join("expected.txt");
+    std::fs::write(&expected, "fail bad.pkt\n").unwrap();
+    let out = vtcp(&[
+        "drill",
+        dir.to_str().unwrap(),
+        "--expected",
+        expected.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    std::fs::write(&expected, "pass bad.pkt\n").unwrap();
+    let out = vtcp(&[
+        "drill",
+        dir.to_str().unwrap(),
+        "--expected",
+        expected.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("REGRESSION bad.pkt"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn no_scripts_is_an_error() {
+    let out = vtcp(&["drill", "/nonexistent/vtcp-drill"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vtcp drill:"));
+}

@@ -1,0 +1,50 @@
+//! A packetdrill script runner over vtcp's sans-IO [`vtcp::Stack`].
+//!
+//! Design: a script ([`script`]) is parsed into timed lines; the runner
+//! ([`mod@run`]) plays them on a virtual clock against one stack, acting as
+//! the socket layer for the system calls, injecting `<` segments with
+//! `handle_packet` and checking every segment the stack sends against the
+//! next `>` line ([`packet`]): every field, its time within the script's
+//! tolerance, and that nothing else was sent. A [`Profile`] holds what a
+//! suite's operating system takes for granted (FreeBSD's buffers, MSS,
+//! delayed ACK) and maps its `sysctl`s onto engine settings. No root, no
+//! device, deterministic.
+//!
+//! Each script ends as [`Outcome::Pass`], [`Outcome::Differs`] (only in
+//! what is the operating system's own choice: the window offered, the
+//! MSS and window-scale values, the order of options), [`Outcome::Fail`]
+//! (the first mismatch) or [`Outcome::Unsupported`] (the construct
+//! named).
+//!
+//! ```
+//! use vtcp_drill::{Outcome, Profile, run_text};
+//!
+//! let script = "\
+//! --tolerance_usecs=10000
+//!  0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+//! +0.00 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+//! +0.00 bind(3, ..., ...) = 0
+//! +0.00 listen(3, 1) = 0
+//! +0.00 < S 0:0(0) win 32767 <mss 1460,sackOK,eol,eol>
+//! +0.00 > S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK>
+//! +0.01 < . 1:1(0) ack 1 win 32767
+//! +0.00 accept(3, ..., ...) = 4
+//! ";
+//! assert_eq!(run_text(script, Profile::freebsd()), Ok(Outcome::Pass));
+//! ```
+
+pub mod packet;
+pub mod profile;
+pub mod run;
+pub mod script;
+pub mod suite;
+
+pub use profile::Profile;
+pub use run::{Outcome, run};
+pub use script::{ParseError, Script, parse};
+
+/// Parses and runs one script's text.
+pub fn run_text(text: &str, profile: Profile) -> Result<Outcome, ParseError> {
+    let script = parse(text, profile.defines)?;
+    Ok(run(&script, profile))
+}

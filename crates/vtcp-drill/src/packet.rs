@@ -1,0 +1,476 @@
+//! Segments as packetdrill writes them: `< S. 0:0(0) ack 1 win 65535
+//! <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 6>`. Inbound ones are
+//! built into bytes; outbound ones are checked field by field against
+//! what the engine sent.
+//!
+//! Sequence numbers: the injected side's are used as written; ours are
+//! relative to our ISN (learned from our first SYN), in both our segments'
+//! sequence numbers and the injected segments' acknowledgment numbers.
+
+use vtcp::wire::{Flags, Options, SackBlock, Segment, TcpOption};
+use vtcp_seq::Seq;
+
+/// An option as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OptSpec {
+    /// `mss N`.
+    Mss(u16),
+    /// `wscale N`.
+    WindowScale(u8),
+    /// `sackOK`.
+    SackOk,
+    /// `TS val V ecr E`.
+    Timestamp {
+        /// TSval.
+        val: u32,
+        /// TSecr.
+        ecr: u32,
+    },
+    /// `sack L:R ...`.
+    Sack(Vec<(u32, u32)>),
+    /// `nop`.
+    Nop,
+    /// `eol`.
+    Eol,
+}
+
+/// A segment line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketSpec {
+    /// `<` (injected) rather than `>` (expected).
+    pub inbound: bool,
+    /// The flags.
+    pub flags: Flags,
+    /// `seq:end(len)`.
+    pub seq: u32,
+    /// The end sequence number.
+    pub end: u32,
+    /// The payload length.
+    pub len: u32,
+    /// `ack N`.
+    pub ack: Option<u32>,
+    /// `win N`.
+    pub win: Option<u32>,
+    /// The options, when written (`None`: not checked, or none injected).
+    pub options: Option<Vec<OptSpec>>,
+}
+
+fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.trim()
+        .parse::<T>()
+        .map_err(|_| format!("bad number {s:?}"))
+}
+
+fn parse_flags(s: &str) -> Result<Flags, String> {
+    let mut f = Flags::empty();
+    for c in s.chars() {
+        f.insert(match c {
+            'S' => Flags::SYN,
+            'F' => Flags::FIN,
+            'R' => Flags::RST,
+            'P' => Flags::PSH,
+            '.' => Flags::ACK,
+            'U' => Flags::URG,
+            'E' => Flags::ECE,
+            'W' => Flags::CWR,
+            _ => return Err(format!("unknown flag {c:?} in {s:?}")),
+        });
+    }
+    Ok(f)
+}
+
+fn parse_option(s: &str) -> Result<OptSpec, String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    Ok(match words.as_slice() {
+        ["mss", v] => OptSpec::Mss(number(v)?),
+        ["wscale", v] => OptSpec::WindowScale(number(v)?),
+        ["sackOK"] => OptSpec::SackOk,
+        ["nop"] => OptSpec::Nop,
+        ["eol"] => OptSpec::Eol,
+        ["TS", "val", v, "ecr", e] => OptSpec::Timestamp {
+            val: number(v)?,
+            ecr: number(e)?,
+        },
+        ["sack", blocks @ ..] => OptSpec::Sack(
+            blocks
+                .iter()
+                .map(|b| {
+                    let (l, r) = b.split_once(':').ok_or(format!("bad SACK block {b:?}"))?;
+                    Ok((number(l)?, number(r)?))
+                })
+                .collect::<Result<_, String>>()?,
+        ),
+        _ => return Err(format!("unsupported option {s:?}")),
+    })
+}
+
+/// Parses `< flags seq:end(len) [ack N] [win N] [<options>]`.
+pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
+    let inbound = s.starts_with('<');
+    let body = s[1..].trim();
+    let (head, opts) = match body.find('<') {
+        Some(i) => {
+            let close = body.rfind('>').ok_or("unterminated options")?;
+            if close < i {
+                return Err("unterminated options".into());
+            }
+            (&body[..i], Some(&body[i + 1..close]))
+        }
+        None => (body, None),
+    };
+    let words: Vec<&str> = head.split_whitespace().collect();
+    let [flags, range, rest @ ..] = words.as_slice() else {
+        return Err(format!("a segment needs flags and seq:end(len): {s:?}"));
+    };
+    let flags = parse_flags(flags)?;
+    let (seq, tail) = range.split_once(':').ok_or("bad seq:end(len)")?;
+    let (end, len) = tail.split_once('(').ok_or("bad seq:end(len)")?;
+    let len = len.strip_suffix(')').ok_or("bad seq:end(len)")?;
+    let (seq, end, len): (u32, u32, u32) = (number(seq)?, number(end)?, number(len)?);
+    if end.wrapping_sub(seq) != len {
+        return Err(format!("{range}: end − seq is not the length"));
+    }
+    let mut spec = PacketSpec {
+        inbound,
+        flags,
+        seq,
+        end,
+        len,
+        ack: None,
+        win: None,
+        options: None,
+    };
+    let mut it = rest.iter();
+    while let Some(w) = it.next() {
+        let v = it.next().ok_or(format!("{w} needs a value"))?;
+        match *w {
+            // The number only: the flag is written (`.`), as packetdrill
+            // has it, so `F 2:2(0) ack 2` is a FIN without ACK.
+            "ack" => spec.ack = Some(number(v)?),
+            "win" => spec.win = Some(number(v)?),
+            _ => return Err(format!("unknown field {w:?}")),
+        }
+    }
+    if let Some(o) = opts {
+        spec.options = Some(if o.trim().is_empty() {
+            Vec::new()
+        } else {
+            o.split(',').map(parse_option).collect::<Result<_, _>>()?
+        });
+    }
+    Ok(spec)
+}
+
+/// The sequence spaces: where the injected side starts (as written) and
+/// our ISN (learned from our first SYN, 0 until then).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Spaces {
+    /// Our ISN.
+    pub our_isn: u32,
+}
+
+/// Builds an injected segment between `ports` (ours, theirs), TCP header
+/// and zero payload bytes; the checksum is the caller's.
+pub fn build(spec: &PacketSpec, ports: (u16, u16), spaces: Spaces) -> Result<Vec<u8>, String> {
+    let mut list: Vec<TcpOption<'static>> = Vec::new();
+    for o in spec.options.iter().flatten() {
+        list.push(match o {
+            OptSpec::Mss(v) => TcpOption::Mss(*v),
+            OptSpec::WindowScale(v) => TcpOption::WindowScale(*v),
+            OptSpec::SackOk => TcpOption::SackPermitted,
+            OptSpec::Timestamp { val, ecr } => TcpOption::timestamp(*val, *ecr),
+            OptSpec::Nop => TcpOption::Nop,
+            OptSpec::Eol => TcpOption::End,
+            OptSpec::Sack(blocks) => {
+                let blocks: Vec<SackBlock> = blocks
+                    .iter()
+                    .map(|&(l, r)| SackBlock {
+                        left: Seq(l.wrapping_add(spaces.our_isn)),
+                        right: Seq(r.wrapping_add(spaces.our_isn)),
+                    })
+                    .collect();
+                TcpOption::sack(&blocks).map_err(|e| e.to_string())?
+            }
+        });
+    }
+    let options = Options::build(&list).map_err(|e| e.to_string())?;
+    let payload = vec![0u8; spec.len as usize];
+    let seg = Segment {
+        src_port: ports.1,
+        dst_port: ports.0,
+        seq: Seq(spec.seq),
+        ack: Seq(spec.ack.unwrap_or(0).wrapping_add(spaces.our_isn)),
+        flags: spec.flags,
+        window: spec.win.unwrap_or(0).min(65_535) as u16,
+        options,
+        payload: &payload[..],
+        ..Segment::default()
+    };
+    Ok(seg.to_bytes())
+}
+
+/// How a segment sent compares with the one expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every checked field matches.
+    Match,
+    /// It differs only in what is FreeBSD's own choice, not an RFC's.
+    Differs(String),
+    /// It differs.
+    Mismatch(String),
+}
+
+/// A meaningful option, padding dropped.
+fn kinds(options: &[OptSpec]) -> Vec<&OptSpec> {
+    options
+        .iter()
+        .filter(|o| !matches!(o, OptSpec::Nop | OptSpec::Eol))
+        .collect()
+}
+
+/// The options of a segment sent, as specs.
+/// (SACK blocks from us cover the injected side's numbers, used as
+/// written.)
+fn sent_options(seg: &Segment<&[u8]>) -> Vec<OptSpec> {
+    seg.options
+        .iter()
+        .filter_map(|o| match o {
+            TcpOption::Mss(v) => Some(OptSpec::Mss(v)),
+            TcpOption::WindowScale(v) => Some(OptSpec::WindowScale(v)),
+            TcpOption::SackPermitted => Some(OptSpec::SackOk),
+            TcpOption::Timestamp(t) => Some(OptSpec::Timestamp {
+                val: t.tsval,
+                ecr: t.tsecr,
+            }),
+            TcpOption::Sack(b) => Some(OptSpec::Sack(
+                b.as_slice().iter().map(|b| (b.left.0, b.right.0)).collect(),
+            )),
+            TcpOption::Nop => Some(OptSpec::Nop),
+            TcpOption::End => Some(OptSpec::Eol),
+            TcpOption::Unknown { .. } => None,
+        })
+        .collect()
+}
+
+/// Compares a segment we sent with `spec`: flags, sequence and
+/// acknowledgment numbers, length and options are the RFCs' business;
+/// the window, the MSS and window-scale values and the order of options
+/// are the operating system's, and differ without failing.
+pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces) -> Verdict {
+    let Ok(seg) = Segment::parse(bytes) else {
+        return Verdict::Mismatch("we sent a malformed segment".into());
+    };
+    let shown = describe(&seg, spaces);
+    let fail = |what: &str| Verdict::Mismatch(format!("{what}: sent {shown}"));
+    if seg.flags != spec.flags {
+        return fail("flags");
+    }
+    if seg.seq.0.wrapping_sub(spaces.our_isn) != spec.seq {
+        return fail("sequence number");
+    }
+    if seg.data_len() as u32 != spec.len {
+        return fail("length");
+    }
+    if let Some(a) = spec.ack
+        && seg.ack.0 != a
+    {
+        return fail("acknowledgment number");
+    }
+    let mut differs = Vec::new();
+    if let Some(w) = spec.win
+        && u32::from(seg.window) != w
+    {
+        differs.push(format!("window {} (FreeBSD's {w})", seg.window));
+    }
+    if let Some(expected) = &spec.options {
+        let got = sent_options(&seg);
+        let (want, have) = (kinds(expected), kinds(&got));
+        let same_set = want.len() == have.len()
+            && want.iter().all(|w| {
+                have.iter()
+                    .any(|h| std::mem::discriminant(*w) == std::mem::discriminant(*h))
+            });
+        if !same_set {
+            return fail("options");
+        }
+        let in_order = want
+            .iter()
+            .zip(&have)
+            .all(|(w, h)| std::mem::discriminant(*w) == std::mem::discriminant(*h));
+        if !in_order {
+            differs.push("option order".into());
+        }
+        for w in &want {
+            let h = have
+                .iter()
+                .find(|h| std::mem::discriminant(*w) == std::mem::discriminant(**h))
+                .expect("same set");
+            match (w, h) {
+                (OptSpec::Mss(a), OptSpec::Mss(b)) if a != b => {
+                    differs.push(format!("MSS {b} (FreeBSD's {a})"));
+                }
+                (OptSpec::WindowScale(a), OptSpec::WindowScale(b)) if a != b => {
+                    differs.push(format!("window scale {b} (FreeBSD's {a})"));
+                }
+                // TSval is our clock's (packetdrill maps it too); the echo
+                // is the RFC's.
+                (OptSpec::Timestamp { ecr: a, .. }, OptSpec::Timestamp { ecr: b, .. })
+                    if a != b =>
+                {
+                    return fail("TS ecr");
+                }
+                (OptSpec::Sack(a), OptSpec::Sack(b)) if a != b => return fail("SACK blocks"),
+                _ => {}
+            }
+        }
+    }
+    if differs.is_empty() {
+        Verdict::Match
+    } else {
+        Verdict::Differs(format!("{}: sent {shown}", differs.join(", ")))
+    }
+}
+
+/// A segment we sent, written as packetdrill writes them.
+pub fn describe(seg: &Segment<&[u8]>, spaces: Spaces) -> String {
+    let mut flags = String::new();
+    for (f, c) in [
+        (Flags::SYN, 'S'),
+        (Flags::FIN, 'F'),
+        (Flags::RST, 'R'),
+        (Flags::PSH, 'P'),
+        (Flags::URG, 'U'),
+        (Flags::ECE, 'E'),
+        (Flags::CWR, 'W'),
+        (Flags::ACK, '.'),
+    ] {
+        if seg.flags.contains(f) {
+            flags.push(c);
+        }
+    }
+    let seq = seg.seq.0.wrapping_sub(spaces.our_isn);
+    let len = seg.data_len() as u32;
+    let mut s = format!("{flags} {seq}:{}({len})", seq.wrapping_add(len));
+    if seg.flags.contains(Flags::ACK) {
+        s += &format!(" ack {}", seg.ack.0);
+    }
+    s += &format!(" win {}", seg.window);
+    let opts: Vec<String> = sent_options(seg)
+        .iter()
+        .map(|o| match o {
+            OptSpec::Mss(v) => format!("mss {v}"),
+            OptSpec::WindowScale(v) => format!("wscale {v}"),
+            OptSpec::SackOk => "sackOK".into(),
+            OptSpec::Timestamp { val, ecr } => format!("TS val {val} ecr {ecr}"),
+            OptSpec::Sack(b) => format!(
+                "sack {}",
+                b.iter()
+                    .map(|(l, r)| format!("{l}:{r}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            OptSpec::Nop => "nop".into(),
+            OptSpec::Eol => "eol".into(),
+        })
+        .collect();
+    if !opts.is_empty() {
+        s += &format!(" <{}>", opts.join(","));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_lines_parse_with_every_field() {
+        let p =
+            parse_spec("> S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 7 ecr 9,nop,wscale 6>")
+                .unwrap();
+        assert!(!p.inbound);
+        assert_eq!(p.flags, Flags::SYN | Flags::ACK);
+        assert_eq!(
+            (p.seq, p.end, p.len, p.ack, p.win),
+            (0, 0, 0, Some(1), Some(65535))
+        );
+        assert_eq!(p.options.as_ref().unwrap().len(), 5);
+        let p = parse_spec("<  P. 1:1001(1000) ack 1 win 32767").unwrap();
+        assert!(p.inbound && p.options.is_none());
+        assert_eq!(p.len, 1000);
+        assert!(parse_spec("< S 0:5(0) win 1").is_err(), "length mismatch");
+        assert!(parse_spec("< S 0:0(0) win 1 <md5 abc>").is_err());
+        assert!(parse_spec("< X 0:0(0)").is_err());
+    }
+
+    #[test]
+    fn built_segments_read_back_and_compare_as_written() {
+        let spec = parse_spec("< S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,eol,eol>").unwrap();
+        let spaces = Spaces { our_isn: 1000 };
+        let bytes = build(&spec, (8080, 40000), spaces).unwrap();
+        let seg = Segment::parse(&bytes).unwrap();
+        assert_eq!(seg.ack, Seq(1001));
+        assert_eq!((seg.src_port, seg.dst_port), (40000, 8080));
+        // The same segment, as if we had sent it, matches its own line
+        // (with the sequence number seen from our side).
+        let ours = Segment {
+            seq: Seq(1000),
+            ack: Seq(1),
+            ..seg.clone()
+        }
+        .to_bytes();
+        let want = PacketSpec {
+            inbound: false,
+            ..spec.clone()
+        };
+        assert_eq!(compare(&want, &ours, spaces), Verdict::Match);
+        // Another window differs (FreeBSD's choice); another ACK fails.
+        let other = PacketSpec {
+            win: Some(100),
+            ..want.clone()
+        };
+        assert!(matches!(
+            compare(&other, &ours, spaces),
+            Verdict::Differs(_)
+        ));
+        let wrong = PacketSpec {
+            ack: Some(2),
+            ..want
+        };
+        assert!(matches!(
+            compare(&wrong, &ours, spaces),
+            Verdict::Mismatch(_)
+        ));
+    }
+
+    #[test]
+    fn option_order_differs_and_a_missing_option_fails() {
+        let spaces = Spaces::default();
+        let sent = Segment {
+            flags: Flags::SYN,
+            window: 65535,
+            options: Options::build(&[
+                TcpOption::Mss(1460),
+                TcpOption::SackPermitted,
+                TcpOption::timestamp(5, 0),
+                TcpOption::Nop,
+                TcpOption::WindowScale(6),
+            ])
+            .unwrap(),
+            payload: &[][..],
+            ..Segment::default()
+        }
+        .to_bytes();
+        let freebsd =
+            parse_spec("> S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>")
+                .unwrap();
+        assert!(
+            matches!(compare(&freebsd, &sent, spaces), Verdict::Differs(r) if r.contains("option order"))
+        );
+        let no_ts = parse_spec("> S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK>").unwrap();
+        assert!(matches!(
+            compare(&no_ts, &sent, spaces),
+            Verdict::Mismatch(_)
+        ));
+    }
+}

@@ -1,0 +1,131 @@
+//! What a suite's scripts take for granted about their operating system,
+//! as engine configuration, and the `sysctl`s that map onto it.
+//!
+//! The FreeBSD profile: a 64 KiB receive space (the SYN's window 65535),
+//! socket buffers up to `kern.ipc.maxsockbuf` (2 MiB: window scale 6),
+//! MSS 1460 over IPv4 and 1440 over IPv6, a 100 ms delayed ACK
+//! (`net.inet.tcp.delacktime`), SACK and RFC 1323 options on. What is
+//! FreeBSD's own choice and cannot be configured (the order of SYN
+//! options, say) shows up as "differs" in the results, never as a pass.
+
+use std::time::Duration;
+
+use vtcp::ConnConfig;
+
+/// The engine's settings for a script, changed by its `sysctl`s.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    /// The operating system the suite was written for.
+    pub name: &'static str,
+    /// `#ifdef` names the runner keeps.
+    pub defines: &'static [&'static str],
+    /// Timestamps and window scaling (`net.inet.tcp.rfc1323`).
+    pub rfc1323: bool,
+    /// SACK (`net.inet.tcp.sack.enable`).
+    pub sack: bool,
+    /// `kern.ipc.maxsockbuf`: how far buffers may grow (window scale).
+    pub max_sockbuf: usize,
+    /// `net.inet.tcp.recvspace`: the receive window offered at first.
+    pub recvspace: usize,
+    /// `net.inet.tcp.sendspace`.
+    pub sendspace: usize,
+    /// The delayed-ACK time.
+    pub delayed_ack: Duration,
+    /// The RTO before any RTT sample (`net.inet.tcp.rexmit_initial`).
+    pub initial_rto: Duration,
+}
+
+impl Profile {
+    /// FreeBSD's defaults, as the FreeBSD TCP test suite sets them.
+    pub fn freebsd() -> Self {
+        Self {
+            name: "freebsd",
+            defines: &["STANDARD"],
+            rfc1323: true,
+            sack: true,
+            max_sockbuf: 2 << 20,
+            recvspace: 65_536,
+            sendspace: 32_768,
+            delayed_ack: Duration::from_millis(100),
+            initial_rto: Duration::from_secs(1),
+        }
+    }
+
+    /// The connection configuration for an IPv6 (`ipv6`) or IPv4 script.
+    pub fn conn_config(&self, ipv6: bool) -> ConnConfig {
+        ConnConfig {
+            mss: if ipv6 { 1440 } else { 1460 },
+            enable_timestamps: self.rfc1323,
+            no_window_scaling: !self.rfc1323,
+            enable_sack: self.sack,
+            // Auto-tuning offers 64 KiB at first, as recvspace does; the
+            // buffer's size sets the window scale, as maxsockbuf does.
+            recv_buffer: self.max_sockbuf,
+            send_buffer: self.sendspace.max(vtcp::conn::SEND_BUFFER_FLOOR),
+            auto_tune: true,
+            delayed_ack: self.delayed_ack,
+            initial_rto: self.initial_rto,
+            syn_option_order: vtcp::conn::SynOptionOrder::Bsd,
+            ..ConnConfig::default()
+        }
+    }
+
+    /// Applies `sysctl -w name=value`. `Ok(None)`: taken; `Ok(Some(why))`:
+    /// taken with nothing to do (said why); `Err(why)`: the engine has no
+    /// such setting, the script is unsupported.
+    pub fn sysctl(&mut self, name: &str, value: &str) -> Result<Option<String>, String> {
+        let n = || {
+            value
+                .parse::<usize>()
+                .map_err(|_| format!("sysctl {name}={value}: not a number"))
+        };
+        match name {
+            "net.inet.tcp.rfc1323" => self.rfc1323 = n()? != 0,
+            "net.inet.tcp.sack.enable" => self.sack = n()? != 0,
+            "kern.ipc.maxsockbuf" => self.max_sockbuf = n()?,
+            "net.inet.tcp.recvspace" => {
+                self.recvspace = n()?;
+                if self.recvspace != 65_536 {
+                    return Err(format!(
+                        "sysctl {name}={value}: the first window is auto-tuning's 64 KiB"
+                    ));
+                }
+            }
+            "net.inet.tcp.sendspace" => self.sendspace = n()?,
+            "net.inet.tcp.hostcache.purgenow" => {
+                return Ok(Some("no host cache".into()));
+            }
+            // Defaults the engine has: RSTs are sent (no blackhole),
+            // RFC 5961 RST handling, SYN-FIN processed, no ECN initiated.
+            "net.inet.tcp.blackhole"
+            | "net.inet.tcp.insecure_rst"
+            | "net.inet.tcp.insecure_syn"
+            | "net.inet.tcp.drop_synfin"
+                if n()? == 0 =>
+            {
+                return Ok(None);
+            }
+            "net.inet.tcp.rexmit_initial" => {
+                self.initial_rto = Duration::from_millis(n()? as u64);
+            }
+            // FreeBSD's RTO is at least rexmit_min + rexmit_slop, 30 ms +
+            // 200 ms; the engine's floor is 200 ms.
+            "net.inet.tcp.rexmit_slop" if n()? == 200 => {
+                return Ok(Some("the RTO's floor is 200 ms".into()));
+            }
+            // Keepalive runs only on sockets that ask for it (SO_KEEPALIVE).
+            "net.inet.tcp.keepidle"
+            | "net.inet.tcp.keepintvl"
+            | "net.inet.tcp.keepinit"
+            | "net.inet.tcp.keepcnt" => {
+                n()?;
+                return Ok(Some("keepalive is off unless asked for".into()));
+            }
+            "net.inet.tcp.ecn.enable" if matches!(n()?, 0 | 2) => {
+                return Ok(Some("ECN is neither initiated nor accepted".into()));
+            }
+            _ => return Err(format!("sysctl {name}={value}")),
+        }
+        Ok(None)
+    }
+}

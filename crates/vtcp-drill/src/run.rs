@@ -1,0 +1,783 @@
+//! Running a script against a sans-IO [`Stack`] on a virtual clock: the
+//! system calls act on the stack as a socket layer would, injected
+//! segments go to `handle_packet`, and every segment the stack sends is
+//! checked against the script's next `>` line, at its time within the
+//! tolerance. A segment sent that the script does not expect fails the
+//! script, as in packetdrill.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use vtcp::wire::Segment;
+use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
+use vtcp::{CloseReason, ConnKey, ListenerId, Stack, StackConfig, State};
+
+use crate::packet::{self, PacketSpec, Spaces, Verdict};
+use crate::profile::Profile;
+use crate::script::{Action, Line, Script, Syscall, When};
+
+/// Our addresses and the injected side's: inside 198.18.0.0/15 and
+/// fd00::/8 (nothing leaves the process, but the project keeps to them).
+const LOCAL_V4: [u8; 4] = [198, 18, 0, 1];
+const REMOTE_V4: [u8; 4] = [198, 18, 0, 2];
+const LOCAL_V6: &str = "fd00::1";
+const REMOTE_V6: &str = "fd00::2";
+/// The port scripts listen on and connect to (packetdrill's).
+const SERVER_PORT: u16 = 8080;
+/// The injected side's port when we listen.
+const CLIENT_PORT: u16 = 40_000;
+/// Virtual time of the script's 0.
+const START: Duration = Duration::from_secs(1);
+/// How long `*` waits for a segment.
+const ANY_TIME: Duration = Duration::from_secs(30);
+
+/// How one script ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every line as the script says.
+    Pass,
+    /// Every line as the script says except in what is the operating
+    /// system's own choice (reasons, with their lines).
+    Differs(Vec<String>),
+    /// The first mismatch.
+    Fail {
+        /// Its line number.
+        line: usize,
+        /// What the script expected.
+        expected: String,
+        /// What happened.
+        got: String,
+    },
+    /// The script uses something the runner or the engine does not have.
+    Unsupported(String),
+}
+
+impl Outcome {
+    /// One word: pass, differs, fail, unsupported.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Differs(_) => "differs",
+            Self::Fail { .. } => "fail",
+            Self::Unsupported(_) => "unsupported",
+        }
+    }
+}
+
+/// What a socket descriptor holds.
+#[derive(Clone, Copy, Debug)]
+enum Held {
+    Fresh,
+    Bound(u16),
+    Listening(ListenerId),
+    Conn(ConnKey),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Sock {
+    held: Held,
+    nonblocking: bool,
+    /// SO_ERROR was read since the connection failed.
+    error_reported: bool,
+}
+
+enum Step {
+    Next,
+    Stop(Outcome),
+}
+
+fn fail(line: &Line, expected: impl Into<String>, got: impl Into<String>) -> Step {
+    Step::Stop(Outcome::Fail {
+        line: line.number,
+        expected: expected.into(),
+        got: got.into(),
+    })
+}
+
+fn unsupported(what: impl Into<String>) -> Step {
+    Step::Stop(Outcome::Unsupported(what.into()))
+}
+
+struct Runner {
+    profile: Arc<Mutex<Profile>>,
+    stack: Stack,
+    now: Duration,
+    /// The script time of the previous line.
+    script_time: Duration,
+    tolerance: Duration,
+    local: IpAddr,
+    remote: IpAddr,
+    /// (ours, theirs).
+    ports: (u16, u16),
+    spaces: Spaces,
+    isn_known: bool,
+    fds: BTreeMap<i64, Sock>,
+    last_fd: Option<i64>,
+    sent: VecDeque<(Duration, Vec<u8>)>,
+    differs: Vec<String>,
+    buf: Vec<u8>,
+    /// The MSS option of the injected side's latest SYN.
+    peer_mss: Option<u16>,
+}
+
+/// Runs `script` with `profile`'s defaults.
+pub fn run(script: &Script, profile: Profile) -> Outcome {
+    let mut ipv6 = false;
+    let mut tolerance = Duration::from_millis(4);
+    for (name, value) in &script.options {
+        match name.as_str() {
+            "ip_version" if value == "ipv4" => ipv6 = false,
+            "ip_version" if value == "ipv6" => ipv6 = true,
+            "tolerance_usecs" => match value.parse::<u64>() {
+                Ok(us) => tolerance = Duration::from_micros(us),
+                Err(_) => return Outcome::Unsupported(format!("--{name}={value}")),
+            },
+            _ => return Outcome::Unsupported(format!("--{name}={value}")),
+        }
+    }
+    let profile = Arc::new(Mutex::new(profile));
+    let shared = profile.clone();
+    let stack = Stack::new(StackConfig {
+        conn_config: Box::new(move || {
+            shared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .conn_config(ipv6)
+        }),
+        cookie_key: [7; 16],
+        isn_key: [11; 16],
+        ..StackConfig::default()
+    });
+    let (local, remote): (IpAddr, IpAddr) = if ipv6 {
+        (
+            LOCAL_V6.parse().expect("an address"),
+            REMOTE_V6.parse().expect("an address"),
+        )
+    } else {
+        (LOCAL_V4.into(), REMOTE_V4.into())
+    };
+    let mut r = Runner {
+        profile,
+        stack,
+        now: START,
+        script_time: Duration::ZERO,
+        tolerance,
+        local,
+        remote,
+        ports: (SERVER_PORT, CLIENT_PORT),
+        spaces: Spaces::default(),
+        isn_known: false,
+        fds: BTreeMap::new(),
+        last_fd: None,
+        sent: VecDeque::new(),
+        differs: Vec::new(),
+        buf: vec![0; 70_000],
+        peer_mss: None,
+    };
+    for line in &script.lines {
+        if let Step::Stop(outcome) = r.line(line) {
+            return outcome;
+        }
+    }
+    if r.differs.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Differs(r.differs)
+    }
+}
+
+impl Runner {
+    /// The line's time (virtual) and how early or late it may be.
+    fn when(&mut self, when: When) -> (Option<Duration>, Duration) {
+        let secs = Duration::from_secs_f64;
+        let (t, slack) = match when {
+            When::At(t) => (Some(secs(t)), self.tolerance),
+            When::After(d) => (Some(self.script_time + secs(d)), self.tolerance),
+            When::Range { lo, hi, relative } => {
+                let base = if relative {
+                    self.script_time
+                } else {
+                    Duration::ZERO
+                };
+                (
+                    Some(base + secs(lo)),
+                    secs((hi - lo).max(0.0)) + self.tolerance,
+                )
+            }
+            When::Any => (None, ANY_TIME),
+        };
+        if let Some(t) = t {
+            self.script_time = t;
+        }
+        (t.map(|t| START + t), slack)
+    }
+
+    fn line(&mut self, line: &Line) -> Step {
+        let (at, slack) = self.when(line.when);
+        if let Action::Packet(spec) = &line.action
+            && !spec.inbound
+        {
+            return self.expect_sent(line, spec, at, slack);
+        }
+        let at = at.unwrap_or(self.now);
+        self.advance_to(at);
+        // What was sent well before this line and matched no `>` line.
+        if let Some((t, bytes)) = self.sent.front()
+            && *t + self.tolerance < at
+        {
+            let got = self.show(bytes);
+            return fail(
+                line,
+                line.text.clone(),
+                format!("unexpected segment at {}: {got}", self.secs(*t)),
+            );
+        }
+        let step = match &line.action {
+            Action::Packet(spec) => self.inject(line, spec),
+            Action::Call(call) => self.call(line, call),
+            Action::Shell(cmd) => self.shell(line, cmd),
+            Action::Python(code) => self.python(line, code),
+        };
+        self.collect();
+        step
+    }
+
+    fn secs(&self, t: Duration) -> String {
+        format!("{:.3} s", t.saturating_sub(START).as_secs_f64())
+    }
+
+    fn show(&self, bytes: &[u8]) -> String {
+        Segment::parse(bytes).map_or_else(
+            |e| format!("malformed ({e})"),
+            |s| packet::describe(&s, self.spaces),
+        )
+    }
+
+    /// Everything the stack sends now.
+    fn collect(&mut self) {
+        while let Some(t) = self.stack.poll_transmit(self.now, &mut self.buf) {
+            self.sent.push_back((self.now, self.buf[..t.len].to_vec()));
+        }
+    }
+
+    /// Runs the timers up to `target`, collecting what they send; stops
+    /// early once something was sent when `until_sent`.
+    fn run_timers(&mut self, target: Duration, until_sent: bool) {
+        for _ in 0..100_000 {
+            if until_sent && !self.sent.is_empty() {
+                return;
+            }
+            match self.stack.poll_timeout() {
+                Some(t) if t <= target => {
+                    self.now = self.now.max(t);
+                    self.stack.handle_timeout(self.now);
+                    self.collect();
+                }
+                _ => break,
+            }
+        }
+        if !until_sent || self.sent.is_empty() {
+            self.now = self.now.max(target);
+            self.collect();
+        }
+    }
+
+    fn advance_to(&mut self, target: Duration) {
+        self.run_timers(target, false);
+    }
+
+    fn expect_sent(
+        &mut self,
+        line: &Line,
+        spec: &PacketSpec,
+        at: Option<Duration>,
+        slack: Duration,
+    ) -> Step {
+        let deadline = at.map_or(self.now + slack, |t| t + slack);
+        if self.sent.is_empty() {
+            self.run_timers(deadline, true);
+        }
+        let Some((t, bytes)) = self.sent.pop_front() else {
+            return fail(
+                line,
+                line.text.clone(),
+                format!("nothing sent by {}", self.secs(deadline)),
+            );
+        };
+        if let Some(at) = at
+            && t + slack < at
+        {
+            let got = self.show(&bytes);
+            return fail(
+                line,
+                line.text.clone(),
+                format!("sent early, at {}: {got}", self.secs(t)),
+            );
+        }
+        if let Ok(seg) = Segment::parse(&bytes)
+            && !self.isn_known
+            && seg.flags.contains(vtcp::wire::Flags::SYN)
+        {
+            self.spaces.our_isn = seg.seq.0;
+            self.isn_known = true;
+        }
+        match packet::compare(spec, &bytes, self.spaces) {
+            Verdict::Match => Step::Next,
+            Verdict::Differs(why) => {
+                self.differs.push(format!("line {}: {why}", line.number));
+                Step::Next
+            }
+            Verdict::Mismatch(why) => fail(line, line.text.clone(), why),
+        }
+    }
+
+    fn our_mss(&self) -> usize {
+        usize::from(
+            self.profile
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .conn_config(self.local.is_ipv6())
+                .mss,
+        )
+    }
+
+    fn inject(&mut self, line: &Line, spec: &PacketSpec) -> Step {
+        if spec.flags.contains(vtcp::wire::Flags::SYN) {
+            self.peer_mss = spec.options.iter().flatten().find_map(|o| match o {
+                packet::OptSpec::Mss(m) => Some(*m),
+                _ => None,
+            });
+        }
+        let mut bytes = match packet::build(spec, self.ports, self.spaces) {
+            Ok(b) => b,
+            Err(e) => return fail(line, line.text.clone(), format!("cannot build it: {e}")),
+        };
+        let Some(pseudo) = PseudoHeader::new(self.remote, self.local) else {
+            return unsupported("mixed address families");
+        };
+        fill_tcp_checksum(&pseudo, &mut bytes);
+        self.stack
+            .handle_packet(self.now, self.remote, self.local, &bytes);
+        Step::Next
+    }
+
+    fn fd(&self, call: &Syscall) -> Option<i64> {
+        call.args.first()?.parse().ok()
+    }
+
+    fn sock(&mut self, call: &Syscall) -> Option<(i64, Sock)> {
+        let fd = self.fd(call)?;
+        self.last_fd = Some(fd);
+        self.fds.get(&fd).map(|s| (fd, *s))
+    }
+
+    /// The result a call gave, checked against the script.
+    fn result(&self, line: &Line, call: &Syscall, ret: i64, errno: Option<&str>) -> Step {
+        let ok = ret == call.ret
+            && (ret != -1
+                || errno == call.errno.as_deref()
+                || same_errno(errno, call.errno.as_deref()));
+        if ok {
+            Step::Next
+        } else {
+            let got = match errno {
+                Some(e) => format!("{ret} {e}"),
+                None => ret.to_string(),
+            };
+            fail(line, line.text.clone(), got)
+        }
+    }
+
+    fn conn_error(&self, key: ConnKey) -> Option<&'static str> {
+        let conn = self.stack.conn(key)?;
+        match conn.close_reason()? {
+            CloseReason::Refused => Some("ECONNREFUSED"),
+            CloseReason::Reset => Some("ECONNRESET"),
+            CloseReason::TimedOut => Some("ETIMEDOUT"),
+            _ => None,
+        }
+    }
+
+    fn call(&mut self, line: &Line, call: &Syscall) -> Step {
+        let arg = |i: usize| call.args.get(i).map(String::as_str).unwrap_or("");
+        match call.name.as_str() {
+            "socket" => {
+                let fd = (3..)
+                    .find(|fd| !self.fds.contains_key(fd))
+                    .expect("a free fd");
+                self.fds.insert(
+                    fd,
+                    Sock {
+                        held: Held::Fresh,
+                        nonblocking: false,
+                        error_reported: false,
+                    },
+                );
+                self.last_fd = Some(fd);
+                self.result(line, call, fd, None)
+            }
+            "fcntl" => {
+                let Some((fd, mut s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
+                };
+                match arg(1) {
+                    "F_GETFL" => {
+                        let flags = 0x02 | if s.nonblocking { 0x04 } else { 0 };
+                        self.result(line, call, flags, None)
+                    }
+                    "F_SETFL" => {
+                        s.nonblocking = arg(2).contains("O_NONBLOCK");
+                        self.fds.insert(fd, s);
+                        self.result(line, call, 0, None)
+                    }
+                    other => unsupported(format!("fcntl {other}")),
+                }
+            }
+            "setsockopt" => match (arg(1), arg(2)) {
+                ("SOL_SOCKET", "SO_REUSEADDR") => self.result(line, call, 0, None),
+                (level, name) => unsupported(format!("setsockopt {level} {name}")),
+            },
+            "getsockopt" => self.getsockopt(line, call),
+            "bind" => {
+                let Some((fd, mut s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
+                };
+                s.held = Held::Bound(SERVER_PORT);
+                self.fds.insert(fd, s);
+                self.ports = (SERVER_PORT, CLIENT_PORT);
+                self.result(line, call, 0, None)
+            }
+            "listen" => {
+                let Some((fd, mut s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
+                };
+                let backlog: usize = arg(1).parse().unwrap_or(1).max(1);
+                let port = match s.held {
+                    Held::Bound(p) => p,
+                    _ => SERVER_PORT,
+                };
+                let any: IpAddr = if self.local.is_ipv4() {
+                    [0u8; 4].into()
+                } else {
+                    [0u8; 16].into()
+                };
+                match self.stack.listen(SocketAddr::new(any, port), backlog) {
+                    Ok(id) => {
+                        s.held = Held::Listening(id);
+                        self.fds.insert(fd, s);
+                        self.result(line, call, 0, None)
+                    }
+                    Err(e) => fail(line, line.text.clone(), format!("listen: {e}")),
+                }
+            }
+            "accept" => {
+                let Some((_, s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
+                };
+                let Held::Listening(id) = s.held else {
+                    return self.result(line, call, -1, Some("EINVAL"));
+                };
+                match self.stack.accept(id) {
+                    Some(key) => {
+                        let fd = (3..)
+                            .find(|fd| !self.fds.contains_key(fd))
+                            .expect("a free fd");
+                        // As on the BSDs, the accepted socket inherits
+                        // O_NONBLOCK (Linux's does not).
+                        self.fds.insert(
+                            fd,
+                            Sock {
+                                held: Held::Conn(key),
+                                nonblocking: s.nonblocking,
+                                error_reported: false,
+                            },
+                        );
+                        self.last_fd = Some(fd);
+                        self.result(line, call, fd, None)
+                    }
+                    None if s.nonblocking => self.result(line, call, -1, Some("EWOULDBLOCK")),
+                    None => unsupported("a blocking accept that would block"),
+                }
+            }
+            "connect" => {
+                let Some((fd, mut s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
+                };
+                if !s.nonblocking {
+                    return unsupported("a blocking connect");
+                }
+                let remote = SocketAddr::new(self.remote, SERVER_PORT);
+                match self.stack.connect(self.now, self.local, remote) {
+                    Ok(key) => {
+                        self.ports = (key.local.port(), SERVER_PORT);
+                        s.held = Held::Conn(key);
+                        self.fds.insert(fd, s);
+                        self.result(line, call, -1, Some("EINPROGRESS"))
+                    }
+                    Err(e) => fail(line, line.text.clone(), format!("connect: {e}")),
+                }
+            }
+            "read" | "recv" => {
+                let Some((_, s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
+                };
+                let Held::Conn(key) = s.held else {
+                    return self.result(line, call, -1, Some("ENOTCONN"));
+                };
+                let want: usize = arg(2).parse().unwrap_or(0);
+                let error = self.conn_error(key);
+                let Some(conn) = self.stack.conn_mut(key) else {
+                    return self.result(line, call, -1, Some("ENOTCONN"));
+                };
+                let mut out = vec![0u8; want];
+                let n = conn.read(&mut out);
+                if n > 0 {
+                    return self.result(line, call, n as i64, None);
+                }
+                if let Some(e) = error {
+                    return self.result(line, call, -1, Some(e));
+                }
+                if conn.is_read_closed() {
+                    return self.result(line, call, 0, None);
+                }
+                if s.nonblocking {
+                    self.result(line, call, -1, Some("EWOULDBLOCK"))
+                } else {
+                    unsupported("a blocking read that would block")
+                }
+            }
+            "write" | "send" => {
+                let Some((_, s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
+                };
+                let Held::Conn(key) = s.held else {
+                    return self.result(line, call, -1, Some("ENOTCONN"));
+                };
+                let len: usize = arg(2).parse().unwrap_or(0);
+                let error = self.conn_error(key);
+                let Some(conn) = self.stack.conn_mut(key) else {
+                    return self.result(line, call, -1, Some("EPIPE"));
+                };
+                match conn.write(&vec![0u8; len]) {
+                    Ok(n) => self.result(line, call, n as i64, None),
+                    Err(_) => self.result(line, call, -1, Some(error.unwrap_or("EPIPE"))),
+                }
+            }
+            "shutdown" => {
+                let Some((_, s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
+                };
+                let Held::Conn(key) = s.held else {
+                    return self.result(line, call, -1, Some("ENOTCONN"));
+                };
+                let how = arg(1);
+                if let Some(conn) = self.stack.conn_mut(key)
+                    && matches!(how, "SHUT_WR" | "SHUT_RDWR")
+                {
+                    conn.shutdown_write();
+                }
+                self.result(line, call, 0, None)
+            }
+            "close" => {
+                let Some((fd, s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
+                };
+                match s.held {
+                    Held::Conn(key) => {
+                        if let Some(conn) = self.stack.conn_mut(key) {
+                            conn.close();
+                        }
+                        self.stack.release(key);
+                    }
+                    Held::Listening(id) => self.stack.unlisten(id),
+                    _ => {}
+                }
+                self.fds.remove(&fd);
+                self.result(line, call, 0, None)
+            }
+            other => unsupported(format!("system call {other}")),
+        }
+    }
+
+    fn getsockopt(&mut self, line: &Line, call: &Syscall) -> Step {
+        let Some((fd, mut s)) = self.sock(call) else {
+            return self.result(line, call, -1, Some("EBADF"));
+        };
+        let arg = |i: usize| call.args.get(i).map(String::as_str).unwrap_or("");
+        let value = arg(3).trim_matches(|c| c == '[' || c == ']');
+        match (arg(1), arg(2)) {
+            ("SOL_SOCKET", "SO_RCVBUF") => {
+                let space = self
+                    .profile
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .recvspace;
+                // The engine has no SO_RCVBUF; the runner reports what
+                // FreeBSD's socket layer does: the receive space, rounded
+                // up to whole segments once the connection's MSS is known
+                // (65536 → 45 · 1460 = 65700).
+                let synchronized = match s.held {
+                    Held::Conn(k) => self
+                        .stack
+                        .conn(k)
+                        .is_none_or(|c| c.state() != State::SynSent),
+                    _ => false,
+                };
+                let ours = match (synchronized, self.peer_mss) {
+                    (true, Some(mss)) => {
+                        let mss = usize::from(mss).min(self.our_mss());
+                        space.div_ceil(mss) * mss
+                    }
+                    _ => space,
+                };
+                if value.parse::<usize>().ok() == Some(ours) {
+                    self.result(line, call, 0, None)
+                } else {
+                    fail(line, line.text.clone(), format!("SO_RCVBUF {ours}"))
+                }
+            }
+            ("SOL_SOCKET", "SO_ERROR") => {
+                let error = match s.held {
+                    Held::Conn(key) if !s.error_reported => self.conn_error(key),
+                    _ => None,
+                };
+                if error.is_some() {
+                    s.error_reported = true;
+                    self.fds.insert(fd, s);
+                }
+                let got = error.unwrap_or("0");
+                if got == value || same_errno(Some(got), Some(value)) {
+                    self.result(line, call, 0, None)
+                } else {
+                    fail(line, line.text.clone(), format!("SO_ERROR {got}"))
+                }
+            }
+            (level, name) => unsupported(format!("getsockopt {level} {name}")),
+        }
+    }
+
+    fn shell(&mut self, line: &Line, cmd: &str) -> Step {
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        match words.as_slice() {
+            ["sysctl", "-w", setting] => {
+                let (name, value) = setting.split_once('=').unwrap_or((setting, ""));
+                let taken = self
+                    .profile
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .sysctl(name, value);
+                match taken {
+                    Ok(_) => Step::Next,
+                    Err(what) => unsupported(what),
+                }
+            }
+            ["sockstat", ..] => self.sockstat(line, cmd),
+            _ => unsupported(format!("shell command `{cmd}`")),
+        }
+    }
+
+    /// `sockstat ... [-p PORT] | grep ... | grep -c STATE | grep N`: N
+    /// connections in STATE.
+    fn sockstat(&mut self, line: &Line, cmd: &str) -> Step {
+        let stages: Vec<&str> = cmd.split('|').map(str::trim).collect();
+        let words: Vec<&str> = stages[0].split_whitespace().collect();
+        let port = words
+            .iter()
+            .position(|w| *w == "-p")
+            .and_then(|i| words.get(i + 1))
+            .and_then(|p| p.parse::<u16>().ok());
+        let mut state = None;
+        let mut count = None;
+        for stage in &stages[1..] {
+            let w: Vec<&str> = stage.split_whitespace().collect();
+            match w.as_slice() {
+                ["grep", "-c", s] => state = Some(*s),
+                ["grep", n] if n.parse::<usize>().is_ok() => count = n.parse().ok(),
+                ["grep", _] => {}
+                _ => return unsupported(format!("shell command `{cmd}`")),
+            }
+        }
+        let (Some(name), Some(want)) = (state, count) else {
+            return unsupported(format!("shell command `{cmd}`"));
+        };
+        let Some(state) = freebsd_state(name) else {
+            return unsupported(format!("sockstat state {name}"));
+        };
+        let have = self
+            .stack
+            .conns()
+            .filter(|(key, conn)| {
+                conn.state() == state
+                    && port.is_none_or(|p| key.local.port() == p || key.remote.port() == p)
+            })
+            .count()
+            // A descriptor whose connection the stack let go is CLOSED.
+            + if state == State::Closed {
+                self.fds
+                    .values()
+                    .filter(|s| matches!(s.held, Held::Conn(k) if self.stack.conn(k).is_none()))
+                    .count()
+            } else {
+                0
+            };
+        if have == want {
+            Step::Next
+        } else {
+            fail(
+                line,
+                format!("{want} in {name}"),
+                format!("{have} in {name}"),
+            )
+        }
+    }
+
+    fn python(&mut self, line: &Line, code: &str) -> Step {
+        let words: Vec<&str> = code.split_whitespace().collect();
+        let ["assert", "tcpi_state", "==", name] = words.as_slice() else {
+            return unsupported(format!("Python `{}`", code.trim()));
+        };
+        let Some(want) = name.strip_prefix("TCPI_").and_then(freebsd_state) else {
+            return unsupported(format!("Python `{}`", code.trim()));
+        };
+        let have = self
+            .last_fd
+            .and_then(|fd| self.fds.get(&fd))
+            .and_then(|s| match s.held {
+                Held::Conn(k) => Some(self.stack.conn(k).map_or(State::Closed, |c| c.state())),
+                Held::Listening(_) => Some(State::Listen),
+                _ => None,
+            });
+        match have {
+            Some(s) if s == want => Step::Next,
+            other => fail(line, format!("state {name}"), format!("{other:?}")),
+        }
+    }
+}
+
+/// EAGAIN is EWOULDBLOCK.
+fn same_errno(a: Option<&str>, b: Option<&str>) -> bool {
+    fn norm(e: Option<&str>) -> Option<&str> {
+        e.map(|e| if e == "EAGAIN" { "EWOULDBLOCK" } else { e })
+    }
+    norm(a) == norm(b)
+}
+
+/// FreeBSD's names of the states (sockstat's and TCPI_'s).
+fn freebsd_state(name: &str) -> Option<State> {
+    Some(match name {
+        "CLOSED" => State::Closed,
+        "LISTEN" => State::Listen,
+        "SYN_SENT" => State::SynSent,
+        "SYN_RCVD" | "SYN_RECEIVED" => State::SynReceived,
+        "ESTABLISHED" => State::Established,
+        "CLOSE_WAIT" => State::CloseWait,
+        "FIN_WAIT_1" => State::FinWait1,
+        "CLOSING" => State::Closing,
+        "LAST_ACK" => State::LastAck,
+        "FIN_WAIT_2" => State::FinWait2,
+        "TIME_WAIT" => State::TimeWait,
+        _ => return None,
+    })
+}

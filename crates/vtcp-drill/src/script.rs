@@ -1,0 +1,437 @@
+//! Parsing a packetdrill script into timed lines.
+//!
+//! The subset the FreeBSD TCP test suite uses: `--name=value` settings;
+//! lines that start with a time (`0.10` absolute, `+0.10` relative to the
+//! previous line, `~` ranges and `*` "any time" as well); backquoted shell
+//! commands; system calls with their expected result and errno; `<` and
+//! `>` segments; `%{ }%` Python blocks (kept, so that the runner can name
+//! them); `#ifdef NAME` / `#endif` blocks, of which the runner keeps one
+//! name's (the suite has `STANDARD` and `FreeBSD` variants). `//` and
+//! `/* */` comments are dropped.
+
+use crate::packet::{self, PacketSpec};
+
+/// When a line happens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum When {
+    /// Seconds since the script's start.
+    At(f64),
+    /// Seconds after the previous line.
+    After(f64),
+    /// Between two times since the start (`a~b`), or after the previous
+    /// line (`+a~+b`).
+    Range {
+        /// The earliest.
+        lo: f64,
+        /// The latest.
+        hi: f64,
+        /// Both after the previous line.
+        relative: bool,
+    },
+    /// Whenever it happens (`*`).
+    Any,
+}
+
+/// One system call line: `name(args) = result [ERRNO (text)]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Syscall {
+    /// The call's name.
+    pub name: String,
+    /// Its arguments as written, split at top-level commas.
+    pub args: Vec<String>,
+    /// The expected return value.
+    pub ret: i64,
+    /// The expected errno name, when it returns −1.
+    pub errno: Option<String>,
+}
+
+/// What a line does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// A backquoted shell command.
+    Shell(String),
+    /// A system call.
+    Call(Syscall),
+    /// A segment injected (`<`) or expected (`>`).
+    Packet(PacketSpec),
+    /// A `%{ }%` Python block.
+    Python(String),
+}
+
+/// A timed line of the script.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    /// Its line number in the file (1-based).
+    pub number: usize,
+    /// When.
+    pub when: When,
+    /// What.
+    pub action: Action,
+    /// The text, for messages.
+    pub text: String,
+}
+
+/// A parsed script.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Script {
+    /// `--name=value` settings, in order.
+    pub options: Vec<(String, String)>,
+    /// The timed lines.
+    pub lines: Vec<Line>,
+}
+
+/// Why a script could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ParseError {
+    /// The line number (1-based).
+    pub line: usize,
+    /// What was wrong.
+    pub message: String,
+}
+
+fn err(line: usize, message: impl Into<String>) -> ParseError {
+    ParseError {
+        line,
+        message: message.into(),
+    }
+}
+
+/// Parses `text`, keeping the `#ifdef` blocks of `defined` names only.
+pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
+    let mut script = Script::default();
+    // `#ifdef` nesting: whether each open block is kept.
+    let mut keep: Vec<bool> = Vec::new();
+    let mut in_comment = false;
+    let mut python: Option<(usize, When, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let number = i + 1;
+        if let Some((start, when, body)) = &mut python {
+            if let Some(end) = raw.find("}%") {
+                body.push_str(&raw[..end]);
+                let body = std::mem::take(body);
+                if keep.iter().all(|&k| k) {
+                    script.lines.push(Line {
+                        number: *start,
+                        when: *when,
+                        text: format!("%{{{body}}}%"),
+                        action: Action::Python(body),
+                    });
+                }
+                python = None;
+            } else {
+                body.push_str(raw);
+                body.push('\n');
+            }
+            continue;
+        }
+        let mut line = strip_comments(raw, &mut in_comment);
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        if let Some(name) = trimmed.strip_prefix("#ifdef") {
+            keep.push(defined.contains(&name.trim()));
+            continue;
+        }
+        if let Some(name) = trimmed.strip_prefix("#ifndef") {
+            keep.push(!defined.contains(&name.trim()));
+            continue;
+        }
+        if trimmed.starts_with("#else") {
+            let last = keep
+                .last_mut()
+                .ok_or_else(|| err(number, "#else without #ifdef"))?;
+            *last = !*last;
+            continue;
+        }
+        if trimmed.starts_with("#endif") {
+            keep.pop()
+                .ok_or_else(|| err(number, "#endif without #ifdef"))?;
+            continue;
+        }
+        if !keep.iter().all(|&k| k) {
+            continue;
+        }
+        if let Some(setting) = trimmed.strip_prefix("--") {
+            let (name, value) = setting.split_once('=').unwrap_or((setting, ""));
+            script
+                .options
+                .push((name.trim().into(), value.trim().into()));
+            continue;
+        }
+        line = trimmed.to_string();
+        let (when, rest) = parse_when(&line).map_err(|m| err(number, m))?;
+        let rest = rest.trim();
+        if let Some(body) = rest.strip_prefix("%{") {
+            if let Some(end) = body.find("}%") {
+                script.lines.push(Line {
+                    number,
+                    when,
+                    text: rest.into(),
+                    action: Action::Python(body[..end].trim().into()),
+                });
+            } else {
+                python = Some((number, when, format!("{body}\n")));
+            }
+            continue;
+        }
+        let action = if let Some(cmd) = rest.strip_prefix('`') {
+            let cmd = cmd
+                .strip_suffix('`')
+                .ok_or_else(|| err(number, "unterminated shell command"))?;
+            Action::Shell(cmd.trim().into())
+        } else if rest.starts_with('<') || rest.starts_with('>') {
+            Action::Packet(packet::parse_spec(rest).map_err(|m| err(number, m))?)
+        } else {
+            Action::Call(parse_call(rest).map_err(|m| err(number, m))?)
+        };
+        script.lines.push(Line {
+            number,
+            when,
+            text: rest.into(),
+            action,
+        });
+    }
+    if python.is_some() {
+        return Err(err(text.lines().count(), "unterminated %{ block"));
+    }
+    Ok(script)
+}
+
+/// Drops `//` comments and `/* */` comments (which may span lines).
+fn strip_comments(line: &str, in_comment: &mut bool) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    loop {
+        if *in_comment {
+            match rest.find("*/") {
+                Some(end) => {
+                    rest = &rest[end + 2..];
+                    *in_comment = false;
+                }
+                None => return out,
+            }
+        }
+        let line_comment = rest.find("//");
+        let block = rest.find("/*");
+        match (line_comment, block) {
+            (Some(l), b) if b.is_none_or(|b| l < b) => {
+                out.push_str(&rest[..l]);
+                return out;
+            }
+            (_, Some(b)) => {
+                out.push_str(&rest[..b]);
+                rest = &rest[b + 2..];
+                *in_comment = true;
+            }
+            _ => {
+                out.push_str(rest);
+                return out;
+            }
+        }
+    }
+}
+
+/// The longest time a line may name: a day (scripts run in seconds; a
+/// larger value is a mistake or hostile, and would overflow the clock).
+const MAX_SECONDS: f64 = 86_400.0;
+
+fn seconds(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && (0.0..=MAX_SECONDS).contains(v))
+        .ok_or_else(|| format!("bad time {s:?}"))
+}
+
+/// The time at the start of a line, and the rest of it.
+fn parse_when(line: &str) -> Result<(When, &str), String> {
+    let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let when = if word == "*" {
+        When::Any
+    } else if let Some((lo, hi)) = word.split_once('~') {
+        let relative = lo.starts_with('+');
+        When::Range {
+            lo: seconds(lo.trim_start_matches('+'))?,
+            hi: seconds(hi.trim_start_matches('+'))?,
+            relative,
+        }
+    } else if let Some(rel) = word.strip_prefix('+') {
+        When::After(seconds(rel)?)
+    } else {
+        When::At(seconds(word)?)
+    };
+    Ok((when, rest))
+}
+
+/// Splits at commas outside brackets, braces and parentheses.
+fn split_args(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for c in s.chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(cur.trim().to_string());
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+/// `name(args) = ret [ERRNO (text)]`.
+fn parse_call(s: &str) -> Result<Syscall, String> {
+    let open = s.find('(').ok_or("a call needs (")?;
+    let name = s[..open].trim();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("not a call: {s:?}"));
+    }
+    let mut depth = 0;
+    let mut close = None;
+    for (i, c) in s[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let close = close.ok_or("unbalanced parentheses")?;
+    let args = split_args(&s[open + 1..close]);
+    let result = s[close + 1..]
+        .trim()
+        .strip_prefix('=')
+        .ok_or("a call needs = result")?
+        .trim();
+    let mut words = result.split_whitespace();
+    let ret_word = words.next().ok_or("no result")?;
+    let ret = if let Some(hex) = ret_word.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).map_err(|e| e.to_string())?
+    } else {
+        ret_word
+            .parse::<i64>()
+            .map_err(|e| format!("{ret_word}: {e}"))?
+    };
+    let errno = words
+        .next()
+        .filter(|w| {
+            w.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+        .map(String::from);
+    Ok(Syscall {
+        name: name.into(),
+        args,
+        ret,
+        errno,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCRIPT: &str = "\
+// A comment
+--ip_version=ipv4
+--tolerance_usecs=75000
+ 0.00 `sysctl -w net.inet.tcp.rfc1323=1`
++0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.00 fcntl(3, F_GETFL) = 0x02 (flags O_RDWR)
++0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0.00 > S  0:0(0)       win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>
+#ifdef STANDARD
++0.10 < S. 0:0(0) ack 1 win 32767 /* inline */ <mss 1460>
+#endif
+#ifdef FreeBSD
++0.10 < R 0:0(0) win 0
+#endif
++0.00 %{ assert tcpi_state == TCPI_ESTABLISHED }%
+0.5~0.7 getsockopt(3, SOL_SOCKET, SO_RCVBUF, [65536], [4]) = 0
+";
+
+    #[test]
+    fn a_script_parses_into_options_and_timed_lines() {
+        let s = parse(SCRIPT, &["STANDARD"]).unwrap();
+        assert_eq!(
+            s.options,
+            vec![
+                ("ip_version".into(), "ipv4".into()),
+                ("tolerance_usecs".into(), "75000".into())
+            ]
+        );
+        assert_eq!(s.lines.len(), 8);
+        assert_eq!(s.lines[0].when, When::At(0.0));
+        assert_eq!(
+            s.lines[0].action,
+            Action::Shell("sysctl -w net.inet.tcp.rfc1323=1".into())
+        );
+        let Action::Call(c) = &s.lines[1].action else {
+            panic!()
+        };
+        assert_eq!((c.name.as_str(), c.args.len(), c.ret), ("socket", 3, 3));
+        let Action::Call(c) = &s.lines[2].action else {
+            panic!()
+        };
+        assert_eq!(c.ret, 2);
+        let Action::Call(c) = &s.lines[3].action else {
+            panic!()
+        };
+        assert_eq!((c.ret, c.errno.as_deref()), (-1, Some("EINPROGRESS")));
+        assert!(matches!(s.lines[4].action, Action::Packet(_)));
+        assert_eq!(s.lines[5].when, When::After(0.1));
+        assert_eq!(s.lines[5].number, 10);
+        assert!(matches!(s.lines[6].action, Action::Python(_)));
+        assert_eq!(
+            s.lines[7].when,
+            When::Range {
+                lo: 0.5,
+                hi: 0.7,
+                relative: false
+            }
+        );
+        let Action::Call(c) = &s.lines[7].action else {
+            panic!()
+        };
+        assert_eq!(c.args[3], "[65536]");
+    }
+
+    #[test]
+    fn the_other_ifdef_branch_is_kept_when_named() {
+        let s = parse(SCRIPT, &["FreeBSD"]).unwrap();
+        let Action::Packet(p) = &s.lines[5].action else {
+            panic!()
+        };
+        assert!(p.inbound);
+        assert_eq!(s.lines[5].number, 13);
+    }
+
+    #[test]
+    fn malformed_lines_are_errors_with_their_number() {
+        for (text, line) in [
+            ("+0.00 socket(..., SOCK_STREAM = 3", 1),
+            ("\n+x.y close(3) = 0", 2),
+            ("+0.00 `sysctl -w a=1", 1),
+            ("+0.00 close(3)", 1),
+            ("#endif", 1),
+            ("+0.00 %{ print(1)", 1),
+            ("1e300 close(3) = 0", 1),
+        ] {
+            assert_eq!(parse(text, &[]).unwrap_err().line, line, "{text}");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The runner's own scripts (`tests/scripts/*.pkt`) pass, and the checks
+//! packetdrill makes fail a script when they should: a wrong field, a
+//! segment at the wrong time, a segment the script does not expect, a
+//! call's wrong result.
+
+use std::path::PathBuf;
+
+use vtcp_drill::suite::{detail, run_all};
+use vtcp_drill::{Outcome, Profile, run_text};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scripts")
+}
+
+#[test]
+fn every_script_of_the_runner_passes() {
+    let results = run_all(&[dir()], &dir(), &Profile::freebsd()).unwrap();
+    assert!(results.len() >= 5);
+    for r in &results {
+        assert_eq!(r.outcome, Outcome::Pass, "{}", detail(r));
+    }
+}
+
+fn passive() -> String {
+    std::fs::read_to_string(dir().join("passive-open-data-close.pkt")).unwrap()
+}
+
+/// The script with `from` replaced by `to` (which must be there).
+fn edited(from: &str, to: &str) -> Outcome {
+    let text = passive();
+    assert!(text.contains(from), "{from}");
+    run_text(&text.replacen(from, to, 1), Profile::freebsd()).unwrap()
+}
+
+fn failed_at(o: &Outcome) -> usize {
+    match o {
+        Outcome::Fail { line, .. } => *line,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_wrong_field_fails_at_its_line() {
+    // The acknowledgment number of our SYN-ACK.
+    let o = edited("> S. 0:0(0) ack 1 win", "> S. 0:0(0) ack 2 win");
+    assert_eq!(failed_at(&o), 13);
+    // The length of our data.
+    let o = edited("> P. 1:51(50)", "> P. 1:52(51)");
+    assert_eq!(failed_at(&o), 23);
+    // Flags.
+    let o = edited("> F. 51:51(0)", "> R. 51:51(0)");
+    assert_eq!(failed_at(&o), 26);
+}
+
+#[test]
+fn a_segment_early_or_late_fails() {
+    // The delayed ACK is expected 100 ms after the data: at 50 ms it has
+    // not come, at 300 ms it came long before.
+    let o = edited("+0.10 > . 1:1(0) ack 101", "+0.05 > . 1:1(0) ack 101");
+    assert_eq!(failed_at(&o), 21);
+    let o = edited("+0.10 > . 1:1(0) ack 101", "+0.30 > . 1:1(0) ack 101");
+    assert_eq!(failed_at(&o), 21);
+}
+
+#[test]
+fn a_segment_the_script_does_not_expect_fails() {
+    // Without the line expecting our FIN, it is unexpected when the
+    // peer's FIN is injected.
+    let o = edited("+0.00 > F. 51:51(0) ack 101 win 65535\n", "");
+    assert!(
+        matches!(&o, Outcome::Fail { got, .. } if got.contains("unexpected")),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn a_wrong_result_of_a_call_fails() {
+    let o = edited("read(4, ..., 1000) = 100", "read(4, ..., 1000) = 99");
+    assert_eq!(failed_at(&o), 19);
+    let o = edited(
+        "accept(3, ..., ...) = -1 EWOULDBLOCK",
+        "accept(3, ..., ...) = -1 ECONNRESET",
+    );
+    assert_eq!(failed_at(&o), 11);
+}
+
+#[test]
+fn what_the_runner_cannot_do_is_unsupported_by_name() {
+    let o = edited(
+        "+0.00 bind(3, ..., ...) = 0",
+        "+0.00 `sysctl -w net.inet.tcp.insecure_rst=1`\n+0.00 bind(3, ..., ...) = 0",
+    );
+    assert_eq!(
+        o,
+        Outcome::Unsupported("sysctl net.inet.tcp.insecure_rst=1".into())
+    );
+}

@@ -367,6 +367,15 @@ impl Runner {
         call.args.first()?.parse().ok()
     }
 
+    /// The connection of the call's descriptor, or the errno to return.
+    fn connected(&mut self, call: &Syscall) -> Result<(Sock, ConnKey), &'static str> {
+        let (_, s) = self.sock(call).ok_or("EBADF")?;
+        match s.held {
+            Held::Conn(key) => Ok((s, key)),
+            _ => Err("ENOTCONN"),
+        }
+    }
+
     fn sock(&mut self, call: &Syscall) -> Option<(i64, Sock)> {
         let fd = self.fd(call)?;
         self.last_fd = Some(fd);
@@ -520,11 +529,9 @@ impl Runner {
                 }
             }
             "read" | "recv" => {
-                let Some((_, s)) = self.sock(call) else {
-                    return self.result(line, call, -1, Some("EBADF"));
-                };
-                let Held::Conn(key) = s.held else {
-                    return self.result(line, call, -1, Some("ENOTCONN"));
+                let (s, key) = match self.connected(call) {
+                    Ok(found) => found,
+                    Err(errno) => return self.result(line, call, -1, Some(errno)),
                 };
                 let want: usize = arg(2).parse().unwrap_or(0);
                 let error = self.conn_error(key);
@@ -549,11 +556,9 @@ impl Runner {
                 }
             }
             "write" | "send" => {
-                let Some((_, s)) = self.sock(call) else {
-                    return self.result(line, call, -1, Some("EBADF"));
-                };
-                let Held::Conn(key) = s.held else {
-                    return self.result(line, call, -1, Some("ENOTCONN"));
+                let (_, key) = match self.connected(call) {
+                    Ok(found) => found,
+                    Err(errno) => return self.result(line, call, -1, Some(errno)),
                 };
                 let len: usize = arg(2).parse().unwrap_or(0);
                 let error = self.conn_error(key);
@@ -566,11 +571,9 @@ impl Runner {
                 }
             }
             "shutdown" => {
-                let Some((_, s)) = self.sock(call) else {
-                    return self.result(line, call, -1, Some("EBADF"));
-                };
-                let Held::Conn(key) = s.held else {
-                    return self.result(line, call, -1, Some("ENOTCONN"));
+                let (_, key) = match self.connected(call) {
+                    Ok(found) => found,
+                    Err(errno) => return self.result(line, call, -1, Some(errno)),
                 };
                 let how = arg(1);
                 if let Some(conn) = self.stack.conn_mut(key)

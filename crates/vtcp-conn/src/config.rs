@@ -212,6 +212,14 @@ pub struct ConnConfig {
     pub delayed_ack: Duration,
     /// How long TIME-WAIT lasts (the seed's 2 s; 2·MSL in RFC 9293).
     pub time_wait: Duration,
+    /// RFC 5961 §3: a RST in the window but not at RCV.NXT gets a
+    /// challenge ACK (default). Off: RFC 793's rule, any RST in the window
+    /// resets (blind attackers then need to guess only the window).
+    pub rst_challenge: bool,
+    /// RFC 5961 §4: a SYN in a synchronized state gets a challenge ACK
+    /// (default). Off: RFC 793's rule, a SYN in the window resets the
+    /// connection.
+    pub syn_challenge: bool,
     /// The order of the options in our SYN and SYN-ACK. No RFC fixes it;
     /// peers accept any. [`SynOptionOrder::Linux`] by default.
     pub syn_option_order: SynOptionOrder,
@@ -272,6 +280,8 @@ impl Default for ConnConfig {
             nodelay: false,
             delayed_ack: Duration::from_millis(40),
             time_wait: Duration::from_secs(2),
+            rst_challenge: true,
+            syn_challenge: true,
             syn_option_order: SynOptionOrder::Linux,
             min_rto: Duration::from_millis(200),
             min_rto_variance: Duration::from_millis(200),

@@ -849,7 +849,9 @@ impl Conn {
         self.arm_keepalive(now);
         // Second: RST (RFC 5961 §3.2).
         if seg.flags.contains(Flags::RST) {
-            if seg.seq == self.rcv_nxt() {
+            // RFC 793's rule, when asked for: any RST in the window
+            // resets.
+            if seg.seq == self.rcv_nxt() || !self.cfg.rst_challenge {
                 let reason = if self.state == State::SynReceived && !self.snd.syn_acked {
                     CloseReason::Refused
                 } else {
@@ -863,7 +865,14 @@ impl Conn {
         }
         // Fourth: SYN in a synchronized state (RFC 5961 §4).
         if seg.flags.contains(Flags::SYN) {
-            self.challenge_ack();
+            if self.cfg.syn_challenge {
+                self.challenge_ack();
+            } else {
+                // RFC 793 §3.9 (when asked for): a SYN in the window is an
+                // error; reset and close.
+                self.rst_needed = Some(Reset::Ours);
+                self.enter_closed(CloseReason::Reset);
+            }
             return;
         }
         // Fifth: ACK.

@@ -210,6 +210,26 @@ fn rst_handling_follows_rfc5961() {
     assert!(t.events().contains(&Event::Closed(CloseReason::Reset)));
 }
 
+/// RFC 793's rules when asked for (`rst_challenge`, `syn_challenge`
+/// off): any RST in the window resets, and a SYN in the window is
+/// answered with RST and closes; outside the window both get an ACK or
+/// nothing, as before.
+#[test]
+fn rfc793_rst_and_syn_handling_when_rfc5961_is_turned_off() {
+    let mut t = established_with(|c| c.rst_challenge = false);
+    t.at(21).recv("R 4000000:4000000(0) win 0").expect_none();
+    assert_eq!(t.conn().state(), State::Established);
+    t.at(22).recv("R 100:100(0) win 0").expect_none();
+    assert_eq!(t.conn().state(), State::Closed);
+    assert!(t.events().contains(&Event::Closed(CloseReason::Reset)));
+    let mut t = established_with(|c| c.syn_challenge = false);
+    t.at(20)
+        .recv("S 100:100(0) win 1000 <mss 1460,nop,nop,TS val 120 ecr 0>");
+    t.expect("R. 1:1(0) ack 1 win 0 <*>");
+    assert_eq!(t.conn().state(), State::Closed);
+    assert!(t.events().contains(&Event::Closed(CloseReason::Reset)));
+}
+
 #[test]
 fn syn_in_a_synchronized_state_gets_a_challenge_ack() {
     let mut t = established();

@@ -33,6 +33,10 @@ pub struct Profile {
     pub delayed_ack: Duration,
     /// The RTO before any RTT sample (`net.inet.tcp.rexmit_initial`).
     pub initial_rto: Duration,
+    /// RFC 793's RST rule instead of RFC 5961's (`insecure_rst`).
+    pub insecure_rst: bool,
+    /// RFC 793's SYN rule instead of RFC 5961's (`insecure_syn`).
+    pub insecure_syn: bool,
 }
 
 impl Profile {
@@ -48,6 +52,8 @@ impl Profile {
             sendspace: 32_768,
             delayed_ack: Duration::from_millis(100),
             initial_rto: Duration::from_secs(1),
+            insecure_rst: false,
+            insecure_syn: false,
         }
     }
 
@@ -66,6 +72,8 @@ impl Profile {
             delayed_ack: self.delayed_ack,
             initial_rto: self.initial_rto,
             syn_option_order: vtcp::conn::SynOptionOrder::Bsd,
+            rst_challenge: !self.insecure_rst,
+            syn_challenge: !self.insecure_syn,
             ..ConnConfig::default()
         }
     }
@@ -97,12 +105,9 @@ impl Profile {
             }
             // Defaults the engine has: RSTs are sent (no blackhole),
             // RFC 5961 RST handling, SYN-FIN processed, no ECN initiated.
-            "net.inet.tcp.blackhole"
-            | "net.inet.tcp.insecure_rst"
-            | "net.inet.tcp.insecure_syn"
-            | "net.inet.tcp.drop_synfin"
-                if n()? == 0 =>
-            {
+            "net.inet.tcp.insecure_rst" => self.insecure_rst = n()? != 0,
+            "net.inet.tcp.insecure_syn" => self.insecure_syn = n()? != 0,
+            "net.inet.tcp.blackhole" | "net.inet.tcp.drop_synfin" if n()? == 0 => {
                 return Ok(None);
             }
             "net.inet.tcp.rexmit_initial" => {

@@ -88,10 +88,10 @@ fn a_wrong_result_of_a_call_fails() {
 fn what_the_runner_cannot_do_is_unsupported_by_name() {
     let o = edited(
         "+0.00 bind(3, ..., ...) = 0",
-        "+0.00 `sysctl -w net.inet.tcp.insecure_rst=1`\n+0.00 bind(3, ..., ...) = 0",
+        "+0.00 `sysctl -w net.inet.tcp.drop_synfin=1`\n+0.00 bind(3, ..., ...) = 0",
     );
     assert_eq!(
         o,
-        Outcome::Unsupported("sysctl net.inet.tcp.insecure_rst=1".into())
+        Outcome::Unsupported("sysctl net.inet.tcp.drop_synfin=1".into())
     );
 }

@@ -263,6 +263,21 @@ pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces) -> Verdict {
     let shown = describe(&seg, spaces);
     let fail = |what: &str| Verdict::Mismatch(format!("{what}: sent {shown}"));
     if seg.flags != spec.flags {
+        // FreeBSD answers in CLOSING (and LAST-ACK) with its unacknowledged
+        // FIN again; an ACK at SND.NXT, after our FIN, acknowledges the
+        // same (RFC 9293 §3.10.7.4 asks only for the ACK).
+        let mut with_fin = seg.flags;
+        with_fin.insert(Flags::FIN);
+        if with_fin == spec.flags
+            && spec.len == 0
+            && seg.data_len() == 0
+            && seg.seq.0.wrapping_sub(spaces.our_isn) == spec.seq.wrapping_add(1)
+            && spec.ack.is_none_or(|a| a == seg.ack.0)
+        {
+            return Verdict::Differs(format!(
+                "FreeBSD resends its FIN with the ACK; we ACK after our FIN: sent {shown}"
+            ));
+        }
         return fail("flags");
     }
     if seg.seq.0.wrapping_sub(spaces.our_isn) != spec.seq {
@@ -439,6 +454,36 @@ mod tests {
         };
         assert!(matches!(
             compare(&wrong, &ours, spaces),
+            Verdict::Mismatch(_)
+        ));
+    }
+
+    #[test]
+    fn an_ack_after_our_fin_differs_from_freebsd_s_fin_again() {
+        let spaces = Spaces { our_isn: 100 };
+        let ack = Segment {
+            seq: Seq(102),
+            ack: Seq(2),
+            flags: Flags::ACK,
+            window: 65535,
+            payload: &[][..],
+            ..Segment::default()
+        }
+        .to_bytes();
+        let fin_again = parse_spec("> F. 1:1(0) ack 2 win 65535").unwrap();
+        assert!(matches!(
+            compare(&fin_again, &ack, spaces),
+            Verdict::Differs(_)
+        ));
+        // Not at SND.NXT after the FIN, or another ACK: a failure.
+        let elsewhere = parse_spec("> F. 5:5(0) ack 2 win 65535").unwrap();
+        assert!(matches!(
+            compare(&elsewhere, &ack, spaces),
+            Verdict::Mismatch(_)
+        ));
+        let other_ack = parse_spec("> F. 1:1(0) ack 3 win 65535").unwrap();
+        assert!(matches!(
+            compare(&other_ack, &ack, spaces),
             Verdict::Mismatch(_)
         ));
     }

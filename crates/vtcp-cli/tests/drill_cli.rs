@@ -41,8 +41,21 @@ fn a_failing_script_names_its_line_and_fails_the_run() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(stdout.contains("fail         bad.pkt:10:"), "{stdout}");
-    // An expected-results file that already says it fails: no regression.
+    // Writing the expected results succeeds, failures and all.
     let expected = dir.join("expected.txt");
+    let out = vtcp(&[
+        "drill",
+        dir.to_str().unwrap(),
+        "--write-expected",
+        expected.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(
+        std::fs::read_to_string(&expected)
+            .unwrap()
+            .contains("fail bad.pkt")
+    );
+    // An expected-results file that already says it fails: no regression.
     std::fs::write(&expected, "fail bad.pkt\n").unwrap();
     let out = vtcp(&[
         "drill",

@@ -329,16 +329,24 @@ fn data_after_the_application_closed_is_answered_with_a_reset() {
     assert_eq!(t.conn().readable(), 0);
 }
 
-/// RFC 9293 §3.10.7.4: in TIME-WAIT an acceptable segment with data is
-/// acknowledged and the 2·MSL wait starts again.
-#[test]
-fn data_in_time_wait_is_acknowledged_and_restarts_the_wait() {
+/// Half-closed first, then the peer's FIN at 30 ms: TIME-WAIT, with
+/// RCV.NXT and SND.NXT both 2.
+fn in_time_wait() -> Trace {
     let mut t = established();
     t.conn().shutdown_write();
     t.expect("F. 1:1(0) ack 1 win * <*>");
     t.at(30)
         .recv("F. 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
     t.expect(". 2:2(0) ack 2 win * <*>");
+    assert_eq!(t.conn().state(), State::TimeWait);
+    t
+}
+
+/// RFC 9293 §3.10.7.4: in TIME-WAIT an acceptable segment with data is
+/// acknowledged and the 2·MSL wait starts again.
+#[test]
+fn data_in_time_wait_is_acknowledged_and_restarts_the_wait() {
+    let mut t = in_time_wait();
     assert_eq!(t.conn().state(), State::TimeWait);
     t.at(1000)
         .recv("P. 2:7(5) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
@@ -351,12 +359,7 @@ fn data_in_time_wait_is_acknowledged_and_restarts_the_wait() {
 /// RCV.NXT is not, or two ends in TIME-WAIT would trade ACKs for ever.
 #[test]
 fn an_out_of_order_segment_in_time_wait_gets_an_ack_a_bare_ack_at_rcv_nxt_none() {
-    let mut t = established();
-    t.conn().shutdown_write();
-    t.expect("F. 1:1(0) ack 1 win * <*>");
-    t.at(30)
-        .recv("F. 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
-    t.expect(". 2:2(0) ack 2 win * <*>");
+    let mut t = in_time_wait();
     t.at(40)
         .recv(". 2:2(0) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
     t.expect_none();

@@ -3,9 +3,11 @@
 use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+use siphasher::sip::SipHasher24;
 
 use rustc_hash::FxHashMap;
 use vtcp_conn::{Conn, ConnConfig, CookieHandshake, IsnSource, State};
@@ -371,7 +373,6 @@ pub struct Stack {
     /// Timer deadlines; an entry is stale when the connection's own
     /// deadline moved or the slot holds another connection.
     timers: BinaryHeap<Timer>,
-    port_hasher: RandomState,
     next_port: u32,
 }
 
@@ -393,7 +394,6 @@ impl Stack {
             replies: VecDeque::new(),
             dirty: VecDeque::new(),
             timers: BinaryHeap::new(),
-            port_hasher: RandomState::new(),
             next_port: 0,
         }
     }
@@ -532,10 +532,14 @@ impl Stack {
         }
         let (lo, hi) = self.cfg.ephemeral_ports;
         let range = u32::from(hi.saturating_sub(lo)) + 1;
-        let offset = (self
-            .port_hasher
-            .hash_one((local_ip, remote, self.cfg.isn_key))
-            % u64::from(range)) as u32;
+        // RFC 6056 §3.3.3 (Algorithm 3): the offset is F(local IP, remote
+        // IP and port, secret), so the same secret gives the same ports
+        // (seeded simulations repeat byte for byte) and others cannot
+        // guess them.
+        let mut f = SipHasher24::new_with_key(&self.cfg.isn_key);
+        (local_ip, remote).hash(&mut f);
+        f.write_u8(0x6e); // apart from the ISN's use of the same key
+        let offset = (f.finish() % u64::from(range)) as u32;
         for i in 0..range {
             let port = lo + ((offset + self.next_port + i) % range) as u16;
             let key = ConnKey {

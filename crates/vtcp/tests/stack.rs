@@ -742,3 +742,21 @@ fn connect_refuses_non_unicast_addresses() {
     );
     assert_eq!(client.connections(), 0);
 }
+
+/// RFC 6056 Algorithm 3: the ephemeral port comes from the stack's secret
+/// and the addresses, so two stacks with the same secret pick the same
+/// port (seeded runs repeat) and stacks with other secrets other ports.
+#[test]
+fn ephemeral_ports_come_from_the_secret() {
+    let port = |seed: u8| {
+        let mut s = stack(seed);
+        let key = s
+            .connect(Duration::from_secs(1), CLIENT.into(), server_addr(80))
+            .unwrap();
+        key.local.port()
+    };
+    assert_eq!(port(3), port(3));
+    assert_eq!(port(4), port(4));
+    assert_ne!(port(3), port(4));
+    assert!((49152..=65535).contains(&port(3)));
+}

@@ -181,7 +181,7 @@ impl RecvBuf {
     pub fn sack_blocks(&mut self, max: usize) -> SackBlocks {
         let max = max.min(vtcp_wire::MAX_SACK_BLOCKS);
         let mut out = SackBlocks::new();
-        if max == 0 || (self.dsack.is_none() && self.ooo.is_empty()) {
+        if max == 0 || !self.has_sack_info() {
             return out;
         }
         if let Some(d) = self.dsack.take() {

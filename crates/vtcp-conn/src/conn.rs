@@ -840,8 +840,8 @@ impl Conn {
                 self.rcv.buf.insert(seg.seq, seg.payload);
             }
             if self.state == State::TimeWait && seg.flags.contains(Flags::FIN) {
-                // A retransmitted FIN: restart the 2·MSL wait (§3.10.7.4).
-                self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+                // A retransmitted FIN (§3.10.7.4).
+                self.restart_time_wait();
             }
             return;
         }
@@ -912,7 +912,7 @@ impl Conn {
         // taken: the peer's FIN ended its stream) and the wait restarts.
         if self.state == State::TimeWait && !seg.payload.is_empty() {
             self.rcv.ack_now = true;
-            self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+            self.restart_time_wait();
         } else if self.state == State::TimeWait && seg.seq != self.rcv_nxt() {
             // Out of order (§3.10.7.4's general rule, as FreeBSD and Linux
             // answer it). A bare ACK at RCV.NXT stays unanswered, or two
@@ -1438,6 +1438,11 @@ impl Conn {
         ] {
             self.timers.stop(t);
         }
+        self.restart_time_wait();
+    }
+
+    /// The 2·MSL wait starts (again) now (RFC 9293 §3.10.7.4).
+    fn restart_time_wait(&mut self) {
         self.timers
             .set(Timer::TimeWait, self.now + self.cfg.time_wait);
     }
@@ -1471,14 +1476,15 @@ impl Conn {
     /// `fin_in_segment`: the segment just processed carries FIN.
     fn consume_fin(&mut self, fin_in_segment: bool) {
         if self.rcv.fin_consumed {
-            // Only a FIN is answered here: answering the peer's bare ACKs
-            // in TIME-WAIT would start an endless exchange of ACKs after a
-            // simultaneous close, where both ends are in TIME-WAIT.
+            // Past the FIN, only a FIN again is answered here (data and
+            // out-of-order segments in TIME-WAIT were answered before):
+            // answering the peer's bare ACKs at RCV.NXT would start an
+            // endless exchange of ACKs after a simultaneous close, where
+            // both ends are in TIME-WAIT.
             if self.state == State::TimeWait && fin_in_segment {
                 // A retransmitted FIN: ACK it and restart the 2·MSL wait.
                 self.rcv.ack_now = true;
-                self.timers
-                    .set(Timer::TimeWait, self.now + self.cfg.time_wait);
+                self.restart_time_wait();
             }
             return;
         }

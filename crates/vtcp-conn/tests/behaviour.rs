@@ -577,15 +577,22 @@ fn three_duplicate_acks_trigger_a_fast_retransmit() {
     assert_eq!(t.conn().stats().fast_recoveries, 1);
 }
 
-#[test]
-fn zero_window_is_probed_with_backoff_and_resumes_on_an_update() {
+/// The peer's window closed at 20 ms with "hello" queued; the persist
+/// timer's one-octet probe (due one RTO later, at 220 ms) is taken at
+/// 1020 ms.
+fn hello_probed_in_a_zero_window() -> Trace {
     let mut t = established();
     t.at(20)
         .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
     t.conn().write(b"hello").unwrap();
     t.expect_none();
-    // The persist timer fires after one RTO (1 s): a one-octet probe.
     t.at(1020).expect(". 1:2(1) ack 1 win * <*>");
+    t
+}
+
+#[test]
+fn zero_window_is_probed_with_backoff_and_resumes_on_an_update() {
+    let mut t = hello_probed_in_a_zero_window();
     t.at(1021)
         .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 130 ecr 0>");
     // The window opens: the data goes at once.
@@ -600,12 +607,7 @@ fn zero_window_is_probed_with_backoff_and_resumes_on_an_update() {
 /// the rest of the data follows it.
 #[test]
 fn an_ack_of_the_zero_window_probe_octet_resumes_sending() {
-    let mut t = established();
-    t.at(20)
-        .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
-    t.conn().write(b"hello").unwrap();
-    t.expect_none();
-    t.at(1020).expect(". 1:2(1) ack 1 win * <*>");
+    let mut t = hello_probed_in_a_zero_window();
     t.at(1021)
         .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
     t.expect("P. 2:6(4) ack 1 win * <*>").expect_none();

@@ -57,10 +57,15 @@ impl Profile {
         }
     }
 
+    /// The MSS FreeBSD advertises over IPv6 (`ipv6`) or IPv4.
+    pub fn mss(&self, ipv6: bool) -> u16 {
+        if ipv6 { 1440 } else { 1460 }
+    }
+
     /// The connection configuration for an IPv6 (`ipv6`) or IPv4 script.
     pub fn conn_config(&self, ipv6: bool) -> ConnConfig {
         ConnConfig {
-            mss: if ipv6 { 1440 } else { 1460 },
+            mss: self.mss(ipv6),
             enable_timestamps: self.rfc1323,
             no_window_scaling: !self.rfc1323,
             enable_sack: self.sack,

@@ -334,13 +334,8 @@ impl Runner {
     }
 
     fn our_mss(&self) -> usize {
-        usize::from(
-            self.profile
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .conn_config(self.local.is_ipv6())
-                .mss,
-        )
+        let profile = self.profile.lock().unwrap_or_else(|e| e.into_inner());
+        usize::from(profile.mss(self.local.is_ipv6()))
     }
 
     fn inject(&mut self, line: &Line, spec: &PacketSpec) -> Step {

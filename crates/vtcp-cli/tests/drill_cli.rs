@@ -24,7 +24,7 @@ fn the_runner_s_scripts_pass_with_a_summary() {
     assert!(
         stdout
             .trim()
-            .ends_with("5 passed, 0 differ, 0 failed, 0 unsupported"),
+            .ends_with("6 passed, 0 differ, 0 failed, 0 unsupported"),
         "{stdout}"
     );
 }

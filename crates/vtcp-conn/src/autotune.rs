@@ -12,10 +12,6 @@
 
 use std::time::Duration;
 
-/// The window a connection offers before it has measured anything: 64 KiB,
-/// Linux's initial receive window at its default `tcp_rmem`.
-pub(crate) const INITIAL_WINDOW: usize = 64 * 1024;
-
 /// The receive-side auto-tuner.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RcvAutoTune {
@@ -38,12 +34,8 @@ pub(crate) struct RcvAutoTune {
 impl RcvAutoTune {
     /// A tuner for a buffer of `max` octets; `enabled` false fixes the
     /// window at the whole buffer (the behaviour before auto-tuning).
-    pub(crate) fn new(max: usize, enabled: bool, now: Duration) -> Self {
-        let limit = if enabled {
-            INITIAL_WINDOW.min(max)
-        } else {
-            max
-        };
+    pub(crate) fn new(max: usize, initial: usize, enabled: bool, now: Duration) -> Self {
+        let limit = if enabled { initial.min(max) } else { max };
         Self {
             limit,
             max,
@@ -123,7 +115,7 @@ mod tests {
     #[test]
     fn the_window_grows_to_twice_what_is_drained_per_round_trip_up_to_the_buffer() {
         let ms = Duration::from_millis;
-        let mut t = RcvAutoTune::new(4 << 20, true, ms(0));
+        let mut t = RcvAutoTune::new(4 << 20, crate::config::INITIAL_RECV_WINDOW, true, ms(0));
         assert_eq!(t.limit(), 64 * 1024);
         t.on_rtt_sample(ms(20));
         // Within one round trip: no measurement yet.
@@ -143,9 +135,9 @@ mod tests {
     #[test]
     fn without_auto_tuning_or_an_rtt_the_window_stays() {
         let ms = Duration::from_millis;
-        let t = RcvAutoTune::new(1 << 20, false, ms(0));
+        let t = RcvAutoTune::new(1 << 20, crate::config::INITIAL_RECV_WINDOW, false, ms(0));
         assert_eq!(t.limit(), 1 << 20);
-        let mut t = RcvAutoTune::new(1 << 20, true, ms(0));
+        let mut t = RcvAutoTune::new(1 << 20, crate::config::INITIAL_RECV_WINDOW, true, ms(0));
         assert!(!t.on_drained(500_000, ms(1000), None));
         // The sender's SRTT serves when no timestamps are seen.
         assert!(t.on_drained(500_000, ms(2000), Some(ms(50))));

@@ -161,6 +161,9 @@ pub enum IsnSource {
     Fixed(Seq),
 }
 
+/// The receive window auto-tuning offers at first, by default: 64 KiB.
+pub const INITIAL_RECV_WINDOW: usize = 64 * 1024;
+
 /// The room the send buffer offers at the least when auto-tuned: 256 KiB.
 pub const SEND_BUFFER_FLOOR: usize = 256 * 1024;
 
@@ -220,6 +223,35 @@ pub struct ConnConfig {
     /// (default). Off: RFC 793's rule, a SYN in the window resets the
     /// connection.
     pub syn_challenge: bool,
+    /// Drop every segment that has both SYN and FIN set, in every state
+    /// but TIME-WAIT (default). No connection needs one: it is how
+    /// scanners tell stacks apart, and Linux drops it in LISTEN, FreeBSD
+    /// (`net.inet.tcp.drop_synfin`) everywhere. Off: RFC 9293's
+    /// processing; in LISTEN the SYN opens a connection and the FIN is
+    /// left for the peer to send again once synchronized (as FreeBSD).
+    pub drop_syn_fin: bool,
+    /// RFC 1337's guard against TIME-WAIT assassination: a RST in
+    /// TIME-WAIT is ignored, and TIME-WAIT runs its course. Off (default,
+    /// as Linux's `tcp_rfc1337`): RFC 9293 §3.10.7.4, an acceptable RST
+    /// closes the connection early.
+    pub time_wait_ignores_rst: bool,
+    /// Let a new SYN reopen a 4-tuple in TIME-WAIT (RFC 9293 §3.6.1,
+    /// MAY-2; default, as Linux and FreeBSD), when RFC 6191 says it is
+    /// new: with timestamps, a newer TSval; without, a higher sequence
+    /// number. Off: every SYN in TIME-WAIT gets RFC 5961's challenge ACK
+    /// (or RFC 793's reset) and TIME-WAIT runs its course.
+    pub time_wait_reopen: bool,
+    /// Accept segments up to the room in the receive buffer even where
+    /// the window field cannot advertise all of it (more than 65,535
+    /// octets without window scaling, or what the scale rounds off).
+    /// RFC 9293 §3.10.7.4 tests against RCV.WND; FreeBSD takes RCV.WND to
+    /// be the buffer's room, Linux (default, `false`) the window it
+    /// advertised.
+    pub accept_unadvertised_room: bool,
+    /// With `auto_tune`, the receive window offered at first (64 KiB by
+    /// default; Linux's `tcp_rmem` default is 128 KiB of which it offers
+    /// 64 KiB, FreeBSD's `recvspace` 64 KiB rounded up to whole segments).
+    pub initial_recv_window: usize,
     /// The order of the options in our SYN and SYN-ACK. No RFC fixes it;
     /// peers accept any. [`SynOptionOrder::Linux`] by default.
     pub syn_option_order: SynOptionOrder,
@@ -282,6 +314,11 @@ impl Default for ConnConfig {
             time_wait: Duration::from_secs(2),
             rst_challenge: true,
             syn_challenge: true,
+            drop_syn_fin: true,
+            time_wait_ignores_rst: false,
+            time_wait_reopen: true,
+            accept_unadvertised_room: false,
+            initial_recv_window: INITIAL_RECV_WINDOW,
             syn_option_order: SynOptionOrder::Linux,
             min_rto: Duration::from_millis(200),
             min_rto_variance: Duration::from_millis(200),

@@ -123,7 +123,7 @@ impl Conn {
         let cc = cfg.congestion.build(opts.smss);
         Self {
             snd: SendSide::new(iss, cfg.send_buffer),
-            rcv: RecvSide::new(cfg.recv_buffer, cfg.auto_tune, now),
+            rcv: RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now),
             opts,
             cfg,
             state,
@@ -161,12 +161,14 @@ impl Conn {
     pub fn accept_syn(cfg: ConnConfig, now: Duration, syn: &[u8]) -> Result<Self, ConnError> {
         let seg = Segment::parse(syn)?;
         if !seg.flags.contains(Flags::SYN)
-            || seg.flags.intersects(Flags::ACK | Flags::RST | Flags::FIN)
+            || seg.flags.intersects(Flags::ACK | Flags::RST)
+            || (seg.flags.contains(Flags::FIN) && cfg.drop_syn_fin)
         {
             return Err(ConnError::NotASyn);
         }
         let values = seg.options.values();
         let mut c = Self::new_inner(cfg, now, State::SynReceived);
+        c.rcv.passive = true;
         c.stats.segments_in += 1;
         c.take_peer_syn(&seg, &values, now);
         c.syn_needed = true;
@@ -273,6 +275,38 @@ impl Conn {
         self.opts.smss = fits;
         self.cc.set_mss(self.opts.smss);
         true
+    }
+
+    /// Whether a SYN (`syn`, the segment's bytes) may reopen this
+    /// connection from TIME-WAIT as a new incarnation: RFC 9293 §3.6.1
+    /// (MAY-2) with RFC 6191 §2's tests. If this incarnation used
+    /// timestamps, the SYN must carry a TSval newer than TS.Recent (or the
+    /// same one and a higher sequence number); without timestamps, its
+    /// sequence number must be beyond RCV.NXT. `false` in any other state,
+    /// with `time_wait_reopen` off, or for anything but a bare SYN.
+    pub fn accepts_reopen(&self, syn: &[u8]) -> bool {
+        let Ok(seg) = Segment::parse(syn) else {
+            return false;
+        };
+        if self.state != State::TimeWait
+            || !self.cfg.time_wait_reopen
+            || !seg.flags.contains(Flags::SYN)
+            || seg.flags.intersects(Flags::ACK | Flags::RST)
+            || (seg.flags.contains(Flags::FIN) && self.cfg.drop_syn_fin)
+        {
+            return false;
+        }
+        let newer_seq = seg.seq.after(self.rcv_nxt());
+        if !self.opts.ts_ok {
+            return newer_seq;
+        }
+        match seg.options.values().timestamp {
+            Some(ts) if ts.tsval == self.opts.ts_recent => newer_seq,
+            Some(ts) => vtcp_seq::seq_before(self.opts.ts_recent, ts.tsval),
+            // RFC 6191 §2: the old incarnation had timestamps and the SYN
+            // has none: nothing shows that it is new.
+            None => false,
+        }
     }
 
     // ----- Accessors -----
@@ -657,6 +691,15 @@ impl Conn {
             self.stats.malformed += 1;
             return;
         };
+        if seg.flags.contains(Flags::SYN | Flags::FIN)
+            && self.cfg.drop_syn_fin
+            && self.state != State::TimeWait
+        {
+            // `ConnConfig::drop_syn_fin`: no connection sends SYN and FIN
+            // together; scanners do.
+            self.stats.dropped += 1;
+            return;
+        }
         let values = seg.options.values();
         match self.state {
             State::Closed | State::Listen => {}
@@ -729,10 +772,22 @@ impl Conn {
     /// RFC 9293 §3.10.7.4, the four cases.
     fn acceptable(&self, seg: &Segment<&[u8]>) -> bool {
         let len = Self::seg_len(seg);
-        let wnd = self
+        let mut wnd = self
             .rcv
             .wnd()
             .max(u32::from(self.state == State::SynReceived));
+        // RCV.WND as the buffer's room, where the field could not carry
+        // all of it (`ConnConfig::accept_unadvertised_room`): FreeBSD's
+        // rule, from the socket's creation (not in a passive open's
+        // SYN-RECEIVED, its syncache) until TIME-WAIT.
+        let room_counts = match self.state {
+            State::SynReceived => !self.rcv.passive,
+            State::TimeWait => false,
+            _ => true,
+        };
+        if self.cfg.accept_unadvertised_room && room_counts {
+            wnd = wnd.max(self.rcv.window().min(1 << 30) as u32);
+        }
         let nxt = self.rcv_nxt();
         let in_window = |s: Seq| s.in_range(nxt, nxt + wnd);
         match (len, wnd) {
@@ -849,6 +904,11 @@ impl Conn {
         self.arm_keepalive(now);
         // Second: RST (RFC 5961 §3.2).
         if seg.flags.contains(Flags::RST) {
+            if self.state == State::TimeWait && self.cfg.time_wait_ignores_rst {
+                // RFC 1337 §3 (TW-assassination), when asked for.
+                self.stats.dropped += 1;
+                return;
+            }
             // RFC 793's rule, when asked for: any RST in the window
             // resets.
             if seg.seq == self.rcv_nxt() || !self.cfg.rst_challenge {
@@ -867,6 +927,11 @@ impl Conn {
         if seg.flags.contains(Flags::SYN) {
             if self.cfg.syn_challenge {
                 self.challenge_ack();
+            } else if seg.seq.before(self.rcv_nxt()) {
+                // RFC 793's rule is about a SYN in the window; this one is
+                // left of it (the segment was acceptable for what follows
+                // its SYN): an old duplicate, answered with an ACK.
+                self.rcv.ack_now = true;
             } else {
                 // RFC 793 §3.9 (when asked for): a SYN in the window is an
                 // error; reset and close.

@@ -35,6 +35,9 @@ mod send;
 mod timer;
 mod types;
 
-pub use config::{Congestion, ConnConfig, IsnSource, Keepalive, SEND_BUFFER_FLOOR, SynOptionOrder};
+pub use config::{
+    Congestion, ConnConfig, INITIAL_RECV_WINDOW, IsnSource, Keepalive, SEND_BUFFER_FLOOR,
+    SynOptionOrder,
+};
 pub use conn::Conn;
 pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};

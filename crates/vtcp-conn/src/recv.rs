@@ -24,6 +24,8 @@ pub(crate) struct RecvSide {
     pub(crate) fin_consumed: bool,
     /// The right edge of the window last advertised (RCV.NXT + RCV.WND).
     pub(crate) adv_right: Seq,
+    /// Opened by a SYN to a listener (a passive open).
+    pub(crate) passive: bool,
     /// The acknowledgment number of the latest ACK sent (RFC 7323's
     /// Last.ACK.sent).
     pub(crate) last_ack_sent: Seq,
@@ -41,7 +43,7 @@ pub(crate) struct RecvSide {
 
 impl RecvSide {
     /// Nothing received yet.
-    pub(crate) fn new(buffer: usize, auto_tune: bool, now: Duration) -> Self {
+    pub(crate) fn new(buffer: usize, initial: usize, auto_tune: bool, now: Duration) -> Self {
         Self {
             irs: Seq(0),
             buf: RecvBuf::new(buffer, Seq(0)),
@@ -49,8 +51,9 @@ impl RecvSide {
             peer_fin: None,
             fin_consumed: false,
             adv_right: Seq(0),
+            passive: false,
             last_ack_sent: Seq(0),
-            autotune: RcvAutoTune::new(buffer, auto_tune, now),
+            autotune: RcvAutoTune::new(buffer, initial, auto_tune, now),
             last_tsecr_sampled: 0,
             ack_now: false,
             unacked_segments: 0,

@@ -332,7 +332,11 @@ fn data_after_the_application_closed_is_answered_with_a_reset() {
 /// Half-closed first, then the peer's FIN at 30 ms: TIME-WAIT, with
 /// RCV.NXT and SND.NXT both 2.
 fn in_time_wait() -> Trace {
-    let mut t = established();
+    in_time_wait_with(|_| {})
+}
+
+fn in_time_wait_with(tweak: impl FnOnce(&mut vtcp_conn::ConnConfig)) -> Trace {
+    let mut t = established_with(tweak);
     t.conn().shutdown_write();
     t.expect("F. 1:1(0) ack 1 win * <*>");
     t.at(30)
@@ -367,6 +371,74 @@ fn an_out_of_order_segment_in_time_wait_gets_an_ack_a_bare_ack_at_rcv_nxt_none()
         .recv(". 500:500(0) ack 2 win 1000 <nop,nop,TS val 150 ecr 0>");
     t.expect(". 2:2(0) ack 2 win * <*>");
     assert_eq!(t.conn().state(), State::TimeWait);
+}
+
+/// RFC 9293 §3.10.7.4: a RST at RCV.NXT in TIME-WAIT closes it early
+/// (as Linux by default); with RFC 1337's guard against TIME-WAIT
+/// assassination (`time_wait_ignores_rst`, FreeBSD's behaviour) it is
+/// ignored and TIME-WAIT runs its course.
+#[test]
+fn a_rst_in_time_wait_closes_it_unless_rfc1337_is_asked_for() {
+    let mut t = in_time_wait();
+    t.at(40).recv("R 2:2(0) win 0").expect_none();
+    assert_eq!(t.conn().state(), State::Closed);
+    let mut t = in_time_wait_with(|c| c.time_wait_ignores_rst = true);
+    t.at(40).recv("R 2:2(0) win 0").expect_none();
+    assert_eq!(t.conn().state(), State::TimeWait);
+    time_wait_ends_at(&mut t, 2030);
+}
+
+/// SYN and FIN together: dropped by default (`drop_syn_fin`: no
+/// connection sends it, scanners do); otherwise the SYN is a SYN in a
+/// synchronized state (RFC 5961 §4: a challenge ACK).
+#[test]
+fn a_syn_fin_is_dropped_unless_asked_otherwise() {
+    let mut t = established();
+    t.at(20).recv("SF 77:77(0) win 65535").expect_none();
+    assert_eq!(t.conn().stats().challenge_acks, 0);
+    assert_eq!(t.conn().state(), State::Established);
+    let mut t = established_with(|c| c.drop_syn_fin = false);
+    t.at(20).recv("SF 77:77(0) win 65535");
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
+    assert_eq!(t.conn().stats().challenge_acks, 1);
+}
+
+/// Without window scaling a 65,700-octet window cannot be advertised
+/// (the field says 65,535). By default the right edge is what was
+/// advertised, so a RST at RCV.NXT + 65,600 is outside and dropped
+/// silently (RFC 5961 §3.2); with `accept_unadvertised_room` (FreeBSD's
+/// RCV.WND, the buffer's room) it is inside, and gets a challenge ACK.
+#[test]
+fn the_window_beyond_the_field_counts_only_when_asked() {
+    for room in [false, true] {
+        let mut t = Trace::passive(|c| {
+            c.enable_timestamps = false;
+            c.initial_recv_window = 65_700;
+            c.accept_unadvertised_room = room;
+        });
+        t.at(0).recv("S 0:0(0) win 65535 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+        t.at(10).recv(". 1:1(0) ack 1 win 65535");
+        t.at(20).recv("R 65600:65600(0) win 0");
+        if room {
+            t.expect(". 1:1(0) ack 1 win 65535");
+        } else {
+            t.expect_none();
+        }
+        assert_eq!(t.conn().state(), State::Established);
+    }
+}
+
+/// RFC 793's SYN rule (`syn_challenge` off) resets for a SYN *in* the
+/// window. A segment whose SYN is left of it, acceptable only for the
+/// octet after, is an old duplicate: an ACK, no reset.
+#[test]
+fn rfc793_syn_rule_spares_a_syn_left_of_the_window() {
+    let mut t = established_with(|c| c.syn_challenge = false);
+    t.at(20)
+        .recv("S 0:1(1) win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <*>");
+    assert_eq!(t.conn().state(), State::Established);
 }
 
 /// The SYN's options in the BSDs' order when asked

@@ -10,7 +10,21 @@
 
 use std::time::Duration;
 
-use vtcp::ConnConfig;
+use vtcp::wire::{Flags, Segment};
+use vtcp::{ConnConfig, State};
+
+/// What an injected segment met: the context in which the engine's answer
+/// is judged when the script expects no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Met {
+    /// The injected segment's flags.
+    pub flags: Flags,
+    /// The state of its connection before it arrived; `None`: no
+    /// connection (a listener, or nothing).
+    pub state: Option<State>,
+    /// A socket of the script listens.
+    pub listening: bool,
+}
 
 /// The engine's settings for a script, changed by its `sysctl`s.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +51,8 @@ pub struct Profile {
     pub insecure_rst: bool,
     /// RFC 793's SYN rule instead of RFC 5961's (`insecure_syn`).
     pub insecure_syn: bool,
+    /// Drop segments with SYN and FIN (`net.inet.tcp.drop_synfin`).
+    pub drop_synfin: bool,
 }
 
 impl Profile {
@@ -54,6 +70,7 @@ impl Profile {
             initial_rto: Duration::from_secs(1),
             insecure_rst: false,
             insecure_syn: false,
+            drop_synfin: false,
         }
     }
 
@@ -79,8 +96,53 @@ impl Profile {
             syn_option_order: vtcp::conn::SynOptionOrder::Bsd,
             rst_challenge: !self.insecure_rst,
             syn_challenge: !self.insecure_syn,
+            drop_syn_fin: self.drop_synfin,
+            // FreeBSD's TIME-WAIT ignores RSTs (RFC 1337). It reopens on a
+            // newer SYN, but the scripts' standard branch (`#ifdef
+            // STANDARD`, the one kept) expects RFC 5961's challenge ACK.
+            time_wait_ignores_rst: true,
+            time_wait_reopen: false,
+            // FreeBSD's RCV.WND is its buffer's room: the receive space
+            // rounded up to whole segments (65,700 at MSS 1460), of which
+            // an unscaled window field says 65,535.
+            accept_unadvertised_room: true,
+            initial_recv_window: self.recvspace.div_ceil(usize::from(self.mss(ipv6)))
+                * usize::from(self.mss(ipv6)),
             ..ConnConfig::default()
         }
+    }
+
+    /// Why `sent`, which the script did not expect, is the operating
+    /// system's own choice and not an RFC's, if it is: the RFC asks for
+    /// the segment, the operating system sends none. Each rule names the
+    /// section.
+    pub fn unexpected_is_choice(&self, sent: &Segment<&[u8]>, met: &Met) -> Option<&'static str> {
+        if self.name != "freebsd" {
+            return None;
+        }
+        let bare = sent.payload.is_empty();
+        if met.state.is_none()
+            && met.listening
+            && met.flags.contains(Flags::SYN | Flags::ACK)
+            && sent.flags == Flags::RST
+            && bare
+        {
+            return Some(
+                "FreeBSD drops a SYN-ACK to a listener (as probably spoofed); RFC 9293 \
+                 §3.10.7.2 answers any ACK in LISTEN with <SEQ=SEG.ACK><CTL=RST>, as we do",
+            );
+        }
+        if met.state == Some(State::TimeWait)
+            && !met.flags.contains(Flags::RST)
+            && sent.flags == Flags::ACK
+            && bare
+        {
+            return Some(
+                "FreeBSD's TIME-WAIT answers only a retransmitted FIN (the suite's note 1); \
+                 RFC 9293 §3.10.7.4 acknowledges an unacceptable segment, and a FIN, as we do",
+            );
+        }
+        None
     }
 
     /// Applies `sysctl -w name=value`. `Ok(None)`: taken; `Ok(Some(why))`:
@@ -108,11 +170,11 @@ impl Profile {
             "net.inet.tcp.hostcache.purgenow" => {
                 return Ok(Some("no host cache".into()));
             }
-            // Defaults the engine has: RSTs are sent (no blackhole),
-            // RFC 5961 RST handling, SYN-FIN processed, no ECN initiated.
+            // RSTs are sent (no blackhole).
             "net.inet.tcp.insecure_rst" => self.insecure_rst = n()? != 0,
             "net.inet.tcp.insecure_syn" => self.insecure_syn = n()? != 0,
-            "net.inet.tcp.blackhole" | "net.inet.tcp.drop_synfin" if n()? == 0 => {
+            "net.inet.tcp.drop_synfin" => self.drop_synfin = n()? != 0,
+            "net.inet.tcp.blackhole" if n()? == 0 => {
                 return Ok(None);
             }
             "net.inet.tcp.rexmit_initial" => {

@@ -15,7 +15,7 @@ use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
 use vtcp::{CloseReason, ConnKey, ListenerId, Stack, StackConfig, State};
 
 use crate::packet::{self, PacketSpec, Spaces, Verdict};
-use crate::profile::Profile;
+use crate::profile::{Met, Profile};
 use crate::script::{Action, Line, Script, Syscall, When};
 
 /// Our addresses and the injected side's: inside 198.18.0.0/15 and
@@ -120,6 +120,8 @@ struct Runner {
     buf: Vec<u8>,
     /// The MSS option of the injected side's latest SYN.
     peer_mss: Option<u16>,
+    /// What the latest injected segment met.
+    met: Option<Met>,
 }
 
 /// Runs `script` with `profile`'s defaults.
@@ -175,6 +177,7 @@ pub fn run(script: &Script, profile: Profile) -> Outcome {
         differs: Vec::new(),
         buf: vec![0; 70_000],
         peer_mss: None,
+        met: None,
     };
     for line in &script.lines {
         if let Step::Stop(outcome) = r.line(line) {
@@ -223,11 +226,25 @@ impl Runner {
         }
         let at = at.unwrap_or(self.now);
         self.advance_to(at);
-        // What was sent well before this line and matched no `>` line.
-        if let Some((t, bytes)) = self.sent.front()
+        // What was sent well before this line and matched no `>` line:
+        // a fail, unless the profile knows it for its system's choice.
+        while let Some((t, bytes)) = self.sent.front()
             && *t + self.tolerance < at
         {
             let got = self.show(bytes);
+            let choice = self.met.as_ref().and_then(|met| {
+                let seg = Segment::parse(bytes).ok()?;
+                self.profile
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unexpected_is_choice(&seg, met)
+            });
+            if let Some(why) = choice {
+                self.differs
+                    .push(format!("line {}: {why}: sent {got}", line.number));
+                self.sent.pop_front();
+                continue;
+            }
             return fail(
                 line,
                 line.text.clone(),
@@ -353,6 +370,18 @@ impl Runner {
             return unsupported("mixed address families");
         };
         fill_tcp_checksum(&pseudo, &mut bytes);
+        let key = ConnKey {
+            local: SocketAddr::new(self.local, self.ports.0),
+            remote: SocketAddr::new(self.remote, self.ports.1),
+        };
+        self.met = Some(Met {
+            flags: spec.flags,
+            state: self.stack.conn(key).map(|c| c.state()),
+            listening: self
+                .fds
+                .values()
+                .any(|s| matches!(s.held, Held::Listening(_))),
+        });
         self.stack
             .handle_packet(self.now, self.remote, self.local, &bytes);
         Step::Next

@@ -88,10 +88,57 @@ fn a_wrong_result_of_a_call_fails() {
 fn what_the_runner_cannot_do_is_unsupported_by_name() {
     let o = edited(
         "+0.00 bind(3, ..., ...) = 0",
-        "+0.00 `sysctl -w net.inet.tcp.drop_synfin=1`\n+0.00 bind(3, ..., ...) = 0",
+        "+0.00 `sysctl -w net.inet.tcp.rexmit_drop_options=0`\n+0.00 bind(3, ..., ...) = 0",
     );
     assert_eq!(
         o,
-        Outcome::Unsupported("sysctl net.inet.tcp.drop_synfin=1".into())
+        Outcome::Unsupported("sysctl net.inet.tcp.rexmit_drop_options=0".into())
+    );
+}
+
+/// An answer the RFC asks for and FreeBSD does not send is "differs"
+/// with the reason, only in the context the profile names: a RST for a
+/// SYN-ACK to a listener is, a RST for the same SYN-ACK with no listener
+/// (CLOSED, where FreeBSD resets too) is not.
+#[test]
+fn an_unexpected_segment_differs_only_where_the_profile_says_why() {
+    let script = |listen: &str| {
+        format!(
+            "--ip_version=ipv4\n--tolerance_usecs=10000\n\
+             0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+             +0.00 bind(3, ..., ...) = 0\n{listen}\
+             +0.10 < S. 17:17(0) ack 34 win 32767\n\
+             +0.10 close(3) = 0\n"
+        )
+    };
+    let o = run_text(&script("+0.00 listen(3, 1) = 0\n"), Profile::freebsd()).unwrap();
+    match o {
+        Outcome::Differs(why) => assert!(why[0].contains("§3.10.7.2"), "{why:?}"),
+        other => panic!("expected differs, got {other:?}"),
+    }
+    let o = run_text(&script(""), Profile::freebsd()).unwrap();
+    assert_eq!(failed_at(&o), 6);
+}
+
+/// In TIME-WAIT our ACK for an unacceptable segment is FreeBSD's
+/// difference; the same ACK in ESTABLISHED, where FreeBSD sends it too,
+/// fails a script that does not expect it.
+#[test]
+fn an_ack_the_script_does_not_expect_differs_only_in_time_wait() {
+    let in_time_wait = edited(
+        "+0.00 close(3) = 0",
+        "+0.00 < . 200000:200000(0) ack 52 win 32767\n+0.10 close(3) = 0",
+    );
+    match in_time_wait {
+        Outcome::Differs(why) => assert!(why[0].contains("TIME-WAIT"), "{why:?}"),
+        other => panic!("expected differs, got {other:?}"),
+    }
+    let established = edited(
+        "+0.10 > . 1:1(0) ack 101",
+        "+0.00 < . 200000:200000(0) ack 1 win 32767\n+0.10 > . 1:1(0) ack 101",
+    );
+    assert!(
+        matches!(established, Outcome::Fail { .. }),
+        "{established:?}"
     );
 }

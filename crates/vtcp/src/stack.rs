@@ -192,6 +192,9 @@ pub struct Counters {
     /// source or destination is not a unicast address (RFC 1122
     /// §4.2.3.10: broadcast, multicast, unspecified).
     pub not_unicast: u64,
+    /// Segments with both SYN and FIN to a listener, dropped
+    /// (`ConnConfig::drop_syn_fin`).
+    pub syn_fin_dropped: u64,
 }
 
 /// How a stack is set up.
@@ -714,20 +717,20 @@ impl Stack {
         if flags.contains(Flags::RST) {
             self.counters.rsts_in += 1;
         }
+        let mut reopen_isn = None;
         if let Some(slot) = self.conns.slot_of(&key)
             && let Some(e) = self.conns.get_mut(slot)
         {
             // RFC 9293 §3.6.1 / RFC 6191: a new SYN may reuse a 4-tuple in
-            // TIME-WAIT when its sequence number is beyond the old one.
-            let reuse = e.conn.state() == State::TimeWait
-                && flags.contains(Flags::SYN)
-                && !flags.contains(Flags::ACK)
-                && view.seq().after(e.conn.rcv_nxt());
-            if !reuse {
+            // TIME-WAIT when it is shown to be new.
+            if !e.conn.accepts_reopen(segment) {
                 e.conn.handle_segment(now, segment);
                 self.after_event(slot);
                 return;
             }
+            // MAY-2 (1): the new incarnation's ISN beyond anything the old
+            // one sent, by a window (as Linux's tw_snd_nxt + 65535 + 2).
+            reopen_isn = Some(e.conn.snd_nxt() + 65_537);
             self.remove(slot);
         }
         if flags.contains(Flags::RST) {
@@ -745,9 +748,17 @@ impl Stack {
             return;
         };
         if flags.contains(Flags::SYN) && !flags.contains(Flags::ACK) {
+            if flags.contains(Flags::FIN) && (self.cfg.conn_config)().drop_syn_fin {
+                self.counters.syn_fin_dropped += 1;
+                return;
+            }
             let listener = self.listeners.get(&listen_addr).expect("found above");
             if listener.half_open < listener.backlog {
-                match Conn::accept_syn(self.conn_config(key), now, segment) {
+                let mut cfg = self.conn_config(key);
+                if let Some(isn) = reopen_isn {
+                    cfg.isn = IsnSource::Fixed(isn);
+                }
+                match Conn::accept_syn(cfg, now, segment) {
                     Ok(conn) => {
                         let stage = (ListenerId(listen_addr), Stage::HalfOpen);
                         self.insert(key, conn, Some(stage), false);
@@ -759,8 +770,13 @@ impl Stack {
             }
         } else if flags.contains(Flags::ACK) && !flags.contains(Flags::SYN) {
             self.try_cookie(now, key, listen_addr, segment, &view, src, dst);
-        } else {
+        } else if flags.contains(Flags::ACK) {
+            // RFC 9293 §3.10.7.2: any ACK in LISTEN is bad (a SYN-ACK
+            // here): <SEQ=SEG.ACK><CTL=RST>.
             self.reply_rst(&view, src, dst);
+        } else {
+            // §3.10.7.2, fourth: neither SYN nor ACK (a FIN, data): drop.
+            self.counters.malformed += 1;
         }
     }
 

@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
-use vtcp::wire::{Flags, Options, Segment, TcpOption};
+use vtcp::wire::{Flags, Options, Segment, TcpOption, Timestamp};
 use vtcp::{Stack, StackConfig, StackError, State};
 use vtcp_seq::Seq;
 
@@ -344,33 +344,200 @@ fn a_flood_of_spoofed_syns_keeps_memory_bounded_while_a_real_client_connects() {
     assert!(found);
 }
 
-#[test]
-fn time_wait_does_not_block_a_new_connection_with_a_higher_sequence_number() {
-    let mut net = Net::new();
+/// A server in TIME-WAIT (it closed first) and the client's key; the
+/// server's RCV.NXT, SND.NXT and TS.Recent (what it echoes).
+fn server_in_time_wait(net: &mut Net) -> (vtcp::ConnKey, Seq, Seq, u32) {
     let listener = net.server.listen(server_addr(80), 8).unwrap();
     let c = net.connect();
     let s = net.server.accept(listener).unwrap();
-    // The server closes first and ends in TIME-WAIT.
     net.server.conn_mut(s).unwrap().close();
     net.settle();
     net.client.conn_mut(c).unwrap().close();
     net.settle();
-    assert_eq!(net.server.conn(s).unwrap().state(), State::TimeWait);
-    let rcv_nxt = net.server.conn(s).unwrap().rcv_nxt();
-    let syn = Segment {
+    let conn = net.server.conn(s).unwrap();
+    assert_eq!(conn.state(), State::TimeWait);
+    let (rcv_nxt, snd_nxt) = (conn.rcv_nxt(), conn.snd_nxt());
+    // An out-of-window segment draws an ACK that echoes TS.Recent.
+    let probe = Segment {
         src_port: c.local.port(),
         dst_port: 80,
-        seq: rcv_nxt + 100_000,
-        flags: Flags::SYN,
+        seq: rcv_nxt + 1_000_000,
+        ack: snd_nxt,
+        flags: Flags::ACK,
         payload: &[][..],
         ..Default::default()
     };
     net.server
-        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
-    let bytes = one_reply(&mut net.server, net.now).unwrap();
-    let reply = Segment::parse(&bytes).unwrap();
-    assert_eq!(reply.flags, Flags::SYN | Flags::ACK);
-    assert_eq!(reply.ack, rcv_nxt + 100_001);
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&probe));
+    let ack = one_reply(&mut net.server, net.now).unwrap();
+    let ts_recent = Segment::parse(&ack)
+        .unwrap()
+        .options
+        .values()
+        .timestamp
+        .unwrap()
+        .tsecr;
+    (c, rcv_nxt, snd_nxt, ts_recent)
+}
+
+/// A SYN for the client's 4-tuple, with `tsval` if any.
+fn syn_again(c: vtcp::ConnKey, seq: Seq, tsval: Option<u32>) -> Vec<u8> {
+    let mut opts = vec![TcpOption::Mss(1460)];
+    if let Some(v) = tsval {
+        opts.push(TcpOption::Timestamp(Timestamp { tsval: v, tsecr: 0 }));
+    }
+    from_client(&Segment {
+        src_port: c.local.port(),
+        dst_port: 80,
+        seq,
+        flags: Flags::SYN,
+        options: Options::build(&opts).unwrap(),
+        payload: &[][..],
+        ..Default::default()
+    })
+}
+
+/// RFC 9293 §3.6.1 (MAY-2) with RFC 6191: a SYN reopens a 4-tuple in
+/// TIME-WAIT when it is shown to be new. The connection used timestamps,
+/// so a newer TSval does it even with a lower sequence number, and a
+/// higher sequence number does not with an older TSval or none; those
+/// get RFC 5961's challenge ACK and TIME-WAIT goes on. The new
+/// incarnation's ISN is beyond anything the old one sent (MAY-2 (1)).
+#[test]
+fn time_wait_is_reopened_by_a_syn_that_rfc6191_shows_new() {
+    for (case, newer_ts, higher_seq, ts, reopens) in [
+        ("newer TSval, lower seq", true, false, true, true),
+        ("older TSval, higher seq", false, true, true, false),
+        ("no TSval, higher seq", false, true, false, false),
+    ] {
+        let mut net = Net::new();
+        let (c, rcv_nxt, snd_nxt, ts_recent) = server_in_time_wait(&mut net);
+        let seq = if higher_seq {
+            rcv_nxt + 100_000
+        } else {
+            rcv_nxt - 100_000
+        };
+        let tsval = ts.then(|| {
+            if newer_ts {
+                ts_recent + 1
+            } else {
+                ts_recent - 1
+            }
+        });
+        net.server.handle_packet(
+            net.now,
+            CLIENT.into(),
+            SERVER.into(),
+            &syn_again(c, seq, tsval),
+        );
+        let bytes = one_reply(&mut net.server, net.now).unwrap();
+        let reply = Segment::parse(&bytes).unwrap();
+        let s = c.swapped();
+        if reopens {
+            assert_eq!(reply.flags, Flags::SYN | Flags::ACK, "{case}");
+            assert_eq!(reply.ack, seq + 1, "{case}");
+            assert_eq!(reply.seq, snd_nxt + 65_537, "{case}");
+            assert_eq!(net.server.conn(s).unwrap().state(), State::SynReceived);
+        } else {
+            assert_eq!(reply.flags, Flags::ACK, "{case}");
+            assert_eq!(reply.ack, rcv_nxt, "{case}");
+            assert_eq!(
+                net.server.conn(s).unwrap().state(),
+                State::TimeWait,
+                "{case}"
+            );
+        }
+    }
+}
+
+/// Without timestamps on the old connection, the sequence number
+/// decides (RFC 6191 §2, RFC 1122 §4.2.2.13); with `time_wait_reopen`
+/// off nothing reopens.
+#[test]
+fn without_timestamps_a_higher_sequence_number_reopens_time_wait_unless_turned_off() {
+    for reopen in [true, false] {
+        let mut net = Net::new();
+        net.server = Stack::new(StackConfig {
+            conn_config: Box::new(move || vtcp::ConnConfig {
+                enable_timestamps: false,
+                time_wait_reopen: reopen,
+                ..vtcp::ConnConfig::default()
+            }),
+            ..StackConfig::default()
+        });
+        let listener = net.server.listen(server_addr(80), 8).unwrap();
+        let c = net.connect();
+        let s = net.server.accept(listener).unwrap();
+        net.server.conn_mut(s).unwrap().close();
+        net.settle();
+        net.client.conn_mut(c).unwrap().close();
+        net.settle();
+        let rcv_nxt = net.server.conn(s).unwrap().rcv_nxt();
+        for seq in [rcv_nxt - 1, rcv_nxt + 100_000] {
+            net.server.handle_packet(
+                net.now,
+                CLIENT.into(),
+                SERVER.into(),
+                &syn_again(c, seq, None),
+            );
+            let reply = Segment::parse(&one_reply(&mut net.server, net.now).unwrap())
+                .unwrap()
+                .flags;
+            let new = reopen && seq != rcv_nxt - 1;
+            assert_eq!(
+                reply,
+                if new {
+                    Flags::SYN | Flags::ACK
+                } else {
+                    Flags::ACK
+                }
+            );
+        }
+    }
+}
+
+/// RFC 9293 §3.10.7.2 in LISTEN: a segment with neither SYN nor ACK (a
+/// FIN here) is dropped unanswered; an ACK-bearing one (a SYN-ACK) gets
+/// <SEQ=SEG.ACK><CTL=RST>; a SYN with FIN is dropped by default
+/// (`drop_syn_fin`) and counted, and otherwise opens a connection whose
+/// SYN-ACK acknowledges the SYN alone.
+#[test]
+fn listen_drops_a_bare_fin_resets_a_syn_ack_and_drops_a_syn_fin() {
+    let mut net = Net::new();
+    net.server.listen(server_addr(80), 8).unwrap();
+    let seg = |flags, ack| Segment {
+        src_port: 40_000,
+        dst_port: 80,
+        seq: Seq(1000),
+        ack: Seq(ack),
+        flags,
+        payload: &[][..],
+        ..Default::default()
+    };
+    let send = |net: &mut Net, s: Segment<&[u8]>| {
+        net.server
+            .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&s));
+        one_reply(&mut net.server, net.now)
+    };
+    assert_eq!(send(&mut net, seg(Flags::FIN, 0)), None);
+    let rst = send(&mut net, seg(Flags::SYN | Flags::ACK, 777)).unwrap();
+    let rst = Segment::parse(&rst).unwrap();
+    assert_eq!((rst.flags, rst.seq), (Flags::RST, Seq(777)));
+    assert_eq!(send(&mut net, seg(Flags::SYN | Flags::FIN, 0)), None);
+    assert_eq!(net.server.counters().syn_fin_dropped, 1);
+    assert_eq!(net.server.connections(), 0);
+    net.server = Stack::new(StackConfig {
+        conn_config: Box::new(|| vtcp::ConnConfig {
+            drop_syn_fin: false,
+            ..vtcp::ConnConfig::default()
+        }),
+        ..StackConfig::default()
+    });
+    net.server.listen(server_addr(80), 8).unwrap();
+    let syn_ack = send(&mut net, seg(Flags::SYN | Flags::FIN, 0)).unwrap();
+    let syn_ack = Segment::parse(&syn_ack).unwrap();
+    assert_eq!(syn_ack.flags, Flags::SYN | Flags::ACK);
+    assert_eq!(syn_ack.ack, Seq(1001));
 }
 
 #[test]

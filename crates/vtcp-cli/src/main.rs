@@ -78,8 +78,7 @@ fn main() -> ExitCode {
         },
         Command::Sim(args) => {
             let mut out = io::stdout().lock();
-            let mut err = io::stderr().lock();
-            match vtcp_cli::sim::sim(&args, &mut out, &mut err) {
+            match vtcp_cli::sim::sim(&args, &mut out, indicatif::ProgressDrawTarget::stderr()) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => {
                     eprintln!("vtcp: the transfer did not complete intact");

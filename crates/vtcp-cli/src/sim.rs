@@ -6,9 +6,10 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use crate::plot::TimeSequence;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vtcp_sim::{
-    GilbertElliott, Link, PcapWriter, Progress, Report, SimConfig, mathis_bound_bps, run,
-    run_with_tap,
+    Controller, GilbertElliott, Link, PcapWriter, Progress, Report, SimConfig, mathis_bound_bps,
+    run, run_with_tap,
 };
 
 /// The flags of `vtcp sim`.
@@ -53,8 +54,8 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 1000)]
     pub queue: usize,
     /// Congestion control.
-    #[arg(long, default_value = "highspeed", value_parser = ["newreno", "highspeed", "cubic"])]
-    pub cc: String,
+    #[arg(long, default_value = "highspeed")]
+    pub cc: Controller,
     /// Do not offer SACK.
     #[arg(long)]
     pub no_sack: bool,
@@ -165,7 +166,7 @@ impl SimArgs {
                 queue_packets: self.queue,
             },
             seed: self.seed,
-            congestion: self.cc.clone(),
+            congestion: self.cc,
             sack: !self.no_sack,
             timestamps: !self.no_timestamps,
             window_scaling: !self.no_window_scaling,
@@ -200,34 +201,22 @@ pub fn summary(cfg: &SimConfig, r: &Report) -> String {
         100.0 * r.goodput_bps() / capacity,
         mbit(capacity)
     );
-    match mathis_bound_bps(u32::from(cfg.mss), rtt, cfg.link.loss) {
-        Some(b) => {
-            let _ = writeln!(
-                s,
-                "mathis bound    {} (loss {:.2} %, RTT {:?})",
-                mbit(b),
-                cfg.link.loss * 100.0,
-                rtt
-            );
-        }
-        None => {
-            let _ = writeln!(s, "mathis bound    none (no random loss)");
-        }
-    }
+    let _ = writeln!(s, "mathis bound    {}", mathis_line(cfg, rtt, capacity));
     let _ = writeln!(
         s,
         "transfer time   {:.3} s (virtual)",
         r.transfer_time.as_secs_f64()
     );
     let _ = writeln!(s, "segments sent   {}", r.segments_sent);
-    let _ = writeln!(s, "retransmitted   {} segments", r.retransmits);
+    let _ = writeln!(s, "retransmitted   {}", count(r.retransmits, "segment"));
     let _ = writeln!(s, "fast recoveries {}", r.fast_recoveries);
     let _ = writeln!(s, "RTOs            {}", r.rtos);
     let _ = writeln!(s, "tail probes     {}", r.tlp_probes);
     let _ = writeln!(
         s,
-        "undone          {} reductions ({} bytes retransmitted for nothing)",
-        r.undos, r.spurious_retransmit_bytes
+        "undone          {} ({} retransmitted for nothing)",
+        count(r.undos, "reduction"),
+        count(r.spurious_retransmit_bytes, "byte")
     );
     if let Some((p50, p99, max)) = percentiles(&r.exchange_times) {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -274,6 +263,37 @@ pub fn summary(cfg: &SimConfig, r: &Report) -> String {
     s
 }
 
+/// `n` and `what`, in the plural unless `n` is 1.
+fn count(n: impl Into<u64>, what: &str) -> String {
+    let n = n.into();
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The Mathis et al. bound (MSS / RTT · √(3/2) / √p), said only where it
+/// means something: not without random loss, not when every packet is
+/// lost, and marked when the link is slower than the bound.
+fn mathis_line(cfg: &SimConfig, rtt: Duration, capacity: f64) -> String {
+    let loss = cfg.link.loss;
+    let rtt_ms = rtt.as_secs_f64() * 1000.0;
+    if loss >= 1.0 {
+        return "none (every packet lost)".into();
+    }
+    match mathis_bound_bps(u32::from(cfg.mss), rtt, loss) {
+        None => "none (no random loss)".into(),
+        Some(b) if b >= capacity => format!(
+            "{}, above the link's {}: the link binds (loss {:.2} %, RTT {rtt_ms:.1} ms)",
+            mbit(b),
+            mbit(capacity),
+            loss * 100.0
+        ),
+        Some(b) => format!(
+            "{} (loss {:.2} %, RTT {rtt_ms:.1} ms)",
+            mbit(b),
+            loss * 100.0
+        ),
+    }
+}
+
 /// The median, the 99th percentile (nearest rank) and the largest.
 fn percentiles(times: &[Duration]) -> Option<(Duration, Duration, Duration)> {
     let mut v = times.to_vec();
@@ -283,25 +303,47 @@ fn percentiles(times: &[Duration]) -> Option<(Duration, Duration, Duration)> {
     Some((rank(0.5), rank(0.99), last))
 }
 
-fn bar(out: &mut impl Write, p: Progress) {
-    let width = 40;
-    let done = (p.delivered as f64 / p.total.max(1) as f64 * f64::from(width)) as usize;
-    let _ = write!(
-        out,
-        "\r[{}{}] {:>6.2} s  {:>12} / {} bytes",
-        "#".repeat(done),
-        " ".repeat(width as usize - done.min(width as usize)),
-        p.now.as_secs_f64(),
-        p.delivered,
-        p.total
+/// A bar of `total` octets whose time is the simulation's (virtual),
+/// not the wall clock's.
+fn progress_bar(total: u64, target: ProgressDrawTarget) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    bar.set_style(
+        ProgressStyle::with_template("[{bar:40}] {msg} virtual  {bytes} / {total_bytes}")
+            .expect("a valid template")
+            .progress_chars("#> "),
     );
-    let _ = out.flush();
+    bar
+}
+
+fn show(bar: &ProgressBar, p: Progress) {
+    bar.set_position(p.delivered);
+    bar.set_message(format!("{:>7.2} s", p.now.as_secs_f64()));
 }
 
 /// Runs `vtcp sim`; returns whether every transfer was intact and closed.
-pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> io::Result<bool> {
+/// The progress bar draws to `bar_target` (`ProgressDrawTarget::stderr()`
+/// hides it where standard error is not a terminal) unless `--quiet`.
+pub fn sim(
+    args: &SimArgs,
+    out: &mut impl Write,
+    bar_target: ProgressDrawTarget,
+) -> io::Result<bool> {
     let base = args.config();
     if !args.compare {
+        let total = base.bytes * u64::from(base.exchanges.max(1));
+        let bar = if args.quiet {
+            ProgressBar::hidden()
+        } else {
+            progress_bar(total, bar_target)
+        };
+        // Every output path is opened before the simulation runs, so that
+        // a bad one fails at once and not after a long run.
+        let plot_file = match &args.plot {
+            Some(path) => Some(std::fs::File::create(path).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
         let mut pcap = match &args.pcap {
             Some(path) => {
                 let file = std::fs::File::create(path).map_err(|e| {
@@ -320,9 +362,9 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
                 if let Some(ts) = plot.borrow_mut().as_mut() {
                     ts.cwnd(p.now, p.cwnd);
                 }
-                if !args.quiet && p.now >= last_bar + Duration::from_millis(100) {
+                if p.now >= last_bar + Duration::from_millis(100) {
                     last_bar = p.now;
-                    bar(progress, p);
+                    show(&bar, p);
                 }
             },
             |t, src, dst, bytes| {
@@ -337,17 +379,16 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
                 }
             },
         );
-        if !args.quiet {
-            let total = base.bytes * u64::from(base.exchanges.max(1));
-            let end = Progress {
+        show(
+            &bar,
+            Progress {
                 now: r.total_time,
                 delivered: r.delivered,
                 total,
                 cwnd: r.final_cwnd,
-            };
-            bar(progress, end);
-            writeln!(progress)?;
-        }
+            },
+        );
+        bar.finish();
         if let Some(e) = pcap_error {
             return Err(e);
         }
@@ -367,9 +408,11 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
             let svg = ts
                 .to_svg(&title)
                 .map_err(|e| io::Error::other(format!("cannot draw {}: {e}", path.display())))?;
-            std::fs::write(path, svg).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
-            })?;
+            if let Some(mut file) = plot_file {
+                file.write_all(svg.as_bytes()).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+                })?;
+            }
         }
         write!(out, "{}", summary(&base, &r))?;
         return Ok(r.intact && r.closed_cleanly);
@@ -380,14 +423,14 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
         "cc", "recovery", "goodput", "retrans", "fastrec", "RTOs", "time (s)"
     )?;
     let mut ok = true;
-    for cc in ["newreno", "highspeed", "cubic"] {
+    for cc in Controller::ALL {
         for (sack, rack_tlp, name) in [
             (true, true, "rack-tlp"),
             (true, false, "sack"),
             (false, false, "newreno"),
         ] {
             let cfg = SimConfig {
-                congestion: cc.into(),
+                congestion: cc,
                 sack,
                 rack_tlp,
                 ..base.clone()
@@ -408,4 +451,42 @@ pub fn sim(args: &SimArgs, out: &mut impl Write, progress: &mut impl Write) -> i
         }
     }
     Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(loss: f64, bandwidth_bps: u64) -> SimConfig {
+        let mut c = SimConfig::default();
+        c.link.loss = loss;
+        c.link.bandwidth_bps = bandwidth_bps;
+        c.link.delay = Duration::from_millis(10);
+        c
+    }
+
+    #[test]
+    fn the_mathis_bound_is_said_only_where_it_binds() {
+        let rtt = Duration::from_millis(20);
+        let slow = cfg(0.0001, 10_000_000);
+        assert!(mathis_line(&slow, rtt, 10e6).contains("the link binds"));
+        let fast = cfg(0.02, 10_000_000_000);
+        let line = mathis_line(&fast, rtt, 10e9);
+        assert!(
+            !line.contains("binds") && line.contains("RTT 20.0 ms"),
+            "{line}"
+        );
+        assert_eq!(
+            mathis_line(&cfg(1.0, 1), rtt, 1.0),
+            "none (every packet lost)"
+        );
+        assert_eq!(mathis_line(&cfg(0.0, 1), rtt, 1.0), "none (no random loss)");
+    }
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(count(1u32, "segment"), "1 segment");
+        assert_eq!(count(0u32, "segment"), "0 segments");
+        assert_eq!(count(2u64, "byte"), "2 bytes");
+    }
 }

@@ -131,8 +131,8 @@ pub struct SimConfig {
     pub link: Link,
     /// The seed of every random choice.
     pub seed: u64,
-    /// Congestion control: `newreno`, `highspeed` or `cubic`.
-    pub congestion: String,
+    /// Congestion control.
+    pub congestion: Controller,
     /// Offer SACK.
     pub sack: bool,
     /// Offer timestamps.
@@ -158,7 +158,7 @@ impl Default for SimConfig {
             exchanges: 0,
             link: Link::default(),
             seed: 1,
-            congestion: "highspeed".into(),
+            congestion: Controller::HighSpeed,
             sack: true,
             timestamps: true,
             window_scaling: true,
@@ -424,7 +424,7 @@ fn stack(cfg: &SimConfig, salt: u8) -> Stack {
         cfg.buffer,
     );
     let (rack_tlp, auto_tune) = (cfg.rack_tlp, cfg.auto_tune);
-    let cc = cfg.congestion.clone();
+    let cc = cfg.congestion;
     let seed = cfg.seed;
     Stack::new(StackConfig {
         conn_config: Box::new(move || ConnConfig {
@@ -440,17 +440,70 @@ fn stack(cfg: &SimConfig, salt: u8) -> Stack {
             // losses of a segment or its ACK in a row likely enough over
             // thousands of runs; the seed's 8 would time out there.
             max_retries: 15,
-            congestion: match cc.as_str() {
-                "newreno" => Congestion::NewReno,
-                "cubic" => Congestion::Cubic,
-                _ => Congestion::HighSpeed,
-            },
+            congestion: cc.congestion(),
             ..ConnConfig::default()
         }),
         cookie_key: [salt; 16],
         isn_key: (u128::from(seed) ^ u128::from(salt)).to_le_bytes(),
         ..StackConfig::default()
     })
+}
+
+/// The congestion controllers the simulator runs (the engine's own: a
+/// user's `Congestion::Custom` needs a `ConnConfig` of its own).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Controller {
+    /// RFC 5681 / RFC 6582.
+    NewReno,
+    /// RFC 3649, the engine's default.
+    #[default]
+    HighSpeed,
+    /// RFC 9438.
+    Cubic,
+}
+
+impl Controller {
+    /// Every one, in the order `vtcp sim --compare` prints them.
+    pub const ALL: [Self; 3] = [Self::NewReno, Self::HighSpeed, Self::Cubic];
+
+    /// The name `vtcp sim --cc` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NewReno => "newreno",
+            Self::HighSpeed => "highspeed",
+            Self::Cubic => "cubic",
+        }
+    }
+
+    /// The engine's setting.
+    pub fn congestion(self) -> Congestion {
+        match self {
+            Self::NewReno => Congestion::NewReno,
+            Self::HighSpeed => Congestion::HighSpeed,
+            Self::Cubic => Congestion::Cubic,
+        }
+    }
+}
+
+impl std::fmt::Display for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Controller {
+    type Err = String;
+
+    /// A name of [`Controller::name`]; anything else is an error that
+    /// lists them (a typo must not silently run the default).
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                format!("unknown congestion controller {s:?}: newreno, highspeed or cubic")
+            })
+    }
 }
 
 /// The size of each request in a request/response run.
@@ -720,4 +773,19 @@ pub fn run_with_tap(
     report.corrupted = up.corrupted + down.corrupted;
     report.bad_checksums_caught = client.counters().bad_checksums + server.counters().bad_checksums;
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Controller;
+
+    #[test]
+    fn controllers_parse_by_name_and_a_typo_is_an_error() {
+        for c in Controller::ALL {
+            assert_eq!(c.name().parse::<Controller>(), Ok(c));
+            assert_eq!(c.to_string(), c.name());
+        }
+        let err = "cubc".parse::<Controller>().unwrap_err();
+        assert!(err.contains("newreno, highspeed or cubic"), "{err}");
+    }
 }

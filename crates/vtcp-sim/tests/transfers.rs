@@ -134,7 +134,7 @@ fn a_matrix_of_seeded_transfers() {
     let mut runs = 0;
     for seed in 0..SEEDS {
         for (i, link) in links.iter().enumerate() {
-            let cc = ["newreno", "highspeed", "cubic"][(seed as usize + i) % 3];
+            let cc = vtcp_sim::Controller::ALL[(seed as usize + i) % 3];
             let mss = [64, 536, 1460, 9000][(seed as usize + 2 * i) % 4];
             let flags = (seed as usize + i) % 8;
             let cfg = SimConfig {
@@ -144,7 +144,7 @@ fn a_matrix_of_seeded_transfers() {
                 exchanges: if seed % 5 == 0 { 3 } else { 0 },
                 link: *link,
                 seed,
-                congestion: cc.into(),
+                congestion: cc,
                 sack: flags & 1 == 0,
                 timestamps: flags & 2 == 0,
                 window_scaling: flags & 4 == 0,

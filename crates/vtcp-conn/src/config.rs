@@ -161,6 +161,23 @@ pub enum IsnSource {
     Fixed(Seq),
 }
 
+impl IsnSource {
+    /// RFC 6528 with a key from the operating system's random numbers
+    /// (§3: the key must be secret; a fixed one makes ISNs predictable
+    /// to anyone who knows the code). What `ConnConfig::default()` uses;
+    /// a `Stack` sets one key for all its connections.
+    ///
+    /// # Panics
+    /// If the operating system has no random numbers to give: better no
+    /// connection than guessable ISNs.
+    pub fn random() -> Self {
+        let mut key = [0u8; 16];
+        getrandom::fill(&mut key)
+            .expect("the operating system's random numbers (for the RFC 6528 ISN key)");
+        Self::Rfc6528 { key }
+    }
+}
+
 /// The receive window auto-tuning offers at first, by default: 64 KiB.
 pub const INITIAL_RECV_WINDOW: usize = 64 * 1024;
 
@@ -326,7 +343,25 @@ impl Default for ConnConfig {
             initial_rto: Duration::from_secs(1),
             max_retries: 8,
             user_timeout: None,
-            isn: IsnSource::Rfc6528 { key: [0; 16] },
+            isn: IsnSource::random(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6528 §3: the default ISN key is secret: drawn for each
+    /// configuration, never the all-zero key anyone could compute with.
+    #[test]
+    fn the_default_isn_key_is_random() {
+        let key = |c: ConnConfig| match c.isn {
+            IsnSource::Rfc6528 { key } => key,
+            IsnSource::Fixed(_) => panic!("a fixed ISN by default"),
+        };
+        let (a, b) = (key(ConnConfig::default()), key(ConnConfig::default()));
+        assert_ne!(a, [0; 16]);
+        assert_ne!(a, b);
     }
 }

@@ -425,12 +425,10 @@ impl Stack {
 
     /// Listens on `local` (an unspecified address listens on all; port 0
     /// takes a free ephemeral port), with at most `backlog` half-open
-    /// connections and as many waiting to be accepted.
-    pub fn listen(
-        &mut self,
-        mut local: SocketAddr,
-        backlog: usize,
-    ) -> Result<ListenerId, StackError> {
+    /// connections and as many waiting to be accepted. An IPv6 scope ID
+    /// or flow label in `local` is dropped: they are the IP layer's.
+    pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, StackError> {
+        let mut local = plain(local);
         if local.port() == 0 {
             let (lo, hi) = self.cfg.ephemeral_ports;
             let free =
@@ -518,13 +516,15 @@ impl Stack {
 
     /// Opens a connection from `local_ip` to `remote`, on an ephemeral
     /// port chosen per RFC 6056 §3.3.3 (a keyed hash of the addresses
-    /// gives the starting point; a counter moves on from it).
+    /// gives the starting point; a counter moves on from it). An IPv6
+    /// scope ID or flow label in `remote` is dropped, as in `listen`.
     pub fn connect(
         &mut self,
         now: Duration,
         local_ip: IpAddr,
         remote: SocketAddr,
     ) -> Result<ConnKey, StackError> {
+        let remote = plain(remote);
         // RFC 1122 §4.2.3.10 (MUST-46): unicast peers only.
         if local_ip.is_ipv4() != remote.is_ipv4()
             || remote.port() == 0
@@ -1046,6 +1046,14 @@ impl Stack {
 
 /// A unicast address: not unspecified, multicast, or the IPv4 limited
 /// broadcast (a subnet's directed broadcast is not known here).
+/// `addr` as keys built from arriving segments have it: an IPv6
+/// address's scope ID and flow label belong to the IP layer (a `Stack`
+/// is one interface), so a `connect` or `listen` given them would never
+/// match its own segments.
+fn plain(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip(), addr.port())
+}
+
 fn is_unicast(ip: IpAddr) -> bool {
     !ip.is_unspecified() && !ip.is_multicast() && ip != IpAddr::V4(std::net::Ipv4Addr::BROADCAST)
 }

@@ -927,3 +927,25 @@ fn ephemeral_ports_come_from_the_secret() {
     assert_ne!(port(3), port(4));
     assert!((49152..=65535).contains(&port(3)));
 }
+
+/// A scope ID or flow label given to `listen` or `connect` (what a
+/// `SocketAddr` parsed from "[fd00::2%3]:80" carries) would make keys
+/// that no arriving segment matches: the handshake must complete anyway.
+#[test]
+fn ipv6_scope_ids_and_flow_labels_do_not_keep_segments_from_their_connection() {
+    let (client_ip, server_ip): (IpAddr, IpAddr) =
+        ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+    let scoped = |ip: IpAddr, port| {
+        let IpAddr::V6(v6) = ip else { unreachable!() };
+        SocketAddr::V6(std::net::SocketAddrV6::new(v6, port, 0x12345, 3))
+    };
+    let mut net = Net::new();
+    let listener = net.server.listen(scoped(server_ip, 80), 8).unwrap();
+    let c = net
+        .client
+        .connect(net.now, client_ip, scoped(server_ip, 80))
+        .unwrap();
+    net.settle();
+    assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
+    assert!(net.server.accept(listener).is_some());
+}

@@ -294,6 +294,16 @@ pub struct ConnConfig {
 }
 
 impl ConnConfig {
+    /// What this configuration is willing to use of the SYN options:
+    /// our side of every negotiation ([`vtcp_wire::OptionValues::agree`]).
+    pub fn offer(&self) -> vtcp_wire::Offer {
+        vtcp_wire::Offer {
+            window_scale: (!self.no_window_scaling).then(|| self.window_scale()),
+            sack: self.enable_sack,
+            timestamps: self.enable_timestamps,
+        }
+    }
+
     /// The window-scale shift we offer: the least that lets the window
     /// cover the receive buffer (RFC 7323 §2.3: at most 14), or 0 with
     /// scaling off.

@@ -189,22 +189,24 @@ impl Conn {
         let mut c = Self::new_inner(cfg, now, State::Established);
         c.rcv.irs = h.remote_isn;
         c.rcv.buf = RecvBuf::new(c.cfg.recv_buffer, h.remote_isn + 1);
-        // Scaling only if both SYNs carried it (the peer's shift survives
-        // in the cookie's timestamp bits).
-        match h.peer_wscale {
-            Some(shift) => {
-                c.opts.snd_wscale = shift.min(14);
-                c.opts.rcv_wscale = h.our_wscale.min(14);
-            }
-            None => {
-                c.opts.snd_wscale = 0;
-                c.opts.rcv_wscale = 0;
-            }
+        // The same negotiation as a SYN's, on what the cookie kept of the
+        // peer's SYN (its shift and SACK survive in the timestamp bits).
+        let peer = OptionValues {
+            mss: Some(h.peer_mss),
+            wscale: h.peer_wscale,
+            sack_permitted: h.sack_permitted,
+            timestamp: h.timestamp,
+            ..OptionValues::default()
+        };
+        if c.opts
+            .take_peer_syn(&c.cfg, &peer, now)
+            .window_scale
+            .is_some()
+        {
+            // Our shift is the one the cookie SYN-ACK carried.
+            c.opts.rcv_wscale = h.our_wscale.min(14);
         }
-        c.opts.sack_ok = h.sack_permitted && c.cfg.enable_sack;
-        if let Some(ts) = h.timestamp.filter(|_| c.cfg.enable_timestamps) {
-            c.opts.ts_ok = true;
-            c.opts.ts_recent = ts.tsval;
+        if let Some(ts) = h.timestamp.filter(|_| c.opts.ts_ok) {
             // Our TSvals must not go back from the one the cookie SYN-ACK
             // carried (the peer echoes it in TSecr), or the peer's PAWS
             // would drop them: continue that clock, past the 6 low bits the

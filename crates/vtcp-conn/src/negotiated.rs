@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use vtcp_wire::OptionValues;
+use vtcp_wire::{Agreed, OptionValues};
 
 use crate::config::ConnConfig;
 
@@ -52,24 +52,22 @@ impl Negotiated {
     }
 
     /// What the peer's SYN offered (`v`) and our configuration allow
-    /// (RFC 7323 §2.2 and §3.2, RFC 2018 §2).
-    pub(crate) fn take_peer_syn(&mut self, cfg: &ConnConfig, v: &OptionValues, now: Duration) {
-        // Window scaling only when both SYNs carry it (RFC 7323 §2.2).
-        match v.wscale {
-            Some(shift) if !cfg.no_window_scaling => self.snd_wscale = shift,
-            _ => {
-                self.snd_wscale = 0;
-                self.rcv_wscale = 0;
-            }
-        }
-        self.sack_ok = v.sack_permitted && cfg.enable_sack;
-        if let Some(ts) = v.timestamp.filter(|_| cfg.enable_timestamps) {
-            self.ts_ok = true;
+    /// (`OptionValues::agree`: RFC 7323 §2.2 and §3.2, RFC 2018 §2).
+    pub(crate) fn take_peer_syn(
+        &mut self,
+        cfg: &ConnConfig,
+        v: &OptionValues,
+        now: Duration,
+    ) -> Agreed {
+        let agreed = v.agree(&cfg.offer());
+        (self.snd_wscale, self.rcv_wscale) = agreed.window_scale.unwrap_or((0, 0));
+        self.sack_ok = agreed.sack;
+        self.ts_ok = agreed.timestamps;
+        if let Some(ts) = v.timestamp.filter(|_| agreed.timestamps) {
             self.ts_recent = ts.tsval;
             self.ts_recent_at = now;
-        } else {
-            self.ts_ok = false;
         }
+        agreed
     }
 
     /// RFC 9293 §3.7.1 and RFC 6691: send MSS = min(peer's MSS, or

@@ -67,7 +67,7 @@ use core::time::Duration;
 
 use siphasher::sip::SipHasher24;
 use vtcp_seq::Seq;
-use vtcp_wire::{Flags, Options, Segment, TcpOption};
+use vtcp_wire::{Flags, Offer, Options, Segment, TcpOption};
 
 /// MSS values a cookie can carry for IPv4 peers (index = 2 bits).
 pub const MSS_TABLE_V4: [u16; 4] = [536, 1300, 1440, 1460];
@@ -129,8 +129,12 @@ pub struct SynAckParams {
     pub mss: u16,
     /// Our receive window (unscaled, as SYN-ACKs carry it).
     pub window: u16,
-    /// Our window-scale shift, offered when the SYN offered scaling.
-    pub wscale: u8,
+    /// The options we are willing to use (our configuration's
+    /// `ConnConfig::offer()`): each goes into the SYN-ACK only if the SYN
+    /// offered it too ([`OptionValues::agree`](vtcp_wire::OptionValues::agree)),
+    /// and window scaling and SACK only with timestamps, whose bits carry
+    /// them through the cookie.
+    pub offer: Offer,
     /// Our timestamp clock, for the TSval when the SYN carried timestamps.
     pub ts_clock: u32,
 }
@@ -140,7 +144,11 @@ impl Default for SynAckParams {
         Self {
             mss: 1460,
             window: 65535,
-            wscale: 7,
+            offer: Offer {
+                window_scale: Some(7),
+                sack: true,
+                timestamps: true,
+            },
             ts_clock: 0,
         }
     }
@@ -329,17 +337,19 @@ impl SynCookies {
         let mut n = 0;
         list[n] = TcpOption::Mss(params.mss);
         n += 1;
-        if let Some(ts) = peer.timestamp {
-            if peer.sack_permitted {
+        let agreed = peer.agree(&params.offer);
+        if let Some(ts) = peer.timestamp.filter(|_| agreed.timestamps) {
+            if agreed.sack {
                 list[n] = TcpOption::SackPermitted;
                 n += 1;
             }
-            let tsval = Self::encode_tsval(params.ts_clock, peer.wscale, peer.sack_permitted);
+            let peer_shift = agreed.window_scale.map(|(peer, _)| peer);
+            let tsval = Self::encode_tsval(params.ts_clock, peer_shift, agreed.sack);
             list[n] = TcpOption::timestamp(tsval, ts.tsval);
             n += 1;
-            if peer.wscale.is_some() {
+            if let Some((_, ours)) = agreed.window_scale {
                 list[n] = TcpOption::Nop;
-                list[n + 1] = TcpOption::WindowScale(params.wscale.min(14));
+                list[n + 1] = TcpOption::WindowScale(ours);
                 n += 2;
             }
         }

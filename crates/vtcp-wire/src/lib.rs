@@ -71,9 +71,9 @@ pub use flags::Flags;
 #[cfg(feature = "alloc")]
 pub use options::parse_options;
 pub use options::{
-    MAX_OPTIONS_LEN, MAX_SACK_BLOCKS, OptionValues, Options, OptionsIter, SackBlock, SackBlocks,
-    TcpOption, Timestamp, get_mss, get_sack_blocks, get_timestamp, get_wscale, has_sack_perm,
-    validate_options,
+    Agreed, MAX_OPTIONS_LEN, MAX_SACK_BLOCKS, Offer, OptionValues, Options, OptionsIter, SackBlock,
+    SackBlocks, TcpOption, Timestamp, get_mss, get_sack_blocks, get_timestamp, get_wscale,
+    has_sack_perm, validate_options,
 };
 pub use segment::{DefaultPayload, Segment};
 pub use view::SegmentView;

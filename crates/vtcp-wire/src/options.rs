@@ -542,6 +542,29 @@ fn copy_area(area: &[u8]) -> [u8; MAX_OPTIONS_LEN] {
     out
 }
 
+/// What one end is willing to use of the options a SYN negotiates: its
+/// side of [`OptionValues::agree`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Offer {
+    /// Window scaling with this shift (RFC 7323 §2), or none.
+    pub window_scale: Option<u8>,
+    /// SACK (RFC 2018).
+    pub sack: bool,
+    /// Timestamps (RFC 7323 §3).
+    pub timestamps: bool,
+}
+
+/// What both ends use after the handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Agreed {
+    /// Window scaling: (the peer's shift, ours), both clamped to 14.
+    pub window_scale: Option<(u8, u8)>,
+    /// SACK.
+    pub sack: bool,
+    /// Timestamps.
+    pub timestamps: bool,
+}
+
 /// The values of the options the engine reads, each from its kind's first
 /// occurrence (see [`Options::values`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -559,6 +582,23 @@ pub struct OptionValues {
 }
 
 impl OptionValues {
+    /// The options a connection uses, from the peer's SYN (these values)
+    /// and `ours`: each needs both ends (RFC 7323 §2.2: scaling only when
+    /// both SYNs carry the option; §3.2: timestamps; RFC 2018 §2: SACK
+    /// permitted). The one negotiation of the engine: the SYN-ACK, the
+    /// cookie SYN-ACK, an active open's SYN-ACK and a cookie's ACK all
+    /// come here.
+    pub fn agree(&self, ours: &Offer) -> Agreed {
+        Agreed {
+            window_scale: self
+                .wscale
+                .zip(ours.window_scale)
+                .map(|(peer, us)| (peer.min(14), us.min(14))),
+            sack: self.sack_permitted && ours.sack,
+            timestamps: self.timestamp.is_some() && ours.timestamps,
+        }
+    }
+
     /// Checks an option area and reads its values in one pass, without
     /// copying it: the fast path for a segment seen through a
     /// [`SegmentView`](crate::SegmentView).
@@ -845,6 +885,30 @@ impl<'a> arbitrary::Arbitrary<'a> for Options {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each option is agreed exactly when both ends want it; the shifts
+    /// are the two ends' own, clamped to 14 (RFC 7323 §2.3).
+    #[test]
+    fn agreement_needs_both_ends() {
+        for bits in 0u8..64 {
+            let peer = OptionValues {
+                wscale: (bits & 1 != 0).then_some(15),
+                sack_permitted: bits & 2 != 0,
+                timestamp: (bits & 4 != 0).then_some(Timestamp { tsval: 1, tsecr: 0 }),
+                ..OptionValues::default()
+            };
+            let ours = Offer {
+                window_scale: (bits & 8 != 0).then_some(6),
+                sack: bits & 16 != 0,
+                timestamps: bits & 32 != 0,
+            };
+            let a = peer.agree(&ours);
+            let both = |p: u8, o: u8| bits & p != 0 && bits & o != 0;
+            assert_eq!(a.window_scale, both(1, 8).then_some((14, 6)), "{bits:06b}");
+            assert_eq!(a.sack, both(2, 16), "{bits:06b}");
+            assert_eq!(a.timestamps, both(4, 32), "{bits:06b}");
+        }
+    }
 
     fn one(bytes: &[u8]) -> Result<TcpOption<'_>, WireError> {
         OptionsIter::new(bytes).next().expect("an option")

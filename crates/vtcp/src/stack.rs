@@ -814,7 +814,7 @@ impl Stack {
         SynAckParams {
             mss: cfg.mss,
             window: cfg.recv_buffer.min(65_535) as u16,
-            wscale: cfg.window_scale(),
+            offer: cfg.offer(),
             ts_clock: now.as_millis() as u32,
         }
     }

@@ -949,3 +949,109 @@ fn ipv6_scope_ids_and_flow_labels_do_not_keep_segments_from_their_connection() {
     assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
     assert!(net.server.accept(listener).is_some());
 }
+
+/// The cookie SYN-ACK offers only what the configuration allows, as the
+/// ordinary SYN-ACK does (one negotiation, `OptionValues::agree`): with
+/// timestamps off there is no room for SACK and window scaling either (the
+/// cookie keeps them in timestamp bits); with SACK or scaling off, not
+/// those. The connection the cookie's ACK makes agrees with its SYN-ACK.
+#[test]
+fn the_cookie_syn_ack_offers_what_the_configuration_allows() {
+    type Tweak = fn(&mut vtcp::ConnConfig);
+    let cases: [(&str, Tweak); 4] = [
+        ("defaults", |_| {}),
+        ("no timestamps", |c| c.enable_timestamps = false),
+        ("no SACK", |c| c.enable_sack = false),
+        ("no window scaling", |c| c.no_window_scaling = true),
+    ];
+    for (case, tweak) in cases {
+        let mut net = Net::new();
+        net.server = Stack::new(StackConfig {
+            conn_config: Box::new(move || {
+                let mut c = vtcp::ConnConfig::default();
+                tweak(&mut c);
+                c
+            }),
+            cookie_key: [9; 16],
+            ..StackConfig::default()
+        });
+        let allowed = {
+            let mut c = vtcp::ConnConfig::default();
+            tweak(&mut c);
+            c.offer()
+        };
+        net.server.listen(server_addr(80), 1).unwrap();
+        let syn = |port: u16| {
+            from_client(&Segment {
+                src_port: port,
+                dst_port: 80,
+                seq: Seq(5000),
+                flags: Flags::SYN,
+                window: 65_535,
+                options: Options::build(&[
+                    TcpOption::Mss(1460),
+                    TcpOption::SackPermitted,
+                    TcpOption::Timestamp(Timestamp {
+                        tsval: 777,
+                        tsecr: 0,
+                    }),
+                    TcpOption::WindowScale(7),
+                ])
+                .unwrap(),
+                payload: &[][..],
+                ..Default::default()
+            })
+        };
+        // The first fills the backlog of one; the second gets a cookie.
+        for port in [40_000, 40_001] {
+            net.server
+                .handle_packet(net.now, CLIENT.into(), SERVER.into(), &syn(port));
+        }
+        assert_eq!(net.server.counters().cookies_sent, 1, "{case}");
+        let mut cookie_reply = None;
+        while let Some(bytes) = one_reply(&mut net.server, net.now) {
+            if Segment::parse(&bytes).unwrap().dst_port == 40_001 {
+                cookie_reply = Some(bytes);
+            }
+        }
+        let bytes = cookie_reply.expect("a cookie SYN-ACK");
+        let synack = Segment::parse(&bytes).unwrap();
+        let v = synack.options.values();
+        let ts = allowed.timestamps;
+        assert_eq!(v.timestamp.is_some(), ts, "{case}: timestamps");
+        assert_eq!(v.sack_permitted, ts && allowed.sack, "{case}: SACK");
+        assert_eq!(
+            v.wscale.is_some(),
+            ts && allowed.window_scale.is_some(),
+            "{case}: window scale"
+        );
+        // The ACK that completes it, echoing the SYN-ACK's TSval.
+        let mut opts = Vec::new();
+        if let Some(t) = v.timestamp {
+            opts.push(TcpOption::Timestamp(Timestamp {
+                tsval: 778,
+                tsecr: t.tsval,
+            }));
+        }
+        let ack = from_client(&Segment {
+            src_port: 40_001,
+            dst_port: 80,
+            seq: Seq(5001),
+            ack: synack.seq + 1,
+            flags: Flags::ACK,
+            window: 512,
+            options: Options::build(&opts).unwrap(),
+            payload: &[][..],
+            ..Default::default()
+        });
+        net.server
+            .handle_packet(net.now, CLIENT.into(), SERVER.into(), &ack);
+        assert_eq!(net.server.counters().cookies_validated, 1, "{case}");
+        let key = vtcp::ConnKey {
+            local: server_addr(80),
+            remote: SocketAddr::new(CLIENT.into(), 40_001),
+        };
+        let conn = net.server.conn(key).expect("the cookie's connection");
+        assert_eq!(conn.send_mss(), if ts { 1448 } else { 1460 }, "{case}");
+    }
+}

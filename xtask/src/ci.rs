@@ -4,7 +4,8 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::util::{cargo, exec, succeeds};
+use crate::metadata;
+use crate::util::{cargo, exec, root, succeeds};
 
 /// Seconds each fuzz target runs in the smoke.
 const FUZZ_SMOKE_SECONDS: u32 = 20;
@@ -30,6 +31,79 @@ fn ensure_components() -> Result<(), String> {
     Ok(())
 }
 
+/// Builds `tests/no-std`, a `#![no_std]` static library with its own
+/// panic handler that uses every `#![no_std]` crate of the workspace: a
+/// `std` anywhere below one of them fails it (a duplicate `panic_impl`).
+/// Building those crates for the host, where `std` is always there, would
+/// not notice.
+fn no_std_build() -> Result<(), String> {
+    let check = root().join("tests/no-std/Cargo.toml");
+    let manifest =
+        std::fs::read_to_string(&check).map_err(|e| format!("{}: {e}", check.display()))?;
+    for krate in metadata::no_std()? {
+        if !manifest.contains(&format!("{} = {{ path", krate.name)) {
+            return Err(format!(
+                "{} is #![no_std] but tests/no-std does not use it",
+                krate.name
+            ));
+        }
+    }
+    exec(
+        cargo()
+            .args(["build", "--locked", "--manifest-path"])
+            .arg(&check),
+    )
+}
+
+/// The declared `rust-version` is a toolchain this machine has, and the
+/// workspace builds with it: a toolchain of that name if rustup has one,
+/// else the one running (which then must be that version). Toolchains
+/// cannot be downloaded here, so the declaration follows what is checked.
+fn rust_version() -> Result<(), String> {
+    let declared = metadata::packages()?
+        .into_iter()
+        .find_map(|p| p.rust_version)
+        .ok_or("no rust-version declared")?;
+    let toolchains = Command::new("rustup")
+        .args(["toolchain", "list"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if let Some(name) = toolchains
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .find(|t| {
+            *t == declared
+                || t.starts_with(&format!("{declared}."))
+                || t.starts_with(&format!("{declared}-"))
+        })
+    {
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(root()).arg(format!("+{name}")).args([
+            "check",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+        ]);
+        return exec(&mut cmd);
+    }
+    let out = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("rustc: {e}"))?;
+    let running = String::from_utf8_lossy(&out.stdout).into_owned();
+    let version = running.split_whitespace().nth(1).unwrap_or("");
+    if version == declared || version.starts_with(&format!("{declared}.")) {
+        eprintln!("rust-version {declared}: the running {version} builds everything here");
+        Ok(())
+    } else {
+        Err(format!(
+            "rust-version {declared} is declared but neither installed nor running ({running}): \
+             declare what CI checks"
+        ))
+    }
+}
+
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let skip_fuzz = args.iter().any(|a| a == "--no-fuzz");
     let mut steps = vec![
@@ -42,6 +116,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "--check",
                 "--manifest-path",
                 "fuzz/Cargo.toml",
+            ]))?;
+            exec(cargo().args([
+                "fmt",
+                "--all",
+                "--check",
+                "--manifest-path",
+                "tests/no-std/Cargo.toml",
             ]))
         }),
         step("clippy", || {
@@ -56,25 +137,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "warnings",
             ]))
         }),
-        step("no_std build", || {
-            exec(cargo().args([
-                "build",
-                "--locked",
-                "--package",
-                "vtcp-seq",
-                "--package",
-                "vtcp-wire",
-                "--package",
-                "vtcp-cc",
-                "--package",
-                "vtcp-rto",
-                "--package",
-                "vtcp-buf",
-                "--package",
-                "vtcp-cookie",
-                "--no-default-features",
-            ]))
-        }),
+        step("no_std build", no_std_build),
+        step("rust-version", rust_version),
         step("tests", || {
             exec(cargo().args(["test", "--workspace", "--all-features", "--locked"]))
         }),

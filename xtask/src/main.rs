@@ -17,7 +17,10 @@ mod ci;
 mod conformance;
 mod fuzz;
 mod interop;
+mod metadata;
 mod release;
+#[cfg(test)]
+mod tidy;
 mod util;
 mod vectors;
 

@@ -1,21 +1,9 @@
-//! `cargo xtask release --dry-run`: every publishable crate has the
-//! workspace's version and packages cleanly, in dependency order.
+//! `cargo xtask release --dry-run`: every publishable crate (from `cargo
+//! metadata`) has the workspace's version, its licence files and a README,
+//! and packages cleanly.
 
+use crate::metadata;
 use crate::util::{cargo, exec, root};
-
-/// Publishable crates, each after the crates it depends on.
-pub(crate) const CRATES: &[&str] = &[
-    "vtcp-seq",
-    "vtcp-wire",
-    "vtcp-cc",
-    "vtcp-rto",
-    "vtcp-buf",
-    "vtcp-cookie",
-    "vtcp-conn",
-    "vtcp",
-    "vtcp-sim",
-    "vtcp-cli",
-];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if args != ["--dry-run"] {
@@ -23,27 +11,33 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| e.to_string())?;
     let version = workspace_version(&manifest).ok_or("no version in [workspace.package]")?;
-    for krate in CRATES {
-        let path = root().join("crates").join(krate).join("Cargo.toml");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let crates = metadata::publishable()?;
+    for krate in &crates {
+        let name = &krate.name;
+        let text = std::fs::read_to_string(krate.dir.join("Cargo.toml"))
+            .map_err(|e| format!("{name}: {e}"))?;
         if !text.contains("version.workspace = true") {
-            return Err(format!("{krate} does not take the workspace version"));
+            return Err(format!("{name} does not take the workspace version"));
         }
-        let dep = format!("{krate} = {{ path = \"crates/{krate}\", version = \"{version}\"");
-        if *krate != "vtcp-cli" && !manifest.contains(&dep) {
+        let dep = format!("{name} = {{ path = \"crates/{name}\", version = \"{version}\"");
+        if name != "vtcp-cli" && !manifest.contains(&dep) {
             return Err(format!(
-                "[workspace.dependencies] does not name {krate} at {version}"
+                "[workspace.dependencies] does not name {name} at {version}"
             ));
         }
+        for file in ["LICENSE-MIT", "LICENSE-APACHE", "README.md"] {
+            if !krate.dir.join(file).is_file() {
+                return Err(format!("{name} has no {file}"));
+            }
+        }
     }
-    eprintln!("all crates at {version}");
+    eprintln!("{} crates at {version}", crates.len());
     // Cargo packages the crates together, in dependency order, resolving
     // the unpublished internal ones from the packages it just made.
     let mut cmd = cargo();
     cmd.args(["publish", "--dry-run", "--allow-dirty"]);
-    for krate in CRATES {
-        cmd.args(["--package", krate]);
+    for krate in &crates {
+        cmd.args(["--package", &krate.name]);
     }
     exec(&mut cmd)
 }

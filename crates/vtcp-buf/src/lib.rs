@@ -71,3 +71,8 @@ impl SeqMap {
         self.seq + offset.wrapping_sub(self.offset) as u32
     }
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

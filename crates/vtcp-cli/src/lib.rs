@@ -16,3 +16,8 @@ pub mod drill;
 pub mod net;
 pub mod plot;
 pub mod sim;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -23,6 +23,51 @@
 //! Nagle (RFC 1122, RFC 896), zero-window probing (§3.8.6.1), keepalive
 //! (RFC 1122 §4.2.3.6), closing in every order and TIME-WAIT, and ISNs per
 //! RFC 6528.
+//!
+//! Two connections shaking hands and trading a few bytes, segments handed
+//! across by the caller (no IP, no clock but the one passed in):
+//!
+//! ```
+//! use std::time::Duration;
+//! use vtcp_conn::{Conn, ConnConfig, State};
+//!
+//! let now = Duration::ZERO;
+//! let mut client = Conn::connect(ConnConfig { local_port: 40_000, remote_port: 7, ..ConnConfig::default() }, now);
+//! let mut buf = vec![0u8; 2048];
+//!
+//! // The client's SYN opens the server (a listener would do this part).
+//! let n = client.poll_transmit(now, &mut buf).expect("a SYN");
+//! let server_cfg = ConnConfig { local_port: 7, remote_port: 40_000, ..ConnConfig::default() };
+//! let mut server = Conn::accept_syn(server_cfg, now, &buf[..n])?;
+//!
+//! // Hand every segment across until both are quiet.
+//! fn exchange(a: &mut Conn, b: &mut Conn, now: Duration, buf: &mut [u8]) {
+//!     loop {
+//!         let mut moved = false;
+//!         while let Some(n) = a.poll_transmit(now, buf) {
+//!             b.handle_segment(now, &buf[..n]);
+//!             moved = true;
+//!         }
+//!         while let Some(n) = b.poll_transmit(now, buf) {
+//!             a.handle_segment(now, &buf[..n]);
+//!             moved = true;
+//!         }
+//!         if !moved {
+//!             return;
+//!         }
+//!     }
+//! }
+//! exchange(&mut server, &mut client, now, &mut buf);
+//! assert_eq!(client.state(), State::Established);
+//! assert_eq!(server.state(), State::Established);
+//!
+//! client.write(b"ping")?;
+//! exchange(&mut client, &mut server, now, &mut buf);
+//! let mut got = [0u8; 4];
+//! assert_eq!(server.read(&mut got), 4);
+//! assert_eq!(&got, b"ping");
+//! # Ok::<(), vtcp_conn::ConnError>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod autotune;
@@ -41,3 +86,8 @@ pub use config::{
 };
 pub use conn::Conn;
 pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -48,3 +48,8 @@ pub fn run_text(text: &str, profile: Profile) -> Result<Outcome, ParseError> {
     let script = parse(text, profile.defines)?;
     Ok(run(&script, profile))
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

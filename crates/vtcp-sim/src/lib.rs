@@ -789,3 +789,8 @@ mod tests {
         assert!(err.contains("newreno, highspeed or cubic"), "{err}");
     }
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

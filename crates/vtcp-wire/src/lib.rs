@@ -84,3 +84,8 @@ pub const HEADER_LEN: usize = 20;
 
 /// Longest TCP header: data offset 15 words (RFC 9293 §3.1).
 pub const MAX_HEADER_LEN: usize = 60;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -61,3 +61,8 @@ pub use vtcp_cookie as cookie;
 pub use vtcp_rto as rto;
 pub use vtcp_seq as seq;
 pub use vtcp_wire as wire;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -854,7 +854,10 @@ impl Stack {
         self.replies.push_back((dst, src, synack.to_bytes()));
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the segment, its view, its addresses and its listener, all at hand in handle_packet"
+    )]
     fn try_cookie(
         &mut self,
         now: Duration,

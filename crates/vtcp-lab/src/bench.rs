@@ -338,7 +338,7 @@ impl Throughput {
 
 /// A namespace with a TUN interface of `queues` queues (one vtcp stack
 /// each, all at 198.18.0.2), the kernel at 198.18.0.1.
-fn tun_stacks(offload: bool, queues: usize) -> io::Result<(Vec<TunDriver>, Netns)> {
+pub(crate) fn tun_stacks(offload: bool, queues: usize) -> io::Result<(Vec<TunDriver>, Netns)> {
     let ns = Netns::unique(crate::NETNS_PREFIX)?;
     let mut cfg = vtcp_tun::TunConfig::named("vtcp0");
     cfg.offload = offload;
@@ -355,6 +355,10 @@ fn tun_stacks(offload: bool, queues: usize) -> io::Result<(Vec<TunDriver>, Netns
     }
     ns.ip(&["addr", "add", "198.18.0.1/24", "dev", "vtcp0"])?;
     ns.ip(&["link", "set", "vtcp0", "up"])?;
+    // The kernel queues at most txqueuelen packets for the device's reader
+    // (500 by default): thousands of flows at once overrun that and lose
+    // packets to RTOs before vtcp sees them (`vtcp-lab bench echo`).
+    ns.ip(&["link", "set", "vtcp0", "txqueuelen", "20000"])?;
     let drivers = tuns
         .into_iter()
         .map(|t| TunDriver::start(t, StackConfig::default(), &[PEER_V4]))

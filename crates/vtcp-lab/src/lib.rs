@@ -21,6 +21,7 @@
 
 pub mod bench;
 pub mod capture;
+pub mod echo;
 pub mod kernel;
 pub mod relay;
 pub mod topo;

@@ -39,86 +39,19 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::future::poll_fn;
 use std::io;
-use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use vtcp_conn::{State, Stats};
 
 use crate::NetStack;
 use crate::net::{self, conn_of, try_established, try_read, try_write};
-use crate::stack::ConnKey;
-
-/// Tasks waiting on connections and listeners.
-#[derive(Default)]
-pub(crate) struct Wakers {
-    conns: HashMap<ConnKey, Vec<Waker>>,
-    /// By local port (a listener may be bound to the unspecified address).
-    listeners: HashMap<u16, Vec<Waker>>,
-}
-
-fn add(list: &mut Vec<Waker>, waker: &Waker) {
-    if !list.iter().any(|w| w.will_wake(waker)) {
-        list.push(waker.clone());
-    }
-}
-
-impl Wakers {
-    fn wait_conn(&mut self, key: ConnKey, waker: &Waker) {
-        add(self.conns.entry(key).or_default(), waker);
-    }
-
-    fn wait_listener(&mut self, port: u16, waker: &Waker) {
-        add(self.listeners.entry(port).or_default(), waker);
-    }
-
-    pub(crate) fn forget(&mut self, key: ConnKey) {
-        self.conns.remove(&key);
-    }
-
-    /// The tasks a segment from `src` to `dst` may concern: those of its
-    /// connection and of the listener on its port.
-    pub(crate) fn take_for_segment(
-        &mut self,
-        src: IpAddr,
-        dst: IpAddr,
-        segment: &[u8],
-    ) -> Vec<Waker> {
-        let [sp0, sp1, dp0, dp1, ..] = *segment else {
-            return Vec::new();
-        };
-        let (sport, dport) = (
-            u16::from_be_bytes([sp0, sp1]),
-            u16::from_be_bytes([dp0, dp1]),
-        );
-        let key = ConnKey {
-            local: SocketAddr::new(dst, dport),
-            remote: SocketAddr::new(src, sport),
-        };
-        let mut woken = self.conns.remove(&key).unwrap_or_default();
-        if let Some(l) = self.listeners.remove(&dport) {
-            woken.extend(l);
-        }
-        woken
-    }
-
-    /// The tasks of one connection (changed by another handle).
-    pub(crate) fn take_conn(&mut self, key: ConnKey) -> Vec<Waker> {
-        self.conns.remove(&key).unwrap_or_default()
-    }
-
-    /// Every task (timers fired: any connection may have changed).
-    pub(crate) fn take_all(&mut self) -> Vec<Waker> {
-        let conns = self.conns.drain().flat_map(|(_, v)| v);
-        let listeners = self.listeners.drain().flat_map(|(_, v)| v);
-        conns.chain(listeners).collect()
-    }
-}
+use crate::wait::Target;
 
 /// A listening socket whose `accept` is async.
 #[derive(Debug)]
@@ -148,8 +81,8 @@ impl TcpListener {
             shared.release(g, shared.now());
             return Poll::Ready(Ok((TcpStream { inner: stream }, key.remote)));
         }
-        g.wakers
-            .wait_listener(self.inner.id().local_addr().port(), cx.waker());
+        g.waiters
+            .register(Target::Listener(self.inner.id()), cx.waker());
         Poll::Pending
     }
 
@@ -202,7 +135,7 @@ impl TcpStream {
         let mut g = shared.lock();
         let done = try_established(conn_of(&mut g.stack, key)?);
         if done.is_none() {
-            g.wakers.wait_conn(key, cx.waker());
+            g.waiters.register(Target::Conn(key), cx.waker());
         }
         done.map_or(Poll::Pending, Poll::Ready)
     }
@@ -249,7 +182,7 @@ impl AsyncRead for TcpStream {
             }
             Some(done) => Poll::Ready(done.map(|_| ())),
             None => {
-                g.wakers.wait_conn(inner.key, cx.waker());
+                g.waiters.register(Target::Conn(inner.key), cx.waker());
                 Poll::Pending
             }
         }
@@ -275,7 +208,7 @@ impl AsyncWrite for TcpStream {
             }
             Some(Err(e)) => Poll::Ready(Err(e)),
             None => {
-                g.wakers.wait_conn(inner.key, cx.waker());
+                g.waiters.register(Target::Conn(inner.key), cx.waker());
                 Poll::Pending
             }
         }

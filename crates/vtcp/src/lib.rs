@@ -43,15 +43,19 @@
 //! assert_eq!(client.conn(conn).unwrap().state(), vtcp::State::Established);
 //! assert_eq!(accepted.remote.ip(), client_ip);
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 #[cfg(feature = "tokio")]
 pub mod async_net;
+mod futex;
 pub mod net;
 mod stack;
+mod wait;
 
 pub use net::{NetStack, SegmentWriter, TcpListener, TcpStream, WeakNetStack};
-pub use stack::{ConnKey, Counters, ListenerId, Stack, StackConfig, StackError, Transmit};
+pub use stack::{
+    ConnKey, Counters, ListenerId, Stack, StackConfig, StackError, StackEvent, Transmit,
+};
 pub use vtcp_conn::{CloseReason, Congestion, Conn, ConnConfig, Event, Keepalive, State, Stats};
 
 pub use vtcp_buf as buf;

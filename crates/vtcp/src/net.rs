@@ -14,13 +14,15 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use vtcp_conn::{Conn, State, Stats};
 
 use crate::stack::{ConnKey, Counters, ListenerId, Stack, StackConfig, StackError};
+use crate::wait::{Target, Waiters, thread_waker};
 
 /// Where a [`NetStack`] sends its segments: wrap each in an IP header with
 /// these addresses (or hand it to another stack).
@@ -64,8 +66,8 @@ pub(crate) struct Inner {
     driver_deadline: Option<Duration>,
     driver_woken: bool,
     closed: bool,
-    #[cfg(feature = "tokio")]
-    pub(crate) wakers: crate::async_net::Wakers,
+    /// Threads and tasks waiting on connections and listeners.
+    pub(crate) waiters: Waiters,
 }
 
 impl Inner {
@@ -98,6 +100,22 @@ impl Inner {
         earlier
     }
 
+    /// Takes the waiters of every connection and listener the stack says
+    /// changed (and those of `also`), to be woken after the unlock.
+    fn take_woken(&mut self, also: Option<Target>) -> Vec<Waker> {
+        let mut woken = Vec::new();
+        if let Some(t) = also {
+            self.waiters.take(t, &mut woken);
+        }
+        while let Some(event) = self.stack.poll_event() {
+            self.waiters.take(Target::of(event), &mut woken);
+        }
+        if self.closed && self.stack.connections() == 0 {
+            self.waiters.take_all(&mut woken);
+        }
+        woken
+    }
+
     fn local_ip_for(&self, remote: IpAddr) -> Option<IpAddr> {
         self.addrs
             .iter()
@@ -110,15 +128,12 @@ pub(crate) struct Shared {
     inner: Mutex<Inner>,
     /// Wakes the driver when a deadline moved earlier or the stack shut.
     timer: Condvar,
-    /// Wakes threads blocked in accept, connect, read and write.
-    changed: Condvar,
-    /// Threads blocked on `changed`, counted under the lock: waking
-    /// nobody costs a system call per segment otherwise.
-    blocked: AtomicUsize,
     writer: Box<dyn SegmentWriter>,
     epoch: Instant,
     /// A thread is handing segments to the writer.
     flushing: AtomicBool,
+    /// Threads and tasks woken so far.
+    wakeups: AtomicU64,
 }
 
 impl Shared {
@@ -150,119 +165,106 @@ impl Shared {
         let now = self.now();
         let mut g = self.lock();
         let r = f(&mut g.stack, now);
-        #[cfg(feature = "tokio")]
-        let woken = g.wakers.take_conn(key);
-        #[cfg(not(feature = "tokio"))]
-        let _ = key;
-        self.release(g, now);
-        self.notify_blocked();
-        #[cfg(feature = "tokio")]
-        woken.into_iter().for_each(std::task::Waker::wake);
+        self.release_waking(g, now, Some(Target::Conn(key)));
         r
     }
 
     /// Ends a change made under the lock: settle, unlock, wake the driver
-    /// if needed, send.
-    pub(crate) fn release(&self, mut g: MutexGuard<'_, Inner>, now: Duration) {
+    /// if needed and the waiters of what changed, send.
+    pub(crate) fn release(&self, g: MutexGuard<'_, Inner>, now: Duration) {
+        self.release_waking(g, now, None);
+    }
+
+    /// `release`, waking the waiters of `also` too (a change one handle
+    /// made that the others must see, which may be no event of the
+    /// stack's: a shutdown of reading, say).
+    fn release_waking(&self, mut g: MutexGuard<'_, Inner>, now: Duration, also: Option<Target>) {
         let wake_driver = g.settle(now) || (g.closed && g.stack.connections() == 0);
+        let woken = g.take_woken(also);
+        let batch = self.take_batch(&mut g);
         drop(g);
         if wake_driver {
             self.timer.notify_one();
         }
-        self.flush();
+        self.wake(woken);
+        if let Some(batch) = batch {
+            self.send(batch);
+        }
     }
 
-    /// Hands every queued segment to the writer, unless another thread is
-    /// already doing it (it will take ours too).
-    fn flush(&self) {
+    /// Wakes `woken`, counting them.
+    fn wake(&self, woken: Vec<Waker>) {
+        self.wakeups
+            .fetch_add(woken.len() as u64, Ordering::Relaxed);
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    /// What there is to send, taken under the lock for this thread to
+    /// send (with the `flushing` flag set), unless nothing is queued or
+    /// another thread is sending (it takes ours too). Taken under the same
+    /// lock as the change that queued it: a release with nothing to send
+    /// costs no further locking.
+    fn take_batch(&self, g: &mut Inner) -> Option<VecDeque<Outgoing>> {
+        if g.outbox.is_empty() || self.flushing.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        Some(std::mem::take(&mut g.outbox))
+    }
+
+    /// Sends `batch`, then whatever was queued meanwhile, and clears the
+    /// `flushing` flag under the lock once the outbox is empty: a thread
+    /// that queues a segment either sees the flag set (and we take its
+    /// segment) or clear (and sends it itself).
+    fn send(&self, mut batch: VecDeque<Outgoing>) {
         loop {
-            if self.flushing.swap(true, Ordering::Acquire) {
-                return;
+            for o in &batch {
+                self.writer.write_segment(o.src, o.dst, &o.bytes);
             }
-            let mut batch = VecDeque::new();
-            loop {
-                {
-                    let mut g = self.lock();
-                    for o in batch.drain(..) {
-                        let Outgoing { bytes, .. } = o;
-                        if g.spare.len() < 64 {
-                            g.spare.push(bytes);
-                        }
-                    }
-                    std::mem::swap(&mut batch, &mut g.outbox);
-                }
-                if batch.is_empty() {
-                    break;
-                }
-                for o in &batch {
-                    self.writer.write_segment(o.src, o.dst, &o.bytes);
+            let mut g = self.lock();
+            for o in batch.drain(..) {
+                if g.spare.len() < 64 {
+                    g.spare.push(o.bytes);
                 }
             }
-            self.flushing.store(false, Ordering::Release);
-            // A segment queued after our last look, by a thread that saw
-            // us flushing, would otherwise wait for the next call.
-            if self.lock().outbox.is_empty() {
+            std::mem::swap(&mut batch, &mut g.outbox);
+            if batch.is_empty() {
+                self.flushing.store(false, Ordering::Release);
                 return;
             }
         }
     }
 
-    /// Wakes the threads blocked on the stack, if any. Called after a
-    /// change made under the lock: a thread that started waiting later saw
-    /// the change, one that waited before is counted.
-    fn notify_blocked(&self) {
-        if self.blocked.load(Ordering::SeqCst) > 0 {
-            self.changed.notify_all();
-        }
-    }
-
-    /// Blocks on `changed` until `deadline` (forever with `None`); false
-    /// when the deadline passed.
+    /// Blocks the calling thread until `target` changes or `deadline`
+    /// passes (never, with `None`); false when the deadline passed. The
+    /// thread waits unlocked, parked, woken only by its own target's
+    /// changes (a wake may be spurious: the caller checks again).
     pub(crate) fn wait<'a>(
-        &self,
-        g: MutexGuard<'a, Inner>,
+        &'a self,
+        mut g: MutexGuard<'a, Inner>,
+        target: Target,
         deadline: Option<Instant>,
     ) -> (MutexGuard<'a, Inner>, bool) {
-        self.blocked.fetch_add(1, Ordering::SeqCst);
-        let r = self.wait_counted(g, deadline);
-        self.blocked.fetch_sub(1, Ordering::SeqCst);
-        r
-    }
-
-    fn wait_counted<'a>(
-        &self,
-        g: MutexGuard<'a, Inner>,
-        deadline: Option<Instant>,
-    ) -> (MutexGuard<'a, Inner>, bool) {
-        match deadline {
-            None => (
-                self.changed.wait(g).unwrap_or_else(PoisonError::into_inner),
-                true,
-            ),
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return (g, false);
-                }
-                let (g, _) = self
-                    .changed
-                    .wait_timeout(g, left)
-                    .unwrap_or_else(PoisonError::into_inner);
-                (g, Instant::now() < d)
-            }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
+            return (g, false);
         }
+        g.waiters.register(target, &thread_waker());
+        drop(g);
+        let parked = crate::futex::parking();
+        match left {
+            Some(l) => std::thread::park_timeout(l),
+            None => std::thread::park(),
+        }
+        drop(parked);
+        let g = self.lock();
+        (g, deadline.is_none_or(|d| Instant::now() < d))
     }
 
     pub(crate) fn handle_packet(&self, src: IpAddr, dst: IpAddr, segment: &[u8]) {
         let now = self.now();
         let mut g = self.lock();
         g.stack.handle_packet(now, src, dst, segment);
-        #[cfg(feature = "tokio")]
-        let woken = g.wakers.take_for_segment(src, dst, segment);
         self.release(g, now);
-        self.notify_blocked();
-        #[cfg(feature = "tokio")]
-        woken.into_iter().for_each(std::task::Waker::wake);
     }
 
     /// The driver: runs timers when they are due and sleeps until the next
@@ -285,15 +287,14 @@ impl Shared {
             g.driver_woken = false;
             let deadline = g.stack.poll_timeout();
             g.driver_deadline = deadline;
-            #[cfg(feature = "tokio")]
-            let woken = if due { g.wakers.take_all() } else { Vec::new() };
+            // Only the connections whose timers changed them.
+            let woken = g.take_woken(None);
+            let batch = self.take_batch(&mut g);
             drop(g);
-            if due {
-                self.notify_blocked();
-                #[cfg(feature = "tokio")]
-                woken.into_iter().for_each(std::task::Waker::wake);
+            self.wake(woken);
+            if let Some(batch) = batch {
+                self.send(batch);
             }
-            self.flush();
             g = self.lock();
             if g.driver_woken || (g.closed && g.stack.connections() == 0) {
                 continue;
@@ -374,15 +375,13 @@ impl NetStack {
                 driver_deadline: None,
                 driver_woken: false,
                 closed: false,
-                #[cfg(feature = "tokio")]
-                wakers: crate::async_net::Wakers::default(),
+                waiters: Waiters::default(),
             }),
             timer: Condvar::new(),
-            changed: Condvar::new(),
-            blocked: AtomicUsize::new(0),
             writer: Box::new(writer),
             epoch: Instant::now(),
             flushing: AtomicBool::new(false),
+            wakeups: AtomicU64::new(0),
         });
         let driver = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -437,6 +436,14 @@ impl NetStack {
     /// A handle that does not keep the stack alive.
     pub fn downgrade(&self) -> WeakNetStack {
         WeakNetStack(Arc::downgrade(self.shared()))
+    }
+
+    /// Threads and tasks this stack woke so far: each was waiting on a
+    /// connection or a listener that changed (a segment, a timer, another
+    /// handle's call), never on the stack as a whole, so a segment wakes
+    /// the waiters of its own connection only.
+    pub fn wakeups(&self) -> u64 {
+        self.shared().wakeups.load(Ordering::Relaxed)
     }
 
     /// The stack's counters.
@@ -552,7 +559,7 @@ impl TcpListener {
                 shared.release(g, shared.now());
                 return Ok(Some((stream, key.remote)));
             }
-            let (g2, in_time) = shared.wait(g, deadline);
+            let (g2, in_time) = shared.wait(g, Target::Listener(self.id), deadline);
             g = g2;
             if !in_time {
                 return Ok(None);
@@ -612,8 +619,7 @@ impl Drop for StreamInner {
             }
             stack.release(key);
         });
-        #[cfg(feature = "tokio")]
-        self.net.shared().lock().wakers.forget(key);
+        self.net.shared().lock().waiters.forget(Target::Conn(key));
     }
 }
 
@@ -742,7 +748,7 @@ impl TcpStream {
             if let Some(done) = try_established(conn_of(&mut g.stack, self.inner.key)?) {
                 return done;
             }
-            let (g2, in_time) = shared.wait(g, deadline);
+            let (g2, in_time) = shared.wait(g, Target::Conn(self.inner.key), deadline);
             g = g2;
             if !in_time {
                 return Err(err(StackError::TimedOut));
@@ -872,7 +878,7 @@ impl TcpStream {
                 Some(done) => return done,
                 None => {}
             }
-            let (g2, in_time) = shared.wait(g, deadline);
+            let (g2, in_time) = shared.wait(g, Target::Conn(self.inner.key), deadline);
             g = g2;
             if !in_time {
                 return Err(err(StackError::DeadlineExceeded));
@@ -896,7 +902,7 @@ impl TcpStream {
                 Some(Err(e)) => return Err(e),
                 None => {}
             }
-            let (g2, in_time) = shared.wait(g, deadline);
+            let (g2, in_time) = shared.wait(g, Target::Conn(self.inner.key), deadline);
             g = g2;
             if !in_time {
                 return Err(err(StackError::DeadlineExceeded));

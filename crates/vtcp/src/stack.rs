@@ -62,6 +62,16 @@ impl Hash for ConnKey {
     }
 }
 
+/// What [`Stack::poll_event`] tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StackEvent {
+    /// An event of the connection with this key.
+    Conn(ConnKey, vtcp_conn::Event),
+    /// The listener has a connection for `accept`.
+    Acceptable(ListenerId),
+}
+
 /// A listener, as returned by [`Stack::listen`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListenerId(SocketAddr);
@@ -252,6 +262,8 @@ struct Listener {
     waiting: VecDeque<QueuedConn>,
     /// Connections ready for `accept`, oldest first.
     accept_queue: VecDeque<QueuedConn>,
+    /// A [`StackEvent::Acceptable`] for it is queued.
+    announced: bool,
 }
 
 struct Entry {
@@ -269,6 +281,8 @@ struct Entry {
     generation: u32,
     /// In the queue of connections that may have something to send.
     dirty: bool,
+    /// In the queue of connections that may have events to tell.
+    ready: bool,
     /// The earliest deadline of this connection in the timer heap.
     queued: Option<Duration>,
 }
@@ -373,6 +387,11 @@ pub struct Stack {
     replies: VecDeque<(IpAddr, IpAddr, Vec<u8>)>,
     /// Slots of connections that may have something to send.
     dirty: VecDeque<u32>,
+    /// Connections (slot, generation) that may have events for
+    /// `poll_event`, each at most once while its `ready` flag is set.
+    ready: VecDeque<QueuedConn>,
+    /// Listeners with connections to accept, for `poll_event`.
+    acceptable: VecDeque<ListenerId>,
     /// Timer deadlines; an entry is stale when the connection's own
     /// deadline moved or the slot holds another connection.
     timers: BinaryHeap<Timer>,
@@ -396,6 +415,8 @@ impl Stack {
             counters: Counters::default(),
             replies: VecDeque::new(),
             dirty: VecDeque::new(),
+            ready: VecDeque::new(),
+            acceptable: VecDeque::new(),
             timers: BinaryHeap::new(),
             next_port: 0,
         }
@@ -449,6 +470,7 @@ impl Stack {
                 half_open: 0,
                 waiting: VecDeque::new(),
                 accept_queue: VecDeque::new(),
+                announced: false,
             },
         );
         Ok(ListenerId(local))
@@ -576,6 +598,7 @@ impl Stack {
             owned,
             generation: 0,
             dirty: false,
+            ready: false,
             queued: None,
         });
         if let Some((ListenerId(addr), stage)) = listener
@@ -590,8 +613,12 @@ impl Stack {
                 }
                 Stage::Queued => l.accept_queue.push_back(queued),
             }
+            if stage == Stage::Queued {
+                self.announce(ListenerId(addr));
+            }
         }
         self.touch(slot);
+        self.mark_ready(slot);
     }
 
     /// Removes a connection, and takes it out of its listener's count or
@@ -633,6 +660,76 @@ impl Stack {
         }
     }
 
+    /// Queues a connection for `poll_event`, unless it is queued already.
+    fn mark_ready(&mut self, slot: u32) {
+        if let Some(e) = self.conns.get_mut(slot)
+            && !e.ready
+        {
+            e.ready = true;
+            self.ready.push_back((slot, e.generation));
+        }
+        // Entries of connections removed while queued stay until polled;
+        // a stack nobody polls drops them here, so the queue stays within
+        // twice the slots.
+        if self.ready.len() > 2 * self.conns.slots.len() + 16 {
+            let conns = &self.conns;
+            self.ready.retain(|&(slot, generation)| {
+                conns
+                    .get(slot)
+                    .is_some_and(|e| e.ready && e.generation == generation)
+            });
+        }
+        debug_assert!(self.ready.len() <= 2 * self.conns.slots.len() + 16);
+    }
+
+    /// Queues a listener's [`StackEvent::Acceptable`], unless queued.
+    fn announce(&mut self, id: ListenerId) {
+        if let Some(l) = self.listeners.get_mut(&id.0)
+            && !l.announced
+        {
+            l.announced = true;
+            self.acceptable.push_back(id);
+        }
+    }
+
+    /// The next thing a connection or a listener has to tell: the events
+    /// of each connection (what its [`Conn::poll_event`] gives, taken from
+    /// it) and listeners with a connection to accept. A connection's
+    /// events come in the order they happened; `None` when nothing is
+    /// pending. For a caller with waiters per connection (the `NetStack`
+    /// facade): after a segment, wake only those of the connections named
+    /// here.
+    ///
+    /// Connections are queued when something happened to them (a segment,
+    /// a timer, the application's call through `conn_mut`), at most once
+    /// each, so the queue never holds more than the connections and
+    /// listeners there are; one nobody polls costs nothing more.
+    pub fn poll_event(&mut self) -> Option<StackEvent> {
+        if let Some(id) = self.acceptable.pop_front() {
+            if let Some(l) = self.listeners.get_mut(&id.0) {
+                l.announced = false;
+            }
+            return Some(StackEvent::Acceptable(id));
+        }
+        while let Some(&(slot, generation)) = self.ready.front() {
+            // A slot freed (or reused) since it was queued is skipped.
+            let Some(e) = self
+                .conns
+                .get_mut(slot)
+                .filter(|e| e.ready && e.generation == generation)
+            else {
+                self.ready.pop_front();
+                continue;
+            };
+            if let Some(event) = e.conn.poll_event() {
+                return Some(StackEvent::Conn(e.key, event));
+            }
+            e.ready = false;
+            self.ready.pop_front();
+        }
+        None
+    }
+
     /// Puts the connection's deadline in the timer heap, unless an earlier
     /// or equal one for it is there already (a deadline that moved later
     /// is found when the earlier one comes up).
@@ -662,6 +759,7 @@ impl Stack {
     pub fn conn_mut(&mut self, key: ConnKey) -> Option<&mut Conn> {
         let slot = self.conns.slot_of(&key)?;
         self.mark_dirty(slot);
+        self.mark_ready(slot);
         self.conns.get_mut(slot).map(|e| &mut *e.conn)
     }
 
@@ -926,6 +1024,7 @@ impl Stack {
                 l.half_open -= 1;
                 l.accept_queue.push_back(queued);
                 e.listener = Some((id, Stage::Queued));
+                self.announce(id);
             } else {
                 l.waiting.push_back(queued);
                 e.listener = Some((id, Stage::Waiting));
@@ -933,6 +1032,7 @@ impl Stack {
             }
         }
         self.touch(slot);
+        self.mark_ready(slot);
     }
 
     fn remove_if_done(&mut self, slot: u32) {
@@ -1047,8 +1147,6 @@ impl Stack {
     }
 }
 
-/// A unicast address: not unspecified, multicast, or the IPv4 limited
-/// broadcast (a subnet's directed broadcast is not known here).
 /// `addr` as keys built from arriving segments have it: an IPv6
 /// address's scope ID and flow label belong to the IP layer (a `Stack`
 /// is one interface), so a `connect` or `listen` given them would never
@@ -1057,6 +1155,8 @@ fn plain(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip(), addr.port())
 }
 
+/// A unicast address: not unspecified, multicast, or the IPv4 limited
+/// broadcast (a subnet's directed broadcast is not known here).
 fn is_unicast(ip: IpAddr) -> bool {
     !ip.is_unspecified() && !ip.is_multicast() && ip != IpAddr::V4(std::net::Ipv4Addr::BROADCAST)
 }

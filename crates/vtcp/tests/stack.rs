@@ -1055,3 +1055,59 @@ fn the_cookie_syn_ack_offers_what_the_configuration_allows() {
         assert_eq!(conn.send_mss(), if ts { 1448 } else { 1460 }, "{case}");
     }
 }
+
+/// `Stack::poll_event` names the connection a segment was for and the
+/// listener with something to accept, and nothing else: what lets the
+/// facade wake only the waiters of that connection.
+#[test]
+fn poll_event_names_only_the_connections_that_changed() {
+    let mut net = Net::new();
+    let listener = net.server.listen(server_addr(80), 8).unwrap();
+    let a = net.connect();
+    let b = net.connect();
+    let events = |stack: &mut Stack| std::iter::from_fn(|| stack.poll_event()).collect::<Vec<_>>();
+    let server_events = events(&mut net.server);
+    assert!(server_events.contains(&vtcp::StackEvent::Acceptable(listener)));
+    let sa = net.server.accept(listener).unwrap();
+    let sb = net.server.accept(listener).unwrap();
+    assert_eq!((sa.remote, sb.remote), (a.local, b.local));
+    assert!(events(&mut net.client).contains(&vtcp::StackEvent::Conn(a, vtcp::Event::Connected)));
+    // Data for a: the server hears of a alone.
+    net.client.conn_mut(a).unwrap().write(b"hello").unwrap();
+    events(&mut net.client);
+    net.settle();
+    let got = events(&mut net.server);
+    assert_eq!(
+        got,
+        [vtcp::StackEvent::Conn(sa, vtcp::Event::Readable)],
+        "{got:?}"
+    );
+    // Nothing more until something happens.
+    assert_eq!(net.server.poll_event(), None);
+}
+
+/// A stack nobody asks for events keeps no more of them than it has
+/// connections: opening and closing connections again and again leaves
+/// the queue bounded (and the debug assertion in `mark_ready` holds).
+#[test]
+fn events_nobody_polls_do_not_accumulate() {
+    let mut net = Net::new();
+    let listener = net.server.listen(server_addr(80), 8).unwrap();
+    for _ in 0..300 {
+        let c = net.connect();
+        let s = net.server.accept(listener).unwrap();
+        net.client.conn_mut(c).unwrap().abort();
+        net.settle();
+        net.client.release(c);
+        net.server.release(s);
+        net.settle();
+    }
+    assert!(
+        net.server.connections() <= 1,
+        "{}",
+        net.server.connections()
+    );
+    // Whatever is left is at most a few events per live connection.
+    let left = std::iter::from_fn(|| net.server.poll_event()).count();
+    assert!(left <= 16, "{left} events left");
+}

@@ -9,13 +9,19 @@
 //!   pair.
 //! - `vtcp-lab bench point LOSS% REORDER% RTT_MS [SECONDS]`: one row of the
 //!   matrix.
+//! - `vtcp-lab bench echo [SECONDS [CONNECTIONS...]]`: 64-byte request and
+//!   response through 100, 1,000 and 10,000 connections at once, the
+//!   kernel serving against vtcp's blocking and async API
+//!   (`vtcp_lab::echo`).
+//! - `vtcp-lab echo-server ADDR`: the kernel's echo server of that
+//!   benchmark, which it starts in a namespace of its own.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str =
-    "usage: vtcp-lab capture DIR | bench matrix [SECONDS] | bench throughput [SECONDS]";
+const USAGE: &str = "usage: vtcp-lab capture DIR | bench matrix [SECONDS] | bench throughput [SECONDS] \
+     | bench point LOSS% REORDER% RTT_MS [SECONDS] | bench echo [SECONDS [CONNECTIONS...]]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +32,44 @@ fn main() -> ExitCode {
     }
     match args.as_slice() {
         ["capture", dir] => capture(dir),
+        ["echo-server", addr] => match addr.parse().map_err(std::io::Error::other) {
+            Ok(addr) => match vtcp_lab::echo::serve(addr) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("vtcp-lab echo-server: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("vtcp-lab echo-server: {e}");
+                ExitCode::from(2)
+            }
+        },
+        ["bench", "echo", rest @ ..] => {
+            let secs = rest.first().map_or(Ok(3.0), |s| s.parse::<f64>());
+            let conns: Result<Vec<usize>, _> = rest.iter().skip(1).map(|s| s.parse()).collect();
+            match (secs, conns) {
+                (Ok(s), Ok(mut conns)) if s > 0.0 => {
+                    if conns.is_empty() {
+                        conns = vec![100, 1_000, 10_000];
+                    }
+                    match vtcp_lab::echo::echo(&conns, Duration::from_secs_f64(s)) {
+                        Ok(rows) => {
+                            print!("{}", vtcp_lab::echo::table(&rows));
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => {
+                            eprintln!("vtcp-lab: {e}");
+                            ExitCode::FAILURE
+                        }
+                    }
+                }
+                _ => {
+                    eprintln!("{USAGE}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         ["bench", "point", loss, reorder, rtt, rest @ ..] if rest.len() <= 1 => {
             let num = |s: &str| s.trim_end_matches('%').parse::<f64>().ok();
             let (Some(loss), Some(reorder), Some(rtt)) = (num(loss), num(reorder), num(rtt)) else {

@@ -91,6 +91,13 @@ pub struct HighSpeed {
 }
 
 impl HighSpeed {
+    /// The same controller with `iw` as the rule for its initial window
+    /// (RFC 6928's by default).
+    pub fn with_initial_window(mut self, iw: crate::InitialWindow) -> Self {
+        self.window.set_initial_window(iw);
+        self
+    }
+
     /// A controller for segments of `mss` octets.
     pub fn new(mss: u32) -> Self {
         Self {

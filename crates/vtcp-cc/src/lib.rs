@@ -154,8 +154,32 @@ pub trait CongestionController: fmt::Debug {
 
 /// The RFC 6928 initial window: min(10·MSS, max(2·MSS, 14600)).
 pub fn initial_window(mss: u32) -> u32 {
-    let mss = mss.max(1);
-    mss.saturating_mul(10).min(mss.saturating_mul(2).max(14600))
+    InitialWindow::Rfc6928.octets(mss)
+}
+
+/// The rule for the first congestion window (and the window after an idle
+/// period's restart, where a controller has one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InitialWindow {
+    /// RFC 6928 (experimental): min(10·MSS, max(2·MSS, 14600)), ten
+    /// segments at MSS 1460. Linux's and FreeBSD's; the default.
+    #[default]
+    Rfc6928,
+    /// RFC 5681 §3.1 (standards track): min(4·MSS, max(2·MSS, 4380)),
+    /// three segments at MSS 1460 (RFC 3390's formula).
+    Rfc5681,
+}
+
+impl InitialWindow {
+    /// The window in octets for segments of `mss`.
+    pub fn octets(self, mss: u32) -> u32 {
+        let mss = mss.max(1);
+        match self {
+            Self::Rfc6928 => mss.saturating_mul(10).min(mss.saturating_mul(2).max(14600)),
+            Self::Rfc5681 => mss.saturating_mul(4).min(mss.saturating_mul(2).max(4380)),
+        }
+    }
 }
 
 /// State every controller here shares: the window and recovery machinery
@@ -174,6 +198,8 @@ pub(crate) struct Window {
     /// Whether any data was acknowledged yet (the initial window may still
     /// follow the MSS).
     started: bool,
+    /// The rule for the initial window.
+    iw: InitialWindow,
 }
 
 impl Window {
@@ -181,6 +207,7 @@ impl Window {
         let mss = mss.max(1);
         Self {
             cwnd: initial_window(mss),
+            iw: InitialWindow::Rfc6928,
             // RFC 5681 §3.1: "arbitrarily high".
             ssthresh: u32::MAX,
             mss,
@@ -191,10 +218,19 @@ impl Window {
         }
     }
 
+    /// Takes `iw` as the rule for the initial window; before any data is
+    /// acknowledged the window follows it at once.
+    pub(crate) fn set_initial_window(&mut self, iw: InitialWindow) {
+        self.iw = iw;
+        if !self.started && self.ssthresh == u32::MAX {
+            self.cwnd = iw.octets(self.mss);
+        }
+    }
+
     pub(crate) fn set_mss(&mut self, mss: u32) {
         let mss = mss.max(1);
         if !self.started && self.ssthresh == u32::MAX {
-            self.cwnd = initial_window(mss);
+            self.cwnd = self.iw.octets(mss);
         }
         self.mss = mss;
         self.cwnd = self.cwnd.max(mss);

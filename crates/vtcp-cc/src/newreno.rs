@@ -12,6 +12,13 @@ pub struct NewReno {
 }
 
 impl NewReno {
+    /// The same controller with `iw` as the rule for its initial window
+    /// (RFC 6928's by default).
+    pub fn with_initial_window(mut self, iw: crate::InitialWindow) -> Self {
+        self.window.set_initial_window(iw);
+        self
+    }
+
     /// A controller for segments of `mss` octets.
     pub fn new(mss: u32) -> Self {
         Self {
@@ -65,6 +72,30 @@ mod tests {
     use std::vec::Vec;
 
     const MSS: u32 = 1460;
+
+    #[test]
+    fn rfc5681_initial_window_is_rfc3390s_formula() {
+        use crate::InitialWindow::Rfc5681;
+        // RFC 5681 §3.1: 4 segments up to 1095, 3 up to 2190, then 2.
+        for (mss, iw) in [
+            (536, 2144),
+            (1095, 4380),
+            (1460, 4380),
+            (2190, 4380),
+            (4000, 8000),
+        ] {
+            assert_eq!(Rfc5681.octets(mss), iw, "MSS {mss}");
+            let cc = NewReno::new(mss).with_initial_window(Rfc5681);
+            assert_eq!(cc.send_window(), iw, "MSS {mss}");
+        }
+        let mut cc = NewReno::new(1460).with_initial_window(Rfc5681);
+        cc.set_mss(536);
+        assert_eq!(
+            cc.send_window(),
+            2144,
+            "the rule follows the MSS before data moves"
+        );
+    }
 
     #[test]
     fn initial_window_follows_rfc6928() {

@@ -4,7 +4,7 @@ use core::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use vtcp_cc::{CongestionController, Cubic, HighSpeed, NewReno};
+use vtcp_cc::{CongestionController, Cubic, HighSpeed, InitialWindow, NewReno};
 use vtcp_seq::Seq;
 
 /// Which congestion controller a connection uses.
@@ -20,11 +20,13 @@ pub enum Congestion {
 }
 
 impl Congestion {
-    pub(crate) fn build(&self, mss: u32) -> Controller {
+    /// The controller for segments of `mss` whose first window follows
+    /// `iw` (a user's controller chooses its own).
+    pub(crate) fn build(&self, mss: u32, iw: InitialWindow) -> Controller {
         match self {
-            Self::NewReno => Controller::NewReno(NewReno::new(mss)),
-            Self::HighSpeed => Controller::HighSpeed(HighSpeed::new(mss)),
-            Self::Cubic => Controller::Cubic(Box::new(Cubic::new(mss))),
+            Self::NewReno => Controller::NewReno(NewReno::new(mss).with_initial_window(iw)),
+            Self::HighSpeed => Controller::HighSpeed(HighSpeed::new(mss).with_initial_window(iw)),
+            Self::Cubic => Controller::Cubic(Box::new(Cubic::new(mss).with_initial_window(iw))),
             Self::Custom(make) => Controller::Custom(make(mss)),
         }
     }
@@ -211,6 +213,17 @@ pub struct ConnConfig {
     pub rack_tlp: bool,
     /// The congestion controller.
     pub congestion: Congestion,
+    /// The rule for the first congestion window: RFC 6928's ten segments
+    /// by default (experimental, and what Linux and FreeBSD use), or RFC
+    /// 5681 §3.1's three (standards track). A `Congestion::Custom`
+    /// controller sets its own.
+    pub initial_window: InitialWindow,
+    /// Drop a segment without timestamps (a RST excepted) on a connection
+    /// that negotiated them, as RFC 7323 §3.2 says (SHOULD). Off by
+    /// default, as Linux: such segments are taken, without PAWS (a
+    /// middlebox that strips options from some segments would otherwise
+    /// stall the connection).
+    pub require_timestamps: bool,
     /// Keepalive; off when `None`.
     pub keepalive: Option<Keepalive>,
     /// Send buffer size in octets: the most the application may queue.
@@ -332,6 +345,8 @@ impl Default for ConnConfig {
             enable_sack: true,
             rack_tlp: true,
             congestion: Congestion::HighSpeed,
+            initial_window: InitialWindow::Rfc6928,
+            require_timestamps: false,
             keepalive: None,
             send_buffer: 4 << 20,
             recv_buffer: 4 << 20,

@@ -120,7 +120,7 @@ impl Conn {
         let rcv_wscale = cfg.window_scale();
         let ts_offset = f.rotate_left(13);
         let opts = Negotiated::new(rcv_wscale, ts_offset, Negotiated::default_mss(&cfg), now);
-        let cc = cfg.congestion.build(opts.smss);
+        let cc = cfg.congestion.build(opts.smss, cfg.initial_window);
         Self {
             snd: SendSide::new(iss, cfg.send_buffer),
             rcv: RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now),
@@ -816,6 +816,16 @@ impl Conn {
     /// RFC 9293 §3.10.7.4 for every state from SYN-RECEIVED on.
     fn on_synchronized(&mut self, seg: &Segment<&[u8]>, v: &OptionValues) {
         let now = self.now;
+        // RFC 7323 §3.2, when asked for: timestamps negotiated, a non-RST
+        // segment without them is dropped silently.
+        if self.opts.ts_ok
+            && self.cfg.require_timestamps
+            && v.timestamp.is_none()
+            && !seg.flags.contains(Flags::RST)
+        {
+            self.stats.dropped += 1;
+            return;
+        }
         // RFC 7323 §5.3 PAWS, before the sequence check.
         if self.opts.ts_ok
             && !seg.flags.contains(Flags::RST)

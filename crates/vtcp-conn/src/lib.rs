@@ -86,6 +86,7 @@ pub use config::{
 };
 pub use conn::Conn;
 pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};
+pub use vtcp_cc::InitialWindow;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

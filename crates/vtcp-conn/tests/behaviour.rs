@@ -441,6 +441,43 @@ fn rfc793_syn_rule_spares_a_syn_left_of_the_window() {
     assert_eq!(t.conn().state(), State::Established);
 }
 
+/// The first window: RFC 6928's ten segments by default, RFC 5681
+/// §3.1's min(4·MSS, max(2·MSS, 4380)) when asked (`initial_window`):
+/// three segments of 1448 (the MSS less the timestamps).
+#[test]
+fn the_initial_window_follows_the_rule_asked_for() {
+    for (iw, segments) in [
+        (vtcp_conn::InitialWindow::Rfc6928, 10),
+        (vtcp_conn::InitialWindow::Rfc5681, 3),
+    ] {
+        let mut t = established_with(|c| c.initial_window = iw);
+        t.conn().write(&[7; 30_000]).unwrap();
+        let mut sent = 0;
+        while let Some(bytes) = t.take() {
+            let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+            assert_eq!(seg.data_len(), 1448, "{iw:?}");
+            sent += 1;
+        }
+        assert_eq!(sent, segments, "{iw:?}");
+    }
+}
+
+/// RFC 7323 §3.2: with timestamps negotiated, a segment without them is
+/// dropped when asked (`require_timestamps`); by default it is taken (as
+/// Linux does), PAWS aside.
+#[test]
+fn a_segment_without_timestamps_is_dropped_only_when_asked() {
+    for require in [false, true] {
+        let mut t = established_with(|c| c.require_timestamps = require);
+        t.at(20).recv("P. 1:11(10) ack 1 win 1000");
+        assert_eq!(t.conn().readable(), if require { 0 } else { 10 });
+        // A RST without timestamps still counts (at RCV.NXT: it resets).
+        let nxt = if require { 1 } else { 11 };
+        t.at(30).recv(&format!("R {nxt}:{nxt}(0) win 0"));
+        assert_eq!(t.conn().state(), State::Closed);
+    }
+}
+
 /// The SYN's options in the BSDs' order when asked
 /// (`ConnConfig::syn_option_order`); Linux's by default.
 #[test]

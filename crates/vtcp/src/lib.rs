@@ -56,7 +56,9 @@ pub use net::{NetStack, SegmentWriter, TcpListener, TcpStream, WeakNetStack};
 pub use stack::{
     ConnKey, Counters, ListenerId, Stack, StackConfig, StackError, StackEvent, Transmit,
 };
-pub use vtcp_conn::{CloseReason, Congestion, Conn, ConnConfig, Event, Keepalive, State, Stats};
+pub use vtcp_conn::{
+    CloseReason, Congestion, Conn, ConnConfig, Event, InitialWindow, Keepalive, State, Stats,
+};
 
 pub use vtcp_buf as buf;
 pub use vtcp_cc as cc;

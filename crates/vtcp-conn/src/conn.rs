@@ -7,9 +7,7 @@ use siphasher::sip::SipHasher24;
 use vtcp_buf::RecvBuf;
 use vtcp_rto::{RtoConfig, RtoEstimator};
 use vtcp_seq::Seq;
-use vtcp_wire::{
-    Flags, OptionValues, Options, SackBlocks, Segment, SegmentView, TcpOption, WireError,
-};
+use vtcp_wire::{Flags, OptionValues, Options, SackBlocks, Segment, TcpOption};
 
 use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder};
 use crate::negotiated::Negotiated;
@@ -417,8 +415,16 @@ impl Conn {
                 let room = self.send_room();
                 Ok(self.snd.buf.write(&data[..data.len().min(room)]))
             }
-            State::Closed => Err(ConnError::InvalidState(State::Closed)),
-            s => Err(ConnError::InvalidState(s)),
+            _ => Err(self.cannot_send()),
+        }
+    }
+
+    /// Why data cannot be queued: the reason the connection closed, or
+    /// the state that allows no more.
+    fn cannot_send(&self) -> ConnError {
+        match (self.state, self.close_reason) {
+            (State::Closed, Some(reason)) => ConnError::Closed(reason),
+            (s, _) => ConnError::InvalidState(s),
         }
     }
 
@@ -440,7 +446,7 @@ impl Conn {
                     fill(&mut a[..a_len], &mut b[..b_len])
                 }))
             }
-            s => Err(ConnError::InvalidState(s)),
+            _ => Err(self.cannot_send()),
         }
     }
 
@@ -2155,11 +2161,5 @@ impl Conn {
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);
         }
-    }
-
-    /// Parses a segment for tests and tools; a convenience over
-    /// [`SegmentView`].
-    pub fn peek_segment(bytes: &[u8]) -> Result<SegmentView<&[u8]>, WireError> {
-        SegmentView::new_checked(bytes)
     }
 }

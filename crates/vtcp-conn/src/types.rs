@@ -77,6 +77,7 @@ impl fmt::Display for State {
 
 /// Why a connection closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// Both sides closed in order.
     Normal,
@@ -92,6 +93,7 @@ pub enum CloseReason {
 
 /// Something the application may want to act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Event {
     /// The handshake completed.
     Connected,
@@ -151,6 +153,7 @@ impl EventQueue {
 
 /// Errors of the application-side calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnError {
     /// The connection is not in a state that allows this.
     #[error("not allowed in state {0}")]
@@ -168,6 +171,7 @@ pub enum ConnError {
 
 /// Per-connection counters, in the manner of Linux's `tcp_info`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Smoothed RTT.
     pub srtt: Option<Duration>,

@@ -208,6 +208,11 @@ fn rst_handling_follows_rfc5961() {
     t.at(22).recv("R 1:1(0) win 0");
     assert_eq!(t.conn().state(), State::Closed);
     assert!(t.events().contains(&Event::Closed(CloseReason::Reset)));
+    // A write after it says why the connection is gone.
+    assert_eq!(
+        t.conn().write(b"late"),
+        Err(vtcp_conn::ConnError::Closed(CloseReason::Reset))
+    );
 }
 
 /// RFC 793's rules when asked for (`rst_challenge`, `syn_challenge`
@@ -1605,7 +1610,7 @@ fn the_receive_window_grows_with_what_the_application_reads() {
             seq += 1448;
             while t.conn().read(&mut buf) > 0 {}
             while let Some(bytes) = t.take() {
-                let seg = vtcp_conn::Conn::peek_segment(&bytes).unwrap();
+                let seg = vtcp_wire::SegmentView::new_checked(&bytes).unwrap();
                 windows.push(u32::from(seg.window()) << 3);
             }
         }

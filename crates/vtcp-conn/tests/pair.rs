@@ -134,8 +134,8 @@ impl Pair {
                     Some(server) => server.handle_segment(self.now, &bytes),
                     None => {
                         // Only a SYN opens the server; anything before it is lost.
-                        let is_syn =
-                            Conn::peek_segment(&bytes).is_ok_and(|v| v.flags() == Flags::SYN);
+                        let is_syn = vtcp_wire::SegmentView::new_checked(&bytes)
+                            .is_ok_and(|v| v.flags() == Flags::SYN);
                         if is_syn && let Some(cfg) = self.server_cfg.take() {
                             self.server = Conn::accept_syn(cfg, self.now, &bytes).ok();
                         }

@@ -99,6 +99,7 @@ pub struct Transmit {
 /// Errors of the stack's calls, with the `std::io::ErrorKind` that
 /// `std::net` would give.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StackError {
     /// The local address and port are taken.
     #[error("address in use")]
@@ -146,6 +147,8 @@ impl StackError {
             CloseReason::Refused => Some(Self::ConnectionRefused),
             CloseReason::TimedOut => Some(Self::TimedOut),
             CloseReason::Aborted => Some(Self::ConnectionAborted),
+            // A reason added later: the connection did not close in order.
+            _ => Some(Self::ConnectionAborted),
         }
     }
 }
@@ -171,6 +174,7 @@ impl From<StackError> for std::io::Error {
 
 /// Counters over the whole stack, as `netstat -s` gives them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Segments received.
     pub segments_in: u64,

@@ -17,8 +17,7 @@ const OCTETS_PER_OOO_RANGE: usize = 1024;
 /// How many recently received blocks are remembered for SACK ordering.
 const RECENT: usize = 8;
 
-/// Received data, in order and out of order, within the receive window
-/// (the seed's `RecvBuf`).
+/// Received data, in order and out of order, within the receive window.
 ///
 /// The window's right edge is `nxt + window()`; data beyond it is trimmed.
 /// Readable and out-of-order octets both live in one fixed ring, so the

@@ -20,7 +20,7 @@ pub struct NextSeg {
 
 /// The bytes written and not yet acknowledged: a fixed-capacity ring
 /// (no shifting, no reallocation after creation) from SND.UNA to the tail,
-/// with SND.NXT between (the seed's `SendBuf`).
+/// with SND.NXT between.
 ///
 /// Sequence numbers here count data octets only: the engine accounts for
 /// the SYN and FIN it sends around them.
@@ -130,8 +130,7 @@ impl SendBuf {
 
     /// Data to retransmit from `from` (at least SND.UNA), skipping SACKed
     /// octets: the first unSACKed run within `[from, nxt)`, at most `max`
-    /// octets, stopping at the next SACKed range (the seed's
-    /// `RetransmitData`).
+    /// octets, stopping at the next SACKed range.
     pub fn retransmit_data(&self, from: Seq, max: usize) -> Option<(Seq, &[u8], &[u8])> {
         let mut at = if from.before(self.una()) {
             self.una

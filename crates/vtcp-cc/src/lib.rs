@@ -1,6 +1,6 @@
 //! TCP congestion control behind one trait.
 //!
-//! [`CongestionController`] is the seed package's interface: the engine
+//! [`CongestionController`] is the interface: the engine
 //! reports ACKs, duplicate ACKs, fast retransmits and timeouts, and reads
 //! the congestion window back. It is object-safe (the engine may hold a
 //! `Box<dyn CongestionController>` of the user's own) and reads no clock:
@@ -12,7 +12,7 @@
 //! - [`NewReno`]: RFC 5681 slow start and congestion avoidance with byte
 //!   counting (RFC 3465, L = 2·SMSS), fast retransmit and fast recovery,
 //!   RFC 6582 partial ACKs, the RFC 6928 initial window.
-//! - [`HighSpeed`]: RFC 3649, the seed's default. Identical to NewReno up to
+//! - [`HighSpeed`]: RFC 3649, the engine's default. Identical to NewReno up to
 //!   38 segments; above, a larger increase a(w) and a smaller decrease b(w),
 //!   with no floating point on the per-ACK path.
 //! - [`Cubic`]: RFC 9438 (β = 0.7, C = 0.4, fast convergence, the
@@ -54,7 +54,7 @@ pub use cubic::Cubic;
 pub use highspeed::HighSpeed;
 pub use newreno::NewReno;
 
-/// A congestion controller (the seed's `CongestionController`).
+/// A congestion controller.
 ///
 /// The engine calls, per RFC 5681 §3.2 and RFC 6582:
 ///

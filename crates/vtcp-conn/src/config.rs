@@ -1,9 +1,10 @@
-//! Connection configuration (the seed's `ConnConfig`).
+//! Connection configuration.
 
 use core::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::defaults;
 use vtcp_cc::{CongestionController, Cubic, HighSpeed, InitialWindow, NewReno};
 use vtcp_seq::Seq;
 
@@ -11,7 +12,7 @@ use vtcp_seq::Seq;
 pub enum Congestion {
     /// RFC 5681/6582.
     NewReno,
-    /// RFC 3649, the seed's default.
+    /// RFC 3649, the default.
     HighSpeed,
     /// RFC 9438.
     Cubic,
@@ -150,6 +151,18 @@ pub struct Keepalive {
     pub count: u32,
 }
 
+impl Default for Keepalive {
+    /// [`defaults::KEEPALIVE_IDLE`], [`defaults::KEEPALIVE_INTERVAL`],
+    /// [`defaults::KEEPALIVE_COUNT`].
+    fn default() -> Self {
+        Self {
+            idle: defaults::KEEPALIVE_IDLE,
+            interval: defaults::KEEPALIVE_INTERVAL,
+            count: defaults::KEEPALIVE_COUNT,
+        }
+    }
+}
+
 /// Where the initial sequence number comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IsnSource {
@@ -159,7 +172,8 @@ pub enum IsnSource {
         /// The SipHash key.
         key: [u8; 16],
     },
-    /// A fixed ISN, for tests (the seed's `SetupForHandshake`).
+    /// A fixed ISN, for tests and for a connection whose ISN was chosen
+    /// elsewhere (a SYN cookie's).
     Fixed(Seq),
 }
 
@@ -180,14 +194,10 @@ impl IsnSource {
     }
 }
 
-/// The receive window auto-tuning offers at first, by default: 64 KiB.
-pub const INITIAL_RECV_WINDOW: usize = 64 * 1024;
+pub use crate::defaults::{INITIAL_RECV_WINDOW, SEND_BUFFER_FLOOR};
 
-/// The room the send buffer offers at the least when auto-tuned: 256 KiB.
-pub const SEND_BUFFER_FLOOR: usize = 256 * 1024;
-
-/// Everything a connection is configured with. `Default` gives the seed's
-/// constants.
+/// Everything a connection is configured with. `Default` gives the
+/// values of [`defaults`].
 #[derive(Debug)]
 pub struct ConnConfig {
     /// Our address, as metadata (the ISN hash binds it).
@@ -243,7 +253,8 @@ pub struct ConnConfig {
     pub nodelay: bool,
     /// How long an ACK may be delayed (RFC 1122 §4.2.3.2: under 500 ms).
     pub delayed_ack: Duration,
-    /// How long TIME-WAIT lasts (the seed's 2 s; 2·MSL in RFC 9293).
+    /// How long TIME-WAIT lasts ([`defaults::TIME_WAIT`], 2 s; 2·MSL in
+    /// RFC 9293).
     pub time_wait: Duration,
     /// RFC 5961 §3: a RST in the window but not at RCV.NXT gets a
     /// challenge ACK (default). Off: RFC 793's rule, any RST in the window
@@ -339,7 +350,7 @@ impl Default for ConnConfig {
             remote_addr: None,
             local_port: 0,
             remote_port: 0,
-            mss: 1460,
+            mss: defaults::MSS,
             no_window_scaling: false,
             enable_timestamps: true,
             enable_sack: true,
@@ -348,12 +359,12 @@ impl Default for ConnConfig {
             initial_window: InitialWindow::Rfc6928,
             require_timestamps: false,
             keepalive: None,
-            send_buffer: 4 << 20,
-            recv_buffer: 4 << 20,
+            send_buffer: defaults::SEND_BUFFER,
+            recv_buffer: defaults::RECV_BUFFER,
             auto_tune: true,
             nodelay: false,
-            delayed_ack: Duration::from_millis(40),
-            time_wait: Duration::from_secs(2),
+            delayed_ack: defaults::DELAYED_ACK,
+            time_wait: defaults::TIME_WAIT,
             rst_challenge: true,
             syn_challenge: true,
             drop_syn_fin: true,
@@ -362,11 +373,11 @@ impl Default for ConnConfig {
             accept_unadvertised_room: false,
             initial_recv_window: INITIAL_RECV_WINDOW,
             syn_option_order: SynOptionOrder::Linux,
-            min_rto: Duration::from_millis(200),
+            min_rto: defaults::MIN_RTO,
             min_rto_variance: Duration::from_millis(200),
-            max_rto: Duration::from_secs(60),
-            initial_rto: Duration::from_secs(1),
-            max_retries: 8,
+            max_rto: defaults::MAX_RTO,
+            initial_rto: defaults::INITIAL_RTO,
+            max_retries: defaults::MAX_RETRIES,
             user_timeout: None,
             isn: IsnSource::random(),
         }

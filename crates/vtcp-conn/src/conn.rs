@@ -24,7 +24,7 @@ const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 /// RFC 5961 §7: challenge ACKs per second at most.
 const CHALLENGE_ACKS_PER_SEC: u32 = 10;
 
-/// One TCP connection (the seed's `Conn`).
+/// One TCP connection.
 pub struct Conn {
     cfg: ConnConfig,
     state: State,
@@ -311,7 +311,7 @@ impl Conn {
 
     // ----- Accessors -----
 
-    /// The state (the seed's `State()`).
+    /// The state.
     pub fn state(&self) -> State {
         self.state
     }
@@ -1725,8 +1725,8 @@ impl Conn {
         Some(h + len_data)
     }
 
-    /// Every segment due now, each in its own buffer (the seed returned
-    /// them from every call as `[][]byte`).
+    /// Every segment due now, each in its own buffer: the allocating
+    /// form of [`Conn::poll_transmit`].
     pub fn drain_transmits(&mut self, now: Duration) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut buf = vec![0u8; MAX_HEADER + self.opts.smss.max(u32::from(self.cfg.mss)) as usize];

@@ -73,6 +73,7 @@
 mod autotune;
 mod config;
 mod conn;
+pub mod defaults;
 mod negotiated;
 mod recovery;
 mod recv;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use vtcp_seq::Seq;
 use vtcp_wire::WireError;
 
-/// The eleven states of RFC 9293 §3.3.2 (the seed's names).
+/// The eleven states of RFC 9293 §3.3.2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
     /// No connection.
@@ -35,7 +35,7 @@ pub enum State {
 }
 
 impl State {
-    /// The seed's upper-case name, as RFC 9293 writes it.
+    /// The upper-case name, as RFC 9293 writes it.
     pub fn name(self) -> &'static str {
         match self {
             Self::Closed => "CLOSED",

@@ -22,11 +22,11 @@
 //! The crate is IP-agnostic: the caller passes the addresses as bytes (4
 //! for IPv4, 16 for IPv6), and the cookie binds them.
 //!
-//! Beyond the seed: when the SYN carried timestamps, our TSval's low 6 bits
+//! When the SYN carried timestamps, our TSval's low 6 bits
 //! carry the peer's window scale (4 bits, 15 = none) and SACK-permitted (1
 //! bit), as Linux does, so a cookie connection keeps them; the ACK echoes
 //! them back in TSecr. Without timestamps, a cookie connection goes without
-//! window scaling and SACK, as in the seed.
+//! window scaling and SACK.
 //!
 //! ```
 //! use core::time::Duration;
@@ -318,8 +318,7 @@ impl SynCookies {
         (wscale, tsecr & TS_SACK != 0)
     }
 
-    /// The SYN-ACK answering `syn` with a cookie (the seed's
-    /// `GenerateSYNACK`). Ports are taken from the SYN; options follow
+    /// The SYN-ACK answering `syn` with a cookie. Ports are taken from the SYN; options follow
     /// what it offered: MSS always; window scale, SACK-permitted and
     /// timestamps when it carried them and timestamps can keep the first two.
     pub fn generate_synack<P: AsRef<[u8]>>(
@@ -367,8 +366,7 @@ impl SynCookies {
         }
     }
 
-    /// Validates the ACK that completes a cookie handshake (the seed's
-    /// `ValidateACK`): the cookie is its acknowledgment number less one.
+    /// Validates the ACK that completes a cookie handshake: the cookie is its acknowledgment number less one.
     pub fn validate_ack<P: AsRef<[u8]>>(
         &self,
         ack: &Segment<P>,

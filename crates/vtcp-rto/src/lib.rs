@@ -8,15 +8,15 @@
 //! - each later sample R' sets RTTVAR = ¾·RTTVAR + ¼·|SRTT − R'|, then
 //!   SRTT = ⅞·SRTT + ⅛·R' (§2.3);
 //! - RTO = SRTT + max(G, 4·RTTVAR), clamped to a minimum and a maximum
-//!   (§2.4–2.5; defaults 200 ms and 60 s as in the seed, where RFC 6298 says
-//!   1 s as a minimum and Linux uses 200 ms);
+//!   (§2.4–2.5; defaults 200 ms and 60 s: RFC 6298 says 1 s as a minimum,
+//!   Linux uses 200 ms);
 //! - on a timeout, RTO doubles, up to the maximum (§5.5);
 //! - Karn's algorithm (§3): a segment that was retransmitted gives no
 //!   sample ([`RtoEstimator::invalidate_timing`]).
 //!
 //! It reads no clock. Times are [`Duration`]s since any epoch the caller
 //! keeps, passed in with each call. Samples come either from timing one
-//! segment at a time (the seed's API: [`RtoEstimator::start_timing`] and
+//! segment at a time ([`RtoEstimator::start_timing`] and
 //! [`RtoEstimator::ack_received`]) or from timestamps on every ACK (RFC
 //! 7323 §4, [`RtoEstimator::sample_weighted`]).
 //!
@@ -50,7 +50,7 @@ use vtcp_seq::Seq;
 pub struct RtoConfig {
     /// RTO before the first sample (RFC 6298 §2.1: 1 s).
     pub initial: Duration,
-    /// Lower bound of the RTO (the seed's 200 ms; RFC 6298 §2.4 says 1 s).
+    /// Lower bound of the RTO (200 ms by default; RFC 6298 §2.4 says 1 s).
     pub min: Duration,
     /// Upper bound of the RTO (RFC 6298 §2.5: at least 60 s).
     pub max: Duration,

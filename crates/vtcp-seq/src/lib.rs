@@ -5,8 +5,8 @@
 //! arithmetic* (RFC 1982): `a` is before `b` when `b` lies less than 2^31
 //! ahead of `a` around the circle.
 //!
-//! This crate gives that arithmetic a type, [`Seq`], and keeps the seed
-//! package's free functions ([`seq_before`], [`seq_before_eq`],
+//! This crate gives that arithmetic a type, [`Seq`], and free functions
+//! on plain `u32`s ([`seq_before`], [`seq_before_eq`],
 //! [`seq_after`], [`seq_after_eq`], [`seq_in_range`],
 //! [`seq_in_range_inclusive`]).
 //!

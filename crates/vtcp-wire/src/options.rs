@@ -382,7 +382,7 @@ pub fn validate_options(area: &[u8]) -> Result<(), WireError> {
     Ok(())
 }
 
-/// Parses an option area into a list (the seed's `ParseOptions`).
+/// Parses an option area into a list.
 #[cfg(feature = "alloc")]
 pub fn parse_options(area: &[u8]) -> Result<alloc::vec::Vec<TcpOption<'_>>, WireError> {
     OptionsIter::new(area).collect()
@@ -431,8 +431,7 @@ impl Options {
         })
     }
 
-    /// Encodes `options` in order and pads to a 4-byte boundary (the seed's
-    /// `BuildOptions`).
+    /// Encodes `options` in order and pads to a 4-byte boundary.
     ///
     /// Padding is NOPs, or zeros when the list ends with End (RFC 9293
     /// §3.2: the space after End is zero). More than 40 bytes is refused.
@@ -737,7 +736,7 @@ where
     options.into_iter().map(|o| *o.borrow())
 }
 
-/// The first MSS option's value (the seed's `GetMSS`).
+/// The first MSS option's value.
 pub fn get_mss<'a, I>(options: I) -> Option<u16>
 where
     I: IntoIterator,
@@ -749,8 +748,7 @@ where
     })
 }
 
-/// The first window-scale option's shift, clamped to 14 (the seed's
-/// `GetWScale`).
+/// The first window-scale option's shift, clamped to 14.
 ///
 /// `None` means the option is absent (no scaling, RFC 7323 §2.2). RFC 7323
 /// §2.3: a shift above 14 is used as 14; the raw value stays in
@@ -766,7 +764,7 @@ where
     })
 }
 
-/// A SACK-permitted option is present (the seed's `HasSACKPerm`).
+/// A SACK-permitted option is present.
 pub fn has_sack_perm<'a, I>(options: I) -> bool
 where
     I: IntoIterator,
@@ -775,8 +773,7 @@ where
     each(options).any(|o| o == TcpOption::SackPermitted)
 }
 
-/// The first SACK option's blocks, empty when absent (the seed's
-/// `GetSACKBlocks`).
+/// The first SACK option's blocks, empty when absent.
 pub fn get_sack_blocks<'a, I>(options: I) -> SackBlocks
 where
     I: IntoIterator,
@@ -790,7 +787,7 @@ where
         .unwrap_or_default()
 }
 
-/// The first timestamps option (the seed's `GetTimestamp`).
+/// The first timestamps option.
 pub fn get_timestamp<'a, I>(options: I) -> Option<Timestamp>
 where
     I: IntoIterator,

@@ -14,8 +14,7 @@ pub type DefaultPayload = alloc::vec::Vec<u8>;
 #[cfg(not(feature = "alloc"))]
 pub type DefaultPayload = &'static [u8];
 
-/// A TCP segment: every header field, typed, and its payload (the seed's
-/// `Segment`).
+/// A TCP segment: every header field, typed, and its payload.
 ///
 /// `P` is the payload's storage: `&[u8]` for a segment parsed in place
 /// ([`Segment::parse`], no allocation), `Vec<u8>` for an owned one
@@ -47,7 +46,7 @@ pub struct Segment<P = DefaultPayload> {
 }
 
 impl<'a> Segment<&'a [u8]> {
-    /// Parses a segment, borrowing its payload (the seed's `ParseSegment`).
+    /// Parses a segment, borrowing its payload.
     ///
     /// Checks the header's length and data offset and every option; the
     /// checksum is not checked here (see [`SegmentView::verify_checksum`]).
@@ -84,14 +83,14 @@ impl<P: AsRef<[u8]>> Segment<P> {
         HEADER_LEN + self.options.len()
     }
 
-    /// Bytes of data (the seed's `DataLen`).
+    /// Bytes of data.
     #[inline]
     pub fn data_len(&self) -> usize {
         self.payload.as_ref().len()
     }
 
     /// Sequence space the segment occupies: data plus one for SYN and one
-    /// for FIN (RFC 9293 §3.4, SEG.LEN; the seed's `SegLen`).
+    /// for FIN (RFC 9293 §3.4, SEG.LEN).
     #[inline]
     pub fn seg_len(&self) -> usize {
         self.data_len()
@@ -99,7 +98,7 @@ impl<P: AsRef<[u8]>> Segment<P> {
             + usize::from(self.flags.contains(Flags::FIN))
     }
 
-    /// Every bit of `flag` is set (the seed's `HasFlag`).
+    /// Every bit of `flag` is set.
     #[inline]
     pub fn has_flag(&self, flag: Flags) -> bool {
         self.flags.contains(flag)
@@ -136,9 +135,8 @@ impl<P: AsRef<[u8]>> Segment<P> {
         Ok(header_len)
     }
 
-    /// Writes the segment into the start of `buf` and returns its length
-    /// (the seed's `Marshal`, without allocating). The checksum field is
-    /// written as stored.
+    /// Writes the segment into the start of `buf`, without allocating, and
+    /// returns its length. The checksum field is written as stored.
     #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let total = self.buffer_len();
@@ -165,7 +163,7 @@ impl<P: AsRef<[u8]>> Segment<P> {
         Ok(len)
     }
 
-    /// The encoded segment (the seed's `Marshal`). The checksum field is
+    /// The encoded segment. The checksum field is
     /// written as stored: zero unless set.
     #[cfg(feature = "alloc")]
     pub fn to_bytes(&self) -> alloc::vec::Vec<u8> {

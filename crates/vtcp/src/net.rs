@@ -9,7 +9,7 @@
 //! at a time writes a given stack's segments: a thread that finds another
 //! already writing leaves its segments to it. So two stacks whose writers
 //! feed each other synchronously neither deadlock nor recurse more than one
-//! level deep (the trampoline the Go seed called `Flush`).
+//! level deep.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -738,8 +738,7 @@ impl TcpStream {
         Ok(stream)
     }
 
-    /// Waits until the handshake completes (the Go seed's `Established()`
-    /// channel), for at most `timeout` (`TimedOut` after it).
+    /// Waits until the handshake completes, for at most `timeout` (`TimedOut` after it).
     pub fn wait_established(&self, timeout: Option<Duration>) -> io::Result<()> {
         let deadline = deadline_after(timeout);
         let shared = self.inner.net.shared();

@@ -8,6 +8,8 @@
 //!   FreeBSD TCP test suite against its expected results.
 //! - `capture-vectors`: records the Linux test vectors in `tests/vectors/`.
 //! - `bench [ARGS…]`: the criterion benchmarks.
+//! - `mutants [CRATE...]`: mutation testing (cargo-mutants), each crate
+//!   against its own tests; docs/testing.md.
 //! - `release --dry-run`: checks versions and packages every publishable
 //!   crate in dependency order.
 #![forbid(unsafe_code)]
@@ -18,6 +20,7 @@ mod conformance;
 mod fuzz;
 mod interop;
 mod metadata;
+mod mutants;
 mod release;
 #[cfg(test)]
 mod tidy;
@@ -36,6 +39,7 @@ commands:
   conformance [--bless]       packetdrill scripts and the FreeBSD suite through `vtcp drill`
   capture-vectors             record Linux test captures and tshark's decode in tests/vectors (root)
   bench [CRITERION ARGS...]   run the criterion benchmarks
+  mutants [CRATE...]          mutation testing, each crate against its own tests
   release --dry-run           check versions and package every publishable crate";
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         "capture-vectors" => vectors::run(rest),
         "bench" => bench::run(rest),
         "release" => release::run(rest),
+        "mutants" => mutants::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

@@ -163,6 +163,28 @@ impl CongestionController for HighSpeed {
 
 #[cfg(test)]
 mod tests {
+    /// log2 in Q16.16 against f64's, for small and for huge arguments
+    /// (the mantissa is shifted right above 2^31, left below).
+    #[test]
+    fn log2_q16_agrees_with_f64() {
+        for x in [
+            1u64,
+            2,
+            3,
+            38,
+            83_000,
+            (1 << 31) - 1,
+            1 << 31,
+            (1 << 40) + 12_345,
+            u64::MAX,
+        ] {
+            let want = (x as f64).log2() * 65_536.0;
+            let got = f64::from(super::log2_q16(x));
+            assert!((got - want).abs() <= 2.0, "log2({x}): {got} vs {want}");
+        }
+        assert_eq!(super::log2_q16(0), 0);
+    }
+
     extern crate std;
     use super::*;
     use crate::NewReno;

@@ -549,3 +549,70 @@ mod undo_tests {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod trait_defaults_tests {
+    use super::*;
+    use core::time::Duration;
+
+    /// A controller with only the required methods, recording calls: the
+    /// trait's defaults are what a user's controller gets.
+    #[derive(Debug, Default)]
+    struct Minimal {
+        acked: u32,
+        timeouts: u32,
+        last_flight: u32,
+    }
+
+    impl CongestionController for Minimal {
+        fn on_ack(&mut self, bytes_acked: u32) {
+            self.acked += bytes_acked;
+        }
+        fn on_recovery_dup_ack(&mut self) {}
+        fn on_timeout(&mut self, flight_size: u32) {
+            self.timeouts += 1;
+            self.last_flight = flight_size;
+        }
+        fn on_fast_retransmit(&mut self, _: u32, _: Seq) {}
+        fn exit_recovery(&mut self) {}
+        fn send_window(&self) -> u32 {
+            7000
+        }
+        fn in_recovery(&self) -> bool {
+            false
+        }
+        fn recovery_seq(&self) -> Seq {
+            Seq(0)
+        }
+        fn ssthresh(&self) -> u32 {
+            u32::MAX
+        }
+        fn mss(&self) -> u32 {
+            1000
+        }
+        fn set_mss(&mut self, _: u32) {}
+        fn name(&self) -> &'static str {
+            "minimal"
+        }
+    }
+
+    #[test]
+    fn the_defaults_forward_to_the_required_methods() {
+        let mut m = Minimal::default();
+        m.on_ack_at(1500, Duration::from_millis(3));
+        assert_eq!(m.acked, 1500);
+        m.on_repeated_timeout();
+        assert_eq!((m.timeouts, m.last_flight), (1, 7000));
+        // No RTT model and no undo: nothing changes.
+        m.on_rtt_sample(Duration::from_millis(20));
+        m.undo(1, 1);
+        assert_eq!((m.acked, m.timeouts, m.send_window()), (1500, 1, 7000));
+    }
+
+    #[test]
+    fn each_controller_says_its_name() {
+        assert_eq!(NewReno::new(1000).name(), "newreno");
+        assert_eq!(HighSpeed::new(1000).name(), "highspeed");
+        assert_eq!(Cubic::new(1000).name(), "cubic");
+    }
+}

@@ -361,7 +361,7 @@ impl SynCookies {
             window: params.window,
             // At most 4 + 2 + 10 + 4 bytes: always fits.
             options: Options::build(&list[..n]).unwrap_or_default(),
-            payload: &[],
+            // No payload: the default's is empty.
             ..Segment::default()
         }
     }
@@ -405,6 +405,105 @@ mod tests {
 
     fn t(secs: u64) -> Duration {
         Duration::from_secs(secs)
+    }
+
+    /// The SYN-ACK's options, byte for byte: MSS, SACK-permitted,
+    /// timestamps, NOP and window scale, with the SYN-ACK's window (the
+    /// cookie SYN-ACK is what a peer sees of us: no stray padding).
+    #[test]
+    fn the_synack_carries_exactly_its_options_and_window() {
+        let c = SynCookies::new([8; 16]);
+        let syn = Segment {
+            src_port: 41672,
+            dst_port: 7000,
+            seq: Seq(777),
+            flags: Flags::SYN,
+            options: Options::build(&[
+                TcpOption::Mss(1460),
+                TcpOption::SackPermitted,
+                TcpOption::timestamp(12345, 0),
+                TcpOption::Nop,
+                TcpOption::WindowScale(10),
+            ])
+            .unwrap(),
+            payload: &[][..],
+            ..Default::default()
+        };
+        let params = SynAckParams {
+            window: 29_200,
+            ..SynAckParams::default()
+        };
+        let sa = c.generate_synack(&syn, V4, &params, t(50));
+        assert_eq!(sa.window, 29_200);
+        let tsval = SynCookies::encode_tsval(0, Some(10), true);
+        let want = Options::build(&[
+            TcpOption::Mss(1460),
+            TcpOption::SackPermitted,
+            TcpOption::timestamp(tsval, 12345),
+            TcpOption::Nop,
+            TcpOption::WindowScale(7),
+        ])
+        .unwrap();
+        assert_eq!(sa.options.as_bytes(), want.as_bytes());
+        assert_eq!(sa.options.as_bytes().len(), 20);
+    }
+
+    /// The MAC covers the MSS index and every address byte: a cookie whose
+    /// MSS bits were changed, or checked for addresses that differ in one
+    /// byte (the last ones, next to the lengths the MAC also takes), is
+    /// refused.
+    #[test]
+    fn the_mac_binds_the_mss_and_every_address_byte() {
+        let c = SynCookies::new([3; 16]);
+        let cookie = c.cookie(V4, 80, 40_000, Seq(5), 1460, t(100));
+        assert_eq!(c.check(V4, 80, 40_000, Seq(5), cookie, t(100)), Ok(1460));
+        for idx in 0..4u32 {
+            let other = Seq((cookie.0 & !(0b11 << MSS_SHIFT)) | (idx << MSS_SHIFT));
+            if other != cookie {
+                assert!(c.check(V4, 80, 40_000, Seq(5), other, t(100)).is_err());
+            }
+        }
+        let near = [
+            Addrs {
+                local: &[198, 18, 0, 3],
+                remote: &[198, 18, 0, 1],
+            },
+            Addrs {
+                local: &[198, 18, 0, 2],
+                remote: &[198, 18, 0, 9],
+            },
+            Addrs {
+                local: &[198, 18, 0, 2],
+                remote: &[198, 18, 7, 1],
+            },
+        ];
+        for addrs in near {
+            assert!(c.check(addrs, 80, 40_000, Seq(5), cookie, t(100)).is_err());
+        }
+    }
+
+    /// Only the counter's low five bits travel in the cookie; the MAC
+    /// binds the whole counter, so a cookie whose bits come round again
+    /// (32 ticks of 64 s later, or 256) is refused, not taken as new.
+    #[test]
+    fn a_cookie_whose_counter_comes_round_again_is_refused() {
+        let c = SynCookies::new([4; 16]);
+        let cookie = c.cookie(V4, 80, 40_000, Seq(5), 1460, t(100));
+        assert_eq!(c.check(V4, 80, 40_000, Seq(5), cookie, t(100)), Ok(1460));
+        for ticks in [32, 256] {
+            let later = t(100 + ticks * 64);
+            assert!(
+                c.check(V4, 80, 40_000, Seq(5), cookie, later).is_err(),
+                "{ticks}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_key() {
+        extern crate std;
+        let text = std::format!("{:?}", SynCookies::new([0x5a; 16]));
+        assert_eq!(text, "SynCookies { .. }");
     }
 
     #[test]

@@ -243,6 +243,30 @@ mod tests {
     use super::*;
     use quickcheck::quickcheck;
 
+    /// Backoffs are counted until a sample; a segment is timed from
+    /// `start_timing` to the ACK that covers it or `invalidate_timing`;
+    /// `reset` forgets the estimate and the backoffs.
+    #[test]
+    fn backoffs_timing_and_reset_are_observable() {
+        let ms = Duration::from_millis;
+        let mut r = RtoEstimator::new(RtoConfig::default());
+        assert!(!r.is_timing());
+        r.start_timing(Seq(100), ms(0));
+        assert!(r.is_timing());
+        r.invalidate_timing();
+        assert!(!r.is_timing());
+        r.backoff();
+        r.backoff();
+        assert_eq!(r.backoffs(), 2);
+        assert_eq!(r.rto(), ms(4000));
+        r.sample(ms(100));
+        assert_eq!(r.backoffs(), 0);
+        assert_eq!(r.srtt(), Some(ms(100)));
+        r.backoff();
+        r.reset();
+        assert_eq!((r.srtt(), r.backoffs(), r.rto()), (None, 0, ms(1000)));
+    }
+
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
     }

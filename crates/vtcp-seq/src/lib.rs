@@ -317,6 +317,90 @@ mod tests {
         assert_eq!(Seq(7).max_seq(Seq(7)), Seq(7));
     }
 
+    /// The model: the signed circular distance from `a` to `b`, `None` at
+    /// exactly half the space.
+    fn model(a: u32, b: u32) -> Option<i64> {
+        let d = b.wrapping_sub(a);
+        match d {
+            HALF_SPACE => None,
+            d if d < HALF_SPACE => Some(i64::from(d)),
+            d => Some(i64::from(d) - (1i64 << 32)),
+        }
+    }
+
+    quickcheck! {
+        // Every comparison of `Seq` and every free function against the
+        // model; near values too, so that both sides of each edge count.
+        fn comparisons_agree_with_the_model(a: u32, b: u32, near: i8) -> bool {
+            let b = if near % 2 == 0 { a.wrapping_add(near as u32) } else { b };
+            let (x, y) = (Seq(a), Seq(b));
+            let m = model(a, b);
+            let before = m.is_some_and(|d| d > 0);
+            let after = m.is_some_and(|d| d < 0);
+            x.before(y) == before
+                && x.after(y) == after
+                && x.before_eq(y) == (before || a == b)
+                && x.after_eq(y) == (after || a == b)
+                && seq_before(a, b) == before
+                && seq_after(a, b) == after
+                && seq_before_eq(a, b) == (before || a == b)
+                && seq_after_eq(a, b) == (after || a == b)
+                && (x < y) == before
+                && (x > y) == after
+                && (x <= y) == (before || a == b)
+        }
+
+        // [lo, hi) and [lo, hi] against the model: the offset from lo
+        // below the length.
+        fn ranges_agree_with_the_model(x: u32, lo: u32, len: u16, step: u16) -> bool {
+            // Half the cases near lo, where the range is.
+            let x = if step.is_multiple_of(2) { lo.wrapping_add(u32::from(step)) } else { x };
+            let hi = lo.wrapping_add(u32::from(len));
+            let off = x.wrapping_sub(lo);
+            let inside = off < u32::from(len);
+            let inside_incl = off <= u32::from(len);
+            Seq(x).in_range(Seq(lo), Seq(hi)) == inside
+                && Seq(x).in_range_inclusive(Seq(lo), Seq(hi)) == inside_incl
+                && seq_in_range(x, lo, hi) == inside
+                && seq_in_range_inclusive(x, lo, hi) == inside_incl
+        }
+
+        // Arithmetic and conversions against u32's wrapping arithmetic.
+        fn arithmetic_agrees_with_wrapping_u32(a: u32, n: u32) -> bool {
+            let mut up = Seq(a);
+            up += n;
+            let mut down = Seq(a);
+            down -= n;
+            up == Seq(a.wrapping_add(n))
+                && down == Seq(a.wrapping_sub(n))
+                && Seq(a) + n == up
+                && Seq(a) - n == down
+                && Seq::from(a).get() == a
+                && u32::from(Seq(a)) == a
+                && Seq::new(a) == Seq(a)
+        }
+    }
+
+    #[test]
+    fn formats_as_its_number() {
+        extern crate std;
+        use std::format;
+        assert_eq!(format!("{:?}", Seq(42)), "Seq(42)");
+        assert_eq!(format!("{}", Seq(4_000_000_000)), "4000000000");
+        assert_eq!(format!("{:>5}", Seq(7)), "    7");
+    }
+
+    #[cfg(feature = "arbitrary")]
+    #[test]
+    fn arbitrary_takes_four_bytes() {
+        use arbitrary::{Arbitrary, Unstructured};
+        let mut u = Unstructured::new(&[1, 2, 3, 4, 5]);
+        let s = Seq::arbitrary(&mut u).unwrap();
+        assert_eq!(s.get(), u32::from_le_bytes([1, 2, 3, 4]));
+        assert_eq!(u.len(), 1);
+        assert_eq!(Seq::size_hint(0), (4, Some(4)));
+    }
+
     quickcheck! {
         // Antisymmetry across the wrap: never both before each other.
         fn before_is_antisymmetric(a: u32, b: u32) -> bool {

@@ -407,13 +407,10 @@ mod tests {
         Duration::from_secs(secs)
     }
 
-    /// The SYN-ACK's options, byte for byte: MSS, SACK-permitted,
-    /// timestamps, NOP and window scale, with the SYN-ACK's window (the
-    /// cookie SYN-ACK is what a peer sees of us: no stray padding).
-    #[test]
-    fn the_synack_carries_exactly_its_options_and_window() {
-        let c = SynCookies::new([8; 16]);
-        let syn = Segment {
+    /// A SYN from 41672 to 7000 at 777 with MSS 1460, SACK-permitted,
+    /// timestamps (TSval 12345) and window scale 10.
+    fn syn_with_every_option() -> Segment<&'static [u8]> {
+        Segment {
             src_port: 41672,
             dst_port: 7000,
             seq: Seq(777),
@@ -428,7 +425,16 @@ mod tests {
             .unwrap(),
             payload: &[][..],
             ..Default::default()
-        };
+        }
+    }
+
+    /// The SYN-ACK's options, byte for byte: MSS, SACK-permitted,
+    /// timestamps, NOP and window scale, with the SYN-ACK's window (the
+    /// cookie SYN-ACK is what a peer sees of us: no stray padding).
+    #[test]
+    fn the_synack_carries_exactly_its_options_and_window() {
+        let c = SynCookies::new([8; 16]);
+        let syn = syn_with_every_option();
         let params = SynAckParams {
             window: 29_200,
             ..SynAckParams::default()
@@ -647,22 +653,7 @@ mod tests {
     #[test]
     fn synack_and_ack_with_timestamps_keep_window_scale_and_sack() {
         let c = SynCookies::new([8; 16]);
-        let syn = Segment {
-            src_port: 41672,
-            dst_port: 7000,
-            seq: Seq(777),
-            flags: Flags::SYN,
-            options: Options::build(&[
-                TcpOption::Mss(1460),
-                TcpOption::SackPermitted,
-                TcpOption::timestamp(12345, 0),
-                TcpOption::Nop,
-                TcpOption::WindowScale(10),
-            ])
-            .unwrap(),
-            payload: &[][..],
-            ..Default::default()
-        };
+        let syn = syn_with_every_option();
         let params = SynAckParams {
             ts_clock: 0xabcd_ef00,
             ..SynAckParams::default()

@@ -267,7 +267,9 @@ pub fn matrix_table(rows: &[Row]) -> String {
 }
 
 /// Two kernels over a veth pair, offloads on or off; goodput a to b.
-fn veth(offloads: bool, time: Duration) -> io::Result<f64> {
+/// Two namespaces joined by a veth pair: `va` at 198.18.0.1 in the first,
+/// `vb` at 198.18.0.2 in the second.
+pub(crate) fn veth_pair() -> io::Result<(Netns, Netns)> {
     let a = Netns::unique(crate::NETNS_PREFIX)?;
     let b = Netns::unique(crate::NETNS_PREFIX)?;
     a.ip(&[
@@ -286,6 +288,11 @@ fn veth(offloads: bool, time: Duration) -> io::Result<f64> {
     b.ip(&["addr", "add", "198.18.0.2/24", "dev", "vb"])?;
     a.ip(&["link", "set", "va", "up"])?;
     b.ip(&["link", "set", "vb", "up"])?;
+    Ok((a, b))
+}
+
+fn veth(offloads: bool, time: Duration) -> io::Result<f64> {
+    let (a, b) = veth_pair()?;
     let state = if offloads { "on" } else { "off" };
     for (ns, dev) in [(&a, "va"), (&b, "vb")] {
         let st = std::process::Command::new("ip")

@@ -219,24 +219,7 @@ fn echo_blocking(mut s: impl Read + Write) -> io::Result<()> {
 fn kernel_server(conns: usize, time: Duration) -> io::Result<EchoRow> {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-    let a = Netns::unique(crate::NETNS_PREFIX)?;
-    let b = Netns::unique(crate::NETNS_PREFIX)?;
-    a.ip(&[
-        "link",
-        "add",
-        "va",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "vb",
-        "netns",
-        b.name(),
-    ])?;
-    a.ip(&["addr", "add", "198.18.0.1/24", "dev", "va"])?;
-    b.ip(&["addr", "add", "198.18.0.2/24", "dev", "vb"])?;
-    a.ip(&["link", "set", "va", "up"])?;
-    b.ip(&["link", "set", "vb", "up"])?;
+    let (a, b) = crate::bench::veth_pair()?;
     let to = SocketAddr::new(PEER_V4, 7301);
     let mut child = Command::new("ip")
         .args(["netns", "exec", b.name()])

@@ -344,9 +344,9 @@ fn a_flood_of_spoofed_syns_keeps_memory_bounded_while_a_real_client_connects() {
     assert!(found);
 }
 
-/// A server in TIME-WAIT (it closed first) and the client's key; the
-/// server's RCV.NXT, SND.NXT and TS.Recent (what it echoes).
-fn server_in_time_wait(net: &mut Net) -> (vtcp::ConnKey, Seq, Seq, u32) {
+/// A connection to port 80 that the server closes first, then the
+/// client: the server ends in TIME-WAIT. The client's and server's keys.
+fn close_server_first(net: &mut Net) -> (vtcp::ConnKey, vtcp::ConnKey) {
     let listener = net.server.listen(server_addr(80), 8).unwrap();
     let c = net.connect();
     let s = net.server.accept(listener).unwrap();
@@ -354,6 +354,13 @@ fn server_in_time_wait(net: &mut Net) -> (vtcp::ConnKey, Seq, Seq, u32) {
     net.settle();
     net.client.conn_mut(c).unwrap().close();
     net.settle();
+    (c, s)
+}
+
+/// A server in TIME-WAIT (it closed first) and the client's key; the
+/// server's RCV.NXT, SND.NXT and TS.Recent (what it echoes).
+fn server_in_time_wait(net: &mut Net) -> (vtcp::ConnKey, Seq, Seq, u32) {
+    let (c, s) = close_server_first(net);
     let conn = net.server.conn(s).unwrap();
     assert_eq!(conn.state(), State::TimeWait);
     let (rcv_nxt, snd_nxt) = (conn.rcv_nxt(), conn.snd_nxt());
@@ -465,13 +472,7 @@ fn without_timestamps_a_higher_sequence_number_reopens_time_wait_unless_turned_o
             }),
             ..StackConfig::default()
         });
-        let listener = net.server.listen(server_addr(80), 8).unwrap();
-        let c = net.connect();
-        let s = net.server.accept(listener).unwrap();
-        net.server.conn_mut(s).unwrap().close();
-        net.settle();
-        net.client.conn_mut(c).unwrap().close();
-        net.settle();
+        let (c, s) = close_server_first(&mut net);
         let rcv_nxt = net.server.conn(s).unwrap().rcv_nxt();
         for seq in [rcv_nxt - 1, rcv_nxt + 100_000] {
             net.server.handle_packet(

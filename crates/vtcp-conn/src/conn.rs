@@ -594,6 +594,7 @@ impl Conn {
                 Timer::Keepalive => self.on_keepalive(now),
             }
         }
+        self.check_invariants();
     }
 
     /// RFC 6298 §5.4–5.6: retransmit the earliest unacknowledged segment,
@@ -715,6 +716,39 @@ impl Conn {
             _ => self.on_synchronized(&seg, &values),
         }
         self.release_finished_buffers();
+        self.check_invariants();
+    }
+
+    /// The engine's invariants, in debug builds (tests, fuzzing): SND.UNA
+    /// ≤ SND.NXT ≤ SND.MAX (RFC 9293 §3.3.1), the received data within
+    /// the receive buffer, and a timer armed while data is in flight (RFC
+    /// 6298 §5.1: the RTO, or the probe or reordering timer that stands
+    /// in for it, or the persist timer when the window is closed).
+    fn check_invariants(&self) {
+        debug_assert!(
+            self.snd.una().before_eq(self.snd.nxt) && self.snd.nxt.before_eq(self.snd.max),
+            "SND.UNA {:?} ≤ SND.NXT {:?} ≤ SND.MAX {:?}",
+            self.snd.una(),
+            self.snd.nxt,
+            self.snd.max
+        );
+        debug_assert!(
+            self.rcv.buf.readable() <= self.cfg.recv_buffer,
+            "{} octets readable in a {}-octet buffer",
+            self.rcv.buf.readable(),
+            self.cfg.recv_buffer
+        );
+        debug_assert!(
+            self.flight() == 0
+                || !self.state.is_synchronized()
+                || matches!(self.state, State::TimeWait | State::Closed)
+                || [Timer::Rto, Timer::Tlp, Timer::RackReorder, Timer::Persist]
+                    .iter()
+                    .any(|&t| self.timers.is_armed(t)),
+            "{} octets in flight in {:?} with no timer armed",
+            self.flight(),
+            self.state
+        );
     }
 
     /// RFC 9293 §3.10.7.3, SYN-SENT.

@@ -516,17 +516,18 @@ impl Stack {
 
     /// The next established connection of a listener, if any.
     pub fn accept(&mut self, id: ListenerId) -> Option<ConnKey> {
-        let listener = self.listeners.get_mut(&id.0)?;
         loop {
+            let listener = self.listeners.get_mut(&id.0)?;
             let (slot, generation) = listener.accept_queue.pop_front()?;
             // Room now for one connection that completed while the queue
-            // was full.
+            // was full: another acceptor may take it.
             if let Some(w) = listener.waiting.pop_front() {
                 listener.half_open -= 1;
                 listener.accept_queue.push_back(w);
                 if let Some(e) = self.conns.get_mut(w.0) {
                     e.listener = Some((id, Stage::Queued));
                 }
+                self.announce(id);
             }
             // Connections leave the queue when they are removed, so the
             // check of the generation is only a safeguard.

@@ -623,7 +623,6 @@ impl Stack {
             }
         }
         self.touch(slot);
-        self.mark_ready(slot);
     }
 
     /// Removes a connection, and takes it out of its listener's count or
@@ -647,11 +646,12 @@ impl Stack {
         }
     }
 
-    /// Notes that a connection may have something to send or a new
-    /// deadline.
+    /// Notes that something happened to a connection: it may have
+    /// something to send, a new deadline, and events to tell.
     fn touch(&mut self, slot: u32) {
         self.schedule(slot);
         self.mark_dirty(slot);
+        self.mark_ready(slot);
     }
 
     /// Queues a connection to be asked for segments on the next
@@ -1037,7 +1037,6 @@ impl Stack {
             }
         }
         self.touch(slot);
-        self.mark_ready(slot);
     }
 
     fn remove_if_done(&mut self, slot: u32) {

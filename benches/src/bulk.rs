@@ -21,19 +21,20 @@ use vtcp_wire::checksum::{PseudoHeader, fill_tcp_checksum, verify_tcp_checksum};
 pub const BUFFER: usize = 256 * 1024;
 
 fn config(local: u16, remote: u16, isn: u32) -> ConnConfig {
-    ConnConfig {
-        local_port: local,
-        remote_port: remote,
-        mss: 1460,
-        send_buffer: BUFFER,
-        recv_buffer: BUFFER,
+    {
+        let mut config = ConnConfig::default();
+        config.local_port = local;
+        config.remote_port = remote;
+        config.mss = 1460;
+        config.send_buffer = BUFFER;
+        config.recv_buffer = BUFFER;
         // Both stacks offer their whole 256 KiB window, as smoltcp's
         // sockets do: this measures the engines, not a window policy
         // (auto-tuning starts at 64 KiB and grows per round trip, which a
         // loop with no real round trip barely gives it).
-        auto_tune: false,
-        isn: IsnSource::Fixed(Seq(isn)),
-        ..ConnConfig::default()
+        config.auto_tune = false;
+        config.isn = IsnSource::Fixed(Seq(isn));
+        config
     }
 }
 

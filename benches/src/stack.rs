@@ -12,10 +12,11 @@ pub const SERVER: [u8; 4] = [198, 18, 0, 2];
 
 /// A stack configuration whose secrets come from `seed`, so runs repeat.
 pub fn config(seed: u8) -> StackConfig {
-    StackConfig {
-        cookie_key: [seed; 16],
-        isn_key: [seed; 16],
-        ..StackConfig::default()
+    {
+        let mut config = StackConfig::default();
+        config.cookie_key = [seed; 16];
+        config.isn_key = [seed; 16];
+        config
     }
 }
 
@@ -190,12 +191,14 @@ impl Many {
         // Nagle off: each request is a segment of its own, however many
         // connections there are.
         let nodelay = |seed: u8| {
-            Stack::new(StackConfig {
-                conn_config: Box::new(|| vtcp::ConnConfig {
-                    nodelay: true,
-                    ..vtcp::ConnConfig::default()
-                }),
-                ..config(seed)
+            Stack::new({
+                let mut cfg = config(seed);
+                cfg.conn_config = Box::new(|| {
+                    let mut config = vtcp::ConnConfig::default();
+                    config.nodelay = true;
+                    config
+                });
+                cfg
             })
         };
         let mut client = nodelay(1);

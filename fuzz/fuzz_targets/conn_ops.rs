@@ -39,14 +39,12 @@ enum Op {
 fuzz_target!(|input: (bool, u16, Vec<Op>)| {
     let (passive, buf_kib, ops) = input;
     let size = (usize::from(buf_kib % 256) + 1) * 1024;
-    let cfg = ConnConfig {
-        local_port: 80,
-        remote_port: 4000,
-        isn: IsnSource::Fixed(Seq(1_000)),
-        send_buffer: size,
-        recv_buffer: size,
-        ..ConnConfig::default()
-    };
+    let mut cfg = ConnConfig::default();
+    cfg.local_port = 80;
+    cfg.remote_port = 4000;
+    cfg.isn = IsnSource::Fixed(Seq(1_000));
+    cfg.send_buffer = size;
+    cfg.recv_buffer = size;
     let mut now = Duration::from_secs(1);
     let syn = Segment {
         src_port: 4000,

@@ -22,11 +22,9 @@ enum Event {
 
 fuzz_target!(|input: (u32, u32, Vec<Event>)| {
     let (min_ms, span_ms, events) = input;
-    let config = RtoConfig {
-        min: Duration::from_millis(u64::from(min_ms % 10_000)),
-        max: Duration::from_millis(u64::from(min_ms % 10_000) + u64::from(span_ms % 200_000)),
-        ..RtoConfig::default()
-    };
+    let mut config = RtoConfig::default();
+    config.min = Duration::from_millis(u64::from(min_ms % 10_000));
+    config.max = Duration::from_millis(u64::from(min_ms % 10_000) + u64::from(span_ms % 200_000));
     let mut rto = RtoEstimator::new(config);
     let (mut lo, mut hi) = (u64::MAX, 0u64);
     for event in events {

@@ -147,35 +147,35 @@ impl SimArgs {
     /// The simulation these flags describe.
     pub fn config(&self) -> SimConfig {
         let one_way = Duration::from_secs_f64(self.rtt / 2000.0);
-        SimConfig {
-            bytes: self.bytes,
-            exchanges: self.exchanges,
-            link: Link {
-                bandwidth_bps: (self.bandwidth * 1e6) as u64,
-                delay: one_way,
-                jitter: Duration::from_secs_f64(self.jitter / 1000.0),
-                loss: self.loss,
-                bursts: (self.burst > 0.0).then_some(GilbertElliott {
-                    good_to_bad: self.burst,
-                    bad_to_good: 0.3,
-                    bad_loss: 0.5,
-                }),
-                reorder: self.reorder,
-                duplicate: self.duplicate,
-                corrupt: self.corrupt,
-                queue_packets: self.queue,
-            },
-            seed: self.seed,
-            congestion: self.cc,
-            sack: !self.no_sack,
-            timestamps: !self.no_timestamps,
-            window_scaling: !self.no_window_scaling,
-            rack_tlp: !self.no_rack,
-            auto_tune: !self.no_auto_tune,
-            mss: self.mss,
-            buffer: self.buffer as usize,
-            time_limit: Duration::from_secs(24 * 3600),
-        }
+        let mut link = Link::default();
+        link.bandwidth_bps = (self.bandwidth * 1e6) as u64;
+        link.delay = one_way;
+        link.jitter = Duration::from_secs_f64(self.jitter / 1000.0);
+        link.loss = self.loss;
+        link.bursts = (self.burst > 0.0).then_some(GilbertElliott {
+            good_to_bad: self.burst,
+            bad_to_good: 0.3,
+            bad_loss: 0.5,
+        });
+        link.reorder = self.reorder;
+        link.duplicate = self.duplicate;
+        link.corrupt = self.corrupt;
+        link.queue_packets = self.queue;
+        let mut config = SimConfig::default();
+        config.bytes = self.bytes;
+        config.exchanges = self.exchanges;
+        config.link = link;
+        config.seed = self.seed;
+        config.congestion = self.cc;
+        config.sack = !self.no_sack;
+        config.timestamps = !self.no_timestamps;
+        config.window_scaling = !self.no_window_scaling;
+        config.rack_tlp = !self.no_rack;
+        config.auto_tune = !self.no_auto_tune;
+        config.mss = self.mss;
+        config.buffer = self.buffer as usize;
+        config.time_limit = Duration::from_secs(24 * 3600);
+        config
     }
 }
 
@@ -429,12 +429,10 @@ pub fn sim(
             (true, false, "sack"),
             (false, false, "newreno"),
         ] {
-            let cfg = SimConfig {
-                congestion: cc,
-                sack,
-                rack_tlp,
-                ..base.clone()
-            };
+            let mut cfg = base.clone();
+            cfg.congestion = cc;
+            cfg.sack = sack;
+            cfg.rack_tlp = rack_tlp;
             let r = run(&cfg, |_| {});
             ok &= r.intact && r.closed_cleanly;
             writeln!(

@@ -198,7 +198,11 @@ pub use crate::defaults::{INITIAL_RECV_WINDOW, SEND_BUFFER_FLOOR};
 
 /// Everything a connection is configured with. `Default` gives the
 /// values of [`defaults`].
+///
+/// Non-exhaustive, as later releases add settings: start from
+/// `default()` and set the fields you need.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ConnConfig {
     /// Our address, as metadata (the ISN hash binds it).
     pub local_addr: Option<IpAddr>,

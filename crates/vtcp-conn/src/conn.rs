@@ -109,12 +109,12 @@ impl Conn {
     fn new_inner(cfg: ConnConfig, now: Duration, state: State) -> Self {
         let f = isn_hash(&cfg);
         let iss = isn_for(&cfg, f, now);
-        let rto = RtoEstimator::new(RtoConfig {
-            initial: cfg.initial_rto,
-            min: cfg.min_rto,
-            max: cfg.max_rto,
-            granularity: cfg.min_rto_variance,
-        });
+        let mut rto_config = RtoConfig::default();
+        rto_config.initial = cfg.initial_rto;
+        rto_config.min = cfg.min_rto;
+        rto_config.max = cfg.max_rto;
+        rto_config.granularity = cfg.min_rto_variance;
+        let rto = RtoEstimator::new(rto_config);
         let rcv_wscale = cfg.window_scale();
         let ts_offset = f.rotate_left(13);
         let opts = Negotiated::new(rcv_wscale, ts_offset, Negotiated::default_mss(&cfg), now);

@@ -32,12 +32,16 @@
 //! use vtcp_conn::{Conn, ConnConfig, State};
 //!
 //! let now = Duration::ZERO;
-//! let mut client = Conn::connect(ConnConfig { local_port: 40_000, remote_port: 7, ..ConnConfig::default() }, now);
+//! // Settings start from the defaults (`ConnConfig` is non-exhaustive).
+//! let mut client_cfg = ConnConfig::default();
+//! (client_cfg.local_port, client_cfg.remote_port) = (40_000, 7);
+//! let mut client = Conn::connect(client_cfg, now);
 //! let mut buf = vec![0u8; 2048];
 //!
 //! // The client's SYN opens the server (a listener would do this part).
 //! let n = client.poll_transmit(now, &mut buf).expect("a SYN");
-//! let server_cfg = ConnConfig { local_port: 7, remote_port: 40_000, ..ConnConfig::default() };
+//! let mut server_cfg = ConnConfig::default();
+//! (server_cfg.local_port, server_cfg.remote_port) = (7, 40_000);
 //! let mut server = Conn::accept_syn(server_cfg, now, &buf[..n])?;
 //!
 //! // Hand every segment across until both are quiet.

@@ -889,15 +889,16 @@ fn the_window_is_reopened_only_by_a_worthwhile_amount() {
 #[test]
 fn isns_follow_rfc6528() {
     use vtcp_conn::{Conn, ConnConfig, IsnSource};
-    let cfg = |port: u16| ConnConfig {
-        local_port: port,
-        remote_port: 80,
-        local_addr: Some([198, 18, 0, 1].into()),
-        remote_addr: Some([198, 18, 0, 2].into()),
-        isn: IsnSource::Rfc6528 {
+    let cfg = |port: u16| {
+        let mut config = ConnConfig::default();
+        config.local_port = port;
+        config.remote_port = 80;
+        config.local_addr = Some([198, 18, 0, 1].into());
+        config.remote_addr = Some([198, 18, 0, 2].into());
+        config.isn = IsnSource::Rfc6528 {
             key: *b"0123456789abcdef",
-        },
-        ..ConnConfig::default()
+        };
+        config
     };
     let t0 = Duration::from_secs(100);
     let a = Conn::connect(cfg(40000), t0).iss();
@@ -907,9 +908,10 @@ fn isns_follow_rfc6528() {
     let later = Conn::connect(cfg(40000), t0 + Duration::from_millis(1)).iss();
     assert_eq!(later - a, 250);
     let other_key = Conn::connect(
-        ConnConfig {
-            isn: IsnSource::Rfc6528 { key: [9; 16] },
-            ..cfg(40000)
+        {
+            let mut config = cfg(40000);
+            config.isn = IsnSource::Rfc6528 { key: [9; 16] };
+            config
         },
         t0,
     )
@@ -1096,12 +1098,10 @@ fn a_cookie_connection_starts_established_with_what_the_cookie_kept() {
     use vtcp_conn::{Conn, ConnConfig, CookieHandshake, IsnSource};
     use vtcp_seq::Seq;
     use vtcp_wire::{Segment, Timestamp};
-    let cfg = ConnConfig {
-        local_port: 8080,
-        remote_port: 40000,
-        isn: IsnSource::Fixed(Seq(1)),
-        ..ConnConfig::default()
-    };
+    let mut cfg = ConnConfig::default();
+    cfg.local_port = 8080;
+    cfg.remote_port = 40000;
+    cfg.isn = IsnSource::Fixed(Seq(1));
     let handshake = CookieHandshake {
         remote_isn: Seq(trace::PEER_ISN),
         local_isn: Seq(trace::OUR_ISN),
@@ -1166,11 +1166,9 @@ fn a_cookie_connection_from_a_bare_ack_takes_the_data_that_follows() {
         }),
         window: 1000,
     };
-    let cfg = vtcp_conn::ConnConfig {
-        local_port: 8080,
-        remote_port: 40000,
-        ..vtcp_conn::ConnConfig::default()
-    };
+    let mut cfg = vtcp_conn::ConnConfig::default();
+    cfg.local_port = 8080;
+    cfg.remote_port = 40000;
     t.conn = Some(Conn::accept_cookie(cfg, Duration::ZERO, &handshake, b""));
     t.at(0).expect_none();
     t.at(5)

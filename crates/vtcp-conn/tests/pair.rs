@@ -50,11 +50,12 @@ struct Pair {
 }
 
 fn config(local: u16, remote: u16, isn: u32, tweak: &dyn Fn(&mut ConnConfig)) -> ConnConfig {
-    let mut c = ConnConfig {
-        local_port: local,
-        remote_port: remote,
-        isn: IsnSource::Fixed(Seq(isn)),
-        ..ConnConfig::default()
+    let mut c = {
+        let mut config = ConnConfig::default();
+        config.local_port = local;
+        config.remote_port = remote;
+        config.isn = IsnSource::Fixed(Seq(isn));
+        config
     };
     tweak(&mut c);
     c

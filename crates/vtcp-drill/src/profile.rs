@@ -81,34 +81,35 @@ impl Profile {
 
     /// The connection configuration for an IPv6 (`ipv6`) or IPv4 script.
     pub fn conn_config(&self, ipv6: bool) -> ConnConfig {
-        ConnConfig {
-            mss: self.mss(ipv6),
-            enable_timestamps: self.rfc1323,
-            no_window_scaling: !self.rfc1323,
-            enable_sack: self.sack,
+        {
+            let mut config = ConnConfig::default();
+            config.mss = self.mss(ipv6);
+            config.enable_timestamps = self.rfc1323;
+            config.no_window_scaling = !self.rfc1323;
+            config.enable_sack = self.sack;
             // Auto-tuning offers 64 KiB at first, as recvspace does; the
             // buffer's size sets the window scale, as maxsockbuf does.
-            recv_buffer: self.max_sockbuf,
-            send_buffer: self.sendspace.max(vtcp::conn::SEND_BUFFER_FLOOR),
-            auto_tune: true,
-            delayed_ack: self.delayed_ack,
-            initial_rto: self.initial_rto,
-            syn_option_order: vtcp::conn::SynOptionOrder::Bsd,
-            rst_challenge: !self.insecure_rst,
-            syn_challenge: !self.insecure_syn,
-            drop_syn_fin: self.drop_synfin,
+            config.recv_buffer = self.max_sockbuf;
+            config.send_buffer = self.sendspace.max(vtcp::conn::SEND_BUFFER_FLOOR);
+            config.auto_tune = true;
+            config.delayed_ack = self.delayed_ack;
+            config.initial_rto = self.initial_rto;
+            config.syn_option_order = vtcp::conn::SynOptionOrder::Bsd;
+            config.rst_challenge = !self.insecure_rst;
+            config.syn_challenge = !self.insecure_syn;
+            config.drop_syn_fin = self.drop_synfin;
             // FreeBSD's TIME-WAIT ignores RSTs (RFC 1337). It reopens on a
             // newer SYN, but the scripts' standard branch (`#ifdef
             // STANDARD`, the one kept) expects RFC 5961's challenge ACK.
-            time_wait_ignores_rst: true,
-            time_wait_reopen: false,
+            config.time_wait_ignores_rst = true;
+            config.time_wait_reopen = false;
             // FreeBSD's RCV.WND is its buffer's room: the receive space
             // rounded up to whole segments (65,700 at MSS 1460), of which
             // an unscaled window field says 65,535.
-            accept_unadvertised_room: true,
-            initial_recv_window: self.recvspace.div_ceil(usize::from(self.mss(ipv6)))
-                * usize::from(self.mss(ipv6)),
-            ..ConnConfig::default()
+            config.accept_unadvertised_room = true;
+            config.initial_recv_window =
+                self.recvspace.div_ceil(usize::from(self.mss(ipv6))) * usize::from(self.mss(ipv6));
+            config
         }
     }
 

@@ -141,16 +141,17 @@ pub fn run(script: &Script, profile: Profile) -> Outcome {
     }
     let profile = Arc::new(Mutex::new(profile));
     let shared = profile.clone();
-    let stack = Stack::new(StackConfig {
-        conn_config: Box::new(move || {
+    let stack = Stack::new({
+        let mut config = StackConfig::default();
+        config.conn_config = Box::new(move || {
             shared
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .conn_config(ipv6)
-        }),
-        cookie_key: [7; 16],
-        isn_key: [11; 16],
-        ..StackConfig::default()
+        });
+        config.cookie_key = [7; 16];
+        config.isn_key = [11; 16];
+        config
     });
     let (local, remote): (IpAddr, IpAddr) = if ipv6 {
         (

@@ -140,11 +140,12 @@ pub struct Point {
 
 impl Point {
     fn link(&self) -> Link {
-        Link {
-            loss: self.loss,
-            reorder: self.reorder,
-            delay: self.rtt / 2,
-            ..clear_link()
+        {
+            let mut config = clear_link();
+            config.loss = self.loss;
+            config.reorder = self.reorder;
+            config.delay = self.rtt / 2;
+            config
         }
     }
 }

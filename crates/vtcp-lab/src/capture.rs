@@ -79,10 +79,8 @@ pub const SINK_BYTES: u64 = 150_000;
 /// segments sent again in it (the caller wants at least one).
 pub fn capture(dir: &Path, v: &Variant, seed: u64) -> io::Result<u64> {
     let path = dir.join(format!("{}.pcap", v.stem));
-    let lossy = vtcp_sim::Link {
-        loss: 0.04,
-        ..clear_link()
-    };
+    let mut lossy = clear_link();
+    lossy.loss = 0.04;
     let lab = KernelLab::new(
         &Impairments {
             forward: lossy,

@@ -18,11 +18,12 @@ use vtcp_sim::{Channel, Link, Rng};
 /// A link with no impairment and no rate limit: what a relay does unless
 /// a scenario asks for more.
 pub fn clear_link() -> Link {
-    Link {
-        bandwidth_bps: u64::MAX / 1_000_000_000,
-        delay: Duration::ZERO,
-        queue_packets: usize::MAX,
-        ..Link::default()
+    {
+        let mut config = Link::default();
+        config.bandwidth_bps = u64::MAX / 1_000_000_000;
+        config.delay = Duration::ZERO;
+        config.queue_packets = usize::MAX;
+        config
     }
 }
 

@@ -145,9 +145,10 @@ fn impaired(name: &str, link: Link, bytes: u64) {
 }
 
 fn lossy(loss: f64) -> Link {
-    Link {
-        loss,
-        ..clear_link()
+    {
+        let mut config = clear_link();
+        config.loss = loss;
+        config
     }
 }
 
@@ -170,10 +171,11 @@ fn five_percent_loss() {
 fn two_percent_reordering() {
     impaired(
         "two_percent_reordering",
-        Link {
-            delay: Duration::from_millis(2),
-            reorder: 0.02,
-            ..clear_link()
+        {
+            let mut config = clear_link();
+            config.delay = Duration::from_millis(2);
+            config.reorder = 0.02;
+            config
         },
         4 * MIB,
     );
@@ -183,13 +185,14 @@ fn two_percent_reordering() {
 fn bursty_loss() {
     impaired(
         "bursty_loss",
-        Link {
-            bursts: Some(GilbertElliott {
+        {
+            let mut config = clear_link();
+            config.bursts = Some(GilbertElliott {
                 good_to_bad: 0.005,
                 bad_to_good: 0.3,
                 bad_loss: 0.5,
-            }),
-            ..clear_link()
+            });
+            config
         },
         2 * MIB,
     );
@@ -199,11 +202,12 @@ fn bursty_loss() {
 fn duplication_and_delay() {
     impaired(
         "duplication_and_delay",
-        Link {
-            delay: Duration::from_millis(5),
-            jitter: Duration::from_micros(200),
-            duplicate: 0.02,
-            ..clear_link()
+        {
+            let mut config = clear_link();
+            config.delay = Duration::from_millis(5);
+            config.jitter = Duration::from_micros(200);
+            config.duplicate = 0.02;
+            config
         },
         8 * MIB,
     );
@@ -354,13 +358,15 @@ fn a_thousand_concurrent_connections() {
     }
     const N: usize = 1000;
     let lab = lab_with(
-        StackConfig {
-            conn_config: Box::new(|| ConnConfig {
-                send_buffer: 16 * 1024,
-                recv_buffer: 16 * 1024,
-                ..ConnConfig::default()
-            }),
-            ..StackConfig::default()
+        {
+            let mut config = StackConfig::default();
+            config.conn_config = Box::new(|| {
+                let mut config = ConnConfig::default();
+                config.send_buffer = 16 * 1024;
+                config.recv_buffer = 16 * 1024;
+                config
+            });
+            config
         },
         &Impairments::default(),
     );
@@ -495,9 +501,10 @@ fn syn_cookies_both_ways() {
     // over a 10 ms round trip: most handshakes go through cookies, and
     // every connection carries its data.
     let slow = lab(&Impairments::symmetric(
-        Link {
-            delay: Duration::from_millis(5),
-            ..clear_link()
+        {
+            let mut config = clear_link();
+            config.delay = Duration::from_millis(5);
+            config
         },
         5,
     ));
@@ -554,16 +561,18 @@ fn keepalive_closes_a_connection_whose_kernel_peer_vanished() {
         return;
     }
     let lab = lab_with(
-        StackConfig {
-            conn_config: Box::new(|| ConnConfig {
-                keepalive: Some(vtcp::Keepalive {
+        {
+            let mut config = StackConfig::default();
+            config.conn_config = Box::new(|| {
+                let mut config = ConnConfig::default();
+                config.keepalive = Some(vtcp::Keepalive {
                     idle: Duration::from_millis(500),
                     interval: Duration::from_millis(200),
                     count: 3,
-                }),
-                ..ConnConfig::default()
-            }),
-            ..StackConfig::default()
+                });
+                config
+            });
+            config
         },
         &Impairments::default(),
     );

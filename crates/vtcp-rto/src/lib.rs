@@ -46,7 +46,11 @@ use core::time::Duration;
 use vtcp_seq::Seq;
 
 /// Bounds and constants of the estimator.
+///
+/// Non-exhaustive, as later releases add settings: start from
+/// `default()` and set the fields you need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RtoConfig {
     /// RTO before the first sample (RFC 6298 §2.1: 1 s).
     pub initial: Duration,

@@ -13,13 +13,14 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use vtcp_sim::{Link, SimConfig, run};
+//! use vtcp_sim::{SimConfig, run};
 //!
-//! let report = run(&SimConfig {
-//!     bytes: 200_000,
-//!     link: Link { bandwidth_bps: 10_000_000, delay: Duration::from_millis(5), loss: 0.01, ..Link::default() },
-//!     ..SimConfig::default()
-//! }, |_| {});
+//! let mut config = SimConfig::default();
+//! config.bytes = 200_000;
+//! config.link.bandwidth_bps = 10_000_000;
+//! config.link.delay = Duration::from_millis(5);
+//! config.link.loss = 0.01;
+//! let report = run(&config, |_| {});
 //! assert_eq!(report.delivered, 200_000);
 //! assert!(report.closed_cleanly);
 //! ```
@@ -74,7 +75,11 @@ pub struct GilbertElliott {
 }
 
 /// One direction of a link (both directions are alike).
+///
+/// Non-exhaustive, as later releases add settings: start from
+/// `default()` and set the fields you need.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Link {
     /// Bandwidth, bits per second.
     pub bandwidth_bps: u64,
@@ -117,7 +122,11 @@ impl Default for Link {
 }
 
 /// What to simulate.
+///
+/// Non-exhaustive, as later releases add settings: start from
+/// `default()` and set the fields you need.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SimConfig {
     /// Bytes to move from the client to the server; with `exchanges`,
     /// the size of each response from the server.
@@ -426,26 +435,28 @@ fn stack(cfg: &SimConfig, salt: u8) -> Stack {
     let (rack_tlp, auto_tune) = (cfg.rack_tlp, cfg.auto_tune);
     let cc = cfg.congestion;
     let seed = cfg.seed;
-    Stack::new(StackConfig {
-        conn_config: Box::new(move || ConnConfig {
-            enable_sack: sack,
-            rack_tlp,
-            auto_tune,
-            enable_timestamps: ts,
-            no_window_scaling: !ws,
-            mss,
-            send_buffer: buffer,
-            recv_buffer: buffer,
-            // Linux's tcp_retries2: links of 20 % loss each way make nine
-            // losses of a segment or its ACK in a row likely enough over
-            // thousands of runs; the seed's 8 would time out there.
-            max_retries: 15,
-            congestion: cc.congestion(),
-            ..ConnConfig::default()
-        }),
-        cookie_key: [salt; 16],
-        isn_key: (u128::from(seed) ^ u128::from(salt)).to_le_bytes(),
-        ..StackConfig::default()
+    Stack::new({
+        let mut config = StackConfig::default();
+        // Linux's tcp_retries2: links of 20 % loss each way make nine
+        // losses of a segment or its ACK in a row likely enough over
+        // thousands of runs; the seed's 8 would time out there.
+        config.conn_config = Box::new(move || {
+            let mut config = ConnConfig::default();
+            config.enable_sack = sack;
+            config.rack_tlp = rack_tlp;
+            config.auto_tune = auto_tune;
+            config.enable_timestamps = ts;
+            config.no_window_scaling = !ws;
+            config.mss = mss;
+            config.send_buffer = buffer;
+            config.recv_buffer = buffer;
+            config.max_retries = 15;
+            config.congestion = cc.congestion();
+            config
+        });
+        config.cookie_key = [salt; 16];
+        config.isn_key = (u128::from(seed) ^ u128::from(salt)).to_le_bytes();
+        config
     })
 }
 

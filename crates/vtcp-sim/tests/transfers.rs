@@ -23,17 +23,12 @@ fn check(cfg: &SimConfig) {
 
 #[test]
 fn the_same_seed_gives_the_same_transfer() {
-    let cfg = SimConfig {
-        bytes: 300_000,
-        link: Link {
-            loss: 0.02,
-            jitter: Duration::from_millis(3),
-            reorder: 0.02,
-            ..Link::default()
-        },
-        seed: 42,
-        ..SimConfig::default()
-    };
+    let mut cfg = SimConfig::default();
+    cfg.bytes = 300_000;
+    cfg.link.loss = 0.02;
+    cfg.link.jitter = Duration::from_millis(3);
+    cfg.link.reorder = 0.02;
+    cfg.seed = 42;
     let a = run(&cfg, |_| {});
     let b = run(&cfg, |_| {});
     assert_eq!(
@@ -50,7 +45,14 @@ fn the_same_seed_gives_the_same_transfer() {
             b.wire_losses
         )
     );
-    let c = run(&SimConfig { seed: 43, ..cfg }, |_| {});
+    let c = run(
+        &{
+            let mut config = cfg;
+            config.seed = 43;
+            config
+        },
+        |_| {},
+    );
     assert_ne!(
         (a.segments_sent, a.transfer_time),
         (c.segments_sent, c.transfer_time)
@@ -59,14 +61,9 @@ fn the_same_seed_gives_the_same_transfer() {
 
 #[test]
 fn corruption_is_caught_by_checksums() {
-    let cfg = SimConfig {
-        bytes: 200_000,
-        link: Link {
-            corrupt: 0.05,
-            ..Link::default()
-        },
-        ..SimConfig::default()
-    };
+    let mut cfg = SimConfig::default();
+    cfg.bytes = 200_000;
+    cfg.link.corrupt = 0.05;
     let r = run(&cfg, |_| {});
     assert!(r.intact && r.closed_cleanly, "{r:?}");
     assert!(r.corrupted > 0);
@@ -75,15 +72,10 @@ fn corruption_is_caught_by_checksums() {
 
 #[test]
 fn a_small_queue_drops_and_the_transfer_survives() {
-    let cfg = SimConfig {
-        bytes: 1_000_000,
-        link: Link {
-            bandwidth_bps: 10_000_000,
-            queue_packets: 8,
-            ..Link::default()
-        },
-        ..SimConfig::default()
-    };
+    let mut cfg = SimConfig::default();
+    cfg.bytes = 1_000_000;
+    cfg.link.bandwidth_bps = 10_000_000;
+    cfg.link.queue_packets = 8;
     let r = run(&cfg, |_| {});
     assert!(r.intact && r.closed_cleanly, "{r:?}");
     assert!(r.queue_drops > 0, "{r:?}");
@@ -93,42 +85,49 @@ fn a_small_queue_drops_and_the_transfer_survives() {
 fn a_matrix_of_seeded_transfers() {
     let links = [
         Link::default(),
-        Link {
-            loss: 0.01,
-            ..Link::default()
+        {
+            let mut config = Link::default();
+            config.loss = 0.01;
+            config
         },
-        Link {
-            loss: 0.05,
-            reorder: 0.05,
-            ..Link::default()
+        {
+            let mut config = Link::default();
+            config.loss = 0.05;
+            config.reorder = 0.05;
+            config
         },
-        Link {
-            loss: 0.2,
-            ..Link::default()
+        {
+            let mut config = Link::default();
+            config.loss = 0.2;
+            config
         },
-        Link {
-            bursts: Some(GilbertElliott {
+        {
+            let mut config = Link::default();
+            config.bursts = Some(GilbertElliott {
                 good_to_bad: 0.01,
                 bad_to_good: 0.3,
                 bad_loss: 0.5,
-            }),
-            ..Link::default()
+            });
+            config
         },
-        Link {
-            duplicate: 0.05,
-            jitter: Duration::from_millis(8),
-            ..Link::default()
+        {
+            let mut config = Link::default();
+            config.duplicate = 0.05;
+            config.jitter = Duration::from_millis(8);
+            config
         },
-        Link {
-            corrupt: 0.02,
-            loss: 0.02,
-            ..Link::default()
+        {
+            let mut config = Link::default();
+            config.corrupt = 0.02;
+            config.loss = 0.02;
+            config
         },
-        Link {
-            bandwidth_bps: 2_000_000,
-            queue_packets: 10,
-            delay: Duration::from_millis(40),
-            ..Link::default()
+        {
+            let mut config = Link::default();
+            config.bandwidth_bps = 2_000_000;
+            config.queue_packets = 10;
+            config.delay = Duration::from_millis(40);
+            config
         },
     ];
     let mut runs = 0;
@@ -137,23 +136,22 @@ fn a_matrix_of_seeded_transfers() {
             let cc = vtcp_sim::Controller::ALL[(seed as usize + i) % 3];
             let mss = [64, 536, 1460, 9000][(seed as usize + 2 * i) % 4];
             let flags = (seed as usize + i) % 8;
-            let cfg = SimConfig {
-                // One run in five is request/response (three responses
-                // of 20 kB, the same 60 kB in all) instead of bulk.
-                bytes: if seed % 5 == 0 { 20_000 } else { 60_000 },
-                exchanges: if seed % 5 == 0 { 3 } else { 0 },
-                link: *link,
-                seed,
-                congestion: cc,
-                sack: flags & 1 == 0,
-                timestamps: flags & 2 == 0,
-                window_scaling: flags & 4 == 0,
-                mss,
-                rack_tlp: (seed / 2) % 2 == 0,
-                auto_tune: seed % 2 == 0,
-                buffer: [8 * 1024, 64 * 1024, 1 << 20][(seed as usize + i) % 3],
-                time_limit: Duration::from_secs(3600),
-            };
+            let mut cfg = SimConfig::default();
+            // One run in five is request/response (three responses
+            // of 20 kB, the same 60 kB in all) instead of bulk.
+            cfg.bytes = if seed % 5 == 0 { 20_000 } else { 60_000 };
+            cfg.exchanges = if seed % 5 == 0 { 3 } else { 0 };
+            cfg.link = *link;
+            cfg.seed = seed;
+            cfg.congestion = cc;
+            cfg.sack = flags & 1 == 0;
+            cfg.timestamps = flags & 2 == 0;
+            cfg.window_scaling = flags & 4 == 0;
+            cfg.mss = mss;
+            cfg.rack_tlp = (seed / 2) % 2 == 0;
+            cfg.auto_tune = seed % 2 == 0;
+            cfg.buffer = [8 * 1024, 64 * 1024, 1 << 20][(seed as usize + i) % 3];
+            cfg.time_limit = Duration::from_secs(3600);
             check(&cfg);
             runs += 1;
         }
@@ -175,16 +173,11 @@ fn a_queue_overrun_by_slow_start_is_repaired_without_resending_what_arrived() {
     // The receiver offers its whole 4 MiB at once (no auto-tuning, which
     // would keep the window near the path's capacity and the queue from
     // overflowing), and the sender uses RFC 6675's rules.
-    let cfg = SimConfig {
-        bytes: 4 << 20,
-        link: Link {
-            loss: 0.0,
-            ..Link::default()
-        },
-        auto_tune: false,
-        rack_tlp: false,
-        ..SimConfig::default()
-    };
+    let mut cfg = SimConfig::default();
+    cfg.bytes = 4 << 20;
+    cfg.link.loss = 0.0;
+    cfg.auto_tune = false;
+    cfg.rack_tlp = false;
     let r = run(&cfg, |_| {});
     assert!(r.intact && r.closed_cleanly, "{r:?}");
     assert!(r.queue_drops > 100, "{r:?}");
@@ -197,15 +190,10 @@ fn each_exchange_of_a_request_response_run_takes_one_round_trip_on_a_clean_path(
     // 10 KB responses fit the initial window, and their short tails are
     // not held back by Nagle (Minshall's variant): one RTT plus the
     // serialisation of 10 KB at 100 Mbit/s, every time.
-    let cfg = SimConfig {
-        bytes: 10 * 1024,
-        exchanges: 50,
-        link: Link {
-            loss: 0.0,
-            ..Link::default()
-        },
-        ..SimConfig::default()
-    };
+    let mut cfg = SimConfig::default();
+    cfg.bytes = 10 * 1024;
+    cfg.exchanges = 50;
+    cfg.link.loss = 0.0;
     let r = run(&cfg, |_| {});
     assert!(r.intact && r.closed_cleanly, "{r:?}");
     assert_eq!(r.delivered, 50 * 10 * 1024);
@@ -221,11 +209,9 @@ fn the_same_seed_gives_the_same_segments_byte_for_byte() {
     // Ports included: ephemeral ports come from the stack's secret (RFC
     // 6056), not from a process-random hasher, so a capture of two runs
     // is the same file.
-    let cfg = SimConfig {
-        bytes: 20_000,
-        seed: 9,
-        ..SimConfig::default()
-    };
+    let mut cfg = SimConfig::default();
+    cfg.bytes = 20_000;
+    cfg.seed = 9;
     let capture = || {
         let mut all = Vec::new();
         vtcp_sim::run_with_tap(

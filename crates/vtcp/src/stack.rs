@@ -212,6 +212,10 @@ pub struct Counters {
 }
 
 /// How a stack is set up.
+///
+/// Non-exhaustive, as later releases add settings: start from
+/// `default()` and set the fields you need.
+#[non_exhaustive]
 pub struct StackConfig {
     /// Makes the configuration of each new connection; the stack fills in
     /// the addresses, ports and ISN source.

@@ -25,17 +25,19 @@ struct Pair {
 }
 
 fn config(tweak: fn(&mut ConnConfig)) -> StackConfig {
-    StackConfig {
-        conn_config: Box::new(move || {
-            let mut c = ConnConfig {
-                // Short TIME-WAIT so that tests can see the stack empty.
-                time_wait: Duration::from_millis(100),
-                ..ConnConfig::default()
+    {
+        let mut config = StackConfig::default();
+        // Short TIME-WAIT so that tests can see the stack empty.
+        config.conn_config = Box::new(move || {
+            let mut c = {
+                let mut config = ConnConfig::default();
+                config.time_wait = Duration::from_millis(100);
+                config
             };
             tweak(&mut c);
             c
-        }),
-        ..StackConfig::default()
+        });
+        config
     }
 }
 

@@ -20,10 +20,11 @@ struct Net {
 
 /// A stack with secrets derived from `seed`, so runs repeat.
 fn stack(seed: u8) -> Stack {
-    Stack::new(StackConfig {
-        cookie_key: [seed; 16],
-        isn_key: [seed.wrapping_add(101); 16],
-        ..StackConfig::default()
+    Stack::new({
+        let mut config = StackConfig::default();
+        config.cookie_key = [seed; 16];
+        config.isn_key = [seed.wrapping_add(101); 16];
+        config
     })
 }
 
@@ -464,13 +465,15 @@ fn time_wait_is_reopened_by_a_syn_that_rfc6191_shows_new() {
 fn without_timestamps_a_higher_sequence_number_reopens_time_wait_unless_turned_off() {
     for reopen in [true, false] {
         let mut net = Net::new();
-        net.server = Stack::new(StackConfig {
-            conn_config: Box::new(move || vtcp::ConnConfig {
-                enable_timestamps: false,
-                time_wait_reopen: reopen,
-                ..vtcp::ConnConfig::default()
-            }),
-            ..StackConfig::default()
+        net.server = Stack::new({
+            let mut config = StackConfig::default();
+            config.conn_config = Box::new(move || {
+                let mut config = vtcp::ConnConfig::default();
+                config.enable_timestamps = false;
+                config.time_wait_reopen = reopen;
+                config
+            });
+            config
         });
         let (c, s) = close_server_first(&mut net);
         let rcv_nxt = net.server.conn(s).unwrap().rcv_nxt();
@@ -527,12 +530,14 @@ fn listen_drops_a_bare_fin_resets_a_syn_ack_and_drops_a_syn_fin() {
     assert_eq!(send(&mut net, seg(Flags::SYN | Flags::FIN, 0)), None);
     assert_eq!(net.server.counters().syn_fin_dropped, 1);
     assert_eq!(net.server.connections(), 0);
-    net.server = Stack::new(StackConfig {
-        conn_config: Box::new(|| vtcp::ConnConfig {
-            drop_syn_fin: false,
-            ..vtcp::ConnConfig::default()
-        }),
-        ..StackConfig::default()
+    net.server = Stack::new({
+        let mut config = StackConfig::default();
+        config.conn_config = Box::new(|| {
+            let mut config = vtcp::ConnConfig::default();
+            config.drop_syn_fin = false;
+            config
+        });
+        config
     });
     net.server.listen(server_addr(80), 8).unwrap();
     let syn_ack = send(&mut net, seg(Flags::SYN | Flags::FIN, 0)).unwrap();
@@ -967,14 +972,15 @@ fn the_cookie_syn_ack_offers_what_the_configuration_allows() {
     ];
     for (case, tweak) in cases {
         let mut net = Net::new();
-        net.server = Stack::new(StackConfig {
-            conn_config: Box::new(move || {
+        net.server = Stack::new({
+            let mut config = StackConfig::default();
+            config.conn_config = Box::new(move || {
                 let mut c = vtcp::ConnConfig::default();
                 tweak(&mut c);
                 c
-            }),
-            cookie_key: [9; 16],
-            ..StackConfig::default()
+            });
+            config.cookie_key = [9; 16];
+            config
         });
         let allowed = {
             let mut c = vtcp::ConnConfig::default();

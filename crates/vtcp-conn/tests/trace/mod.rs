@@ -165,16 +165,17 @@ impl Trace {
     /// A connection that will be opened passively by the first segment
     /// received.
     pub(crate) fn passive(tweak: impl FnOnce(&mut ConnConfig)) -> Self {
-        let mut cfg = ConnConfig {
-            local_port: 8080,
-            remote_port: 40000,
-            isn: IsnSource::Fixed(Seq(OUR_ISN)),
-            recv_buffer: 65535 * 8,
+        let mut cfg = {
+            let mut config = ConnConfig::default();
+            config.local_port = 8080;
+            config.remote_port = 40000;
+            config.isn = IsnSource::Fixed(Seq(OUR_ISN));
+            config.recv_buffer = 65535 * 8;
             // RFC 6298's RTO with G the 1 ms clock, so that the traces'
             // timeouts read as min_rto; the default's 200 ms floor on the
             // variance term has a trace of its own.
-            min_rto_variance: Duration::from_millis(1),
-            ..ConnConfig::default()
+            config.min_rto_variance = Duration::from_millis(1);
+            config
         };
         tweak(&mut cfg);
         Self {

@@ -42,10 +42,13 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Microseconds to ticks of 2^-16 s (t · 2^16 / 10^6 = t · 68719 / 2^20),
-/// saturating at about 8.9 years.
+/// Microseconds to ticks of 2^-16 s (t · 2^16 / 10^6 = t · 68719 / 2^20).
+/// Below 2^64 · 2^17 / 2^20 = 2^61 for any `us`: the cast loses nothing
+/// and the result fits an `i128` sum with room to spare.
 fn ticks(us: u64) -> u64 {
-    ((u128::from(us) * 68_719) >> 20).min(u128::from(u64::MAX >> 1)) as u64
+    let t = (u128::from(us) * 68_719) >> 20;
+    debug_assert!(t < 1 << 61);
+    t as u64
 }
 
 /// The epoch that starts with the first ACK in congestion avoidance after
@@ -354,6 +357,103 @@ mod tests {
         assert_eq!(cc.send_window(), MSS);
         assert_eq!(cc.ssthresh(), 49 * MSS);
         assert!(cc.k().is_none());
+    }
+
+    /// W_cubic(t) of RFC 9438 eq. 1, in octets, `t` in seconds since the
+    /// epoch began, for a loss at 100 segments (K = cbrt(75) s).
+    fn reference_w_cubic(t: f64) -> f64 {
+        let k = 75f64.cbrt();
+        (0.4 * (t - k).powi(3) + 100.0) * f64::from(MSS)
+    }
+
+    /// Starts the epoch after a loss at 100 segments with an ACK at 1 s and
+    /// returns the window growth of one more ACK `after` the epoch began.
+    fn growth_of_one_ack(srtt: Duration, after: Duration) -> (u32, f64) {
+        let mut cc = after_loss_at(100);
+        cc.on_rtt_sample(srtt);
+        let start = Duration::from_secs(1);
+        cc.on_ack_at(MSS, start);
+        let before = cc.send_window();
+        cc.on_ack_at(MSS, start + after);
+        (cc.send_window() - before, f64::from(before))
+    }
+
+    /// §4.4: each ACK adds (target − cwnd)/cwnd SMSS, where the target is
+    /// W_cubic one RTT ahead (here 2 s into the epoch with a 300 ms RTT:
+    /// W_cubic(2.3 s) ≈ 97.2 segments).
+    #[test]
+    fn each_ack_closes_the_gap_to_w_cubic_one_rtt_ahead() {
+        let srtt = Duration::from_millis(300);
+        let (grew, cwnd) = growth_of_one_ack(srtt, Duration::from_secs(2));
+        let target = reference_w_cubic(2.3);
+        let want = (target - cwnd) / cwnd * f64::from(MSS);
+        assert!(
+            (f64::from(grew) - want).abs() <= 3.0,
+            "grew {grew} octets, RFC 9438: {want:.1}"
+        );
+    }
+
+    /// §4.2: the target is at most 1.5·cwnd, however far W_cubic has run
+    /// ahead (30 s past K): half an SMSS per ACK.
+    #[test]
+    fn the_target_is_at_most_one_and_a_half_windows() {
+        let (grew, _) = growth_of_one_ack(RTT, Duration::from_secs(30));
+        assert!((499..=500).contains(&grew), "grew {grew} octets");
+    }
+
+    /// §4.2: the epoch begins with the first ACK in congestion avoidance,
+    /// not with ACKs in slow start after a timeout.
+    #[test]
+    fn slow_start_after_a_timeout_starts_no_epoch() {
+        let mut cc = after_loss_at(100);
+        cc.on_timeout(70 * MSS);
+        for i in 0..10 {
+            cc.on_ack_at(MSS, Duration::from_millis(1000 + i));
+        }
+        assert!(cc.send_window() < cc.ssthresh());
+        assert!(cc.k().is_none());
+    }
+
+    /// §4.7: fast convergence applies only when the window is below
+    /// W_max; a loss exactly at W_max keeps it.
+    #[test]
+    fn a_loss_at_w_max_keeps_it() {
+        let mut cc = after_loss_at(100);
+        cc.window.cwnd = 100 * MSS;
+        cc.on_fast_retransmit(100 * MSS, Seq(2));
+        assert_eq!(cc.w_max(), u64::from(100 * MSS));
+    }
+
+    /// §4.3: the Reno-friendly region is where W_cubic is *less* than
+    /// W_est; where they are equal the cubic rule (§4.4) applies, whose
+    /// target (W_cubic one RTT ahead, no higher here) adds nothing yet.
+    #[test]
+    fn equal_estimates_follow_the_cubic_rule() {
+        let mut cc = after_loss_at(100);
+        cc.window.cwnd = 70_000;
+        cc.window.ssthresh = 70_000;
+        let now = Duration::from_secs(5);
+        // d = 0: W_cubic(t) = W_max = 70,007, and W_est reaches 70,007
+        // with this ACK (70,000 + 9/17 · 1000 · 1000 / 70,000).
+        cc.epoch = Some(Epoch {
+            start: now,
+            k_us: 0,
+            k_ticks: 0,
+            w_max: 70_007,
+            w_est: 70_000,
+        });
+        cc.on_ack_at(MSS, now);
+        assert_eq!(cc.epoch.map(|e| e.w_est), Some(70_007));
+        assert_eq!(cc.send_window(), 70_000);
+    }
+
+    #[test]
+    fn ticks_are_two_to_the_minus_16_seconds() {
+        assert_eq!(ticks(1_000_000), 65_535);
+        assert_eq!(ticks(0), 0);
+        // The largest time converts without wrapping: 2^64 µs · 2^16 / 10^6.
+        let want = u64::MAX as f64 * 65_536.0 / 1e6;
+        assert!((ticks(u64::MAX) as f64 / want - 1.0).abs() < 1e-5);
     }
 
     quickcheck! {

@@ -195,6 +195,26 @@ mod tests {
     const MSS: u32 = 1000;
 
     /// RFC 3649 §5 in floating point, the reference for the table.
+    /// a(w) steps up just past each of the table's bounds, walking the
+    /// table up from the start and down again from the top.
+    #[test]
+    fn a_of_w_changes_just_past_each_bound() {
+        let mut cc = HighSpeed::new(MSS);
+        let check = |cc: &mut HighSpeed, k: usize| {
+            let bound = A_UPPER_BOUNDS[k];
+            cc.window.cwnd = bound * MSS;
+            assert_eq!(cc.increase(), k as u32 + 1, "a({bound})");
+            cc.window.cwnd = (bound + 1) * MSS;
+            assert_eq!(cc.increase(), k as u32 + 2, "a({})", bound + 1);
+        };
+        for k in 0..A_UPPER_BOUNDS.len() {
+            check(&mut cc, k);
+        }
+        for k in (0..A_UPPER_BOUNDS.len()).rev() {
+            check(&mut cc, k);
+        }
+    }
+
     fn reference(w: f64) -> (f64, f64) {
         let (lw, hw, hp, hd) = (38f64, 83000f64, 1e-7f64, 0.1f64);
         let lp = 1.5 / (lw * lw);

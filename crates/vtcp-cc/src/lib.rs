@@ -260,15 +260,15 @@ impl Window {
         }
         if self.cwnd < self.ssthresh {
             // RFC 5681 §3.1 slow start with RFC 3465 byte counting, L = 2.
-            let grow = bytes_acked.min(self.floor());
+            let before = self.cwnd;
             self.cwnd = self
                 .cwnd
-                .saturating_add(grow)
+                .saturating_add(bytes_acked.min(self.floor()))
                 .min(self.ssthresh.max(self.cwnd));
             // What slow start did not use goes on to congestion avoidance
-            // once the threshold is crossed.
+            // once the threshold is crossed (as Linux's tcp_slow_start).
             return if self.cwnd >= self.ssthresh {
-                bytes_acked.saturating_sub(grow)
+                bytes_acked - (self.cwnd - before)
             } else {
                 0
             };
@@ -607,6 +607,65 @@ mod trait_defaults_tests {
         m.on_rtt_sample(Duration::from_millis(20));
         m.undo(1, 1);
         assert_eq!((m.acked, m.timeouts, m.send_window()), (1500, 1, 7000));
+    }
+
+    /// The initial-window rule and a new MSS reset the window only while
+    /// it is still the initial one: before any ACK and any loss.
+    #[test]
+    fn the_initial_window_is_reset_only_before_any_ack_or_loss() {
+        let mut w = Window::new(1000);
+        w.set_initial_window(InitialWindow::Rfc5681);
+        assert_eq!(w.cwnd, 4000);
+        w.set_mss(1400);
+        assert_eq!(w.cwnd, InitialWindow::Rfc5681.octets(1400));
+
+        // After an ACK (ssthresh still "arbitrarily high").
+        let mut acked = Window::new(1000);
+        acked.on_ack(1000);
+        let grown = acked.cwnd;
+        acked.set_initial_window(InitialWindow::Rfc5681);
+        acked.set_mss(1000);
+        assert_eq!(acked.cwnd, grown);
+
+        // After a timeout before any ACK (never started, ssthresh set).
+        let mut lost = Window::new(1000);
+        lost.on_timeout(5000);
+        lost.set_initial_window(InitialWindow::Rfc6928);
+        lost.set_mss(1000);
+        assert_eq!(lost.cwnd, 1000);
+    }
+
+    /// RFC 5681 §3.1 with byte counting: the part of an ACK that slow
+    /// start does not use once the window reaches ssthresh goes on to
+    /// congestion avoidance, and none of it while below.
+    #[test]
+    fn slow_start_hands_the_rest_of_an_ack_to_congestion_avoidance() {
+        let mut w = Window::new(1000);
+        w.ssthresh = 11_000;
+        w.cwnd = 10_000;
+        // Grows by at most 2 SMSS (L = 2) and stops at ssthresh: 1000 of
+        // the 3000 grow the window, 2000 are left.
+        assert_eq!(w.on_ack(3000), 2000);
+        assert_eq!(w.cwnd, 11_000);
+        let mut below = Window::new(1000);
+        below.ssthresh = 20_000;
+        below.cwnd = 10_000;
+        assert_eq!(below.on_ack(3000), 0);
+        assert_eq!(below.cwnd, 12_000);
+    }
+
+    /// Congestion avoidance carries what an ACK leaves over a whole window
+    /// to the next: 15 + 6 segments acknowledged on a 10-segment window
+    /// make two increases, not one.
+    #[test]
+    fn congestion_avoidance_carries_the_remainder() {
+        let mut w = Window::new(1000);
+        w.ssthresh = 1000;
+        w.cwnd = 10_000;
+        w.avoid_congestion(15_000, 1);
+        assert_eq!(w.cwnd, 11_000);
+        w.avoid_congestion(6000, 1);
+        assert_eq!(w.cwnd, 12_000);
     }
 
     #[test]

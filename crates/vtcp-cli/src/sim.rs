@@ -393,7 +393,7 @@ pub fn sim(
             return Err(e);
         }
         if let Some(w) = pcap {
-            w.finish()?;
+            w.into_inner()?;
         }
         if let (Some(path), Some(ts)) = (&args.plot, plot.into_inner()) {
             let title = format!(

@@ -248,68 +248,9 @@ impl Report {
     }
 }
 
-/// Writes segments as a pcap file of raw IPv4 packets (link type 101),
-/// each with a correct IPv4 header, for tshark and Wireshark.
-pub struct PcapWriter<W: std::io::Write> {
-    out: W,
-    id: u16,
-}
-
-impl<W: std::io::Write> PcapWriter<W> {
-    /// Writes the file header.
-    pub fn new(mut out: W) -> std::io::Result<Self> {
-        let mut header = Vec::with_capacity(24);
-        header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        header.extend_from_slice(&2u16.to_le_bytes());
-        header.extend_from_slice(&4u16.to_le_bytes());
-        header.extend_from_slice(&[0; 8]);
-        header.extend_from_slice(&65_535u32.to_le_bytes());
-        header.extend_from_slice(&101u32.to_le_bytes());
-        out.write_all(&header)?;
-        Ok(Self { out, id: 0 })
-    }
-
-    /// Writes one TCP segment from `src` to `dst` (IPv4 only; other
-    /// families are skipped) at `time`.
-    pub fn write(
-        &mut self,
-        time: Duration,
-        src: IpAddr,
-        dst: IpAddr,
-        segment: &[u8],
-    ) -> std::io::Result<()> {
-        let (IpAddr::V4(src), IpAddr::V4(dst)) = (src, dst) else {
-            return Ok(());
-        };
-        let total = 20 + segment.len();
-        let mut ip = [0u8; 20];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        ip[4..6].copy_from_slice(&self.id.to_be_bytes());
-        self.id = self.id.wrapping_add(1);
-        ip[6] = 0x40; // don't fragment
-        ip[8] = 64;
-        ip[9] = 6;
-        ip[12..16].copy_from_slice(&src.octets());
-        ip[16..20].copy_from_slice(&dst.octets());
-        let checksum = vtcp::wire::checksum::internet_checksum(&ip);
-        ip[10..12].copy_from_slice(&checksum.to_be_bytes());
-        let mut record = Vec::with_capacity(16 + total);
-        record.extend_from_slice(&(time.as_secs() as u32).to_le_bytes());
-        record.extend_from_slice(&time.subsec_micros().to_le_bytes());
-        record.extend_from_slice(&(total as u32).to_le_bytes());
-        record.extend_from_slice(&(total as u32).to_le_bytes());
-        record.extend_from_slice(&ip);
-        record.extend_from_slice(segment);
-        self.out.write_all(&record)
-    }
-
-    /// Flushes and returns the writer.
-    pub fn finish(mut self) -> std::io::Result<W> {
-        self.out.flush()?;
-        Ok(self.out)
-    }
-}
+/// Writes segments as a pcap file of raw IPv4 and IPv6 packets (the
+/// stack's own writer; see [`vtcp::pcap`]).
+pub use vtcp::pcap::PcapWriter;
 
 /// The Mathis et al. bound on Reno throughput for a loss rate and an RTT,
 /// in bits per second: (MSS / RTT) · sqrt(3/2) / sqrt(p).

@@ -49,13 +49,17 @@
 pub mod async_net;
 mod futex;
 pub mod net;
+#[cfg(feature = "pcap")]
+pub mod pcap;
 mod stack;
+pub mod tap;
 mod wait;
 
 pub use net::{NetStack, SegmentWriter, TcpListener, TcpStream, WeakNetStack};
 pub use stack::{
     ConnKey, Counters, ListenerId, Stack, StackConfig, StackError, StackEvent, Transmit,
 };
+pub use tap::{Direction, Tap};
 pub use vtcp_conn::{
     CloseReason, Congestion, Conn, ConnConfig, Event, InitialWindow, Keepalive, State, Stats,
 };

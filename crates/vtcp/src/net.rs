@@ -461,6 +461,20 @@ impl NetStack {
     pub fn with_stack<R>(&self, f: impl FnOnce(&mut Stack, Duration) -> R) -> R {
         self.shared().with_stack(f)
     }
+
+    /// Sets (or with `None` removes) the tap that sees every segment in
+    /// and out ([`Stack::set_tap`]); returns the one it replaces. For a
+    /// capture stamped with wall-clock times, give
+    /// `PcapWriter::starting_at` the [`NetStack::start_time`].
+    pub fn set_tap(&self, tap: Option<Box<dyn crate::Tap>>) -> Option<Box<dyn crate::Tap>> {
+        self.shared().lock().stack.set_tap(tap)
+    }
+
+    /// The wall-clock time at which this stack's clock read zero.
+    pub fn start_time(&self) -> std::time::SystemTime {
+        let shared = self.shared();
+        std::time::SystemTime::now() - shared.now()
+    }
 }
 
 fn err(e: StackError) -> io::Error {

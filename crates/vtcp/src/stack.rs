@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use siphasher::sip::SipHasher24;
 
+use crate::tap::{Direction, Tap};
 use rustc_hash::FxHashMap;
 use vtcp_conn::{Conn, ConnConfig, CookieHandshake, IsnSource, State};
 use vtcp_cookie::{Addrs, SynAckParams, SynCookies};
@@ -404,6 +405,8 @@ pub struct Stack {
     /// deadline moved or the slot holds another connection.
     timers: BinaryHeap<Timer>,
     next_port: u32,
+    /// Sees every segment in and out ([`Stack::set_tap`]).
+    tap: Option<Box<dyn Tap>>,
 }
 
 impl Stack {
@@ -427,7 +430,16 @@ impl Stack {
             acceptable: VecDeque::new(),
             timers: BinaryHeap::new(),
             next_port: 0,
+            tap: None,
         }
+    }
+
+    /// Sets the tap that sees every segment handed in and sent out (a
+    /// `vtcp::pcap::PcapWriter` with the `pcap` feature,
+    /// or a closure), or removes it with `None`; returns the tap it
+    /// replaces, so that its [`Tap::finish`] can be called.
+    pub fn set_tap(&mut self, tap: Option<Box<dyn Tap>>) -> Option<Box<dyn Tap>> {
+        std::mem::replace(&mut self.tap, tap)
     }
 
     /// The counters.
@@ -803,6 +815,9 @@ impl Stack {
     /// Takes in one TCP segment that arrived from `src` for `dst`.
     pub fn handle_packet(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &[u8]) {
         self.counters.segments_in += 1;
+        if let Some(tap) = self.tap.as_mut() {
+            tap.packet(now, Direction::In, src, dst, segment);
+        }
         if self.cfg.checksums {
             match PseudoHeader::new(src, dst) {
                 Some(p) if verify_tcp_checksum(&p, segment) => {}
@@ -1064,7 +1079,7 @@ impl Stack {
             let out = buf.get_mut(..len)?;
             out.copy_from_slice(bytes);
             self.replies.pop_front();
-            return Some(self.finish(src, dst, out));
+            return Some(self.finish(now, src, dst, out));
         }
         while let Some(slot) = self.dirty.front().copied() {
             // A slot freed (and perhaps reused) since it was queued is
@@ -1075,7 +1090,7 @@ impl Stack {
             };
             if let Some(len) = e.conn.poll_transmit(now, buf) {
                 let (src, dst) = (e.key.local.ip(), e.key.remote.ip());
-                return Some(self.finish(src, dst, &mut buf[..len]));
+                return Some(self.finish(now, src, dst, &mut buf[..len]));
             }
             e.dirty = false;
             self.dirty.pop_front();
@@ -1097,11 +1112,14 @@ impl Stack {
         Some(slot)
     }
 
-    fn finish(&mut self, src: IpAddr, dst: IpAddr, segment: &mut [u8]) -> Transmit {
+    fn finish(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &mut [u8]) -> Transmit {
         if self.cfg.checksums
             && let Some(p) = PseudoHeader::new(src, dst)
         {
             fill_tcp_checksum(&p, segment);
+        }
+        if let Some(tap) = self.tap.as_mut() {
+            tap.packet(now, Direction::Out, src, dst, segment);
         }
         self.counters.segments_out += 1;
         Transmit {

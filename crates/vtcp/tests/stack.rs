@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
-use vtcp::wire::{Flags, Options, Segment, TcpOption, Timestamp};
+use vtcp::wire::{Flags, Options, Segment, SegmentView, TcpOption, Timestamp};
 use vtcp::{Stack, StackConfig, StackError, State};
 use vtcp_seq::Seq;
 
@@ -1117,4 +1117,61 @@ fn events_nobody_polls_do_not_accumulate() {
     // Whatever is left is at most a few events per live connection.
     let left = std::iter::from_fn(|| net.server.poll_event()).count();
     assert!(left <= 16, "{left} events left");
+}
+
+/// What a tap saw: (time, direction, source, destination, segment).
+type Seen = Vec<(Duration, vtcp::Direction, IpAddr, IpAddr, Vec<u8>)>;
+
+/// A tap sees every segment handed in (also one with a bad checksum, which
+/// the stack then drops) and every segment sent, after its checksum,
+/// with the stack's time; removing it returns it and it sees no more.
+#[test]
+fn a_tap_sees_every_segment_in_and_out() {
+    use std::sync::{Arc, Mutex};
+    use vtcp::Direction::{In, Out};
+    let mut net = Net::new();
+    let shared: Arc<Mutex<Seen>> = Arc::default();
+    let log = Arc::clone(&shared);
+    let tap = move |now, dir, src, dst, seg: &[u8]| {
+        log.lock().unwrap().push((now, dir, src, dst, seg.to_vec()));
+    };
+    assert!(net.server.set_tap(Some(Box::new(tap))).is_none());
+    let (c, _) = open(&mut net);
+    let mut corrupt = from_client(&syn_to(80));
+    corrupt[4] ^= 1;
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &corrupt);
+    assert_eq!(net.server.counters().bad_checksums, 1);
+
+    let seen = std::mem::take(&mut *shared.lock().unwrap());
+    let (client, server) = (IpAddr::from(CLIENT), IpAddr::from(SERVER));
+    let dirs: Vec<_> = seen.iter().map(|s| s.1).collect();
+    // SYN in, SYN-ACK out, ACK in, then the corrupted SYN in.
+    assert_eq!(dirs, [In, Out, In, In]);
+    for (now, dir, src, dst, seg) in &seen {
+        assert_eq!(*now, net.now);
+        let (from, to) = if *dir == In {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        assert_eq!((*src, *dst), (from, to));
+        let good =
+            vtcp::wire::checksum::verify_tcp_checksum(&PseudoHeader::new(*src, *dst).unwrap(), seg);
+        assert_eq!(good, seg != &corrupt, "checksum of {seg:02x?}");
+    }
+    let flags: Vec<_> = seen[..3]
+        .iter()
+        .map(|s| SegmentView::new_checked(&s.4[..]).unwrap().flags())
+        .collect();
+    assert!(flags[0].contains(Flags::SYN) && !flags[0].contains(Flags::ACK));
+    assert!(flags[1].contains(Flags::SYN | Flags::ACK));
+    assert_eq!(flags[2], Flags::ACK);
+
+    // Removed, it sees nothing more.
+    let mut tap = net.server.set_tap(None).expect("the tap set before");
+    tap.finish().unwrap();
+    net.client.conn_mut(c).unwrap().write(b"after").unwrap();
+    net.settle();
+    assert!(shared.lock().unwrap().is_empty());
 }

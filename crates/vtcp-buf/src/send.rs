@@ -345,6 +345,71 @@ mod tests {
         assert!(tx.range(tx.una(), 11).is_none());
     }
 
+    /// `write_with` appends what the filler reports (at most the room
+    /// offered) after what was there, and says how much.
+    #[test]
+    fn write_with_appends_what_the_filler_wrote() {
+        let mut tx = SendBuf::new(16, Seq(100));
+        assert_eq!(tx.capacity(), 16);
+        assert_eq!(tx.write(b"ab"), 2);
+        let n = tx.write_with(|a, b| {
+            assert_eq!(a.len() + b.len(), 14);
+            a[..3].copy_from_slice(b"cde");
+            3
+        });
+        assert_eq!(n, 3);
+        assert_eq!(tx.tail(), Seq(105));
+        let (a, b) = tx.peek_unsent(100);
+        assert_eq!(concat(a, b), b"abcde");
+        // A filler that claims more than the room gets the room.
+        assert_eq!(tx.write_with(|_, _| 1000), 11);
+        assert_eq!((tx.pending(), tx.available()), (16, 0));
+    }
+
+    /// Ten segments of 100 octets from 1000, the last five SACKed: the
+    /// highest SACKed octet, the rescue segment (RFC 6675 rule 4: the
+    /// highest unSACKed octets, up to an MSS) and the lost boundary
+    /// (IsLost: more than (DupThresh − 1)·MSS octets SACKed above).
+    #[test]
+    fn sack_queries_name_the_right_octets() {
+        let mut tx = SendBuf::new(4096, Seq(1000));
+        tx.write(&[1; 1000]);
+        tx.advance_sent(1000);
+        assert_eq!(tx.high_sacked(), None);
+        assert_eq!(tx.rescue_seg(100), Some((Seq(1900), 100)));
+        assert_eq!(tx.lost_below(100), Seq(1000));
+        tx.mark_sacked(Seq(1500), Seq(2000));
+        assert_eq!(tx.high_sacked(), Some(Seq(2000)));
+        // The hole [1000, 1500): its last 100 octets, or all of a short one.
+        assert_eq!(tx.rescue_seg(100), Some((Seq(1400), 100)));
+        assert_eq!(tx.rescue_seg(800), Some((Seq(1000), 500)));
+        // 500 octets SACKed above the hole, more than 2 · 100.
+        assert_eq!(tx.lost_below(100), Seq(1500));
+        // With a 300-octet MSS, 500 is not more than 600: nothing lost.
+        assert_eq!(tx.lost_below(300), Seq(1000));
+        tx.mark_sacked(Seq(1000), Seq(1500));
+        assert_eq!(tx.rescue_seg(100), None);
+    }
+
+    /// NextSeg's length counts both slices when the segment spans the
+    /// ring's end.
+    #[test]
+    fn next_seg_spans_the_rings_end() {
+        let mut tx = SendBuf::new(16, Seq(0));
+        tx.write(&[0; 12]);
+        tx.advance_sent(12);
+        tx.acknowledge(Seq(10));
+        tx.write(&[1; 12]);
+        tx.advance_sent(12);
+        // [10, 24) in flight, wrapping at 16; SACK the top so that the
+        // hole [10, 20) is lost.
+        tx.mark_sacked(Seq(20), Seq(24));
+        let seg = tx.next_seg(Seq(0), 8).expect("a segment");
+        assert_eq!((seg.seq, seg.len), (Seq(10), 8));
+        let (a, b) = tx.range(Seq(10), 8).unwrap();
+        assert!(!a.is_empty() && !b.is_empty(), "spans the end");
+    }
+
     #[test]
     fn acks_outside_the_window_are_ignored() {
         let mut tx = SendBuf::new(100, Seq(1000));

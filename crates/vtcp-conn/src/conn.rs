@@ -515,12 +515,14 @@ impl Conn {
     /// reset (RFC 1122 §4.2.2.13). [`Conn::shutdown_write`] is the
     /// half-close that keeps receiving.
     pub fn close(&mut self) {
+        let before = self.state;
         if self.rcv.buf.readable() > 0 {
             self.abort();
-            return;
+        } else {
+            self.rcv.closed_by_app = true;
+            self.shutdown_write();
         }
-        self.rcv.closed_by_app = true;
-        self.shutdown_write();
+        self.trace_state(before, "close");
     }
 
     /// Sends FIN after the queued data but keeps receiving (half-close).
@@ -543,10 +545,12 @@ impl Conn {
 
     /// Resets the connection (RST) and closes it at once.
     pub fn abort(&mut self) {
+        let before = self.state;
         if self.state.is_synchronized() || self.state == State::SynReceived {
             self.rst_needed = Some(Reset::Ours);
         }
         self.enter_closed(CloseReason::Aborted);
+        self.trace_state(before, "abort");
     }
 
     /// Queues an event unless one of its kind is already waiting.
@@ -573,6 +577,12 @@ impl Conn {
 
     /// Runs the timers due at `now`. Call `poll_transmit` after.
     pub fn handle_timeout(&mut self, now: Duration) {
+        let before = self.state;
+        self.on_timeout(now);
+        self.trace_state(before, "timer");
+    }
+
+    fn on_timeout(&mut self, now: Duration) {
         self.now = self.now.max(now);
         let now = self.now;
         for timer in Timer::ALL {
@@ -612,6 +622,13 @@ impl Conn {
             return;
         }
         self.stats.rtos += 1;
+        crate::trace_event!(
+            DEBUG,
+            rto = ?self.rto.rto(),
+            retries = self.retries,
+            snd_una = self.snd.una().0,
+            "retransmission timeout"
+        );
         self.rto.backoff();
         // Limited transmit's credit (RFC 3042) belongs to the duplicate
         // ACKs of the flight the timeout gave up on.
@@ -694,10 +711,45 @@ impl Conn {
     /// Malformed segments are dropped and counted. Call `poll_transmit`
     /// after.
     pub fn handle_segment(&mut self, now: Duration, bytes: &[u8]) {
+        let before = self.state;
+        self.on_segment(now, bytes);
+        self.trace_state(before, "segment");
+    }
+
+    /// Traces a change of state since `before`, and what made it.
+    #[cfg_attr(
+        not(feature = "tracing"),
+        expect(unused_variables, reason = "only the tracing feature reads it")
+    )]
+    fn trace_state(&self, before: State, cause: &'static str) {
+        if self.state != before {
+            crate::trace_event!(
+                DEBUG,
+                from = ?before,
+                to = ?self.state,
+                cause,
+                reason = ?self.close_reason,
+                "state change"
+            );
+        }
+    }
+
+    /// Counts a segment dropped unprocessed and traces why.
+    #[cfg_attr(
+        not(feature = "tracing"),
+        expect(unused_variables, reason = "only the tracing feature reads it")
+    )]
+    fn drop_segment(&mut self, reason: &'static str) {
+        self.stats.dropped += 1;
+        crate::trace_event!(DEBUG, reason, "segment dropped");
+    }
+
+    fn on_segment(&mut self, now: Duration, bytes: &[u8]) {
         self.now = self.now.max(now);
         self.stats.segments_in += 1;
         let Ok(seg) = Segment::parse(bytes) else {
             self.stats.malformed += 1;
+            crate::trace_event!(DEBUG, reason = "malformed", "segment dropped");
             return;
         };
         if seg.flags.contains(Flags::SYN | Flags::FIN)
@@ -706,7 +758,7 @@ impl Conn {
         {
             // `ConnConfig::drop_syn_fin`: no connection sends SYN and FIN
             // together; scanners do.
-            self.stats.dropped += 1;
+            self.drop_segment("SYN and FIN together (drop_syn_fin)");
             return;
         }
         let values = seg.options.values();
@@ -759,7 +811,7 @@ impl Conn {
             if !seg.flags.contains(Flags::RST) {
                 // A reset for the stray ACK: <SEQ=SEG.ACK><CTL=RST>.
                 self.rst_needed = Some(Reset::ForAck(seg.ack));
-                self.stats.dropped += 1;
+                self.drop_segment("unacceptable ACK in SYN-SENT (RFC 9293 §3.10.7.3)");
             }
             return;
         }
@@ -863,7 +915,7 @@ impl Conn {
             && v.timestamp.is_none()
             && !seg.flags.contains(Flags::RST)
         {
-            self.stats.dropped += 1;
+            self.drop_segment("no timestamp (require_timestamps, RFC 7323 §3.2)");
             return;
         }
         // RFC 7323 §5.3 PAWS, before the sequence check.
@@ -877,7 +929,7 @@ impl Conn {
                 self.opts.ts_recent = ts.tsval;
                 self.opts.ts_recent_at = now;
             } else {
-                self.stats.dropped += 1;
+                self.drop_segment("PAWS (RFC 7323 §5.3)");
                 self.rcv.ack_now = true;
                 return;
             }
@@ -913,7 +965,7 @@ impl Conn {
         };
         // First: sequence number.
         if !self.acceptable(seg) {
-            self.stats.dropped += 1;
+            self.drop_segment("outside the receive window (RFC 9293 §3.10.7.4)");
             if !seg.flags.contains(Flags::RST) {
                 self.rcv.ack_now = true;
                 // A duplicate that ends where the last ACK we sent did (that
@@ -958,7 +1010,7 @@ impl Conn {
         if seg.flags.contains(Flags::RST) {
             if self.state == State::TimeWait && self.cfg.time_wait_ignores_rst {
                 // RFC 1337 §3 (TW-assassination), when asked for.
-                self.stats.dropped += 1;
+                self.drop_segment("RST in TIME-WAIT (RFC 1337)");
                 return;
             }
             // RFC 793's rule, when asked for: any RST in the window
@@ -1312,6 +1364,7 @@ impl Conn {
 
     fn enter_recovery(&mut self) {
         self.stats.fast_recoveries += 1;
+        crate::trace_event!(DEBUG, cwnd = self.cc.send_window(), "fast recovery");
         let flight = self.flight() as u32;
         self.note_reduction(false);
         self.cc.on_fast_retransmit(flight, self.snd.max);
@@ -1368,6 +1421,7 @@ impl Conn {
     /// going back N.
     fn undo_reduction(&mut self, prior: Prior) {
         self.stats.undos += 1;
+        crate::trace_event!(DEBUG, cwnd = prior.cwnd, "reduction undone");
         let was_in_recovery = self.cc.in_recovery();
         self.cc.undo(prior.cwnd, prior.ssthresh);
         if self.rack_on() {
@@ -1530,6 +1584,7 @@ impl Conn {
             self.resent(seq, len.min(mss))
         };
         self.stats.tlp_probes += 1;
+        crate::trace_event!(TRACE, "tail loss probe");
         self.timers.stop(Timer::Tlp);
         self.timers.set(Timer::Rto, self.now + self.rto.rto());
         Some(plan)

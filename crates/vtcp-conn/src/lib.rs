@@ -83,7 +83,12 @@ mod recovery;
 mod recv;
 mod send;
 mod timer;
+mod trace;
 mod types;
+
+#[cfg(feature = "tracing")]
+#[doc(hidden)]
+pub use tracing as __tracing;
 
 pub use config::{
     Congestion, ConnConfig, INITIAL_RECV_WINDOW, IsnSource, Keepalive, SEND_BUFFER_FLOOR,

@@ -823,12 +823,14 @@ impl Stack {
                 Some(p) if verify_tcp_checksum(&p, segment) => {}
                 _ => {
                     self.counters.bad_checksums += 1;
+                    vtcp_conn::trace_event!(DEBUG, reason = "bad checksum", "segment dropped");
                     return;
                 }
             }
         }
         let Ok(view) = SegmentView::new_checked(segment) else {
             self.counters.malformed += 1;
+            vtcp_conn::trace_event!(DEBUG, reason = "malformed", "segment dropped");
             return;
         };
         let key = ConnKey {
@@ -863,6 +865,11 @@ impl Stack {
             // RFC 1122 §4.2.3.10 (MUST-57): no connection from or to a
             // group, and no RST to one.
             self.counters.not_unicast += 1;
+            vtcp_conn::trace_event!(
+                DEBUG,
+                reason = "not unicast (RFC 1122 §4.2.3.10)",
+                "segment dropped"
+            );
             return;
         }
         let Some(listen_addr) = self.find_listener(key.local) else {
@@ -872,6 +879,11 @@ impl Stack {
         if flags.contains(Flags::SYN) && !flags.contains(Flags::ACK) {
             if flags.contains(Flags::FIN) && (self.cfg.conn_config)().drop_syn_fin {
                 self.counters.syn_fin_dropped += 1;
+                vtcp_conn::trace_event!(
+                    DEBUG,
+                    reason = "SYN and FIN to a listener (drop_syn_fin)",
+                    "segment dropped"
+                );
                 return;
             }
             let listener = self.listeners.get(&listen_addr).expect("found above");
@@ -899,6 +911,7 @@ impl Stack {
         } else {
             // §3.10.7.2, fourth: neither SYN nor ACK (a FIN, data): drop.
             self.counters.malformed += 1;
+            vtcp_conn::trace_event!(DEBUG, reason = "malformed", "segment dropped");
         }
     }
 
@@ -928,6 +941,7 @@ impl Stack {
             }
         };
         self.counters.rsts_out += 1;
+        vtcp_conn::trace_event!(DEBUG, "reset sent");
         self.replies.push_back((dst, src, rst.to_bytes()));
     }
 
@@ -959,6 +973,7 @@ impl Stack {
     ) {
         let Ok(syn) = Segment::parse(segment) else {
             self.counters.malformed += 1;
+            vtcp_conn::trace_event!(DEBUG, reason = "malformed", "segment dropped");
             return;
         };
         let (local, remote) = Self::addrs(key);
@@ -973,6 +988,7 @@ impl Stack {
             now,
         );
         self.counters.cookies_sent += 1;
+        vtcp_conn::trace_event!(DEBUG, "SYN cookie sent");
         self.replies.push_back((dst, src, synack.to_bytes()));
     }
 
@@ -992,6 +1008,7 @@ impl Stack {
     ) {
         let Ok(ack) = Segment::parse(segment) else {
             self.counters.malformed += 1;
+            vtcp_conn::trace_event!(DEBUG, reason = "malformed", "segment dropped");
             return;
         };
         let (local, remote) = Self::addrs(&key);
@@ -1005,6 +1022,7 @@ impl Stack {
         );
         let Ok(c) = checked else {
             self.counters.cookies_refused += 1;
+            vtcp_conn::trace_event!(DEBUG, "SYN cookie refused");
             self.reply_rst(view, src, dst);
             return;
         };
@@ -1014,9 +1032,11 @@ impl Stack {
             .is_none_or(|l| l.accept_queue.len() >= l.backlog);
         if full {
             self.counters.accept_queue_overflows += 1;
+            vtcp_conn::trace_event!(DEBUG, "accept queue full");
             return;
         }
         self.counters.cookies_validated += 1;
+        vtcp_conn::trace_event!(DEBUG, "SYN cookie accepted");
         let cfg = self.conn_config(key);
         let handshake = CookieHandshake {
             remote_isn: c.remote_isn,
@@ -1053,6 +1073,7 @@ impl Stack {
                 l.waiting.push_back(queued);
                 e.listener = Some((id, Stage::Waiting));
                 self.counters.accept_queue_overflows += 1;
+                vtcp_conn::trace_event!(DEBUG, "accept queue full");
             }
         }
         self.touch(slot);

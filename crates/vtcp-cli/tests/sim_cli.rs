@@ -9,6 +9,16 @@ fn vtcp(args: &[&str]) -> Output {
         .expect("vtcp runs")
 }
 
+/// The number after `key` in `vtcp decode`'s summary.
+fn summary_value(text: &str, key: &str) -> usize {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key:?} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// Runs a 256 KiB simulation with `loss` that writes `flag`'s output to
 /// `name` in a scratch directory of this test process.
 fn sim_writing(flag: &str, name: &str, loss: &str) -> (Output, std::path::PathBuf) {
@@ -121,14 +131,7 @@ fn pcap_output_reads_back_with_good_checksums() {
     let decoded = vtcp(&["decode", "-q", pcap.to_str().unwrap()]);
     assert!(decoded.status.success());
     let text = String::from_utf8(decoded.stdout).unwrap();
-    let value = |key: &str| -> usize {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(key))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
+    let value = |key: &str| summary_value(&text, key);
     // Both directions are captured: at least the client's segments.
     assert!(value("tcp segments") > sent);
     assert_eq!(value("bad checksums"), 0);
@@ -231,14 +234,7 @@ fn an_ipv6_capture_from_a_stacks_tap_decodes() {
     let decoded = vtcp(&["decode", "-q", path.to_str().unwrap()]);
     assert!(decoded.status.success());
     let text = String::from_utf8(decoded.stdout).unwrap();
-    let value = |key: &str| -> usize {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(key))
-            .unwrap_or_else(|| panic!("no {key:?} in {text}"))
-            .trim()
-            .parse()
-            .unwrap()
-    };
+    let value = |key: &str| summary_value(&text, key);
     assert_eq!(value("tcp segments"), 3, "{text}");
     assert_eq!(value("bad checksums"), 0);
     assert_eq!(value("malformed"), 0);

@@ -515,18 +515,22 @@ impl Conn {
     /// reset (RFC 1122 §4.2.2.13). [`Conn::shutdown_write`] is the
     /// half-close that keeps receiving.
     pub fn close(&mut self) {
-        let before = self.state;
         if self.rcv.buf.readable() > 0 {
             self.abort();
-        } else {
-            self.rcv.closed_by_app = true;
-            self.shutdown_write();
+            return;
         }
-        self.trace_state(before, "close");
+        self.rcv.closed_by_app = true;
+        self.shutdown_write();
     }
 
     /// Sends FIN after the queued data but keeps receiving (half-close).
     pub fn shutdown_write(&mut self) {
+        let before = self.state;
+        self.queue_fin();
+        self.trace_state(before, "shutdown");
+    }
+
+    fn queue_fin(&mut self) {
         match self.state {
             State::SynSent | State::Listen => self.enter_closed(CloseReason::Normal),
             State::SynReceived | State::Established => {

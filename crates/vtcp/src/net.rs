@@ -472,8 +472,8 @@ impl NetStack {
 
     /// The wall-clock time at which this stack's clock read zero.
     pub fn start_time(&self) -> std::time::SystemTime {
-        let shared = self.shared();
-        std::time::SystemTime::now() - shared.now()
+        let now = std::time::SystemTime::now();
+        now.checked_sub(self.shared().now()).unwrap_or(now)
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::plot::TimeSequence;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use vtcp::{Direction, Tap};
 use vtcp_sim::{
     Controller, GilbertElliott, Link, PcapWriter, Progress, Report, SimConfig, mathis_bound_bps,
     run, run_with_tap,
@@ -353,7 +354,6 @@ pub fn sim(
             }
             None => None,
         };
-        let mut pcap_error = None;
         let plot = std::cell::RefCell::new(args.plot.as_ref().map(|_| TimeSequence::new()));
         let mut last_bar = Duration::ZERO;
         let r = run_with_tap(
@@ -371,11 +371,9 @@ pub fn sim(
                 if let Some(ts) = plot.borrow_mut().as_mut() {
                     ts.observe(t, src, dst, bytes);
                 }
-                if let Some(w) = pcap.as_mut()
-                    && pcap_error.is_none()
-                    && let Err(e) = w.write(t, src, dst, bytes)
-                {
-                    pcap_error = Some(e);
+                if let Some(w) = pcap.as_mut() {
+                    // Keeps the first error for `finish`.
+                    w.packet(t, Direction::Out, src, dst, bytes);
                 }
             },
         );
@@ -389,11 +387,8 @@ pub fn sim(
             },
         );
         bar.finish();
-        if let Some(e) = pcap_error {
-            return Err(e);
-        }
-        if let Some(w) = pcap {
-            w.into_inner()?;
+        if let Some(w) = pcap.as_mut() {
+            w.finish()?;
         }
         if let (Some(path), Some(ts)) = (&args.plot, plot.into_inner()) {
             let title = format!(

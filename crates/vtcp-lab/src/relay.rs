@@ -7,12 +7,13 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use vtcp::pcap::PcapWriter;
 use vtcp_sim::{Channel, Link, Rng};
 
 /// A link with no impairment and no rate limit: what a relay does unless
@@ -167,12 +168,12 @@ impl Drop for Line {
     }
 }
 
-/// A pcap file of raw IP packets (LINKTYPE_RAW, IPv4 and IPv6), shared by
-/// the lines that record into it. Each record is stamped with the wall
-/// clock.
+/// A pcap file of raw IP packets (LINKTYPE_RAW, IPv4 and IPv6, written by
+/// the stack's [`PcapWriter`]), shared by the lines that record into it.
+/// Each record is stamped with the wall clock.
 #[derive(Clone)]
 pub struct Tap {
-    file: Arc<Mutex<BufWriter<File>>>,
+    file: Arc<Mutex<PcapWriter<BufWriter<File>>>>,
     tcp_only: bool,
 }
 
@@ -191,15 +192,7 @@ impl Tap {
     }
 
     fn new(path: &Path, tcp_only: bool) -> io::Result<Self> {
-        let mut w = BufWriter::new(File::create(path)?);
-        // Magic (microseconds), version 2.4, zone 0, accuracy 0, snaplen,
-        // LINKTYPE_RAW (101).
-        w.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
-        w.write_all(&2u16.to_le_bytes())?;
-        w.write_all(&4u16.to_le_bytes())?;
-        w.write_all(&[0; 8])?;
-        w.write_all(&65_535u32.to_le_bytes())?;
-        w.write_all(&101u32.to_le_bytes())?;
+        let w = PcapWriter::new(BufWriter::new(File::create(path)?))?;
         Ok(Self {
             file: Arc::new(Mutex::new(w)),
             tcp_only,
@@ -214,22 +207,13 @@ impl Tap {
         let t = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let len = packet.len().min(65_535) as u32;
-        let mut w = self.file.lock().unwrap();
-        let mut rec = [0u8; 16];
-        rec[0..4].copy_from_slice(&(t.as_secs() as u32).to_le_bytes());
-        rec[4..8].copy_from_slice(&t.subsec_micros().to_le_bytes());
-        rec[8..12].copy_from_slice(&len.to_le_bytes());
-        rec[12..16].copy_from_slice(&(packet.len() as u32).to_le_bytes());
         // A write error shows as a short capture; the run goes on.
-        let _ = w
-            .write_all(&rec)
-            .and_then(|()| w.write_all(&packet[..len as usize]));
+        let _ = self.file.lock().unwrap().write_packet(t, packet);
     }
 
     /// Writes out what is buffered.
     pub fn flush(&self) -> io::Result<()> {
-        self.file.lock().unwrap().flush()
+        vtcp::Tap::finish(&mut *self.file.lock().unwrap())
     }
 }
 

@@ -10,14 +10,14 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use etherparse::{
-    Icmpv4Slice, Icmpv4Type, Icmpv6Slice, Icmpv6Type, IpNumber, IpSlice, Ipv4Header,
-    Ipv4HeaderSlice, Ipv6Header, PacketBuilder, icmpv4::DestUnreachableHeader,
+    Icmpv4Slice, Icmpv4Type, Icmpv6Slice, Icmpv6Type, IpNumber, IpSlice, Ipv4HeaderSlice,
+    Ipv6Header, PacketBuilder, icmpv4::DestUnreachableHeader,
 };
 use vtcp::wire::checksum::internet_checksum;
 
-/// The hop limit (IPv4 TTL) of what we send: Linux's default (RFC 1700's
-/// recommended 64).
-pub const HOP_LIMIT: u8 = 64;
+/// The stack's IP framing of outbound segments, shared with its pcap
+/// writer (so a capture shows the headers this crate sends).
+pub use vtcp::ip::{HOP_LIMIT, wrap_tcp};
 
 /// The smallest MTU an IPv6 path may have (RFC 8200 §5): a "packet too
 /// big" below it does not lower the MSS further (RFC 8201 §4).
@@ -241,60 +241,10 @@ fn quoted_tcp<'a>(tcp: &[u8], local: IpAddr, remote: IpAddr, max_segment: u32) -
     })
 }
 
-/// Wraps a TCP segment from `src` to `dst` in IP, into `out` (cleared
-/// first): IPv4 with DF set (the stack's MSS and path-MTU reports size its
-/// segments; RFC 6864 lets an atomic datagram's identification be 0) and
-/// a header checksum, or IPv6 with no extension header; hop limit
-/// [`HOP_LIMIT`]. Returns false, with `out` empty, for a segment too large
-/// for IP or addresses of two families.
-pub fn wrap_tcp(src: IpAddr, dst: IpAddr, segment: &[u8], out: &mut Vec<u8>) -> bool {
-    out.clear();
-    let written = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let Ok(mut h) = Ipv4Header::new(
-                segment.len() as u16,
-                HOP_LIMIT,
-                IpNumber::TCP,
-                s.octets(),
-                d.octets(),
-            ) else {
-                return false;
-            };
-            if segment.len() > usize::from(u16::MAX) - Ipv4Header::MIN_LEN {
-                return false;
-            }
-            h.dont_fragment = true;
-            h.header_checksum = h.calc_header_checksum();
-            h.write(out).is_ok()
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let Ok(len) = u16::try_from(segment.len()) else {
-                return false;
-            };
-            let h = Ipv6Header {
-                payload_length: len,
-                next_header: IpNumber::TCP,
-                hop_limit: HOP_LIMIT,
-                source: s.octets(),
-                destination: d.octets(),
-                ..Ipv6Header::default()
-            };
-            h.write(out).is_ok()
-        }
-        _ => false,
-    };
-    if !written {
-        out.clear();
-        return false;
-    }
-    out.extend_from_slice(segment);
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etherparse::{Icmpv4Header, Icmpv6Header, IpFragOffset, Ipv6FragmentHeader};
+    use etherparse::{Icmpv4Header, Icmpv6Header, IpFragOffset, Ipv4Header, Ipv6FragmentHeader};
 
     const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
     const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);

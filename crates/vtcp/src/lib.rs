@@ -48,6 +48,8 @@
 #[cfg(feature = "tokio")]
 pub mod async_net;
 mod futex;
+#[cfg(feature = "ip")]
+pub mod ip;
 pub mod net;
 #[cfg(feature = "pcap")]
 pub mod pcap;

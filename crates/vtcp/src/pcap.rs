@@ -1,10 +1,10 @@
 //! Captures in the classic pcap format, raw IP packets (link type 101,
 //! IPv4 and IPv6), for tshark, Wireshark and `vtcp decode`.
 //!
-//! The stack is IP-agnostic, so [`PcapWriter`] wraps each segment in an
-//! IP header of its own (built with `etherparse`: DF set, TTL or hop
-//! limit 64, IPv4 identification counting up); the file format itself
-//! comes from `pcap-parser`'s serializer. Times are the stack's own
+//! The stack is IP-agnostic, so [`PcapWriter`] wraps each segment in the
+//! IP header `vtcp-tun` would send it in ([`crate::ip::wrap_tcp`]: DF
+//! set, TTL or hop limit 64); the file format itself comes from
+//! `pcap-parser`'s serializer. Times are the stack's own
 //! (virtual time in a simulation, time since start for a
 //! [`NetStack`](crate::NetStack)) plus an offset: [`PcapWriter::new`]
 //! starts at the epoch of 1970, [`PcapWriter::starting_at`] at a wall-clock
@@ -32,7 +32,6 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
-use etherparse::{IpNumber, Ipv4Header, Ipv6Header};
 use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
 
 use crate::tap::{Direction, Tap};
@@ -45,8 +44,8 @@ pub struct PcapWriter<W: Write> {
     out: W,
     /// Added to every time given.
     offset: Duration,
-    /// The next IPv4 identification.
-    id: u16,
+    /// The packet being framed, kept for the next one.
+    scratch: Vec<u8>,
     /// The first error met while used as a [`Tap`].
     error: Option<io::Error>,
 }
@@ -55,7 +54,6 @@ impl<W: Write> std::fmt::Debug for PcapWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PcapWriter")
             .field("offset", &self.offset)
-            .field("id", &self.id)
             .field("error", &self.error)
             .finish_non_exhaustive()
     }
@@ -89,15 +87,15 @@ impl<W: Write> PcapWriter<W> {
         Ok(Self {
             out,
             offset,
-            id: 0,
+            scratch: Vec::new(),
             error: None,
         })
     }
 
-    /// Writes one TCP segment from `src` to `dst` at `time`, in an IP
-    /// header of the family of its addresses. A segment whose addresses
-    /// are of different families cannot be one packet: an
-    /// `InvalidInput` error, nothing written.
+    /// Writes one TCP segment from `src` to `dst` at `time`, in the IP
+    /// header [`wrap_tcp`](crate::ip::wrap_tcp) gives it. A segment too
+    /// long for IP, or addresses of two families, cannot be one packet:
+    /// an `InvalidInput` error, nothing written.
     pub fn write(
         &mut self,
         time: Duration,
@@ -105,45 +103,32 @@ impl<W: Write> PcapWriter<W> {
         dst: IpAddr,
         segment: &[u8],
     ) -> io::Result<()> {
-        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_owned());
-        let mut packet = Vec::with_capacity(40 + segment.len());
-        match (src, dst) {
-            (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                let len = u16::try_from(segment.len())
-                    .map_err(|_| invalid("segment too long for IPv4"))?;
-                let mut ip = Ipv4Header::new(len, 64, IpNumber::TCP, src.octets(), dst.octets())
-                    .map_err(|_| invalid("segment too long for IPv4"))?;
-                ip.identification = self.id;
-                ip.dont_fragment = true;
-                ip.header_checksum = ip.calc_header_checksum();
-                self.id = self.id.wrapping_add(1);
-                ip.write(&mut packet)?;
-            }
-            (IpAddr::V6(src), IpAddr::V6(dst)) => {
-                let len = u16::try_from(segment.len())
-                    .map_err(|_| invalid("segment too long for IPv6"))?;
-                let ip = Ipv6Header {
-                    payload_length: len,
-                    next_header: IpNumber::TCP,
-                    hop_limit: 64,
-                    source: src.octets(),
-                    destination: dst.octets(),
-                    ..Ipv6Header::default()
-                };
-                ip.write(&mut packet)?;
-            }
-            _ => return Err(invalid("source and destination of different IP versions")),
-        }
-        packet.extend_from_slice(segment);
+        let mut packet = std::mem::take(&mut self.scratch);
+        let result = if crate::ip::wrap_tcp(src, dst, segment, &mut packet) {
+            self.write_packet(time, &packet)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a segment too long for IP, or addresses of two families",
+            ))
+        };
+        self.scratch = packet;
+        result
+    }
+
+    /// Writes one whole IP packet at `time` (a capture of what a device
+    /// carried, say).
+    pub fn write_packet(&mut self, time: Duration, packet: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(packet.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet too long"))?;
         let time = self.offset + time;
-        let len = u32::try_from(packet.len()).map_err(|_| invalid("packet too long"))?;
         let mut record = LegacyPcapBlock {
             // pcap's seconds are 32 bits: they run out in 2106.
             ts_sec: u32::try_from(time.as_secs()).unwrap_or(u32::MAX),
             ts_usec: time.subsec_micros(),
             caplen: len,
             origlen: len,
-            data: &packet,
+            data: packet,
         };
         self.out.write_all(&record.to_vec().map_err(gen_error)?)
     }
@@ -187,7 +172,7 @@ mod tests {
     use crate::wire::checksum::{PseudoHeader, verify_tcp_checksum};
     use crate::wire::{Flags, SegmentView};
     use crate::{Stack, StackConfig};
-    use etherparse::{NetSlice, SlicedPacket};
+    use etherparse::{IpNumber, NetSlice, SlicedPacket};
     use pcap_parser::{LegacyPcapSlice, PcapBlockOwned};
     use std::net::SocketAddr;
     use std::sync::{Arc, Mutex};

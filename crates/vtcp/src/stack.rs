@@ -442,6 +442,12 @@ impl Stack {
         std::mem::replace(&mut self.tap, tap)
     }
 
+    /// Counts and traces a segment dropped as malformed.
+    fn malformed(&mut self) {
+        self.counters.malformed += 1;
+        vtcp_conn::trace_event!(DEBUG, reason = "malformed", "segment dropped");
+    }
+
     /// The counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -829,8 +835,7 @@ impl Stack {
             }
         }
         let Ok(view) = SegmentView::new_checked(segment) else {
-            self.counters.malformed += 1;
-            vtcp_conn::trace_event!(DEBUG, reason = "malformed", "segment dropped");
+            self.malformed();
             return;
         };
         let key = ConnKey {
@@ -897,7 +902,7 @@ impl Stack {
                         let stage = (ListenerId(listen_addr), Stage::HalfOpen);
                         self.insert(key, conn, Some(stage), false);
                     }
-                    Err(_) => self.counters.malformed += 1,
+                    Err(_) => self.malformed(),
                 }
             } else {
                 self.reply_cookie(now, &key, segment, src, dst);
@@ -910,8 +915,7 @@ impl Stack {
             self.reply_rst(&view, src, dst);
         } else {
             // §3.10.7.2, fourth: neither SYN nor ACK (a FIN, data): drop.
-            self.counters.malformed += 1;
-            vtcp_conn::trace_event!(DEBUG, reason = "malformed", "segment dropped");
+            self.malformed();
         }
     }
 
@@ -972,8 +976,7 @@ impl Stack {
         dst: IpAddr,
     ) {
         let Ok(syn) = Segment::parse(segment) else {
-            self.counters.malformed += 1;
-            vtcp_conn::trace_event!(DEBUG, reason = "malformed", "segment dropped");
+            self.malformed();
             return;
         };
         let (local, remote) = Self::addrs(key);
@@ -1007,8 +1010,7 @@ impl Stack {
         dst: IpAddr,
     ) {
         let Ok(ack) = Segment::parse(segment) else {
-            self.counters.malformed += 1;
-            vtcp_conn::trace_event!(DEBUG, reason = "malformed", "segment dropped");
+            self.malformed();
             return;
         };
         let (local, remote) = Self::addrs(&key);

@@ -127,7 +127,11 @@ mod tests {
         let waker = thread_waker();
         let t = std::thread::spawn(move || waker.wake());
         t.join().unwrap();
-        // The token is set: this returns at once instead of hanging.
-        std::thread::park();
+        // The token is set: this returns at once. Were the wake lost, the
+        // park would last the whole bound and the test fail (not hang).
+        let bound = std::time::Duration::from_secs(60);
+        let start = std::time::Instant::now();
+        std::thread::park_timeout(bound);
+        assert!(start.elapsed() < bound, "the wake before the park was lost");
     }
 }

@@ -500,3 +500,51 @@ fn a_segment_wakes_only_the_threads_of_its_connection() {
         assert_eq!(t.join().unwrap(), 1);
     }
 }
+
+/// A tap on a `NetStack` sees its segments with the stack's own clock
+/// and addresses: the SYN out, the SYN-ACK in, the data out; removed, it
+/// is handed back. `start_time` is when that clock read zero.
+#[test]
+fn a_net_stack_s_tap_sees_its_segments() {
+    use vtcp::Direction::{In, Out};
+    use vtcp::wire::{Flags, SegmentView};
+    type Seen = Vec<(Duration, vtcp::Direction, IpAddr, IpAddr, Flags, Vec<u8>)>;
+    within_a_minute(|| {
+        let p = pair();
+        let before = std::time::SystemTime::now();
+        let start = p.a.start_time();
+        assert!(start <= before);
+        let seen: Arc<std::sync::Mutex<Seen>> = Arc::default();
+        let log = Arc::clone(&seen);
+        let tap = move |now, dir, src, dst, seg: &[u8]| {
+            let view = SegmentView::new_checked(seg).unwrap();
+            let entry = (now, dir, src, dst, view.flags(), view.payload().to_vec());
+            log.lock().unwrap().push(entry);
+        };
+        assert!(p.a.set_tap(Some(Box::new(tap))).is_none());
+        let listener = TcpListener::bind(&p.b, at_b(7)).unwrap();
+        let mut client = TcpStream::connect(&p.a, at_b(7)).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        server.read_exact(&mut buf).unwrap();
+        assert!(p.a.set_tap(None).is_some());
+
+        let seen = seen.lock().unwrap();
+        let (a, b) = (IpAddr::from(A), IpAddr::from(B));
+        assert_eq!((seen[0].1, seen[0].4), (Out, Flags::SYN));
+        assert_eq!((seen[1].1, seen[1].4), (In, Flags::SYN | Flags::ACK));
+        assert!(
+            seen.iter()
+                .any(|s| s.1 == Out && s.5 == b"ping" && s.4.contains(Flags::ACK)),
+            "no data segment out"
+        );
+        for (i, (now, dir, src, dst, _, _)) in seen.iter().enumerate() {
+            let want = if *dir == Out { (a, b) } else { (b, a) };
+            assert_eq!((*src, *dst), want);
+            assert!(i == 0 || *now >= seen[i - 1].0, "time went back");
+        }
+        // The stack's clock, not the wall clock: seconds at most.
+        assert!(seen.last().unwrap().0 < Duration::from_secs(60));
+    });
+}

@@ -16,179 +16,180 @@
 //! - `vtcp-lab echo-server ADDR`: the kernel's echo server of that
 //!   benchmark, which it starts in a namespace of its own.
 
+use std::fmt::Display;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: vtcp-lab capture DIR | bench matrix [SECONDS] | bench throughput [SECONDS] \
-     | bench point LOSS% REORDER% RTT_MS [SECONDS] | bench echo [SECONDS [CONNECTIONS...]]";
+     | bench point LOSS% REORDER% RTT_MS [SECONDS] | bench echo [SECONDS [CONNECTIONS...]] \
+     | echo-server ADDR";
+
+/// Why the command failed: printed once, by `main`.
+enum Failure {
+    /// The arguments do not fit: the usage, exit status 2.
+    Usage,
+    /// The run failed: the message, exit status 1.
+    Run(String),
+}
+
+/// A run failure, its message prefixed by what failed.
+fn failed(what: impl Display, e: impl Display) -> Failure {
+    Failure::Run(format!("{what}: {e}"))
+}
+
+/// What the arguments ask for.
+enum Command<'a> {
+    Capture(&'a str),
+    EchoServer(std::net::SocketAddr),
+    Echo(Duration, Vec<usize>),
+    Point(vtcp_lab::bench::Point, Duration),
+    Matrix(Duration),
+    Throughput(Duration),
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    if let Some(why) = vtcp_lab::unavailable() {
-        eprintln!("vtcp-lab: cannot run the lab: {why}");
-        return ExitCode::FAILURE;
+    // Arguments first: a usage error needs no lab.
+    let outcome = parse(&args).and_then(|command| match vtcp_lab::unavailable() {
+        Some(why) => Err(failed("cannot run the lab", why)),
+        None => run(command),
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage) => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(message)) => {
+            eprintln!("vtcp-lab: {message}");
+            ExitCode::FAILURE
+        }
     }
-    match args.as_slice() {
-        ["capture", dir] => capture(dir),
-        ["echo-server", addr] => match addr.parse().map_err(std::io::Error::other) {
-            Ok(addr) => match vtcp_lab::echo::serve(addr) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("vtcp-lab echo-server: {e}");
-                    ExitCode::FAILURE
-                }
-            },
-            Err(e) => {
-                eprintln!("vtcp-lab echo-server: {e}");
-                ExitCode::from(2)
-            }
-        },
+}
+
+/// A duration in seconds, positive, 3 when absent.
+fn seconds(arg: Option<&&str>) -> Result<Duration, Failure> {
+    let secs = arg.map_or(Ok(3.0), |s| s.parse::<f64>());
+    match secs {
+        Ok(s) if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
+        _ => Err(Failure::Usage),
+    }
+}
+
+fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, Failure> {
+    Ok(match args {
+        ["capture", dir] => Command::Capture(dir),
+        ["echo-server", addr] => Command::EchoServer(addr.parse().map_err(|_| Failure::Usage)?),
         ["bench", "echo", rest @ ..] => {
-            let secs = rest.first().map_or(Ok(3.0), |s| s.parse::<f64>());
-            let conns: Result<Vec<usize>, _> = rest.iter().skip(1).map(|s| s.parse()).collect();
-            match (secs, conns) {
-                (Ok(s), Ok(mut conns)) if s > 0.0 => {
-                    if conns.is_empty() {
-                        conns = vec![100, 1_000, 10_000];
-                    }
-                    match vtcp_lab::echo::echo(&conns, Duration::from_secs_f64(s)) {
-                        Ok(rows) => {
-                            print!("{}", vtcp_lab::echo::table(&rows));
-                            ExitCode::SUCCESS
-                        }
-                        Err(e) => {
-                            eprintln!("vtcp-lab: {e}");
-                            ExitCode::FAILURE
-                        }
-                    }
-                }
-                _ => {
-                    eprintln!("{USAGE}");
-                    ExitCode::from(2)
-                }
-            }
+            let conns = rest
+                .iter()
+                .skip(1)
+                .map(|s| s.parse())
+                .collect::<Result<Vec<usize>, _>>()
+                .map_err(|_| Failure::Usage)?;
+            Command::Echo(seconds(rest.first())?, conns)
         }
         ["bench", "point", loss, reorder, rtt, rest @ ..] if rest.len() <= 1 => {
-            let num = |s: &str| s.trim_end_matches('%').parse::<f64>().ok();
-            let (Some(loss), Some(reorder), Some(rtt)) = (num(loss), num(reorder), num(rtt)) else {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
+            // A percentage or a time: finite, not negative (a negative
+            // time would panic in Duration).
+            let num = |s: &str| {
+                let v = s.trim_end_matches('%').parse::<f64>().ok()?;
+                (v.is_finite() && v >= 0.0).then_some(v)
             };
-            let secs = rest.first().and_then(|s| num(s)).unwrap_or(3.0);
+            let (Some(loss), Some(reorder), Some(rtt)) = (num(loss), num(reorder), num(rtt)) else {
+                return Err(Failure::Usage);
+            };
             let p = vtcp_lab::bench::Point {
                 loss: loss / 100.0,
                 reorder: reorder / 100.0,
                 rtt: Duration::from_secs_f64(rtt / 1000.0),
             };
-            match vtcp_lab::bench::measure(p, Duration::from_secs_f64(secs), 100) {
-                Ok(r) => {
-                    print!("{}", vtcp_lab::bench::matrix_table(&[r]));
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("vtcp-lab: {e}");
-                    ExitCode::FAILURE
-                }
+            Command::Point(p, seconds(rest.first())?)
+        }
+        ["bench", "matrix", rest @ ..] if rest.len() <= 1 => {
+            Command::Matrix(seconds(rest.first())?)
+        }
+        ["bench", "throughput", rest @ ..] if rest.len() <= 1 => {
+            Command::Throughput(seconds(rest.first())?)
+        }
+        _ => return Err(Failure::Usage),
+    })
+}
+
+fn run(command: Command<'_>) -> Result<(), Failure> {
+    match command {
+        Command::Capture(dir) => capture(dir),
+        Command::EchoServer(addr) => {
+            vtcp_lab::echo::serve(addr).map_err(|e| failed("echo-server", e))
+        }
+        Command::Echo(time, mut conns) => {
+            if conns.is_empty() {
+                conns = vec![100, 1_000, 10_000];
             }
+            let rows = vtcp_lab::echo::echo(&conns, time).map_err(|e| failed("bench echo", e))?;
+            print!("{}", vtcp_lab::echo::table(&rows));
+            Ok(())
         }
-        ["bench", what, rest @ ..] if rest.len() <= 1 => {
-            let secs = rest.first().map_or(Ok(3.0), |s| s.parse::<f64>());
-            match secs {
-                Ok(s) if s > 0.0 => bench(what, Duration::from_secs_f64(s)),
-                _ => {
-                    eprintln!("{USAGE}");
-                    ExitCode::from(2)
-                }
-            }
+        Command::Point(p, time) => {
+            let r = vtcp_lab::bench::measure(p, time, 100).map_err(|e| failed("bench point", e))?;
+            print!("{}", vtcp_lab::bench::matrix_table(&[r]));
+            Ok(())
         }
-        _ => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
-        }
+        Command::Matrix(time) => matrix(time),
+        Command::Throughput(time) => throughput(time),
     }
 }
 
-fn bench(what: &str, time: Duration) -> ExitCode {
+fn matrix(time: Duration) -> Result<(), Failure> {
     use vtcp_lab::bench;
-    match what {
-        "matrix" => {
-            let mut rows = Vec::new();
-            for (i, p) in bench::points().into_iter().enumerate() {
-                match bench::measure(p, time, 100 + i as u64) {
-                    Ok(r) => {
-                        eprintln!(
-                            "{}",
-                            bench::matrix_table(std::slice::from_ref(&r))
-                                .lines()
-                                .last()
-                                .unwrap_or("")
-                        );
-                        rows.push(r);
-                    }
-                    Err(e) => {
-                        eprintln!("vtcp-lab: {p:?}: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            }
-            print!("{}", bench::matrix_table(&rows));
-            ExitCode::SUCCESS
-        }
-        "throughput" => match bench::throughput(time) {
-            Ok(t) => {
-                print!("{}", t.table());
-                let veth = t.get("kernel → kernel, veth, offloads off");
-                println!(
-                    "\nagainst veth without offloads: plain TUN receiving {:.0} %, sending {:.0} %; \
-                     with offloads receiving {:.0} %, sending {:.0} %",
-                    100.0 * t.get("kernel → vtcp, plain TUN") / veth,
-                    100.0 * t.get("vtcp → kernel, plain TUN") / veth,
-                    100.0 * t.get("kernel → vtcp, TUN, offloads (IFF_VNET_HDR)") / veth,
-                    100.0 * t.get("vtcp → kernel, TUN, offloads (IFF_VNET_HDR)") / veth,
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("vtcp-lab: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        _ => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
-        }
+    let mut rows = Vec::new();
+    for (i, p) in bench::points().into_iter().enumerate() {
+        let r = bench::measure(p, time, 100 + i as u64).map_err(|e| failed(format!("{p:?}"), e))?;
+        // Each row as it is measured; the whole table at the end.
+        let table = bench::matrix_table(std::slice::from_ref(&r));
+        eprintln!("{}", table.lines().last().unwrap_or(""));
+        rows.push(r);
     }
+    print!("{}", bench::matrix_table(&rows));
+    Ok(())
 }
 
-fn capture(dir: &str) -> ExitCode {
+fn throughput(time: Duration) -> Result<(), Failure> {
+    let t = vtcp_lab::bench::throughput(time).map_err(|e| failed("bench throughput", e))?;
+    print!("{}", t.table());
+    let veth = t.get("kernel → kernel, veth, offloads off");
+    println!(
+        "\nagainst veth without offloads: plain TUN receiving {:.0} %, sending {:.0} %; \
+         with offloads receiving {:.0} %, sending {:.0} %",
+        100.0 * t.get("kernel → vtcp, plain TUN") / veth,
+        100.0 * t.get("vtcp → kernel, plain TUN") / veth,
+        100.0 * t.get("kernel → vtcp, TUN, offloads (IFF_VNET_HDR)") / veth,
+        100.0 * t.get("vtcp → kernel, TUN, offloads (IFF_VNET_HDR)") / veth,
+    );
+    Ok(())
+}
+
+fn capture(dir: &str) -> Result<(), Failure> {
     let dir = PathBuf::from(dir);
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("vtcp-lab: {}: {e}", dir.display());
-        return ExitCode::FAILURE;
-    }
+    std::fs::create_dir_all(&dir).map_err(|e| failed(dir.display(), e))?;
     for (i, v) in vtcp_lab::capture::VARIANTS.iter().enumerate() {
         // A variant whose seeded loss happened to miss every data segment
         // is run again with the next seed: the vectors must show recovery.
-        let mut seed = 1 + i as u64 * 100;
-        loop {
-            match vtcp_lab::capture::capture(&dir, v, seed) {
-                Ok(again) if again > 0 => {
-                    eprintln!("{}: done ({again} data segments sent again)", v.stem);
-                    break;
-                }
-                Ok(_) if seed < 1 + i as u64 * 100 + 5 => seed += 1,
-                Ok(_) => {
-                    eprintln!("vtcp-lab: {}: no retransmission in five seeds", v.stem);
-                    return ExitCode::FAILURE;
-                }
-                Err(e) => {
-                    eprintln!("vtcp-lab: {}: {e}", v.stem);
-                    return ExitCode::FAILURE;
-                }
+        let first = 1 + i as u64 * 100;
+        let mut done = false;
+        for seed in first..first + 5 {
+            let again = vtcp_lab::capture::capture(&dir, v, seed).map_err(|e| failed(v.stem, e))?;
+            if again > 0 {
+                eprintln!("{}: done ({again} data segments sent again)", v.stem);
+                done = true;
+                break;
             }
         }
+        if !done {
+            return Err(failed(v.stem, "no retransmission in five seeds"));
+        }
     }
-    ExitCode::SUCCESS
+    Ok(())
 }

@@ -397,6 +397,50 @@ mod tests {
         assert_eq!(rx.ooo_ranges(), 0);
     }
 
+    /// `consume` skips readable octets as `read` would, without copying,
+    /// and never past what is readable.
+    #[test]
+    fn consume_skips_what_read_would_copy() {
+        let mut rx = RecvBuf::new(64, Seq(7));
+        rx.insert(Seq(7), b"0123456789");
+        assert_eq!(rx.consume(4), 4);
+        assert_eq!(rx.readable_slices().0, b"456789");
+        assert_eq!(rx.window(), 64 - 6);
+        assert_eq!(rx.consume(100), 6);
+        assert_eq!((rx.readable(), rx.consume(1)), (0, 0));
+        rx.insert(Seq(17), b"ab");
+        let mut out = [0u8; 4];
+        assert_eq!(rx.read(&mut out), 2);
+        assert_eq!(&out[..2], b"ab");
+    }
+
+    /// SACK information is out-of-order data or a pending D-SACK, either
+    /// alone; `max` bounds the blocks, none when it is 0.
+    #[test]
+    fn sack_information_is_ooo_data_or_a_dsack() {
+        let mut rx = RecvBuf::new(1000, Seq(0));
+        assert!(!rx.has_sack_info());
+        assert!(rx.sack_blocks(4).is_empty());
+        rx.insert(Seq(0), &[1; 10]);
+        rx.insert(Seq(0), &[1; 10]);
+        assert!(rx.has_sack_info(), "a duplicate alone");
+        assert!(!rx.has_ooo());
+        assert_eq!(rx.sack_block_count(4), 1);
+        assert!(rx.sack_blocks(0).is_empty(), "max 0 takes nothing");
+        assert_eq!(blocks(&rx.sack_blocks(4)), vec![(0, 10)]);
+        assert!(!rx.has_sack_info(), "reported once");
+        rx.insert(Seq(20), &[1; 10]);
+        assert!(rx.has_sack_info(), "out of order alone");
+        assert_eq!(rx.sack_block_count(9), 1);
+        // Five ranges: at most four blocks, whatever is asked.
+        for at in [40, 60, 80, 100] {
+            rx.insert(Seq(at), &[1; 10]);
+        }
+        assert_eq!(rx.sack_block_count(9), 4);
+        assert_eq!(rx.sack_blocks(9).len(), 4);
+        assert_eq!(rx.sack_block_count(2), 2);
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         Insert(i16, u8),

@@ -113,3 +113,84 @@ impl Ring {
         out[a.len()..a.len() + b.len()].copy_from_slice(b);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::VecDeque;
+    use quickcheck::quickcheck;
+
+    quickcheck! {
+        /// A ring used as a FIFO of live bytes `[live, end)` against a
+        /// queue: what is read is what was written, across growth and
+        /// wrapping; memory is none, or a power of two of at least 1 KiB,
+        /// or the capacity, never less than the live window, never more
+        /// than the capacity, and never shrinks until released.
+        fn is_a_fifo_whose_memory_grows_in_powers_of_two(cap: u16, start: u32, ops: alloc::vec::Vec<(bool, u16)>) -> bool {
+            let cap = usize::from(cap) + 1;
+            let mut ring = Ring::new(cap);
+            let mut model: VecDeque<u8> = VecDeque::new();
+            let (mut live, mut end) = (u64::from(start), u64::from(start));
+            let mut counter = 0u8;
+            for (push, n) in ops {
+                let n = usize::from(n) % (2 * cap + 1);
+                let before = ring.allocated();
+                if push {
+                    let n = n.min(cap - model.len());
+                    ring.reserve(live, end + n as u64);
+                    let data: alloc::vec::Vec<u8> = (0..n)
+                        .map(|_| {
+                            counter = counter.wrapping_add(1);
+                            counter
+                        })
+                        .collect();
+                    ring.write(end, &data);
+                    model.extend(&data);
+                    end += n as u64;
+                } else {
+                    let n = n.min(model.len());
+                    let mut out = alloc::vec![0u8; n];
+                    ring.read(live, &mut out);
+                    let want: alloc::vec::Vec<u8> = model.drain(..n).collect();
+                    if out != want {
+                        return false;
+                    }
+                    live += n as u64;
+                }
+                let a = ring.allocated();
+                let shape = a == 0 || a == cap || (a.is_power_of_two() && a >= MIN_ALLOCATION);
+                if !shape || a > cap || a < model.len() || a < before {
+                    return false;
+                }
+                if model.is_empty() && live % 3 == 0 {
+                    ring.release();
+                    if ring.allocated() != 0 {
+                        return false;
+                    }
+                }
+            }
+            ring.capacity() == cap
+        }
+    }
+
+    /// Growth keeps live bytes that straddle the old memory's end where
+    /// they belong in the new.
+    #[test]
+    fn growth_moves_wrapped_bytes() {
+        let mut ring = Ring::new(4096);
+        ring.reserve(1000, 1024 + 1000);
+        assert_eq!(ring.allocated(), 1024);
+        let data: alloc::vec::Vec<u8> = (0..100).collect();
+        ring.write(1000, &data);
+        ring.reserve(1000, 1000 + 2000);
+        assert_eq!(ring.allocated(), 2048);
+        let mut out = [0u8; 100];
+        ring.read(1000, &mut out);
+        assert_eq!(&out[..], &data[..]);
+        // Room already held needs no new memory.
+        ring.reserve(1000, 1000 + 2048);
+        assert_eq!(ring.allocated(), 2048);
+        ring.reserve(1000, 1000 + 3000);
+        assert_eq!(ring.allocated(), 4096, "capped at the capacity");
+    }
+}

@@ -279,28 +279,72 @@ mod tests {
 
     quickcheck! {
         // RangeSet against a set of octets.
-        fn range_set_matches_a_set_of_octets(ops: Vec<(bool, u8, u8)>) -> bool {
+        fn range_set_matches_a_set_of_octets(ops: Vec<(u8, u8, u8)>) -> bool {
             let mut set = RangeSet::default();
             let mut model = BTreeSet::new();
-            for (insert, a, b) in ops {
+            for (op, a, b) in ops {
                 let (a, b) = (u64::from(a), u64::from(a) + u64::from(b % 16));
-                if insert {
-                    set.insert(a, b);
-                    model.extend(a..b);
-                } else {
-                    set.remove_below(a);
-                    model.retain(|&x| x >= a);
+                match op % 5 {
+                    0 => {
+                        set.clear();
+                        model.clear();
+                    }
+                    1 => {
+                        // The highest run of the model goes.
+                        let popped = set.pop_last();
+                        let top = model.last().copied();
+                        let run = top.map(|t| {
+                            let s = (0..=t).rev().take_while(|x| model.contains(x)).last().unwrap_or(t);
+                            (s, t + 1)
+                        });
+                        if popped != run {
+                            return false;
+                        }
+                        if let Some((s, e)) = run {
+                            model.retain(|x| !(s..e).contains(x));
+                        }
+                    }
+                    2 => {
+                        set.remove_below(a);
+                        model.retain(|&x| x >= a);
+                    }
+                    _ => {
+                        let merged = set.insert(a, b);
+                        model.extend(a..b);
+                        // The merged range is the model's run around it.
+                        if a < b && !(set.containing(a) == Some(merged) && set.contains(b - 1)) {
+                            return false;
+                        }
+                    }
                 }
                 // Disjoint and non-adjacent, with the right total.
                 let ranges: Vec<_> = set.iter().collect();
                 if ranges.windows(2).any(|w| w[0].1 >= w[1].0) {
                     return false;
                 }
-                if set.bytes() != model.len() as u64 {
+                if set.bytes() != model.len() as u64 || set.is_empty() != model.is_empty() {
+                    return false;
+                }
+                let runs = model.iter().filter(|&&x| x == 0 || !model.contains(&(x - 1))).count();
+                if set.len() != runs || set.len() != ranges.len() {
+                    return false;
+                }
+                if set.first().map(|r| r.0) != model.first().copied()
+                    || set.last().map(|r| r.1) != model.last().map(|x| x + 1)
+                {
                     return false;
                 }
                 if (0..300).any(|x| set.contains(x) != model.contains(&x)) {
                     return false;
+                }
+                // The first range ending after x starts at the model's first
+                // octet at or above x, or holds x.
+                for x in (0..300).step_by(7) {
+                    let next = model.range(x..).next().copied();
+                    let got = set.at_or_after(x);
+                    if got.map(|r| r.0.max(x)) != next {
+                        return false;
+                    }
                 }
                 let mut gap_octets = Vec::new();
                 set.for_each_gap(10, 200, |s, e| gap_octets.extend(s..e));
@@ -314,13 +358,13 @@ mod tests {
 
         // IsLost, its boundary, the highest hole and SetPipe against
         // their per-octet definitions.
-        fn is_lost_and_pipe_match_rfc6675(sacks: Vec<(u8, u8)>, mss: u8, high_rxt: u8) -> bool {
+        fn is_lost_and_pipe_match_rfc6675(sacks: Vec<(u8, u8)>, mss: u8, high_rxt: u8, una: u8) -> bool {
             let mss = u64::from(mss % 8) + 1;
             let mut sb = Scoreboard::default();
             for (a, b) in sacks {
                 sb.insert(u64::from(a), u64::from(a) + u64::from(b % 8));
             }
-            let (una, nxt) = (0u64, 270u64);
+            let (una, nxt) = (u64::from(una % 64), 270u64);
             let lost = |s: u64| {
                 let above: Vec<u64> = (s + 1..300).filter(|x| sb.is_sacked(*x)).collect();
                 let runs = above.iter().enumerate().filter(|(i, x)| *i == 0 || above[i - 1] + 1 != **x).count() as u64;

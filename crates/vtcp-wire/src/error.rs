@@ -64,14 +64,6 @@ pub enum WireError {
         /// Length of the block.
         len: usize,
     },
-    /// An unknown option with more data than fits in an option (38 bytes).
-    #[error("unknown option kind {kind} with {len} data bytes; at most 38 fit")]
-    OptionDataTooLong {
-        /// Option kind.
-        kind: u8,
-        /// Length of the data.
-        len: usize,
-    },
     /// The output buffer is too small for the segment.
     #[error("buffer of {have} bytes is too small; {need} bytes needed")]
     BufferTooSmall {

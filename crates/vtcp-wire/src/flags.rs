@@ -182,4 +182,49 @@ mod tests {
         assert_eq!(!Flags::ALL, Flags::empty());
         assert_eq!((Flags::ALL & Flags::ACK), Flags::ACK);
     }
+
+    /// Every operation against the same operation on the 12-bit field,
+    /// for pairs of values that share some bits, all, or none.
+    #[test]
+    fn operations_match_the_bit_field() {
+        let values = [0x000, 0x001, 0x012, 0x018, 0x0f0, 0x111, 0x800, 0xfff];
+        for a in values {
+            for b in values {
+                let (fa, fb) = (Flags(a), Flags(b));
+                assert_eq!((fa | fb).bits(), a | b, "{a:#x} | {b:#x}");
+                assert_eq!((fa & fb).bits(), a & b, "{a:#x} & {b:#x}");
+                let mut or = fa;
+                or |= fb;
+                assert_eq!(or.bits(), a | b, "{a:#x} |= {b:#x}");
+                assert_eq!(fa.contains(fb), a & b == b, "{a:#x} contains {b:#x}");
+                assert_eq!(fa.intersects(fb), a & b != 0, "{a:#x} meets {b:#x}");
+            }
+            assert_eq!((!Flags(a)).bits(), !a & 0xfff, "!{a:#x}");
+            assert_eq!(Flags(a).is_empty(), a == 0);
+        }
+    }
+
+    #[test]
+    fn debug_shows_the_letters_and_the_field() {
+        extern crate alloc;
+        assert_eq!(
+            alloc::format!("{:?}", Flags::SYN | Flags::ACK | Flags::AE),
+            "Flags(S.e 0x112)"
+        );
+        assert_eq!(alloc::format!("{:?}", Flags::empty()), "Flags(none 0x000)");
+    }
+
+    /// The generator reads the field as a `u16` does and drops the bits
+    /// above 12.
+    #[cfg(feature = "arbitrary")]
+    #[test]
+    fn arbitrary_reads_a_truncated_field() {
+        use arbitrary::{Arbitrary, Unstructured};
+        for bytes in [[0x12, 0x00], [0xff, 0xff], [0x34, 0x01]] {
+            let flags = Flags::arbitrary(&mut Unstructured::new(&bytes)).unwrap();
+            let raw = u16::arbitrary(&mut Unstructured::new(&bytes)).unwrap();
+            assert_eq!(flags.bits(), raw & 0xfff);
+            assert!(!flags.is_empty());
+        }
+    }
 }

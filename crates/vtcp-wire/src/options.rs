@@ -193,25 +193,19 @@ impl<'a> TcpOption<'a> {
         }
     }
 
-    /// Writes the option at the start of `buf` and returns its length.
+    /// Writes the option at the start of `buf`, which [`Options::build`]
+    /// made at most 40 bytes long, and returns its length.
     #[inline]
     fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let len = self.wire_len();
-        if let TcpOption::Unknown { kind, data } = self
-            && data.len() > MAX_OPTIONS_LEN - 2
-        {
-            return Err(WireError::OptionDataTooLong {
-                kind: *kind,
-                len: data.len(),
-            });
-        }
         let out = buf
             .get_mut(..len)
             .ok_or(WireError::OptionsTooLong { len })?;
         out[0] = self.kind();
         if len > 1 {
-            // Every multi-byte option is at most 40 bytes (checked above
-            // for unknown kinds), so the length fits in its byte.
+            // It fits in the buffer of at most 40 bytes, so the length
+            // fits in its byte.
+            debug_assert!(len <= MAX_OPTIONS_LEN);
             out[1] = len as u8;
         }
         match self {
@@ -870,11 +864,7 @@ impl<'a> arbitrary::Arbitrary<'a> for Options {
                 break;
             }
         }
-        // Padding may push a full list past 40 bytes; drop options until
-        // it fits.
-        while n > 0 && Self::build(&list[..n]).is_err() {
-            n -= 1;
-        }
+        // At most 40 bytes, and 40 is a multiple of 4: padding fits.
         Self::build(&list[..n]).map_err(|_| arbitrary::Error::IncorrectFormat)
     }
 }

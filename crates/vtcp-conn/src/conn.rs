@@ -667,6 +667,7 @@ impl Conn {
                 self.rto.invalidate_timing();
                 self.recovery.sent.on_timeout();
                 self.recovery.tlp = Default::default();
+                self.recovery.rto_recovery_until = Some(self.snd.max);
                 self.timers.stop(Timer::Tlp);
                 self.timers.stop(Timer::RackReorder);
                 if !self.snd.fin_acked {
@@ -1514,6 +1515,14 @@ impl Conn {
     /// ACK.
     fn arm_tlp(&mut self) {
         let flight = self.flight();
+        // RFC 8985 §7.2: not in RTO recovery (nor in fast recovery, below).
+        if let Some(point) = self.recovery.rto_recovery_until {
+            if self.snd_una().before(point) {
+                self.timers.stop(Timer::Tlp);
+                return;
+            }
+            self.recovery.rto_recovery_until = None;
+        }
         if !self.rack_on()
             || self.cc.in_recovery()
             || self.recovery.tlp.end_seq.is_some()

@@ -1721,3 +1721,97 @@ fn a_spurious_timeout_is_undone_and_sending_resumes_with_new_data() {
     t.conn().write(&[2; 1448]).unwrap();
     t.expect("P. 8689:10137(1448) ack 1 win * <*>");
 }
+
+/// Runs the connection's timers, sending nothing back, until it closes
+/// (at most `limit` timer expiries); returns the segments it sent (as
+/// parsed) and the time it closed.
+fn run_unanswered(t: &mut Trace, limit: usize) -> (Vec<vtcp_wire::Segment<Vec<u8>>>, Duration) {
+    let mut sent = Vec::new();
+    for _ in 0..limit {
+        while let Some(bytes) = t.take() {
+            sent.push(vtcp_wire::Segment::parse(&bytes).unwrap().into_owned());
+        }
+        if t.conn().state() == State::Closed {
+            return (sent, t.now);
+        }
+        let next = t.conn().poll_timeout().expect("a timer while open");
+        t.at(next.as_millis() as u64 + 1);
+    }
+    panic!("still open after {limit} timer expiries");
+}
+
+/// RFC 9293 §3.8.3 (MUST-22, MUST-23): a SYN is retransmitted by the same
+/// mechanism as data and, with the default settings, given up only after
+/// at least three minutes.
+#[test]
+fn unanswered_syns_are_sent_for_at_least_three_minutes_by_default() {
+    let mut t = Trace::active(|_| {});
+    let (sent, closed) = run_unanswered(&mut t, 100);
+    let retries = vtcp_conn::defaults::MAX_RETRIES as usize;
+    assert_eq!(sent.len(), 1 + retries, "{sent:?}");
+    assert!(sent.iter().all(|s| s.flags == vtcp_wire::Flags::SYN));
+    assert!(sent.iter().all(|s| s.seq == sent[0].seq), "the same ISS");
+    assert!(closed >= Duration::from_secs(180), "gave up at {closed:?}");
+    assert_eq!(t.events(), vec![Event::Closed(CloseReason::TimedOut)]);
+}
+
+/// RFC 9293 §3.8.3 (SHLD-11, RFC 1122 §4.2.3.5): unacknowledged data is
+/// given up after at least 100 seconds, even at the least RTO (these
+/// traces' RTO is the 200 ms floor), after `max_retries` retransmissions,
+/// each after twice the wait of the one before (RFC 6298 §5.5); no tail
+/// loss probe follows each of them (RFC 8985 §7.2: none in RTO recovery;
+/// one did, doubling every retransmission). Giving up sends a RST, as
+/// FreeBSD's tcp_drop does.
+#[test]
+fn unacknowledged_data_is_given_up_after_at_least_100_seconds() {
+    let mut t = established();
+    t.conn().write(b"lost").unwrap();
+    let (sent, closed) = run_unanswered(&mut t, 100);
+    let retries = vtcp_conn::defaults::MAX_RETRIES as usize;
+    let (data, rst) = sent.split_at(sent.len() - 1);
+    // The segment, one tail loss probe (which stands in for the first
+    // RTO, RFC 8985 §7.3), then a retransmission per RTO.
+    assert_eq!(data.len(), 2 + retries, "{sent:?}");
+    assert!(data.iter().all(|s| s.payload == b"lost"), "{sent:?}");
+    assert!(rst[0].flags.contains(vtcp_wire::Flags::RST));
+    // The timestamp clock is in milliseconds: the gaps double.
+    let tsval = |s: &vtcp_wire::Segment<Vec<u8>>| s.options.timestamp().unwrap().tsval;
+    let gaps: Vec<u32> = sent
+        .windows(2)
+        .map(|w| tsval(&w[1]) - tsval(&w[0]))
+        .collect();
+    for g in gaps[1..].windows(2) {
+        assert!(g[1] + 2 >= 2 * g[0] && g[1] <= 2 * g[0] + 2, "{gaps:?}");
+    }
+    assert_eq!(t.conn().stats().tlp_probes, 1);
+    assert!(closed >= Duration::from_secs(100), "gave up at {closed:?}");
+    assert!(t.events().contains(&Event::Closed(CloseReason::TimedOut)));
+}
+
+/// RFC 9293 §3.8.6.1 (MUST-66): with the receive window at zero, a RST at
+/// RCV.NXT is still processed.
+#[test]
+fn a_rst_is_processed_with_the_receive_window_at_zero() {
+    let mut t = Trace::passive(|c| c.recv_buffer = 2000);
+    t.at(0).recv("S 0:0(0) win 65535 <mss 1000>");
+    t.expect("S. 0:0(0) ack 1 win 2000 <mss 1460>");
+    t.at(5).recv(". 1:1(0) ack 1 win 8192");
+    t.at(10).recv(". 1:1001(1000) ack 1 win 8192");
+    t.recv(". 1001:2001(1000) ack 1 win 8192");
+    t.expect(". 1:1(0) ack 2001 win 0");
+    t.at(20).recv("R 2001:2001(0) win 0");
+    assert_eq!(t.conn().state(), State::Closed);
+    assert!(t.events().contains(&Event::Closed(CloseReason::Reset)));
+}
+
+/// RFC 9293 §3.5.3 (SHLD-2): a RST may carry data (a diagnostic); it
+/// resets all the same, and the data is not delivered.
+#[test]
+fn a_rst_carrying_data_resets() {
+    let mut t = established();
+    t.at(20)
+        .recv("R. 1:21(20) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    assert_eq!(t.conn().state(), State::Closed);
+    assert_eq!(t.conn().readable(), 0);
+    assert!(t.events().contains(&Event::Closed(CloseReason::Reset)));
+}

@@ -61,6 +61,10 @@ pub(crate) struct Recovery {
     pub(crate) tlp: Tlp,
     /// The undo episode under way, if any.
     pub(crate) undo: Undo,
+    /// RTO recovery (RFC 8985 §7.2): after a timeout, until SND.UNA passes
+    /// the highest octet sent before it, no loss probe is scheduled; the
+    /// RTO, backing off, is the only timer of the flight.
+    pub(crate) rto_recovery_until: Option<Seq>,
 }
 
 impl Recovery {
@@ -77,6 +81,7 @@ impl Recovery {
             rack: Rack::default(),
             tlp: Tlp::default(),
             undo: Undo::default(),
+            rto_recovery_until: None,
         }
     }
 

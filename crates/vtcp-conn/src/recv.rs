@@ -101,11 +101,55 @@ impl RecvSide {
         } else {
             prev
         };
-        let field = (wnd >> wscale).min(65_535);
+        // The scale's granularity rounds the window down; where that would
+        // pull the right edge left (RCV.NXT moved by less than 2^wscale
+        // since), round up instead (RFC 7323 §2.4; Linux's
+        // tcp_select_window aligns up the same way): at most 2^wscale − 1
+        // octets past the buffer are offered, and trimmed if they come.
+        let mut field = (wnd >> wscale).min(65_535);
+        if field << wscale < prev {
+            field = prev.div_ceil(1 << wscale).min(65_535);
+        }
         let right = nxt + (field << wscale);
         if right.after(self.adv_right) || self.adv_right.before(nxt) {
             self.adv_right = right;
         }
         field as u16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quickcheck::quickcheck;
+
+    quickcheck! {
+        /// RFC 9293 §3.8.6 (SHLD-14), RFC 7323 §2.4: whatever arrives and
+        /// whatever is read, the right edge advertised (RCV.NXT plus the
+        /// field scaled) never moves left.
+        fn the_right_edge_never_moves_left(ops: Vec<(bool, u16)>, shift: u8, start: u32) -> bool {
+            let shift = shift % 8;
+            let mut rx = RecvSide::new(64 * 1024, 16 * 1024, false, Duration::ZERO);
+            rx.buf = RecvBuf::new(64 * 1024, Seq(start));
+            let mut right = None::<Seq>;
+            let mut out = vec![0u8; 70_000];
+            for (arrive, n) in ops {
+                let n = usize::from(n);
+                if arrive {
+                    // In-order data within what was offered.
+                    let n = n.min(rx.window());
+                    rx.buf.insert(rx.nxt(), &out[..n]);
+                } else {
+                    rx.buf.read(&mut out[..n]);
+                }
+                let field = rx.advertise(shift, 1460);
+                let edge = rx.nxt() + (u32::from(field) << shift);
+                if right.is_some_and(|r| edge.before(r)) {
+                    return false;
+                }
+                right = Some(edge);
+            }
+            true
+        }
     }
 }

@@ -1815,3 +1815,18 @@ fn a_rst_carrying_data_resets() {
     assert_eq!(t.conn().readable(), 0);
     assert!(t.events().contains(&Event::Closed(CloseReason::Reset)));
 }
+
+/// RFC 9293 §3.8.4 (MUST-25): keepalive is off unless asked for: an idle
+/// connection runs no timer and sends nothing, for hours.
+#[test]
+fn keepalive_is_off_by_default() {
+    let mut t = established();
+    assert_eq!(t.conn().config().keepalive, None);
+    assert_eq!(
+        t.conn().poll_timeout(),
+        None,
+        "no timer on an idle connection"
+    );
+    t.at(3 * 3600 * 1000).expect_none();
+    assert_eq!(t.conn().state(), State::Established);
+}

@@ -1830,3 +1830,43 @@ fn keepalive_is_off_by_default() {
     t.at(3 * 3600 * 1000).expect_none();
     assert_eq!(t.conn().state(), State::Established);
 }
+
+/// RFC 9293 §3.8.6.1 (MUST-37): a receiver may keep its window at zero
+/// for ever; while it answers the probes, the sender keeps probing, never
+/// more than the maximum RTO apart, and never times out.
+#[test]
+fn a_zero_window_answered_for_ever_keeps_the_connection() {
+    let mut t = established();
+    t.at(20)
+        .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
+    t.conn().write(b"hello").unwrap();
+    t.expect_none();
+    let mut probes: Vec<Duration> = Vec::new();
+    let two_hours = Duration::from_secs(2 * 3600);
+    for _ in 0..10_000 {
+        if t.now >= two_hours {
+            break;
+        }
+        let next = t.conn().poll_timeout().expect("a timer while probing");
+        let ms = next.as_millis() as u64;
+        t.at(ms);
+        while let Some(bytes) = t.take() {
+            let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+            assert_eq!(seg.data_len(), 1, "a one-octet probe: {seg}");
+            probes.push(t.now);
+        }
+        // The window is still zero; the probe octet is not taken.
+        let tsval = 120 + ms as u32;
+        t.recv(&format!(
+            ". 1:1(0) ack 1 win 0 <nop,nop,TS val {tsval} ecr 0>"
+        ));
+    }
+    assert!(t.now >= two_hours, "{:?}", t.now);
+    assert_eq!(t.conn().state(), State::Established);
+    let widest = probes.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        widest <= Duration::from_secs(61),
+        "{widest:?} between probes"
+    );
+    assert!(*probes.last().unwrap() + Duration::from_secs(61) >= two_hours);
+}

@@ -277,6 +277,13 @@ impl Conn {
         true
     }
 
+    /// Turns Nagle's algorithm off (`true`) or on again (RFC 9293 §3.7.4,
+    /// MUST-17), at any time: a short segment held for an ACK goes at the
+    /// next [`Conn::poll_transmit`].
+    pub fn set_nodelay(&mut self, nodelay: bool) {
+        self.cfg.nodelay = nodelay;
+    }
+
     /// Whether a SYN (`syn`, the segment's bytes) may reopen this
     /// connection from TIME-WAIT as a new incarnation: RFC 9293 §3.6.1
     /// (MAY-2) with RFC 6191 §2's tests. If this incarnation used

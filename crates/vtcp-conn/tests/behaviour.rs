@@ -1870,3 +1870,22 @@ fn a_zero_window_answered_for_ever_keeps_the_connection() {
     );
     assert!(*probes.last().unwrap() + Duration::from_secs(61) >= two_hours);
 }
+
+/// MUST-17: Nagle can be turned off at any time; a short segment held for
+/// an ACK goes at once.
+#[test]
+fn turning_nagle_off_sends_what_it_held() {
+    let mut t = established();
+    t.conn().write(b"first").unwrap();
+    t.expect("P. 1:6(5) ack 1 win * <*>");
+    t.conn().write(b"second").unwrap();
+    t.expect_none();
+    t.conn().set_nodelay(true);
+    t.expect("P. 6:12(6) ack 1 win * <*>");
+    t.conn().write(b"third").unwrap();
+    t.expect("P. 12:17(5) ack 1 win * <*>");
+    // And on again: the next short segment waits for the ACK.
+    t.conn().set_nodelay(false);
+    t.conn().write(b"fourth").unwrap();
+    t.expect_none();
+}

@@ -155,6 +155,17 @@ impl TcpStream {
         self.inner.stats()
     }
 
+    /// Turns Nagle's algorithm off (`true`) or on again, as tokio's
+    /// `TcpStream::set_nodelay`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.set_nodelay(nodelay)
+    }
+
+    /// Whether Nagle's algorithm is off.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.nodelay()
+    }
+
     /// The connection's state.
     pub fn state(&self) -> State {
         self.inner.state()

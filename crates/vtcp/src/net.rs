@@ -796,6 +796,26 @@ impl TcpStream {
             .ok_or_else(|| err(StackError::NotConnected))
     }
 
+    /// Turns Nagle's algorithm off (`true`) or on again, as
+    /// `std::net::TcpStream::set_nodelay`: data held for an ACK goes at
+    /// once.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        let shared = self.inner.net.shared();
+        let mut g = shared.lock();
+        conn_of(&mut g.stack, self.inner.key)?.set_nodelay(nodelay);
+        shared.release(g, shared.now());
+        Ok(())
+    }
+
+    /// Whether Nagle's algorithm is off ([`TcpStream::set_nodelay`]).
+    pub fn nodelay(&self) -> io::Result<bool> {
+        let g = self.inner.net.shared().lock();
+        g.stack
+            .conn(self.inner.key)
+            .map(|c| c.config().nodelay)
+            .ok_or_else(|| err(StackError::NotConnected))
+    }
+
     /// Another handle to the same connection.
     pub fn try_clone(&self) -> io::Result<Self> {
         Ok(self.clone())

@@ -117,3 +117,18 @@ async fn a_pending_read_wakes_on_data_and_on_end_of_file() {
     let got = timeout(LIMIT, reader).await.unwrap().unwrap().unwrap();
     assert_eq!(got, b"late");
 }
+
+#[tokio::test]
+async fn nodelay_is_set_and_read_back() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, at_b(9)).unwrap();
+    let accept = tokio::spawn(async move { listener.accept().await.unwrap() });
+    let client = timeout(LIMIT, TcpStream::connect(&a, at_b(9)))
+        .await
+        .unwrap()
+        .unwrap();
+    let _server = accept.await.unwrap();
+    assert!(!client.nodelay().unwrap());
+    client.set_nodelay(true).unwrap();
+    assert!(client.nodelay().unwrap());
+}

@@ -548,3 +548,24 @@ fn a_net_stack_s_tap_sees_its_segments() {
         assert!(seen.last().unwrap().0 < Duration::from_secs(60));
     });
 }
+
+/// `set_nodelay` as `std::net`'s: off by default, set and read back, on a
+/// connection that then still carries data.
+#[test]
+fn nodelay_is_set_and_read_back() {
+    within_a_minute(|| {
+        let p = pair();
+        let listener = TcpListener::bind(&p.b, at_b(7)).unwrap();
+        let mut client = TcpStream::connect(&p.a, at_b(7)).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        assert!(!client.nodelay().unwrap());
+        client.set_nodelay(true).unwrap();
+        assert!(client.nodelay().unwrap());
+        client.write_all(b"ab").unwrap();
+        let mut buf = [0u8; 2];
+        server.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ab");
+        client.set_nodelay(false).unwrap();
+        assert!(!client.nodelay().unwrap());
+    });
+}

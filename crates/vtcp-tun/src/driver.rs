@@ -223,7 +223,8 @@ pub struct TunDriver {
 }
 
 impl TunDriver {
-    /// Starts a stack with these addresses on `tun`.
+    /// Starts a stack with these addresses on `tun`. `cfg.mtu` is
+    /// lowered to the device's MTU, so that the MSS advertised fits it.
     pub fn start(tun: Tun, cfg: StackConfig, addrs: &[IpAddr]) -> io::Result<Self> {
         Self::start_with(tun, cfg, addrs, false)
     }
@@ -237,10 +238,12 @@ impl TunDriver {
 
     fn start_with(
         tun: Tun,
-        cfg: StackConfig,
+        mut cfg: StackConfig,
         addrs: &[IpAddr],
         transparent: bool,
     ) -> io::Result<Self> {
+        // The MSS advertised fits the device (RFC 9293 §3.7.1).
+        cfg.mtu = cfg.mtu.min(tun.mtu()?);
         let tun = Arc::new(tun);
         let stack = {
             let tun = Arc::clone(&tun);

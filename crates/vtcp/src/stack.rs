@@ -230,7 +230,16 @@ pub struct StackConfig {
     pub cookie_key: [u8; 16],
     /// Secret for ISNs (RFC 6528) and ephemeral ports (RFC 6056).
     pub isn_key: [u8; 16],
+    /// The link's MTU, the largest IP packet it carries: the MSS each
+    /// connection advertises is at most this less the IP and TCP headers,
+    /// 40 octets over IPv4 and 60 over IPv6 (RFC 9293 §3.7.1). At the
+    /// default 1500, `ConnConfig::mss`'s 1460 stays 1460 over IPv4 and is
+    /// 1440 over IPv6. `vtcp-tun` lowers it to its device's MTU.
+    pub mtu: u16,
 }
+
+/// The least MSS [`StackConfig::mtu`] leaves a connection.
+const MIN_MSS: u16 = 64;
 
 impl Default for StackConfig {
     /// Random secrets from the operating system's generator.
@@ -241,6 +250,7 @@ impl Default for StackConfig {
             ephemeral_ports: (49152, 65535),
             cookie_key: rand::random(),
             isn_key: rand::random(),
+            mtu: 1500,
         }
     }
 }
@@ -467,6 +477,10 @@ impl Stack {
         c.isn = IsnSource::Rfc6528 {
             key: self.cfg.isn_key,
         };
+        // RFC 9293 §3.7.1: what the link carries, less IP's and TCP's
+        // fixed headers.
+        let headers = if key.local.is_ipv6() { 60 } else { 40 };
+        c.mss = c.mss.min(self.cfg.mtu.saturating_sub(headers).max(MIN_MSS));
         c
     }
 

@@ -8,114 +8,8 @@ use vtcp::wire::{Flags, Options, Segment, SegmentView, TcpOption, Timestamp};
 use vtcp::{Stack, StackConfig, StackError, State};
 use vtcp_seq::Seq;
 
-const SERVER: [u8; 4] = [198, 18, 0, 2];
-const CLIENT: [u8; 4] = [198, 18, 0, 1];
-
-struct Net {
-    now: Duration,
-    client: Stack,
-    server: Stack,
-    buf: Vec<u8>,
-}
-
-/// A stack with secrets derived from `seed`, so runs repeat.
-fn stack(seed: u8) -> Stack {
-    Stack::new({
-        let mut config = StackConfig::default();
-        config.cookie_key = [seed; 16];
-        config.isn_key = [seed.wrapping_add(101); 16];
-        config
-    })
-}
-
-impl Net {
-    fn new() -> Self {
-        Self::seeded(1)
-    }
-
-    fn seeded(seed: u8) -> Self {
-        Self {
-            now: Duration::from_secs(1),
-            client: stack(seed),
-            server: stack(seed.wrapping_add(50)),
-            buf: vec![0; 70_000],
-        }
-    }
-
-    /// Delivers everything both sides have to send, until quiet.
-    fn settle(&mut self) {
-        loop {
-            let mut moved = false;
-            while let Some(t) = self.client.poll_transmit(self.now, &mut self.buf) {
-                self.server
-                    .handle_packet(self.now, t.src, t.dst, &self.buf[..t.len]);
-                moved = true;
-            }
-            while let Some(t) = self.server.poll_transmit(self.now, &mut self.buf) {
-                self.client
-                    .handle_packet(self.now, t.src, t.dst, &self.buf[..t.len]);
-                moved = true;
-            }
-            if !moved {
-                return;
-            }
-        }
-    }
-
-    /// Connects the client to the server's port 80 and delivers what
-    /// follows, until quiet; returns the client's key.
-    fn connect(&mut self) -> vtcp::ConnKey {
-        let c = self
-            .client
-            .connect(self.now, CLIENT.into(), server_addr(80))
-            .unwrap();
-        self.settle();
-        c
-    }
-
-    /// Runs timers and traffic until nothing is pending or `limit` passes.
-    fn run_for(&mut self, limit: Duration) {
-        let end = self.now + limit;
-        loop {
-            self.settle();
-            let next = [self.client.poll_timeout(), self.server.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            match next {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    self.client.handle_timeout(self.now);
-                    self.server.handle_timeout(self.now);
-                }
-                _ => {
-                    self.now = end;
-                    return;
-                }
-            }
-        }
-    }
-}
-
-fn server_addr(port: u16) -> SocketAddr {
-    SocketAddr::new(SERVER.into(), port)
-}
-
-/// A segment from the client, checksummed.
-fn from_client(seg: &Segment<&[u8]>) -> Vec<u8> {
-    let mut bytes = seg.to_bytes();
-    fill_tcp_checksum(
-        &PseudoHeader::new(CLIENT.into(), SERVER.into()).unwrap(),
-        &mut bytes,
-    );
-    bytes
-}
-
-fn one_reply(stack: &mut Stack, now: Duration) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; 2000];
-    let t = stack.poll_transmit(now, &mut buf)?;
-    Some(buf[..t.len].to_vec())
-}
+mod support;
+use support::*;
 
 #[test]
 fn connect_transfer_close_and_nothing_left_behind() {
@@ -147,26 +41,6 @@ fn connect_transfer_close_and_nothing_left_behind() {
     net.settle();
     assert_eq!((net.client.connections(), net.server.connections()), (0, 0));
     assert_eq!(net.server.counters().bad_checksums, 0);
-}
-
-/// A client SYN at the server's port 81, where nobody listens; returns it.
-/// A SYN from the client's port 40000 to `port`.
-fn syn_to(port: u16) -> Segment<&'static [u8]> {
-    Segment {
-        src_port: 40000,
-        dst_port: port,
-        seq: Seq(1000),
-        flags: Flags::SYN,
-        payload: &[][..],
-        ..Default::default()
-    }
-}
-
-fn syn_to_closed_port(net: &mut Net) -> Segment<&'static [u8]> {
-    let syn = syn_to(81);
-    net.server
-        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
-    syn
 }
 
 #[test]
@@ -246,65 +120,6 @@ fn backlog_overflow_falls_back_to_syn_cookies_and_everyone_connects() {
     for seed in 0..20 {
         backlog_overflow(seed);
     }
-}
-
-fn backlog_overflow(seed: u8) {
-    let mut net = Net::seeded(seed);
-    let listener = net.server.listen(server_addr(80), 2).unwrap();
-    // Ten clients at once, each with a request: two half-open slots, the
-    // rest get cookies; an accept queue of two fills and empties as the
-    // application accepts.
-    let clients: Vec<_> = (0..10)
-        .map(|_| {
-            net.client
-                .connect(net.now, CLIENT.into(), server_addr(80))
-                .unwrap()
-        })
-        .collect();
-    for c in &clients {
-        net.client.conn_mut(*c).unwrap().write(b"hello").unwrap();
-    }
-    net.settle();
-    assert!(
-        net.server.counters().cookies_sent >= 8,
-        "{:?}",
-        net.server.counters()
-    );
-    let mut accepted = Vec::new();
-    for _ in 0..30 {
-        while let Some(k) = net.server.accept(listener) {
-            accepted.push(k);
-        }
-        net.run_for(Duration::from_secs(2));
-    }
-    assert_eq!(accepted.len(), 10, "{:?}", net.server.counters());
-    for c in &clients {
-        assert_eq!(
-            net.client.conn(*c).unwrap().state(),
-            State::Established,
-            "{c:?}"
-        );
-        let s = accepted
-            .iter()
-            .copied()
-            .find(|k| k.remote == c.local)
-            .unwrap();
-        let mut buf = [0u8; 8];
-        assert_eq!(net.server.conn_mut(s).unwrap().read(&mut buf), 5, "{c:?}");
-    }
-    assert!(net.server.counters().cookies_validated >= 8);
-    // Data flows back on a cookie connection too.
-    let last = *clients.last().unwrap();
-    let s = accepted
-        .iter()
-        .copied()
-        .find(|k| k.remote == last.local)
-        .unwrap();
-    net.server.conn_mut(s).unwrap().write(b"pong").unwrap();
-    net.settle();
-    let mut buf = [0u8; 8];
-    assert_eq!(net.client.conn_mut(last).unwrap().read(&mut buf), 4);
-    assert_eq!(&buf[..4], b"pong");
 }
 
 #[test]
@@ -1176,76 +991,37 @@ fn a_tap_sees_every_segment_in_and_out() {
     assert!(shared.lock().unwrap().is_empty());
 }
 
-/// What a `tracing` subscriber printed, shared with the test.
-#[cfg(feature = "tracing")]
-#[derive(Clone, Default)]
-struct TraceLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-#[cfg(feature = "tracing")]
-impl std::io::Write for TraceLog {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The `tracing` feature, the stack's own events: a reset for a closed
-/// port, a bad checksum and a malformed segment dropped with their
-/// reasons, SYN cookies sent and accepted when the backlog overflows.
-#[cfg(feature = "tracing")]
+/// The MSS a SYN advertises fits the link's MTU less IP's and TCP's
+/// headers (RFC 9293 §3.7.1): 1460 over IPv4 and 1440 over IPv6 at 1500;
+/// a larger configured MSS is held to the MTU, a smaller one kept.
 #[test]
-fn the_stack_traces_resets_drops_and_cookies() {
-    let log = TraceLog::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let mut net = Net::new();
-        syn_to_closed_port(&mut net);
-        assert!(one_reply(&mut net.server, net.now).is_some());
-        let mut corrupt = from_client(&syn_to(81));
-        corrupt[4] ^= 1;
-        net.server
-            .handle_packet(net.now, CLIENT.into(), SERVER.into(), &corrupt);
-        // A header whose data offset says 16 octets, checksummed.
-        let mut short = from_client(&syn_to(81));
-        short[12] = 0x40;
-        fill_tcp_checksum(
-            &PseudoHeader::new(CLIENT.into(), SERVER.into()).unwrap(),
-            &mut short,
-        );
-        net.server
-            .handle_packet(net.now, CLIENT.into(), SERVER.into(), &short);
-        assert_eq!(net.server.counters().malformed, 1);
-        // A bare ACK at a listener that no cookie of ours acknowledges.
-        net.server.listen(server_addr(80), 2).unwrap();
-        let forged = Segment {
-            flags: Flags::ACK,
-            ack: Seq(777),
-            ..syn_to(80)
+fn the_mss_advertised_fits_the_link_mtu_over_each_family() {
+    let syn_mss = |mtu: u16, mss: u16, v6: bool| {
+        let mut stack = Stack::new({
+            let mut config = StackConfig::default();
+            config.mtu = mtu;
+            config.conn_config = Box::new(move || {
+                let mut c = vtcp::ConnConfig::default();
+                c.mss = mss;
+                c
+            });
+            config
+        });
+        let (local, remote): (IpAddr, SocketAddr) = if v6 {
+            ("fd00::1".parse().unwrap(), "[fd00::2]:80".parse().unwrap())
+        } else {
+            (CLIENT.into(), server_addr(80))
         };
-        net.server
-            .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&forged));
-        assert_eq!(net.server.counters().cookies_refused, 1);
-        backlog_overflow(3);
-    });
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
-    let count = |what: &str| text.lines().filter(|l| l.contains(what)).count();
-    // The closed port's and the forged ACK's.
-    assert_eq!(count("reset sent"), 2, "{text}");
-    assert_eq!(
-        count("segment dropped reason=\"bad checksum\""),
-        1,
-        "{text}"
-    );
-    assert_eq!(count("segment dropped reason=\"malformed\""), 1, "{text}");
-    assert!(count("SYN cookie sent") >= 8, "{text}");
-    assert!(count("SYN cookie accepted") >= 8, "{text}");
-    assert_eq!(count("SYN cookie refused"), 1, "{text}");
+        stack
+            .connect(Duration::from_secs(1), local, remote)
+            .unwrap();
+        let syn = one_reply(&mut stack, Duration::from_secs(1)).unwrap();
+        Segment::parse(&syn).unwrap().options.mss()
+    };
+    assert_eq!(syn_mss(1500, 1460, false), Some(1460));
+    assert_eq!(syn_mss(1500, 1460, true), Some(1440));
+    assert_eq!(syn_mss(9000, 8960, false), Some(8960));
+    assert_eq!(syn_mss(9000, 8960, true), Some(8940));
+    assert_eq!(syn_mss(1500, 1200, true), Some(1200));
+    assert_eq!(syn_mss(1280, 1460, true), Some(1220));
 }

@@ -214,6 +214,14 @@ pub struct ConnConfig {
     pub local_addr: Option<IpAddr>,
     /// The peer's address, as metadata.
     pub remote_addr: Option<IpAddr>,
+    /// The hop limit (IPv4 TTL, IPv6 Hop Limit) of this connection's
+    /// segments, for the IP layer (RFC 9293 MUST-49); `None`: the IP
+    /// layer's default. The engine carries it, as it does the addresses.
+    pub hop_limit: Option<u8>,
+    /// The traffic class (IPv4 TOS, IPv6 Traffic Class: the DSCP and ECN
+    /// bits) of this connection's segments, for the IP layer (RFC 9293
+    /// MUST-48, passed unchanged: SHLD-22). 0 by default.
+    pub traffic_class: u8,
     /// Our port.
     pub local_port: u16,
     /// The peer's port.
@@ -358,6 +366,8 @@ impl Default for ConnConfig {
         Self {
             local_addr: None,
             remote_addr: None,
+            hop_limit: None,
+            traffic_class: 0,
             local_port: 0,
             remote_port: 0,
             mss: defaults::MSS,

@@ -284,6 +284,18 @@ impl Conn {
         self.cfg.nodelay = nodelay;
     }
 
+    /// Sets the hop limit of this connection's segments from now on, for
+    /// the IP layer ([`ConnConfig::hop_limit`]).
+    pub fn set_hop_limit(&mut self, hop_limit: Option<u8>) {
+        self.cfg.hop_limit = hop_limit;
+    }
+
+    /// Sets the traffic class of this connection's segments from now on,
+    /// for the IP layer ([`ConnConfig::traffic_class`]).
+    pub fn set_traffic_class(&mut self, traffic_class: u8) {
+        self.cfg.traffic_class = traffic_class;
+    }
+
     /// Whether a SYN (`syn`, the segment's bytes) may reopen this
     /// connection from TIME-WAIT as a new incarnation: RFC 9293 §3.6.1
     /// (MAY-2) with RFC 6191 §2's tests. If this incarnation used

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use vtcp::seq::Seq;
-use vtcp::{ConnKey, NetStack, StackConfig};
+use vtcp::{ConnKey, IpFields, NetStack, SegmentWriter, StackConfig};
 
 use crate::device::Tun;
 use crate::ip::{self, DropReason, Inbound, Local, PathMtu};
@@ -104,6 +104,29 @@ impl Counts {
 /// Where an [`IpStack`] sends whole IP packets (a device, a relay).
 pub type PacketOut = dyn Fn(&[u8]) -> io::Result<()> + Send + Sync;
 
+/// The [`IpStack`]'s segment writer: frames each segment in IP, with the
+/// hop limit and traffic class its connection asks for, and sends it.
+struct Framer {
+    out: Arc<PacketOut>,
+    counts: Arc<Counts>,
+}
+
+impl SegmentWriter for Framer {
+    fn write_segment(&self, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+        self.write_segment_with(src, dst, IpFields::default(), segment);
+    }
+
+    fn write_segment_with(&self, src: IpAddr, dst: IpAddr, fields: IpFields, segment: &[u8]) {
+        with_scratch(|buf| {
+            if ip::wrap_tcp_with(src, dst, fields, segment, buf) {
+                self.counts.send(&*self.out, buf);
+            } else {
+                self.counts.bump(Counts::WRITE_ERRORS);
+            }
+        });
+    }
+}
+
 /// A [`NetStack`] with an IP layer: whole IPv4 and IPv6 packets in
 /// ([`IpStack::handle_ip`]), whole packets out through the function it was
 /// made with. [`TunDriver`] is one on a device; the interop lab puts one
@@ -126,17 +149,9 @@ impl IpStack {
     ) -> io::Result<Self> {
         let out: Arc<PacketOut> = Arc::new(out);
         let counts = Arc::new(Counts::default());
-        let writer = {
-            let (out, counts) = (Arc::clone(&out), Arc::clone(&counts));
-            move |src: IpAddr, dst: IpAddr, segment: &[u8]| {
-                with_scratch(|buf| {
-                    if ip::wrap_tcp(src, dst, segment, buf) {
-                        counts.send(&*out, buf);
-                    } else {
-                        counts.bump(Counts::WRITE_ERRORS);
-                    }
-                });
-            }
+        let writer = Framer {
+            out: Arc::clone(&out),
+            counts: Arc::clone(&counts),
         };
         let net = NetStack::new(cfg, addrs.iter().copied(), writer)?;
         Ok(Self {

@@ -17,7 +17,7 @@ use vtcp::wire::checksum::internet_checksum;
 
 /// The stack's IP framing of outbound segments, shared with its pcap
 /// writer (so a capture shows the headers this crate sends).
-pub use vtcp::ip::{HOP_LIMIT, wrap_tcp};
+pub use vtcp::ip::{HOP_LIMIT, wrap_tcp, wrap_tcp_with};
 
 /// The smallest MTU an IPv6 path may have (RFC 8200 §5): a "packet too
 /// big" below it does not lower the MSS further (RFC 8201 §4).

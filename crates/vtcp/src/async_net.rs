@@ -166,6 +166,17 @@ impl TcpStream {
         self.inner.nodelay()
     }
 
+    /// Sets the hop limit (IPv4 TTL) of this connection's segments, as
+    /// tokio's `TcpStream::set_ttl` (see [`net::TcpStream::set_ttl`]).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.set_ttl(ttl)
+    }
+
+    /// The hop limit of this connection's segments.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.ttl()
+    }
+
     /// The connection's state.
     pub fn state(&self) -> State {
         self.inner.state()

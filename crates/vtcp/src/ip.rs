@@ -5,25 +5,42 @@
 
 use std::net::IpAddr;
 
-use etherparse::{IpNumber, Ipv4Header, Ipv6Header};
+use etherparse::{IpDscp, IpEcn, IpNumber, Ipv4Header, Ipv6Header};
 
-/// The hop limit (IPv4 TTL) of what we send: Linux's default (RFC 1700's
-/// recommended 64).
-pub const HOP_LIMIT: u8 = 64;
+use crate::IpFields;
+
+/// The hop limit (IPv4 TTL) of what we send when the connection sets
+/// none: [`crate::DEFAULT_HOP_LIMIT`].
+pub const HOP_LIMIT: u8 = crate::DEFAULT_HOP_LIMIT;
+
+/// Wraps a TCP segment from `src` to `dst` in IP, into `out` (cleared
+/// first), with the default IP fields (hop limit [`HOP_LIMIT`], traffic
+/// class 0): see [`wrap_tcp_with`].
+pub fn wrap_tcp(src: IpAddr, dst: IpAddr, segment: &[u8], out: &mut Vec<u8>) -> bool {
+    wrap_tcp_with(src, dst, IpFields::default(), segment, out)
+}
 
 /// Wraps a TCP segment from `src` to `dst` in IP, into `out` (cleared
 /// first): IPv4 with DF set (the stack's MSS and path-MTU reports size its
 /// segments; RFC 6864 lets an atomic datagram's identification be 0) and
-/// a header checksum, or IPv6 with no extension header; hop limit
-/// [`HOP_LIMIT`]. Returns false, with `out` empty, for a segment too large
-/// for IP or addresses of two families.
-pub fn wrap_tcp(src: IpAddr, dst: IpAddr, segment: &[u8], out: &mut Vec<u8>) -> bool {
+/// a header checksum, or IPv6 with no extension header; the hop limit
+/// and traffic class `ip` asks for ([`HOP_LIMIT`] when it sets none).
+/// Returns false, with `out` empty, for a segment too large for IP or
+/// addresses of two families.
+pub fn wrap_tcp_with(
+    src: IpAddr,
+    dst: IpAddr,
+    ip: IpFields,
+    segment: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let hop_limit = ip.hop_limit.unwrap_or(HOP_LIMIT);
     out.clear();
     let written = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let Ok(mut h) = Ipv4Header::new(
                 segment.len() as u16,
-                HOP_LIMIT,
+                hop_limit,
                 IpNumber::TCP,
                 s.octets(),
                 d.octets(),
@@ -34,6 +51,11 @@ pub fn wrap_tcp(src: IpAddr, dst: IpAddr, segment: &[u8], out: &mut Vec<u8>) -> 
                 return false;
             }
             h.dont_fragment = true;
+            // RFC 2474: the DSCP is the upper six bits, ECN the lower two.
+            (h.dscp, h.ecn) = (
+                IpDscp::try_new(ip.traffic_class >> 2).unwrap_or_default(),
+                IpEcn::try_new(ip.traffic_class & 3).unwrap_or_default(),
+            );
             h.header_checksum = h.calc_header_checksum();
             h.write(out).is_ok()
         }
@@ -43,8 +65,9 @@ pub fn wrap_tcp(src: IpAddr, dst: IpAddr, segment: &[u8], out: &mut Vec<u8>) -> 
             };
             let h = Ipv6Header {
                 payload_length: len,
+                traffic_class: ip.traffic_class,
                 next_header: IpNumber::TCP,
-                hop_limit: HOP_LIMIT,
+                hop_limit,
                 source: s.octets(),
                 destination: d.octets(),
                 ..Ipv6Header::default()
@@ -59,4 +82,41 @@ pub fn wrap_tcp(src: IpAddr, dst: IpAddr, segment: &[u8], out: &mut Vec<u8>) -> 
     }
     out.extend_from_slice(segment);
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice};
+
+    /// The connection's hop limit and traffic class go into the header
+    /// (the traffic class as DSCP and ECN in IPv4, RFC 2474, RFC 3168);
+    /// without them, 64 and 0.
+    #[test]
+    fn the_ip_fields_asked_for_are_written() {
+        let seg = [0u8; 20];
+        let mut out = Vec::new();
+        let asked = IpFields {
+            hop_limit: Some(4),
+            traffic_class: 0xe1,
+        };
+        let (v4, peer4): (IpAddr, IpAddr) = ([198, 18, 0, 1].into(), [198, 18, 0, 2].into());
+        assert!(wrap_tcp_with(v4, peer4, asked, &seg, &mut out));
+        // The second octet is the old TOS: DSCP then ECN.
+        let h = Ipv4HeaderSlice::from_slice(&out).unwrap();
+        assert_eq!((h.ttl(), out[1]), (4, 0xe1));
+        assert_eq!(crate::wire::checksum::internet_checksum(h.slice()), 0);
+        assert!(wrap_tcp(v4, peer4, &seg, &mut out));
+        let h = Ipv4HeaderSlice::from_slice(&out).unwrap();
+        assert_eq!((h.ttl(), out[1]), (64, 0));
+
+        let (v6, peer6): (IpAddr, IpAddr) =
+            ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+        assert!(wrap_tcp_with(v6, peer6, asked, &seg, &mut out));
+        let h = Ipv6HeaderSlice::from_slice(&out).unwrap();
+        assert_eq!((h.hop_limit(), h.traffic_class()), (4, 0xe1));
+        assert!(wrap_tcp(v6, peer6, &seg, &mut out));
+        let h = Ipv6HeaderSlice::from_slice(&out).unwrap();
+        assert_eq!((h.hop_limit(), h.traffic_class()), (64, 0));
+    }
 }

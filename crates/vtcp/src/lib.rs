@@ -59,9 +59,13 @@ mod wait;
 
 pub use net::{NetStack, SegmentWriter, TcpListener, TcpStream, WeakNetStack};
 pub use stack::{
-    ConnKey, Counters, ListenerId, Stack, StackConfig, StackError, StackEvent, Transmit,
+    ConnKey, Counters, IpFields, ListenerId, Stack, StackConfig, StackError, StackEvent, Transmit,
 };
 pub use tap::{Direction, Tap};
+
+/// The hop limit (IPv4 TTL) of segments whose connection sets none:
+/// Linux's default (RFC 1700's recommended 64).
+pub const DEFAULT_HOP_LIMIT: u8 = 64;
 pub use vtcp_conn::{
     CloseReason, Congestion, Conn, ConnConfig, Event, InitialWindow, Keepalive, State, Stats,
 };

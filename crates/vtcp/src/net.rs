@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use vtcp_conn::{Conn, State, Stats};
 
-use crate::stack::{ConnKey, Counters, ListenerId, Stack, StackConfig, StackError};
+use crate::stack::{ConnKey, Counters, IpFields, ListenerId, Stack, StackConfig, StackError};
 use crate::wait::{Target, Waiters, thread_waker};
 
 /// Where a [`NetStack`] sends its segments: wrap each in an IP header with
@@ -33,6 +33,15 @@ use crate::wait::{Target, Waiters, thread_waker};
 pub trait SegmentWriter: Send + Sync + 'static {
     /// Sends one TCP segment from `src` to `dst`.
     fn write_segment(&self, src: IpAddr, dst: IpAddr, segment: &[u8]);
+
+    /// Sends one TCP segment from `src` to `dst` with the IP header fields
+    /// its connection asks for (`TcpStream::set_ttl`, say). What the stack
+    /// calls; by default the fields are left to the writer's IP layer and
+    /// [`SegmentWriter::write_segment`] sends the segment.
+    fn write_segment_with(&self, src: IpAddr, dst: IpAddr, ip: IpFields, segment: &[u8]) {
+        let _ = ip;
+        self.write_segment(src, dst, segment);
+    }
 }
 
 impl<F> SegmentWriter for F
@@ -51,6 +60,7 @@ const SCRATCH: usize = 65_536;
 struct Outgoing {
     src: IpAddr,
     dst: IpAddr,
+    ip: IpFields,
     bytes: Vec<u8>,
 }
 
@@ -85,6 +95,7 @@ impl Inner {
             self.outbox.push_back(Outgoing {
                 src: t.src,
                 dst: t.dst,
+                ip: t.ip,
                 bytes,
             });
         }
@@ -218,7 +229,7 @@ impl Shared {
     fn send(&self, mut batch: VecDeque<Outgoing>) {
         loop {
             for o in &batch {
-                self.writer.write_segment(o.src, o.dst, &o.bytes);
+                self.writer.write_segment_with(o.src, o.dst, o.ip, &o.bytes);
             }
             let mut g = self.lock();
             for o in batch.drain(..) {
@@ -809,10 +820,33 @@ impl TcpStream {
 
     /// Whether Nagle's algorithm is off ([`TcpStream::set_nodelay`]).
     pub fn nodelay(&self) -> io::Result<bool> {
+        self.with_config(|c| c.nodelay)
+    }
+
+    /// Sets the hop limit (IPv4 TTL, IPv6 Hop Limit) of this connection's
+    /// segments from now on, as `std::net::TcpStream::set_ttl`; the
+    /// [`SegmentWriter`] writes it (RFC 9293 MUST-49). At most 255.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let ttl = u8::try_from(ttl)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, StackError::InvalidInput))?;
+        let shared = self.inner.net.shared();
+        let mut g = shared.lock();
+        conn_of(&mut g.stack, self.inner.key)?.set_hop_limit(Some(ttl));
+        Ok(())
+    }
+
+    /// The hop limit of this connection's segments ([`TcpStream::set_ttl`]);
+    /// the IP layer's default, 64, unless set.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.with_config(|c| u32::from(c.hop_limit.unwrap_or(crate::DEFAULT_HOP_LIMIT)))
+    }
+
+    /// Reads the connection's configuration.
+    fn with_config<R>(&self, f: impl FnOnce(&vtcp_conn::ConnConfig) -> R) -> io::Result<R> {
         let g = self.inner.net.shared().lock();
         g.stack
             .conn(self.inner.key)
-            .map(|c| c.config().nodelay)
+            .map(|c| f(c.config()))
             .ok_or_else(|| err(StackError::NotConnected))
     }
 

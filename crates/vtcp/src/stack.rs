@@ -85,16 +85,43 @@ impl ListenerId {
     }
 }
 
-/// One segment to send: its IP addresses and its length in the caller's
-/// buffer.
+/// One segment to send: its IP addresses and header fields, and its
+/// length in the caller's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Transmit {
     /// Source address for the IP header.
     pub src: IpAddr,
     /// Destination address for the IP header.
     pub dst: IpAddr,
+    /// The other IP header fields the connection asks for.
+    pub ip: IpFields,
     /// Length of the segment written into the buffer.
     pub len: usize,
+}
+
+/// The IP header fields of a segment besides its addresses: its
+/// connection's [`ConnConfig::hop_limit`] and [`ConnConfig::traffic_class`],
+/// or the defaults for the stack's own replies (a RST for no connection).
+/// The engine only carries them; the IP layer writes them (RFC 9293
+/// MUST-48, MUST-49).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct IpFields {
+    /// Hop limit (IPv4 TTL, IPv6 Hop Limit); `None`: the IP layer's own.
+    pub hop_limit: Option<u8>,
+    /// Traffic class (IPv4 TOS, IPv6 Traffic Class).
+    pub traffic_class: u8,
+}
+
+impl IpFields {
+    /// The fields `cfg` asks for.
+    pub fn of(cfg: &ConnConfig) -> Self {
+        Self {
+            hop_limit: cfg.hop_limit,
+            traffic_class: cfg.traffic_class,
+        }
+    }
 }
 
 /// Errors of the stack's calls, with the `std::io::ErrorKind` that
@@ -403,7 +430,7 @@ pub struct Stack {
     cookies: SynCookies,
     counters: Counters,
     /// Replies of the stack itself (RSTs, cookie SYN-ACKs).
-    replies: VecDeque<(IpAddr, IpAddr, Vec<u8>)>,
+    replies: VecDeque<(IpAddr, IpAddr, IpFields, Vec<u8>)>,
     /// Slots of connections that may have something to send.
     dirty: VecDeque<u32>,
     /// Connections (slot, generation) that may have events for
@@ -960,7 +987,8 @@ impl Stack {
         };
         self.counters.rsts_out += 1;
         vtcp_conn::trace_event!(DEBUG, "reset sent");
-        self.replies.push_back((dst, src, rst.to_bytes()));
+        self.replies
+            .push_back((dst, src, IpFields::default(), rst.to_bytes()));
     }
 
     fn syn_ack_params(&self, key: &ConnKey, now: Duration) -> SynAckParams {
@@ -1006,7 +1034,9 @@ impl Stack {
         );
         self.counters.cookies_sent += 1;
         vtcp_conn::trace_event!(DEBUG, "SYN cookie sent");
-        self.replies.push_back((dst, src, synack.to_bytes()));
+        // The IP fields the connection will have (the cookie keeps none).
+        let ip = IpFields::of(&self.conn_config(*key));
+        self.replies.push_back((dst, src, ip, synack.to_bytes()));
     }
 
     #[allow(
@@ -1109,14 +1139,14 @@ impl Stack {
     /// checksums are off) and says where it goes; `None` when there is
     /// nothing to send.
     pub fn poll_transmit(&mut self, now: Duration, buf: &mut [u8]) -> Option<Transmit> {
-        if let Some((src, dst, bytes)) = self.replies.front() {
+        if let Some((src, dst, ip, bytes)) = self.replies.front() {
             // A reply that does not fit waits for a buffer that holds it:
             // cut short, it would go out as a different segment.
-            let (src, dst, len) = (*src, *dst, bytes.len());
+            let (src, dst, ip, len) = (*src, *dst, *ip, bytes.len());
             let out = buf.get_mut(..len)?;
             out.copy_from_slice(bytes);
             self.replies.pop_front();
-            return Some(self.finish(now, src, dst, out));
+            return Some(self.finish(now, (src, dst, ip), out));
         }
         while let Some(slot) = self.dirty.front().copied() {
             // A slot freed (and perhaps reused) since it was queued is
@@ -1126,8 +1156,12 @@ impl Stack {
                 continue;
             };
             if let Some(len) = e.conn.poll_transmit(now, buf) {
-                let (src, dst) = (e.key.local.ip(), e.key.remote.ip());
-                return Some(self.finish(now, src, dst, &mut buf[..len]));
+                let to = (
+                    e.key.local.ip(),
+                    e.key.remote.ip(),
+                    IpFields::of(e.conn.config()),
+                );
+                return Some(self.finish(now, to, &mut buf[..len]));
             }
             e.dirty = false;
             self.dirty.pop_front();
@@ -1149,7 +1183,14 @@ impl Stack {
         Some(slot)
     }
 
-    fn finish(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &mut [u8]) -> Transmit {
+    /// Checksums, taps and counts a segment going to `to` (source,
+    /// destination, IP fields).
+    fn finish(
+        &mut self,
+        now: Duration,
+        (src, dst, ip): (IpAddr, IpAddr, IpFields),
+        segment: &mut [u8],
+    ) -> Transmit {
         if self.cfg.checksums
             && let Some(p) = PseudoHeader::new(src, dst)
         {
@@ -1162,6 +1203,7 @@ impl Stack {
         Transmit {
             src,
             dst,
+            ip,
             len: segment.len(),
         }
     }

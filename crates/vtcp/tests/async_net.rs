@@ -119,7 +119,7 @@ async fn a_pending_read_wakes_on_data_and_on_end_of_file() {
 }
 
 #[tokio::test]
-async fn nodelay_is_set_and_read_back() {
+async fn nodelay_and_ttl_are_set_and_read_back() {
     let (a, b) = pair();
     let listener = TcpListener::bind(&b, at_b(9)).unwrap();
     let accept = tokio::spawn(async move { listener.accept().await.unwrap() });
@@ -131,4 +131,7 @@ async fn nodelay_is_set_and_read_back() {
     assert!(!client.nodelay().unwrap());
     client.set_nodelay(true).unwrap();
     assert!(client.nodelay().unwrap());
+    assert_eq!(client.ttl().unwrap(), 64);
+    client.set_ttl(9).unwrap();
+    assert_eq!(client.ttl().unwrap(), 9);
 }

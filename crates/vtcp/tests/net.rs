@@ -569,3 +569,61 @@ fn nodelay_is_set_and_read_back() {
         assert!(!client.nodelay().unwrap());
     });
 }
+
+/// `set_ttl` as `std::net`'s: 64 until set, read back, and handed with
+/// every later segment of the connection to the writer
+/// (`SegmentWriter::write_segment_with`), which puts it in the IP header.
+#[test]
+fn set_ttl_reaches_the_writer_with_every_later_segment() {
+    use std::sync::{Mutex, OnceLock};
+    use vtcp::{IpFields, SegmentWriter, WeakNetStack};
+    /// Notes each segment's hop limit and hands it to the other stack.
+    struct Recorder {
+        hops: Arc<Mutex<Vec<Option<u8>>>>,
+        peer: Arc<OnceLock<WeakNetStack>>,
+    }
+    impl SegmentWriter for Recorder {
+        fn write_segment(&self, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+            self.write_segment_with(src, dst, IpFields::default(), segment);
+        }
+        fn write_segment_with(&self, src: IpAddr, dst: IpAddr, ip: IpFields, segment: &[u8]) {
+            self.hops.lock().unwrap().push(ip.hop_limit);
+            if let Some(peer) = self.peer.get() {
+                peer.handle_packet(src, dst, segment);
+            }
+        }
+    }
+    within_a_minute(|| {
+        let hops = Arc::new(Mutex::new(Vec::new()));
+        let to_b = Arc::new(OnceLock::new());
+        let to_a: Arc<OnceLock<WeakNetStack>> = Arc::default();
+        let recorder = Recorder {
+            hops: Arc::clone(&hops),
+            peer: Arc::clone(&to_b),
+        };
+        let a = NetStack::new(config(|_| {}), [IpAddr::from(A)], recorder).unwrap();
+        let back = Arc::clone(&to_a);
+        let b = NetStack::new(config(|_| {}), [IpAddr::from(B)], move |s, d, seg: &[u8]| {
+            if let Some(peer) = back.get() {
+                peer.handle_packet(s, d, seg);
+            }
+        })
+        .unwrap();
+        let _ = to_b.set(b.downgrade());
+        let _ = to_a.set(a.downgrade());
+        let listener = TcpListener::bind(&b, at_b(7)).unwrap();
+        let client = TcpStream::connect(&a, at_b(7)).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        assert_eq!(client.ttl().unwrap(), 64);
+        assert!(hops.lock().unwrap().iter().all(Option::is_none));
+        client.set_ttl(4).unwrap();
+        assert_eq!(client.ttl().unwrap(), 4);
+        assert!(client.set_ttl(256).is_err());
+        hops.lock().unwrap().clear();
+        (&client).write_all(b"hop").unwrap();
+        let mut buf = [0u8; 3];
+        server.read_exact(&mut buf).unwrap();
+        let seen = hops.lock().unwrap().clone();
+        assert!(!seen.is_empty() && seen.iter().all(|h| *h == Some(4)), "{seen:?}");
+    });
+}

@@ -1025,3 +1025,76 @@ fn the_mss_advertised_fits_the_link_mtu_over_each_family() {
     assert_eq!(syn_mss(1500, 1200, true), Some(1200));
     assert_eq!(syn_mss(1280, 1460, true), Some(1220));
 }
+
+/// Each segment carries its connection's IP fields to the IP layer
+/// (`Transmit::ip`): the SYN-ACK and data those of the configuration, and
+/// what `Conn::set_hop_limit` and `set_traffic_class` change from then
+/// on; a cookie SYN-ACK those its connection will have; the stack's own
+/// RST for no connection the defaults.
+#[test]
+fn segments_carry_their_connection_s_ip_fields() {
+    let mut net = Net::new();
+    net.server = Stack::new({
+        let mut config = StackConfig::default();
+        config.conn_config = Box::new(|| {
+            let mut c = vtcp::ConnConfig::default();
+            c.hop_limit = Some(4);
+            c.traffic_class = 0x20;
+            c
+        });
+        config
+    });
+    let fields = |h, t| {
+        let mut f = vtcp::IpFields::default();
+        (f.hop_limit, f.traffic_class) = (h, t);
+        f
+    };
+    // The server's next segment: its IP fields and its bytes.
+    let take = |stack: &mut Stack, now| {
+        let mut buf = vec![0u8; 2000];
+        let t = stack.poll_transmit(now, &mut buf)?;
+        Some((t.ip, buf[..t.len].to_vec()))
+    };
+    // No listener: the RST has the defaults.
+    syn_to_closed_port(&mut net);
+    assert_eq!(
+        take(&mut net.server, net.now).unwrap().0,
+        vtcp::IpFields::default()
+    );
+    let listener = net.server.listen(server_addr(80), 1).unwrap();
+    let c = net
+        .client
+        .connect(net.now, CLIENT.into(), server_addr(80))
+        .unwrap();
+    let syn = one_reply(&mut net.client, net.now).unwrap();
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &syn);
+    let (ip, syn_ack) = take(&mut net.server, net.now).unwrap();
+    assert_eq!(ip, fields(Some(4), 0x20));
+    // A second client while the first is half open: a cookie.
+    net.client
+        .connect(net.now, CLIENT.into(), server_addr(80))
+        .unwrap();
+    let syn2 = one_reply(&mut net.client, net.now).unwrap();
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &syn2);
+    assert_eq!(net.server.counters().cookies_sent, 1);
+    assert_eq!(
+        take(&mut net.server, net.now).unwrap().0,
+        fields(Some(4), 0x20)
+    );
+    // The first handshake completes; then the fields change.
+    net.client
+        .handle_packet(net.now, SERVER.into(), CLIENT.into(), &syn_ack);
+    net.settle();
+    assert_eq!(net.client.conn(c).unwrap().state(), State::Established);
+    let s = net.server.accept(listener).expect("the first connection");
+    let conn = net.server.conn_mut(s).unwrap();
+    conn.set_hop_limit(Some(6));
+    conn.set_traffic_class(0xe0);
+    conn.write(b"x").unwrap();
+    assert_eq!(
+        take(&mut net.server, net.now).unwrap().0,
+        fields(Some(6), 0xe0)
+    );
+}

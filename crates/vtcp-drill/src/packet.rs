@@ -53,6 +53,57 @@ pub struct PacketSpec {
     pub win: Option<u32>,
     /// The options, when written (`None`: not checked, or none injected).
     pub options: Option<Vec<OptSpec>>,
+    /// IP header fields written before the flags: `(ttl N)`, `(hlim N)`,
+    /// `(tos 0xNN)`, `(class 0xNN)`.
+    pub ip: IpSpec,
+    /// `seq:end(len)!`: the sequence number is absolute, not relative to
+    /// our ISN (a RST for no connection has none).
+    pub absolute: bool,
+}
+
+/// The IP header fields a segment line names (`None`: not checked).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpSpec {
+    /// `ttl N` (IPv4) or `hlim N` (IPv6).
+    pub hop_limit: Option<u8>,
+    /// `tos 0xNN` (IPv4) or `class 0xNN` (IPv6).
+    pub traffic_class: Option<u8>,
+}
+
+impl IpSpec {
+    /// Parses the inside of `(ttl 4)` or `(tos 0x20, ttl 4)`.
+    fn parse(s: &str) -> Result<Self, String> {
+        let mut ip = Self::default();
+        for field in s.split(',') {
+            let words: Vec<&str> = field.split_whitespace().collect();
+            let value = |v: &str| {
+                let parsed = match v.strip_prefix("0x") {
+                    Some(hex) => u8::from_str_radix(hex, 16),
+                    None => v.parse::<u8>(),
+                };
+                parsed.map_err(|_| format!("bad IP field value {v:?}"))
+            };
+            match words.as_slice() {
+                ["ttl" | "hlim", v] => ip.hop_limit = Some(value(v)?),
+                ["tos" | "class", v] => ip.traffic_class = Some(value(v)?),
+                _ => return Err(format!("unsupported IP field {field:?}")),
+            }
+        }
+        Ok(ip)
+    }
+
+    /// What differs between these fields and those a segment was sent
+    /// with (`hop_limit` `None`: the IP layer's default, 64), if anything.
+    pub fn mismatch(&self, sent: vtcp::IpFields) -> Option<String> {
+        let hops = sent.hop_limit.unwrap_or(vtcp::DEFAULT_HOP_LIMIT);
+        if self.hop_limit.is_some_and(|h| h != hops) {
+            return Some(format!("hop limit: sent {hops}"));
+        }
+        if self.traffic_class.is_some_and(|t| t != sent.traffic_class) {
+            return Some(format!("traffic class: sent {:#04x}", sent.traffic_class));
+        }
+        None
+    }
 }
 
 fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
@@ -107,7 +158,13 @@ fn parse_option(s: &str) -> Result<OptSpec, String> {
 /// Parses `< flags seq:end(len) [ack N] [win N] [<options>]`.
 pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
     let inbound = s.starts_with('<');
-    let body = s[1..].trim();
+    let mut body = s[1..].trim();
+    let mut ip = IpSpec::default();
+    if let Some(fields) = body.strip_prefix('(') {
+        let close = fields.find(')').ok_or("unterminated IP fields")?;
+        ip = IpSpec::parse(&fields[..close])?;
+        body = fields[close + 1..].trim();
+    }
     let (head, opts) = match body.find('<') {
         Some(i) => {
             let close = body.rfind('>').ok_or("unterminated options")?;
@@ -125,6 +182,10 @@ pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
     let flags = parse_flags(flags)?;
     let (seq, tail) = range.split_once(':').ok_or("bad seq:end(len)")?;
     let (end, len) = tail.split_once('(').ok_or("bad seq:end(len)")?;
+    let (len, absolute) = match len.strip_suffix('!') {
+        Some(len) => (len, true),
+        None => (len, false),
+    };
     let len = len.strip_suffix(')').ok_or("bad seq:end(len)")?;
     let (seq, end, len): (u32, u32, u32) = (number(seq)?, number(end)?, number(len)?);
     if end.wrapping_sub(seq) != len {
@@ -139,6 +200,8 @@ pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
         ack: None,
         win: None,
         options: None,
+        ip,
+        absolute,
     };
     let mut it = rest.iter();
     while let Some(w) = it.next() {
@@ -257,6 +320,11 @@ fn sent_options(seg: &Segment<&[u8]>) -> Vec<OptSpec> {
 /// the window, the MSS and window-scale values and the order of options
 /// are the operating system's, and differ without failing.
 pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces) -> Verdict {
+    let spaces = if spec.absolute {
+        Spaces { our_isn: 0 }
+    } else {
+        spaces
+    };
     let Ok(seg) = Segment::parse(bytes) else {
         return Verdict::Mismatch("we sent a malformed segment".into());
     };
@@ -416,6 +484,37 @@ mod tests {
         assert!(parse_spec("< S 0:5(0) win 1").is_err(), "length mismatch");
         assert!(parse_spec("< S 0:0(0) win 1 <md5 abc>").is_err());
         assert!(parse_spec("< X 0:0(0)").is_err());
+    }
+
+    #[test]
+    fn ip_fields_and_absolute_sequence_numbers_parse() {
+        let p = parse_spec("> (ttl 4) R. 0:0(0)! ack 1 win 0").unwrap();
+        assert_eq!(p.ip.hop_limit, Some(4));
+        assert_eq!(p.ip.traffic_class, None);
+        assert!(p.absolute);
+        assert_eq!(p.flags, Flags::RST | Flags::ACK);
+        let p = parse_spec("> (tos 0x20, hlim 9) . 1:1(0) ack 1").unwrap();
+        assert_eq!((p.ip.hop_limit, p.ip.traffic_class), (Some(9), Some(0x20)));
+        assert!(!p.absolute);
+        assert!(parse_spec("> (flow 3) . 1:1(0)").is_err());
+        assert!(parse_spec("> (ttl 300) . 1:1(0)").is_err());
+        assert!(parse_spec("> (ttl 4 . 1:1(0)").is_err());
+        // 64 is the IP layer's default when the connection sets none.
+        let ip = IpSpec {
+            hop_limit: Some(64),
+            traffic_class: Some(0),
+        };
+        assert_eq!(ip.mismatch(vtcp::IpFields::default()), None);
+        let mut sent = vtcp::IpFields::default();
+        sent.hop_limit = Some(4);
+        assert_eq!(ip.mismatch(sent).as_deref(), Some("hop limit: sent 4"));
+        sent.hop_limit = None;
+        sent.traffic_class = 0x20;
+        assert_eq!(
+            ip.mismatch(sent).as_deref(),
+            Some("traffic class: sent 0x20")
+        );
+        assert_eq!(IpSpec::default().mismatch(sent), None, "nothing checked");
     }
 
     #[test]

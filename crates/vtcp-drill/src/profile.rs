@@ -53,6 +53,8 @@ pub struct Profile {
     pub insecure_syn: bool,
     /// Drop segments with SYN and FIN (`net.inet.tcp.drop_synfin`).
     pub drop_synfin: bool,
+    /// The IP fields of new connections: the listening socket's.
+    pub ip: vtcp::IpFields,
 }
 
 impl Profile {
@@ -71,6 +73,7 @@ impl Profile {
             insecure_rst: false,
             insecure_syn: false,
             drop_synfin: false,
+            ip: vtcp::IpFields::default(),
         }
     }
 
@@ -98,6 +101,8 @@ impl Profile {
             config.rst_challenge = !self.insecure_rst;
             config.syn_challenge = !self.insecure_syn;
             config.drop_syn_fin = self.drop_synfin;
+            config.hop_limit = self.ip.hop_limit;
+            config.traffic_class = self.ip.traffic_class;
             // FreeBSD's TIME-WAIT ignores RSTs (RFC 1337). It reopens on a
             // newer SYN, but the scripts' standard branch (`#ifdef
             // STANDARD`, the one kept) expects RFC 5961's challenge ACK.
@@ -193,6 +198,11 @@ impl Profile {
             | "net.inet.tcp.keepcnt" => {
                 n()?;
                 return Ok(Some("keepalive is off unless asked for".into()));
+            }
+            // A retransmitted SYN keeps its options (FreeBSD drops them from
+            // the third on when this is 1).
+            "net.inet.tcp.rexmit_drop_options" if n()? == 0 => {
+                return Ok(None);
             }
             "net.inet.tcp.ecn.enable" if matches!(n()?, 0 | 2) => {
                 return Ok(Some("ECN is neither initiated nor accepted".into()));

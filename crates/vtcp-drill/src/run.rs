@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use vtcp::wire::Segment;
 use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
-use vtcp::{CloseReason, ConnKey, ListenerId, Stack, StackConfig, State};
+use vtcp::{CloseReason, ConnKey, IpFields, ListenerId, Stack, StackConfig, State};
 
 use crate::packet::{self, PacketSpec, Spaces, Verdict};
 use crate::profile::{Met, Profile};
@@ -81,6 +81,8 @@ struct Sock {
     nonblocking: bool,
     /// SO_ERROR was read since the connection failed.
     error_reported: bool,
+    /// `IP_TTL`, `IP_TOS` and their IPv6 names, as set.
+    ip: IpFields,
 }
 
 enum Step {
@@ -115,7 +117,7 @@ struct Runner {
     isn_known: bool,
     fds: BTreeMap<i64, Sock>,
     last_fd: Option<i64>,
-    sent: VecDeque<(Duration, Vec<u8>)>,
+    sent: VecDeque<(Duration, IpFields, Vec<u8>)>,
     differs: Vec<String>,
     buf: Vec<u8>,
     /// The MSS option of the injected side's latest SYN.
@@ -229,7 +231,7 @@ impl Runner {
         self.advance_to(at);
         // What was sent well before this line and matched no `>` line:
         // a fail, unless the profile knows it for its system's choice.
-        while let Some((t, bytes)) = self.sent.front()
+        while let Some((t, _, bytes)) = self.sent.front()
             && *t + self.tolerance < at
         {
             let got = self.show(bytes);
@@ -276,7 +278,8 @@ impl Runner {
     /// Everything the stack sends now.
     fn collect(&mut self) {
         while let Some(t) = self.stack.poll_transmit(self.now, &mut self.buf) {
-            self.sent.push_back((self.now, self.buf[..t.len].to_vec()));
+            self.sent
+                .push_back((self.now, t.ip, self.buf[..t.len].to_vec()));
         }
     }
 
@@ -317,7 +320,7 @@ impl Runner {
         if self.sent.is_empty() {
             self.run_timers(deadline, true);
         }
-        let Some((t, bytes)) = self.sent.pop_front() else {
+        let Some((t, ip, bytes)) = self.sent.pop_front() else {
             return fail(
                 line,
                 line.text.clone(),
@@ -341,14 +344,41 @@ impl Runner {
             self.spaces.our_isn = seg.seq.0;
             self.isn_known = true;
         }
-        match packet::compare(spec, &bytes, self.spaces) {
-            Verdict::Match => Step::Next,
-            Verdict::Differs(why) => {
-                self.differs.push(format!("line {}: {why}", line.number));
+        let verdict = match packet::compare(spec, &bytes, self.spaces) {
+            Verdict::Mismatch(why) => return fail(line, line.text.clone(), why),
+            verdict => verdict,
+        };
+        if let Verdict::Differs(why) = verdict {
+            self.differs.push(format!("line {}: {why}", line.number));
+        }
+        match spec.ip.mismatch(ip) {
+            None => Step::Next,
+            Some(why) if self.bound_socket_answered(spec) => {
+                self.differs.push(format!(
+                    "line {}: FreeBSD answers a segment for a socket that is bound but does not \
+                     listen with that socket's IP fields; a vtcp Stack keeps no bound sockets and \
+                     answers for no connection with the IP layer's ({why})",
+                    line.number
+                ));
                 Step::Next
             }
-            Verdict::Mismatch(why) => fail(line, line.text.clone(), why),
+            Some(why) => fail(
+                line,
+                line.text.clone(),
+                format!("{why}: {}", self.show(&bytes)),
+            ),
         }
+    }
+
+    /// The segment expected is the stack's answer for no connection, to
+    /// a port a socket with the expected IP fields is bound to.
+    fn bound_socket_answered(&self, spec: &PacketSpec) -> bool {
+        let no_connection = self.met.is_some_and(|m| m.state.is_none() && !m.listening);
+        no_connection
+            && self
+                .fds
+                .values()
+                .any(|s| matches!(s.held, Held::Bound(_)) && spec.ip.mismatch(s.ip).is_none())
     }
 
     fn our_mss(&self) -> usize {
@@ -447,6 +477,7 @@ impl Runner {
                         held: Held::Fresh,
                         nonblocking: false,
                         error_reported: false,
+                        ip: IpFields::default(),
                     },
                 );
                 self.last_fd = Some(fd);
@@ -471,6 +502,12 @@ impl Runner {
             }
             "setsockopt" => match (arg(1), arg(2)) {
                 ("SOL_SOCKET", "SO_REUSEADDR") => self.result(line, call, 0, None),
+                ("IPPROTO_IP", "IP_TTL") | ("IPPROTO_IPV6", "IPV6_UNICAST_HOPS") => {
+                    self.set_ip_field(line, call, |ip, v| ip.hop_limit = Some(v))
+                }
+                ("IPPROTO_IP", "IP_TOS") | ("IPPROTO_IPV6", "IPV6_TCLASS") => {
+                    self.set_ip_field(line, call, |ip, v| ip.traffic_class = v)
+                }
                 (level, name) => unsupported(format!("setsockopt {level} {name}")),
             },
             "getsockopt" => self.getsockopt(line, call),
@@ -497,6 +534,8 @@ impl Runner {
                 } else {
                     [0u8; 16].into()
                 };
+                // Connections the listener makes take its IP fields.
+                self.profile.lock().unwrap_or_else(|e| e.into_inner()).ip = s.ip;
                 match self.stack.listen(SocketAddr::new(any, port), backlog) {
                     Ok(id) => {
                         s.held = Held::Listening(id);
@@ -520,12 +559,15 @@ impl Runner {
                             .expect("a free fd");
                         // As on the BSDs, the accepted socket inherits
                         // O_NONBLOCK (Linux's does not).
+                        // And its IP fields, as its connection already has
+                        // them (the listener's, through the profile).
                         self.fds.insert(
                             fd,
                             Sock {
                                 held: Held::Conn(key),
                                 nonblocking: s.nonblocking,
                                 error_reported: false,
+                                ip: s.ip,
                             },
                         );
                         self.last_fd = Some(fd);
@@ -545,6 +587,10 @@ impl Runner {
                 let remote = SocketAddr::new(self.remote, SERVER_PORT);
                 match self.stack.connect(self.now, self.local, remote) {
                     Ok(key) => {
+                        if let Some(conn) = self.stack.conn_mut(key) {
+                            conn.set_hop_limit(s.ip.hop_limit);
+                            conn.set_traffic_class(s.ip.traffic_class);
+                        }
                         self.ports = (key.local.port(), SERVER_PORT);
                         s.held = Held::Conn(key);
                         self.fds.insert(fd, s);
@@ -627,6 +673,32 @@ impl Runner {
             }
             other => unsupported(format!("system call {other}")),
         }
+    }
+
+    /// `setsockopt` of an IP header field (`IP_TTL`, `IP_TOS`, their IPv6
+    /// names): on the socket, and on its connection from now on.
+    fn set_ip_field(&mut self, line: &Line, call: &Syscall, set: fn(&mut IpFields, u8)) -> Step {
+        let value = call.args.get(3).map_or("", |a| a.trim_matches(['[', ']']));
+        // `IPTOS_DSCP_CSn`: class selector n, the DSCP's top three bits.
+        let parsed = match value.strip_prefix("IPTOS_DSCP_CS") {
+            Some(n) => n.parse::<u8>().ok().filter(|n| *n < 8).map(|n| n << 5),
+            None => value.parse::<u8>().ok(),
+        };
+        let Some(v) = parsed else {
+            return unsupported(format!("setsockopt value {value}"));
+        };
+        let Some((fd, mut s)) = self.sock(call) else {
+            return self.result(line, call, -1, Some("EBADF"));
+        };
+        set(&mut s.ip, v);
+        if let Held::Conn(key) = s.held
+            && let Some(conn) = self.stack.conn_mut(key)
+        {
+            conn.set_hop_limit(s.ip.hop_limit);
+            conn.set_traffic_class(s.ip.traffic_class);
+        }
+        self.fds.insert(fd, s);
+        self.result(line, call, 0, None)
     }
 
     fn getsockopt(&mut self, line: &Line, call: &Syscall) -> Step {

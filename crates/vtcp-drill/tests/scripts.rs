@@ -88,11 +88,13 @@ fn a_wrong_result_of_a_call_fails() {
 fn what_the_runner_cannot_do_is_unsupported_by_name() {
     let o = edited(
         "+0.00 bind(3, ..., ...) = 0",
-        "+0.00 `sysctl -w net.inet.tcp.rexmit_drop_options=0`\n+0.00 bind(3, ..., ...) = 0",
+        "+0.00 `sysctl -w net.inet.tcp.rexmit_drop_options=1`\n+0.00 bind(3, ..., ...) = 0",
     );
+    // 0 is what the engine does (a retransmitted SYN keeps its options);
+    // FreeBSD's 1 drops them from the third on, which it does not.
     assert_eq!(
         o,
-        Outcome::Unsupported("sysctl net.inet.tcp.rexmit_drop_options=0".into())
+        Outcome::Unsupported("sysctl net.inet.tcp.rexmit_drop_options=1".into())
     );
 }
 
@@ -141,4 +143,21 @@ fn an_ack_the_script_does_not_expect_differs_only_in_time_wait() {
         matches!(established, Outcome::Fail { .. }),
         "{established:?}"
     );
+}
+
+/// An IP field other than the one sent fails the script at its line,
+/// hop limit and traffic class alike.
+#[test]
+fn a_wrong_ip_field_fails_at_its_line() {
+    let text = std::fs::read_to_string(dir().join("ip-fields-per-socket.pkt")).unwrap();
+    let line_of = |needle: &str| 1 + text.lines().position(|l| l.contains(needle)).expect(needle);
+    for (from, to) in [
+        ("(ttl 6, tos 0xe0) P.", "(ttl 7, tos 0xe0) P."),
+        ("(ttl 6, tos 0xe0) P.", "(ttl 6, tos 0xe4) P."),
+        ("(ttl 4, tos 0x20) S.", "(ttl 64, tos 0x20) S."),
+    ] {
+        let line = line_of(from);
+        let o = run_text(&text.replacen(from, to, 1), Profile::freebsd()).unwrap();
+        assert_eq!(failed_at(&o), line, "{to}: {o:?}");
+    }
 }

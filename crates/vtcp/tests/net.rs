@@ -603,11 +603,15 @@ fn set_ttl_reaches_the_writer_with_every_later_segment() {
         };
         let a = NetStack::new(config(|_| {}), [IpAddr::from(A)], recorder).unwrap();
         let back = Arc::clone(&to_a);
-        let b = NetStack::new(config(|_| {}), [IpAddr::from(B)], move |s, d, seg: &[u8]| {
-            if let Some(peer) = back.get() {
-                peer.handle_packet(s, d, seg);
-            }
-        })
+        let b = NetStack::new(
+            config(|_| {}),
+            [IpAddr::from(B)],
+            move |s, d, seg: &[u8]| {
+                if let Some(peer) = back.get() {
+                    peer.handle_packet(s, d, seg);
+                }
+            },
+        )
         .unwrap();
         let _ = to_b.set(b.downgrade());
         let _ = to_a.set(a.downgrade());
@@ -624,6 +628,9 @@ fn set_ttl_reaches_the_writer_with_every_later_segment() {
         let mut buf = [0u8; 3];
         server.read_exact(&mut buf).unwrap();
         let seen = hops.lock().unwrap().clone();
-        assert!(!seen.is_empty() && seen.iter().all(|h| *h == Some(4)), "{seen:?}");
+        assert!(
+            !seen.is_empty() && seen.iter().all(|h| *h == Some(4)),
+            "{seen:?}"
+        );
     });
 }

@@ -114,7 +114,8 @@ impl RecvBuf {
         if s >= e {
             return 0;
         }
-        if s > self.nxt && self.ooo.for_each_gap(s, e, |_, _| ()) == 0 {
+        // (s is at least RCV.NXT; data at RCV.NXT is never held already.)
+        if s != self.nxt && self.ooo.for_each_gap(s, e, |_, _| ()) == 0 {
             // Already held out of order.
             self.dsack = Some(SackBlock {
                 left: self.map.seq(s),
@@ -395,6 +396,15 @@ mod tests {
         }
         assert_eq!(rx.readable(), segments * SEG);
         assert_eq!(rx.ooo_ranges(), 0);
+    }
+
+    /// One range per KiB of buffer, and never fewer than 32.
+    #[test]
+    fn the_default_range_cap_grows_with_the_buffer() {
+        assert_eq!(RecvBuf::default_max_ooo_ranges(4 << 20), 4096);
+        assert_eq!(RecvBuf::default_max_ooo_ranges(64 * 1024), 64);
+        assert_eq!(RecvBuf::default_max_ooo_ranges(1000), DEFAULT_MAX_OOO_RANGES);
+        assert_eq!(RecvBuf::new(64 * 1024, Seq(0)).max_ooo_ranges, 64);
     }
 
     /// `consume` skips readable octets as `read` would, without copying,

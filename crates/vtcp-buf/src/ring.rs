@@ -50,12 +50,12 @@ impl Ring {
             .max(MIN_ALLOCATION)
             .min(self.capacity);
         let mut bytes = vec![0; new_len];
-        if old > 0 {
-            // Every offset the old memory could hold live data for.
+        if old != 0 {
+            // Every offset the old memory could hold live data for, each
+            // to its place in the new.
             let (a, b) = self.slices(live, old);
-            let start = (live % new_len as u64) as usize;
-            for (i, &byte) in a.iter().chain(b).enumerate() {
-                bytes[(start + i) % new_len] = byte;
+            for (offset, &byte) in (live..).zip(a.iter().chain(b)) {
+                bytes[(offset % new_len as u64) as usize] = byte;
             }
         }
         self.bytes = bytes;

@@ -403,7 +403,10 @@ mod tests {
     fn the_default_range_cap_grows_with_the_buffer() {
         assert_eq!(RecvBuf::default_max_ooo_ranges(4 << 20), 4096);
         assert_eq!(RecvBuf::default_max_ooo_ranges(64 * 1024), 64);
-        assert_eq!(RecvBuf::default_max_ooo_ranges(1000), DEFAULT_MAX_OOO_RANGES);
+        assert_eq!(
+            RecvBuf::default_max_ooo_ranges(1000),
+            DEFAULT_MAX_OOO_RANGES
+        );
         assert_eq!(RecvBuf::new(64 * 1024, Seq(0)).max_ooo_ranges, 64);
     }
 

@@ -1002,8 +1002,9 @@ fn acceptability_in_the_closing_states() {
     assert_eq!(t.conn().state(), State::CloseWait);
 }
 
-#[test]
-fn a_zero_receive_window_takes_only_a_segment_at_rcv_nxt_without_data() {
+/// A passive connection with a 2000-octet buffer that 2000 octets
+/// filled: our window is zero (the two segments got one ACK).
+fn receive_window_filled() -> Trace {
     let mut t = Trace::passive(|c| c.recv_buffer = 2000);
     t.at(0).recv("S 0:0(0) win 65535 <mss 1000>");
     t.expect("S. 0:0(0) ack 1 win 2000 <mss 1460>");
@@ -1011,6 +1012,12 @@ fn a_zero_receive_window_takes_only_a_segment_at_rcv_nxt_without_data() {
     t.at(10).recv(". 1:1001(1000) ack 1 win 8192");
     t.recv(". 1001:2001(1000) ack 1 win 8192");
     t.expect(". 1:1(0) ack 2001 win 0");
+    t
+}
+
+#[test]
+fn a_zero_receive_window_takes_only_a_segment_at_rcv_nxt_without_data() {
+    let mut t = receive_window_filled();
     // Window 0, length > 0: unacceptable, answered with an ACK.
     t.at(20).recv(". 2001:2002(1) ack 1 win 8192");
     t.expect(". 1:1(0) ack 2001 win 0");
@@ -1792,13 +1799,7 @@ fn unacknowledged_data_is_given_up_after_at_least_100_seconds() {
 /// RCV.NXT is still processed.
 #[test]
 fn a_rst_is_processed_with_the_receive_window_at_zero() {
-    let mut t = Trace::passive(|c| c.recv_buffer = 2000);
-    t.at(0).recv("S 0:0(0) win 65535 <mss 1000>");
-    t.expect("S. 0:0(0) ack 1 win 2000 <mss 1460>");
-    t.at(5).recv(". 1:1(0) ack 1 win 8192");
-    t.at(10).recv(". 1:1001(1000) ack 1 win 8192");
-    t.recv(". 1001:2001(1000) ack 1 win 8192");
-    t.expect(". 1:1(0) ack 2001 win 0");
+    let mut t = receive_window_filled();
     t.at(20).recv("R 2001:2001(0) win 0");
     assert_eq!(t.conn().state(), State::Closed);
     assert!(t.events().contains(&Event::Closed(CloseReason::Reset)));

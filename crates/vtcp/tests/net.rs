@@ -80,6 +80,14 @@ fn within_a_minute(f: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// A connection from `a` to `b`'s `port`: (the client's end, the server's).
+fn connected(p: &Pair, port: u16) -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind(&p.b, at_b(port)).unwrap();
+    let client = TcpStream::connect(&p.a, at_b(port)).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    (client, server)
+}
+
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
@@ -186,9 +194,7 @@ fn half_close_lets_the_peer_answer_after_our_fin() {
 fn read_timeout_gives_would_block_after_the_timeout() {
     within_a_minute(|| {
         let p = pair();
-        let listener = TcpListener::bind(&p.b, at_b(9)).unwrap();
-        let mut c = TcpStream::connect(&p.a, at_b(9)).unwrap();
-        let (_s, _) = listener.accept().unwrap();
+        let (mut c, _s) = connected(&p, 9);
         assert!(c.read_timeout().unwrap().is_none());
         c.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
@@ -213,9 +219,7 @@ fn write_timeout_when_the_peer_does_not_read() {
             c.send_buffer = 16 * 1024;
             c.recv_buffer = 16 * 1024;
         });
-        let listener = TcpListener::bind(&p.b, at_b(10)).unwrap();
-        let mut c = TcpStream::connect(&p.a, at_b(10)).unwrap();
-        let (_unread, _) = listener.accept().unwrap();
+        let (mut c, _unread) = connected(&p, 10);
         c.set_write_timeout(Some(Duration::from_millis(100)))
             .unwrap();
         let chunk = [0x5a; 4096];
@@ -265,9 +269,7 @@ fn connection_refused_without_a_listener() {
 fn reset_by_peer_fails_reads_and_writes() {
     within_a_minute(|| {
         let p = pair();
-        let listener = TcpListener::bind(&p.b, at_b(13)).unwrap();
-        let mut c = TcpStream::connect(&p.a, at_b(13)).unwrap();
-        let (s, _) = listener.accept().unwrap();
+        let (mut c, s) = connected(&p, 13);
         s.abort();
         let e = c.read(&mut [0u8; 8]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ConnectionReset);
@@ -286,9 +288,7 @@ fn reset_by_peer_fails_reads_and_writes() {
 fn closing_with_unread_data_resets() {
     within_a_minute(|| {
         let p = pair();
-        let listener = TcpListener::bind(&p.b, at_b(14)).unwrap();
-        let mut c = TcpStream::connect(&p.a, at_b(14)).unwrap();
-        let (s, _) = listener.accept().unwrap();
+        let (mut c, s) = connected(&p, 14);
         c.write_all(b"never read").unwrap();
         assert!(eventually(|| s.stats().unwrap().bytes_received == 10));
         // RFC 9293 §3.10.4 (and Linux): close with unread data sends RST.
@@ -302,9 +302,7 @@ fn closing_with_unread_data_resets() {
 fn a_blocked_reader_wakes_when_another_handle_aborts() {
     within_a_minute(|| {
         let p = pair();
-        let listener = TcpListener::bind(&p.b, at_b(15)).unwrap();
-        let c = TcpStream::connect(&p.a, at_b(15)).unwrap();
-        let (_s, _) = listener.accept().unwrap();
+        let (c, _s) = connected(&p, 15);
         let reader = {
             let mut r = c.try_clone().unwrap();
             thread::spawn(move || r.read(&mut [0u8; 8]))
@@ -522,9 +520,7 @@ fn a_net_stack_s_tap_sees_its_segments() {
             log.lock().unwrap().push(entry);
         };
         assert!(p.a.set_tap(Some(Box::new(tap))).is_none());
-        let listener = TcpListener::bind(&p.b, at_b(7)).unwrap();
-        let mut client = TcpStream::connect(&p.a, at_b(7)).unwrap();
-        let (mut server, _) = listener.accept().unwrap();
+        let (mut client, mut server) = connected(&p, 7);
         client.write_all(b"ping").unwrap();
         let mut buf = [0u8; 4];
         server.read_exact(&mut buf).unwrap();
@@ -555,9 +551,7 @@ fn a_net_stack_s_tap_sees_its_segments() {
 fn nodelay_is_set_and_read_back() {
     within_a_minute(|| {
         let p = pair();
-        let listener = TcpListener::bind(&p.b, at_b(7)).unwrap();
-        let mut client = TcpStream::connect(&p.a, at_b(7)).unwrap();
-        let (mut server, _) = listener.accept().unwrap();
+        let (mut client, mut server) = connected(&p, 7);
         assert!(!client.nodelay().unwrap());
         client.set_nodelay(true).unwrap();
         assert!(client.nodelay().unwrap());

@@ -94,11 +94,11 @@ impl RangeSet {
             self.bytes -= e - s;
         }
         self.ranges.drain(..cut);
-        if let Some(first) = self.ranges.first_mut()
-            && first.0 < x
-        {
-            self.bytes -= x - first.0;
-            first.0 = x;
+        // The first range left ends above x; what of it lies below goes.
+        if let Some(first) = self.ranges.first_mut() {
+            let below = x.saturating_sub(first.0);
+            self.bytes -= below;
+            first.0 += below;
         }
     }
 
@@ -115,20 +115,19 @@ impl RangeSet {
         let mut parts = 0;
         let mut at = start;
         while at < end {
-            match self.at_or_after(at) {
-                Some((s, e)) if s < end => {
-                    if s > at {
-                        f(at, s);
-                        parts += 1;
-                    }
-                    at = e;
-                }
-                _ => {
-                    f(at, end);
-                    parts += 1;
-                    break;
-                }
+            let Some((s, e)) = self.at_or_after(at) else {
+                f(at, end);
+                parts += 1;
+                break;
+            };
+            // A range from `end` on leaves the gap up to `end`, and ends
+            // the walk (its end is beyond).
+            let s = s.min(end);
+            if s > at {
+                f(at, s);
+                parts += 1;
             }
+            at = e;
         }
         parts
     }
@@ -347,9 +346,21 @@ mod tests {
                     }
                 }
                 let mut gap_octets = Vec::new();
-                set.for_each_gap(10, 200, |s, e| gap_octets.extend(s..e));
+                let mut empty_gap = false;
+                let parts = set.for_each_gap(10, 200, |s, e| {
+                    empty_gap |= s >= e;
+                    gap_octets.extend(s..e);
+                });
                 let from_model: Vec<u64> = (10..200).filter(|x| !model.contains(x)).collect();
-                if gap_octets != from_model {
+                if gap_octets != from_model || empty_gap {
+                    return false;
+                }
+                // One part per maximal run of uncovered octets.
+                let gap_runs = from_model
+                    .iter()
+                    .filter(|&&x| x == 10 || model.contains(&(x - 1)))
+                    .count();
+                if parts != gap_runs {
                     return false;
                 }
             }
@@ -363,6 +374,10 @@ mod tests {
             let mut sb = Scoreboard::default();
             for (a, b) in sacks {
                 sb.insert(u64::from(a), u64::from(a) + u64::from(b % 8));
+            }
+            let sacked_runs = (0..300).filter(|&x| sb.is_sacked(x) && (x == 0 || !sb.is_sacked(x - 1))).count();
+            if sb.ranges() != sacked_runs {
+                return false;
             }
             let (una, nxt) = (u64::from(una % 64), 270u64);
             let lost = |s: u64| {

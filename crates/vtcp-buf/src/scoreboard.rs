@@ -276,6 +276,23 @@ mod tests {
     use alloc::collections::BTreeSet;
     use quickcheck::quickcheck;
 
+    /// The highest hole at its edges: none when SACKs cover everything
+    /// from SND.UNA up (a range below SND.UNA left over too), the run
+    /// below the lowest SACK, the whole flight when nothing is SACKed.
+    #[test]
+    fn highest_hole_at_its_edges() {
+        let mut sb = Scoreboard::default();
+        assert_eq!(sb.highest_hole(10, 20), Some((10, 20)));
+        assert_eq!(sb.highest_hole(20, 20), None);
+        sb.insert(15, 20);
+        assert_eq!(sb.highest_hole(10, 20), Some((10, 15)));
+        sb.insert(10, 15);
+        sb.insert(0, 5);
+        assert_eq!(sb.highest_hole(10, 20), None);
+        assert_eq!(sb.highest_hole(3, 20), Some((5, 10)));
+        assert_eq!(sb.ranges(), 2);
+    }
+
     quickcheck! {
         // RangeSet against a set of octets.
         fn range_set_matches_a_set_of_octets(ops: Vec<(u8, u8, u8)>) -> bool {

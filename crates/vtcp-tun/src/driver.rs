@@ -239,7 +239,8 @@ pub struct TunDriver {
 
 impl TunDriver {
     /// Starts a stack with these addresses on `tun`. `cfg.mtu` is
-    /// lowered to the device's MTU, so that the MSS advertised fits it.
+    /// lowered to the device's MTU where it can be read (from the
+    /// device's network namespace), so that the MSS advertised fits it.
     pub fn start(tun: Tun, cfg: StackConfig, addrs: &[IpAddr]) -> io::Result<Self> {
         Self::start_with(tun, cfg, addrs, false)
     }
@@ -257,8 +258,13 @@ impl TunDriver {
         addrs: &[IpAddr],
         transparent: bool,
     ) -> io::Result<Self> {
-        // The MSS advertised fits the device (RFC 9293 §3.7.1).
-        cfg.mtu = cfg.mtu.min(tun.mtu()?);
+        // The MSS advertised fits the device (RFC 9293 §3.7.1). Its MTU
+        // cannot be read from a thread outside the device's network
+        // namespace (the ioctl finds no such device); the configured MTU
+        // stands then.
+        if let Ok(mtu) = tun.mtu() {
+            cfg.mtu = cfg.mtu.min(mtu);
+        }
         let tun = Arc::new(tun);
         let stack = {
             let tun = Arc::clone(&tun);

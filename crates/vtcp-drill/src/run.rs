@@ -587,10 +587,7 @@ impl Runner {
                 let remote = SocketAddr::new(self.remote, SERVER_PORT);
                 match self.stack.connect(self.now, self.local, remote) {
                     Ok(key) => {
-                        if let Some(conn) = self.stack.conn_mut(key) {
-                            conn.set_hop_limit(s.ip.hop_limit);
-                            conn.set_traffic_class(s.ip.traffic_class);
-                        }
+                        self.apply_ip(key, s.ip);
                         self.ports = (key.local.port(), SERVER_PORT);
                         s.held = Held::Conn(key);
                         self.fds.insert(fd, s);
@@ -691,14 +688,20 @@ impl Runner {
             return self.result(line, call, -1, Some("EBADF"));
         };
         set(&mut s.ip, v);
-        if let Held::Conn(key) = s.held
-            && let Some(conn) = self.stack.conn_mut(key)
-        {
-            conn.set_hop_limit(s.ip.hop_limit);
-            conn.set_traffic_class(s.ip.traffic_class);
+        if let Held::Conn(key) = s.held {
+            self.apply_ip(key, s.ip);
         }
         self.fds.insert(fd, s);
         self.result(line, call, 0, None)
+    }
+
+    /// Gives a socket's IP fields to its connection, from its next
+    /// segment on.
+    fn apply_ip(&mut self, key: ConnKey, ip: IpFields) {
+        if let Some(conn) = self.stack.conn_mut(key) {
+            conn.set_hop_limit(ip.hop_limit);
+            conn.set_traffic_class(ip.traffic_class);
+        }
     }
 
     fn getsockopt(&mut self, line: &Line, call: &Syscall) -> Step {

@@ -800,11 +800,7 @@ impl TcpStream {
 
     /// The connection's statistics (RTT, cwnd, retransmissions, …).
     pub fn stats(&self) -> io::Result<Stats> {
-        let g = self.inner.net.shared().lock();
-        g.stack
-            .conn(self.inner.key)
-            .map(Conn::stats)
-            .ok_or_else(|| err(StackError::NotConnected))
+        self.with_conn(Conn::stats)
     }
 
     /// Turns Nagle's algorithm off (`true`) or on again, as
@@ -820,15 +816,14 @@ impl TcpStream {
 
     /// Whether Nagle's algorithm is off ([`TcpStream::set_nodelay`]).
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.with_config(|c| c.nodelay)
+        self.with_conn(|c| c.config().nodelay)
     }
 
     /// Sets the hop limit (IPv4 TTL, IPv6 Hop Limit) of this connection's
     /// segments from now on, as `std::net::TcpStream::set_ttl`; the
     /// [`SegmentWriter`] writes it (RFC 9293 MUST-49). At most 255.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        let ttl = u8::try_from(ttl)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, StackError::InvalidInput))?;
+        let ttl = u8::try_from(ttl).map_err(|_| err(StackError::InvalidInput))?;
         let shared = self.inner.net.shared();
         let mut g = shared.lock();
         conn_of(&mut g.stack, self.inner.key)?.set_hop_limit(Some(ttl));
@@ -838,15 +833,15 @@ impl TcpStream {
     /// The hop limit of this connection's segments ([`TcpStream::set_ttl`]);
     /// the IP layer's default, 64, unless set.
     pub fn ttl(&self) -> io::Result<u32> {
-        self.with_config(|c| u32::from(c.hop_limit.unwrap_or(crate::DEFAULT_HOP_LIMIT)))
+        self.with_conn(|c| u32::from(c.config().hop_limit.unwrap_or(crate::DEFAULT_HOP_LIMIT)))
     }
 
-    /// Reads the connection's configuration.
-    fn with_config<R>(&self, f: impl FnOnce(&vtcp_conn::ConnConfig) -> R) -> io::Result<R> {
+    /// Reads the connection under the stack's lock.
+    fn with_conn<R>(&self, f: impl FnOnce(&Conn) -> R) -> io::Result<R> {
         let g = self.inner.net.shared().lock();
         g.stack
             .conn(self.inner.key)
-            .map(|c| f(c.config()))
+            .map(f)
             .ok_or_else(|| err(StackError::NotConnected))
     }
 

@@ -991,8 +991,8 @@ impl Stack {
             .push_back((dst, src, IpFields::default(), rst.to_bytes()));
     }
 
-    fn syn_ack_params(&self, key: &ConnKey, now: Duration) -> SynAckParams {
-        let cfg = self.conn_config(*key);
+    /// What a cookie SYN-ACK offers, from its connection's configuration.
+    fn syn_ack_params(cfg: &ConnConfig, now: Duration) -> SynAckParams {
         SynAckParams {
             mss: cfg.mss,
             window: cfg.recv_buffer.min(65_535) as u16,
@@ -1022,7 +1022,10 @@ impl Stack {
             return;
         };
         let (local, remote) = Self::addrs(key);
-        let params = self.syn_ack_params(key, now);
+        // The connection's configuration, once: what the SYN-ACK offers and
+        // the IP fields it goes with (the cookie keeps neither).
+        let cfg = self.conn_config(*key);
+        let params = Self::syn_ack_params(&cfg, now);
         let synack = self.cookies.generate_synack(
             &syn,
             Addrs {
@@ -1034,9 +1037,8 @@ impl Stack {
         );
         self.counters.cookies_sent += 1;
         vtcp_conn::trace_event!(DEBUG, "SYN cookie sent");
-        // The IP fields the connection will have (the cookie keeps none).
-        let ip = IpFields::of(&self.conn_config(*key));
-        self.replies.push_back((dst, src, ip, synack.to_bytes()));
+        self.replies
+            .push_back((dst, src, IpFields::of(&cfg), synack.to_bytes()));
     }
 
     #[allow(

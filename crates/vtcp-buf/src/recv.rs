@@ -3,9 +3,9 @@
 use vtcp_seq::Seq;
 use vtcp_wire::{SackBlock, SackBlocks};
 
-use crate::SeqMap;
 use crate::ring::Ring;
 use crate::scoreboard::RangeSet;
+use crate::{MAX_CAPACITY, SeqMap};
 
 /// The least cap on separate out-of-order ranges held; [`RecvBuf::new`]
 /// allows more for large buffers ([`RecvBuf::default_max_ooo_ranges`]).
@@ -68,10 +68,11 @@ impl RecvBuf {
     }
 
     /// Like [`RecvBuf::new`], holding at most `max_ooo_ranges` separate
-    /// out-of-order ranges (at least 1).
+    /// out-of-order ranges (at least 1). The capacity is cut to
+    /// [`MAX_CAPACITY`].
     pub fn with_max_ooo_ranges(capacity: usize, rcv_nxt: Seq, max_ooo_ranges: usize) -> Self {
         Self {
-            ring: Ring::new(capacity),
+            ring: Ring::new(capacity.min(MAX_CAPACITY)),
             map: SeqMap::new(rcv_nxt, 0),
             read: 0,
             nxt: 0,

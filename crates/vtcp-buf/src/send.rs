@@ -2,9 +2,9 @@
 
 use vtcp_seq::Seq;
 
-use crate::SeqMap;
 use crate::ring::Ring;
 use crate::scoreboard::Scoreboard;
+use crate::{MAX_CAPACITY, SeqMap};
 
 /// What RFC 6675 §4 NextSeg() says to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,11 +38,11 @@ pub struct SendBuf {
 }
 
 impl SendBuf {
-    /// A buffer of `capacity` octets whose first data octet will have
-    /// sequence number `start` (ISS + 1).
+    /// A buffer of `capacity` octets (at most [`MAX_CAPACITY`]) whose
+    /// first data octet will have sequence number `start` (ISS + 1).
     pub fn new(capacity: usize, start: Seq) -> Self {
         Self {
-            ring: Ring::new(capacity),
+            ring: Ring::new(capacity.min(MAX_CAPACITY)),
             map: SeqMap::new(start, 0),
             una: 0,
             nxt: 0,
@@ -254,8 +254,11 @@ impl SendBuf {
         self.sacks.pipe(self.una, self.nxt, high_rxt, mss as u64) as usize
     }
 
+    /// The offset of `seq`, taken as within 2^31 of SND.UNA: everything
+    /// the buffer holds or was sent lies there (the window is at most
+    /// 2^30, RFC 7323 §2.3).
     fn offset(&self, seq: Seq) -> u64 {
-        self.map.offset(seq)
+        self.map.offset_near(seq, self.una)
     }
 
     /// SND.UNA: the oldest unacknowledged octet.

@@ -579,9 +579,15 @@ struct ForwardStats {
 }
 
 /// Connects to where `s` was headed and copies both ways; a destination
-/// that cannot be reached gets the client a RST.
+/// that cannot be reached gets the client a RST. Every chunk is counted
+/// as it is written (per flow and in `stats`), so a flow that ends in a
+/// reset or an error counts what it moved; its figures go to stderr when
+/// it ends.
 fn splice(s: TcpStream, upstream: Option<&Netns>, stats: &ForwardStats) {
     let Ok(dest) = s.local_addr() else { return };
+    let client = s
+        .peer_addr()
+        .map_or_else(|_| "?".to_owned(), |a| a.to_string());
     let connect = || std::net::TcpStream::connect_timeout(&dest, Duration::from_secs(10));
     let k = match upstream {
         Some(ns) => ns.enter(connect).and_then(|r| r),
@@ -597,20 +603,66 @@ fn splice(s: TcpStream, upstream: Option<&Netns>, stats: &ForwardStats) {
         s.abort();
         return;
     };
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
+    let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
+    let (up_end, down_end) = std::thread::scope(|scope| {
+        let out = scope.spawn(|| {
             let (mut from, mut to) = (&s, &k);
-            if let Ok(n) = io::copy(&mut from, &mut to) {
-                stats.up.fetch_add(n, Ordering::Relaxed);
-            }
+            let end = copy_counting(&mut from, &mut to, &[&up, &stats.up]);
             let _ = k.shutdown(Shutdown::Write);
+            end
         });
         let (mut from, mut to) = (&k2, &s2);
-        if let Ok(n) = io::copy(&mut from, &mut to) {
-            stats.down.fetch_add(n, Ordering::Relaxed);
-        }
+        let end = copy_counting(&mut from, &mut to, &[&down, &stats.down]);
         let _ = s2.shutdown(Shutdown::Write);
+        let out = out
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the copy panicked")));
+        (out, end)
     });
+    let how = |end: &io::Result<()>| match end {
+        Ok(()) => "end".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    eprintln!(
+        "vtcp: flow {client} -> {dest}: {} out ({}), {} back ({})",
+        up.load(Ordering::Relaxed),
+        how(&up_end),
+        down.load(Ordering::Relaxed),
+        how(&down_end),
+    );
+}
+
+/// Copies `from` to `to` until the end of `from` or an error, adding each
+/// chunk to every counter in `counts` as soon as it is written (a copy
+/// that fails half-way has counted what crossed before the failure).
+fn copy_counting(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    counts: &[&AtomicU64],
+) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let mut done = 0;
+        while done < n {
+            match to.write(&buf[done..n]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(k) => {
+                    done += k;
+                    for c in counts {
+                        c.fetch_add(k as u64, Ordering::Relaxed);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -645,6 +697,49 @@ mod tests {
         assert!("echo".parse::<ServiceSpec>().is_err());
         assert!("echo:0".parse::<ServiceSpec>().is_err());
         assert!("echo:70000".parse::<ServiceSpec>().is_err());
+    }
+
+    /// A writer that takes `room` bytes, then fails.
+    struct Failing {
+        room: usize,
+        got: Vec<u8>,
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::ConnectionReset.into());
+            }
+            let n = buf.len().min(self.room).min(1000);
+            self.room -= n;
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_copy_counts_what_it_wrote_also_when_it_fails() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let (flow, total) = (AtomicU64::new(0), AtomicU64::new(5));
+        let mut to = Failing {
+            room: 150_001,
+            got: Vec::new(),
+        };
+        let end = copy_counting(&mut &data[..], &mut to, &[&flow, &total]);
+        assert_eq!(end.unwrap_err().kind(), io::ErrorKind::ConnectionReset);
+        assert_eq!(flow.load(Ordering::Relaxed), 150_001);
+        assert_eq!(total.load(Ordering::Relaxed), 150_006);
+        assert_eq!(to.got, data[..150_001]);
+
+        let flow = AtomicU64::new(0);
+        let mut to = Vec::new();
+        copy_counting(&mut &data[..], &mut to, &[&flow]).unwrap();
+        assert_eq!(flow.load(Ordering::Relaxed), 200_000);
+        assert_eq!(to, data);
     }
 
     #[test]

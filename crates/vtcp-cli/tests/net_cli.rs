@@ -293,6 +293,295 @@ fn forward_splices_a_kernel_flow_to_a_kernel_server() {
     );
 }
 
+/// The per-flow line `vtcp forward` prints on stderr when a flow to
+/// `dest` ends: (octets out, octets back).
+fn flow_line(stderr: &str, dest: &str) -> (u64, u64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("vtcp: flow ") && l.contains(&format!("-> {dest}:")))
+        .unwrap_or_else(|| panic!("no flow to {dest} in:\n{stderr}"));
+    let mut numbers = line
+        .split_once(": ")
+        .and_then(|(_, rest)| rest.split_once(": "))
+        .map(|(_, figures)| figures)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|w| w.parse::<u64>().ok());
+    let (Some(out), Some(back)) = (numbers.next(), numbers.next()) else {
+        panic!("no figures in {line:?}");
+    };
+    (out, back)
+}
+
+/// The forwarder's total octets out and back, from its report.
+fn total_bytes(stdout: &str) -> (u64, u64) {
+    let b = field(stdout, "bytes");
+    let words: Vec<&str> = b.split_whitespace().collect();
+    match words[..] {
+        [out, "out,", back, "back"] => (out.parse().unwrap(), back.parse().unwrap()),
+        _ => panic!("bytes: {b:?}"),
+    }
+}
+
+/// A client namespace routing 198.19.0.0/16 into `vtcp forward` on
+/// device `tun`, and an upstream namespace holding 198.19.0.1 where the
+/// forwarder opens its kernel sockets.
+fn forward_lab(tun: &str) -> (Netns, Netns, Running) {
+    let client = Netns::unique("vtcp-cli-").unwrap();
+    let upstream = Netns::unique("vtcp-cli-").unwrap();
+    upstream
+        .ip(&["addr", "add", "198.19.0.1/32", "dev", "lo"])
+        .unwrap();
+    let fwd = Running::start(&[
+        "forward",
+        "--tun",
+        tun,
+        "--netns",
+        client.name(),
+        "--route",
+        "198.19.0.0/16",
+        "--upstream-netns",
+        upstream.name(),
+    ]);
+    (client, upstream, fwd)
+}
+
+/// A kernel server in `ns` at `addr` that runs `serve` on its first
+/// connection, on a thread.
+fn serve_once<T: Send + 'static>(
+    ns: &Netns,
+    addr: &str,
+    serve: impl FnOnce(std::net::TcpStream) -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let l = kernel::listen(ns, addr.parse().unwrap()).unwrap();
+    std::thread::spawn(move || {
+        let (k, _) = l.accept().unwrap();
+        k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        k.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        serve(k)
+    })
+}
+
+#[test]
+fn forward_counts_every_octet_also_of_flows_that_end_in_a_reset() {
+    if !lab_here("forward_counts_every_octet_also_of_flows_that_end_in_a_reset") {
+        return;
+    }
+    let (client, upstream, fwd) = forward_lab("vtf1");
+
+    // A flow that ends cleanly both ways.
+    let clean = serve_once(&upstream, "198.19.0.1:8080", |mut k| {
+        let got = recv_all(&mut k).unwrap();
+        k.write_all(b"received").unwrap();
+        got
+    });
+    let mut k = connect_when_up(client.name(), "198.19.0.1:8080".parse().unwrap());
+    let clean_bytes = 16 * (1 << 20) + 1;
+    let sum = send_pattern(&mut k, 11, clean_bytes).unwrap();
+    k.shutdown(Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    k.read_to_end(&mut answer).unwrap();
+    assert_eq!(answer, b"received");
+    assert_eq!(clean.join().unwrap(), (clean_bytes, sum));
+
+    // The client resets its flow once the server has had everything and
+    // answered: the forwarder's copy out ends in ConnectionReset.
+    let reset_out_bytes = 3 * (1 << 20) + 12_345;
+    let reset_out = serve_once(&upstream, "198.19.0.1:8082", move |mut k| {
+        let mut got = vec![0u8; reset_out_bytes as usize];
+        k.read_exact(&mut got).unwrap();
+        k.write_all(b"received").unwrap();
+        // Then the forwarder closes towards us.
+        let (rest, _) = recv_all(&mut k).unwrap();
+        (got, rest)
+    });
+    let sock = kernel::socket(&client, "198.19.0.1:8082".parse().unwrap()).unwrap();
+    sock.connect_timeout(
+        &"198.19.0.1:8082".parse::<SocketAddr>().unwrap().into(),
+        IO_TIMEOUT,
+    )
+    .unwrap();
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut sent = vec![0u8; reset_out_bytes as usize];
+    kernel::Pattern::new(12).fill(&mut sent);
+    (&sock).write_all(&sent).unwrap();
+    let mut answer = [0u8; 8];
+    (&sock).read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"received");
+    sock.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(sock);
+    let (got, rest) = reset_out.join().unwrap();
+    assert!(got == sent, "the bytes before the reset arrived intact");
+    assert_eq!(rest, 0);
+
+    // The server resets its flow once the client has had everything and
+    // answered: the forwarder's copy back ends in ConnectionReset.
+    let reset_back_bytes = 5 * (1 << 20) + 777;
+    let reset_back = serve_once(&upstream, "198.19.0.1:8083", move |mut k| {
+        send_pattern(&mut k, 13, reset_back_bytes).unwrap();
+        let mut ok = [0u8; 2];
+        k.read_exact(&mut ok).unwrap();
+        assert_eq!(&ok, b"ok");
+        kernel::abort(k).unwrap();
+    });
+    let mut k = connect_when_up(client.name(), "198.19.0.1:8083".parse().unwrap());
+    let mut got = vec![0u8; reset_back_bytes as usize];
+    k.read_exact(&mut got).unwrap();
+    k.write_all(b"ok").unwrap();
+    reset_back.join().unwrap();
+    let mut p = vec![0u8; reset_back_bytes as usize];
+    kernel::Pattern::new(13).fill(&mut p);
+    assert!(got == p, "the bytes before the reset arrived intact");
+    // The forwarder ends the flow towards us (a FIN or a reset): nothing
+    // more arrives.
+    let mut rest = Vec::new();
+    let _ = k.read_to_end(&mut rest);
+    assert!(rest.is_empty());
+    drop(k);
+
+    // Each flow has printed its line once both its copies ended.
+    std::thread::sleep(Duration::from_millis(500));
+    let out = fwd.interrupt();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(field(&stdout, "flows"), "3 forwarded, 0 refused upstream");
+    assert_eq!(
+        flow_line(&stderr, "198.19.0.1:8080"),
+        (clean_bytes, 8),
+        "{stderr}"
+    );
+    assert_eq!(
+        flow_line(&stderr, "198.19.0.1:8082"),
+        (reset_out_bytes, 8),
+        "{stderr}"
+    );
+    assert_eq!(
+        flow_line(&stderr, "198.19.0.1:8083"),
+        (2, reset_back_bytes),
+        "{stderr}"
+    );
+    assert_eq!(
+        total_bytes(&stdout),
+        (clean_bytes + reset_out_bytes + 2, 8 + 8 + reset_back_bytes),
+        "{stdout}\n{stderr}"
+    );
+    drop((client, upstream));
+}
+
+/// 64 flows of 256 MiB at once through `vtcp forward`, half of them
+/// towards the server and half back, each checked by SHA-256, and the
+/// forwarder's counters exact past 4 GiB each way.
+#[test]
+fn forward_carries_sixty_four_flows_of_256_mib_at_once() {
+    if !lab_here("forward_carries_sixty_four_flows_of_256_mib_at_once") {
+        return;
+    }
+    const FLOWS: u64 = 64;
+    const BYTES: u64 = 256 << 20;
+    let started = Instant::now();
+    let (client, upstream, fwd) = forward_lab("vtf2");
+    // Port 8090 takes what a flow sends; port 8091 sends the pattern of
+    // the seed the flow's first 8 octets name.
+    let sink = kernel::listen(&upstream, "198.19.0.1:8090".parse().unwrap()).unwrap();
+    let source = kernel::listen(&upstream, "198.19.0.1:8091".parse().unwrap()).unwrap();
+    let sinks = std::thread::spawn(move || {
+        (0..FLOWS / 2)
+            .map(|_| {
+                let (mut k, _) = sink.accept().unwrap();
+                k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                std::thread::spawn(move || recv_all(&mut k).unwrap())
+            })
+            .collect::<Vec<_>>()
+    });
+    let sources = std::thread::spawn(move || {
+        (0..FLOWS / 2)
+            .map(|_| {
+                let (mut k, _) = source.accept().unwrap();
+                k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                k.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+                std::thread::spawn(move || {
+                    let mut seed = [0u8; 8];
+                    k.read_exact(&mut seed).unwrap();
+                    let seed = u64::from_le_bytes(seed);
+                    let sum = send_pattern(&mut k, seed, BYTES).unwrap();
+                    k.shutdown(Shutdown::Write).unwrap();
+                    (seed, sum)
+                })
+            })
+            .collect::<Vec<_>>()
+    });
+    // The first flow waits for the forwarder to come up; the rest start
+    // together.
+    let first = connect_when_up(client.name(), "198.19.0.1:8090".parse().unwrap());
+    let mut firsts = Some(first);
+    let clients: Vec<_> = (0..FLOWS)
+        .map(|i| {
+            let up = i % 2 == 0;
+            let mut k = match firsts.take() {
+                Some(k) => k,
+                None => {
+                    let port = if up { 8090 } else { 8091 };
+                    kernel::connect(&client, SocketAddr::new([198, 19, 0, 1].into(), port)).unwrap()
+                }
+            };
+            std::thread::spawn(move || {
+                let seed = 100 + i;
+                if up {
+                    let sum = send_pattern(&mut k, seed, BYTES).unwrap();
+                    k.shutdown(Shutdown::Write).unwrap();
+                    (seed, (BYTES, sum))
+                } else {
+                    k.write_all(&seed.to_le_bytes()).unwrap();
+                    k.shutdown(Shutdown::Write).unwrap();
+                    (seed, recv_all(&mut k).unwrap())
+                }
+            })
+        })
+        .collect();
+    let mut sent_up = Vec::new();
+    let mut got_back = std::collections::HashMap::new();
+    for (i, c) in clients.into_iter().enumerate() {
+        let (seed, figures) = c.join().unwrap();
+        if i % 2 == 0 {
+            sent_up.push(figures);
+        } else {
+            got_back.insert(seed, figures);
+        }
+    }
+    let mut received: Vec<_> = sinks
+        .join()
+        .unwrap()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    received.sort_unstable();
+    sent_up.sort_unstable();
+    assert_eq!(received, sent_up, "every flow out arrived intact");
+    for h in sources.join().unwrap() {
+        let (seed, sum) = h.join().unwrap();
+        assert_eq!(got_back.get(&seed), Some(&(BYTES, sum)), "flow back {seed}");
+    }
+    let moved = started.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let out = fwd.interrupt();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(field(&stdout, "flows"), "64 forwarded, 0 refused upstream");
+    assert_eq!(
+        total_bytes(&stdout),
+        // Each flow back sent its 8-octet seed out.
+        (FLOWS / 2 * (BYTES + 8), FLOWS / 2 * BYTES),
+        "{stdout}"
+    );
+    eprintln!(
+        "64 flows of 256 MiB through vtcp forward: {:.1} s, {:.0} Mbit/s in all",
+        moved.as_secs_f64(),
+        (FLOWS * BYTES) as f64 * 8.0 / moved.as_secs_f64() / 1e6
+    );
+    drop((client, upstream));
+}
+
 #[test]
 fn a_busy_device_a_port_in_use_and_a_missing_namespace_are_clear_errors() {
     if !lab_here("a_busy_device_a_port_in_use_and_a_missing_namespace_are_clear_errors") {

@@ -41,6 +41,11 @@ pub fn connect_with_cc(ns: &Netns, addr: SocketAddr, cc: &str) -> io::Result<Tcp
     Ok(s)
 }
 
+/// Closes a kernel connection with a RST instead of a FIN (SO_LINGER 0).
+pub fn abort(s: TcpStream) -> io::Result<()> {
+    socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO))
+}
+
 /// A kernel socket made inside `ns`, for options std does not offer
 /// (SO_LINGER, TCP_MAXSEG) before `connect`.
 pub fn socket(ns: &Netns, addr: SocketAddr) -> io::Result<socket2::Socket> {

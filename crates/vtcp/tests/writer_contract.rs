@@ -444,10 +444,13 @@ const RST: u8 = 0x04;
 const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
 
+/// The ISNs of a server's SYN-ACKs, by the client's port.
+type Isns = Arc<Mutex<Vec<(u16, u32)>>>;
+
 /// A server stack at B, listening on port 80, whose writer records each
 /// SYN-ACK's ISN by the client's port.
-fn batch_stack() -> (NetStack, TcpListener, Arc<Mutex<Vec<(u16, u32)>>>) {
-    let isns: Arc<Mutex<Vec<(u16, u32)>>> = Arc::default();
+fn batch_stack() -> (NetStack, TcpListener, Isns) {
+    let isns: Isns = Arc::default();
     let mut cfg = config(|_| {});
     cfg.checksums = false;
     let net = {

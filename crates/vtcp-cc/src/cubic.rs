@@ -214,6 +214,17 @@ impl CongestionController for Cubic {
         self.srtt = srtt;
     }
 
+    /// RFC 9438 §5.8: W_cubic(t) does not count time in which the window
+    /// went unused; the epoch moves forward by it, as Linux's
+    /// `bictcp_cwnd_event` moves `epoch_start` after an idle period.
+    fn on_window_unused(&mut self, now: Duration) {
+        let unused = now.saturating_sub(self.now);
+        if let Some(e) = self.epoch.as_mut() {
+            e.start += unused;
+        }
+        self.now = self.now.max(now);
+    }
+
     fn on_timeout(&mut self, flight_size: u32) {
         let ssthresh = self.congestion_event(flight_size);
         self.window.on_timeout(ssthresh);
@@ -265,6 +276,33 @@ mod tests {
             now += step;
         }
         now
+    }
+
+    /// RFC 9438 §5.8: ten seconds in which the window went unused do not
+    /// count in W_cubic(t): the window after them is the one a sender
+    /// without the pause has, where counting them would have jumped it
+    /// past W_max.
+    #[test]
+    fn time_the_window_went_unused_is_left_out() {
+        let (mut busy, mut paused) = (after_loss_at(100), after_loss_at(100));
+        let t = Duration::from_secs(1);
+        let second = Duration::from_secs(1);
+        run(&mut busy, t, 2 * second, RTT);
+        // One second of use, ten of ACKs with the window unused (one per
+        // RTT), one more of use.
+        let mut now = run(&mut paused, t, second, RTT);
+        while now < t + 11 * second {
+            paused.on_window_unused(now);
+            now += RTT;
+        }
+        run(&mut paused, now, second, RTT);
+        assert_eq!(paused.send_window(), busy.send_window());
+        assert!(busy.send_window() < 100 * MSS, "still below W_max");
+        // Without the call, the ten seconds count.
+        let mut counted = after_loss_at(100);
+        let now = run(&mut counted, t, second, RTT);
+        run(&mut counted, now + 10 * second, second, RTT);
+        assert!(counted.send_window() > busy.send_window());
     }
 
     #[test]

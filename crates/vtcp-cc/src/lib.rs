@@ -137,6 +137,17 @@ pub trait CongestionController: fmt::Debug {
         self.on_ack(bytes_acked);
     }
 
+    /// New data was acknowledged while the congestion window was not in
+    /// use (the application or the peer's window held the sender back:
+    /// RFC 7661 §4.1, Linux's `tcp_is_cwnd_limited`). The engine calls this
+    /// instead of [`on_ack_at`](Self::on_ack_at) outside recovery: the
+    /// window does not grow. Controllers that model time leave the unused
+    /// period out of their clock (RFC 9438 §5.8); the default does
+    /// nothing.
+    fn on_window_unused(&mut self, now: Duration) {
+        let _ = now;
+    }
+
     /// A new smoothed RTT estimate. Controllers that model time use it.
     fn on_rtt_sample(&mut self, srtt: Duration) {
         let _ = srtt;

@@ -63,6 +63,10 @@ impl Controller {
         each_controller!(self, c => c.on_ack_at(bytes_acked, now));
     }
 
+    pub(crate) fn on_window_unused(&mut self, now: Duration) {
+        each_controller!(self, c => c.on_window_unused(now));
+    }
+
     pub(crate) fn on_rtt_sample(&mut self, srtt: Duration) {
         each_controller!(self, c => c.on_rtt_sample(srtt));
     }

@@ -1208,11 +1208,11 @@ impl Conn {
         let mut delivered = Delivered::default();
         for b in v.sack_blocks.iter() {
             self.stats.sack_blocks_seen += 1;
-            if self.opts.sack_ok {
-                self.snd.buf.mark_sacked(b.left, b.right);
-                if rack {
-                    self.recovery.sent.on_sack(b.left, b.right, &mut delivered);
-                }
+            // Only blocks the scoreboard takes (within what was sent,
+            // above SND.UNA) mark the RACK log too.
+            if self.opts.sack_ok && self.snd.buf.mark_sacked(b.left, b.right) && rack {
+                let left = b.left.max_seq(una_before);
+                self.recovery.sent.on_sack(left, b.right, &mut delivered);
             }
         }
         // RFC 2883 §4: a first block below the cumulative ACK, or inside
@@ -1252,7 +1252,7 @@ impl Conn {
             && (wnd == self.snd.wnd || newly_sacked)
             && self.flight() > 0
         {
-            self.recovery.dup_acks += 1;
+            self.recovery.dup_acks = self.recovery.dup_acks.saturating_add(1);
             if self.cc.in_recovery() {
                 self.cc.on_recovery_dup_ack();
             } else if !rack
@@ -1328,6 +1328,7 @@ impl Conn {
         if self.snd.nxt.before(ack) {
             self.snd.nxt = ack;
         }
+        self.snd.forget_acked_short(ack);
         self.retries = 0;
         self.stats.bytes_acked += data_acked as u64;
         // RTT: timestamps on every ACK, else one segment at a time (Karn).
@@ -1352,8 +1353,14 @@ impl Conn {
                     self.recovery.retransmit_at = Some(self.snd.buf.una());
                 }
             }
-        } else {
+        } else if self.snd.cwnd_use.may_grow(
+            self.cc.send_window(),
+            self.cc.send_window() < self.cc.ssthresh(),
+        ) {
             self.cc.on_ack_at(data_acked as u32, now);
+        } else {
+            // RFC 7661 §4.1: a window the sender did not use does not grow.
+            self.cc.on_window_unused(now);
         }
         if self.recovery.high_rxt.before(self.snd.buf.una()) {
             self.recovery.high_rxt = self.snd.buf.una();
@@ -1723,7 +1730,9 @@ impl Conn {
             return free;
         }
         let used = self.snd.buf.capacity() - free;
-        let limit = (2 * self.cc.send_window() as usize).max(SEND_BUFFER_FLOOR);
+        let limit = (self.cc.send_window() as usize)
+            .saturating_mul(2)
+            .max(SEND_BUFFER_FLOOR);
         free.min(limit.saturating_sub(used))
     }
 
@@ -2169,8 +2178,12 @@ impl Conn {
         } else {
             self.recovery.dup_acks.min(2) as usize * mss
         };
-        let cwnd_room = (cwnd + limited).saturating_sub(in_flight);
+        let cwnd_room = cwnd.saturating_add(limited).saturating_sub(in_flight);
         let room = wnd_room.min(cwnd_room);
+        // Data waits and the congestion window leaves no room for it.
+        let held_back = pending > 0 && cwnd_room < pending.min(mss);
+        let (una, nxt) = (self.snd.una(), self.snd.nxt);
+        self.snd.cwnd_use.observe(held_back, in_flight, una, nxt);
         if pending > 0 && self.probe_needed && wnd_room == 0 {
             // Zero-window probe (RFC 9293 §3.8.6.1): one octet beyond the
             // window, backing off.

@@ -77,6 +77,7 @@
 mod autotune;
 mod config;
 mod conn;
+mod cwnd_use;
 pub mod defaults;
 mod negotiated;
 mod recovery;

@@ -44,6 +44,8 @@ pub(crate) struct RecvSide {
 impl RecvSide {
     /// Nothing received yet.
     pub(crate) fn new(buffer: usize, initial: usize, auto_tune: bool, now: Duration) -> Self {
+        // What the buffer can hold: auto-tuning's limit must not exceed it.
+        let buffer = buffer.min(vtcp_buf::MAX_CAPACITY);
         Self {
             irs: Seq(0),
             buf: RecvBuf::new(buffer, Seq(0)),
@@ -68,8 +70,15 @@ impl RecvSide {
     }
 
     /// The window last advertised (RCV.WND).
+    /// Zero once RCV.NXT reaches the right edge (or passes it, by a FIN
+    /// at the edge): the distance would wrap to nearly 2^32.
     pub(crate) fn wnd(&self) -> u32 {
-        self.adv_right.distance_from(self.nxt()).min(1 << 30)
+        let nxt = self.nxt();
+        if self.adv_right.after(nxt) {
+            self.adv_right.distance_from(nxt).min(1 << 30)
+        } else {
+            0
+        }
     }
 
     /// The receive window: room in the buffer, within what auto-tuning
@@ -151,5 +160,30 @@ mod tests {
             }
             true
         }
+    }
+
+    /// RCV.WND is zero once RCV.NXT reaches the right edge, and stays zero
+    /// when a FIN at the edge takes RCV.NXT one past it: the distance
+    /// across the wrap must not become a window of 2^30.
+    #[test]
+    fn the_window_closes_at_the_right_edge_and_past_it() {
+        for start in [0, (1 << 31) - 10, u32::MAX - 10] {
+            let mut rx = RecvSide::new(64 * 1024, 16 * 1024, false, Duration::ZERO);
+            rx.buf = RecvBuf::new(64 * 1024, Seq(start));
+            rx.adv_right = Seq(start) + 100;
+            assert_eq!(rx.wnd(), 100);
+            rx.buf.insert(Seq(start), &[0; 100]);
+            assert_eq!(rx.wnd(), 0, "at the edge");
+            rx.fin_consumed = true;
+            assert_eq!(rx.wnd(), 0, "a FIN past the edge");
+        }
+    }
+
+    /// Auto-tuning's limit never exceeds what a buffer can hold, however
+    /// large the configured size.
+    #[test]
+    fn a_huge_buffer_is_cut_to_what_the_ring_holds() {
+        let rx = RecvSide::new(usize::MAX / 2, 16 * 1024, false, Duration::ZERO);
+        assert_eq!(rx.autotune.limit(), vtcp_buf::MAX_CAPACITY);
     }
 }

@@ -5,6 +5,8 @@
 use vtcp_buf::SendBuf;
 use vtcp_seq::Seq;
 
+use crate::cwnd_use::CwndUse;
+
 /// What the sender owns.
 #[derive(Debug)]
 pub(crate) struct SendSide {
@@ -38,6 +40,8 @@ pub(crate) struct SendSide {
     /// The end of the latest zero-window probe's octet, sent beyond
     /// SND.NXT, until the next ACK.
     pub(crate) probe_end: Option<Seq>,
+    /// Whether the congestion window limited sending (RFC 7661).
+    pub(crate) cwnd_use: CwndUse,
 }
 
 impl SendSide {
@@ -58,6 +62,7 @@ impl SendSide {
             fin_acked: false,
             short_end: None,
             probe_end: None,
+            cwnd_use: CwndUse::new(iss),
         }
     }
 
@@ -91,6 +96,16 @@ impl SendSide {
             .is_some_and(|end| end.after(self.una()) && end.before_eq(self.nxt))
     }
 
+    /// An ACK up to `ack` arrived: Minshall's short segment, once
+    /// acknowledged, is forgotten. Kept, its end would come round again
+    /// after 2^32 octets and hold a short segment back as if it were
+    /// unacknowledged.
+    pub(crate) fn forget_acked_short(&mut self, ack: Seq) {
+        if self.short_end.is_some_and(|end| ack.after_eq(end)) {
+            self.short_end = None;
+        }
+    }
+
     /// RFC 9293 §3.10.7.4: a segment newer than the last window update
     /// (`seq`, `ack`) sets SND.WND to `wnd`. Returns whether the window
     /// grew.
@@ -104,5 +119,32 @@ impl SendSide {
             return opened;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A short segment acknowledged and 2^32 octets later: the old end
+    /// lies inside the flight again, and must not count as a short
+    /// segment unacknowledged.
+    #[test]
+    fn an_acknowledged_short_segment_does_not_come_back_after_2_32() {
+        let mut s = SendSide::new(Seq(1000), 1024);
+        s.syn_acked = true;
+        s.buf.write(&[0; 200]);
+        s.buf.advance_sent(100);
+        s.nxt = s.buf.nxt();
+        s.short_end = Some(Seq(1101));
+        assert!(s.short_unacked());
+        s.buf.acknowledge(Seq(1101));
+        s.forget_acked_short(Seq(1101));
+        assert!(!s.short_unacked());
+        assert_eq!(s.short_end, None);
+        // 2^32 octets later the same sequence numbers are in flight.
+        s.short_end = Some(Seq(1101));
+        s.forget_acked_short(Seq(1050));
+        assert!(s.short_end.is_some(), "not yet acknowledged");
     }
 }

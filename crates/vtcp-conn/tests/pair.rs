@@ -425,3 +425,44 @@ fn buffers_give_their_memory_back_once_both_directions_are_over() {
     assert_eq!(p.server.as_ref().unwrap().state(), State::TimeWait);
     assert_eq!(p.server.as_ref().unwrap().buffer_memory(), 0);
 }
+
+/// RFC 7661 §4.1 (Linux's `tcp_is_cwnd_limited`): a sender held back by
+/// the peer's window does not grow its congestion window. 4 MiB through a
+/// 16 KiB receive window on a clean link: every controller ends with a
+/// window of at most twice what the receiver let out (slow start may
+/// double what was in flight) and a segment; the rule off, the window
+/// grew by every octet acknowledged (about 4 MiB).
+#[test]
+fn a_window_the_sender_did_not_use_does_not_grow() {
+    let data = pattern(4 << 20, 9);
+    for cc in [
+        Congestion::NewReno,
+        Congestion::HighSpeed,
+        Congestion::Cubic,
+    ] {
+        let name = format!("{cc:?}");
+        let tweak = move |c: &mut ConnConfig| {
+            c.recv_buffer = 16 * 1024;
+            c.auto_tune = false;
+            c.congestion = match name.as_str() {
+                "NewReno" => Congestion::NewReno,
+                "HighSpeed" => Congestion::HighSpeed,
+                _ => Congestion::Cubic,
+            };
+        };
+        let (got, _, p) = transfer(3, CLEAN, &data, &[], &tweak);
+        assert!(
+            got == data,
+            "{cc:?}: {} of {} octets",
+            got.len(),
+            data.len()
+        );
+        let stats = p.client.stats();
+        assert!(stats.bytes_acked >= data.len() as u64);
+        assert!(
+            stats.cwnd as usize <= 2 * 16 * 1024 + 1460,
+            "{cc:?}: cwnd {} with a 16 KiB peer window",
+            stats.cwnd
+        );
+    }
+}

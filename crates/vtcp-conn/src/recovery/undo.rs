@@ -145,6 +145,11 @@ impl Undo {
         }
         let left = left.max_seq(e.marker);
         let right = right.min_seq(e.high);
+        if !right.after(left) {
+            // An empty or inverted block (the wire does not check): a
+            // distance across the wrap would count every octet.
+            return (0, None);
+        }
         let reported = u64::from(right.distance_from(left)).min(e.rxt_unreported);
         e.rxt_unreported -= reported;
         if e.rxt_unreported == 0 {
@@ -211,6 +216,19 @@ mod tests {
         assert_eq!(u.on_dsack(Seq(1000), Seq(2000)), (1000, None));
         assert_eq!(u.on_dsack(Seq(2000), Seq(2500)), (500, Some(prior())));
         assert_eq!(u.on_dsack(Seq(2000), Seq(2500)), (0, None), "over");
+    }
+
+    /// An inverted block (the wire does not check left < right) inside the
+    /// episode reports nothing: its distance across the wrap would have
+    /// counted every retransmitted octet and undone the reduction.
+    #[test]
+    fn an_inverted_dsack_block_reports_nothing() {
+        let mut u = Undo::default();
+        u.on_reduction(prior(), Seq(1000), Seq(9000));
+        u.on_retransmit(1000, None);
+        assert_eq!(u.on_dsack(Seq(2000), Seq(1010)), (0, None));
+        assert_eq!(u.on_dsack(Seq(1500), Seq(1500)), (0, None), "empty");
+        assert_eq!(u.on_dsack(Seq(1000), Seq(2000)), (1000, Some(prior())));
     }
 
     #[test]

@@ -292,10 +292,11 @@ pub(crate) fn veth_pair() -> io::Result<(Netns, Netns)> {
     Ok((a, b))
 }
 
-fn veth(offloads: bool, time: Duration) -> io::Result<f64> {
-    let (a, b) = veth_pair()?;
+/// Turns the offloads of both ends of a [`veth_pair`] on or off
+/// (`ethtool -K … tso gso gro tx rx`).
+fn veth_offloads(a: &Netns, b: &Netns, offloads: bool) -> io::Result<()> {
     let state = if offloads { "on" } else { "off" };
-    for (ns, dev) in [(&a, "va"), (&b, "vb")] {
+    for (ns, dev) in [(a, "va"), (b, "vb")] {
         let st = std::process::Command::new("ip")
             .args(["netns", "exec", ns.name(), "ethtool", "-K", dev])
             .args([
@@ -309,6 +310,12 @@ fn veth(offloads: bool, time: Duration) -> io::Result<f64> {
             )));
         }
     }
+    Ok(())
+}
+
+fn veth(offloads: bool, time: Duration) -> io::Result<f64> {
+    let (a, b) = veth_pair()?;
+    veth_offloads(&a, &b, offloads)?;
     let l = kernel::listen(&b, SocketAddr::new(PEER_V4, 7101))?;
     let f = kernel_sends(&a, SocketAddr::new(PEER_V4, 7101), None, time, move || {
         let (s, _) = l.accept()?;
@@ -345,8 +352,10 @@ impl Throughput {
 }
 
 /// A namespace with a TUN interface of `queues` queues (one vtcp stack
-/// each, all at 198.18.0.2), the kernel at 198.18.0.1.
-pub(crate) fn tun_stacks(offload: bool, queues: usize) -> io::Result<(Vec<TunDriver>, Netns)> {
+/// each, all at 198.18.0.2), the kernel at 198.18.0.1; with `offload`,
+/// the device has IFF_VNET_HDR. No relay: each driver reads and writes
+/// the device itself.
+pub fn tun_stacks(offload: bool, queues: usize) -> io::Result<(Vec<TunDriver>, Netns)> {
     let ns = Netns::unique(crate::NETNS_PREFIX)?;
     let mut cfg = vtcp_tun::TunConfig::named("vtcp0");
     cfg.offload = offload;
@@ -511,4 +520,174 @@ pub fn throughput(time: Duration) -> io::Result<Throughput> {
         veth(true, time)?,
     ));
     Ok(Throughput { rows })
+}
+
+/// What [`flows_at_once`] measured.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlowFigures {
+    /// Goodput of all flows together, Mbit/s.
+    pub mbps: f64,
+    /// The slowest flow's goodput as a share of an even split of the
+    /// total (1.0: every flow got the same).
+    pub slowest_share: f64,
+}
+
+/// `flows` connections at once, each made by `connect` and accepted by
+/// `accept` (one pair after another), then all sending the pattern for
+/// `time` and closing; the receivers read to the end.
+fn flows_at_once<W, R>(
+    flows: usize,
+    time: Duration,
+    connect: impl Fn() -> io::Result<W>,
+    mut accept: impl FnMut() -> io::Result<R>,
+) -> io::Result<FlowFigures>
+where
+    W: Write + Send + 'static,
+    R: Read + Send + 'static,
+{
+    let mut pairs = Vec::with_capacity(flows);
+    for _ in 0..flows {
+        let w = connect()?;
+        pairs.push((w, accept()?));
+    }
+    let start = Instant::now();
+    let mut receivers = Vec::with_capacity(flows);
+    let mut senders = Vec::with_capacity(flows);
+    for (mut w, mut r) in pairs {
+        receivers.push(std::thread::spawn(move || drain(&mut r).map(|(n, _)| n)));
+        senders.push(std::thread::spawn(move || send_for(&mut w, time)));
+    }
+    for s in senders {
+        s.join()
+            .map_err(|_| io::Error::other("a sender panicked"))??;
+    }
+    let mut got = Vec::with_capacity(flows);
+    for r in receivers {
+        got.push(
+            r.join()
+                .map_err(|_| io::Error::other("a receiver panicked"))??,
+        );
+    }
+    let elapsed = start.elapsed();
+    let total: u64 = got.iter().sum();
+    let slowest = got.iter().copied().min().unwrap_or(0);
+    Ok(FlowFigures {
+        mbps: mbps(total, elapsed),
+        slowest_share: slowest as f64 * flows as f64 / total.max(1) as f64,
+    })
+}
+
+/// One row of [`flows`]: a number of flows at once on each path.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowsRow {
+    /// Flows at once.
+    pub flows: usize,
+    /// The kernel sending to vtcp over a plain TUN device.
+    pub to_vtcp: FlowFigures,
+    /// vtcp sending to the kernel over the same device.
+    pub from_vtcp: FlowFigures,
+    /// The kernel sending to the kernel over a veth pair, offloads off.
+    pub veth: FlowFigures,
+}
+
+/// 1, 4, 16, 64 (`counts`) flows at once, each sending for `time`: the
+/// kernel to vtcp and vtcp to the kernel on a plain TUN device (one
+/// queue, one stack), and two kernels over a veth pair without offloads.
+/// Each sender writes the pattern and closes; each receiver counts what it
+/// reads (no checksum, as in [`throughput`]).
+pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
+    let mut rows = Vec::new();
+    for &n in counts {
+        let (drivers, ns) = tun_stacks(false, 1)?;
+        let net = drivers[0].net().clone();
+        // Enough ports and half-open room for 64 handshakes in a row.
+        let l = vtcp::TcpListener::bind_with_backlog(&net, SocketAddr::new(PEER_V4, 7501), 256)?;
+        let to_vtcp = flows_at_once(
+            n,
+            time,
+            || kernel::connect(&ns, SocketAddr::new(PEER_V4, 7501)),
+            || {
+                let (s, _) = l
+                    .accept_timeout(IO_TIMEOUT)?
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))?;
+                s.set_read_timeout(Some(IO_TIMEOUT))?;
+                Ok(s)
+            },
+        )?;
+        let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7502))?;
+        let from_vtcp = flows_at_once(
+            n,
+            time,
+            || {
+                let s = vtcp::TcpStream::connect_timeout(
+                    &net,
+                    SocketAddr::new(KERNEL_V4, 7502),
+                    IO_TIMEOUT,
+                )?;
+                s.set_write_timeout(Some(IO_TIMEOUT))?;
+                Ok(s)
+            },
+            || {
+                let (s, _) = kl.accept()?;
+                s.set_read_timeout(Some(IO_TIMEOUT))?;
+                Ok(s)
+            },
+        )?;
+        drop((l, kl, net, drivers, ns));
+        let (a, b) = veth_pair()?;
+        veth_offloads(&a, &b, false)?;
+        let vl = kernel::listen(&b, SocketAddr::new(PEER_V4, 7503))?;
+        let veth = flows_at_once(
+            n,
+            time,
+            || kernel::connect(&a, SocketAddr::new(PEER_V4, 7503)),
+            || {
+                let (s, _) = vl.accept()?;
+                s.set_read_timeout(Some(IO_TIMEOUT))?;
+                Ok(s)
+            },
+        )?;
+        let row = FlowsRow {
+            flows: n,
+            to_vtcp,
+            from_vtcp,
+            veth,
+        };
+        eprint!(
+            "{}",
+            flows_table(std::slice::from_ref(&row))
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+        eprintln!();
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The markdown table of [`flows`].
+pub fn flows_table(rows: &[FlowsRow]) -> String {
+    let mut s = String::from(
+        "| flows | kernel → vtcp, plain TUN, Mbit/s | slowest flow | vtcp → kernel, plain TUN, \
+         Mbit/s | slowest flow | kernel → kernel, veth, offloads off, Mbit/s | slowest flow | \
+         TUN receiving / veth | TUN sending / veth |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    let pc = |x: f64| format!("{:.0} %", 100.0 * x);
+    for r in rows {
+        s += &format!(
+            "| {} | {:.0} | {} | {:.0} | {} | {:.0} | {} | {} | {} |\n",
+            r.flows,
+            r.to_vtcp.mbps,
+            pc(r.to_vtcp.slowest_share),
+            r.from_vtcp.mbps,
+            pc(r.from_vtcp.slowest_share),
+            r.veth.mbps,
+            pc(r.veth.slowest_share),
+            pc(r.to_vtcp.mbps / r.veth.mbps.max(1e-9)),
+            pc(r.from_vtcp.mbps / r.veth.mbps.max(1e-9)),
+        );
+    }
+    s
 }

@@ -14,6 +14,8 @@
 //!   kernel.
 //! - [`kernel`]: what the kernel's side runs (sinks, sources, echo) and
 //!   the checks of what arrived.
+//! - [`bench`], [`echo`]: the measurements; [`soak`]: a long run of
+//!   everything at once, watched for stalls.
 //!
 //! Only addresses in 198.18.0.0/15 and fd00::/8 are used, only inside the
 //! lab's own namespaces. The lab needs root, `ip` and `/dev/net/tun`;
@@ -24,6 +26,7 @@ pub mod capture;
 pub mod echo;
 pub mod kernel;
 pub mod relay;
+pub mod soak;
 pub mod topo;
 
 /// Whether a lab test may run: only under `cargo xtask interop`

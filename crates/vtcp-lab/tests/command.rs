@@ -23,6 +23,10 @@ fn bad_arguments_print_the_usage_once_and_exit_2() {
         &["bench", "point", "inf", "0", "20"],
         &["echo-server", "not-an-address"],
         &["capture"],
+        &["bench", "flows", "0"],
+        &["soak"],
+        &["soak", "0"],
+        &["soak", "forever"],
     ] {
         let out = lab(args);
         let stderr = String::from_utf8_lossy(&out.stderr);

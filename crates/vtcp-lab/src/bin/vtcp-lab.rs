@@ -13,6 +13,13 @@
 //!   response through 100, 1,000 and 10,000 connections at once, the
 //!   kernel serving against vtcp's blocking and async API
 //!   (`vtcp_lab::echo`).
+//! - `vtcp-lab bench flows [SECONDS]`: 1, 4, 16 and 64 flows at once on
+//!   a plain TUN device, both ways, beside two kernels over a veth pair
+//!   (`vtcp_lab::bench::flows`).
+//! - `vtcp-lab soak MINUTES`: bulk transfers both ways, request/response
+//!   exchanges and connections opened and closed in a loop, all at once
+//!   against the kernel, a line every 5 s; a connection without progress
+//!   for 5 s fails it (`vtcp_lab::soak`).
 //! - `vtcp-lab echo-server ADDR`: the kernel's echo server of that
 //!   benchmark, which it starts in a namespace of its own.
 
@@ -23,7 +30,7 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: vtcp-lab capture DIR | bench matrix [SECONDS] | bench throughput [SECONDS] \
      | bench point LOSS% REORDER% RTT_MS [SECONDS] | bench echo [SECONDS [CONNECTIONS...]] \
-     | echo-server ADDR";
+     | bench flows [SECONDS] | soak MINUTES | echo-server ADDR";
 
 /// Why the command failed: printed once, by `main`.
 enum Failure {
@@ -46,6 +53,8 @@ enum Command<'a> {
     Point(vtcp_lab::bench::Point, Duration),
     Matrix(Duration),
     Throughput(Duration),
+    Flows(Duration),
+    Soak(Duration),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +123,13 @@ fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, Failure> {
         ["bench", "throughput", rest @ ..] if rest.len() <= 1 => {
             Command::Throughput(seconds(rest.first())?)
         }
+        ["bench", "flows", rest @ ..] if rest.len() <= 1 => Command::Flows(seconds(rest.first())?),
+        ["soak", minutes] => match minutes.parse::<f64>() {
+            Ok(m) if m > 0.0 && m <= 24.0 * 60.0 => {
+                Command::Soak(Duration::from_secs_f64(m * 60.0))
+            }
+            _ => return Err(Failure::Usage),
+        },
         _ => return Err(Failure::Usage),
     })
 }
@@ -139,7 +155,37 @@ fn run(command: Command<'_>) -> Result<(), Failure> {
         }
         Command::Matrix(time) => matrix(time),
         Command::Throughput(time) => throughput(time),
+        Command::Flows(time) => {
+            let rows = vtcp_lab::bench::flows(&[1, 4, 16, 64], time)
+                .map_err(|e| failed("bench flows", e))?;
+            print!("{}", vtcp_lab::bench::flows_table(&rows));
+            Ok(())
+        }
+        Command::Soak(time) => soak(time),
     }
+}
+
+fn soak(time: Duration) -> Result<(), Failure> {
+    use vtcp_lab::soak;
+    println!(
+        "soak for {:.1} min: {} bulk connections each way, {} request/response connections each \
+         way, an open/close loop each way; a stall of 5 s fails",
+        time.as_secs_f64() / 60.0,
+        soak::BULK_FLOWS,
+        soak::EXCHANGE_FLOWS,
+    );
+    let last = soak::soak(soak::Soak::new(time), &mut std::io::stdout())
+        .map_err(|why| failed("soak failed", why))?;
+    println!(
+        "soak passed: {:.1} GiB kernel->vtcp, {:.1} GiB vtcp->kernel, {} exchanges, {} open/close \
+         cycles, longest stall {:.2} s",
+        last.to_vtcp as f64 / f64::from(1u32 << 30),
+        last.to_kernel as f64 / f64::from(1u32 << 30),
+        last.exchanges,
+        last.cycles,
+        last.longest_stall.as_secs_f64(),
+    );
+    Ok(())
 }
 
 fn matrix(time: Duration) -> Result<(), Failure> {

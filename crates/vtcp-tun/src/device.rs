@@ -1,5 +1,6 @@
 //! A TUN device on Linux: created (or attached to) by name, read and
-//! written one IP packet at a time, and stopped from another thread.
+//! written one IP packet at a time (reads also without blocking, to drain
+//! it in batches), and stopped from another thread.
 //!
 //! The ioctls are tun-rs's (see docs/architecture.md for why that crate).
 //! Addresses and routes are not this module's business: the CLI and the
@@ -8,6 +9,7 @@
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
 
@@ -170,11 +172,34 @@ impl Tun {
     /// virtio-net header with offloads on, the MTU otherwise). `Ok(None)`
     /// once [`Tun::stop`] was called.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        self.recv_within(buf, None)
+    }
+
+    /// Reads the next packet into `buf` if one is waiting, without
+    /// blocking: `Ok(None)` when the device has none (or once
+    /// [`Tun::stop`] was called). A reader that drains the device in
+    /// batches blocks in [`Tun::recv`] for the first packet and takes the
+    /// rest with this. (A zero timeout on the interruptible read: one
+    /// `poll` that does not wait, then the `read`; the device stays in
+    /// blocking mode, so its writes are unchanged.)
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        match self.recv_within(buf, Some(Duration::ZERO)) {
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
+            r => r,
+        }
+    }
+
+    /// [`Tun::recv`], waiting at most `timeout` (`TimedOut` past it).
+    fn recv_within(
+        &self,
+        buf: &mut [u8],
+        timeout: Option<Duration>,
+    ) -> io::Result<Option<Received>> {
         loop {
             if self.stopped.load(Ordering::Acquire) {
                 return Ok(None);
             }
-            match self.dev.recv_intr(buf, &self.stop) {
+            match self.dev.recv_intr_timeout(buf, &self.stop, timeout) {
                 Ok(n) if !self.vnet_hdr => {
                     return Ok(Some(Received {
                         start: 0,

@@ -1,6 +1,8 @@
 //! Runs a [`NetStack`] on a [`Tun`]: a reader thread takes packets off the
-//! device and hands their segments to the stack; the stack's writer wraps
-//! what it sends in IP and writes it to the device. Echo requests are
+//! device in batches and hands their segments to the stack, a batch at a
+//! time; the stack's writer (on the stack's writer thread, so that the
+//! reader never waits for a write) wraps what it sends in IP and writes it
+//! to the device. Echo requests are
 //! answered, path-MTU reports that pass RFC 5927's checks lower the MSS of
 //! the connection they name, and every packet dropped is counted by its
 //! reason.
@@ -187,32 +189,59 @@ impl IpStack {
     /// an echo request is answered, a path-MTU report is checked and
     /// applied, anything else is dropped and counted.
     pub fn handle_ip(&self, packet: &[u8]) {
-        self.counts.bump(Counts::IN);
+        self.handle_ips([packet]);
+    }
+
+    /// Takes in a batch of IP packets (untrusted), each as
+    /// [`IpStack::handle_ip`] does, in order; their TCP segments go to the
+    /// stack together ([`NetStack::handle_packets`]: one lock, one wake of
+    /// the stack's writer thread and waiters for the whole batch). A
+    /// path-MTU report in the batch is applied after the segments before
+    /// it and before those after it. Echo replies are sent as their
+    /// requests are met.
+    pub fn handle_ips<'p>(&self, packets: impl IntoIterator<Item = &'p [u8]>) {
         let local = Local {
             addrs: &self.addrs,
             any_tcp: self.transparent,
         };
-        with_scratch(|reply| match ip::classify(packet, local, reply) {
-            Inbound::Tcp { src, dst, segment } => {
-                self.counts.bump(Counts::SEGMENTS);
-                self.net.handle_packet(src, dst, segment);
+        let mut segments: Vec<(IpAddr, IpAddr, &'p [u8])> = Vec::new();
+        with_scratch(|reply| {
+            for packet in packets {
+                self.counts.bump(Counts::IN);
+                match ip::classify(packet, local, reply) {
+                    Inbound::Tcp { src, dst, segment } => {
+                        self.counts.bump(Counts::SEGMENTS);
+                        segments.push((src, dst, segment));
+                    }
+                    Inbound::EchoReply => {
+                        self.counts.bump(Counts::ECHO);
+                        self.counts.send(&*self.out, reply);
+                    }
+                    Inbound::PathMtu(report) => {
+                        // The segments before it first: the report may
+                        // quote one of theirs.
+                        self.flush(&mut segments);
+                        let applied = self
+                            .net
+                            .with_stack(|stack, _| apply_path_mtu(stack, report));
+                        self.counts.bump(if applied {
+                            Counts::PMTU_APPLIED
+                        } else {
+                            Counts::PMTU_IGNORED
+                        });
+                    }
+                    Inbound::Dropped(why) => self.counts.dropped(why),
+                }
             }
-            Inbound::EchoReply => {
-                self.counts.bump(Counts::ECHO);
-                self.counts.send(&*self.out, reply);
-            }
-            Inbound::PathMtu(report) => {
-                let applied = self
-                    .net
-                    .with_stack(|stack, _| apply_path_mtu(stack, report));
-                self.counts.bump(if applied {
-                    Counts::PMTU_APPLIED
-                } else {
-                    Counts::PMTU_IGNORED
-                });
-            }
-            Inbound::Dropped(why) => self.counts.dropped(why),
         });
+        self.flush(&mut segments);
+    }
+
+    /// Hands the segments gathered so far to the stack, in one call.
+    fn flush(&self, segments: &mut Vec<(IpAddr, IpAddr, &[u8])>) {
+        if !segments.is_empty() {
+            self.net.handle_packets(segments.drain(..));
+        }
     }
 }
 
@@ -275,12 +304,7 @@ impl TunDriver {
             let (tun, stack) = (Arc::clone(&tun), stack.clone());
             std::thread::Builder::new()
                 .name(format!("vtcp-tun-{}", tun.name()))
-                .spawn(move || {
-                    let mut buf = vec![0u8; crate::device::VNET_HDR_LEN + 65_536];
-                    while let Ok(Some(r)) = tun.recv(&mut buf) {
-                        stack.handle_ip(r.complete_checksum(&mut buf));
-                    }
-                })?
+                .spawn(move || read_in_batches(&tun, &stack))?
         };
         Ok(Self {
             stack,
@@ -320,6 +344,46 @@ impl TunDriver {
 impl Drop for TunDriver {
     fn drop(&mut self) {
         self.halt();
+    }
+}
+
+/// The most packets the reader takes off the device for one batch.
+pub const READ_BATCH: usize = 64;
+
+/// The reader thread: waits for a packet, then takes those already
+/// waiting without blocking, up to [`READ_BATCH`], and hands them to the
+/// stack as one batch ([`IpStack::handle_ips`]), so that a busy device
+/// costs one lock of the stack and one settle per batch rather than per
+/// packet. The packets lie one after the other in one buffer with room
+/// for a whole batch of the largest (64 KiB with offloads): only the
+/// part a batch fills is ever touched. Ends when the device is stopped
+/// or fails.
+fn read_in_batches(tun: &Tun, stack: &IpStack) {
+    let room = crate::device::VNET_HDR_LEN + 65_536;
+    let mut buf = vec![0u8; READ_BATCH * room];
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(READ_BATCH);
+    loop {
+        spans.clear();
+        let mut used = 0;
+        while spans.len() < READ_BATCH {
+            let slot = &mut buf[used..used + room];
+            let got = if spans.is_empty() {
+                tun.recv(slot)
+            } else {
+                tun.try_recv(slot)
+            };
+            let Ok(Some(r)) = got else {
+                break;
+            };
+            r.complete_checksum(slot);
+            spans.push((used + r.start, used + r.end));
+            used += r.end;
+        }
+        if spans.is_empty() {
+            // Stopped, or the device failed.
+            return;
+        }
+        stack.handle_ips(spans.iter().map(|&(start, end)| &buf[start..end]));
     }
 }
 

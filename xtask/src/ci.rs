@@ -156,6 +156,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             )
         }),
     ];
+    steps.push(step("soak", || crate::soak::run(&[])));
     steps.push(step("interop lab", || crate::interop::run(&[])));
     steps.push(step("conformance", || crate::conformance::run(&[])));
     if !skip_fuzz {

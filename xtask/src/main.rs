@@ -4,6 +4,7 @@
 //!   smoke).
 //! - `fuzz TARGET [--time SECONDS]`: a fuzzing campaign on one target.
 //! - `interop [FILTER]`: the Linux interop lab (root, `ip`, `/dev/net/tun`).
+//! - `soak`: the simulator's 6 GiB transfers, in release.
 //! - `conformance [--bless]`: packetdrill scripts through `vtcp drill`, the
 //!   FreeBSD TCP test suite against its expected results.
 //! - `capture-vectors`: records the Linux test vectors in `tests/vectors/`.
@@ -22,6 +23,7 @@ mod interop;
 mod metadata;
 mod mutants;
 mod release;
+mod soak;
 #[cfg(test)]
 mod tidy;
 mod util;
@@ -36,6 +38,7 @@ commands:
   ci                          format, lints, tests, docs and a fuzz smoke: the gate
   fuzz TARGET [--time SECS]   fuzz one target (corpus in fuzz/corpus/TARGET); `fuzz --list` lists them
   interop [TEST FILTER...]    vtcp against the Linux kernel in network namespaces (root)
+  soak                        6 GiB simulated transfers across the 2^31 and 2^32 edges (release)
   conformance [--bless]       packetdrill scripts and the FreeBSD suite through `vtcp drill`
   capture-vectors             record Linux test captures and tshark's decode in tests/vectors (root)
   bench [CRITERION ARGS...]   run the criterion benchmarks
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "fuzz" => fuzz::run(rest),
         "interop" => interop::run(rest),
+        "soak" => soak::run(rest),
         "conformance" => conformance::run(rest),
         "capture-vectors" => vectors::run(rest),
         "bench" => bench::run(rest),

@@ -46,19 +46,28 @@ fn soak(seed: u64, loss: f64) {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "6 GiB: run in release (cargo xtask ci's soak step)")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "6 GiB: run in release (cargo xtask ci's soak step)"
+)]
 fn six_gib_without_loss_seed_1() {
     soak(1, 0.0);
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "6 GiB: run in release (cargo xtask ci's soak step)")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "6 GiB: run in release (cargo xtask ci's soak step)"
+)]
 fn six_gib_without_loss_seed_2() {
     soak(2, 0.0);
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "6 GiB: run in release (cargo xtask ci's soak step)")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "6 GiB: run in release (cargo xtask ci's soak step)"
+)]
 fn six_gib_with_loss() {
     soak(3, 0.0005);
 }

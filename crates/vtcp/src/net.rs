@@ -78,10 +78,11 @@ const SPARE_BYTES: usize = 4 << 20;
 /// bound is dropped and counted ([`NetStack::writer_drops`]).
 ///
 /// The defaults, 8192 segments and 16 MiB, make a deep device queue:
-/// 12 MB of full-sized segments, about 100 ms at 1 Gbit/s, more than the
-/// default buffers put in flight, so that a writer that keeps up on
-/// average never sees a drop, while a writer that blocks for good costs
-/// bounded memory. [`NetStack::with_outbox`] sets others.
+/// 12 MB of full-sized segments, about 100 ms at 1 Gbit/s, four times
+/// what one connection with the default 4 MiB send buffer can have in
+/// flight, so that a writer that keeps up on average sees no drop from
+/// a burst, while a writer that blocks for good costs bounded memory.
+/// [`NetStack::with_outbox`] sets others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OutboxLimits {

@@ -57,6 +57,15 @@ fn pair() -> (IpStack, IpStack, Log, Arc<AtomicBool>) {
     (a, b, a_sent, cut)
 }
 
+/// Waits until `a`'s writer thread has written all `a` sent so far.
+fn written(a: &IpStack) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.net().outbox().queued_segments > 0 {
+        assert!(Instant::now() < deadline, "the writer is stuck");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// An ICMP "fragmentation needed" from a router, quoting `quoted`.
 fn frag_needed(quoted: &[u8], mtu: u16) -> Vec<u8> {
     let mut icmp = Vec::new();
@@ -92,6 +101,8 @@ fn a_path_mtu_report_that_quotes_data_in_flight_lowers_the_mss_and_a_forged_one_
     // Data that never arrives stays in flight.
     cut.store(true, Ordering::Relaxed);
     s.write_all(&[7u8; 10_000]).unwrap();
+    // The stack's writer thread sends it after write_all returns.
+    written(&a);
     let data_packet = {
         let log = a_sent.lock().unwrap();
         log.iter().rev().find(|p| p.len() > 1000).unwrap().clone()
@@ -115,7 +126,9 @@ fn a_path_mtu_report_that_quotes_data_in_flight_lowers_the_mss_and_a_forged_one_
     }
     assert_eq!(mss(&a), 1280 - 20 - 20 - 12);
     assert_eq!(a.counters().path_mtu_applied, 1);
-    // What goes again after the timeout fits the path.
+    // What goes again after the timeout fits the path (what was sent
+    // before the report is written first).
+    written(&a);
     let sent_before = a_sent.lock().unwrap().len();
     while a_sent.lock().unwrap().len() == sent_before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));

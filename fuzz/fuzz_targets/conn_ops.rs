@@ -2,6 +2,10 @@
 //! calls, from a completed handshake: never a panic, SND.UNA never past
 //! SND.NXT, buffers within their sizes, and a timer pending whenever data
 //! is unacknowledged.
+//!
+//! Both ISNs are picked near the 2^31 and 2^32 wraps (or anywhere), and
+//! `SkipStream` moves the buffers' stream offsets on by 2^32 whenever they
+//! are empty, so the fuzzer reaches the edges of a long-lived connection.
 #![no_main]
 
 use std::time::Duration;
@@ -12,7 +16,17 @@ use vtcp_conn::{Conn, ConnConfig, IsnSource, State};
 use vtcp_seq::Seq;
 use vtcp_wire::{Flags, Options, Segment, TcpOption};
 
-const PEER_ISN: u32 = 7_000_000;
+/// ISNs the fuzzer picks from: just below and at both wraps, or its own.
+fn isn(pick: u8, any: u32) -> u32 {
+    match pick % 6 {
+        0 => 1_000,
+        1 => (1 << 31) - 2_000,
+        2 => 1 << 31,
+        3 => u32::MAX - 2_000,
+        4 => u32::MAX,
+        _ => any,
+    }
+}
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -34,22 +48,25 @@ enum Op {
     Close,
     Shutdown,
     Abort,
+    /// The buffers' stream offsets on by 2^32 where they are empty.
+    SkipStream,
 }
 
-fuzz_target!(|input: (bool, u16, Vec<Op>)| {
-    let (passive, buf_kib, ops) = input;
+fuzz_target!(|input: (bool, u16, [(u8, u32); 2], Vec<Op>)| {
+    let (passive, buf_kib, [ours, theirs], ops) = input;
+    let peer_isn = isn(theirs.0, theirs.1);
     let size = (usize::from(buf_kib % 256) + 1) * 1024;
     let mut cfg = ConnConfig::default();
     cfg.local_port = 80;
     cfg.remote_port = 4000;
-    cfg.isn = IsnSource::Fixed(Seq(1_000));
+    cfg.isn = IsnSource::Fixed(Seq(isn(ours.0, ours.1)));
     cfg.send_buffer = size;
     cfg.recv_buffer = size;
     let mut now = Duration::from_secs(1);
     let syn = Segment {
         src_port: 4000,
         dst_port: 80,
-        seq: Seq(PEER_ISN),
+        seq: Seq(peer_isn),
         flags: Flags::SYN,
         window: 65535,
         options: Options::build(&[
@@ -82,7 +99,7 @@ fuzz_target!(|input: (bool, u16, Vec<Op>)| {
                 sack,
             } => {
                 let rcv_nxt = if conn.state() == State::SynSent {
-                    Seq(PEER_ISN)
+                    Seq(peer_isn)
                 } else {
                     conn.rcv_nxt()
                 };
@@ -131,6 +148,7 @@ fuzz_target!(|input: (bool, u16, Vec<Op>)| {
             Op::Close => conn.close(),
             Op::Shutdown => conn.shutdown_write(),
             Op::Abort => conn.abort(),
+            Op::SkipStream => conn.fuzz_skip_stream(),
         }
         while let Some(n) = conn.poll_transmit(now, &mut buf) {
             let seg = Segment::parse(&buf[..n]).expect("we emit valid segments");

@@ -273,6 +273,23 @@ impl RecvBuf {
         self.ring.allocated()
     }
 
+    /// Fuzzing only (`--cfg fuzzing`): when nothing is held, moves the
+    /// stream offsets on by `n` octets as if they had been received and
+    /// read, so that a fuzzer reaches offsets past 2^31 and 2^32. Returns
+    /// whether it did.
+    #[cfg(fuzzing)]
+    #[doc(hidden)]
+    pub fn skip_empty(&mut self, n: u64) -> bool {
+        if self.readable() != 0 || self.has_ooo() {
+            return false;
+        }
+        self.nxt += n;
+        self.read = self.nxt;
+        self.recent_len = 0;
+        self.dsack = None;
+        true
+    }
+
     /// Gives back the ring's memory when nothing is held, readable or out
     /// of order (data arriving later allocates again); returns whether it
     /// did.

@@ -577,30 +577,36 @@ where
     })
 }
 
-/// One row of [`flows`]: a number of flows at once on each path.
-#[derive(Clone, Copy, Debug)]
+/// One row of [`flows`]: a number of flows at once on each path; a path
+/// that failed (a flow that made no progress for [`IO_TIMEOUT`], say)
+/// says why instead.
+#[derive(Clone, Debug)]
 pub struct FlowsRow {
     /// Flows at once.
     pub flows: usize,
     /// The kernel sending to vtcp over a plain TUN device.
-    pub to_vtcp: FlowFigures,
+    pub to_vtcp: Result<FlowFigures, String>,
     /// vtcp sending to the kernel over the same device.
-    pub from_vtcp: FlowFigures,
+    pub from_vtcp: Result<FlowFigures, String>,
+    /// Segments vtcp's outbox dropped while it sent (a full outbox drops
+    /// them, as a full device queue does).
+    pub from_vtcp_drops: u64,
     /// The kernel sending to the kernel over a veth pair, offloads off.
-    pub veth: FlowFigures,
+    pub veth: Result<FlowFigures, String>,
 }
 
 /// 1, 4, 16, 64 (`counts`) flows at once, each sending for `time`: the
 /// kernel to vtcp and vtcp to the kernel on a plain TUN device (one
 /// queue, one stack), and two kernels over a veth pair without offloads.
 /// Each sender writes the pattern and closes; each receiver counts what it
-/// reads (no checksum, as in [`throughput`]).
+/// reads (no checksum, as in [`throughput`]). A path that fails is
+/// reported in its row and the run goes on.
 pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
     let mut rows = Vec::new();
     for &n in counts {
         let (drivers, ns) = tun_stacks(false, 1)?;
         let net = drivers[0].net().clone();
-        // Enough ports and half-open room for 64 handshakes in a row.
+        // Room for 64 handshakes in a row.
         let l = vtcp::TcpListener::bind_with_backlog(&net, SocketAddr::new(PEER_V4, 7501), 256)?;
         let to_vtcp = flows_at_once(
             n,
@@ -613,8 +619,14 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
                 s.set_read_timeout(Some(IO_TIMEOUT))?;
                 Ok(s)
             },
-        )?;
+        )
+        .map_err(|e| e.to_string());
+        drop((l, net, drivers, ns));
+        // A fresh device and stack: a failure above leaves nothing behind.
+        let (drivers, ns) = tun_stacks(false, 1)?;
+        let net = drivers[0].net().clone();
         let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7502))?;
+        let drops = net.writer_drops();
         let from_vtcp = flows_at_once(
             n,
             time,
@@ -632,8 +644,10 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
                 s.set_read_timeout(Some(IO_TIMEOUT))?;
                 Ok(s)
             },
-        )?;
-        drop((l, kl, net, drivers, ns));
+        )
+        .map_err(|e| e.to_string());
+        let from_vtcp_drops = net.writer_drops() - drops;
+        drop((kl, net, drivers, ns));
         let (a, b) = veth_pair()?;
         veth_offloads(&a, &b, false)?;
         let vl = kernel::listen(&b, SocketAddr::new(PEER_V4, 7503))?;
@@ -646,21 +660,22 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
                 s.set_read_timeout(Some(IO_TIMEOUT))?;
                 Ok(s)
             },
-        )?;
+        )
+        .map_err(|e| e.to_string());
         let row = FlowsRow {
             flows: n,
             to_vtcp,
             from_vtcp,
+            from_vtcp_drops,
             veth,
         };
-        eprint!(
+        eprintln!(
             "{}",
             flows_table(std::slice::from_ref(&row))
                 .lines()
                 .last()
                 .unwrap_or("")
         );
-        eprintln!();
         rows.push(row);
     }
     Ok(rows)
@@ -670,23 +685,31 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
 pub fn flows_table(rows: &[FlowsRow]) -> String {
     let mut s = String::from(
         "| flows | kernel → vtcp, plain TUN, Mbit/s | slowest flow | vtcp → kernel, plain TUN, \
-         Mbit/s | slowest flow | kernel → kernel, veth, offloads off, Mbit/s | slowest flow | \
-         TUN receiving / veth | TUN sending / veth |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+         Mbit/s | slowest flow | vtcp's outbox drops | kernel → kernel, veth, offloads off, \
+         Mbit/s | slowest flow | TUN receiving / veth | TUN sending / veth |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let pc = |x: f64| format!("{:.0} %", 100.0 * x);
+    let cells = |f: &Result<FlowFigures, String>| match f {
+        Ok(f) => format!("{:.0} | {}", f.mbps, pc(f.slowest_share)),
+        Err(e) => format!("failed: {e} | —"),
+    };
+    let ratio = |x: &Result<FlowFigures, String>| x.as_ref().map_or(f64::NAN, |f| f.mbps);
     for r in rows {
+        let veth = ratio(&r.veth);
+        let share = |x: &Result<FlowFigures, String>| {
+            let v = ratio(x) / veth;
+            if v.is_finite() { pc(v) } else { "—".into() }
+        };
         s += &format!(
-            "| {} | {:.0} | {} | {:.0} | {} | {:.0} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
             r.flows,
-            r.to_vtcp.mbps,
-            pc(r.to_vtcp.slowest_share),
-            r.from_vtcp.mbps,
-            pc(r.from_vtcp.slowest_share),
-            r.veth.mbps,
-            pc(r.veth.slowest_share),
-            pc(r.to_vtcp.mbps / r.veth.mbps.max(1e-9)),
-            pc(r.from_vtcp.mbps / r.veth.mbps.max(1e-9)),
+            cells(&r.to_vtcp),
+            cells(&r.from_vtcp),
+            r.from_vtcp_drops,
+            cells(&r.veth),
+            share(&r.to_vtcp),
+            share(&r.from_vtcp),
         );
     }
     s

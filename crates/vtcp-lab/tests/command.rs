@@ -24,6 +24,7 @@ fn bad_arguments_print_the_usage_once_and_exit_2() {
         &["echo-server", "not-an-address"],
         &["capture"],
         &["bench", "flows", "0"],
+        &["bench", "flows", "3", "0"],
         &["soak"],
         &["soak", "0"],
         &["soak", "forever"],

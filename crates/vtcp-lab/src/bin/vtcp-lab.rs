@@ -13,7 +13,7 @@
 //!   response through 100, 1,000 and 10,000 connections at once, the
 //!   kernel serving against vtcp's blocking and async API
 //!   (`vtcp_lab::echo`).
-//! - `vtcp-lab bench flows [SECONDS]`: 1, 4, 16 and 64 flows at once on
+//! - `vtcp-lab bench flows [SECONDS [FLOWS...]]`: 1, 4, 16 and 64 flows at once on
 //!   a plain TUN device, both ways, beside two kernels over a veth pair
 //!   (`vtcp_lab::bench::flows`).
 //! - `vtcp-lab soak MINUTES`: bulk transfers both ways, request/response
@@ -30,7 +30,7 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: vtcp-lab capture DIR | bench matrix [SECONDS] | bench throughput [SECONDS] \
      | bench point LOSS% REORDER% RTT_MS [SECONDS] | bench echo [SECONDS [CONNECTIONS...]] \
-     | bench flows [SECONDS] | soak MINUTES | echo-server ADDR";
+     | bench flows [SECONDS [FLOWS...]] | soak MINUTES | echo-server ADDR";
 
 /// Why the command failed: printed once, by `main`.
 enum Failure {
@@ -53,7 +53,7 @@ enum Command<'a> {
     Point(vtcp_lab::bench::Point, Duration),
     Matrix(Duration),
     Throughput(Duration),
-    Flows(Duration),
+    Flows(Duration, Vec<usize>),
     Soak(Duration),
 }
 
@@ -123,7 +123,18 @@ fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, Failure> {
         ["bench", "throughput", rest @ ..] if rest.len() <= 1 => {
             Command::Throughput(seconds(rest.first())?)
         }
-        ["bench", "flows", rest @ ..] if rest.len() <= 1 => Command::Flows(seconds(rest.first())?),
+        ["bench", "flows", rest @ ..] => {
+            let counts = rest
+                .iter()
+                .skip(1)
+                .map(|s| s.parse())
+                .collect::<Result<Vec<usize>, _>>()
+                .map_err(|_| Failure::Usage)?;
+            if counts.contains(&0) {
+                return Err(Failure::Usage);
+            }
+            Command::Flows(seconds(rest.first())?, counts)
+        }
         ["soak", minutes] => match minutes.parse::<f64>() {
             Ok(m) if m > 0.0 && m <= 24.0 * 60.0 => {
                 Command::Soak(Duration::from_secs_f64(m * 60.0))
@@ -155,9 +166,12 @@ fn run(command: Command<'_>) -> Result<(), Failure> {
         }
         Command::Matrix(time) => matrix(time),
         Command::Throughput(time) => throughput(time),
-        Command::Flows(time) => {
-            let rows = vtcp_lab::bench::flows(&[1, 4, 16, 64], time)
-                .map_err(|e| failed("bench flows", e))?;
+        Command::Flows(time, mut counts) => {
+            if counts.is_empty() {
+                counts = vec![1, 4, 16, 64];
+            }
+            let rows =
+                vtcp_lab::bench::flows(&counts, time).map_err(|e| failed("bench flows", e))?;
             print!("{}", vtcp_lab::bench::flows_table(&rows));
             Ok(())
         }

@@ -522,7 +522,7 @@ pub fn throughput(time: Duration) -> io::Result<Throughput> {
     Ok(Throughput { rows })
 }
 
-/// What [`flows_at_once`] measured.
+/// What `flows_at_once` measured.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FlowFigures {
     /// Goodput of all flows together, Mbit/s.

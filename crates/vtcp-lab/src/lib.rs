@@ -14,7 +14,7 @@
 //!   kernel.
 //! - [`kernel`]: what the kernel's side runs (sinks, sources, echo) and
 //!   the checks of what arrived.
-//! - [`bench`], [`echo`]: the measurements; [`soak`]: a long run of
+//! - [`bench`](mod@bench), [`echo`]: the measurements; [`soak`]: a long run of
 //!   everything at once, watched for stalls.
 //!
 //! Only addresses in 198.18.0.0/15 and fd00::/8 are used, only inside the

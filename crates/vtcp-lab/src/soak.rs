@@ -73,7 +73,7 @@ impl Soak {
 }
 
 /// The figures of one report line (and of the summary).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Line {
     /// Time since the workload started.
     pub elapsed: Duration,
@@ -94,6 +94,8 @@ pub struct Line {
     /// The longest time any connection went without progress while its
     /// peer wanted to move data, so far.
     pub longest_stall: Duration,
+    /// Which connection (or loop) that was.
+    pub longest_stall_flow: String,
 }
 
 impl fmt::Display for Line {
@@ -101,7 +103,8 @@ impl fmt::Display for Line {
         write!(
             f,
             "{:>6.0} s  rss {:>7.1} MiB  open {:>3} (stack {:>5})  kernel->vtcp {:>8.3} GiB  \
-             vtcp->kernel {:>8.3} GiB  exchanges {:>8}  open/close {:>7}  longest stall {:.2} s",
+             vtcp->kernel {:>8.3} GiB  exchanges {:>8}  open/close {:>7}  longest stall {:.2} s \
+             ({})",
             self.elapsed.as_secs_f64(),
             self.rss_kib as f64 / 1024.0,
             self.open,
@@ -111,6 +114,11 @@ impl fmt::Display for Line {
             self.exchanges,
             self.cycles,
             self.longest_stall.as_secs_f64(),
+            if self.longest_stall_flow.is_empty() {
+                "none"
+            } else {
+                &self.longest_stall_flow
+            },
         )
     }
 }
@@ -149,7 +157,8 @@ struct Shared {
     exchanges: AtomicU64,
     cycles: AtomicU64,
     open: AtomicU64,
-    longest_ms: AtomicU64,
+    /// The longest stall so far and whose it was.
+    longest: Mutex<(u64, String)>,
 }
 
 impl Shared {
@@ -207,7 +216,10 @@ impl Shared {
             }
         }
         let (stall, name) = worst?;
-        self.longest_ms.fetch_max(stall, Ordering::Relaxed);
+        let mut longest = self.longest.lock().unwrap_or_else(|p| p.into_inner());
+        if stall > longest.0 {
+            *longest = (stall, name.to_owned());
+        }
         (stall > limit.as_millis() as u64).then(|| {
             format!(
                 "{name}: no progress for {:.1} s while its peer wanted to move data",
@@ -217,6 +229,11 @@ impl Shared {
     }
 
     fn line(&self, net: &vtcp::NetStack) -> Line {
+        let (longest_ms, longest_flow) = self
+            .longest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         Line {
             elapsed: self.start.elapsed(),
             rss_kib: rss_kib(),
@@ -226,7 +243,8 @@ impl Shared {
             to_kernel: self.to_kernel.load(Ordering::Relaxed),
             exchanges: self.exchanges.load(Ordering::Relaxed),
             cycles: self.cycles.load(Ordering::Relaxed),
-            longest_stall: Duration::from_millis(self.longest_ms.load(Ordering::Relaxed)),
+            longest_stall: Duration::from_millis(longest_ms),
+            longest_stall_flow: longest_flow,
         }
     }
 }
@@ -740,7 +758,7 @@ pub fn soak(cfg: Soak, out: &mut impl Write) -> Result<Line, String> {
         exchanges: AtomicU64::new(0),
         cycles: AtomicU64::new(0),
         open: AtomicU64::new(0),
-        longest_ms: AtomicU64::new(0),
+        longest: Mutex::new((0, String::new())),
     });
     let mut w = Workload {
         shared: Arc::clone(&shared),

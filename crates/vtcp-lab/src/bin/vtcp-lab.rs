@@ -192,12 +192,13 @@ fn soak(time: Duration) -> Result<(), Failure> {
         .map_err(|why| failed("soak failed", why))?;
     println!(
         "soak passed: {:.1} GiB kernel->vtcp, {:.1} GiB vtcp->kernel, {} exchanges, {} open/close \
-         cycles, longest stall {:.2} s",
+         cycles, longest stall {:.2} s ({})",
         last.to_vtcp as f64 / f64::from(1u32 << 30),
         last.to_kernel as f64 / f64::from(1u32 << 30),
         last.exchanges,
         last.cycles,
         last.longest_stall.as_secs_f64(),
+        last.longest_stall_flow,
     );
     Ok(())
 }

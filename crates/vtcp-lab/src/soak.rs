@@ -162,6 +162,21 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(start: Instant) -> Self {
+        Self {
+            start,
+            stop: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            flows: Mutex::new(Vec::new()),
+            to_vtcp: AtomicU64::new(0),
+            to_kernel: AtomicU64::new(0),
+            exchanges: AtomicU64::new(0),
+            cycles: AtomicU64::new(0),
+            open: AtomicU64::new(0),
+            longest: Mutex::new((0, String::new())),
+        }
+    }
+
     fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }
@@ -228,12 +243,16 @@ impl Shared {
         })
     }
 
-    fn line(&self, net: &vtcp::NetStack) -> Line {
-        let (longest_ms, longest_flow) = self
-            .longest
+    /// The longest stall so far, ms, and whose.
+    fn line_figures(&self) -> (u64, String) {
+        self.longest
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .clone()
+    }
+
+    fn line(&self, net: &vtcp::NetStack) -> Line {
+        let (longest_ms, longest_flow) = self.line_figures();
         Line {
             elapsed: self.start.elapsed(),
             rss_kib: rss_kib(),
@@ -748,18 +767,7 @@ pub fn soak(cfg: Soak, out: &mut impl Write) -> Result<Line, String> {
         .map_err(setup)?;
     ns.sysctl("net.ipv4.tcp_tw_reuse", "1").map_err(setup)?;
     let net = drivers[0].net().clone();
-    let shared = Arc::new(Shared {
-        start: Instant::now(),
-        stop: AtomicBool::new(false),
-        failure: Mutex::new(None),
-        flows: Mutex::new(Vec::new()),
-        to_vtcp: AtomicU64::new(0),
-        to_kernel: AtomicU64::new(0),
-        exchanges: AtomicU64::new(0),
-        cycles: AtomicU64::new(0),
-        open: AtomicU64::new(0),
-        longest: Mutex::new((0, String::new())),
-    });
+    let shared = Arc::new(Shared::new(Instant::now()));
     let mut w = Workload {
         shared: Arc::clone(&shared),
         threads: Vec::new(),
@@ -842,6 +850,29 @@ mod tests {
         let mut c = Check::new(5);
         assert_eq!(c.next(&stream[..7]), Ok(()));
         assert_eq!(c.next(&stream[7..]), Err(BLOCK as u64 + 17));
+    }
+
+    #[test]
+    fn a_flow_stalled_past_the_limit_while_wanted_fails_and_an_idle_one_does_not() {
+        let Some(start) = Instant::now().checked_sub(Duration::from_secs(10)) else {
+            return;
+        };
+        let shared = Shared::new(start);
+        let busy = shared.flow("busy".into());
+        let idle = shared.flow("idle".into());
+        // Both last moved at the start, 10 s ago; only `busy` is wanted.
+        busy.last.store(0, Ordering::Relaxed);
+        idle.last.store(0, Ordering::Relaxed);
+        busy.waiting.store(true, Ordering::Relaxed);
+        assert_eq!(shared.check_stalls(Duration::from_secs(60)), None);
+        let why = shared.check_stalls(Duration::from_secs(5)).unwrap();
+        assert!(why.starts_with("busy: no progress for 10."), "{why}");
+        let line = shared.line_figures();
+        assert_eq!(line.1, "busy");
+        assert!(line.0 >= 10_000);
+        // Progress clears it.
+        shared.progress(&busy);
+        assert_eq!(shared.check_stalls(Duration::from_secs(5)), None);
     }
 
     #[test]

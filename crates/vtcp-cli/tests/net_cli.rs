@@ -294,12 +294,17 @@ fn forward_splices_a_kernel_flow_to_a_kernel_server() {
 }
 
 /// The per-flow line `vtcp forward` prints on stderr when a flow to
-/// `dest` ends: (octets out, octets back).
-fn flow_line(stderr: &str, dest: &str) -> (u64, u64) {
-    let line = stderr
+/// `dest` ends.
+fn flow_line_of<'a>(stderr: &'a str, dest: &str) -> &'a str {
+    stderr
         .lines()
         .find(|l| l.starts_with("vtcp: flow ") && l.contains(&format!("-> {dest}:")))
-        .unwrap_or_else(|| panic!("no flow to {dest} in:\n{stderr}"));
+        .unwrap_or_else(|| panic!("no flow to {dest} in:\n{stderr}"))
+}
+
+/// The figures of [`flow_line_of`]: (octets out, octets back).
+fn flow_line(stderr: &str, dest: &str) -> (u64, u64) {
+    let line = flow_line_of(stderr, dest);
     let mut numbers = line
         .split_once(": ")
         .and_then(|(_, rest)| rest.split_once(": "))
@@ -461,6 +466,15 @@ fn forward_counts_every_octet_also_of_flows_that_end_in_a_reset() {
         (2, reset_back_bytes),
         "{stderr}"
     );
+    // The copies of the reset flows ended in errors, not at an end.
+    let line = flow_line_of(&stderr, "198.19.0.1:8082");
+    assert!(
+        line.contains("out (") && !line.contains("out (end)"),
+        "{line}"
+    );
+    let line = flow_line_of(&stderr, "198.19.0.1:8083");
+    assert!(!line.contains("back (end)"), "{line}");
+    eprintln!("{stderr}");
     assert_eq!(
         total_bytes(&stdout),
         (clean_bytes + reset_out_bytes + 2, 8 + 8 + reset_back_bytes),

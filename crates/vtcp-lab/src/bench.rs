@@ -588,9 +588,9 @@ pub struct FlowsRow {
     pub to_vtcp: Result<FlowFigures, String>,
     /// vtcp sending to the kernel over the same device.
     pub from_vtcp: Result<FlowFigures, String>,
-    /// Segments vtcp's outbox dropped while it sent (a full outbox drops
-    /// them, as a full device queue does).
-    pub from_vtcp_drops: u64,
+    /// Times vtcp's outbox filled while it sent and its stack paused
+    /// until the writer thread had written a batch (`NetStack::writer_stalls`).
+    pub from_vtcp_stalls: u64,
     /// The kernel sending to the kernel over a veth pair, offloads off.
     pub veth: Result<FlowFigures, String>,
 }
@@ -626,7 +626,7 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
         let (drivers, ns) = tun_stacks(false, 1)?;
         let net = drivers[0].net().clone();
         let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7502))?;
-        let drops = net.writer_drops();
+        let stalls = net.writer_stalls();
         let from_vtcp = flows_at_once(
             n,
             time,
@@ -646,7 +646,7 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
             },
         )
         .map_err(|e| e.to_string());
-        let from_vtcp_drops = net.writer_drops() - drops;
+        let from_vtcp_stalls = net.writer_stalls() - stalls;
         drop((kl, net, drivers, ns));
         let (a, b) = veth_pair()?;
         veth_offloads(&a, &b, false)?;
@@ -666,7 +666,7 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
             flows: n,
             to_vtcp,
             from_vtcp,
-            from_vtcp_drops,
+            from_vtcp_stalls,
             veth,
         };
         eprintln!(
@@ -685,7 +685,7 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
 pub fn flows_table(rows: &[FlowsRow]) -> String {
     let mut s = String::from(
         "| flows | kernel → vtcp, plain TUN, Mbit/s | slowest flow | vtcp → kernel, plain TUN, \
-         Mbit/s | slowest flow | vtcp's outbox drops | kernel → kernel, veth, offloads off, \
+         Mbit/s | slowest flow | vtcp's outbox full | kernel → kernel, veth, offloads off, \
          Mbit/s | slowest flow | TUN receiving / veth | TUN sending / veth |\n\
          |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
@@ -706,7 +706,7 @@ pub fn flows_table(rows: &[FlowsRow]) -> String {
             r.flows,
             cells(&r.to_vtcp),
             cells(&r.from_vtcp),
-            r.from_vtcp_drops,
+            r.from_vtcp_stalls,
             cells(&r.veth),
             share(&r.to_vtcp),
             share(&r.from_vtcp),

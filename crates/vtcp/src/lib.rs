@@ -57,9 +57,12 @@ mod stack;
 pub mod tap;
 mod wait;
 
-pub use net::{NetStack, SegmentWriter, TcpListener, TcpStream, WeakNetStack};
+pub use net::{
+    NetStack, OutboxLimits, OutboxStats, SegmentWriter, TcpListener, TcpStream, WeakNetStack,
+};
 pub use stack::{
-    ConnKey, Counters, IpFields, ListenerId, Stack, StackConfig, StackError, StackEvent, Transmit,
+    ConnKey, Counters, IpFields, ListenerId, MAX_REPLIES, Stack, StackConfig, StackError,
+    StackEvent, Transmit,
 };
 pub use tap::{Direction, Tap};
 

@@ -14,14 +14,18 @@
 //! thread ever calls the writer. So a writer may block (a socket to a
 //! tunnel, a bounded channel) without stopping the stack's input, and two
 //! stacks whose writers feed each other's `handle_packet` neither deadlock
-//! nor recurse. When the outbox is full, new segments are dropped and
-//! counted ([`NetStack::writer_drops`]), as a full device queue drops them;
-//! TCP retransmits. The user guide's "The writer contract" says it all.
+//! nor recurse. When the outbox is full the stack stops taking segments
+//! from its connections, which keep them (data waits in the send buffers,
+//! as a kernel's socket waits on a full device queue with TCP Small
+//! Queues), and the writer thread takes more once it has written a batch:
+//! backpressure, not drops, and connections take their turns a segment
+//! at a time, so none starves the others. The user guide's "The writer
+//! contract" says it all.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -74,14 +78,16 @@ const SPARE_BYTES: usize = 4 << 20;
 
 /// How much a [`NetStack`]'s outbox holds: the segments the stack has
 /// sent that its writer has not yet taken (the batch the writer thread is
-/// writing counts until it is written). A segment that would pass either
-/// bound is dropped and counted ([`NetStack::writer_drops`]).
+/// writing counts until it is written). Once either bound is reached the
+/// stack takes no more segments from its connections until the writer
+/// thread has written a batch (the bytes may pass their bound by the one
+/// segment that reached it); nothing is dropped.
 ///
 /// The defaults, 8192 segments and 16 MiB, make a deep device queue:
 /// 12 MB of full-sized segments, about 100 ms at 1 Gbit/s, four times
 /// what one connection with the default 4 MiB send buffer can have in
-/// flight, so that a writer that keeps up on average sees no drop from
-/// a burst, while a writer that blocks for good costs bounded memory.
+/// flight, so that the writer thread always has a batch ready, while a
+/// writer that blocks for good costs bounded memory.
 /// [`NetStack::with_outbox`] sets others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -123,8 +129,10 @@ pub struct OutboxStats {
     pub queued_bytes: usize,
     /// Segments handed to the writer so far.
     pub written: u64,
-    /// Segments dropped because the outbox was full.
-    pub dropped: u64,
+    /// Times the outbox filled and the stack stopped taking segments from
+    /// its connections until the writer thread wrote a batch (the writer
+    /// was the bottleneck, or blocked).
+    pub full: u64,
     /// Batches the writer thread took: it takes the whole queue at once,
     /// so `written / batches` is how many segments a wakeup moved.
     pub batches: u64,
@@ -154,20 +162,30 @@ struct Outbox {
     awake: bool,
     /// The stack is gone: the writer thread ends once the queue is empty.
     closed: bool,
+    /// The stack stopped taking segments because the outbox was full:
+    /// the writer thread settles the stack again after its next batch.
+    paused: bool,
     written: u64,
-    dropped: u64,
+    full: u64,
     batches: u64,
 }
 
 impl Outbox {
-    /// Queues a copy of `segment`, or drops it when it would pass a bound.
-    fn push(&mut self, src: IpAddr, dst: IpAddr, ip: IpFields, segment: &[u8]) {
-        if self.segments >= self.limits.segments
-            || self.bytes.saturating_add(segment.len()) > self.limits.bytes
-        {
-            self.dropped += 1;
-            return;
+    /// Whether the outbox has reached a bound.
+    fn is_full(&self) -> bool {
+        self.segments >= self.limits.segments || self.bytes >= self.limits.bytes
+    }
+
+    /// The stack found the outbox full and stopped taking segments.
+    fn pause(&mut self) {
+        if !self.paused {
+            self.paused = true;
+            self.full += 1;
         }
+    }
+
+    /// Queues a copy of `segment` (the caller checked for room).
+    fn push(&mut self, src: IpAddr, dst: IpAddr, ip: IpFields, segment: &[u8]) {
         let mut bytes = match self.spare.pop() {
             Some(b) => {
                 self.spare_bytes -= b.capacity();
@@ -217,7 +235,7 @@ impl Outbox {
             queued_segments: self.segments,
             queued_bytes: self.bytes,
             written: self.written,
-            dropped: self.dropped,
+            full: self.full,
             batches: self.batches,
         }
     }
@@ -231,6 +249,13 @@ struct Output {
     /// Wakes the writer thread.
     ready: Condvar,
     writer: Box<dyn SegmentWriter>,
+    /// The outbox was full when last looked at under its lock: a hint
+    /// that lets a change with nothing to send skip the outbox's lock.
+    full: AtomicBool,
+    /// The stack, for the writer thread to settle it again when the
+    /// outbox has room after a pause (weak: a writer blocked for good
+    /// must not keep the stack alive).
+    stack: OnceLock<Weak<Shared>>,
 }
 
 impl Output {
@@ -264,6 +289,18 @@ impl Output {
             }
             ob = self.lock();
             ob.written(&mut batch);
+            let full = ob.is_full();
+            self.full.store(full, Ordering::Relaxed);
+            if ob.paused && !full {
+                // Room again: the stack takes what its connections have
+                // waiting (this thread is awake, so nobody notifies it).
+                ob.paused = false;
+                drop(ob);
+                if let Some(shared) = self.stack.get().and_then(Weak::upgrade) {
+                    shared.resume();
+                }
+                ob = self.lock();
+            }
         }
     }
 }
@@ -289,18 +326,32 @@ struct Settled {
 }
 
 impl Inner {
-    /// Moves everything the stack has to send into the outbox (dropping
-    /// what does not fit), and says whether the driver must wake (the
-    /// stack's next deadline is now earlier than the one it sleeps
-    /// towards) and whether the writer thread must. Every change to the
-    /// stack ends with it. The outbox is locked once, and only when there
-    /// is something to send.
+    /// Moves what the stack has to send into the outbox until it is
+    /// empty or the outbox full (then the stack pauses: its connections
+    /// keep the rest, and the writer thread settles again once it has
+    /// room), and says whether the driver must wake (the stack's next
+    /// deadline is now earlier than the one it sleeps towards) and whether
+    /// the writer thread must. Every change to the stack ends with it. The
+    /// outbox is locked once, and only when there is something to send or
+    /// it may be full.
     fn settle(&mut self, out: &Output, now: Duration) -> Settled {
         if self.scratch.is_empty() {
             self.scratch = vec![0; SCRATCH];
         }
         let mut outbox: Option<MutexGuard<'_, Outbox>> = None;
-        while let Some(t) = self.stack.poll_transmit(now, &mut self.scratch) {
+        loop {
+            if outbox.is_none() && out.full.load(Ordering::Relaxed) {
+                outbox = Some(out.lock());
+            }
+            if let Some(ob) = outbox.as_mut()
+                && ob.is_full()
+            {
+                ob.pause();
+                break;
+            }
+            let Some(t) = self.stack.poll_transmit(now, &mut self.scratch) else {
+                break;
+            };
             outbox.get_or_insert_with(|| out.lock()).push(
                 t.src,
                 t.dst,
@@ -308,7 +359,10 @@ impl Inner {
                 &self.scratch[..t.len],
             );
         }
-        let writer = outbox.is_some_and(|mut o| o.needs_wake());
+        let writer = outbox.is_some_and(|mut o| {
+            out.full.store(o.is_full(), Ordering::Relaxed);
+            o.needs_wake()
+        });
         let next = self.stack.poll_timeout();
         let earlier = match (next, self.driver_deadline) {
             (Some(t), Some(d)) => t < d,
@@ -476,6 +530,14 @@ impl Shared {
         self.release(g, now);
     }
 
+    /// The writer thread found room in the outbox after a pause: the stack
+    /// hands over what its connections have waiting.
+    fn resume(&self) {
+        let now = self.now();
+        let g = self.lock();
+        self.release(g, now);
+    }
+
     /// The driver: runs timers when they are due and sleeps until the next
     /// one, or until a change brings one forward.
     fn drive(self: Arc<Self>) {
@@ -590,8 +652,8 @@ impl NetStack {
 
     /// [`NetStack::new`] with an outbox of these bounds: what the stack
     /// has sent and `writer` has not yet taken holds at most
-    /// `limits.segments` segments and `limits.bytes` bytes; beyond, new
-    /// segments are dropped and counted ([`NetStack::writer_drops`]).
+    /// `limits.segments` segments and `limits.bytes` bytes; there the
+    /// stack pauses until the writer thread has written a batch.
     pub fn with_outbox(
         cfg: StackConfig,
         addrs: impl IntoIterator<Item = IpAddr>,
@@ -608,12 +670,15 @@ impl NetStack {
                 spare_bytes: 0,
                 awake: false,
                 closed: false,
+                paused: false,
                 written: 0,
-                dropped: 0,
+                full: 0,
                 batches: 0,
             }),
             ready: Condvar::new(),
             writer: Box::new(writer),
+            full: AtomicBool::new(false),
+            stack: OnceLock::new(),
         });
         // The writer thread first: should the driver's fail to start, the
         // stack is dropped and this one ends.
@@ -636,6 +701,7 @@ impl NetStack {
             epoch: Instant::now(),
             wakeups: AtomicU64::new(0),
         });
+        let _ = shared.out.stack.set(Arc::downgrade(&shared));
         let driver = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("vtcp-driver".into())
@@ -699,10 +765,11 @@ impl NetStack {
         self.shared().handle_packets(packets);
     }
 
-    /// Segments dropped so far because the outbox was full (the writer
-    /// did not keep up, or blocks): [`OutboxStats::dropped`].
-    pub fn writer_drops(&self) -> u64 {
-        self.shared().out.lock().dropped
+    /// Times so far the outbox filled and the stack paused its sending
+    /// until the writer thread wrote a batch ([`OutboxStats::full`]): the
+    /// writer was the bottleneck, or blocked. Nothing is dropped.
+    pub fn writer_stalls(&self) -> u64 {
+        self.shared().out.lock().full
     }
 
     /// What the outbox holds now and has done so far.

@@ -237,7 +237,18 @@ pub struct Counters {
     /// Segments with both SYN and FIN to a listener, dropped
     /// (`ConnConfig::drop_syn_fin`).
     pub syn_fin_dropped: u64,
+    /// The stack's own replies (RSTs and cookie SYN-ACKs) not sent because
+    /// [`MAX_REPLIES`] were already waiting to be taken: a caller that
+    /// stops taking segments (a full device queue) and a flood of SYNs
+    /// cost bounded memory.
+    pub replies_dropped: u64,
 }
+
+/// The most replies of the stack's own (RSTs for no connection, cookie
+/// SYN-ACKs) waiting for [`Stack::poll_transmit`]; past it, a reply is
+/// dropped and counted ([`Counters::replies_dropped`]), as a kernel
+/// rate-limits them.
+pub const MAX_REPLIES: usize = 1024;
 
 /// How a stack is set up.
 ///
@@ -987,8 +998,16 @@ impl Stack {
         };
         self.counters.rsts_out += 1;
         vtcp_conn::trace_event!(DEBUG, "reset sent");
-        self.replies
-            .push_back((dst, src, IpFields::default(), rst.to_bytes()));
+        self.queue_reply((dst, src, IpFields::default(), rst.to_bytes()));
+    }
+
+    /// Queues a reply of the stack's own, unless [`MAX_REPLIES`] wait.
+    fn queue_reply(&mut self, reply: (IpAddr, IpAddr, IpFields, Vec<u8>)) {
+        if self.replies.len() >= MAX_REPLIES {
+            self.counters.replies_dropped += 1;
+        } else {
+            self.replies.push_back(reply);
+        }
     }
 
     /// What a cookie SYN-ACK offers, from its connection's configuration.
@@ -1037,8 +1056,7 @@ impl Stack {
         );
         self.counters.cookies_sent += 1;
         vtcp_conn::trace_event!(DEBUG, "SYN cookie sent");
-        self.replies
-            .push_back((dst, src, IpFields::of(&cfg), synack.to_bytes()));
+        self.queue_reply((dst, src, IpFields::of(&cfg), synack.to_bytes()));
     }
 
     #[allow(
@@ -1139,7 +1157,9 @@ impl Stack {
 
     /// Writes the next segment to send into `buf` (checksummed unless
     /// checksums are off) and says where it goes; `None` when there is
-    /// nothing to send.
+    /// nothing to send. Connections with something to send take turns, a
+    /// segment each, so a caller may stop part way (a full device queue)
+    /// without starving any of them.
     pub fn poll_transmit(&mut self, now: Duration, buf: &mut [u8]) -> Option<Transmit> {
         if let Some((src, dst, ip, bytes)) = self.replies.front() {
             // A reply that does not fit waits for a buffer that holds it:
@@ -1163,6 +1183,14 @@ impl Stack {
                     e.key.remote.ip(),
                     IpFields::of(e.conn.config()),
                 );
+                // Round robin, a segment at a time: the connection goes to
+                // the back of the queue (still dirty), so that a caller that
+                // stops taking segments part way (a NetStack whose outbox
+                // is full) shares what it takes among the connections
+                // instead of draining the first one.
+                if self.dirty.len() > 1 {
+                    self.dirty.rotate_left(1);
+                }
                 return Some(self.finish(now, to, &mut buf[..len]));
             }
             e.dirty = false;

@@ -348,15 +348,31 @@ pub struct ForwardArgs {
     pub upstream_netns: Option<String>,
 }
 
-/// Waits for Ctrl-C (SIGINT) or SIGTERM.
-fn wait_for_interrupt() -> Result<(), NetError> {
+/// Waits for Ctrl-C (SIGINT) or SIGTERM; fails if the device fails first
+/// (deleted under the stack, say: `TunDriver::failure`).
+fn wait_for_interrupt(dev: &Device) -> Result<(), NetError> {
     let (tx, rx) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = tx.send(());
     })
     .map_err(|e| NetError::Io(io::Error::other(e)))?;
-    let _ = rx.recv();
-    Ok(())
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return Ok(()),
+        }
+        if let Some(e) = dev.driver.failure() {
+            return Err(device_failed(e));
+        }
+    }
+}
+
+/// The error for a device that failed under the stack.
+fn device_failed(e: io::Error) -> NetError {
+    NetError::Io(io::Error::new(
+        e.kind(),
+        format!("the device failed, every connection on it aborted: {e}"),
+    ))
 }
 
 fn bind_all(dev: &Device, port: u16) -> Result<Vec<TcpListener>, NetError> {
@@ -402,7 +418,7 @@ pub fn serve(args: &ServeArgs, out: &mut impl Write) -> Result<(), NetError> {
             .map(|n| format!(" (kernel side in namespace {})", n.name()))
             .unwrap_or_default()
     );
-    wait_for_interrupt()?;
+    wait_for_interrupt(&dev)?;
     out.write_all(dev.report().as_bytes())?;
     Ok(())
 }
@@ -519,7 +535,7 @@ pub fn connect(args: &ConnectArgs) -> Result<(), NetError> {
     match copied {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(dev.driver.failure().map_or(e.into(), device_failed)),
     }
 }
 
@@ -556,7 +572,7 @@ pub fn forward(args: &ForwardArgs, out: &mut impl Write) -> Result<(), NetError>
         "vtcp: forwarding every TCP flow on {} to its destination; Ctrl-C ends",
         dev.driver.name()
     );
-    wait_for_interrupt()?;
+    wait_for_interrupt(&dev)?;
     out.write_all(dev.report().as_bytes())?;
     writeln!(
         out,

@@ -685,3 +685,48 @@ fn bad_command_lines_are_refused_before_anything_is_touched() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not IPv4"));
 }
+
+/// `vtcp serve` whose device is deleted under it (`ip link del`): the
+/// echo connection open at the time is aborted (the kernel client sees it
+/// end), and the command exits at once with a message that names the
+/// device, instead of serving nothing until Ctrl-C.
+#[test]
+fn serve_exits_with_a_clear_error_when_its_device_is_deleted() {
+    if !lab_here("serve_exits_with_a_clear_error_when_its_device_is_deleted") {
+        return;
+    }
+    let ns = format!("vtcp-cli-del-{}", std::process::id());
+    let mut serve = Running::start(&["serve", "--tun", "vtd0", "--netns", &ns, "echo:7"]);
+    let mut s = connect_when_up(&ns, SocketAddr::new([198, 18, 0, 2].into(), 7));
+    s.write_all(b"before\n").unwrap();
+    let mut back = [0u8; 7];
+    s.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"before\n");
+
+    let status = Command::new("ip")
+        .args(["-n", &ns, "link", "del", "vtd0"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "ip link del");
+    let deleted = Instant::now();
+    let child = serve.0.as_mut().unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            deleted.elapsed() < Duration::from_secs(10),
+            "vtcp serve still runs 10 s after its device went"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = serve.0.take().unwrap().wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!status.success(), "{err}");
+    assert!(
+        err.contains("vtd0") && err.contains("device failed"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!Netns::exists(&ns), "the namespace it created is gone");
+}

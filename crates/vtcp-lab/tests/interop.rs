@@ -707,3 +707,124 @@ fn eight_gib_each_way_on_a_plain_tun() {
 fn eight_gib_each_way_with_offloads() {
     eight_gib_each_way("eight_gib_each_way_with_offloads", true);
 }
+
+/// A device deleted under a transfer (`ip link del`): the reader of that
+/// device's stack hears it at once (`ConnectionAborted`, not TCP's timers
+/// minutes later), `TunDriver::failure` says why, and a second stack on
+/// its own device in the same process is untouched: its 256 MiB transfer,
+/// under way at the same time, arrives intact, and a new connection to it
+/// works afterwards.
+#[test]
+fn a_device_deleted_mid_transfer_fails_its_connections_and_spares_the_others() {
+    if !lab_here("a_device_deleted_mid_transfer_fails_its_connections_and_spares_the_others") {
+        return;
+    }
+    let (doomed, doomed_ns) = vtcp_lab::bench::tun_stacks(false, 1).expect("a device");
+    let (kept, kept_ns) = vtcp_lab::bench::tun_stacks(false, 1).expect("another device");
+    let to = |port| SocketAddr::new(PEER_V4, port);
+
+    // The doomed stack receives a stream that never ends by itself.
+    let l1 = vtcp::TcpListener::bind(doomed[0].net(), to(7601)).unwrap();
+    let mut k1 = kernel::connect(&doomed_ns, to(7601)).unwrap();
+    k1.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    let k1_sender = std::thread::spawn(move || {
+        // Ends in an error once the device is gone (the write timeout).
+        let _ = send_pattern(&mut k1, 41, 1 << 40);
+    });
+    let mut v1 = vtcp_accept(&l1);
+
+    // The kept stack receives 256 MiB meanwhile.
+    let l2 = vtcp::TcpListener::bind(kept[0].net(), to(7602)).unwrap();
+    let k2_sender = kernel_sender(&kept_ns, to(7602), 42, 256 * MIB);
+    let kept_receiver = std::thread::spawn(move || {
+        let mut v2 = vtcp_accept(&l2);
+        recv_all(&mut v2).unwrap()
+    });
+
+    // 16 MiB in, the doomed device goes.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0;
+    while got < 16 * MIB {
+        got += v1.read(&mut buf).unwrap() as u64;
+    }
+    doomed_ns.ip(&["link", "del", "vtcp0"]).unwrap();
+    let deleted = Instant::now();
+    let err = loop {
+        match v1.read(&mut buf) {
+            Ok(0) => panic!("an orderly end on a deleted device"),
+            Ok(_) => assert!(deleted.elapsed() < Duration::from_secs(10), "still reading"),
+            Err(e) => break e,
+        }
+    };
+    let heard = deleted.elapsed();
+    assert_eq!(err.kind(), ErrorKind::ConnectionAborted, "{err}");
+    assert!(heard < Duration::from_secs(5), "heard after {heard:?}");
+    let failure = doomed[0]
+        .failure()
+        .expect("the driver says the device failed");
+    eprintln!("device deleted: read failed after {heard:?} ({err}); driver: {failure}");
+    k1_sender.join().unwrap();
+
+    // The other stack went on: intact, and it still takes connections.
+    assert_eq!(
+        kept_receiver.join().unwrap(),
+        (256 * MIB, k2_sender.join().unwrap()),
+        "the kept stack's transfer"
+    );
+    assert!(kept[0].failure().is_none());
+    let l3 = vtcp::TcpListener::bind(kept[0].net(), to(7603)).unwrap();
+    let k3_sender = kernel_sender(&kept_ns, to(7603), 43, MIB);
+    let mut v3 = vtcp_accept(&l3);
+    assert_eq!(recv_all(&mut v3).unwrap(), (MIB, k3_sender.join().unwrap()));
+}
+
+/// A kernel peer that stops reading for 20 s while vtcp sends to it: that
+/// connection waits at a zero window (probing) without error, and the
+/// same stack meanwhile serves another connection's 64 MiB both ways;
+/// then the reader resumes and everything arrives intact.
+#[test]
+fn a_peer_that_stops_reading_stalls_only_its_own_connection() {
+    if !lab_here("a_peer_that_stops_reading_stalls_only_its_own_connection") {
+        return;
+    }
+    let (drivers, ns) = vtcp_lab::bench::tun_stacks(false, 1).expect("a device");
+    let net = drivers[0].net().clone();
+    // The kernel reads nothing for 20 s, then everything.
+    let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7611)).unwrap();
+    let paused = kernel_receiver(kl, Duration::from_secs(20));
+    let mut stalled =
+        vtcp::TcpStream::connect_timeout(&net, SocketAddr::new(KERNEL_V4, 7611), IO_TIMEOUT)
+            .unwrap();
+    stream_timeouts(&stalled);
+    let stalled_writer = std::thread::spawn(move || {
+        let sum = send_pattern(&mut stalled, 51, 64 * MIB).unwrap();
+        stalled.shutdown(Shutdown::Write).unwrap();
+        sum
+    });
+    // Meanwhile another connection moves 64 MiB each way, checked.
+    let started = Instant::now();
+    let l = vtcp::TcpListener::bind(&net, SocketAddr::new(PEER_V4, 7612)).unwrap();
+    let sender = kernel_sender(&ns, SocketAddr::new(PEER_V4, 7612), 52, 64 * MIB);
+    let mut v = vtcp_accept(&l);
+    assert_eq!(
+        recv_all(&mut v).unwrap(),
+        (64 * MIB, sender.join().unwrap())
+    );
+    let kl2 = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7613)).unwrap();
+    let receiver = kernel_receiver(kl2, Duration::ZERO);
+    let mut v2 =
+        vtcp::TcpStream::connect_timeout(&net, SocketAddr::new(KERNEL_V4, 7613), IO_TIMEOUT)
+            .unwrap();
+    stream_timeouts(&v2);
+    let sum = send_pattern(&mut v2, 53, 64 * MIB).unwrap();
+    v2.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(receiver.join().unwrap(), (64 * MIB, sum));
+    let other = started.elapsed();
+    assert!(
+        other < Duration::from_secs(20),
+        "the other connection finished while the reader paused ({other:?})"
+    );
+    // The paused reader resumes: all of it, intact.
+    let sum = stalled_writer.join().unwrap();
+    assert_eq!(paused.join().unwrap(), (64 * MIB, sum));
+}

@@ -10,8 +10,8 @@
 use std::cell::RefCell;
 use std::io;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use vtcp::seq::Seq;
@@ -260,10 +260,18 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 /// An [`IpStack`] running on a TUN device. Dropping it (or calling
 /// [`TunDriver::stop`]) stops the reader thread; the stack lives on while
 /// handles to it remain, sending into the device.
+///
+/// A device that fails under it (deleted with `ip link del`, say) ends
+/// the reader: every connection of the stack is aborted at once (its
+/// reads and writes fail with `ConnectionAborted` instead of waiting out
+/// TCP's timeouts, since no segment can come or go any more), and
+/// [`TunDriver::failure`] says what happened. Other drivers and stacks
+/// in the process are not touched.
 pub struct TunDriver {
     stack: IpStack,
     tun: Arc<Tun>,
     reader: Option<JoinHandle<()>>,
+    failure: Arc<OnceLock<(io::ErrorKind, String)>>,
 }
 
 impl TunDriver {
@@ -300,17 +308,34 @@ impl TunDriver {
             let s = IpStack::new(cfg, addrs, move |p| tun.send(p))?;
             if transparent { s.transparent() } else { s }
         };
+        let failure: Arc<OnceLock<(io::ErrorKind, String)>> = Arc::default();
         let reader = {
-            let (tun, stack) = (Arc::clone(&tun), stack.clone());
+            let (tun, stack, failure) = (Arc::clone(&tun), stack.clone(), Arc::clone(&failure));
             std::thread::Builder::new()
                 .name(format!("vtcp-tun-{}", tun.name()))
-                .spawn(move || read_in_batches(&tun, &stack))?
+                .spawn(move || {
+                    if let Err(e) = read_in_batches(&tun, &stack) {
+                        let message = format!("{}: reading the device failed: {e}", tun.name());
+                        let _ = failure.set((e.kind(), message));
+                        abort_all(stack.net());
+                    }
+                })?
         };
         Ok(Self {
             stack,
             tun,
             reader: Some(reader),
+            failure,
         })
+    }
+
+    /// Why the device stopped working, if it did: reading it failed (it
+    /// was deleted, say), and every connection of the stack was aborted.
+    /// `None` while it works, and after [`TunDriver::stop`].
+    pub fn failure(&self) -> Option<io::Error> {
+        self.failure
+            .get()
+            .map(|(kind, message)| io::Error::new(*kind, message.clone()))
     }
 
     /// The stack: bind listeners and connect streams on it.
@@ -357,8 +382,8 @@ pub const READ_BATCH: usize = 64;
 /// packet. The packets lie one after the other in one buffer with room
 /// for a whole batch of the largest (64 KiB with offloads): only the
 /// part a batch fills is ever touched. Ends when the device is stopped
-/// or fails.
-fn read_in_batches(tun: &Tun, stack: &IpStack) {
+/// (`Ok`) or fails (the error).
+fn read_in_batches(tun: &Tun, stack: &IpStack) -> io::Result<()> {
     let room = crate::device::VNET_HDR_LEN + 65_536;
     let mut buf = vec![0u8; READ_BATCH * room];
     let mut spans: Vec<(usize, usize)> = Vec::with_capacity(READ_BATCH);
@@ -368,11 +393,13 @@ fn read_in_batches(tun: &Tun, stack: &IpStack) {
         while spans.len() < READ_BATCH {
             let slot = &mut buf[used..used + room];
             let got = if spans.is_empty() {
-                tun.recv(slot)
+                tun.recv(slot)?
             } else {
-                tun.try_recv(slot)
+                // A failure here shows again on the next blocking read,
+                // after this batch is handed over.
+                tun.try_recv(slot).ok().flatten()
             };
-            let Ok(Some(r)) = got else {
+            let Some(r) = got else {
                 break;
             };
             r.complete_checksum(slot);
@@ -380,11 +407,25 @@ fn read_in_batches(tun: &Tun, stack: &IpStack) {
             used += r.end;
         }
         if spans.is_empty() {
-            // Stopped, or the device failed.
-            return;
+            // Stopped.
+            return Ok(());
         }
         stack.handle_ips(spans.iter().map(|&(start, end)| &buf[start..end]));
     }
+}
+
+/// Aborts every connection of `net`: its device is gone, so nothing can
+/// come or go, and the application hears it now (`ConnectionAborted`)
+/// rather than when TCP's timers run out.
+fn abort_all(net: &NetStack) {
+    net.with_stack(|stack, _| {
+        let keys: Vec<ConnKey> = stack.conns().map(|(key, _)| key).collect();
+        for key in keys {
+            if let Some(conn) = stack.conn_mut(key) {
+                conn.abort();
+            }
+        }
+    });
 }
 
 /// RFC 5927 §4.1: a report counts only if it names a connection of ours

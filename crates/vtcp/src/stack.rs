@@ -244,6 +244,15 @@ pub struct Counters {
     pub replies_dropped: u64,
 }
 
+/// Segments a connection sends in a row before the next connection with
+/// something to send takes its turn ([`Stack::poll_transmit`]): about
+/// one 64 KiB super-segment's worth. Turns of one segment were fair but
+/// cost the receiving kernel its coalescing of consecutive segments of a
+/// flow (four flows from vtcp to the kernel on a plain TUN moved 2.6
+/// Gbit/s in all; 3.0 with turns of 16 segments, 3.8 with 64; 4.2
+/// without turns, where the slowest flow got 3 % of an even share).
+pub(crate) const TURN: u32 = 64;
+
 /// The most replies of the stack's own (RSTs for no connection, cookie
 /// SYN-ACKs) waiting for [`Stack::poll_transmit`]; past it, a reply is
 /// dropped and counted ([`Counters::replies_dropped`]), as a kernel
@@ -444,6 +453,9 @@ pub struct Stack {
     replies: VecDeque<(IpAddr, IpAddr, IpFields, Vec<u8>)>,
     /// Slots of connections that may have something to send.
     dirty: VecDeque<u32>,
+    /// Segments the connection at the front of `dirty` sent in its
+    /// current turn ([`TURN`] at most).
+    turn: u32,
     /// Connections (slot, generation) that may have events for
     /// `poll_event`, each at most once while its `ready` flag is set.
     ready: VecDeque<QueuedConn>,
@@ -474,6 +486,7 @@ impl Stack {
             counters: Counters::default(),
             replies: VecDeque::new(),
             dirty: VecDeque::new(),
+            turn: 0,
             ready: VecDeque::new(),
             acceptable: VecDeque::new(),
             timers: BinaryHeap::new(),
@@ -1157,9 +1170,9 @@ impl Stack {
 
     /// Writes the next segment to send into `buf` (checksummed unless
     /// checksums are off) and says where it goes; `None` when there is
-    /// nothing to send. Connections with something to send take turns, a
-    /// segment each, so a caller may stop part way (a full device queue)
-    /// without starving any of them.
+    /// nothing to send. Connections with something to send take turns, up
+    /// to 64 segments each, so a caller may stop part way (a full device
+    /// queue) without starving any of them.
     pub fn poll_transmit(&mut self, now: Duration, buf: &mut [u8]) -> Option<Transmit> {
         if let Some((src, dst, ip, bytes)) = self.replies.front() {
             // A reply that does not fit waits for a buffer that holds it:
@@ -1175,6 +1188,7 @@ impl Stack {
             // skipped: its flag is clear.
             let Some(e) = self.conns.get_mut(slot).filter(|e| e.dirty) else {
                 self.dirty.pop_front();
+                self.turn = 0;
                 continue;
             };
             if let Some(len) = e.conn.poll_transmit(now, buf) {
@@ -1183,18 +1197,23 @@ impl Stack {
                     e.key.remote.ip(),
                     IpFields::of(e.conn.config()),
                 );
-                // Round robin, a segment at a time: the connection goes to
-                // the back of the queue (still dirty), so that a caller that
-                // stops taking segments part way (a NetStack whose outbox
-                // is full) shares what it takes among the connections
-                // instead of draining the first one.
-                if self.dirty.len() > 1 {
-                    self.dirty.rotate_left(1);
+                // Round robin, [`TURN`] segments at a time: the connection
+                // then goes to the back of the queue (still dirty), so
+                // that a caller that stops taking segments part way (a
+                // NetStack whose outbox is full) shares what it takes
+                // among the connections instead of draining the first.
+                self.turn += 1;
+                if self.turn >= TURN {
+                    self.turn = 0;
+                    if self.dirty.len() > 1 {
+                        self.dirty.rotate_left(1);
+                    }
                 }
                 return Some(self.finish(now, to, &mut buf[..len]));
             }
             e.dirty = false;
             self.dirty.pop_front();
+            self.turn = 0;
             self.schedule(slot);
             self.remove_if_done(slot);
         }

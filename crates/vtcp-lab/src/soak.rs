@@ -571,66 +571,80 @@ fn start_bulk(w: &mut Workload, net: &vtcp::NetStack, ns: &Arc<Netns>) -> io::Re
     let to_kernel = kernel::listen(ns, SocketAddr::new(KERNEL_V4, 7602))?;
     for i in 0..BULK_FLOWS as u64 {
         // The kernel sends to vtcp.
-        let flow = w.shared.flow(format!("bulk kernel->vtcp #{i}"));
-        w.shared.wants(&flow, true);
         let k = kernel_connect(ns, SocketAddr::new(PEER_V4, 7601))?;
         let v = vtcp_accept(&to_vtcp)?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let f = Arc::clone(&flow);
-        w.spawn(format!("{} (kernel sender)", flow.name), move |sh| {
-            let _open = Open::new(sh);
-            let mut k = k;
-            let sent = bulk_send(sh, &f, &mut k, 1000 + i, &sh.to_vtcp)?;
-            k.shutdown(Shutdown::Write)?;
-            let _ = tx.send(sent);
-            Ok(())
+        let name = format!("bulk kernel->vtcp #{i}");
+        bulk_flow(w, name, ("kernel", k), ("vtcp", v), 1000 + i, |sh| {
+            &sh.to_vtcp
         });
-        w.spawn(format!("{} (vtcp receiver)", flow.name), move |sh| {
-            let mut v = v;
-            let got = bulk_recv(sh, &flow, &mut v, 1000 + i)?;
-            sh.wants(&flow, false);
-            let sent = rx
-                .recv()
-                .map_err(|_| io::Error::other("the sender failed"))?;
-            if got != sent {
-                return Err(io::Error::other(format!(
-                    "{sent} octets sent, {got} received"
-                )));
-            }
-            Ok(())
-        });
-
         // vtcp sends to the kernel.
-        let flow = w.shared.flow(format!("bulk vtcp->kernel #{i}"));
-        w.shared.wants(&flow, true);
         let v = vtcp_connect(net, SocketAddr::new(KERNEL_V4, 7602))?;
         let k = kernel_accept(&to_kernel)?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let f = Arc::clone(&flow);
-        w.spawn(format!("{} (vtcp sender)", flow.name), move |sh| {
-            let _open = Open::new(sh);
-            let mut v = v;
-            let sent = bulk_send(sh, &f, &mut v, 2000 + i, &sh.to_kernel)?;
-            v.shutdown(Shutdown::Write)?;
-            let _ = tx.send(sent);
-            Ok(())
-        });
-        w.spawn(format!("{} (kernel receiver)", flow.name), move |sh| {
-            let mut k = k;
-            let got = bulk_recv(sh, &flow, &mut k, 2000 + i)?;
-            sh.wants(&flow, false);
-            let sent = rx
-                .recv()
-                .map_err(|_| io::Error::other("the sender failed"))?;
-            if got != sent {
-                return Err(io::Error::other(format!(
-                    "{sent} octets sent, {got} received"
-                )));
-            }
-            Ok(())
+        let name = format!("bulk vtcp->kernel #{i}");
+        bulk_flow(w, name, ("vtcp", v), ("kernel", k), 2000 + i, |sh| {
+            &sh.to_kernel
         });
     }
     Ok(())
+}
+
+/// A stream whose sending side can be closed: the kernel's and vtcp's.
+trait SendHalf: Write + Send + 'static {
+    fn close_sending(&self) -> io::Result<()>;
+}
+
+impl SendHalf for std::net::TcpStream {
+    fn close_sending(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl SendHalf for vtcp::TcpStream {
+    fn close_sending(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+/// One bulk flow named `name`: a thread sending the pattern from `seed`
+/// on the sender's stream (counted in `moved`) until the soak stops, and
+/// one reading it on the receiver's, checking every octet and, at the
+/// end, the count against the sender's. Each stream comes with who owns
+/// it ("kernel" or "vtcp"), for the threads' names.
+fn bulk_flow<S: SendHalf, R: Read + Send + 'static>(
+    w: &mut Workload,
+    name: String,
+    (sender_is, mut tx_stream): (&str, S),
+    (receiver_is, mut rx_stream): (&str, R),
+    seed: u64,
+    moved: fn(&Shared) -> &AtomicU64,
+) {
+    let flow = w.shared.flow(name);
+    w.shared.wants(&flow, true);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = Arc::clone(&flow);
+    w.spawn(format!("{} ({sender_is} sender)", flow.name), move |sh| {
+        let _open = Open::new(sh);
+        let sent = bulk_send(sh, &f, &mut tx_stream, seed, moved(sh))?;
+        tx_stream.close_sending()?;
+        let _ = tx.send(sent);
+        Ok(())
+    });
+    w.spawn(
+        format!("{} ({receiver_is} receiver)", flow.name),
+        move |sh| {
+            let got = bulk_recv(sh, &flow, &mut rx_stream, seed)?;
+            sh.wants(&flow, false);
+            let sent = rx
+                .recv()
+                .map_err(|_| io::Error::other("the sender failed"))?;
+            if got != sent {
+                return Err(io::Error::other(format!(
+                    "{sent} octets sent, {got} received"
+                )));
+            }
+            Ok(())
+        },
+    );
 }
 
 /// The exchanges: kernel clients of a vtcp server and vtcp clients of a
@@ -639,35 +653,69 @@ fn start_exchanges(w: &mut Workload, net: &vtcp::NetStack, ns: &Arc<Netns>) -> i
     let vl = vtcp::TcpListener::bind(net, SocketAddr::new(PEER_V4, 7603))?;
     let kl = kernel::listen(ns, SocketAddr::new(KERNEL_V4, 7604))?;
     for i in 0..EXCHANGE_FLOWS {
-        let flow = w.shared.flow(format!("exchanges kernel->vtcp #{i}"));
         let k = kernel_connect(ns, SocketAddr::new(PEER_V4, 7603))?;
         let v = vtcp_accept(&vl)?;
-        w.spawn(format!("{} (vtcp server)", flow.name), move |_| {
-            let mut v = v;
-            exchange_server(&mut v)
-        });
-        w.spawn(flow.name.clone(), move |sh| {
-            let _open = Open::new(sh);
-            let mut k = k;
-            exchange_client(sh, &flow, &mut k, &sh.to_vtcp, &sh.to_kernel)?;
-            k.shutdown(Shutdown::Write)
-        });
-
-        let flow = w.shared.flow(format!("exchanges vtcp->kernel #{i}"));
+        let name = format!("exchanges kernel->vtcp #{i}");
+        exchange_flow(w, name, k, ("vtcp", v), |sh| (&sh.to_vtcp, &sh.to_kernel));
         let v = vtcp_connect(net, SocketAddr::new(KERNEL_V4, 7604))?;
         let k = kernel_accept(&kl)?;
-        w.spawn(format!("{} (kernel server)", flow.name), move |_| {
-            let mut k = k;
-            exchange_server(&mut k)
-        });
-        w.spawn(flow.name.clone(), move |sh| {
-            let _open = Open::new(sh);
-            let mut v = v;
-            exchange_client(sh, &flow, &mut v, &sh.to_kernel, &sh.to_vtcp)?;
-            v.shutdown(Shutdown::Write)
-        });
+        let name = format!("exchanges vtcp->kernel #{i}");
+        exchange_flow(w, name, v, ("kernel", k), |sh| (&sh.to_kernel, &sh.to_vtcp));
     }
     Ok(())
+}
+
+/// One request/response flow named `name`: a client thread on the
+/// client's stream (requests counted in the first counter `moved` gives,
+/// responses in the second), a server thread on the server's (owned by
+/// "kernel" or "vtcp", for its name).
+fn exchange_flow<C: SendHalf + Read, S: Read + Write + Send + 'static>(
+    w: &mut Workload,
+    name: String,
+    mut client: C,
+    (server_is, mut server): (&str, S),
+    moved: fn(&Shared) -> (&AtomicU64, &AtomicU64),
+) {
+    let flow = w.shared.flow(name);
+    w.spawn(format!("{} ({server_is} server)", flow.name), move |_| {
+        exchange_server(&mut server)
+    });
+    w.spawn(flow.name.clone(), move |sh| {
+        let _open = Open::new(sh);
+        let (up, down) = moved(sh);
+        exchange_client(sh, &flow, &mut client, up, down)?;
+        client.close_sending()
+    });
+}
+
+/// One open/close loop named `name`: until the soak stops, a connection
+/// from `connect`, one exchange of a cycle, closed; `client_done` is set
+/// when it ends, for its server to stop.
+fn cycle_loop<S: SendHalf + Read>(
+    w: &mut Workload,
+    name: &str,
+    client_done: Arc<AtomicBool>,
+    connect: impl Fn() -> io::Result<S> + Send + 'static,
+) {
+    let flow = w.shared.flow(name.into());
+    w.spawn(flow.name.clone(), move |sh| {
+        let _done = SetOnDrop(client_done);
+        let mut n = 0u64;
+        while !sh.stopping() {
+            sh.wants(&flow, true);
+            let mut s = connect()?;
+            sh.progress(&flow);
+            cycle_client(sh, &flow, &mut s, n)?;
+            s.close_sending()?;
+            drop(s);
+            sh.wants(&flow, false);
+            sh.cycles.fetch_add(1, Ordering::Relaxed);
+            sh.to_vtcp.fetch_add(1, Ordering::Relaxed);
+            sh.to_kernel.fetch_add(1, Ordering::Relaxed);
+            n += 1;
+        }
+        Ok(())
+    });
 }
 
 /// The open/close loops: the kernel connecting to vtcp and vtcp to the
@@ -689,24 +737,9 @@ fn start_cycles(w: &mut Workload, net: &vtcp::NetStack, ns: &Arc<Netns>) -> io::
         }
         Ok(())
     });
-    let flow = w.shared.flow("open/close kernel->vtcp".into());
     let ns2 = Arc::clone(ns);
-    w.spawn(flow.name.clone(), move |sh| {
-        let _done = SetOnDrop(client_done);
-        let mut n = 0u64;
-        while !sh.stopping() {
-            sh.wants(&flow, true);
-            let mut k = kernel_connect(&ns2, SocketAddr::new(PEER_V4, 7605))?;
-            sh.progress(&flow);
-            cycle_client(sh, &flow, &mut k, n)?;
-            drop(k);
-            sh.wants(&flow, false);
-            sh.cycles.fetch_add(1, Ordering::Relaxed);
-            sh.to_vtcp.fetch_add(1, Ordering::Relaxed);
-            sh.to_kernel.fetch_add(1, Ordering::Relaxed);
-            n += 1;
-        }
-        Ok(())
+    cycle_loop(w, "open/close kernel->vtcp", client_done, move || {
+        kernel_connect(&ns2, SocketAddr::new(PEER_V4, 7605))
     });
 
     let client_done = Arc::new(AtomicBool::new(false));
@@ -731,25 +764,9 @@ fn start_cycles(w: &mut Workload, net: &vtcp::NetStack, ns: &Arc<Netns>) -> io::
             Ok(())
         },
     );
-    let flow = w.shared.flow("open/close vtcp->kernel".into());
     let net = net.clone();
-    w.spawn(flow.name.clone(), move |sh| {
-        let _done = SetOnDrop(client_done);
-        let mut n = 0u64;
-        while !sh.stopping() {
-            sh.wants(&flow, true);
-            let mut v = vtcp_connect(&net, SocketAddr::new(KERNEL_V4, 7606))?;
-            sh.progress(&flow);
-            cycle_client(sh, &flow, &mut v, n)?;
-            v.shutdown(Shutdown::Write)?;
-            drop(v);
-            sh.wants(&flow, false);
-            sh.cycles.fetch_add(1, Ordering::Relaxed);
-            sh.to_vtcp.fetch_add(1, Ordering::Relaxed);
-            sh.to_kernel.fetch_add(1, Ordering::Relaxed);
-            n += 1;
-        }
-        Ok(())
+    cycle_loop(w, "open/close vtcp->kernel", client_done, move || {
+        vtcp_connect(&net, SocketAddr::new(KERNEL_V4, 7606))
     });
     Ok(())
 }

@@ -6,12 +6,16 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use vtcp::{ConnConfig, NetStack, StackConfig, StackError, State, TcpListener, TcpStream};
+
+#[allow(dead_code, reason = "each test binary uses part of what is shared")]
+mod support;
+use support::within_a_minute;
 
 const A: [u8; 4] = [198, 18, 0, 1];
 const B: [u8; 4] = [198, 18, 0, 2];
@@ -59,25 +63,6 @@ fn pair() -> Pair {
 
 fn at_b(port: u16) -> SocketAddr {
     SocketAddr::new(B.into(), port)
-}
-
-/// Runs `f` on a thread and fails the test if it takes more than a
-/// minute: a deadlock shows as a failure, not a hung CI job.
-fn within_a_minute(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = t.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("still running after a minute: deadlock?"),
-    }
 }
 
 /// A connection from `a` to `b`'s `port`: (the client's end, the server's).

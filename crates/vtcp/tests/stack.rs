@@ -8,6 +8,7 @@ use vtcp::wire::{Flags, Options, Segment, SegmentView, TcpOption, Timestamp};
 use vtcp::{Stack, StackConfig, StackError, State};
 use vtcp_seq::Seq;
 
+#[allow(dead_code, reason = "each test binary uses part of what is shared")]
 mod support;
 use support::*;
 

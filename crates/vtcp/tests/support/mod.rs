@@ -198,3 +198,24 @@ pub(crate) fn backlog_overflow(seed: u8) {
     assert_eq!(net.client.conn_mut(last).unwrap().read(&mut buf), 4);
     assert_eq!(&buf[..4], b"pong");
 }
+
+/// Runs `f` on a thread and fails the test if it takes more than a
+/// minute: a deadlock shows as a failure, not a hung CI job.
+pub(crate) fn within_a_minute(f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => t.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = t.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("still running after a minute: deadlock?")
+        }
+    }
+}

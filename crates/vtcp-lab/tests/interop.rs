@@ -778,24 +778,33 @@ fn a_device_deleted_mid_transfer_fails_its_connections_and_spares_the_others() {
     assert_eq!(recv_all(&mut v3).unwrap(), (MIB, k3_sender.join().unwrap()));
 }
 
-/// A kernel peer that stops reading for 20 s while vtcp sends to it: that
-/// connection waits at a zero window (probing) without error, and the
-/// same stack meanwhile serves another connection's 64 MiB both ways;
-/// then the reader resumes and everything arrives intact.
+/// A kernel peer that stops reading for 20 s (`VTCP_LAB_PAUSE` seconds
+/// when set: minutes, by hand) while vtcp sends to it: that connection
+/// waits at a zero window (probing) without error, and the same stack
+/// meanwhile serves another connection's 64 MiB both ways; then the
+/// reader resumes and everything arrives intact.
 #[test]
 fn a_peer_that_stops_reading_stalls_only_its_own_connection() {
     if !lab_here("a_peer_that_stops_reading_stalls_only_its_own_connection") {
         return;
     }
+    let pause = Duration::from_secs(
+        std::env::var("VTCP_LAB_PAUSE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(20),
+    );
     let (drivers, ns) = vtcp_lab::bench::tun_stacks(false, 1).expect("a device");
     let net = drivers[0].net().clone();
-    // The kernel reads nothing for 20 s, then everything.
+    // The kernel reads nothing for the pause, then everything; the vtcp
+    // writer's timeouts outlast it.
     let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7611)).unwrap();
-    let paused = kernel_receiver(kl, Duration::from_secs(20));
+    let paused = kernel_receiver(kl, pause);
     let mut stalled =
         vtcp::TcpStream::connect_timeout(&net, SocketAddr::new(KERNEL_V4, 7611), IO_TIMEOUT)
             .unwrap();
     stream_timeouts(&stalled);
+    stalled.set_write_timeout(Some(pause + IO_TIMEOUT)).unwrap();
     let stalled_writer = std::thread::spawn(move || {
         let sum = send_pattern(&mut stalled, 51, 64 * MIB).unwrap();
         stalled.shutdown(Shutdown::Write).unwrap();
@@ -821,7 +830,7 @@ fn a_peer_that_stops_reading_stalls_only_its_own_connection() {
     assert_eq!(receiver.join().unwrap(), (64 * MIB, sum));
     let other = started.elapsed();
     assert!(
-        other < Duration::from_secs(20),
+        other < pause,
         "the other connection finished while the reader paused ({other:?})"
     );
     // The paused reader resumes: all of it, intact.

@@ -237,11 +237,7 @@ fn forward_splices_a_kernel_flow_to_a_kernel_server() {
     // The client's namespace routes 198.19.0.0/16 into the device; the
     // server lives at 198.19.0.1 in a namespace of its own, where the
     // forwarder opens its kernel sockets.
-    let client = Netns::unique("vtcp-cli-").unwrap();
-    let upstream = Netns::unique("vtcp-cli-").unwrap();
-    upstream
-        .ip(&["addr", "add", "198.19.0.1/32", "dev", "lo"])
-        .unwrap();
+    let (client, upstream, fwd) = forward_lab("vtf0");
     let l = kernel::listen(&upstream, "198.19.0.1:8080".parse().unwrap()).unwrap();
     let server = std::thread::spawn(move || {
         let (mut k, _) = l.accept().unwrap();
@@ -250,17 +246,6 @@ fn forward_splices_a_kernel_flow_to_a_kernel_server() {
         k.write_all(b"received").unwrap();
         got
     });
-    let fwd = Running::start(&[
-        "forward",
-        "--tun",
-        "vtf0",
-        "--netns",
-        client.name(),
-        "--route",
-        "198.19.0.0/16",
-        "--upstream-netns",
-        upstream.name(),
-    ]);
     let mut k = connect_when_up(client.name(), "198.19.0.1:8080".parse().unwrap());
     let bytes = 16 << 20;
     let sum = send_pattern(&mut k, 11, bytes).unwrap();

@@ -95,11 +95,9 @@ impl RecvSide {
     pub(crate) fn advertise(&mut self, wscale: u8, smss: u32) -> u16 {
         let nxt = self.nxt();
         let avail = self.window() as u32;
-        let prev = if self.adv_right.after(nxt) {
-            self.adv_right.distance_from(nxt)
-        } else {
-            0
-        };
+        // The window last advertised (below 2^30: the field is 16 bits
+        // and the shift at most 14, so RCV.WND's cap never applies).
+        let prev = self.wnd();
         // Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): move the right edge
         // only by at least min(half the buffer, one MSS), or to all of the
         // buffer; never move it left.

@@ -176,11 +176,7 @@ fn linux_to_linux(path: &Impairments, time: Duration, cc: &str) -> io::Result<Fi
         SocketAddr::new(PEER_V4, 7001),
         Some(cc),
         time,
-        move || {
-            let (s, _) = l.accept()?;
-            s.set_read_timeout(Some(IO_TIMEOUT))?;
-            Ok(s)
-        },
+        move || kernel::accept(&l),
     )
 }
 
@@ -318,9 +314,7 @@ fn veth(offloads: bool, time: Duration) -> io::Result<f64> {
     veth_offloads(&a, &b, offloads)?;
     let l = kernel::listen(&b, SocketAddr::new(PEER_V4, 7101))?;
     let f = kernel_sends(&a, SocketAddr::new(PEER_V4, 7101), None, time, move || {
-        let (s, _) = l.accept()?;
-        s.set_read_timeout(Some(IO_TIMEOUT))?;
-        Ok(s)
+        kernel::accept(&l)
     })?;
     Ok(f.mbps)
 }
@@ -458,9 +452,7 @@ fn vtcp_sends(
 ) -> io::Result<Figures> {
     let l = kernel::listen(ns, to)?;
     let receiver = std::thread::spawn(move || -> io::Result<(u64, Duration)> {
-        let (mut s, _) = l.accept()?;
-        s.set_read_timeout(Some(IO_TIMEOUT))?;
-        drain(&mut s)
+        drain(&mut kernel::accept(&l)?)
     });
     let mut v = vtcp::TcpStream::connect_timeout(net, to, IO_TIMEOUT)?;
     v.set_write_timeout(Some(IO_TIMEOUT))?;
@@ -589,7 +581,7 @@ pub struct FlowsRow {
     /// vtcp sending to the kernel over the same device.
     pub from_vtcp: Result<FlowFigures, String>,
     /// Times vtcp's outbox filled while it sent and its stack paused
-    /// until the writer thread had written a batch (`NetStack::writer_stalls`).
+    /// until the writer thread had written a batch (`OutboxStats::full`).
     pub from_vtcp_stalls: u64,
     /// The kernel sending to the kernel over a veth pair, offloads off.
     pub veth: Result<FlowFigures, String>,
@@ -626,7 +618,7 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
         let (drivers, ns) = tun_stacks(false, 1)?;
         let net = drivers[0].net().clone();
         let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7502))?;
-        let stalls = net.writer_stalls();
+        let stalls = net.outbox().full;
         let from_vtcp = flows_at_once(
             n,
             time,
@@ -639,14 +631,10 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
                 s.set_write_timeout(Some(IO_TIMEOUT))?;
                 Ok(s)
             },
-            || {
-                let (s, _) = kl.accept()?;
-                s.set_read_timeout(Some(IO_TIMEOUT))?;
-                Ok(s)
-            },
+            || kernel::accept(&kl),
         )
         .map_err(|e| e.to_string());
-        let from_vtcp_stalls = net.writer_stalls() - stalls;
+        let from_vtcp_stalls = net.outbox().full - stalls;
         drop((kl, net, drivers, ns));
         let (a, b) = veth_pair()?;
         veth_offloads(&a, &b, false)?;
@@ -655,11 +643,7 @@ pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
             n,
             time,
             || kernel::connect(&a, SocketAddr::new(PEER_V4, 7503)),
-            || {
-                let (s, _) = vl.accept()?;
-                s.set_read_timeout(Some(IO_TIMEOUT))?;
-                Ok(s)
-            },
+            || kernel::accept(&vl),
         )
         .map_err(|e| e.to_string());
         let row = FlowsRow {

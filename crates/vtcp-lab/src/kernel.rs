@@ -41,6 +41,14 @@ pub fn connect_with_cc(ns: &Netns, addr: SocketAddr, cc: &str) -> io::Result<Tcp
     Ok(s)
 }
 
+/// The next connection a kernel listener accepts, with [`IO_TIMEOUT`] on
+/// reads.
+pub fn accept(l: &TcpListener) -> io::Result<TcpStream> {
+    let (s, _) = l.accept()?;
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    Ok(s)
+}
+
 /// Closes a kernel connection with a RST instead of a FIN (SO_LINGER 0).
 pub fn abort(s: TcpStream) -> io::Result<()> {
     socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO))

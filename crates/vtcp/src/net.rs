@@ -18,8 +18,8 @@
 //! from its connections, which keep them (data waits in the send buffers,
 //! as a kernel's socket waits on a full device queue with TCP Small
 //! Queues), and the writer thread takes more once it has written a batch:
-//! backpressure, not drops, and connections take their turns a segment
-//! at a time, so none starves the others. The user guide's "The writer
+//! backpressure, not drops, and connections take turns of up to 64
+//! segments, so none starves the others. The user guide's "The writer
 //! contract" says it all.
 
 use std::io::{self, Read, Write};
@@ -511,10 +511,7 @@ impl Shared {
     }
 
     pub(crate) fn handle_packet(&self, src: IpAddr, dst: IpAddr, segment: &[u8]) {
-        let now = self.now();
-        let mut g = self.lock();
-        g.stack.handle_packet(now, src, dst, segment);
-        self.release(g, now);
+        self.handle_packets([(src, dst, segment)]);
     }
 
     /// Every segment of `packets` under one lock, then one settle.
@@ -533,9 +530,7 @@ impl Shared {
     /// The writer thread found room in the outbox after a pause: the stack
     /// hands over what its connections have waiting.
     fn resume(&self) {
-        let now = self.now();
-        let g = self.lock();
-        self.release(g, now);
+        self.with_stack(|_, _| ());
     }
 
     /// The driver: runs timers when they are due and sleeps until the next
@@ -714,8 +709,9 @@ impl NetStack {
     /// Two stacks joined by a perfect link, for tests, benchmarks and
     /// examples: each one's writer (on its writer thread) hands its
     /// segments straight to the other's `handle_packet` (through a
-    /// [`WeakNetStack`], so neither keeps the other alive). `link` sees every segment (source,
-    /// destination, bytes) and says whether it gets through.
+    /// [`WeakNetStack`], so neither keeps the other alive). `link` sees
+    /// every segment (source, destination, bytes) and says whether it gets
+    /// through.
     pub fn back_to_back(
         a: (StackConfig, IpAddr),
         b: (StackConfig, IpAddr),
@@ -765,14 +761,9 @@ impl NetStack {
         self.shared().handle_packets(packets);
     }
 
-    /// Times so far the outbox filled and the stack paused its sending
-    /// until the writer thread wrote a batch ([`OutboxStats::full`]): the
-    /// writer was the bottleneck, or blocked. Nothing is dropped.
-    pub fn writer_stalls(&self) -> u64 {
-        self.shared().out.lock().full
-    }
-
-    /// What the outbox holds now and has done so far.
+    /// What the outbox holds now and has done so far; its `full` counts
+    /// the times the stack paused its sending because the writer thread
+    /// was the bottleneck, or blocked (nothing is dropped).
     pub fn outbox(&self) -> OutboxStats {
         self.shared().out.lock().stats()
     }

@@ -87,19 +87,20 @@ fn seconds(arg: Option<&&str>) -> Result<Duration, Failure> {
     }
 }
 
+/// The numbers after a benchmark's seconds (connections, flows).
+fn counts(rest: &[&str]) -> Result<Vec<usize>, Failure> {
+    rest.iter()
+        .skip(1)
+        .map(|s| s.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| Failure::Usage)
+}
+
 fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, Failure> {
     Ok(match args {
         ["capture", dir] => Command::Capture(dir),
         ["echo-server", addr] => Command::EchoServer(addr.parse().map_err(|_| Failure::Usage)?),
-        ["bench", "echo", rest @ ..] => {
-            let conns = rest
-                .iter()
-                .skip(1)
-                .map(|s| s.parse())
-                .collect::<Result<Vec<usize>, _>>()
-                .map_err(|_| Failure::Usage)?;
-            Command::Echo(seconds(rest.first())?, conns)
-        }
+        ["bench", "echo", rest @ ..] => Command::Echo(seconds(rest.first())?, counts(rest)?),
         ["bench", "point", loss, reorder, rtt, rest @ ..] if rest.len() <= 1 => {
             // A percentage or a time: finite, not negative (a negative
             // time would panic in Duration).
@@ -124,12 +125,7 @@ fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, Failure> {
             Command::Throughput(seconds(rest.first())?)
         }
         ["bench", "flows", rest @ ..] => {
-            let counts = rest
-                .iter()
-                .skip(1)
-                .map(|s| s.parse())
-                .collect::<Result<Vec<usize>, _>>()
-                .map_err(|_| Failure::Usage)?;
+            let counts = counts(rest)?;
             if counts.contains(&0) {
                 return Err(Failure::Usage);
             }

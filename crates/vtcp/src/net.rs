@@ -17,8 +17,9 @@
 //! nor recurse. When the outbox is full the stack stops taking segments
 //! from its connections, which keep them (data waits in the send buffers,
 //! as a kernel's socket waits on a full device queue with TCP Small
-//! Queues), and the writer thread takes more once it has written a batch:
-//! backpressure, not drops, and connections take turns of up to 64
+//! Queues), and goes on once the writer thread has written half of what
+//! the outbox holds (the driver thread refills it while the writer thread
+//! writes the rest): backpressure, not drops, and connections take turns of up to 64
 //! segments, so none starves the others. The user guide's "The writer
 //! contract" says it all.
 
@@ -76,12 +77,17 @@ const SCRATCH: usize = 65_536;
 /// that steady traffic allocates nothing, and no more.
 const SPARE_BYTES: usize = 4 << 20;
 
+/// How many segments the writer thread writes between two looks at the
+/// outbox (to account for them, and to let a paused stack go on): one
+/// lock per this many writes.
+const WRITTEN_CHUNK: usize = 256;
+
 /// How much a [`NetStack`]'s outbox holds: the segments the stack has
 /// sent that its writer has not yet taken (the batch the writer thread is
 /// writing counts until it is written). Once either bound is reached the
 /// stack takes no more segments from its connections until the writer
-/// thread has written a batch (the bytes may pass their bound by the one
-/// segment that reached it); nothing is dropped.
+/// thread has written half of both (the bytes may pass their bound by the
+/// one segment that reached it); nothing is dropped.
 ///
 /// The defaults, 8192 segments and 16 MiB, make a deep device queue:
 /// 12 MB of full-sized segments, about 100 ms at 1 Gbit/s, four times
@@ -163,7 +169,8 @@ struct Outbox {
     /// The stack is gone: the writer thread ends once the queue is empty.
     closed: bool,
     /// The stack stopped taking segments because the outbox was full:
-    /// the writer thread settles the stack again after its next batch.
+    /// the writer thread has the driver settle it again once the outbox
+    /// is down to half ([`Outbox::may_resume`]).
     paused: bool,
     written: u64,
     full: u64,
@@ -174,6 +181,14 @@ impl Outbox {
     /// Whether the outbox has reached a bound.
     fn is_full(&self) -> bool {
         self.segments >= self.limits.segments || self.bytes >= self.limits.bytes
+    }
+
+    /// Whether a paused stack may take segments again: the outbox is down
+    /// to half of both bounds, so the stack refills it while the writer
+    /// thread still has half of it to write (resuming at the first free
+    /// slot would make the two take turns, each waiting on the other).
+    fn may_resume(&self) -> bool {
+        self.segments <= self.limits.segments / 2 && self.bytes <= self.limits.bytes / 2
     }
 
     /// The stack found the outbox full and stopped taking segments.
@@ -216,16 +231,19 @@ impl Outbox {
         true
     }
 
-    /// Ends the accounting of a written batch and keeps its buffers.
-    fn written(&mut self, batch: &mut Vec<Outgoing>) {
-        self.written += batch.len() as u64;
-        for o in batch.drain(..) {
+    /// Ends the accounting of written segments and keeps their buffers
+    /// (taking them out of `written`).
+    fn written(&mut self, written: &mut [Outgoing]) {
+        self.written += written.len() as u64;
+        for o in written {
+            let bytes = std::mem::take(&mut o.bytes);
+            debug_assert!(self.segments >= 1 && self.bytes >= bytes.len());
             self.segments -= 1;
-            self.bytes -= o.bytes.len();
-            let cap = o.bytes.capacity();
+            self.bytes -= bytes.len();
+            let cap = bytes.capacity();
             if self.spare_bytes + cap <= SPARE_BYTES {
                 self.spare_bytes += cap;
-                self.spare.push(o.bytes);
+                self.spare.push(bytes);
             }
         }
     }
@@ -265,9 +283,12 @@ impl Output {
 
     /// The writer thread: takes the whole queue at each wakeup (one lock
     /// for any number of segments), writes it unlocked, in order, and
-    /// sleeps when nothing is left. Ends once the stack is gone and the
-    /// queue empty; a writer that never returns keeps it for good, and
-    /// nobody waits for it.
+    /// sleeps when nothing is left. It accounts for what it wrote every
+    /// [`WRITTEN_CHUNK`] segments, and once a paused stack may go on
+    /// ([`Outbox::may_resume`]) has the driver thread settle it, so that
+    /// the stack fills the outbox on one thread while this one writes on
+    /// another. Ends once the stack is gone and the queue empty; a writer
+    /// that never returns keeps it for good, and nobody waits for it.
     fn run(self: Arc<Self>) {
         let mut batch = Vec::new();
         let mut ob = self.lock();
@@ -284,23 +305,27 @@ impl Output {
             ob.batches += 1;
             std::mem::swap(&mut batch, &mut ob.queue);
             drop(ob);
-            for o in &batch {
-                self.writer.write_segment_with(o.src, o.dst, o.ip, &o.bytes);
-            }
-            ob = self.lock();
-            ob.written(&mut batch);
-            let full = ob.is_full();
-            self.full.store(full, Ordering::Relaxed);
-            if ob.paused && !full {
-                // Room again: the stack takes what its connections have
-                // waiting (this thread is awake, so nobody notifies it).
-                ob.paused = false;
+            for chunk in batch.chunks_mut(WRITTEN_CHUNK) {
+                for o in chunk.iter() {
+                    self.writer.write_segment_with(o.src, o.dst, o.ip, &o.bytes);
+                }
+                let mut ob = self.lock();
+                ob.written(chunk);
+                self.full.store(ob.is_full(), Ordering::Relaxed);
+                let resume = ob.paused && ob.may_resume();
+                if resume {
+                    // Room again: the driver thread has the stack take
+                    // what its connections have waiting (this thread is
+                    // awake, so nobody notifies it).
+                    ob.paused = false;
+                }
                 drop(ob);
-                if let Some(shared) = self.stack.get().and_then(Weak::upgrade) {
+                if resume && let Some(shared) = self.stack.get().and_then(Weak::upgrade) {
                     shared.resume();
                 }
-                ob = self.lock();
             }
+            batch.clear();
+            ob = self.lock();
         }
     }
 }
@@ -527,10 +552,13 @@ impl Shared {
         self.release(g, now);
     }
 
-    /// The writer thread found room in the outbox after a pause: the stack
-    /// hands over what its connections have waiting.
+    /// The writer thread found room in the outbox after a pause: the
+    /// driver thread wakes and settles the stack, which hands over what
+    /// its connections have waiting while the writer thread goes on
+    /// writing.
     fn resume(&self) {
-        self.with_stack(|_, _| ());
+        self.lock().driver_woken = true;
+        self.timer.notify_one();
     }
 
     /// The driver: runs timers when they are due and sleeps until the next
@@ -648,7 +676,7 @@ impl NetStack {
     /// [`NetStack::new`] with an outbox of these bounds: what the stack
     /// has sent and `writer` has not yet taken holds at most
     /// `limits.segments` segments and `limits.bytes` bytes; there the
-    /// stack pauses until the writer thread has written a batch.
+    /// stack pauses until the writer thread has written half of it.
     pub fn with_outbox(
         cfg: StackConfig,
         addrs: impl IntoIterator<Item = IpAddr>,

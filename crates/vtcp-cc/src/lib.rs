@@ -161,6 +161,107 @@ pub trait CongestionController: fmt::Debug {
     fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
         let _ = (prior_cwnd, prior_ssthresh);
     }
+
+    /// The end of an ACK's processing, once per ACK that acknowledged or
+    /// SACKed new data or had the engine mark data lost, after the calls
+    /// above: what the ACK delivered and the delivery-rate sample it gave
+    /// (draft-cheng-iccrg-delivery-rate-estimation). Model-based
+    /// controllers (BBR) set their window and pacing rate here; the
+    /// default does nothing.
+    fn on_rate_sample(&mut self, rs: &RateSample, now: Duration) {
+        let _ = (rs, now);
+    }
+
+    /// The rate to pace sending at, in octets per second: the engine
+    /// releases segments no faster (spread over time, up to
+    /// [`send_quantum`](Self::send_quantum) at once). `None`, the default:
+    /// no pacing, segments go as soon as the window allows.
+    fn pacing_rate(&self) -> Option<u64> {
+        None
+    }
+
+    /// The most the engine may send at once at the pacing rate, in octets
+    /// (BBR's send quantum, Linux's TSO autosizing): after an idle period
+    /// at most this much goes in one burst. Read only while
+    /// [`pacing_rate`](Self::pacing_rate) is `Some`; the default is two
+    /// segments.
+    fn send_quantum(&self) -> u32 {
+        self.mss().saturating_mul(2)
+    }
+
+    /// Whether the engine limits sending during a SACK recovery with
+    /// Proportional Rate Reduction (RFC 6937) toward
+    /// [`ssthresh`](Self::ssthresh), as it does for the window-based
+    /// controllers (the default, true). A controller that sets its own
+    /// window in recovery (BBR's packet conservation; Linux calls its
+    /// `cong_control` instead of PRR) answers false, and the engine then
+    /// sends within [`send_window`](Self::send_window) throughout.
+    fn reduces_with_prr(&self) -> bool {
+        true
+    }
+}
+
+/// What one ACK delivered, and the delivery-rate sample it gave
+/// (draft-cheng-iccrg-delivery-rate-estimation §3): what
+/// [`CongestionController::on_rate_sample`] hears.
+///
+/// The engine records, for every segment it sends, how much the
+/// connection had delivered by then and when; when the ACK of a segment
+/// arrives, the octets delivered since it was sent over the time that
+/// took is a sample of the path's delivery rate. All counts are octets of
+/// the connection's lifetime (`u64`: they pass 2^32 on long connections).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateSample {
+    /// Octets delivered (acknowledged cumulatively or by SACK) over
+    /// [`interval`](Self::interval); zero when the ACK gave no sample.
+    pub delivered: u64,
+    /// The sample's interval: the longer of the send and ACK intervals
+    /// (draft §3.3), zero when the ACK gave no sample.
+    pub interval: Duration,
+    /// All octets the connection has delivered, this ACK included
+    /// (C.delivered).
+    pub total_delivered: u64,
+    /// C.delivered when the segment that gave the sample was sent
+    /// (P.delivered): a round trip ends when this reaches the
+    /// `total_delivered` of the round's start.
+    pub prior_delivered: u64,
+    /// The round-trip time of the delivered segment sent last, unless it
+    /// was retransmitted (Karn).
+    pub rtt: Option<Duration>,
+    /// The application (not the window) held the sender back when the
+    /// segment that gave the sample was sent: the rate is a lower bound
+    /// of the path's, not a measure of it.
+    pub is_app_limited: bool,
+    /// Octets in flight when the segment that gave the sample was sent
+    /// (P.tx_in_flight, BBR's inflight bound).
+    pub tx_in_flight: u64,
+    /// Octets marked lost between that segment's send and this ACK
+    /// (C.lost − P.lost).
+    pub lost: u64,
+    /// Octets this ACK newly acknowledged or SACKed.
+    pub newly_acked: u64,
+    /// Octets this ACK's processing newly marked lost.
+    pub newly_lost: u64,
+    /// Octets in flight once this ACK was processed (pipe: sent, not
+    /// acknowledged, SACKed or marked lost).
+    pub inflight: u64,
+    /// The engine is in a loss recovery (fast recovery or after a
+    /// timeout) after this ACK.
+    pub in_recovery: bool,
+}
+
+impl RateSample {
+    /// The sample's delivery rate in octets per second, if the ACK gave
+    /// one.
+    pub fn delivery_rate(&self) -> Option<u64> {
+        let ns = self.interval.as_nanos();
+        if self.delivered == 0 || ns == 0 {
+            return None;
+        }
+        let rate = u128::from(self.delivered) * 1_000_000_000 / ns;
+        Some(u64::try_from(rate).unwrap_or(u64::MAX))
+    }
 }
 
 /// The RFC 6928 initial window: min(10·MSS, max(2·MSS, 14600)).

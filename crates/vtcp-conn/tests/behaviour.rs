@@ -1890,3 +1890,41 @@ fn turning_nagle_off_sends_what_it_held() {
     t.conn().write(b"fourth").unwrap();
     t.expect_none();
 }
+
+/// The regression of issue 21: after a cumulative ACK, three duplicate
+/// ACKs whose SACK blocks cover the three segments above a hole. No
+/// reordering was seen and DupThresh segments are SACKed, so RACK's
+/// reordering window is zero (RFC 8985 §6.2 step 4) and the hole is lost
+/// at once, as RFC 6675's IsLost says too: it goes again on the third
+/// ACK, not a reordering window (a quarter of the 150 ms RTT) later.
+#[test]
+fn three_sacked_segments_above_a_hole_retransmit_it_at_once() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+    t.at(150)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+    t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+    for i in 0..10u32 {
+        t.expect(&format!(
+            ". {}:{}(1448) ack 1 win * <*>",
+            1 + i * 1448,
+            1 + (i + 1) * 1448
+        ));
+    }
+    t.expect_none();
+    // The first segment's ACK: two more go (slow start).
+    t.at(300)
+        .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 400 ecr 0>");
+    t.expect(". 14481:15929(1448) ack 1 win * <*>")
+        .expect(". 15929:17377(1448) ack 1 win * <*>")
+        .expect_none();
+    // The second segment is lost; the third, fourth and fifth arrive.
+    for (i, right) in [4345u32, 5793, 7241].into_iter().enumerate() {
+        t.at(301 + i as u64).recv(&format!(
+            ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 2897:{right}>",
+            401 + i
+        ));
+    }
+    t.expect(". 1449:2897(1448) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().fast_recoveries, 1);
+}

@@ -58,9 +58,14 @@ impl Prr {
             }
             sndcnt.min(u64::from(ssthresh - ack.pipe))
         };
-        // The fast retransmit itself always goes out.
-        let sndcnt = if self.out == 0 && sndcnt == 0 {
-            u64::from(mss)
+        // The fast retransmit itself always goes out, a whole segment of
+        // it: a share of one ACK's delivery is less than a segment, and
+        // the hole would wait for the next ACK or a timer (Linux forces it
+        // too, tcp_cwnd_reduction). Issue 21's regression: three SACKed
+        // segments above a hole, RACK marks it lost at once, and PRR let
+        // 1053 octets out of 1448.
+        let sndcnt = if self.out == 0 {
+            sndcnt.max(u64::from(mss))
         } else {
             sndcnt
         };

@@ -95,6 +95,24 @@ impl Controller {
         each_controller!(self, c => c.undo(prior_cwnd, prior_ssthresh));
     }
 
+    pub(crate) fn on_rate_sample(&mut self, rs: &vtcp_cc::RateSample, now: Duration) {
+        each_controller!(self, c => c.on_rate_sample(rs, now));
+    }
+
+    #[inline]
+    pub(crate) fn pacing_rate(&self) -> Option<u64> {
+        each_controller!(self, c => c.pacing_rate())
+    }
+
+    pub(crate) fn send_quantum(&self) -> u32 {
+        each_controller!(self, c => c.send_quantum())
+    }
+
+    #[inline]
+    pub(crate) fn reduces_with_prr(&self) -> bool {
+        each_controller!(self, c => c.reduces_with_prr())
+    }
+
     #[inline]
     pub(crate) fn send_window(&self) -> u32 {
         each_controller!(self, c => c.send_window())

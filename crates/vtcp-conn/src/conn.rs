@@ -11,6 +11,8 @@ use vtcp_wire::{Flags, OptionValues, Options, SackBlocks, Segment, TcpOption};
 
 use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder};
 use crate::negotiated::Negotiated;
+use crate::pacing::Pacer;
+use crate::rate::Rates;
 use crate::recovery::{DUP_THRESH, Delivered, Prior, PrrAck, Recovery, pto};
 use crate::recv::RecvSide;
 use crate::send::SendSide;
@@ -41,6 +43,10 @@ pub struct Conn {
     timers: TimerTable,
     /// Loss recovery's state (RFC 6675, RFC 9937, RFC 6582).
     recovery: Recovery,
+    /// Delivery-rate estimation's running totals.
+    rates: Rates,
+    /// When the next segment of data may go, for a controller that paces.
+    pacer: Pacer,
     persist_backoff: u32,
     keepalive_probes: u32,
     last_heard: Duration,
@@ -130,6 +136,8 @@ impl Conn {
             retries: 0,
             timers: TimerTable::default(),
             recovery: Recovery::new(iss),
+            rates: Rates::default(),
+            pacer: Pacer::default(),
             persist_backoff: 0,
             keepalive_probes: 0,
             last_heard: now,
@@ -637,6 +645,8 @@ impl Conn {
                 Timer::DelayedAck => self.rcv.ack_now = true,
                 Timer::Persist => self.probe_needed = true,
                 Timer::Keepalive => self.on_keepalive(now),
+                // Nothing to do: poll_transmit, called next, sends.
+                Timer::Pace => {}
             }
         }
         self.check_invariants();
@@ -696,6 +706,7 @@ impl Conn {
                 // ACK of the segment timed before the timeout would count
                 // the timeout itself into the RTT.
                 self.rto.invalidate_timing();
+                self.rates.on_lost(self.pipe() as u64);
                 self.recovery.sent.on_timeout();
                 self.recovery.tlp = Default::default();
                 self.recovery.rto_recovery_until = Some(self.snd.max);
@@ -1217,12 +1228,13 @@ impl Conn {
         let before = una_before + self.snd.buf.scoreboard().sacked_bytes() as u32;
         let lost_before = self.snd.buf.lost_below(mss as usize);
         let rack = self.rack_on();
+        let log = self.log_on();
         let mut delivered = Delivered::default();
         for b in v.sack_blocks.iter() {
             self.stats.sack_blocks_seen += 1;
             // Only blocks the scoreboard takes (within what was sent,
             // above SND.UNA) mark the RACK log too.
-            if self.opts.sack_ok && self.snd.buf.mark_sacked(b.left, b.right) && rack {
+            if self.opts.sack_ok && self.snd.buf.mark_sacked(b.left, b.right) && log {
                 let left = b.left.max_seq(una_before);
                 self.recovery.sent.on_sack(left, b.right, &mut delivered);
             }
@@ -1277,12 +1289,12 @@ impl Conn {
             }
         }
         let mut rack_lost = 0;
+        if log && ack.after(una) {
+            self.recovery
+                .sent
+                .on_ack(self.snd.buf.una(), &mut delivered);
+        }
         if rack {
-            if ack.after(una) {
-                self.recovery
-                    .sent
-                    .on_ack(self.snd.buf.una(), &mut delivered);
-            }
             // An ACK that delivered nothing and reports no duplicate leaves
             // RACK's state as it was; what time alone makes lost, the
             // reordering timer finds. (Most such ACKs are the peer's data
@@ -1291,6 +1303,9 @@ impl Conn {
             if delivered.latest.is_some() || dsack || self.recovery.tlp.end_seq.is_some() {
                 rack_lost = self.rack_on_ack(ack, &delivered, dsack);
             }
+        }
+        if log {
+            self.rate_sample(before, rack_lost, &delivered);
         }
         if self.in_sack_recovery() {
             if !rack {
@@ -1493,6 +1508,55 @@ impl Conn {
         self.opts.sack_ok && self.cfg.rack_tlp
     }
 
+    /// The sent-segment log is kept: for RACK, or for the delivery-rate
+    /// samples of a controller that paces (which needs them with or
+    /// without SACK).
+    #[inline]
+    fn log_on(&self) -> bool {
+        self.rack_on() || self.cc.pacing_rate().is_some()
+    }
+
+    /// Octets in flight by the log's count (sent, not acknowledged,
+    /// SACKed or marked lost): RFC 6675's pipe as RACK keeps it.
+    fn log_in_flight(&self) -> usize {
+        let log = &self.recovery.sent;
+        let gone = (log.sacked_bytes() + log.lost_bytes()) as usize;
+        self.flight().saturating_sub(gone)
+    }
+
+    /// `len` octets at `seq` go out now: the log records them with the
+    /// delivery totals of the moment.
+    fn log_sent(&mut self, seq: Seq, len: usize) {
+        if self.log_on() {
+            let tx = self.rates.on_send(self.now, self.log_in_flight(), len);
+            self.recovery.sent.on_sent(seq, len, self.now, tx);
+        }
+    }
+
+    /// The end of an ACK: the delivery-rate sample for the controller.
+    /// `before` was SND.UNA plus the octets SACKed before the ACK.
+    fn rate_sample(&mut self, before: Seq, newly_lost: u64, delivered: &Delivered) {
+        let after = self.snd.buf.una() + self.snd.buf.scoreboard().sacked_bytes() as u32;
+        let octets = if after.after(before) {
+            u64::from(after.distance_from(before))
+        } else {
+            0
+        };
+        if octets == 0 && newly_lost == 0 {
+            return;
+        }
+        self.rates.on_lost(newly_lost);
+        let rs = self.rates.on_ack(
+            self.now,
+            octets,
+            delivered.newest,
+            newly_lost,
+            self.log_in_flight(),
+            self.cc.in_recovery() || self.recovery.rto_recovery_until.is_some(),
+        );
+        self.cc.on_rate_sample(&rs, self.now);
+    }
+
     /// RFC 8985 §6.2 for one ACK: RACK's state from what it delivered and
     /// its D-SACK, the tail probe's outcome, then loss detection. Returns
     /// the octets newly marked lost.
@@ -1615,7 +1679,7 @@ impl Conn {
             let len = pending.min(mss);
             self.snd.buf.advance_sent(len);
             self.snd.nxt = self.snd.buf.nxt();
-            self.recovery.sent.on_sent(seq, len, self.now);
+            self.log_sent(seq, len);
             self.recovery.tlp.is_retrans = false;
             self.recovery.tlp.end_seq = Some(self.snd.nxt);
             self.sent_new(seq);
@@ -1858,6 +1922,12 @@ impl Conn {
         buf[h..h + a.len()].copy_from_slice(a);
         buf[h + a.len()..h + len_data].copy_from_slice(b);
         self.stats.segments_out += 1;
+        if len_data > 0
+            && let Some(rate) = self.cc.pacing_rate()
+        {
+            self.pacer
+                .on_sent(self.now, len_data, rate, self.cc.send_quantum());
+        }
         if ack_flag {
             self.rcv.last_ack_sent = self.rcv_nxt();
             self.rcv.ack_now = false;
@@ -1960,6 +2030,9 @@ impl Conn {
                 data: None,
             });
         }
+        if self.paced_out() {
+            return self.pure_ack();
+        }
         if std::mem::take(&mut self.recovery.tlp.due)
             && let Some(plan) = self.tail_loss_probe()
         {
@@ -1975,6 +2048,16 @@ impl Conn {
             return Some(plan);
         }
         self.pure_ack()
+    }
+
+    /// A controller that paces holds data back until the pacer's release
+    /// time, which the pacing timer then marks (`crate::pacing`).
+    fn paced_out(&mut self) -> bool {
+        if self.cc.pacing_rate().is_none() || self.pacer.ready(self.now) {
+            return false;
+        }
+        self.timers.set(Timer::Pace, self.pacer.release_time());
+        true
     }
 
     fn pure_ack(&mut self) -> Option<Plan> {
@@ -2123,7 +2206,7 @@ impl Conn {
     /// The congestion window that limits sending: the controller's, or in
     /// SACK recovery the one Proportional Rate Reduction allows.
     fn send_window(&self) -> u32 {
-        if self.in_sack_recovery() {
+        if self.in_sack_recovery() && self.cc.reduces_with_prr() {
             self.recovery.prr.cwnd
         } else {
             self.cc.send_window()
@@ -2148,9 +2231,7 @@ impl Conn {
 
     /// A segment of old data, sent again.
     fn resent(&mut self, seq: Seq, len: usize) -> Plan {
-        if self.rack_on() {
-            self.recovery.sent.on_sent(seq, len, self.now);
-        }
+        self.log_sent(seq, len);
         self.stats.retransmits += 1;
         self.note_retransmit(len);
         self.recovery.prr.out += len as u64;
@@ -2194,6 +2275,14 @@ impl Conn {
         let room = wnd_room.min(cwnd_room);
         // Data waits and the congestion window leaves no room for it.
         let held_back = pending > 0 && cwnd_room < pending.min(mss);
+        if pending < mss && cwnd_room >= mss && self.log_on() {
+            // Less than a segment to send and room for it: the application
+            // limits the sending (draft-cheng-iccrg-delivery-rate-estimation
+            // §3.5.2), unless lost data waits to go again.
+            if self.recovery.sent.lost_bytes() == 0 {
+                self.rates.on_app_limited(self.log_in_flight());
+            }
+        }
         let (una, nxt) = (self.snd.una(), self.snd.nxt);
         self.snd.cwnd_use.observe(held_back, in_flight, una, nxt);
         if pending > 0 && self.probe_needed && wnd_room == 0 {
@@ -2230,9 +2319,7 @@ impl Conn {
                 || (len > 0 && overdue);
             if len > 0 && sws_ok {
                 let seq = self.snd.buf.nxt();
-                if self.rack_on() {
-                    self.recovery.sent.on_sent(seq, len, now);
-                }
+                self.log_sent(seq, len);
                 if seq.before(self.snd.max) {
                     // Sent before, and sent again since a timeout went
                     // back to SND.UNA (RFC 6675 §5.1).

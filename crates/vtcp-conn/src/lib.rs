@@ -80,6 +80,8 @@ mod conn;
 mod cwnd_use;
 pub mod defaults;
 mod negotiated;
+mod pacing;
+mod rate;
 mod recovery;
 mod recv;
 mod send;

@@ -23,6 +23,8 @@ pub(crate) enum Timer {
     Persist,
     /// Keepalive (RFC 1122 §4.2.3.6).
     Keepalive,
+    /// The pacer lets the next segment of data go (`crate::pacing`).
+    Pace,
 }
 
 impl Timer {
@@ -30,7 +32,7 @@ impl Timer {
     /// (it ends the connection), then a tail loss probe (which, capped at
     /// the RTO's deadline, stands in for it and restarts it), then the
     /// RTO, then the others.
-    pub(crate) const ALL: [Self; 7] = [
+    pub(crate) const ALL: [Self; 8] = [
         Self::TimeWait,
         Self::Tlp,
         Self::Rto,
@@ -38,6 +40,7 @@ impl Timer {
         Self::DelayedAck,
         Self::Persist,
         Self::Keepalive,
+        Self::Pace,
     ];
 
     const fn index(self) -> usize {

@@ -149,6 +149,7 @@ mod tests {
             highest_end: Some(Seq(300)),
             lowest_original_end: Some(Seq(300)),
             sacked: 1,
+            ..Default::default()
         };
         r.on_delivered(&d, ms(40));
         assert_eq!(r.min_rtt, Some(ms(40)));
@@ -163,6 +164,7 @@ mod tests {
             highest_end: Some(Seq(200)),
             lowest_original_end: Some(Seq(200)),
             sacked: 1,
+            ..Default::default()
         };
         r.on_delivered(&late, ms(42));
         assert_eq!(r.reo_wnd(true, 9, Some(ms(50))), ms(10));
@@ -188,6 +190,7 @@ mod tests {
             highest_end: Some(Seq(100)),
             lowest_original_end: Some(Seq(100)),
             sacked: 0,
+            ..Default::default()
         };
         r.on_delivered(&first, ms(40));
         // Retransmitted at 100, acknowledged at 101: the ACK was for the
@@ -197,6 +200,7 @@ mod tests {
             highest_end: Some(Seq(200)),
             lowest_original_end: None,
             sacked: 0,
+            ..Default::default()
         };
         r.on_delivered(&resent, ms(101));
         assert_eq!((r.rtt, r.latest), (ms(40), Some((ms(0), Seq(100)))));

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use vtcp_seq::Seq;
 
+use crate::rate::{Newest, TxSnapshot};
+
 /// One segment in flight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Sent {
@@ -29,6 +31,9 @@ pub(crate) struct Sent {
     pub(crate) sacked: bool,
     /// Deemed lost and not sent again since.
     pub(crate) lost: bool,
+    /// The connection's delivery totals when it was (last) sent, for its
+    /// rate sample.
+    pub(crate) tx: TxSnapshot,
 }
 
 impl Sent {
@@ -51,6 +56,8 @@ pub(crate) struct Delivered {
     pub(crate) lowest_original_end: Option<Seq>,
     /// Segments newly SACKed.
     pub(crate) sacked: u32,
+    /// The delivered segment that gives the ACK's rate sample.
+    pub(crate) newest: Option<Newest>,
 }
 
 impl Delivered {
@@ -67,6 +74,14 @@ impl Delivered {
         }
         if !s.retransmitted && self.lowest_original_end.is_none_or(|l| s.end.before(l)) {
             self.lowest_original_end = Some(s.end);
+        }
+        let candidate = Newest {
+            tx: s.tx,
+            sent: s.xmit,
+            retransmitted: s.retransmitted,
+        };
+        if self.newest.is_none_or(|n| candidate.newer_than(&n)) {
+            self.newest = Some(candidate);
         }
     }
 }
@@ -118,10 +133,10 @@ impl SentLog {
         }
     }
 
-    /// `len` octets at `seq` went out at `now`: new data appended, or data
-    /// already in the log sent again (after a timeout went back, or a
-    /// retransmission).
-    pub(crate) fn on_sent(&mut self, seq: Seq, len: usize, now: Duration) {
+    /// `len` octets at `seq` went out at `now` with the delivery totals
+    /// `tx`: new data appended, or data already in the log sent again
+    /// (after a timeout went back, or a retransmission).
+    pub(crate) fn on_sent(&mut self, seq: Seq, len: usize, now: Duration, tx: TxSnapshot) {
         if len == 0 {
             return;
         }
@@ -130,7 +145,7 @@ impl SentLog {
         if let Some(last_end) = self.entries.back().map(|l| l.end)
             && seq.before(last_end)
         {
-            self.on_resent(seq, end.min_seq(last_end), now);
+            self.on_resent(seq, end.min_seq(last_end), now, tx);
             new_from = last_end;
         }
         if new_from.before(end) {
@@ -141,12 +156,13 @@ impl SentLog {
                 retransmitted: false,
                 sacked: false,
                 lost: false,
+                tx,
             });
         }
         self.debug_check();
     }
 
-    fn on_resent(&mut self, start: Seq, end: Seq, now: Duration) {
+    fn on_resent(&mut self, start: Seq, end: Seq, now: Duration, tx: TxSnapshot) {
         self.split_at(start);
         self.split_at(end);
         let Some(mut i) = self.find(start) else {
@@ -160,6 +176,7 @@ impl SentLog {
                 self.lost_bytes -= u64::from(e.len());
             }
             e.xmit = now;
+            e.tx = tx;
             e.retransmitted = true;
             i += 1;
         }
@@ -395,13 +412,13 @@ mod tests {
                 let nxt = m.una + m.octets.len() as u32;
                 match op {
                     Op::Send(n) => {
-                        log.on_sent(base + nxt, usize::from(n), ms(now));
+                        log.on_sent(base + nxt, usize::from(n), ms(now), TxSnapshot::default());
                         m.octets.extend((0..n).map(|_| (now, false, false)));
                     }
                     Op::Resend(a, n) if !m.octets.is_empty() => {
                         let a = usize::from(a) % m.octets.len();
                         let b = (a + usize::from(n)).min(m.octets.len());
-                        log.on_sent(base + (m.una + a as u32), b - a, ms(now));
+                        log.on_sent(base + (m.una + a as u32), b - a, ms(now), TxSnapshot::default());
                         for o in &mut m.octets[a..b] {
                             *o = (now, false, o.2);
                         }
@@ -478,7 +495,7 @@ mod tests {
         let ms = Duration::from_millis;
         let mut log = SentLog::default();
         for i in 0..4u32 {
-            log.on_sent(Seq(i * 100), 100, ms(u64::from(i)));
+            log.on_sent(Seq(i * 100), 100, ms(u64::from(i)), TxSnapshot::default());
         }
         // The third segment SACKed first, then the second: the second was
         // delivered below the highest end seen (reordering).
@@ -491,7 +508,7 @@ mod tests {
         assert_eq!((lost, due), (100, Some(ms(11))));
         assert_eq!(log.first_lost(), Some((Seq(0), 100)));
         // Resending the first clears its mark.
-        log.on_sent(Seq(0), 100, ms(12));
+        log.on_sent(Seq(0), 100, ms(12), TxSnapshot::default());
         assert_eq!((log.lost_bytes(), log.first_lost()), (0, None));
         let mut d = Delivered::default();
         log.on_ack(Seq(300), &mut d);

@@ -466,3 +466,118 @@ fn a_window_the_sender_did_not_use_does_not_grow() {
         );
     }
 }
+
+/// A controller of the test's: a fixed window, a fixed pacing rate, and
+/// every rate sample the engine hands it kept for the test to read.
+#[derive(Debug)]
+struct Paced {
+    mss: u32,
+    rate: u64,
+    samples: std::sync::Arc<std::sync::Mutex<Vec<(Duration, vtcp_cc::RateSample)>>>,
+}
+
+impl vtcp_cc::CongestionController for Paced {
+    fn on_ack(&mut self, _: u32) {}
+    fn on_recovery_dup_ack(&mut self) {}
+    fn on_timeout(&mut self, _: u32) {}
+    fn on_fast_retransmit(&mut self, _: u32, _: Seq) {}
+    fn exit_recovery(&mut self) {}
+    fn send_window(&self) -> u32 {
+        4 << 20
+    }
+    fn in_recovery(&self) -> bool {
+        false
+    }
+    fn recovery_seq(&self) -> Seq {
+        Seq(0)
+    }
+    fn ssthresh(&self) -> u32 {
+        u32::MAX
+    }
+    fn mss(&self) -> u32 {
+        self.mss
+    }
+    fn set_mss(&mut self, mss: u32) {
+        self.mss = mss;
+    }
+    fn name(&self) -> &'static str {
+        "paced"
+    }
+    fn on_rate_sample(&mut self, rs: &vtcp_cc::RateSample, now: Duration) {
+        self.samples.lock().unwrap().push((now, *rs));
+    }
+    fn pacing_rate(&self) -> Option<u64> {
+        Some(self.rate)
+    }
+    fn reduces_with_prr(&self) -> bool {
+        false
+    }
+}
+
+/// Pacing and delivery-rate estimation end to end, on the virtual clock:
+/// a sender with a window far above the path's BDP, paced at 10 MB/s,
+/// moves 4 MiB in about 0.42 s (not in one burst), and the rate samples
+/// its ACKs give measure the pacing rate: the link has no bottleneck, so
+/// the pacer is it. C.delivered counts every octet once.
+#[test]
+fn a_paced_sender_s_rate_samples_measure_its_pacing_rate() {
+    let data = pattern(4 << 20, 5);
+    let rate = 10_000_000u64;
+    let samples = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = std::sync::Arc::clone(&samples);
+    let tweak = move |c: &mut ConnConfig| {
+        let s = std::sync::Arc::clone(&s);
+        c.recv_buffer = 8 << 20;
+        c.congestion = Congestion::Custom(Box::new(move |mss| {
+            Box::new(Paced {
+                mss,
+                rate,
+                samples: std::sync::Arc::clone(&s),
+            })
+        }));
+    };
+    let start = Duration::from_secs(1);
+    let (got, _, p) = transfer(4, CLEAN, &data, &[], &tweak);
+    assert!(got == data, "{} of {} octets", got.len(), data.len());
+    let samples = samples.lock().unwrap();
+    // The server's connection has the controller too, and its ACK of the
+    // client's FIN gives nothing: keep the client's, the ones with data.
+    let client: Vec<_> = samples
+        .iter()
+        .filter(|(_, rs)| rs.newly_acked > 1)
+        .collect();
+    let (last_at, last) = client.last().expect("samples");
+    assert!(
+        last.total_delivered >= data.len() as u64 && last.total_delivered <= data.len() as u64 + 2,
+        "C.delivered {} for {} octets",
+        last.total_delivered,
+        data.len()
+    );
+    // 4 MiB at 10 MB/s: 0.419 s, plus the handshake and a one-way delay.
+    let took = last_at.saturating_sub(start);
+    assert!(
+        took >= Duration::from_millis(419),
+        "4 MiB in {took:?}: not paced"
+    );
+    assert!(took <= Duration::from_millis(520), "4 MiB in {took:?}");
+    // Once the first round trip is over, the samples measure the rate.
+    let rates: Vec<u64> = client
+        .iter()
+        .filter(|(at, rs)| *at > start + Duration::from_millis(100) && !rs.is_app_limited)
+        .filter_map(|(_, rs)| rs.delivery_rate())
+        .collect();
+    assert!(rates.len() > 100, "{} samples", rates.len());
+    let mut sorted = rates.clone();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2];
+    assert!(
+        median.abs_diff(rate) * 100 <= rate * 3,
+        "median sample {median} octets/s against pacing at {rate}"
+    );
+    assert!(
+        sorted[sorted.len() * 99 / 100] <= rate * 11 / 10,
+        "samples above the pacing rate: {:?}",
+        &sorted[sorted.len() * 99 / 100..]
+    );
+    assert_eq!(p.client.stats().retransmits, 0);
+}

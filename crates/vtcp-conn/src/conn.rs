@@ -12,7 +12,7 @@ use vtcp_wire::{Flags, OptionValues, Options, SackBlocks, Segment, TcpOption};
 use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder};
 use crate::negotiated::Negotiated;
 use crate::pacing::Pacer;
-use crate::rate::Rates;
+use crate::rate::{Rates, TxSnapshot};
 use crate::recovery::{DUP_THRESH, Delivered, Prior, PrrAck, Recovery, pto};
 use crate::recv::RecvSide;
 use crate::send::SendSide;
@@ -1229,7 +1229,10 @@ impl Conn {
         let lost_before = self.snd.buf.lost_below(mss as usize);
         let rack = self.rack_on();
         let log = self.log_on();
-        let mut delivered = Delivered::default();
+        let mut delivered = Delivered {
+            track_rates: self.rates_on(),
+            ..Delivered::default()
+        };
         for b in v.sack_blocks.iter() {
             self.stats.sack_blocks_seen += 1;
             // Only blocks the scoreboard takes (within what was sent,
@@ -1304,7 +1307,7 @@ impl Conn {
                 rack_lost = self.rack_on_ack(ack, &delivered, dsack);
             }
         }
-        if log {
+        if self.rates_on() {
             self.rate_sample(before, rack_lost, &delivered);
         }
         if self.in_sack_recovery() {
@@ -1509,11 +1512,17 @@ impl Conn {
     }
 
     /// The sent-segment log is kept: for RACK, or for the delivery-rate
-    /// samples of a controller that paces (which needs them with or
-    /// without SACK).
+    /// samples of a controller that wants them (with or without SACK).
     #[inline]
     fn log_on(&self) -> bool {
-        self.rack_on() || self.cc.pacing_rate().is_some()
+        self.rack_on() || self.rates_on()
+    }
+
+    /// Delivery rates are estimated: for a controller that paces (BBR).
+    /// The others neither pay for the snapshots nor hear samples.
+    #[inline]
+    fn rates_on(&self) -> bool {
+        self.cc.pacing_rate().is_some()
     }
 
     /// Octets in flight by the log's count (sent, not acknowledged,
@@ -1528,7 +1537,11 @@ impl Conn {
     /// delivery totals of the moment.
     fn log_sent(&mut self, seq: Seq, len: usize) {
         if self.log_on() {
-            let tx = self.rates.on_send(self.now, self.log_in_flight(), len);
+            let tx = if self.rates_on() {
+                self.rates.on_send(self.now, self.log_in_flight(), len)
+            } else {
+                TxSnapshot::default()
+            };
             self.recovery.sent.on_sent(seq, len, self.now, tx);
         }
     }
@@ -2275,7 +2288,7 @@ impl Conn {
         let room = wnd_room.min(cwnd_room);
         // Data waits and the congestion window leaves no room for it.
         let held_back = pending > 0 && cwnd_room < pending.min(mss);
-        if pending < mss && cwnd_room >= mss && self.log_on() {
+        if pending < mss && cwnd_room >= mss && self.rates_on() {
             // Less than a segment to send and room for it: the application
             // limits the sending (draft-cheng-iccrg-delivery-rate-estimation
             // §3.5.2), unless lost data waits to go again.

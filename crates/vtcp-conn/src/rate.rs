@@ -19,17 +19,23 @@ use std::time::Duration;
 
 use vtcp_cc::RateSample;
 
+/// `d` in nanoseconds (saturating: 584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// What a segment records of the connection's totals when it is sent
 /// (draft §3.2, "P.*").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct TxSnapshot {
     /// C.delivered when it was sent.
     pub(crate) delivered: u64,
-    /// C.delivered_time when it was sent.
-    pub(crate) delivered_time: Duration,
-    /// C.first_sent_time when it was sent: the send time of the segment
-    /// that began the current sending interval.
-    pub(crate) first_sent_time: Duration,
+    /// C.delivered_time when it was sent, in nanoseconds (every segment
+    /// in flight carries a snapshot: kept small).
+    pub(crate) delivered_time: u64,
+    /// C.first_sent_time when it was sent, in nanoseconds: the send time
+    /// of the segment that began the current sending interval.
+    pub(crate) first_sent_time: u64,
     /// C.lost when it was sent.
     pub(crate) lost: u64,
     /// Octets in flight just after it was sent (P.tx_in_flight).
@@ -84,8 +90,8 @@ impl Rates {
         }
         TxSnapshot {
             delivered: self.delivered,
-            delivered_time: self.delivered_time,
-            first_sent_time: self.first_sent_time,
+            delivered_time: nanos(self.delivered_time),
+            first_sent_time: nanos(self.first_sent_time),
             lost: self.lost,
             in_flight: u32::try_from(in_flight + len).unwrap_or(u32::MAX),
             app_limited: self.app_limited != 0,
@@ -155,8 +161,12 @@ impl Rates {
         if let Some(rtt) = rs.rtt {
             self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
         }
-        let send_elapsed = p.sent.saturating_sub(p.tx.first_sent_time);
-        let ack_elapsed = self.delivered_time.saturating_sub(p.tx.delivered_time);
+        let send_elapsed = p
+            .sent
+            .saturating_sub(Duration::from_nanos(p.tx.first_sent_time));
+        let ack_elapsed = self
+            .delivered_time
+            .saturating_sub(Duration::from_nanos(p.tx.delivered_time));
         let interval = send_elapsed.max(ack_elapsed);
         let delivered = self.delivered.saturating_sub(p.tx.delivered);
         if interval.is_zero() || self.min_rtt.is_some_and(|m| interval < m) {

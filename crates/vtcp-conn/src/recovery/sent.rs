@@ -56,8 +56,11 @@ pub(crate) struct Delivered {
     pub(crate) lowest_original_end: Option<Seq>,
     /// Segments newly SACKed.
     pub(crate) sacked: u32,
-    /// The delivered segment that gives the ACK's rate sample.
+    /// The delivered segment that gives the ACK's rate sample, when
+    /// [`track_rates`](Self::track_rates) asks for it.
     pub(crate) newest: Option<Newest>,
+    /// Delivery rates are estimated: find [`newest`](Self::newest).
+    pub(crate) track_rates: bool,
 }
 
 impl Delivered {
@@ -75,13 +78,15 @@ impl Delivered {
         if !s.retransmitted && self.lowest_original_end.is_none_or(|l| s.end.before(l)) {
             self.lowest_original_end = Some(s.end);
         }
-        let candidate = Newest {
-            tx: s.tx,
-            sent: s.xmit,
-            retransmitted: s.retransmitted,
-        };
-        if self.newest.is_none_or(|n| candidate.newer_than(&n)) {
-            self.newest = Some(candidate);
+        if self.track_rates {
+            let candidate = Newest {
+                tx: s.tx,
+                sent: s.xmit,
+                retransmitted: s.retransmitted,
+            };
+            if self.newest.is_none_or(|n| candidate.newer_than(&n)) {
+                self.newest = Some(candidate);
+            }
         }
     }
 }

@@ -129,6 +129,22 @@ pub struct DeviceArgs {
     /// of up to 64 KiB, several times faster to receive.
     #[arg(long)]
     pub offload: bool,
+    /// The congestion controller of vtcp's connections (the engine's
+    /// default unless given; see docs/user-guide.md for which to choose).
+    #[arg(long, default_value_t = vtcp_sim::Controller::default())]
+    pub cc: vtcp_sim::Controller,
+}
+
+/// The stack's configuration with `cc` as every connection's controller.
+fn stack_config(cc: vtcp_sim::Controller) -> StackConfig {
+    let mut cfg = StackConfig::default();
+    let base = std::mem::replace(&mut cfg.conn_config, Box::new(vtcp::ConnConfig::default));
+    cfg.conn_config = Box::new(move || {
+        let mut c = base();
+        c.congestion = cc.congestion();
+        c
+    });
+    cfg
 }
 
 /// What went wrong, each with a message that says what to do.
@@ -209,9 +225,9 @@ impl Device {
             run_ip(&["route", "add", &r.to_string(), "dev", &args.tun])?;
         }
         let driver = if transparent {
-            TunDriver::start_transparent(tun, StackConfig::default(), &addrs)?
+            TunDriver::start_transparent(tun, stack_config(args.cc), &addrs)?
         } else {
-            TunDriver::start(tun, StackConfig::default(), &addrs)?
+            TunDriver::start(tun, stack_config(args.cc), &addrs)?
         };
         Ok(Self { driver, addrs, ns })
     }

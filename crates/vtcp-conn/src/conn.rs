@@ -395,6 +395,8 @@ impl Conn {
         s.ssthresh = self.cc.ssthresh();
         s.bytes_in_flight = self.flight();
         s.ooo_bytes = self.rcv.buf.ooo_bytes();
+        s.pacing_rate = self.cc.pacing_rate();
+        s.delivery_rate = self.rates.latest_rate();
         s
     }
 

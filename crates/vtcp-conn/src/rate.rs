@@ -77,6 +77,8 @@ pub(crate) struct Rates {
     /// The least RTT sampled (a lifetime minimum; Linux keeps one over
     /// five minutes): a sample over a shorter interval is not trusted.
     min_rtt: Option<Duration>,
+    /// The latest sample's rate, octets per second.
+    latest_rate: Option<u64>,
 }
 
 impl Rates {
@@ -174,7 +176,13 @@ impl Rates {
         }
         rs.delivered = delivered;
         rs.interval = interval;
+        self.latest_rate = rs.delivery_rate().or(self.latest_rate);
         rs
+    }
+
+    /// The latest sample's rate, octets per second.
+    pub(crate) fn latest_rate(&self) -> Option<u64> {
+        self.latest_rate
     }
 }
 

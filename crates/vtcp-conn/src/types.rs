@@ -219,6 +219,12 @@ pub struct Stats {
     pub bytes_received: u64,
     /// Octets acknowledged by the peer.
     pub bytes_acked: u64,
+    /// The rate the controller paces at, octets per second (`None`: it
+    /// does not pace).
+    pub pacing_rate: Option<u64>,
+    /// The latest delivery-rate sample, octets per second (Linux's
+    /// `tcpi_delivery_rate`), while the controller wants them.
+    pub delivery_rate: Option<u64>,
 }
 
 /// What a SYN-cookie handshake settled, for

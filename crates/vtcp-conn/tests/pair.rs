@@ -579,5 +579,9 @@ fn a_paced_sender_s_rate_samples_measure_its_pacing_rate() {
         "samples above the pacing rate: {:?}",
         &sorted[sorted.len() * 99 / 100..]
     );
-    assert_eq!(p.client.stats().retransmits, 0);
+    let stats = p.client.stats();
+    assert_eq!(stats.retransmits, 0);
+    assert_eq!(stats.pacing_rate, Some(rate));
+    let latest = stats.delivery_rate.expect("a delivery rate");
+    assert!(latest <= rate * 11 / 10, "latest sample {latest} octets/s");
 }

@@ -10,12 +10,12 @@
 //!
 //! - namespaces are `vtcp_tun::netns`'s, named `vtcp-lab-<pid>-<n>`.
 //! - [`relay`]: the impairing relay and its pcap tap.
-//! - [`topo`]: the two set-ups, kernel against vtcp and kernel against
-//!   kernel.
+//! - [`topo`]: the set-ups, kernel against vtcp, kernel against kernel,
+//!   and vtcp and a kernel sharing one bottleneck.
 //! - [`kernel`]: what the kernel's side runs (sinks, sources, echo) and
 //!   the checks of what arrived.
-//! - [`bench`](mod@bench), [`echo`]: the measurements; [`soak`]: a long run of
-//!   everything at once, watched for stalls.
+//! - [`bench`](mod@bench), [`echo`], [`fairness`]: the measurements;
+//!   [`soak`]: a long run of everything at once, watched for stalls.
 //!
 //! Only addresses in 198.18.0.0/15 and fd00::/8 are used, only inside the
 //! lab's own namespaces. The lab needs root, `ip` and `/dev/net/tun`;
@@ -24,6 +24,7 @@
 pub mod bench;
 pub mod capture;
 pub mod echo;
+pub mod fairness;
 pub mod kernel;
 pub mod relay;
 pub mod soak;

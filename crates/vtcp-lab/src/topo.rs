@@ -1,4 +1,4 @@
-//! The lab's two set-ups, each torn down when dropped:
+//! The lab's set-ups, each torn down when dropped:
 //!
 //! - [`VtcpLab`]: the kernel in a namespace of its own, with a TUN device
 //!   whose other end is a vtcp [`IpStack`] in this process, through the
@@ -7,6 +7,10 @@
 //! - [`KernelLab`]: the same path with Linux at both ends (two
 //!   namespaces, each with a TUN device, the relay between them), the
 //!   reference every vtcp figure is compared with.
+//! - [`SharedLab`]: a shared bottleneck. Two senders, a vtcp stack
+//!   (198.18.0.2) and a kernel namespace (198.18.0.3), whose packets the
+//!   relay merges into one line, with one queue, toward a kernel receiver
+//!   namespace (198.18.0.1); the way back is split by destination.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -17,7 +21,7 @@ use vtcp::StackConfig;
 use vtcp_sim::Link;
 use vtcp_tun::{IpStack, Tun, TunConfig};
 
-use crate::relay::{Line, Tap, clear_link};
+use crate::relay::{Line, Tap, clear_link, ip_destination};
 use vtcp_tun::netns::Netns;
 
 /// The kernel's IPv4 address (the first end's, in a [`KernelLab`]).
@@ -28,6 +32,11 @@ pub const KERNEL_V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0,
 pub const PEER_V4: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
 /// vtcp's IPv6 address.
 pub const PEER_V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2));
+
+/// The kernel sender's IPv4 address in a [`SharedLab`].
+pub const SENDER_V4: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 3));
+/// The kernel sender's IPv6 address in a [`SharedLab`].
+pub const SENDER_V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 3));
 
 /// The TUN interface's name inside each namespace.
 const DEV: &str = "vtcp0";
@@ -90,6 +99,31 @@ fn pump(tun: Arc<Tun>, line: Arc<Line>) -> io::Result<JoinHandle<()>> {
         })
 }
 
+/// A line over `link` that writes what arrives into a TUN device.
+fn line_to_tun(link: Link, seed: u64, tap: &Option<Tap>, to: &Arc<Tun>) -> Arc<Line> {
+    let to = Arc::clone(to);
+    Arc::new(Line::new(link, seed, tap.clone(), move |p| {
+        let _ = to.send(p);
+    }))
+}
+
+/// A line over `link` that hands what arrives to a vtcp stack.
+fn line_to_stack(link: Link, seed: u64, tap: &Option<Tap>, to: &IpStack) -> Arc<Line> {
+    let to = to.clone();
+    Arc::new(Line::new(link, seed, tap.clone(), move |p| {
+        to.handle_ip(p);
+    }))
+}
+
+/// A vtcp stack at `addrs` with `cfg`, whose packets go onto `line`.
+fn stack_onto(cfg: StackConfig, addrs: &[IpAddr], line: &Arc<Line>) -> io::Result<IpStack> {
+    let line = Arc::clone(line);
+    IpStack::new(cfg, addrs, move |p| {
+        line.send(p);
+        Ok(())
+    })
+}
+
 /// Stops the pumps and writes out the capture; the first field of each
 /// set-up, so this runs before its lines and namespaces drop.
 struct Teardown {
@@ -128,35 +162,9 @@ impl VtcpLab {
     /// with `cfg`, the relay with `path`, recording into `tap` if given.
     pub fn new(cfg: StackConfig, path: &Impairments, tap: Option<Tap>) -> io::Result<Self> {
         let (kernel, tun) = kernel_end(KERNEL_V4, KERNEL_V6)?;
-        let to_kernel = {
-            let tun = Arc::clone(&tun);
-            Arc::new(Line::new(
-                path.backward,
-                path.seed ^ 0xb,
-                tap.clone(),
-                move |p| {
-                    let _ = tun.send(p);
-                },
-            ))
-        };
-        let stack = {
-            let line = Arc::clone(&to_kernel);
-            IpStack::new(cfg, &[PEER_V4, PEER_V6], move |p| {
-                line.send(p);
-                Ok(())
-            })?
-        };
-        let to_vtcp = {
-            let stack = stack.clone();
-            Arc::new(Line::new(
-                path.forward,
-                path.seed ^ 0xf,
-                tap.clone(),
-                move |p| {
-                    stack.handle_ip(p);
-                },
-            ))
-        };
+        let to_kernel = line_to_tun(path.backward, path.seed ^ 0xb, &tap, &tun);
+        let stack = stack_onto(cfg, &[PEER_V4, PEER_V6], &to_kernel)?;
+        let to_vtcp = line_to_stack(path.forward, path.seed ^ 0xf, &tap, &stack);
         let pumps = vec![pump(Arc::clone(&tun), Arc::clone(&to_vtcp))?];
         Ok(Self {
             _teardown: Teardown {
@@ -200,14 +208,8 @@ impl KernelLab {
     pub fn new(path: &Impairments, tap: Option<Tap>) -> io::Result<Self> {
         let (a, tun_a) = kernel_end(KERNEL_V4, KERNEL_V6)?;
         let (b, tun_b) = kernel_end(PEER_V4, PEER_V6)?;
-        let line = |link: Link, seed: u64, to: &Arc<Tun>| {
-            let to = Arc::clone(to);
-            Arc::new(Line::new(link, seed, tap.clone(), move |p| {
-                let _ = to.send(p);
-            }))
-        };
-        let a_to_b = line(path.forward, path.seed ^ 0xf, &tun_b);
-        let b_to_a = line(path.backward, path.seed ^ 0xb, &tun_a);
+        let a_to_b = line_to_tun(path.forward, path.seed ^ 0xf, &tap, &tun_b);
+        let b_to_a = line_to_tun(path.backward, path.seed ^ 0xb, &tap, &tun_a);
         let pumps = vec![
             pump(Arc::clone(&tun_a), Arc::clone(&a_to_b))?,
             pump(Arc::clone(&tun_b), Arc::clone(&b_to_a))?,
@@ -225,6 +227,77 @@ impl KernelLab {
     }
 
     /// Packets the relay lost, a to b and b to a.
+    pub fn relay_losses(&self) -> (u64, u64) {
+        (self.lines[0].lost(), self.lines[1].lost())
+    }
+}
+
+/// A shared bottleneck: a vtcp stack (198.18.0.2, fd00::2) and a kernel
+/// sender namespace (198.18.0.3, fd00::3) on one side of the relay, a
+/// kernel receiver namespace (198.18.0.1, fd00::1) on the other. What
+/// either sender sends goes onto the same line toward the receiver (one
+/// rate limit, one queue: `forward`); what the receiver sends comes back
+/// on one line (`backward`) and is handed, by its destination address, to
+/// the vtcp stack or to the sender namespace's device.
+pub struct SharedLab {
+    /// Held for its drop, which must come first: it is the first field.
+    _teardown: Teardown,
+    stack: IpStack,
+    /// Toward the receiver (the bottleneck), and back.
+    lines: [Arc<Line>; 2],
+    /// The receiving kernel (198.18.0.1, fd00::1), where both flows end.
+    pub receiver: Netns,
+    /// The sending kernel (198.18.0.3, fd00::3).
+    pub sender: Netns,
+}
+
+impl SharedLab {
+    /// Builds both namespaces, vtcp's stack with `cfg` and the relay:
+    /// `path.forward` from both senders to the receiver, `path.backward`
+    /// back; recording into `tap` if given.
+    pub fn new(cfg: StackConfig, path: &Impairments, tap: Option<Tap>) -> io::Result<Self> {
+        let (receiver, tun_rx) = kernel_end(KERNEL_V4, KERNEL_V6)?;
+        let (sender, tun_tx) = kernel_end(SENDER_V4, SENDER_V6)?;
+        let to_receiver = line_to_tun(path.forward, path.seed ^ 0xf, &tap, &tun_rx);
+        let stack = stack_onto(cfg, &[PEER_V4, PEER_V6], &to_receiver)?;
+        let back = {
+            let (stack, tun_tx) = (stack.clone(), Arc::clone(&tun_tx));
+            Arc::new(Line::new(
+                path.backward,
+                path.seed ^ 0xb,
+                tap.clone(),
+                move |p| match ip_destination(p) {
+                    Some(to) if to == PEER_V4 || to == PEER_V6 => stack.handle_ip(p),
+                    _ => {
+                        let _ = tun_tx.send(p);
+                    }
+                },
+            ))
+        };
+        let pumps = vec![
+            pump(Arc::clone(&tun_tx), Arc::clone(&to_receiver))?,
+            pump(Arc::clone(&tun_rx), Arc::clone(&back))?,
+        ];
+        Ok(Self {
+            _teardown: Teardown {
+                tuns: vec![tun_rx, tun_tx],
+                pumps,
+                tap,
+            },
+            stack,
+            lines: [to_receiver, back],
+            receiver,
+            sender,
+        })
+    }
+
+    /// vtcp's stack, the first sender.
+    pub fn stack(&self) -> &IpStack {
+        &self.stack
+    }
+
+    /// Packets the relay lost (its queue's drops included), toward the
+    /// receiver and back.
     pub fn relay_losses(&self) -> (u64, u64) {
         (self.lines[0].lost(), self.lines[1].lost())
     }

@@ -16,6 +16,12 @@
 //! - `vtcp-lab bench flows [SECONDS [FLOWS...]]`: 1, 4, 16 and 64 flows at once on
 //!   a plain TUN device, both ways, beside two kernels over a veth pair
 //!   (`vtcp_lab::bench::flows`).
+//! - `vtcp-lab bench fairness [SECONDS [CONTROLLER...]]`: two flows at once
+//!   through one 100 Mbit/s bottleneck with a 100-packet queue and a 20 ms
+//!   base RTT: vtcp with each controller named (of
+//!   `vtcp_lab::fairness::CONTROLLERS`) beside Linux Cubic and Linux BBR,
+//!   and Linux beside Linux; shares and the RTTs the flows see
+//!   (`vtcp_lab::fairness`).
 //! - `vtcp-lab soak MINUTES`: bulk transfers both ways, request/response
 //!   exchanges and connections opened and closed in a loop, all at once
 //!   against the kernel, a line every 5 s; a connection without progress
@@ -30,7 +36,8 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: vtcp-lab capture DIR | bench matrix [SECONDS] | bench throughput [SECONDS] \
      | bench point LOSS% REORDER% RTT_MS [SECONDS] | bench echo [SECONDS [CONNECTIONS...]] \
-     | bench flows [SECONDS [FLOWS...]] | soak MINUTES | echo-server ADDR";
+     | bench flows [SECONDS [FLOWS...]] | bench fairness [SECONDS [CONTROLLER...]] \
+     | soak MINUTES | echo-server ADDR";
 
 /// Why the command failed: printed once, by `main`.
 enum Failure {
@@ -54,6 +61,7 @@ enum Command<'a> {
     Matrix(Duration),
     Throughput(Duration),
     Flows(Duration, Vec<usize>),
+    Fairness(Duration, Vec<&'a str>),
     Soak(Duration),
 }
 
@@ -131,6 +139,30 @@ fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, Failure> {
             }
             Command::Flows(seconds(rest.first())?, counts)
         }
+        ["bench", "fairness", rest @ ..] => {
+            let time = rest
+                .first()
+                .map_or(Ok(Duration::from_secs(10)), |s| seconds(Some(s)))?;
+            let mut names: Vec<&str> = rest.iter().skip(1).copied().collect();
+            if names.is_empty() {
+                names = vtcp_lab::fairness::default_controllers();
+            }
+            if let Some(bad) = names
+                .iter()
+                .find(|n| vtcp_lab::fairness::stack_config(n).is_none())
+            {
+                eprintln!(
+                    "no vtcp controller {bad}; there are: {}",
+                    vtcp_lab::fairness::CONTROLLERS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                return Err(Failure::Usage);
+            }
+            Command::Fairness(time, names)
+        }
         ["soak", minutes] => match minutes.parse::<f64>() {
             Ok(m) if m > 0.0 && m <= 24.0 * 60.0 => {
                 Command::Soak(Duration::from_secs_f64(m * 60.0))
@@ -171,8 +203,35 @@ fn run(command: Command<'_>) -> Result<(), Failure> {
             print!("{}", vtcp_lab::bench::flows_table(&rows));
             Ok(())
         }
+        Command::Fairness(time, names) => fairness(time, &names),
         Command::Soak(time) => soak(time),
     }
+}
+
+fn fairness(time: Duration, names: &[&str]) -> Result<(), Failure> {
+    use vtcp_lab::fairness;
+    println!(
+        "fairness: {} s a pair, {} Mbit/s bottleneck, {} ms base RTT, a queue of {} packets \
+         ({:.1} ms), no random loss; vtcp controllers here: {}; measured: {}",
+        time.as_secs_f64(),
+        fairness::BOTTLENECK_BPS / 1_000_000,
+        2 * fairness::ONE_WAY_DELAY.as_millis(),
+        fairness::QUEUE_PACKETS,
+        fairness::QUEUE_PACKETS as f64 * 1520.0 * 8.0 / fairness::BOTTLENECK_BPS as f64 * 1e3,
+        fairness::CONTROLLERS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", "),
+        names.join(", "),
+    );
+    let vtcp = names
+        .iter()
+        .filter_map(|n| Some(((*n).to_owned(), fairness::stack_config(n)?)))
+        .collect();
+    let rows = fairness::fairness(time, vtcp).map_err(|e| failed("bench fairness", e))?;
+    print!("{}", fairness::table(&rows));
+    Ok(())
 }
 
 fn soak(time: Duration) -> Result<(), Failure> {

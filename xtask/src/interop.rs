@@ -44,7 +44,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     // Release: the lab measures, and a debug build would make the bulk
     // scenarios slow enough to need longer timeouts.
-    for (package, test) in [("vtcp-lab", "interop"), ("vtcp-cli", "net_cli")] {
+    for (package, test) in [
+        ("vtcp-lab", "interop"),
+        ("vtcp-lab", "fairness"),
+        ("vtcp-cli", "net_cli"),
+    ] {
         let mut cmd = cargo();
         cmd.args([
             "test",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vtcp_buf::{RecvBuf, SendBuf};
-use vtcp_cc::{CongestionController, Cubic, HighSpeed, NewReno};
+use vtcp_cc::{Bbr, CongestionController, Cubic, HighSpeed, NewReno, RateSample};
 use vtcp_cookie::{Addrs, SynCookies};
 use vtcp_seq::Seq;
 use vtcp_wire::{Flags, Segment};
@@ -128,6 +128,41 @@ fn send_buf(c: &mut Criterion) {
     group.finish();
 }
 
+/// A steady 1 Gbit/s path with a 20 ms RTT as the engine's rate sampler
+/// sees it: an ACK per segment, each with the sample of a round trip's
+/// worth of data delivered over the round trip.
+struct SteadyPath {
+    mss: u64,
+    delivered: u64,
+}
+
+impl SteadyPath {
+    const RATE: u64 = 125_000_000;
+    const RTT: Duration = Duration::from_millis(20);
+    /// RATE × RTT.
+    const BDP: u64 = Self::RATE / 50;
+
+    /// The time between two ACKs.
+    fn ack_spacing(&self) -> Duration {
+        Duration::from_nanos(self.mss * 1_000_000_000 / Self::RATE)
+    }
+
+    /// The next ACK's sample.
+    fn sample(&mut self) -> RateSample {
+        self.delivered += self.mss;
+        let mut rs = RateSample::default();
+        rs.delivered = Self::BDP;
+        rs.interval = Self::RTT;
+        rs.total_delivered = self.delivered;
+        rs.prior_delivered = self.delivered.saturating_sub(Self::BDP);
+        rs.rtt = Some(Self::RTT);
+        rs.tx_in_flight = Self::BDP;
+        rs.newly_acked = self.mss;
+        rs.inflight = Self::BDP;
+        rs
+    }
+}
+
 fn controllers(c: &mut Criterion) {
     let mut group = c.benchmark_group("cc_on_ack");
     let mss = MSS as u32;
@@ -151,6 +186,31 @@ fn controllers(c: &mut Criterion) {
             });
         });
     }
+    // BBR works from the rate sample that ends each ACK: past Startup on
+    // the steady path (ten seconds of ACKs), then one ACK and its sample
+    // per iteration, as the engine calls them (through the trait object,
+    // as the others).
+    let mut bbr: Box<dyn CongestionController> = Box::new(Bbr::new(mss));
+    let mut path = SteadyPath {
+        mss: u64::from(mss),
+        delivered: 0,
+    };
+    let spacing = path.ack_spacing();
+    let mut now = Duration::from_secs(1);
+    bbr.on_rtt_sample(SteadyPath::RTT);
+    for _ in 0..10 * SteadyPath::RATE / path.mss {
+        now += spacing;
+        bbr.on_ack_at(mss, now);
+        bbr.on_rate_sample(&path.sample(), now);
+    }
+    group.bench_function(bbr.name(), |b| {
+        b.iter(|| {
+            now += spacing;
+            bbr.on_ack_at(black_box(mss), now);
+            bbr.on_rate_sample(black_box(&path.sample()), now);
+            bbr.send_window()
+        });
+    });
     group.finish();
 }
 

@@ -1,13 +1,15 @@
-//! Every congestion controller under arbitrary event sequences: never a
-//! panic or overflow, the window never below one SMSS, ssthresh never below
-//! two.
+//! Every congestion controller under arbitrary event sequences, rate
+//! samples with arbitrary fields included: never a panic or overflow, the
+//! window never below one SMSS, ssthresh never below two, a pacing rate
+//! (if any) above zero and at most 2^48 octets per second, a send quantum
+//! of at least one SMSS.
 #![no_main]
 
 use core::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use vtcp_cc::{CongestionController, Cubic, HighSpeed, NewReno};
+use vtcp_cc::{Bbr, CongestionController, Cubic, HighSpeed, NewReno, RateSample};
 use vtcp_seq::Seq;
 
 #[derive(Arbitrary, Debug)]
@@ -21,15 +23,35 @@ enum Event {
     Rtt(u32),
     Advance(u32),
     SetMss(u16),
+    Undo(u32, u32),
+    WindowUnused,
+    /// A delivery-rate sample, its fields as they come: nothing ties them
+    /// to each other or to the samples before (`total_delivered` may go
+    /// back), and the controller must survive that.
+    RateSample {
+        delivered: u64,
+        interval_ns: u64,
+        total_delivered: u64,
+        prior_delivered: u64,
+        rtt_ns: Option<u64>,
+        is_app_limited: bool,
+        tx_in_flight: u64,
+        lost: u64,
+        newly_acked: u64,
+        newly_lost: u64,
+        inflight: u64,
+        in_recovery: bool,
+    },
 }
 
 fuzz_target!(|input: (u8, u16, Vec<Event>)| {
     let (which, mss, events) = input;
     let mss = u32::from(mss).max(1);
-    let mut cc: Box<dyn CongestionController> = match which % 3 {
+    let mut cc: Box<dyn CongestionController> = match which % 4 {
         0 => Box::new(NewReno::new(mss)),
         1 => Box::new(HighSpeed::new(mss)),
-        _ => Box::new(Cubic::new(mss)),
+        2 => Box::new(Cubic::new(mss)),
+        _ => Box::new(Bbr::new(mss).with_seed(u64::from(which))),
     };
     let mut now = Duration::ZERO;
     for event in events {
@@ -43,12 +65,44 @@ fuzz_target!(|input: (u8, u16, Vec<Event>)| {
             Event::Rtt(us) => cc.on_rtt_sample(Duration::from_micros(u64::from(us))),
             Event::Advance(us) => now += Duration::from_micros(u64::from(us)),
             Event::SetMss(m) => cc.set_mss(u32::from(m)),
+            Event::Undo(cwnd, ssthresh) => cc.undo(cwnd, ssthresh),
+            Event::WindowUnused => cc.on_window_unused(now),
+            Event::RateSample {
+                delivered,
+                interval_ns,
+                total_delivered,
+                prior_delivered,
+                rtt_ns,
+                is_app_limited,
+                tx_in_flight,
+                lost,
+                newly_acked,
+                newly_lost,
+                inflight,
+                in_recovery,
+            } => {
+                let mut rs = RateSample::default();
+                rs.delivered = delivered;
+                rs.interval = Duration::from_nanos(interval_ns);
+                rs.total_delivered = total_delivered;
+                rs.prior_delivered = prior_delivered;
+                rs.rtt = rtt_ns.map(Duration::from_nanos);
+                rs.is_app_limited = is_app_limited;
+                rs.tx_in_flight = tx_in_flight;
+                rs.lost = lost;
+                rs.newly_acked = newly_acked;
+                rs.newly_lost = newly_lost;
+                rs.inflight = inflight;
+                rs.in_recovery = in_recovery;
+                cc.on_rate_sample(&rs, now);
+            }
         }
         let mss = cc.mss();
         assert!(cc.send_window() >= mss, "{cc:?}");
-        assert!(
-            cc.ssthresh() >= mss.saturating_mul(2).min(u32::MAX),
-            "{cc:?}"
-        );
+        assert!(cc.ssthresh() >= mss.saturating_mul(2), "{cc:?}");
+        if let Some(rate) = cc.pacing_rate() {
+            assert!(rate > 0 && rate <= 1 << 48, "{rate}: {cc:?}");
+            assert!(cc.send_quantum() >= mss, "{cc:?}");
+        }
     }
 });

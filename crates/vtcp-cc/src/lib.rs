@@ -7,7 +7,7 @@
 //! controllers that model time, like Cubic, are handed it
 //! ([`CongestionController::on_ack_at`], [`CongestionController::on_rtt_sample`]).
 //!
-//! Three controllers, one file each:
+//! Four controllers, one module each:
 //!
 //! - [`NewReno`]: RFC 5681 slow start and congestion avoidance with byte
 //!   counting (RFC 3465, L = 2·SMSS), fast retransmit and fast recovery,
@@ -17,6 +17,11 @@
 //!   with no floating point on the per-ACK path.
 //! - [`Cubic`]: RFC 9438 (β = 0.7, C = 0.4, fast convergence, the
 //!   Reno-friendly region), in integer arithmetic.
+//! - [`Bbr`]: BBRv3 (draft-ietf-ccwg-bbr): a model of the path's bandwidth
+//!   and round-trip time built from the engine's delivery-rate samples
+//!   ([`RateSample`]) sets a pacing rate and the window; Startup, Drain,
+//!   ProbeBW's four phases and ProbeRTT; loss bounds the model
+//!   (`inflight_longterm`, `inflight_shortterm`), ECN is not used.
 //!
 //! All windows are in bytes.
 //!
@@ -46,10 +51,12 @@ use core::time::Duration;
 
 use vtcp_seq::Seq;
 
+mod bbr;
 mod cubic;
 pub mod highspeed;
 mod newreno;
 
+pub use bbr::{Bbr, BbrMode};
 pub use cubic::Cubic;
 pub use highspeed::HighSpeed;
 pub use newreno::NewReno;
@@ -519,6 +526,110 @@ pub(crate) mod model {
         RepeatedTimeout,
     }
 
+    /// An [`Op`], or one of the events only model-based controllers (BBR)
+    /// make use of: an ACK while the window was unused, a rate sample.
+    #[derive(Clone, Debug)]
+    pub(crate) enum Event {
+        Op(Op),
+        WindowUnused,
+        Rate(Rate),
+    }
+
+    impl Arbitrary for Event {
+        fn arbitrary(g: &mut Gen) -> Self {
+            match u8::arbitrary(g) % 8 {
+                0..=2 => Self::Rate(Rate::arbitrary(g)),
+                3 => Self::WindowUnused,
+                _ => Self::Op(Op::arbitrary(g)),
+            }
+        }
+    }
+
+    /// A rate sample: one that follows from the ones before (a path
+    /// delivering `acked` octets per ACK) or, as often, arbitrary fields.
+    #[derive(Clone, Debug)]
+    pub(crate) struct Rate {
+        coherent: bool,
+        acked: u32,
+        lost: u32,
+        interval_us: u32,
+        rtt_us: Option<u32>,
+        inflight: u32,
+        app_limited: bool,
+        in_recovery: bool,
+        raw: [u64; 8],
+    }
+
+    impl Arbitrary for Rate {
+        fn arbitrary(g: &mut Gen) -> Self {
+            let small = |g: &mut Gen| u32::arbitrary(g) % 200_000;
+            let mut raw = [0u64; 8];
+            for r in &mut raw {
+                *r = match u8::arbitrary(g) % 4 {
+                    0 => u64::arbitrary(g),
+                    1 => 0,
+                    _ => u64::arbitrary(g) % 1_000_000,
+                };
+            }
+            Self {
+                coherent: bool::arbitrary(g),
+                acked: small(g),
+                lost: if u8::arbitrary(g) % 4 == 0 {
+                    small(g)
+                } else {
+                    0
+                },
+                interval_us: u32::arbitrary(g) % 500_000,
+                rtt_us: Option::<u32>::arbitrary(g).map(|r| r % 500_000),
+                inflight: small(g),
+                app_limited: u8::arbitrary(g) % 4 == 0,
+                in_recovery: u8::arbitrary(g) % 4 == 0,
+                raw,
+            }
+        }
+    }
+
+    impl Rate {
+        /// The sample, `delivered` being the connection's total so far
+        /// (updated for a coherent sample).
+        fn sample(&self, delivered: &mut u64) -> RateSample {
+            let mut rs = RateSample::default();
+            if self.coherent {
+                let acked = u64::from(self.acked);
+                let inflight = u64::from(self.inflight);
+                let prior = delivered.saturating_sub(inflight);
+                *delivered = delivered.saturating_add(acked);
+                rs.total_delivered = *delivered;
+                rs.prior_delivered = prior;
+                rs.delivered = *delivered - prior;
+                rs.interval = Duration::from_micros(u64::from(self.interval_us));
+                rs.rtt = self.rtt_us.map(|us| Duration::from_micros(u64::from(us)));
+                rs.is_app_limited = self.app_limited;
+                rs.tx_in_flight = inflight.saturating_add(acked);
+                rs.lost = u64::from(self.lost);
+                rs.newly_acked = acked;
+                rs.newly_lost = u64::from(self.lost);
+                rs.inflight = inflight;
+                rs.in_recovery = self.in_recovery;
+            } else {
+                let r = self.raw;
+                rs.delivered = r[0];
+                rs.interval = Duration::from_nanos(r[1]);
+                rs.total_delivered = r[2];
+                rs.prior_delivered = r[3];
+                rs.rtt = self.rtt_us.map(|_| Duration::from_nanos(r[4]));
+                rs.is_app_limited = self.app_limited;
+                rs.tx_in_flight = r[5];
+                rs.lost = r[6];
+                rs.newly_acked = r[7];
+                rs.newly_lost = r[0] ^ r[6];
+                rs.inflight = r[1] ^ r[5];
+                rs.in_recovery = self.in_recovery;
+            }
+            rs
+        }
+    }
+
     impl Arbitrary for Op {
         fn arbitrary(g: &mut Gen) -> Self {
             let extreme = |g: &mut Gen| {
@@ -544,11 +655,33 @@ pub(crate) mod model {
     }
 
     /// Applies `ops` and checks the invariants after each: the window is
-    /// never below one SMSS, ssthresh never below two.
+    /// never below one SMSS, ssthresh never below two; a pacing rate, if
+    /// any, is above zero and at most 2^48 octets per second; the send
+    /// quantum is at least one SMSS.
     pub(crate) fn invariants_hold(cc: &mut dyn CongestionController, ops: &[Op]) -> bool {
+        events_keep_invariants(cc, ops.iter().cloned().map(Event::Op))
+    }
+
+    /// [`invariants_hold`] for [`Event`]s.
+    pub(crate) fn events_keep_invariants(
+        cc: &mut dyn CongestionController,
+        events: impl IntoIterator<Item = Event>,
+    ) -> bool {
         let mut now = Duration::ZERO;
-        for op in ops {
-            match op {
+        let mut delivered = 0u64;
+        for event in events {
+            let op = match event {
+                Event::Op(op) => op,
+                Event::WindowUnused => {
+                    cc.on_window_unused(now);
+                    Op::Tick(0)
+                }
+                Event::Rate(r) => {
+                    cc.on_rate_sample(&r.sample(&mut delivered), now);
+                    Op::Tick(0)
+                }
+            };
+            match &op {
                 Op::Ack(b) => cc.on_ack_at(*b, now),
                 Op::DupAck => cc.on_recovery_dup_ack(),
                 Op::FastRetransmit(f) => cc.on_fast_retransmit(*f, Seq(*f)),
@@ -562,6 +695,9 @@ pub(crate) mod model {
             }
             let mss = cc.mss();
             if cc.send_window() < mss || cc.ssthresh() < mss.saturating_mul(2) {
+                return false;
+            }
+            if cc.pacing_rate().is_some_and(|r| r == 0 || r > 1 << 48) || cc.send_quantum() < mss {
                 return false;
             }
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use vtcp_conn::{Conn, ConnConfig, IsnSource, State};
+use vtcp_conn::{Congestion, Conn, ConnConfig, IsnSource, State};
 use vtcp_seq::Seq;
 use vtcp_wire::{Flags, Options, Segment, TcpOption};
 
@@ -62,6 +62,14 @@ fuzz_target!(|input: (bool, u16, [(u8, u32); 2], Vec<Op>)| {
     cfg.isn = IsnSource::Fixed(Seq(isn(ours.0, ours.1)));
     cfg.send_buffer = size;
     cfg.recv_buffer = size;
+    // The size's spare bits pick the controller: BBR's pacing, rate
+    // samples and window rules in every state too.
+    cfg.congestion = match (buf_kib >> 8) % 4 {
+        0 => Congestion::HighSpeed,
+        1 => Congestion::Bbr,
+        2 => Congestion::Cubic,
+        _ => Congestion::NewReno,
+    };
     let mut now = Duration::from_secs(1);
     let syn = Segment {
         src_port: 4000,

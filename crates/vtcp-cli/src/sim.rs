@@ -237,6 +237,20 @@ pub fn summary(cfg: &SimConfig, r: &Report) -> String {
         format!("{} bytes", r.final_ssthresh)
     };
     let _ = writeln!(s, "final ssthresh  {ssthresh}");
+    if let Some(rate) = r.final_pacing_rate {
+        let _ = writeln!(s, "pacing rate     {}", mbit(rate as f64 * 8.0));
+    }
+    if let Some((mode, bw, min_rtt)) = r.final_model {
+        let _ = writeln!(
+            s,
+            "bbr             {mode}, bandwidth {}, min RTT {}",
+            mbit(bw as f64 * 8.0),
+            min_rtt.map_or("-".into(), |d| format!(
+                "{:.1} ms",
+                d.as_secs_f64() * 1000.0
+            ))
+        );
+    }
     let _ = writeln!(
         s,
         "srtt            {}",

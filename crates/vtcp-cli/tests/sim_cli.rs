@@ -83,7 +83,7 @@ fn compare_runs_every_controller_with_rack_tlp_sack_alone_and_neither() {
     let out = vtcp(&["sim", "--bytes", "128K", "--compare"]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
-    for cc in ["newreno", "highspeed", "cubic"] {
+    for cc in ["newreno", "highspeed", "cubic", "bbr"] {
         let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with(cc)).collect();
         assert_eq!(rows.len(), 3, "{stdout}");
         for (row, recovery) in rows.iter().zip(["rack-tlp", "sack", "newreno"]) {
@@ -98,7 +98,7 @@ fn bad_flags_get_a_message_and_a_failure_exit() {
         &["sim", "--loss", "1.5"][..],
         &["sim", "--bandwidth", "0"],
         &["sim", "--bytes", "lots"],
-        &["sim", "--cc", "bbr"],
+        &["sim", "--cc", "vegas"],
         &["sim", "--mss", "10"],
         &["sim", "--frobnicate"],
         // --compare writes no capture or plot: refused, not ignored.

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::defaults;
-use vtcp_cc::{CongestionController, Cubic, HighSpeed, InitialWindow, NewReno};
+use vtcp_cc::{Bbr, CongestionController, Cubic, HighSpeed, InitialWindow, NewReno};
 use vtcp_seq::Seq;
 
 /// Which congestion controller a connection uses.
@@ -16,15 +16,23 @@ pub enum Congestion {
     HighSpeed,
     /// RFC 9438.
     Cubic,
+    /// BBRv3 (draft-ietf-ccwg-bbr): a model of the path's bandwidth and
+    /// RTT from delivery-rate samples, paced; random loss below 2 % is
+    /// not taken for congestion.
+    Bbr,
     /// A controller of the user's, made for a given MSS.
     Custom(Box<dyn Fn(u32) -> Box<dyn CongestionController + Send> + Send + Sync>),
 }
 
 impl Congestion {
     /// The controller for segments of `mss` whose first window follows
-    /// `iw` (a user's controller chooses its own).
-    pub(crate) fn build(&self, mss: u32, iw: InitialWindow) -> Controller {
+    /// `iw` (a user's controller chooses its own); `seed` varies BBR's
+    /// randomised probing from one connection to the next.
+    pub(crate) fn build(&self, mss: u32, iw: InitialWindow, seed: u64) -> Controller {
         match self {
+            Self::Bbr => Controller::Bbr(Box::new(
+                Bbr::new(mss).with_initial_window(iw).with_seed(seed),
+            )),
             Self::NewReno => Controller::NewReno(NewReno::new(mss).with_initial_window(iw)),
             Self::HighSpeed => Controller::HighSpeed(HighSpeed::new(mss).with_initial_window(iw)),
             Self::Cubic => Controller::Cubic(Box::new(Cubic::new(mss).with_initial_window(iw))),
@@ -41,6 +49,7 @@ pub(crate) enum Controller {
     NewReno(NewReno),
     HighSpeed(HighSpeed),
     Cubic(Box<Cubic>),
+    Bbr(Box<Bbr>),
     Custom(Box<dyn CongestionController + Send>),
 }
 
@@ -53,6 +62,7 @@ macro_rules! each_controller {
             Self::NewReno($c) => $call,
             Self::HighSpeed($c) => $call,
             Self::Cubic($c) => $call,
+            Self::Bbr($c) => $call,
             Self::Custom($c) => $call,
         }
     };
@@ -136,6 +146,14 @@ impl Controller {
     pub(crate) fn set_mss(&mut self, mss: u32) {
         each_controller!(self, c => c.set_mss(mss));
     }
+
+    /// The BBR controller, for its model's figures in the statistics.
+    pub(crate) fn bbr(&self) -> Option<&Bbr> {
+        match self {
+            Self::Bbr(b) => Some(b),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for Congestion {
@@ -144,6 +162,7 @@ impl fmt::Debug for Congestion {
             Self::NewReno => "NewReno",
             Self::HighSpeed => "HighSpeed",
             Self::Cubic => "Cubic",
+            Self::Bbr => "Bbr",
             Self::Custom(_) => "Custom",
         })
     }

@@ -124,7 +124,11 @@ impl Conn {
         let rcv_wscale = cfg.window_scale();
         let ts_offset = f.rotate_left(13);
         let opts = Negotiated::new(rcv_wscale, ts_offset, Negotiated::default_mss(&cfg), now);
-        let cc = cfg.congestion.build(opts.smss, cfg.initial_window);
+        let cc = cfg.congestion.build(
+            opts.smss,
+            cfg.initial_window,
+            u64::from(f) << 32 | u64::from(iss.0),
+        );
         Self {
             snd: SendSide::new(iss, cfg.send_buffer),
             rcv: RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now),
@@ -397,6 +401,11 @@ impl Conn {
         s.ooo_bytes = self.rcv.buf.ooo_bytes();
         s.pacing_rate = self.cc.pacing_rate();
         s.delivery_rate = self.rates.latest_rate();
+        if let Some(bbr) = self.cc.bbr() {
+            s.cc_mode = Some(bbr.mode().name());
+            s.bandwidth_estimate = Some(bbr.max_bw());
+            s.min_rtt = bbr.min_rtt();
+        }
         s
     }
 

@@ -225,6 +225,14 @@ pub struct Stats {
     /// The latest delivery-rate sample, octets per second (Linux's
     /// `tcpi_delivery_rate`), while the controller wants them.
     pub delivery_rate: Option<u64>,
+    /// A model-based controller's state (BBR's mode: `startup`, `drain`,
+    /// `probe_bw_down`, `probe_bw_cruise`, `probe_bw_refill`,
+    /// `probe_bw_up`, `probe_rtt`).
+    pub cc_mode: Option<&'static str>,
+    /// BBR's estimate of the path's bandwidth, octets per second.
+    pub bandwidth_estimate: Option<u64>,
+    /// BBR's estimate of the path's round-trip propagation time.
+    pub min_rtt: Option<Duration>,
 }
 
 /// What a SYN-cookie handshake settled, for

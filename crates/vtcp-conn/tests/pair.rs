@@ -292,14 +292,15 @@ fn lossy_links_deliver_every_octet_both_ways_with_every_controller_and_option_se
             ("ts", false, true),
             ("none", false, false),
         ] {
-            for cc in 0..3 {
+            for cc in 0..4 {
                 let tweak = |c: &mut ConnConfig| {
                     c.enable_sack = sack;
                     c.enable_timestamps = ts;
                     c.congestion = match cc {
                         0 => Congestion::NewReno,
                         1 => Congestion::HighSpeed,
-                        _ => Congestion::Cubic,
+                        2 => Congestion::Cubic,
+                        _ => Congestion::Bbr,
                     };
                     c.send_buffer = 64 * 1024;
                     c.recv_buffer = 64 * 1024;

@@ -50,16 +50,13 @@ pub const CONTROLLERS: &[(&str, MakeController)] = &[
     ("newreno", || Congestion::NewReno),
     ("highspeed", || Congestion::HighSpeed),
     ("cubic", || Congestion::Cubic),
+    ("bbr", || Congestion::Bbr),
 ];
 
 /// The controllers a run compares when none are named: BBR and HighSpeed
-/// (the default) once vtcp has BBR, HighSpeed and Cubic until then.
+/// (the default).
 pub fn default_controllers() -> Vec<&'static str> {
-    if CONTROLLERS.iter().any(|(n, _)| *n == "bbr") {
-        vec!["bbr", "highspeed"]
-    } else {
-        vec!["highspeed", "cubic"]
-    }
+    vec!["bbr", "highspeed"]
 }
 
 /// A stack whose connections use the controller named `name` from

@@ -222,6 +222,12 @@ pub struct Report {
     pub final_ssthresh: u32,
     /// Smoothed RTT at the end.
     pub srtt: Option<Duration>,
+    /// The client's pacing rate at the end, octets per second (a
+    /// controller that paces: BBR).
+    pub final_pacing_rate: Option<u64>,
+    /// BBR's state at the end: its mode, bandwidth estimate (octets per
+    /// second) and min RTT.
+    pub final_model: Option<(&'static str, u64, Option<Duration>)>,
     /// Packets dropped by the queue, and lost on the wire, both ways.
     pub queue_drops: u64,
     /// Packets lost on the wire, both ways.
@@ -412,11 +418,13 @@ pub enum Controller {
     HighSpeed,
     /// RFC 9438.
     Cubic,
+    /// BBRv3 (draft-ietf-ccwg-bbr), paced.
+    Bbr,
 }
 
 impl Controller {
     /// Every one, in the order `vtcp sim --compare` prints them.
-    pub const ALL: [Self; 3] = [Self::NewReno, Self::HighSpeed, Self::Cubic];
+    pub const ALL: [Self; 4] = [Self::NewReno, Self::HighSpeed, Self::Cubic, Self::Bbr];
 
     /// The name `vtcp sim --cc` takes.
     pub fn name(self) -> &'static str {
@@ -424,6 +432,7 @@ impl Controller {
             Self::NewReno => "newreno",
             Self::HighSpeed => "highspeed",
             Self::Cubic => "cubic",
+            Self::Bbr => "bbr",
         }
     }
 
@@ -433,6 +442,7 @@ impl Controller {
             Self::NewReno => Congestion::NewReno,
             Self::HighSpeed => Congestion::HighSpeed,
             Self::Cubic => Congestion::Cubic,
+            Self::Bbr => Congestion::Bbr,
         }
     }
 }
@@ -453,7 +463,7 @@ impl std::str::FromStr for Controller {
             .into_iter()
             .find(|c| c.name() == s)
             .ok_or_else(|| {
-                format!("unknown congestion controller {s:?}: newreno, highspeed or cubic")
+                format!("unknown congestion controller {s:?}: newreno, highspeed, cubic or bbr")
             })
     }
 }
@@ -690,6 +700,10 @@ pub fn run_with_tap(
         report.final_cwnd = s.cwnd;
         report.final_ssthresh = s.ssthresh;
         report.srtt = s.srtt;
+        report.final_pacing_rate = s.pacing_rate;
+        report.final_model = s
+            .cc_mode
+            .map(|m| (m, s.bandwidth_estimate.unwrap_or(0), s.min_rtt));
     }
     for s in [client.conn(conn), accepted.and_then(|k| server.conn(k))]
         .into_iter()

@@ -166,6 +166,8 @@ pub struct Row {
     /// The same with BBR (this kernel's default), which does not take
     /// random loss for congestion.
     pub linux_bbr: Figures,
+    /// vtcp sends to the kernel with BBR.
+    pub vtcp_bbr_sends: Figures,
 }
 
 fn linux_to_linux(path: &Impairments, time: Duration, cc: &str) -> io::Result<Figures> {
@@ -202,18 +204,29 @@ pub fn measure(point: Point, time: Duration, seed: u64) -> io::Result<Row> {
             },
         )?
     };
-    let vtcp_sends = vtcp_sends(
+    let vtcp_sends_ = vtcp_sends(
         lab.stack().net(),
         &lab.kernel,
         SocketAddr::new(KERNEL_V4, 7003),
         time,
     )?;
+    drop(lab);
+    let bbr = crate::fairness::stack_config("bbr")
+        .ok_or_else(|| io::Error::other("vtcp has no controller named bbr"))?;
+    let lab = VtcpLab::new(bbr, &path, None)?;
+    let vtcp_bbr_sends = vtcp_sends(
+        lab.stack().net(),
+        &lab.kernel,
+        SocketAddr::new(KERNEL_V4, 7004),
+        time,
+    )?;
     Ok(Row {
         point,
-        vtcp_sends,
+        vtcp_sends: vtcp_sends_,
         vtcp_receives,
         linux,
         linux_bbr,
+        vtcp_bbr_sends,
     })
 }
 
@@ -239,14 +252,16 @@ pub fn points() -> Vec<Point> {
 pub fn matrix_table(rows: &[Row]) -> String {
     let mut s = String::from(
         "| loss | reorder | +RTT | Linux→Linux Cubic Mbit/s | vtcp→Linux Mbit/s | ratio | \
-         Linux→Linux BBR Mbit/s | Linux Cubic→vtcp Mbit/s | Linux Cubic retx / RTOs per 10k | \
-         vtcp retx / RTOs per 10k | Linux Cubic→vtcp retx / RTOs per 10k |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+         Linux→Linux BBR Mbit/s | vtcp BBR→Linux Mbit/s | vtcp BBR / Linux BBR | \
+         Linux Cubic→vtcp Mbit/s | Linux Cubic retx / RTOs per 10k | \
+         vtcp retx / RTOs per 10k | vtcp BBR retx / RTOs per 10k | \
+         Linux Cubic→vtcp retx / RTOs per 10k |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let f = |x: &Figures| format!("{} / {:.1}", x.retransmits, x.rtos_per_10k());
     for r in rows {
         s += &format!(
-            "| {:.0} % | {:.0} % | {} ms | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {} | {} |\n",
+            "| {:.0} % | {:.0} % | {} ms | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {} | {} | {} |\n",
             r.point.loss * 100.0,
             r.point.reorder * 100.0,
             r.point.rtt.as_millis(),
@@ -254,9 +269,12 @@ pub fn matrix_table(rows: &[Row]) -> String {
             r.vtcp_sends.mbps,
             r.vtcp_sends.mbps / r.linux.mbps.max(1e-9),
             r.linux_bbr.mbps,
+            r.vtcp_bbr_sends.mbps,
+            r.vtcp_bbr_sends.mbps / r.linux_bbr.mbps.max(1e-9),
             r.vtcp_receives.mbps,
             f(&r.linux),
             f(&r.vtcp_sends),
+            f(&r.vtcp_bbr_sends),
             f(&r.vtcp_receives),
         );
     }

@@ -681,6 +681,10 @@ fn the_estimate_falls_within_two_cycles_when_the_bottleneck_slows() {
 #[test]
 fn recovery_conserves_packets_then_restores_the_window() {
     let mut sim = Sim::new(RATE, BASE_RTT, 400 * SEG);
+    // The draft's response: the drops below come without a queue, which
+    // queue-aware loss would not take for congestion (see
+    // `a_loss_without_a_queue_keeps_the_window`).
+    sim.cc = Bbr::new(MSS).with_queue_aware_loss(false);
     sim.run_until(secs(8.0));
     // Not probing: CRUISE, which lasts about a second more.
     sim.run_until_cond(secs(12.0), |sim| sim.cc.mode() == BbrMode::ProbeBwDown);
@@ -792,6 +796,7 @@ fn a_timeout_cuts_the_window_to_one_segment_then_it_grows_back() {
 #[test]
 fn undo_restores_the_window_and_the_bounds() {
     let mut sim = Sim::new(RATE, BASE_RTT, 400 * SEG);
+    sim.cc = Bbr::new(MSS).with_queue_aware_loss(false);
     sim.run_until(secs(8.0));
     sim.run_until_cond(secs(12.0), |sim| sim.cc.mode() == BbrMode::ProbeBwCruise);
     let cc = &mut sim.cc;
@@ -1053,5 +1058,36 @@ fn loss_with_a_standing_queue_is_still_congestion() {
     assert!(
         sim.cc.inflight_longterm != INF,
         "no loss response: inflight_longterm unset"
+    );
+}
+
+/// With queue-aware loss (the default), three segments dropped in steady
+/// state with no queue standing are not congestion: the fast retransmit
+/// leaves the window as it was (no packet conservation), the short-term
+/// model is not cut, and the path stays full.
+#[test]
+fn a_loss_without_a_queue_keeps_the_window() {
+    let mut sim = Sim::new(RATE, BASE_RTT, 400 * SEG);
+    sim.run_until(secs(8.0));
+    sim.run_until_cond(secs(12.0), |sim| sim.cc.mode() == BbrMode::ProbeBwCruise);
+    let seen = sim.notes.len();
+    let start = sim.delivered;
+    let from = sim.now;
+    sim.drop_next = 3;
+    sim.run_until(sim.now + secs(1.0));
+    let (before, after) = sim.notes[seen..]
+        .iter()
+        .find_map(|n| match *n {
+            Note::FastRetransmit { before, after, .. } => Some((before, after)),
+            _ => None,
+        })
+        .expect("a fast retransmit");
+    assert_eq!(after, before, "the window was cut");
+    assert_eq!(sim.cc.bw_shortterm, INF);
+    assert_eq!(sim.cc.inflight_shortterm, INF);
+    let moved = (sim.delivered - start) as f64 / volume(RATE, sim.now - from) as f64;
+    assert!(
+        moved > 0.95,
+        "{moved} of the path in the second after the loss"
     );
 }

@@ -173,8 +173,8 @@ fn controllers(c: &mut Criterion) {
     ];
     for cc in &mut controllers {
         // In congestion avoidance at a large window, as in a bulk transfer.
-        cc.on_fast_retransmit(4000 * mss, Seq(1));
-        cc.exit_recovery();
+        cc.on_congestion_event(4000 * mss);
+        cc.on_recovery_end();
         cc.on_rtt_sample(Duration::from_millis(20));
         let name = cc.name();
         let mut now = Duration::from_secs(1);

@@ -10,14 +10,14 @@ use core::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use vtcp_cc::{Bbr, CongestionController, Cubic, HighSpeed, NewReno, RateSample};
-use vtcp_seq::Seq;
 
 #[derive(Arbitrary, Debug)]
 enum Event {
     Ack(u32),
+    PartialAck(u32),
     DupAck,
-    FastRetransmit(u32, u32),
-    ExitRecovery,
+    CongestionEvent(u32),
+    RecoveryEnd,
     Timeout(u32),
     RepeatedTimeout,
     Rtt(u32),
@@ -57,9 +57,10 @@ fuzz_target!(|input: (u8, u16, Vec<Event>)| {
     for event in events {
         match event {
             Event::Ack(b) => cc.on_ack_at(b, now),
+            Event::PartialAck(b) => cc.on_partial_ack(b, now),
             Event::DupAck => cc.on_recovery_dup_ack(),
-            Event::FastRetransmit(f, s) => cc.on_fast_retransmit(f, Seq(s)),
-            Event::ExitRecovery => cc.exit_recovery(),
+            Event::CongestionEvent(f) => cc.on_congestion_event(f),
+            Event::RecoveryEnd => cc.on_recovery_end(),
             Event::Timeout(f) => cc.on_timeout(f),
             Event::RepeatedTimeout => cc.on_repeated_timeout(),
             Event::Rtt(us) => cc.on_rtt_sample(Duration::from_micros(u64::from(us))),

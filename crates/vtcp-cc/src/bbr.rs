@@ -125,8 +125,6 @@ extern crate std;
 
 use core::time::Duration;
 
-use vtcp_seq::Seq;
-
 use crate::{CongestionController, InitialWindow, RateSample};
 
 use filter::WindowedMax;
@@ -367,11 +365,12 @@ pub struct Bbr {
     rng: u64,
 
     // Loss recovery, as the engine tells it.
+    /// A fast recovery is under way: from a congestion event to its end, a
+    /// timeout or an undo.
     in_recovery: bool,
     /// The latest sample said the engine is in a loss recovery (fast
     /// recovery or after a timeout).
     engine_in_recovery: bool,
-    recover: Seq,
     /// C.delivered when recovery began, set at its first sample.
     recovery_start_delivered: Option<u64>,
     /// A round of recovery has passed: packet conservation is over.
@@ -505,7 +504,6 @@ impl Bbr {
             rng: 0x6262_7233_7674_6370,
             in_recovery: false,
             engine_in_recovery: false,
-            recover: Seq(0),
             recovery_start_delivered: None,
             recovery_round_done: false,
             conserving: false,
@@ -1542,7 +1540,8 @@ impl CongestionController for Bbr {
     /// The window was the limit (the engine calls
     /// [`on_window_unused`](Self::on_window_unused) otherwise): this round
     /// counts as cwnd-limited (C.is_cwnd_limited). Nothing else: BBR works
-    /// from the rate sample.
+    /// from the rate sample. A partial ACK, during a recovery, comes here
+    /// too (the trait's default `on_partial_ack`).
     fn on_ack_at(&mut self, bytes_acked: u32, now: Duration) {
         self.now = self.now.max(now);
         self.cwnd_limited_this_round = true;
@@ -1585,11 +1584,10 @@ impl CongestionController for Bbr {
     /// undo), then packet conservation: the window becomes `flight_size`
     /// and one segment, never more than it was. The rate sample that ends
     /// this ACK sets it from what is really in flight.
-    fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {
+    fn on_congestion_event(&mut self, flight_size: u32) {
         self.started = true;
         self.save_state_upon_loss();
         self.in_recovery = true;
-        self.recover = snd_nxt;
         self.recovery_start_delivered = None;
         self.recovery_round_done = false;
         self.recovery_in_loss_round = true;
@@ -1607,7 +1605,7 @@ impl CongestionController for Bbr {
     /// §5.6.4.4 RestoreCwnd on leaving recovery: the window goes back to
     /// at least the one before it (the next rate sample bounds it by the
     /// model again).
-    fn exit_recovery(&mut self) {
+    fn on_recovery_end(&mut self) {
         if self.in_recovery {
             self.restore_cwnd();
         }
@@ -1616,14 +1614,6 @@ impl CongestionController for Bbr {
 
     fn send_window(&self) -> u32 {
         u32::try_from(self.cwnd).unwrap_or(u32::MAX)
-    }
-
-    fn in_recovery(&self) -> bool {
-        self.in_recovery
-    }
-
-    fn recovery_seq(&self) -> Seq {
-        self.recover
     }
 
     /// BBR has no slow-start threshold: `u32::MAX`, "arbitrarily high".

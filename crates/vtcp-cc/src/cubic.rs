@@ -13,8 +13,6 @@
 
 use core::time::Duration;
 
-use vtcp_seq::Seq;
-
 use crate::{CongestionController, Window, delegate_window};
 
 /// β_cubic = 0.7 as a fraction.
@@ -230,13 +228,16 @@ impl CongestionController for Cubic {
         self.window.on_timeout(ssthresh);
     }
 
-    fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {
+    fn on_congestion_event(&mut self, flight_size: u32) {
         let ssthresh = self.congestion_event(flight_size);
-        self.window.enter_recovery(ssthresh, snd_nxt);
+        self.window.enter_recovery(ssthresh);
     }
 
-    fn exit_recovery(&mut self) {
-        self.window.exit_recovery();
+    /// RFC 6582 §3.2 step 5, as NewReno: the window deflates and no
+    /// epoch starts; the clock moves on.
+    fn on_partial_ack(&mut self, bytes_acked: u32, now: Duration) {
+        self.now = self.now.max(now);
+        self.window.on_partial_ack(bytes_acked);
     }
 
     fn name(&self) -> &'static str {
@@ -259,8 +260,8 @@ mod tests {
         let mut cc = Cubic::new(MSS);
         cc.on_rtt_sample(RTT);
         cc.window.cwnd = segments * MSS;
-        cc.on_fast_retransmit(segments * MSS, Seq(1));
-        cc.exit_recovery();
+        cc.on_congestion_event(segments * MSS);
+        cc.on_recovery_end();
         cc
     }
 
@@ -381,7 +382,7 @@ mod tests {
     fn fast_convergence_lowers_w_max() {
         let mut cc = after_loss_at(100);
         cc.window.cwnd = 80 * MSS;
-        cc.on_fast_retransmit(80 * MSS, Seq(2));
+        cc.on_congestion_event(80 * MSS);
         // W_max = 80 · (1 + 0.7) / 2 = 68 segments.
         assert_eq!(cc.w_max(), u64::from(68 * MSS));
         assert_eq!(cc.ssthresh(), 56 * MSS);
@@ -458,7 +459,7 @@ mod tests {
     fn a_loss_at_w_max_keeps_it() {
         let mut cc = after_loss_at(100);
         cc.window.cwnd = 100 * MSS;
-        cc.on_fast_retransmit(100 * MSS, Seq(2));
+        cc.on_congestion_event(100 * MSS);
         assert_eq!(cc.w_max(), u64::from(100 * MSS));
     }
 

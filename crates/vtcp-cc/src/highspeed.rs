@@ -19,7 +19,7 @@
 //! recomputes it); b(w) is computed on each loss with a fixed-point
 //! logarithm.
 
-use vtcp_seq::Seq;
+use core::time::Duration;
 
 use crate::{CongestionController, Window, delegate_window};
 
@@ -147,13 +147,14 @@ impl CongestionController for HighSpeed {
         self.window.on_timeout(ssthresh);
     }
 
-    fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {
+    fn on_congestion_event(&mut self, flight_size: u32) {
         let ssthresh = self.decrease(flight_size);
-        self.window.enter_recovery(ssthresh, snd_nxt);
+        self.window.enter_recovery(ssthresh);
     }
 
-    fn exit_recovery(&mut self) {
-        self.window.exit_recovery();
+    /// RFC 6582 §3.2 step 5, as NewReno: no a(w) during a recovery.
+    fn on_partial_ack(&mut self, bytes_acked: u32, _: Duration) {
+        self.window.on_partial_ack(bytes_acked);
     }
 
     fn name(&self) -> &'static str {
@@ -273,8 +274,8 @@ mod tests {
         let mut cc = HighSpeed::new(MSS);
         // b(w) is that of the window when the loss is detected.
         cc.window.cwnd = 2000 * MSS;
-        cc.on_fast_retransmit(2000 * MSS, Seq(1));
-        cc.exit_recovery();
+        cc.on_congestion_event(2000 * MSS);
+        cc.on_recovery_end();
         // w = 1000·(1 − b(2000)) ≈ 1000·0.7 …; a(w) there is about 8.
         let w = cc.send_window() / MSS;
         let expected_b = f64::from(b_q16(2000)) / 65536.0;
@@ -319,13 +320,17 @@ mod tests {
                 }
                 match op {
                     Op::Ack(b) => { hs.on_ack(b % (4 * MSS)); nr.on_ack(b % (4 * MSS)); }
-                    Op::DupAck => { hs.on_recovery_dup_ack(); nr.on_recovery_dup_ack(); }
-                    Op::FastRetransmit(f) => {
-                        let f = f % (LOW_WINDOW * MSS);
-                        hs.on_fast_retransmit(f, Seq(f));
-                        nr.on_fast_retransmit(f, Seq(f));
+                    Op::PartialAck(b) => {
+                        hs.on_partial_ack(b % (4 * MSS), Duration::ZERO);
+                        nr.on_partial_ack(b % (4 * MSS), Duration::ZERO);
                     }
-                    Op::ExitRecovery => { hs.exit_recovery(); nr.exit_recovery(); }
+                    Op::DupAck => { hs.on_recovery_dup_ack(); nr.on_recovery_dup_ack(); }
+                    Op::CongestionEvent(f) => {
+                        let f = f % (LOW_WINDOW * MSS);
+                        hs.on_congestion_event(f);
+                        nr.on_congestion_event(f);
+                    }
+                    Op::RecoveryEnd => { hs.on_recovery_end(); nr.on_recovery_end(); }
                     Op::Timeout => { let f = hs.send_window(); hs.on_timeout(f); nr.on_timeout(f); }
                     Op::RepeatedTimeout => { hs.on_repeated_timeout(); nr.on_repeated_timeout(); }
                     Op::Undo(c, t) => {

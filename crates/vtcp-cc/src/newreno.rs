@@ -1,6 +1,6 @@
 //! NewReno: RFC 5681 with RFC 6582's partial-ACK handling.
 
-use vtcp_seq::Seq;
+use core::time::Duration;
 
 use crate::{CongestionController, Window, delegate_window};
 
@@ -49,13 +49,12 @@ impl CongestionController for NewReno {
         self.window.on_timeout(Self::halve(flight_size));
     }
 
-    fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {
-        self.window
-            .enter_recovery(Self::halve(flight_size), snd_nxt);
+    fn on_congestion_event(&mut self, flight_size: u32) {
+        self.window.enter_recovery(Self::halve(flight_size));
     }
 
-    fn exit_recovery(&mut self) {
-        self.window.exit_recovery();
+    fn on_partial_ack(&mut self, bytes_acked: u32, _: Duration) {
+        self.window.on_partial_ack(bytes_acked);
     }
 
     fn name(&self) -> &'static str {
@@ -124,8 +123,8 @@ mod tests {
     #[test]
     fn congestion_avoidance_adds_one_segment_per_window() {
         let mut cc = NewReno::new(MSS);
-        cc.on_fast_retransmit(40 * MSS, Seq(1));
-        cc.exit_recovery();
+        cc.on_congestion_event(40 * MSS);
+        cc.on_recovery_end();
         assert_eq!((cc.send_window(), cc.ssthresh()), (20 * MSS, 20 * MSS));
         for _ in 0..19 {
             cc.on_ack(MSS);
@@ -142,33 +141,35 @@ mod tests {
         // them is the engine's loss detection.
         cc.on_recovery_dup_ack();
         assert_eq!(cc.send_window(), 10 * MSS);
-        cc.on_fast_retransmit(20 * MSS, Seq(30_000));
+        cc.on_congestion_event(20 * MSS);
         // Step 2: ssthresh = max(FlightSize/2, 2·SMSS); step 3: cwnd =
         // ssthresh + 3·SMSS.
         assert_eq!(cc.ssthresh(), 10 * MSS);
         assert_eq!(cc.send_window(), 13 * MSS);
-        assert!(cc.in_recovery());
-        assert_eq!(cc.recovery_seq(), Seq(30_000));
+        assert!(cc.window.in_recovery());
         // Step 4: inflate per duplicate.
         cc.on_recovery_dup_ack();
         assert_eq!(cc.send_window(), 14 * MSS);
         // Partial ACK of 2 segments: deflate by 2, add back 1.
-        cc.on_ack(2 * MSS);
+        cc.on_partial_ack(2 * MSS, Duration::ZERO);
         assert_eq!(cc.send_window(), 13 * MSS);
-        assert!(cc.in_recovery());
+        assert!(cc.window.in_recovery());
         // Partial ACK of less than a segment: no add-back.
-        cc.on_ack(100);
+        cc.on_partial_ack(100, Duration::ZERO);
         assert_eq!(cc.send_window(), 13 * MSS - 100);
         // Full ACK: deflate to ssthresh.
-        cc.exit_recovery();
+        cc.on_recovery_end();
         assert_eq!(cc.send_window(), 10 * MSS);
-        assert!(!cc.in_recovery());
+        assert!(!cc.window.in_recovery());
+        // Outside recovery, the end of one changes nothing.
+        cc.on_recovery_end();
+        assert_eq!(cc.send_window(), 10 * MSS);
     }
 
     #[test]
     fn small_flights_keep_ssthresh_at_two_segments() {
         let mut cc = NewReno::new(MSS);
-        cc.on_fast_retransmit(MSS, Seq(0));
+        cc.on_congestion_event(MSS);
         assert_eq!(cc.ssthresh(), 2 * MSS);
     }
 
@@ -184,13 +185,13 @@ mod tests {
         // A timeout in recovery halves the flight, not the inflated
         // window.
         let mut cc = NewReno::new(MSS);
-        cc.on_fast_retransmit(40 * MSS, Seq(9));
+        cc.on_congestion_event(40 * MSS);
         for _ in 0..30 {
             cc.on_recovery_dup_ack();
         }
         cc.on_timeout(40 * MSS);
         assert_eq!((cc.send_window(), cc.ssthresh()), (MSS, 20 * MSS));
-        assert!(!cc.in_recovery());
+        assert!(!cc.window.in_recovery());
         // Slow start again up to ssthresh.
         cc.on_ack(MSS);
         assert_eq!(cc.send_window(), 2 * MSS);
@@ -200,12 +201,12 @@ mod tests {
     fn no_overflow_at_the_extremes() {
         let mut cc = NewReno::new(u32::MAX);
         cc.on_ack(u32::MAX);
-        cc.on_fast_retransmit(u32::MAX, Seq(u32::MAX));
+        cc.on_congestion_event(u32::MAX);
         for _ in 0..10 {
             cc.on_recovery_dup_ack();
         }
-        cc.on_ack(u32::MAX);
-        cc.exit_recovery();
+        cc.on_partial_ack(u32::MAX, Duration::MAX);
+        cc.on_recovery_end();
         cc.on_ack(u32::MAX);
         cc.on_timeout(u32::MAX);
         assert!(cc.send_window() >= cc.mss());

@@ -93,12 +93,16 @@ impl Controller {
         each_controller!(self, c => c.on_repeated_timeout());
     }
 
-    pub(crate) fn on_fast_retransmit(&mut self, flight_size: u32, snd_nxt: Seq) {
-        each_controller!(self, c => c.on_fast_retransmit(flight_size, snd_nxt));
+    pub(crate) fn on_congestion_event(&mut self, flight_size: u32) {
+        each_controller!(self, c => c.on_congestion_event(flight_size));
     }
 
-    pub(crate) fn exit_recovery(&mut self) {
-        each_controller!(self, c => c.exit_recovery());
+    pub(crate) fn on_partial_ack(&mut self, bytes_acked: u32, now: Duration) {
+        each_controller!(self, c => c.on_partial_ack(bytes_acked, now));
+    }
+
+    pub(crate) fn on_recovery_end(&mut self) {
+        each_controller!(self, c => c.on_recovery_end());
     }
 
     pub(crate) fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
@@ -126,16 +130,6 @@ impl Controller {
     #[inline]
     pub(crate) fn send_window(&self) -> u32 {
         each_controller!(self, c => c.send_window())
-    }
-
-    #[inline]
-    pub(crate) fn in_recovery(&self) -> bool {
-        each_controller!(self, c => c.in_recovery())
-    }
-
-    #[inline]
-    pub(crate) fn recovery_seq(&self) -> Seq {
-        each_controller!(self, c => c.recovery_seq())
     }
 
     #[inline]

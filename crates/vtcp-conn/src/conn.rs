@@ -12,8 +12,7 @@ use vtcp_wire::{Flags, OptionValues, Options, SackBlocks, Segment, TcpOption};
 use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder};
 use crate::negotiated::Negotiated;
 use crate::pacing::Pacer;
-use crate::rate::{Rates, TxSnapshot};
-use crate::recovery::{DUP_THRESH, Delivered, Prior, PrrAck, Recovery, pto};
+use crate::recovery::{AckInfo, Link, Outcome, Recovery, Resend};
 use crate::recv::RecvSide;
 use crate::send::SendSide;
 use crate::timer::{Timer, TimerTable};
@@ -41,10 +40,9 @@ pub struct Conn {
     cc: Controller,
     retries: u32,
     timers: TimerTable,
-    /// Loss recovery's state (RFC 6675, RFC 9937, RFC 6582).
+    /// Loss recovery (RFC 6675, RFC 8985, RFC 9937, RFC 6582): the
+    /// recovery episode, what is lost, what goes again next.
     recovery: Recovery,
-    /// Delivery-rate estimation's running totals.
-    rates: Rates,
     /// When the next segment of data may go, for a controller that paces.
     pacer: Pacer,
     persist_backoff: u32,
@@ -140,7 +138,6 @@ impl Conn {
             retries: 0,
             timers: TimerTable::default(),
             recovery: Recovery::new(iss),
-            rates: Rates::default(),
             pacer: Pacer::default(),
             persist_backoff: 0,
             keepalive_probes: 0,
@@ -395,12 +392,12 @@ impl Conn {
         s.srtt = self.rto.srtt();
         s.rttvar = self.rto.rttvar();
         s.rto = self.rto.rto();
-        s.cwnd = self.send_window();
+        s.cwnd = self.recovery.send_window(&self.cc, self.opts.sack_ok);
         s.ssthresh = self.cc.ssthresh();
         s.bytes_in_flight = self.flight();
         s.ooo_bytes = self.rcv.buf.ooo_bytes();
         s.pacing_rate = self.cc.pacing_rate();
-        s.delivery_rate = self.rates.latest_rate();
+        s.delivery_rate = self.recovery.latest_rate();
         if let Some(bbr) = self.cc.bbr() {
             s.cc_mode = Some(bbr.mode().name());
             s.bandwidth_estimate = Some(bbr.max_bw());
@@ -649,9 +646,14 @@ impl Conn {
                     return;
                 }
                 Timer::Rto => self.on_rto(now),
-                Timer::Tlp => self.on_pto(),
+                Timer::Tlp => {
+                    let (recovery, mut link) = self.link();
+                    recovery.on_pto(&mut link);
+                }
                 Timer::RackReorder => {
-                    self.rack_detect(now);
+                    let (recovery, mut link) = self.link();
+                    let out = recovery.on_reorder_timer(&mut link);
+                    self.note_outcome(out);
                 }
                 Timer::DelayedAck => self.rcv.ack_now = true,
                 Timer::Persist => self.probe_needed = true,
@@ -686,50 +688,34 @@ impl Conn {
             "retransmission timeout"
         );
         self.rto.backoff();
-        // Limited transmit's credit (RFC 3042) belongs to the duplicate
-        // ACKs of the flight the timeout gave up on.
-        self.recovery.dup_acks = 0;
-        match self.state {
+        let loss = match self.state {
             State::SynSent | State::SynReceived if !self.snd.syn_acked => {
                 self.syn_needed = true;
                 self.snd.nxt = self.snd.iss;
+                None
             }
             _ if self.flight() == 0 => {
                 // Everything was acknowledged as the timer ran out: nothing
                 // to resend, no loss to report.
                 self.retries = 0;
+                None
             }
-            _ => {
-                // RFC 5681 §3.1 eq. 4: ssthresh from FlightSize, for the
-                // first timeout of a segment only; a later one leaves it
-                // (the window is one segment already).
-                if self.retries == 1 {
-                    self.note_reduction(true);
-                    self.cc.on_timeout(self.flight() as u32);
-                } else {
-                    self.cc.on_repeated_timeout();
-                }
-                // RFC 6675 §5.1: after a timeout the scoreboard is not
-                // trusted; go back to SND.UNA.
-                self.snd.buf.clear_sacks();
-                self.snd.buf.rewind_to(self.snd.buf.una());
-                // Karn (RFC 6298 §3): what goes again now is not timed; an
-                // ACK of the segment timed before the timeout would count
-                // the timeout itself into the RTT.
-                self.rto.invalidate_timing();
-                self.rates.on_lost(self.pipe() as u64);
-                self.recovery.sent.on_timeout();
-                self.recovery.tlp = Default::default();
-                self.recovery.rto_recovery_until = Some(self.snd.max);
-                self.timers.stop(Timer::Tlp);
-                self.timers.stop(Timer::RackReorder);
-                if !self.snd.fin_acked {
-                    self.snd.fin_sent = false;
-                }
-                self.snd.nxt = self.snd_una();
-                self.recovery.high_rxt = self.snd.buf.una();
-                self.recovery.retransmit_at = None;
+            _ => Some(self.retries == 1),
+        };
+        // Recovery forgets the duplicate ACKs; with data to resend, the
+        // controller hears of the timeout and recovery goes back to
+        // SND.UNA (RFC 6675 §5.1).
+        let (recovery, mut link) = self.link();
+        recovery.on_rto(&mut link, loss);
+        if loss.is_some() {
+            // Karn (RFC 6298 §3): what goes again now is not timed; an
+            // ACK of the segment timed before the timeout would count the
+            // timeout itself into the RTT.
+            self.rto.invalidate_timing();
+            if !self.snd.fin_acked {
+                self.snd.fin_sent = false;
             }
+            self.snd.nxt = self.snd_una();
         }
     }
 
@@ -1231,119 +1217,28 @@ impl Conn {
             self.challenge_ack();
             return false;
         }
-        // For PRR (RFC 9937): DeliveredData is the change in SND.UNA plus
-        // the change in SACKed octets; an ACK that moves the IsLost
-        // boundary up indicates further loss.
-        let mss = self.opts.smss;
-        let una_before = self.snd.buf.una();
-        let before = una_before + self.snd.buf.scoreboard().sacked_bytes() as u32;
-        let lost_before = self.snd.buf.lost_below(mss as usize);
-        let rack = self.rack_on();
-        let log = self.log_on();
-        let mut delivered = Delivered {
-            track_rates: self.rates_on(),
-            ..Delivered::default()
-        };
-        for b in v.sack_blocks.iter() {
-            self.stats.sack_blocks_seen += 1;
-            // Only blocks the scoreboard takes (within what was sent,
-            // above SND.UNA) mark the RACK log too.
-            if self.opts.sack_ok && self.snd.buf.mark_sacked(b.left, b.right) && log {
-                let left = b.left.max_seq(una_before);
-                self.recovery.sent.on_sack(left, b.right, &mut delivered);
-            }
-        }
-        // RFC 2883 §4: a first block below the cumulative ACK, or inside
-        // the second block, reports a duplicate.
-        let dsack = v.sack_blocks.first().is_some_and(|first| {
-            first.right.before_eq(ack)
-                || v.sack_blocks.get(1).is_some_and(|second| {
-                    first.left.after_eq(second.left) && first.right.before_eq(second.right)
-                })
-        });
-        if dsack && let Some(first) = v.sack_blocks.first() {
-            let (spurious, undone) = self.recovery.undo.on_dsack(first.left, first.right);
-            self.stats.spurious_retransmit_bytes += spurious;
-            if let Some(prior) = undone {
-                self.undo_reduction(prior);
-            }
-        }
-        if ack.after(una) {
-            let tsecr = v.timestamp.filter(|_| self.opts.ts_ok).map(|ts| ts.tsecr);
-            if let Some(prior) = self.recovery.undo.on_new_ack(ack, tsecr) {
-                self.undo_reduction(prior);
-            }
-            self.recovery.undo.on_una(ack, self.snd.max);
-        }
+        self.stats.sack_blocks_seen += v.sack_blocks.len() as u64;
         let wnd = u32::from(seg.window) << self.opts.snd_wscale;
-        // RFC 6675 §2: an ACK whose SACK blocks tell of octets not SACKed
-        // before is a duplicate whatever its window says (a receiver that
-        // auto-tunes its buffer, as Linux does, grows the window on every
-        // ACK); without new SACK information, RFC 5681 §2's definition,
-        // window unchanged, applies.
-        let newly_sacked = una_before + self.snd.buf.scoreboard().sacked_bytes() as u32 != before;
-        if ack.after(una) {
-            self.on_new_ack(ack, v);
-        } else if ack == una
-            && seg.payload.is_empty()
-            && !seg.flags.contains(Flags::FIN)
-            && (wnd == self.snd.wnd || newly_sacked)
-            && self.flight() > 0
-        {
-            self.recovery.dup_acks = self.recovery.dup_acks.saturating_add(1);
-            if self.cc.in_recovery() {
-                self.cc.on_recovery_dup_ack();
-            } else if !rack
-                && (self.recovery.dup_acks == DUP_THRESH
-                    || (self.opts.sack_ok && self.snd.buf.is_lost(una, mss as usize)))
-            {
-                // RFC 6675 §5 steps (1) and (2): DupThresh duplicates, or
-                // IsLost(HighACK + 1) already. (With RACK, time decides.)
-                self.enter_recovery();
-            }
-        }
-        let mut rack_lost = 0;
-        if log && ack.after(una) {
-            self.recovery
-                .sent
-                .on_ack(self.snd.buf.una(), &mut delivered);
-        }
-        if rack {
-            // An ACK that delivered nothing and reports no duplicate leaves
-            // RACK's state as it was; what time alone makes lost, the
-            // reordering timer finds. (Most such ACKs are the peer's data
-            // segments, which a receiver of bulk data gets by the
-            // thousand.)
-            if delivered.latest.is_some() || dsack || self.recovery.tlp.end_seq.is_some() {
-                rack_lost = self.rack_on_ack(ack, &delivered, dsack);
-            }
-        }
-        if self.rates_on() {
-            self.rate_sample(before, rack_lost, &delivered);
-        }
-        if self.in_sack_recovery() {
-            if !rack {
-                self.detect_lost_retransmissions();
-            }
-            let una_after = self.snd.buf.una();
-            let after = una_after + self.snd.buf.scoreboard().sacked_bytes() as u32;
-            let lost_after = self.snd.buf.lost_below(mss as usize);
-            let newly_lost = if rack {
-                rack_lost > 0
-            } else {
-                lost_after.after(lost_before.max_seq(una_after))
-            };
-            let ack = PrrAck {
-                delivered: if after.after(before) {
-                    after.distance_from(before)
-                } else {
-                    0
-                },
-                safe: una_after.after(una_before) && !newly_lost,
-                pipe: self.pipe() as u32,
-            };
-            self.recovery.prr.on_ack(&ack, self.cc.ssthresh(), mss);
-        }
+        let info = AckInfo {
+            ack,
+            una,
+            sack_blocks: &v.sack_blocks,
+            tsecr: v.timestamp.filter(|_| self.opts.ts_ok).map(|ts| ts.tsecr),
+            bare: seg.payload.is_empty() && !seg.flags.contains(Flags::FIN),
+            same_window: wnd == self.snd.wnd,
+        };
+        // Loss recovery takes the ACK in two halves, around SND.UNA's move
+        // and the RTT sample, which are the connection's.
+        let (recovery, mut link) = self.link();
+        let scan = recovery.on_ack_info(&mut link, &info);
+        let acked = if ack.after(una) {
+            self.on_new_ack(ack, v)
+        } else {
+            0
+        };
+        let (recovery, mut link) = self.link();
+        let out = recovery.on_ack(&mut link, scan, acked);
+        self.note_outcome(out);
         // RFC 9293 §3.10.7.4: window update if the segment is newer.
         if self.snd.update_window(seg.seq, ack, wnd) {
             self.timers.stop(Timer::Persist);
@@ -1357,9 +1252,11 @@ impl Conn {
         true
     }
 
-    fn on_new_ack(&mut self, ack: Seq, v: &OptionValues) {
+    /// An ACK of new data up to `ack`: SND.UNA moves, the RTT is sampled
+    /// (and the controller hears the new estimate), the retransmission
+    /// timer restarts. Returns the octets of data it acknowledged.
+    fn on_new_ack(&mut self, ack: Seq, v: &OptionValues) -> u32 {
         let now = self.now;
-        self.recovery.dup_acks = 0;
         let before = self.snd.buf.una();
         let data_acked = self.snd.buf.acknowledge(ack.min_seq(self.snd.buf.tail()));
         // Only a FIN can be acknowledged past the data.
@@ -1380,32 +1277,6 @@ impl Conn {
         if let Some(srtt) = self.rto.srtt() {
             self.cc.on_rtt_sample(srtt);
         }
-        if self.cc.in_recovery() {
-            if ack.after_eq(self.cc.recovery_seq()) {
-                self.cc.exit_recovery();
-                if self.rack_on() {
-                    self.recovery.rack.on_recovery_exit();
-                }
-                self.recovery.retransmit_at = None;
-            } else {
-                // RFC 6582 §3.2 step 5: partial ACK.
-                self.cc.on_ack_at(data_acked as u32, now);
-                if !self.opts.sack_ok {
-                    self.recovery.retransmit_at = Some(self.snd.buf.una());
-                }
-            }
-        } else if self.snd.cwnd_use.may_grow(
-            self.cc.send_window(),
-            self.cc.send_window() < self.cc.ssthresh(),
-        ) {
-            self.cc.on_ack_at(data_acked as u32, now);
-        } else {
-            // RFC 7661 §4.1: a window the sender did not use does not grow.
-            self.cc.on_window_unused(now);
-        }
-        if self.recovery.high_rxt.before(self.snd.buf.una()) {
-            self.recovery.high_rxt = self.snd.buf.una();
-        }
         // RFC 6298 §5.2–5.3.
         if self.flight() == 0 {
             self.timers.stop(Timer::Rto);
@@ -1417,6 +1288,37 @@ impl Conn {
         if self.snd.buf.una() != before && self.state.can_send_data() {
             self.push_event(Event::Writable);
         }
+        data_acked as u32
+    }
+
+    /// What an ACK or a timer did in loss recovery, counted; a recovery
+    /// that began drops the RTT measurement under way (Karn: the
+    /// retransmission that follows is not timed).
+    fn note_outcome(&mut self, out: Outcome) {
+        if out.entered_recovery {
+            self.stats.fast_recoveries += 1;
+            self.rto.invalidate_timing();
+        }
+        self.stats.undos += u64::from(out.undone);
+        self.stats.spurious_retransmit_bytes += out.spurious_bytes;
+        self.stats.lost_retransmits += u64::from(out.lost_retransmit);
+    }
+
+    /// The connection as loss recovery borrows it for one call.
+    fn link(&mut self) -> (&mut Recovery, Link<'_>) {
+        let sack = self.opts.sack_ok;
+        let link = Link {
+            snd: &mut self.snd,
+            cc: &mut self.cc,
+            timers: &mut self.timers,
+            now: self.now,
+            mss: self.opts.smss,
+            srtt: self.rto.srtt(),
+            rto: self.rto.rto(),
+            sack,
+            rack: sack && self.cfg.rack_tlp,
+        };
+        (&mut self.recovery, link)
     }
 
     fn sample_ts_rtt(&mut self, v: &OptionValues) {
@@ -1434,237 +1336,12 @@ impl Conn {
         }
     }
 
-    fn enter_recovery(&mut self) {
-        self.stats.fast_recoveries += 1;
-        crate::trace_event!(DEBUG, cwnd = self.cc.send_window(), "fast recovery");
-        let flight = self.flight() as u32;
-        self.note_reduction(false);
-        self.cc.on_fast_retransmit(flight, self.snd.max);
-        self.rto.invalidate_timing();
-        if self.rack_on() {
-            // RACK's marks say what to resend; no probe during recovery.
-            self.timers.stop(Timer::Tlp);
-            self.recovery.tlp.due = false;
-        } else {
-            self.recovery.retransmit_at = Some(self.snd.buf.una());
-            self.recovery.high_rxt = self.snd.buf.una();
-            // RFC 6675 (4.3): no rescue before the fast retransmit is
-            // acknowledged.
-            self.recovery.rescue_rxt = self
-                .snd
-                .buf
-                .retransmit_data(self.snd.buf.una(), self.opts.smss as usize)
-                .map_or(self.snd.buf.una(), |(seq, a, b)| {
-                    seq + (a.len() + b.len()) as u32
-                });
-        }
-        self.recovery.prr.start(self.pipe() as u32);
-        if self.rack_on() {
-            // RACK may start recovery from its timer, with no ACK to run
-            // PRR on: the first step, which lets the first retransmission
-            // out (RFC 9937 §6: it always goes).
-            let ack = PrrAck {
-                delivered: 0,
-                safe: false,
-                pipe: self.pipe() as u32,
-            };
-            self.recovery
-                .prr
-                .on_ack(&ack, self.cc.ssthresh(), self.opts.smss);
-        }
-    }
-
-    /// A window reduction is about to happen: the undo episode (RFC 3522,
-    /// RFC 3708) keeps the window before it.
-    fn note_reduction(&mut self, after_rto: bool) {
-        let prior = Prior {
-            cwnd: self.cc.send_window(),
-            ssthresh: self.cc.ssthresh(),
-            after_rto,
-        };
-        self.recovery
-            .undo
-            .on_reduction(prior, self.snd.buf.una(), self.snd.max);
-    }
-
-    /// The latest reduction answered no loss: the window and ssthresh go
-    /// back (RFC 4015 §2), recovery ends, nothing stays marked lost, and
-    /// after a timeout sending resumes with data never sent rather than
-    /// going back N.
-    fn undo_reduction(&mut self, prior: Prior) {
-        self.stats.undos += 1;
-        crate::trace_event!(DEBUG, cwnd = prior.cwnd, "reduction undone");
-        let was_in_recovery = self.cc.in_recovery();
-        self.cc.undo(prior.cwnd, prior.ssthresh);
-        if self.rack_on() {
-            if was_in_recovery {
-                self.recovery.rack.on_recovery_exit();
-            }
-            self.recovery.sent.clear_lost();
-            self.timers.stop(Timer::RackReorder);
-        }
-        self.recovery.retransmit_at = None;
-        self.recovery.high_rxt = self.snd.buf.una();
-        if prior.after_rto && self.snd.nxt.before(self.snd.max) {
-            self.snd.buf.resume_to(self.snd.max);
-            self.snd.nxt = self.snd.buf.nxt();
-            if self.snd.fin_queued && self.snd.max == self.snd.buf.tail() + 1 {
-                self.snd.fin_sent = true;
-                self.snd.nxt = self.snd.max;
-            }
-        }
-    }
-
-    /// RACK-TLP runs: SACK was negotiated and the configuration asks for
-    /// it.
-    #[inline]
-    fn rack_on(&self) -> bool {
-        self.opts.sack_ok && self.cfg.rack_tlp
-    }
-
-    /// The sent-segment log is kept: for RACK, or for the delivery-rate
-    /// samples of a controller that wants them (with or without SACK).
-    #[inline]
-    fn log_on(&self) -> bool {
-        self.rack_on() || self.rates_on()
-    }
-
-    /// Delivery rates are estimated: for a controller that paces (BBR).
-    /// The others neither pay for the snapshots nor hear samples.
-    #[inline]
-    fn rates_on(&self) -> bool {
-        self.cc.pacing_rate().is_some()
-    }
-
-    /// Octets in flight by the log's count (sent, not acknowledged,
-    /// SACKed or marked lost): RFC 6675's pipe as RACK keeps it.
-    fn log_in_flight(&self) -> usize {
-        let log = &self.recovery.sent;
-        let gone = (log.sacked_bytes() + log.lost_bytes()) as usize;
-        self.flight().saturating_sub(gone)
-    }
-
-    /// `len` octets at `seq` go out now: the log records them with the
-    /// delivery totals of the moment.
-    fn log_sent(&mut self, seq: Seq, len: usize) {
-        if self.log_on() {
-            let tx = if self.rates_on() {
-                self.rates.on_send(self.now, self.log_in_flight(), len)
-            } else {
-                TxSnapshot::default()
-            };
-            self.recovery.sent.on_sent(seq, len, self.now, tx);
-        }
-    }
-
-    /// The end of an ACK: the delivery-rate sample for the controller.
-    /// `before` was SND.UNA plus the octets SACKed before the ACK.
-    fn rate_sample(&mut self, before: Seq, newly_lost: u64, delivered: &Delivered) {
-        let after = self.snd.buf.una() + self.snd.buf.scoreboard().sacked_bytes() as u32;
-        let octets = if after.after(before) {
-            u64::from(after.distance_from(before))
-        } else {
-            0
-        };
-        if octets == 0 && newly_lost == 0 {
-            return;
-        }
-        self.rates.on_lost(newly_lost);
-        let rs = self.rates.on_ack(
-            self.now,
-            octets,
-            delivered.newest,
-            newly_lost,
-            self.log_in_flight(),
-            self.cc.in_recovery() || self.recovery.rto_recovery_until.is_some(),
-        );
-        self.cc.on_rate_sample(&rs, self.now);
-    }
-
-    /// RFC 8985 §6.2 for one ACK: RACK's state from what it delivered and
-    /// its D-SACK, the tail probe's outcome, then loss detection. Returns
-    /// the octets newly marked lost.
-    fn rack_on_ack(&mut self, ack: Seq, delivered: &Delivered, dsack: bool) -> u64 {
-        let now = self.now;
-        self.recovery
-            .rack
-            .on_ack(self.snd.buf.una(), self.snd.nxt, dsack);
-        self.recovery.rack.on_delivered(delivered, now);
-        self.tlp_on_ack(ack, dsack);
-        self.rack_detect(now)
-    }
-
-    /// RFC 8985 §6.2 step 5: marks what is lost, arms the reordering timer
-    /// for what may be, and starts recovery on a first loss.
-    fn rack_detect(&mut self, now: Duration) -> u64 {
-        let sacked = self.recovery.sent.sacked_bytes() / u64::from(self.opts.smss.max(1));
-        let reo_wnd = self
-            .recovery
-            .rack
-            .reo_wnd(self.cc.in_recovery(), sacked, self.rto.srtt());
-        let (lost, due) = self
-            .recovery
-            .rack
-            .detect_losses(&mut self.recovery.sent, reo_wnd, now);
-        match due {
-            Some(at) => self.timers.set(Timer::RackReorder, at),
-            None => self.timers.stop(Timer::RackReorder),
-        }
-        if lost > 0 && !self.cc.in_recovery() {
-            self.enter_recovery();
-        }
-        lost
-    }
-
-    /// RFC 8985 §7.4: what the ACKs say of a tail probe. A probe that sent
-    /// old data again and was acknowledged without a D-SACK repaired a
-    /// loss, which gets the congestion response a fast recovery would
-    /// have made; a D-SACK says nothing was lost.
-    fn tlp_on_ack(&mut self, ack: Seq, dsack: bool) {
-        let Some(end) = self.recovery.tlp.end_seq else {
-            return;
-        };
-        if dsack {
-            self.recovery.tlp.end_seq = None;
-        } else if ack.after_eq(end) {
-            if self.recovery.tlp.is_retrans && !self.cc.in_recovery() {
-                let flight = (self.flight() as u32).max(self.opts.smss);
-                self.cc.on_fast_retransmit(flight, self.snd.max);
-                self.cc.exit_recovery();
-            }
-            self.recovery.tlp.end_seq = None;
-        }
-    }
-
-    /// RFC 8985 §7.2: while data is in flight outside recovery and no
-    /// probe is out, the probe timer runs, PTO after the latest send or
-    /// ACK.
+    /// RFC 8985 §7.2: the probe timer, (re)armed after an ACK of new data
+    /// and once per burst of sends (recovery decides whether it runs).
     fn arm_tlp(&mut self) {
-        let flight = self.flight();
-        // RFC 8985 §7.2: not in RTO recovery (nor in fast recovery, below).
-        if let Some(point) = self.recovery.rto_recovery_until {
-            if self.snd_una().before(point) {
-                self.timers.stop(Timer::Tlp);
-                return;
-            }
-            self.recovery.rto_recovery_until = None;
-        }
-        if !self.rack_on()
-            || self.cc.in_recovery()
-            || self.recovery.tlp.end_seq.is_some()
-            || flight == 0
-            || !self.state.is_synchronized()
-        {
-            self.timers.stop(Timer::Tlp);
-            return;
-        }
-        // RFC 8985 §7.2: no later than the RTO would fire; the probe then
-        // stands in for it.
-        let mut at = self.now + pto(self.rto.srtt(), flight <= self.opts.smss as usize);
-        if let Some(rto) = self.timers.get(Timer::Rto) {
-            at = at.min(rto);
-        }
-        self.timers.set(Timer::Tlp, at);
+        let synchronized = self.state.is_synchronized();
+        let (recovery, mut link) = self.link();
+        recovery.arm_tlp(&mut link, synchronized);
     }
 
     /// Octets the peer's window takes beyond what is sent: from the send
@@ -1675,19 +1352,6 @@ impl Conn {
             edge.distance_from(self.snd.buf.nxt()) as usize
         } else {
             0
-        }
-    }
-
-    /// The probe timer fired: the next segment sent is the probe, and the
-    /// RTO restarts from now (§7.3).
-    fn on_pto(&mut self) {
-        // Only with something to probe with (new data, or a segment not
-        // SACKed; a FIN alone is left to the RTO, which is then not put
-        // off).
-        let something = self.snd.buf.pending() > 0 || self.recovery.sent.last_unsacked().is_some();
-        if self.rack_on() && !self.cc.in_recovery() && self.flight() > 0 && something {
-            self.recovery.tlp.due = true;
-            self.timers.set(Timer::Rto, self.now + self.rto.rto());
         }
     }
 
@@ -1703,9 +1367,9 @@ impl Conn {
             let len = pending.min(mss);
             self.snd.buf.advance_sent(len);
             self.snd.nxt = self.snd.buf.nxt();
-            self.log_sent(seq, len);
-            self.recovery.tlp.is_retrans = false;
-            self.recovery.tlp.end_seq = Some(self.snd.nxt);
+            let (recovery, link) = self.link();
+            recovery.on_sent(&link, seq, len, false, None);
+            recovery.on_probe_sent(false, link.snd.nxt);
             self.sent_new(seq);
             let mut flags = Flags::ACK;
             if self.snd.buf.pending() == 0 {
@@ -1717,9 +1381,8 @@ impl Conn {
                 data: Some((seq, len)),
             }
         } else {
-            let (seq, len) = self.recovery.sent.last_unsacked()?;
-            self.recovery.tlp.is_retrans = true;
-            self.recovery.tlp.end_seq = Some(self.snd.nxt);
+            let (seq, len) = self.recovery.probe_segment()?;
+            self.recovery.on_probe_sent(true, self.snd.nxt);
             self.resent(seq, len.min(mss))
         };
         self.stats.tlp_probes += 1;
@@ -2057,7 +1720,7 @@ impl Conn {
         if self.paced_out() {
             return self.pure_ack();
         }
-        if std::mem::take(&mut self.recovery.tlp.due)
+        if self.recovery.take_probe()
             && let Some(plan) = self.tail_loss_probe()
         {
             return Some(plan);
@@ -2120,145 +1783,38 @@ impl Conn {
         self.snd.max.max_seq(self.snd.nxt)
     }
 
-    /// A fast retransmit, a NewReno partial-ACK retransmission, or an RFC
-    /// 6675 NextSeg() rule 1 retransmission (of data deemed lost).
+    /// What recovery sends again first: a fast retransmit, a NewReno
+    /// partial-ACK retransmission, an RFC 6675 NextSeg() rule 1
+    /// retransmission, or what RACK marked lost.
     fn retransmission(&mut self) -> Option<Plan> {
         let mss = self.data_mss();
-        if self.rack_on() {
-            // RFC 8985: what RACK marked lost, oldest first, within the
-            // window PRR allows.
-            let (seq, len) = self.recovery.sent.first_lost()?;
-            return self
-                .room_for_a_segment()
-                .then(|| self.retransmitted(seq, len.min(mss)));
-        }
-        if let Some(at) = self.recovery.retransmit_at.take() {
-            if let Some((seq, a, b)) = self.snd.buf.retransmit_data(at, mss) {
-                let len = a.len() + b.len();
-                return Some(self.retransmitted(seq, len));
-            }
-            if self.snd.fin_sent && !self.snd.fin_acked && at == self.snd.buf.tail() {
-                return Some(Plan {
-                    flags: Flags::FIN | Flags::ACK,
-                    seq: at,
-                    data: None,
-                });
-            }
-        }
-        if self.in_sack_recovery() {
-            return self.next_seg(true);
-        }
-        None
+        let (recovery, link) = self.link();
+        Some(match recovery.next_retransmission(&link, mss)? {
+            Resend::Data(seq, len) => self.resent(seq, len),
+            Resend::Fin(seq) => Plan {
+                flags: Flags::FIN | Flags::ACK,
+                seq,
+                data: None,
+            },
+        })
     }
 
-    /// RFC 6675 NextSeg() rule 3: unSACKed data below the highest SACK
-    /// that is not deemed lost yet, sent again only when rules 1 and 2
-    /// (lost data, new data) have nothing to send. Before rule 2 it
-    /// would resend segments still on their way while new data waits.
+    /// What recovery sends again when new data has nothing to send: RFC
+    /// 6675 NextSeg() rules 3 and 4.
     fn unsacked_retransmission(&mut self) -> Option<Plan> {
-        if self.rack_on() {
-            return None;
-        }
-        if self.in_sack_recovery() {
-            return self.next_seg(false).or_else(|| self.rescue());
-        }
-        None
-    }
-
-    /// RFC 6675 NextSeg() rule 4: when no other rule has anything to
-    /// send, once per recovery (after the fast retransmit is
-    /// acknowledged), resend the segment ending with the highest unSACKed
-    /// octet. A loss at the tail of the flight, with nothing sent after it
-    /// to be SACKed, is then repaired without waiting for the timer.
-    fn rescue(&mut self) -> Option<Plan> {
-        if self.snd.buf.una().before(self.recovery.rescue_rxt) || !self.room_for_a_segment() {
-            return None;
-        }
-        let (seq, len) = self.snd.buf.rescue_seg(self.data_mss())?;
-        self.recovery.rescue_rxt = self.cc.recovery_seq();
-        // HighRxt MUST NOT be updated for a rescue.
+        let mss = self.data_mss();
+        let (recovery, link) = self.link();
+        let (seq, len) = recovery.next_unsacked(&link, mss)?;
         Some(self.resent(seq, len))
     }
 
-    /// Lost retransmissions found (see
-    /// [`Recovery::detect_lost_retransmissions`]) are counted.
-    fn detect_lost_retransmissions(&mut self) {
-        if self
-            .recovery
-            .detect_lost_retransmissions(&self.snd.buf, self.snd.max, self.opts.smss)
-        {
-            self.stats.lost_retransmits += 1;
-        }
-    }
-
-    /// In recovery with SACK: RFC 6675's pipe and NextSeg and RFC 9937's
-    /// window apply.
-    #[inline]
-    fn in_sack_recovery(&self) -> bool {
-        self.opts.sack_ok && self.cc.in_recovery()
-    }
-
-    /// NextSeg()'s candidate within the window, if it is lost (rule 1) or
-    /// when `lost_only` is false (rule 3).
-    fn next_seg(&mut self, lost_only: bool) -> Option<Plan> {
-        let next = self
-            .snd
-            .buf
-            .next_seg(self.recovery.high_rxt, self.data_mss())?;
-        (self.room_for_a_segment() && (next.lost || !lost_only))
-            .then(|| self.retransmitted(next.seq, next.len))
-    }
-
-    /// RFC 6675 §4 SetPipe: octets estimated in flight.
-    fn pipe(&self) -> usize {
-        if self.rack_on() {
-            // RFC 8985 with RFC 6675's meaning: in flight, less what was
-            // SACKed and what RACK marked lost (a retransmission is in
-            // flight again).
-            let log = &self.recovery.sent;
-            let gone = (log.sacked_bytes() + log.lost_bytes()) as usize;
-            return self.flight().saturating_sub(gone);
-        }
-        self.recovery.pipe(&self.snd.buf, self.opts.smss)
-    }
-
-    /// RFC 6675 step (C): cwnd − pipe ≥ 1 SMSS.
-    fn room_for_a_segment(&self) -> bool {
-        self.pipe() + self.opts.smss as usize <= self.send_window() as usize
-    }
-
-    /// The congestion window that limits sending: the controller's, or in
-    /// SACK recovery the one Proportional Rate Reduction allows.
-    fn send_window(&self) -> u32 {
-        if self.in_sack_recovery() && self.cc.reduces_with_prr() {
-            self.recovery.prr.cwnd
-        } else {
-            self.cc.send_window()
-        }
-    }
-
-    fn retransmitted(&mut self, seq: Seq, len: usize) -> Plan {
-        let end = seq + len as u32;
-        if self.recovery.high_rxt.before(end) {
-            self.recovery.high_rxt = end;
-        }
-        self.recovery.rxt_sent_max = self.snd.max;
-        self.resent(seq, len)
-    }
-
-    /// `len` octets go again: the undo episode counts them and keeps the
-    /// first one's timestamp (RFC 3522's RetransmitTS).
-    fn note_retransmit(&mut self, len: usize) {
-        let tsval = self.opts.ts_ok.then(|| self.ts_now());
-        self.recovery.undo.on_retransmit(len, tsval);
-    }
-
-    /// A segment of old data, sent again.
+    /// A segment of old data, sent again: recovery counts it, and it is
+    /// not timed (Karn).
     fn resent(&mut self, seq: Seq, len: usize) -> Plan {
-        self.log_sent(seq, len);
+        let tsval = self.opts.ts_ok.then(|| self.ts_now());
+        let (recovery, link) = self.link();
+        recovery.on_sent(&link, seq, len, true, tsval);
         self.stats.retransmits += 1;
-        self.note_retransmit(len);
-        self.recovery.prr.out += len as u64;
         self.rto.invalidate_timing();
         let end = seq + len as u32;
         if !self.timers.is_armed(Timer::Rto) {
@@ -2280,32 +1836,25 @@ impl Conn {
     fn new_data(&mut self) -> Option<Plan> {
         let now = self.now;
         let mss = self.data_mss();
-        let in_flight = if self.in_sack_recovery() {
-            self.pipe()
-        } else {
-            self.flight()
-        };
-        let cwnd = self.send_window() as usize;
-        let pending = self.snd.buf.pending();
-        let wnd_room = self.peer_window_room();
+        let (recovery, link) = self.link();
+        let in_flight = recovery.in_flight(&link);
+        let cwnd = recovery.send_window(link.cc, link.sack) as usize;
         // RFC 3042 limited transmit: the first two duplicate ACKs each let
         // one new segment out beyond the window.
-        let limited = if self.cc.in_recovery() {
-            0
-        } else {
-            self.recovery.dup_acks.min(2) as usize * mss
-        };
+        let limited = recovery.limited_transmit(mss);
+        let pending = self.snd.buf.pending();
+        let wnd_room = self.peer_window_room();
         let cwnd_room = cwnd.saturating_add(limited).saturating_sub(in_flight);
         let room = wnd_room.min(cwnd_room);
         // Data waits and the congestion window leaves no room for it.
         let held_back = pending > 0 && cwnd_room < pending.min(mss);
-        if pending < mss && cwnd_room >= mss && self.rates_on() {
+        if pending < mss && cwnd_room >= mss && self.cc.pacing_rate().is_some() {
             // Less than a segment to send and room for it: the application
             // limits the sending (draft-cheng-iccrg-delivery-rate-estimation
-            // §3.5.2), unless lost data waits to go again.
-            if self.recovery.sent.lost_bytes() == 0 {
-                self.rates.on_app_limited(self.log_in_flight());
-            }
+            // §3.5.2), for the delivery-rate samples of a controller that
+            // paces.
+            let flight = self.flight();
+            self.recovery.on_app_limited(flight);
         }
         let (una, nxt) = (self.snd.una(), self.snd.nxt);
         self.snd.cwnd_use.observe(held_back, in_flight, una, nxt);
@@ -2343,12 +1892,14 @@ impl Conn {
                 || (len > 0 && overdue);
             if len > 0 && sws_ok {
                 let seq = self.snd.buf.nxt();
-                self.log_sent(seq, len);
-                if seq.before(self.snd.max) {
-                    // Sent before, and sent again since a timeout went
-                    // back to SND.UNA (RFC 6675 §5.1).
+                // Sent before, and sent again since a timeout went back to
+                // SND.UNA (RFC 6675 §5.1).
+                let resent = seq.before(self.snd.max);
+                let tsval = (resent && self.opts.ts_ok).then(|| self.ts_now());
+                let (recovery, link) = self.link();
+                recovery.on_sent(&link, seq, len, resent, tsval);
+                if resent {
                     self.stats.retransmits += 1;
-                    self.note_retransmit(len);
                 }
                 self.snd.buf.advance_sent(len);
                 if len < mss {
@@ -2362,7 +1913,6 @@ impl Conn {
                     self.snd.nxt += 1;
                 }
                 self.sent_new(seq);
-                self.recovery.prr.out += len as u64;
                 // PSH on the segment that empties the queue, as Linux does.
                 let mut flags = Flags::ACK;
                 if self.snd.buf.pending() == 0 {

@@ -106,6 +106,20 @@ impl SendSide {
         }
     }
 
+    /// A timeout turned out spurious (RFC 4015): sending resumes with data
+    /// never sent, from the highest SND.NXT reached, rather than going back
+    /// N from SND.UNA (the FIN counts as sent again if it was).
+    pub(crate) fn resume_after_undo(&mut self) {
+        if self.nxt.before(self.max) {
+            self.buf.resume_to(self.max);
+            self.nxt = self.buf.nxt();
+            if self.fin_queued && self.max == self.buf.tail() + 1 {
+                self.fin_sent = true;
+                self.nxt = self.max;
+            }
+        }
+    }
+
     /// RFC 9293 §3.10.7.4: a segment newer than the last window update
     /// (`seq`, `ack`) sets SND.WND to `wnd`. Returns whether the window
     /// grew.

@@ -479,18 +479,10 @@ struct Paced {
 
 impl vtcp_cc::CongestionController for Paced {
     fn on_ack(&mut self, _: u32) {}
-    fn on_recovery_dup_ack(&mut self) {}
     fn on_timeout(&mut self, _: u32) {}
-    fn on_fast_retransmit(&mut self, _: u32, _: Seq) {}
-    fn exit_recovery(&mut self) {}
+    fn on_congestion_event(&mut self, _: u32) {}
     fn send_window(&self) -> u32 {
         4 << 20
-    }
-    fn in_recovery(&self) -> bool {
-        false
-    }
-    fn recovery_seq(&self) -> Seq {
-        Seq(0)
     }
     fn ssthresh(&self) -> u32 {
         u32::MAX

@@ -7,9 +7,10 @@
 //! acknowledged on its own, `base_rtt` after the bottleneck forwarded it.
 //! The simulated engine keeps the delivery-rate state of
 //! draft-ietf-ccwg-bbr §4.1.2 per segment and calls the controller in the
-//! order the real engine does: `on_rtt_sample`, then `exit_recovery` or
-//! `on_ack_at` (`on_window_unused` when the window was not the limit),
-//! `on_fast_retransmit` when the ACK revealed a loss, `on_rate_sample`.
+//! order the real engine does: `on_rtt_sample`, then `on_recovery_end`,
+//! `on_partial_ack` or `on_ack_at` (`on_window_unused` when the window was
+//! not the limit), `on_congestion_event` when the ACK revealed a loss,
+//! `on_rate_sample`.
 //! A segment is lost once a segment sent after it is acknowledged (the
 //! bottleneck keeps order); the retransmission timer fires after
 //! max(4·SRTT, 1 s).
@@ -78,7 +79,7 @@ enum Note {
         acked: u64,
         conserving: bool,
     },
-    /// Recovery ended: the window right after `exit_recovery`.
+    /// Recovery ended: the window right after `on_recovery_end`.
     ExitRecovery { at: Duration, cwnd: u64 },
     /// The retransmission timer fired: the window after.
     Timeout { at: Duration, cwnd: u64 },
@@ -301,12 +302,14 @@ impl Sim {
         // The engine's calls, in its order.
         if self.recover.is_some_and(|r| id >= r) && self.holes == 0 {
             self.recover = None;
-            self.cc.exit_recovery();
+            self.cc.on_recovery_end();
             self.notes.push(Note::ExitRecovery {
                 at: self.now,
                 cwnd: self.cwnd(),
             });
-        } else if self.window_limited || self.recover.is_some() {
+        } else if self.recover.is_some() {
+            self.cc.on_partial_ack(MSS, self.now);
+        } else if self.window_limited {
             self.cc.on_ack_at(MSS, self.now);
         } else {
             self.cc.on_window_unused(self.now);
@@ -315,8 +318,7 @@ impl Sim {
         if newly_lost > 0 && self.recover.is_none() {
             let before = self.cwnd();
             let flight = self.pipe + newly_lost + SEG;
-            self.cc
-                .on_fast_retransmit(flight as u32, Seq(self.next_id as u32));
+            self.cc.on_congestion_event(flight as u32);
             self.recover = Some(self.next_id);
             self.notes.push(Note::FastRetransmit {
                 at: self.now,
@@ -356,7 +358,7 @@ impl Sim {
                 bdp,
             });
         }
-        if self.cc.in_recovery() {
+        if self.cc.in_recovery {
             self.notes.push(Note::InRecovery {
                 cwnd: self.cwnd(),
                 inflight: self.pipe,
@@ -756,7 +758,7 @@ fn recovery_conserves_packets_then_restores_the_window() {
         .unwrap();
     assert!(exit_cwnd >= before, "restored to {exit_cwnd} of {before}");
     assert!(exit_at - fr_at < 3 * BASE_RTT);
-    assert!(!sim.cc.in_recovery());
+    assert!(!sim.cc.in_recovery);
     assert_eq!(sim.lost, 3 * SEG);
 }
 
@@ -784,7 +786,7 @@ fn a_timeout_cuts_the_window_to_one_segment_then_it_grows_back() {
     };
     assert_eq!(cwnd, SEG);
     assert_eq!(sim.cwnd(), SEG);
-    assert!(!sim.cc.in_recovery());
+    assert!(!sim.cc.in_recovery);
     let bdp = sim.bdp();
     let regrown = sim.run_until_cond(at + secs(2.0), |sim| sim.cwnd() >= bdp);
     assert!(regrown, "window {} after 2 s", sim.cwnd());
@@ -801,13 +803,13 @@ fn undo_restores_the_window_and_the_bounds() {
     sim.run_until_cond(secs(12.0), |sim| sim.cc.mode() == BbrMode::ProbeBwCruise);
     let cc = &mut sim.cc;
     let (cwnd, shortterm) = (cc.cwnd, cc.inflight_shortterm);
-    cc.on_fast_retransmit(10 * MSS, Seq(7));
-    assert!(cc.cwnd < cwnd && cc.in_recovery());
+    cc.on_congestion_event(10 * MSS);
+    assert!(cc.cwnd < cwnd && cc.in_recovery);
     cc.inflight_shortterm = 20 * SEG;
     cc.undo(cwnd as u32, 0);
     assert_eq!(cc.cwnd, cwnd);
     assert_eq!(cc.inflight_shortterm, shortterm);
-    assert!(!cc.in_recovery());
+    assert!(!cc.in_recovery);
     assert_eq!(cc.full_bw_count, 0);
 }
 
@@ -980,7 +982,7 @@ fn extreme_samples_keep_the_invariants() {
                 now = now.saturating_add(Duration::from_secs(round));
                 cc.on_rate_sample(&rs, now);
                 if round % 7 == 0 {
-                    cc.on_fast_retransmit(u32::MAX, Seq(1));
+                    cc.on_congestion_event(u32::MAX);
                 }
                 if round % 11 == 0 {
                     cc.on_timeout(u32::MAX);

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use vtcp_seq::Seq;
 
-use super::DUP_THRESH;
 use super::sent::{Delivered, SentLog};
+use super::{DUP_THRESH, Link, Outcome, Recovery};
+use crate::timer::Timer;
 
 /// RFC 8985's RACK variables.
 #[derive(Clone, Copy, Debug)]
@@ -133,6 +134,49 @@ impl Rack {
             Some((xmit, end)) => log.detect_losses(xmit, end, self.rtt, reo_wnd, now),
             None => (0, None),
         }
+    }
+}
+
+impl Recovery {
+    /// RFC 8985 §6.2 for one ACK: RACK's state from what it delivered and
+    /// its D-SACK, the tail probe's outcome, then loss detection. Returns
+    /// the octets newly marked lost.
+    pub(super) fn rack_on_ack(
+        &mut self,
+        link: &mut Link<'_>,
+        ack: Seq,
+        delivered: &Delivered,
+        dsack: bool,
+        out: &mut Outcome,
+    ) -> u64 {
+        self.rack.on_ack(link.snd.buf.una(), link.snd.nxt, dsack);
+        self.rack.on_delivered(delivered, link.now);
+        self.tlp_on_ack(link, ack, dsack);
+        self.rack_detect(link, out)
+    }
+
+    /// RACK's reordering timer fired (RFC 8985 §6.3): what time alone
+    /// makes lost now is marked, and a first loss starts a recovery.
+    pub(crate) fn on_reorder_timer(&mut self, link: &mut Link<'_>) -> Outcome {
+        let mut out = Outcome::default();
+        self.rack_detect(link, &mut out);
+        out
+    }
+
+    /// RFC 8985 §6.2 step 5: marks what is lost, arms the reordering timer
+    /// for what may be, and starts recovery on a first loss.
+    fn rack_detect(&mut self, link: &mut Link<'_>, out: &mut Outcome) -> u64 {
+        let sacked = self.sent.sacked_bytes() / u64::from(link.mss.max(1));
+        let reo_wnd = self.rack.reo_wnd(self.in_recovery(), sacked, link.srtt);
+        let (lost, due) = self.rack.detect_losses(&mut self.sent, reo_wnd, link.now);
+        match due {
+            Some(at) => link.timers.set(Timer::RackReorder, at),
+            None => link.timers.stop(Timer::RackReorder),
+        }
+        if lost > 0 && !self.in_recovery() {
+            self.enter_recovery(link, out);
+        }
+        lost
     }
 }
 

@@ -22,6 +22,9 @@
 
 use vtcp_seq::Seq;
 
+use super::{Link, Outcome, Recovery};
+use crate::timer::Timer;
+
 /// The window to go back to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Prior {
@@ -160,6 +163,43 @@ impl Undo {
 
     fn undo(&mut self) -> Option<Prior> {
         self.episode.take().map(|e| e.prior)
+    }
+}
+
+impl Recovery {
+    /// A window reduction is about to happen: the undo episode (RFC 3522,
+    /// RFC 3708) keeps the window before it.
+    pub(super) fn note_reduction(&mut self, link: &Link<'_>, after_rto: bool) {
+        let prior = Prior {
+            cwnd: link.cc.send_window(),
+            ssthresh: link.cc.ssthresh(),
+            after_rto,
+        };
+        self.undo
+            .on_reduction(prior, link.snd.buf.una(), link.snd.max);
+    }
+
+    /// The latest reduction answered no loss: the window and ssthresh go
+    /// back (RFC 4015 §2), recovery ends, nothing stays marked lost, and
+    /// after a timeout sending resumes with data never sent rather than
+    /// going back N.
+    pub(super) fn undo_reduction(&mut self, link: &mut Link<'_>, prior: Prior, out: &mut Outcome) {
+        out.undone = true;
+        crate::trace_event!(DEBUG, cwnd = prior.cwnd, "reduction undone");
+        let was_in_recovery = self.recover.take().is_some();
+        link.cc.undo(prior.cwnd, prior.ssthresh);
+        if link.rack {
+            if was_in_recovery {
+                self.rack.on_recovery_exit();
+            }
+            self.sent.clear_lost();
+            link.timers.stop(Timer::RackReorder);
+        }
+        self.retransmit_at = None;
+        self.high_rxt = link.snd.buf.una();
+        if prior.after_rto {
+            link.snd.resume_after_undo();
+        }
     }
 }
 

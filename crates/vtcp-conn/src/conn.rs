@@ -1230,14 +1230,14 @@ impl Conn {
         // Loss recovery takes the ACK in two halves, around SND.UNA's move
         // and the RTT sample, which are the connection's.
         let (recovery, mut link) = self.link();
-        let scan = recovery.on_ack_info(&mut link, &info);
+        let mut scan = recovery.on_ack_info(&mut link, &info);
         let acked = if ack.after(una) {
             self.on_new_ack(ack, v)
         } else {
             0
         };
         let (recovery, mut link) = self.link();
-        let out = recovery.on_ack(&mut link, scan, acked);
+        let out = recovery.on_ack(&mut link, &mut scan, acked);
         self.note_outcome(out);
         // RFC 9293 §3.10.7.4: window update if the segment is newer.
         if self.snd.update_window(seg.seq, ack, wnd) {
@@ -1305,6 +1305,7 @@ impl Conn {
     }
 
     /// The connection as loss recovery borrows it for one call.
+    #[inline]
     fn link(&mut self) -> (&mut Recovery, Link<'_>) {
         let sack = self.opts.sack_ok;
         let link = Link {
@@ -1313,8 +1314,7 @@ impl Conn {
             timers: &mut self.timers,
             now: self.now,
             mss: self.opts.smss,
-            srtt: self.rto.srtt(),
-            rto: self.rto.rto(),
+            rto: &self.rto,
             sack,
             rack: sack && self.cfg.rack_tlp,
         };
@@ -1357,9 +1357,8 @@ impl Conn {
 
     /// RFC 8985 §7.3: one new segment if there is one and the peer's window
     /// takes it (congestion window or not), else the last segment again;
-    /// the RTO restarts.
-    fn tail_loss_probe(&mut self) -> Option<Plan> {
-        let mss = self.data_mss();
+    /// the RTO restarts. At most `mss` octets.
+    fn tail_loss_probe(&mut self, mss: usize) -> Option<Plan> {
         let pending = self.snd.buf.pending();
         let wnd_room = self.peer_window_room();
         let plan = if pending > 0 && wnd_room >= pending.min(mss) {
@@ -1720,18 +1719,20 @@ impl Conn {
         if self.paced_out() {
             return self.pure_ack();
         }
+        // The most data a segment may carry now, whichever goes.
+        let mss = self.data_mss();
         if self.recovery.take_probe()
-            && let Some(plan) = self.tail_loss_probe()
+            && let Some(plan) = self.tail_loss_probe(mss)
         {
             return Some(plan);
         }
-        if let Some(plan) = self.retransmission() {
+        if let Some(plan) = self.retransmission(mss) {
             return Some(plan);
         }
-        if let Some(plan) = self.new_data() {
+        if let Some(plan) = self.new_data(mss) {
             return Some(plan);
         }
-        if let Some(plan) = self.unsacked_retransmission() {
+        if let Some(plan) = self.unsacked_retransmission(mss) {
             return Some(plan);
         }
         self.pure_ack()
@@ -1785,9 +1786,8 @@ impl Conn {
 
     /// What recovery sends again first: a fast retransmit, a NewReno
     /// partial-ACK retransmission, an RFC 6675 NextSeg() rule 1
-    /// retransmission, or what RACK marked lost.
-    fn retransmission(&mut self) -> Option<Plan> {
-        let mss = self.data_mss();
+    /// retransmission, or what RACK marked lost. At most `mss` octets.
+    fn retransmission(&mut self, mss: usize) -> Option<Plan> {
         let (recovery, link) = self.link();
         Some(match recovery.next_retransmission(&link, mss)? {
             Resend::Data(seq, len) => self.resent(seq, len),
@@ -1800,9 +1800,8 @@ impl Conn {
     }
 
     /// What recovery sends again when new data has nothing to send: RFC
-    /// 6675 NextSeg() rules 3 and 4.
-    fn unsacked_retransmission(&mut self) -> Option<Plan> {
-        let mss = self.data_mss();
+    /// 6675 NextSeg() rules 3 and 4. At most `mss` octets.
+    fn unsacked_retransmission(&mut self, mss: usize) -> Option<Plan> {
         let (recovery, link) = self.link();
         let (seq, len) = recovery.next_unsacked(&link, mss)?;
         Some(self.resent(seq, len))
@@ -1832,10 +1831,10 @@ impl Conn {
     }
 
     /// New data or FIN, within the congestion and send windows, with Nagle
-    /// and sender-side SWS avoidance (RFC 9293 §3.8.6.2.1, RFC 896).
-    fn new_data(&mut self) -> Option<Plan> {
+    /// and sender-side SWS avoidance (RFC 9293 §3.8.6.2.1, RFC 896), in
+    /// segments of at most `mss` octets.
+    fn new_data(&mut self, mss: usize) -> Option<Plan> {
         let now = self.now;
-        let mss = self.data_mss();
         let (recovery, link) = self.link();
         let in_flight = recovery.in_flight(&link);
         let cwnd = recovery.send_window(link.cc, link.sack) as usize;

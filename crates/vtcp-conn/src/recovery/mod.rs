@@ -52,6 +52,7 @@ mod undo;
 
 use std::time::Duration;
 
+use vtcp_rto::RtoEstimator;
 use vtcp_seq::Seq;
 use vtcp_wire::SackBlock;
 
@@ -84,10 +85,9 @@ pub(crate) struct Link<'a> {
     pub(crate) now: Duration,
     /// The send MSS (SMSS).
     pub(crate) mss: u32,
-    /// The smoothed RTT, once measured.
-    pub(crate) srtt: Option<Duration>,
-    /// The retransmission timeout as of now.
-    pub(crate) rto: Duration,
+    /// The RTT estimator: the smoothed RTT (RACK's reordering window, the
+    /// probe timeout) and the RTO (restarted for a probe).
+    pub(crate) rto: &'a RtoEstimator,
     /// SACK was negotiated.
     pub(crate) sack: bool,
     /// RACK-TLP runs: SACK was negotiated and the configuration asks for
@@ -257,6 +257,7 @@ impl Recovery {
     /// Octets in flight by the log's count (sent, not acknowledged,
     /// SACKed or marked lost), `flight` being the octets sent and not
     /// acknowledged.
+    #[inline]
     fn log_in_flight(&self, flight: usize) -> usize {
         let gone = (self.sent.sacked_bytes() + self.sent.lost_bytes()) as usize;
         flight.saturating_sub(gone)
@@ -266,6 +267,7 @@ impl Recovery {
     /// 8985, with RFC 6675's meaning), what is in flight less what was
     /// SACKed and what RACK marked lost (a retransmission is in flight
     /// again); without, the scoreboard's count.
+    #[inline]
     pub(crate) fn pipe(&self, snd: &SendSide, mss: u32, rack: bool) -> usize {
         if rack {
             self.log_in_flight(snd.flight())
@@ -274,12 +276,14 @@ impl Recovery {
         }
     }
 
+    #[inline]
     fn pipe_of(&self, link: &Link<'_>) -> usize {
         self.pipe(link.snd, link.mss, link.rack)
     }
 
     /// The congestion window that limits sending: the controller's, or in
     /// SACK recovery the one Proportional Rate Reduction allows.
+    #[inline]
     pub(crate) fn send_window(&self, cc: &Controller, sack: bool) -> u32 {
         if self.in_sack_recovery(sack) && cc.reduces_with_prr() {
             self.prr.cwnd
@@ -290,6 +294,7 @@ impl Recovery {
 
     /// What counts against the window: in SACK recovery RFC 6675's pipe,
     /// otherwise the octets in flight.
+    #[inline]
     pub(crate) fn in_flight(&self, link: &Link<'_>) -> usize {
         if self.in_sack_recovery(link.sack) {
             self.pipe_of(link)
@@ -300,6 +305,7 @@ impl Recovery {
 
     /// RFC 3042 limited transmit: the first two duplicate ACKs each let one
     /// new segment of `mss` out beyond the window (none in recovery).
+    #[inline]
     pub(crate) fn limited_transmit(&self, mss: usize) -> usize {
         if self.in_recovery() {
             0
@@ -325,6 +331,7 @@ impl Recovery {
     /// retransmission counts toward the undo episode, which keeps the
     /// first one's timestamp (`tsval`, RFC 3522's RetransmitTS); PRR
     /// counts them (prr_out).
+    #[inline]
     pub(crate) fn on_sent(
         &mut self,
         link: &Link<'_>,
@@ -363,7 +370,22 @@ impl Recovery {
     /// RFC 6675 NextSeg() rule 1 retransmission (of data deemed lost), or
     /// with RACK what it marked lost. The caller sends it and reports it
     /// with [`on_sent`](Self::on_sent).
+    #[inline]
     pub(crate) fn next_retransmission(&mut self, link: &Link<'_>, mss: usize) -> Option<Resend> {
+        // Nothing marked lost, nothing due, no recovery: the common case,
+        // answered inline.
+        let nothing = if link.rack {
+            self.sent.lost_bytes() == 0
+        } else {
+            self.retransmit_at.is_none() && !self.in_sack_recovery(link.sack)
+        };
+        if nothing {
+            return None;
+        }
+        self.find_retransmission(link, mss)
+    }
+
+    fn find_retransmission(&mut self, link: &Link<'_>, mss: usize) -> Option<Resend> {
         if link.rack {
             // RFC 8985: what RACK marked lost, oldest first, within the
             // window PRR allows.
@@ -392,10 +414,15 @@ impl Recovery {
     /// (lost data, new data) have nothing to send. Before rule 2 it
     /// would resend segments still on their way while new data waits.
     /// Then rule 4, the rescue. Nothing with RACK.
+    #[inline]
     pub(crate) fn next_unsacked(&mut self, link: &Link<'_>, mss: usize) -> Option<(Seq, usize)> {
         if link.rack || !self.in_sack_recovery(link.sack) {
             return None;
         }
+        self.find_unsacked(link, mss)
+    }
+
+    fn find_unsacked(&mut self, link: &Link<'_>, mss: usize) -> Option<(Seq, usize)> {
         match self.next_seg(link, mss, false) {
             Some(Resend::Data(seq, len)) => Some((seq, len)),
             _ => self.rescue(link, mss),
@@ -445,65 +472,64 @@ impl Recovery {
     /// blocks mark the scoreboard and the log, a D-SACK is recognised
     /// (RFC 2883 §4), and either a D-SACK (RFC 3708) or, for an ACK of new
     /// data, its timestamp (RFC 3522 Eifel) may undo the latest reduction.
+    #[inline]
     pub(crate) fn on_ack_info(&mut self, link: &mut Link<'_>, info: &AckInfo<'_>) -> AckScan {
         // For PRR (RFC 9937): DeliveredData is the change in SND.UNA plus
         // the change in SACKed octets; an ACK that moves the IsLost
         // boundary up indicates further loss.
-        let mss = link.mss as usize;
         let una_before = link.snd.buf.una();
         let before = una_before + link.snd.buf.scoreboard().sacked_bytes() as u32;
-        let lost_before = link.snd.buf.lost_below(mss);
-        let log = link.log_on();
-        let mut delivered = Delivered {
-            track_rates: link.rates_on(),
-            ..Delivered::default()
+        let mut scan = AckScan {
+            ack: info.ack,
+            una: info.una,
+            new: info.ack.after(info.una),
+            dup: false,
+            una_before,
+            before,
+            lost_before: link.snd.buf.lost_below(link.mss as usize),
+            log: link.log_on(),
+            delivered: Delivered {
+                track_rates: link.rates_on(),
+                ..Delivered::default()
+            },
+            dsack: false,
+            out: Outcome::default(),
         };
         for b in info.sack_blocks {
             // Only blocks the scoreboard takes (within what was sent,
             // above SND.UNA) mark the RACK log too.
-            if link.sack && link.snd.buf.mark_sacked(b.left, b.right) && log {
+            if link.sack && link.snd.buf.mark_sacked(b.left, b.right) && scan.log {
                 let left = b.left.max_seq(una_before);
-                self.sent.on_sack(left, b.right, &mut delivered);
+                self.sent.on_sack(left, b.right, &mut scan.delivered);
             }
         }
         // RFC 2883 §4: a first block below the cumulative ACK, or inside
         // the second block, reports a duplicate.
         let blocks = info.sack_blocks;
-        let dsack = blocks.first().is_some_and(|first| {
+        scan.dsack = blocks.first().is_some_and(|first| {
             first.right.before_eq(info.ack)
                 || blocks.get(1).is_some_and(|second| {
                     first.left.after_eq(second.left) && first.right.before_eq(second.right)
                 })
         });
-        let mut out = Outcome::default();
-        if dsack && let Some(first) = blocks.first() {
+        if scan.dsack
+            && let Some(first) = blocks.first()
+        {
             let (spurious, undone) = self.undo.on_dsack(first.left, first.right);
-            out.spurious_bytes += spurious;
+            scan.out.spurious_bytes += spurious;
             if let Some(prior) = undone {
-                self.undo_reduction(link, prior, &mut out);
+                self.undo_reduction(link, prior, &mut scan.out);
             }
         }
-        let new = info.ack.after(info.una);
-        if new {
+        if scan.new {
             if let Some(prior) = self.undo.on_new_ack(info.ack, info.tsecr) {
-                self.undo_reduction(link, prior, &mut out);
+                self.undo_reduction(link, prior, &mut scan.out);
             }
             self.undo.on_una(info.ack, link.snd.max);
         }
         let newly_sacked = una_before + link.snd.buf.scoreboard().sacked_bytes() as u32 != before;
-        AckScan {
-            ack: info.ack,
-            una: info.una,
-            new,
-            dup: info.bare && (info.same_window || newly_sacked),
-            una_before,
-            before,
-            lost_before,
-            log,
-            delivered,
-            dsack,
-            out,
-        }
+        scan.dup = info.bare && (info.same_window || newly_sacked);
+        scan
     }
 
     /// An ACK's second half, once the connection has moved SND.UNA (by
@@ -511,29 +537,23 @@ impl Recovery {
     /// episode goes on or ends, a duplicate ACK is counted (and may start
     /// a recovery), RACK marks what is lost, the controller hears the
     /// delivery-rate sample, and PRR sets the window for what follows.
-    pub(crate) fn on_ack(&mut self, link: &mut Link<'_>, scan: AckScan, acked: u32) -> Outcome {
-        let AckScan {
-            ack,
-            una,
-            new,
-            dup,
-            una_before,
-            before,
-            lost_before,
-            log,
-            mut delivered,
-            dsack,
-            mut out,
-        } = scan;
+    #[inline]
+    pub(crate) fn on_ack(
+        &mut self,
+        link: &mut Link<'_>,
+        scan: &mut AckScan,
+        acked: u32,
+    ) -> Outcome {
         let mss = link.mss;
-        if new {
+        let (ack, una) = (scan.ack, scan.una);
+        if scan.new {
             self.on_new_ack(link, ack, acked);
-        } else if ack == una && dup && link.snd.flight() > 0 {
-            self.on_dup_ack(link, una, &mut out);
+        } else if ack == una && scan.dup && link.snd.flight() > 0 {
+            self.on_dup_ack(link, una, &mut scan.out);
         }
         let mut rack_lost = 0;
-        if log && new {
-            self.sent.on_ack(link.snd.buf.una(), &mut delivered);
+        if scan.log && scan.new {
+            self.sent.on_ack(link.snd.buf.una(), &mut scan.delivered);
         }
         if link.rack {
             // An ACK that delivered nothing and reports no duplicate leaves
@@ -541,16 +561,17 @@ impl Recovery {
             // reordering timer finds. (Most such ACKs are the peer's data
             // segments, which a receiver of bulk data gets by the
             // thousand.)
-            if delivered.latest.is_some() || dsack || self.tlp.end_seq.is_some() {
-                rack_lost = self.rack_on_ack(link, ack, &delivered, dsack, &mut out);
+            if scan.delivered.latest.is_some() || scan.dsack || self.tlp.end_seq.is_some() {
+                rack_lost = self.rack_on_ack(link, ack, &scan.delivered, scan.dsack, &mut scan.out);
             }
         }
+        let (before, una_before) = (scan.before, scan.una_before);
         if link.rates_on() {
-            self.rate_sample(link, before, rack_lost, &delivered);
+            self.rate_sample(link, before, rack_lost, &scan.delivered);
         }
         if self.in_sack_recovery(link.sack) {
             if !link.rack && self.detect_lost_retransmissions(&link.snd.buf, link.snd.max, mss) {
-                out.lost_retransmit = true;
+                scan.out.lost_retransmit = true;
             }
             let buf = &link.snd.buf;
             let una_after = buf.una();
@@ -559,7 +580,7 @@ impl Recovery {
             let newly_lost = if link.rack {
                 rack_lost > 0
             } else {
-                lost_after.after(lost_before.max_seq(una_after))
+                lost_after.after(scan.lost_before.max_seq(una_after))
             };
             let ack = PrrAck {
                 delivered: if after.after(before) {
@@ -572,7 +593,7 @@ impl Recovery {
             };
             self.prr.on_ack(&ack, link.cc.ssthresh(), mss);
         }
-        out
+        scan.out
     }
 
     /// An ACK of new data, `acked` octets of it. In a fast recovery, an
@@ -581,6 +602,7 @@ impl Recovery {
     /// hole again. Outside one the controller hears an ACK, or, when the
     /// window was not what limited sending, that it went unused (RFC 7661
     /// §4.1).
+    #[inline]
     fn on_new_ack(&mut self, link: &mut Link<'_>, ack: Seq, acked: u32) {
         let now = link.now;
         self.dup_acks = 0;
@@ -789,6 +811,7 @@ mod tests {
         snd.max = snd.nxt;
         let mut cc = crate::Congestion::NewReno.build(MSS, vtcp_cc::InitialWindow::Rfc6928, 0);
         let mut timers = TimerTable::default();
+        let rto = RtoEstimator::new(vtcp_rto::RtoConfig::default());
         let mut r = Recovery::new(iss);
         let una = snd.una();
         let mut ack = |r: &mut Recovery, snd: &mut SendSide, cc: &mut Controller, ack: Seq| {
@@ -798,8 +821,7 @@ mod tests {
                 timers: &mut timers,
                 now: Duration::ZERO,
                 mss: MSS,
-                srtt: None,
-                rto: Duration::from_secs(1),
+                rto: &rto,
                 sack: false,
                 rack: false,
             };
@@ -811,13 +833,13 @@ mod tests {
                 bare: true,
                 same_window: true,
             };
-            let scan = r.on_ack_info(&mut link, &info);
+            let mut scan = r.on_ack_info(&mut link, &info);
             let acked = if ack.after(info.una) {
                 link.snd.buf.acknowledge(ack) as u32
             } else {
                 0
             };
-            r.on_ack(&mut link, scan, acked)
+            r.on_ack(&mut link, &mut scan, acked)
         };
         for n in 1..=DUP_THRESH {
             let out = ack(&mut r, &mut snd, &mut cc, una);

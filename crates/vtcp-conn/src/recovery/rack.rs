@@ -141,6 +141,7 @@ impl Recovery {
     /// RFC 8985 §6.2 for one ACK: RACK's state from what it delivered and
     /// its D-SACK, the tail probe's outcome, then loss detection. Returns
     /// the octets newly marked lost.
+    #[inline]
     pub(super) fn rack_on_ack(
         &mut self,
         link: &mut Link<'_>,
@@ -167,7 +168,9 @@ impl Recovery {
     /// for what may be, and starts recovery on a first loss.
     fn rack_detect(&mut self, link: &mut Link<'_>, out: &mut Outcome) -> u64 {
         let sacked = self.sent.sacked_bytes() / u64::from(link.mss.max(1));
-        let reo_wnd = self.rack.reo_wnd(self.in_recovery(), sacked, link.srtt);
+        let reo_wnd = self
+            .rack
+            .reo_wnd(self.in_recovery(), sacked, link.rto.srtt());
         let (lost, due) = self.rack.detect_losses(&mut self.sent, reo_wnd, link.now);
         match due {
             Some(at) => link.timers.set(Timer::RackReorder, at),

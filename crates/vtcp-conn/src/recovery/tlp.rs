@@ -48,6 +48,7 @@ impl Recovery {
     /// ACK (the caller says when: after an ACK of new data, and once per
     /// burst of sends). `synchronized`: the connection is past its
     /// handshake.
+    #[inline]
     pub(crate) fn arm_tlp(&mut self, link: &mut Link<'_>, synchronized: bool) {
         let flight = link.snd.flight();
         // RFC 8985 §7.2: not in RTO recovery (nor in fast recovery, below).
@@ -69,7 +70,7 @@ impl Recovery {
         }
         // RFC 8985 §7.2: no later than the RTO would fire; the probe then
         // stands in for it.
-        let mut at = link.now + pto(link.srtt, flight <= link.mss as usize);
+        let mut at = link.now + pto(link.rto.srtt(), flight <= link.mss as usize);
         if let Some(rto) = link.timers.get(Timer::Rto) {
             at = at.min(rto);
         }
@@ -85,11 +86,12 @@ impl Recovery {
         let something = link.snd.buf.pending() > 0 || self.sent.last_unsacked().is_some();
         if link.rack && !self.in_recovery() && link.snd.flight() > 0 && something {
             self.tlp.due = true;
-            link.timers.set(Timer::Rto, link.now + link.rto);
+            link.timers.set(Timer::Rto, link.now + link.rto.rto());
         }
     }
 
     /// Whether a probe is due (once: the caller sends it now).
+    #[inline]
     pub(crate) fn take_probe(&mut self) -> bool {
         std::mem::take(&mut self.tlp.due)
     }
@@ -113,6 +115,7 @@ impl Recovery {
     /// loss, which gets the congestion response a fast recovery would
     /// have made (a congestion event and its end at once); a D-SACK says
     /// nothing was lost.
+    #[inline]
     pub(super) fn tlp_on_ack(&mut self, link: &mut Link<'_>, ack: Seq, dsack: bool) {
         let Some(end) = self.tlp.end_seq else {
             return;

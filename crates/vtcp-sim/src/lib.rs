@@ -752,7 +752,7 @@ mod tests {
             assert_eq!(c.to_string(), c.name());
         }
         let err = "cubc".parse::<Controller>().unwrap_err();
-        assert!(err.contains("newreno, highspeed or cubic"), "{err}");
+        assert!(err.contains("newreno, highspeed, cubic or bbr"), "{err}");
     }
 }
 

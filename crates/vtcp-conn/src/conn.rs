@@ -45,6 +45,10 @@ pub struct Conn {
     recovery: Recovery,
     /// When the next segment of data may go, for a controller that paces.
     pacer: Pacer,
+    /// The controller paces, and hears delivery-rate samples: asked once,
+    /// when the connection is made (a controller paces for its lifetime
+    /// or never), so that the per-segment path reads a flag.
+    paces: bool,
     persist_backoff: u32,
     keepalive_probes: u32,
     last_heard: Duration,
@@ -127,6 +131,7 @@ impl Conn {
             cfg.initial_window,
             u64::from(f) << 32 | u64::from(iss.0),
         );
+        let paces = cc.pacing_rate().is_some();
         Self {
             snd: SendSide::new(iss, cfg.send_buffer),
             rcv: RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now),
@@ -139,6 +144,7 @@ impl Conn {
             timers: TimerTable::default(),
             recovery: Recovery::new(iss),
             pacer: Pacer::default(),
+            paces,
             persist_backoff: 0,
             keepalive_probes: 0,
             last_heard: now,
@@ -1317,6 +1323,7 @@ impl Conn {
             rto: &self.rto,
             sack,
             rack: sack && self.cfg.rack_tlp,
+            paces: self.paces,
         };
         (&mut self.recovery, link)
     }
@@ -1608,7 +1615,8 @@ impl Conn {
         buf[h..h + a.len()].copy_from_slice(a);
         buf[h + a.len()..h + len_data].copy_from_slice(b);
         self.stats.segments_out += 1;
-        if len_data > 0
+        if self.paces
+            && len_data > 0
             && let Some(rate) = self.cc.pacing_rate()
         {
             self.pacer
@@ -1741,7 +1749,7 @@ impl Conn {
     /// A controller that paces holds data back until the pacer's release
     /// time, which the pacing timer then marks (`crate::pacing`).
     fn paced_out(&mut self) -> bool {
-        if self.cc.pacing_rate().is_none() || self.pacer.ready(self.now) {
+        if !self.paces || self.pacer.ready(self.now) {
             return false;
         }
         self.timers.set(Timer::Pace, self.pacer.release_time());
@@ -1847,7 +1855,7 @@ impl Conn {
         let room = wnd_room.min(cwnd_room);
         // Data waits and the congestion window leaves no room for it.
         let held_back = pending > 0 && cwnd_room < pending.min(mss);
-        if pending < mss && cwnd_room >= mss && self.cc.pacing_rate().is_some() {
+        if pending < mss && cwnd_room >= mss && self.paces {
             // Less than a segment to send and room for it: the application
             // limits the sending (draft-cheng-iccrg-delivery-rate-estimation
             // §3.5.2), for the delivery-rate samples of a controller that

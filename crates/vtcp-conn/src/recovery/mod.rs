@@ -57,7 +57,7 @@ use vtcp_seq::Seq;
 use vtcp_wire::SackBlock;
 
 use crate::config::Controller;
-use crate::rate::{Rates, TxSnapshot};
+use crate::rate::Rates;
 use crate::send::SendSide;
 use crate::timer::{Timer, TimerTable};
 
@@ -93,6 +93,8 @@ pub(crate) struct Link<'a> {
     /// RACK-TLP runs: SACK was negotiated and the configuration asks for
     /// it.
     pub(crate) rack: bool,
+    /// The controller paces (asked once, when the connection was made).
+    pub(crate) paces: bool,
 }
 
 impl Link<'_> {
@@ -100,7 +102,7 @@ impl Link<'_> {
     /// The others neither pay for the snapshots nor hear samples.
     #[inline]
     fn rates_on(&self) -> bool {
-        self.cc.pacing_rate().is_some()
+        self.paces
     }
 
     /// The sent-segment log is kept: for RACK, or for the delivery-rate
@@ -145,7 +147,8 @@ pub(crate) struct AckScan {
     /// That, plus the octets SACKed before the ACK (for PRR's
     /// DeliveredData and the rate sample).
     before: Seq,
-    /// The IsLost boundary before the ACK (for PRR's SafeACK).
+    /// The IsLost boundary before the ACK (for PRR's SafeACK without
+    /// RACK; RACK's own marks say that with RACK).
     lost_before: Seq,
     /// The log was kept when the ACK came.
     log: bool,
@@ -341,12 +344,10 @@ impl Recovery {
         tsval: Option<u32>,
     ) {
         if link.log_on() {
-            let tx = if link.rates_on() {
+            let tx = link.rates_on().then(|| {
                 let in_flight = self.log_in_flight(link.snd.flight());
                 self.rates.on_send(link.now, in_flight, len)
-            } else {
-                TxSnapshot::default()
-            };
+            });
             self.sent.on_sent(seq, len, link.now, tx);
         }
         if resent {
@@ -472,7 +473,7 @@ impl Recovery {
     /// blocks mark the scoreboard and the log, a D-SACK is recognised
     /// (RFC 2883 §4), and either a D-SACK (RFC 3708) or, for an ACK of new
     /// data, its timestamp (RFC 3522 Eifel) may undo the latest reduction.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on_ack_info(&mut self, link: &mut Link<'_>, info: &AckInfo<'_>) -> AckScan {
         // For PRR (RFC 9937): DeliveredData is the change in SND.UNA plus
         // the change in SACKed octets; an ACK that moves the IsLost
@@ -486,7 +487,11 @@ impl Recovery {
             dup: false,
             una_before,
             before,
-            lost_before: link.snd.buf.lost_below(link.mss as usize),
+            lost_before: if link.rack {
+                una_before
+            } else {
+                link.snd.buf.lost_below(link.mss as usize)
+            },
             log: link.log_on(),
             delivered: Delivered {
                 track_rates: link.rates_on(),
@@ -537,7 +542,7 @@ impl Recovery {
     /// episode goes on or ends, a duplicate ACK is counted (and may start
     /// a recovery), RACK marks what is lost, the controller hears the
     /// delivery-rate sample, and PRR sets the window for what follows.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on_ack(
         &mut self,
         link: &mut Link<'_>,
@@ -576,10 +581,10 @@ impl Recovery {
             let buf = &link.snd.buf;
             let una_after = buf.una();
             let after = una_after + buf.scoreboard().sacked_bytes() as u32;
-            let lost_after = buf.lost_below(mss as usize);
             let newly_lost = if link.rack {
                 rack_lost > 0
             } else {
+                let lost_after = buf.lost_below(mss as usize);
                 lost_after.after(scan.lost_before.max_seq(una_after))
             };
             let ack = PrrAck {
@@ -824,6 +829,7 @@ mod tests {
                 rto: &rto,
                 sack: false,
                 rack: false,
+                paces: false,
             };
             let info = AckInfo {
                 ack,

@@ -31,9 +31,6 @@ pub(crate) struct Sent {
     pub(crate) sacked: bool,
     /// Deemed lost and not sent again since.
     pub(crate) lost: bool,
-    /// The connection's delivery totals when it was (last) sent, for its
-    /// rate sample.
-    pub(crate) tx: TxSnapshot,
 }
 
 impl Sent {
@@ -64,7 +61,9 @@ pub(crate) struct Delivered {
 }
 
 impl Delivered {
-    fn note(&mut self, s: &Sent) {
+    /// `s` was delivered; `tx` is its snapshot when rates are tracked.
+    #[inline]
+    fn note(&mut self, s: &Sent, tx: Option<&TxSnapshot>) {
         let newer = match self.latest {
             None => true,
             Some((t, end, _)) => s.xmit > t || (s.xmit == t && s.end.after(end)),
@@ -78,9 +77,11 @@ impl Delivered {
         if !s.retransmitted && self.lowest_original_end.is_none_or(|l| s.end.before(l)) {
             self.lowest_original_end = Some(s.end);
         }
-        if self.track_rates {
+        if self.track_rates
+            && let Some(&tx) = tx
+        {
             let candidate = Newest {
-                tx: s.tx,
+                tx,
                 sent: s.xmit,
                 retransmitted: s.retransmitted,
             };
@@ -95,6 +96,10 @@ impl Delivered {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SentLog {
     entries: VecDeque<Sent>,
+    /// Each entry's delivery totals when it was (last) sent, for its rate
+    /// sample, index for index with `entries`; empty while no rates are
+    /// tracked, so that a log for RACK alone carries no snapshots.
+    tx: VecDeque<TxSnapshot>,
     /// Octets in entries marked lost (and not SACKed).
     lost_bytes: u64,
     /// Octets in entries SACKed.
@@ -134,16 +139,24 @@ impl SentLog {
             if e.start != at {
                 self.entries[i].end = at;
                 self.entries.insert(i + 1, Sent { start: at, ..e });
+                if let Some(&t) = self.tx.get(i) {
+                    self.tx.insert(i + 1, t);
+                }
             }
         }
     }
 
     /// `len` octets at `seq` went out at `now` with the delivery totals
-    /// `tx`: new data appended, or data already in the log sent again
-    /// (after a timeout went back, or a retransmission).
-    pub(crate) fn on_sent(&mut self, seq: Seq, len: usize, now: Duration, tx: TxSnapshot) {
+    /// `tx` (while rates are tracked): new data appended, or data already
+    /// in the log sent again (after a timeout went back, or a
+    /// retransmission).
+    pub(crate) fn on_sent(&mut self, seq: Seq, len: usize, now: Duration, tx: Option<TxSnapshot>) {
         if len == 0 {
             return;
+        }
+        if tx.is_some() && self.tx.len() < self.entries.len() {
+            // Rates tracked from now on: the entries before have none.
+            self.tx.resize(self.entries.len(), TxSnapshot::default());
         }
         let end = seq + len as u32;
         let mut new_from = seq;
@@ -161,13 +174,15 @@ impl SentLog {
                 retransmitted: false,
                 sacked: false,
                 lost: false,
-                tx,
             });
+            if let Some(t) = tx {
+                self.tx.push_back(t);
+            }
         }
         self.debug_check();
     }
 
-    fn on_resent(&mut self, start: Seq, end: Seq, now: Duration, tx: TxSnapshot) {
+    fn on_resent(&mut self, start: Seq, end: Seq, now: Duration, tx: Option<TxSnapshot>) {
         self.split_at(start);
         self.split_at(end);
         let Some(mut i) = self.find(start) else {
@@ -181,8 +196,10 @@ impl SentLog {
                 self.lost_bytes -= u64::from(e.len());
             }
             e.xmit = now;
-            e.tx = tx;
             e.retransmitted = true;
+            if let (Some(t), Some(slot)) = (tx, self.tx.get_mut(i)) {
+                *slot = t;
+            }
             i += 1;
         }
     }
@@ -194,9 +211,10 @@ impl SentLog {
             if e.end.before_eq(una) {
                 let e = *e;
                 self.entries.pop_front();
+                let tx = self.tx.pop_front();
                 self.forget(&e);
                 if !e.sacked {
-                    delivered.note(&e);
+                    delivered.note(&e, tx.as_ref());
                 }
             } else {
                 if e.start.before(una) {
@@ -242,7 +260,7 @@ impl SentLog {
                 }
                 delivered.sacked += 1;
                 let e = *e;
-                delivered.note(&e);
+                delivered.note(&e, self.tx.get(i));
             }
             i += 1;
         }
@@ -340,6 +358,10 @@ impl SentLog {
         {
             let mut lost = 0;
             let mut sacked = 0;
+            debug_assert!(
+                self.tx.is_empty() || self.tx.len() == self.entries.len(),
+                "snapshots out of step with the entries"
+            );
             for (i, e) in self.entries.iter().enumerate() {
                 debug_assert!(e.start.before(e.end), "an empty entry");
                 debug_assert!(!(e.lost && e.sacked), "lost and SACKed");
@@ -417,13 +439,13 @@ mod tests {
                 let nxt = m.una + m.octets.len() as u32;
                 match op {
                     Op::Send(n) => {
-                        log.on_sent(base + nxt, usize::from(n), ms(now), TxSnapshot::default());
+                        log.on_sent(base + nxt, usize::from(n), ms(now), None);
                         m.octets.extend((0..n).map(|_| (now, false, false)));
                     }
                     Op::Resend(a, n) if !m.octets.is_empty() => {
                         let a = usize::from(a) % m.octets.len();
                         let b = (a + usize::from(n)).min(m.octets.len());
-                        log.on_sent(base + (m.una + a as u32), b - a, ms(now), TxSnapshot::default());
+                        log.on_sent(base + (m.una + a as u32), b - a, ms(now), None);
                         for o in &mut m.octets[a..b] {
                             *o = (now, false, o.2);
                         }
@@ -500,7 +522,7 @@ mod tests {
         let ms = Duration::from_millis;
         let mut log = SentLog::default();
         for i in 0..4u32 {
-            log.on_sent(Seq(i * 100), 100, ms(u64::from(i)), TxSnapshot::default());
+            log.on_sent(Seq(i * 100), 100, ms(u64::from(i)), None);
         }
         // The third segment SACKed first, then the second: the second was
         // delivered below the highest end seen (reordering).
@@ -513,7 +535,7 @@ mod tests {
         assert_eq!((lost, due), (100, Some(ms(11))));
         assert_eq!(log.first_lost(), Some((Seq(0), 100)));
         // Resending the first clears its mark.
-        log.on_sent(Seq(0), 100, ms(12), TxSnapshot::default());
+        log.on_sent(Seq(0), 100, ms(12), None);
         assert_eq!((log.lost_bytes(), log.first_lost()), (0, None));
         let mut d = Delivered::default();
         log.on_ack(Seq(300), &mut d);

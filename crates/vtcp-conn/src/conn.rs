@@ -1233,18 +1233,25 @@ impl Conn {
             bare: seg.payload.is_empty() && !seg.flags.contains(Flags::FIN),
             same_window: wnd == self.snd.wnd,
         };
-        // Loss recovery takes the ACK in two halves, around SND.UNA's move
-        // and the RTT sample, which are the connection's.
-        let (recovery, mut link) = self.link();
-        let mut scan = recovery.on_ack_info(&mut link, &info);
-        let acked = if ack.after(una) {
-            self.on_new_ack(ack, v)
-        } else {
-            0
-        };
-        let (recovery, mut link) = self.link();
-        let out = recovery.on_ack(&mut link, &mut scan, acked);
-        self.note_outcome(out);
+        // Nothing in flight, nothing new acknowledged and no SACK blocks
+        // (a receiver's data segments, by the thousand in a bulk
+        // transfer): loss recovery has nothing to learn from it (no
+        // duplicate without data in flight, no delivery, no D-SACK).
+        let idle = ack == una && v.sack_blocks.is_empty() && self.flight() == 0;
+        if !idle {
+            // Loss recovery takes the ACK in two halves, around SND.UNA's
+            // move and the RTT sample, which are the connection's.
+            let (recovery, mut link) = self.link();
+            let mut scan = recovery.on_ack_info(&mut link, &info);
+            let acked = if ack.after(una) {
+                self.on_new_ack(ack, v)
+            } else {
+                0
+            };
+            let (recovery, mut link) = self.link();
+            let out = recovery.on_ack(&mut link, &mut scan, acked);
+            self.note_outcome(out);
+        }
         // RFC 9293 §3.10.7.4: window update if the segment is newer.
         if self.snd.update_window(seg.seq, ack, wnd) {
             self.timers.stop(Timer::Persist);

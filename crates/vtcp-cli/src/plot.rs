@@ -28,6 +28,9 @@ pub struct TimeSequence {
     sacks: Vec<(f64, u32, u32)>,
     /// (time, cwnd).
     cwnd: Vec<(f64, u32)>,
+    /// (time, pacing rate, bandwidth estimate), octets per second: a
+    /// controller that paces (BBR).
+    rates: Vec<(f64, u64, u64)>,
 }
 
 impl TimeSequence {
@@ -81,6 +84,12 @@ impl TimeSequence {
         self.cwnd.push((time.as_secs_f64(), cwnd));
     }
 
+    /// Records the pacing rate and BBR's bandwidth estimate at `time`
+    /// (octets per second): drawn below the window when there are any.
+    pub fn rates(&mut self, time: Duration, pacing: u64, bandwidth: u64) {
+        self.rates.push((time.as_secs_f64(), pacing, bandwidth));
+    }
+
     /// The graph as an SVG document, drawn with plotters' SVG backend.
     pub fn to_svg(&self, title: &str) -> Result<String, String> {
         let mut svg = String::new();
@@ -111,9 +120,11 @@ impl TimeSequence {
         let c_max = f64::from(self.cwnd.iter().map(|c| c.1).max().unwrap_or(1).max(1));
         let window = RGBColor(0xd4, 0xa0, 0x17);
         let ack = RGBColor(0, 0x99, 0);
-        let root = SVGBackend::with_string(svg, (1000, 820)).into_drawing_area();
+        let height = if self.rates.is_empty() { 820 } else { 1060 };
+        let root = SVGBackend::with_string(svg, (1000, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        let (top, bottom) = root.split_vertically(580);
+        let (top, rest) = root.split_vertically(580);
+        let (bottom, rate_area) = rest.split_vertically(240);
 
         let mut seq = ChartBuilder::on(&top)
             .caption(title, ("sans-serif", 16))
@@ -217,6 +228,57 @@ impl TimeSequence {
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()?;
+        if !self.rates.is_empty() {
+            // Bits per second, as links are rated.
+            let r_max = self
+                .rates
+                .iter()
+                .map(|r| r.1.max(r.2))
+                .max()
+                .unwrap_or(1)
+                .max(1) as f64
+                * 8.0;
+            let mut rates = ChartBuilder::on(&rate_area)
+                .margin(12)
+                .x_label_area_size(30)
+                .y_label_area_size(70)
+                .build_cartesian_2d(0f64..t_max, 0f64..r_max)?;
+            rates
+                .configure_mesh()
+                .disable_mesh()
+                .y_desc("bit/s")
+                .x_desc("time")
+                .x_label_formatter(&|t| format!("{t:.2} s"))
+                .y_label_formatter(&|v| human(*v))
+                .draw()?;
+            let rstep = (self.rates.len() / 4000).max(1);
+            rates
+                .draw_series(LineSeries::new(
+                    self.rates
+                        .iter()
+                        .step_by(rstep)
+                        .map(|r| (r.0, r.1 as f64 * 8.0)),
+                    MAGENTA,
+                ))?
+                .label("pacing rate")
+                .legend(legend(MAGENTA));
+            rates
+                .draw_series(LineSeries::new(
+                    self.rates
+                        .iter()
+                        .step_by(rstep)
+                        .map(|r| (r.0, r.2 as f64 * 8.0)),
+                    window,
+                ))?
+                .label("BBR's bandwidth estimate")
+                .legend(legend(window));
+            rates
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK)
+                .draw()?;
+        }
         root.present()
     }
 }

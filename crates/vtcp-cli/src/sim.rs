@@ -375,6 +375,9 @@ pub fn sim(
             |p| {
                 if let Some(ts) = plot.borrow_mut().as_mut() {
                     ts.cwnd(p.now, p.cwnd);
+                    if let Some(rate) = p.pacing_rate {
+                        ts.rates(p.now, rate, p.bandwidth_estimate.unwrap_or(0));
+                    }
                 }
                 if p.now >= last_bar + Duration::from_millis(100) {
                     last_bar = p.now;
@@ -398,6 +401,8 @@ pub fn sim(
                 delivered: r.delivered,
                 total,
                 cwnd: r.final_cwnd,
+                pacing_rate: r.final_pacing_rate,
+                bandwidth_estimate: r.final_model.map(|m| m.1),
             },
         );
         bar.finish();

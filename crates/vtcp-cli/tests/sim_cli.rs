@@ -165,6 +165,42 @@ fn plot_output_is_an_svg_time_sequence_graph() {
     for label in ["retransmission", "receive window", "SACK", "cwnd"] {
         assert!(text.contains(label), "no {label}");
     }
+    // HighSpeed does not pace: no rate panel.
+    assert!(!text.contains("pacing rate"));
+}
+
+/// With BBR the plot has a third panel, the pacing rate and BBR's
+/// bandwidth estimate, and the summary says where BBR ended.
+#[test]
+fn a_bbr_plot_shows_its_pacing_rate_and_bandwidth_estimate() {
+    let dir = std::env::temp_dir().join(format!("vtcp-sim-bbr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("bbr.svg");
+    let out = vtcp(&[
+        "sim",
+        "--bytes",
+        "2M",
+        "--loss",
+        "1%",
+        "--cc",
+        "bbr",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // The SVG escapes the apostrophe.
+    for label in ["cwnd", "pacing rate", "BBR&apos;s bandwidth estimate"] {
+        assert!(text.contains(label), "no {label}");
+    }
+    let summary = String::from_utf8(out.stdout).unwrap();
+    assert!(summary.contains("pacing rate"), "{summary}");
+    assert!(summary.contains("bbr             "), "{summary}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Output paths are checked before the simulation runs: with a plot path

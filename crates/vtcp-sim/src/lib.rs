@@ -191,6 +191,11 @@ pub struct Progress {
     pub total: u64,
     /// The client's congestion window, octets.
     pub cwnd: u32,
+    /// The client's pacing rate, octets per second, if its controller
+    /// paces.
+    pub pacing_rate: Option<u64>,
+    /// BBR's bandwidth estimate, octets per second.
+    pub bandwidth_estimate: Option<u64>,
 }
 
 /// What happened.
@@ -684,11 +689,14 @@ pub fn run_with_tap(
         server.handle_timeout(now);
         if now >= last_progress + Duration::from_millis(10) {
             last_progress = now;
+            let stats = client.conn(conn).map(|c| c.stats());
             progress(Progress {
                 now: now - start,
                 delivered,
                 total: cfg.bytes * u64::from(cfg.exchanges.max(1)),
-                cwnd: client.conn(conn).map_or(0, |c| c.stats().cwnd),
+                cwnd: stats.as_ref().map_or(0, |s| s.cwnd),
+                pacing_rate: stats.as_ref().and_then(|s| s.pacing_rate),
+                bandwidth_estimate: stats.as_ref().and_then(|s| s.bandwidth_estimate),
             });
         }
     }

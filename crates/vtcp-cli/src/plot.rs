@@ -252,26 +252,23 @@ impl TimeSequence {
                 .y_label_formatter(&|v| human(*v))
                 .draw()?;
             let rstep = (self.rates.len() / 4000).max(1);
-            rates
-                .draw_series(LineSeries::new(
-                    self.rates
-                        .iter()
-                        .step_by(rstep)
-                        .map(|r| (r.0, r.1 as f64 * 8.0)),
-                    MAGENTA,
-                ))?
-                .label("pacing rate")
-                .legend(legend(MAGENTA));
-            rates
-                .draw_series(LineSeries::new(
-                    self.rates
-                        .iter()
-                        .step_by(rstep)
-                        .map(|r| (r.0, r.2 as f64 * 8.0)),
-                    window,
-                ))?
-                .label("BBR's bandwidth estimate")
-                .legend(legend(window));
+            // (label, colour, which rate of each sample)
+            let lines: [(&str, RGBColor, usize); 2] = [
+                ("pacing rate", MAGENTA, 0),
+                ("BBR's bandwidth estimate", window, 1),
+            ];
+            for (label, color, which) in lines {
+                rates
+                    .draw_series(LineSeries::new(
+                        self.rates
+                            .iter()
+                            .step_by(rstep)
+                            .map(|r| (r.0, [r.1, r.2][which] as f64 * 8.0)),
+                        color,
+                    ))?
+                    .label(label)
+                    .legend(legend(color));
+            }
             rates
                 .configure_series_labels()
                 .position(SeriesLabelPosition::UpperLeft)

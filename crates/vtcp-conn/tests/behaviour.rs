@@ -23,6 +23,19 @@ fn established_6675() -> Trace {
     established_with(|c| c.rack_tlp = false)
 }
 
+/// The first flight of a bulk write: the initial window's ten segments of
+/// 1448 octets (RFC 6928), and nothing more.
+fn expect_initial_window(t: &mut Trace) {
+    for i in 0..10u32 {
+        t.expect(&format!(
+            ". {}:{}(1448) ack 1 win * <*>",
+            1 + i * 1448,
+            1 + (i + 1) * 1448
+        ));
+    }
+    t.expect_none();
+}
+
 fn established_with(tweak: impl FnOnce(&mut vtcp_conn::ConnConfig)) -> Trace {
     let mut t = Trace::passive(tweak);
     t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
@@ -833,14 +846,7 @@ fn limited_transmit_sends_new_data_on_the_first_two_duplicates() {
     let mut t = established_6675();
     t.conn().write(&[1; 1448 * 12]).unwrap();
     // The initial window is 10 segments (RFC 6928).
-    for i in 0..10u32 {
-        t.expect(&format!(
-            ". {}:{}(1448) ack 1 win * <*>",
-            1 + i * 1448,
-            1 + (i + 1) * 1448
-        ));
-    }
-    t.expect_none();
+    expect_initial_window(&mut t);
     // RFC 3042: each of the first two duplicate ACKs releases a segment.
     t.at(30)
         .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 130 ecr 0,nop,nop,sack 1449:2897>");
@@ -1904,14 +1910,7 @@ fn three_sacked_segments_above_a_hole_retransmit_it_at_once() {
     t.at(150)
         .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
     t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
-    for i in 0..10u32 {
-        t.expect(&format!(
-            ". {}:{}(1448) ack 1 win * <*>",
-            1 + i * 1448,
-            1 + (i + 1) * 1448
-        ));
-    }
-    t.expect_none();
+    expect_initial_window(&mut t);
     // The first segment's ACK: two more go (slow start).
     t.at(300)
         .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 400 ecr 0>");

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use vtcp::{StackConfig, TcpListener, TcpStream};
+use vtcp::{TcpListener, TcpStream};
 use vtcp_tun::netns::{Netns, ip};
 use vtcp_tun::{Tun, TunConfig, TunDriver, TunError};
 
@@ -135,18 +135,6 @@ pub struct DeviceArgs {
     pub cc: vtcp_sim::Controller,
 }
 
-/// The stack's configuration with `cc` as every connection's controller.
-fn stack_config(cc: vtcp_sim::Controller) -> StackConfig {
-    let mut cfg = StackConfig::default();
-    let base = std::mem::replace(&mut cfg.conn_config, Box::new(vtcp::ConnConfig::default));
-    cfg.conn_config = Box::new(move || {
-        let mut c = base();
-        c.congestion = cc.congestion();
-        c
-    });
-    cfg
-}
-
 /// What went wrong, each with a message that says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -225,9 +213,9 @@ impl Device {
             run_ip(&["route", "add", &r.to_string(), "dev", &args.tun])?;
         }
         let driver = if transparent {
-            TunDriver::start_transparent(tun, stack_config(args.cc), &addrs)?
+            TunDriver::start_transparent(tun, args.cc.stack_config(), &addrs)?
         } else {
-            TunDriver::start(tun, stack_config(args.cc), &addrs)?
+            TunDriver::start(tun, args.cc.stack_config(), &addrs)?
         };
         Ok(Self { driver, addrs, ns })
     }

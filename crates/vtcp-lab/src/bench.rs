@@ -211,9 +211,7 @@ pub fn measure(point: Point, time: Duration, seed: u64) -> io::Result<Row> {
         time,
     )?;
     drop(lab);
-    let bbr = crate::fairness::stack_config("bbr")
-        .ok_or_else(|| io::Error::other("vtcp has no controller named bbr"))?;
-    let lab = VtcpLab::new(bbr, &path, None)?;
+    let lab = VtcpLab::new(vtcp_sim::Controller::Bbr.stack_config(), &path, None)?;
     let vtcp_bbr_sends = vtcp_sends(
         lab.stack().net(),
         &lab.kernel,

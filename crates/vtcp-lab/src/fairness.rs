@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use vtcp::{Congestion, ConnConfig, StackConfig};
-use vtcp_sim::Link;
+use vtcp::StackConfig;
+use vtcp_sim::{Controller, Link};
 use vtcp_tun::netns::Netns;
 
 use crate::bench::send_for;
@@ -42,35 +42,10 @@ pub const QUEUE_PACKETS: usize = 100;
 /// How often each flow's RTT is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
-/// Makes a connection's controller.
-pub type MakeController = fn() -> Congestion;
-
-/// vtcp's congestion controllers by name: one line each.
-pub const CONTROLLERS: &[(&str, MakeController)] = &[
-    ("newreno", || Congestion::NewReno),
-    ("highspeed", || Congestion::HighSpeed),
-    ("cubic", || Congestion::Cubic),
-    ("bbr", || Congestion::Bbr),
-];
-
 /// The controllers a run compares when none are named: BBR and HighSpeed
-/// (the default).
-pub fn default_controllers() -> Vec<&'static str> {
-    vec!["bbr", "highspeed"]
-}
-
-/// A stack whose connections use the controller named `name` from
-/// [`CONTROLLERS`].
-pub fn stack_config(name: &str) -> Option<StackConfig> {
-    let &(_, make) = CONTROLLERS.iter().find(|(n, _)| *n == name)?;
-    let mut cfg = StackConfig::default();
-    cfg.conn_config = Box::new(move || {
-        let mut c = ConnConfig::default();
-        c.congestion = make();
-        c
-    });
-    Some(cfg)
-}
+/// (the default). Any of `vtcp_sim::Controller::ALL` may be named; each
+/// vtcp sender's stack is `Controller::stack_config`.
+pub const DEFAULT_CONTROLLERS: [Controller; 2] = [Controller::Bbr, Controller::HighSpeed];
 
 /// The relay of every run: the bottleneck toward the receivers, the same
 /// delay and no rate limit back.
@@ -439,16 +414,5 @@ mod tests {
         let r = Rtt::of((1..=10).map(f64::from).collect()).unwrap();
         assert_eq!((r.median, r.p90), (6.0, 9.0));
         assert_eq!(Rtt::of(Vec::new()), None);
-    }
-
-    #[test]
-    fn every_controller_makes_a_stack() {
-        for (name, _) in CONTROLLERS {
-            assert!(stack_config(name).is_some());
-        }
-        for name in default_controllers() {
-            assert!(stack_config(name).is_some());
-        }
-        assert!(stack_config("nonesuch").is_none());
     }
 }

@@ -17,7 +17,7 @@ fn vtcp_and_linux_cubic_share_one_bottleneck() {
     if !lab_here("vtcp_and_linux_cubic_share_one_bottleneck") {
         return;
     }
-    let cfg = fairness::stack_config("highspeed").expect("vtcp has HighSpeed");
+    let cfg = vtcp_sim::Controller::HighSpeed.stack_config();
     let lab = SharedLab::new(cfg, &fairness::path(), None).expect("the lab builds");
     let row = fairness::pair(
         &lab,

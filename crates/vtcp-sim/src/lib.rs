@@ -441,6 +441,19 @@ impl Controller {
         }
     }
 
+    /// A stack whose connections use this controller, with every other
+    /// setting the default: what `vtcp serve`, `connect` and `forward`
+    /// run with `--cc`, and the interop lab's vtcp senders.
+    pub fn stack_config(self) -> StackConfig {
+        let mut cfg = StackConfig::default();
+        cfg.conn_config = Box::new(move || {
+            let mut c = ConnConfig::default();
+            c.congestion = self.congestion();
+            c
+        });
+        cfg
+    }
+
     /// The engine's setting.
     pub fn congestion(self) -> Congestion {
         match self {
@@ -758,6 +771,13 @@ mod tests {
         for c in Controller::ALL {
             assert_eq!(c.name().parse::<Controller>(), Ok(c));
             assert_eq!(c.to_string(), c.name());
+        }
+        for c in Controller::ALL {
+            let conn = (c.stack_config().conn_config)();
+            assert_eq!(
+                format!("{:?}", conn.congestion),
+                format!("{:?}", c.congestion())
+            );
         }
         let err = "cubc".parse::<Controller>().unwrap_err();
         assert!(err.contains("newreno, highspeed, cubic or bbr"), "{err}");

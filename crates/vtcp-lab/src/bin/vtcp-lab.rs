@@ -19,7 +19,7 @@
 //! - `vtcp-lab bench fairness [SECONDS [CONTROLLER...]]`: two flows at once
 //!   through one 100 Mbit/s bottleneck with a 100-packet queue and a 20 ms
 //!   base RTT: vtcp with each controller named (of
-//!   `vtcp_lab::fairness::CONTROLLERS`) beside Linux Cubic and Linux BBR,
+//!   `vtcp_sim::Controller::ALL`) beside Linux Cubic and Linux BBR,
 //!   and Linux beside Linux; shares and the RTTs the flows see
 //!   (`vtcp_lab::fairness`).
 //! - `vtcp-lab soak MINUTES`: bulk transfers both ways, request/response
@@ -61,7 +61,7 @@ enum Command<'a> {
     Matrix(Duration),
     Throughput(Duration),
     Flows(Duration, Vec<usize>),
-    Fairness(Duration, Vec<&'a str>),
+    Fairness(Duration, Vec<vtcp_sim::Controller>),
     Soak(Duration),
 }
 
@@ -143,25 +143,20 @@ fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, Failure> {
             let time = rest
                 .first()
                 .map_or(Ok(Duration::from_secs(10)), |s| seconds(Some(s)))?;
-            let mut names: Vec<&str> = rest.iter().skip(1).copied().collect();
-            if names.is_empty() {
-                names = vtcp_lab::fairness::default_controllers();
+            let mut controllers = Vec::new();
+            for name in rest.iter().skip(1) {
+                match name.parse::<vtcp_sim::Controller>() {
+                    Ok(c) => controllers.push(c),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return Err(Failure::Usage);
+                    }
+                }
             }
-            if let Some(bad) = names
-                .iter()
-                .find(|n| vtcp_lab::fairness::stack_config(n).is_none())
-            {
-                eprintln!(
-                    "no vtcp controller {bad}; there are: {}",
-                    vtcp_lab::fairness::CONTROLLERS
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                return Err(Failure::Usage);
+            if controllers.is_empty() {
+                controllers = vtcp_lab::fairness::DEFAULT_CONTROLLERS.to_vec();
             }
-            Command::Fairness(time, names)
+            Command::Fairness(time, controllers)
         }
         ["soak", minutes] => match minutes.parse::<f64>() {
             Ok(m) if m > 0.0 && m <= 24.0 * 60.0 => {
@@ -203,13 +198,15 @@ fn run(command: Command<'_>) -> Result<(), Failure> {
             print!("{}", vtcp_lab::bench::flows_table(&rows));
             Ok(())
         }
-        Command::Fairness(time, names) => fairness(time, &names),
+        Command::Fairness(time, controllers) => fairness(time, &controllers),
         Command::Soak(time) => soak(time),
     }
 }
 
-fn fairness(time: Duration, names: &[&str]) -> Result<(), Failure> {
+fn fairness(time: Duration, controllers: &[vtcp_sim::Controller]) -> Result<(), Failure> {
     use vtcp_lab::fairness;
+    let names =
+        |cs: &[vtcp_sim::Controller]| cs.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ");
     println!(
         "fairness: {} s a pair, {} Mbit/s bottleneck, {} ms base RTT, a queue of {} packets \
          ({:.1} ms), no random loss; vtcp controllers here: {}; measured: {}",
@@ -218,16 +215,12 @@ fn fairness(time: Duration, names: &[&str]) -> Result<(), Failure> {
         2 * fairness::ONE_WAY_DELAY.as_millis(),
         fairness::QUEUE_PACKETS,
         fairness::QUEUE_PACKETS as f64 * 1520.0 * 8.0 / fairness::BOTTLENECK_BPS as f64 * 1e3,
-        fairness::CONTROLLERS
-            .iter()
-            .map(|(n, _)| *n)
-            .collect::<Vec<_>>()
-            .join(", "),
-        names.join(", "),
+        names(&vtcp_sim::Controller::ALL),
+        names(controllers),
     );
-    let vtcp = names
+    let vtcp = controllers
         .iter()
-        .filter_map(|n| Some(((*n).to_owned(), fairness::stack_config(n)?)))
+        .map(|c| (c.name().to_owned(), c.stack_config()))
         .collect();
     let rows = fairness::fairness(time, vtcp).map_err(|e| failed("bench fairness", e))?;
     print!("{}", fairness::table(&rows));

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use vtcp::StackConfig;
 use vtcp_sim::Link;
-use vtcp_tun::TunDriver;
 use vtcp_tun::netns::Netns;
+use vtcp_tun::{ShardCounters, ShardListener, Shards, TunDriver};
 
 use crate::kernel::{self, IO_TIMEOUT, Pattern};
 use crate::relay::clear_link;
-use crate::topo::{Impairments, KERNEL_V4, KernelLab, PEER_V4, VtcpLab};
+use crate::topo::{Impairments, KERNEL_V4, KernelLab, PEER_V4, PEER_V6, VtcpLab};
 
 /// One direction's figures.
 #[derive(Clone, Copy, Debug, Default)]
@@ -393,6 +393,31 @@ pub fn tun_stacks(offload: bool, queues: usize) -> io::Result<(Vec<TunDriver>, N
     Ok((drivers, ns))
 }
 
+/// A namespace with a TUN interface of `queues` queues run by
+/// [`Shards`] (a stack per queue, with the hand-off between them; one
+/// queue is a plain single-queue device), vtcp at 198.18.0.2 and fd00::2,
+/// the kernel at 198.18.0.1 and fd00::1; with `offload`, the device has
+/// IFF_VNET_HDR. No relay. Returned before the namespace, so that a
+/// caller's tuple drops the stacks first.
+pub fn tun_shards(offload: bool, queues: usize) -> io::Result<(Shards, Netns)> {
+    let ns = Netns::unique(crate::NETNS_PREFIX)?;
+    let mut cfg = vtcp_tun::TunConfig::named("vtcp0");
+    cfg.offload = offload;
+    let tuns = ns
+        .enter(|| vtcp_tun::open_queues(&cfg, queues))?
+        .map_err(io::Error::other)?;
+    if offload && !tuns.iter().all(vtcp_tun::Tun::offload) {
+        return Err(io::Error::other("the kernel refused IFF_VNET_HDR"));
+    }
+    ns.ip(&["addr", "add", "198.18.0.1/24", "dev", "vtcp0"])?;
+    ns.ip(&["addr", "add", "fd00::1/64", "dev", "vtcp0", "nodad"])?;
+    ns.ip(&["link", "set", "vtcp0", "up"])?;
+    // As in tun_stacks: room for many flows' packets at once.
+    ns.ip(&["link", "set", "vtcp0", "txqueuelen", "20000"])?;
+    let shards = Shards::start(tuns, StackConfig::default, &[PEER_V4, PEER_V6])?;
+    Ok((shards, ns))
+}
+
 /// `flows` kernel connections sending to the vtcp stacks at once; the
 /// total goodput.
 fn kernel_to_vtcp(
@@ -513,10 +538,10 @@ pub fn throughput(time: Duration) -> io::Result<Throughput> {
         ));
     }
     for queues in [1, 2] {
-        let (drivers, ns) = tun_stacks(false, queues)?;
+        let (shards, ns) = tun_shards(false, queues)?;
         rows.push((
             format!("kernel → vtcp, plain TUN, 4 flows, {queues} queue(s) and stack(s)"),
-            kernel_to_vtcp(&drivers, &ns, 4, time)?,
+            kernel_to_vtcp(shards.drivers(), &ns, 4, time)?,
         ));
     }
     rows.push((
@@ -530,6 +555,42 @@ pub fn throughput(time: Duration) -> io::Result<Throughput> {
     Ok(Throughput { rows })
 }
 
+/// CPU time so far, in seconds: this process's (utime + stime of
+/// `/proc/self/stat`, every thread's, in the kernel's clock ticks of
+/// 1/100 s) and the whole machine's busy time (`/proc/stat`: all but idle
+/// and I/O wait, every core's), which also holds what the kernel's side
+/// of a transfer spent in softirqs outside this process. Zero where they
+/// cannot be read.
+pub fn cpu_seconds() -> (f64, f64) {
+    const USER_HZ: f64 = 100.0;
+    let process = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The command name may hold spaces: the fields after its ')'.
+            let rest = &s[s.rfind(')')? + 1..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = f.get(11)?.parse().ok()?;
+            let stime: f64 = f.get(12)?.parse().ok()?;
+            Some((utime + stime) / USER_HZ)
+        })
+        .unwrap_or(0.0);
+    let machine = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().next()?.strip_prefix("cpu ")?;
+            let v: Vec<f64> = line
+                .split_whitespace()
+                .map(|x| x.parse().unwrap_or(0.0))
+                .collect();
+            // user nice system idle iowait irq softirq steal (guest is
+            // in user already).
+            let busy = v.iter().take(8).sum::<f64>() - v.get(3)? - v.get(4)?;
+            Some(busy / USER_HZ)
+        })
+        .unwrap_or(0.0);
+    (process, machine)
+}
+
 /// What `flows_at_once` measured.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FlowFigures {
@@ -538,6 +599,12 @@ pub struct FlowFigures {
     /// The slowest flow's goodput as a share of an even split of the
     /// total (1.0: every flow got the same).
     pub slowest_share: f64,
+    /// This process's CPU seconds per Gbit moved (utime + stime over the
+    /// run, [`cpu_seconds`]): equally, cores busy per Gbit/s.
+    pub cpu_per_gbit: f64,
+    /// The machine's busy CPU seconds per Gbit moved (the kernel's side
+    /// included).
+    pub machine_cpu_per_gbit: f64,
 }
 
 /// `flows` connections at once, each made by `connect` and accepted by
@@ -559,6 +626,7 @@ where
         pairs.push((w, accept()?));
     }
     let start = Instant::now();
+    let cpu = cpu_seconds();
     let mut receivers = Vec::with_capacity(flows);
     let mut senders = Vec::with_capacity(flows);
     for (mut w, mut r) in pairs {
@@ -577,139 +645,190 @@ where
         );
     }
     let elapsed = start.elapsed();
+    let (process, machine) = cpu_seconds();
     let total: u64 = got.iter().sum();
     let slowest = got.iter().copied().min().unwrap_or(0);
+    let gbit = (total as f64 * 8.0 / 1e9).max(1e-9);
     Ok(FlowFigures {
         mbps: mbps(total, elapsed),
         slowest_share: slowest as f64 * flows as f64 / total.max(1) as f64,
+        cpu_per_gbit: (process - cpu.0) / gbit,
+        machine_cpu_per_gbit: (machine - cpu.1) / gbit,
     })
 }
 
-/// One row of [`flows`]: a number of flows at once on each path; a path
-/// that failed (a flow that made no progress for [`IO_TIMEOUT`], say)
-/// says why instead.
+/// One row of [`flows`]: a number of flows at once over a number of
+/// queues on each path; a path that failed (a flow that made no progress
+/// for [`IO_TIMEOUT`], say) says why instead.
 #[derive(Clone, Debug)]
 pub struct FlowsRow {
     /// Flows at once.
     pub flows: usize,
+    /// Queues of the TUN device, a vtcp stack on each ([`Shards`]).
+    pub queues: usize,
     /// The kernel sending to vtcp over a plain TUN device.
     pub to_vtcp: Result<FlowFigures, String>,
     /// vtcp sending to the kernel over the same device.
     pub from_vtcp: Result<FlowFigures, String>,
-    /// Times vtcp's outbox filled while it sent and its stack paused
-    /// until the writer thread had written a batch (`OutboxStats::full`).
+    /// Times vtcp's outboxes filled while it sent and a stack paused
+    /// until its writer thread had written a batch (`OutboxStats::full`).
     pub from_vtcp_stalls: u64,
-    /// The kernel sending to the kernel over a veth pair, offloads off.
+    /// Segments that came in on a queue whose stack did not own their
+    /// connection and were handed to the owner, both ways together
+    /// (`ShardCounters::handed_off`).
+    pub handed_off: u64,
+    /// The kernel sending to the kernel over a veth pair, offloads off
+    /// (measured once per number of flows, shown in each of its rows).
     pub veth: Result<FlowFigures, String>,
 }
 
-/// 1, 4, 16, 64 (`counts`) flows at once, each sending for `time`: the
-/// kernel to vtcp and vtcp to the kernel on a plain TUN device (one
-/// queue, one stack), and two kernels over a veth pair without offloads.
-/// Each sender writes the pattern and closes; each receiver counts what it
-/// reads (no checksum, as in [`throughput`]). A path that fails is
-/// reported in its row and the run goes on.
-pub fn flows(counts: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
+/// 1, 4, 16, 64 (`counts`) flows at once, each sending for `time`, over a
+/// plain TUN device of each number of `queues` (a vtcp stack per queue,
+/// [`Shards`]: the kernel's flows accepted by a [`ShardListener`] on
+/// every shard, vtcp's opened from the least loaded shard): the kernel to
+/// vtcp and vtcp to the kernel, and two kernels over a veth pair without
+/// offloads; with the CPU time each took ([`cpu_seconds`]). Each sender
+/// writes the pattern and closes; each receiver counts what it reads (no
+/// checksum, as in [`throughput`]). A path that fails is reported in its
+/// row and the run goes on.
+pub fn flows(counts: &[usize], queues: &[usize], time: Duration) -> io::Result<Vec<FlowsRow>> {
     let mut rows = Vec::new();
     for &n in counts {
-        let (drivers, ns) = tun_stacks(false, 1)?;
-        let net = drivers[0].net().clone();
-        // Room for 64 handshakes in a row.
-        let l = vtcp::TcpListener::bind_with_backlog(&net, SocketAddr::new(PEER_V4, 7501), 256)?;
-        let to_vtcp = flows_at_once(
-            n,
-            time,
-            || kernel::connect(&ns, SocketAddr::new(PEER_V4, 7501)),
-            || {
-                let (s, _) = l
-                    .accept_timeout(IO_TIMEOUT)?
-                    .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))?;
-                s.set_read_timeout(Some(IO_TIMEOUT))?;
-                Ok(s)
-            },
-        )
-        .map_err(|e| e.to_string());
-        drop((l, net, drivers, ns));
-        // A fresh device and stack: a failure above leaves nothing behind.
-        let (drivers, ns) = tun_stacks(false, 1)?;
-        let net = drivers[0].net().clone();
-        let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7502))?;
-        let stalls = net.outbox().full;
-        let from_vtcp = flows_at_once(
-            n,
-            time,
-            || {
-                let s = vtcp::TcpStream::connect_timeout(
-                    &net,
-                    SocketAddr::new(KERNEL_V4, 7502),
-                    IO_TIMEOUT,
-                )?;
-                s.set_write_timeout(Some(IO_TIMEOUT))?;
-                Ok(s)
-            },
-            || kernel::accept(&kl),
-        )
-        .map_err(|e| e.to_string());
-        let from_vtcp_stalls = net.outbox().full - stalls;
-        drop((kl, net, drivers, ns));
-        let (a, b) = veth_pair()?;
-        veth_offloads(&a, &b, false)?;
-        let vl = kernel::listen(&b, SocketAddr::new(PEER_V4, 7503))?;
-        let veth = flows_at_once(
-            n,
-            time,
-            || kernel::connect(&a, SocketAddr::new(PEER_V4, 7503)),
-            || kernel::accept(&vl),
-        )
-        .map_err(|e| e.to_string());
-        let row = FlowsRow {
-            flows: n,
-            to_vtcp,
-            from_vtcp,
-            from_vtcp_stalls,
-            veth,
+        let veth = {
+            let (a, b) = veth_pair()?;
+            veth_offloads(&a, &b, false)?;
+            let vl = kernel::listen(&b, SocketAddr::new(PEER_V4, 7503))?;
+            flows_at_once(
+                n,
+                time,
+                || kernel::connect(&a, SocketAddr::new(PEER_V4, 7503)),
+                || kernel::accept(&vl),
+            )
+            .map_err(|e| e.to_string())
         };
-        eprintln!(
-            "{}",
-            flows_table(std::slice::from_ref(&row))
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        rows.push(row);
+        for &q in queues {
+            let row = flows_over(n, q, time, veth.clone())?;
+            eprintln!(
+                "{}",
+                flows_table(std::slice::from_ref(&row))
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+            rows.push(row);
+        }
     }
     Ok(rows)
 }
 
-/// The markdown table of [`flows`].
+/// One row of [`flows`]: `n` flows each way over `queues` queues.
+fn flows_over(
+    n: usize,
+    queues: usize,
+    time: Duration,
+    veth: Result<FlowFigures, String>,
+) -> io::Result<FlowsRow> {
+    let handed = |s: &Shards| ShardCounters::sum(&s.counters()).handed_off;
+    let (shards, ns) = tun_shards(false, queues)?;
+    // Room for 64 handshakes in a row on each shard.
+    let l = ShardListener::bind_with_backlog(&shards, SocketAddr::new(PEER_V4, 7501), 256)?;
+    let to_vtcp = flows_at_once(
+        n,
+        time,
+        || kernel::connect(&ns, SocketAddr::new(PEER_V4, 7501)),
+        || {
+            let (s, _) = l
+                .accept_timeout(IO_TIMEOUT)?
+                .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))?;
+            s.set_read_timeout(Some(IO_TIMEOUT))?;
+            Ok(s)
+        },
+    )
+    .map_err(|e| e.to_string());
+    let mut handed_off = handed(&shards);
+    drop((l, shards, ns));
+    // A fresh device and stacks: a failure above leaves nothing behind.
+    let (shards, ns) = tun_shards(false, queues)?;
+    let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7502))?;
+    let full = |s: &Shards| (0..s.len()).map(|i| s.net(i).outbox().full).sum::<u64>();
+    let stalls = full(&shards);
+    let from_vtcp = flows_at_once(
+        n,
+        time,
+        || {
+            let s = shards.connect_timeout(SocketAddr::new(KERNEL_V4, 7502), IO_TIMEOUT)?;
+            s.set_write_timeout(Some(IO_TIMEOUT))?;
+            Ok(s)
+        },
+        || kernel::accept(&kl),
+    )
+    .map_err(|e| e.to_string());
+    let from_vtcp_stalls = full(&shards) - stalls;
+    handed_off += handed(&shards);
+    drop((kl, shards, ns));
+    Ok(FlowsRow {
+        flows: n,
+        queues,
+        to_vtcp,
+        from_vtcp,
+        from_vtcp_stalls,
+        handed_off,
+        veth,
+    })
+}
+
+/// The markdown table of [`flows`]: goodput, the slowest flow's share,
+/// and CPU seconds per Gbit moved (this process's / the machine's), for
+/// each path; a row of more than one queue also gives its goodput over
+/// the same flows on one queue.
 pub fn flows_table(rows: &[FlowsRow]) -> String {
     let mut s = String::from(
-        "| flows | kernel → vtcp, plain TUN, Mbit/s | slowest flow | vtcp → kernel, plain TUN, \
-         Mbit/s | slowest flow | vtcp's outbox full | kernel → kernel, veth, offloads off, \
-         Mbit/s | slowest flow | TUN receiving / veth | TUN sending / veth |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| flows | queues | kernel → vtcp, Mbit/s | slowest flow | CPU s/Gbit, vtcp / machine \
+         | vtcp → kernel, Mbit/s | slowest flow | CPU s/Gbit, vtcp / machine | vtcp's outbox full \
+         | handed off | × 1 queue, receiving / sending | kernel → kernel, veth, offloads off, \
+         Mbit/s | CPU s/Gbit, process / machine | TUN receiving / veth | TUN sending / veth |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    let pc = |x: f64| format!("{:.0} %", 100.0 * x);
-    let cells = |f: &Result<FlowFigures, String>| match f {
-        Ok(f) => format!("{:.0} | {}", f.mbps, pc(f.slowest_share)),
-        Err(e) => format!("failed: {e} | —"),
+    let pc = |x: f64| {
+        if x.is_finite() {
+            format!("{:.0} %", 100.0 * x)
+        } else {
+            "—".into()
+        }
     };
-    let ratio = |x: &Result<FlowFigures, String>| x.as_ref().map_or(f64::NAN, |f| f.mbps);
+    let cpu = |f: &FlowFigures| format!("{:.2} / {:.2}", f.cpu_per_gbit, f.machine_cpu_per_gbit);
+    let cells = |f: &Result<FlowFigures, String>| match f {
+        Ok(f) => format!("{:.0} | {} | {}", f.mbps, pc(f.slowest_share), cpu(f)),
+        Err(e) => format!("failed: {e} | — | —"),
+    };
+    let rate = |x: &Result<FlowFigures, String>| x.as_ref().map_or(f64::NAN, |f| f.mbps);
     for r in rows {
-        let veth = ratio(&r.veth);
-        let share = |x: &Result<FlowFigures, String>| {
-            let v = ratio(x) / veth;
-            if v.is_finite() { pc(v) } else { "—".into() }
+        let veth = rate(&r.veth);
+        let one = rows.iter().find(|o| o.flows == r.flows && o.queues == 1);
+        let gain = match one {
+            Some(o) if r.queues > 1 => format!(
+                "{:.2} / {:.2}",
+                rate(&r.to_vtcp) / rate(&o.to_vtcp),
+                rate(&r.from_vtcp) / rate(&o.from_vtcp)
+            ),
+            _ => "—".into(),
+        };
+        let veth_cells = match &r.veth {
+            Ok(f) => format!("{:.0} | {}", f.mbps, cpu(f)),
+            Err(e) => format!("failed: {e} | —"),
         };
         s += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.flows,
+            r.queues,
             cells(&r.to_vtcp),
             cells(&r.from_vtcp),
             r.from_vtcp_stalls,
-            cells(&r.veth),
-            share(&r.to_vtcp),
-            share(&r.from_vtcp),
+            r.handed_off,
+            gain,
+            veth_cells,
+            pc(rate(&r.to_vtcp) / veth),
+            pc(rate(&r.from_vtcp) / veth),
         );
     }
     s

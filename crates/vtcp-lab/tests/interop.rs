@@ -837,3 +837,177 @@ fn a_peer_that_stops_reading_stalls_only_its_own_connection() {
     let sum = stalled_writer.join().unwrap();
     assert_eq!(paused.join().unwrap(), (64 * MIB, sum));
 }
+
+/// A kernel connection's first accept on a [`vtcp_tun::ShardListener`].
+fn shard_accept(l: &vtcp_tun::ShardListener) -> vtcp::TcpStream {
+    let (s, _) = l
+        .accept_timeout(IO_TIMEOUT)
+        .unwrap()
+        .expect("a connection within the timeout");
+    stream_timeouts(&s);
+    s
+}
+
+fn shard_connect(shards: &vtcp_tun::Shards, to: SocketAddr) -> vtcp::TcpStream {
+    let s = shards.connect_timeout(to, IO_TIMEOUT).unwrap();
+    stream_timeouts(&s);
+    s
+}
+
+/// Two queues, a stack on each (`vtcp_tun::Shards`): 64 MiB from the
+/// kernel to a listener on both shards and 64 MiB from vtcp to the
+/// kernel, over IPv4 and IPv6, intact by SHA-256, and nothing reset.
+#[test]
+fn two_queues_move_sixty_four_mib_each_way_over_ipv4_and_ipv6() {
+    if !lab_here("two_queues_move_sixty_four_mib_each_way_over_ipv4_and_ipv6") {
+        return;
+    }
+    let (shards, ns) = vtcp_lab::bench::tun_shards(false, 2).expect("a two-queue device");
+    assert_eq!(shards.len(), 2);
+    for (k_ip, v_ip) in [(KERNEL_V4, PEER_V4), (KERNEL_V6, PEER_V6)] {
+        let l = vtcp_tun::ShardListener::bind(&shards, SocketAddr::new(v_ip, 7701)).unwrap();
+        let sender = kernel_sender(&ns, SocketAddr::new(v_ip, 7701), 61, 64 * MIB);
+        let mut v = shard_accept(&l);
+        let got = recv_all(&mut v).unwrap();
+        assert_eq!(got, (64 * MIB, sender.join().unwrap()), "kernel to vtcp");
+
+        let kl = kernel::listen(&ns, SocketAddr::new(k_ip, 7702)).unwrap();
+        let receiver = kernel_receiver(kl, Duration::ZERO);
+        let mut v = shard_connect(&shards, SocketAddr::new(k_ip, 7702));
+        let sum = send_pattern(&mut v, 62, 64 * MIB).unwrap();
+        v.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(receiver.join().unwrap(), (64 * MIB, sum), "vtcp to kernel");
+    }
+    let c = vtcp_tun::ShardCounters::sum(&shards.counters());
+    assert_eq!(c.stack.bad_checksums, 0, "{c:?}");
+    assert_eq!(c.stack.rsts_out, 0, "{c:?}");
+    assert_eq!(c.strays_dropped, 0, "{c:?}");
+}
+
+/// Sixteen connections each way at once over two queues: the kernel's
+/// are spread by its flow hash, vtcp's by `Shards::connect` (least
+/// loaded); both shards carry some, every byte arrives (SHA-256), and the
+/// per-shard counters add up to the whole.
+#[test]
+fn two_queues_spread_sixteen_connections_each_way_over_both_shards() {
+    if !lab_here("two_queues_spread_sixteen_connections_each_way_over_both_shards") {
+        return;
+    }
+    const N: usize = 16;
+    let (shards, ns) = vtcp_lab::bench::tun_shards(false, 2).expect("a two-queue device");
+    let l = vtcp_tun::ShardListener::bind(&shards, SocketAddr::new(PEER_V4, 7711)).unwrap();
+    let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7712)).unwrap();
+    let mut checks = Vec::new();
+    for i in 0..N as u64 {
+        // Kernel to vtcp.
+        let sender = kernel_sender(&ns, SocketAddr::new(PEER_V4, 7711), 100 + i, 4 * MIB);
+        let mut v = shard_accept(&l);
+        checks.push(std::thread::spawn(move || {
+            let got = recv_all(&mut v).unwrap();
+            assert_eq!(got, (4 * MIB, sender.join().unwrap()), "kernel to vtcp");
+        }));
+        // vtcp to the kernel.
+        let mut v = shard_connect(&shards, SocketAddr::new(KERNEL_V4, 7712));
+        let (k, _) = kl.accept().unwrap();
+        k.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        checks.push(std::thread::spawn(move || {
+            let mut k = k;
+            let reader = std::thread::spawn(move || recv_all(&mut k).unwrap());
+            let sum = send_pattern(&mut v, 200 + i, 4 * MIB).unwrap();
+            v.shutdown(Shutdown::Write).unwrap();
+            assert_eq!(reader.join().unwrap(), (4 * MIB, sum), "vtcp to kernel");
+        }));
+    }
+    for c in checks {
+        c.join().unwrap();
+    }
+    let per = shards.counters();
+    for (i, s) in per.iter().enumerate() {
+        eprintln!(
+            "shard {i}: {} connections opened, {} segments in, {} out, {} strays ({} handed off)",
+            s.stack.connections_opened,
+            s.stack.segments_in,
+            s.stack.segments_out,
+            s.strays,
+            s.handed_off
+        );
+        // vtcp's own sixteen alternate between the shards at least.
+        assert!(
+            s.stack.connections_opened >= N as u64 / 2,
+            "shard {i}: {s:?}"
+        );
+        assert!(s.driver.packets_in > 0 && s.driver.packets_out > 0, "{s:?}");
+    }
+    let total = vtcp_tun::ShardCounters::sum(&per);
+    assert_eq!(total.stack.connections_opened, 2 * N as u64, "{total:?}");
+    assert_eq!(
+        total.driver.packets_in,
+        per[0].driver.packets_in + per[1].driver.packets_in
+    );
+    // No RST count is asserted here: on a loaded machine a FIN may be
+    // sent again before its ACK arrives, and the duplicate ACK that
+    // answers it finds the connection gone and gets a RST, as from a
+    // lone stack (or from Linux).
+    assert_eq!(total.strays_dropped, 0, "{total:?}");
+}
+
+/// The kernel forgets which queue a flow belongs to 3 s after the last
+/// packet written for it (TUN_FLOW_EXPIRE) and hashes it again: sixteen
+/// connections opened by vtcp (eight from each shard) and four opened by
+/// the kernel fall silent for 6 s, then the kernel speaks first on each
+/// and vtcp answers. Where the hash names the other shard (about half of
+/// vtcp's, by the kernel's secret), the segment is handed to its owner:
+/// every exchange completes, nothing is reset.
+#[test]
+fn two_queues_flows_idle_past_the_kernels_flow_expiry_go_on_both_ways() {
+    if !lab_here("two_queues_flows_idle_past_the_kernels_flow_expiry_go_on_both_ways") {
+        return;
+    }
+    let (shards, ns) = vtcp_lab::bench::tun_shards(false, 2).expect("a two-queue device");
+    let kl = kernel::listen(&ns, SocketAddr::new(KERNEL_V4, 7721)).unwrap();
+    let l = vtcp_tun::ShardListener::bind(&shards, SocketAddr::new(PEER_V4, 7722)).unwrap();
+    let mut pairs: Vec<(vtcp::TcpStream, std::net::TcpStream)> = Vec::new();
+    for _ in 0..16 {
+        let v = shard_connect(&shards, SocketAddr::new(KERNEL_V4, 7721));
+        let k = kernel::accept(&kl).unwrap();
+        pairs.push((v, k));
+    }
+    for _ in 0..4 {
+        let k = kernel::connect(&ns, SocketAddr::new(PEER_V4, 7722)).unwrap();
+        pairs.push((shard_accept(&l), k));
+    }
+    let exchange = |pairs: &mut Vec<(vtcp::TcpStream, std::net::TcpStream)>, round: u8| {
+        for (i, (v, k)) in pairs.iter_mut().enumerate() {
+            let ping = [round, i as u8, b'k'];
+            k.write_all(&ping).unwrap();
+            let mut got = [0u8; 3];
+            v.read_exact(&mut got).unwrap();
+            assert_eq!(got, ping, "flow {i}, round {round}: kernel to vtcp");
+            let pong = [round, i as u8, b'v'];
+            v.write_all(&pong).unwrap();
+            k.read_exact(&mut got).unwrap();
+            assert_eq!(got, pong, "flow {i}, round {round}: vtcp to kernel");
+        }
+    };
+    exchange(&mut pairs, 0);
+    let before = vtcp_tun::ShardCounters::sum(&shards.counters());
+    std::thread::sleep(Duration::from_secs(6));
+    exchange(&mut pairs, 1);
+    // Once more, now that the replies have taught the kernel again.
+    exchange(&mut pairs, 2);
+    let after = shards.counters();
+    let total = vtcp_tun::ShardCounters::sum(&after);
+    for (i, s) in after.iter().enumerate() {
+        eprintln!(
+            "shard {i}: {} connections, {} strays, {} handed off",
+            s.connections, s.strays, s.handed_off
+        );
+    }
+    assert!(
+        total.handed_off > before.handed_off,
+        "some flow came back on the other queue: {total:?}"
+    );
+    assert_eq!(total.stack.rsts_out, 0, "{total:?}");
+    assert_eq!(total.stack.rsts_in, 0, "{total:?}");
+    assert_eq!(total.strays_dropped, 0, "{total:?}");
+}

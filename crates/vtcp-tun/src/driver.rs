@@ -51,6 +51,40 @@ pub struct DriverCounters {
     pub write_errors: u64,
 }
 
+impl std::ops::AddAssign<&Self> for DriverCounters {
+    /// Adds another driver's counters, field by field (the sum over the
+    /// queues of one device).
+    fn add_assign(&mut self, o: &Self) {
+        // Destructured, so that a field added later cannot be missed.
+        let Self {
+            packets_in,
+            packets_out,
+            segments_in,
+            echo_replies,
+            path_mtu_applied,
+            path_mtu_ignored,
+            dropped_malformed,
+            dropped_fragments,
+            dropped_not_ours,
+            dropped_protocol,
+            dropped_icmp,
+            write_errors,
+        } = o;
+        self.packets_in += packets_in;
+        self.packets_out += packets_out;
+        self.segments_in += segments_in;
+        self.echo_replies += echo_replies;
+        self.path_mtu_applied += path_mtu_applied;
+        self.path_mtu_ignored += path_mtu_ignored;
+        self.dropped_malformed += dropped_malformed;
+        self.dropped_fragments += dropped_fragments;
+        self.dropped_not_ours += dropped_not_ours;
+        self.dropped_protocol += dropped_protocol;
+        self.dropped_icmp += dropped_icmp;
+        self.write_errors += write_errors;
+    }
+}
+
 #[derive(Default)]
 struct Counts([AtomicU64; 12]);
 

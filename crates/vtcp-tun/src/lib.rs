@@ -14,6 +14,9 @@
 //!   IFF_MULTI_QUEUE), through the tun-rs crate.
 //! - [`driver`]: a [`vtcp::NetStack`] on a device, with a reader thread
 //!   and counters.
+//! - [`shards`]: one stack per queue of a multi-queue device, listeners
+//!   on every queue, and the hand-off of a segment that came in on a
+//!   queue whose stack does not own its connection.
 //! - [`netns`]: network namespaces, to put the kernel's side of a device
 //!   in one of its own (the CLI's `--netns`, the interop lab).
 //!
@@ -56,11 +59,15 @@ pub mod device;
 pub mod driver;
 #[cfg(target_os = "linux")]
 pub mod netns;
+#[cfg(target_os = "linux")]
+pub mod shards;
 
 #[cfg(target_os = "linux")]
 pub use device::{Received, Tun, TunConfig, TunError, VNET_HDR_LEN};
 #[cfg(target_os = "linux")]
 pub use driver::{DriverCounters, IpStack, TunDriver};
+#[cfg(target_os = "linux")]
+pub use shards::{ShardCounters, ShardListener, Shards, open_queues};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -62,7 +62,7 @@ pub use net::{
 };
 pub use stack::{
     ConnKey, Counters, IpFields, ListenerId, MAX_REPLIES, Stack, StackConfig, StackError,
-    StackEvent, Transmit,
+    StackEvent, StrayHandler, Transmit,
 };
 pub use tap::{Direction, Tap};
 

@@ -244,6 +244,46 @@ pub struct Counters {
     pub replies_dropped: u64,
 }
 
+impl std::ops::AddAssign<&Self> for Counters {
+    /// Adds another stack's counters, field by field (the sum over the
+    /// stacks of one interface, one per queue).
+    fn add_assign(&mut self, o: &Self) {
+        // Destructured, so that a field added later cannot be missed.
+        let Self {
+            segments_in,
+            segments_out,
+            bad_checksums,
+            malformed,
+            rsts_in,
+            rsts_out,
+            cookies_sent,
+            cookies_validated,
+            cookies_refused,
+            accept_queue_overflows,
+            connections_opened,
+            connections_closed,
+            not_unicast,
+            syn_fin_dropped,
+            replies_dropped,
+        } = o;
+        self.segments_in += segments_in;
+        self.segments_out += segments_out;
+        self.bad_checksums += bad_checksums;
+        self.malformed += malformed;
+        self.rsts_in += rsts_in;
+        self.rsts_out += rsts_out;
+        self.cookies_sent += cookies_sent;
+        self.cookies_validated += cookies_validated;
+        self.cookies_refused += cookies_refused;
+        self.accept_queue_overflows += accept_queue_overflows;
+        self.connections_opened += connections_opened;
+        self.connections_closed += connections_closed;
+        self.not_unicast += not_unicast;
+        self.syn_fin_dropped += syn_fin_dropped;
+        self.replies_dropped += replies_dropped;
+    }
+}
+
 /// Segments a connection sends in a row before the next connection with
 /// something to send takes its turn ([`Stack::poll_transmit`]): about
 /// one 64 KiB super-segment's worth. Turns of one segment were fair but
@@ -467,7 +507,18 @@ pub struct Stack {
     next_port: u32,
     /// Sees every segment in and out ([`Stack::set_tap`]).
     tap: Option<Box<dyn Tap>>,
+    /// Offered the segments no connection of this stack matches
+    /// ([`Stack::set_strays`]).
+    strays: Option<StrayHandler>,
 }
+
+/// What [`Stack::set_strays`] installs: offered a segment (`src`, `dst`,
+/// the segment) that matches none of the stack's connections and that
+/// none of its listeners would open one for; returns whether it took the
+/// segment (the stack then does nothing more with it). Called with the
+/// stack borrowed (under a `NetStack`'s lock): it must not call into this
+/// stack or any other, only note the segment for later.
+pub type StrayHandler = Box<dyn FnMut(IpAddr, IpAddr, &[u8]) -> bool + Send>;
 
 impl Stack {
     /// A stack with no connection and no listener.
@@ -492,7 +543,33 @@ impl Stack {
             timers: BinaryHeap::new(),
             next_port: 0,
             tap: None,
+            strays: None,
         }
+    }
+
+    /// Sets (or with `None` removes) the handler offered every segment
+    /// that matches no connection of this stack and that no listener of
+    /// its would open a connection for (a SYN to a listener is never
+    /// offered), before the stack answers it with a RST, tries it as a
+    /// SYN-cookie ACK, or drops it (a RST, say); returns the handler it
+    /// replaces. Stacks that share one interface, each owning some of its
+    /// connections (one per queue of a multi-queue TUN device,
+    /// `vtcp_tun::shards`), use it to pass a segment that came in on the
+    /// wrong one to its owner; the handler notes the segment, and once no
+    /// other stack claims it, it comes back through
+    /// [`Stack::handle_unclaimed`].
+    pub fn set_strays(&mut self, strays: Option<StrayHandler>) -> Option<StrayHandler> {
+        std::mem::replace(&mut self.strays, strays)
+    }
+
+    /// Takes in a segment this stack offered to its stray handler
+    /// ([`Stack::set_strays`]) and nobody claimed: as
+    /// [`Stack::handle_packet`] does, without offering it again, and
+    /// without counting it in or showing it to the tap a second time.
+    pub fn handle_unclaimed(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+        let strays = self.strays.take();
+        self.handle_segment(now, src, dst, segment);
+        self.strays = strays;
     }
 
     /// Sets the tap that sees every segment handed in and sent out (a
@@ -889,6 +966,11 @@ impl Stack {
         if let Some(tap) = self.tap.as_mut() {
             tap.packet(now, Direction::In, src, dst, segment);
         }
+        self.handle_segment(now, src, dst, segment);
+    }
+
+    /// [`Stack::handle_packet`] past the counting and the tap.
+    fn handle_segment(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &[u8]) {
         if self.cfg.checksums {
             match PseudoHeader::new(src, dst) {
                 Some(p) if verify_tcp_checksum(&p, segment) => {}
@@ -926,6 +1008,8 @@ impl Stack {
             // one sent, by a window (as Linux's tw_snd_nxt + 65535 + 2).
             reopen_isn = Some(e.conn.snd_nxt() + 65_537);
             self.remove(slot);
+        } else if self.offer_stray(key, flags, src, dst, segment) {
+            return;
         }
         if flags.contains(Flags::RST) {
             // Never answer a RST (RFC 9293 §3.10.7.1).
@@ -982,6 +1066,27 @@ impl Stack {
             // §3.10.7.2, fourth: neither SYN nor ACK (a FIN, data): drop.
             self.malformed();
         }
+    }
+
+    /// Offers a segment that matched no connection to the stray handler,
+    /// unless a listener of this stack would open a connection with it or
+    /// no connection anywhere could have its addresses; whether the
+    /// handler took it.
+    fn offer_stray(
+        &mut self,
+        key: ConnKey,
+        flags: Flags,
+        src: IpAddr,
+        dst: IpAddr,
+        segment: &[u8],
+    ) -> bool {
+        if self.strays.is_none() || !is_unicast(src) || !is_unicast(dst) {
+            return false;
+        }
+        let opens = flags.contains(Flags::SYN)
+            && !flags.contains(Flags::ACK)
+            && self.find_listener(key.local).is_some();
+        !opens && self.strays.as_mut().is_some_and(|h| h(src, dst, segment))
     }
 
     /// RFC 9293 §3.10.7.1: the reset for a segment that matches nothing.

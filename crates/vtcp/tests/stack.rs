@@ -1099,3 +1099,73 @@ fn segments_carry_their_connection_s_ip_fields() {
         fields(Some(6), 0xe0)
     );
 }
+
+/// A stray handler (`Stack::set_strays`) is offered what would otherwise
+/// be reset or dropped for want of a connection, never a SYN that a
+/// listener takes nor a segment of a connection of its own; what it
+/// declines, and what comes back through `handle_unclaimed`, gets the
+/// usual answer.
+#[test]
+fn strays_are_offered_before_any_reset_and_come_back_unclaimed() {
+    use std::sync::{Arc, Mutex};
+    let mut net = Net::new();
+    let offered: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let take = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    {
+        let (offered, take) = (Arc::clone(&offered), Arc::clone(&take));
+        let old = net.server.set_strays(Some(Box::new(move |_, _, seg| {
+            offered.lock().unwrap().push(seg.to_vec());
+            take.load(std::sync::atomic::Ordering::Relaxed)
+        })));
+        assert!(old.is_none());
+    }
+    // A connection of its own: its segments are never offered.
+    let _listener = net.server.listen(server_addr(80), 8).unwrap();
+    let (c, _s) = {
+        let c = net.connect();
+        net.settle();
+        let s = net.server.conns().map(|(k, _)| k).next().unwrap();
+        (c, s)
+    };
+    net.client.conn_mut(c).unwrap().write(b"hello").unwrap();
+    net.settle();
+    assert!(
+        offered.lock().unwrap().is_empty(),
+        "a SYN to a listener and its own segments"
+    );
+
+    // A SYN to a closed port and a stray ACK: offered, taken, no RST.
+    let syn = syn_to(81);
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
+    let ack = Segment {
+        flags: Flags::ACK,
+        ack: Seq(777),
+        ..syn_to(80)
+    };
+    let ack = from_client(&ack);
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &ack);
+    assert!(one_reply(&mut net.server, net.now).is_none());
+    assert_eq!(offered.lock().unwrap().len(), 2);
+    assert_eq!(net.server.counters().rsts_out, 0);
+    let segments_in = net.server.counters().segments_in;
+
+    // Nobody claimed the ACK: back home, it meets the listener's cookie
+    // check, fails it and gets its RST, counted in once.
+    net.server
+        .handle_unclaimed(net.now, CLIENT.into(), SERVER.into(), &ack);
+    let bytes = one_reply(&mut net.server, net.now).unwrap();
+    let rst = Segment::parse(&bytes).unwrap();
+    assert_eq!((rst.flags, rst.seq), (Flags::RST, Seq(777)));
+    assert_eq!(offered.lock().unwrap().len(), 2, "not offered again");
+    assert_eq!(net.server.counters().segments_in, segments_in);
+
+    // A handler that declines: the usual RST at once.
+    take.store(false, std::sync::atomic::Ordering::Relaxed);
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
+    assert!(one_reply(&mut net.server, net.now).is_some());
+    assert_eq!(offered.lock().unwrap().len(), 3);
+    assert!(net.server.set_strays(None).is_some());
+}

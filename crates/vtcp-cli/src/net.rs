@@ -3,7 +3,9 @@
 //!
 //! Every command opens the device, gives the kernel's side of it an
 //! address in vtcp's subnet (the first host address that is not vtcp's,
-//! unless `--host-addr` says), and runs a `vtcp_tun::TunDriver`. With
+//! unless `--host-addr` says), and runs a `vtcp_tun::Shards`: a stack per
+//! queue of the device (`serve` and `forward` take `--queues N`, one per
+//! core by default; `connect` uses one). With
 //! `--netns NS` the kernel's side lives in namespace NS, created when
 //! missing (and deleted on exit then), so that a demonstration needs one
 //! command and touches nothing outside it:
@@ -21,9 +23,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use vtcp::{TcpListener, TcpStream};
+use vtcp::TcpStream;
 use vtcp_tun::netns::{Netns, ip};
-use vtcp_tun::{Tun, TunConfig, TunDriver, TunError};
+use vtcp_tun::{ShardCounters, ShardListener, Shards, TunConfig, TunError};
 
 /// An address with its prefix length (`198.18.0.2/24`, `fd00::2/64`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,21 +154,39 @@ pub enum NetError {
     Io(#[from] io::Error),
 }
 
+/// The queues (and stacks) `--queues` gives by default: one per core the
+/// process may run on (`std::thread::available_parallelism`), at most
+/// the 256 a TUN device takes.
+pub fn default_queues() -> u16 {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().min(vtcp_tun::shards::MAX_QUEUES) as u16)
+}
+
+/// The `--queues` flag of `vtcp serve` and `vtcp forward`.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct QueueArgs {
+    /// Queues of the TUN device, a vtcp stack and a reader thread on each
+    /// (IFF_MULTI_QUEUE; the kernel keeps each flow on one queue); 1 is
+    /// a single-queue device. Default: the number of cores.
+    #[arg(long, default_value_t = default_queues(), value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub queues: u16,
+}
+
 /// vtcp on a configured device, and the namespace it made (deleted when
-/// this is dropped, after the driver stops).
+/// this is dropped, after the stacks stop).
 pub struct Device {
-    /// The driver: its stack and counters.
-    pub driver: TunDriver,
+    /// The stacks, one per queue, and their counters.
+    pub shards: Shards,
     /// vtcp's addresses.
     pub addrs: Vec<IpAddr>,
     ns: Option<Netns>,
 }
 
 impl Device {
-    /// Opens and configures the device and starts the stack on it
-    /// (`transparent`: every TCP flow is the stack's, see
-    /// `TunDriver::start_transparent`).
-    pub fn open(args: &DeviceArgs, transparent: bool) -> Result<Self, NetError> {
+    /// Opens and configures the device with `queues` queues and starts a
+    /// stack on each (`transparent`: every TCP flow is the stacks', see
+    /// `Shards::start_transparent`).
+    pub fn open(args: &DeviceArgs, transparent: bool, queues: usize) -> Result<Self, NetError> {
         if !args.addr.addr.is_ipv4() {
             return Err(NetError::Usage(format!("--addr {}: not IPv4", args.addr)));
         }
@@ -182,9 +202,11 @@ impl Device {
         let mut cfg = TunConfig::named(args.tun.clone());
         cfg.mtu = args.mtu;
         cfg.offload = args.offload;
-        let tun = match &ns {
-            Some(ns) => ns.enter(|| Tun::open(&cfg)).map_err(NetError::Setup)??,
-            None => Tun::open(&cfg)?,
+        let tuns = match &ns {
+            Some(ns) => ns
+                .enter(|| vtcp_tun::open_queues(&cfg, queues))
+                .map_err(NetError::Setup)??,
+            None => vtcp_tun::open_queues(&cfg, queues)?,
         };
         let run_ip = |a: &[&str]| -> Result<(), NetError> {
             match &ns {
@@ -212,19 +234,22 @@ impl Device {
         for r in &args.route {
             run_ip(&["route", "add", &r.to_string(), "dev", &args.tun])?;
         }
-        let driver = if transparent {
-            TunDriver::start_transparent(tun, args.cc.stack_config(), &addrs)?
+        let cc = args.cc;
+        let shards = if transparent {
+            Shards::start_transparent(tuns, || cc.stack_config(), &addrs)?
         } else {
-            TunDriver::start(tun, args.cc.stack_config(), &addrs)?
+            Shards::start(tuns, || cc.stack_config(), &addrs)?
         };
-        Ok(Self { driver, addrs, ns })
+        Ok(Self { shards, addrs, ns })
     }
 
-    /// The stack's and the driver's counters, one per line.
+    /// The stacks' and the drivers' counters summed over the queues, one
+    /// per line; with more than one queue, a line per queue after them.
     pub fn report(&self) -> String {
-        let c = self.driver.counters();
-        let s = self.driver.net().counters();
-        format!(
+        let per = self.shards.counters();
+        let total = ShardCounters::sum(&per);
+        let (c, s) = (&total.driver, &total.stack);
+        let mut report = format!(
             "device {}\n\
              packets in        {}\n\
              packets out       {}\n\
@@ -237,7 +262,7 @@ impl Device {
              connections       {} opened, {} closed\n\
              RSTs              {} in, {} out\n\
              SYN cookies       {} sent, {} validated\n",
-            self.driver.name(),
+            self.shards.name(),
             c.packets_in,
             c.packets_out,
             c.segments_in,
@@ -257,7 +282,26 @@ impl Device {
             s.rsts_out,
             s.cookies_sent,
             s.cookies_validated,
-        )
+        );
+        if per.len() > 1 {
+            report += &format!(
+                "queues            {} (strays handed to their owner: {}, dropped: {})\n",
+                per.len(),
+                total.handed_off,
+                total.strays_dropped
+            );
+            for (i, q) in per.iter().enumerate() {
+                report += &format!(
+                    "queue {i:<11} {} packets in, {} out, {} connections opened, {} strays, {} handed off\n",
+                    q.driver.packets_in,
+                    q.driver.packets_out,
+                    q.stack.connections_opened,
+                    q.strays,
+                    q.handed_off,
+                );
+            }
+        }
+        report
     }
 
     /// The namespace of the kernel's side, if any.
@@ -322,6 +366,9 @@ pub struct ServeArgs {
     /// The device and addresses.
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// The device's queues.
+    #[command(flatten)]
+    pub queues: QueueArgs,
     /// Services as NAME:PORT: echo:7 discard:9 chargen:19 http:80.
     #[arg(required = true)]
     pub services: Vec<ServiceSpec>,
@@ -350,10 +397,13 @@ pub struct ForwardArgs {
     /// namespace (default: the namespace `vtcp` runs in).
     #[arg(long)]
     pub upstream_netns: Option<String>,
+    /// The device's queues.
+    #[command(flatten)]
+    pub queues: QueueArgs,
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM; fails if the device fails first
-/// (deleted under the stack, say: `TunDriver::failure`).
+/// (deleted under the stacks, say: `Shards::failure`).
 fn wait_for_interrupt(dev: &Device) -> Result<(), NetError> {
     let (tx, rx) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
@@ -365,7 +415,7 @@ fn wait_for_interrupt(dev: &Device) -> Result<(), NetError> {
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             _ => return Ok(()),
         }
-        if let Some(e) = dev.driver.failure() {
+        if let Some(e) = dev.shards.failure() {
             return Err(device_failed(e));
         }
     }
@@ -379,11 +429,12 @@ fn device_failed(e: io::Error) -> NetError {
     ))
 }
 
-fn bind_all(dev: &Device, port: u16) -> Result<Vec<TcpListener>, NetError> {
+/// A listener on every queue's stack for each of vtcp's addresses.
+fn bind_all(dev: &Device, port: u16) -> Result<Vec<ShardListener>, NetError> {
     dev.addrs
         .iter()
         .map(|&a| {
-            TcpListener::bind(dev.driver.net(), SocketAddr::new(a, port))
+            ShardListener::bind(&dev.shards, SocketAddr::new(a, port))
                 .map_err(|e| NetError::Io(io::Error::new(e.kind(), format!("port {port}: {e}"))))
         })
         .collect()
@@ -391,7 +442,7 @@ fn bind_all(dev: &Device, port: u16) -> Result<Vec<TcpListener>, NetError> {
 
 /// `vtcp serve`: the services until Ctrl-C, then the counters on `out`.
 pub fn serve(args: &ServeArgs, out: &mut impl Write) -> Result<(), NetError> {
-    let dev = Device::open(&args.device, false)?;
+    let dev = Device::open(&args.device, false, usize::from(args.queues.queues))?;
     for spec in &args.services {
         for l in bind_all(&dev, spec.port)? {
             let service = spec.service;
@@ -410,14 +461,15 @@ pub fn serve(args: &ServeArgs, out: &mut impl Write) -> Result<(), NetError> {
         .map(|s| format!("{:?}:{}", s.service, s.port).to_lowercase())
         .collect();
     eprintln!(
-        "vtcp: serving {} on {} through {}{}; Ctrl-C ends",
+        "vtcp: serving {} on {} through {}, {} queue(s){}; Ctrl-C ends",
         names.join(" "),
         dev.addrs
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", "),
-        dev.driver.name(),
+        dev.shards.name(),
+        dev.shards.len(),
         dev.netns()
             .map(|n| format!(" (kernel side in namespace {})", n.name()))
             .unwrap_or_default()
@@ -520,13 +572,11 @@ fn http(s: &mut TcpStream) -> io::Result<()> {
 /// `vtcp connect`: standard input to the connection, the connection to
 /// standard output, until the peer closes.
 pub fn connect(args: &ConnectArgs) -> Result<(), NetError> {
-    let dev = Device::open(&args.device, false)?;
-    let s = TcpStream::connect_timeout(
-        dev.driver.net(),
-        args.target,
-        Duration::from_secs(args.timeout.max(1)),
-    )
-    .map_err(|e| io::Error::new(e.kind(), format!("connecting to {}: {e}", args.target)))?;
+    let dev = Device::open(&args.device, false, 1)?;
+    let s = dev
+        .shards
+        .connect_timeout(args.target, Duration::from_secs(args.timeout.max(1)))
+        .map_err(|e| io::Error::new(e.kind(), format!("connecting to {}: {e}", args.target)))?;
     let writer = s.try_clone()?;
     std::thread::spawn(move || {
         let mut w = &writer;
@@ -539,7 +589,7 @@ pub fn connect(args: &ConnectArgs) -> Result<(), NetError> {
     match copied {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(dev.driver.failure().map_or(e.into(), device_failed)),
+        Err(e) => Err(dev.shards.failure().map_or(e.into(), device_failed)),
     }
 }
 
@@ -558,8 +608,8 @@ pub fn forward(args: &ForwardArgs, out: &mut impl Write) -> Result<(), NetError>
         )),
         None => None,
     };
-    let dev = Device::open(&args.device, true)?;
-    let listener = TcpListener::bind_transparent(dev.driver.net(), 1024)?;
+    let dev = Device::open(&args.device, true, usize::from(args.queues.queues))?;
+    let listener = ShardListener::bind_transparent(&dev.shards, 1024)?;
     let stats = Arc::new(ForwardStats::default());
     {
         let stats = Arc::clone(&stats);
@@ -573,8 +623,9 @@ pub fn forward(args: &ForwardArgs, out: &mut impl Write) -> Result<(), NetError>
             })?;
     }
     eprintln!(
-        "vtcp: forwarding every TCP flow on {} to its destination; Ctrl-C ends",
-        dev.driver.name()
+        "vtcp: forwarding every TCP flow on {}, {} queue(s), to its destination; Ctrl-C ends",
+        dev.shards.name(),
+        dev.shards.len()
     );
     wait_for_interrupt(&dev)?;
     out.write_all(dev.report().as_bytes())?;

@@ -568,7 +568,7 @@ impl Stack {
     /// without counting it in or showing it to the tap a second time.
     pub fn handle_unclaimed(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &[u8]) {
         let strays = self.strays.take();
-        self.handle_segment(now, src, dst, segment);
+        self.handle_segment(now, src, dst, segment, false);
         self.strays = strays;
     }
 
@@ -966,11 +966,20 @@ impl Stack {
         if let Some(tap) = self.tap.as_mut() {
             tap.packet(now, Direction::In, src, dst, segment);
         }
-        self.handle_segment(now, src, dst, segment);
+        self.handle_segment(now, src, dst, segment, true);
     }
 
-    /// [`Stack::handle_packet`] past the counting and the tap.
-    fn handle_segment(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+    /// [`Stack::handle_packet`] past the counting and the tap; `first`:
+    /// the segment is new to this stack (not one back unclaimed), so a
+    /// RST counts in.
+    fn handle_segment(
+        &mut self,
+        now: Duration,
+        src: IpAddr,
+        dst: IpAddr,
+        segment: &[u8],
+        first: bool,
+    ) {
         if self.cfg.checksums {
             match PseudoHeader::new(src, dst) {
                 Some(p) if verify_tcp_checksum(&p, segment) => {}
@@ -990,7 +999,7 @@ impl Stack {
             remote: SocketAddr::new(src, view.src_port()),
         };
         let flags = view.flags();
-        if flags.contains(Flags::RST) {
+        if first && flags.contains(Flags::RST) {
             self.counters.rsts_in += 1;
         }
         let mut reopen_isn = None;

@@ -1161,11 +1161,26 @@ fn strays_are_offered_before_any_reset_and_come_back_unclaimed() {
     assert_eq!(offered.lock().unwrap().len(), 2, "not offered again");
     assert_eq!(net.server.counters().segments_in, segments_in);
 
+    // A stray RST: offered, and back unclaimed it is counted in once and
+    // never answered.
+    let rsts_in = net.server.counters().rsts_in;
+    let reset = from_client(&Segment {
+        flags: Flags::RST,
+        ..syn_to(80)
+    });
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &reset);
+    assert_eq!(offered.lock().unwrap().len(), 3);
+    net.server
+        .handle_unclaimed(net.now, CLIENT.into(), SERVER.into(), &reset);
+    assert!(one_reply(&mut net.server, net.now).is_none());
+    assert_eq!(net.server.counters().rsts_in, rsts_in + 1);
+
     // A handler that declines: the usual RST at once.
     take.store(false, std::sync::atomic::Ordering::Relaxed);
     net.server
         .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&syn));
     assert!(one_reply(&mut net.server, net.now).is_some());
-    assert_eq!(offered.lock().unwrap().len(), 3);
+    assert_eq!(offered.lock().unwrap().len(), 4);
     assert!(net.server.set_strays(None).is_some());
 }

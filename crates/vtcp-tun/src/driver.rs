@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use vtcp::seq::Seq;
-use vtcp::{ConnKey, IpFields, NetStack, SegmentWriter, StackConfig};
+use vtcp::{ConnKey, IpFields, NetStack, SegmentWriter, StackConfig, WeakNetStack};
 
 use crate::device::Tun;
 use crate::ip::{self, DropReason, Inbound, Local, PathMtu};
@@ -174,6 +174,8 @@ pub struct IpStack {
     transparent: bool,
     counts: Arc<Counts>,
     out: Arc<PacketOut>,
+    /// The stacks that share its interface ([`IpStack::share_path_mtu`]).
+    peers: Arc<OnceLock<Vec<WeakNetStack>>>,
 }
 
 impl IpStack {
@@ -196,7 +198,18 @@ impl IpStack {
             transparent: false,
             counts,
             out,
+            peers: Arc::default(),
         })
+    }
+
+    /// Names the other stacks of its interface (one per queue of a
+    /// multi-queue device, `crate::shards`): a path-MTU report that names
+    /// none of this stack's connections is tried on each of them in turn
+    /// (each under its own lock only), since an ICMP error comes in on
+    /// whichever queue its own hash picks. Set once; later calls do
+    /// nothing.
+    pub fn share_path_mtu(&self, peers: Vec<WeakNetStack>) {
+        let _ = self.peers.set(peers);
     }
 
     /// Takes TCP segments for any destination, not only its addresses, so
@@ -257,7 +270,13 @@ impl IpStack {
                         self.flush(&mut segments);
                         let applied = self
                             .net
-                            .with_stack(|stack, _| apply_path_mtu(stack, report));
+                            .with_stack(|stack, _| apply_path_mtu(stack, report))
+                            || self.peers.get().is_some_and(|peers| {
+                                peers.iter().any(|p| {
+                                    p.with_stack(|stack, _| apply_path_mtu(stack, report))
+                                        == Some(true)
+                                })
+                            });
                         self.counts.bump(if applied {
                             Counts::PMTU_APPLIED
                         } else {
@@ -385,6 +404,11 @@ impl TunDriver {
     /// The driver's counters so far.
     pub fn counters(&self) -> DriverCounters {
         self.stack.counters()
+    }
+
+    /// The stack with its IP layer.
+    pub fn ip(&self) -> &IpStack {
+        &self.stack
     }
 
     /// Stops the reader thread and waits for it.

@@ -50,6 +50,11 @@
 //! The owner's reply goes out on its own queue, so the kernel learns the
 //! flow again and its next packets come in on the right queue.
 //!
+//! A path-MTU report (ICMP "fragmentation needed", ICMPv6 "packet too
+//! big") comes in on whichever queue the hash of its own addresses picks:
+//! one that names no connection of its shard is tried on the others
+//! ([`crate::IpStack::share_path_mtu`]).
+//!
 //! Ephemeral ports are split between the shards (each draws from its own
 //! part of the range), so that two shards never open the same 4-tuple;
 //! the SYN-cookie and ISN secrets are the same on every shard, so that a
@@ -387,6 +392,10 @@ impl Shards {
                 });
             }
             let nets: Vec<WeakNetStack> = drivers.iter().map(|d| d.net().downgrade()).collect();
+            for (i, d) in drivers.iter().enumerate() {
+                let others = (1..n).map(|k| nets[(i + k) % n].clone()).collect();
+                d.ip().share_path_mtu(others);
+            }
             let h = Arc::clone(&handoff);
             Some(
                 std::thread::Builder::new()

@@ -137,3 +137,36 @@ fn a_path_mtu_report_that_quotes_data_in_flight_lowers_the_mss_and_a_forged_one_
     assert!(log.len() > sent_before, "a retransmission");
     assert!(log[sent_before..].iter().all(|p| p.len() <= 1280));
 }
+
+/// A report that comes in on another stack of the same interface (one
+/// queue's of a multi-queue device) reaches the connection it quotes
+/// through `IpStack::share_path_mtu`; without it, that stack ignores it.
+#[test]
+fn a_path_mtu_report_on_another_shard_reaches_its_connection() {
+    let (a, b, a_sent, cut) = pair();
+    // A second stack at A's address that owns no connection.
+    let other = IpStack::new(StackConfig::default(), &[A], |_| Ok(())).unwrap();
+    let l = TcpListener::bind(b.net(), SocketAddr::new(B, 7)).unwrap();
+    let mut s = TcpStream::connect(a.net(), SocketAddr::new(B, 7)).unwrap();
+    let (_peer, _) = l.accept().unwrap();
+    let key = ConnKey {
+        local: s.local_addr().unwrap(),
+        remote: s.peer_addr().unwrap(),
+    };
+    let mss = |a: &IpStack| a.net().with_stack(|st, _| st.conn(key).unwrap().send_mss());
+    let before = mss(&a);
+    cut.store(true, Ordering::Relaxed);
+    s.write_all(&[7u8; 10_000]).unwrap();
+    written(&a);
+    let data_packet = {
+        let log = a_sent.lock().unwrap();
+        log.iter().rev().find(|p| p.len() > 1000).unwrap().clone()
+    };
+    other.handle_ip(&frag_needed(&data_packet, 1280));
+    assert_eq!(other.counters().path_mtu_ignored, 1);
+    assert_eq!(mss(&a), before);
+    other.share_path_mtu(vec![b.net().downgrade(), a.net().downgrade()]);
+    other.handle_ip(&frag_needed(&data_packet, 1280));
+    assert_eq!(other.counters().path_mtu_applied, 1);
+    assert_eq!(mss(&a), 1280 - 20 - 20 - 12);
+}

@@ -72,6 +72,11 @@ pub struct SimArgs {
     /// Offer the whole buffer from the start instead of auto-tuning it.
     #[arg(long)]
     pub no_auto_tune: bool,
+    /// TCP segmentation offload: the hosts hand out super-segments of up
+    /// to 64 KiB and a software NIC cuts them before the link (the link
+    /// carries the same segments).
+    #[arg(long)]
+    pub tso: bool,
     /// MSS.
     #[arg(long, default_value_t = 1460, value_parser = clap::value_parser!(u16).range(64..))]
     pub mss: u16,
@@ -173,6 +178,7 @@ impl SimArgs {
         config.window_scaling = !self.no_window_scaling;
         config.rack_tlp = !self.no_rack;
         config.auto_tune = !self.no_auto_tune;
+        config.tso = self.tso;
         config.mss = self.mss;
         config.buffer = self.buffer as usize;
         config.time_limit = Duration::from_secs(24 * 3600);
@@ -209,6 +215,9 @@ pub fn summary(cfg: &SimConfig, r: &Report) -> String {
         r.transfer_time.as_secs_f64()
     );
     let _ = writeln!(s, "segments sent   {}", r.segments_sent);
+    if r.super_segments > 0 {
+        let _ = writeln!(s, "super-segments  {} (TSO, both hosts)", r.super_segments);
+    }
     let _ = writeln!(s, "retransmitted   {}", count(r.retransmits, "segment"));
     let _ = writeln!(s, "fast recoveries {}", r.fast_recoveries);
     let _ = writeln!(s, "RTOs            {}", r.rtos);

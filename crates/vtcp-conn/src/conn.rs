@@ -1581,13 +1581,43 @@ impl Conn {
     /// `None` when there is nothing to send now. `buf` must hold a whole
     /// segment: 60 octets of header plus the send MSS.
     pub fn poll_transmit(&mut self, now: Duration, buf: &mut [u8]) -> Option<usize> {
+        self.poll_transmit_super(now, buf, 0).map(|w| w.len)
+    }
+
+    /// [`Conn::poll_transmit`] for a link that splits super-segments
+    /// (TCP segmentation offload): where the connection would send several
+    /// full segments of new data back to back, it writes them as one
+    /// segment of up to `max_segment` octets (header included, and at
+    /// most `buf.len()`), which the link cuts into segments of
+    /// [`Written::segment_size`] octets of payload, each with the same
+    /// header but for its sequence number, FIN and PSH on the last only
+    /// (as a NIC's TSO and Linux's GSO do). A `max_segment` below two
+    /// segments gives one segment at a time, as `poll_transmit`.
+    ///
+    /// Everything else is as if the segments had been sent one by one in
+    /// the same instant: each is logged, counted and timed on its own
+    /// (the SACK scoreboard, RACK and the delivery-rate samples see
+    /// segments, not super-segments). A controller that paces caps a
+    /// super-segment at its send quantum. Retransmissions, probes and
+    /// control segments always go one at a time. The checksum field is
+    /// left for the caller, as for `poll_transmit`.
+    pub fn poll_transmit_super(
+        &mut self,
+        now: Duration,
+        buf: &mut [u8],
+        max_segment: usize,
+    ) -> Option<Written> {
         self.now = self.now.max(now);
         // Checked before anything is planned: a plan commits (SND.NXT,
         // a RST owed), so a segment that did not fit would be lost.
         if buf.len() < MAX_HEADER + self.opts.smss as usize {
             return None;
         }
-        let plan = self.next_segment()?;
+        let mut max_payload = max_segment.min(buf.len()).saturating_sub(MAX_HEADER);
+        if self.paces {
+            max_payload = max_payload.min(self.cc.send_quantum() as usize);
+        }
+        let plan = self.next_segment(max_payload)?;
         let flags = plan.flags;
         let ack_flag = flags.contains(Flags::ACK);
         let options = self.options_for(flags);
@@ -1606,6 +1636,10 @@ impl Conn {
             None => (&[][..], &[][..]),
         };
         let len_data = a.len() + b.len();
+        // The payload of each segment a super-segment stands for: what
+        // `new_data` cut it at.
+        let mss = self.data_mss();
+        let segments = len_data.div_ceil(mss).max(1);
         let header = Segment {
             src_port: self.cfg.local_port,
             dst_port: self.cfg.remote_port,
@@ -1621,7 +1655,7 @@ impl Conn {
         let h = header.emit_header(buf).ok()?;
         buf[h..h + a.len()].copy_from_slice(a);
         buf[h + a.len()..h + len_data].copy_from_slice(b);
-        self.stats.segments_out += 1;
+        self.stats.segments_out += segments as u64;
         if self.paces
             && len_data > 0
             && let Some(rate) = self.cc.pacing_rate()
@@ -1635,7 +1669,11 @@ impl Conn {
             self.timers.stop(Timer::DelayedAck);
             self.rcv.unacked_segments = 0;
         }
-        Some(h + len_data)
+        Some(Written {
+            len: h + len_data,
+            segment_size: len_data.min(mss),
+            segments,
+        })
     }
 
     /// Every segment due now, each in its own buffer: the allocating
@@ -1647,6 +1685,27 @@ impl Conn {
             out.push(buf[..n].to_vec());
         }
         out
+    }
+}
+
+/// What [`Conn::poll_transmit_super`] wrote into the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Written {
+    /// The segment's length, header included.
+    pub len: usize,
+    /// The payload of each segment it stands for: the link cuts a
+    /// super-segment (`segments > 1`) into segments of this many octets,
+    /// the last one shorter. For a lone segment, its payload.
+    pub segment_size: usize,
+    /// How many segments it stands for: 1 unless it is a super-segment.
+    pub segments: usize,
+}
+
+impl Written {
+    /// Whether the link must cut it into [`Written::segments`] segments.
+    pub fn is_super(&self) -> bool {
+        self.segments > 1
     }
 }
 
@@ -1673,7 +1732,9 @@ enum Reset {
 impl Conn {
     /// Decides the next segment and updates the send state for it
     /// (SND.NXT, timers, retransmission bookkeeping).
-    fn next_segment(&mut self) -> Option<Plan> {
+    /// New data may go as one super-segment of up to `max_payload`
+    /// octets ([`Conn::poll_transmit_super`]).
+    fn next_segment(&mut self, max_payload: usize) -> Option<Plan> {
         let now = self.now;
         if let Some(reset) = self.rst_needed.take() {
             return Some(match reset {
@@ -1744,7 +1805,7 @@ impl Conn {
         if let Some(plan) = self.retransmission(mss) {
             return Some(plan);
         }
-        if let Some(plan) = self.new_data(mss) {
+        if let Some(plan) = self.new_data(mss, max_payload) {
             return Some(plan);
         }
         if let Some(plan) = self.unsacked_retransmission(mss) {
@@ -1847,8 +1908,9 @@ impl Conn {
 
     /// New data or FIN, within the congestion and send windows, with Nagle
     /// and sender-side SWS avoidance (RFC 9293 §3.8.6.2.1, RFC 896), in
-    /// segments of at most `mss` octets.
-    fn new_data(&mut self, mss: usize) -> Option<Plan> {
+    /// segments of at most `mss` octets: full segments that follow a full
+    /// one join it in one super-segment of up to `max_payload` octets.
+    fn new_data(&mut self, mss: usize, max_payload: usize) -> Option<Plan> {
         let now = self.now;
         let (recovery, link) = self.link();
         let in_flight = recovery.in_flight(&link);
@@ -1906,27 +1968,24 @@ impl Conn {
                 || (len > 0 && overdue);
             if len > 0 && sws_ok {
                 let seq = self.snd.buf.nxt();
-                // Sent before, and sent again since a timeout went back to
-                // SND.UNA (RFC 6675 §5.1).
-                let resent = seq.before(self.snd.max);
-                let tsval = (resent && self.opts.ts_ok).then(|| self.ts_now());
-                let (recovery, link) = self.link();
-                recovery.on_sent(&link, seq, len, resent, tsval);
-                if resent {
-                    self.stats.retransmits += 1;
+                // TSO: more full segments where the first is full, as many
+                // as the windows and the link allow; a short tail goes on
+                // its own, as it would after them.
+                let total = if len == mss && max_payload >= 2 * mss {
+                    let full = pending.min(room).min(max_payload) / mss;
+                    full.max(1) * mss
+                } else {
+                    len
+                };
+                let mut off = 0;
+                let mut with_fin = false;
+                while off < total {
+                    let piece = (total - off).min(mss);
+                    let at = seq + off as u32;
+                    off += piece;
+                    with_fin = self.sent_piece(at, piece, mss, off == total);
                 }
-                self.snd.buf.advance_sent(len);
-                if len < mss {
-                    self.snd.short_end = Some(seq + len as u32);
-                }
-                self.snd.nxt = self.snd.buf.nxt();
-                let with_fin =
-                    self.snd.fin_queued && self.snd.buf.pending() == 0 && !self.snd.fin_sent;
-                if with_fin {
-                    self.snd.fin_sent = true;
-                    self.snd.nxt += 1;
-                }
-                self.sent_new(seq);
+                let len = total;
                 // PSH on the segment that empties the queue, as Linux does.
                 let mut flags = Flags::ACK;
                 if self.snd.buf.pending() == 0 {
@@ -1960,6 +2019,35 @@ impl Conn {
             });
         }
         None
+    }
+
+    /// Accounts for `len` octets of new data (or data sent again after a
+    /// timeout's rewind) sent at `seq`, one segment of at most `mss`, the
+    /// FIN with it when it is the `last` of its (super-)segment and empties
+    /// the queue; says whether the FIN went.
+    fn sent_piece(&mut self, seq: Seq, len: usize, mss: usize, last: bool) -> bool {
+        // Sent before, and sent again since a timeout went back to
+        // SND.UNA (RFC 6675 §5.1).
+        let resent = seq.before(self.snd.max);
+        let tsval = (resent && self.opts.ts_ok).then(|| self.ts_now());
+        let (recovery, link) = self.link();
+        recovery.on_sent(&link, seq, len, resent, tsval);
+        if resent {
+            self.stats.retransmits += 1;
+        }
+        self.snd.buf.advance_sent(len);
+        if len < mss {
+            self.snd.short_end = Some(seq + len as u32);
+        }
+        self.snd.nxt = self.snd.buf.nxt();
+        let with_fin =
+            last && self.snd.fin_queued && self.snd.buf.pending() == 0 && !self.snd.fin_sent;
+        if with_fin {
+            self.snd.fin_sent = true;
+            self.snd.nxt += 1;
+        }
+        self.sent_new(seq);
+        with_fin
     }
 
     fn sent_new(&mut self, seq: Seq) {

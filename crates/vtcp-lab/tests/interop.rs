@@ -647,6 +647,13 @@ fn offloads_move_super_segments_intact_both_ways() {
         c.segments_in < 2 * 64 * MIB / 1448,
         "the kernel sent super-segments: {c:?}"
     );
+    // And vtcp: 32 MiB went mostly in super-segments the kernel cut (TSO),
+    // so far fewer packets left than 32 MiB of MSS-sized segments.
+    assert!(c.super_segments_out > 0, "vtcp sent super-segments: {c:?}");
+    assert!(
+        c.packets_out < 32 * MIB / 1448 / 2,
+        "vtcp's packets carried several segments each: {c:?}"
+    );
 }
 
 /// 8 GiB from the kernel to vtcp and 8 GiB from vtcp to the kernel at

@@ -49,10 +49,13 @@ pub struct DriverCounters {
     pub dropped_icmp: u64,
     /// Writes to the device that failed (the packet is lost, as on a wire).
     pub write_errors: u64,
+    /// Super-segments handed to the device whole, for it to cut (TSO);
+    /// each counts once in `packets_out` too.
+    pub super_segments_out: u64,
 }
 
 #[derive(Default)]
-struct Counts([AtomicU64; 12]);
+struct Counts([AtomicU64; 13]);
 
 impl Counts {
     const IN: usize = 0;
@@ -62,6 +65,7 @@ impl Counts {
     const PMTU_APPLIED: usize = 4;
     const PMTU_IGNORED: usize = 5;
     const WRITE_ERRORS: usize = 11;
+    const SUPER: usize = 12;
 
     fn bump(&self, i: usize) {
         self.0[i].fetch_add(1, Ordering::Relaxed);
@@ -92,6 +96,7 @@ impl Counts {
             dropped_protocol: g(9),
             dropped_icmp: g(10),
             write_errors: g(Self::WRITE_ERRORS),
+            super_segments_out: g(Self::SUPER),
         }
     }
 
@@ -106,10 +111,19 @@ impl Counts {
 /// Where an [`IpStack`] sends whole IP packets (a device, a relay).
 pub type PacketOut = dyn Fn(&[u8]) -> io::Result<()> + Send + Sync;
 
+/// Where an [`IpStack`] sends a super-segment in one IP packet, for the
+/// device to cut into segments (TCP segmentation offload): the packet,
+/// the length of its IP header, and the payload of each segment
+/// ([`vtcp::Transmit::segment_size`]). The TCP checksum field holds the
+/// pseudo-header's sum, as virtio-net's `NEEDS_CSUM` wants it.
+pub type SuperOut = dyn Fn(&[u8], usize, usize) -> io::Result<()> + Send + Sync;
+
 /// The [`IpStack`]'s segment writer: frames each segment in IP, with the
-/// hop limit and traffic class its connection asks for, and sends it.
+/// hop limit and traffic class its connection asks for, and sends it; a
+/// super-segment whole where the device cuts it, else cut here.
 struct Framer {
     out: Arc<PacketOut>,
+    out_super: Option<Arc<SuperOut>>,
     counts: Arc<Counts>,
 }
 
@@ -122,6 +136,43 @@ impl SegmentWriter for Framer {
         with_scratch(|buf| {
             if ip::wrap_tcp_with(src, dst, fields, segment, buf) {
                 self.counts.send(&*self.out, buf);
+            } else {
+                self.counts.bump(Counts::WRITE_ERRORS);
+            }
+        });
+    }
+
+    fn write_super_segment(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        fields: IpFields,
+        segment: &[u8],
+        segment_size: usize,
+    ) {
+        let Some(out_super) = &self.out_super else {
+            // No offload: cut here, each piece framed on its own.
+            let pseudo = vtcp::wire::checksum::PseudoHeader::new(src, dst);
+            let mut piece = vec![0u8; 60 + segment_size.min(segment.len())];
+            let cut =
+                vtcp::wire::tso::split(segment, segment_size, pseudo.as_ref(), &mut piece, |p| {
+                    self.write_segment_with(src, dst, fields, p);
+                });
+            if cut.is_err() {
+                self.counts.bump(Counts::WRITE_ERRORS);
+            }
+            return;
+        };
+        with_scratch(|buf| {
+            if ip::wrap_tcp_with(src, dst, fields, segment, buf) {
+                let ip_header = buf.len() - segment.len();
+                match out_super(buf, ip_header, segment_size) {
+                    Ok(()) => {
+                        self.counts.bump(Counts::OUT);
+                        self.counts.bump(Counts::SUPER);
+                    }
+                    Err(_) => self.counts.bump(Counts::WRITE_ERRORS),
+                }
             } else {
                 self.counts.bump(Counts::WRITE_ERRORS);
             }
@@ -149,10 +200,35 @@ impl IpStack {
         addrs: &[IpAddr],
         out: impl Fn(&[u8]) -> io::Result<()> + Send + Sync + 'static,
     ) -> io::Result<Self> {
-        let out: Arc<PacketOut> = Arc::new(out);
+        Self::build(cfg, addrs, Arc::new(out), None)
+    }
+
+    /// A stack with these addresses sending through `out`, and its
+    /// super-segments (TCP segmentation offload: `cfg.max_segment`, which
+    /// this sets to 65,535 when it is 0) whole through `out_super`, for
+    /// the device to cut.
+    pub fn new_offloaded(
+        mut cfg: StackConfig,
+        addrs: &[IpAddr],
+        out: impl Fn(&[u8]) -> io::Result<()> + Send + Sync + 'static,
+        out_super: impl Fn(&[u8], usize, usize) -> io::Result<()> + Send + Sync + 'static,
+    ) -> io::Result<Self> {
+        if cfg.max_segment == 0 {
+            cfg.max_segment = 65_535;
+        }
+        Self::build(cfg, addrs, Arc::new(out), Some(Arc::new(out_super)))
+    }
+
+    fn build(
+        cfg: StackConfig,
+        addrs: &[IpAddr],
+        out: Arc<PacketOut>,
+        out_super: Option<Arc<SuperOut>>,
+    ) -> io::Result<Self> {
         let counts = Arc::new(Counts::default());
         let writer = Framer {
             out: Arc::clone(&out),
+            out_super,
             counts: Arc::clone(&counts),
         };
         let net = NetStack::new(cfg, addrs.iter().copied(), writer)?;
@@ -304,8 +380,18 @@ impl TunDriver {
         }
         let tun = Arc::new(tun);
         let stack = {
-            let tun = Arc::clone(&tun);
-            let s = IpStack::new(cfg, addrs, move |p| tun.send(p))?;
+            let t = Arc::clone(&tun);
+            let s = if tun.offload() {
+                let t2 = Arc::clone(&tun);
+                IpStack::new_offloaded(
+                    cfg,
+                    addrs,
+                    move |p| t.send(p),
+                    move |p, ip_header, size| t2.send_super(p, ip_header, size),
+                )?
+            } else {
+                IpStack::new(cfg, addrs, move |p| t.send(p))?
+            };
             if transparent { s.transparent() } else { s }
         };
         let failure: Arc<OnceLock<(io::ErrorKind, String)>> = Arc::default();

@@ -98,6 +98,14 @@ pub struct Transmit {
     pub ip: IpFields,
     /// Length of the segment written into the buffer.
     pub len: usize,
+    /// `Some(n)` for a super-segment (only with
+    /// [`StackConfig::max_segment`] set): it stands for several segments
+    /// of `n` octets of payload (the last one shorter), which the link
+    /// cuts it into (TCP segmentation offload; [`vtcp_wire::tso::split`]
+    /// in software). Its checksum field holds the pseudo-header's sum,
+    /// not complemented, as Linux's `CHECKSUM_PARTIAL` wants it: each
+    /// segment's checksum is completed over its own header and payload.
+    pub segment_size: Option<usize>,
 }
 
 /// The IP header fields of a segment besides its addresses: its
@@ -283,6 +291,15 @@ pub struct StackConfig {
     /// default 1500, `ConnConfig::mss`'s 1460 stays 1460 over IPv4 and is
     /// 1440 over IPv6. `vtcp-tun` lowers it to its device's MTU.
     pub mtu: u16,
+    /// The largest TCP segment, header included, the link takes for
+    /// cutting into MSS-sized segments itself (TCP segmentation offload):
+    /// a connection with several full segments of new data to send hands
+    /// them out as one super-segment of up to this many octets
+    /// ([`Transmit::segment_size`], [`vtcp_conn::Conn::poll_transmit_super`]).
+    /// At most 65,515 over IPv4 (its total length field) and 65,535 over
+    /// IPv6, and the caller's buffer. 0, the default: one segment at a
+    /// time. `vtcp-tun` sets it on a device with TSO.
+    pub max_segment: usize,
 }
 
 /// The least MSS [`StackConfig::mtu`] leaves a connection.
@@ -298,6 +315,7 @@ impl Default for StackConfig {
             cookie_key: rand::random(),
             isn_key: rand::random(),
             mtu: 1500,
+            max_segment: 0,
         }
     }
 }
@@ -1181,7 +1199,7 @@ impl Stack {
             let out = buf.get_mut(..len)?;
             out.copy_from_slice(bytes);
             self.replies.pop_front();
-            return Some(self.finish(now, (src, dst, ip), out));
+            return Some(self.finish(now, (src, dst, ip), out, 1));
         }
         while let Some(slot) = self.dirty.front().copied() {
             // A slot freed (and perhaps reused) since it was queued is
@@ -1191,7 +1209,13 @@ impl Stack {
                 self.turn = 0;
                 continue;
             };
-            if let Some(len) = e.conn.poll_transmit(now, buf) {
+            // RFC 791's total length (RFC 8200's payload length) bounds a
+            // super-segment with its IP header.
+            let max_segment = match e.key.local {
+                SocketAddr::V4(_) => self.cfg.max_segment.min(65_515),
+                SocketAddr::V6(_) => self.cfg.max_segment.min(65_535),
+            };
+            if let Some(w) = e.conn.poll_transmit_super(now, buf, max_segment) {
                 let to = (
                     e.key.local.ip(),
                     e.key.remote.ip(),
@@ -1209,7 +1233,9 @@ impl Stack {
                         self.dirty.rotate_left(1);
                     }
                 }
-                return Some(self.finish(now, to, &mut buf[..len]));
+                let mut t = self.finish(now, to, &mut buf[..w.len], w.segments);
+                t.segment_size = w.is_super().then_some(w.segment_size);
+                return Some(t);
             }
             e.dirty = false;
             self.dirty.pop_front();
@@ -1233,27 +1259,36 @@ impl Stack {
     }
 
     /// Checksums, taps and counts a segment going to `to` (source,
-    /// destination, IP fields).
+    /// destination, IP fields) that stands for `segments` segments: a
+    /// super-segment gets the pseudo-header's sum only
+    /// ([`Transmit::segment_size`]).
     fn finish(
         &mut self,
         now: Duration,
         (src, dst, ip): (IpAddr, IpAddr, IpFields),
         segment: &mut [u8],
+        segments: usize,
     ) -> Transmit {
         if self.cfg.checksums
             && let Some(p) = PseudoHeader::new(src, dst)
         {
-            fill_tcp_checksum(&p, segment);
+            if segments > 1 {
+                let sum = p.sum(segment.len());
+                SegmentView::new_unchecked(&mut *segment).set_checksum(sum);
+            } else {
+                fill_tcp_checksum(&p, segment);
+            }
         }
         if let Some(tap) = self.tap.as_mut() {
             tap.packet(now, Direction::Out, src, dst, segment);
         }
-        self.counters.segments_out += 1;
+        self.counters.segments_out += segments as u64;
         Transmit {
             src,
             dst,
             ip,
             len: segment.len(),
+            segment_size: None,
         }
     }
 

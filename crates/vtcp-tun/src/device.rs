@@ -239,39 +239,46 @@ impl Tun {
         }
     }
 
-    /// Writes one IP packet holding a TCP super-segment for the kernel to
-    /// cut into segments of `segment_size` octets of payload (TSO; needs
-    /// offloads on): `ip_header` is the length of its IP header, and the
-    /// TCP checksum field holds the pseudo-header's sum. The virtio-net
-    /// header asks for `GSO_TCPV4`/`GSO_TCPV6` with `NEEDS_CSUM` from the
-    /// TCP header on, as a guest's virtio-net driver does. Without
-    /// offloads the device cannot take it: `Unsupported`.
+    /// Writes one IP packet, `ip_header` then `segment`, holding a TCP
+    /// super-segment for the kernel to cut into segments of
+    /// `segment_size` octets of payload (TSO; needs offloads on), in one
+    /// vectored write: the segment is not copied. Its checksum field
+    /// holds the pseudo-header's sum. The virtio-net header asks for
+    /// `GSO_TCPV4`/`GSO_TCPV6` with `NEEDS_CSUM` from the TCP header on,
+    /// as a guest's virtio-net driver does. Without offloads the device
+    /// cannot take it: `Unsupported`.
     pub fn send_super(
         &self,
-        packet: &[u8],
-        ip_header: usize,
+        ip_header: &[u8],
+        segment: &[u8],
         segment_size: usize,
     ) -> io::Result<()> {
         if !self.vnet_hdr {
             return Err(io::Error::from(io::ErrorKind::Unsupported));
         }
-        let tcp_header = packet
-            .get(ip_header + 12)
+        let tcp_header = segment
+            .get(12)
             .map(|b| usize::from(b >> 4) * 4)
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let gso_type: u8 = if packet[0] >> 4 == 6 { 4 } else { 1 };
+        let v6 = ip_header.first().is_some_and(|b| b >> 4 == 6);
+        let gso_type: u8 = if v6 { 4 } else { 1 };
+        let ip_len = ip_header.len();
         let field = |v: usize| u16::try_from(v).unwrap_or(u16::MAX).to_ne_bytes();
         let mut hdr = [0u8; VNET_HDR_LEN];
         // struct virtio_net_hdr: flags (NEEDS_CSUM), gso_type, hdr_len,
         // gso_size, csum_start, csum_offset (the TCP checksum's).
         hdr[0] = 1;
         hdr[1] = gso_type;
-        hdr[2..4].copy_from_slice(&field(ip_header + tcp_header));
+        hdr[2..4].copy_from_slice(&field(ip_len + tcp_header));
         hdr[4..6].copy_from_slice(&field(segment_size));
-        hdr[6..8].copy_from_slice(&field(ip_header));
+        hdr[6..8].copy_from_slice(&field(ip_len));
         hdr[8..10].copy_from_slice(&field(16));
         self.dev
-            .send_vectored(&[io::IoSlice::new(&hdr), io::IoSlice::new(packet)])
+            .send_vectored(&[
+                io::IoSlice::new(&hdr),
+                io::IoSlice::new(ip_header),
+                io::IoSlice::new(segment),
+            ])
             .map(|_| ())
     }
 

@@ -112,11 +112,11 @@ impl Counts {
 pub type PacketOut = dyn Fn(&[u8]) -> io::Result<()> + Send + Sync;
 
 /// Where an [`IpStack`] sends a super-segment in one IP packet, for the
-/// device to cut into segments (TCP segmentation offload): the packet,
-/// the length of its IP header, and the payload of each segment
-/// ([`vtcp::Transmit::segment_size`]). The TCP checksum field holds the
-/// pseudo-header's sum, as virtio-net's `NEEDS_CSUM` wants it.
-pub type SuperOut = dyn Fn(&[u8], usize, usize) -> io::Result<()> + Send + Sync;
+/// device to cut into segments (TCP segmentation offload): the IP
+/// header, the TCP super-segment that follows it, and the payload of each
+/// segment ([`vtcp::Transmit::segment_size`]). The TCP checksum field
+/// holds the pseudo-header's sum, as virtio-net's `NEEDS_CSUM` wants it.
+pub type SuperOut = dyn Fn(&[u8], &[u8], usize) -> io::Result<()> + Send + Sync;
 
 /// The [`IpStack`]'s segment writer: frames each segment in IP, with the
 /// hop limit and traffic class its connection asks for, and sends it; a
@@ -163,10 +163,9 @@ impl SegmentWriter for Framer {
             }
             return;
         };
-        with_scratch(|buf| {
-            if ip::wrap_tcp_with(src, dst, fields, segment, buf) {
-                let ip_header = buf.len() - segment.len();
-                match out_super(buf, ip_header, segment_size) {
+        with_scratch(|header| {
+            if vtcp::ip::ip_header(src, dst, fields, segment.len(), header) {
+                match out_super(header, segment, segment_size) {
                     Ok(()) => {
                         self.counts.bump(Counts::OUT);
                         self.counts.bump(Counts::SUPER);
@@ -211,7 +210,7 @@ impl IpStack {
         mut cfg: StackConfig,
         addrs: &[IpAddr],
         out: impl Fn(&[u8]) -> io::Result<()> + Send + Sync + 'static,
-        out_super: impl Fn(&[u8], usize, usize) -> io::Result<()> + Send + Sync + 'static,
+        out_super: impl Fn(&[u8], &[u8], usize) -> io::Result<()> + Send + Sync + 'static,
     ) -> io::Result<Self> {
         if cfg.max_segment == 0 {
             cfg.max_segment = 65_535;
@@ -387,7 +386,7 @@ impl TunDriver {
                     cfg,
                     addrs,
                     move |p| t.send(p),
-                    move |p, ip_header, size| t2.send_super(p, ip_header, size),
+                    move |header, segment, size| t2.send_super(header, segment, size),
                 )?
             } else {
                 IpStack::new(cfg, addrs, move |p| t.send(p))?

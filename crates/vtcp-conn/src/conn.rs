@@ -1119,8 +1119,12 @@ impl Conn {
         }
         // RFC 1122 §4.2.2.13 (RFC 9293 SHLD-3): new data for an
         // application that closed has no reader; reset.
+        // A segment without data is not any: the peer's ACK that follows
+        // its FIN, overtaking it, is numbered past RCV.NXT and carries
+        // nothing for a reader.
         if self.rcv.closed_by_app
             && matches!(self.state, State::FinWait1 | State::FinWait2)
+            && !seg.payload.is_empty()
             && (seg.seq + seg.payload.len() as u32).after(self.rcv_nxt())
         {
             self.rst_needed = Some(Reset::Ours);

@@ -347,6 +347,29 @@ fn data_after_the_application_closed_is_answered_with_a_reset() {
     assert_eq!(t.conn().readable(), 0);
 }
 
+/// The same close, but what overtakes the peer's FIN is its next ACK,
+/// without data, numbered one past the FIN: nothing for a reader, so no
+/// reset (a jittery link with duplicates did this in the simulator); the
+/// FIN then arrives and the close completes in order.
+#[test]
+fn an_ack_that_overtakes_the_peer_s_fin_after_close_is_not_data() {
+    let mut t = established();
+    t.conn().close();
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(30)
+        .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+    t.at(40)
+        .recv(". 2:2(0) ack 2 win 1000 <nop,nop,TS val 141 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+    assert_ne!(t.conn().close_reason(), Some(CloseReason::Aborted));
+    t.take();
+    t.at(41)
+        .recv("F. 1:1(0) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.expect(". 2:2(0) ack 2 win * <*>");
+    assert_eq!(t.conn().state(), State::TimeWait);
+}
+
 /// Half-closed first, then the peer's FIN at 30 ms: TIME-WAIT, with
 /// RCV.NXT and SND.NXT both 2.
 fn in_time_wait() -> Trace {

@@ -214,7 +214,9 @@ pub struct Report {
     pub delivered: u64,
     /// Whether the bytes delivered are exactly the bytes sent.
     pub intact: bool,
-    /// Both ends reached CLOSED and the stacks hold no connection.
+    /// Both ends reached CLOSED, neither aborted, at least one by the FIN
+    /// exchange (the other may lose the close's last ACK and end by a
+    /// reset or timeout), and the stacks hold no connection.
     pub closed_cleanly: bool,
     /// Virtual time from the first SYN to the last byte delivered.
     pub transfer_time: Duration,
@@ -482,7 +484,7 @@ impl Controller {
 
 impl std::fmt::Display for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -768,11 +770,24 @@ pub fn run_with_tap(
         report.spurious_retransmit_bytes += s.spurious_retransmit_bytes;
         report.tlp_probes += s.tlp_probes;
     }
-    let closed = |st: &Stack, k: Option<vtcp::ConnKey>| {
+    // Closed in order: both ends in CLOSED, neither aborted, and at least
+    // one closed by the FIN exchange. The other may have ended by a reset
+    // or a timeout only at the very end (its LAST-ACK's FIN or ACK lost
+    // until the peer's TIME-WAIT was over, as on any lossy path); a
+    // connection that timed out mid-transfer leaves neither end Normal.
+    let reason = |st: &Stack, k: Option<vtcp::ConnKey>| {
         k.and_then(|k| st.conn(k))
-            .is_some_and(|c| c.state() == State::Closed)
+            .filter(|c| c.state() == State::Closed)
+            .map(|c| c.close_reason())
     };
-    report.closed_cleanly = closed(&client, Some(conn)) && closed(&server, accepted);
+    report.closed_cleanly = match (reason(&client, Some(conn)), reason(&server, accepted)) {
+        (Some(a), Some(b)) => {
+            let normal = Some(vtcp::CloseReason::Normal);
+            let aborted = Some(vtcp::CloseReason::Aborted);
+            (a == normal || b == normal) && a != aborted && b != aborted
+        }
+        _ => false,
+    };
     client.release(conn);
     if let Some(k) = accepted {
         server.release(k);

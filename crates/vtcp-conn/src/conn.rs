@@ -7,7 +7,7 @@ use siphasher::sip::SipHasher24;
 use vtcp_buf::RecvBuf;
 use vtcp_rto::{RtoConfig, RtoEstimator};
 use vtcp_seq::Seq;
-use vtcp_wire::{Flags, OptionValues, Options, SackBlocks, Segment, TcpOption};
+use vtcp_wire::{Flags, OptionValues, Options, SackBlocks, Segment, TcpOption, Timestamp};
 
 use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder};
 use crate::negotiated::Negotiated;
@@ -797,7 +797,7 @@ impl Conn {
     fn on_segment(&mut self, now: Duration, bytes: &[u8]) {
         self.now = self.now.max(now);
         self.stats.segments_in += 1;
-        let Ok(seg) = Segment::parse(bytes) else {
+        let Ok((seg, values)) = Segment::parse_with_values(bytes) else {
             self.stats.malformed += 1;
             crate::trace_event!(DEBUG, reason = "malformed", "segment dropped");
             return;
@@ -811,7 +811,6 @@ impl Conn {
             self.drop_segment("SYN and FIN together (drop_syn_fin)");
             return;
         }
-        let values = seg.options.values();
         match self.state {
             State::Closed | State::Listen => {}
             State::SynSent => self.on_syn_sent(&seg, &values),
@@ -1522,7 +1521,31 @@ impl Conn {
     }
 
     fn options_for(&mut self, flags: Flags) -> Options {
-        // At most 8 options; a fixed list keeps the per-segment path free of
+        if flags == Flags::RST {
+            // A reset for a stray segment carries nothing else.
+            return Options::new();
+        }
+        if !flags.contains(Flags::SYN) {
+            // Every segment after the handshake: the timestamps (RFC 7323
+            // §3), then the SACK blocks of an ACK (RFC 2018 §3), written
+            // straight into the option area.
+            let ts = self.opts.ts_ok.then(|| Timestamp {
+                tsval: self.ts_now(),
+                tsecr: self.opts.ts_recent,
+            });
+            let blocks = if self.opts.sack_ok
+                && flags.contains(Flags::ACK)
+                && !flags.contains(Flags::RST)
+                && self.rcv.buf.has_sack_info()
+            {
+                let room = self.opts.sack_block_room();
+                self.rcv.buf.sack_blocks(room)
+            } else {
+                SackBlocks::new()
+            };
+            return Options::with_timestamp_and_sack(ts, &blocks).unwrap_or_default();
+        }
+        // A SYN's options: at most 8; a fixed list keeps the path free of
         // allocation.
         let mut list = [TcpOption::Nop; 8];
         let mut n = 0;
@@ -1530,49 +1553,30 @@ impl Conn {
             list[n] = o;
             n += 1;
         };
-        if flags == Flags::RST {
-            // A reset for a stray segment carries nothing else.
-        } else if flags.contains(Flags::SYN) {
-            let first = self.state == State::SynSent;
-            let sack = self.cfg.enable_sack && (first || self.opts.sack_ok);
-            let ts = (self.cfg.enable_timestamps && (first || self.opts.ts_ok)).then(|| {
-                let ecr = if first { 0 } else { self.opts.ts_recent };
-                TcpOption::timestamp(self.ts_now(), ecr)
-            });
-            let wscale = (!self.cfg.no_window_scaling
-                && (first || self.opts.rcv_wscale > 0 || self.opts.snd_wscale > 0))
-                .then_some(TcpOption::WindowScale(self.opts.rcv_wscale));
-            push(TcpOption::Mss(self.cfg.mss));
-            let bsd = self.cfg.syn_option_order == SynOptionOrder::Bsd;
-            if bsd && let Some(ws) = wscale {
-                push(TcpOption::Nop);
-                push(ws);
-            }
-            if sack {
-                push(TcpOption::SackPermitted);
-            }
-            if let Some(ts) = ts {
-                push(ts);
-            }
-            if !bsd && let Some(ws) = wscale {
-                push(TcpOption::Nop);
-                push(ws);
-            }
-        } else {
-            if self.opts.ts_ok {
-                push(TcpOption::Nop);
-                push(TcpOption::Nop);
-                push(TcpOption::timestamp(self.ts_now(), self.opts.ts_recent));
-            }
-            if self.opts.sack_ok && flags.contains(Flags::ACK) && !flags.contains(Flags::RST) {
-                let room = self.opts.sack_block_room();
-                let blocks: SackBlocks = self.rcv.buf.sack_blocks(room);
-                if !blocks.is_empty() {
-                    push(TcpOption::Nop);
-                    push(TcpOption::Nop);
-                    push(TcpOption::Sack(blocks));
-                }
-            }
+        let first = self.state == State::SynSent;
+        let sack = self.cfg.enable_sack && (first || self.opts.sack_ok);
+        let ts = (self.cfg.enable_timestamps && (first || self.opts.ts_ok)).then(|| {
+            let ecr = if first { 0 } else { self.opts.ts_recent };
+            TcpOption::timestamp(self.ts_now(), ecr)
+        });
+        let wscale = (!self.cfg.no_window_scaling
+            && (first || self.opts.rcv_wscale > 0 || self.opts.snd_wscale > 0))
+            .then_some(TcpOption::WindowScale(self.opts.rcv_wscale));
+        push(TcpOption::Mss(self.cfg.mss));
+        let bsd = self.cfg.syn_option_order == SynOptionOrder::Bsd;
+        if bsd && let Some(ws) = wscale {
+            push(TcpOption::Nop);
+            push(ws);
+        }
+        if sack {
+            push(TcpOption::SackPermitted);
+        }
+        if let Some(ts) = ts {
+            push(ts);
+        }
+        if !bsd && let Some(ws) = wscale {
+            push(TcpOption::Nop);
+            push(ws);
         }
         Options::build(&list[..n]).unwrap_or_default()
     }

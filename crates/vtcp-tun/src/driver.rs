@@ -29,7 +29,8 @@ pub struct DriverCounters {
     pub packets_in: u64,
     /// Packets written to the device (segments and echo replies).
     pub packets_out: u64,
-    /// TCP segments handed to the stack.
+    /// TCP segments for the stack, as read (before receive coalescing
+    /// merges some: the stack is handed `segments_in - gro_merged`).
     pub segments_in: u64,
     /// Echo requests answered.
     pub echo_replies: u64,

@@ -1458,7 +1458,13 @@ impl Conn {
             self.rcv.ack_now = true;
         } else {
             self.rcv.unacked_segments += 1;
-            if self.rcv.unacked_segments >= 2 || newly >= 2 * self.opts.smss as usize {
+            // More than one full-sized segment's worth (a super-segment
+            // from the kernel's offloads, or several coalesced by the IP
+            // layer's GRO) counts as the two segments it stands for:
+            // ACK now (RFC 5681 §4.2's "at least every second full-sized
+            // segment"; Linux's `__tcp_ack_snd_check`, "more than one
+            // full frame received").
+            if self.rcv.unacked_segments >= 2 || newly > self.opts.smss as usize {
                 self.rcv.ack_now = true;
             } else if !self.timers.is_armed(Timer::DelayedAck) {
                 self.timers

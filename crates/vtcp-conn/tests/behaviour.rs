@@ -188,6 +188,25 @@ fn data_is_acknowledged_after_the_delayed_ack_time_or_every_second_segment() {
     assert_eq!(t.conn().read(&mut buf), 3896);
 }
 
+/// A segment of more than one full-sized segment's data (a kernel
+/// super-segment, or segments coalesced by the IP layer's GRO) is ACKed
+/// at once, as the segments it stands for would be (RFC 5681 §4.2;
+/// Linux's `__tcp_ack_snd_check`); one full-sized segment still waits.
+#[test]
+fn a_coalesced_segment_of_more_than_one_mss_is_acknowledged_at_once() {
+    let mut t = established();
+    // One full-sized segment (MSS 1460 less 12 octets of timestamps).
+    t.at(20)
+        .recv(". 1:1449(1448) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>")
+        .expect_none();
+    t.at(60)
+        .expect(". 1:1(0) ack 1449 win * <nop,nop,TS val * ecr 120>");
+    // A full one and a short one merged: 2,148 octets.
+    t.at(70)
+        .recv("P. 1449:3597(2148) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect(". 1:1(0) ack 3597 win * <nop,nop,TS val * ecr 130>");
+}
+
 #[test]
 fn out_of_order_data_gets_an_immediate_ack_with_sack_and_the_hole_too() {
     let mut t = established();

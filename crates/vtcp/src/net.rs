@@ -574,10 +574,24 @@ impl Shared {
         &self,
         packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8])>,
     ) {
+        self.handle_packets_checked(
+            packets
+                .into_iter()
+                .map(|(src, dst, segment)| (src, dst, segment, crate::Checksum::Unchecked)),
+        );
+    }
+
+    /// [`Shared::handle_packets`], each segment's checksum verified or
+    /// not as it says.
+    pub(crate) fn handle_packets_checked<'p>(
+        &self,
+        packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8], crate::Checksum)>,
+    ) {
         let now = self.now();
         let mut g = self.lock();
-        for (src, dst, segment) in packets {
-            g.stack.handle_packet(now, src, dst, segment);
+        for (src, dst, segment, checksum) in packets {
+            g.stack
+                .handle_packet_checked(now, src, dst, segment, checksum);
         }
         self.release(g, now);
     }
@@ -817,6 +831,18 @@ impl NetStack {
         packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8])>,
     ) {
         self.shared().handle_packets(packets);
+    }
+
+    /// [`NetStack::handle_packets`] with each segment's [`crate::Checksum`]:
+    /// those `Verified` (by the caller, which summed them to coalesce
+    /// them, or by the link that vouches for them) are taken as they are
+    /// ([`Stack::handle_verified_packet`]), the others verified by the
+    /// stack as always.
+    pub fn handle_packets_checked<'p>(
+        &self,
+        packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8], crate::Checksum)>,
+    ) {
+        self.shared().handle_packets_checked(packets);
     }
 
     /// What the outbox holds now and has done so far; its `full` counts

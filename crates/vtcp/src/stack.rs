@@ -208,6 +208,21 @@ impl From<StackError> for std::io::Error {
     }
 }
 
+/// Whether the TCP checksum of a segment handed to the stack is still to
+/// be verified ([`Stack::handle_verified_packet`],
+/// [`crate::NetStack::handle_packets_checked`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Checksum {
+    /// The stack verifies it (when [`StackConfig::checksums`] is on) and
+    /// drops the segment if it is wrong, as [`Stack::handle_packet`].
+    #[default]
+    Unchecked,
+    /// The caller verified it, or its link vouches for it (a virtio-net
+    /// header's DATA_VALID, or NEEDS_CSUM on a packet the kernel made
+    /// itself): the stack takes the segment as it is.
+    Verified,
+}
+
 /// Counters over the whole stack, as `netstat -s` gives them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -903,11 +918,41 @@ impl Stack {
 
     /// Takes in one TCP segment that arrived from `src` for `dst`.
     pub fn handle_packet(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+        self.handle_packet_checked(now, src, dst, segment, Checksum::Unchecked);
+    }
+
+    /// Takes in one TCP segment whose checksum the caller has verified
+    /// (or that its link vouches for): [`Stack::handle_packet`] without
+    /// the stack's own verification, so that a segment the IP layer has
+    /// already summed (to coalesce it with others, say) is not summed
+    /// twice. Its checksum field is not looked at, and may hold anything
+    /// (a partial sum, the field of the first of the segments it was
+    /// merged from).
+    pub fn handle_verified_packet(
+        &mut self,
+        now: Duration,
+        src: IpAddr,
+        dst: IpAddr,
+        segment: &[u8],
+    ) {
+        self.handle_packet_checked(now, src, dst, segment, Checksum::Verified);
+    }
+
+    /// [`Stack::handle_packet`] or [`Stack::handle_verified_packet`], as
+    /// `checksum` says.
+    pub(crate) fn handle_packet_checked(
+        &mut self,
+        now: Duration,
+        src: IpAddr,
+        dst: IpAddr,
+        segment: &[u8],
+        checksum: Checksum,
+    ) {
         self.counters.segments_in += 1;
         if let Some(tap) = self.tap.as_mut() {
             tap.packet(now, Direction::In, src, dst, segment);
         }
-        if self.cfg.checksums {
+        if self.cfg.checksums && checksum == Checksum::Unchecked {
             match PseudoHeader::new(src, dst) {
                 Some(p) if verify_tcp_checksum(&p, segment) => {}
                 _ => {

@@ -70,6 +70,13 @@ fuzz_target!(|input: (bool, u16, [(u8, u32); 2], Vec<Op>)| {
         2 => Congestion::Cubic,
         _ => Congestion::NewReno,
     };
+    // And whether the link cuts super-segments (TSO), of what size.
+    let max_segment = match (buf_kib >> 10) % 4 {
+        0 => 0,
+        1 => 65_535,
+        2 => 60 + 3 * 1460,
+        _ => usize::from(buf_kib >> 12) * 4096,
+    };
     let mut now = Duration::from_secs(1);
     let syn = Segment {
         src_port: 4000,
@@ -158,9 +165,12 @@ fuzz_target!(|input: (bool, u16, [(u8, u32); 2], Vec<Op>)| {
             Op::Abort => conn.abort(),
             Op::SkipStream => conn.fuzz_skip_stream(),
         }
-        while let Some(n) = conn.poll_transmit(now, &mut buf) {
-            let seg = Segment::parse(&buf[..n]).expect("we emit valid segments");
-            assert!(seg.data_len() <= conn.send_mss().max(1) as usize);
+        while let Some(w) = conn.poll_transmit_super(now, &mut buf, max_segment) {
+            let seg = Segment::parse(&buf[..w.len]).expect("we emit valid segments");
+            let mss = conn.send_mss().max(1) as usize;
+            assert!(w.segment_size <= mss && w.segment_size <= seg.data_len().max(1));
+            assert_eq!(w.segments, seg.data_len().div_ceil(w.segment_size.max(1)).max(1));
+            assert!(w.segments == 1 || w.len <= max_segment, "{w:?} over {max_segment}");
         }
         while conn.poll_event().is_some() {}
         assert!(conn.snd_una().before_eq(conn.snd_nxt()), "{conn:?}");

@@ -50,13 +50,18 @@ impl Ring {
             .max(MIN_ALLOCATION)
             .min(self.capacity);
         let mut bytes = vec![0; new_len];
-        if old != 0 {
-            // Every offset the old memory could hold live data for, each
-            // to its place in the new.
-            let (a, b) = self.slices(live, old);
-            for (offset, &byte) in (live..).zip(a.iter().chain(b)) {
-                bytes[(offset % new_len as u64) as usize] = byte;
-            }
+        // Every offset the old memory could hold live data for, each to
+        // its place in the new: runs that are contiguous in both, at most
+        // three (a byte at a time cost ten instructions an octet, 5 M of
+        // a 16 MiB bulk transfer whose rings grow to 256 KiB).
+        let (mut offset, mut left) = (live, old);
+        while left > 0 {
+            let from = (offset % old as u64) as usize;
+            let to = (offset % new_len as u64) as usize;
+            let run = left.min(old - from).min(new_len - to);
+            bytes[to..to + run].copy_from_slice(&self.bytes[from..from + run]);
+            offset += run as u64;
+            left -= run;
         }
         self.bytes = bytes;
     }

@@ -210,8 +210,11 @@ pub struct TcpInIp<'a> {
 pub enum FrameContent<'a> {
     /// A TCP segment.
     Tcp(TcpInIp<'a>),
-    /// Something else (ARP, UDP, a later IP fragment, an unknown link type).
+    /// Something else (ARP, UDP, a later IP fragment).
     Other(&'static str),
+    /// A frame of a link type this reader does not know: what it holds
+    /// cannot be told.
+    UnsupportedLink(Linktype),
     /// Headers that cannot be read: cut short by the snapshot length, or
     /// inconsistent.
     Malformed(&'static str),
@@ -270,7 +273,7 @@ pub fn tcp_in_frame<'a>(linktype: Linktype, data: &'a [u8]) -> FrameContent<'a> 
             },
             None => FrameContent::Malformed("short loopback header"),
         },
-        _ => FrameContent::Other("unsupported link type"),
+        other => FrameContent::UnsupportedLink(other),
     }
 }
 

@@ -53,6 +53,10 @@ pub struct Summary {
     pub malformed: usize,
     /// Frames that hold no TCP.
     pub other: usize,
+    /// Frames of a link type the decoder does not know (not counted in
+    /// `other`: whether they hold TCP cannot be told), and the first such
+    /// link type.
+    pub unsupported_link: (usize, Option<i32>),
 }
 
 impl fmt::Display for Summary {
@@ -64,7 +68,14 @@ impl fmt::Display for Summary {
         writeln!(f, "  bad checksums     {}", self.bad_checksums)?;
         writeln!(f, "  retransmissions   {}", self.retransmissions)?;
         writeln!(f, "  malformed         {}", self.malformed)?;
-        writeln!(f, "  other frames      {}", self.other)
+        writeln!(f, "  other frames      {}", self.other)?;
+        if let (n @ 1.., Some(link)) = self.unsupported_link {
+            writeln!(
+                f,
+                "  unreadable frames {n} (link type {link} is not supported)"
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -143,6 +154,11 @@ pub fn decode_frames(
         let line = match capture::tcp_in_frame(frame.linktype, frame.data) {
             FrameContent::Other(_) => {
                 summary.other += 1;
+                continue;
+            }
+            FrameContent::UnsupportedLink(link) => {
+                summary.unsupported_link.0 += 1;
+                summary.unsupported_link.1.get_or_insert(link.0);
                 continue;
             }
             FrameContent::Malformed(why) => {

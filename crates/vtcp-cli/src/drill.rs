@@ -38,6 +38,13 @@ pub fn drill(args: &DrillArgs, out: &mut impl Write) -> io::Result<bool> {
         [one] if one.is_dir() => one.clone(),
         _ => PathBuf::new(),
     };
+    // A path that cannot be read is named, not left to a bare "No such
+    // file or directory" from deep in the walk.
+    for path in &args.paths {
+        std::fs::metadata(path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
+        })?;
+    }
     let profile = vtcp_drill::Profile::freebsd();
     let results = suite::run_all(&args.paths, &root, &profile)?;
     if results.is_empty() {

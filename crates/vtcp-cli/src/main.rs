@@ -8,6 +8,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use vtcp_cli::decode::DecodeError;
 
+/// `eprintln!` that does not panic when standard error is closed (`vtcp
+/// sim 2>&1 | head`): the message is lost, the exit code says it.
+macro_rules! complain {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($arg)*);
+    }};
+}
+
 /// vtcp: a userspace TCP engine, and tools around it.
 #[derive(Parser)]
 #[command(name = "vtcp", version, about)]
@@ -51,7 +59,7 @@ fn net_result(what: &str, r: Result<(), vtcp_cli::net::NetError>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("vtcp {what}: {e}");
+            complain!("vtcp {what}: {e}");
             ExitCode::FAILURE
         }
     }
@@ -72,7 +80,7 @@ fn main() -> ExitCode {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
             Err(e) => {
-                eprintln!("vtcp drill: {e}");
+                complain!("vtcp drill: {e}");
                 ExitCode::FAILURE
             }
         },
@@ -81,12 +89,12 @@ fn main() -> ExitCode {
             match vtcp_cli::sim::sim(&args, &mut out, indicatif::ProgressDrawTarget::stderr()) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => {
-                    eprintln!("vtcp: the transfer did not complete intact");
+                    complain!("vtcp: the transfer did not complete intact");
                     ExitCode::FAILURE
                 }
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("vtcp: writing output: {e}");
+                    complain!("vtcp: writing output: {e}");
                     ExitCode::FAILURE
                 }
             }
@@ -104,7 +112,7 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("vtcp: {e}");
+                    complain!("vtcp: {e}");
                     ExitCode::FAILURE
                 }
             }

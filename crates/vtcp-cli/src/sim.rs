@@ -26,30 +26,30 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 0)]
     pub exchanges: u32,
     /// Link bandwidth in Mbit/s.
-    #[arg(long, default_value_t = 100.0, value_parser = positive)]
+    #[arg(long, default_value_t = 100.0, value_parser = positive, allow_negative_numbers = true)]
     pub bandwidth: f64,
     /// Round-trip time in milliseconds (twice the one-way delay).
-    #[arg(long, default_value_t = 20.0, value_parser = non_negative)]
+    #[arg(long, default_value_t = 20.0, value_parser = non_negative, allow_negative_numbers = true)]
     pub rtt: f64,
     /// Random loss rate per packet and direction, 0 to 1 (or a percentage
     /// such as 1%).
-    #[arg(long, default_value = "1%", value_parser = parse_rate)]
+    #[arg(long, default_value = "1%", value_parser = parse_rate, allow_negative_numbers = true)]
     pub loss: f64,
     /// Bursty loss: rate of entering the bad state, 0 to 1 (Gilbert–Elliott;
     /// 30% chance of leaving it, 50% loss inside).
-    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    #[arg(long, default_value = "0", value_parser = parse_rate, allow_negative_numbers = true)]
     pub burst: f64,
     /// Jitter in milliseconds (uniform, added to the one-way delay).
-    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative, allow_negative_numbers = true)]
     pub jitter: f64,
     /// Reordering rate (a packet is delayed by half the one-way delay).
-    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    #[arg(long, default_value = "0", value_parser = parse_rate, allow_negative_numbers = true)]
     pub reorder: f64,
     /// Duplication rate.
-    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    #[arg(long, default_value = "0", value_parser = parse_rate, allow_negative_numbers = true)]
     pub duplicate: f64,
     /// Rate of single-bit corruption (checksums must catch it).
-    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    #[arg(long, default_value = "0", value_parser = parse_rate, allow_negative_numbers = true)]
     pub corrupt: f64,
     /// Queue size in packets (drop-tail).
     #[arg(long, default_value_t = 1000)]
@@ -72,6 +72,11 @@ pub struct SimArgs {
     /// Offer the whole buffer from the start instead of auto-tuning it.
     #[arg(long)]
     pub no_auto_tune: bool,
+    /// TCP segmentation offload: the hosts hand out super-segments of up
+    /// to 64 KiB and a software NIC cuts them before the link (the link
+    /// carries the same segments).
+    #[arg(long)]
+    pub tso: bool,
     /// MSS.
     #[arg(long, default_value_t = 1460, value_parser = clap::value_parser!(u16).range(64..))]
     pub mss: u16,
@@ -173,6 +178,7 @@ impl SimArgs {
         config.window_scaling = !self.no_window_scaling;
         config.rack_tlp = !self.no_rack;
         config.auto_tune = !self.no_auto_tune;
+        config.tso = self.tso;
         config.mss = self.mss;
         config.buffer = self.buffer as usize;
         config.time_limit = Duration::from_secs(24 * 3600);
@@ -189,12 +195,18 @@ pub fn summary(cfg: &SimConfig, r: &Report) -> String {
     let mut s = String::new();
     let capacity = cfg.link.bandwidth_bps as f64;
     let rtt = cfg.link.delay * 2;
-    let _ = writeln!(
-        s,
-        "transfer        {} bytes, {}",
-        r.delivered,
-        if r.intact { "intact" } else { "NOT INTACT" }
-    );
+    let total = cfg.bytes * u64::from(cfg.exchanges.max(1));
+    let _ = if r.intact {
+        writeln!(s, "transfer        {} bytes, intact", r.delivered)
+    } else if r.delivered < total {
+        writeln!(
+            s,
+            "transfer        {} of {total} bytes: INCOMPLETE",
+            r.delivered
+        )
+    } else {
+        writeln!(s, "transfer        {} bytes, NOT INTACT", r.delivered)
+    };
     let _ = writeln!(s, "goodput         {}", mbit(r.goodput_bps()));
     let _ = writeln!(
         s,
@@ -209,6 +221,9 @@ pub fn summary(cfg: &SimConfig, r: &Report) -> String {
         r.transfer_time.as_secs_f64()
     );
     let _ = writeln!(s, "segments sent   {}", r.segments_sent);
+    if r.super_segments > 0 {
+        let _ = writeln!(s, "super-segments  {} (TSO, both hosts)", r.super_segments);
+    }
     let _ = writeln!(s, "retransmitted   {}", count(r.retransmits, "segment"));
     let _ = writeln!(s, "fast recoveries {}", r.fast_recoveries);
     let _ = writeln!(s, "RTOs            {}", r.rtos);
@@ -433,7 +448,7 @@ pub fn sim(
     }
     writeln!(
         out,
-        "{:<12} {:<10} {:>14} {:>10} {:>8} {:>6} {:>10}",
+        "{:<10} {:<9} {:>14} {:>8} {:>8} {:>6} {:>9}",
         "cc", "recovery", "goodput", "retrans", "fastrec", "RTOs", "time (s)"
     )?;
     let mut ok = true;
@@ -451,7 +466,7 @@ pub fn sim(
             ok &= r.intact && r.closed_cleanly;
             writeln!(
                 out,
-                "{:<12} {:<10} {:>14} {:>10} {:>8} {:>6} {:>10.3}",
+                "{:<10} {:<9} {:>14} {:>8} {:>8} {:>6} {:>9.3}",
                 cc,
                 name,
                 mbit(r.goodput_bps()),

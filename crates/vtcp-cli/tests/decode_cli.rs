@@ -130,3 +130,28 @@ fn usage_errors_exit_non_zero() {
     let out = vtcp(&["frobnicate".as_ref()]);
     assert!(!out.status.success());
 }
+
+/// A pcap of a link type the decoder does not know (USER0, 147): its
+/// frames are not counted silently as "other": the summary says they
+/// could not be read, and of which link type.
+#[test]
+fn frames_of_an_unknown_link_type_are_reported_as_unreadable() {
+    let mut pcap = Vec::new();
+    // Legacy pcap header: magic, version 2.4, zone, sigfigs, snaplen,
+    // link type 147.
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 147] {
+        pcap.extend_from_slice(&word.to_le_bytes());
+    }
+    // One record of 4 octets.
+    for word in [1u32, 0, 4, 4] {
+        pcap.extend_from_slice(&word.to_le_bytes());
+    }
+    pcap.extend_from_slice(&[1, 2, 3, 4]);
+    let out = decode(&scratch("user0.pcap", &pcap));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(summary_value(&stdout, "other frames"), 0, "{stdout}");
+    assert!(
+        stdout.contains("unreadable frames 1 (link type 147 is not supported)"),
+        "{stdout}"
+    );
+}

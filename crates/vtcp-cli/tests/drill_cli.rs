@@ -89,3 +89,13 @@ fn no_scripts_is_an_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("vtcp drill:"));
 }
+
+/// A path that does not exist is named in the error (from a fresh clone,
+/// `vtcp drill ../shared/...` said only "No such file or directory").
+#[test]
+fn a_missing_path_is_named() {
+    let out = vtcp(&["drill", "no/such/suite"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("cannot read no/such/suite"), "{stderr}");
+}

@@ -90,12 +90,33 @@ fn compare_runs_every_controller_with_rack_tlp_sack_alone_and_neither() {
             assert_eq!(row.split_whitespace().nth(1), Some(recovery), "{stdout}");
         }
     }
+    // The columns line up under their headings whatever the name's length.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let col = |line: &str| line.find("Mbit/s");
+    assert!(
+        lines[1..].iter().all(|l| col(l) == col(lines[1])),
+        "{stdout}"
+    );
+}
+
+/// A link too slow for the transfer: the connection times out part way;
+/// the summary says how much arrived, "INCOMPLETE", and does not call the
+/// timed-out connection closed cleanly.
+#[test]
+fn a_transfer_that_times_out_is_incomplete_and_not_closed_cleanly() {
+    let out = vtcp(&["sim", "-q", "--bytes", "1M", "--bandwidth", "0.0001"]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("of 1048576 bytes: INCOMPLETE"), "{stdout}");
+    assert!(stdout.contains("closed cleanly  NO"), "{stdout}");
 }
 
 #[test]
 fn bad_flags_get_a_message_and_a_failure_exit() {
     for args in [
         &["sim", "--loss", "1.5"][..],
+        &["sim", "--loss", "-0.1"],
+        &["sim", "--rtt", "-5"],
         &["sim", "--bandwidth", "0"],
         &["sim", "--bytes", "lots"],
         &["sim", "--cc", "vegas"],
@@ -108,7 +129,15 @@ fn bad_flags_get_a_message_and_a_failure_exit() {
     ] {
         let out = vtcp(args);
         assert!(!out.status.success(), "{args:?}");
-        assert!(!out.stderr.is_empty(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.is_empty(), "{args:?}");
+        // A negative value is judged, not taken for a flag.
+        if args.get(2).is_some_and(|v| {
+            v.strip_prefix('-')
+                .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+        }) {
+            assert!(stderr.contains("invalid value"), "{args:?}: {stderr}");
+        }
     }
 }
 

@@ -97,7 +97,7 @@ pub use config::{
     Congestion, ConnConfig, INITIAL_RECV_WINDOW, IsnSource, Keepalive, SEND_BUFFER_FLOOR,
     SynOptionOrder,
 };
-pub use conn::Conn;
+pub use conn::{Conn, Written};
 pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};
 pub use vtcp_cc::InitialWindow;
 

@@ -49,51 +49,61 @@ impl Timer {
 }
 
 /// One deadline per [`Timer`]; `None` when it is not armed.
-#[derive(Clone, Copy, Debug, Default)]
+/// Each timer's deadline in nanoseconds, `UNARMED` when stopped: 8 octets
+/// a timer where `Option<Duration>` took 16 (issue 22). A deadline past
+/// 584 years is held at that (the clocks here start at zero).
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct TimerTable {
-    at: [Option<Duration>; Timer::ALL.len()],
+    at: [u64; Timer::ALL.len()],
+}
+
+const UNARMED: u64 = u64::MAX;
+
+impl Default for TimerTable {
+    fn default() -> Self {
+        Self {
+            at: [UNARMED; Timer::ALL.len()],
+        }
+    }
 }
 
 impl TimerTable {
-    /// Arms `timer` for `at` (re-arming moves it).
     #[inline]
     pub(crate) fn set(&mut self, timer: Timer, at: Duration) {
-        self.at[timer.index()] = Some(at);
+        self.at[timer.index()] = u64::try_from(at.as_nanos())
+            .unwrap_or(UNARMED - 1)
+            .min(UNARMED - 1);
     }
 
-    /// Disarms `timer`.
     #[inline]
     pub(crate) fn stop(&mut self, timer: Timer) {
-        self.at[timer.index()] = None;
+        self.at[timer.index()] = UNARMED;
     }
 
-    /// Disarms every timer.
     pub(crate) fn stop_all(&mut self) {
-        self.at = [None; Timer::ALL.len()];
+        self.at = [UNARMED; Timer::ALL.len()];
     }
 
-    /// Whether `timer` is armed.
     #[inline]
     pub(crate) fn is_armed(&self, timer: Timer) -> bool {
-        self.at[timer.index()].is_some()
+        self.at[timer.index()] != UNARMED
     }
 
-    /// The deadline of `timer`, if armed.
     pub(crate) fn get(&self, timer: Timer) -> Option<Duration> {
-        self.at[timer.index()]
+        let at = self.at[timer.index()];
+        (at != UNARMED).then(|| Duration::from_nanos(at))
     }
 
-    /// The earliest deadline.
     pub(crate) fn next(&self) -> Option<Duration> {
-        self.at.iter().flatten().min().copied()
+        let at = self.at.iter().copied().min()?;
+        (at != UNARMED).then(|| Duration::from_nanos(at))
     }
 
-    /// Disarms `timer` and says so if it was due at `now`.
     #[inline]
     pub(crate) fn expired(&mut self, timer: Timer, now: Duration) -> bool {
         let slot = &mut self.at[timer.index()];
-        if slot.is_some_and(|t| t <= now) {
-            *slot = None;
+        if *slot != UNARMED && u128::from(*slot) <= now.as_nanos() {
+            *slot = UNARMED;
             true
         } else {
             false

@@ -235,6 +235,73 @@ pub struct Stats {
     pub min_rtt: Option<Duration>,
 }
 
+/// A counter that a connection with neither losses nor misbehaving peers
+/// never moves: kept out of line ([`Counters`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rare {
+    Retransmits,
+    Rtos,
+    FastRecoveries,
+    LostRetransmits,
+    TlpProbes,
+    Undos,
+    SpuriousRetransmitBytes,
+    SackBlocksSeen,
+    Malformed,
+    Dropped,
+    ChallengeAcks,
+}
+
+/// The counters a connection keeps of itself, for [`Stats`]: those that
+/// move with every segment inline, the [`Rare`] ones in a box allocated
+/// when the first of them moves, so that an idle connection (and a
+/// healthy one) carries a pointer for them (issue 22).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) segments_in: u64,
+    pub(crate) segments_out: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) bytes_acked: u64,
+    rare: Option<Box<[u64; 11]>>,
+}
+
+impl Counters {
+    /// Adds `n` to a rare counter; zero allocates nothing.
+    #[inline]
+    pub(crate) fn add(&mut self, counter: Rare, n: u64) {
+        if n != 0 {
+            self.rare.get_or_insert_default()[counter as usize] += n;
+        }
+    }
+
+    fn rare(&self, counter: Rare) -> u64 {
+        self.rare.as_ref().map_or(0, |r| r[counter as usize])
+    }
+
+    /// The counters, as [`Stats`] reports them (its live values left at
+    /// their defaults).
+    pub(crate) fn to_stats(&self) -> Stats {
+        Stats {
+            segments_in: self.segments_in,
+            segments_out: self.segments_out,
+            bytes_received: self.bytes_received,
+            bytes_acked: self.bytes_acked,
+            retransmits: self.rare(Rare::Retransmits),
+            rtos: self.rare(Rare::Rtos),
+            fast_recoveries: self.rare(Rare::FastRecoveries),
+            lost_retransmits: self.rare(Rare::LostRetransmits),
+            tlp_probes: self.rare(Rare::TlpProbes),
+            undos: self.rare(Rare::Undos),
+            spurious_retransmit_bytes: self.rare(Rare::SpuriousRetransmitBytes),
+            sack_blocks_seen: self.rare(Rare::SackBlocksSeen),
+            malformed: self.rare(Rare::Malformed),
+            dropped: self.rare(Rare::Dropped),
+            challenge_acks: self.rare(Rare::ChallengeAcks),
+            ..Stats::default()
+        }
+    }
+}
+
 /// What a SYN-cookie handshake settled, for
 /// [`Conn::accept_cookie`](crate::Conn::accept_cookie).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -188,6 +188,25 @@ fn data_is_acknowledged_after_the_delayed_ack_time_or_every_second_segment() {
     assert_eq!(t.conn().read(&mut buf), 3896);
 }
 
+/// A segment of more than one full-sized segment's data (a kernel
+/// super-segment, or segments coalesced by the IP layer's GRO) is ACKed
+/// at once, as the segments it stands for would be (RFC 5681 §4.2;
+/// Linux's `__tcp_ack_snd_check`); one full-sized segment still waits.
+#[test]
+fn a_coalesced_segment_of_more_than_one_mss_is_acknowledged_at_once() {
+    let mut t = established();
+    // One full-sized segment (MSS 1460 less 12 octets of timestamps).
+    t.at(20)
+        .recv(". 1:1449(1448) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>")
+        .expect_none();
+    t.at(60)
+        .expect(". 1:1(0) ack 1449 win * <nop,nop,TS val * ecr 120>");
+    // A full one and a short one merged: 2,148 octets.
+    t.at(70)
+        .recv("P. 1449:3597(2148) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect(". 1:1(0) ack 3597 win * <nop,nop,TS val * ecr 130>");
+}
+
 #[test]
 fn out_of_order_data_gets_an_immediate_ack_with_sack_and_the_hole_too() {
     let mut t = established();
@@ -345,6 +364,29 @@ fn data_after_the_application_closed_is_answered_with_a_reset() {
     t.expect("R. 2:2(0) ack 1 win * <*>").expect_none();
     assert_eq!(t.conn().state(), State::Closed);
     assert_eq!(t.conn().readable(), 0);
+}
+
+/// The same close, but what overtakes the peer's FIN is its next ACK,
+/// without data, numbered one past the FIN: nothing for a reader, so no
+/// reset (a jittery link with duplicates did this in the simulator); the
+/// FIN then arrives and the close completes in order.
+#[test]
+fn an_ack_that_overtakes_the_peer_s_fin_after_close_is_not_data() {
+    let mut t = established();
+    t.conn().close();
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(30)
+        .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+    t.at(40)
+        .recv(". 2:2(0) ack 2 win 1000 <nop,nop,TS val 141 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+    assert_ne!(t.conn().close_reason(), Some(CloseReason::Aborted));
+    t.take();
+    t.at(41)
+        .recv("F. 1:1(0) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.expect(". 2:2(0) ack 2 win * <*>");
+    assert_eq!(t.conn().state(), State::TimeWait);
 }
 
 /// Half-closed first, then the peer's FIN at 30 ms: TIME-WAIT, with
@@ -1925,5 +1967,81 @@ fn three_sacked_segments_above_a_hole_retransmit_it_at_once() {
         ));
     }
     t.expect(". 1449:2897(1448) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().fast_recoveries, 1);
+}
+
+/// The size of each segment the latest super-segment stands for, and how
+/// many.
+fn last_cut(t: &Trace) -> (usize, usize) {
+    let w = t.last_written.expect("a segment was taken");
+    (w.segment_size, w.segments)
+}
+
+/// TSO: on a link that cuts super-segments, the initial window's ten
+/// segments go as one of 14,480 octets to cut at 1448, without PSH (data
+/// still waits); a short tail goes on its own, as it would after them.
+#[test]
+fn tso_sends_full_segments_as_one_super_segment_and_the_tail_alone() {
+    let mut t = established();
+    t.max_segment = 65_535;
+    t.conn().write(&vec![7u8; 10 * 1448 + 500]).unwrap();
+    t.expect(". 1:14481(14480) ack 1 win * <*>");
+    assert_eq!(last_cut(&t), (1448, 10));
+    t.expect_none();
+    assert_eq!(
+        t.conn().stats().segments_out,
+        1 + 10,
+        "the SYN-ACK, then each segment"
+    );
+    // Two segments acknowledged: slow start lets four go, the last
+    // octets alone with PSH.
+    t.at(20)
+        .recv(". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect("P. 14481:14981(500) ack 1 win * <*>");
+    assert_eq!(last_cut(&t), (500, 1));
+    t.expect_none();
+}
+
+/// The link's limit caps a super-segment (header included); what is left
+/// follows in the next.
+#[test]
+fn tso_super_segments_fit_the_link_s_limit() {
+    let mut t = established();
+    t.max_segment = 60 + 4 * 1448;
+    t.conn().write(&vec![7u8; 10 * 1448]).unwrap();
+    t.expect(". 1:5793(5792) ack 1 win * <*>");
+    assert_eq!(last_cut(&t), (1448, 4));
+    t.expect(". 5793:11585(5792) ack 1 win * <*>");
+    t.expect("P. 11585:14481(2896) ack 1 win * <*>");
+    assert_eq!(last_cut(&t), (1448, 2));
+    t.expect_none();
+}
+
+/// A retransmission goes one segment at a time with TSO too; each
+/// segment of a super-segment is in the scoreboard on its own, so SACK
+/// blocks inside one find the hole (the second segment of the first
+/// super-segment).
+#[test]
+fn tso_retransmits_a_hole_inside_a_super_segment_alone() {
+    let mut t = Trace::passive(|_| {});
+    t.max_segment = 65_535;
+    t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+    t.at(150)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+    t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+    t.expect(". 1:14481(14480) ack 1 win * <*>").expect_none();
+    t.at(300)
+        .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 400 ecr 0>");
+    t.expect(". 14481:17377(2896) ack 1 win * <*>")
+        .expect_none();
+    assert_eq!(last_cut(&t), (1448, 2));
+    for (i, right) in [4345u32, 5793, 7241].into_iter().enumerate() {
+        t.at(301 + i as u64).recv(&format!(
+            ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 2897:{right}>",
+            401 + i
+        ));
+    }
+    t.expect(". 1449:2897(1448) ack 1 win * <*>");
+    assert_eq!(last_cut(&t), (1448, 1));
     assert_eq!(t.conn().stats().fast_recoveries, 1);
 }

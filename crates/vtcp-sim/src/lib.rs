@@ -31,6 +31,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use vtcp::wire::checksum::PseudoHeader;
+use vtcp::wire::tso;
 use vtcp::{Congestion, ConnConfig, Stack, StackConfig, State};
 
 /// A small, fast, seeded generator (xorshift64*): simulations must repeat
@@ -158,6 +160,12 @@ pub struct SimConfig {
     pub buffer: usize,
     /// Give up after this much virtual time.
     pub time_limit: Duration,
+    /// TCP segmentation offload: both hosts hand out super-segments of up
+    /// to 64 KiB (`StackConfig::max_segment`), which each host's software
+    /// NIC cuts into segments before the link ([`vtcp::wire::tso::split`]),
+    /// as a NIC with TSO does. What goes on the link is what the hosts
+    /// would send without it: the run's outcome is the same.
+    pub tso: bool,
 }
 
 impl Default for SimConfig {
@@ -176,6 +184,7 @@ impl Default for SimConfig {
             mss: 1460,
             buffer: 4 << 20,
             time_limit: Duration::from_secs(3600),
+            tso: false,
         }
     }
 }
@@ -205,7 +214,9 @@ pub struct Report {
     pub delivered: u64,
     /// Whether the bytes delivered are exactly the bytes sent.
     pub intact: bool,
-    /// Both ends reached CLOSED and the stacks hold no connection.
+    /// Both ends reached CLOSED, neither aborted, at least one by the FIN
+    /// exchange (the other may lose the close's last ACK and end by a
+    /// reset or timeout), and the stacks hold no connection.
     pub closed_cleanly: bool,
     /// Virtual time from the first SYN to the last byte delivered.
     pub transfer_time: Duration,
@@ -215,6 +226,9 @@ pub struct Report {
     pub wall_time: Duration,
     /// Segments the client sent (retransmissions included).
     pub segments_sent: u64,
+    /// Super-segments the hosts handed to their NICs to cut
+    /// ([`SimConfig::tso`]).
+    pub super_segments: u64,
     /// Data segments sent again, both ends.
     pub retransmits: u64,
     /// Retransmission timeouts, both ends.
@@ -386,7 +400,7 @@ fn stack(cfg: &SimConfig, salt: u8) -> Stack {
     );
     let (rack_tlp, auto_tune) = (cfg.rack_tlp, cfg.auto_tune);
     let cc = cfg.congestion;
-    let seed = cfg.seed;
+    let (seed, tso) = (cfg.seed, cfg.tso);
     Stack::new({
         let mut config = StackConfig::default();
         // Linux's tcp_retries2: links of 20 % loss each way make nine
@@ -406,6 +420,9 @@ fn stack(cfg: &SimConfig, salt: u8) -> Stack {
             config.congestion = cc.congestion();
             config
         });
+        if tso {
+            config.max_segment = 65_535;
+        }
         config.cookie_key = [salt; 16];
         config.isn_key = (u128::from(seed) ^ u128::from(salt)).to_le_bytes();
         config
@@ -467,7 +484,7 @@ impl Controller {
 
 impl std::fmt::Display for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -564,6 +581,8 @@ pub fn run_with_tap(
     let mut wire: BinaryHeap<Reverse<InFlight>> = BinaryHeap::new();
     let mut order = 0u64;
     let mut buf = vec![0u8; 70_000];
+    // The software NIC's segment (TSO).
+    let mut nic = vec![0u8; 70_000];
     let (mut sent, mut delivered) = (0u64, 0u64);
     let mut intact = true;
     let mut accepted = None;
@@ -652,22 +671,35 @@ pub fn run_with_tap(
             s.close();
             server_closed = true;
         }
-        // Hosts: everything they have to send goes onto the link.
-        while let Some(t) = client.poll_transmit(now, &mut buf) {
-            report.segments_sent += 1;
-            tap(now - start, t.src, t.dst, &buf[..t.len]);
-            let mut packet = buf[..t.len].to_vec();
-            for at in up.send(now, &mut packet, &mut rng) {
-                order += 1;
-                wire.push(Reverse((at, order, true, packet.clone())));
-            }
-        }
-        while let Some(t) = server.poll_transmit(now, &mut buf) {
-            tap(now - start, t.src, t.dst, &buf[..t.len]);
-            let mut packet = buf[..t.len].to_vec();
-            for at in down.send(now, &mut packet, &mut rng) {
-                order += 1;
-                wire.push(Reverse((at, order, false, packet.clone())));
+        // Hosts: everything they have to send goes onto the link, a
+        // super-segment cut into segments first, as a NIC does (TSO).
+        for to_server in [true, false] {
+            let (host, channel) = if to_server {
+                (&mut client, &mut up)
+            } else {
+                (&mut server, &mut down)
+            };
+            while let Some(t) = host.poll_transmit(now, &mut buf) {
+                let mut put = |segment: &[u8]| {
+                    if to_server {
+                        report.segments_sent += 1;
+                    }
+                    tap(now - start, t.src, t.dst, segment);
+                    let mut packet = segment.to_vec();
+                    for at in channel.send(now, &mut packet, &mut rng) {
+                        order += 1;
+                        wire.push(Reverse((at, order, to_server, packet.clone())));
+                    }
+                };
+                match t.segment_size {
+                    Some(size) => {
+                        report.super_segments += 1;
+                        let pseudo = PseudoHeader::new(t.src, t.dst);
+                        let cut = tso::split(&buf[..t.len], size, pseudo.as_ref(), &mut nic, put);
+                        debug_assert!(cut.is_ok(), "the stack's own super-segment");
+                    }
+                    None => put(&buf[..t.len]),
+                }
             }
         }
         let both_closed = [client.conn(conn), accepted.and_then(|k| server.conn(k))]
@@ -738,11 +770,24 @@ pub fn run_with_tap(
         report.spurious_retransmit_bytes += s.spurious_retransmit_bytes;
         report.tlp_probes += s.tlp_probes;
     }
-    let closed = |st: &Stack, k: Option<vtcp::ConnKey>| {
+    // Closed in order: both ends in CLOSED, neither aborted, and at least
+    // one closed by the FIN exchange. The other may have ended by a reset
+    // or a timeout only at the very end (its LAST-ACK's FIN or ACK lost
+    // until the peer's TIME-WAIT was over, as on any lossy path); a
+    // connection that timed out mid-transfer leaves neither end Normal.
+    let reason = |st: &Stack, k: Option<vtcp::ConnKey>| {
         k.and_then(|k| st.conn(k))
-            .is_some_and(|c| c.state() == State::Closed)
+            .filter(|c| c.state() == State::Closed)
+            .map(|c| c.close_reason())
     };
-    report.closed_cleanly = closed(&client, Some(conn)) && closed(&server, accepted);
+    report.closed_cleanly = match (reason(&client, Some(conn)), reason(&server, accepted)) {
+        (Some(a), Some(b)) => {
+            let normal = Some(vtcp::CloseReason::Normal);
+            let aborted = Some(vtcp::CloseReason::Aborted);
+            (a == normal || b == normal) && a != aborted && b != aborted
+        }
+        _ => false,
+    };
     client.release(conn);
     if let Some(k) = accepted {
         server.release(k);

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
 
+use crate::vnet::{self, VnetError, VnetHeader};
+
 /// How to open a device.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -76,10 +78,10 @@ pub enum TunError {
 
 /// The length of the virtio-net header in front of each packet when
 /// offloads are on.
-pub const VNET_HDR_LEN: usize = 10;
+pub use crate::vnet::VNET_HDR_LEN;
 
 /// One packet read by [`Tun::recv`]: where it lies in the buffer, and
-/// whether its TCP or UDP checksum is left to the reader.
+/// what its virtio-net header (with offloads on) says of its checksum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Received {
     /// Offset of the IP header in the buffer.
@@ -91,6 +93,9 @@ pub struct Received {
     /// `.0` (of the packet), stored at `.0 + .1`, completes it
     /// ([`Received::complete_checksum`]).
     pub partial_checksum: Option<(usize, usize)>,
+    /// The packet's virtio-net header, checked against it
+    /// ([`crate::vnet::parse`]); `None` without offloads.
+    pub vnet: Option<VnetHeader>,
 }
 
 impl Received {
@@ -108,6 +113,14 @@ impl Received {
             packet[start + offset..start + offset + 2].copy_from_slice(&(!sum).to_be_bytes());
         }
         packet
+    }
+
+    /// The kernel vouches for the packet's checksum (its virtio-net
+    /// header has NEEDS_CSUM or DATA_VALID:
+    /// [`VnetHeader::checksum_trusted`]): it need not be completed nor
+    /// verified.
+    pub fn checksum_trusted(&self) -> bool {
+        self.vnet.is_some_and(|h| h.checksum_trusted())
     }
 }
 
@@ -170,9 +183,17 @@ impl Tun {
 
     /// Waits for the next packet and reads it into `buf` (64 KiB and the
     /// virtio-net header with offloads on, the MTU otherwise). `Ok(None)`
-    /// once [`Tun::stop`] was called.
+    /// once [`Tun::stop`] was called. A packet whose virtio-net header
+    /// does not fit it ([`vnet::parse`]) is skipped
+    /// ([`Tun::recv_checked`] reports it instead).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
-        self.recv_within(buf, None)
+        loop {
+            match self.recv_checked(buf)? {
+                None => return Ok(None),
+                Some(Ok(r)) => return Ok(Some(r)),
+                Some(Err(_)) => {}
+            }
+        }
     }
 
     /// Reads the next packet into `buf` if one is waiting, without
@@ -181,45 +202,69 @@ impl Tun {
     /// batches blocks in [`Tun::recv`] for the first packet and takes the
     /// rest with this. (A zero timeout on the interruptible read: one
     /// `poll` that does not wait, then the `read`; the device stays in
-    /// blocking mode, so its writes are unchanged.)
+    /// blocking mode, so its writes are unchanged.) Packets with a bad
+    /// virtio-net header are skipped, as by [`Tun::recv`].
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        loop {
+            match self.try_recv_checked(buf)? {
+                None => return Ok(None),
+                Some(Ok(r)) => return Ok(Some(r)),
+                Some(Err(_)) => {}
+            }
+        }
+    }
+
+    /// [`Tun::recv`], with a packet whose virtio-net header was refused
+    /// reported as `Some(Err(why))` (its octets are in `buf`, unused),
+    /// so that the caller can count it.
+    pub fn recv_checked(&self, buf: &mut [u8]) -> io::Result<Option<Result<Received, VnetError>>> {
+        self.recv_within(buf, None)
+    }
+
+    /// [`Tun::try_recv`], with a refused virtio-net header reported as
+    /// by [`Tun::recv_checked`].
+    pub fn try_recv_checked(
+        &self,
+        buf: &mut [u8],
+    ) -> io::Result<Option<Result<Received, VnetError>>> {
         match self.recv_within(buf, Some(Duration::ZERO)) {
             Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
             r => r,
         }
     }
 
-    /// [`Tun::recv`], waiting at most `timeout` (`TimedOut` past it).
+    /// Reads one packet, waiting at most `timeout` (`TimedOut` past it),
+    /// its virtio-net header (with offloads on) checked.
     fn recv_within(
         &self,
         buf: &mut [u8],
         timeout: Option<Duration>,
-    ) -> io::Result<Option<Received>> {
+    ) -> io::Result<Option<Result<Received, VnetError>>> {
         loop {
             if self.stopped.load(Ordering::Acquire) {
                 return Ok(None);
             }
             match self.dev.recv_intr_timeout(buf, &self.stop, timeout) {
                 Ok(n) if !self.vnet_hdr => {
-                    return Ok(Some(Received {
+                    return Ok(Some(Ok(Received {
                         start: 0,
                         end: n,
                         partial_checksum: None,
-                    }));
+                        vnet: None,
+                    })));
                 }
-                Ok(n) if n >= VNET_HDR_LEN => {
-                    // struct virtio_net_hdr, in the machine's byte order
-                    // (TUN's default): flags, gso_type, hdr_len,
-                    // gso_size, csum_start, csum_offset.
-                    let field = |i: usize| usize::from(u16::from_ne_bytes([buf[i], buf[i + 1]]));
-                    let needs_csum = buf[0] & 1 != 0;
-                    return Ok(Some(Received {
+                Ok(n) => {
+                    let Some(read) = buf.get(..n) else {
+                        // More than the buffer holds: not a read.
+                        continue;
+                    };
+                    return Ok(Some(vnet::parse(read).map(|(h, _)| Received {
                         start: VNET_HDR_LEN,
                         end: n,
-                        partial_checksum: needs_csum.then(|| (field(6), field(8))),
-                    }));
+                        partial_checksum: h.partial_checksum(),
+                        vnet: Some(h),
+                    })));
                 }
-                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -237,6 +282,45 @@ impl Tun {
         } else {
             self.dev.send(packet).map(|_| ())
         }
+    }
+
+    /// Writes one IP packet, `ip_header` then `segment`, holding a TCP
+    /// super-segment for the kernel to cut into segments of
+    /// `segment_size` octets of payload (TSO; needs offloads on), in one
+    /// vectored write: the segment is not copied. Its checksum field
+    /// holds the pseudo-header's sum. The virtio-net header asks for
+    /// `GSO_TCPV4`/`GSO_TCPV6` with `NEEDS_CSUM` from the TCP header on,
+    /// as a guest's virtio-net driver does. Without offloads the device
+    /// cannot take it: `Unsupported`.
+    pub fn send_super(
+        &self,
+        ip_header: &[u8],
+        segment: &[u8],
+        segment_size: usize,
+    ) -> io::Result<()> {
+        if !self.vnet_hdr {
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        }
+        let tcp_header = segment
+            .get(12)
+            .map(|b| usize::from(b >> 4) * 4)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let v6 = ip_header.first().is_some_and(|b| b >> 4 == 6);
+        let field = |v: usize| u16::try_from(v).unwrap_or(u16::MAX);
+        let hdr = crate::vnet::VnetHeader::tcp_gso(
+            v6,
+            field(ip_header.len() + tcp_header),
+            field(segment_size),
+            field(ip_header.len()),
+        )
+        .emit();
+        self.dev
+            .send_vectored(&[
+                io::IoSlice::new(&hdr),
+                io::IoSlice::new(ip_header),
+                io::IoSlice::new(segment),
+            ])
+            .map(|_| ())
     }
 
     /// Wakes a thread blocked in [`Tun::recv`]; every `recv` from now on

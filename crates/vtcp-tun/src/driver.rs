@@ -18,6 +18,7 @@ use vtcp::seq::Seq;
 use vtcp::{ConnKey, IpFields, NetStack, SegmentWriter, StackConfig, WeakNetStack};
 
 use crate::device::Tun;
+use crate::gro::{Gro, GroInput};
 use crate::ip::{self, DropReason, Inbound, Local, PathMtu};
 
 /// What the driver saw and did, as `ip -s link` and `netstat -s` give it.
@@ -28,7 +29,8 @@ pub struct DriverCounters {
     pub packets_in: u64,
     /// Packets written to the device (segments and echo replies).
     pub packets_out: u64,
-    /// TCP segments handed to the stack.
+    /// TCP segments for the stack, as read (before receive coalescing
+    /// merges some: the stack is handed `segments_in - gro_merged`).
     pub segments_in: u64,
     /// Echo requests answered.
     pub echo_replies: u64,
@@ -49,6 +51,20 @@ pub struct DriverCounters {
     pub dropped_icmp: u64,
     /// Writes to the device that failed (the packet is lost, as on a wire).
     pub write_errors: u64,
+    /// Packets dropped for a virtio-net header that does not fit them
+    /// ([`crate::vnet::parse`]'s refusals; offloads only).
+    pub dropped_vnet_header: u64,
+    /// TCP segments merged into the one before them by receive
+    /// coalescing ([`crate::gro`]): the stack was handed
+    /// `segments_in - gro_merged` segments.
+    pub gro_merged: u64,
+    /// TCP segments whose checksum the kernel vouched for (a virtio-net
+    /// header's NEEDS_CSUM or DATA_VALID): neither completed nor
+    /// verified.
+    pub checksums_trusted: u64,
+    /// Super-segments handed to the device whole, for it to cut (TSO);
+    /// each counts once in `packets_out` too.
+    pub super_segments_out: u64,
 }
 
 impl std::ops::AddAssign<&Self> for DriverCounters {
@@ -69,6 +85,10 @@ impl std::ops::AddAssign<&Self> for DriverCounters {
             dropped_protocol,
             dropped_icmp,
             write_errors,
+            dropped_vnet_header,
+            gro_merged,
+            checksums_trusted,
+            super_segments_out,
         } = o;
         self.packets_in += packets_in;
         self.packets_out += packets_out;
@@ -82,11 +102,15 @@ impl std::ops::AddAssign<&Self> for DriverCounters {
         self.dropped_protocol += dropped_protocol;
         self.dropped_icmp += dropped_icmp;
         self.write_errors += write_errors;
+        self.dropped_vnet_header += dropped_vnet_header;
+        self.gro_merged += gro_merged;
+        self.checksums_trusted += checksums_trusted;
+        self.super_segments_out += super_segments_out;
     }
 }
 
 #[derive(Default)]
-struct Counts([AtomicU64; 12]);
+struct Counts([AtomicU64; 16]);
 
 impl Counts {
     const IN: usize = 0;
@@ -96,9 +120,19 @@ impl Counts {
     const PMTU_APPLIED: usize = 4;
     const PMTU_IGNORED: usize = 5;
     const WRITE_ERRORS: usize = 11;
+    const DROPPED_VNET: usize = 12;
+    const GRO_MERGED: usize = 13;
+    const TRUSTED: usize = 14;
+    const SUPER: usize = 15;
 
     fn bump(&self, i: usize) {
-        self.0[i].fetch_add(1, Ordering::Relaxed);
+        self.add(i, 1);
+    }
+
+    fn add(&self, i: usize, n: u64) {
+        if n > 0 {
+            self.0[i].fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     fn dropped(&self, why: DropReason) {
@@ -126,6 +160,10 @@ impl Counts {
             dropped_protocol: g(9),
             dropped_icmp: g(10),
             write_errors: g(Self::WRITE_ERRORS),
+            dropped_vnet_header: g(Self::DROPPED_VNET),
+            gro_merged: g(Self::GRO_MERGED),
+            checksums_trusted: g(Self::TRUSTED),
+            super_segments_out: g(Self::SUPER),
         }
     }
 
@@ -140,10 +178,19 @@ impl Counts {
 /// Where an [`IpStack`] sends whole IP packets (a device, a relay).
 pub type PacketOut = dyn Fn(&[u8]) -> io::Result<()> + Send + Sync;
 
+/// Where an [`IpStack`] sends a super-segment in one IP packet, for the
+/// device to cut into segments (TCP segmentation offload): the IP
+/// header, the TCP super-segment that follows it, and the payload of each
+/// segment ([`vtcp::Transmit::segment_size`]). The TCP checksum field
+/// holds the pseudo-header's sum, as virtio-net's `NEEDS_CSUM` wants it.
+pub type SuperOut = dyn Fn(&[u8], &[u8], usize) -> io::Result<()> + Send + Sync;
+
 /// The [`IpStack`]'s segment writer: frames each segment in IP, with the
-/// hop limit and traffic class its connection asks for, and sends it.
+/// hop limit and traffic class its connection asks for, and sends it; a
+/// super-segment whole where the device cuts it, else cut here.
 struct Framer {
     out: Arc<PacketOut>,
+    out_super: Option<Arc<SuperOut>>,
     counts: Arc<Counts>,
 }
 
@@ -161,6 +208,42 @@ impl SegmentWriter for Framer {
             }
         });
     }
+
+    fn write_super_segment(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        fields: IpFields,
+        segment: &[u8],
+        segment_size: usize,
+    ) {
+        let Some(out_super) = &self.out_super else {
+            // No offload: cut here, each piece framed on its own.
+            let pseudo = vtcp::wire::checksum::PseudoHeader::new(src, dst);
+            let mut piece = vec![0u8; 60 + segment_size.min(segment.len())];
+            let cut =
+                vtcp::wire::tso::split(segment, segment_size, pseudo.as_ref(), &mut piece, |p| {
+                    self.write_segment_with(src, dst, fields, p);
+                });
+            if cut.is_err() {
+                self.counts.bump(Counts::WRITE_ERRORS);
+            }
+            return;
+        };
+        with_scratch(|header| {
+            if vtcp::ip::ip_header(src, dst, fields, segment.len(), header) {
+                match out_super(header, segment, segment_size) {
+                    Ok(()) => {
+                        self.counts.bump(Counts::OUT);
+                        self.counts.bump(Counts::SUPER);
+                    }
+                    Err(_) => self.counts.bump(Counts::WRITE_ERRORS),
+                }
+            } else {
+                self.counts.bump(Counts::WRITE_ERRORS);
+            }
+        });
+    }
 }
 
 /// A [`NetStack`] with an IP layer: whole IPv4 and IPv6 packets in
@@ -172,6 +255,9 @@ pub struct IpStack {
     net: NetStack,
     addrs: Arc<[IpAddr]>,
     transparent: bool,
+    /// The stack verifies checksums ([`StackConfig::checksums`]); when
+    /// it does not, neither does receive coalescing.
+    verify: bool,
     counts: Arc<Counts>,
     out: Arc<PacketOut>,
     /// The stacks that share its interface ([`IpStack::share_path_mtu`]).
@@ -185,10 +271,36 @@ impl IpStack {
         addrs: &[IpAddr],
         out: impl Fn(&[u8]) -> io::Result<()> + Send + Sync + 'static,
     ) -> io::Result<Self> {
-        let out: Arc<PacketOut> = Arc::new(out);
+        Self::build(cfg, addrs, Arc::new(out), None)
+    }
+
+    /// A stack with these addresses sending through `out`, and its
+    /// super-segments (TCP segmentation offload: `cfg.max_segment`, which
+    /// this sets to 65,535 when it is 0) whole through `out_super`, for
+    /// the device to cut.
+    pub fn new_offloaded(
+        mut cfg: StackConfig,
+        addrs: &[IpAddr],
+        out: impl Fn(&[u8]) -> io::Result<()> + Send + Sync + 'static,
+        out_super: impl Fn(&[u8], &[u8], usize) -> io::Result<()> + Send + Sync + 'static,
+    ) -> io::Result<Self> {
+        if cfg.max_segment == 0 {
+            cfg.max_segment = 65_535;
+        }
+        Self::build(cfg, addrs, Arc::new(out), Some(Arc::new(out_super)))
+    }
+
+    fn build(
+        cfg: StackConfig,
+        addrs: &[IpAddr],
+        out: Arc<PacketOut>,
+        out_super: Option<Arc<SuperOut>>,
+    ) -> io::Result<Self> {
         let counts = Arc::new(Counts::default());
+        let verify = cfg.checksums;
         let writer = Framer {
             out: Arc::clone(&out),
+            out_super,
             counts: Arc::clone(&counts),
         };
         let net = NetStack::new(cfg, addrs.iter().copied(), writer)?;
@@ -196,6 +308,7 @@ impl IpStack {
             net,
             addrs: addrs.into(),
             transparent: false,
+            verify,
             counts,
             out,
             peers: Arc::default(),
@@ -242,23 +355,36 @@ impl IpStack {
     /// Takes in a batch of IP packets (untrusted), each as
     /// [`IpStack::handle_ip`] does, in order; their TCP segments go to the
     /// stack together ([`NetStack::handle_packets`]: one lock, one wake of
-    /// the stack's writer thread and waiters for the whole batch). A
-    /// path-MTU report in the batch is applied after the segments before
-    /// it and before those after it. Echo replies are sent as their
-    /// requests are met.
+    /// the stack's writer thread and waiters for the whole batch), the
+    /// in-order segments of each flow merged into one first
+    /// ([`crate::gro`]). A path-MTU report in the batch is applied after
+    /// the segments before it and before those after it. Echo replies
+    /// are sent as their requests are met.
     pub fn handle_ips<'p>(&self, packets: impl IntoIterator<Item = &'p [u8]>) {
+        self.handle_received(packets.into_iter().map(|p| (p, false)));
+    }
+
+    /// [`IpStack::handle_ips`] with, for each packet, whether the link
+    /// vouches for its TCP checksum (a virtio-net header's NEEDS_CSUM or
+    /// DATA_VALID): such a segment is neither verified here nor by the
+    /// stack.
+    pub(crate) fn handle_received<'p>(&self, packets: impl IntoIterator<Item = (&'p [u8], bool)>) {
         let local = Local {
             addrs: &self.addrs,
             any_tcp: self.transparent,
         };
-        let mut segments: Vec<(IpAddr, IpAddr, &'p [u8])> = Vec::new();
+        let mut segments: Vec<GroInput<'p>> = Vec::new();
         with_scratch(|reply| {
-            for packet in packets {
+            for (packet, trusted) in packets {
                 self.counts.bump(Counts::IN);
                 match ip::classify(packet, local, reply) {
                     Inbound::Tcp { src, dst, segment } => {
                         self.counts.bump(Counts::SEGMENTS);
-                        segments.push((src, dst, segment));
+                        if trusted {
+                            self.counts.bump(Counts::TRUSTED);
+                        }
+                        let trusted = trusted || !self.verify;
+                        segments.push(GroInput::in_packet(packet, src, dst, segment, trusted));
                     }
                     Inbound::EchoReply => {
                         self.counts.bump(Counts::ECHO);
@@ -290,12 +416,34 @@ impl IpStack {
         self.flush(&mut segments);
     }
 
-    /// Hands the segments gathered so far to the stack, in one call.
-    fn flush(&self, segments: &mut Vec<(IpAddr, IpAddr, &[u8])>) {
-        if !segments.is_empty() {
-            self.net.handle_packets(segments.drain(..));
+    /// Hands the segments gathered so far to the stack, coalesced, in
+    /// one call.
+    fn flush(&self, segments: &mut Vec<GroInput<'_>>) {
+        if segments.is_empty() {
+            return;
         }
+        with_gro(|gro| {
+            let batch = gro.coalesce(segments);
+            self.counts.add(Counts::GRO_MERGED, batch.merged() as u64);
+            self.net.handle_packets_checked(
+                batch
+                    .segments()
+                    .map(|s| (s.src, s.dst, s.segment, s.checksum)),
+            );
+        });
+        segments.clear();
     }
+}
+
+/// Runs `f` with this thread's coalescer, taken out of its slot for the
+/// call as [`with_scratch`] does its buffer (the stack `f` hands segments
+/// to may, through its writer, run `f` again on the same thread).
+fn with_gro<R>(f: impl FnOnce(&mut Gro) -> R) -> R {
+    thread_local!(static GRO: RefCell<Gro> = RefCell::new(Gro::new()));
+    let mut gro = GRO.take();
+    let r = f(&mut gro);
+    GRO.set(gro);
+    r
 }
 
 /// Runs `f` with this thread's scratch buffer, taken out of its slot for
@@ -357,8 +505,18 @@ impl TunDriver {
         }
         let tun = Arc::new(tun);
         let stack = {
-            let tun = Arc::clone(&tun);
-            let s = IpStack::new(cfg, addrs, move |p| tun.send(p))?;
+            let t = Arc::clone(&tun);
+            let s = if tun.offload() {
+                let t2 = Arc::clone(&tun);
+                IpStack::new_offloaded(
+                    cfg,
+                    addrs,
+                    move |p| t.send(p),
+                    move |header, segment, size| t2.send_super(header, segment, size),
+                )?
+            } else {
+                IpStack::new(cfg, addrs, move |p| t.send(p))?
+            };
             if transparent { s.transparent() } else { s }
         };
         let failure: Arc<OnceLock<(io::ErrorKind, String)>> = Arc::default();
@@ -435,40 +593,59 @@ pub const READ_BATCH: usize = 64;
 
 /// The reader thread: waits for a packet, then takes those already
 /// waiting without blocking, up to [`READ_BATCH`], and hands them to the
-/// stack as one batch ([`IpStack::handle_ips`]), so that a busy device
-/// costs one lock of the stack and one settle per batch rather than per
-/// packet. The packets lie one after the other in one buffer with room
-/// for a whole batch of the largest (64 KiB with offloads): only the
-/// part a batch fills is ever touched. Ends when the device is stopped
-/// (`Ok`) or fails (the error).
+/// stack as one batch ([`IpStack::handle_ips`], which coalesces them), so
+/// that a busy device costs one lock of the stack and one settle per
+/// batch rather than per packet. The packets lie one after the other in
+/// one buffer with room for a whole batch of the largest (64 KiB with
+/// offloads): only the part a batch fills is ever touched. A packet
+/// whose virtio-net header does not fit it is dropped and counted
+/// (`dropped_vnet_header`); one whose checksum the kernel vouches for
+/// (NEEDS_CSUM: it made the packet itself and left the sum to us, so
+/// there is nothing to check; DATA_VALID) is neither completed nor
+/// verified. Ends when the device is stopped (`Ok`) or fails (the
+/// error).
 fn read_in_batches(tun: &Tun, stack: &IpStack) -> io::Result<()> {
     let room = crate::device::VNET_HDR_LEN + 65_536;
     let mut buf = vec![0u8; READ_BATCH * room];
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(READ_BATCH);
+    let mut spans: Vec<(usize, usize, bool)> = Vec::with_capacity(READ_BATCH);
     loop {
         spans.clear();
         let mut used = 0;
         while spans.len() < READ_BATCH {
             let slot = &mut buf[used..used + room];
             let got = if spans.is_empty() {
-                tun.recv(slot)?
+                tun.recv_checked(slot)?
             } else {
                 // A failure here shows again on the next blocking read,
                 // after this batch is handed over.
-                tun.try_recv(slot).ok().flatten()
+                tun.try_recv_checked(slot).ok().flatten()
             };
-            let Some(r) = got else {
-                break;
+            let r = match got {
+                None => break,
+                Some(Ok(r)) => r,
+                Some(Err(_)) => {
+                    // The slot is taken again by the next packet.
+                    stack.counts.bump(Counts::IN);
+                    stack.counts.bump(Counts::DROPPED_VNET);
+                    continue;
+                }
             };
-            r.complete_checksum(slot);
-            spans.push((used + r.start, used + r.end));
+            let trusted = r.checksum_trusted();
+            if !trusted {
+                r.complete_checksum(slot);
+            }
+            spans.push((used + r.start, used + r.end, trusted));
             used += r.end;
         }
         if spans.is_empty() {
             // Stopped.
             return Ok(());
         }
-        stack.handle_ips(spans.iter().map(|&(start, end)| &buf[start..end]));
+        stack.handle_received(
+            spans
+                .iter()
+                .map(|&(start, end, trusted)| (&buf[start..end], trusted)),
+        );
     }
 }
 

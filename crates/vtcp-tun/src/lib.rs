@@ -11,7 +11,11 @@
 //!   needed" and "packet too big" lower the MSS of the connection they
 //!   quote (RFC 1191, RFC 8201, with RFC 5927's checks).
 //! - [`device`]: the TUN device itself (IFF_TUN, IFF_NO_PI, optionally
-//!   IFF_MULTI_QUEUE), through the tun-rs crate.
+//!   IFF_MULTI_QUEUE and IFF_VNET_HDR), through the tun-rs crate.
+//! - [`vnet`]: the virtio-net header in front of each packet with
+//!   offloads on, checked against its packet.
+//! - [`gro`]: receive coalescing: a batch's in-order segments of one flow
+//!   merged into one before the stack sees them.
 //! - [`driver`]: a [`vtcp::NetStack`] on a device, with a reader thread
 //!   and counters.
 //! - [`shards`]: one stack per queue of a multi-queue device, listeners
@@ -51,7 +55,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod gro;
 pub mod ip;
+pub mod vnet;
 
 #[cfg(target_os = "linux")]
 pub mod device;

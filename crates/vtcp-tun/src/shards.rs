@@ -44,7 +44,9 @@
 //! as a lost packet that TCP sends again, never a RST); the hand-off
 //! thread then asks the other shards, one at a time and each under its
 //! own lock only, whether one has a connection with that 4-tuple, and
-//! hands the segment to the first that does. A segment nobody claims
+//! hands the segment to the first that does (as a verified segment: it
+//! passed its shard's checksum check, or came merged by the receive
+//! coalescer, whose checksum field means nothing). A segment nobody claims
 //! goes back to its own shard ([`vtcp::Stack::handle_unclaimed`]), which
 //! answers it as a lone stack would: a RST, a SYN-cookie check, a drop.
 //! The owner's reply goes out on its own queue, so the kernel learns the
@@ -287,10 +289,13 @@ impl Handoff {
         if let Some(key) = key_of(src, dst, seg) {
             let n = nets.len();
             for k in (1..n).map(|d| (s.from + d) % n) {
+                // Verified: its checksum was checked (or vouched for) when
+                // it came in, and a segment the IP layer merged may not
+                // carry a valid one.
                 let claimed = nets[k].with_stack(|stack, now| {
                     let mine = stack.conn(key).is_some();
                     if mine {
-                        stack.handle_packet(now, src, dst, seg);
+                        stack.handle_verified_packet(now, src, dst, seg);
                     }
                     mine
                 });

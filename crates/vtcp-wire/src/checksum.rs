@@ -84,17 +84,37 @@ pub const fn fold(mut acc: u64) -> u16 {
 pub fn ones_complement_sum(data: &[u8]) -> u16 {
     // RFC 1071 §2(B): the sum is byte-order independent, so words are
     // added in native order, many at once, and swapped once at the end.
-    let (words, tail) = data.as_chunks::<8>();
-    let mut acc0: u64 = 0;
-    let mut acc1: u64 = 0;
-    // Summing 32-bit halves into 64-bit accumulators cannot overflow for
-    // any slice shorter than 2^34 bytes; the compiler turns this into
-    // wide vector adds.
-    for w in words {
-        acc0 += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
-        acc1 += u64::from(u32::from_ne_bytes([w[4], w[5], w[6], w[7]]));
+    let (blocks, rest) = data.as_chunks::<64>();
+    let (words, tail) = rest.as_chunks::<8>();
+    // The sum of the 32-bit halves of every 64-bit word, without splitting
+    // each word in two: `whole` adds the words themselves (modulo 2^64),
+    // `high` their upper halves. `whole` is then Σhigh·2^32 + Σlow modulo
+    // 2^64, which gives Σlow exactly, as it stays below 2^64 (and Σhigh
+    // below 2^64) for any slice shorter than 2^34 bytes. That is one add,
+    // one shift and one add a word, which the compiler makes vector adds:
+    // a third fewer instructions than masking out the low half as well.
+    let mut wholes = [0u64; 8];
+    let mut highs = [0u64; 8];
+    // Eight lanes of each, so that the vector adds of one block do not
+    // wait on one another and the loop's own upkeep is paid once per 64
+    // bytes.
+    for block in blocks {
+        for (i, w) in block.as_chunks::<8>().0.iter().enumerate() {
+            let word = u64::from_ne_bytes(*w);
+            wholes[i] = wholes[i].wrapping_add(word);
+            highs[i] += word >> 32;
+        }
     }
-    let mut acc = acc0 + acc1;
+    let mut whole = wholes.iter().fold(0u64, |a, &w| a.wrapping_add(w));
+    let mut high: u64 = highs.iter().sum();
+    for w in words {
+        let word = u64::from_ne_bytes(*w);
+        whole = whole.wrapping_add(word);
+        high += word >> 32;
+    }
+    let low = whole.wrapping_sub(high << 32);
+    // Both sums are below 2^62, so this does not overflow either.
+    let mut acc = low + high;
     let (pairs, last) = tail.as_chunks::<2>();
     for p in pairs {
         acc += u64::from(u16::from_ne_bytes(*p));
@@ -191,6 +211,26 @@ mod tests {
         let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(ones_complement_sum(&data), 0xddf2);
         assert_eq!(internet_checksum(&data), !0xddf2);
+    }
+
+    /// Words whose 64-bit sum wraps many times over (all ones, and all
+    /// ones but the low half): the split of the wide sum into its halves
+    /// stays exact.
+    #[test]
+    fn sums_that_wrap_the_wide_accumulator() {
+        for len in [8, 4096, 65_536 + 7, 1 << 20] {
+            let ones = alloc::vec![0xff; len];
+            assert_eq!(ones_complement_sum(&ones), reference_sum(&ones), "{len}");
+            let mut high_only = ones.clone();
+            for w in high_only.chunks_exact_mut(8) {
+                w[..4].fill(0);
+            }
+            assert_eq!(
+                ones_complement_sum(&high_only),
+                reference_sum(&high_only),
+                "{len}"
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`Options`] and [`TcpOption`]: MSS (RFC 9293 §3.2), window scale and
 //!   timestamps (RFC 7323), SACK-permitted and SACK (RFC 2018), and any
 //!   other kind kept with its bytes.
+//! - [`tso`]: a super-segment cut into segments, as TSO does it.
 //! - [`checksum`]: the Internet checksum (RFC 1071) with IPv4 and IPv6
 //!   pseudo-headers, and incremental update (RFC 1624).
 //!
@@ -64,6 +65,7 @@ mod error;
 mod flags;
 pub mod options;
 mod segment;
+pub mod tso;
 mod view;
 
 pub use error::WireError;

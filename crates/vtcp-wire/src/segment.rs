@@ -3,7 +3,7 @@ use core::fmt;
 use vtcp_seq::Seq;
 
 use crate::checksum::{self, PseudoHeader};
-use crate::{Flags, HEADER_LEN, Options, SegmentView, WireError};
+use crate::{Flags, HEADER_LEN, OptionValues, Options, SegmentView, WireError};
 
 /// The payload type [`Segment`] has when none is named: `Vec<u8>` with the
 /// `alloc` feature, a borrowed slice without it.
@@ -54,6 +54,34 @@ impl<'a> Segment<&'a [u8]> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self, WireError> {
         let view = SegmentView::new_checked(bytes)?;
         Self::from_view(view)
+    }
+
+    /// Parses a segment and reads its options' values in the same pass
+    /// ([`OptionValues::parse`], which checks the option area exactly as
+    /// [`Segment::parse`] does): what a receiver wants of every segment,
+    /// without walking the options twice.
+    #[inline(always)]
+    pub fn parse_with_values(bytes: &'a [u8]) -> Result<(Self, OptionValues), WireError> {
+        let view = SegmentView::new_checked(bytes)?;
+        let bytes = view.into_inner();
+        let header_len = view.header_len();
+        let area = &bytes[HEADER_LEN..header_len];
+        let values = OptionValues::parse(area)?;
+        let segment = Segment {
+            src_port: view.src_port(),
+            dst_port: view.dst_port(),
+            seq: view.seq(),
+            ack: view.ack(),
+            flags: view.flags(),
+            window: view.window(),
+            checksum: view.checksum(),
+            urgent: view.urgent(),
+            // The view checked the area's length (a multiple of 4, at most
+            // 40) and the values' parse every option in it.
+            options: Options::from_checked(area),
+            payload: &bytes[header_len..],
+        };
+        Ok((segment, values))
     }
 
     /// Builds a segment from a checked view, validating its options.

@@ -71,6 +71,30 @@ fn mutated_segments_never_panic() {
 }
 
 #[test]
+fn parse_with_values_is_parse_then_values() {
+    // Flipped bytes of valid segments, as above: accepted and refused
+    // alike, with the same error, the same segment and the same values.
+    fn prop(seed: Vec<u8>, flips: Vec<(u8, u8)>) -> TestResult {
+        let Some(seg) = segment_from(&seed) else {
+            return TestResult::discard();
+        };
+        let mut bytes = seg.to_bytes();
+        for (at, value) in flips {
+            let at = usize::from(at) % bytes.len();
+            bytes[at] = value;
+        }
+        let one_pass = Segment::parse_with_values(&bytes);
+        let two = Segment::parse(&bytes).map(|s| {
+            let v = s.options.values();
+            (s, v)
+        });
+        assert_eq!(one_pass, two);
+        TestResult::passed()
+    }
+    qc().quickcheck(prop as fn(Vec<u8>, Vec<(u8, u8)>) -> TestResult);
+}
+
+#[test]
 fn options_iter_never_panics_and_terminates() {
     fn prop(area: Vec<u8>) -> bool {
         // Every step consumes at least one byte, so at most len items.

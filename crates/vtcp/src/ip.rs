@@ -34,12 +34,31 @@ pub fn wrap_tcp_with(
     segment: &[u8],
     out: &mut Vec<u8>,
 ) -> bool {
+    if !ip_header(src, dst, ip, segment.len(), out) {
+        return false;
+    }
+    out.extend_from_slice(segment);
+    true
+}
+
+/// The IP header alone that [`wrap_tcp_with`] puts in front of a TCP
+/// segment of `tcp_len` octets, into `out` (cleared first), for a caller
+/// that writes the two from separate buffers (a vectored write of a
+/// 64 KiB super-segment need not copy it). False, with `out` empty, as
+/// `wrap_tcp_with`.
+pub fn ip_header(
+    src: IpAddr,
+    dst: IpAddr,
+    ip: IpFields,
+    tcp_len: usize,
+    out: &mut Vec<u8>,
+) -> bool {
     let hop_limit = ip.hop_limit.unwrap_or(HOP_LIMIT);
     out.clear();
     let written = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let Ok(mut h) = Ipv4Header::new(
-                segment.len() as u16,
+                tcp_len as u16,
                 hop_limit,
                 IpNumber::TCP,
                 s.octets(),
@@ -47,7 +66,7 @@ pub fn wrap_tcp_with(
             ) else {
                 return false;
             };
-            if segment.len() > usize::from(u16::MAX) - Ipv4Header::MIN_LEN {
+            if tcp_len > usize::from(u16::MAX) - Ipv4Header::MIN_LEN {
                 return false;
             }
             h.dont_fragment = true;
@@ -60,7 +79,7 @@ pub fn wrap_tcp_with(
             h.write(out).is_ok()
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let Ok(len) = u16::try_from(segment.len()) else {
+            let Ok(len) = u16::try_from(tcp_len) else {
                 return false;
             };
             let h = Ipv6Header {
@@ -80,7 +99,6 @@ pub fn wrap_tcp_with(
         out.clear();
         return false;
     }
-    out.extend_from_slice(segment);
     true
 }
 

@@ -61,7 +61,7 @@ pub use net::{
     NetStack, OutboxLimits, OutboxStats, SegmentWriter, TcpListener, TcpStream, WeakNetStack,
 };
 pub use stack::{
-    ConnKey, Counters, IpFields, ListenerId, MAX_REPLIES, Stack, StackConfig, StackError,
+    Checksum, ConnKey, Counters, IpFields, ListenerId, MAX_REPLIES, Stack, StackConfig, StackError,
     StackEvent, StrayHandler, Transmit,
 };
 pub use tap::{Direction, Tap};

@@ -57,6 +57,28 @@ pub trait SegmentWriter: Send + Sync + 'static {
         let _ = ip;
         self.write_segment(src, dst, segment);
     }
+
+    /// Sends a super-segment ([`crate::Transmit::segment_size`]): one
+    /// header for segments of `segment_size` octets of payload, which a
+    /// link with TCP segmentation offload cuts itself (its checksum field
+    /// holds the pseudo-header's sum for that). The stack makes them only
+    /// with [`crate::StackConfig::max_segment`] set. By default it is cut
+    /// here ([`vtcp_wire::tso::split`], each piece checksummed) and each
+    /// piece goes to [`SegmentWriter::write_segment_with`].
+    fn write_super_segment(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        ip: IpFields,
+        segment: &[u8],
+        segment_size: usize,
+    ) {
+        let pseudo = vtcp_wire::checksum::PseudoHeader::new(src, dst);
+        let mut scratch = vec![0u8; 60 + segment_size.min(segment.len())];
+        let _ = vtcp_wire::tso::split(segment, segment_size, pseudo.as_ref(), &mut scratch, |s| {
+            self.write_segment_with(src, dst, ip, s);
+        });
+    }
 }
 
 impl<F> SegmentWriter for F
@@ -148,6 +170,8 @@ struct Outgoing {
     src: IpAddr,
     dst: IpAddr,
     ip: IpFields,
+    /// A super-segment's [`crate::Transmit::segment_size`].
+    segment_size: Option<usize>,
     bytes: Vec<u8>,
 }
 
@@ -199,8 +223,10 @@ impl Outbox {
         }
     }
 
-    /// Queues a copy of `segment` (the caller checked for room).
-    fn push(&mut self, src: IpAddr, dst: IpAddr, ip: IpFields, segment: &[u8]) {
+    /// Queues a copy of the segment `t` says `scratch` holds (the caller
+    /// checked for room).
+    fn push(&mut self, t: &crate::Transmit, scratch: &[u8]) {
+        let segment = &scratch[..t.len];
         let mut bytes = match self.spare.pop() {
             Some(b) => {
                 self.spare_bytes -= b.capacity();
@@ -213,9 +239,10 @@ impl Outbox {
         self.segments += 1;
         self.bytes += segment.len();
         self.queue.push(Outgoing {
-            src,
-            dst,
-            ip,
+            src: t.src,
+            dst: t.dst,
+            ip: t.ip,
+            segment_size: t.segment_size,
             bytes,
         });
     }
@@ -307,7 +334,13 @@ impl Output {
             drop(ob);
             for chunk in batch.chunks_mut(WRITTEN_CHUNK) {
                 for o in chunk.iter() {
-                    self.writer.write_segment_with(o.src, o.dst, o.ip, &o.bytes);
+                    match o.segment_size {
+                        Some(size) => {
+                            self.writer
+                                .write_super_segment(o.src, o.dst, o.ip, &o.bytes, size);
+                        }
+                        None => self.writer.write_segment_with(o.src, o.dst, o.ip, &o.bytes),
+                    }
                 }
                 let mut ob = self.lock();
                 ob.written(chunk);
@@ -377,12 +410,9 @@ impl Inner {
             let Some(t) = self.stack.poll_transmit(now, &mut self.scratch) else {
                 break;
             };
-            outbox.get_or_insert_with(|| out.lock()).push(
-                t.src,
-                t.dst,
-                t.ip,
-                &self.scratch[..t.len],
-            );
+            outbox
+                .get_or_insert_with(|| out.lock())
+                .push(&t, &self.scratch);
         }
         let writer = outbox.is_some_and(|mut o| {
             out.full.store(o.is_full(), Ordering::Relaxed);
@@ -544,10 +574,24 @@ impl Shared {
         &self,
         packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8])>,
     ) {
+        self.handle_packets_checked(
+            packets
+                .into_iter()
+                .map(|(src, dst, segment)| (src, dst, segment, crate::Checksum::Unchecked)),
+        );
+    }
+
+    /// [`Shared::handle_packets`], each segment's checksum verified or
+    /// not as it says.
+    pub(crate) fn handle_packets_checked<'p>(
+        &self,
+        packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8], crate::Checksum)>,
+    ) {
         let now = self.now();
         let mut g = self.lock();
-        for (src, dst, segment) in packets {
-            g.stack.handle_packet(now, src, dst, segment);
+        for (src, dst, segment, checksum) in packets {
+            g.stack
+                .handle_packet_checked(now, src, dst, segment, checksum);
         }
         self.release(g, now);
     }
@@ -787,6 +831,18 @@ impl NetStack {
         packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8])>,
     ) {
         self.shared().handle_packets(packets);
+    }
+
+    /// [`NetStack::handle_packets`] with each segment's [`crate::Checksum`]:
+    /// those `Verified` (by the caller, which summed them to coalesce
+    /// them, or by the link that vouches for them) are taken as they are
+    /// ([`Stack::handle_verified_packet`]), the others verified by the
+    /// stack as always.
+    pub fn handle_packets_checked<'p>(
+        &self,
+        packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8], crate::Checksum)>,
+    ) {
+        self.shared().handle_packets_checked(packets);
     }
 
     /// What the outbox holds now and has done so far; its `full` counts

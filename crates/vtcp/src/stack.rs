@@ -98,6 +98,14 @@ pub struct Transmit {
     pub ip: IpFields,
     /// Length of the segment written into the buffer.
     pub len: usize,
+    /// `Some(n)` for a super-segment (only with
+    /// [`StackConfig::max_segment`] set): it stands for several segments
+    /// of `n` octets of payload (the last one shorter), which the link
+    /// cuts it into (TCP segmentation offload; [`vtcp_wire::tso::split`]
+    /// in software). Its checksum field holds the pseudo-header's sum,
+    /// not complemented, as Linux's `CHECKSUM_PARTIAL` wants it: each
+    /// segment's checksum is completed over its own header and payload.
+    pub segment_size: Option<usize>,
 }
 
 /// The IP header fields of a segment besides its addresses: its
@@ -198,6 +206,21 @@ impl From<StackError> for std::io::Error {
         };
         Self::new(kind, e)
     }
+}
+
+/// Whether the TCP checksum of a segment handed to the stack is still to
+/// be verified ([`Stack::handle_verified_packet`],
+/// [`crate::NetStack::handle_packets_checked`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Checksum {
+    /// The stack verifies it (when [`StackConfig::checksums`] is on) and
+    /// drops the segment if it is wrong, as [`Stack::handle_packet`].
+    #[default]
+    Unchecked,
+    /// The caller verified it, or its link vouches for it (a virtio-net
+    /// header's DATA_VALID, or NEEDS_CSUM on a packet the kernel made
+    /// itself): the stack takes the segment as it is.
+    Verified,
 }
 
 /// Counters over the whole stack, as `netstat -s` gives them.
@@ -323,6 +346,15 @@ pub struct StackConfig {
     /// default 1500, `ConnConfig::mss`'s 1460 stays 1460 over IPv4 and is
     /// 1440 over IPv6. `vtcp-tun` lowers it to its device's MTU.
     pub mtu: u16,
+    /// The largest TCP segment, header included, the link takes for
+    /// cutting into MSS-sized segments itself (TCP segmentation offload):
+    /// a connection with several full segments of new data to send hands
+    /// them out as one super-segment of up to this many octets
+    /// ([`Transmit::segment_size`], [`vtcp_conn::Conn::poll_transmit_super`]).
+    /// At most 65,515 over IPv4 (its total length field) and 65,535 over
+    /// IPv6, and the caller's buffer. 0, the default: one segment at a
+    /// time. `vtcp-tun` sets it on a device with TSO.
+    pub max_segment: usize,
 }
 
 /// The least MSS [`StackConfig::mtu`] leaves a connection.
@@ -338,6 +370,7 @@ impl Default for StackConfig {
             cookie_key: rand::random(),
             isn_key: rand::random(),
             mtu: 1500,
+            max_segment: 0,
         }
     }
 }
@@ -564,11 +597,14 @@ impl Stack {
 
     /// Takes in a segment this stack offered to its stray handler
     /// ([`Stack::set_strays`]) and nobody claimed: as
-    /// [`Stack::handle_packet`] does, without offering it again, and
+    /// [`Stack::handle_verified_packet`] does (its checksum was checked,
+    /// or vouched for, when it came in), without offering it again, and
     /// without counting it in or showing it to the tap a second time.
     pub fn handle_unclaimed(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &[u8]) {
         let strays = self.strays.take();
-        self.handle_segment(now, src, dst, segment, false);
+        // Its checksum was verified (or vouched for) when it first came
+        // in; a segment the IP layer merged may not carry a valid one.
+        self.handle_segment(now, src, dst, segment, Checksum::Verified, false);
         self.strays = strays;
     }
 
@@ -962,25 +998,56 @@ impl Stack {
 
     /// Takes in one TCP segment that arrived from `src` for `dst`.
     pub fn handle_packet(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &[u8]) {
+        self.handle_packet_checked(now, src, dst, segment, Checksum::Unchecked);
+    }
+
+    /// Takes in one TCP segment whose checksum the caller has verified
+    /// (or that its link vouches for): [`Stack::handle_packet`] without
+    /// the stack's own verification, so that a segment the IP layer has
+    /// already summed (to coalesce it with others, say) is not summed
+    /// twice. Its checksum field is not looked at, and may hold anything
+    /// (a partial sum, the field of the first of the segments it was
+    /// merged from).
+    pub fn handle_verified_packet(
+        &mut self,
+        now: Duration,
+        src: IpAddr,
+        dst: IpAddr,
+        segment: &[u8],
+    ) {
+        self.handle_packet_checked(now, src, dst, segment, Checksum::Verified);
+    }
+
+    /// [`Stack::handle_packet`] or [`Stack::handle_verified_packet`], as
+    /// `checksum` says.
+    pub(crate) fn handle_packet_checked(
+        &mut self,
+        now: Duration,
+        src: IpAddr,
+        dst: IpAddr,
+        segment: &[u8],
+        checksum: Checksum,
+    ) {
         self.counters.segments_in += 1;
         if let Some(tap) = self.tap.as_mut() {
             tap.packet(now, Direction::In, src, dst, segment);
         }
-        self.handle_segment(now, src, dst, segment, true);
+        self.handle_segment(now, src, dst, segment, checksum, true);
     }
 
-    /// [`Stack::handle_packet`] past the counting and the tap; `first`:
-    /// the segment is new to this stack (not one back unclaimed), so a
-    /// RST counts in.
+    /// [`Stack::handle_packet_checked`] past the counting and the tap;
+    /// `first`: the segment is new to this stack (not one back
+    /// unclaimed), so a RST counts in.
     fn handle_segment(
         &mut self,
         now: Duration,
         src: IpAddr,
         dst: IpAddr,
         segment: &[u8],
+        checksum: Checksum,
         first: bool,
     ) {
-        if self.cfg.checksums {
+        if self.cfg.checksums && checksum == Checksum::Unchecked {
             match PseudoHeader::new(src, dst) {
                 Some(p) if verify_tcp_checksum(&p, segment) => {}
                 _ => {
@@ -1295,7 +1362,7 @@ impl Stack {
             let out = buf.get_mut(..len)?;
             out.copy_from_slice(bytes);
             self.replies.pop_front();
-            return Some(self.finish(now, (src, dst, ip), out));
+            return Some(self.finish(now, (src, dst, ip), out, 1));
         }
         while let Some(slot) = self.dirty.front().copied() {
             // A slot freed (and perhaps reused) since it was queued is
@@ -1305,7 +1372,13 @@ impl Stack {
                 self.turn = 0;
                 continue;
             };
-            if let Some(len) = e.conn.poll_transmit(now, buf) {
+            // RFC 791's total length (RFC 8200's payload length) bounds a
+            // super-segment with its IP header.
+            let max_segment = match e.key.local {
+                SocketAddr::V4(_) => self.cfg.max_segment.min(65_515),
+                SocketAddr::V6(_) => self.cfg.max_segment.min(65_535),
+            };
+            if let Some(w) = e.conn.poll_transmit_super(now, buf, max_segment) {
                 let to = (
                     e.key.local.ip(),
                     e.key.remote.ip(),
@@ -1323,7 +1396,9 @@ impl Stack {
                         self.dirty.rotate_left(1);
                     }
                 }
-                return Some(self.finish(now, to, &mut buf[..len]));
+                let mut t = self.finish(now, to, &mut buf[..w.len], w.segments);
+                t.segment_size = w.is_super().then_some(w.segment_size);
+                return Some(t);
             }
             e.dirty = false;
             self.dirty.pop_front();
@@ -1347,27 +1422,36 @@ impl Stack {
     }
 
     /// Checksums, taps and counts a segment going to `to` (source,
-    /// destination, IP fields).
+    /// destination, IP fields) that stands for `segments` segments: a
+    /// super-segment gets the pseudo-header's sum only
+    /// ([`Transmit::segment_size`]).
     fn finish(
         &mut self,
         now: Duration,
         (src, dst, ip): (IpAddr, IpAddr, IpFields),
         segment: &mut [u8],
+        segments: usize,
     ) -> Transmit {
         if self.cfg.checksums
             && let Some(p) = PseudoHeader::new(src, dst)
         {
-            fill_tcp_checksum(&p, segment);
+            if segments > 1 {
+                let sum = p.sum(segment.len());
+                SegmentView::new_unchecked(&mut *segment).set_checksum(sum);
+            } else {
+                fill_tcp_checksum(&p, segment);
+            }
         }
         if let Some(tap) = self.tap.as_mut() {
             tap.packet(now, Direction::Out, src, dst, segment);
         }
-        self.counters.segments_out += 1;
+        self.counters.segments_out += segments as u64;
         Transmit {
             src,
             dst,
             ip,
             len: segment.len(),
+            segment_size: None,
         }
     }
 

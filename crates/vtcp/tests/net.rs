@@ -613,3 +613,72 @@ fn set_ttl_reaches_the_writer_with_every_later_segment() {
         );
     });
 }
+
+/// Stacks that make super-segments (`StackConfig::max_segment`) on a
+/// writer that cannot take them: the writer's default cuts each into
+/// checksummed segments of the MSS, and 4 MiB each way arrive intact, with
+/// no bad checksum and no segment larger than the MSS on the "wire".
+#[test]
+fn super_segments_are_cut_for_a_writer_without_tso() {
+    within_a_minute(|| {
+        let largest = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::clone(&largest);
+        let tso = || {
+            let mut c = config(|_| {});
+            c.max_segment = 65_535;
+            c
+        };
+        let (a, b) =
+            NetStack::back_to_back((tso(), A.into()), (tso(), B.into()), move |_, _, s| {
+                seen.fetch_max(s.len(), Ordering::Relaxed);
+                true
+            })
+            .unwrap();
+        // What the stack hands its writer, before the cut.
+        let handed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tapped = Arc::clone(&handed);
+        a.set_tap(Some(Box::new(move |_, dir, _, _, s: &[u8]| {
+            if dir == vtcp::Direction::Out {
+                tapped.fetch_max(s.len(), Ordering::Relaxed);
+            }
+        })));
+        let listener = TcpListener::bind(&b, at_b(9)).unwrap();
+        let data = pattern(4 << 20);
+        let client = TcpStream::connect(&a, at_b(9)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        let sends: Vec<_> = [(c2, data.clone()), (s2, data.clone())]
+            .into_iter()
+            .map(|(mut w, d)| {
+                thread::spawn(move || {
+                    w.write_all(&d).unwrap();
+                    w.shutdown(Shutdown::Write).unwrap();
+                })
+            })
+            .collect();
+        for mut r in [&client, &server] {
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).unwrap();
+            assert!(got == data, "{} of {} octets intact", got.len(), data.len());
+        }
+        for s in sends {
+            s.join().unwrap();
+        }
+        assert_eq!(a.counters().bad_checksums + b.counters().bad_checksums, 0);
+        let mss = 1448;
+        let largest = largest.load(Ordering::Relaxed);
+        assert!(
+            largest <= 60 + mss,
+            "a {largest}-octet segment for an MSS of {mss}"
+        );
+        let handed = handed.load(Ordering::Relaxed);
+        assert!(
+            handed > 4 * mss,
+            "super-segments of {handed} octets were made"
+        );
+        assert!(
+            a.counters().segments_out > data.len() as u64 / mss as u64,
+            "each cut segment counted"
+        );
+    });
+}

@@ -114,6 +114,13 @@ fn bad_checksums_are_dropped_and_counted() {
     assert_eq!(net.server.counters().bad_checksums, 1);
     assert_eq!(net.server.connections(), 0);
     assert!(one_reply(&mut net.server, net.now).is_none());
+    // The same octets as a segment the caller verified (as an IP layer
+    // that coalesces segments does): taken, its checksum field unread.
+    net.server
+        .handle_verified_packet(net.now, CLIENT.into(), SERVER.into(), &bytes);
+    assert_eq!(net.server.counters().bad_checksums, 1);
+    assert_eq!(net.server.connections(), 1);
+    assert!(one_reply(&mut net.server, net.now).is_some());
 }
 
 #[test]

@@ -218,13 +218,16 @@ pub(crate) struct Recovery {
     /// the highest octet sent before it, no loss probe is scheduled; the
     /// RTO, backing off, is the only timer of the flight.
     rto_recovery_until: Option<Seq>,
-    /// Delivery-rate estimation's running totals.
-    rates: Rates,
+    /// Delivery-rate estimation's running totals: kept for a controller
+    /// that paces (the one that hears rate samples), out of line, so that
+    /// the others carry a pointer for them (issue 22).
+    rates: Option<Box<Rates>>,
 }
 
 impl Recovery {
-    /// Nothing lost, nothing resent; sequence numbers start at `iss`.
-    pub(crate) fn new(iss: Seq) -> Self {
+    /// Nothing lost, nothing resent; sequence numbers start at `iss`;
+    /// delivery rates estimated when the controller `paces`.
+    pub(crate) fn new(iss: Seq, paces: bool) -> Self {
         Self {
             recover: None,
             dup_acks: 0,
@@ -238,7 +241,7 @@ impl Recovery {
             tlp: Tlp::default(),
             undo: Undo::default(),
             rto_recovery_until: None,
-            rates: Rates::default(),
+            rates: paces.then(Box::default),
         }
     }
 
@@ -324,7 +327,7 @@ impl Recovery {
 
     /// The latest delivery-rate sample, octets per second.
     pub(crate) fn latest_rate(&self) -> Option<u64> {
-        self.rates.latest_rate()
+        self.rates.as_ref().and_then(|r| r.latest_rate())
     }
 
     // ----- Sending -----
@@ -344,10 +347,15 @@ impl Recovery {
         tsval: Option<u32>,
     ) {
         if link.log_on() {
-            let tx = link.rates_on().then(|| {
-                let in_flight = self.log_in_flight(link.snd.flight());
-                self.rates.on_send(link.now, in_flight, len)
-            });
+            debug_assert_eq!(self.rates.is_some(), link.rates_on());
+            let in_flight = link
+                .rates_on()
+                .then(|| self.log_in_flight(link.snd.flight()));
+            let tx = self
+                .rates
+                .as_deref_mut()
+                .zip(in_flight)
+                .map(|(rates, in_flight)| rates.on_send(link.now, in_flight, len));
             self.sent.on_sent(seq, len, link.now, tx);
         }
         if resent {
@@ -361,8 +369,11 @@ impl Recovery {
     /// (draft-cheng-iccrg-delivery-rate-estimation §3.5.2), unless lost
     /// data waits to go again.
     pub(crate) fn on_app_limited(&mut self, flight: usize) {
-        if self.sent.lost_bytes() == 0 {
-            self.rates.on_app_limited(self.log_in_flight(flight));
+        let in_flight = self.log_in_flight(flight);
+        if self.sent.lost_bytes() == 0
+            && let Some(rates) = self.rates.as_deref_mut()
+        {
+            rates.on_app_limited(in_flight);
         }
     }
 
@@ -719,14 +730,19 @@ impl Recovery {
         if octets == 0 && newly_lost == 0 {
             return;
         }
-        self.rates.on_lost(newly_lost);
-        let rs = self.rates.on_ack(
+        let in_flight = self.log_in_flight(link.snd.flight());
+        let recovering = self.in_recovery() || self.rto_recovery_until.is_some();
+        let Some(rates) = self.rates.as_deref_mut() else {
+            return;
+        };
+        rates.on_lost(newly_lost);
+        let rs = rates.on_ack(
             link.now,
             octets,
             delivered.newest,
             newly_lost,
-            self.log_in_flight(link.snd.flight()),
-            self.in_recovery() || self.rto_recovery_until.is_some(),
+            in_flight,
+            recovering,
         );
         link.cc.on_rate_sample(&rs, link.now);
     }
@@ -785,7 +801,10 @@ impl Recovery {
         let buf = &mut link.snd.buf;
         buf.clear_sacks();
         buf.rewind_to(buf.una());
-        self.rates.on_lost(self.pipe_of(link) as u64);
+        let pipe = self.pipe_of(link) as u64;
+        if let Some(rates) = self.rates.as_deref_mut() {
+            rates.on_lost(pipe);
+        }
         self.sent.on_timeout();
         self.rto_recovery_until = Some(link.snd.max);
         self.forget_probe(link);
@@ -817,7 +836,7 @@ mod tests {
         let mut cc = crate::Congestion::NewReno.build(MSS, vtcp_cc::InitialWindow::Rfc6928, 0);
         let mut timers = TimerTable::default();
         let rto = RtoEstimator::new(vtcp_rto::RtoConfig::default());
-        let mut r = Recovery::new(iss);
+        let mut r = Recovery::new(iss, false);
         let una = snd.una();
         let mut ack = |r: &mut Recovery, snd: &mut SendSide, cc: &mut Controller, ack: Seq| {
             let mut link = Link {

@@ -26,6 +26,10 @@ pub(crate) struct Trace {
     pub(crate) now: Duration,
     /// The TSval of the latest segment [`Trace::expect`] checked.
     pub(crate) last_tsval: Option<u32>,
+    /// The largest segment the link takes (TSO): 0, one at a time.
+    pub(crate) max_segment: usize,
+    /// What the latest segment taken stands for.
+    pub(crate) last_written: Option<vtcp_conn::Written>,
 }
 
 fn num(s: &str) -> Option<u32> {
@@ -183,6 +187,8 @@ impl Trace {
             cfg: Some(cfg),
             now: Duration::ZERO,
             last_tsval: None,
+            max_segment: 0,
+            last_written: None,
         }
     }
 
@@ -241,8 +247,10 @@ impl Trace {
     pub(crate) fn take(&mut self) -> Option<Vec<u8>> {
         let now = self.now;
         let mut buf = vec![0u8; 70_000];
-        let n = self.conn().poll_transmit(now, &mut buf)?;
-        Some(buf[..n].to_vec())
+        let max = self.max_segment;
+        let w = self.conn().poll_transmit_super(now, &mut buf, max)?;
+        self.last_written = Some(w);
+        Some(buf[..w.len].to_vec())
     }
 
     /// Checks that the next segment sent now is `text`, field for field.

@@ -292,17 +292,19 @@ impl Handoff {
                 // Verified: its checksum was checked (or vouched for) when
                 // it came in, and a segment the IP layer merged may not
                 // carry a valid one.
+                // Counted before it is handed over, so that whoever sees
+                // its effects sees it counted.
                 let claimed = nets[k].with_stack(|stack, now| {
                     let mine = stack.conn(key).is_some();
                     if mine {
+                        self.counts[s.from]
+                            .handed_off
+                            .fetch_add(1, Ordering::Relaxed);
                         stack.handle_verified_packet(now, src, dst, seg);
                     }
                     mine
                 });
                 if claimed == Some(true) {
-                    self.counts[s.from]
-                        .handed_off
-                        .fetch_add(1, Ordering::Relaxed);
                     return;
                 }
             }

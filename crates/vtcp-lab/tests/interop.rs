@@ -910,13 +910,23 @@ fn shard_connect(shards: &vtcp_tun::Shards, to: SocketAddr) -> vtcp::TcpStream {
 
 /// Two queues, a stack on each (`vtcp_tun::Shards`): 64 MiB from the
 /// kernel to a listener on both shards and 64 MiB from vtcp to the
-/// kernel, over IPv4 and IPv6, intact by SHA-256, and nothing reset.
+/// kernel, over IPv4 and IPv6, intact by SHA-256, and nothing reset; on
+/// a plain device and with offloads (IFF_VNET_HDR: the kernel's
+/// super-segments in, vtcp's TSO out, on each queue).
 #[test]
-fn two_queues_move_sixty_four_mib_each_way_over_ipv4_and_ipv6() {
-    if !lab_here("two_queues_move_sixty_four_mib_each_way_over_ipv4_and_ipv6") {
+fn two_queues_move_sixty_four_mib_each_way_over_ipv4_and_ipv6_with_and_without_offloads() {
+    if !lab_here(
+        "two_queues_move_sixty_four_mib_each_way_over_ipv4_and_ipv6_with_and_without_offloads",
+    ) {
         return;
     }
-    let (shards, ns) = vtcp_lab::bench::tun_shards(false, 2).expect("a two-queue device");
+    for offload in [false, true] {
+        two_queues_both_ways(offload);
+    }
+}
+
+fn two_queues_both_ways(offload: bool) {
+    let (shards, ns) = vtcp_lab::bench::tun_shards(offload, 2).expect("a two-queue device");
     assert_eq!(shards.len(), 2);
     for (k_ip, v_ip) in [(KERNEL_V4, PEER_V4), (KERNEL_V6, PEER_V6)] {
         let l = vtcp_tun::ShardListener::bind(&shards, SocketAddr::new(v_ip, 7701)).unwrap();
@@ -933,6 +943,10 @@ fn two_queues_move_sixty_four_mib_each_way_over_ipv4_and_ipv6() {
         assert_eq!(receiver.join().unwrap(), (64 * MIB, sum), "vtcp to kernel");
     }
     let c = vtcp_tun::ShardCounters::sum(&shards.counters());
+    eprintln!(
+        "two queues, offloads {offload}: {} strays handed off, {} segments merged, {} super-segments out",
+        c.handed_off, c.driver.gro_merged, c.driver.super_segments_out
+    );
     assert_eq!(c.stack.bad_checksums, 0, "{c:?}");
     assert_eq!(c.stack.rsts_out, 0, "{c:?}");
     assert_eq!(c.strays_dropped, 0, "{c:?}");

@@ -169,8 +169,14 @@ fuzz_target!(|input: (bool, u16, [(u8, u32); 2], Vec<Op>)| {
             let seg = Segment::parse(&buf[..w.len]).expect("we emit valid segments");
             let mss = conn.send_mss().max(1) as usize;
             assert!(w.segment_size <= mss && w.segment_size <= seg.data_len().max(1));
-            assert_eq!(w.segments, seg.data_len().div_ceil(w.segment_size.max(1)).max(1));
-            assert!(w.segments == 1 || w.len <= max_segment, "{w:?} over {max_segment}");
+            assert_eq!(
+                w.segments,
+                seg.data_len().div_ceil(w.segment_size.max(1)).max(1)
+            );
+            assert!(
+                w.segments == 1 || w.len <= max_segment,
+                "{w:?} over {max_segment}"
+            );
         }
         while conn.poll_event().is_some() {}
         assert!(conn.snd_una().before_eq(conn.snd_nxt()), "{conn:?}");

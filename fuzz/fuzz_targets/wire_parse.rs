@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
         let v = SegmentView::new_checked(piece).expect("a piece has a valid header");
         let whole = SegmentView::new_checked(data).expect("cut from a valid segment");
         assert_eq!(v.seq(), whole.seq() + payload.len() as u32);
-        assert!(size == 0 || v.payload().len() <= size || v.payload().len() == whole.payload().len());
+        assert!(
+            size == 0 || v.payload().len() <= size || v.payload().len() == whole.payload().len()
+        );
         payload.extend_from_slice(v.payload());
     });
     if cut.is_ok() {

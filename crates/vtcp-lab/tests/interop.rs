@@ -487,7 +487,16 @@ fn the_tun_driver_answers_pings_and_serves() {
     let mut got = [0u8; 21];
     v.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"over the plain driver");
-    let c = driver.counters();
+    // The driver counts a packet out once the device's write returns, and
+    // the kernel may answer inside that write: on a busy machine the
+    // writer thread can still be on its way back from the SYN-ACK's write
+    // when the data arrives. Wait (bounded) for the count.
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut c = driver.counters();
+    while c.packets_out < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        c = driver.counters();
+    }
     assert_eq!(c.echo_replies, 1, "{c:?}");
     assert!(c.segments_in >= 3 && c.packets_out >= 2, "{c:?}");
 }

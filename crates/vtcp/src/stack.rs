@@ -5,6 +5,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use siphasher::sip::SipHasher24;
@@ -128,6 +129,15 @@ impl IpFields {
         Self {
             hop_limit: cfg.hop_limit,
             traffic_class: cfg.traffic_class,
+        }
+    }
+
+    /// The fields `conn` goes with now (its configuration's, or what
+    /// [`Conn::set_hop_limit`] and [`Conn::set_traffic_class`] made them).
+    pub fn of_conn(conn: &Conn) -> Self {
+        Self {
+            hop_limit: conn.hop_limit(),
+            traffic_class: conn.traffic_class(),
         }
     }
 }
@@ -500,6 +510,12 @@ pub struct Stack {
     next_port: u32,
     /// Sees every segment in and out ([`Stack::set_tap`]).
     tap: Option<Box<dyn Tap>>,
+    /// The configuration the last connection over IPv4 (`[0]`) and over
+    /// IPv6 (`[1]`) was made with (their MSS differ): each new
+    /// connection shares it when `StackConfig::conn_config` made it alike
+    /// ([`Conn::share_config`]), so that idle connections hold one
+    /// `ConnConfig` between them, not one each.
+    shared_config: [Option<Arc<ConnConfig>>; 2],
 }
 
 impl Stack {
@@ -525,6 +541,7 @@ impl Stack {
             timers: BinaryHeap::new(),
             next_port: 0,
             tap: None,
+            shared_config: [None, None],
         }
     }
 
@@ -716,9 +733,11 @@ impl Stack {
         owned: bool,
     ) {
         self.counters.connections_opened += 1;
+        let mut conn = Box::new(conn);
+        conn.share_config(&mut self.shared_config[usize::from(key.local.is_ipv6())]);
         let slot = self.conns.insert(Entry {
             key,
-            conn: Box::new(conn),
+            conn,
             listener,
             owned,
             generation: 0,
@@ -1264,7 +1283,7 @@ impl Stack {
                 let to = (
                     e.key.local.ip(),
                     e.key.remote.ip(),
-                    IpFields::of(e.conn.config()),
+                    IpFields::of_conn(&e.conn),
                 );
                 // Round robin, [`TURN`] segments at a time: the connection
                 // then goes to the back of the queue (still dirty), so

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use siphasher::sip::SipHasher24;
 use vtcp_buf::RecvBuf;
-use vtcp_rto::{RtoConfig, RtoEstimator};
+use vtcp_rto::{RtoConfig, RtoState};
 use vtcp_seq::Seq;
 use vtcp_wire::{Flags, OptionValues, Options, SackBlocks, Segment, TcpOption, Timestamp};
 
@@ -46,7 +46,9 @@ pub struct Conn {
     /// What the handshake settled.
     opts: Negotiated,
     // Timers and recovery.
-    rto: RtoEstimator,
+    /// SRTT, RTTVAR and the RTO (RFC 6298); their bounds are read from
+    /// `cfg` ([`rto_config`]), not kept a second time.
+    rto: RtoState,
     cc: Controller,
     retries: u32,
     timers: TimerTable,
@@ -132,6 +134,19 @@ fn isn_hash(isn: IsnSource, ends: &Endpoints) -> u32 {
     }
 }
 
+/// The RTO's bounds and clock granularity (RFC 6298 §2.1, §2.4, §2.5)
+/// from the configuration: made on each use, so that no connection keeps
+/// a copy of what its configuration holds.
+#[inline]
+pub(crate) fn rto_config(cfg: &ConnConfig) -> RtoConfig {
+    let mut c = RtoConfig::default();
+    c.initial = cfg.initial_rto;
+    c.min = cfg.min_rto;
+    c.max = cfg.max_rto;
+    c.granularity = cfg.min_rto_variance;
+    c
+}
+
 fn isn_for(isn: IsnSource, f: u32, now: Duration) -> Seq {
     match isn {
         IsnSource::Fixed(seq) => seq,
@@ -153,12 +168,7 @@ impl Conn {
             traffic_class: cfg.traffic_class,
             nodelay: cfg.nodelay,
         };
-        let mut rto_config = RtoConfig::default();
-        rto_config.initial = cfg.initial_rto;
-        rto_config.min = cfg.min_rto;
-        rto_config.max = cfg.max_rto;
-        rto_config.granularity = cfg.min_rto_variance;
-        let rto = RtoEstimator::new(rto_config);
+        let rto = RtoState::new(&rto_config(&cfg));
         let rcv_wscale = cfg.window_scale();
         let ts_offset = f.rotate_left(13);
         let opts = Negotiated::new(
@@ -545,7 +555,7 @@ impl Conn {
         let mut s = self.stats.to_stats();
         s.srtt = self.rto.srtt();
         s.rttvar = self.rto.rttvar();
-        s.rto = self.rto.rto();
+        s.rto = self.rto.rto(&rto_config(&self.cfg));
         s.cwnd = self.recovery.send_window(&self.cc, self.opts.sack_ok);
         s.ssthresh = self.cc.ssthresh();
         s.bytes_in_flight = self.flight();
@@ -836,12 +846,12 @@ impl Conn {
         self.stats.add(Rare::Rtos, 1);
         crate::trace_event!(
             DEBUG,
-            rto = ?self.rto.rto(),
+            rto = ?self.rto.rto(&rto_config(&self.cfg)),
             retries = self.retries,
             snd_una = self.snd.una().0,
             "retransmission timeout"
         );
-        self.rto.backoff();
+        self.rto.backoff(&rto_config(&self.cfg));
         let loss = match self.state {
             State::SynSent | State::SynReceived if !self.snd.syn_acked => {
                 self.syn_needed = true;
@@ -1027,7 +1037,7 @@ impl Conn {
             self.snd.syn_acked = true;
             self.timers.stop(Timer::Rto);
             self.retries = 0;
-            if !self.rto.ack_received(seg.ack, now) && self.opts.ts_ok {
+            if !self.rto.ack_received(seg.ack, now, &rto_config(&self.cfg)) && self.opts.ts_ok {
                 self.sample_ts_rtt(v);
             }
             self.snd.wl2 = seg.ack;
@@ -1334,7 +1344,7 @@ impl Conn {
                 self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
                 self.snd.wl1 = seg.seq;
                 self.snd.wl2 = ack;
-                if !self.rto.ack_received(ack, now) && self.opts.ts_ok {
+                if !self.rto.ack_received(ack, now, &rto_config(&self.cfg)) && self.opts.ts_ok {
                     self.sample_ts_rtt(v);
                 }
                 self.establish();
@@ -1435,7 +1445,7 @@ impl Conn {
         self.retries = 0;
         self.stats.bytes_acked += data_acked as u64;
         // RTT: timestamps on every ACK, else one segment at a time (Karn).
-        let timed = self.rto.ack_received(ack, now);
+        let timed = self.rto.ack_received(ack, now, &rto_config(&self.cfg));
         if !timed && self.opts.ts_ok {
             self.sample_ts_rtt(v);
         }
@@ -1447,7 +1457,8 @@ impl Conn {
             self.timers.stop(Timer::Rto);
             self.unacked_since = None;
         } else {
-            self.timers.set(Timer::Rto, now + self.rto.rto());
+            self.timers
+                .set(Timer::Rto, now + self.rto.rto(&rto_config(&self.cfg)));
             self.unacked_since = Some(now);
         }
         if self.snd.buf.una() != before && self.state.can_send_data() {
@@ -1482,6 +1493,7 @@ impl Conn {
             now: self.now,
             mss: self.opts.smss,
             rto: &self.rto,
+            cfg: &self.cfg,
             sack,
             rack: sack && self.cfg.rack_tlp,
             paces: self.paces,
@@ -1498,8 +1510,11 @@ impl Conn {
                 // RFC 7323 Appendix G: one sample per ACK, weighted by the
                 // ACKs expected per RTT.
                 let per_rtt = (self.cc.send_window() / (2 * self.opts.smss.max(1))).max(1);
-                self.rto
-                    .sample_weighted(Duration::from_millis(u64::from(rtt_ms.max(1))), per_rtt);
+                self.rto.sample_weighted(
+                    Duration::from_millis(u64::from(rtt_ms.max(1))),
+                    per_rtt,
+                    &rto_config(&self.cfg),
+                );
             }
         }
     }
@@ -1555,7 +1570,8 @@ impl Conn {
         self.stats.add(Rare::TlpProbes, 1);
         crate::trace_event!(TRACE, "tail loss probe");
         self.timers.stop(Timer::Tlp);
-        self.timers.set(Timer::Rto, self.now + self.rto.rto());
+        self.timers
+            .set(Timer::Rto, self.now + self.rto.rto(&rto_config(&self.cfg)));
         Some(plan)
     }
 
@@ -1935,7 +1951,8 @@ impl Conn {
                 } else {
                     self.rto.invalidate_timing();
                 }
-                self.timers.set(Timer::Rto, now + self.rto.rto());
+                self.timers
+                    .set(Timer::Rto, now + self.rto.rto(&rto_config(&self.cfg)));
                 return Some(Plan {
                     flags,
                     seq: self.snd.iss,
@@ -2058,7 +2075,8 @@ impl Conn {
         self.rto.invalidate_timing();
         let end = seq + len as u32;
         if !self.timers.is_armed(Timer::Rto) {
-            self.timers.set(Timer::Rto, self.now + self.rto.rto());
+            self.timers
+                .set(Timer::Rto, self.now + self.rto.rto(&rto_config(&self.cfg)));
         }
         let mut flags = Flags::ACK;
         if end == self.snd.buf.tail() {
@@ -2106,7 +2124,8 @@ impl Conn {
             self.persist_backoff = (self.persist_backoff + 1).min(10);
             self.timers.set(
                 Timer::Persist,
-                now + (self.rto.rto() * (1 << self.persist_backoff.min(6))).min(self.cfg.max_rto),
+                now + (self.rto.rto(&rto_config(&self.cfg)) * (1 << self.persist_backoff.min(6)))
+                    .min(self.cfg.max_rto),
             );
             let seq = self.snd.buf.nxt();
             self.snd.probe_end = Some(seq + 1);
@@ -2168,7 +2187,8 @@ impl Conn {
             if self.flight() == 0 && !self.timers.is_armed(Timer::Persist) {
                 // A zero window to probe, or a small one held back by SWS
                 // avoidance: come back after an RTO.
-                self.timers.set(Timer::Persist, now + self.rto.rto());
+                self.timers
+                    .set(Timer::Persist, now + self.rto.rto(&rto_config(&self.cfg)));
             }
             return None;
         }
@@ -2222,7 +2242,8 @@ impl Conn {
             self.rto.start_timing(seq, now);
         }
         if !self.timers.is_armed(Timer::Rto) {
-            self.timers.set(Timer::Rto, now + self.rto.rto());
+            self.timers
+                .set(Timer::Rto, now + self.rto.rto(&rto_config(&self.cfg)));
         }
         // RFC 8985 §7.2 restarts the probe timer after each new segment;
         // like Linux, which does it once per burst (tcp_write_xmit), this
@@ -2243,12 +2264,13 @@ mod size {
     /// The struct of an idle connection does not grow back (issue 22:
     /// 1888 octets before the rare counters, the delivery-rate totals and
     /// the timers' `Option`s went, 1512 before the configuration was
-    /// shared; the rest of the budget is in docs/performance.md). Not
+    /// shared, 1280 before the RTO bounds were read from it; the rest of
+    /// the budget is in docs/performance.md). Not
     /// timed: a size is the same on every run.
     #[test]
     fn a_connection_stays_within_its_budget() {
         assert!(
-            size_of::<super::Conn>() <= 1280,
+            size_of::<super::Conn>() <= 1216,
             "Conn is {} octets",
             size_of::<super::Conn>()
         );

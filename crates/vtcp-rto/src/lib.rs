@@ -83,10 +83,113 @@ struct Timed {
     sent_at: Duration,
 }
 
-/// SRTT, RTTVAR and RTO of one connection (RFC 6298).
+/// SRTT, RTTVAR and RTO of one connection (RFC 6298), with its
+/// configuration: [`RtoState`] and the [`RtoConfig`] it is read with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtoEstimator {
     config: RtoConfig,
+    state: RtoState,
+}
+
+impl RtoEstimator {
+    /// An estimator before any sample: RTO is `config.initial` (clamped).
+    pub fn new(config: RtoConfig) -> Self {
+        Self {
+            config,
+            state: RtoState::new(&config),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RtoConfig {
+        &self.config
+    }
+
+    /// The estimate, without its configuration.
+    pub fn state(&self) -> &RtoState {
+        &self.state
+    }
+
+    /// The current retransmission timeout, backoff included, within
+    /// `[min, max]`.
+    pub fn rto(&self) -> Duration {
+        self.state.rto(&self.config)
+    }
+
+    /// Smoothed RTT; `None` before the first sample.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.state.srtt()
+    }
+
+    /// RTT variation; zero before the first sample.
+    pub fn rttvar(&self) -> Duration {
+        self.state.rttvar()
+    }
+
+    /// Timeouts since the last RTT sample.
+    pub fn backoffs(&self) -> u32 {
+        self.state.backoffs()
+    }
+
+    /// Starts timing the segment that begins at `seq`, sent at `now`,
+    /// unless a segment is being timed already (one measurement at a time).
+    pub fn start_timing(&mut self, seq: Seq, now: Duration) {
+        self.state.start_timing(seq, now);
+    }
+
+    /// A segment is being timed.
+    pub fn is_timing(&self) -> bool {
+        self.state.is_timing()
+    }
+
+    /// An acknowledgment up to `ack` arrived at `now`. When it covers the
+    /// timed segment, takes the sample and returns `true`.
+    pub fn ack_received(&mut self, ack: Seq, now: Duration) -> bool {
+        self.state.ack_received(ack, now, &self.config)
+    }
+
+    /// Karn's algorithm (RFC 6298 §3): the timed segment was retransmitted,
+    /// so its acknowledgment would be ambiguous; stop timing it.
+    pub fn invalidate_timing(&mut self) {
+        self.state.invalidate_timing();
+    }
+
+    /// Takes one RTT measurement (RFC 6298 §2.2–2.3) and recomputes RTO.
+    /// A sample also ends any backoff (§5.7).
+    pub fn sample(&mut self, rtt: Duration) {
+        self.state.sample_weighted(rtt, 1, &self.config);
+    }
+
+    /// Takes a measurement from timestamps on one of `expected_samples` ACKs
+    /// per RTT (RFC 7323 Appendix G): the gains ⅛ and ¼ are divided by
+    /// `expected_samples` so that SRTT and RTTVAR move per RTT as if one
+    /// sample had been taken. `expected_samples` of 0 counts as 1.
+    pub fn sample_weighted(&mut self, rtt: Duration, expected_samples: u32) {
+        self.state
+            .sample_weighted(rtt, expected_samples, &self.config);
+    }
+
+    /// The retransmission timer expired (RFC 6298 §5.5): RTO doubles, up to
+    /// the maximum. The timed segment will be retransmitted, so it is no
+    /// longer timed (Karn).
+    pub fn backoff(&mut self) {
+        self.state.backoff(&self.config);
+    }
+
+    /// Forgets SRTT and RTTVAR, as after many backoffs (RFC 6298 §5
+    /// note on re-initialising): the next sample counts as the first.
+    pub fn reset(&mut self) {
+        self.state = RtoState::new(&self.config);
+    }
+}
+
+/// SRTT, RTTVAR and RTO of one connection (RFC 6298) without the bounds
+/// they are read with: each call that needs them takes the [`RtoConfig`],
+/// so that a connection that keeps its bounds elsewhere (a configuration
+/// many connections share) does not hold a copy of them. Given the same
+/// configuration on every call, it behaves as [`RtoEstimator`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RtoState {
     /// Smoothed RTT in nanoseconds; `None` before the first sample.
     srtt: Option<u64>,
     /// RTT variation in nanoseconds.
@@ -103,11 +206,10 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-impl RtoEstimator {
-    /// An estimator before any sample: RTO is `config.initial` (clamped).
-    pub fn new(config: RtoConfig) -> Self {
+impl RtoState {
+    /// An estimate before any sample: RTO is `config.initial` (clamped).
+    pub fn new(config: &RtoConfig) -> Self {
         Self {
-            config,
             srtt: None,
             rttvar: 0,
             base_rto: config.initial,
@@ -116,17 +218,13 @@ impl RtoEstimator {
         }
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &RtoConfig {
-        &self.config
-    }
-
     /// The current retransmission timeout, backoff included, within
-    /// `[min, max]`.
-    pub fn rto(&self) -> Duration {
+    /// `[config.min, config.max]`.
+    #[inline]
+    pub fn rto(&self, config: &RtoConfig) -> Duration {
         // RFC 6298 §2.4 then §5.5: the bounded RTO is what doubles.
-        let max = self.config.max.max(self.config.min);
-        let bounded = self.base_rto.clamp(self.config.min, max);
+        let max = config.max.max(config.min);
+        let bounded = self.base_rto.clamp(config.min, max);
         let factor = 1u32.checked_shl(self.backoffs).unwrap_or(u32::MAX);
         bounded
             .checked_mul(factor)
@@ -164,11 +262,11 @@ impl RtoEstimator {
 
     /// An acknowledgment up to `ack` arrived at `now`. When it covers the
     /// timed segment, takes the sample and returns `true`.
-    pub fn ack_received(&mut self, ack: Seq, now: Duration) -> bool {
+    pub fn ack_received(&mut self, ack: Seq, now: Duration, config: &RtoConfig) -> bool {
         match self.timed {
             Some(t) if ack.after(t.seq) => {
                 self.timed = None;
-                self.sample(now.saturating_sub(t.sent_at));
+                self.sample_weighted(now.saturating_sub(t.sent_at), 1, config);
                 true
             }
             _ => false,
@@ -181,17 +279,9 @@ impl RtoEstimator {
         self.timed = None;
     }
 
-    /// Takes one RTT measurement (RFC 6298 §2.2–2.3) and recomputes RTO.
-    /// A sample also ends any backoff (§5.7).
-    pub fn sample(&mut self, rtt: Duration) {
-        self.sample_weighted(rtt, 1);
-    }
-
     /// Takes a measurement from timestamps on one of `expected_samples` ACKs
-    /// per RTT (RFC 7323 Appendix G): the gains ⅛ and ¼ are divided by
-    /// `expected_samples` so that SRTT and RTTVAR move per RTT as if one
-    /// sample had been taken. `expected_samples` of 0 counts as 1.
-    pub fn sample_weighted(&mut self, rtt: Duration, expected_samples: u32) {
+    /// per RTT (RFC 7323 Appendix G), as [`RtoEstimator::sample_weighted`].
+    pub fn sample_weighted(&mut self, rtt: Duration, expected_samples: u32, config: &RtoConfig) {
         let r = nanos(rtt);
         let n = u64::from(expected_samples.max(1));
         match self.srtt {
@@ -213,32 +303,26 @@ impl RtoEstimator {
                 );
             }
         }
-        self.recompute();
+        self.recompute(config);
         self.backoffs = 0;
     }
 
     /// RTO = SRTT + max(G, 4·RTTVAR) (§2.3); the clamp is applied by
-    /// [`RtoEstimator::rto`].
-    fn recompute(&mut self) {
+    /// [`RtoState::rto`].
+    fn recompute(&mut self, config: &RtoConfig) {
         let srtt = self.srtt.unwrap_or(0);
-        let var = nanos(self.config.granularity).max(self.rttvar.saturating_mul(4));
+        let var = nanos(config.granularity).max(self.rttvar.saturating_mul(4));
         self.base_rto = Duration::from_nanos(srtt.saturating_add(var));
     }
 
     /// The retransmission timer expired (RFC 6298 §5.5): RTO doubles, up to
     /// the maximum. The timed segment will be retransmitted, so it is no
     /// longer timed (Karn).
-    pub fn backoff(&mut self) {
-        if self.rto() < self.config.max {
+    pub fn backoff(&mut self, config: &RtoConfig) {
+        if self.rto(config) < config.max {
             self.backoffs = self.backoffs.saturating_add(1);
         }
         self.timed = None;
-    }
-
-    /// Forgets SRTT and RTTVAR, as after many backoffs (RFC 6298 §5
-    /// note on re-initialising): the next sample counts as the first.
-    pub fn reset(&mut self) {
-        *self = Self::new(self.config);
     }
 }
 

@@ -52,11 +52,11 @@ mod undo;
 
 use std::time::Duration;
 
-use vtcp_rto::RtoEstimator;
+use vtcp_rto::RtoState;
 use vtcp_seq::Seq;
 use vtcp_wire::SackBlock;
 
-use crate::config::Controller;
+use crate::config::{ConnConfig, Controller};
 use crate::rate::Rates;
 use crate::send::SendSide;
 use crate::timer::{Timer, TimerTable};
@@ -87,7 +87,9 @@ pub(crate) struct Link<'a> {
     pub(crate) mss: u32,
     /// The RTT estimator: the smoothed RTT (RACK's reordering window, the
     /// probe timeout) and the RTO (restarted for a probe).
-    pub(crate) rto: &'a RtoEstimator,
+    pub(crate) rto: &'a RtoState,
+    /// The configuration, for the RTO's bounds ([`Link::rto`]).
+    pub(crate) cfg: &'a ConnConfig,
     /// SACK was negotiated.
     pub(crate) sack: bool,
     /// RACK-TLP runs: SACK was negotiated and the configuration asks for
@@ -98,6 +100,11 @@ pub(crate) struct Link<'a> {
 }
 
 impl Link<'_> {
+    /// The RTO now (RFC 6298), backoff included.
+    pub(crate) fn rto(&self) -> Duration {
+        self.rto.rto(&crate::conn::rto_config(self.cfg))
+    }
+
     /// Delivery rates are estimated: for a controller that paces (BBR).
     /// The others neither pay for the snapshots nor hear samples.
     #[inline]
@@ -835,7 +842,8 @@ mod tests {
         snd.max = snd.nxt;
         let mut cc = crate::Congestion::NewReno.build(MSS, vtcp_cc::InitialWindow::Rfc6928, 0);
         let mut timers = TimerTable::default();
-        let rto = RtoEstimator::new(vtcp_rto::RtoConfig::default());
+        let cfg = ConnConfig::default();
+        let rto = RtoState::new(&crate::conn::rto_config(&cfg));
         let mut r = Recovery::new(iss, false);
         let una = snd.una();
         let mut ack = |r: &mut Recovery, snd: &mut SendSide, cc: &mut Controller, ack: Seq| {
@@ -846,6 +854,7 @@ mod tests {
                 now: Duration::ZERO,
                 mss: MSS,
                 rto: &rto,
+                cfg: &cfg,
                 sack: false,
                 rack: false,
                 paces: false,

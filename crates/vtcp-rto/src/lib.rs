@@ -74,15 +74,6 @@ impl Default for RtoConfig {
     }
 }
 
-/// The segment being timed (one at a time, RFC 6298 §3 note).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Timed {
-    /// The sequence number whose acknowledgment ends the measurement: the
-    /// timed segment's first octet. Any ACK beyond it covers the segment.
-    seq: Seq,
-    sent_at: Duration,
-}
-
 /// SRTT, RTTVAR and RTO of one connection (RFC 6298), with its
 /// configuration: [`RtoState`] and the [`RtoConfig`] it is read with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,31 +181,46 @@ impl RtoEstimator {
 /// configuration on every call, it behaves as [`RtoEstimator`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtoState {
-    /// Smoothed RTT in nanoseconds; `None` before the first sample.
-    srtt: Option<u64>,
+    /// Smoothed RTT in nanoseconds; [`NONE`] before the first sample.
+    /// (Times are `u64` nanoseconds with a sentinel rather than
+    /// `Option<Duration>`s, at half the room: exact below 584 years.)
+    srtt: u64,
     /// RTT variation in nanoseconds.
     rttvar: u64,
-    /// The RTO computed from the last sample, before backoff.
-    base_rto: Duration,
+    /// The RTO computed from the last sample, before backoff, in
+    /// nanoseconds.
+    base_rto: u64,
     /// Consecutive timeouts since the last sample: RTO is
     /// `base_rto · 2^backoffs`, clamped.
     backoffs: u32,
-    timed: Option<Timed>,
+    /// The timed segment's first octet (RFC 6298 §3 note), when
+    /// `timed_at` is not [`NONE`].
+    timed_seq: Seq,
+    /// When the timed segment was sent, in nanoseconds; [`NONE`]: no
+    /// segment is timed.
+    timed_at: u64,
 }
 
+/// No value: no SRTT yet, no segment timed.
+const NONE: u64 = u64::MAX;
+
+/// `d` in nanoseconds: exact below 584 years, and never [`NONE`].
 fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    u64::try_from(d.as_nanos())
+        .unwrap_or(NONE - 1)
+        .min(NONE - 1)
 }
 
 impl RtoState {
     /// An estimate before any sample: RTO is `config.initial` (clamped).
     pub fn new(config: &RtoConfig) -> Self {
         Self {
-            srtt: None,
+            srtt: NONE,
             rttvar: 0,
-            base_rto: config.initial,
+            base_rto: nanos(config.initial),
             backoffs: 0,
-            timed: None,
+            timed_seq: Seq(0),
+            timed_at: NONE,
         }
     }
 
@@ -224,7 +230,7 @@ impl RtoState {
     pub fn rto(&self, config: &RtoConfig) -> Duration {
         // RFC 6298 §2.4 then §5.5: the bounded RTO is what doubles.
         let max = config.max.max(config.min);
-        let bounded = self.base_rto.clamp(config.min, max);
+        let bounded = Duration::from_nanos(self.base_rto).clamp(config.min, max);
         let factor = 1u32.checked_shl(self.backoffs).unwrap_or(u32::MAX);
         bounded
             .checked_mul(factor)
@@ -234,7 +240,7 @@ impl RtoState {
 
     /// Smoothed RTT; `None` before the first sample.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt.map(Duration::from_nanos)
+        (self.srtt != NONE).then(|| Duration::from_nanos(self.srtt))
     }
 
     /// RTT variation; zero before the first sample.
@@ -250,33 +256,39 @@ impl RtoState {
     /// Starts timing the segment that begins at `seq`, sent at `now`,
     /// unless a segment is being timed already (one measurement at a time).
     pub fn start_timing(&mut self, seq: Seq, now: Duration) {
-        if self.timed.is_none() {
-            self.timed = Some(Timed { seq, sent_at: now });
+        if !self.is_timing() {
+            (self.timed_seq, self.timed_at) = (seq, nanos(now));
         }
     }
 
     /// A segment is being timed.
     pub fn is_timing(&self) -> bool {
-        self.timed.is_some()
+        self.timed_at != NONE
     }
 
     /// An acknowledgment up to `ack` arrived at `now`. When it covers the
     /// timed segment, takes the sample and returns `true`.
     pub fn ack_received(&mut self, ack: Seq, now: Duration, config: &RtoConfig) -> bool {
-        match self.timed {
-            Some(t) if ack.after(t.seq) => {
-                self.timed = None;
-                self.sample_weighted(now.saturating_sub(t.sent_at), 1, config);
-                true
-            }
-            _ => false,
+        if self.is_timing() && ack.after(self.timed_seq) {
+            let sent_at = Duration::from_nanos(self.timed_at);
+            self.stop_timing();
+            self.sample_weighted(now.saturating_sub(sent_at), 1, config);
+            true
+        } else {
+            false
         }
     }
 
     /// Karn's algorithm (RFC 6298 §3): the timed segment was retransmitted,
     /// so its acknowledgment would be ambiguous; stop timing it.
     pub fn invalidate_timing(&mut self) {
-        self.timed = None;
+        self.stop_timing();
+    }
+
+    /// No segment timed (its sequence number cleared too, so that equal
+    /// estimates compare equal).
+    fn stop_timing(&mut self) {
+        (self.timed_seq, self.timed_at) = (Seq(0), NONE);
     }
 
     /// Takes a measurement from timestamps on one of `expected_samples` ACKs
@@ -284,10 +296,10 @@ impl RtoState {
     pub fn sample_weighted(&mut self, rtt: Duration, expected_samples: u32, config: &RtoConfig) {
         let r = nanos(rtt);
         let n = u64::from(expected_samples.max(1));
-        match self.srtt {
+        match (self.srtt != NONE).then_some(self.srtt) {
             None => {
                 // §2.2: the first measurement.
-                self.srtt = Some(r);
+                self.srtt = r;
                 self.rttvar = r / 2;
             }
             Some(srtt) => {
@@ -298,9 +310,8 @@ impl RtoState {
                 self.rttvar = ((rttvar * u128::from(4 * n - 1) + u128::from(delta))
                     / u128::from(4 * n)) as u64;
                 let srtt = u128::from(srtt);
-                self.srtt = Some(
-                    ((srtt * u128::from(8 * n - 1) + u128::from(r)) / u128::from(8 * n)) as u64,
-                );
+                self.srtt =
+                    ((srtt * u128::from(8 * n - 1) + u128::from(r)) / u128::from(8 * n)) as u64;
             }
         }
         self.recompute(config);
@@ -310,9 +321,9 @@ impl RtoState {
     /// RTO = SRTT + max(G, 4·RTTVAR) (§2.3); the clamp is applied by
     /// [`RtoState::rto`].
     fn recompute(&mut self, config: &RtoConfig) {
-        let srtt = self.srtt.unwrap_or(0);
+        let srtt = if self.srtt == NONE { 0 } else { self.srtt };
         let var = nanos(config.granularity).max(self.rttvar.saturating_mul(4));
-        self.base_rto = Duration::from_nanos(srtt.saturating_add(var));
+        self.base_rto = srtt.saturating_add(var);
     }
 
     /// The retransmission timer expired (RFC 6298 §5.5): RTO doubles, up to
@@ -322,7 +333,7 @@ impl RtoState {
         if self.rto(config) < config.max {
             self.backoffs = self.backoffs.saturating_add(1);
         }
-        self.timed = None;
+        self.stop_timing();
     }
 }
 

@@ -28,6 +28,16 @@ use crate::types::{
 const MAX_HEADER: usize = 60;
 /// RFC 7323 §5.5: TS.Recent older than 24 days is invalid.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+/// `unacked_since` when nothing is unacknowledged.
+const NOT_SENT: u64 = u64::MAX;
+
+/// `d` in nanoseconds: exact below 584 years, and never [`NOT_SENT`].
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(NOT_SENT - 1)
+        .min(NOT_SENT - 1)
+}
+
 /// RFC 5961 §7: challenge ACKs per second at most.
 const CHALLENGE_ACKS_PER_SEC: u32 = 10;
 
@@ -63,14 +73,18 @@ pub struct Conn {
     paces: bool,
     persist_backoff: u32,
     keepalive_probes: u32,
-    last_heard: Duration,
-    unacked_since: Option<Duration>,
+    /// When the oldest unacknowledged data was first sent, for RFC
+    /// 5482's user timeout: nanoseconds, [`NOT_SENT`] with nothing
+    /// unacknowledged (issue 22: half an `Option<Duration>`).
+    unacked_since: u64,
     syn_needed: bool,
     /// A reset is owed.
     rst_needed: Option<Reset>,
     keepalive_needed: bool,
     probe_needed: bool,
-    challenge_window: (Duration, u32),
+    /// RFC 5961 §7's window: when it began (nanoseconds) and the
+    /// challenge ACKs sent in it.
+    challenge_window: (u64, u32),
     now: Duration,
     events: EventQueue,
     close_reason: Option<CloseReason>,
@@ -199,13 +213,12 @@ impl Conn {
             paces,
             persist_backoff: 0,
             keepalive_probes: 0,
-            last_heard: now,
-            unacked_since: None,
+            unacked_since: NOT_SENT,
             syn_needed: false,
             rst_needed: None,
             keepalive_needed: false,
             probe_needed: false,
-            challenge_window: (now, 0),
+            challenge_window: (nanos(now), 0),
             now,
             events: EventQueue::default(),
             close_reason: None,
@@ -347,8 +360,7 @@ impl Conn {
         self.snd.max_wnd = self.snd.wnd;
         self.snd.wl1 = seg.seq;
         self.snd.wl2 = seg.ack;
-        self.rcv.syn_data = seg.payload.to_vec();
-        self.last_heard = now;
+        self.rcv.syn_data = seg.payload.into();
     }
 
     /// The send MSS from the peer's MSS option (RFC 9293 §3.7.1).
@@ -836,7 +848,7 @@ impl Conn {
         let user_timeout = self
             .cfg
             .user_timeout
-            .zip(self.unacked_since)
+            .zip((self.unacked_since != NOT_SENT).then(|| Duration::from_nanos(self.unacked_since)))
             .is_some_and(|(limit, since)| now.saturating_sub(since) >= limit);
         if self.retries > self.cfg.max_retries || user_timeout {
             self.rst_needed = self.state.is_synchronized().then_some(Reset::Ours);
@@ -1102,8 +1114,10 @@ impl Conn {
     /// RFC 5961 §7: at most a few challenge ACKs a second.
     fn challenge_ack(&mut self) {
         let now = self.now;
-        if now.saturating_sub(self.challenge_window.0) >= Duration::from_secs(1) {
-            self.challenge_window = (now, 0);
+        if now.saturating_sub(Duration::from_nanos(self.challenge_window.0))
+            >= Duration::from_secs(1)
+        {
+            self.challenge_window = (nanos(now), 0);
         }
         if self.challenge_window.1 < CHALLENGE_ACKS_PER_SEC {
             self.challenge_window.1 += 1;
@@ -1211,7 +1225,6 @@ impl Conn {
             }
             return;
         }
-        self.last_heard = now;
         self.arm_keepalive(now);
         // Second: RST (RFC 5961 §3.2).
         if seg.flags.contains(Flags::RST) {
@@ -1455,11 +1468,11 @@ impl Conn {
         // RFC 6298 §5.2–5.3.
         if self.flight() == 0 {
             self.timers.stop(Timer::Rto);
-            self.unacked_since = None;
+            self.unacked_since = NOT_SENT;
         } else {
             self.timers
                 .set(Timer::Rto, now + self.rto.rto(&rto_config(&self.cfg)));
-            self.unacked_since = Some(now);
+            self.unacked_since = nanos(now);
         }
         if self.snd.buf.una() != before && self.state.can_send_data() {
             self.push_event(Event::Writable);
@@ -2253,8 +2266,8 @@ impl Conn {
         if !self.timers.is_armed(Timer::Tlp) || self.flight() <= 2 * self.opts.smss as usize {
             self.arm_tlp();
         }
-        if self.unacked_since.is_none() {
-            self.unacked_since = Some(now);
+        if self.unacked_since == NOT_SENT {
+            self.unacked_since = nanos(now);
         }
     }
 }
@@ -2267,13 +2280,14 @@ mod size {
     /// shared, 1280 before the RTO bounds were read from it, 1216 before
     /// PRR's state and the undo episode were boxed, 1160 before the
     /// receive buffer's recent SACK offsets were, 1096 before the RTT
-    /// estimators' times were nanoseconds in `u64`s; the rest of the
-    /// budget is in docs/performance.md). Not timed: a size is the same on
+    /// estimators' times were nanoseconds in `u64`s, 1048 before RACK's
+    /// and the connection's own were too; the rest of the budget is in
+    /// docs/performance.md). Not timed: a size is the same on
     /// every run.
     #[test]
     fn a_connection_stays_within_its_budget() {
         assert!(
-            size_of::<super::Conn>() <= 1048,
+            size_of::<super::Conn>() <= 984,
             "Conn is {} octets",
             size_of::<super::Conn>()
         );

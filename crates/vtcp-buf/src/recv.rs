@@ -1,5 +1,7 @@
 //! The receive buffer: reassembly, SACK and D-SACK.
 
+use alloc::boxed::Box;
+
 use vtcp_seq::Seq;
 use vtcp_wire::{SackBlock, SackBlocks};
 
@@ -41,11 +43,26 @@ pub struct RecvBuf {
     ooo: RangeSet,
     max_ooo_ranges: usize,
     /// Offsets inside recently received out-of-order blocks, most recent
-    /// first (RFC 2018 §4).
-    recent: [u64; RECENT],
-    recent_len: usize,
+    /// first (RFC 2018 §4): allocated at the first segment that arrives
+    /// out of order and kept from then on (a connection that saw loss or
+    /// reordering once is likely to again), so that a buffer that only
+    /// ever took data in order carries a pointer, not 72 bytes (issue 22).
+    recent: Option<Box<Recent>>,
     /// A duplicate to report once (RFC 2883).
     dsack: Option<SackBlock>,
+}
+
+/// [`RecvBuf`]'s most recently received out-of-order offsets.
+#[derive(Clone, Debug, Default)]
+struct Recent {
+    offsets: [u64; RECENT],
+    len: usize,
+}
+
+impl Recent {
+    fn offsets(&self) -> &[u64] {
+        &self.offsets[..self.len]
+    }
 }
 
 impl RecvBuf {
@@ -78,8 +95,7 @@ impl RecvBuf {
             nxt: 0,
             ooo: RangeSet::default(),
             max_ooo_ranges: max_ooo_ranges.max(1),
-            recent: [0; RECENT],
-            recent_len: 0,
+            recent: None,
             dsack: None,
         }
     }
@@ -154,10 +170,11 @@ impl RecvBuf {
     }
 
     fn note_recent(&mut self, offset: u64) {
-        let keep = self.recent_len.min(RECENT - 1);
-        self.recent.copy_within(0..keep, 1);
-        self.recent[0] = offset;
-        self.recent_len = keep + 1;
+        let recent = self.recent.get_or_insert_with(Box::default);
+        let keep = recent.len.min(RECENT - 1);
+        recent.offsets.copy_within(0..keep, 1);
+        recent.offsets[0] = offset;
+        recent.len = keep + 1;
     }
 
     /// Some SACK block is to be reported: data held out of order, or a
@@ -190,7 +207,10 @@ impl RecvBuf {
         }
         let mut chosen: [(u64, u64); 4] = [(0, 0); 4];
         let mut n = 0;
-        let recent = self.recent[..self.recent_len]
+        let recent = self
+            .recent
+            .as_deref()
+            .map_or(&[][..], Recent::offsets)
             .iter()
             .filter_map(|&o| self.ooo.containing(o));
         for range in recent.chain(self.ooo.iter()) {
@@ -285,7 +305,9 @@ impl RecvBuf {
         }
         self.nxt += n;
         self.read = self.nxt;
-        self.recent_len = 0;
+        if let Some(recent) = self.recent.as_deref_mut() {
+            recent.len = 0;
+        }
         self.dsack = None;
         true
     }

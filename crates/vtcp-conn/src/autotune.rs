@@ -31,12 +31,23 @@ pub(crate) struct RcvAutoTune {
     space: usize,
     /// Octets drained in total when the current round trip began.
     drained_at_start: u64,
-    /// When it began.
-    started: Duration,
+    /// When it began, in nanoseconds (a `Duration` takes twice the room:
+    /// issue 22).
+    started: u64,
     /// Octets drained in total.
     drained: u64,
-    /// The receiver's RTT estimate (from timestamps it sees echoed).
-    rtt: Option<Duration>,
+    /// The receiver's RTT estimate (from timestamps it sees echoed), in
+    /// nanoseconds; [`NO_RTT`] before the first.
+    rtt: u64,
+}
+
+/// No RTT estimate yet: no sample is that long (they are milliseconds
+/// from a 32-bit timestamp difference).
+const NO_RTT: u64 = u64::MAX;
+
+/// `d` in nanoseconds, exactly for anything under 584 years.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
 }
 
 impl RcvAutoTune {
@@ -49,9 +60,9 @@ impl RcvAutoTune {
             max,
             space: limit.min(INITIAL_SPACE),
             drained_at_start: 0,
-            started: now,
+            started: nanos(now),
             drained: 0,
-            rtt: None,
+            rtt: NO_RTT,
         }
     }
 
@@ -71,11 +82,18 @@ impl RcvAutoTune {
     /// segment that carried data), kept as Linux does: the smallest of the
     /// recent ones, smoothed toward new ones.
     pub(crate) fn on_rtt_sample(&mut self, rtt: Duration) {
-        self.rtt = Some(match self.rtt {
+        // The same `Duration` arithmetic as ever (its division rounds
+        // seconds and nanoseconds apart), only stored narrower.
+        self.rtt = nanos(match self.rtt() {
             None => rtt,
             Some(old) if rtt < old => rtt,
             Some(old) => (old * 7 + rtt) / 8,
         });
+        debug_assert_ne!(self.rtt, NO_RTT);
+    }
+
+    fn rtt(&self) -> Option<Duration> {
+        (self.rtt != NO_RTT).then(|| Duration::from_nanos(self.rtt))
     }
 
     /// The application drained `n` octets at `now`; `fallback_rtt` is the
@@ -91,15 +109,15 @@ impl RcvAutoTune {
         if self.limit >= self.max {
             return false;
         }
-        let Some(rtt) = self.rtt.or(fallback_rtt) else {
+        let Some(rtt) = self.rtt().or(fallback_rtt) else {
             return false;
         };
-        if now.saturating_sub(self.started) < rtt {
+        if now.saturating_sub(Duration::from_nanos(self.started)) < rtt {
             return false;
         }
         let copied = (self.drained - self.drained_at_start) as usize;
         self.drained_at_start = self.drained;
-        self.started = now;
+        self.started = nanos(now);
         if copied <= self.space {
             return false;
         }

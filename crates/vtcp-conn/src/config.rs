@@ -370,6 +370,59 @@ pub struct ConnConfig {
     pub isn: IsnSource,
 }
 
+/// Who a connection is: the fields of a [`ConnConfig`] that are each
+/// connection's own, apart from the policy that many connections share
+/// behind one `Arc` ([`crate::Conn::connect_shared`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Endpoints {
+    /// Our address, as metadata (the ISN hash binds it).
+    pub local_addr: Option<IpAddr>,
+    /// The peer's address, as metadata.
+    pub remote_addr: Option<IpAddr>,
+    /// Our port.
+    pub local_port: u16,
+    /// The peer's port.
+    pub remote_port: u16,
+    /// A fixed initial sequence number for this connection alone (a SYN
+    /// cookie's, a TIME-WAIT reopening's), in place of the shared
+    /// configuration's [`ConnConfig::isn`]. Used when the connection is
+    /// made, not kept.
+    pub isn: Option<Seq>,
+}
+
+impl Endpoints {
+    /// The four addresses and ports, no fixed ISN.
+    pub fn new(
+        local_addr: Option<IpAddr>,
+        local_port: u16,
+        remote_addr: Option<IpAddr>,
+        remote_port: u16,
+    ) -> Self {
+        Self {
+            local_addr,
+            remote_addr,
+            local_port,
+            remote_port,
+            isn: None,
+        }
+    }
+
+    /// `cfg`'s addresses and ports (and its ISN, if fixed).
+    pub fn of(cfg: &ConnConfig) -> Self {
+        Self {
+            local_addr: cfg.local_addr,
+            remote_addr: cfg.remote_addr,
+            local_port: cfg.local_port,
+            remote_port: cfg.remote_port,
+            isn: match cfg.isn {
+                IsnSource::Fixed(seq) => Some(seq),
+                IsnSource::Rfc6528 { .. } => None,
+            },
+        }
+    }
+}
+
 impl ConnConfig {
     /// What this configuration is willing to use of the SYN options:
     /// our side of every negotiation ([`vtcp_wire::OptionValues::agree`]).
@@ -379,6 +432,91 @@ impl ConnConfig {
             sack: self.enable_sack,
             timestamps: self.enable_timestamps,
         }
+    }
+
+    /// Whether `other` sets every field but the addresses and ports as
+    /// this one does, so that the connections of both may share one
+    /// configuration ([`Endpoints`] holds what differs). A user's
+    /// controller ([`Congestion::Custom`]) is never taken for another's.
+    /// Every field is named, so that a new one cannot be forgotten here.
+    pub fn same_policy(&self, other: &Self) -> bool {
+        let Self {
+            local_addr: _,
+            remote_addr: _,
+            local_port: _,
+            remote_port: _,
+            hop_limit,
+            traffic_class,
+            mss,
+            no_window_scaling,
+            enable_timestamps,
+            enable_sack,
+            rack_tlp,
+            congestion,
+            initial_window,
+            require_timestamps,
+            keepalive,
+            send_buffer,
+            recv_buffer,
+            auto_tune,
+            nodelay,
+            delayed_ack,
+            time_wait,
+            rst_challenge,
+            syn_challenge,
+            drop_syn_fin,
+            time_wait_ignores_rst,
+            time_wait_reopen,
+            accept_unadvertised_room,
+            initial_recv_window,
+            syn_option_order,
+            min_rto,
+            min_rto_variance,
+            max_rto,
+            initial_rto,
+            max_retries,
+            user_timeout,
+            isn,
+        } = self;
+        let same_cc = matches!(
+            (congestion, &other.congestion),
+            (Congestion::NewReno, Congestion::NewReno)
+                | (Congestion::HighSpeed, Congestion::HighSpeed)
+                | (Congestion::Cubic, Congestion::Cubic)
+                | (Congestion::Bbr, Congestion::Bbr)
+        );
+        same_cc
+            && *hop_limit == other.hop_limit
+            && *traffic_class == other.traffic_class
+            && *mss == other.mss
+            && *no_window_scaling == other.no_window_scaling
+            && *enable_timestamps == other.enable_timestamps
+            && *enable_sack == other.enable_sack
+            && *rack_tlp == other.rack_tlp
+            && *initial_window == other.initial_window
+            && *require_timestamps == other.require_timestamps
+            && *keepalive == other.keepalive
+            && *send_buffer == other.send_buffer
+            && *recv_buffer == other.recv_buffer
+            && *auto_tune == other.auto_tune
+            && *nodelay == other.nodelay
+            && *delayed_ack == other.delayed_ack
+            && *time_wait == other.time_wait
+            && *rst_challenge == other.rst_challenge
+            && *syn_challenge == other.syn_challenge
+            && *drop_syn_fin == other.drop_syn_fin
+            && *time_wait_ignores_rst == other.time_wait_ignores_rst
+            && *time_wait_reopen == other.time_wait_reopen
+            && *accept_unadvertised_room == other.accept_unadvertised_room
+            && *initial_recv_window == other.initial_recv_window
+            && *syn_option_order == other.syn_option_order
+            && *min_rto == other.min_rto
+            && *min_rto_variance == other.min_rto_variance
+            && *max_rto == other.max_rto
+            && *initial_rto == other.initial_rto
+            && *max_retries == other.max_retries
+            && *user_timeout == other.user_timeout
+            && *isn == other.isn
     }
 
     /// The window-scale shift we offer: the least that lets the window

@@ -1,15 +1,19 @@
 //! The connection.
 
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use siphasher::sip::SipHasher24;
 use vtcp_buf::RecvBuf;
-use vtcp_rto::{RtoConfig, RtoEstimator};
+use vtcp_rto::{RtoConfig, RtoState};
 use vtcp_seq::Seq;
 use vtcp_wire::{Flags, OptionValues, Options, SackBlocks, Segment, TcpOption, Timestamp};
 
-use crate::config::{ConnConfig, Controller, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder};
+use crate::config::{
+    ConnConfig, Controller, Endpoints, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder,
+};
 use crate::negotiated::Negotiated;
 use crate::pacing::Pacer;
 use crate::recovery::{AckInfo, Link, Outcome, Recovery, Resend};
@@ -24,12 +28,26 @@ use crate::types::{
 const MAX_HEADER: usize = 60;
 /// RFC 7323 §5.5: TS.Recent older than 24 days is invalid.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+/// `unacked_since` when nothing is unacknowledged.
+const NOT_SENT: u64 = u64::MAX;
+
+/// `d` in nanoseconds: exact below 584 years, and never [`NOT_SENT`].
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(NOT_SENT - 1)
+        .min(NOT_SENT - 1)
+}
+
 /// RFC 5961 §7: challenge ACKs per second at most.
 const CHALLENGE_ACKS_PER_SEC: u32 = 10;
 
 /// One TCP connection.
 pub struct Conn {
-    cfg: ConnConfig,
+    /// The policy: shared by every connection a stack makes alike (its
+    /// addresses, ports and the settings below are not read from it).
+    cfg: Arc<ConnConfig>,
+    /// Who the connection is, and what the application may change on it.
+    own: Own,
     state: State,
     /// The send side's sequence space, window and buffer.
     snd: SendSide,
@@ -38,7 +56,9 @@ pub struct Conn {
     /// What the handshake settled.
     opts: Negotiated,
     // Timers and recovery.
-    rto: RtoEstimator,
+    /// SRTT, RTTVAR and the RTO (RFC 6298); their bounds are read from
+    /// `cfg` ([`rto_config`]), not kept a second time.
+    rto: RtoState,
     cc: Controller,
     retries: u32,
     timers: TimerTable,
@@ -53,25 +73,45 @@ pub struct Conn {
     paces: bool,
     persist_backoff: u32,
     keepalive_probes: u32,
-    last_heard: Duration,
-    unacked_since: Option<Duration>,
+    /// When the oldest unacknowledged data was first sent, for RFC
+    /// 5482's user timeout: nanoseconds, [`NOT_SENT`] with nothing
+    /// unacknowledged (issue 22: half an `Option<Duration>`).
+    unacked_since: u64,
     syn_needed: bool,
     /// A reset is owed.
     rst_needed: Option<Reset>,
     keepalive_needed: bool,
     probe_needed: bool,
-    challenge_window: (Duration, u32),
+    /// RFC 5961 §7's window: when it began (nanoseconds) and the
+    /// challenge ACKs sent in it.
+    challenge_window: (u64, u32),
     now: Duration,
     events: EventQueue,
     close_reason: Option<CloseReason>,
     stats: Counters,
 }
 
+/// What is each connection's own beside its shared configuration: its
+/// addresses and ports, and the settings the application may change on it
+/// ([`Conn::set_nodelay`], [`Conn::set_hop_limit`],
+/// [`Conn::set_traffic_class`]), copied from the configuration when the
+/// connection is made.
+#[derive(Clone, Copy, Debug)]
+struct Own {
+    local_addr: Option<IpAddr>,
+    remote_addr: Option<IpAddr>,
+    local_port: u16,
+    remote_port: u16,
+    hop_limit: Option<u8>,
+    traffic_class: u8,
+    nodelay: bool,
+}
+
 impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conn")
             .field("state", &self.state)
-            .field("ports", &(self.cfg.local_port, self.cfg.remote_port))
+            .field("ports", &(self.own.local_port, self.own.remote_port))
             .field("snd_una", &self.snd_una())
             .field("snd_nxt", &self.snd.nxt)
             .field("rcv_nxt", &self.rcv_nxt())
@@ -83,13 +123,13 @@ impl fmt::Debug for Conn {
 /// for the connection (or the fixed ISN itself). The ISN is M + F, M a
 /// 4 µs timer; the timestamp offset is derived from F too, so one hash
 /// serves both.
-fn isn_hash(cfg: &ConnConfig) -> u32 {
-    match cfg.isn {
+fn isn_hash(isn: IsnSource, ends: &Endpoints) -> u32 {
+    match isn {
         IsnSource::Fixed(seq) => seq.0,
         IsnSource::Rfc6528 { key } => {
             let mut input = [0u8; 36];
             let mut len = 0;
-            for addr in [cfg.local_addr, cfg.remote_addr].into_iter().flatten() {
+            for addr in [ends.local_addr, ends.remote_addr].into_iter().flatten() {
                 len += match addr {
                     std::net::IpAddr::V4(a) => {
                         input[len..len + 4].copy_from_slice(&a.octets());
@@ -101,33 +141,56 @@ fn isn_hash(cfg: &ConnConfig) -> u32 {
                     }
                 };
             }
-            input[len..len + 2].copy_from_slice(&cfg.local_port.to_be_bytes());
-            input[len + 2..len + 4].copy_from_slice(&cfg.remote_port.to_be_bytes());
+            input[len..len + 2].copy_from_slice(&ends.local_port.to_be_bytes());
+            input[len + 2..len + 4].copy_from_slice(&ends.remote_port.to_be_bytes());
             SipHasher24::new_with_key(&key).hash(&input[..len + 4]) as u32
         }
     }
 }
 
-fn isn_for(cfg: &ConnConfig, f: u32, now: Duration) -> Seq {
-    match cfg.isn {
+/// The RTO's bounds and clock granularity (RFC 6298 §2.1, §2.4, §2.5)
+/// from the configuration: made on each use, so that no connection keeps
+/// a copy of what its configuration holds.
+#[inline]
+pub(crate) fn rto_config(cfg: &ConnConfig) -> RtoConfig {
+    let mut c = RtoConfig::default();
+    c.initial = cfg.initial_rto;
+    c.min = cfg.min_rto;
+    c.max = cfg.max_rto;
+    c.granularity = cfg.min_rto_variance;
+    c
+}
+
+fn isn_for(isn: IsnSource, f: u32, now: Duration) -> Seq {
+    match isn {
         IsnSource::Fixed(seq) => seq,
         IsnSource::Rfc6528 { .. } => Seq(((now.as_micros() / 4) as u32).wrapping_add(f)),
     }
 }
 
 impl Conn {
-    fn new_inner(cfg: ConnConfig, now: Duration, state: State) -> Self {
-        let f = isn_hash(&cfg);
-        let iss = isn_for(&cfg, f, now);
-        let mut rto_config = RtoConfig::default();
-        rto_config.initial = cfg.initial_rto;
-        rto_config.min = cfg.min_rto;
-        rto_config.max = cfg.max_rto;
-        rto_config.granularity = cfg.min_rto_variance;
-        let rto = RtoEstimator::new(rto_config);
+    fn new_inner(cfg: Arc<ConnConfig>, ends: Endpoints, now: Duration, state: State) -> Self {
+        let isn = ends.isn.map_or(cfg.isn, IsnSource::Fixed);
+        let f = isn_hash(isn, &ends);
+        let iss = isn_for(isn, f, now);
+        let own = Own {
+            local_addr: ends.local_addr,
+            remote_addr: ends.remote_addr,
+            local_port: ends.local_port,
+            remote_port: ends.remote_port,
+            hop_limit: cfg.hop_limit,
+            traffic_class: cfg.traffic_class,
+            nodelay: cfg.nodelay,
+        };
+        let rto = RtoState::new(&rto_config(&cfg));
         let rcv_wscale = cfg.window_scale();
         let ts_offset = f.rotate_left(13);
-        let opts = Negotiated::new(rcv_wscale, ts_offset, Negotiated::default_mss(&cfg), now);
+        let opts = Negotiated::new(
+            rcv_wscale,
+            ts_offset,
+            Negotiated::default_mss(own.remote_addr),
+            now,
+        );
         let cc = cfg.congestion.build(
             opts.smss,
             cfg.initial_window,
@@ -139,6 +202,7 @@ impl Conn {
             rcv: RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now),
             opts,
             cfg,
+            own,
             state,
             rto,
             cc,
@@ -149,13 +213,12 @@ impl Conn {
             paces,
             persist_backoff: 0,
             keepalive_probes: 0,
-            last_heard: now,
-            unacked_since: None,
+            unacked_since: NOT_SENT,
             syn_needed: false,
             rst_needed: None,
             keepalive_needed: false,
             probe_needed: false,
-            challenge_window: (now, 0),
+            challenge_window: (nanos(now), 0),
             now,
             events: EventQueue::default(),
             close_reason: None,
@@ -166,7 +229,16 @@ impl Conn {
     /// An active open (RFC 9293 §3.10.1): the connection goes to SYN-SENT
     /// and its SYN is ready for [`Conn::poll_transmit`].
     pub fn connect(cfg: ConnConfig, now: Duration) -> Self {
-        let mut c = Self::new_inner(cfg, now, State::SynSent);
+        let ends = Endpoints::of(&cfg);
+        Self::connect_shared(Arc::new(cfg), ends, now)
+    }
+
+    /// [`Conn::connect`] with a configuration shared among connections:
+    /// its addresses and ports (and ISN, if fixed) are ignored for
+    /// `ends`'. What a stack does, so that its connections hold one
+    /// configuration between them.
+    pub fn connect_shared(cfg: Arc<ConnConfig>, ends: Endpoints, now: Duration) -> Self {
+        let mut c = Self::new_inner(cfg, ends, now, State::SynSent);
         c.syn_needed = true;
         c
     }
@@ -174,6 +246,18 @@ impl Conn {
     /// A passive open from a received SYN (RFC 9293 §3.10.7.2): the
     /// connection goes to SYN-RECEIVED with its SYN-ACK ready.
     pub fn accept_syn(cfg: ConnConfig, now: Duration, syn: &[u8]) -> Result<Self, ConnError> {
+        let ends = Endpoints::of(&cfg);
+        Self::accept_syn_shared(Arc::new(cfg), ends, now, syn)
+    }
+
+    /// [`Conn::accept_syn`] with a configuration shared among connections
+    /// (as [`Conn::connect_shared`]).
+    pub fn accept_syn_shared(
+        cfg: Arc<ConnConfig>,
+        ends: Endpoints,
+        now: Duration,
+        syn: &[u8],
+    ) -> Result<Self, ConnError> {
         let seg = Segment::parse(syn)?;
         if !seg.flags.contains(Flags::SYN)
             || seg.flags.intersects(Flags::ACK | Flags::RST)
@@ -182,7 +266,7 @@ impl Conn {
             return Err(ConnError::NotASyn);
         }
         let values = seg.options.values();
-        let mut c = Self::new_inner(cfg, now, State::SynReceived);
+        let mut c = Self::new_inner(cfg, ends, now, State::SynReceived);
         c.rcv.passive = true;
         c.stats.segments_in += 1;
         c.take_peer_syn(&seg, &values, now);
@@ -194,14 +278,28 @@ impl Conn {
     /// ESTABLISHED (what `vtcp-cookie`'s `validate_ack` recovered is in
     /// `handshake`); `initial_data` is what that ACK carried.
     pub fn accept_cookie(
-        mut cfg: ConnConfig,
+        cfg: ConnConfig,
+        now: Duration,
+        handshake: &CookieHandshake,
+        initial_data: &[u8],
+    ) -> Self {
+        let ends = Endpoints::of(&cfg);
+        Self::accept_cookie_shared(Arc::new(cfg), ends, now, handshake, initial_data)
+    }
+
+    /// [`Conn::accept_cookie`] with a configuration shared among
+    /// connections (as [`Conn::connect_shared`]); the ISN is the
+    /// cookie's, whatever `ends` says.
+    pub fn accept_cookie_shared(
+        cfg: Arc<ConnConfig>,
+        mut ends: Endpoints,
         now: Duration,
         handshake: &CookieHandshake,
         initial_data: &[u8],
     ) -> Self {
         let h = handshake;
-        cfg.isn = IsnSource::Fixed(h.local_isn);
-        let mut c = Self::new_inner(cfg, now, State::Established);
+        ends.isn = Some(h.local_isn);
+        let mut c = Self::new_inner(cfg, ends, now, State::Established);
         c.rcv.irs = h.remote_isn;
         c.rcv.buf = RecvBuf::new(c.cfg.recv_buffer, h.remote_isn + 1);
         // The same negotiation as a SYN's, on what the cookie kept of the
@@ -262,14 +360,16 @@ impl Conn {
         self.snd.max_wnd = self.snd.wnd;
         self.snd.wl1 = seg.seq;
         self.snd.wl2 = seg.ack;
-        self.rcv.syn_data = seg.payload.to_vec();
-        self.last_heard = now;
+        self.rcv.syn_data = seg.payload.into();
     }
 
     /// The send MSS from the peer's MSS option (RFC 9293 §3.7.1).
     fn set_smss(&mut self, peer: Option<u16>) {
-        self.opts
-            .set_smss(peer, self.cfg.mss, Negotiated::default_mss(&self.cfg));
+        self.opts.set_smss(
+            peer,
+            self.cfg.mss,
+            Negotiated::default_mss(self.own.remote_addr),
+        );
         self.cc.set_mss(self.opts.smss);
     }
 
@@ -298,19 +398,19 @@ impl Conn {
     /// MUST-17), at any time: a short segment held for an ACK goes at the
     /// next [`Conn::poll_transmit`].
     pub fn set_nodelay(&mut self, nodelay: bool) {
-        self.cfg.nodelay = nodelay;
+        self.own.nodelay = nodelay;
     }
 
     /// Sets the hop limit of this connection's segments from now on, for
     /// the IP layer ([`ConnConfig::hop_limit`]).
     pub fn set_hop_limit(&mut self, hop_limit: Option<u8>) {
-        self.cfg.hop_limit = hop_limit;
+        self.own.hop_limit = hop_limit;
     }
 
     /// Sets the traffic class of this connection's segments from now on,
     /// for the IP layer ([`ConnConfig::traffic_class`]).
     pub fn set_traffic_class(&mut self, traffic_class: u8) {
-        self.cfg.traffic_class = traffic_class;
+        self.own.traffic_class = traffic_class;
     }
 
     /// Whether a SYN (`syn`, the segment's bytes) may reopen this
@@ -384,9 +484,77 @@ impl Conn {
         self.snd.iss
     }
 
-    /// The configuration.
+    /// The configuration the connection was made with. When it is
+    /// shared ([`Conn::connect_shared`], as a stack's connections share
+    /// theirs), its addresses, ports and ISN source are not this
+    /// connection's: [`Conn::local_port`] and its siblings are. Nor does it
+    /// follow [`Conn::set_nodelay`], [`Conn::set_hop_limit`] and
+    /// [`Conn::set_traffic_class`]: [`Conn::nodelay`], [`Conn::hop_limit`]
+    /// and [`Conn::traffic_class`] do.
     pub fn config(&self) -> &ConnConfig {
         &self.cfg
+    }
+
+    /// The configuration, to share with another connection.
+    pub fn shared_config(&self) -> &Arc<ConnConfig> {
+        &self.cfg
+    }
+
+    /// Shares `pool`'s configuration when it sets everything this
+    /// connection's does ([`ConnConfig::same_policy`]), and drops this
+    /// connection's own copy; otherwise this connection's becomes the
+    /// pool's, its addresses and ports cleared (they are read from the
+    /// connection, never from a shared configuration). What a stack does
+    /// with each connection it makes, so that a hundred thousand of them
+    /// hold one configuration instead of a hundred thousand.
+    pub fn share_config(&mut self, pool: &mut Option<Arc<ConnConfig>>) {
+        match pool {
+            Some(shared) if shared.same_policy(&self.cfg) => self.cfg = Arc::clone(shared),
+            _ => {
+                if let Some(cfg) = Arc::get_mut(&mut self.cfg) {
+                    (cfg.local_addr, cfg.remote_addr) = (None, None);
+                    (cfg.local_port, cfg.remote_port) = (0, 0);
+                }
+                *pool = Some(Arc::clone(&self.cfg));
+            }
+        }
+    }
+
+    /// Our address, as given when the connection was made.
+    pub fn local_addr(&self) -> Option<IpAddr> {
+        self.own.local_addr
+    }
+
+    /// The peer's address, as given when the connection was made.
+    pub fn remote_addr(&self) -> Option<IpAddr> {
+        self.own.remote_addr
+    }
+
+    /// Our port.
+    pub fn local_port(&self) -> u16 {
+        self.own.local_port
+    }
+
+    /// The peer's port.
+    pub fn remote_port(&self) -> u16 {
+        self.own.remote_port
+    }
+
+    /// Whether Nagle's algorithm is off ([`Conn::set_nodelay`]).
+    pub fn nodelay(&self) -> bool {
+        self.own.nodelay
+    }
+
+    /// The hop limit of this connection's segments, for the IP layer
+    /// ([`Conn::set_hop_limit`]).
+    pub fn hop_limit(&self) -> Option<u8> {
+        self.own.hop_limit
+    }
+
+    /// The traffic class of this connection's segments, for the IP layer
+    /// ([`Conn::set_traffic_class`]).
+    pub fn traffic_class(&self) -> u8 {
+        self.own.traffic_class
     }
 
     /// The send MSS in use.
@@ -399,7 +567,7 @@ impl Conn {
         let mut s = self.stats.to_stats();
         s.srtt = self.rto.srtt();
         s.rttvar = self.rto.rttvar();
-        s.rto = self.rto.rto();
+        s.rto = self.rto.rto(&rto_config(&self.cfg));
         s.cwnd = self.recovery.send_window(&self.cc, self.opts.sack_ok);
         s.ssthresh = self.cc.ssthresh();
         s.bytes_in_flight = self.flight();
@@ -680,7 +848,7 @@ impl Conn {
         let user_timeout = self
             .cfg
             .user_timeout
-            .zip(self.unacked_since)
+            .zip((self.unacked_since != NOT_SENT).then(|| Duration::from_nanos(self.unacked_since)))
             .is_some_and(|(limit, since)| now.saturating_sub(since) >= limit);
         if self.retries > self.cfg.max_retries || user_timeout {
             self.rst_needed = self.state.is_synchronized().then_some(Reset::Ours);
@@ -690,12 +858,12 @@ impl Conn {
         self.stats.add(Rare::Rtos, 1);
         crate::trace_event!(
             DEBUG,
-            rto = ?self.rto.rto(),
+            rto = ?self.rto.rto(&rto_config(&self.cfg)),
             retries = self.retries,
             snd_una = self.snd.una().0,
             "retransmission timeout"
         );
-        self.rto.backoff();
+        self.rto.backoff(&rto_config(&self.cfg));
         let loss = match self.state {
             State::SynSent | State::SynReceived if !self.snd.syn_acked => {
                 self.syn_needed = true;
@@ -881,7 +1049,7 @@ impl Conn {
             self.snd.syn_acked = true;
             self.timers.stop(Timer::Rto);
             self.retries = 0;
-            if !self.rto.ack_received(seg.ack, now) && self.opts.ts_ok {
+            if !self.rto.ack_received(seg.ack, now, &rto_config(&self.cfg)) && self.opts.ts_ok {
                 self.sample_ts_rtt(v);
             }
             self.snd.wl2 = seg.ack;
@@ -946,8 +1114,10 @@ impl Conn {
     /// RFC 5961 §7: at most a few challenge ACKs a second.
     fn challenge_ack(&mut self) {
         let now = self.now;
-        if now.saturating_sub(self.challenge_window.0) >= Duration::from_secs(1) {
-            self.challenge_window = (now, 0);
+        if now.saturating_sub(Duration::from_nanos(self.challenge_window.0))
+            >= Duration::from_secs(1)
+        {
+            self.challenge_window = (nanos(now), 0);
         }
         if self.challenge_window.1 < CHALLENGE_ACKS_PER_SEC {
             self.challenge_window.1 += 1;
@@ -1055,7 +1225,6 @@ impl Conn {
             }
             return;
         }
-        self.last_heard = now;
         self.arm_keepalive(now);
         // Second: RST (RFC 5961 §3.2).
         if seg.flags.contains(Flags::RST) {
@@ -1188,7 +1357,7 @@ impl Conn {
                 self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
                 self.snd.wl1 = seg.seq;
                 self.snd.wl2 = ack;
-                if !self.rto.ack_received(ack, now) && self.opts.ts_ok {
+                if !self.rto.ack_received(ack, now, &rto_config(&self.cfg)) && self.opts.ts_ok {
                     self.sample_ts_rtt(v);
                 }
                 self.establish();
@@ -1289,7 +1458,7 @@ impl Conn {
         self.retries = 0;
         self.stats.bytes_acked += data_acked as u64;
         // RTT: timestamps on every ACK, else one segment at a time (Karn).
-        let timed = self.rto.ack_received(ack, now);
+        let timed = self.rto.ack_received(ack, now, &rto_config(&self.cfg));
         if !timed && self.opts.ts_ok {
             self.sample_ts_rtt(v);
         }
@@ -1299,10 +1468,11 @@ impl Conn {
         // RFC 6298 §5.2–5.3.
         if self.flight() == 0 {
             self.timers.stop(Timer::Rto);
-            self.unacked_since = None;
+            self.unacked_since = NOT_SENT;
         } else {
-            self.timers.set(Timer::Rto, now + self.rto.rto());
-            self.unacked_since = Some(now);
+            self.timers
+                .set(Timer::Rto, now + self.rto.rto(&rto_config(&self.cfg)));
+            self.unacked_since = nanos(now);
         }
         if self.snd.buf.una() != before && self.state.can_send_data() {
             self.push_event(Event::Writable);
@@ -1336,6 +1506,7 @@ impl Conn {
             now: self.now,
             mss: self.opts.smss,
             rto: &self.rto,
+            cfg: &self.cfg,
             sack,
             rack: sack && self.cfg.rack_tlp,
             paces: self.paces,
@@ -1352,8 +1523,11 @@ impl Conn {
                 // RFC 7323 Appendix G: one sample per ACK, weighted by the
                 // ACKs expected per RTT.
                 let per_rtt = (self.cc.send_window() / (2 * self.opts.smss.max(1))).max(1);
-                self.rto
-                    .sample_weighted(Duration::from_millis(u64::from(rtt_ms.max(1))), per_rtt);
+                self.rto.sample_weighted(
+                    Duration::from_millis(u64::from(rtt_ms.max(1))),
+                    per_rtt,
+                    &rto_config(&self.cfg),
+                );
             }
         }
     }
@@ -1409,7 +1583,8 @@ impl Conn {
         self.stats.add(Rare::TlpProbes, 1);
         crate::trace_event!(TRACE, "tail loss probe");
         self.timers.stop(Timer::Tlp);
-        self.timers.set(Timer::Rto, self.now + self.rto.rto());
+        self.timers
+            .set(Timer::Rto, self.now + self.rto.rto(&rto_config(&self.cfg)));
         Some(plan)
     }
 
@@ -1660,8 +1835,8 @@ impl Conn {
         let mss = self.data_mss();
         let segments = len_data.div_ceil(mss).max(1);
         let header = Segment {
-            src_port: self.cfg.local_port,
-            dst_port: self.cfg.remote_port,
+            src_port: self.own.local_port,
+            dst_port: self.own.remote_port,
             seq: plan.seq,
             ack: if ack_flag { self.rcv_nxt() } else { Seq(0) },
             flags,
@@ -1789,7 +1964,8 @@ impl Conn {
                 } else {
                     self.rto.invalidate_timing();
                 }
-                self.timers.set(Timer::Rto, now + self.rto.rto());
+                self.timers
+                    .set(Timer::Rto, now + self.rto.rto(&rto_config(&self.cfg)));
                 return Some(Plan {
                     flags,
                     seq: self.snd.iss,
@@ -1912,7 +2088,8 @@ impl Conn {
         self.rto.invalidate_timing();
         let end = seq + len as u32;
         if !self.timers.is_armed(Timer::Rto) {
-            self.timers.set(Timer::Rto, self.now + self.rto.rto());
+            self.timers
+                .set(Timer::Rto, self.now + self.rto.rto(&rto_config(&self.cfg)));
         }
         let mut flags = Flags::ACK;
         if end == self.snd.buf.tail() {
@@ -1960,7 +2137,8 @@ impl Conn {
             self.persist_backoff = (self.persist_backoff + 1).min(10);
             self.timers.set(
                 Timer::Persist,
-                now + (self.rto.rto() * (1 << self.persist_backoff.min(6))).min(self.cfg.max_rto),
+                now + (self.rto.rto(&rto_config(&self.cfg)) * (1 << self.persist_backoff.min(6)))
+                    .min(self.cfg.max_rto),
             );
             let seq = self.snd.buf.nxt();
             self.snd.probe_end = Some(seq + 1);
@@ -1977,7 +2155,7 @@ impl Conn {
             // Linux has it: a short segment waits only while another short
             // one is unacknowledged, so full segments in flight do not
             // hold back the tail of a write (a response's last octets).
-            let nagle_ok = self.cfg.nodelay || !self.snd.short_unacked() || self.snd.fin_queued;
+            let nagle_ok = self.own.nodelay || !self.snd.short_unacked() || self.snd.fin_queued;
             // The override timeout of RFC 9293 §3.8.6.2.1 (the persist
             // timer here) sends what a small window allows.
             let overdue = std::mem::take(&mut self.probe_needed);
@@ -2022,7 +2200,8 @@ impl Conn {
             if self.flight() == 0 && !self.timers.is_armed(Timer::Persist) {
                 // A zero window to probe, or a small one held back by SWS
                 // avoidance: come back after an RTO.
-                self.timers.set(Timer::Persist, now + self.rto.rto());
+                self.timers
+                    .set(Timer::Persist, now + self.rto.rto(&rto_config(&self.cfg)));
             }
             return None;
         }
@@ -2076,7 +2255,8 @@ impl Conn {
             self.rto.start_timing(seq, now);
         }
         if !self.timers.is_armed(Timer::Rto) {
-            self.timers.set(Timer::Rto, now + self.rto.rto());
+            self.timers
+                .set(Timer::Rto, now + self.rto.rto(&rto_config(&self.cfg)));
         }
         // RFC 8985 §7.2 restarts the probe timer after each new segment;
         // like Linux, which does it once per burst (tcp_write_xmit), this
@@ -2086,8 +2266,8 @@ impl Conn {
         if !self.timers.is_armed(Timer::Tlp) || self.flight() <= 2 * self.opts.smss as usize {
             self.arm_tlp();
         }
-        if self.unacked_since.is_none() {
-            self.unacked_since = Some(now);
+        if self.unacked_since == NOT_SENT {
+            self.unacked_since = nanos(now);
         }
     }
 }
@@ -2096,17 +2276,83 @@ impl Conn {
 mod size {
     /// The struct of an idle connection does not grow back (issue 22:
     /// 1888 octets before the rare counters, the delivery-rate totals and
-    /// the timers' `Option`s went; the rest of the budget is in
-    /// docs/performance.md). Not timed: a size is the same on every run.
+    /// the timers' `Option`s went, 1512 before the configuration was
+    /// shared, 1280 before the RTO bounds were read from it, 1216 before
+    /// PRR's state and the undo episode were boxed, 1160 before the
+    /// receive buffer's recent SACK offsets were, 1096 before the RTT
+    /// estimators' times were nanoseconds in `u64`s, 1048 before RACK's
+    /// and the connection's own were too; the rest of the budget is in
+    /// docs/performance.md). Not timed: a size is the same on
+    /// every run.
     #[test]
     fn a_connection_stays_within_its_budget() {
         assert!(
-            size_of::<super::Conn>() <= 1512,
+            size_of::<super::Conn>() <= 984,
             "Conn is {} octets",
             size_of::<super::Conn>()
         );
         // What went out of line: a pointer each.
         assert!(size_of::<crate::types::Counters>() <= 40);
         assert_eq!(size_of::<crate::timer::TimerTable>(), 64);
+        // The configuration is shared: a pointer, and what is the
+        // connection's own beside it.
+        assert!(size_of::<super::Own>() <= 48);
+        assert!(size_of::<vtcp_rto::RtoState>() <= 40);
+        assert!(size_of::<crate::autotune::RcvAutoTune>() <= 56);
+    }
+}
+
+#[cfg(test)]
+mod shared {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::Conn;
+    use crate::config::{Congestion, ConnConfig};
+
+    fn conn(port: u16, tweak: fn(&mut ConnConfig)) -> Conn {
+        let mut cfg = ConnConfig::default();
+        (cfg.local_port, cfg.remote_port) = (port, 80);
+        tweak(&mut cfg);
+        Conn::connect(cfg, Duration::ZERO)
+    }
+
+    /// Connections made alike hold one configuration between them; each
+    /// keeps its ports and its own settings.
+    #[test]
+    fn connections_alike_share_one_configuration() {
+        let mut pool = None;
+        let (mut a, mut b) = (conn(1, |_| {}), conn(2, |_| {}));
+        a.share_config(&mut pool);
+        b.share_config(&mut pool);
+        assert!(Arc::ptr_eq(a.shared_config(), b.shared_config()));
+        assert_eq!((a.local_port(), b.local_port()), (1, 2));
+        // A shared configuration names no connection.
+        assert_eq!(a.config().local_port, 0);
+        a.set_nodelay(true);
+        a.set_hop_limit(Some(7));
+        assert!(a.nodelay() && !b.nodelay());
+        assert_eq!((a.hop_limit(), b.hop_limit()), (Some(7), None));
+        // Another policy: its own configuration, which the pool takes.
+        let mut c = conn(3, |c| c.nodelay = true);
+        c.share_config(&mut pool);
+        assert!(!Arc::ptr_eq(a.shared_config(), c.shared_config()));
+        assert!(Arc::ptr_eq(pool.as_ref().unwrap(), c.shared_config()));
+        assert!(c.nodelay());
+    }
+
+    /// A user's controller is never taken for another's.
+    #[test]
+    fn a_custom_controller_is_not_shared() {
+        let custom = |c: &mut ConnConfig| {
+            c.congestion = Congestion::Custom(Box::new(|mss| Box::new(vtcp_cc::NewReno::new(mss))));
+        };
+        let mut pool = None;
+        let (mut a, mut b) = (conn(1, custom), conn(2, custom));
+        a.share_config(&mut pool);
+        b.share_config(&mut pool);
+        assert!(!Arc::ptr_eq(a.shared_config(), b.shared_config()));
+        assert!(!a.config().same_policy(a.config()));
+        assert!(ConnConfig::default().same_policy(&ConnConfig::default()));
     }
 }

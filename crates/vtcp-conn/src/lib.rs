@@ -94,8 +94,8 @@ mod types;
 pub use tracing as __tracing;
 
 pub use config::{
-    Congestion, ConnConfig, INITIAL_RECV_WINDOW, IsnSource, Keepalive, SEND_BUFFER_FLOOR,
-    SynOptionOrder,
+    Congestion, ConnConfig, Endpoints, INITIAL_RECV_WINDOW, IsnSource, Keepalive,
+    SEND_BUFFER_FLOOR, SynOptionOrder,
 };
 pub use conn::{Conn, Written};
 pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};

@@ -82,8 +82,8 @@ impl Negotiated {
     /// RFC 9293 §3.7.1 (MUST-15): the send MSS assumed when the peer's SYN
     /// carries no MSS option, 536 over IPv4 and 1220 over IPv6 (the IP
     /// version is the remote address's; 536 when it is not known).
-    pub(crate) fn default_mss(cfg: &ConnConfig) -> u16 {
-        match cfg.remote_addr {
+    pub(crate) fn default_mss(remote_addr: Option<std::net::IpAddr>) -> u16 {
+        match remote_addr {
             Some(std::net::IpAddr::V6(a)) if a.to_ipv4_mapped().is_none() => 1220,
             _ => 536,
         }

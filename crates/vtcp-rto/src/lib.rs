@@ -74,33 +74,12 @@ impl Default for RtoConfig {
     }
 }
 
-/// The segment being timed (one at a time, RFC 6298 §3 note).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Timed {
-    /// The sequence number whose acknowledgment ends the measurement: the
-    /// timed segment's first octet. Any ACK beyond it covers the segment.
-    seq: Seq,
-    sent_at: Duration,
-}
-
-/// SRTT, RTTVAR and RTO of one connection (RFC 6298).
+/// SRTT, RTTVAR and RTO of one connection (RFC 6298), with its
+/// configuration: [`RtoState`] and the [`RtoConfig`] it is read with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtoEstimator {
     config: RtoConfig,
-    /// Smoothed RTT in nanoseconds; `None` before the first sample.
-    srtt: Option<u64>,
-    /// RTT variation in nanoseconds.
-    rttvar: u64,
-    /// The RTO computed from the last sample, before backoff.
-    base_rto: Duration,
-    /// Consecutive timeouts since the last sample: RTO is
-    /// `base_rto · 2^backoffs`, clamped.
-    backoffs: u32,
-    timed: Option<Timed>,
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    state: RtoState,
 }
 
 impl RtoEstimator {
@@ -108,11 +87,7 @@ impl RtoEstimator {
     pub fn new(config: RtoConfig) -> Self {
         Self {
             config,
-            srtt: None,
-            rttvar: 0,
-            base_rto: config.initial,
-            backoffs: 0,
-            timed: None,
+            state: RtoState::new(&config),
         }
     }
 
@@ -121,12 +96,141 @@ impl RtoEstimator {
         &self.config
     }
 
+    /// The estimate, without its configuration.
+    pub fn state(&self) -> &RtoState {
+        &self.state
+    }
+
     /// The current retransmission timeout, backoff included, within
     /// `[min, max]`.
     pub fn rto(&self) -> Duration {
+        self.state.rto(&self.config)
+    }
+
+    /// Smoothed RTT; `None` before the first sample.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.state.srtt()
+    }
+
+    /// RTT variation; zero before the first sample.
+    pub fn rttvar(&self) -> Duration {
+        self.state.rttvar()
+    }
+
+    /// Timeouts since the last RTT sample.
+    pub fn backoffs(&self) -> u32 {
+        self.state.backoffs()
+    }
+
+    /// Starts timing the segment that begins at `seq`, sent at `now`,
+    /// unless a segment is being timed already (one measurement at a time).
+    pub fn start_timing(&mut self, seq: Seq, now: Duration) {
+        self.state.start_timing(seq, now);
+    }
+
+    /// A segment is being timed.
+    pub fn is_timing(&self) -> bool {
+        self.state.is_timing()
+    }
+
+    /// An acknowledgment up to `ack` arrived at `now`. When it covers the
+    /// timed segment, takes the sample and returns `true`.
+    pub fn ack_received(&mut self, ack: Seq, now: Duration) -> bool {
+        self.state.ack_received(ack, now, &self.config)
+    }
+
+    /// Karn's algorithm (RFC 6298 §3): the timed segment was retransmitted,
+    /// so its acknowledgment would be ambiguous; stop timing it.
+    pub fn invalidate_timing(&mut self) {
+        self.state.invalidate_timing();
+    }
+
+    /// Takes one RTT measurement (RFC 6298 §2.2–2.3) and recomputes RTO.
+    /// A sample also ends any backoff (§5.7).
+    pub fn sample(&mut self, rtt: Duration) {
+        self.state.sample_weighted(rtt, 1, &self.config);
+    }
+
+    /// Takes a measurement from timestamps on one of `expected_samples` ACKs
+    /// per RTT (RFC 7323 Appendix G): the gains ⅛ and ¼ are divided by
+    /// `expected_samples` so that SRTT and RTTVAR move per RTT as if one
+    /// sample had been taken. `expected_samples` of 0 counts as 1.
+    pub fn sample_weighted(&mut self, rtt: Duration, expected_samples: u32) {
+        self.state
+            .sample_weighted(rtt, expected_samples, &self.config);
+    }
+
+    /// The retransmission timer expired (RFC 6298 §5.5): RTO doubles, up to
+    /// the maximum. The timed segment will be retransmitted, so it is no
+    /// longer timed (Karn).
+    pub fn backoff(&mut self) {
+        self.state.backoff(&self.config);
+    }
+
+    /// Forgets SRTT and RTTVAR, as after many backoffs (RFC 6298 §5
+    /// note on re-initialising): the next sample counts as the first.
+    pub fn reset(&mut self) {
+        self.state = RtoState::new(&self.config);
+    }
+}
+
+/// SRTT, RTTVAR and RTO of one connection (RFC 6298) without the bounds
+/// they are read with: each call that needs them takes the [`RtoConfig`],
+/// so that a connection that keeps its bounds elsewhere (a configuration
+/// many connections share) does not hold a copy of them. Given the same
+/// configuration on every call, it behaves as [`RtoEstimator`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RtoState {
+    /// Smoothed RTT in nanoseconds; [`NONE`] before the first sample.
+    /// (Times are `u64` nanoseconds with a sentinel rather than
+    /// `Option<Duration>`s, at half the room: exact below 584 years.)
+    srtt: u64,
+    /// RTT variation in nanoseconds.
+    rttvar: u64,
+    /// The RTO computed from the last sample, before backoff, in
+    /// nanoseconds.
+    base_rto: u64,
+    /// Consecutive timeouts since the last sample: RTO is
+    /// `base_rto · 2^backoffs`, clamped.
+    backoffs: u32,
+    /// The timed segment's first octet (RFC 6298 §3 note), when
+    /// `timed_at` is not [`NONE`].
+    timed_seq: Seq,
+    /// When the timed segment was sent, in nanoseconds; [`NONE`]: no
+    /// segment is timed.
+    timed_at: u64,
+}
+
+/// No value: no SRTT yet, no segment timed.
+const NONE: u64 = u64::MAX;
+
+/// `d` in nanoseconds: exact below 584 years, and never [`NONE`].
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(NONE - 1)
+        .min(NONE - 1)
+}
+
+impl RtoState {
+    /// An estimate before any sample: RTO is `config.initial` (clamped).
+    pub fn new(config: &RtoConfig) -> Self {
+        Self {
+            srtt: NONE,
+            rttvar: 0,
+            base_rto: nanos(config.initial),
+            backoffs: 0,
+            timed_seq: Seq(0),
+            timed_at: NONE,
+        }
+    }
+
+    /// The current retransmission timeout, backoff included, within
+    /// `[config.min, config.max]`.
+    #[inline]
+    pub fn rto(&self, config: &RtoConfig) -> Duration {
         // RFC 6298 §2.4 then §5.5: the bounded RTO is what doubles.
-        let max = self.config.max.max(self.config.min);
-        let bounded = self.base_rto.clamp(self.config.min, max);
+        let max = config.max.max(config.min);
+        let bounded = Duration::from_nanos(self.base_rto).clamp(config.min, max);
         let factor = 1u32.checked_shl(self.backoffs).unwrap_or(u32::MAX);
         bounded
             .checked_mul(factor)
@@ -136,7 +240,7 @@ impl RtoEstimator {
 
     /// Smoothed RTT; `None` before the first sample.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt.map(Duration::from_nanos)
+        (self.srtt != NONE).then(|| Duration::from_nanos(self.srtt))
     }
 
     /// RTT variation; zero before the first sample.
@@ -152,52 +256,50 @@ impl RtoEstimator {
     /// Starts timing the segment that begins at `seq`, sent at `now`,
     /// unless a segment is being timed already (one measurement at a time).
     pub fn start_timing(&mut self, seq: Seq, now: Duration) {
-        if self.timed.is_none() {
-            self.timed = Some(Timed { seq, sent_at: now });
+        if !self.is_timing() {
+            (self.timed_seq, self.timed_at) = (seq, nanos(now));
         }
     }
 
     /// A segment is being timed.
     pub fn is_timing(&self) -> bool {
-        self.timed.is_some()
+        self.timed_at != NONE
     }
 
     /// An acknowledgment up to `ack` arrived at `now`. When it covers the
     /// timed segment, takes the sample and returns `true`.
-    pub fn ack_received(&mut self, ack: Seq, now: Duration) -> bool {
-        match self.timed {
-            Some(t) if ack.after(t.seq) => {
-                self.timed = None;
-                self.sample(now.saturating_sub(t.sent_at));
-                true
-            }
-            _ => false,
+    pub fn ack_received(&mut self, ack: Seq, now: Duration, config: &RtoConfig) -> bool {
+        if self.is_timing() && ack.after(self.timed_seq) {
+            let sent_at = Duration::from_nanos(self.timed_at);
+            self.stop_timing();
+            self.sample_weighted(now.saturating_sub(sent_at), 1, config);
+            true
+        } else {
+            false
         }
     }
 
     /// Karn's algorithm (RFC 6298 §3): the timed segment was retransmitted,
     /// so its acknowledgment would be ambiguous; stop timing it.
     pub fn invalidate_timing(&mut self) {
-        self.timed = None;
+        self.stop_timing();
     }
 
-    /// Takes one RTT measurement (RFC 6298 §2.2–2.3) and recomputes RTO.
-    /// A sample also ends any backoff (§5.7).
-    pub fn sample(&mut self, rtt: Duration) {
-        self.sample_weighted(rtt, 1);
+    /// No segment timed (its sequence number cleared too, so that equal
+    /// estimates compare equal).
+    fn stop_timing(&mut self) {
+        (self.timed_seq, self.timed_at) = (Seq(0), NONE);
     }
 
     /// Takes a measurement from timestamps on one of `expected_samples` ACKs
-    /// per RTT (RFC 7323 Appendix G): the gains ⅛ and ¼ are divided by
-    /// `expected_samples` so that SRTT and RTTVAR move per RTT as if one
-    /// sample had been taken. `expected_samples` of 0 counts as 1.
-    pub fn sample_weighted(&mut self, rtt: Duration, expected_samples: u32) {
+    /// per RTT (RFC 7323 Appendix G), as [`RtoEstimator::sample_weighted`].
+    pub fn sample_weighted(&mut self, rtt: Duration, expected_samples: u32, config: &RtoConfig) {
         let r = nanos(rtt);
         let n = u64::from(expected_samples.max(1));
-        match self.srtt {
+        match (self.srtt != NONE).then_some(self.srtt) {
             None => {
                 // §2.2: the first measurement.
-                self.srtt = Some(r);
+                self.srtt = r;
                 self.rttvar = r / 2;
             }
             Some(srtt) => {
@@ -208,37 +310,30 @@ impl RtoEstimator {
                 self.rttvar = ((rttvar * u128::from(4 * n - 1) + u128::from(delta))
                     / u128::from(4 * n)) as u64;
                 let srtt = u128::from(srtt);
-                self.srtt = Some(
-                    ((srtt * u128::from(8 * n - 1) + u128::from(r)) / u128::from(8 * n)) as u64,
-                );
+                self.srtt =
+                    ((srtt * u128::from(8 * n - 1) + u128::from(r)) / u128::from(8 * n)) as u64;
             }
         }
-        self.recompute();
+        self.recompute(config);
         self.backoffs = 0;
     }
 
     /// RTO = SRTT + max(G, 4·RTTVAR) (§2.3); the clamp is applied by
-    /// [`RtoEstimator::rto`].
-    fn recompute(&mut self) {
-        let srtt = self.srtt.unwrap_or(0);
-        let var = nanos(self.config.granularity).max(self.rttvar.saturating_mul(4));
-        self.base_rto = Duration::from_nanos(srtt.saturating_add(var));
+    /// [`RtoState::rto`].
+    fn recompute(&mut self, config: &RtoConfig) {
+        let srtt = if self.srtt == NONE { 0 } else { self.srtt };
+        let var = nanos(config.granularity).max(self.rttvar.saturating_mul(4));
+        self.base_rto = srtt.saturating_add(var);
     }
 
     /// The retransmission timer expired (RFC 6298 §5.5): RTO doubles, up to
     /// the maximum. The timed segment will be retransmitted, so it is no
     /// longer timed (Karn).
-    pub fn backoff(&mut self) {
-        if self.rto() < self.config.max {
+    pub fn backoff(&mut self, config: &RtoConfig) {
+        if self.rto(config) < config.max {
             self.backoffs = self.backoffs.saturating_add(1);
         }
-        self.timed = None;
-    }
-
-    /// Forgets SRTT and RTTVAR, as after many backoffs (RFC 6298 §5
-    /// note on re-initialising): the next sample counts as the first.
-    pub fn reset(&mut self) {
-        *self = Self::new(self.config);
+        self.stop_timing();
     }
 }
 

@@ -1225,7 +1225,7 @@ impl TcpStream {
 
     /// Whether Nagle's algorithm is off ([`TcpStream::set_nodelay`]).
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.with_conn(|c| c.config().nodelay)
+        self.with_conn(|c| c.nodelay())
     }
 
     /// Sets the hop limit (IPv4 TTL, IPv6 Hop Limit) of this connection's
@@ -1242,7 +1242,7 @@ impl TcpStream {
     /// The hop limit of this connection's segments ([`TcpStream::set_ttl`]);
     /// the IP layer's default, 64, unless set.
     pub fn ttl(&self) -> io::Result<u32> {
-        self.with_conn(|c| u32::from(c.config().hop_limit.unwrap_or(crate::DEFAULT_HOP_LIMIT)))
+        self.with_conn(|c| u32::from(c.hop_limit().unwrap_or(crate::DEFAULT_HOP_LIMIT)))
     }
 
     /// Reads the connection under the stack's lock.

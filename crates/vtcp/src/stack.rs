@@ -5,6 +5,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use siphasher::sip::SipHasher24;
@@ -128,6 +129,15 @@ impl IpFields {
         Self {
             hop_limit: cfg.hop_limit,
             traffic_class: cfg.traffic_class,
+        }
+    }
+
+    /// The fields `conn` goes with now (its configuration's, or what
+    /// [`Conn::set_hop_limit`] and [`Conn::set_traffic_class`] made them).
+    pub fn of_conn(conn: &Conn) -> Self {
+        Self {
+            hop_limit: conn.hop_limit(),
+            traffic_class: conn.traffic_class(),
         }
     }
 }
@@ -406,7 +416,6 @@ struct Listener {
 }
 
 struct Entry {
-    key: ConnKey,
     /// Boxed: the slot vector grows by doubling, and its spare room
     /// should cost a pointer per slot, not a whole connection.
     conn: Box<Conn>,
@@ -426,6 +435,121 @@ struct Entry {
     queued: Option<Duration>,
 }
 
+impl Entry {
+    /// The connection's key, from the addresses and ports the connection
+    /// holds (the stack made it with them): the slot does not keep a
+    /// second copy (issue 22).
+    fn key(&self) -> ConnKey {
+        let (local, remote) = self
+            .conn
+            .local_addr()
+            .zip(self.conn.remote_addr())
+            .expect("a stack's connection has its addresses");
+        ConnKey {
+            local: SocketAddr::new(local, self.conn.local_port()),
+            remote: SocketAddr::new(remote, self.conn.remote_port()),
+        }
+    }
+
+    /// Whether the connection is `key`'s, without building its key.
+    fn is(&self, key: &ConnKey) -> bool {
+        Self::is_key_of(&self.conn, key)
+    }
+
+    fn is_key_of(conn: &Conn, key: &ConnKey) -> bool {
+        conn.local_port() == key.local.port()
+            && conn.remote_port() == key.remote.port()
+            && conn.local_addr() == Some(key.local.ip())
+            && conn.remote_addr() == Some(key.remote.ip())
+    }
+}
+
+/// A 4-tuple over IPv4 as the index holds it: 12 octets, where a
+/// [`ConnKey`]'s two `SocketAddr`s take 64 (issue 22).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Key4 {
+    addrs: [u8; 8],
+    ports: [u16; 2],
+}
+
+/// Any other 4-tuple (IPv6, or one end of each family, which no packet
+/// carries but `connect` does not refuse): 37 octets, each IPv4 address
+/// mapped into IPv6 and flagged, so that no mapped address is taken for
+/// the IPv4 one it maps.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Key6 {
+    addrs: [u8; 32],
+    ports: [u16; 2],
+    v4: u8,
+}
+
+/// A key packed for the index.
+enum Packed {
+    V4(Key4),
+    V6(Key6),
+}
+
+impl Packed {
+    fn of(key: &ConnKey) -> Self {
+        let ports = [key.local.port(), key.remote.port()];
+        match (key.local.ip(), key.remote.ip()) {
+            (IpAddr::V4(l), IpAddr::V4(r)) => {
+                let mut addrs = [0; 8];
+                addrs[..4].copy_from_slice(&l.octets());
+                addrs[4..].copy_from_slice(&r.octets());
+                Self::V4(Key4 { addrs, ports })
+            }
+            (l, r) => {
+                let six = |ip: IpAddr| match ip {
+                    IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+                    IpAddr::V6(a) => a.octets(),
+                };
+                let mut addrs = [0; 32];
+                addrs[..16].copy_from_slice(&six(l));
+                addrs[16..].copy_from_slice(&six(r));
+                let v4 = u8::from(l.is_ipv4()) | u8::from(r.is_ipv4()) << 1;
+                Self::V6(Key6 { addrs, ports, v4 })
+            }
+        }
+    }
+}
+
+/// The index from 4-tuples to slots, one map per key size.
+#[derive(Default)]
+struct Index {
+    v4: HashMap<Key4, u32, RandomState>,
+    v6: HashMap<Key6, u32, RandomState>,
+}
+
+impl Index {
+    fn get(&self, key: &ConnKey) -> Option<u32> {
+        match Packed::of(key) {
+            Packed::V4(k) => self.v4.get(&k).copied(),
+            Packed::V6(k) => self.v6.get(&k).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: &ConnKey, slot: u32) {
+        let old = match Packed::of(key) {
+            Packed::V4(k) => self.v4.insert(k, slot),
+            Packed::V6(k) => self.v6.insert(k, slot),
+        };
+        debug_assert!(old.is_none(), "one connection per 4-tuple");
+    }
+
+    fn remove(&mut self, key: &ConnKey) {
+        let slot = match Packed::of(key) {
+            Packed::V4(k) => self.v4.remove(&k),
+            Packed::V6(k) => self.v6.remove(&k),
+        };
+        debug_assert!(slot.is_some(), "a connection held is indexed");
+    }
+
+    fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+}
+
 /// A timer: its deadline, the slot and the generation of the connection
 /// it was set for.
 type Timer = Reverse<(Duration, u32, u32)>;
@@ -435,7 +559,7 @@ type Timer = Reverse<(Duration, u32, u32)>;
 /// everything inside the stack names slots, so moving a segment through
 /// the stack costs no further hashing.
 struct Table {
-    index: HashMap<ConnKey, u32, RandomState>,
+    index: Index,
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     generation: u32,
@@ -450,20 +574,20 @@ struct Table {
 impl Table {
     /// The slot holding `key`'s connection, remembered as the recent one.
     fn slot_of(&mut self, key: &ConnKey) -> Option<u32> {
-        if self.get(self.recent).is_some_and(|e| e.key == *key) {
+        if self.get(self.recent).is_some_and(|e| e.is(key)) {
             return Some(self.recent);
         }
-        let slot = self.index.get(key).copied()?;
+        let slot = self.index.get(key)?;
         self.recent = slot;
         Some(slot)
     }
 
     /// Like `slot_of`, for callers that cannot update the recent slot.
     fn peek_slot_of(&self, key: &ConnKey) -> Option<u32> {
-        if self.get(self.recent).is_some_and(|e| e.key == *key) {
+        if self.get(self.recent).is_some_and(|e| e.is(key)) {
             return Some(self.recent);
         }
-        self.index.get(key).copied()
+        self.index.get(key)
     }
 
     fn get(&self, slot: u32) -> Option<&Entry> {
@@ -483,7 +607,7 @@ impl Table {
     fn insert(&mut self, mut entry: Entry) -> u32 {
         self.generation = self.generation.wrapping_add(1);
         entry.generation = self.generation;
-        let key = entry.key;
+        let key = entry.key();
         let slot = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some(entry);
@@ -494,14 +618,14 @@ impl Table {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(key, slot);
+        self.index.insert(&key, slot);
         self.recent = slot;
         slot
     }
 
     fn remove(&mut self, slot: u32) -> Option<Entry> {
         let e = self.slots.get_mut(slot as usize)?.take()?;
-        self.index.remove(&e.key);
+        self.index.remove(&e.key());
         self.free.push(slot);
         Some(e)
     }
@@ -543,6 +667,12 @@ pub struct Stack {
     /// Offered the segments no connection of this stack matches
     /// ([`Stack::set_strays`]).
     strays: Option<StrayHandler>,
+    /// The configuration the last connection over IPv4 (`[0]`) and over
+    /// IPv6 (`[1]`) was made with (their MSS differ): each new
+    /// connection shares it when `StackConfig::conn_config` made it alike
+    /// ([`Conn::share_config`]), so that idle connections hold one
+    /// `ConnConfig` between them, not one each.
+    shared_config: [Option<Arc<ConnConfig>>; 2],
 }
 
 /// What [`Stack::set_strays`] installs: offered a segment (`src`, `dst`,
@@ -560,7 +690,7 @@ impl Stack {
             cookies: SynCookies::new(cfg.cookie_key),
             cfg,
             conns: Table {
-                index: HashMap::default(),
+                index: Index::default(),
                 slots: Vec::new(),
                 free: Vec::new(),
                 generation: 0,
@@ -577,6 +707,7 @@ impl Stack {
             next_port: 0,
             tap: None,
             strays: None,
+            shared_config: [None, None],
         }
     }
 
@@ -736,7 +867,7 @@ impl Stack {
             {
                 e.owned = true;
                 e.listener = None;
-                return Some(e.key);
+                return Some(e.key());
             }
         }
     }
@@ -796,9 +927,14 @@ impl Stack {
         owned: bool,
     ) {
         self.counters.connections_opened += 1;
+        let mut conn = Box::new(conn);
+        conn.share_config(&mut self.shared_config[usize::from(key.local.is_ipv6())]);
+        debug_assert!(
+            Entry::is_key_of(&conn, &key),
+            "the connection was made with its key's addresses and ports"
+        );
         let slot = self.conns.insert(Entry {
-            key,
-            conn: Box::new(conn),
+            conn,
             listener,
             owned,
             generation: 0,
@@ -927,7 +1063,7 @@ impl Stack {
                 continue;
             };
             if let Some(event) = e.conn.poll_event() {
-                return Some(StackEvent::Conn(e.key, event));
+                return Some(StackEvent::Conn(e.key(), event));
             }
             e.ready = false;
             self.ready.pop_front();
@@ -956,7 +1092,11 @@ impl Stack {
     /// Every connection the stack holds, with its key, in no set order
     /// (for inspection: `sockstat`-like listings, tests).
     pub fn conns(&self) -> impl Iterator<Item = (ConnKey, &Conn)> + '_ {
-        self.conns.slots.iter().flatten().map(|e| (e.key, &*e.conn))
+        self.conns
+            .slots
+            .iter()
+            .flatten()
+            .map(|e| (e.key(), &*e.conn))
     }
 
     /// A connection, to write, read or close it. The stack looks at it
@@ -1374,16 +1514,13 @@ impl Stack {
             };
             // RFC 791's total length (RFC 8200's payload length) bounds a
             // super-segment with its IP header.
-            let max_segment = match e.key.local {
+            let key = e.key();
+            let max_segment = match key.local {
                 SocketAddr::V4(_) => self.cfg.max_segment.min(65_515),
                 SocketAddr::V6(_) => self.cfg.max_segment.min(65_535),
             };
             if let Some(w) = e.conn.poll_transmit_super(now, buf, max_segment) {
-                let to = (
-                    e.key.local.ip(),
-                    e.key.remote.ip(),
-                    IpFields::of(e.conn.config()),
-                );
+                let to = (key.local.ip(), key.remote.ip(), IpFields::of_conn(&e.conn));
                 // Round robin, [`TURN`] segments at a time: the connection
                 // then goes to the back of the queue (still dirty), so
                 // that a caller that stops taking segments part way (a
@@ -1511,4 +1648,41 @@ fn plain(addr: SocketAddr) -> SocketAddr {
 /// broadcast (a subnet's directed broadcast is not known here).
 fn is_unicast(ip: IpAddr) -> bool {
     !ip.is_unspecified() && !ip.is_multicast() && ip != IpAddr::V4(std::net::Ipv4Addr::BROADCAST)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The packed index finds each 4-tuple, and an IPv4 address is never
+    /// taken for its IPv4-mapped IPv6 form (nor a 4-tuple of one family
+    /// for one with an end of each).
+    #[test]
+    fn packed_keys_keep_the_families_apart() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let keys = [
+            (addr("10.0.0.1:80"), addr("10.0.0.2:4000")),
+            (addr("[::ffff:10.0.0.1]:80"), addr("10.0.0.2:4000")),
+            (addr("10.0.0.1:80"), addr("[::ffff:10.0.0.2]:4000")),
+            (addr("[::ffff:10.0.0.1]:80"), addr("[::ffff:10.0.0.2]:4000")),
+            (addr("[fd00::1]:80"), addr("[fd00::2]:4000")),
+            (addr("10.0.0.1:4000"), addr("10.0.0.2:80")),
+        ]
+        .map(|(local, remote)| ConnKey { local, remote });
+        let mut index = Index::default();
+        for (slot, key) in keys.iter().enumerate() {
+            assert_eq!(index.get(key), None);
+            index.insert(key, slot as u32);
+        }
+        assert_eq!(index.len(), keys.len());
+        assert_eq!((index.v4.len(), index.v6.len()), (2, 4));
+        for (slot, key) in keys.iter().enumerate() {
+            assert_eq!(index.get(key), Some(slot as u32));
+        }
+        index.remove(&keys[1]);
+        assert_eq!(index.get(&keys[1]), None);
+        assert_eq!(index.get(&keys[0]), Some(0));
+        // What the index holds per IPv4 connection.
+        assert_eq!(size_of::<(Key4, u32)>(), 16);
+    }
 }

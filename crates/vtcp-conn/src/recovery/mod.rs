@@ -52,11 +52,11 @@ mod undo;
 
 use std::time::Duration;
 
-use vtcp_rto::RtoEstimator;
+use vtcp_rto::RtoState;
 use vtcp_seq::Seq;
 use vtcp_wire::SackBlock;
 
-use crate::config::Controller;
+use crate::config::{ConnConfig, Controller};
 use crate::rate::Rates;
 use crate::send::SendSide;
 use crate::timer::{Timer, TimerTable};
@@ -87,7 +87,9 @@ pub(crate) struct Link<'a> {
     pub(crate) mss: u32,
     /// The RTT estimator: the smoothed RTT (RACK's reordering window, the
     /// probe timeout) and the RTO (restarted for a probe).
-    pub(crate) rto: &'a RtoEstimator,
+    pub(crate) rto: &'a RtoState,
+    /// The configuration, for the RTO's bounds ([`Link::rto`]).
+    pub(crate) cfg: &'a ConnConfig,
     /// SACK was negotiated.
     pub(crate) sack: bool,
     /// RACK-TLP runs: SACK was negotiated and the configuration asks for
@@ -98,6 +100,11 @@ pub(crate) struct Link<'a> {
 }
 
 impl Link<'_> {
+    /// The RTO now (RFC 6298), backoff included.
+    pub(crate) fn rto(&self) -> Duration {
+        self.rto.rto(&crate::conn::rto_config(self.cfg))
+    }
+
     /// Delivery rates are estimated: for a controller that paces (BBR).
     /// The others neither pay for the snapshots nor hear samples.
     #[inline]
@@ -204,8 +211,12 @@ pub(crate) struct Recovery {
     /// The highest sequence number sent when the latest retransmission
     /// went out: SACKs well beyond it mean that retransmission was lost.
     rxt_sent_max: Seq,
-    /// Proportional Rate Reduction during SACK recovery (RFC 9937).
-    prr: Prr,
+    /// Proportional Rate Reduction during SACK recovery (RFC 9937):
+    /// allocated when the first recovery starts and kept for the later
+    /// ones (issue 22: a connection that never lost carries a pointer; one
+    /// that lost once is likely to again, and need not allocate each
+    /// time). Every recovery starts it afresh (`Prr::start`).
+    prr: Option<Box<Prr>>,
     /// The segments in flight, for RACK and the rate samples.
     sent: SentLog,
     /// RACK's state.
@@ -235,7 +246,7 @@ impl Recovery {
             high_rxt: iss,
             rescue_rxt: iss,
             rxt_sent_max: iss,
-            prr: Prr::default(),
+            prr: None,
             sent: SentLog::default(),
             rack: Rack::default(),
             tlp: Tlp::default(),
@@ -282,6 +293,12 @@ impl Recovery {
         }
     }
 
+    /// PRR's state, in a recovery (which allocated it).
+    fn prr_mut(&mut self) -> &mut Prr {
+        debug_assert!(self.in_recovery());
+        self.prr.get_or_insert_with(Box::default)
+    }
+
     #[inline]
     fn pipe_of(&self, link: &Link<'_>) -> usize {
         self.pipe(link.snd, link.mss, link.rack)
@@ -291,9 +308,13 @@ impl Recovery {
     /// SACK recovery the one Proportional Rate Reduction allows.
     #[inline]
     pub(crate) fn send_window(&self, cc: &Controller, sack: bool) -> u32 {
-        if self.in_sack_recovery(sack) && cc.reduces_with_prr() {
-            self.prr.cwnd
+        if self.in_sack_recovery(sack)
+            && cc.reduces_with_prr()
+            && let Some(prr) = self.prr.as_deref()
+        {
+            prr.cwnd
         } else {
+            debug_assert!(!self.in_recovery() || self.prr.is_some());
             cc.send_window()
         }
     }
@@ -361,7 +382,11 @@ impl Recovery {
         if resent {
             self.undo.on_retransmit(len, tsval);
         }
-        self.prr.out += len as u64;
+        // RFC 9937 §6: prr_out counts only within a recovery (`start`
+        // clears it), so nothing is counted before the first.
+        if let Some(prr) = self.prr.as_deref_mut() {
+            prr.out += len as u64;
+        }
     }
 
     /// Less than a segment waits to be sent and the window has room for
@@ -607,7 +632,7 @@ impl Recovery {
                 safe: una_after.after(una_before) && !newly_lost,
                 pipe: self.pipe_of(link) as u32,
             };
-            self.prr.on_ack(&ack, link.cc.ssthresh(), mss);
+            self.prr_mut().on_ack(&ack, link.cc.ssthresh(), mss);
         }
         scan.out
     }
@@ -698,7 +723,8 @@ impl Recovery {
                 .retransmit_data(una, link.mss as usize)
                 .map_or(una, |(seq, a, b)| seq + (a.len() + b.len()) as u32);
         }
-        self.prr.start(self.pipe_of(link) as u32);
+        let pipe = self.pipe_of(link) as u32;
+        self.prr.get_or_insert_with(Box::default).start(pipe);
         if link.rack {
             // RACK may start recovery from its timer, with no ACK to run
             // PRR on: the first step, which lets the first retransmission
@@ -708,7 +734,7 @@ impl Recovery {
                 safe: false,
                 pipe: self.pipe_of(link) as u32,
             };
-            self.prr.on_ack(&ack, link.cc.ssthresh(), link.mss);
+            self.prr_mut().on_ack(&ack, link.cc.ssthresh(), link.mss);
         }
     }
 
@@ -835,7 +861,8 @@ mod tests {
         snd.max = snd.nxt;
         let mut cc = crate::Congestion::NewReno.build(MSS, vtcp_cc::InitialWindow::Rfc6928, 0);
         let mut timers = TimerTable::default();
-        let rto = RtoEstimator::new(vtcp_rto::RtoConfig::default());
+        let cfg = ConnConfig::default();
+        let rto = RtoState::new(&crate::conn::rto_config(&cfg));
         let mut r = Recovery::new(iss, false);
         let una = snd.una();
         let mut ack = |r: &mut Recovery, snd: &mut SendSide, cc: &mut Controller, ack: Seq| {
@@ -846,6 +873,7 @@ mod tests {
                 now: Duration::ZERO,
                 mss: MSS,
                 rto: &rto,
+                cfg: &cfg,
                 sack: false,
                 rack: false,
                 paces: false,

@@ -12,15 +12,19 @@ use super::sent::{Delivered, SentLog};
 use super::{DUP_THRESH, Link, Outcome, Recovery};
 use crate::timer::Timer;
 
-/// RFC 8985's RACK variables.
+/// RFC 8985's RACK variables. Times are `u64` nanoseconds, [`NONE`] for
+/// none, at half the room of `Duration`s and `Option`s (issue 22); the
+/// accessors give them back as they were.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Rack {
-    /// RACK.xmit_ts and RACK.end_seq: the delivered segment sent last.
-    latest: Option<(Duration, Seq)>,
-    /// RACK.rtt: that segment's round trip.
-    rtt: Duration,
-    /// RACK.min_RTT (the least seen; RFC 8985 allows any estimate).
-    min_rtt: Option<Duration>,
+    /// RACK.xmit_ts, in nanoseconds ([`NONE`] before the first delivery),
+    /// and RACK.end_seq: the delivered segment sent last.
+    latest: (u64, Seq),
+    /// RACK.rtt: that segment's round trip, in nanoseconds.
+    rtt: u64,
+    /// RACK.min_RTT (the least seen; RFC 8985 allows any estimate), in
+    /// nanoseconds; [`NONE`] before the first.
+    min_rtt: u64,
     /// RACK.fack: the highest end delivered.
     fack: Option<Seq>,
     /// RACK.reordering_seen.
@@ -33,12 +37,26 @@ pub(crate) struct Rack {
     dsack_round: Option<Seq>,
 }
 
+/// No time recorded.
+const NONE: u64 = u64::MAX;
+
+/// `d` in nanoseconds: exact below 584 years, and never [`NONE`].
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(NONE - 1)
+        .min(NONE - 1)
+}
+
+fn time(ns: u64) -> Option<Duration> {
+    (ns != NONE).then(|| Duration::from_nanos(ns))
+}
+
 impl Default for Rack {
     fn default() -> Self {
         Self {
-            latest: None,
-            rtt: Duration::ZERO,
-            min_rtt: None,
+            latest: (NONE, Seq(0)),
+            rtt: 0,
+            min_rtt: NONE,
             fack: None,
             reordering_seen: false,
             reo_wnd_mult: 1,
@@ -49,23 +67,38 @@ impl Default for Rack {
 }
 
 impl Rack {
+    /// RACK.xmit_ts and RACK.end_seq, once a segment was delivered.
+    fn latest(&self) -> Option<(Duration, Seq)> {
+        time(self.latest.0).map(|t| (t, self.latest.1))
+    }
+
+    /// RACK.rtt.
+    fn rtt(&self) -> Duration {
+        Duration::from_nanos(self.rtt)
+    }
+
+    /// RACK.min_RTT, once measured.
+    fn min_rtt(&self) -> Option<Duration> {
+        time(self.min_rtt)
+    }
+
     /// RFC 8985 §6.2 steps 2 and 3, for what one ACK delivered.
     pub(crate) fn on_delivered(&mut self, d: &Delivered, now: Duration) {
         if let Some((xmit, end, retransmitted)) = d.latest {
             let rtt = now.saturating_sub(xmit);
             // Step 2: an ACK of the original of a retransmitted segment
             // says nothing of the retransmission's RTT.
-            let spurious = retransmitted && self.min_rtt.is_some_and(|m| rtt < m);
+            let spurious = retransmitted && self.min_rtt().is_some_and(|m| rtt < m);
             if !spurious {
-                self.rtt = rtt;
+                self.rtt = nanos(rtt);
                 if !retransmitted {
-                    self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+                    self.min_rtt = nanos(self.min_rtt().map_or(rtt, |m| m.min(rtt)));
                 }
                 let newer = self
-                    .latest
+                    .latest()
                     .is_none_or(|(t, e)| xmit > t || (xmit == t && end.after(e)));
                 if newer {
-                    self.latest = Some((xmit, end));
+                    self.latest = (nanos(xmit), end);
                 }
             }
         }
@@ -117,7 +150,7 @@ impl Rack {
         if !self.reordering_seen && (in_recovery || sacked_segments >= u64::from(DUP_THRESH)) {
             return Duration::ZERO;
         }
-        let quarter = self.min_rtt.unwrap_or_default() / 4;
+        let quarter = self.min_rtt().unwrap_or_default() / 4;
         let wnd = quarter * self.reo_wnd_mult;
         srtt.map_or(wnd, |s| wnd.min(s))
     }
@@ -130,8 +163,8 @@ impl Rack {
         reo_wnd: Duration,
         now: Duration,
     ) -> (u64, Option<Duration>) {
-        match self.latest {
-            Some((xmit, end)) => log.detect_losses(xmit, end, self.rtt, reo_wnd, now),
+        match self.latest() {
+            Some((xmit, end)) => log.detect_losses(xmit, end, self.rtt(), reo_wnd, now),
             None => (0, None),
         }
     }
@@ -199,7 +232,7 @@ mod tests {
             ..Default::default()
         };
         r.on_delivered(&d, ms(40));
-        assert_eq!(r.min_rtt, Some(ms(40)));
+        assert_eq!(r.min_rtt(), Some(ms(40)));
         // No reordering seen: a quarter of min_RTT before DupThresh SACKs,
         // none from then on or in recovery.
         assert_eq!(r.reo_wnd(false, 1, Some(ms(50))), ms(10));
@@ -250,6 +283,6 @@ mod tests {
             ..Default::default()
         };
         r.on_delivered(&resent, ms(101));
-        assert_eq!((r.rtt, r.latest), (ms(40), Some((ms(0), Seq(100)))));
+        assert_eq!((r.rtt(), r.latest()), (ms(40), Some((ms(0), Seq(100)))));
     }
 }

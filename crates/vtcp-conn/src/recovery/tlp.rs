@@ -86,7 +86,7 @@ impl Recovery {
         let something = link.snd.buf.pending() > 0 || self.sent.last_unsacked().is_some();
         if link.rack && !self.in_recovery() && link.snd.flight() > 0 && something {
             self.tlp.due = true;
-            link.timers.set(Timer::Rto, link.now + link.rto.rto());
+            link.timers.set(Timer::Rto, link.now + link.rto());
         }
     }
 

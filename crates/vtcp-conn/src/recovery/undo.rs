@@ -61,9 +61,13 @@ struct Episode {
 }
 
 /// The undo state of a sender.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Undo {
-    episode: Option<Episode>,
+    /// The episode under way: boxed, allocated at a reduction and freed
+    /// when the episode ends (issue 22: a connection that never lost, or
+    /// has not lost lately, carries a pointer, not 48 bytes; a reduction
+    /// is rare enough for its allocation).
+    episode: Option<Box<Episode>>,
 }
 
 impl Undo {
@@ -78,7 +82,7 @@ impl Undo {
                 e.closing = None;
             }
             None => {
-                self.episode = Some(Episode {
+                self.episode = Some(Box::new(Episode {
                     prior,
                     marker: una,
                     high: snd_max,
@@ -87,7 +91,7 @@ impl Undo {
                     eifel_checked: false,
                     rxt_unreported: 0,
                     retransmitted: false,
-                });
+                }));
             }
         }
     }

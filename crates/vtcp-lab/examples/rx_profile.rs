@@ -1,15 +1,15 @@
-//! Profiling aid: the kernel sends to vtcp over a TUN device (offloads on
-//! with `offload`, else plain) for SECONDS; prints Mbit/s and this
-//! process's CPU seconds. Run as root: `rx_profile offload 10`.
+//! Profiling aid for vtcp's receive path on a TUN device: one kernel
+//! connection sends to a vtcp listener (offloads on with `offload`, else
+//! a plain device) for SECONDS; prints Mbit/s, CPU seconds per GB of this
+//! process (the kernel sender's system calls included: it runs here) and
+//! the driver's counters. Run as root, under `perf record -g` to see
+//! where the time goes: `rx_profile offload 10`.
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
 fn cpu() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let rest = &s[s.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+    vtcp_lab::bench::cpu_seconds().0
 }
 
 fn main() {

@@ -118,7 +118,8 @@ impl RecvBuf {
             });
             return 0;
         }
-        if start < nxt {
+        let partly_old = start < nxt;
+        if partly_old {
             // Partly old: report the old part.
             self.dsack = Some(SackBlock {
                 left: seq,
@@ -131,13 +132,20 @@ impl RecvBuf {
         if s >= e {
             return 0;
         }
+        // RFC 2883 §4 (the first block reports the repeated data that
+        // triggered the ACK): the first part of the segment that repeats
+        // data held out of order, also when the segment brings new data
+        // besides (a retransmission that spans a hole and a block the
+        // receiver already has).
+        if !partly_old && let Some((rs, re)) = self.ooo.iter().find(|&(rs, re)| rs < e && re > s) {
+            self.dsack = Some(SackBlock {
+                left: self.map.seq(rs.max(s)),
+                right: self.map.seq(re.min(e)),
+            });
+        }
         // (s is at least RCV.NXT; data at RCV.NXT is never held already.)
         if s != self.nxt && self.ooo.for_each_gap(s, e, |_, _| ()) == 0 {
-            // Already held out of order.
-            self.dsack = Some(SackBlock {
-                left: self.map.seq(s),
-                right: self.map.seq(e),
-            });
+            // Already held out of order: nothing new.
             return 0;
         }
         // Room from the first unread octet to the end of this segment, or
@@ -193,17 +201,24 @@ impl RecvBuf {
 
     /// The SACK blocks for the next ACK, at most `max` (3 or 4, as option
     /// room allows): a pending D-SACK block first (RFC 2883, reported
-    /// once), then the block holding the most recently received segment,
-    /// then the other most recently received blocks (RFC 2018 §4), then the
-    /// rest from the lowest.
+    /// once), then, when the duplicate lies in data held out of order, the
+    /// block that holds it (RFC 2883 §4 rule 4), then the block holding
+    /// the most recently received segment, then the other most recently
+    /// received blocks (RFC 2018 §4), then the rest from the lowest.
     pub fn sack_blocks(&mut self, max: usize) -> SackBlocks {
         let max = max.min(vtcp_wire::MAX_SACK_BLOCKS);
         let mut out = SackBlocks::new();
         if max == 0 || !self.has_sack_info() {
             return out;
         }
+        // The held block a D-SACK block lies in, if any.
+        let mut holding = None;
         if let Some(d) = self.dsack.take() {
             let _ = out.push(d);
+            let at = self.map.offset_near(d.left, self.nxt);
+            if at >= self.nxt {
+                holding = self.ooo.containing(at);
+            }
         }
         let mut chosen: [(u64, u64); 4] = [(0, 0); 4];
         let mut n = 0;
@@ -213,7 +228,7 @@ impl RecvBuf {
             .map_or(&[][..], Recent::offsets)
             .iter()
             .filter_map(|&o| self.ooo.containing(o));
-        for range in recent.chain(self.ooo.iter()) {
+        for range in holding.into_iter().chain(recent).chain(self.ooo.iter()) {
             if out.len() >= max {
                 break;
             }
@@ -356,6 +371,45 @@ mod tests {
         // Filling the hole at RCV.NXT makes the first block readable.
         assert_eq!(rx.insert(Seq(0), &[1; 100]), 120);
         assert_eq!(blocks(&rx.sack_blocks(3)), vec![(200, 210), (300, 310)]);
+    }
+
+    /// RFC 2883 §4: a segment that repeats a block held out of order and
+    /// brings new data besides still reports the repeated part first
+    /// (FreeBSD's scripts: `ack 500 <sack 200:300 600:700>`).
+    #[test]
+    fn a_segment_with_new_data_and_a_repeated_block_reports_the_repeat() {
+        let mut rx = RecvBuf::new(10_000, Seq(100));
+        rx.insert(Seq(200), &[1; 100]);
+        rx.insert(Seq(600), &[1; 100]);
+        assert_eq!(rx.insert(Seq(100), &[1; 400]), 400, "100..500 readable");
+        assert_eq!(blocks(&rx.sack_blocks(4)), vec![(200, 300), (600, 700)]);
+        // Above RCV.NXT too: new data on both sides of a held block.
+        let mut rx = RecvBuf::new(10_000, Seq(100));
+        rx.insert(Seq(300), &[1; 100]);
+        assert_eq!(rx.insert(Seq(250), &[1; 250]), 0, "still a hole at 100");
+        assert_eq!(blocks(&rx.sack_blocks(4)), vec![(300, 400), (250, 500)]);
+    }
+
+    /// RFC 2883 §4 rule 4: after the D-SACK block comes the block that
+    /// holds the duplicate, then the most recent ones (FreeBSD's scripts:
+    /// `<sack 200:300 200:300 600:700 400:500>`).
+    #[test]
+    fn the_block_holding_a_duplicate_comes_second() {
+        let mut rx = RecvBuf::new(10_000, Seq(100));
+        rx.insert(Seq(200), &[1; 100]);
+        rx.insert(Seq(400), &[1; 100]);
+        rx.insert(Seq(600), &[1; 100]);
+        rx.sack_blocks(4);
+        assert_eq!(rx.insert(Seq(200), &[1; 100]), 0);
+        assert_eq!(
+            blocks(&rx.sack_blocks(4)),
+            vec![(200, 300), (200, 300), (600, 700), (400, 500)]
+        );
+        // Part of a larger block: the block, whole, second.
+        rx.insert(Seq(300), &[1; 100]);
+        rx.sack_blocks(4);
+        assert_eq!(rx.insert(Seq(250), &[1; 20]), 0);
+        assert_eq!(blocks(&rx.sack_blocks(4))[..2], [(250, 270), (200, 500)]);
     }
 
     #[test]

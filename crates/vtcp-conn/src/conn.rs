@@ -1628,7 +1628,11 @@ impl Conn {
         if newly > 0 {
             self.push_event(Event::Readable);
         }
-        if newly == 0 || had_ooo || self.rcv.buf.has_ooo() {
+        // A D-SACK to report (RFC 2883: part of the segment repeated what
+        // had arrived) tells the sender at once that it resent for
+        // nothing, as FreeBSD and Linux's quick ACK do.
+        let dsack = self.opts.sack_ok && self.rcv.buf.has_sack_info();
+        if newly == 0 || had_ooo || self.rcv.buf.has_ooo() || dsack {
             // Out of order, a duplicate, or filling a hole: ACK at once.
             self.rcv.ack_now = true;
         } else {

@@ -226,6 +226,24 @@ fn out_of_order_data_gets_an_immediate_ack_with_sack_and_the_hole_too() {
     t.expect(". 1:1(0) ack 2897 win * <nop,nop,TS val * ecr 122,nop,nop,sack 1:1449 4345:5793>");
 }
 
+/// Partly a duplicate, partly new data in order, nothing held out of
+/// order: the new part is taken, and the D-SACK of the old part goes at
+/// once (RFC 2883 §4; FreeBSD's `rcv-data-segments/overlapping-*`), not
+/// after the delayed-ACK timer.
+#[test]
+fn a_segment_that_is_partly_a_duplicate_is_acked_at_once_with_dsack() {
+    let mut t = established();
+    t.at(20)
+        .recv(". 1:1001(1000) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    // One short segment: the ACK waits for the delayed-ACK timer.
+    t.expect_none();
+    t.at(200)
+        .expect(". 1:1(0) ack 1001 win * <nop,nop,TS val * ecr 120>");
+    t.at(210)
+        .recv(". 501:1501(1000) ack 1 win 1000 <nop,nop,TS val 121 ecr 0>");
+    t.expect(". 1:1(0) ack 1501 win * <nop,nop,TS val * ecr 121,nop,nop,sack 501:1001>");
+}
+
 #[test]
 fn rst_handling_follows_rfc5961() {
     // In the window but not at RCV.NXT: a challenge ACK, nothing else.

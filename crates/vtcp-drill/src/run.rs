@@ -602,12 +602,22 @@ impl Runner {
                     Err(errno) => return self.result(line, call, -1, Some(errno)),
                 };
                 let want: usize = arg(2).parse().unwrap_or(0);
+                // recv(2)'s flags: MSG_PEEK leaves the data to be read
+                // again, MSG_DONTWAIT makes this one call non-blocking.
+                let flags = if call.name == "recv" { arg(3) } else { "" };
+                let peek = flags.contains("MSG_PEEK");
+                let dontwait = flags.contains("MSG_DONTWAIT");
                 let error = self.conn_error(key);
                 let Some(conn) = self.stack.conn_mut(key) else {
                     return self.result(line, call, -1, Some("ENOTCONN"));
                 };
-                let mut out = vec![0u8; want];
-                let n = conn.read(&mut out);
+                let n = if peek {
+                    let (a, b) = conn.peek_readable();
+                    want.min(a.len() + b.len())
+                } else {
+                    let mut out = vec![0u8; want];
+                    conn.read(&mut out)
+                };
                 if n > 0 {
                     return self.result(line, call, n as i64, None);
                 }
@@ -617,7 +627,7 @@ impl Runner {
                 if conn.is_read_closed() {
                     return self.result(line, call, 0, None);
                 }
-                if s.nonblocking {
+                if s.nonblocking || dontwait {
                     self.result(line, call, -1, Some("EWOULDBLOCK"))
                 } else {
                     unsupported("a blocking read that would block")

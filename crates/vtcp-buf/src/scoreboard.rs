@@ -139,47 +139,80 @@ impl RangeSet {
 /// DupThresh ranges or (DupThresh − 1)·SMSS octets above the point asked
 /// about, so the cost grows with the number of SACK holes, never with the
 /// amount of data in flight.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// The ranges are allocated at the first SACK and kept: an idle
+/// connection, or one that never saw loss, carries a pointer.
+#[derive(Clone, Debug, Default)]
 pub struct Scoreboard {
-    sacked: RangeSet,
+    sacked: Option<alloc::boxed::Box<RangeSet>>,
 }
 
+/// What a scoreboard without its ranges reads as.
+static NO_RANGES: RangeSet = RangeSet {
+    ranges: Vec::new(),
+    bytes: 0,
+};
+
+impl PartialEq for Scoreboard {
+    fn eq(&self, other: &Self) -> bool {
+        self.set() == other.set()
+    }
+}
+
+impl Eq for Scoreboard {}
+
 impl Scoreboard {
+    /// The ranges, empty when never allocated.
+    #[inline]
+    fn set(&self) -> &RangeSet {
+        self.sacked.as_deref().unwrap_or(&NO_RANGES)
+    }
+
     /// SACKed octets held.
     pub fn sacked_bytes(&self) -> u64 {
-        self.sacked.bytes()
+        self.set().bytes()
     }
 
     /// Separate SACKed ranges held.
     pub fn ranges(&self) -> usize {
-        self.sacked.len()
+        self.set().len()
     }
 
     /// The octet at `offset` was SACKed.
     pub fn is_sacked(&self, offset: u64) -> bool {
-        self.sacked.contains(offset)
+        self.set().contains(offset)
     }
 
     /// One past the highest SACKed octet (RFC 6675 HighACK's counterpart
     /// for SACKs); `None` when nothing is SACKed.
     pub fn high_sacked(&self) -> Option<u64> {
-        self.sacked.last().map(|(_, e)| e)
+        self.set().last().map(|(_, e)| e)
     }
 
     pub(crate) fn insert(&mut self, start: u64, end: u64) {
-        self.sacked.insert(start, end);
+        if start >= end {
+            return;
+        }
+        self.sacked
+            .get_or_insert_with(alloc::boxed::Box::default)
+            .insert(start, end);
     }
 
+    #[inline]
     pub(crate) fn remove_below(&mut self, una: u64) {
-        self.sacked.remove_below(una);
+        if let Some(set) = &mut self.sacked {
+            set.remove_below(una);
+        }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.sacked.clear();
+        if let Some(set) = &mut self.sacked {
+            set.clear();
+        }
     }
 
     pub(crate) fn at_or_after(&self, x: u64) -> Option<(u64, u64)> {
-        self.sacked.at_or_after(x)
+        self.set().at_or_after(x)
     }
 
     /// RFC 6675 §4 IsLost(SeqNum): DupThresh discontiguous SACKed ranges
@@ -189,7 +222,7 @@ impl Scoreboard {
         let limit = (DUP_THRESH - 1) * mss.max(1);
         let mut ranges = 0;
         let mut bytes = 0;
-        for (s, e) in self.sacked.iter().rev() {
+        for (s, e) in self.set().iter().rev() {
             if e <= offset + 1 {
                 break;
             }
@@ -210,7 +243,7 @@ impl Scoreboard {
         let limit = (DUP_THRESH - 1) * mss.max(1);
         let mut ranges = 0;
         let mut bytes = 0;
-        for (s, e) in self.sacked.iter().rev() {
+        for (s, e) in self.set().iter().rev() {
             ranges += 1;
             bytes += e - s;
             if ranges >= DUP_THRESH || bytes > limit {
@@ -224,7 +257,7 @@ impl Scoreboard {
     /// The highest unSACKed run of `[una, nxt)`, if any.
     pub(crate) fn highest_hole(&self, una: u64, nxt: u64) -> Option<(u64, u64)> {
         let mut end = nxt;
-        for (s, e) in self.sacked.iter().rev() {
+        for (s, e) in self.set().iter().rev() {
             if s >= end {
                 continue;
             }
@@ -255,7 +288,7 @@ impl Scoreboard {
             // Retransmitted: [from, min(to, high_rxt)).
             pipe += to.min(high_rxt).saturating_sub(from);
         };
-        for (s, e) in self.sacked.iter() {
+        for (s, e) in self.set().iter() {
             if e <= una {
                 continue;
             }

@@ -419,9 +419,11 @@ struct Entry {
     /// Boxed: the slot vector grows by doubling, and its spare room
     /// should cost a pointer per slot, not a whole connection.
     conn: Box<Conn>,
-    /// The listener that created it and has not handed it out yet, and
-    /// where the connection stands in it.
-    listener: Option<(ListenerId, Stage)>,
+    /// Where the connection stands in the listener that created it and
+    /// has not handed it out yet; the listener itself is in the table's
+    /// side map ([`Table::listener`]), so that a slot does not carry a
+    /// socket address for the few connections not accepted yet.
+    stage: Option<Stage>,
     /// The application holds it (from `connect` or `accept`); a closed
     /// connection nobody holds is removed.
     owned: bool,
@@ -431,8 +433,19 @@ struct Entry {
     dirty: bool,
     /// In the queue of connections that may have events to tell.
     ready: bool,
-    /// The earliest deadline of this connection in the timer heap.
-    queued: Option<Duration>,
+    /// The earliest deadline of this connection in the timer heap, in
+    /// nanoseconds ([`nanos`]); [`NOT_QUEUED`] when none.
+    queued: u64,
+}
+
+/// [`Entry::queued`] when the connection has no deadline in the heap.
+const NOT_QUEUED: u64 = u64::MAX;
+
+/// A deadline as the timer heap holds it: nanoseconds, saturated below
+/// [`NOT_QUEUED`] (584 years on).
+#[inline]
+fn nanos(t: Duration) -> u64 {
+    u64::try_from(t.as_nanos()).map_or(NOT_QUEUED - 1, |n| n.min(NOT_QUEUED - 1))
 }
 
 impl Entry {
@@ -552,7 +565,8 @@ impl Index {
 
 /// A timer: its deadline, the slot and the generation of the connection
 /// it was set for.
-type Timer = Reverse<(Duration, u32, u32)>;
+/// A deadline in nanoseconds ([`nanos`]), a slot and its generation.
+type Timer = Reverse<(u64, u32, u32)>;
 
 /// The connections, in slots. Only packets arriving and the
 /// application's calls are matched by key (one hash at most each);
@@ -562,6 +576,8 @@ struct Table {
     index: Index,
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
+    /// The listener of each connection that has one ([`Entry::stage`]).
+    listeners: FxHashMap<u32, ListenerId>,
     generation: u32,
     /// The slot last found by key. Segments come in trains for one
     /// connection, and the application's calls follow the segments that
@@ -602,6 +618,29 @@ impl Table {
         self.peek_slot_of(key).and_then(|i| self.get(i))
     }
 
+    /// The listener that made the connection in `slot` and has not
+    /// handed it out yet, and where the connection stands in it.
+    fn listener(&self, slot: u32) -> Option<(ListenerId, Stage)> {
+        let stage = self.get(slot)?.stage?;
+        Some((*self.listeners.get(&slot)?, stage))
+    }
+
+    /// Sets what [`listener`](Self::listener) says of `slot`.
+    fn set_listener(&mut self, slot: u32, listener: Option<(ListenerId, Stage)>) {
+        let Some(e) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        e.stage = listener.map(|(_, stage)| stage);
+        match listener {
+            Some((id, _)) => {
+                self.listeners.insert(slot, id);
+            }
+            None => {
+                self.listeners.remove(&slot);
+            }
+        }
+    }
+
     /// Puts `entry` in a free slot under a new generation; returns the
     /// slot.
     fn insert(&mut self, mut entry: Entry) -> u32 {
@@ -623,11 +662,15 @@ impl Table {
         slot
     }
 
-    fn remove(&mut self, slot: u32) -> Option<Entry> {
+    /// Empties `slot`; returns its entry and its listener.
+    fn remove(&mut self, slot: u32) -> Option<(Entry, Option<(ListenerId, Stage)>)> {
         let e = self.slots.get_mut(slot as usize)?.take()?;
+        let listener = e
+            .stage
+            .and_then(|stage| Some((self.listeners.remove(&slot)?, stage)));
         self.index.remove(&e.key());
         self.free.push(slot);
-        Some(e)
+        Some((e, listener))
     }
 }
 
@@ -693,6 +736,7 @@ impl Stack {
                 index: Index::default(),
                 slots: Vec::new(),
                 free: Vec::new(),
+                listeners: FxHashMap::default(),
                 generation: 0,
                 recent: 0,
             },
@@ -830,17 +874,13 @@ impl Stack {
             return;
         }
         let orphans: Vec<u32> = (0..self.conns.slots.len() as u32)
-            .filter(|&slot| {
-                self.conns
-                    .get(slot)
-                    .is_some_and(|e| e.listener.is_some_and(|(l, _)| l == id))
-            })
+            .filter(|&slot| self.conns.listener(slot).is_some_and(|(l, _)| l == id))
             .collect();
         for slot in orphans {
             if let Some(e) = self.conns.get_mut(slot) {
                 e.conn.abort();
-                e.listener = None;
             }
+            self.conns.set_listener(slot, None);
             self.touch(slot);
         }
     }
@@ -855,9 +895,7 @@ impl Stack {
             if let Some(w) = listener.waiting.pop_front() {
                 listener.half_open -= 1;
                 listener.accept_queue.push_back(w);
-                if let Some(e) = self.conns.get_mut(w.0) {
-                    e.listener = Some((id, Stage::Queued));
-                }
+                self.conns.set_listener(w.0, Some((id, Stage::Queued)));
                 self.announce(id);
             }
             // Connections leave the queue when they are removed, so the
@@ -866,8 +904,9 @@ impl Stack {
                 && e.generation == generation
             {
                 e.owned = true;
-                e.listener = None;
-                return Some(e.key());
+                let key = e.key();
+                self.conns.set_listener(slot, None);
+                return Some(key);
             }
         }
     }
@@ -935,13 +974,14 @@ impl Stack {
         );
         let slot = self.conns.insert(Entry {
             conn,
-            listener,
+            stage: None,
             owned,
             generation: 0,
             dirty: false,
             ready: false,
-            queued: None,
+            queued: NOT_QUEUED,
         });
+        self.conns.set_listener(slot, listener);
         if let Some((ListenerId(addr), stage)) = listener
             && let Some(l) = self.listeners.get_mut(&addr)
         {
@@ -964,11 +1004,11 @@ impl Stack {
     /// Removes a connection, and takes it out of its listener's count or
     /// queues.
     fn remove(&mut self, slot: u32) {
-        let Some(e) = self.conns.remove(slot) else {
+        let Some((_, listener)) = self.conns.remove(slot) else {
             return;
         };
         self.counters.connections_closed += 1;
-        if let Some((ListenerId(addr), stage)) = e.listener
+        if let Some((ListenerId(addr), stage)) = listener
             && let Some(l) = self.listeners.get_mut(&addr)
         {
             match stage {
@@ -1077,10 +1117,10 @@ impl Stack {
     fn schedule(&mut self, slot: u32) {
         if let Some(e) = self.conns.get_mut(slot)
             && let Some(t) = e.conn.poll_timeout()
-            && e.queued.is_none_or(|q| t < q)
+            && nanos(t) < e.queued
         {
-            e.queued = Some(t);
-            self.timers.push(Reverse((t, slot, e.generation)));
+            e.queued = nanos(t);
+            self.timers.push(Reverse((e.queued, slot, e.generation)));
         }
     }
 
@@ -1458,20 +1498,21 @@ impl Stack {
     /// established, until `accept` makes room (the peer sees a connection
     /// that is slow to be served, not a reset).
     fn after_event(&mut self, slot: u32) {
-        if let Some(e) = self.conns.get_mut(slot)
-            && let Some((id, Stage::HalfOpen)) = e.listener
+        if let Some(e) = self.conns.get(slot)
+            && e.stage == Some(Stage::HalfOpen)
             && e.conn.state().is_synchronized()
+            && let Some((id, _)) = self.conns.listener(slot)
             && let Some(l) = self.listeners.get_mut(&id.0)
         {
             let queued = (slot, e.generation);
             if l.accept_queue.len() < l.backlog {
                 l.half_open -= 1;
                 l.accept_queue.push_back(queued);
-                e.listener = Some((id, Stage::Queued));
+                self.conns.set_listener(slot, Some((id, Stage::Queued)));
                 self.announce(id);
             } else {
                 l.waiting.push_back(queued);
-                e.listener = Some((id, Stage::Waiting));
+                self.conns.set_listener(slot, Some((id, Stage::Waiting)));
                 self.counters.accept_queue_overflows += 1;
                 vtcp_conn::trace_event!(DEBUG, "accept queue full");
             }
@@ -1548,13 +1589,13 @@ impl Stack {
 
     /// Takes a timer off the heap's top when it is stale; returns the slot
     /// when it is the connection's current one.
-    fn pop_live_timer(&mut self, t: Duration, slot: u32, generation: u32) -> Option<u32> {
+    fn pop_live_timer(&mut self, t: u64, slot: u32, generation: u32) -> Option<u32> {
         self.timers.pop();
         let e = self.conns.get_mut(slot)?;
-        if e.generation != generation || e.queued != Some(t) {
+        if e.generation != generation || e.queued != t {
             return None;
         }
-        e.queued = None;
+        e.queued = NOT_QUEUED;
         Some(slot)
     }
 
@@ -1598,10 +1639,10 @@ impl Stack {
             let current = self
                 .conns
                 .get(slot)
-                .filter(|e| e.generation == generation && e.queued == Some(t))
+                .filter(|e| e.generation == generation && e.queued == t)
                 .map(|e| e.conn.poll_timeout());
             match current {
-                Some(Some(c)) if c == t => return Some(t),
+                Some(Some(c)) if nanos(c) == t => return Some(c),
                 // The deadline moved: queue it anew.
                 Some(_) => {
                     if let Some(slot) = self.pop_live_timer(t, slot, generation) {
@@ -1619,7 +1660,7 @@ impl Stack {
     /// Runs every connection timer due at `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
         while let Some(Reverse((t, slot, generation))) = self.timers.peek().copied() {
-            if t > now {
+            if t > nanos(now) {
                 break;
             }
             let Some(slot) = self.pop_live_timer(t, slot, generation) else {
@@ -1653,6 +1694,15 @@ fn is_unicast(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A slot and a timer entry per connection (issue 22's third pass: a
+    /// slot was 72 bytes with its listener's address inline and its
+    /// deadline an `Option<Duration>`, a timer entry 24).
+    #[test]
+    fn a_slot_stays_small() {
+        assert!(size_of::<Option<Entry>>() <= 24);
+        assert!(size_of::<Timer>() <= 16);
+    }
 
     /// The packed index finds each 4-tuple, and an IPv4 address is never
     /// taken for its IPv4-mapped IPv6 form (nor a 4-tuple of one family

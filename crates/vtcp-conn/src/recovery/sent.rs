@@ -92,9 +92,101 @@ impl Delivered {
     }
 }
 
-/// The log.
+/// The log, allocated at the first segment of data sent: an idle
+/// connection carries a pointer, a connection that sent data keeps its
+/// log (see [`Log`]). Empty and absent are the same log.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct SentLog {
+pub(crate) struct SentLog(Option<Box<Log>>);
+
+impl SentLog {
+    /// Segments held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |l| l.len())
+    }
+
+    /// Octets marked lost and not sent again.
+    #[inline]
+    pub(crate) fn lost_bytes(&self) -> u64 {
+        self.0.as_ref().map_or(0, |l| l.lost_bytes)
+    }
+
+    /// Octets SACKed.
+    #[inline]
+    pub(crate) fn sacked_bytes(&self) -> u64 {
+        self.0.as_ref().map_or(0, |l| l.sacked_bytes)
+    }
+
+    /// See [`Log::on_sent`]; the log is allocated here.
+    #[inline]
+    pub(crate) fn on_sent(&mut self, seq: Seq, len: usize, now: Duration, tx: Option<TxSnapshot>) {
+        if len == 0 {
+            return;
+        }
+        self.0
+            .get_or_insert_with(Box::default)
+            .on_sent(seq, len, now, tx);
+    }
+
+    /// See [`Log::on_ack`].
+    #[inline]
+    pub(crate) fn on_ack(&mut self, una: Seq, delivered: &mut Delivered) {
+        if let Some(l) = &mut self.0 {
+            l.on_ack(una, delivered);
+        }
+    }
+
+    /// See [`Log::on_sack`].
+    #[inline]
+    pub(crate) fn on_sack(&mut self, left: Seq, right: Seq, delivered: &mut Delivered) {
+        if let Some(l) = &mut self.0 {
+            l.on_sack(left, right, delivered);
+        }
+    }
+
+    /// See [`Log::on_timeout`].
+    pub(crate) fn on_timeout(&mut self) {
+        if let Some(l) = &mut self.0 {
+            l.on_timeout();
+        }
+    }
+
+    /// See [`Log::clear_lost`].
+    pub(crate) fn clear_lost(&mut self) {
+        if let Some(l) = &mut self.0 {
+            l.clear_lost();
+        }
+    }
+
+    /// See [`Log::detect_losses`].
+    pub(crate) fn detect_losses(
+        &mut self,
+        rack_xmit: Duration,
+        rack_end: Seq,
+        rtt: Duration,
+        reo_wnd: Duration,
+        now: Duration,
+    ) -> (u64, Option<Duration>) {
+        match &mut self.0 {
+            Some(l) => l.detect_losses(rack_xmit, rack_end, rtt, reo_wnd, now),
+            None => (0, None),
+        }
+    }
+
+    /// See [`Log::first_lost`].
+    pub(crate) fn first_lost(&self) -> Option<(Seq, usize)> {
+        self.0.as_ref().and_then(|l| l.first_lost())
+    }
+
+    /// See [`Log::last_unsacked`].
+    pub(crate) fn last_unsacked(&self) -> Option<(Seq, usize)> {
+        self.0.as_ref().and_then(|l| l.last_unsacked())
+    }
+}
+
+/// The log's entries and counts.
+#[derive(Clone, Debug, Default)]
+struct Log {
     entries: VecDeque<Sent>,
     /// Each entry's delivery totals when it was (last) sent, for its rate
     /// sample, index for index with `entries`; empty while no rates are
@@ -106,7 +198,7 @@ pub(crate) struct SentLog {
     sacked_bytes: u64,
 }
 
-impl SentLog {
+impl Log {
     /// Segments held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -114,11 +206,13 @@ impl SentLog {
     }
 
     /// Octets marked lost and not sent again.
+    #[cfg(test)]
     pub(crate) fn lost_bytes(&self) -> u64 {
         self.lost_bytes
     }
 
     /// Octets SACKed.
+    #[cfg(test)]
     pub(crate) fn sacked_bytes(&self) -> u64 {
         self.sacked_bytes
     }
@@ -428,7 +522,7 @@ mod tests {
         // octets agree after every operation, and every lost octet was
         // sent before the time RACK used and at least rtt ago.
         fn the_log_agrees_with_a_per_octet_model(ops: Vec<Op>) -> bool {
-            let mut log = SentLog::default();
+            let mut log = Log::default();
             let mut m = Model::default();
             let base = Seq(4_000_000_000);
             let mut now = 0u64;

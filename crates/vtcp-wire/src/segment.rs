@@ -67,29 +67,24 @@ impl<'a> Segment<&'a [u8]> {
         let header_len = view.header_len();
         let area = &bytes[HEADER_LEN..header_len];
         let values = OptionValues::parse(area)?;
-        let segment = Segment {
-            src_port: view.src_port(),
-            dst_port: view.dst_port(),
-            seq: view.seq(),
-            ack: view.ack(),
-            flags: view.flags(),
-            window: view.window(),
-            checksum: view.checksum(),
-            urgent: view.urgent(),
-            // The view checked the area's length (a multiple of 4, at most
-            // 40) and the values' parse every option in it.
-            options: Options::from_checked(area),
-            payload: &bytes[header_len..],
-        };
+        // The view checked the area's length (a multiple of 4, at most
+        // 40) and the values' parse every option in it.
+        let segment = Self::with_options(view, Options::from_checked(area));
         Ok((segment, values))
     }
 
     /// Builds a segment from a checked view, validating its options.
     #[inline(always)]
     pub fn from_view(view: SegmentView<&'a [u8]>) -> Result<Self, WireError> {
+        let options = Options::from_bytes(&view.into_inner()[HEADER_LEN..view.header_len()])?;
+        Ok(Self::with_options(view, options))
+    }
+
+    /// The segment a checked view holds, with its options already read.
+    #[inline(always)]
+    fn with_options(view: SegmentView<&'a [u8]>, options: Options) -> Self {
         let bytes = view.into_inner();
-        let header_len = view.header_len();
-        Ok(Segment {
+        Segment {
             src_port: view.src_port(),
             dst_port: view.dst_port(),
             seq: view.seq(),
@@ -98,9 +93,9 @@ impl<'a> Segment<&'a [u8]> {
             window: view.window(),
             checksum: view.checksum(),
             urgent: view.urgent(),
-            options: Options::from_bytes(&bytes[HEADER_LEN..header_len])?,
-            payload: &bytes[header_len..],
-        })
+            options,
+            payload: &bytes[view.header_len()..],
+        }
     }
 }
 

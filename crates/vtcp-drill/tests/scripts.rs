@@ -62,6 +62,38 @@ fn a_segment_early_or_late_fails() {
     assert_eq!(failed_at(&o), 21);
 }
 
+/// A SYN retransmitted before the script's time, and otherwise the one
+/// expected, is the handshake timer of the operating system's own
+/// (here RFC 6298's first RTO of 1 s against a script's 3.2 s): a
+/// difference naming both
+/// times, not a failure; a SYN that is not the one expected still fails.
+#[test]
+fn an_early_syn_retransmission_differs_with_both_times() {
+    let text = "--ip_version=ipv4\n\
+                0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                +0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n\
+                +0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n\
+                +0.00 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 1 ecr 0>\n\
+                +3.20 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 3201 ecr 0>\n";
+    let o = run_text(text, Profile::freebsd()).unwrap();
+    match &o {
+        Outcome::Differs(why) => assert!(
+            why.iter()
+                .any(|w| w.contains("sent at 1.000 s, FreeBSD at 3.200 s")),
+            "{why:?}"
+        ),
+        other => panic!("expected a timing difference, got {other:?}"),
+    }
+    let wrong = text.replace(
+        "+3.20 > S 0:0(0) win 65535",
+        "+3.20 > S. 0:0(0) ack 1 win 65535",
+    );
+    assert!(matches!(
+        run_text(&wrong, Profile::freebsd()).unwrap(),
+        Outcome::Fail { .. }
+    ));
+}
+
 #[test]
 fn a_segment_the_script_does_not_expect_fails() {
     // Without the line expecting our FIN, it is unexpected when the

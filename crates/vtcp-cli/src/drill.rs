@@ -41,9 +41,25 @@ pub fn drill(args: &DrillArgs, out: &mut impl Write) -> io::Result<bool> {
     // A path that cannot be read is named, not left to a bare "No such
     // file or directory" from deep in the walk.
     for path in &args.paths {
-        std::fs::metadata(path).map_err(|e| {
+        let meta = std::fs::metadata(path).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
         })?;
+        // A file named on the command line must be a script: text. Binary
+        // data is refused outright rather than counted "unsupported".
+        if meta.is_file() {
+            let bytes = std::fs::read(path).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
+            })?;
+            if bytes.contains(&0) || std::str::from_utf8(&bytes).is_err() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} is not a packetdrill script (binary data)",
+                        path.display()
+                    ),
+                ));
+            }
+        }
     }
     let profile = vtcp_drill::Profile::freebsd();
     let results = suite::run_all(&args.paths, &root, &profile)?;

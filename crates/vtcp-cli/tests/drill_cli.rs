@@ -99,3 +99,17 @@ fn a_missing_path_is_named() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("cannot read no/such/suite"), "{stderr}");
 }
+
+/// A file of random bytes is refused with a clear error and a failure
+/// exit, not counted as an unsupported script.
+#[test]
+fn binary_data_is_refused() {
+    let dir = std::env::temp_dir().join(format!("vtcp-drill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("random.pkt");
+    std::fs::write(&path, [0x8f, 0, 0xff, 0x13, 0x37, 0xc3, 0x28]).unwrap();
+    let out = vtcp(&["drill", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("is not a packetdrill script"), "{stderr}");
+}

@@ -219,13 +219,7 @@ impl SegmentWriter for Framer {
     ) {
         let Some(out_super) = &self.out_super else {
             // No offload: cut here, each piece framed on its own.
-            let pseudo = vtcp::wire::checksum::PseudoHeader::new(src, dst);
-            let mut piece = vec![0u8; 60 + segment_size.min(segment.len())];
-            let cut =
-                vtcp::wire::tso::split(segment, segment_size, pseudo.as_ref(), &mut piece, |p| {
-                    self.write_segment_with(src, dst, fields, p);
-                });
-            if cut.is_err() {
+            if !vtcp::cut_super_segment(self, src, dst, fields, segment, segment_size) {
                 self.counts.bump(Counts::WRITE_ERRORS);
             }
             return;

@@ -59,6 +59,7 @@ mod wait;
 
 pub use net::{
     NetStack, OutboxLimits, OutboxStats, SegmentWriter, TcpListener, TcpStream, WeakNetStack,
+    cut_super_segment,
 };
 pub use stack::{
     Checksum, ConnKey, Counters, IpFields, ListenerId, MAX_REPLIES, Stack, StackConfig, StackError,

@@ -73,12 +73,30 @@ pub trait SegmentWriter: Send + Sync + 'static {
         segment: &[u8],
         segment_size: usize,
     ) {
-        let pseudo = vtcp_wire::checksum::PseudoHeader::new(src, dst);
-        let mut scratch = vec![0u8; 60 + segment_size.min(segment.len())];
-        let _ = vtcp_wire::tso::split(segment, segment_size, pseudo.as_ref(), &mut scratch, |s| {
-            self.write_segment_with(src, dst, ip, s);
-        });
+        let _ = cut_super_segment(self, src, dst, ip, segment, segment_size);
     }
+}
+
+/// What [`SegmentWriter::write_super_segment`] does by default, for a
+/// writer that overrides it but cannot hand a given super-segment on
+/// whole: cuts `segment` into checksummed segments of `segment_size`
+/// octets of payload ([`vtcp_wire::tso::split`]) and sends each with
+/// [`SegmentWriter::write_segment_with`]. False, with nothing sent, for a
+/// segment whose header is malformed.
+pub fn cut_super_segment<W: SegmentWriter + ?Sized>(
+    writer: &W,
+    src: IpAddr,
+    dst: IpAddr,
+    ip: IpFields,
+    segment: &[u8],
+    segment_size: usize,
+) -> bool {
+    let pseudo = vtcp_wire::checksum::PseudoHeader::new(src, dst);
+    let mut scratch = vec![0u8; 60 + segment_size.min(segment.len())];
+    vtcp_wire::tso::split(segment, segment_size, pseudo.as_ref(), &mut scratch, |s| {
+        writer.write_segment_with(src, dst, ip, s);
+    })
+    .is_ok()
 }
 
 impl<F> SegmentWriter for F

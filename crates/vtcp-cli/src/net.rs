@@ -124,8 +124,8 @@ pub struct DeviceArgs {
     /// (repeatable), for destinations outside vtcp's own subnet.
     #[arg(long)]
     pub route: Vec<Cidr>,
-    /// The device's MTU.
-    #[arg(long, default_value_t = 1500)]
+    /// The device's MTU (68, IPv4's least, to 65535).
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u16).range(68..))]
     pub mtu: u16,
     /// Offloads (IFF_VNET_HDR): the kernel hands over TCP super-segments
     /// of up to 64 KiB, several times faster to receive.
@@ -535,37 +535,88 @@ fn http(s: &mut TcpStream) -> io::Result<()> {
         }
         head.extend_from_slice(&buf[..n]);
     }
-    let line = String::from_utf8_lossy(&head);
-    let path = line.split_whitespace().nth(1).unwrap_or("/");
-    let reply = |s: &mut TcpStream, status: &str, body_len: u64| {
+    let reply = |s: &mut TcpStream, status: &str, extra: &str, body_len: u64| {
         write!(
             s,
-            "HTTP/1.0 {status}\r\nServer: vtcp\r\nContent-Type: text/plain\r\n\
+            "HTTP/1.0 {status}\r\nServer: vtcp\r\n{extra}Content-Type: text/plain\r\n\
              Content-Length: {body_len}\r\nConnection: close\r\n\r\n"
         )
     };
-    if path == "/" {
-        let body = "vtcp: a userspace TCP engine. GET /bytes/N for N bytes.\n";
-        reply(s, "200 OK", body.len() as u64)?;
-        s.write_all(body.as_bytes())
-    } else if let Some(n) = path
-        .strip_prefix("/bytes/")
-        .and_then(|n| n.parse::<u64>().ok())
-        .filter(|&n| n <= 1 << 30)
-    {
-        reply(s, "200 OK", n)?;
-        let chunk = vec![b'v'; 64 * 1024];
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(chunk.len() as u64) as usize;
-            s.write_all(&chunk[..k])?;
-            left -= k as u64;
+    match route(&head) {
+        Answer::Bytes(n) => {
+            reply(s, "200 OK", "", n)?;
+            let chunk = vec![b'v'; 64 * 1024];
+            let mut left = n;
+            while left > 0 {
+                let k = left.min(chunk.len() as u64) as usize;
+                s.write_all(&chunk[..k])?;
+                left -= k as u64;
+            }
+            Ok(())
         }
-        Ok(())
-    } else {
-        let body = "not found\n";
-        reply(s, "404 Not Found", body.len() as u64)?;
-        s.write_all(body.as_bytes())
+        Answer::Text(status, body) => {
+            let extra = if status.starts_with("405") {
+                "Allow: GET\r\n"
+            } else {
+                ""
+            };
+            reply(s, status, extra, body.len() as u64)?;
+            s.write_all(body.as_bytes())
+        }
+    }
+}
+
+/// The most `/bytes/N` sends: 1 GiB.
+pub const HTTP_BYTES_CAP: u64 = 1 << 30;
+
+/// What the HTTP service answers a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `200 OK` with this many bytes.
+    Bytes(u64),
+    /// A status line and a text body.
+    Text(&'static str, String),
+}
+
+/// The HTTP service's answer to a request head (RFC 9110): `GET /` the
+/// description, `GET /bytes/N` N bytes up to [`HTTP_BYTES_CAP`]; a line
+/// that is no request line `400`, another method `405`, a count that is
+/// not a number or above the cap `400` saying why, any other path `404`.
+pub fn route(head: &[u8]) -> Answer {
+    let text = String::from_utf8_lossy(head);
+    let line = text.lines().next().unwrap_or("");
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    let [method, path, version] = parts[..] else {
+        return Answer::Text("400 Bad Request", "not an HTTP request line\n".into());
+    };
+    if !version.starts_with("HTTP/") {
+        return Answer::Text("400 Bad Request", "not an HTTP request line\n".into());
+    }
+    if method != "GET" {
+        return Answer::Text(
+            "405 Method Not Allowed",
+            format!("{method}: only GET is served\n"),
+        );
+    }
+    if path == "/" {
+        return Answer::Text(
+            "200 OK",
+            "vtcp: a userspace TCP engine. GET /bytes/N for N bytes.\n".into(),
+        );
+    }
+    let Some(n) = path.strip_prefix("/bytes/") else {
+        return Answer::Text("404 Not Found", "not found\n".into());
+    };
+    match n.parse::<u64>() {
+        Ok(n) if n <= HTTP_BYTES_CAP => Answer::Bytes(n),
+        Ok(n) => Answer::Text(
+            "400 Bad Request",
+            format!("{n} bytes is above the cap of {HTTP_BYTES_CAP}\n"),
+        ),
+        Err(_) => Answer::Text(
+            "400 Bad Request",
+            format!("`{n}` is not a number of bytes\n"),
+        ),
     }
 }
 
@@ -739,6 +790,33 @@ fn copy_counting(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 9110's answers: a garbage line 400, a POST 405, a count above
+    /// the cap or not a number 400 saying why, an unknown path 404, and
+    /// the two resources 200.
+    #[test]
+    fn the_http_service_answers_each_request_as_rfc_9110_says() {
+        let status = |req: &str| match route(req.as_bytes()) {
+            Answer::Bytes(_) => "200 OK",
+            Answer::Text(status, _) => status,
+        };
+        assert_eq!(route(b"GET /bytes/5 HTTP/1.0\r\n\r\n"), Answer::Bytes(5));
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "200 OK");
+        assert_eq!(status("\x16\x03\x01garbage\r\n\r\n"), "400 Bad Request");
+        assert_eq!(status("GET /\r\n\r\n"), "400 Bad Request");
+        assert_eq!(status("GET / SPDY/3\r\n\r\n"), "400 Bad Request");
+        assert_eq!(status("POST / HTTP/1.0\r\n\r\n"), "405 Method Not Allowed");
+        let big = format!("GET /bytes/{} HTTP/1.0\r\n\r\n", HTTP_BYTES_CAP + 1);
+        match route(big.as_bytes()) {
+            Answer::Text("400 Bad Request", why) => assert!(why.contains("above the cap"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            status("GET /bytes/lots HTTP/1.0\r\n\r\n"),
+            "400 Bad Request"
+        );
+        assert_eq!(status("GET /nothing HTTP/1.0\r\n\r\n"), "404 Not Found");
+    }
 
     #[test]
     fn the_kernel_side_gets_the_first_other_host() {

@@ -759,3 +759,19 @@ fn serve_exits_with_a_clear_error_when_its_device_is_deleted() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(!Netns::exists(&ns), "the namespace it created is gone");
 }
+
+/// An MTU no device can have is refused by the flag's parser, with the
+/// range, before any device is touched (it said "cannot open a TUN
+/// device: Invalid argument"). Needs no root.
+#[test]
+fn an_impossible_mtu_is_refused_with_its_range() {
+    for mtu in ["0", "10", "67"] {
+        let out = vtcp()
+            .args(["serve", "--tun", "vtcp-never", "--mtu", mtu, "echo:7"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("68..=65535"), "{mtu}: {stderr}");
+    }
+}

@@ -71,6 +71,11 @@ pub enum TunError {
     /// a TUN device of the same kind).
     #[error("TUN device {0} is busy (another process holds it, or it is not a TUN device)")]
     Busy(String),
+    /// The kernel refused the name as a TUN device (EINVAL): an interface
+    /// of that name exists and is of another kind (`lo`, a veth, a TAP
+    /// device).
+    #[error("cannot open {0} as a TUN device: an interface of that name exists and is not one")]
+    NotTun(String),
     /// Anything else the kernel said.
     #[error("cannot open a TUN device: {0}")]
     Io(#[from] io::Error),
@@ -152,6 +157,9 @@ impl Tun {
         let dev = b.build_sync().map_err(|e| match e.raw_os_error() {
             Some(1) => TunError::NotPermitted,
             Some(16) => TunError::Busy(cfg.name.clone().unwrap_or_default()),
+            Some(22) if cfg.name.is_some() => {
+                TunError::NotTun(cfg.name.clone().unwrap_or_default())
+            }
             _ if e.kind() == io::ErrorKind::PermissionDenied => TunError::NotPermitted,
             _ => TunError::Io(e),
         })?;

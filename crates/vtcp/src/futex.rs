@@ -12,8 +12,23 @@
 //! (`prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_SET_SLOTS, n)`), once per
 //! doubling, to at least twice their number. It only ever grows; on older
 //! kernels, or elsewhere than Linux, nothing happens.
+//!
+//! A program that sizes the table itself, or wants the library to leave
+//! process-wide settings alone, turns this off with
+//! [`set_futex_hash_growth`] before its threads park.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Whether the table may be grown ([`set_futex_hash_growth`]).
+static GROWTH: AtomicBool = AtomicBool::new(true);
+
+/// Lets the blocking API grow the process's futex hash as threads park
+/// (`true`, the default: see the module's measurements) or never touch it
+/// (`false`: `prctl(PR_FUTEX_HASH)` is never called from then on). A
+/// process-wide setting, as the table is; returns the previous one.
+pub fn set_futex_hash_growth(on: bool) -> bool {
+    GROWTH.swap(on, Ordering::Relaxed)
+}
 
 /// Threads parked by the blocking API, in all stacks of the process.
 static PARKED: AtomicUsize = AtomicUsize::new(0);
@@ -33,6 +48,7 @@ pub(crate) fn parking() -> Parked {
     let n = PARKED.fetch_add(1, Ordering::Relaxed) + 1;
     let next = NEXT.load(Ordering::Relaxed);
     if n >= next
+        && GROWTH.load(Ordering::Relaxed)
         && NEXT
             .compare_exchange(next, next * 2, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
@@ -84,11 +100,19 @@ fn grow(_: usize) {}
 mod tests {
     use super::*;
 
+    /// Turned off, parking past the threshold grows nothing (the
+    /// threshold, which moves only when the table grows, stays); turned
+    /// back on, it grows again. (The one test here that parks, so the
+    /// process-wide counts are its own.)
     #[test]
-    fn the_count_follows_the_guards_and_the_threshold_doubles() {
+    fn growth_turned_off_leaves_the_table_alone() {
         let before = NEXT.load(Ordering::Relaxed);
+        assert!(set_futex_hash_growth(false));
         let guards: Vec<_> = (0..before + 1).map(|_| parking()).collect();
-        assert!(PARKED.load(Ordering::Relaxed) > before);
+        assert_eq!(NEXT.load(Ordering::Relaxed), before);
+        drop(guards);
+        assert!(!set_futex_hash_growth(true));
+        let guards: Vec<_> = (0..before + 1).map(|_| parking()).collect();
         assert!(NEXT.load(Ordering::Relaxed) >= 2 * before);
         drop(guards);
     }

@@ -48,6 +48,7 @@
 #[cfg(feature = "tokio")]
 pub mod async_net;
 mod futex;
+pub use futex::set_futex_hash_growth;
 #[cfg(feature = "ip")]
 pub mod ip;
 pub mod net;

@@ -12,6 +12,8 @@
 
 use std::time::Duration;
 
+use crate::nanos::{nanos, time};
+
 /// What a round trip must drain before the window first grows: an initial
 /// congestion window of full segments (RFC 6928), as Linux starts
 /// `rcvq_space.space` at `TCP_INIT_CWND · advmss`. Starting at the whole
@@ -41,14 +43,8 @@ pub(crate) struct RcvAutoTune {
     rtt: u64,
 }
 
-/// No RTT estimate yet: no sample is that long (they are milliseconds
-/// from a 32-bit timestamp difference).
-const NO_RTT: u64 = u64::MAX;
-
-/// `d` in nanoseconds, exactly for anything under 584 years.
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
-}
+/// No RTT estimate yet.
+const NO_RTT: u64 = crate::nanos::NONE;
 
 impl RcvAutoTune {
     /// A tuner for a buffer of `max` octets; `enabled` false fixes the
@@ -93,7 +89,7 @@ impl RcvAutoTune {
     }
 
     fn rtt(&self) -> Option<Duration> {
-        (self.rtt != NO_RTT).then(|| Duration::from_nanos(self.rtt))
+        time(self.rtt)
     }
 
     /// The application drained `n` octets at `now`; `fallback_rtt` is the

@@ -14,6 +14,7 @@ use vtcp_wire::{Flags, OptionValues, Options, SackBlocks, Segment, TcpOption, Ti
 use crate::config::{
     ConnConfig, Controller, Endpoints, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder,
 };
+use crate::nanos::{nanos, time};
 use crate::negotiated::Negotiated;
 use crate::pacing::Pacer;
 use crate::recovery::{AckInfo, Link, Outcome, Recovery, Resend};
@@ -29,14 +30,7 @@ const MAX_HEADER: usize = 60;
 /// RFC 7323 §5.5: TS.Recent older than 24 days is invalid.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 /// `unacked_since` when nothing is unacknowledged.
-const NOT_SENT: u64 = u64::MAX;
-
-/// `d` in nanoseconds: exact below 584 years, and never [`NOT_SENT`].
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos())
-        .unwrap_or(NOT_SENT - 1)
-        .min(NOT_SENT - 1)
-}
+const NOT_SENT: u64 = crate::nanos::NONE;
 
 /// RFC 5961 §7: challenge ACKs per second at most.
 const CHALLENGE_ACKS_PER_SEC: u32 = 10;
@@ -848,7 +842,7 @@ impl Conn {
         let user_timeout = self
             .cfg
             .user_timeout
-            .zip((self.unacked_since != NOT_SENT).then(|| Duration::from_nanos(self.unacked_since)))
+            .zip(time(self.unacked_since))
             .is_some_and(|(limit, since)| now.saturating_sub(since) >= limit);
         if self.retries > self.cfg.max_retries || user_timeout {
             self.rst_needed = self.state.is_synchronized().then_some(Reset::Ours);

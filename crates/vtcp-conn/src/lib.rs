@@ -79,6 +79,7 @@ mod config;
 mod conn;
 mod cwnd_use;
 pub mod defaults;
+mod nanos;
 mod negotiated;
 mod pacing;
 mod rate;

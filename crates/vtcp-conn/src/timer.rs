@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::nanos::{nanos, time};
+
 /// A timer of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Timer {
@@ -57,7 +59,7 @@ pub(crate) struct TimerTable {
     at: [u64; Timer::ALL.len()],
 }
 
-const UNARMED: u64 = u64::MAX;
+const UNARMED: u64 = crate::nanos::NONE;
 
 impl Default for TimerTable {
     fn default() -> Self {
@@ -70,9 +72,7 @@ impl Default for TimerTable {
 impl TimerTable {
     #[inline]
     pub(crate) fn set(&mut self, timer: Timer, at: Duration) {
-        self.at[timer.index()] = u64::try_from(at.as_nanos())
-            .unwrap_or(UNARMED - 1)
-            .min(UNARMED - 1);
+        self.at[timer.index()] = nanos(at);
     }
 
     #[inline]
@@ -90,13 +90,11 @@ impl TimerTable {
     }
 
     pub(crate) fn get(&self, timer: Timer) -> Option<Duration> {
-        let at = self.at[timer.index()];
-        (at != UNARMED).then(|| Duration::from_nanos(at))
+        time(self.at[timer.index()])
     }
 
     pub(crate) fn next(&self) -> Option<Duration> {
-        let at = self.at.iter().copied().min()?;
-        (at != UNARMED).then(|| Duration::from_nanos(at))
+        time(self.at.iter().copied().min()?)
     }
 
     #[inline]

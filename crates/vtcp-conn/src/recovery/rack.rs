@@ -10,6 +10,7 @@ use vtcp_seq::Seq;
 
 use super::sent::{Delivered, SentLog};
 use super::{DUP_THRESH, Link, Outcome, Recovery};
+use crate::nanos::{NONE, nanos, time};
 use crate::timer::Timer;
 
 /// RFC 8985's RACK variables. Times are `u64` nanoseconds, [`NONE`] for
@@ -35,20 +36,6 @@ pub(crate) struct Rack {
     reo_wnd_persist: u32,
     /// RACK.dsack_round: SND.NXT when a D-SACK last widened the window.
     dsack_round: Option<Seq>,
-}
-
-/// No time recorded.
-const NONE: u64 = u64::MAX;
-
-/// `d` in nanoseconds: exact below 584 years, and never [`NONE`].
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos())
-        .unwrap_or(NONE - 1)
-        .min(NONE - 1)
-}
-
-fn time(ns: u64) -> Option<Duration> {
-    (ns != NONE).then(|| Duration::from_nanos(ns))
 }
 
 impl Default for Rack {

@@ -1,16 +1,14 @@
 //! `vtcp decode`: every TCP segment of a capture on one line, tcpdump's
 //! way, with its checksum status; then a summary.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use vtcp::pcap::{self as capture, CaptureError, Flows, Frame, FrameContent, TcpInIp, Timestamp};
 use vtcp_wire::checksum::PseudoHeader;
-use vtcp_wire::{Segment, SegmentView, Seq};
-
-use crate::capture::{self, CaptureError, Frame, FrameContent, TcpInIp, Timestamp};
+use vtcp_wire::{Segment, SegmentView};
 
 /// Why `vtcp decode` failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +45,8 @@ pub struct Summary {
     pub flows: usize,
     /// Segments whose checksum is wrong.
     pub bad_checksums: usize,
-    /// Segments that carry sequence space already sent (keep-alives aside).
+    /// Retransmissions, as [`vtcp::pcap::flows`] defines them: segments
+    /// that carry sequence space already sent (keep-alives aside).
     pub retransmissions: usize,
     /// TCP segments (or their IP headers) that could not be parsed.
     pub malformed: usize,
@@ -79,50 +78,6 @@ impl fmt::Display for Summary {
     }
 }
 
-/// One direction of a connection.
-type Direction = (IpAddr, u16, IpAddr, u16);
-
-/// Tracks what each direction has sent, to spot retransmissions.
-#[derive(Default)]
-struct Flows {
-    /// Highest sequence number sent so far (SEG.SEQ + SEG.LEN), per direction.
-    high: HashMap<Direction, Seq>,
-    /// Connections, each named by its lower endpoint first.
-    pairs: HashSet<Direction>,
-}
-
-impl Flows {
-    /// Records a segment; true if it resends sequence space already sent.
-    fn record(&mut self, dir: Direction, seg: &Segment<&[u8]>) -> bool {
-        let (a, ap, b, bp) = dir;
-        let pair = if (a, ap) <= (b, bp) {
-            dir
-        } else {
-            (b, bp, a, ap)
-        };
-        self.pairs.insert(pair);
-        let len = seg.seg_len() as u32;
-        if len == 0 {
-            return false;
-        }
-        let end = seg.seq + len;
-        match self.high.get_mut(&dir) {
-            None => {
-                self.high.insert(dir, end);
-                false
-            }
-            Some(high) => {
-                // A keep-alive probe (one octet at SND.NXT − 1, RFC 1122
-                // §4.2.3.6) is not a retransmission of data.
-                let keepalive = len <= 1 && end == *high;
-                let resent = seg.seq.before(*high) && !keepalive;
-                *high = high.max_seq(end);
-                resent
-            }
-        }
-    }
-}
-
 fn clock(time: Timestamp) -> String {
     let secs = time.secs % 86_400;
     format!(
@@ -149,7 +104,7 @@ pub fn decode_frames(
         frames: frames.len(),
         ..Summary::default()
     };
-    let mut flows = Flows::default();
+    let mut flows = Flows::new();
     for frame in frames {
         let line = match capture::tcp_in_frame(frame.linktype, frame.data) {
             FrameContent::Other(_) => {
@@ -178,7 +133,7 @@ pub fn decode_frames(
             writeln!(out, "{line}")?;
         }
     }
-    summary.flows = flows.pairs.len();
+    summary.flows = flows.connections();
     write!(out, "{summary}")?;
     Ok(summary)
 }
@@ -214,8 +169,7 @@ fn segment_line(
             "incorrect"
         }
     };
-    let dir = (tcp.src, seg.src_port, tcp.dst, seg.dst_port);
-    let retransmission = flows.record(dir, &seg);
+    let retransmission = flows.record(tcp.src, tcp.dst, &SegmentView::new_unchecked(tcp.tcp));
     if retransmission {
         summary.retransmissions += 1;
     }

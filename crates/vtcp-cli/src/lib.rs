@@ -1,15 +1,13 @@
 //! The `vtcp` command line, as a library so that its parts are tested.
 //!
-//! - [`capture`]: TCP segments out of pcap and pcapng files.
 //! - [`decode`]: `vtcp decode FILE`, a tcpdump-style listing with checksum
-//!   status and a summary.
+//!   status and a summary (captures are read by [`vtcp::pcap`]).
 //! - [`sim`]: `vtcp sim`, a simulated transfer and its summary.
 //! - [`drill`]: `vtcp drill`, packetdrill scripts against the engine.
 //! - [`net`] (Linux): `vtcp serve | connect | forward`, vtcp on a TUN
 //!   device facing the kernel.
 #![forbid(unsafe_code)]
 
-pub mod capture;
 pub mod decode;
 pub mod drill;
 #[cfg(target_os = "linux")]

@@ -5,12 +5,12 @@
 //! pseudo-header, and re-encodes to the identical bytes.
 //!
 //! These tests live here, not in `vtcp-wire`, because they need the
-//! capture reader of this crate.
+//! capture reader of `vtcp::pcap`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use vtcp_cli::capture::{self, FrameContent};
+use vtcp::pcap::{self as capture, FrameContent};
 use vtcp_wire::checksum::PseudoHeader;
 use vtcp_wire::{Segment, SegmentView, TcpOption};
 

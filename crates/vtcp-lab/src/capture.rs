@@ -10,14 +10,13 @@
 //! packet either kernel sent, as raw IP.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
 use crate::kernel::{self, IO_TIMEOUT, send_pattern};
 use crate::relay::{Tap, clear_link};
-use crate::topo::{Impairments, KERNEL_V4, KERNEL_V6, KernelLab, PEER_V4, PEER_V6};
-use vtcp::wire::SegmentView;
+use crate::topo::{Impairments, KernelLab, PEER_V4, PEER_V6};
 
 /// One capture to make.
 #[derive(Clone, Copy, Debug)]
@@ -75,8 +74,9 @@ pub const VARIANTS: [Variant; 6] = [
 /// The bytes the client sends to the sink.
 pub const SINK_BYTES: u64 = 150_000;
 
-/// Makes `dir/STEM.pcap` for one variant; returns the number of data
-/// segments sent again in it (the caller wants at least one).
+/// Makes `dir/STEM.pcap` for one variant; returns the number of
+/// retransmissions in it ([`vtcp::pcap::flows`]'s definition; the caller
+/// wants at least one).
 pub fn capture(dir: &Path, v: &Variant, seed: u64) -> io::Result<u64> {
     let path = dir.join(format!("{}.pcap", v.stem));
     let mut lossy = clear_link();
@@ -141,43 +141,5 @@ pub fn capture(dir: &Path, v: &Variant, seed: u64) -> io::Result<u64> {
     }
     std::thread::sleep(Duration::from_millis(100));
     drop(lab);
-    retransmissions(&std::fs::read(&path)?)
-}
-
-/// Every address of the lab.
-fn ip_local() -> vtcp_tun::ip::Local<'static> {
-    const ALL: [IpAddr; 4] = [PEER_V4, PEER_V6, KERNEL_V4, KERNEL_V6];
-    vtcp_tun::ip::Local::only(&ALL)
-}
-
-/// Data segments in a raw-IP pcap whose (source, port, sequence number)
-/// was seen before.
-pub fn retransmissions(pcap: &[u8]) -> io::Result<u64> {
-    let bad = || io::Error::other("not a raw-IP pcap of the lab's");
-    let mut seen = std::collections::HashSet::new();
-    let mut again = 0;
-    let mut at = 24;
-    while at < pcap.len() {
-        let len = pcap
-            .get(at + 8..at + 12)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or_else(bad)?;
-        let packet = pcap.get(at + 16..at + 16 + len).ok_or_else(bad)?;
-        at += 16 + len;
-        let ip = match packet.first().map(|b| b >> 4) {
-            Some(4) => IpAddr::from(<[u8; 4]>::try_from(&packet[12..16]).map_err(|_| bad())?),
-            Some(6) => IpAddr::from(<[u8; 16]>::try_from(&packet[8..24]).map_err(|_| bad())?),
-            _ => return Err(bad()),
-        };
-        let mut scratch = Vec::new();
-        if let vtcp_tun::ip::Inbound::Tcp { segment, .. } =
-            vtcp_tun::ip::classify(packet, ip_local(), &mut scratch)
-            && let Ok(view) = SegmentView::new_checked(segment)
-            && !view.payload().is_empty()
-            && !seen.insert((ip, view.src_port(), view.seq()))
-        {
-            again += 1;
-        }
-    }
-    Ok(again)
+    vtcp::pcap::retransmissions(&std::fs::read(&path)?).map_err(io::Error::other)
 }

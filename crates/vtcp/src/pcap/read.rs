@@ -1,12 +1,7 @@
-//! Reading TCP segments out of packet captures.
-//!
-//! pcap (microsecond and nanosecond) and pcapng files are read with
-//! `pcap-parser`; the link layer (Ethernet with VLAN tags, raw IP, Linux
-//! cooked capture v1 and v2, BSD loopback) and the IP layer (IPv4, IPv6
-//! with extension headers) are taken apart here, yielding each TCP segment
-//! with its addresses so that its checksum can be verified.
-
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+//! Reading captures: every frame of a pcap (microsecond or nanosecond)
+//! or pcapng file held in memory, with its time and link type, read with
+//! `pcap-parser`. Frames are not interpreted here; [`super::tcp_in_frame`]
+//! takes their link and IP layers off.
 
 use pcap_parser::Block;
 use pcap_parser::nom;
@@ -194,168 +189,6 @@ fn read_pcapng(file: &[u8]) -> Result<Vec<Frame<'_>>, CaptureError> {
     Ok(frames)
 }
 
-/// A TCP segment found in a frame, with the addresses of its IP header.
-#[derive(Debug, Clone, Copy)]
-pub struct TcpInIp<'a> {
-    /// IP source address.
-    pub src: IpAddr,
-    /// IP destination address.
-    pub dst: IpAddr,
-    /// The TCP segment: header and data, as long as the IP header says.
-    pub tcp: &'a [u8],
-}
-
-/// What a frame holds, as far as TCP is concerned.
-#[derive(Debug, Clone, Copy)]
-pub enum FrameContent<'a> {
-    /// A TCP segment.
-    Tcp(TcpInIp<'a>),
-    /// Something else (ARP, UDP, a later IP fragment).
-    Other(&'static str),
-    /// A frame of a link type this reader does not know: what it holds
-    /// cannot be told.
-    UnsupportedLink(Linktype),
-    /// Headers that cannot be read: cut short by the snapshot length, or
-    /// inconsistent.
-    Malformed(&'static str),
-}
-
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: [u16; 3] = [0x8100, 0x88a8, 0x9100];
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
-/// Takes the link and IP layers off a frame.
-pub fn tcp_in_frame<'a>(linktype: Linktype, data: &'a [u8]) -> FrameContent<'a> {
-    let by_ethertype = |ethertype: u16, rest: &'a [u8]| match ethertype {
-        ETHERTYPE_IPV4 => ipv4(rest),
-        ETHERTYPE_IPV6 => ipv6(rest),
-        _ => FrameContent::Other("not IP"),
-    };
-    match linktype {
-        Linktype::ETHERNET => {
-            let mut at = 12;
-            loop {
-                let Some(ethertype) = be16(data, at) else {
-                    return FrameContent::Malformed("short Ethernet header");
-                };
-                if ETHERTYPE_VLAN.contains(&ethertype) {
-                    at += 4;
-                    continue;
-                }
-                return by_ethertype(ethertype, &data[at + 2..]);
-            }
-        }
-        Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => match data.first().map(|b| b >> 4) {
-            Some(4) => ipv4(data),
-            Some(6) => ipv6(data),
-            _ => FrameContent::Malformed("raw IP frame of unknown version"),
-        },
-        Linktype::LINUX_SLL => match be16(data, 14) {
-            Some(proto) => by_ethertype(proto, &data[16..]),
-            None => FrameContent::Malformed("short Linux cooked header"),
-        },
-        Linktype::LINUX_SLL2 => match (be16(data, 0), data.get(20..)) {
-            (Some(proto), Some(rest)) => by_ethertype(proto, rest),
-            _ => FrameContent::Malformed("short Linux cooked v2 header"),
-        },
-        Linktype::NULL | Linktype::LOOP => match data.get(..4) {
-            // The family is in the capturing host's byte order for NULL
-            // and in network order for LOOP; AF_INET is 2 everywhere, the
-            // IPv6 family differs between systems, so look at the version.
-            Some(_) => match data.get(4).map(|b| b >> 4) {
-                Some(4) => ipv4(&data[4..]),
-                Some(6) => ipv6(&data[4..]),
-                _ => FrameContent::Other("not IP"),
-            },
-            None => FrameContent::Malformed("short loopback header"),
-        },
-        other => FrameContent::UnsupportedLink(other),
-    }
-}
-
-fn ipv4(ip: &[u8]) -> FrameContent<'_> {
-    if ip.len() < 20 {
-        return FrameContent::Malformed("short IPv4 header");
-    }
-    if ip[0] >> 4 != 4 {
-        return FrameContent::Malformed("IPv4 header with another version");
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    if ihl < 20 || total < ihl {
-        return FrameContent::Malformed("inconsistent IPv4 lengths");
-    }
-    if ip.len() < total {
-        return FrameContent::Malformed("IPv4 packet cut short by the snapshot length");
-    }
-    let frag = u16::from_be_bytes([ip[6], ip[7]]);
-    if frag & 0x3fff != 0 {
-        return FrameContent::Other("IPv4 fragment");
-    }
-    if ip[9] != 6 {
-        return FrameContent::Other("not TCP");
-    }
-    FrameContent::Tcp(TcpInIp {
-        src: IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15])),
-        dst: IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19])),
-        tcp: &ip[ihl..total],
-    })
-}
-
-fn ipv6(ip: &[u8]) -> FrameContent<'_> {
-    if ip.len() < 40 {
-        return FrameContent::Malformed("short IPv6 header");
-    }
-    let payload_len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-    let Some(packet) = ip.get(..40 + payload_len) else {
-        return FrameContent::Malformed("IPv6 packet cut short by the snapshot length");
-    };
-    let addr = |at: usize| {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&packet[at..at + 16]);
-        IpAddr::V6(Ipv6Addr::from(a))
-    };
-    let mut next = packet[6];
-    let mut at = 40;
-    // RFC 8200 §4: walk the extension headers to the upper layer.
-    loop {
-        match next {
-            6 => {
-                return FrameContent::Tcp(TcpInIp {
-                    src: addr(8),
-                    dst: addr(24),
-                    tcp: &packet[at..],
-                });
-            }
-            0 | 43 | 60 => {
-                let (Some(&n), Some(&len)) = (packet.get(at), packet.get(at + 1)) else {
-                    return FrameContent::Malformed("short IPv6 extension header");
-                };
-                next = n;
-                at += (usize::from(len) + 1) * 8;
-            }
-            44 => {
-                let (Some(&n), Some(off)) = (packet.get(at), be16(packet, at + 2)) else {
-                    return FrameContent::Malformed("short IPv6 fragment header");
-                };
-                if off & 0xfff9 != 0 {
-                    return FrameContent::Other("IPv6 fragment");
-                }
-                next = n;
-                at += 8;
-            }
-            _ => return FrameContent::Other("not TCP"),
-        }
-        if at > packet.len() {
-            return FrameContent::Malformed("IPv6 extension headers run past the packet");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,33 +217,6 @@ mod tests {
         assert!(matches!(
             read_frames(&header[..10]),
             Err(CaptureError::Truncated { .. })
-        ));
-    }
-
-    #[test]
-    fn strips_vlan_tags_and_checks_ip_lengths() {
-        let mut frame = vec![0u8; 12];
-        frame.extend_from_slice(&[0x81, 0x00, 0, 1, 0x08, 0x00]);
-        let mut ip = vec![
-            0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
-        ];
-        ip.extend_from_slice(&[0u8; 20]);
-        frame.extend_from_slice(&ip);
-        match tcp_in_frame(Linktype::ETHERNET, &frame) {
-            FrameContent::Tcp(t) => {
-                assert_eq!(t.src, IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)));
-                assert_eq!(t.tcp.len(), 20);
-            }
-            other => panic!("{other:?}"),
-        }
-        frame.truncate(frame.len() - 1);
-        assert!(matches!(
-            tcp_in_frame(Linktype::ETHERNET, &frame),
-            FrameContent::Malformed(_)
-        ));
-        assert!(matches!(
-            tcp_in_frame(Linktype::ETHERNET, &[0; 13]),
-            FrameContent::Malformed(_)
         ));
     }
 }

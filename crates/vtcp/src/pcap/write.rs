@@ -1,32 +1,6 @@
-//! Captures in the classic pcap format, raw IP packets (link type 101,
-//! IPv4 and IPv6), for tshark, Wireshark and `vtcp decode`.
-//!
-//! The stack is IP-agnostic, so [`PcapWriter`] wraps each segment in the
-//! IP header `vtcp-tun` would send it in ([`crate::ip::wrap_tcp`]: DF
-//! set, TTL or hop limit 64); the file format itself comes from
-//! `pcap-parser`'s serializer. Times are the stack's own
-//! (virtual time in a simulation, time since start for a
-//! [`NetStack`](crate::NetStack)) plus an offset: [`PcapWriter::new`]
-//! starts at the epoch of 1970, [`PcapWriter::starting_at`] at a wall-clock
-//! time.
-//!
-//! ```
-//! use std::net::{IpAddr, SocketAddr};
-//! use std::time::Duration;
-//! use vtcp::pcap::PcapWriter;
-//! use vtcp::{Stack, StackConfig};
-//!
-//! let mut stack = Stack::new(StackConfig::default());
-//! stack.set_tap(Some(Box::new(PcapWriter::new(Vec::new())?)));
-//! let server = SocketAddr::new(IpAddr::from([198, 18, 0, 2]), 80);
-//! stack.connect(Duration::ZERO, IpAddr::from([198, 18, 0, 1]), server)?;
-//! let mut buf = [0u8; 1500];
-//! let syn = stack.poll_transmit(Duration::ZERO, &mut buf).expect("a SYN");
-//! let mut tap = stack.set_tap(None).expect("the tap");
-//! tap.finish()?;
-//! # let _ = syn;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! Writing captures: [`PcapWriter`], a [`Tap`] that frames each segment
+//! in the IP header `vtcp-tun` would send it in and appends it to a pcap
+//! file of raw IP packets (link type 101).
 
 use std::io::{self, Write};
 use std::net::IpAddr;

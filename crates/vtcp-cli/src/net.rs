@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use vtcp::TcpStream;
-use vtcp_tun::netns::{Netns, ip};
-use vtcp_tun::{ShardCounters, ShardListener, Shards, TunConfig, TunError};
+use vtcp_tun::netns::Netns;
+use vtcp_tun::{KernelSide, SetupError, ShardCounters, ShardListener, Shards, TunConfig, TunError};
 
 /// An address with its prefix length (`198.18.0.2/24`, `fd00::2/64`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,6 +154,16 @@ pub enum NetError {
     Io(#[from] io::Error),
 }
 
+impl From<SetupError> for NetError {
+    fn from(e: SetupError) -> Self {
+        match e {
+            SetupError::Open(e) => Self::Tun(e),
+            SetupError::Configure(e) => Self::Setup(e),
+            other => Self::Setup(other.into()),
+        }
+    }
+}
+
 /// The queues (and stacks) `--queues` gives by default: one per core the
 /// process may run on (`std::thread::available_parallelism`), at most
 /// the 256 a TUN device takes.
@@ -202,38 +212,25 @@ impl Device {
         let mut cfg = TunConfig::named(args.tun.clone());
         cfg.mtu = args.mtu;
         cfg.offload = args.offload;
-        let tuns = match &ns {
-            Some(ns) => ns
-                .enter(|| vtcp_tun::open_queues(&cfg, queues))
-                .map_err(NetError::Setup)??,
-            None => vtcp_tun::open_queues(&cfg, queues)?,
+        let host = |ours: Cidr, given: Option<IpAddr>| {
+            given
+                .or_else(|| ours.other_host())
+                .map(|h| (h, ours.prefix))
+                .ok_or_else(|| NetError::Usage(format!("{ours}: no room for the kernel's address")))
         };
-        let run_ip = |a: &[&str]| -> Result<(), NetError> {
-            match &ns {
-                Some(ns) => ns.ip(a),
-                None => ip(a),
-            }
-            .map_err(NetError::Setup)
-        };
+        let mut kernel = KernelSide::new();
+        let (h, prefix) = host(args.addr, args.host_addr)?;
+        kernel = kernel.addr(h, prefix);
         let mut addrs = vec![args.addr.addr];
-        let host = |ours: Cidr, given: Option<IpAddr>, extra: &[&str]| {
-            let h = given.or_else(|| ours.other_host()).ok_or_else(|| {
-                NetError::Usage(format!("{ours}: no room for the kernel's address"))
-            })?;
-            let cidr = format!("{h}/{}", ours.prefix);
-            let mut a = vec!["addr", "add", &cidr, "dev", &args.tun];
-            a.extend_from_slice(extra);
-            run_ip(&a)
-        };
-        host(args.addr, args.host_addr, &[])?;
         if let Some(a6) = args.addr6 {
-            host(a6, args.host_addr6, &["nodad"])?;
+            let (h, prefix) = host(a6, args.host_addr6)?;
+            kernel = kernel.addr(h, prefix);
             addrs.push(a6.addr);
         }
-        run_ip(&["link", "set", &args.tun, "up"])?;
         for r in &args.route {
-            run_ip(&["route", "add", &r.to_string(), "dev", &args.tun])?;
+            kernel = kernel.route(r.to_string());
         }
+        let tuns = vtcp_tun::open_device(ns.as_ref(), &cfg, queues, &kernel)?;
         let cc = args.cc;
         let shards = if transparent {
             Shards::start_transparent(tuns, || cc.stack_config(), &addrs)?

@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 use vtcp::StackConfig;
 use vtcp_sim::Link;
 use vtcp_tun::netns::Netns;
-use vtcp_tun::{ShardCounters, ShardListener, Shards, TunDriver};
+use vtcp_tun::{KernelSide, ShardCounters, ShardListener, Shards, TunDriver};
 
 use crate::kernel::{self, IO_TIMEOUT, Pattern};
 use crate::relay::clear_link;
-use crate::topo::{Impairments, KERNEL_V4, KernelLab, PEER_V4, PEER_V6, VtcpLab};
+use crate::topo::{Impairments, KERNEL_V4, KERNEL_V6, KernelLab, PEER_V4, PEER_V6, VtcpLab};
 
 /// One direction's figures.
 #[derive(Clone, Copy, Debug, Default)]
@@ -361,31 +361,34 @@ impl Throughput {
     }
 }
 
+/// The benchmarks' device in `ns`: `vtcp0` of `queues` queues, with
+/// IFF_VNET_HDR when `offload` (an error if the kernel refuses it), the
+/// kernel's side as given with room for many flows' packets at once: the
+/// kernel queues at most txqueuelen packets for the device's reader (500
+/// by default), and thousands of flows at once overrun that and lose
+/// packets to RTOs before vtcp sees them (`vtcp-lab bench echo`).
+fn bench_device(
+    ns: &Netns,
+    offload: bool,
+    queues: usize,
+    kernel: KernelSide,
+) -> io::Result<Vec<vtcp_tun::Tun>> {
+    let mut cfg = vtcp_tun::TunConfig::named("vtcp0");
+    cfg.offload = offload;
+    let tuns = vtcp_tun::open_device(Some(ns), &cfg, queues, &kernel.txqueuelen(20_000))?;
+    if offload && !tuns.iter().all(vtcp_tun::Tun::offload) {
+        return Err(io::Error::other("the kernel refused IFF_VNET_HDR"));
+    }
+    Ok(tuns)
+}
+
 /// A namespace with a TUN interface of `queues` queues (one vtcp stack
 /// each, all at 198.18.0.2), the kernel at 198.18.0.1; with `offload`,
 /// the device has IFF_VNET_HDR. No relay: each driver reads and writes
 /// the device itself.
 pub fn tun_stacks(offload: bool, queues: usize) -> io::Result<(Vec<TunDriver>, Netns)> {
     let ns = Netns::unique(crate::NETNS_PREFIX)?;
-    let mut cfg = vtcp_tun::TunConfig::named("vtcp0");
-    cfg.offload = offload;
-    cfg.multi_queue = queues > 1;
-    let tuns = ns
-        .enter(|| {
-            (0..queues)
-                .map(|_| vtcp_tun::Tun::open(&cfg))
-                .collect::<Result<Vec<_>, _>>()
-        })?
-        .map_err(io::Error::other)?;
-    if offload && !tuns.iter().all(vtcp_tun::Tun::offload) {
-        return Err(io::Error::other("the kernel refused IFF_VNET_HDR"));
-    }
-    ns.ip(&["addr", "add", "198.18.0.1/24", "dev", "vtcp0"])?;
-    ns.ip(&["link", "set", "vtcp0", "up"])?;
-    // The kernel queues at most txqueuelen packets for the device's reader
-    // (500 by default): thousands of flows at once overrun that and lose
-    // packets to RTOs before vtcp sees them (`vtcp-lab bench echo`).
-    ns.ip(&["link", "set", "vtcp0", "txqueuelen", "20000"])?;
+    let tuns = bench_device(&ns, offload, queues, KernelSide::new().addr(KERNEL_V4, 24))?;
     let drivers = tuns
         .into_iter()
         .map(|t| TunDriver::start(t, StackConfig::default(), &[PEER_V4]))
@@ -401,19 +404,8 @@ pub fn tun_stacks(offload: bool, queues: usize) -> io::Result<(Vec<TunDriver>, N
 /// caller's tuple drops the stacks first.
 pub fn tun_shards(offload: bool, queues: usize) -> io::Result<(Shards, Netns)> {
     let ns = Netns::unique(crate::NETNS_PREFIX)?;
-    let mut cfg = vtcp_tun::TunConfig::named("vtcp0");
-    cfg.offload = offload;
-    let tuns = ns
-        .enter(|| vtcp_tun::open_queues(&cfg, queues))?
-        .map_err(io::Error::other)?;
-    if offload && !tuns.iter().all(vtcp_tun::Tun::offload) {
-        return Err(io::Error::other("the kernel refused IFF_VNET_HDR"));
-    }
-    ns.ip(&["addr", "add", "198.18.0.1/24", "dev", "vtcp0"])?;
-    ns.ip(&["addr", "add", "fd00::1/64", "dev", "vtcp0", "nodad"])?;
-    ns.ip(&["link", "set", "vtcp0", "up"])?;
-    // As in tun_stacks: room for many flows' packets at once.
-    ns.ip(&["link", "set", "vtcp0", "txqueuelen", "20000"])?;
+    let kernel = KernelSide::new().addr(KERNEL_V4, 24).addr(KERNEL_V6, 64);
+    let tuns = bench_device(&ns, offload, queues, kernel)?;
     let shards = Shards::start(tuns, StackConfig::default, &[PEER_V4, PEER_V6])?;
     Ok((shards, ns))
 }

@@ -78,12 +78,10 @@ impl Impairments {
 /// (/24 and /64): the other end of the device is the caller's.
 pub fn kernel_end(v4: IpAddr, v6: IpAddr) -> io::Result<(Netns, Arc<Tun>)> {
     let ns = Netns::unique(crate::NETNS_PREFIX)?;
-    let tun = ns
-        .enter(|| Tun::open(&TunConfig::named(DEV)))?
-        .map_err(io::Error::other)?;
-    ns.ip(&["addr", "add", &format!("{v4}/24"), "dev", DEV])?;
-    ns.ip(&["addr", "add", &format!("{v6}/64"), "dev", DEV, "nodad"])?;
-    ns.ip(&["link", "set", DEV, "up"])?;
+    let kernel = vtcp_tun::KernelSide::new().addr(v4, 24).addr(v6, 64);
+    let tun = vtcp_tun::open_device(Some(&ns), &TunConfig::named(DEV), 1, &kernel)?
+        .pop()
+        .ok_or_else(|| io::Error::other("no queue opened"))?;
     Ok((ns, Arc::new(tun)))
 }
 

@@ -446,6 +446,51 @@ fn the_lab_deletes_its_namespaces() {
     assert!(!std::path::Path::new(&format!("/var/run/netns/{name}")).exists());
 }
 
+/// `vtcp_tun::open_device`, the one device set-up of the CLI and the lab:
+/// both queues of a device in a namespace, the kernel's addresses (IPv6
+/// without duplicate address detection), a route, the queue length, the
+/// link up; a route `ip` refuses is an error carrying `ip`'s message.
+#[test]
+fn a_device_is_set_up_with_its_addresses_route_and_queue_length() {
+    if !lab_here("a_device_is_set_up_with_its_addresses_route_and_queue_length") {
+        return;
+    }
+    let ns = Netns::unique(vtcp_lab::NETNS_PREFIX).unwrap();
+    let kernel = vtcp_tun::KernelSide::new()
+        .addr(KERNEL_V4, 24)
+        .addr(KERNEL_V6, 64)
+        .route("198.19.7.0/24")
+        .txqueuelen(1234);
+    let cfg = vtcp_tun::TunConfig::named("vtcpset0");
+    let tuns = vtcp_tun::open_device(Some(&ns), &cfg, 2, &kernel).unwrap();
+    assert_eq!(tuns.len(), 2);
+    let show = |args: &[&str]| {
+        let out = std::process::Command::new("ip")
+            .args(["-n", ns.name()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let addrs = show(&["-o", "addr", "show", "dev", "vtcpset0"]);
+    assert!(addrs.contains(&format!("{KERNEL_V4}/24")), "{addrs}");
+    assert!(addrs.contains(&format!("{KERNEL_V6}/64")), "{addrs}");
+    assert!(!addrs.contains("tentative"), "{addrs}");
+    let link = show(&["link", "show", "dev", "vtcpset0"]);
+    assert!(link.contains("qlen 1234") && link.contains(",UP"), "{link}");
+    let routes = show(&["route", "show", "dev", "vtcpset0"]);
+    assert!(routes.contains("198.19.7.0/24"), "{routes}");
+    drop(tuns);
+    let bad = vtcp_tun::KernelSide::new().route("not-a-route");
+    let cfg = vtcp_tun::TunConfig::named("vtcpset1");
+    match vtcp_tun::open_device(Some(&ns), &cfg, 1, &bad) {
+        Err(vtcp_tun::SetupError::Configure(e)) => {
+            assert!(e.to_string().contains("not-a-route"), "{e}");
+        }
+        other => panic!("{:?}", other.map(|t| t.len())),
+    }
+}
+
 /// The plain driver, no relay: a `TunDriver` on the device answers the
 /// kernel's pings and serves a connection; its counters say so.
 #[test]

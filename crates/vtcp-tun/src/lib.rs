@@ -23,6 +23,8 @@
 //!   queue whose stack does not own its connection.
 //! - [`netns`]: network namespaces, to put the kernel's side of a device
 //!   in one of its own (the CLI's `--netns`, the interop lab).
+//! - [`setup`]: a device opened (in a namespace or not) with its kernel
+//!   side configured: addresses, routes, queue length, link up.
 //!
 //! # Example
 //!
@@ -66,12 +68,16 @@ pub mod driver;
 #[cfg(target_os = "linux")]
 pub mod netns;
 #[cfg(target_os = "linux")]
+pub mod setup;
+#[cfg(target_os = "linux")]
 pub mod shards;
 
 #[cfg(target_os = "linux")]
 pub use device::{Received, Tun, TunConfig, TunError, VNET_HDR_LEN};
 #[cfg(target_os = "linux")]
 pub use driver::{DriverCounters, IpStack, TunDriver};
+#[cfg(target_os = "linux")]
+pub use setup::{KernelSide, SetupError, open_device};
 #[cfg(target_os = "linux")]
 pub use shards::{ShardCounters, ShardListener, Shards, open_queues};
 

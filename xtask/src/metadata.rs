@@ -15,6 +15,9 @@ pub(crate) struct Package {
     pub(crate) publishable: bool,
     /// The declared `rust-version`, if any.
     pub(crate) rust_version: Option<String>,
+    /// What it depends on (not for tests or builds alone, on any target):
+    /// each name and whether it is optional.
+    pub(crate) deps: Vec<(String, bool)>,
 }
 
 /// Every package of the workspace (`cargo metadata --no-deps`).
@@ -50,6 +53,16 @@ pub(crate) fn packages() -> Result<Vec<Package>, String> {
             // `publish = false` is an empty list of registries.
             publishable: !p["publish"].as_array().is_some_and(|r| r.is_empty()),
             rust_version: p["rust_version"].as_str().map(str::to_string),
+            deps: p["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["kind"].is_null())
+                .filter_map(|d| {
+                    let name = d["name"].as_str()?.to_string();
+                    Some((name, d["optional"].as_bool().unwrap_or(false)))
+                })
+                .collect(),
         });
     }
     packages.sort_by(|a, b| a.name.cmp(&b.name));

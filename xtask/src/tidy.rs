@@ -189,3 +189,55 @@ fn every_published_crate_has_its_licences_and_every_no_std_crate_is_checked() {
         );
     }
 }
+
+/// docs/architecture.md's crate table is the workspace as `cargo
+/// metadata` has it: a row per package, `no_std` exactly for the
+/// `#![no_std]` libraries, and every dependency (`?` for an optional one)
+/// named, none more.
+#[test]
+fn the_architecture_crate_table_matches_the_manifests() {
+    let doc = std::fs::read_to_string(root().join("docs/architecture.md")).unwrap();
+    let section = doc
+        .split("\n## ")
+        .find(|s| s.starts_with("The crates"))
+        .expect("a section \"The crates\"");
+    let mut rows = std::collections::BTreeMap::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let [name, no_std, deps, _job] = cells[..] else {
+            panic!("a crate row of {} cells: {line}", cells.len());
+        };
+        let deps: BTreeSet<(String, bool)> = deps
+            .split(", ")
+            .filter(|d| *d != "—")
+            .map(|d| {
+                let optional = d.ends_with('?');
+                let d = d.trim_end_matches('?');
+                assert!(d.starts_with('`') && d.ends_with('`'), "{name}: {d:?}");
+                (d.trim_matches('`').to_string(), optional)
+            })
+            .collect();
+        rows.insert(
+            name.trim_matches('`').to_string(),
+            (no_std.starts_with("yes"), deps),
+        );
+    }
+    let no_std: BTreeSet<String> = metadata::no_std()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let packages = metadata::packages().unwrap();
+    let names: BTreeSet<&String> = packages.iter().map(|p| &p.name).collect();
+    assert_eq!(
+        rows.keys().collect::<BTreeSet<_>>(),
+        names,
+        "the table's crates against the workspace's packages"
+    );
+    for p in &packages {
+        let (row_no_std, row_deps) = &rows[&p.name];
+        assert_eq!(*row_no_std, no_std.contains(&p.name), "{}: no_std", p.name);
+        let deps: BTreeSet<(String, bool)> = p.deps.iter().cloned().collect();
+        assert_eq!(row_deps, &deps, "{}: dependencies", p.name);
+    }
+}

@@ -17,6 +17,10 @@ pub(crate) struct Package {
     pub(crate) rust_version: Option<String>,
     /// What it depends on (not for tests or builds alone, on any target):
     /// each name and whether it is optional.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "read by the tidy test of docs/architecture.md")
+    )]
     pub(crate) deps: Vec<(String, bool)>,
 }
 

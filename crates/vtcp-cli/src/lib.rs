@@ -8,6 +8,17 @@
 //!   device facing the kernel.
 #![forbid(unsafe_code)]
 
+/// `eprintln!` that does not panic when standard error is closed (`vtcp
+/// sim 2>&1 | head`, a service whose terminal went away): the message is
+/// lost, the exit code says what happened.
+#[macro_export]
+macro_rules! complain {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod decode;
 pub mod drill;
 #[cfg(target_os = "linux")]

@@ -8,13 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use vtcp_cli::decode::DecodeError;
 
-/// `eprintln!` that does not panic when standard error is closed (`vtcp
-/// sim 2>&1 | head`): the message is lost, the exit code says it.
-macro_rules! complain {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(io::stderr(), $($arg)*);
-    }};
-}
+use vtcp_cli::complain;
 
 /// vtcp: a userspace TCP engine, and tools around it.
 #[derive(Parser)]

@@ -457,7 +457,7 @@ pub fn serve(args: &ServeArgs, out: &mut impl Write) -> Result<(), NetError> {
         .iter()
         .map(|s| format!("{:?}:{}", s.service, s.port).to_lowercase())
         .collect();
-    eprintln!(
+    crate::complain!(
         "vtcp: serving {} on {} through {}, {} queue(s){}; Ctrl-C ends",
         names.join(" "),
         dev.addrs
@@ -670,7 +670,7 @@ pub fn forward(args: &ForwardArgs, out: &mut impl Write) -> Result<(), NetError>
                 }
             })?;
     }
-    eprintln!(
+    crate::complain!(
         "vtcp: forwarding every TCP flow on {}, {} queue(s), to its destination; Ctrl-C ends",
         dev.shards.name(),
         dev.shards.len()
@@ -742,7 +742,7 @@ fn splice(s: TcpStream, upstream: Option<&Netns>, stats: &ForwardStats) {
         Ok(()) => "end".to_owned(),
         Err(e) => e.to_string(),
     };
-    eprintln!(
+    crate::complain!(
         "vtcp: flow {client} -> {dest}: {} out ({}), {} back ({})",
         up.load(Ordering::Relaxed),
         how(&up_end),

@@ -9,7 +9,7 @@
 //! can be used from any thread afterwards.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -157,7 +157,13 @@ impl Drop for Netns {
         if self.owned
             && let Err(e) = ip(&["netns", "del", &self.name])
         {
-            eprintln!("vtcp: could not delete namespace {}: {e}", self.name);
+            // Not eprintln!, which panics when stderr is closed; a drop
+            // must not panic.
+            let _ = writeln!(
+                io::stderr(),
+                "vtcp: could not delete namespace {}: {e}",
+                self.name
+            );
         }
     }
 }

@@ -16,13 +16,15 @@
 //!   the checks of what arrived.
 //! - [`bench`](mod@bench), [`echo`], [`fairness`]: the measurements;
 //!   [`soak`]: a long run of everything at once, watched for stalls.
+//! - [`vectors`]: the Linux test vectors (`tests/vectors/`), captures of
+//!   Linux talking to Linux.
 //!
 //! Only addresses in 198.18.0.0/15 and fd00::/8 are used, only inside the
 //! lab's own namespaces. The lab needs root, `ip` and `/dev/net/tun`;
 //! [`unavailable`] says what is missing so that callers can skip loudly.
 
 pub mod bench;
-pub mod capture;
+pub mod vectors;
 pub mod echo;
 pub mod fairness;
 pub mod kernel;

@@ -285,13 +285,13 @@ fn throughput(time: Duration) -> Result<(), Failure> {
 fn capture(dir: &str) -> Result<(), Failure> {
     let dir = PathBuf::from(dir);
     std::fs::create_dir_all(&dir).map_err(|e| failed(dir.display(), e))?;
-    for (i, v) in vtcp_lab::capture::VARIANTS.iter().enumerate() {
+    for (i, v) in vtcp_lab::vectors::VARIANTS.iter().enumerate() {
         // A variant whose seeded loss happened to miss every data segment
         // is run again with the next seed: the vectors must show recovery.
         let first = 1 + i as u64 * 100;
         let mut done = false;
         for seed in first..first + 5 {
-            let again = vtcp_lab::capture::capture(&dir, v, seed).map_err(|e| failed(v.stem, e))?;
+            let again = vtcp_lab::vectors::capture(&dir, v, seed).map_err(|e| failed(v.stem, e))?;
             if again > 0 {
                 eprintln!("{}: done ({again} data segments sent again)", v.stem);
                 done = true;

@@ -43,7 +43,7 @@ pub struct Profile {
     pub recvspace: usize,
     /// `net.inet.tcp.sendspace`.
     pub sendspace: usize,
-    /// The delayed-ACK time.
+    /// The delayed-ACK time (`net.inet.tcp.delacktime`, milliseconds).
     pub delayed_ack: Duration,
     /// The RTO before any RTT sample (`net.inet.tcp.rexmit_initial`).
     pub initial_rto: Duration,
@@ -183,6 +183,16 @@ impl Profile {
             "net.inet.tcp.blackhole" if n()? == 0 => {
                 return Ok(None);
             }
+            // Milliseconds (FreeBSD's ticks are milliseconds at the
+            // default HZ of 1000); RFC 1122 §4.2.3.2 caps it at 500 ms.
+            "net.inet.tcp.delacktime" => match n()? {
+                ms @ 1..=500 => self.delayed_ack = Duration::from_millis(ms as u64),
+                _ => {
+                    return Err(format!(
+                        "sysctl {name}={value}: a delayed-ACK time of 1 to 500 ms"
+                    ));
+                }
+            },
             "net.inet.tcp.rexmit_initial" => {
                 self.initial_rto = Duration::from_millis(n()? as u64);
             }
@@ -210,5 +220,23 @@ impl Profile {
             _ => return Err(format!("sysctl {name}={value}")),
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `net.inet.tcp.delacktime` sets the delayed-ACK time of the
+    /// connections a script makes; a time RFC 1122 forbids is refused.
+    #[test]
+    fn delacktime_sets_the_delayed_ack_time() {
+        let mut p = Profile::freebsd();
+        assert_eq!(p.sysctl("net.inet.tcp.delacktime", "40"), Ok(None));
+        assert_eq!(p.conn_config(false).delayed_ack, Duration::from_millis(40));
+        for bad in ["0", "501", "x"] {
+            assert!(p.sysctl("net.inet.tcp.delacktime", bad).is_err(), "{bad}");
+        }
+        assert_eq!(p.delayed_ack, Duration::from_millis(40));
     }
 }

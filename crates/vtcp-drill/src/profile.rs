@@ -19,6 +19,8 @@ use vtcp::{ConnConfig, State};
 pub struct Met {
     /// The injected segment's flags.
     pub flags: Flags,
+    /// It lay wholly before RCV.NXT: sequence space already received.
+    pub old: bool,
     /// The state of its connection before it arrived; `None`: no
     /// connection (a listener, or nothing).
     pub state: Option<State>,
@@ -136,6 +138,18 @@ impl Profile {
             return Some(
                 "FreeBSD drops a SYN-ACK to a listener (as probably spoofed); RFC 9293 \
                  §3.10.7.2 answers any ACK in LISTEN with <SEQ=SEG.ACK><CTL=RST>, as we do",
+            );
+        }
+        if met.old
+            && matches!(met.state, Some(State::LastAck | State::Closing))
+            && !met.flags.intersects(Flags::RST | Flags::SYN)
+            && sent.flags == Flags::ACK
+            && bare
+        {
+            return Some(
+                "FreeBSD trims a segment of old sequence space to nothing and still takes its \
+                 ACK (here: of our FIN, ending LAST-ACK or CLOSING silently); RFC 9293 \
+                 §3.10.7.4 answers an unacceptable segment with an ACK and drops it, as we do",
             );
         }
         if met.state == Some(State::TimeWait)

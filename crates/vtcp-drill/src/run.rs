@@ -429,9 +429,23 @@ impl Runner {
             local: SocketAddr::new(self.local, self.ports.0),
             remote: SocketAddr::new(self.remote, self.ports.1),
         };
+        let conn = self.stack.conn(key);
+        // Old sequence space only: it ends at or before RCV.NXT (a bare
+        // segment just below it included).
+        let old = vtcp::wire::SegmentView::new_checked(&bytes[..]).is_ok_and(|v| {
+            let flags = v.flags();
+            let len = v.payload().len()
+                + usize::from(flags.contains(vtcp::wire::Flags::SYN))
+                + usize::from(flags.contains(vtcp::wire::Flags::FIN));
+            conn.is_some_and(|c| {
+                let end = v.seq() + len as u32;
+                end.before(c.rcv_nxt()) || (len > 0 && end == c.rcv_nxt())
+            })
+        });
         self.met = Some(Met {
             flags: spec.flags,
-            state: self.stack.conn(key).map(|c| c.state()),
+            old,
+            state: conn.map(|c| c.state()),
             listening: self
                 .fds
                 .values()
@@ -881,10 +895,12 @@ impl Runner {
         let have = self
             .last_fd
             .and_then(|fd| self.fds.get(&fd))
-            .and_then(|s| match s.held {
-                Held::Conn(k) => Some(self.stack.conn(k).map_or(State::Closed, |c| c.state())),
-                Held::Listening(_) => Some(State::Listen),
-                _ => None,
+            .map(|s| match s.held {
+                Held::Conn(k) => self.stack.conn(k).map_or(State::Closed, |c| c.state()),
+                Held::Listening(_) => State::Listen,
+                // A socket with no connection yet is in TCP's CLOSED
+                // state (RFC 9293 §3.3.2: the fictional state before any).
+                Held::Fresh | Held::Bound(_) => State::Closed,
             });
         match have {
             Some(s) if s == want => Step::Next,

@@ -24,13 +24,13 @@
 //! [`unavailable`] says what is missing so that callers can skip loudly.
 
 pub mod bench;
-pub mod vectors;
 pub mod echo;
 pub mod fairness;
 pub mod kernel;
 pub mod relay;
 pub mod soak;
 pub mod topo;
+pub mod vectors;
 
 /// Whether a lab test may run: only under `cargo xtask interop`
 /// (`VTCP_INTEROP=1`) on a machine with what the lab needs. Says loudly

@@ -214,12 +214,16 @@ pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
             _ => return Err(format!("unknown field {w:?}")),
         }
     }
-    if let Some(o) = opts {
+    if let Some(o) = opts.filter(|o| o.trim() != "...") {
         spec.options = Some(if o.trim().is_empty() {
             Vec::new()
         } else {
             o.split(',').map(parse_option).collect::<Result<_, _>>()?
         });
+    } else if opts.is_some() && spec.inbound {
+        // `<...>`: whatever options the segment carries, which only a
+        // segment we send can have.
+        return Err("options <...> on a segment to inject".into());
     }
     Ok(spec)
 }
@@ -484,6 +488,10 @@ mod tests {
         assert!(parse_spec("< S 0:5(0) win 1").is_err(), "length mismatch");
         assert!(parse_spec("< S 0:0(0) win 1 <md5 abc>").is_err());
         assert!(parse_spec("< X 0:0(0)").is_err());
+        // `<...>`: options not checked, on what we send only.
+        let p = parse_spec("> S 0:0(0) win 65535 <...>").unwrap();
+        assert!(p.options.is_none());
+        assert!(parse_spec("< S 0:0(0) win 65535 <...>").is_err());
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub struct Profile {
     pub drop_synfin: bool,
     /// The IP fields of new connections: the listening socket's.
     pub ip: vtcp::IpFields,
+    /// The local interface's MTU (`--mtu`); `None`: Ethernet's 1500.
+    pub mtu: Option<u16>,
+    /// Drop segments without timestamps once negotiated
+    /// (`net.inet.tcp.tolerate_missing_ts=0`).
+    pub require_timestamps: bool,
 }
 
 impl Profile {
@@ -76,12 +81,17 @@ impl Profile {
             insecure_syn: false,
             drop_synfin: false,
             ip: vtcp::IpFields::default(),
+            mtu: None,
+            require_timestamps: false,
         }
     }
 
-    /// The MSS FreeBSD advertises over IPv6 (`ipv6`) or IPv4.
+    /// The MSS FreeBSD advertises over IPv6 (`ipv6`) or IPv4: the MTU
+    /// less the IP and TCP headers without options (RFC 9293 §3.7.1, RFC
+    /// 8200 §5), 1460 and 1440 on Ethernet.
     pub fn mss(&self, ipv6: bool) -> u16 {
-        if ipv6 { 1440 } else { 1460 }
+        let headers = if ipv6 { 60 } else { 40 };
+        self.mtu.unwrap_or(1500).saturating_sub(headers)
     }
 
     /// The connection configuration for an IPv6 (`ipv6`) or IPv4 script.
@@ -103,6 +113,7 @@ impl Profile {
             config.rst_challenge = !self.insecure_rst;
             config.syn_challenge = !self.insecure_syn;
             config.drop_syn_fin = self.drop_synfin;
+            config.require_timestamps = self.require_timestamps;
             config.hop_limit = self.ip.hop_limit;
             config.traffic_class = self.ip.traffic_class;
             // FreeBSD's TIME-WAIT ignores RSTs (RFC 1337). It reopens on a
@@ -207,6 +218,14 @@ impl Profile {
                     ));
                 }
             },
+            // SYN cookies beyond the listen queue, a syncache below it:
+            // the stack's own way (`syncookies_only=1`, cookies always,
+            // is not).
+            "net.inet.tcp.syncookies" if n()? == 1 => return Ok(None),
+            "net.inet.tcp.syncookies_only" if n()? == 0 => return Ok(None),
+            // RFC 7323 §3.2: drop a segment without timestamps on a
+            // connection that negotiated them (`ConnConfig::require_timestamps`).
+            "net.inet.tcp.tolerate_missing_ts" => self.require_timestamps = n()? == 0,
             "net.inet.tcp.rexmit_initial" => {
                 self.initial_rto = Duration::from_millis(n()? as u64);
             }

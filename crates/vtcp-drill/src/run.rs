@@ -127,7 +127,7 @@ struct Runner {
 }
 
 /// Runs `script` with `profile`'s defaults.
-pub fn run(script: &Script, profile: Profile) -> Outcome {
+pub fn run(script: &Script, mut profile: Profile) -> Outcome {
     let mut ipv6 = false;
     let mut tolerance = Duration::from_millis(4);
     for (name, value) in &script.options {
@@ -138,13 +138,22 @@ pub fn run(script: &Script, profile: Profile) -> Outcome {
                 Ok(us) => tolerance = Duration::from_micros(us),
                 Err(_) => return Outcome::Unsupported(format!("--{name}={value}")),
             },
+            // The local interface's MTU, which the MSS we offer follows.
+            "mtu" => match value.parse::<u16>() {
+                Ok(mtu @ 68..=65_535) => profile.mtu = Some(mtu),
+                _ => return Outcome::Unsupported(format!("--{name}={value}")),
+            },
             _ => return Outcome::Unsupported(format!("--{name}={value}")),
         }
     }
+    let mtu = profile.mtu;
     let profile = Arc::new(Mutex::new(profile));
     let shared = profile.clone();
     let stack = Stack::new({
         let mut config = StackConfig::default();
+        if let Some(mtu) = mtu {
+            config.mtu = mtu;
+        }
         config.conn_config = Box::new(move || {
             shared
                 .lock()

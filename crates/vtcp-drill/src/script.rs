@@ -247,6 +247,13 @@ fn seconds(s: &str) -> Result<f64, String> {
 /// The time at the start of a line, and the rest of it.
 fn parse_when(line: &str) -> Result<(When, &str), String> {
     let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    // `+ 0.00`: packetdrill's lexer takes the sign and the number as two
+    // tokens, so a space may stand between them.
+    if word == "+" {
+        let rest = rest.trim_start();
+        let (number, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        return Ok((When::After(seconds(number)?), rest));
+    }
     let when = if word == "*" {
         When::Any
     } else if let Some((lo, hi)) = word.split_once('~') {
@@ -430,8 +437,20 @@ mod tests {
             ("#endif", 1),
             ("+0.00 %{ print(1)", 1),
             ("1e300 close(3) = 0", 1),
+            ("+ x close(3) = 0", 1),
+            ("+ ", 1),
         ] {
             assert_eq!(parse(text, &[]).unwrap_err().line, line, "{text}");
         }
+    }
+
+    /// `+ 0.10`, with a space, is `+0.10` (packetdrill's lexer reads the
+    /// sign apart).
+    #[test]
+    fn a_relative_time_may_have_a_space_after_its_sign() {
+        let spaced = parse("0.00 close(3) = 0\n+ 0.10 close(4) = 0\n", &[]).unwrap();
+        let tight = parse("0.00 close(3) = 0\n+0.10 close(4) = 0\n", &[]).unwrap();
+        assert_eq!(spaced.lines[1].when, tight.lines[1].when);
+        assert_eq!(spaced.lines[1].text, tight.lines[1].text);
     }
 }

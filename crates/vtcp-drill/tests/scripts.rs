@@ -248,3 +248,24 @@ fn an_old_segment_in_last_ack_differs_as_freebsd_takes_its_ack() {
         Outcome::Fail { .. }
     ));
 }
+
+/// `--mtu` sets the interface's MTU: the SYN offers it less the headers
+/// (RFC 9293 §3.7.1); an MTU below IPv4's 68 is not one.
+#[test]
+fn the_mss_offered_follows_the_mtu_option() {
+    let script = |mtu: &str, mss: &str| {
+        format!(
+            "--ip_version=ipv4\n--tolerance_usecs=10000\n--mtu={mtu}\n\
+             0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+             +0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n\
+             +0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n\
+             +0.00 > S 0:0(0) <mss {mss},nop,wscale 6,sackOK,TS val 100 ecr 0>\n\
+             +0.00 close(3) = 0\n"
+        )
+    };
+    let run = |mtu, mss| run_text(&script(mtu, mss), Profile::freebsd()).unwrap();
+    assert_eq!(run("9000", "8960"), Outcome::Pass);
+    assert_eq!(run("576", "536"), Outcome::Pass);
+    assert!(matches!(run("9000", "1460"), Outcome::Differs(_)));
+    assert!(matches!(run("67", "27"), Outcome::Unsupported(_)));
+}

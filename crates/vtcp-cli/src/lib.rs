@@ -7,6 +7,8 @@
 //! - [`drill`]: `vtcp drill`, packetdrill scripts against the engine.
 //! - [`net`] (Linux): `vtcp serve | connect | forward`, vtcp on a TUN
 //!   device facing the kernel.
+//! - [`udp_relay`] (Linux): `vtcp forward`'s relay of UDP flows through
+//!   kernel sockets.
 #![forbid(unsafe_code)]
 
 pub mod capture;
@@ -16,6 +18,8 @@ pub mod drill;
 pub mod net;
 pub mod plot;
 pub mod sim;
+#[cfg(target_os = "linux")]
+pub mod udp_relay;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

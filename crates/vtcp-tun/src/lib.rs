@@ -10,6 +10,8 @@
 //!   ICMPv6 echo requests are answered, so `ping` works; "fragmentation
 //!   needed" and "packet too big" lower the MSS of the connection they
 //!   quote (RFC 1191, RFC 8201, with RFC 5927's checks).
+//! - [`udp`]: UDP datagrams for a handler of the application's (a
+//!   forwarder's relay, a DNS server), and the packets of its answers.
 //! - [`device`]: the TUN device itself (IFF_TUN, IFF_NO_PI, optionally
 //!   IFF_MULTI_QUEUE and IFF_VNET_HDR), through the tun-rs crate.
 //! - [`vnet`]: the virtio-net header in front of each packet with
@@ -57,6 +59,7 @@
 
 pub mod gro;
 pub mod ip;
+pub mod udp;
 pub mod vnet;
 
 #[cfg(target_os = "linux")]
@@ -71,7 +74,7 @@ pub mod shards;
 #[cfg(target_os = "linux")]
 pub use device::{Received, Tun, TunConfig, TunError, VNET_HDR_LEN};
 #[cfg(target_os = "linux")]
-pub use driver::{DriverCounters, IpStack, TunDriver};
+pub use driver::{DriverCounters, IpStack, TunDriver, UdpHandler};
 #[cfg(target_os = "linux")]
 pub use shards::{ShardCounters, ShardListener, Shards, open_queues};
 

@@ -387,38 +387,6 @@ fn forward_lab_with(tun: &str, extra: &[&str]) -> (Netns, Netns, Running) {
     (client, upstream, fwd)
 }
 
-/// A kernel UDP server in `ns` at `addr` answering each datagram with
-/// `prefix` and the datagram, on a thread, until `stop` is sent.
-fn udp_server(ns: &Netns, addr: &str, prefix: &'static [u8]) -> std::sync::mpsc::Sender<()> {
-    let s = ns
-        .enter(|| std::net::UdpSocket::bind(addr))
-        .unwrap()
-        .unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let (stop, stopped) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 65_536];
-        while stopped.try_recv().is_err() {
-            if let Ok((n, from)) = s.recv_from(&mut buf) {
-                let mut answer = prefix.to_vec();
-                answer.extend_from_slice(&buf[..n]);
-                s.send_to(&answer, from).unwrap();
-            }
-        }
-    });
-    stop
-}
-
-/// A kernel UDP socket in `ns` sends `payload` to `to` and returns the
-/// answer and where it came from.
-fn udp_ask(s: &std::net::UdpSocket, to: &str, payload: &[u8]) -> (Vec<u8>, SocketAddr) {
-    s.send_to(payload, to).unwrap();
-    let mut buf = vec![0u8; 65_536];
-    let (n, from) = s.recv_from(&mut buf).expect("an answer");
-    (buf[..n].to_vec(), from)
-}
-
 /// UDP through `vtcp forward`: a DNS-like query ends its flow at its
 /// answer, an echo flow ends when idle, a third flow beyond
 /// `--udp-flows 2` evicts the one idle the longest, and every datagram
@@ -430,8 +398,11 @@ fn forward_relays_udp_flows_and_counts_them() {
     }
     let (client, upstream, fwd) =
         forward_lab_with("vtf3", &["--udp-idle", "2", "--udp-flows", "2"]);
-    let stop_dns = udp_server(&upstream, "198.19.0.1:53", b"answer:");
-    let stop_echo = udp_server(&upstream, "198.19.0.1:7", b"");
+    let dns_server =
+        kernel::UdpAnswerer::start(&upstream, "198.19.0.1:53".parse().unwrap(), b"answer:")
+            .unwrap();
+    let echo_server =
+        kernel::UdpAnswerer::start(&upstream, "198.19.0.1:7".parse().unwrap(), b"").unwrap();
     // The forwarder is up once a TCP flow goes through.
     let _up = serve_once(&upstream, "198.19.0.1:8080", |_| ());
     drop(connect_when_up(
@@ -439,13 +410,9 @@ fn forward_relays_udp_flows_and_counts_them() {
         "198.19.0.1:8080".parse().unwrap(),
     ));
     std::thread::sleep(Duration::from_millis(100));
-    let socket = || {
-        let s = client
-            .enter(|| std::net::UdpSocket::bind("0.0.0.0:0"))
-            .unwrap()
-            .unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s
+    let socket = || kernel::udp_socket(&client, dns_server.addr()).unwrap();
+    let udp_ask = |s: &std::net::UdpSocket, to: &str, payload: &[u8]| {
+        kernel::udp_ask(s, to.parse().unwrap(), payload).expect("an answer")
     };
 
     let dns = socket();
@@ -472,7 +439,7 @@ fn forward_relays_udp_flows_and_counts_them() {
     }
     std::thread::sleep(Duration::from_millis(600));
     let out = fwd.interrupt();
-    let _ = (stop_dns.send(()), stop_echo.send(()));
+    drop((dns_server, echo_server));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");

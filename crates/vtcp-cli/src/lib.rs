@@ -21,6 +21,13 @@ pub mod sim;
 #[cfg(target_os = "linux")]
 pub mod udp_relay;
 
+/// The user guide's examples (docs/user-guide.md), compiled as doctests
+/// (and run where they need no device); its own crates' dev-dependencies
+/// (`vtcp` with `tokio` and `pcap`, tokio, `tracing-subscriber`) serve them.
+#[cfg(all(doctest, target_os = "linux"))]
+#[doc = include_str!("../../../docs/user-guide.md")]
+pub struct UserGuideDoctests;
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -29,6 +29,16 @@ fn at_b(port: u16) -> SocketAddr {
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// Two stacks and a connection between them on `port` of B: the client's
+/// end and the server's.
+async fn connected(port: u16) -> ((NetStack, NetStack), TcpStream, TcpStream) {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, at_b(port)).unwrap();
+    let c = TcpStream::connect(&a, at_b(port)).await.unwrap();
+    let (s, _) = listener.accept().await.unwrap();
+    ((a, b), c, s)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_many_tasks_concurrently() {
     let (a, b) = pair();
@@ -102,10 +112,7 @@ async fn refused_and_reset() {
 
 #[tokio::test]
 async fn a_pending_read_wakes_on_data_and_on_end_of_file() {
-    let (a, b) = pair();
-    let listener = TcpListener::bind(&b, at_b(10)).unwrap();
-    let mut c = TcpStream::connect(&a, at_b(10)).await.unwrap();
-    let (mut s, _) = listener.accept().await.unwrap();
+    let (_stacks, mut c, mut s) = connected(10).await;
     let reader = tokio::spawn(async move {
         let mut got = Vec::new();
         c.read_to_end(&mut got).await.map(|_| got)
@@ -136,6 +143,16 @@ async fn nodelay_and_ttl_are_set_and_read_back() {
     assert_eq!(client.ttl().unwrap(), 9);
 }
 
+/// Everything `r` gives until end of file, within [`LIMIT`].
+async fn read_all(r: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
+    let mut got = Vec::new();
+    timeout(LIMIT, r.read_to_end(&mut got))
+        .await
+        .expect("end of file in time")
+        .expect("no error");
+    got
+}
+
 /// A transparent listener takes a connection to an address the stack
 /// does not own, and the stream says where the peer meant to go.
 #[tokio::test]
@@ -153,22 +170,14 @@ async fn a_transparent_listener_takes_connections_to_any_address() {
     assert_eq!(c.peer_addr().unwrap(), elsewhere);
     c.write_all(b"to anywhere").await.unwrap();
     c.shutdown().await.unwrap();
-    let mut got = Vec::new();
-    timeout(LIMIT, s.read_to_end(&mut got))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(got, b"to anywhere");
+    assert_eq!(read_all(&mut s).await, b"to anywhere");
 }
 
 /// `abort` resets: the peer's read fails with `ConnectionReset`, our own
 /// with `ConnectionAborted`.
 #[tokio::test]
 async fn abort_resets_the_connection() {
-    let (a, b) = pair();
-    let listener = TcpListener::bind(&b, at_b(11)).unwrap();
-    let mut c = TcpStream::connect(&a, at_b(11)).await.unwrap();
-    let (mut s, _) = listener.accept().await.unwrap();
+    let (_stacks, mut c, mut s) = connected(11).await;
     s.abort();
     let e = timeout(LIMIT, c.read(&mut [0u8; 4]))
         .await
@@ -236,11 +245,7 @@ async fn owned_halves_read_and_write_apart_and_reunite() {
         w.shutdown().await.unwrap();
         w
     });
-    let mut echoed = Vec::new();
-    timeout(LIMIT, r.read_to_end(&mut echoed))
-        .await
-        .unwrap()
-        .unwrap();
+    let echoed = read_all(&mut r).await;
     assert!(echoed == data, "{} of {}", echoed.len(), data.len());
     let w = writer.await.unwrap();
     let server_read = server.await.unwrap();

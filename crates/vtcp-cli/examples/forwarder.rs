@@ -29,6 +29,8 @@ use vtcp_tun::udp::{Datagram, UdpSender};
 
 /// A UDP flow silent this long either way ends.
 const UDP_IDLE: Duration = Duration::from_secs(30);
+/// UDP flows at most; a datagram of a new flow beyond is dropped.
+const UDP_FLOWS: usize = 1024;
 
 /// Forwards every flow `ip` takes in (it must be transparent:
 /// `TunDriver::start_transparent`) until the future is dropped.
@@ -44,6 +46,9 @@ pub(crate) async fn run(ip: IpStack) -> io::Result<()> {
         let mut flows: HashMap<(SocketAddr, SocketAddr), mpsc::Sender<Vec<u8>>> = HashMap::new();
         while let Some((src, dst, payload)) = rx.recv().await {
             flows.retain(|_, flow| !flow.is_closed());
+            if flows.len() >= UDP_FLOWS && !flows.contains_key(&(src, dst)) {
+                continue;
+            }
             let flow = flows
                 .entry((src, dst))
                 .or_insert_with(|| udp_flow(src, dst, sender.clone()));

@@ -4,7 +4,10 @@
 //! coalescer hands on every input exactly once, each flow's payload
 //! octets in their order, merged segments within an IP packet's 65,535
 //! octets, no more octets than came in, and a merged segment of parts
-//! verified here has a right checksum.
+//! verified here has a right checksum. A packet the IP layer drops as
+//! another protocol or not ours goes to the UDP parser, as the driver
+//! offers it to a UDP handler: a datagram found builds back into a
+//! packet that parses to the same datagram.
 //!
 //! Packets are either raw octets or TCP segments built from a few
 //! fields (four flows in two families, mostly in order, checksums right
@@ -17,7 +20,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use vtcp_tun::gro::{Gro, GroInput, MAX_MERGED_PACKET};
-use vtcp_tun::ip::{self, Inbound, Local};
+use vtcp_tun::ip::{self, DropReason, Inbound, Local};
+use vtcp_tun::udp;
 use vtcp_tun::vnet::{self, VNET_HDR_LEN, VnetHeader};
 use vtcp_wire::checksum::{PseudoHeader, fill_tcp_checksum, fold, ones_complement_sum};
 
@@ -198,9 +202,19 @@ fuzz_target!(|input: Input| {
     let mut reply = Vec::new();
     let mut segments: Vec<GroInput<'_>> = Vec::new();
     for &(p, trusted) in &packets {
-        if let Inbound::Tcp { src, dst, segment } = ip::classify(p, Local::only(&ours), &mut reply)
-        {
-            segments.push(GroInput::in_packet(p, src, dst, segment, trusted));
+        match ip::classify(p, Local::only(&ours), &mut reply) {
+            Inbound::Tcp { src, dst, segment } => {
+                segments.push(GroInput::in_packet(p, src, dst, segment, trusted));
+            }
+            Inbound::Dropped(DropReason::Protocol | DropReason::NotOurs) => {
+                if let udp::Parsed::Datagram(d) = udp::parse(p, trusted) {
+                    let mut again = Vec::new();
+                    if udp::build(d.src, d.dst, d.payload, &mut again) {
+                        assert_eq!(udp::parse(&again, false), udp::Parsed::Datagram(d));
+                    }
+                }
+            }
+            _ => {}
         }
     }
 

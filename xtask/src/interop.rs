@@ -48,6 +48,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ("vtcp-lab", "interop"),
         ("vtcp-lab", "fairness"),
         ("vtcp-cli", "net_cli"),
+        ("vtcp-cli", "forwarder"),
     ] {
         let mut cmd = cargo();
         cmd.args([

@@ -6,6 +6,8 @@
 //! - [`drill`]: `vtcp drill`, packetdrill scripts against the engine.
 //! - [`net`] (Linux): `vtcp serve | connect | forward`, vtcp on a TUN
 //!   device facing the kernel.
+//! - [`udp_relay`] (Linux): `vtcp forward`'s relay of UDP flows through
+//!   kernel sockets.
 #![forbid(unsafe_code)]
 
 /// `eprintln!` that does not panic when standard error is closed (`vtcp
@@ -25,6 +27,15 @@ pub mod drill;
 pub mod net;
 pub mod plot;
 pub mod sim;
+#[cfg(target_os = "linux")]
+pub mod udp_relay;
+
+/// The user guide's examples (docs/user-guide.md), compiled as doctests
+/// (and run where they need no device); its own crates' dev-dependencies
+/// (`vtcp` with `tokio` and `pcap`, tokio, `tracing-subscriber`) serve them.
+#[cfg(all(doctest, target_os = "linux"))]
+#[doc = include_str!("../../../docs/user-guide.md")]
+pub struct UserGuideDoctests;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -27,6 +27,8 @@ use vtcp::TcpStream;
 use vtcp_tun::netns::Netns;
 use vtcp_tun::{KernelSide, SetupError, ShardCounters, ShardListener, Shards, TunConfig, TunError};
 
+use crate::udp_relay::{RelayConfig, UdpRelay};
+
 /// An address with its prefix length (`198.18.0.2/24`, `fd00::2/64`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr {
@@ -253,6 +255,7 @@ impl Device {
              segments in       {}\n\
              segments out      {}\n\
              echo replies      {}\n\
+             UDP on device     {} in, {} out\n\
              dropped           {} malformed, {} fragments, {} not ours, {} other protocols, {} ICMP\n\
              path MTU reports  {} applied, {} ignored\n\
              bad checksums     {}\n\
@@ -265,6 +268,8 @@ impl Device {
             c.segments_in,
             s.segments_out,
             c.echo_replies,
+            c.udp_in,
+            c.udp_out,
             c.dropped_malformed,
             c.dropped_fragments,
             c.dropped_not_ours,
@@ -397,6 +402,15 @@ pub struct ForwardArgs {
     /// The device's queues.
     #[command(flatten)]
     pub queues: QueueArgs,
+    /// A UDP flow (source and destination) with nothing either way for
+    /// this many seconds ends (DNS flows end at their answer).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub udp_idle: u64,
+    /// UDP flows relayed at once, each a kernel socket and a thread; a
+    /// new one beyond evicts the one idle the longest. 0 relays no UDP
+    /// (it is dropped, as other protocols are).
+    #[arg(long, default_value_t = 512)]
+    pub udp_flows: usize,
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM; fails if the device fails first
@@ -643,7 +657,8 @@ pub fn connect(args: &ConnectArgs) -> Result<(), NetError> {
 
 /// `vtcp forward`: every TCP flow that comes in on the device is
 /// terminated by vtcp and spliced to a kernel socket to the destination
-/// it asked for; Ctrl-C ends it and prints the counters.
+/// it asked for, and every UDP flow relayed through a kernel UDP socket
+/// ([`crate::udp_relay`]); Ctrl-C ends it and prints the counters.
 pub fn forward(args: &ForwardArgs, out: &mut impl Write) -> Result<(), NetError> {
     let upstream = match &args.upstream_netns {
         Some(name) if !Netns::exists(name) => {
@@ -658,6 +673,18 @@ pub fn forward(args: &ForwardArgs, out: &mut impl Write) -> Result<(), NetError>
     };
     let dev = Device::open(&args.device, true, usize::from(args.queues.queues))?;
     let listener = ShardListener::bind_transparent(&dev.shards, 1024)?;
+    let relay = if args.udp_flows > 0 {
+        let cfg = RelayConfig {
+            idle: Duration::from_secs(args.udp_idle),
+            max_flows: args.udp_flows,
+            ..RelayConfig::default()
+        };
+        let relay = UdpRelay::start(cfg, dev.shards.udp_sender(), upstream.clone())?;
+        dev.shards.set_udp_handler(relay.handler());
+        Some(relay)
+    } else {
+        None
+    };
     let stats = Arc::new(ForwardStats::default());
     {
         let stats = Arc::clone(&stats);
@@ -671,7 +698,8 @@ pub fn forward(args: &ForwardArgs, out: &mut impl Write) -> Result<(), NetError>
             })?;
     }
     crate::complain!(
-        "vtcp: forwarding every TCP flow on {}, {} queue(s), to its destination; Ctrl-C ends",
+        "vtcp: forwarding every TCP{} flow on {}, {} queue(s), to its destination; Ctrl-C ends",
+        if relay.is_some() { " and UDP" } else { "" },
         dev.shards.name(),
         dev.shards.len()
     );
@@ -686,6 +714,24 @@ pub fn forward(args: &ForwardArgs, out: &mut impl Write) -> Result<(), NetError>
         stats.up.load(Ordering::Relaxed),
         stats.down.load(Ordering::Relaxed),
     )?;
+    if let Some(relay) = relay {
+        let r = relay.stats();
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        writeln!(
+            out,
+            "udp flows         {} relayed, {} evicted, {} failed\n\
+             udp datagrams     {} out, {} back, {} dropped\n\
+             udp bytes         {} out, {} back",
+            g(&r.flows),
+            g(&r.evicted),
+            g(&r.failed),
+            g(&r.datagrams_out),
+            g(&r.datagrams_back),
+            g(&r.dropped),
+            g(&r.bytes_out),
+            g(&r.bytes_back),
+        )?;
+    }
     Ok(())
 }
 

@@ -361,12 +361,17 @@ fn total_bytes(stdout: &str) -> (u64, u64) {
 /// device `tun`, and an upstream namespace holding 198.19.0.1 where the
 /// forwarder opens its kernel sockets.
 fn forward_lab(tun: &str) -> (Netns, Netns, Running) {
+    forward_lab_with(tun, &[])
+}
+
+/// [`forward_lab`] with more flags for `vtcp forward`.
+fn forward_lab_with(tun: &str, extra: &[&str]) -> (Netns, Netns, Running) {
     let client = Netns::unique("vtcp-cli-").unwrap();
     let upstream = Netns::unique("vtcp-cli-").unwrap();
     upstream
         .ip(&["addr", "add", "198.19.0.1/32", "dev", "lo"])
         .unwrap();
-    let fwd = Running::start(&[
+    let mut args = vec![
         "forward",
         "--tun",
         tun,
@@ -376,8 +381,108 @@ fn forward_lab(tun: &str) -> (Netns, Netns, Running) {
         "198.19.0.0/16",
         "--upstream-netns",
         upstream.name(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let fwd = Running::start(&args);
     (client, upstream, fwd)
+}
+
+/// UDP through `vtcp forward`: a DNS-like query ends its flow at its
+/// answer, an echo flow ends when idle, a third flow beyond
+/// `--udp-flows 2` evicts the one idle the longest, and every datagram
+/// and octet is counted per flow and in total.
+#[test]
+fn forward_relays_udp_flows_and_counts_them() {
+    if !lab_here("forward_relays_udp_flows_and_counts_them") {
+        return;
+    }
+    let (client, upstream, fwd) =
+        forward_lab_with("vtf3", &["--udp-idle", "2", "--udp-flows", "2"]);
+    let dns_server =
+        kernel::UdpAnswerer::start(&upstream, "198.19.0.1:53".parse().unwrap(), b"answer:")
+            .unwrap();
+    let echo_server =
+        kernel::UdpAnswerer::start(&upstream, "198.19.0.1:7".parse().unwrap(), b"").unwrap();
+    // The forwarder is up once a TCP flow goes through.
+    let _up = serve_once(&upstream, "198.19.0.1:8080", |_| ());
+    drop(connect_when_up(
+        client.name(),
+        "198.19.0.1:8080".parse().unwrap(),
+    ));
+    std::thread::sleep(Duration::from_millis(100));
+    let socket = || kernel::udp_socket(&client, dns_server.addr()).unwrap();
+    let udp_ask = |s: &std::net::UdpSocket, to: &str, payload: &[u8]| {
+        kernel::udp_ask(s, to.parse().unwrap(), payload).expect("an answer")
+    };
+
+    let dns = socket();
+    let (answer, from) = udp_ask(&dns, "198.19.0.1:53", b"q1");
+    assert_eq!(
+        (&answer[..], from),
+        (&b"answer:q1"[..], "198.19.0.1:53".parse().unwrap())
+    );
+
+    let echo = socket();
+    for size in [1usize, 1000, 1400] {
+        let payload: Vec<u8> = (0..size).map(|i| (i * 31) as u8).collect();
+        let (answer, from) = udp_ask(&echo, "198.19.0.1:7", &payload);
+        assert!(answer == payload, "{size} octets echoed");
+        assert_eq!(from, "198.19.0.1:7".parse().unwrap());
+    }
+    // Idle for longer than --udp-idle: the echo flow ends.
+    std::thread::sleep(Duration::from_millis(3000));
+
+    let (a, b, c) = (socket(), socket(), socket());
+    for (s, what) in [(&a, b"a"), (&b, b"b"), (&c, b"c")] {
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(udp_ask(s, "198.19.0.1:7", what).0, what);
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let out = fwd.interrupt();
+    drop((dns_server, echo_server));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let udp_line = |client: &std::net::UdpSocket, dest: &str| {
+        let from = format!(
+            "vtcp: udp flow 198.18.0.1:{} -> {dest}: ",
+            client.local_addr().unwrap().port()
+        );
+        stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(&from))
+            .unwrap_or_else(|| panic!("no line for {from} in:\n{stderr}"))
+            .to_owned()
+    };
+    assert_eq!(
+        udp_line(&dns, "198.19.0.1:53"),
+        "1 datagrams (2 bytes) out, 1 (9 bytes) back (answered)"
+    );
+    assert_eq!(
+        udp_line(&echo, "198.19.0.1:7"),
+        "3 datagrams (2401 bytes) out, 3 (2401 bytes) back (idle)"
+    );
+    assert_eq!(
+        udp_line(&a, "198.19.0.1:7"),
+        "1 datagrams (1 bytes) out, 1 (1 bytes) back (evicted)"
+    );
+    assert_eq!(
+        field(&stdout, "udp flows"),
+        "5 relayed, 1 evicted, 0 failed",
+        "{stdout}"
+    );
+    assert_eq!(
+        field(&stdout, "udp datagrams"),
+        "7 out, 7 back, 0 dropped",
+        "{stdout}"
+    );
+    assert_eq!(
+        field(&stdout, "udp bytes"),
+        "2406 out, 2413 back",
+        "{stdout}"
+    );
+    assert_eq!(field(&stdout, "UDP on device"), "7 in, 7 out", "{stdout}");
+    drop((client, upstream));
 }
 
 /// A kernel server in `ns` at `addr` that runs `serve` on its first

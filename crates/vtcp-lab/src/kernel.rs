@@ -3,7 +3,7 @@
 //! SHA-256 at both ends.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -59,6 +59,70 @@ pub fn abort(s: TcpStream) -> io::Result<()> {
 pub fn socket(ns: &Netns, addr: SocketAddr) -> io::Result<socket2::Socket> {
     use socket2::{Domain, Protocol, Socket, Type};
     ns.enter(|| Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)))?
+}
+
+/// A kernel UDP server inside a namespace that answers each datagram
+/// with a prefix and the datagram (a DNS-like exchange, or an echo with
+/// an empty prefix), on a thread that ends when this is dropped.
+pub struct UdpAnswerer {
+    addr: SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl UdpAnswerer {
+    /// Binds `addr` inside `ns` and answers from there.
+    pub fn start(ns: &Netns, addr: SocketAddr, prefix: &'static [u8]) -> io::Result<Self> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let s = ns.enter(|| UdpSocket::bind(addr))??;
+        s.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65_536];
+            while !stopped.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = s.recv_from(&mut buf) {
+                    let mut answer = prefix.to_vec();
+                    answer.extend_from_slice(&buf[..n]);
+                    let _ = s.send_to(&answer, from);
+                }
+            }
+        });
+        Ok(Self { addr, stop })
+    }
+
+    /// Where it answers.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for UdpAnswerer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A kernel UDP socket inside `ns`, bound to an ephemeral port of
+/// `family`'s address family, with [`IO_TIMEOUT`] on reads.
+pub fn udp_socket(ns: &Netns, family: SocketAddr) -> io::Result<UdpSocket> {
+    let any: SocketAddr = if family.is_ipv4() {
+        "0.0.0.0:0".parse().expect("an address")
+    } else {
+        "[::]:0".parse().expect("an address")
+    };
+    let s = ns.enter(|| UdpSocket::bind(any))??;
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    Ok(s)
+}
+
+/// Sends `payload` to `to` from `s` and waits for one answer: its bytes
+/// and where it came from.
+pub fn udp_ask(s: &UdpSocket, to: SocketAddr, payload: &[u8]) -> io::Result<(Vec<u8>, SocketAddr)> {
+    s.send_to(payload, to)?;
+    let mut buf = vec![0u8; 65_536];
+    let (n, from) = s.recv_from(&mut buf)?;
+    buf.truncate(n);
+    Ok((buf, from))
 }
 
 /// The seeded byte stream a scenario sends: xorshift, so that no two

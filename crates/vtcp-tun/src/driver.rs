@@ -20,6 +20,7 @@ use vtcp::{ConnKey, IpFields, NetStack, SegmentWriter, StackConfig, WeakNetStack
 use crate::device::Tun;
 use crate::gro::{Gro, GroInput};
 use crate::ip::{self, DropReason, Inbound, Local, PathMtu};
+use crate::udp::{self, Datagram, Parsed, UdpSender};
 
 /// What the driver saw and did, as `ip -s link` and `netstat -s` give it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -65,6 +66,13 @@ pub struct DriverCounters {
     /// Super-segments handed to the device whole, for it to cut (TSO);
     /// each counts once in `packets_out` too.
     pub super_segments_out: u64,
+    /// UDP datagrams handed to the UDP handler
+    /// ([`IpStack::set_udp_handler`]); without one, UDP counts in
+    /// `dropped_protocol` or `dropped_not_ours`.
+    pub udp_in: u64,
+    /// UDP datagrams written through a [`crate::udp::UdpSender`]; each
+    /// counts once in `packets_out` too.
+    pub udp_out: u64,
 }
 
 impl std::ops::AddAssign<&Self> for DriverCounters {
@@ -89,6 +97,8 @@ impl std::ops::AddAssign<&Self> for DriverCounters {
             gro_merged,
             checksums_trusted,
             super_segments_out,
+            udp_in,
+            udp_out,
         } = o;
         self.packets_in += packets_in;
         self.packets_out += packets_out;
@@ -106,26 +116,30 @@ impl std::ops::AddAssign<&Self> for DriverCounters {
         self.gro_merged += gro_merged;
         self.checksums_trusted += checksums_trusted;
         self.super_segments_out += super_segments_out;
+        self.udp_in += udp_in;
+        self.udp_out += udp_out;
     }
 }
 
 #[derive(Default)]
-struct Counts([AtomicU64; 16]);
+pub(crate) struct Counts([AtomicU64; 18]);
 
 impl Counts {
     const IN: usize = 0;
-    const OUT: usize = 1;
+    pub(crate) const OUT: usize = 1;
     const SEGMENTS: usize = 2;
     const ECHO: usize = 3;
     const PMTU_APPLIED: usize = 4;
     const PMTU_IGNORED: usize = 5;
-    const WRITE_ERRORS: usize = 11;
+    pub(crate) const WRITE_ERRORS: usize = 11;
     const DROPPED_VNET: usize = 12;
     const GRO_MERGED: usize = 13;
     const TRUSTED: usize = 14;
     const SUPER: usize = 15;
+    const UDP_IN: usize = 16;
+    pub(crate) const UDP_OUT: usize = 17;
 
-    fn bump(&self, i: usize) {
+    pub(crate) fn bump(&self, i: usize) {
         self.add(i, 1);
     }
 
@@ -164,6 +178,8 @@ impl Counts {
             gro_merged: g(Self::GRO_MERGED),
             checksums_trusted: g(Self::TRUSTED),
             super_segments_out: g(Self::SUPER),
+            udp_in: g(Self::UDP_IN),
+            udp_out: g(Self::UDP_OUT),
         }
     }
 
@@ -256,7 +272,13 @@ pub struct IpStack {
     out: Arc<PacketOut>,
     /// The stacks that share its interface ([`IpStack::share_path_mtu`]).
     peers: Arc<OnceLock<Vec<WeakNetStack>>>,
+    /// Where UDP goes ([`IpStack::set_udp_handler`]).
+    udp: Arc<OnceLock<Arc<UdpHandler>>>,
 }
+
+/// What an [`IpStack`] hands every UDP datagram it reads to
+/// ([`IpStack::set_udp_handler`]).
+pub type UdpHandler = dyn Fn(Datagram<'_>) + Send + Sync;
 
 impl IpStack {
     /// A stack with these addresses sending through `out`.
@@ -306,6 +328,7 @@ impl IpStack {
             counts,
             out,
             peers: Arc::default(),
+            udp: Arc::default(),
         })
     }
 
@@ -332,6 +355,48 @@ impl IpStack {
     /// The stack: bind listeners and connect streams on it.
     pub fn net(&self) -> &NetStack {
         &self.net
+    }
+
+    /// Hands every well-formed, unfragmented UDP datagram the IP layer
+    /// reads, for any destination, to `handler` (counted in `udp_in`;
+    /// malformed ones in `dropped_malformed`, fragments in
+    /// `dropped_fragments`), instead of dropping it. The handler runs on
+    /// the thread that reads the device, between its packets: it must
+    /// not block (hand the datagram to a channel or a socket that does
+    /// not wait). Answers go through [`IpStack::udp_sender`]. Set once
+    /// (false when one was set already); datagrams read before are
+    /// dropped as they were. Shared by the clones of this stack.
+    pub fn set_udp_handler(&self, handler: Arc<UdpHandler>) -> bool {
+        self.udp.set(handler).is_ok()
+    }
+
+    /// A handle that writes UDP datagrams to this stack's device, counted
+    /// in its counters; it does not keep the stack alive.
+    pub fn udp_sender(&self) -> UdpSender {
+        UdpSender {
+            out: Arc::clone(&self.out),
+            counts: Arc::clone(&self.counts),
+        }
+    }
+
+    /// A packet the IP layer drops for `why`: UDP goes to the handler if
+    /// there is one.
+    fn not_for_the_stack(&self, packet: &[u8], trusted: bool, why: DropReason) {
+        let handler = match why {
+            DropReason::Protocol | DropReason::NotOurs => self.udp.get(),
+            _ => None,
+        };
+        let Some(handler) = handler else {
+            return self.counts.dropped(why);
+        };
+        match udp::parse(packet, trusted) {
+            Parsed::Datagram(d) => {
+                self.counts.bump(Counts::UDP_IN);
+                handler(d);
+            }
+            Parsed::NotUdp => self.counts.dropped(why),
+            Parsed::Dropped(why) => self.counts.dropped(why),
+        }
     }
 
     /// The counters so far.
@@ -403,7 +468,7 @@ impl IpStack {
                             Counts::PMTU_IGNORED
                         });
                     }
-                    Inbound::Dropped(why) => self.counts.dropped(why),
+                    Inbound::Dropped(why) => self.not_for_the_stack(packet, trusted, why),
                 }
             }
         });
@@ -444,7 +509,7 @@ fn with_gro<R>(f: impl FnOnce(&mut Gro) -> R) -> R {
 /// the call: `f` may send, and what it sends to may run `f` again on the
 /// same thread (two stacks joined back to back), which then gets a fresh
 /// buffer instead of a second borrow of the first.
-fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     thread_local!(static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
     let mut buf = SCRATCH.take();
     let r = f(&mut buf);

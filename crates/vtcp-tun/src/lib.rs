@@ -10,6 +10,8 @@
 //!   ICMPv6 echo requests are answered, so `ping` works; "fragmentation
 //!   needed" and "packet too big" lower the MSS of the connection they
 //!   quote (RFC 1191, RFC 8201, with RFC 5927's checks).
+//! - [`udp`]: UDP datagrams for a handler of the application's (a
+//!   forwarder's relay, a DNS server), and the packets of its answers.
 //! - [`device`]: the TUN device itself (IFF_TUN, IFF_NO_PI, optionally
 //!   IFF_MULTI_QUEUE and IFF_VNET_HDR), through the tun-rs crate.
 //! - [`vnet`]: the virtio-net header in front of each packet with
@@ -59,6 +61,7 @@
 
 pub mod gro;
 pub mod ip;
+pub mod udp;
 pub mod vnet;
 
 #[cfg(target_os = "linux")]
@@ -75,7 +78,7 @@ pub mod shards;
 #[cfg(target_os = "linux")]
 pub use device::{Received, Tun, TunConfig, TunError, VNET_HDR_LEN};
 #[cfg(target_os = "linux")]
-pub use driver::{DriverCounters, IpStack, TunDriver};
+pub use driver::{DriverCounters, IpStack, TunDriver, UdpHandler};
 #[cfg(target_os = "linux")]
 pub use setup::{KernelSide, SetupError, open_device};
 #[cfg(target_os = "linux")]

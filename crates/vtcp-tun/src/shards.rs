@@ -474,6 +474,22 @@ impl Shards {
         TcpStream::connect(self.net(self.pick()), addr)
     }
 
+    /// Sets the UDP handler of every shard's IP layer
+    /// ([`crate::IpStack::set_udp_handler`]: the kernel spreads a
+    /// device's UDP over its queues as it does TCP). False when one was
+    /// set already.
+    pub fn set_udp_handler(&self, handler: Arc<crate::UdpHandler>) -> bool {
+        self.drivers
+            .iter()
+            .all(|d| d.ip().set_udp_handler(Arc::clone(&handler)))
+    }
+
+    /// A writer of UDP datagrams to the device (through the first queue:
+    /// the kernel takes a packet written on any queue alike).
+    pub fn udp_sender(&self) -> crate::udp::UdpSender {
+        self.drivers[0].ip().udp_sender()
+    }
+
     /// Each shard's counters, in queue order; [`ShardCounters::sum`] adds
     /// them up.
     pub fn counters(&self) -> Vec<ShardCounters> {

@@ -3,10 +3,19 @@
 //! [`TcpStream`], which is `AsyncRead` and `AsyncWrite`.
 //!
 //! They share the stack with the blocking handles; the stack's own driver
-//! thread runs its timers, so no tokio timer or runtime feature is needed.
+//! thread runs its timers, so no tokio timer or runtime feature is needed
+//! (but for [`TcpStream::connect_timeout`], which uses tokio's timer).
 //! A task waiting on a connection is woken when a segment for it arrives,
 //! when a timer fires, or when another handle changes it; for timeouts
 //! wrap calls in `tokio::time::timeout`.
+//!
+//! The names are tokio's (`tokio::net`), and what the blocking API offers
+//! is here too: [`TcpListener::bind_transparent`] for a listener that
+//! takes connections to any address (a VPN endpoint, a transparent
+//! proxy), [`TcpStream::abort`] (RST), [`TcpStream::connect_timeout`],
+//! [`TcpStream::into_split`] into [`OwnedReadHalf`] and
+//! [`OwnedWriteHalf`] (and [`OwnedReadHalf::reunite`]). A stream is not
+//! `Clone`: two tasks share one through its halves.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
@@ -43,8 +52,10 @@ use std::future::poll_fn;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use vtcp_conn::{State, Stats};
@@ -64,6 +75,22 @@ impl TcpListener {
     /// [`net::TcpListener::bind`]).
     pub fn bind(net: &NetStack, addr: SocketAddr) -> io::Result<Self> {
         net::TcpListener::bind(net, addr).map(Self::from)
+    }
+
+    /// Listens on `addr` with at most `backlog` half-open connections and
+    /// as many waiting to be accepted (as
+    /// [`net::TcpListener::bind_with_backlog`]).
+    pub fn bind_with_backlog(net: &NetStack, addr: SocketAddr, backlog: usize) -> io::Result<Self> {
+        net::TcpListener::bind_with_backlog(net, addr, backlog).map(Self::from)
+    }
+
+    /// Listens transparently: connections to any address and port that no
+    /// other listener takes, as [`net::TcpListener::bind_transparent`];
+    /// each stream's [`TcpStream::local_addr`] is where its peer meant to
+    /// go. The stack's IP layer must hand it every destination
+    /// (`vtcp_tun::TunDriver::start_transparent`).
+    pub fn bind_transparent(net: &NetStack, backlog: usize) -> io::Result<Self> {
+        net::TcpListener::bind_transparent(net, backlog).map(Self::from)
     }
 
     /// Waits for an established connection.
@@ -98,9 +125,11 @@ impl From<net::TcpListener> for TcpListener {
     }
 }
 
-/// A connection that is `AsyncRead` and `AsyncWrite`. `shutdown` (from
-/// `AsyncWriteExt`) sends FIN; dropping the last clone closes it.
-#[derive(Clone, Debug)]
+/// A connection that is `AsyncRead` and `AsyncWrite`, as
+/// `tokio::net::TcpStream`. `shutdown` (from `AsyncWriteExt`) sends FIN;
+/// dropping it closes the connection (FIN after the queued data, RST if
+/// unread data is left), [`TcpStream::abort`] resets it at once.
+#[derive(Debug)]
 pub struct TcpStream {
     inner: net::TcpStream,
 }
@@ -126,6 +155,24 @@ impl TcpStream {
         };
         poll_fn(|cx| s.poll_established(cx)).await?;
         Ok(s)
+    }
+
+    /// [`TcpStream::connect`], giving up after `timeout` (`TimedOut`,
+    /// naming the address; the half-open connection is dropped, and the
+    /// stack forgets it). Uses tokio's timer: the runtime must have it
+    /// enabled (`#[tokio::main]` does).
+    pub async fn connect_timeout(
+        net: &NetStack,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<Self> {
+        match tokio::time::timeout(timeout, Self::connect(net, addr)).await {
+            Ok(done) => done,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("connecting to {addr}: no answer within {timeout:?}"),
+            )),
+        }
     }
 
     /// Polls until the handshake completes.
@@ -181,66 +228,214 @@ impl TcpStream {
     pub fn state(&self) -> State {
         self.inner.state()
     }
+
+    /// Resets the connection at once (RST), discarding queued data, as
+    /// [`net::TcpStream::abort`]; reads and writes then fail with
+    /// `ConnectionAborted`. What a forwarder does to its client when the
+    /// destination refused.
+    pub fn abort(&self) {
+        self.inner.abort();
+    }
+
+    /// Splits the stream into a reading and a writing half, each of which
+    /// can move to its own task, as tokio's `TcpStream::into_split`.
+    /// Dropping the write half sends FIN (as tokio's); the connection
+    /// closes once both are gone. [`OwnedReadHalf::reunite`] puts them
+    /// together again.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let write = net::TcpStream {
+            inner: Arc::clone(&self.inner.inner),
+        };
+        (
+            OwnedReadHalf { inner: self.inner },
+            OwnedWriteHalf {
+                inner: write,
+                shutdown_on_drop: true,
+            },
+        )
+    }
 }
 
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let inner = &self.inner.inner;
-        if buf.remaining() == 0 || inner.read_shut.load(Ordering::Acquire) {
-            return Poll::Ready(Ok(()));
+/// What [`OwnedReadHalf::reunite`] gives back when the two halves are of
+/// different streams: both halves, untouched.
+#[derive(Debug)]
+pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+impl std::fmt::Display for ReuniteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "tried to reunite halves of two streams ({:?} and {:?})",
+            self.0.inner, self.1.inner
+        )
+    }
+}
+
+impl std::error::Error for ReuniteError {}
+
+/// The reading half of a [`TcpStream`] ([`TcpStream::into_split`]):
+/// `AsyncRead`.
+#[derive(Debug)]
+pub struct OwnedReadHalf {
+    inner: net::TcpStream,
+}
+
+/// The writing half of a [`TcpStream`] ([`TcpStream::into_split`]):
+/// `AsyncWrite`. Dropping it sends FIN, as `AsyncWriteExt::shutdown`.
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    inner: net::TcpStream,
+    shutdown_on_drop: bool,
+}
+
+impl OwnedReadHalf {
+    /// The stream again, if `other` is its writing half.
+    pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+        if Arc::ptr_eq(&self.inner.inner, &other.inner.inner) {
+            let mut other = other;
+            other.shutdown_on_drop = false;
+            Ok(TcpStream { inner: self.inner })
+        } else {
+            Err(ReuniteError(self, other))
         }
-        let shared = inner.net.shared();
-        let mut g = shared.lock();
-        match try_read(conn_of(&mut g.stack, inner.key)?, buf.initialize_unfilled()) {
-            Some(Ok(n)) if n > 0 => {
-                buf.advance(n);
-                // The read may open the window enough to announce it.
-                shared.release(g, shared.now());
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+
+    /// Our address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+impl OwnedWriteHalf {
+    /// The stream again, if `other` is its reading half.
+    pub fn reunite(self, other: OwnedReadHalf) -> Result<TcpStream, ReuniteError> {
+        other.reunite(self)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+
+    /// Our address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// Resets the connection at once (RST), as [`TcpStream::abort`].
+    pub fn abort(&self) {
+        self.inner.abort();
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            let _ = self.inner.shutdown(Shutdown::Write);
+        }
+    }
+}
+
+/// One read of `stream` for a task: data, end of file, an error, or
+/// `Pending` with the task registered on the connection.
+fn poll_read(
+    stream: &net::TcpStream,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let inner = &stream.inner;
+    if buf.remaining() == 0 || inner.read_shut.load(Ordering::Acquire) {
+        return Poll::Ready(Ok(()));
+    }
+    let shared = inner.net.shared();
+    let mut g = shared.lock();
+    match try_read(conn_of(&mut g.stack, inner.key)?, buf.initialize_unfilled()) {
+        Some(Ok(n)) if n > 0 => {
+            buf.advance(n);
+            // The read may open the window enough to announce it.
+            shared.release(g, shared.now());
+            Poll::Ready(Ok(()))
+        }
+        Some(done) => Poll::Ready(done.map(|_| ())),
+        None => {
+            g.waiters.register(Target::Conn(inner.key), cx.waker());
+            Poll::Pending
+        }
+    }
+}
+
+/// One write to `stream` for a task: what the send buffer took, an error,
+/// or `Pending` with the task registered on the connection.
+fn poll_write(
+    stream: &net::TcpStream,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    if buf.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
+    let inner = &stream.inner;
+    let shared = inner.net.shared();
+    let mut g = shared.lock();
+    match try_write(conn_of(&mut g.stack, inner.key)?, buf) {
+        Some(Ok(n)) => {
+            shared.release(g, shared.now());
+            Poll::Ready(Ok(n))
+        }
+        Some(Err(e)) => Poll::Ready(Err(e)),
+        None => {
+            g.waiters.register(Target::Conn(inner.key), cx.waker());
+            Poll::Pending
+        }
+    }
+}
+
+/// `AsyncRead` for a type whose `inner` is the blocking stream.
+macro_rules! async_read {
+    ($t:ty) => {
+        impl AsyncRead for $t {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                poll_read(&self.inner, cx, buf)
+            }
+        }
+    };
+}
+
+/// `AsyncWrite` for a type whose `inner` is the blocking stream: data
+/// is with the engine once written (nothing to flush), and `shutdown`
+/// sends FIN.
+macro_rules! async_write {
+    ($t:ty) => {
+        impl AsyncWrite for $t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                poll_write(&self.inner, cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
                 Poll::Ready(Ok(()))
             }
-            Some(done) => Poll::Ready(done.map(|_| ())),
-            None => {
-                g.waiters.register(Target::Conn(inner.key), cx.waker());
-                Poll::Pending
+
+            fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(self.inner.shutdown(Shutdown::Write))
             }
         }
-    }
+    };
 }
 
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let inner = &self.inner.inner;
-        let shared = inner.net.shared();
-        let mut g = shared.lock();
-        match try_write(conn_of(&mut g.stack, inner.key)?, buf) {
-            Some(Ok(n)) => {
-                shared.release(g, shared.now());
-                Poll::Ready(Ok(n))
-            }
-            Some(Err(e)) => Poll::Ready(Err(e)),
-            None => {
-                g.waiters.register(Target::Conn(inner.key), cx.waker());
-                Poll::Pending
-            }
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.inner.shutdown(Shutdown::Write))
-    }
-}
+async_read!(TcpStream);
+async_read!(OwnedReadHalf);
+async_write!(TcpStream);
+async_write!(OwnedWriteHalf);

@@ -954,7 +954,7 @@ impl TcpListener {
         let id = {
             let mut g = net.shared().lock();
             if !addr.ip().is_unspecified() && !g.addrs.contains(&addr.ip()) {
-                return Err(err(StackError::AddrNotAvailable));
+                return Err(err(StackError::AddrNotLocal(addr.ip())));
             }
             g.stack.listen(addr, backlog).map_err(err)?
         };
@@ -1075,10 +1075,10 @@ impl Drop for StreamInner {
     }
 }
 
-/// A connection, as `std::net::TcpStream`. Clones made with
-/// [`TcpStream::try_clone`] share it; the connection closes when the last
-/// one is dropped.
-#[derive(Clone)]
+/// A connection, as `std::net::TcpStream`. Not `Clone`, as std's: a
+/// second handle is asked for with [`TcpStream::try_clone`], and the
+/// handles share the connection, which closes when the last one is
+/// dropped.
 pub struct TcpStream {
     pub(crate) inner: Arc<StreamInner>,
 }
@@ -1183,7 +1183,7 @@ impl TcpStream {
         let mut g = shared.lock();
         let local_ip = g
             .local_ip_for(addr.ip())
-            .ok_or_else(|| err(StackError::AddrNotAvailable))?;
+            .ok_or_else(|| err(StackError::NoSourceAddr(addr)))?;
         let key = g.stack.connect(now, local_ip, addr).map_err(err)?;
         let stream = Self::from_key(net, key);
         shared.release(g, now);
@@ -1272,9 +1272,13 @@ impl TcpStream {
             .ok_or_else(|| err(StackError::NotConnected))
     }
 
-    /// Another handle to the same connection.
+    /// Another handle to the same connection, as
+    /// `std::net::TcpStream::try_clone` (it cannot fail here: the result
+    /// is a `Result` for std's shape).
     pub fn try_clone(&self) -> io::Result<Self> {
-        Ok(self.clone())
+        Ok(Self {
+            inner: Arc::clone(&self.inner),
+        })
     }
 
     /// How long a read waits for data (`None`: forever); past it, reads

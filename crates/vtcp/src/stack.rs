@@ -153,6 +153,16 @@ pub enum StackError {
     /// No ephemeral port is free for this destination.
     #[error("no ephemeral port available")]
     AddrNotAvailable,
+    /// The address to bind is not one of the stack's
+    /// ([`crate::NetStack::new`]'s addresses); `std::io::ErrorKind::AddrNotAvailable`,
+    /// as binding a foreign address with `std::net`.
+    #[error("{0} is not an address of this stack")]
+    AddrNotLocal(std::net::IpAddr),
+    /// The stack has no address of the destination's family to connect
+    /// from (an IPv6 destination with IPv4 addresses only, say);
+    /// `std::io::ErrorKind::AddrNotAvailable`.
+    #[error("no local {family} address to connect to {0} from", family = if .0.is_ipv4() { "IPv4" } else { "IPv6" })]
+    NoSourceAddr(std::net::SocketAddr),
     /// An argument is not usable (address families differ, port 0 to
     /// connect to).
     #[error("invalid input")]
@@ -204,7 +214,9 @@ impl From<StackError> for std::io::Error {
         use std::io::ErrorKind;
         let kind = match e {
             StackError::AddrInUse => ErrorKind::AddrInUse,
-            StackError::AddrNotAvailable => ErrorKind::AddrNotAvailable,
+            StackError::AddrNotAvailable
+            | StackError::AddrNotLocal(_)
+            | StackError::NoSourceAddr(_) => ErrorKind::AddrNotAvailable,
             StackError::InvalidInput => ErrorKind::InvalidInput,
             StackError::NotConnected => ErrorKind::NotConnected,
             StackError::ConnectionRefused => ErrorKind::ConnectionRefused,

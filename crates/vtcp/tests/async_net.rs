@@ -29,6 +29,16 @@ fn at_b(port: u16) -> SocketAddr {
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// Two stacks and a connection between them on `port` of B: the client's
+/// end and the server's.
+async fn connected(port: u16) -> ((NetStack, NetStack), TcpStream, TcpStream) {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, at_b(port)).unwrap();
+    let c = TcpStream::connect(&a, at_b(port)).await.unwrap();
+    let (s, _) = listener.accept().await.unwrap();
+    ((a, b), c, s)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_many_tasks_concurrently() {
     let (a, b) = pair();
@@ -102,10 +112,7 @@ async fn refused_and_reset() {
 
 #[tokio::test]
 async fn a_pending_read_wakes_on_data_and_on_end_of_file() {
-    let (a, b) = pair();
-    let listener = TcpListener::bind(&b, at_b(10)).unwrap();
-    let mut c = TcpStream::connect(&a, at_b(10)).await.unwrap();
-    let (mut s, _) = listener.accept().await.unwrap();
+    let (_stacks, mut c, mut s) = connected(10).await;
     let reader = tokio::spawn(async move {
         let mut got = Vec::new();
         c.read_to_end(&mut got).await.map(|_| got)
@@ -134,4 +141,125 @@ async fn nodelay_and_ttl_are_set_and_read_back() {
     assert_eq!(client.ttl().unwrap(), 64);
     client.set_ttl(9).unwrap();
     assert_eq!(client.ttl().unwrap(), 9);
+}
+
+/// Everything `r` gives until end of file, within [`LIMIT`].
+async fn read_all(r: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
+    let mut got = Vec::new();
+    timeout(LIMIT, r.read_to_end(&mut got))
+        .await
+        .expect("end of file in time")
+        .expect("no error");
+    got
+}
+
+/// A transparent listener takes a connection to an address the stack
+/// does not own, and the stream says where the peer meant to go.
+#[tokio::test]
+async fn a_transparent_listener_takes_connections_to_any_address() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind_transparent(&b, 16).unwrap();
+    let elsewhere: SocketAddr = "198.18.7.7:4444".parse().unwrap();
+    let mut c = timeout(LIMIT, TcpStream::connect(&a, elsewhere))
+        .await
+        .unwrap()
+        .unwrap();
+    let (mut s, peer) = timeout(LIMIT, listener.accept()).await.unwrap().unwrap();
+    assert_eq!(s.local_addr().unwrap(), elsewhere);
+    assert_eq!(peer, c.local_addr().unwrap());
+    assert_eq!(c.peer_addr().unwrap(), elsewhere);
+    c.write_all(b"to anywhere").await.unwrap();
+    c.shutdown().await.unwrap();
+    assert_eq!(read_all(&mut s).await, b"to anywhere");
+}
+
+/// `abort` resets: the peer's read fails with `ConnectionReset`, our own
+/// with `ConnectionAborted`.
+#[tokio::test]
+async fn abort_resets_the_connection() {
+    let (_stacks, mut c, mut s) = connected(11).await;
+    s.abort();
+    let e = timeout(LIMIT, c.read(&mut [0u8; 4]))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+    let e = s.read(&mut [0u8; 4]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionAborted);
+}
+
+/// A SYN that is never answered: `connect_timeout` gives up with
+/// `TimedOut` naming the address, and the half-open connection goes.
+#[tokio::test]
+async fn connect_timeout_gives_up_and_forgets_the_half_open_connection() {
+    let (a, _b) = NetStack::back_to_back(
+        (StackConfig::default(), A.into()),
+        (StackConfig::default(), B.into()),
+        // Port 12 is a black hole.
+        |_, _, seg| seg.get(2..4) != Some(&12u16.to_be_bytes()[..]),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let e = TcpStream::connect_timeout(&a, at_b(12), Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    assert!(e.to_string().contains(&at_b(12).to_string()), "{e}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(started.elapsed() < LIMIT);
+    let gone = timeout(LIMIT, async {
+        while a.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "{} connections left", a.connections());
+}
+
+/// The halves of `into_split` go to two tasks: the write half's
+/// `shutdown` (and its drop) sends FIN while the read half still reads;
+/// halves of one stream reunite, halves of two do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owned_halves_read_and_write_apart_and_reunite() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, at_b(13)).unwrap();
+    let server = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        let (mut r, mut w) = s.into_split();
+        tokio::io::copy(&mut r, &mut w).await.unwrap();
+        // Dropping the write half sends FIN.
+        drop(w);
+        r
+    });
+    let c = TcpStream::connect(&a, at_b(13)).await.unwrap();
+    let local = c.local_addr().unwrap();
+    let (mut r, mut w) = c.into_split();
+    assert_eq!(
+        (r.local_addr().unwrap(), w.peer_addr().unwrap()),
+        (local, at_b(13))
+    );
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        w.write_all(&sent).await.unwrap();
+        w.shutdown().await.unwrap();
+        w
+    });
+    let echoed = read_all(&mut r).await;
+    assert!(echoed == data, "{} of {}", echoed.len(), data.len());
+    let w = writer.await.unwrap();
+    let server_read = server.await.unwrap();
+
+    // Another stream's write half does not fit.
+    let other = TcpListener::bind(&b, at_b(14)).unwrap();
+    let d = TcpStream::connect(&a, at_b(14)).await.unwrap();
+    let _accepted = other.accept().await.unwrap();
+    let (dr, dw) = d.into_split();
+    let e = r.reunite(dw).unwrap_err();
+    assert!(e.to_string().contains("two streams"), "{e}");
+    let (r, dw) = (e.0, e.1);
+    let whole = r.reunite(w).unwrap();
+    assert_eq!(whole.local_addr().unwrap(), local);
+    assert!(dr.reunite(dw).is_ok());
+    drop(server_read);
 }

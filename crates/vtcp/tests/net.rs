@@ -308,9 +308,21 @@ fn binding_errors_are_those_of_std_net() {
     // Not one of b's addresses.
     let e = TcpListener::bind(&p.b, SocketAddr::new(A.into(), 16)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::AddrNotAvailable);
+    // The message names the address, not a port shortage.
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{} is not an address of this stack",
+            std::net::IpAddr::from(A)
+        )
+    );
     // No IPv6 address to connect from.
     let e = TcpStream::connect(&p.a, "[fd00::2]:80".parse().unwrap()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::AddrNotAvailable);
+    assert_eq!(
+        e.to_string(),
+        "no local IPv6 address to connect to [fd00::2]:80 from"
+    );
     // Port 0 picks a free port, as std does.
     let any = TcpListener::bind(&p.b, SocketAddr::new(B.into(), 0)).unwrap();
     let port = any.local_addr().unwrap().port();

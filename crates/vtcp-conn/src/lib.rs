@@ -79,6 +79,7 @@ mod config;
 mod conn;
 mod cwnd_use;
 pub mod defaults;
+pub mod fastopen;
 mod nanos;
 mod negotiated;
 mod pacing;
@@ -99,6 +100,7 @@ pub use config::{
     SEND_BUFFER_FLOOR, SynOptionOrder,
 };
 pub use conn::{Conn, Written};
+pub use fastopen::FastOpenOutcome;
 pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};
 pub use vtcp_cc::InitialWindow;
 

@@ -65,6 +65,9 @@
 
 use core::time::Duration;
 
+mod fastopen;
+
+pub use fastopen::FAST_OPEN_COOKIE_LEN;
 use siphasher::sip::SipHasher24;
 use vtcp_seq::Seq;
 use vtcp_wire::{Flags, Offer, Options, Segment, TcpOption};

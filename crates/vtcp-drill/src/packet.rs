@@ -675,4 +675,38 @@ mod tests {
             Verdict::Mismatch(_)
         ));
     }
+
+    #[test]
+    fn fast_open_options_parse_build_and_read_back() {
+        let p =
+            parse_spec("< S. 0:0(0) ack 1 win 65535 <mss 1460,FO 0102030405,FO,FOEXP 0a0b0c0d>")
+                .unwrap();
+        let want = [
+            OptSpec::FastOpen {
+                cookie: vec![1, 2, 3, 4, 5],
+                exp: false,
+            },
+            OptSpec::FastOpen {
+                cookie: vec![],
+                exp: false,
+            },
+            OptSpec::FastOpen {
+                cookie: vec![10, 11, 12, 13],
+                exp: true,
+            },
+        ];
+        assert_eq!(p.options.as_ref().unwrap()[1..], want);
+        // A cookie of a bad length (5 octets) goes as written, read back
+        // as no typed option; the valid ones read back as themselves.
+        let bytes = build(&p, (8080, 40000), Spaces::default()).unwrap();
+        let seg = Segment::parse(&bytes).unwrap();
+        assert_eq!(sent_options(&seg)[1..3], want[1..]);
+        assert_eq!(
+            seg.options.values().fast_open,
+            Some(vtcp::wire::FastOpen::Invalid { len: 5 })
+        );
+        assert!(describe(&seg, Spaces::default()).contains("FO,FOEXP 0a0b0c0d"));
+        assert!(parse_spec("< S 0:0(0) win 1 <FO 012>").is_err(), "odd hex");
+        assert!(parse_spec("< S 0:0(0) win 1 <FO 0x12>").is_err());
+    }
 }

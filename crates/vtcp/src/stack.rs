@@ -1001,6 +1001,13 @@ impl Stack {
         Ok(key)
     }
 
+    /// Replaces the secret of SYN cookies and TCP Fast Open cookies
+    /// (RFC 7413 §4.1.2); cookies made under the one before stay valid
+    /// until the next rotation. Draw `key` from a CSPRNG.
+    pub fn rotate_cookie_key(&mut self, key: [u8; 16]) {
+        self.cookies.rotate(key);
+    }
+
     /// The stack's TCP Fast Open settings.
     pub fn fast_open(&self) -> &FastOpenConfig {
         &self.cfg.fast_open

@@ -130,7 +130,8 @@ fn the_second_connection_sends_its_data_on_the_syn() {
 
 /// §4.2.2: an invalid cookie gets a fresh one and only the SYN is
 /// acknowledged; the connection waits for its handshake as any other.
-/// A cookie from the previous secret is still valid (§4.1.2).
+/// A cookie made under the previous secret is still valid (§4.1.2), not
+/// one made under the secret before that.
 #[test]
 fn an_invalid_cookie_gets_a_fresh_one_and_its_data_is_dropped() {
     let (mut net, l) = net();
@@ -160,6 +161,21 @@ fn an_invalid_cookie_gets_a_fresh_one_and_its_data_is_dropped() {
         (synack.ack, fast_open_of(&synack)),
         (Seq(1001), Some(FastOpen::Cookie(fresh)))
     );
+    // After one rotation of the secret the cookie is still valid; after
+    // two it is not, and a new one comes back.
+    net.server.rotate_cookie_key([77; 16]);
+    let syn = syn_with(40_003, TcpOption::FastOpen(Some(fresh)), &[5; 50]);
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &syn);
+    let (_, synack) = next_from(&mut net.server, net.now);
+    assert_eq!((synack.ack, fast_open_of(&synack)), (Seq(1051), None));
+    net.server.rotate_cookie_key([78; 16]);
+    let syn = syn_with(40_004, TcpOption::FastOpen(Some(fresh)), &[5; 50]);
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &syn);
+    let (_, synack) = next_from(&mut net.server, net.now);
+    assert_eq!(synack.ack, Seq(1001));
+    assert!(matches!(fast_open_of(&synack), Some(FastOpen::Cookie(c)) if c != fresh));
 }
 
 /// §5.1: beyond `max_pending` TFO connections not through their

@@ -666,14 +666,7 @@ impl Runner {
                     Err(errno) => return self.result(line, call, -1, Some(errno)),
                 };
                 let len: usize = arg(2).parse().unwrap_or(0);
-                let error = self.conn_error(key);
-                let Some(conn) = self.stack.conn_mut(key) else {
-                    return self.result(line, call, -1, Some("EPIPE"));
-                };
-                match conn.write(&vec![0u8; len]) {
-                    Ok(n) => self.result(line, call, n as i64, None),
-                    Err(_) => self.result(line, call, -1, Some(error.unwrap_or("EPIPE"))),
-                }
+                self.write(line, call, key, len)
             }
             "shutdown" => {
                 let (_, key) = match self.connected(call) {
@@ -782,6 +775,12 @@ impl Runner {
             }
             _ => return self.result(line, call, -1, Some("ENOTCONN")),
         };
+        self.write(line, call, key, len)
+    }
+
+    /// `len` octets written on `key`'s connection: the call's result, or
+    /// the connection's error (EPIPE once it is gone or closed).
+    fn write(&mut self, line: &Line, call: &Syscall, key: ConnKey, len: usize) -> Step {
         let error = self.conn_error(key);
         let Some(conn) = self.stack.conn_mut(key) else {
             return self.result(line, call, -1, Some("EPIPE"));

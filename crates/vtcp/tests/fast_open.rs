@@ -51,6 +51,20 @@ fn syn_with(port: u16, fo: TcpOption<'_>, data: &[u8]) -> Vec<u8> {
     })
 }
 
+/// The client's `connect_fast_open` to the server's port 80 with `data`
+/// written before the SYN goes; the connection and its SYN.
+fn open_with(net: &mut Net, data: &[u8]) -> (vtcp::ConnKey, Vec<u8>, Segment<Vec<u8>>) {
+    let c = net
+        .client
+        .connect_fast_open(net.now, CLIENT.into(), server_addr(80))
+        .unwrap();
+    if !data.is_empty() {
+        net.client.conn_mut(c).unwrap().write(data).unwrap();
+    }
+    let (bytes, syn) = next_from(&mut net.client, net.now);
+    (c, bytes, syn)
+}
+
 fn fast_open_of(seg: &Segment<Vec<u8>>) -> Option<FastOpen> {
     seg.options.values().fast_open
 }
@@ -74,12 +88,7 @@ fn server_cookie(net: &mut Net) -> FastOpenCookie {
 #[test]
 fn the_second_connection_sends_its_data_on_the_syn() {
     let (mut net, l) = net();
-    let c1 = net
-        .client
-        .connect_fast_open(net.now, CLIENT.into(), server_addr(80))
-        .unwrap();
-    net.client.conn_mut(c1).unwrap().write(&[1; 100]).unwrap();
-    let (bytes, syn) = next_from(&mut net.client, net.now);
+    let (_, bytes, syn) = open_with(&mut net, &[1; 100]);
     assert_eq!(fast_open_of(&syn), Some(FastOpen::Request));
     assert!(syn.payload.is_empty(), "no data with a request");
     net.server
@@ -90,12 +99,7 @@ fn the_second_connection_sends_its_data_on_the_syn() {
     let s1 = net.server.accept(l).unwrap();
     assert_eq!(net.server.conn_mut(s1).unwrap().read(&mut [0; 200]), 100);
 
-    let c2 = net
-        .client
-        .connect_fast_open(net.now, CLIENT.into(), server_addr(80))
-        .unwrap();
-    net.client.conn_mut(c2).unwrap().write(&[2; 100]).unwrap();
-    let (bytes, syn) = next_from(&mut net.client, net.now);
+    let (c2, bytes, syn) = open_with(&mut net, &[2; 100]);
     // The server's cookie: a MAC of the client's address under its
     // secret (the support's server stack is seeded with 51).
     let cookie = vtcp_cookie::SynCookies::new([51; 16]).fast_open_cookie(&CLIENT);
@@ -223,11 +227,7 @@ fn the_client_leaves_tfo_off_to_a_server_without_it_for_a_while() {
     net.client.set_fast_open(tfo(true, false));
     net.server.listen(server_addr(80), 8).unwrap();
     let open = |net: &mut Net| {
-        let c = net
-            .client
-            .connect_fast_open(net.now, CLIENT.into(), server_addr(80))
-            .unwrap();
-        let (bytes, syn) = next_from(&mut net.client, net.now);
+        let (c, bytes, syn) = open_with(net, &[]);
         net.server
             .handle_packet(net.now, CLIENT.into(), SERVER.into(), &bytes);
         net.settle();

@@ -16,8 +16,9 @@ use std::time::Duration;
 use vtcp_conn::FastOpenOutcome;
 use vtcp_wire::FastOpenCookie;
 
-/// TCP Fast Open's settings for a stack ([`StackConfig::fast_open`]
-/// (crate::StackConfig::fast_open)); both sides are off by default.
+/// TCP Fast Open's settings for a stack
+/// ([`StackConfig::fast_open`](crate::StackConfig::fast_open)); both
+/// sides are off by default.
 ///
 /// Non-exhaustive: start from `default()` and set the fields you need.
 #[derive(Clone, Debug, PartialEq, Eq)]

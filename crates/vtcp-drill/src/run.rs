@@ -440,6 +440,11 @@ impl Runner {
                 .values()
                 .any(|s| matches!(s.held, Held::Listening(_))),
         });
+        // A SYN that opens a new passive connection: its SYN-ACK brings
+        // a new ISN to learn (a script may open several, one after another).
+        if spec.flags == vtcp::wire::Flags::SYN && self.met.is_some_and(|m| m.state.is_none()) {
+            self.isn_known = false;
+        }
         self.stack
             .handle_packet(self.now, self.remote, self.local, &bytes);
         Step::Next

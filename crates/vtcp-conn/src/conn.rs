@@ -1143,7 +1143,8 @@ impl Conn {
         let acked = ack.distance_from(self.snd.iss + 1).min(sent);
         let outcome = match v.fast_open {
             Some(FastOpen::Cookie(cookie)) => FastOpenOutcome::NewCookie { cookie, mss: v.mss },
-            _ if sent_cookie.is_some() && sent > 0 && acked == sent => FastOpenOutcome::Accepted,
+            // A cookie sent and all its data (perhaps none) taken.
+            _ if sent_cookie.is_some() && acked == sent => FastOpenOutcome::Accepted,
             _ => FastOpenOutcome::Failed,
         };
         tfo.finish_client(outcome);

@@ -169,6 +169,21 @@ fn a_reset_to_the_syn_fails_the_path() {
     );
 }
 
+/// A cookie sent with no data (none was written before the SYN) and a
+/// SYN-ACK without a new one: nothing refused, the cookie stands.
+#[test]
+fn a_cookie_without_data_is_not_a_failure() {
+    let mut t = Trace::active(|_| {});
+    t.conn().request_fast_open(Some(cookie(&COOKIE)), None);
+    t.expect("S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3,FO 0102030405060708,nop,nop>");
+    t.at(50).recv("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+    t.expect(". 1:1(0) ack 1 win *");
+    assert_eq!(
+        t.conn().take_fast_open_outcome(),
+        Some(FastOpenOutcome::Accepted)
+    );
+}
+
 /// A connection that did not ask for TFO sends no option and has nothing
 /// to tell; asking after the SYN went changes nothing.
 #[test]

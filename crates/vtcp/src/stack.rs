@@ -1061,13 +1061,15 @@ impl Stack {
             && self.cookies.check_fast_open_cookie(&client, &c)
         {
             let room = self.listeners.get(&listen_addr).is_some_and(|l| {
+                // Only TFO connections wait in the accept queue before
+                // their handshake completes.
                 let pending = l
                     .accept_queue
                     .iter()
                     .filter(|(slot, _)| {
                         self.conns
                             .get(*slot)
-                            .is_some_and(|e| e.conn.is_fast_open_pending())
+                            .is_some_and(|e| e.conn.state() == State::SynReceived)
                     })
                     .count();
                 pending < self.cfg.fast_open.max_pending && l.accept_queue.len() < l.backlog

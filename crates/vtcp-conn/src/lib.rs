@@ -21,8 +21,9 @@
 //! ACKs (RFC 2018, RFC 2883) and SACK-based retransmission (RFC 6675),
 //! window scaling and timestamps with PAWS (RFC 7323), delayed ACKs and
 //! Nagle (RFC 1122, RFC 896), zero-window probing (§3.8.6.1), keepalive
-//! (RFC 1122 §4.2.3.6), closing in every order and TIME-WAIT, and ISNs per
-//! RFC 6528.
+//! (RFC 1122 §4.2.3.6), closing in every order and TIME-WAIT, ISNs per
+//! RFC 6528, and TCP Fast Open's cookies and SYN data (RFC 7413), the
+//! cookies made, checked and cached by the caller.
 //!
 //! Two connections shaking hands and trading a few bytes, segments handed
 //! across by the caller (no IP, no clock but the one passed in):

@@ -25,6 +25,11 @@ fn client(with: Option<FastOpenCookie>) -> Trace {
     t
 }
 
+/// What the handshake taught, taken.
+fn outcome(t: &mut Trace) -> Option<FastOpenOutcome> {
+    t.conn().take_fast_open_outcome()
+}
+
 const PLAIN_SYN: &str = "S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>";
 
 /// §4.1.2: without a cookie the SYN asks for one and carries no data;
@@ -35,19 +40,19 @@ fn client_without_a_cookie_asks_for_one() {
     let mut t = client(None);
     t.expect("S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3,FO,nop,nop>")
         .expect_none();
-    assert_eq!(t.conn().take_fast_open_outcome(), None);
+    assert_eq!(outcome(&mut t), None);
     t.at(50)
         .recv("S. 0:0(0) ack 1 win 65535 <mss 1400,sackOK,FO 0102030405060708>");
     t.expect("P. 1:101(100) ack 1 win *").expect_none();
     assert_eq!(
-        t.conn().take_fast_open_outcome(),
+        outcome(&mut t),
         Some(FastOpenOutcome::NewCookie {
             cookie: cookie(&COOKIE),
             mss: Some(1400)
         })
     );
     // Taken once.
-    assert_eq!(t.conn().take_fast_open_outcome(), None);
+    assert_eq!(outcome(&mut t), None);
 }
 
 /// §4.2.1: with a cookie the SYN carries it and the data; a SYN-ACK that
@@ -65,10 +70,7 @@ fn client_with_a_cookie_sends_data_on_the_syn() {
     t.expect(". 101:101(0) ack 1 win *").expect_none();
     assert_eq!(t.conn().state(), State::Established);
     assert_eq!(t.conn().stats().bytes_acked, 100);
-    assert_eq!(
-        t.conn().take_fast_open_outcome(),
-        Some(FastOpenOutcome::Accepted)
-    );
+    assert_eq!(outcome(&mut t), Some(FastOpenOutcome::Accepted));
     // The stream goes on from 101.
     t.conn().write(&[1; 10]).unwrap();
     t.expect("P. 101:111(10) ack 1 win *");
@@ -88,10 +90,7 @@ fn client_sends_again_what_the_syn_ack_did_not_acknowledge() {
         t.at(50)
             .recv(&format!("S. 0:0(0) ack {ack} win 65535 <mss 1460>"));
         t.expect(rest).expect_none();
-        assert_eq!(
-            t.conn().take_fast_open_outcome(),
-            Some(FastOpenOutcome::Failed)
-        );
+        assert_eq!(outcome(&mut t), Some(FastOpenOutcome::Failed));
         t.at(100).recv(". 1:1(0) ack 101 win 65535");
         assert_eq!(t.conn().stats().bytes_acked, 100);
     }
@@ -109,7 +108,7 @@ fn client_learns_a_new_cookie_and_ignores_an_invalid_one() {
         .recv("S. 0:0(0) ack 1 win 65535 <mss 1460,FO 0203040506070809>");
     t.expect("P. 1:101(100) ack 1 win *");
     assert_eq!(
-        t.conn().take_fast_open_outcome(),
+        outcome(&mut t),
         Some(FastOpenOutcome::NewCookie {
             cookie: cookie(&[2, 3, 4, 5, 6, 7, 8, 9]),
             mss: Some(1460)
@@ -121,10 +120,7 @@ fn client_learns_a_new_cookie_and_ignores_an_invalid_one() {
     t.at(50)
         .recv("S. 0:0(0) ack 101 win 65535 <mss 1460,FO 0102030405,eol,eol,eol>");
     t.expect(". 101:101(0) ack 1 win *");
-    assert_eq!(
-        t.conn().take_fast_open_outcome(),
-        Some(FastOpenOutcome::Accepted)
-    );
+    assert_eq!(outcome(&mut t), Some(FastOpenOutcome::Accepted));
 
     // To a request, an invalid cookie is no cookie: a failure.
     let mut t = client(None);
@@ -132,10 +128,7 @@ fn client_learns_a_new_cookie_and_ignores_an_invalid_one() {
     t.at(50)
         .recv("S. 0:0(0) ack 1 win 65535 <mss 1460,FO 010203,eol>");
     t.expect("P. 1:101(100) ack 1 win *");
-    assert_eq!(
-        t.conn().take_fast_open_outcome(),
-        Some(FastOpenOutcome::Failed)
-    );
+    assert_eq!(outcome(&mut t), Some(FastOpenOutcome::Failed));
 }
 
 /// §4.1.3.1: the SYN sent again after a timeout carries neither the data
@@ -146,14 +139,11 @@ fn a_retransmitted_syn_drops_the_data_and_the_cookie() {
     let mut t = client(Some(cookie(&COOKIE)));
     t.expect("S 0:100(100) win 65535 <*>").expect_none();
     t.at(1000).expect(PLAIN_SYN).expect_none();
-    assert_eq!(
-        t.conn().take_fast_open_outcome(),
-        Some(FastOpenOutcome::Failed)
-    );
+    assert_eq!(outcome(&mut t), Some(FastOpenOutcome::Failed));
     t.at(1050).recv("S. 0:0(0) ack 1 win 65535 <mss 1460>");
     t.expect("P. 1:101(100) ack 1 win *");
     // Nothing more to tell the cache.
-    assert_eq!(t.conn().take_fast_open_outcome(), None);
+    assert_eq!(outcome(&mut t), None);
 }
 
 /// A reset to the TFO SYN is a failure of the path too.
@@ -163,10 +153,7 @@ fn a_reset_to_the_syn_fails_the_path() {
     t.expect("S 0:0(0) win 65535 <*>");
     t.at(10).recv("R. 0:0(0) ack 1 win 0");
     assert_eq!(t.conn().state(), State::Closed);
-    assert_eq!(
-        t.conn().take_fast_open_outcome(),
-        Some(FastOpenOutcome::Failed)
-    );
+    assert_eq!(outcome(&mut t), Some(FastOpenOutcome::Failed));
 }
 
 /// A cookie sent with no data (none was written before the SYN) and a
@@ -178,10 +165,7 @@ fn a_cookie_without_data_is_not_a_failure() {
     t.expect("S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3,FO 0102030405060708,nop,nop>");
     t.at(50).recv("S. 0:0(0) ack 1 win 65535 <mss 1460>");
     t.expect(". 1:1(0) ack 1 win *");
-    assert_eq!(
-        t.conn().take_fast_open_outcome(),
-        Some(FastOpenOutcome::Accepted)
-    );
+    assert_eq!(outcome(&mut t), Some(FastOpenOutcome::Accepted));
 }
 
 /// A connection that did not ask for TFO sends no option and has nothing
@@ -195,7 +179,7 @@ fn without_tfo_nothing_changes() {
     t.at(1000).expect(PLAIN_SYN);
     t.at(1050).recv("S. 0:0(0) ack 1 win 65535 <mss 1460>");
     t.expect("P. 1:101(100) ack 1 win *");
-    assert_eq!(t.conn().take_fast_open_outcome(), None);
+    assert_eq!(outcome(&mut t), None);
 }
 
 /// §4.1.2: the server answers a cookie request with its cookie in the

@@ -1,11 +1,14 @@
 //! Option parsing: arbitrary option areas never panic, the iterator, the
-//! list parser and the validated block agree, and building from typed
-//! options gives a block that reads back the same options.
+//! list parser, the validated block and the one-pass reader (its TCP Fast
+//! Open cookie included) agree, and building from typed options gives a
+//! block that reads back the same options.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use vtcp_wire::{Options, OptionsIter, TcpOption, parse_options, validate_options};
+use vtcp_wire::{
+    OptionValues, Options, OptionsIter, TcpOption, get_fast_open, parse_options, validate_options,
+};
 
 fuzz_target!(|data: &[u8]| {
     let listed = parse_options(data);
@@ -21,6 +24,13 @@ fuzz_target!(|data: &[u8]| {
             block.sack_blocks(),
             block.timestamp(),
         );
+        // The one-pass reader's TFO option (RFC 7413) is the list's: a
+        // request, a valid cookie, or one of a bad length kept apart.
+        let values = OptionValues::parse(data).expect("validated");
+        assert_eq!(values.fast_open, get_fast_open(block.iter()));
+        if let Some(cookie) = values.fast_open.and_then(|f| f.cookie()) {
+            assert!((4..=16).contains(&cookie.len()) && cookie.len().is_multiple_of(2));
+        }
     }
 
     let mut u = Unstructured::new(data);

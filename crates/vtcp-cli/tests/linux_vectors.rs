@@ -170,6 +170,7 @@ fn check_capture(dir: &Path, stem: &str) -> usize {
                 sack_permitted: seg.options.sack_permitted(),
                 sack_blocks: blocks,
                 timestamp: ts,
+                fast_open: vtcp_wire::get_fast_open(seg.options.iter()),
             },
             "{ctx}"
         );

@@ -9,11 +9,15 @@ use siphasher::sip::SipHasher24;
 use vtcp_buf::RecvBuf;
 use vtcp_rto::{RtoConfig, RtoState};
 use vtcp_seq::Seq;
-use vtcp_wire::{Flags, OptionValues, Options, SackBlocks, Segment, TcpOption, Timestamp};
+use vtcp_wire::{
+    FastOpen, FastOpenCookie, Flags, OptionValues, Options, SackBlocks, Segment, TcpOption,
+    Timestamp,
+};
 
 use crate::config::{
     ConnConfig, Controller, Endpoints, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder,
 };
+use crate::fastopen::{FastOpenOutcome, FastOpenState};
 use crate::nanos::{nanos, time};
 use crate::negotiated::Negotiated;
 use crate::pacing::Pacer;
@@ -83,6 +87,9 @@ pub struct Conn {
     events: EventQueue,
     close_reason: Option<CloseReason>,
     stats: Counters,
+    /// Data on the peer's SYN and TCP Fast Open (RFC 7413), for the
+    /// connections that have either.
+    fast_open: Option<Box<FastOpenState>>,
 }
 
 /// What is each connection's own beside its shared configuration: its
@@ -217,7 +224,57 @@ impl Conn {
             events: EventQueue::default(),
             close_reason: None,
             stats: Counters::default(),
+            fast_open: None,
         }
+    }
+
+    /// Client TCP Fast Open (RFC 7413 §4.1.3, §4.2.1): our SYN asks for a
+    /// cookie (`cookie` `None`), or carries `cookie` and as much of the
+    /// data written before it goes as the server's MSS (`peer_mss`, cached
+    /// with the cookie; the default MSS when unknown) allows. Only in
+    /// SYN-SENT before the SYN went; ignored after. What the SYN-ACK
+    /// taught comes from [`Conn::take_fast_open_outcome`].
+    pub fn request_fast_open(&mut self, cookie: Option<FastOpenCookie>, peer_mss: Option<u16>) {
+        if self.state != State::SynSent || self.snd.nxt != self.snd.iss {
+            return;
+        }
+        let tfo = self.fast_open.get_or_insert_default();
+        tfo.client = Some(cookie);
+        tfo.peer_mss = peer_mss;
+    }
+
+    /// What a client's TFO handshake taught about its server, once
+    /// (RFC 7413 §4.1.3): for the caller's cookie cache.
+    pub fn take_fast_open_outcome(&mut self) -> Option<FastOpenOutcome> {
+        self.fast_open.as_mut()?.outcome.take()
+    }
+
+    /// Server TCP Fast Open (RFC 7413 §4.2.2) for a connection made from
+    /// a SYN, before its SYN-ACK goes: `reply_cookie` rides in the SYN-ACK
+    /// (the answer to a cookie request, or a fresh cookie for an invalid
+    /// one). `accept_data`: the SYN's cookie was valid, so its data is
+    /// the application's at once (readable in SYN-RECEIVED, as FreeBSD's
+    /// and Linux's are) and the SYN-ACK acknowledges it; otherwise the
+    /// SYN's data is dropped and only the SYN acknowledged (§4.2.2: the
+    /// client sends it again after the handshake).
+    pub fn accept_fast_open(&mut self, reply_cookie: Option<FastOpenCookie>, accept_data: bool) {
+        if self.state != State::SynReceived || !self.rcv.passive || self.snd.nxt != self.snd.iss {
+            return;
+        }
+        let data = self.take_peer_syn_data();
+        if accept_data && !data.is_empty() && self.rcv.buf.insert(self.rcv.irs + 1, &data) > 0 {
+            self.push_event(Event::Readable);
+        }
+        if reply_cookie.is_some() {
+            self.fast_open.get_or_insert_default().reply_cookie = reply_cookie;
+        }
+    }
+
+    /// Whether this connection was opened with data accepted from a TFO
+    /// SYN and has not completed its handshake (RFC 7413 §5.1's pending
+    /// connections, which a server limits).
+    pub fn is_fast_open_pending(&self) -> bool {
+        self.state == State::SynReceived && self.rcv.passive && self.rcv_nxt() != self.rcv.irs + 1
     }
 
     /// An active open (RFC 9293 §3.10.1): the connection goes to SYN-SENT
@@ -354,7 +411,9 @@ impl Conn {
         self.snd.max_wnd = self.snd.wnd;
         self.snd.wl1 = seg.seq;
         self.snd.wl2 = seg.ack;
-        self.rcv.syn_data = seg.payload.into();
+        if !seg.payload.is_empty() {
+            self.fast_open.get_or_insert_default().peer_syn_data = seg.payload.into();
+        }
     }
 
     /// The send MSS from the peer's MSS option (RFC 9293 §3.7.1).
@@ -860,8 +919,12 @@ impl Conn {
         self.rto.backoff(&rto_config(&self.cfg));
         let loss = match self.state {
             State::SynSent | State::SynReceived if !self.snd.syn_acked => {
+                // RFC 7413 §4.1.3.1: the SYN goes again without TFO's
+                // data and cookie, and the path is noted as failing.
+                self.finish_fast_open_client(FastOpenOutcome::Failed);
                 self.syn_needed = true;
                 self.snd.nxt = self.snd.iss;
+                self.snd.max = self.snd.iss;
                 None
             }
             _ if self.flight() == 0 => {
@@ -1030,6 +1093,7 @@ impl Conn {
         }
         if seg.flags.contains(Flags::RST) {
             if has_ack {
+                self.finish_fast_open_client(FastOpenOutcome::Failed);
                 self.enter_closed(CloseReason::Refused);
             }
             return;
@@ -1040,6 +1104,7 @@ impl Conn {
         self.take_peer_syn(seg, v, now);
         self.rcv.ack_now = true;
         if has_ack && seg.ack.after(self.snd.iss) {
+            self.take_fast_open_syn_ack(seg.ack, v);
             self.snd.syn_acked = true;
             self.timers.stop(Timer::Rto);
             self.retries = 0;
@@ -1051,9 +1116,63 @@ impl Conn {
             self.rcv.adv_right = self.rcv_nxt();
         } else {
             // Simultaneous open (§3.5 figure 7): SYN-ACK from SYN-RECEIVED.
+            // The SYN goes again, without TFO's data.
+            self.finish_fast_open_client(FastOpenOutcome::Failed);
+            self.snd.max = self.snd.iss;
             self.state = State::SynReceived;
             self.syn_needed = true;
             self.snd.nxt = self.snd.iss;
+        }
+    }
+
+    /// RFC 7413 §4.2.1: a SYN-ACK (acknowledging up to `ack`) to our TFO
+    /// SYN. The data it acknowledged is delivered; the rest goes again
+    /// after the handshake as new data (SND.NXT and the highest SND.NXT
+    /// come back to the acknowledgment). What it taught is the cache's
+    /// (§4.1.3): a valid cookie replaces the cached one (an invalid one is
+    /// ignored); without one, data acknowledged keeps the cache as it is,
+    /// and anything else is a failure.
+    fn take_fast_open_syn_ack(&mut self, ack: Seq, v: &OptionValues) {
+        let Some(tfo) = self.fast_open.as_deref_mut() else {
+            return;
+        };
+        let Some(sent_cookie) = tfo.client else {
+            return;
+        };
+        let sent = tfo.syn_data;
+        let acked = ack.distance_from(self.snd.iss + 1).min(sent);
+        let outcome = match v.fast_open {
+            Some(FastOpen::Cookie(cookie)) => FastOpenOutcome::NewCookie { cookie, mss: v.mss },
+            // A cookie sent and all its data (perhaps none) taken.
+            _ if sent_cookie.is_some() && acked == sent => FastOpenOutcome::Accepted,
+            _ => FastOpenOutcome::Failed,
+        };
+        tfo.finish_client(outcome);
+        if acked > 0 {
+            self.snd.buf.advance_sent(acked as usize);
+            let freed = self.snd.buf.acknowledge(self.snd.iss + 1 + acked);
+            self.stats.bytes_acked += freed as u64;
+        }
+        self.snd.nxt = self.snd.iss + 1 + acked;
+        self.snd.max = self.snd.nxt;
+        debug_assert!(
+            self.snd.buf.nxt() == self.snd.nxt,
+            "SND.NXT is the buffer's"
+        );
+    }
+
+    /// The data that came on the peer's SYN, taken.
+    fn take_peer_syn_data(&mut self) -> Box<[u8]> {
+        self.fast_open
+            .as_mut()
+            .map(|f| std::mem::take(&mut f.peer_syn_data))
+            .unwrap_or_default()
+    }
+
+    /// Ends a client's TFO attempt with `outcome`, if one is under way.
+    fn finish_fast_open_client(&mut self, outcome: FastOpenOutcome) {
+        if let Some(tfo) = self.fast_open.as_deref_mut() {
+            tfo.finish_client(outcome);
         }
     }
 
@@ -1065,7 +1184,7 @@ impl Conn {
         };
         self.push_event(Event::Connected);
         self.arm_keepalive(self.now);
-        let data = std::mem::take(&mut self.rcv.syn_data);
+        let data = self.take_peer_syn_data();
         if !data.is_empty() && self.rcv.buf.insert(self.rcv.irs + 1, &data) > 0 {
             self.push_event(Event::Readable);
         }
@@ -1766,6 +1885,16 @@ impl Conn {
             push(TcpOption::Nop);
             push(ws);
         }
+        // RFC 7413 §4.1.1: a client's SYN asks for a cookie or carries
+        // one (not when sent again, §4.1.3.1); a server's SYN-ACK carries
+        // the cookie it made.
+        if let Some(tfo) = self.fast_open.as_deref() {
+            if first && let Some(cookie) = tfo.client {
+                push(TcpOption::FastOpen(cookie));
+            } else if !first && tfo.reply_cookie.is_some() {
+                push(TcpOption::FastOpen(tfo.reply_cookie));
+            }
+        }
         Options::build(&list[..n]).unwrap_or_default()
     }
 
@@ -1951,7 +2080,11 @@ impl Conn {
                 } else {
                     Flags::SYN | Flags::ACK
                 };
-                if self.snd.nxt == self.snd.iss {
+                // A TFO SYN's data is sent with it (RFC 7413 §4.2.1).
+                let data = self.fast_open_syn_data();
+                if let Some((_, len)) = data {
+                    self.snd.nxt = self.snd.iss + 1 + len as u32;
+                } else if self.snd.nxt == self.snd.iss {
                     self.snd.nxt = self.snd.iss + 1;
                 }
                 if self.snd.max.before(self.snd.nxt) {
@@ -1967,7 +2100,7 @@ impl Conn {
                 return Some(Plan {
                     flags,
                     seq: self.snd.iss,
-                    data: None,
+                    data,
                 });
             }
             State::SynSent => return None,
@@ -2005,6 +2138,26 @@ impl Conn {
             return Some(plan);
         }
         self.pure_ack()
+    }
+
+    /// The data a client's TFO SYN carries (RFC 7413 §4.2.1): with a
+    /// cookie, the data written so far, up to the server's MSS less the
+    /// SYN's options beyond the timestamps the MSS already allows for
+    /// (RFC 6691); none with a cookie request or on a retransmission.
+    fn fast_open_syn_data(&mut self) -> Option<(Seq, usize)> {
+        let default_mss = Negotiated::default_mss(self.own.remote_addr);
+        let tfo = self.fast_open.as_deref_mut()?;
+        if self.state != State::SynSent || self.retries > 0 {
+            return None;
+        }
+        let cookie = tfo.client.flatten()?;
+        let mss = tfo.peer_mss.unwrap_or(default_mss).min(self.cfg.mss);
+        // The SYN's options past the 12 octets of timestamps: MSS, window
+        // scale, SACK-permitted (12) and the TFO option.
+        let room = usize::from(mss).saturating_sub(12 + 2 + cookie.len());
+        let len = self.snd.buf.pending().min(room);
+        tfo.syn_data = len as u32;
+        (len > 0).then_some((self.snd.iss + 1, len))
     }
 
     /// A controller that paces holds data back until the pacer's release

@@ -21,8 +21,9 @@
 //! ACKs (RFC 2018, RFC 2883) and SACK-based retransmission (RFC 6675),
 //! window scaling and timestamps with PAWS (RFC 7323), delayed ACKs and
 //! Nagle (RFC 1122, RFC 896), zero-window probing (§3.8.6.1), keepalive
-//! (RFC 1122 §4.2.3.6), closing in every order and TIME-WAIT, and ISNs per
-//! RFC 6528.
+//! (RFC 1122 §4.2.3.6), closing in every order and TIME-WAIT, ISNs per
+//! RFC 6528, and TCP Fast Open's cookies and SYN data (RFC 7413), the
+//! cookies made, checked and cached by the caller.
 //!
 //! Two connections shaking hands and trading a few bytes, segments handed
 //! across by the caller (no IP, no clock but the one passed in):
@@ -79,6 +80,7 @@ mod config;
 mod conn;
 mod cwnd_use;
 pub mod defaults;
+pub mod fastopen;
 mod nanos;
 mod negotiated;
 mod pacing;
@@ -99,6 +101,7 @@ pub use config::{
     SEND_BUFFER_FLOOR, SynOptionOrder,
 };
 pub use conn::{Conn, Written};
+pub use fastopen::FastOpenOutcome;
 pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};
 pub use vtcp_cc::InitialWindow;
 

@@ -16,8 +16,6 @@ pub(crate) struct RecvSide {
     pub(crate) irs: Seq,
     /// The data: in order, and held out of order.
     pub(crate) buf: RecvBuf,
-    /// Data that came on the peer's SYN, delivered once ESTABLISHED.
-    pub(crate) syn_data: Box<[u8]>,
     /// The peer's FIN, once seen.
     pub(crate) peer_fin: Option<Seq>,
     /// RCV.NXT has moved past the peer's FIN.
@@ -49,7 +47,6 @@ impl RecvSide {
         Self {
             irs: Seq(0),
             buf: RecvBuf::new(buffer, Seq(0)),
-            syn_data: Box::default(),
             peer_fin: None,
             fin_consumed: false,
             adv_right: Seq(0),

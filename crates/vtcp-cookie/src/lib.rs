@@ -1,4 +1,5 @@
-//! TCP SYN cookies.
+//! TCP SYN cookies, and TCP Fast Open server cookies under the same secret
+//! ([`SynCookies::fast_open_cookie`]).
 //!
 //! Under a SYN flood a listener cannot keep state for every half-open
 //! connection. With SYN cookies it keeps none: the SYN-ACK's sequence number
@@ -65,6 +66,9 @@
 
 use core::time::Duration;
 
+mod fastopen;
+
+pub use fastopen::FAST_OPEN_COOKIE_LEN;
 use siphasher::sip::SipHasher24;
 use vtcp_seq::Seq;
 use vtcp_wire::{Flags, Offer, Options, Segment, TcpOption};

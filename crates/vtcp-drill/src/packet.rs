@@ -7,7 +7,7 @@
 //! relative to our ISN (learned from our first SYN), in both our segments'
 //! sequence numbers and the injected segments' acknowledgment numbers.
 
-use vtcp::wire::{Flags, Options, SackBlock, Segment, TcpOption};
+use vtcp::wire::{FastOpenCookie, Flags, Options, SackBlock, Segment, TcpOption};
 use vtcp_seq::Seq;
 
 /// An option as written.
@@ -28,6 +28,16 @@ pub enum OptSpec {
     },
     /// `sack L:R ...`.
     Sack(Vec<(u32, u32)>),
+    /// `FO` (a cookie request) or `FO 0102...` (a cookie, in hex): TCP
+    /// Fast Open, kind 34 (RFC 7413 §4.1.1); `FOEXP ...`: the
+    /// experimental kind 254 with magic 0xF989. The cookie is as written,
+    /// of any length (a script may inject one RFC 7413 does not allow).
+    FastOpen {
+        /// The cookie's octets; empty for a request.
+        cookie: Vec<u8>,
+        /// The experimental kind.
+        exp: bool,
+    },
     /// `nop`.
     Nop,
     /// `eol`.
@@ -136,6 +146,12 @@ fn parse_option(s: &str) -> Result<OptSpec, String> {
         ["mss", v] => OptSpec::Mss(number(v)?),
         ["wscale", v] => OptSpec::WindowScale(number(v)?),
         ["sackOK"] => OptSpec::SackOk,
+        [name @ ("FO" | "FOEXP"), cookie @ ..] if cookie.len() <= 1 => OptSpec::FastOpen {
+            cookie: cookie
+                .first()
+                .map_or(Ok(Vec::new()), |hex| hex_octets(hex))?,
+            exp: *name == "FOEXP",
+        },
         ["nop"] => OptSpec::Nop,
         ["eol"] => OptSpec::Eol,
         ["TS", "val", v, "ecr", e] => OptSpec::Timestamp {
@@ -153,6 +169,18 @@ fn parse_option(s: &str) -> Result<OptSpec, String> {
         ),
         _ => return Err(format!("unsupported option {s:?}")),
     })
+}
+
+/// The octets of a hex string, two digits each (`0102` is 1, 2).
+fn hex_octets(hex: &str) -> Result<Vec<u8>, String> {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
+        return Err(format!("bad hex {hex:?}"));
+    }
+    (0..hex.len() / 2)
+        .map(|i| {
+            u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| format!("bad hex {hex:?}"))
+        })
+        .collect()
 }
 
 /// Parses `< flags seq:end(len) [ack N] [win N] [<options>]`.
@@ -239,7 +267,7 @@ pub struct Spaces {
 /// Builds an injected segment between `ports` (ours, theirs), TCP header
 /// and zero payload bytes; the checksum is the caller's.
 pub fn build(spec: &PacketSpec, ports: (u16, u16), spaces: Spaces) -> Result<Vec<u8>, String> {
-    let mut list: Vec<TcpOption<'static>> = Vec::new();
+    let mut list: Vec<TcpOption<'_>> = Vec::new();
     for o in spec.options.iter().flatten() {
         list.push(match o {
             OptSpec::Mss(v) => TcpOption::Mss(*v),
@@ -258,6 +286,20 @@ pub fn build(spec: &PacketSpec, ports: (u16, u16), spaces: Spaces) -> Result<Vec
                     .collect();
                 TcpOption::sack(&blocks).map_err(|e| e.to_string())?
             }
+            // A cookie RFC 7413 §4.1.1 does not allow goes as written.
+            OptSpec::FastOpen { cookie, exp } => match (cookie.is_empty(), *exp) {
+                (true, false) => TcpOption::FastOpen(None),
+                (true, true) => TcpOption::FastOpenExp(None),
+                (false, _) => match (FastOpenCookie::new(cookie), exp) {
+                    (Ok(c), false) => TcpOption::FastOpen(Some(c)),
+                    (Ok(c), true) => TcpOption::FastOpenExp(Some(c)),
+                    (Err(_), false) => TcpOption::Unknown {
+                        kind: vtcp::wire::options::kind::FAST_OPEN,
+                        data: cookie,
+                    },
+                    (Err(_), true) => return Err("an FOEXP cookie of a bad length".into()),
+                },
+            },
         });
     }
     let options = Options::build(&list).map_err(|e| e.to_string())?;
@@ -314,6 +356,10 @@ fn sent_options(seg: &Segment<&[u8]>) -> Vec<OptSpec> {
             )),
             TcpOption::Nop => Some(OptSpec::Nop),
             TcpOption::End => Some(OptSpec::Eol),
+            TcpOption::FastOpen(c) | TcpOption::FastOpenExp(c) => Some(OptSpec::FastOpen {
+                cookie: c.map_or(Vec::new(), |c| c.as_bytes().to_vec()),
+                exp: matches!(o, TcpOption::FastOpenExp(_)),
+            }),
             TcpOption::Unknown { .. } => None,
         })
         .collect()
@@ -407,6 +453,9 @@ pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces) -> Verdict {
                     return fail("TS ecr");
                 }
                 (OptSpec::Sack(a), OptSpec::Sack(b)) if a != b => return fail("SACK blocks"),
+                (OptSpec::FastOpen { .. }, OptSpec::FastOpen { .. }) if w != h => {
+                    return fail("TCP Fast Open option");
+                }
                 _ => {}
             }
         }
@@ -458,6 +507,15 @@ pub fn describe(seg: &Segment<&[u8]>, spaces: Spaces) -> String {
             ),
             OptSpec::Nop => "nop".into(),
             OptSpec::Eol => "eol".into(),
+            OptSpec::FastOpen { cookie, exp } => {
+                let hex: String = cookie.iter().map(|b| format!("{b:02x}")).collect();
+                let name = if *exp { "FOEXP" } else { "FO" };
+                if hex.is_empty() {
+                    name.into()
+                } else {
+                    format!("{name} {hex}")
+                }
+            }
         })
         .collect();
     if !opts.is_empty() {
@@ -624,5 +682,39 @@ mod tests {
             compare(&no_ts, &sent, spaces),
             Verdict::Mismatch(_)
         ));
+    }
+
+    #[test]
+    fn fast_open_options_parse_build_and_read_back() {
+        let p =
+            parse_spec("< S. 0:0(0) ack 1 win 65535 <mss 1460,FO 0102030405,FO,FOEXP 0a0b0c0d>")
+                .unwrap();
+        let want = [
+            OptSpec::FastOpen {
+                cookie: vec![1, 2, 3, 4, 5],
+                exp: false,
+            },
+            OptSpec::FastOpen {
+                cookie: vec![],
+                exp: false,
+            },
+            OptSpec::FastOpen {
+                cookie: vec![10, 11, 12, 13],
+                exp: true,
+            },
+        ];
+        assert_eq!(p.options.as_ref().unwrap()[1..], want);
+        // A cookie of a bad length (5 octets) goes as written, read back
+        // as no typed option; the valid ones read back as themselves.
+        let bytes = build(&p, (8080, 40000), Spaces::default()).unwrap();
+        let seg = Segment::parse(&bytes).unwrap();
+        assert_eq!(sent_options(&seg)[1..3], want[1..]);
+        assert_eq!(
+            seg.options.values().fast_open,
+            Some(vtcp::wire::FastOpen::Invalid { len: 5 })
+        );
+        assert!(describe(&seg, Spaces::default()).contains("FO,FOEXP 0a0b0c0d"));
+        assert!(parse_spec("< S 0:0(0) win 1 <FO 012>").is_err(), "odd hex");
+        assert!(parse_spec("< S 0:0(0) win 1 <FO 0x12>").is_err());
     }
 }

@@ -83,6 +83,9 @@ struct Sock {
     error_reported: bool,
     /// `IP_TTL`, `IP_TOS` and their IPv6 names, as set.
     ip: IpFields,
+    /// `TCP_FASTOPEN` was set (RFC 7413): a client's `sendto` opens the
+    /// connection with TFO, a listener's connections use it.
+    fast_open: bool,
 }
 
 enum Step {
@@ -460,6 +463,11 @@ impl Runner {
                 .values()
                 .any(|s| matches!(s.held, Held::Listening(_))),
         });
+        // A SYN that opens a new passive connection: its SYN-ACK brings
+        // a new ISN to learn (a script may open several, one after another).
+        if spec.flags == vtcp::wire::Flags::SYN && self.met.is_some_and(|m| m.state.is_none()) {
+            self.isn_known = false;
+        }
         self.stack
             .handle_packet(self.now, self.remote, self.local, &bytes);
         Step::Next
@@ -525,6 +533,7 @@ impl Runner {
                         nonblocking: false,
                         error_reported: false,
                         ip: IpFields::default(),
+                        fast_open: false,
                     },
                 );
                 self.last_fd = Some(fd);
@@ -555,8 +564,10 @@ impl Runner {
                 ("IPPROTO_IP", "IP_TOS") | ("IPPROTO_IPV6", "IPV6_TCLASS") => {
                     self.set_ip_field(line, call, |ip, v| ip.traffic_class = v)
                 }
+                ("IPPROTO_TCP", "TCP_FASTOPEN") => self.set_fast_open(line, call),
                 (level, name) => unsupported(format!("setsockopt {level} {name}")),
             },
+            "sendto" => self.sendto(line, call),
             "getsockopt" => self.getsockopt(line, call),
             "bind" => {
                 let Some((fd, mut s)) = self.sock(call) else {
@@ -583,6 +594,9 @@ impl Runner {
                 };
                 // Connections the listener makes take its IP fields.
                 self.profile.lock().unwrap_or_else(|e| e.into_inner()).ip = s.ip;
+                if s.fast_open {
+                    self.fast_open_server(None);
+                }
                 match self.stack.listen(SocketAddr::new(any, port), backlog) {
                     Ok(id) => {
                         s.held = Held::Listening(id);
@@ -615,6 +629,7 @@ impl Runner {
                                 nonblocking: s.nonblocking,
                                 error_reported: false,
                                 ip: s.ip,
+                                fast_open: false,
                             },
                         );
                         self.last_fd = Some(fd);
@@ -631,15 +646,8 @@ impl Runner {
                 if !s.nonblocking {
                     return unsupported("a blocking connect");
                 }
-                let remote = SocketAddr::new(self.remote, SERVER_PORT);
-                match self.stack.connect(self.now, self.local, remote) {
-                    Ok(key) => {
-                        self.apply_ip(key, s.ip);
-                        self.ports = (key.local.port(), SERVER_PORT);
-                        s.held = Held::Conn(key);
-                        self.fds.insert(fd, s);
-                        self.result(line, call, -1, Some("EINPROGRESS"))
-                    }
+                match self.active_open(fd, &mut s) {
+                    Ok(_) => self.result(line, call, -1, Some("EINPROGRESS")),
                     Err(e) => fail(line, line.text.clone(), format!("connect: {e}")),
                 }
             }
@@ -686,14 +694,7 @@ impl Runner {
                     Err(errno) => return self.result(line, call, -1, Some(errno)),
                 };
                 let len: usize = arg(2).parse().unwrap_or(0);
-                let error = self.conn_error(key);
-                let Some(conn) = self.stack.conn_mut(key) else {
-                    return self.result(line, call, -1, Some("EPIPE"));
-                };
-                match conn.write(&vec![0u8; len]) {
-                    Ok(n) => self.result(line, call, n as i64, None),
-                    Err(_) => self.result(line, call, -1, Some(error.unwrap_or("EPIPE"))),
-                }
+                self.write(line, call, key, len)
             }
             "shutdown" => {
                 let (_, key) = match self.connected(call) {
@@ -727,6 +728,120 @@ impl Runner {
             }
             other => unsupported(format!("system call {other}")),
         }
+    }
+
+    /// Opens the connection of socket `fd` (held in `s`): with TCP Fast
+    /// Open when the socket asked for it (`TCP_FASTOPEN`), and the stack's
+    /// client side is on (`net.inet.tcp.fastopen.client_enable`).
+    fn active_open(&mut self, fd: i64, s: &mut Sock) -> Result<ConnKey, vtcp::StackError> {
+        let remote = SocketAddr::new(self.remote, SERVER_PORT);
+        let key = if s.fast_open {
+            self.stack.connect_fast_open(self.now, self.local, remote)?
+        } else {
+            self.stack.connect(self.now, self.local, remote)?
+        };
+        self.apply_ip(key, s.ip);
+        self.ports = (key.local.port(), SERVER_PORT);
+        // A new connection, a new ISN to learn from its SYN.
+        self.isn_known = false;
+        s.held = Held::Conn(key);
+        self.fds.insert(fd, *s);
+        Ok(key)
+    }
+
+    /// `setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, [N], 4)`: TFO on the
+    /// socket (N ≠ 0). On a listening socket (or one that listens later),
+    /// the stack's server side with N as the limit of pending TFO
+    /// connections when above 1 (Linux's meaning; FreeBSD's 1 is "on").
+    fn set_fast_open(&mut self, line: &Line, call: &Syscall) -> Step {
+        let value = call.args.get(3).map_or("", |a| a.trim_matches(['[', ']']));
+        let Ok(n) = value.parse::<usize>() else {
+            return unsupported(format!("setsockopt TCP_FASTOPEN value {value}"));
+        };
+        let Some((fd, mut s)) = self.sock(call) else {
+            return self.result(line, call, -1, Some("EBADF"));
+        };
+        s.fast_open = n != 0;
+        match s.held {
+            Held::Listening(_) if n != 0 => self.fast_open_server((n > 1).then_some(n)),
+            Held::Conn(_) => return self.result(line, call, -1, Some("EINVAL")),
+            _ => {}
+        }
+        self.fds.insert(fd, s);
+        self.result(line, call, 0, None)
+    }
+
+    /// Turns the stack's TFO server side on, with `max_pending` if given.
+    fn fast_open_server(&mut self, max_pending: Option<usize>) {
+        let mut fo = self.stack.fast_open().clone();
+        fo.server = true;
+        if let Some(n) = max_pending {
+            fo.max_pending = n;
+        }
+        self.stack.set_fast_open(fo);
+    }
+
+    /// `sendto(fd, ..., len, flags, ..., ...)`: on a connected socket, a
+    /// write; on a fresh one with `TCP_FASTOPEN` (or `MSG_FASTOPEN`), the
+    /// implied connect of FreeBSD's and Linux's client TFO: the connection
+    /// opens with the data queued before its SYN goes, and the call
+    /// returns the length queued, blocking socket or not.
+    fn sendto(&mut self, line: &Line, call: &Syscall) -> Step {
+        let arg = |i: usize| call.args.get(i).map(String::as_str).unwrap_or("");
+        let Some((fd, mut s)) = self.sock(call) else {
+            return self.result(line, call, -1, Some("EBADF"));
+        };
+        let len: usize = arg(2).parse().unwrap_or(0);
+        let key = match s.held {
+            Held::Conn(key) => key,
+            Held::Fresh | Held::Bound(_) if s.fast_open || arg(3).contains("MSG_FASTOPEN") => {
+                s.fast_open = true;
+                match self.active_open(fd, &mut s) {
+                    Ok(key) => key,
+                    Err(e) => return fail(line, line.text.clone(), format!("sendto: {e}")),
+                }
+            }
+            _ => return self.result(line, call, -1, Some("ENOTCONN")),
+        };
+        self.write(line, call, key, len)
+    }
+
+    /// `len` octets written on `key`'s connection: the call's result, or
+    /// the connection's error (EPIPE once it is gone or closed).
+    fn write(&mut self, line: &Line, call: &Syscall, key: ConnKey, len: usize) -> Step {
+        let error = self.conn_error(key);
+        let Some(conn) = self.stack.conn_mut(key) else {
+            return self.result(line, call, -1, Some("EPIPE"));
+        };
+        match conn.write(&vec![0u8; len]) {
+            Ok(n) => self.result(line, call, n as i64, None),
+            Err(_) => self.result(line, call, -1, Some(error.unwrap_or("EPIPE"))),
+        }
+    }
+
+    /// `sysctl -w net.inet.tcp.fastopen.NAME=VALUE`: the stack's TFO
+    /// settings. `client_enable` and `server_enable` turn the sides on or
+    /// off, and writing `client_enable` empties the client's cookie cache
+    /// (the scripts reset it so); `path_disable_time` is how long TFO
+    /// stays off to a server after it failed there, in seconds. The
+    /// others (pre-shared keys, the server's key list, the cache's
+    /// buckets) have no counterpart and make a script unsupported.
+    fn fast_open_sysctl(&mut self, name: &str, value: &str) -> Step {
+        let Ok(n) = value.parse::<u64>() else {
+            return unsupported(format!("sysctl {name}={value}"));
+        };
+        let mut fo = self.stack.fast_open().clone();
+        match name {
+            "client_enable" => {
+                fo.client = n != 0;
+                self.stack.clear_fast_open_cache();
+            }
+            "server_enable" => fo.server = n != 0,
+            "path_disable_time" => fo.disable_for = Duration::from_secs(n),
+            _ => return unsupported(format!("sysctl net.inet.tcp.fastopen.{name}={value}")),
+        }
+        self.stack.set_fast_open(fo);
+        Step::Next
     }
 
     /// `setsockopt` of an IP header field (`IP_TTL`, `IP_TOS`, their IPv6
@@ -821,6 +936,10 @@ impl Runner {
     fn shell(&mut self, line: &Line, cmd: &str) -> Step {
         let words: Vec<&str> = cmd.split_whitespace().collect();
         match words.as_slice() {
+            ["sysctl", "-w", setting] if setting.starts_with("net.inet.tcp.fastopen.") => {
+                let (name, value) = setting.split_once('=').unwrap_or((setting, ""));
+                self.fast_open_sysctl(&name["net.inet.tcp.fastopen.".len()..], value)
+            }
             ["sysctl", "-w", setting] => {
                 let (name, value) = setting.split_once('=').unwrap_or((setting, ""));
                 let taken = self

@@ -269,3 +269,24 @@ fn the_mss_offered_follows_the_mtu_option() {
     assert!(matches!(run("9000", "1460"), Outcome::Differs(_)));
     assert!(matches!(run("67", "27"), Outcome::Unsupported(_)));
 }
+
+/// A TFO cookie other than the one expected fails the script, as does
+/// a SYN without the option where the script expects one.
+#[test]
+fn a_fast_open_option_is_compared_octet_for_octet() {
+    let text = std::fs::read_to_string(dir().join("fast-open-client.pkt")).unwrap();
+    let second_syn =
+        "S 0:100(100) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0,FO 0011223344556677";
+    assert!(text.contains(second_syn));
+    let other = text.replacen(second_syn, &second_syn.replace("0011", "0012"), 1);
+    assert!(matches!(
+        run_text(&other, Profile::freebsd()).unwrap(),
+        Outcome::Fail { expected, .. } if expected.contains("FO 0012")
+    ));
+    // Without client_enable the SYN carries no option: the first SYN fails.
+    let off = text.replacen("client_enable=1", "client_enable=0", 1);
+    assert!(matches!(
+        run_text(&off, Profile::freebsd()).unwrap(),
+        Outcome::Fail { .. }
+    ));
+}

@@ -64,6 +64,13 @@ pub enum WireError {
         /// Length of the block.
         len: usize,
     },
+    /// A TCP Fast Open cookie of a length RFC 7413 §4.1.1 does not allow:
+    /// it has 4 to 16 octets, an even number.
+    #[error("TCP Fast Open cookie of {len} octets; 4 to 16, an even number, are allowed")]
+    BadCookieLength {
+        /// The cookie's length in octets.
+        len: usize,
+    },
     /// The output buffer is too small for the segment.
     #[error("buffer of {have} bytes is too small; {need} bytes needed")]
     BufferTooSmall {

@@ -62,6 +62,7 @@ extern crate alloc;
 
 pub mod checksum;
 mod error;
+pub mod fastopen;
 mod flags;
 pub mod options;
 mod segment;
@@ -69,13 +70,14 @@ pub mod tso;
 mod view;
 
 pub use error::WireError;
+pub use fastopen::{FastOpen, FastOpenCookie};
 pub use flags::Flags;
 #[cfg(feature = "alloc")]
 pub use options::parse_options;
 pub use options::{
     Agreed, MAX_OPTIONS_LEN, MAX_SACK_BLOCKS, Offer, OptionValues, Options, OptionsIter, SackBlock,
-    SackBlocks, TcpOption, Timestamp, get_mss, get_sack_blocks, get_timestamp, get_wscale,
-    has_sack_perm, validate_options,
+    SackBlocks, TcpOption, Timestamp, get_fast_open, get_mss, get_sack_blocks, get_timestamp,
+    get_wscale, has_sack_perm, validate_options,
 };
 pub use segment::{DefaultPayload, Segment};
 pub use view::SegmentView;

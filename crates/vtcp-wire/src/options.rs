@@ -6,6 +6,7 @@ use core::ops::Deref;
 use vtcp_seq::Seq;
 
 use crate::WireError;
+use crate::fastopen::{FAST_OPEN_EXP_MAGIC, FastOpen, FastOpenCookie, exp_cookie_octets};
 
 /// Option kinds this codec knows by name (IANA "TCP Option Kind Numbers").
 pub mod kind {
@@ -23,6 +24,11 @@ pub mod kind {
     pub const SACK: u8 = 5;
     /// Timestamps (RFC 7323 §3).
     pub const TIMESTAMP: u8 = 8;
+    /// TCP Fast Open cookie (RFC 7413 §4.1.1).
+    pub const FAST_OPEN: u8 = 34;
+    /// The shared experimental kind (RFC 6994), which TFO used with the
+    /// magic 0xF989 before kind 34.
+    pub const EXPERIMENTAL: u8 = 254;
 }
 
 /// Room for options in a TCP header: 60 − 20 bytes (RFC 9293 §3.1).
@@ -146,6 +152,13 @@ pub enum TcpOption<'a> {
     Sack(SackBlocks),
     /// Timestamps.
     Timestamp(Timestamp),
+    /// TCP Fast Open (RFC 7413 §4.1.1, kind 34): a cookie, or `None`, a
+    /// cookie request. A cookie of a length §4.1.1 does not allow reads
+    /// as [`TcpOption::Unknown`].
+    FastOpen(Option<FastOpenCookie>),
+    /// The experimental TCP Fast Open option (kind 254, magic 0xF989),
+    /// as [`TcpOption::FastOpen`].
+    FastOpenExp(Option<FastOpenCookie>),
     /// A kind this codec does not interpret.
     Unknown {
         /// Option kind.
@@ -176,6 +189,8 @@ impl<'a> TcpOption<'a> {
             TcpOption::SackPermitted => kind::SACK_PERM,
             TcpOption::Sack(_) => kind::SACK,
             TcpOption::Timestamp(_) => kind::TIMESTAMP,
+            TcpOption::FastOpen(_) => kind::FAST_OPEN,
+            TcpOption::FastOpenExp(_) => kind::EXPERIMENTAL,
             TcpOption::Unknown { kind, .. } => *kind,
         }
     }
@@ -189,6 +204,8 @@ impl<'a> TcpOption<'a> {
             TcpOption::SackPermitted => 2,
             TcpOption::Sack(blocks) => 2 + 8 * blocks.len(),
             TcpOption::Timestamp(_) => 10,
+            TcpOption::FastOpen(c) => 2 + c.map_or(0, |c| c.len()),
+            TcpOption::FastOpenExp(c) => 4 + c.map_or(0, |c| c.len()),
             TcpOption::Unknown { data, .. } => 2 + data.len(),
         }
     }
@@ -221,6 +238,13 @@ impl<'a> TcpOption<'a> {
             TcpOption::Timestamp(ts) => {
                 out[2..6].copy_from_slice(&ts.tsval.to_be_bytes());
                 out[6..10].copy_from_slice(&ts.tsecr.to_be_bytes());
+            }
+            TcpOption::FastOpen(c) => {
+                out[2..].copy_from_slice(c.as_ref().map_or(&[][..], |c| c.as_bytes()));
+            }
+            TcpOption::FastOpenExp(c) => {
+                out[2..4].copy_from_slice(&FAST_OPEN_EXP_MAGIC.to_be_bytes());
+                out[4..].copy_from_slice(c.as_ref().map_or(&[][..], |c| c.as_bytes()));
             }
             TcpOption::Unknown { data, .. } => out[2..].copy_from_slice(data),
         }
@@ -295,6 +319,18 @@ fn read_checked(kind: u8, bytes: &[u8]) -> TcpOption<'_> {
             tsecr: be32(&body[4..8]),
         }),
         (kind::SACK, _) => TcpOption::Sack(read_sack_blocks(body)),
+        (kind::FAST_OPEN, _) => match FastOpen::from_cookie_octets(body) {
+            FastOpen::Request => TcpOption::FastOpen(None),
+            FastOpen::Cookie(c) => TcpOption::FastOpen(Some(c)),
+            FastOpen::Invalid { .. } => TcpOption::Unknown { kind, data: body },
+        },
+        (kind::EXPERIMENTAL, _) => {
+            match exp_cookie_octets(body).map(FastOpen::from_cookie_octets) {
+                Some(FastOpen::Request) => TcpOption::FastOpenExp(None),
+                Some(FastOpen::Cookie(c)) => TcpOption::FastOpenExp(Some(c)),
+                _ => TcpOption::Unknown { kind, data: body },
+            }
+        }
         _ => TcpOption::Unknown { kind, data: body },
     }
 }
@@ -627,6 +663,9 @@ pub struct OptionValues {
     pub sack_blocks: SackBlocks,
     /// Timestamps, if present.
     pub timestamp: Option<Timestamp>,
+    /// The first TCP Fast Open option (kind 34, or 254 with TFO's magic),
+    /// if present (RFC 7413 §4.1.1).
+    pub fast_open: Option<FastOpen>,
 }
 
 impl OptionValues {
@@ -682,6 +721,12 @@ impl OptionValues {
                 kind::SACK if !seen_sack => {
                     seen_sack = true;
                     v.sack_blocks = read_sack_blocks(body);
+                }
+                kind::FAST_OPEN if v.fast_open.is_none() => {
+                    v.fast_open = Some(FastOpen::from_cookie_octets(body));
+                }
+                kind::EXPERIMENTAL if v.fast_open.is_none() => {
+                    v.fast_open = exp_cookie_octets(body).map(FastOpen::from_cookie_octets);
                 }
                 _ => {}
             }
@@ -766,6 +811,17 @@ impl fmt::Display for Options {
                     }
                 }
                 TcpOption::Timestamp(ts) => write!(f, "TS val {} ecr {}", ts.tsval, ts.tsecr)?,
+                TcpOption::FastOpen(c) | TcpOption::FastOpenExp(c) => {
+                    // packetdrill's notation: `FO 0102...`, `FOEXP`.
+                    let exp = matches!(option, TcpOption::FastOpenExp(_));
+                    f.write_str(if exp { "FOEXP" } else { "FO" })?;
+                    if let Some(c) = c {
+                        f.write_str(" ")?;
+                        for b in c.as_bytes() {
+                            write!(f, "{b:02x}")?;
+                        }
+                    }
+                }
                 TcpOption::Unknown { kind, data } => {
                     write!(f, "unknown-{kind} len {}", data.len())?;
                 }
@@ -836,6 +892,30 @@ where
         .unwrap_or_default()
 }
 
+/// The first TCP Fast Open option (kind 34, or the experimental one), as
+/// [`OptionValues::fast_open`] reads it: one with a cookie of a length
+/// RFC 7413 §4.1.1 does not allow is [`FastOpen::Invalid`].
+pub fn get_fast_open<'a, I>(options: I) -> Option<FastOpen>
+where
+    I: IntoIterator,
+    I::Item: core::borrow::Borrow<TcpOption<'a>>,
+{
+    each(options).find_map(|o| match o {
+        TcpOption::FastOpen(c) | TcpOption::FastOpenExp(c) => {
+            Some(c.map_or(FastOpen::Request, FastOpen::Cookie))
+        }
+        TcpOption::Unknown {
+            kind: kind::FAST_OPEN,
+            data,
+        } => Some(FastOpen::from_cookie_octets(data)),
+        TcpOption::Unknown {
+            kind: kind::EXPERIMENTAL,
+            data,
+        } => exp_cookie_octets(data).map(FastOpen::from_cookie_octets),
+        _ => None,
+    })
+}
+
 /// The first timestamps option.
 pub fn get_timestamp<'a, I>(options: I) -> Option<Timestamp>
 where
@@ -868,7 +948,7 @@ impl<'a> arbitrary::Arbitrary<'a> for Timestamp {
 #[cfg(feature = "arbitrary")]
 impl<'a> arbitrary::Arbitrary<'a> for TcpOption<'a> {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(match u.int_in_range(0..=7)? {
+        Ok(match u.int_in_range(0..=9)? {
             0 => TcpOption::End,
             1 => TcpOption::Nop,
             2 => TcpOption::Mss(u.arbitrary()?),
@@ -885,10 +965,15 @@ impl<'a> arbitrary::Arbitrary<'a> for TcpOption<'a> {
                 TcpOption::Sack(blocks)
             }
             6 => TcpOption::Timestamp(u.arbitrary()?),
+            7 => TcpOption::FastOpen(u.arbitrary()?),
+            8 => TcpOption::FastOpenExp(u.arbitrary()?),
             _ => {
                 // Kinds with a meaning of their own would decode as that
                 // meaning, so only unassigned-here kinds are generated.
-                let kind = u.int_in_range(9..=255)?;
+                let kind = match u.int_in_range(9..=253)? {
+                    kind::FAST_OPEN => 253,
+                    k => k,
+                };
                 let len = u.int_in_range(0..=MAX_OPTIONS_LEN - 2)?;
                 TcpOption::Unknown {
                     kind,
@@ -1001,13 +1086,87 @@ mod tests {
             one(&[5, 10, 0, 0, 0, 1, 0, 0, 0, 2]),
             TcpOption::sack(&[SackBlock::new(1, 2)])
         );
+        // TCP Fast Open (RFC 7413 §4.1.1): a request, a cookie, the
+        // experimental kind with its magic; another magic is unknown.
+        assert_eq!(one(&[34, 2]), Ok(TcpOption::FastOpen(None)));
+        let cookie = FastOpenCookie::new(&[1, 2, 3, 4]).unwrap();
         assert_eq!(
-            one(&[254, 4, 0xf9, 0x89]),
+            one(&[34, 6, 1, 2, 3, 4]),
+            Ok(TcpOption::FastOpen(Some(cookie)))
+        );
+        assert_eq!(one(&[254, 4, 0xf9, 0x89]), Ok(TcpOption::FastOpenExp(None)));
+        assert_eq!(
+            one(&[254, 8, 0xf9, 0x89, 1, 2, 3, 4]),
+            Ok(TcpOption::FastOpenExp(Some(cookie)))
+        );
+        assert_eq!(
+            one(&[254, 4, 0xf9, 0x88]),
             Ok(TcpOption::Unknown {
                 kind: 254,
-                data: &[0xf9, 0x89]
+                data: &[0xf9, 0x88]
             })
         );
+    }
+
+    /// A TFO option of each cookie length round-trips: built, it reads
+    /// back as itself and as the values' `fast_open`; a cookie of a
+    /// length RFC 7413 §4.1.1 does not allow keeps its bytes (as Unknown)
+    /// and reads as `Invalid`, and the segment's other options stand.
+    #[test]
+    fn fast_open_options_round_trip_and_bad_cookies_stand_apart() {
+        let octets: [u8; 38] = core::array::from_fn(|i| i as u8 + 1);
+        for len in 0..=38usize {
+            for exp in [false, true] {
+                let mut bytes = alloc::vec![kind::MSS, 4, 5, 0xb4];
+                if exp {
+                    bytes.extend([kind::EXPERIMENTAL, (len + 4) as u8, 0xf9, 0x89]);
+                } else {
+                    bytes.extend([kind::FAST_OPEN, (len + 2) as u8]);
+                }
+                bytes.extend(&octets[..len]);
+                if bytes.len() > MAX_OPTIONS_LEN {
+                    continue;
+                }
+                while bytes.len() % 4 != 0 {
+                    bytes.push(kind::END);
+                }
+                let opts = Options::from_bytes(&bytes).unwrap();
+                let v = opts.values();
+                assert_eq!(v.mss, Some(1460), "{len}");
+                let want = FastOpen::from_cookie_octets(&octets[..len]);
+                assert_eq!(v.fast_open, Some(want), "{len} {exp}");
+                assert_eq!(get_fast_open(opts.iter()), Some(want), "{len} {exp}");
+                let option = opts.iter().nth(1).unwrap();
+                match want {
+                    FastOpen::Invalid { .. } => {
+                        assert!(matches!(option, TcpOption::Unknown { .. }), "{len}");
+                    }
+                    _ => {
+                        let cookie = want.cookie();
+                        let typed = if exp {
+                            TcpOption::FastOpenExp(cookie)
+                        } else {
+                            TcpOption::FastOpen(cookie)
+                        };
+                        assert_eq!(option, typed);
+                        let head = 4 + typed.wire_len();
+                        assert!(bytes[head..].iter().all(|b| *b == 0), "{len}");
+                        // Built from the typed option: the same bytes.
+                        let built = Options::build(&[TcpOption::Mss(1460), typed]).unwrap();
+                        assert_eq!(&built.as_bytes()[..head], &bytes[..head], "{len}");
+                    }
+                }
+            }
+        }
+        let cookie = FastOpenCookie::new(&[0xab; 8]).unwrap();
+        let built = Options::build(&[TcpOption::FastOpen(Some(cookie)), TcpOption::FastOpen(None)])
+            .unwrap();
+        assert_eq!(alloc::format!("{built}"), "FO abababababababab,FO");
+        // A length byte below 2 is a malformed header, as for any kind.
+        assert!(matches!(
+            one(&[kind::FAST_OPEN, 1]),
+            Err(WireError::BadOptionLength { .. })
+        ));
     }
 
     #[test]
@@ -1115,6 +1274,7 @@ mod tests {
                 sack_permitted: opts.sack_permitted(),
                 sack_blocks: opts.sack_blocks(),
                 timestamp: opts.timestamp(),
+                fast_open: None,
             }
         );
         assert_eq!(

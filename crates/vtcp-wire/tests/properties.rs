@@ -151,6 +151,7 @@ fn option_values_agree_with_the_option_list() {
                     sack_permitted: vtcp_wire::has_sack_perm(&list),
                     sack_blocks: vtcp_wire::get_sack_blocks(&list),
                     timestamp: vtcp_wire::get_timestamp(&list),
+                    fast_open: vtcp_wire::get_fast_open(&list),
                 };
                 assert_eq!(
                     vtcp_wire::OptionValues::parse(area),

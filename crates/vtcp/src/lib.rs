@@ -47,6 +47,7 @@
 
 #[cfg(feature = "tokio")]
 pub mod async_net;
+pub mod fastopen;
 mod futex;
 pub use futex::set_futex_hash_growth;
 #[cfg(feature = "ip")]
@@ -58,6 +59,7 @@ mod stack;
 pub mod tap;
 mod wait;
 
+pub use fastopen::FastOpenConfig;
 pub use net::{
     NetStack, OutboxLimits, OutboxStats, SegmentWriter, TcpListener, TcpStream, WeakNetStack,
     cut_super_segment,

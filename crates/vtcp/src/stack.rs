@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use siphasher::sip::SipHasher24;
 
+use crate::fastopen::{CookieCache, FastOpenConfig, Plan};
 use crate::tap::{Direction, Tap};
 use rustc_hash::FxHashMap;
 use vtcp_conn::{Conn, ConnConfig, CookieHandshake, IsnSource, State};
 use vtcp_cookie::{Addrs, SynAckParams, SynCookies};
 use vtcp_seq::Seq;
 use vtcp_wire::checksum::{PseudoHeader, fill_tcp_checksum, verify_tcp_checksum};
-use vtcp_wire::{Flags, Segment, SegmentView};
+use vtcp_wire::{FastOpen, Flags, Segment, SegmentView};
 
 /// The key of the transparent listener ([`Stack::listen_transparent`]):
 /// no real listener has port 0.
@@ -287,6 +288,14 @@ pub struct Counters {
     /// stops taking segments (a full device queue) and a flood of SYNs
     /// cost bounded memory.
     pub replies_dropped: u64,
+    /// SYN-ACKs sent with a TCP Fast Open cookie (RFC 7413 §4.1.2).
+    pub fast_open_cookies_sent: u64,
+    /// SYNs whose TFO cookie was valid and whose data was taken.
+    pub fast_open_accepted: u64,
+    /// SYNs with a valid TFO cookie that got the plain handshake: the
+    /// listener's pending TFO connections were at
+    /// [`FastOpenConfig::max_pending`], or its accept queue was full.
+    pub fast_open_over_limit: u64,
 }
 
 impl std::ops::AddAssign<&Self> for Counters {
@@ -310,6 +319,9 @@ impl std::ops::AddAssign<&Self> for Counters {
             not_unicast,
             syn_fin_dropped,
             replies_dropped,
+            fast_open_cookies_sent,
+            fast_open_accepted,
+            fast_open_over_limit,
         } = o;
         self.segments_in += segments_in;
         self.segments_out += segments_out;
@@ -326,6 +338,9 @@ impl std::ops::AddAssign<&Self> for Counters {
         self.not_unicast += not_unicast;
         self.syn_fin_dropped += syn_fin_dropped;
         self.replies_dropped += replies_dropped;
+        self.fast_open_cookies_sent += fast_open_cookies_sent;
+        self.fast_open_accepted += fast_open_accepted;
+        self.fast_open_over_limit += fast_open_over_limit;
     }
 }
 
@@ -377,6 +392,8 @@ pub struct StackConfig {
     /// IPv6, and the caller's buffer. 0, the default: one segment at a
     /// time. `vtcp-tun` sets it on a device with TSO.
     pub max_segment: usize,
+    /// TCP Fast Open (RFC 7413): off by default, client and server.
+    pub fast_open: FastOpenConfig,
 }
 
 /// The least MSS [`StackConfig::mtu`] leaves a connection.
@@ -393,6 +410,7 @@ impl Default for StackConfig {
             isn_key: rand::random(),
             mtu: 1500,
             max_segment: 0,
+            fast_open: FastOpenConfig::default(),
         }
     }
 }
@@ -728,6 +746,8 @@ pub struct Stack {
     /// ([`Conn::share_config`]), so that idle connections hold one
     /// `ConnConfig` between them, not one each.
     shared_config: [Option<Arc<ConnConfig>>; 2],
+    /// The client's TCP Fast Open cookies, per server (RFC 7413 §4.1.3).
+    fast_open_cache: CookieCache,
 }
 
 /// What [`Stack::set_strays`] installs: offered a segment (`src`, `dst`,
@@ -764,6 +784,7 @@ impl Stack {
             tap: None,
             strays: None,
             shared_config: [None, None],
+            fast_open_cache: CookieCache::default(),
         }
     }
 
@@ -966,6 +987,116 @@ impl Stack {
             }
         }
         Err(StackError::AddrNotAvailable)
+    }
+
+    /// [`Stack::connect`] with TCP Fast Open (RFC 7413 §4.1.3, §4.2.1),
+    /// when [`FastOpenConfig::client`] is on: the SYN asks the server for
+    /// a cookie, or carries the cookie cached for it and the data the
+    /// application writes before the SYN goes (before the next
+    /// `poll_transmit`: "sendto with MSG_FASTOPEN"); while TFO is off to
+    /// the server after a failure, or with the client side off, it is
+    /// `connect`. What the SYN-ACK teaches updates the cache.
+    pub fn connect_fast_open(
+        &mut self,
+        now: Duration,
+        local_ip: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnKey, StackError> {
+        let key = self.connect(now, local_ip, remote)?;
+        if self.cfg.fast_open.client
+            && let Plan::Use(cookie, mss) = self.fast_open_cache.plan(key.remote.ip(), now)
+            && let Some(slot) = self.conns.slot_of(&key)
+            && let Some(e) = self.conns.get_mut(slot)
+        {
+            e.conn.request_fast_open(cookie, mss);
+        }
+        Ok(key)
+    }
+
+    /// Replaces the secret of SYN cookies and TCP Fast Open cookies
+    /// (RFC 7413 §4.1.2); cookies made under the one before stay valid
+    /// until the next rotation. Draw `key` from a CSPRNG.
+    pub fn rotate_cookie_key(&mut self, key: [u8; 16]) {
+        self.cookies.rotate(key);
+    }
+
+    /// The stack's TCP Fast Open settings.
+    pub fn fast_open(&self) -> &FastOpenConfig {
+        &self.cfg.fast_open
+    }
+
+    /// Changes the TCP Fast Open settings, from the next SYN on; the
+    /// cookies cached stay (see [`Stack::clear_fast_open_cache`]).
+    pub fn set_fast_open(&mut self, config: FastOpenConfig) {
+        self.cfg.fast_open = config;
+    }
+
+    /// Forgets every server's TFO cookie and failure.
+    pub fn clear_fast_open_cache(&mut self) {
+        self.fast_open_cache.clear();
+    }
+
+    /// Servers the TFO cookie cache remembers.
+    pub fn fast_open_cache_len(&self) -> usize {
+        self.fast_open_cache.len()
+    }
+
+    /// What a connection's TFO handshake taught, into the cache.
+    fn note_fast_open(&mut self, slot: u32, now: Duration) {
+        if let Some(e) = self.conns.get_mut(slot)
+            && let Some(outcome) = e.conn.take_fast_open_outcome()
+        {
+            let server = e.key().remote.ip();
+            self.fast_open_cache
+                .note(server, outcome, now, &self.cfg.fast_open);
+        }
+    }
+
+    /// RFC 7413 §4.1.2, §4.2.2, §5.1 for a connection a listener made from
+    /// a SYN (options `v`): a cookie request gets a cookie; a valid cookie
+    /// has its data taken and the connection queued for `accept` at once,
+    /// within the listener's limit of pending TFO connections; an invalid
+    /// cookie gets a fresh one and the SYN's data is dropped. Returns
+    /// where the connection stands in its listener.
+    fn fast_open_server(
+        &mut self,
+        conn: &mut Conn,
+        key: &ConnKey,
+        listen_addr: SocketAddr,
+        fast_open: Option<FastOpen>,
+    ) -> Stage {
+        let Some(fo) = fast_open.filter(|_| self.cfg.fast_open.server) else {
+            return Stage::HalfOpen;
+        };
+        let (_, client) = Self::addrs(key);
+        if let FastOpen::Cookie(c) = fo
+            && self.cookies.check_fast_open_cookie(&client, &c)
+        {
+            let room = self.listeners.get(&listen_addr).is_some_and(|l| {
+                // Only TFO connections wait in the accept queue before
+                // their handshake completes.
+                let pending = l
+                    .accept_queue
+                    .iter()
+                    .filter(|(slot, _)| {
+                        self.conns
+                            .get(*slot)
+                            .is_some_and(|e| e.conn.state() == State::SynReceived)
+                    })
+                    .count();
+                pending < self.cfg.fast_open.max_pending && l.accept_queue.len() < l.backlog
+            });
+            conn.accept_fast_open(None, room);
+            if room {
+                self.counters.fast_open_accepted += 1;
+                return Stage::Queued;
+            }
+            self.counters.fast_open_over_limit += 1;
+            return Stage::HalfOpen;
+        }
+        conn.accept_fast_open(Some(self.cookies.fast_open_cookie(&client)), false);
+        self.counters.fast_open_cookies_sent += 1;
+        Stage::HalfOpen
     }
 
     /// Adds a connection, and counts or queues it in its listener (the
@@ -1269,6 +1400,7 @@ impl Stack {
             // TIME-WAIT when it is shown to be new.
             if !e.conn.accepts_reopen(segment) {
                 e.conn.handle_segment(now, segment);
+                self.note_fast_open(slot, now);
                 self.after_event(slot);
                 return;
             }
@@ -1315,9 +1447,10 @@ impl Stack {
                     cfg.isn = IsnSource::Fixed(isn);
                 }
                 match Conn::accept_syn(cfg, now, segment) {
-                    Ok(conn) => {
-                        let stage = (ListenerId(listen_addr), Stage::HalfOpen);
-                        self.insert(key, conn, Some(stage), false);
+                    Ok(mut conn) => {
+                        let fast_open = view.option_values().ok().and_then(|v| v.fast_open);
+                        let stage = self.fast_open_server(&mut conn, &key, listen_addr, fast_open);
+                        self.insert(key, conn, Some((ListenerId(listen_addr), stage)), false);
                     }
                     Err(_) => self.malformed(),
                 }
@@ -1681,6 +1814,7 @@ impl Stack {
             match self.conns.get_mut(slot) {
                 Some(e) if e.conn.poll_timeout().is_some_and(|d| d <= now) => {
                     e.conn.handle_timeout(now);
+                    self.note_fast_open(slot, now);
                     self.after_event(slot);
                 }
                 _ => self.schedule(slot),

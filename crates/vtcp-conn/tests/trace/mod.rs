@@ -94,6 +94,14 @@ fn parse_spec(text: &str) -> Spec {
                 .map(|o| {
                     let mut parts = o.split_whitespace();
                     let name = parts.next().unwrap().to_string();
+                    if name == "FO" {
+                        // `FO 0102...`: the cookie's octets, in hex.
+                        let hex = parts.next().unwrap_or("");
+                        let octets = (0..hex.len() / 2)
+                            .map(|i| u32::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                            .collect();
+                        return (name, octets);
+                    }
                     // "sack 1:2 3:4" gives its edges; other options their numbers.
                     let values = parts
                         .flat_map(|p| p.split(':'))
@@ -130,17 +138,38 @@ fn describe_options(options: &Options) -> Vec<(String, Vec<Option<u32>>)> {
                     })
                     .collect(),
             ),
+            TcpOption::FastOpen(c) => (
+                "FO".into(),
+                c.map_or(vec![], |c| {
+                    c.as_bytes().iter().map(|b| Some(u32::from(*b))).collect()
+                }),
+            ),
+            TcpOption::FastOpenExp(_) => ("FOEXP".into(), vec![]),
             TcpOption::Unknown { kind, .. } => (format!("unknown-{kind}"), vec![]),
         })
         .collect()
 }
 
 fn build_options(list: &[(String, Vec<Option<u32>>)]) -> Options {
+    // A TFO cookie's octets (any length: an invalid one goes as written).
+    let octets: Vec<Vec<u8>> = list
+        .iter()
+        .map(|(_, v)| v.iter().map(|b| b.unwrap_or(0) as u8).collect())
+        .collect();
     let opts: Vec<TcpOption<'_>> = list
         .iter()
-        .map(|(name, v)| {
+        .zip(&octets)
+        .map(|((name, v), octets)| {
             let n = |i: usize| v[i].expect("inbound options take numbers");
             match name.as_str() {
+                "FO" if octets.is_empty() => TcpOption::FastOpen(None),
+                "FO" => vtcp_wire::FastOpenCookie::new(octets).map_or(
+                    TcpOption::Unknown {
+                        kind: 34,
+                        data: octets,
+                    },
+                    |c| TcpOption::FastOpen(Some(c)),
+                ),
                 "mss" => TcpOption::Mss(n(0) as u16),
                 "wscale" => TcpOption::WindowScale(n(0) as u8),
                 "sackOK" => TcpOption::SackPermitted,

@@ -104,14 +104,16 @@ fn udp_flow(src: SocketAddr, dst: SocketAddr, sender: UdpSender) -> mpsc::Sender
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     use vtcp_tun::netns::Netns;
-    use vtcp_tun::{Tun, TunConfig, TunDriver};
+    use vtcp_tun::{KernelSide, TunConfig, TunDriver};
     let mut args = std::env::args().skip(1);
     let name = args.next().unwrap_or_else(|| "vtfwd0".into());
     let ns = Netns::create_or_join(args.next().unwrap_or_else(|| "vpn".into()))?;
-    let tun = ns.enter(|| Tun::open(&TunConfig::named(name.clone())))??;
-    ns.ip(&["addr", "add", "198.18.0.1/24", "dev", &name])?;
-    ns.ip(&["link", "set", &name, "up"])?;
-    ns.ip(&["route", "add", "default", "dev", &name])?;
+    // The namespace's side of the device: an address, and every route.
+    let kernel = KernelSide::new()
+        .addr([198, 18, 0, 1].into(), 24)
+        .route("default");
+    let tun =
+        vtcp_tun::open_device(Some(&ns), &TunConfig::named(name.clone()), 1, &kernel)?.remove(0);
     let ours = [std::net::IpAddr::from([198, 18, 0, 2])];
     let driver = TunDriver::start_transparent(tun, vtcp::StackConfig::default(), &ours)?;
     if let Some(path) = std::env::var_os("VTCP_PCAP") {

@@ -17,7 +17,7 @@
 //! crosses, and a flow's figures go to stderr when it ends.
 
 use std::collections::HashMap;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -305,9 +305,7 @@ fn answers(shared: &Shared, f: &Flow) {
         }
     }
     let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    // Not eprintln!: a closed stderr loses the line, it does not panic.
-    let _ = writeln!(
-        io::stderr(),
+    crate::complain!(
         "vtcp: udp flow {} -> {}: {} datagrams ({} bytes) out, {} ({} bytes) back ({})",
         f.client,
         f.dest,

@@ -24,7 +24,7 @@ use vtcp::StackConfig;
 use vtcp_lab::kernel::{self, UdpAnswerer, recv_all, send_pattern};
 use vtcp_lab::lab_here;
 use vtcp_tun::netns::Netns;
-use vtcp_tun::{Tun, TunConfig, TunDriver};
+use vtcp_tun::{TunConfig, TunDriver};
 
 /// A child process, killed if the test ends first.
 struct Killed(Child);
@@ -87,19 +87,14 @@ fn the_example_forwarder_carries_http_udp_and_bulk_tcp_both_ways() {
         .ip(&["addr", "add", "fd00:19::1/128", "dev", "lo", "nodad"])
         .unwrap();
     let name = "vtfx0";
-    let tun = client
-        .enter(|| Tun::open(&TunConfig::named(name)))
+    let kernel = vtcp_tun::KernelSide::new()
+        .addr("198.18.6.1".parse().unwrap(), 24)
+        .addr("fd00:18::1".parse().unwrap(), 64)
+        .route("198.19.0.0/16")
+        .route("fd00:19::/64");
+    let tun = vtcp_tun::open_device(Some(&client), &TunConfig::named(name), 1, &kernel)
         .unwrap()
-        .unwrap();
-    for args in [
-        &["addr", "add", "198.18.6.1/24", "dev", name][..],
-        &["addr", "add", "fd00:18::1/64", "dev", name, "nodad"],
-        &["link", "set", name, "up"],
-        &["route", "add", "198.19.0.0/16", "dev", name],
-        &["route", "add", "fd00:19::/64", "dev", name],
-    ] {
-        client.ip(args).unwrap();
-    }
+        .remove(0);
     let ours: [IpAddr; 2] = ["198.18.6.2".parse().unwrap(), "fd00:18::2".parse().unwrap()];
     let driver = TunDriver::start_transparent(tun, StackConfig::default(), &ours).unwrap();
     // The runtime's threads live in the server's namespace, so the

@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::coverage::{self, Coverage, Tools};
 use super::{Toolchain, dir, files, known, targets};
-use crate::util::{describe, exec, root};
+use crate::util::{describe, exec, root, run_quietly};
 
 /// What libFuzzer said about one run, from its log.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -93,16 +93,7 @@ pub(super) fn logged(cmd: &mut Command, log: &Path) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", log.display()))?;
     let _ = writeln!(file, "\n$ {}", describe(cmd));
     let err = file.try_clone().map_err(|e| e.to_string())?;
-    let status = cmd
-        .stdout(file)
-        .stderr(err)
-        .status()
-        .map_err(|e| format!("cannot start `{}`: {e}", describe(cmd)))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{}` failed ({status})", describe(cmd)))
-    }
+    run_quietly(cmd.stdout(file).stderr(err))
 }
 
 /// Fuzzes `target` for `seconds`, minimises its corpus, measures coverage.

@@ -47,12 +47,31 @@ pub(super) fn place(
     Ok(path)
 }
 
-/// The path after cargo-fuzz's `Minimized artifact:` line.
-pub(super) fn minimized_path(tmin_output: &str) -> Option<PathBuf> {
+/// What `cargo fuzz tmin` made of an artifact.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Tmin {
+    /// A smaller input that crashes the same way, at this path.
+    Minimized(PathBuf),
+    /// The artifact crashes and nothing smaller does.
+    AlreadyMinimal,
+    /// The artifact does not crash the target.
+    NoCrash,
+}
+
+/// Reads cargo-fuzz's `Minimized artifact:` line (and the path after it)
+/// and libFuzzer's `CRASH_MIN` lines.
+pub(super) fn read_tmin(tmin_output: &str) -> Tmin {
     let mut lines = tmin_output.lines();
-    lines.find(|l| l.trim() == "Minimized artifact:")?;
-    let path = lines.map(str::trim).find(|l| !l.is_empty())?;
-    Some(root().join(path))
+    if lines.any(|l| l.trim() == "Minimized artifact:")
+        && let Some(path) = lines.map(str::trim).find(|l| !l.is_empty())
+    {
+        return Tmin::Minimized(root().join(path));
+    }
+    if tmin_output.contains("caused a crash") && tmin_output.contains("failed to minimize beyond") {
+        Tmin::AlreadyMinimal
+    } else {
+        Tmin::NoCrash
+    }
 }
 
 pub(super) fn run(args: &[String]) -> Result<(), String> {
@@ -92,14 +111,17 @@ pub(super) fn run(args: &[String]) -> Result<(), String> {
         .map_err(|e| format!("cannot start `{}`: {e}", describe(&cmd)))?;
     let text = String::from_utf8_lossy(&out.stderr);
     eprint!("{text}");
-    let minimized = minimized_path(&text).ok_or_else(|| {
-        format!(
-            "tmin found no crash to minimise in {} ({}): is it an input of `{target}` \
-             that still fails?",
-            artifact.display(),
-            out.status
-        )
-    })?;
+    let minimized = match read_tmin(&text) {
+        Tmin::Minimized(path) => path,
+        Tmin::AlreadyMinimal => artifact.clone(),
+        Tmin::NoCrash => {
+            return Err(format!(
+                "{} does not crash `{target}` ({}): nothing to keep",
+                artifact.display(),
+                out.status
+            ));
+        }
+    };
     let input = std::fs::read(&minimized).map_err(|e| format!("{}: {e}", minimized.display()))?;
     let kept = place(&root().join("fuzz/regressions"), target, &name, &input)?;
     println!(
@@ -150,9 +172,14 @@ mod tests {
     fn tmin_s_result_is_found_in_its_output() {
         let out = "\n────\n\nMinimized artifact:\n\n\tfuzz/artifacts/rto_ops/minimized-from-abc\n\nOutput of `std::fmt::Debug`:\n";
         assert_eq!(
-            minimized_path(out),
-            Some(root().join("fuzz/artifacts/rto_ops/minimized-from-abc"))
+            read_tmin(out),
+            Tmin::Minimized(root().join("fuzz/artifacts/rto_ops/minimized-from-abc"))
         );
-        assert_eq!(minimized_path("CRASH_MIN: failed to minimize\n"), None);
+        let minimal = "CRASH_MIN: '/tmp/c' (21 bytes) caused a crash. Will try to minimize it further\n\
+             INFO: Done MinimizeCrashInputInternalStep, no crashes found\n\
+             CRASH_MIN: failed to minimize beyond /tmp/c (21 bytes), exiting\n";
+        assert_eq!(read_tmin(minimal), Tmin::AlreadyMinimal);
+        let clean = "CRASH_MIN: '/tmp/c' (21 bytes) did not crash\n";
+        assert_eq!(read_tmin(clean), Tmin::NoCrash);
     }
 }

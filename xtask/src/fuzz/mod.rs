@@ -196,7 +196,7 @@ fn replay_regressions(toolchain: &Toolchain, target: &str) -> Result<(), String>
 const USAGE: &str = "usage:
   cargo xtask fuzz campaign [TARGET...] [--time SECONDS] [--jobs N] [--no-coverage]
   cargo xtask fuzz TARGET [--time SECONDS]       (a campaign of one target)
-  cargo xtask fuzz seed                          (seed fuzz/corpus from captures and scripts)
+  cargo xtask fuzz seed [--no-cmin]              (seed fuzz/corpus from captures and scripts)
   cargo xtask fuzz triage TARGET ARTIFACT [--name NAME]
   cargo xtask fuzz smoke [SECONDS]               (CI's step alone: every target, 20 s each)
   cargo xtask fuzz --list";

@@ -1,16 +1,5 @@
-//! The packetdrill runner on arbitrary scripts: parsing never panics, and
-//! a script that parses runs to an outcome without panicking (untrusted
-//! script text, injected segments of any shape, calls in any order).
+//! The `drill_script` fuzz target: its code and invariants are in
+//! `fuzz/harness/src/drill_script.rs`, which `cargo test` runs on fuzz/regressions too.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    if let Ok(script) = vtcp_drill::parse(&text, &["STANDARD"]) {
-        // Keep each run short: a few dozen lines.
-        if script.lines.len() <= 64 {
-            let _ = vtcp_drill::run(&script, vtcp_drill::Profile::freebsd());
-        }
-    }
-});
+vtcp_fuzz_harness::fuzz_target!(drill_script);

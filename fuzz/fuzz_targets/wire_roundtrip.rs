@@ -1,15 +1,5 @@
-//! Arbitrary segments: emit then parse gives back the same segment and the
-//! same bytes.
+//! The `wire_roundtrip` fuzz target: its code and invariants are in
+//! `fuzz/harness/src/wire_roundtrip.rs`, which `cargo test` runs on fuzz/regressions too.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use vtcp_wire::Segment;
-
-fuzz_target!(|seg: Segment<&[u8]>| {
-    let bytes = seg.to_bytes();
-    let parsed = Segment::parse(&bytes).expect("an emitted segment parses");
-    assert_eq!(parsed, seg);
-    assert_eq!(parsed.to_bytes(), bytes);
-    let mut short = vec![0u8; bytes.len() - 1];
-    assert!(seg.emit(&mut short).is_err());
-});
+vtcp_fuzz_harness::fuzz_target!(wire_roundtrip);

@@ -7,8 +7,9 @@ use std::time::Instant;
 use crate::metadata;
 use crate::util::{cargo, exec, root, succeeds};
 
-/// Seconds each fuzz target runs in the smoke.
-const FUZZ_SMOKE_SECONDS: u32 = 20;
+/// Seconds each fuzz target runs in the smoke (`cargo xtask fuzz smoke`
+/// runs it alone).
+pub(crate) const FUZZ_SMOKE_SECONDS: u32 = 20;
 
 struct Step {
     name: &'static str,

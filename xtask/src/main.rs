@@ -2,7 +2,9 @@
 //!
 //! - `ci`: the gate every change passes (format, lints, tests, docs, fuzz
 //!   smoke).
-//! - `fuzz TARGET [--time SECONDS]`: a fuzzing campaign on one target.
+//! - `fuzz campaign [TARGET...] --time SECONDS [--jobs N]`: fuzzing
+//!   campaigns (`fuzz seed`, `fuzz triage TARGET ARTIFACT`: corpora and
+//!   regressions); docs/testing.md.
 //! - `interop [FILTER]`: the Linux interop lab (root, `ip`, `/dev/net/tun`).
 //! - `soak`: the simulator's 6 GiB transfers, in release.
 //! - `conformance [--bless]`: packetdrill scripts through `vtcp drill`, the
@@ -36,7 +38,11 @@ usage: cargo xtask <command>
 
 commands:
   ci                          format, lints, tests, docs and a fuzz smoke: the gate
-  fuzz TARGET [--time SECS]   fuzz one target (corpus in fuzz/corpus/TARGET); `fuzz --list` lists them
+  fuzz campaign [TARGET...] [--time SECS] [--jobs N]
+                              fuzz targets in parallel, minimise their corpora, measure coverage
+  fuzz seed                   seed fuzz/corpus from the Linux captures and packetdrill scripts
+  fuzz triage TARGET ARTIFACT minimise a crash into fuzz/regressions/TARGET (a test)
+  fuzz TARGET [--time SECS]   one target's campaign; `fuzz --list` lists them
   interop [TEST FILTER...]    vtcp against the Linux kernel in network namespaces (root)
   soak                        6 GiB simulated transfers across the 2^31 and 2^32 edges (release)
   conformance [--bless]       packetdrill scripts and the FreeBSD suite through `vtcp drill`

@@ -21,6 +21,11 @@ pub(crate) fn cargo() -> Command {
 /// Runs `cmd`, echoing it first; an error names the command.
 pub(crate) fn exec(cmd: &mut Command) -> Result<(), String> {
     eprintln!("$ {}", describe(cmd));
+    run_quietly(cmd)
+}
+
+/// Runs `cmd` without echoing it; an error names the command.
+pub(crate) fn run_quietly(cmd: &mut Command) -> Result<(), String> {
     let status = cmd
         .status()
         .map_err(|e| format!("cannot start `{}`: {e}", describe(cmd)))?;

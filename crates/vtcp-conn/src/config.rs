@@ -567,7 +567,7 @@ impl Default for ConnConfig {
             initial_recv_window: INITIAL_RECV_WINDOW,
             syn_option_order: SynOptionOrder::Linux,
             min_rto: defaults::MIN_RTO,
-            min_rto_variance: Duration::from_millis(200),
+            min_rto_variance: defaults::MIN_RTO_VARIANCE,
             max_rto: defaults::MAX_RTO,
             initial_rto: defaults::INITIAL_RTO,
             max_retries: defaults::MAX_RETRIES,

@@ -31,15 +31,14 @@ pub const INITIAL_RECV_WINDOW: usize = 64 * 1024;
 /// The room the send buffer offers at the least when auto-tuned: 256 KiB.
 pub const SEND_BUFFER_FLOOR: usize = 256 * 1024;
 
-/// The RTO before any RTT sample: 1 s (RFC 6298 §2.1).
-pub const INITIAL_RTO: Duration = Duration::from_secs(1);
+/// The RTO's bounds and initial value are the estimator's own
+/// (`vtcp-rto`), named once there.
+pub use vtcp_rto::{INITIAL_RTO, MAX_RTO, MIN_RTO};
 
-/// The RTO's lower bound: 200 ms, as Linux (RFC 6298 §2.4 says 1 s, a
-/// SHOULD that no modern stack keeps).
-pub const MIN_RTO: Duration = Duration::from_millis(200);
-
-/// The RTO's upper bound: 60 s (RFC 6298 §2.5).
-pub const MAX_RTO: Duration = Duration::from_secs(60);
+/// The least the RTO adds to SRTT for its variance: 200 ms, Linux's
+/// `TCP_RTO_MIN` in the place of RFC 6298's G, so that the RTO of a fast
+/// path sits well above its RTT.
+pub const MIN_RTO_VARIANCE: Duration = Duration::from_millis(200);
 
 /// Retransmissions of one segment before the connection times out.
 pub const MAX_RETRIES: u32 = 8;

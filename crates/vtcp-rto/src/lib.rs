@@ -45,6 +45,19 @@ use core::time::Duration;
 
 use vtcp_seq::Seq;
 
+/// The RTO before any RTT sample: 1 s (RFC 6298 §2.1).
+pub const INITIAL_RTO: Duration = Duration::from_secs(1);
+
+/// The RTO's lower bound: 200 ms, as Linux (RFC 6298 §2.4 says 1 s, a
+/// SHOULD that no modern stack keeps).
+pub const MIN_RTO: Duration = Duration::from_millis(200);
+
+/// The RTO's upper bound: 60 s (RFC 6298 §2.5).
+pub const MAX_RTO: Duration = Duration::from_secs(60);
+
+/// The clock granularity G: 1 ms (RFC 6298 §2.4).
+pub const GRANULARITY: Duration = Duration::from_millis(1);
+
 /// Bounds and constants of the estimator.
 ///
 /// Non-exhaustive, as later releases add settings: start from
@@ -52,24 +65,24 @@ use vtcp_seq::Seq;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RtoConfig {
-    /// RTO before the first sample (RFC 6298 §2.1: 1 s).
+    /// RTO before the first sample ([`INITIAL_RTO`] by default).
     pub initial: Duration,
-    /// Lower bound of the RTO (200 ms by default; RFC 6298 §2.4 says 1 s).
+    /// Lower bound of the RTO ([`MIN_RTO`] by default).
     pub min: Duration,
-    /// Upper bound of the RTO (RFC 6298 §2.5: at least 60 s).
+    /// Upper bound of the RTO ([`MAX_RTO`] by default).
     pub max: Duration,
     /// Clock granularity G (RFC 6298 §2.4): the least the variance term
-    /// adds.
+    /// adds ([`GRANULARITY`] by default).
     pub granularity: Duration,
 }
 
 impl Default for RtoConfig {
     fn default() -> Self {
         Self {
-            initial: Duration::from_secs(1),
-            min: Duration::from_millis(200),
-            max: Duration::from_secs(60),
-            granularity: Duration::from_millis(1),
+            initial: INITIAL_RTO,
+            min: MIN_RTO,
+            max: MAX_RTO,
+            granularity: GRANULARITY,
         }
     }
 }

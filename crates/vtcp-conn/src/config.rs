@@ -263,8 +263,8 @@ pub struct ConnConfig {
     pub remote_port: u16,
     /// The MSS we advertise: the largest segment we can receive.
     pub mss: u16,
-    /// Do not offer window scaling.
-    pub no_window_scaling: bool,
+    /// Offer window scaling (RFC 7323 §2).
+    pub window_scaling: bool,
     /// Offer timestamps (RFC 7323).
     pub enable_timestamps: bool,
     /// Offer SACK (RFC 2018).
@@ -428,7 +428,7 @@ impl ConnConfig {
     /// our side of every negotiation ([`vtcp_wire::OptionValues::agree`]).
     pub fn offer(&self) -> vtcp_wire::Offer {
         vtcp_wire::Offer {
-            window_scale: (!self.no_window_scaling).then(|| self.window_scale()),
+            window_scale: self.window_scaling.then(|| self.window_scale()),
             sack: self.enable_sack,
             timestamps: self.enable_timestamps,
         }
@@ -448,7 +448,7 @@ impl ConnConfig {
             hop_limit,
             traffic_class,
             mss,
-            no_window_scaling,
+            window_scaling,
             enable_timestamps,
             enable_sack,
             rack_tlp,
@@ -489,7 +489,7 @@ impl ConnConfig {
             && *hop_limit == other.hop_limit
             && *traffic_class == other.traffic_class
             && *mss == other.mss
-            && *no_window_scaling == other.no_window_scaling
+            && *window_scaling == other.window_scaling
             && *enable_timestamps == other.enable_timestamps
             && *enable_sack == other.enable_sack
             && *rack_tlp == other.rack_tlp
@@ -523,7 +523,7 @@ impl ConnConfig {
     /// cover the receive buffer (RFC 7323 §2.3: at most 14), or 0 with
     /// scaling off.
     pub fn window_scale(&self) -> u8 {
-        if self.no_window_scaling {
+        if !self.window_scaling {
             return 0;
         }
         let mut shift = 0;
@@ -544,7 +544,7 @@ impl Default for ConnConfig {
             local_port: 0,
             remote_port: 0,
             mss: defaults::MSS,
-            no_window_scaling: false,
+            window_scaling: true,
             enable_timestamps: true,
             enable_sack: true,
             rack_tlp: true,

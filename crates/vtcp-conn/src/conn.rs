@@ -1866,7 +1866,7 @@ impl Conn {
             let ecr = if first { 0 } else { self.opts.ts_recent };
             TcpOption::timestamp(self.ts_now(), ecr)
         });
-        let wscale = (!self.cfg.no_window_scaling
+        let wscale = (self.cfg.window_scaling
             && (first || self.opts.rcv_wscale > 0 || self.opts.snd_wscale > 0))
             .then_some(TcpOption::WindowScale(self.opts.rcv_wscale));
         push(TcpOption::Mss(self.cfg.mss));

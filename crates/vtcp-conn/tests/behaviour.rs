@@ -1111,7 +1111,7 @@ fn an_ack_older_than_the_largest_window_gets_a_challenge_ack() {
 #[test]
 fn no_window_scaling_when_we_do_not_offer_it() {
     let mut t = Trace::passive(|c| {
-        c.no_window_scaling = true;
+        c.window_scaling = false;
         c.recv_buffer = 200_000;
     });
     t.at(0).recv(SYN);

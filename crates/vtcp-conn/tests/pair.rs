@@ -347,7 +347,7 @@ fn lossy_links_deliver_every_octet_both_ways_with_every_controller_and_option_se
 #[test]
 fn window_scaling_off_still_moves_data() {
     let data = pattern(500_000, 4);
-    let (got, _, _) = transfer(9, CLEAN, &data, &[], &|c| c.no_window_scaling = true);
+    let (got, _, _) = transfer(9, CLEAN, &data, &[], &|c| c.window_scaling = false);
     assert!(got == data);
 }
 

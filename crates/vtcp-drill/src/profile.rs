@@ -100,7 +100,7 @@ impl Profile {
             let mut config = ConnConfig::default();
             config.mss = self.mss(ipv6);
             config.enable_timestamps = self.rfc1323;
-            config.no_window_scaling = !self.rfc1323;
+            config.window_scaling = self.rfc1323;
             config.enable_sack = self.sack;
             // Auto-tuning offers 64 KiB at first, as recvspace does; the
             // buffer's size sets the window scale, as maxsockbuf does.

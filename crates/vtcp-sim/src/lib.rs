@@ -412,7 +412,7 @@ fn stack(cfg: &SimConfig, salt: u8) -> Stack {
             config.rack_tlp = rack_tlp;
             config.auto_tune = auto_tune;
             config.enable_timestamps = ts;
-            config.no_window_scaling = !ws;
+            config.window_scaling = ws;
             config.mss = mss;
             config.send_buffer = buffer;
             config.recv_buffer = buffer;

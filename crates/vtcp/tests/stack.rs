@@ -791,7 +791,7 @@ fn the_cookie_syn_ack_offers_what_the_configuration_allows() {
         ("defaults", |_| {}),
         ("no timestamps", |c| c.enable_timestamps = false),
         ("no SACK", |c| c.enable_sack = false),
-        ("no window scaling", |c| c.no_window_scaling = true),
+        ("no window scaling", |c| c.window_scaling = false),
     ];
     for (case, tweak) in cases {
         let mut net = Net::new();

@@ -8,7 +8,9 @@ use crate::defaults;
 use vtcp_cc::{Bbr, CongestionController, Cubic, HighSpeed, InitialWindow, NewReno};
 use vtcp_seq::Seq;
 
-/// Which congestion controller a connection uses.
+/// Which congestion controller a connection uses. `Clone`: a user's
+/// controller is a shared factory.
+#[derive(Clone)]
 pub enum Congestion {
     /// RFC 5681/6582.
     NewReno,
@@ -20,8 +22,9 @@ pub enum Congestion {
     /// RTT from delivery-rate samples, paced; random loss below 2 % is
     /// not taken for congestion.
     Bbr,
-    /// A controller of the user's, made for a given MSS.
-    Custom(Box<dyn Fn(u32) -> Box<dyn CongestionController + Send> + Send + Sync>),
+    /// A controller of the user's, made for a given MSS by a factory that
+    /// every connection of the configuration (and its clones) shares.
+    Custom(std::sync::Arc<dyn Fn(u32) -> Box<dyn CongestionController + Send> + Send + Sync>),
 }
 
 impl Congestion {
@@ -241,8 +244,9 @@ pub use crate::defaults::{INITIAL_RECV_WINDOW, SEND_BUFFER_FLOOR};
 /// values of [`defaults`].
 ///
 /// Non-exhaustive, as later releases add settings: start from
-/// `default()` and set the fields you need.
-#[derive(Debug)]
+/// `default()` and set the fields you need. `Clone`, so that one policy
+/// can be kept and handed out (a user's controller factory is shared).
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ConnConfig {
     /// Our address, as metadata (the ISN hash binds it).

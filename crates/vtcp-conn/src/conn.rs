@@ -2497,7 +2497,9 @@ mod shared {
     #[test]
     fn a_custom_controller_is_not_shared() {
         let custom = |c: &mut ConnConfig| {
-            c.congestion = Congestion::Custom(Box::new(|mss| Box::new(vtcp_cc::NewReno::new(mss))));
+            c.congestion = Congestion::Custom(std::sync::Arc::new(|mss| {
+                Box::new(vtcp_cc::NewReno::new(mss))
+            }));
         };
         let mut pool = None;
         let (mut a, mut b) = (conn(1, custom), conn(2, custom));

@@ -521,7 +521,7 @@ fn a_paced_sender_s_rate_samples_measure_its_pacing_rate() {
     let tweak = move |c: &mut ConnConfig| {
         let s = std::sync::Arc::clone(&s);
         c.recv_buffer = 8 << 20;
-        c.congestion = Congestion::Custom(Box::new(move |mss| {
+        c.congestion = Congestion::Custom(std::sync::Arc::new(move |mss| {
             Box::new(Paced {
                 mss,
                 rate,

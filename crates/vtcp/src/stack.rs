@@ -399,6 +399,18 @@ pub struct StackConfig {
 /// The least MSS [`StackConfig::mtu`] leaves a connection.
 const MIN_MSS: u16 = 64;
 
+impl StackConfig {
+    /// Every new connection gets a clone of `policy` (the stack still
+    /// fills in the addresses, ports and ISN source): the common case of
+    /// [`StackConfig::conn_config`], whose closure can instead make a
+    /// policy that changes over time.
+    #[must_use]
+    pub fn with_conn_config(mut self, policy: ConnConfig) -> Self {
+        self.conn_config = Box::new(move || policy.clone());
+        self
+    }
+}
+
 impl Default for StackConfig {
     /// Random secrets from the operating system's generator.
     fn default() -> Self {

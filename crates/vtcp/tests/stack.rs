@@ -1042,16 +1042,10 @@ fn the_mss_advertised_fits_the_link_mtu_over_each_family() {
 #[test]
 fn segments_carry_their_connection_s_ip_fields() {
     let mut net = Net::new();
-    net.server = Stack::new({
-        let mut config = StackConfig::default();
-        config.conn_config = Box::new(|| {
-            let mut c = vtcp::ConnConfig::default();
-            c.hop_limit = Some(4);
-            c.traffic_class = 0x20;
-            c
-        });
-        config
-    });
+    let mut policy = vtcp::ConnConfig::default();
+    policy.hop_limit = Some(4);
+    policy.traffic_class = 0x20;
+    net.server = Stack::new(StackConfig::default().with_conn_config(policy));
     let fields = |h, t| {
         let mut f = vtcp::IpFields::default();
         (f.hop_limit, f.traffic_class) = (h, t);

@@ -79,6 +79,7 @@ mod config;
 mod conn;
 mod cwnd_use;
 pub mod defaults;
+mod icmp;
 mod nanos;
 mod negotiated;
 mod pacing;
@@ -99,6 +100,9 @@ pub use config::{
     SEND_BUFFER_FLOOR, SynOptionOrder,
 };
 pub use conn::{Conn, Written};
+pub use icmp::{
+    IPV4_MIN_MTU, IPV6_MIN_MTU, IcmpClass, IcmpError, IcmpKind, IcmpOutcome, Unreachable,
+};
 pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};
 pub use vtcp_cc::InitialWindow;
 

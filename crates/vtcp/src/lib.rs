@@ -49,6 +49,7 @@
 pub mod async_net;
 mod futex;
 pub use futex::set_futex_hash_growth;
+pub mod icmp;
 #[cfg(feature = "ip")]
 pub mod ip;
 pub mod net;

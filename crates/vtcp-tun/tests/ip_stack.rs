@@ -66,12 +66,10 @@ fn written(a: &IpStack) {
     }
 }
 
-/// An ICMP "fragmentation needed" from a router, quoting `quoted`.
-fn frag_needed(quoted: &[u8], mtu: u16) -> Vec<u8> {
+/// An ICMP error of type `ty` from a router, quoting the first 28
+/// octets of `quoted` (its IP header and 8 octets of TCP).
+fn icmp_error(ty: Icmpv4Type, quoted: &[u8]) -> Vec<u8> {
     let mut icmp = Vec::new();
-    let ty = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded {
-        next_hop_mtu: mtu,
-    });
     let quote = &quoted[..28];
     Icmpv4Header::with_checksum(ty, quote)
         .write(&mut icmp)
@@ -82,6 +80,14 @@ fn frag_needed(quoted: &[u8], mtu: u16) -> Vec<u8> {
         .write(&mut pkt, IpNumber::ICMP, &icmp)
         .unwrap();
     pkt
+}
+
+/// An ICMP "fragmentation needed" from a router, quoting `quoted`.
+fn frag_needed(quoted: &[u8], mtu: u16) -> Vec<u8> {
+    let ty = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded {
+        next_hop_mtu: mtu,
+    });
+    icmp_error(ty, quoted)
 }
 
 #[test]
@@ -115,7 +121,7 @@ fn a_path_mtu_report_that_quotes_data_in_flight_lowers_the_mss_and_a_forged_one_
     forged[24..28].copy_from_slice(&seq.wrapping_add(1 << 30).to_be_bytes());
     a.handle_ip(&frag_needed(&forged, 1280));
     assert_eq!(mss(&a), before);
-    assert_eq!(a.counters().path_mtu_ignored, 1);
+    assert_eq!(a.counters().icmp_ignored, 1);
 
     // The genuine one lowers it: 1280 less 20 (IP), 20 (TCP), 12
     // (timestamps).
@@ -125,7 +131,7 @@ fn a_path_mtu_report_that_quotes_data_in_flight_lowers_the_mss_and_a_forged_one_
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(mss(&a), 1280 - 20 - 20 - 12);
-    assert_eq!(a.counters().path_mtu_applied, 1);
+    assert_eq!(a.counters().icmp_accepted, 1);
     // What goes again after the timeout fits the path (what was sent
     // before the report is written first).
     written(&a);
@@ -163,10 +169,42 @@ fn a_path_mtu_report_on_another_shard_reaches_its_connection() {
         log.iter().rev().find(|p| p.len() > 1000).unwrap().clone()
     };
     other.handle_ip(&frag_needed(&data_packet, 1280));
-    assert_eq!(other.counters().path_mtu_ignored, 1);
+    assert_eq!(other.counters().icmp_ignored, 1);
     assert_eq!(mss(&a), before);
     other.share_path_mtu(vec![b.net().downgrade(), a.net().downgrade()]);
     other.handle_ip(&frag_needed(&data_packet, 1280));
-    assert_eq!(other.counters().path_mtu_applied, 1);
+    assert_eq!(other.counters().icmp_accepted, 1);
     assert_eq!(mss(&a), 1280 - 20 - 20 - 12);
+}
+
+/// Every ICMP error that quotes a segment in flight reaches its
+/// connection through the stack's entry point, not only path-MTU
+/// reports: a "host unreachable" is kept as the connection's soft error
+/// (RFC 1122 §4.2.3.9) and the connection goes on.
+#[test]
+fn a_host_unreachable_is_kept_as_the_connections_soft_error() {
+    let (a, b, a_sent, cut) = pair();
+    let l = TcpListener::bind(b.net(), SocketAddr::new(B, 7)).unwrap();
+    let mut s = TcpStream::connect(a.net(), SocketAddr::new(B, 7)).unwrap();
+    let (_peer, _) = l.accept().unwrap();
+    let key = ConnKey {
+        local: s.local_addr().unwrap(),
+        remote: s.peer_addr().unwrap(),
+    };
+    cut.store(true, Ordering::Relaxed);
+    s.write_all(&[7u8; 3000]).unwrap();
+    written(&a);
+    let data_packet = {
+        let log = a_sent.lock().unwrap();
+        log.iter().rev().find(|p| p.len() > 1000).unwrap().clone()
+    };
+    let ty = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::Host);
+    a.handle_ip(&icmp_error(ty, &data_packet));
+    assert_eq!(a.counters().icmp_accepted, 1);
+    let (state, error) = a.net().with_stack(|st, _| {
+        let c = st.conn(key).unwrap();
+        (c.state(), c.icmp_error())
+    });
+    assert_eq!(state, vtcp::State::Established);
+    assert_eq!(error, vtcp::icmp::IcmpError::from_icmpv4(3, 1, 0));
 }

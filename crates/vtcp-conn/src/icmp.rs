@@ -180,16 +180,28 @@ impl IcmpError {
     pub fn class(&self) -> IcmpClass {
         match self.kind {
             IcmpKind::PacketTooBig { .. } => IcmpClass::PathMtu,
-            IcmpKind::Unreachable(
-                Unreachable::Protocol
-                | Unreachable::Port
-                | Unreachable::NetProhibited
-                | Unreachable::HostProhibited
-                | Unreachable::AdminProhibited,
-            )
-            | IcmpKind::TimeExceeded { reassembly: false } => IcmpClass::Hard,
-            IcmpKind::ParameterProblem { code: 1 } if self.ipv6 => IcmpClass::Hard,
+            IcmpKind::TimeExceeded { reassembly: false } => IcmpClass::Hard,
+            _ if self.refused() => IcmpClass::Hard,
             _ => IcmpClass::Soft,
+        }
+    }
+
+    /// The destination, or a firewall before it, will not take TCP there:
+    /// protocol or port unreachable, administratively prohibited, ICMPv6's
+    /// unrecognized Next Header. The hard errors but TTL exceeded; what a
+    /// socket reports as ECONNREFUSED.
+    pub fn refused(&self) -> bool {
+        match self.kind {
+            IcmpKind::Unreachable(u) => matches!(
+                u,
+                Unreachable::Protocol
+                    | Unreachable::Port
+                    | Unreachable::NetProhibited
+                    | Unreachable::HostProhibited
+                    | Unreachable::AdminProhibited
+            ),
+            IcmpKind::ParameterProblem { code } => self.ipv6 && code == 1,
+            _ => false,
         }
     }
 
@@ -246,71 +258,49 @@ pub enum IcmpOutcome {
 mod tests {
     use super::*;
 
+    /// Each family's types and codes to their kinds (`ipv6`, type, code,
+    /// second word, kind); echo, source quench, redirect and the like are
+    /// no errors about a segment.
     #[test]
-    fn icmpv4_types_and_codes_map_to_their_kinds() {
-        let v4 = |t, c, r| IcmpError::from_icmpv4(t, c, r).map(|e| e.kind);
-        assert_eq!(v4(3, 0, 0), Some(IcmpKind::Unreachable(Unreachable::Net)));
-        assert_eq!(v4(3, 3, 0), Some(IcmpKind::Unreachable(Unreachable::Port)));
-        assert_eq!(
-            v4(3, 13, 0),
-            Some(IcmpKind::Unreachable(Unreachable::AdminProhibited))
-        );
-        assert_eq!(
-            v4(3, 99, 0),
-            Some(IcmpKind::Unreachable(Unreachable::Other(99)))
-        );
-        // RFC 1191 §4: the MTU is the second word's low half.
-        assert_eq!(
-            v4(3, 4, 0xabcd_0576),
-            Some(IcmpKind::PacketTooBig { mtu: 1398 })
-        );
-        assert_eq!(
-            v4(11, 0, 0),
-            Some(IcmpKind::TimeExceeded { reassembly: false })
-        );
-        assert_eq!(
-            v4(11, 1, 0),
-            Some(IcmpKind::TimeExceeded { reassembly: true })
-        );
-        assert_eq!(v4(12, 2, 0), Some(IcmpKind::ParameterProblem { code: 2 }));
-        // Echo, source quench, redirect: not errors about a segment.
-        for t in [0, 4, 5, 8, 13] {
-            assert_eq!(v4(t, 0, 0), None, "type {t}");
+    fn types_and_codes_map_to_their_kinds() {
+        use IcmpKind::{PacketTooBig, ParameterProblem, TimeExceeded};
+        let u = IcmpKind::Unreachable;
+        let table = [
+            (false, 3, 0, 0, Some(u(Unreachable::Net))),
+            (false, 3, 3, 0, Some(u(Unreachable::Port))),
+            (false, 3, 13, 0, Some(u(Unreachable::AdminProhibited))),
+            (false, 3, 99, 0, Some(u(Unreachable::Other(99)))),
+            // RFC 1191 §4: the MTU is the second word's low half.
+            (false, 3, 4, 0xabcd_0576, Some(PacketTooBig { mtu: 1398 })),
+            (false, 11, 0, 0, Some(TimeExceeded { reassembly: false })),
+            (false, 11, 1, 0, Some(TimeExceeded { reassembly: true })),
+            (false, 12, 2, 0, Some(ParameterProblem { code: 2 })),
+            (false, 0, 0, 0, None),
+            (false, 4, 0, 0, None),
+            (false, 5, 1, 0, None),
+            (false, 8, 0, 0, None),
+            (false, 13, 0, 0, None),
+            (true, 1, 0, 0, Some(u(Unreachable::Net))),
+            (true, 1, 1, 0, Some(u(Unreachable::AdminProhibited))),
+            (true, 1, 2, 0, Some(u(Unreachable::BeyondScope))),
+            (true, 1, 3, 0, Some(u(Unreachable::Host))),
+            (true, 1, 4, 0, Some(u(Unreachable::Port))),
+            (true, 1, 5, 0, Some(u(Unreachable::Other(5)))),
+            (true, 2, 0, 70_000, Some(PacketTooBig { mtu: 70_000 })),
+            (true, 3, 1, 0, Some(TimeExceeded { reassembly: true })),
+            (true, 4, 1, 0, Some(ParameterProblem { code: 1 })),
+            (true, 0, 0, 0, None),
+            (true, 128, 0, 0, None),
+            (true, 135, 0, 0, None),
+        ];
+        for (ipv6, t, c, rest, kind) in table {
+            let got = if ipv6 {
+                IcmpError::from_icmpv6(t, c, rest)
+            } else {
+                IcmpError::from_icmpv4(t, c, rest)
+            };
+            assert_eq!(got, kind.map(|kind| IcmpError { kind, ipv6 }), "{t}/{c}");
         }
-        assert!(!IcmpError::from_icmpv4(3, 0, 0).unwrap().ipv6);
-    }
-
-    #[test]
-    fn icmpv6_types_and_codes_map_to_their_kinds() {
-        let v6 = |t, c, r| IcmpError::from_icmpv6(t, c, r).map(|e| e.kind);
-        assert_eq!(v6(1, 0, 0), Some(IcmpKind::Unreachable(Unreachable::Net)));
-        assert_eq!(
-            v6(1, 1, 0),
-            Some(IcmpKind::Unreachable(Unreachable::AdminProhibited))
-        );
-        assert_eq!(
-            v6(1, 2, 0),
-            Some(IcmpKind::Unreachable(Unreachable::BeyondScope))
-        );
-        assert_eq!(v6(1, 3, 0), Some(IcmpKind::Unreachable(Unreachable::Host)));
-        assert_eq!(v6(1, 4, 0), Some(IcmpKind::Unreachable(Unreachable::Port)));
-        assert_eq!(
-            v6(1, 5, 0),
-            Some(IcmpKind::Unreachable(Unreachable::Other(5)))
-        );
-        assert_eq!(
-            v6(2, 0, 70_000),
-            Some(IcmpKind::PacketTooBig { mtu: 70_000 })
-        );
-        assert_eq!(
-            v6(3, 1, 0),
-            Some(IcmpKind::TimeExceeded { reassembly: true })
-        );
-        assert_eq!(v6(4, 1, 0), Some(IcmpKind::ParameterProblem { code: 1 }));
-        for t in [0, 5, 128, 129, 135] {
-            assert_eq!(v6(t, 0, 0), None, "type {t}");
-        }
-        assert!(IcmpError::from_icmpv6(1, 0, 0).unwrap().ipv6);
     }
 
     /// FreeBSD's hard errors, as its `rcv-icmp-hard-error-*` scripts

@@ -92,71 +92,63 @@ pub fn parse(line: &str) -> Result<IcmpSpec, String> {
     })
 }
 
-/// ICMP (IPv4) type numbers by packetdrill's names.
-const V4_TYPES: &[(&str, u8)] = &[
-    ("echo_reply", 0),
-    ("unreachable", 3),
-    ("source_quench", 4),
-    ("redirect", 5),
-    ("echo_request", 8),
-    ("time_exceeded", 11),
-    ("parameter_problem", 12),
-    ("timestamp_request", 13),
-    ("timestamp_reply", 14),
+/// Type numbers by family (ICMPv6: `true`) and packetdrill's names.
+const TYPES: &[(bool, &str, u8)] = &[
+    (false, "echo_reply", 0),
+    (false, "unreachable", 3),
+    (false, "source_quench", 4),
+    (false, "redirect", 5),
+    (false, "echo_request", 8),
+    (false, "time_exceeded", 11),
+    (false, "parameter_problem", 12),
+    (false, "timestamp_request", 13),
+    (false, "timestamp_reply", 14),
+    (true, "unreachable", 1),
+    (true, "destination_unreachable", 1),
+    (true, "packet_too_big", 2),
+    (true, "time_exceeded", 3),
+    (true, "parameter_problem", 4),
+    (true, "echo_request", 128),
+    (true, "echo_reply", 129),
 ];
 
-/// ICMP (IPv4) code numbers by type and name.
-const V4_CODES: &[(u8, &str, u8)] = &[
-    (3, "net_unreachable", 0),
-    (3, "host_unreachable", 1),
-    (3, "protocol_unreachable", 2),
-    (3, "port_unreachable", 3),
-    (3, "frag_needed", 4),
-    (3, "source_route_failed", 5),
-    (3, "net_unknown", 6),
-    (3, "host_unknown", 7),
-    (3, "source_host_isolated", 8),
-    (3, "net_prohibited", 9),
-    (3, "host_prohibited", 10),
-    (3, "net_unreachable_for_tos", 11),
-    (3, "host_unreachable_for_tos", 12),
-    (3, "packet_filtered", 13),
-    (3, "precedence_violation", 14),
-    (3, "precedence_cutoff", 15),
-    (11, "ttl_exceeded_in_transit", 0),
-    (11, "ttl_exceeded", 0),
-    (11, "frag_reass_exceeded", 1),
-    (11, "frag_reassembly_time_exceeded", 1),
-];
-
-/// ICMPv6 type numbers by packetdrill's names.
-const V6_TYPES: &[(&str, u8)] = &[
-    ("unreachable", 1),
-    ("destination_unreachable", 1),
-    ("packet_too_big", 2),
-    ("time_exceeded", 3),
-    ("parameter_problem", 4),
-    ("echo_request", 128),
-    ("echo_reply", 129),
-];
-
-/// ICMPv6 code numbers by type and name.
-const V6_CODES: &[(u8, &str, u8)] = &[
-    (1, "no_route", 0),
-    (1, "admin_prohibited", 1),
-    (1, "not_neighbour", 2),
-    (1, "not_neighbor", 2),
-    (1, "beyond_scope", 2),
-    (1, "address_unreachable", 3),
-    (1, "port_unreachable", 4),
-    (3, "exceeded_hop_limit", 0),
-    (3, "hop_limit_exceeded", 0),
-    (3, "exceeded_frag_time", 1),
-    (3, "reassembly_time_exceeded", 1),
-    (4, "header_field", 0),
-    (4, "erroneous_header", 0),
-    (4, "unknown_next_header", 1),
-    (4, "unknown_option", 2),
+/// Code numbers by family, type and name.
+const CODES: &[(bool, u8, &str, u8)] = &[
+    (false, 3, "net_unreachable", 0),
+    (false, 3, "host_unreachable", 1),
+    (false, 3, "protocol_unreachable", 2),
+    (false, 3, "port_unreachable", 3),
+    (false, 3, "frag_needed", 4),
+    (false, 3, "source_route_failed", 5),
+    (false, 3, "net_unknown", 6),
+    (false, 3, "host_unknown", 7),
+    (false, 3, "source_host_isolated", 8),
+    (false, 3, "net_prohibited", 9),
+    (false, 3, "host_prohibited", 10),
+    (false, 3, "net_unreachable_for_tos", 11),
+    (false, 3, "host_unreachable_for_tos", 12),
+    (false, 3, "packet_filtered", 13),
+    (false, 3, "precedence_violation", 14),
+    (false, 3, "precedence_cutoff", 15),
+    (false, 11, "ttl_exceeded_in_transit", 0),
+    (false, 11, "ttl_exceeded", 0),
+    (false, 11, "frag_reass_exceeded", 1),
+    (false, 11, "frag_reassembly_time_exceeded", 1),
+    (true, 1, "no_route", 0),
+    (true, 1, "admin_prohibited", 1),
+    (true, 1, "not_neighbour", 2),
+    (true, 1, "not_neighbor", 2),
+    (true, 1, "beyond_scope", 2),
+    (true, 1, "address_unreachable", 3),
+    (true, 1, "port_unreachable", 4),
+    (true, 3, "exceeded_hop_limit", 0),
+    (true, 3, "hop_limit_exceeded", 0),
+    (true, 3, "exceeded_frag_time", 1),
+    (true, 3, "reassembly_time_exceeded", 1),
+    (true, 4, "header_field", 0),
+    (true, 4, "erroneous_header", 0),
+    (true, 4, "unknown_next_header", 1),
+    (true, 4, "unknown_option", 2),
 ];
 
 impl IcmpSpec {
@@ -165,25 +157,20 @@ impl IcmpSpec {
     /// source quench, an echo: TCP takes no notice of it,
     /// [`IcmpError::from_icmpv4`]); `Err` for a name not known.
     pub fn error(&self, ipv6: bool) -> Result<Option<IcmpError>, String> {
-        let (types, codes) = if ipv6 {
-            (V6_TYPES, V6_CODES)
-        } else {
-            (V4_TYPES, V4_CODES)
-        };
         let family = if ipv6 { "ICMPv6" } else { "ICMP" };
-        let ty = types
+        let ty = TYPES
             .iter()
-            .find(|(n, _)| *n == self.icmp_type)
-            .map(|&(_, t)| t)
+            .find(|(v6, n, _)| *v6 == ipv6 && *n == self.icmp_type)
+            .map(|&(_, _, t)| t)
             .ok_or_else(|| format!("{family} type {:?}", self.icmp_type))?;
         let code = match self.code.as_deref() {
             None => 0,
             Some(name) => match name.strip_prefix("code_") {
                 Some(n) => number(n)?,
-                None => codes
+                None => CODES
                     .iter()
-                    .find(|(t, n, _)| *t == ty && *n == name)
-                    .map(|&(_, _, c)| c)
+                    .find(|(v6, t, n, _)| *v6 == ipv6 && *t == ty && *n == name)
+                    .map(|&(_, _, _, c)| c)
                     .ok_or_else(|| format!("{family} code {name:?}"))?,
             },
         };

@@ -135,21 +135,31 @@ fn icmpv4<'a>(msg: &'a [u8], src: Ipv4Addr, dst: Ipv4Addr, reply: &mut Vec<u8>) 
         return Inbound::Dropped(DropReason::Malformed);
     }
     if let Icmpv4Type::EchoRequest(echo) = icmp.icmp_type() {
-        reply.clear();
-        let built = PacketBuilder::ipv4(dst.octets(), src.octets(), HOP_LIMIT)
-            .icmpv4_echo_reply(echo.id, echo.seq)
-            .write(reply, icmp.payload());
-        if built.is_err() {
-            return Inbound::Dropped(DropReason::Malformed);
-        }
-        return Inbound::EchoReply;
+        return echo_reply(reply, |r| {
+            PacketBuilder::ipv4(dst.octets(), src.octets(), HOP_LIMIT)
+                .icmpv4_echo_reply(echo.id, echo.seq)
+                .write(r, icmp.payload())
+        });
     }
     // Every error goes to the stack, typed (RFC 792; RFC 1191 §4's MTU
     // in the second word's low half); it decides what each means.
     let rest = u32::from_be_bytes(icmp.bytes5to8());
-    match IcmpError::from_icmpv4(icmp.type_u8(), icmp.code_u8(), rest) {
-        Some(error) => quoted_v4(error, icmp.payload(), dst),
-        None => Inbound::Dropped(DropReason::Icmp),
+    IcmpError::from_icmpv4(icmp.type_u8(), icmp.code_u8(), rest)
+        .map_or(Inbound::Dropped(DropReason::Icmp), |error| {
+            quoted_v4(error, icmp.payload(), dst)
+        })
+}
+
+/// The reply to an echo request, built into `reply` (cleared first) by
+/// `build`; a request whose reply cannot be built is malformed.
+fn echo_reply<E>(
+    reply: &mut Vec<u8>,
+    build: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Inbound<'static> {
+    reply.clear();
+    match build(reply) {
+        Ok(()) => Inbound::EchoReply,
+        Err(_) => Inbound::Dropped(DropReason::Malformed),
     }
 }
 
@@ -178,21 +188,18 @@ fn icmpv6<'a>(msg: &'a [u8], src: Ipv6Addr, dst: Ipv6Addr, reply: &mut Vec<u8>) 
         return Inbound::Dropped(DropReason::Malformed);
     }
     if let Icmpv6Type::EchoRequest(echo) = icmp.icmp_type() {
-        reply.clear();
-        let built = PacketBuilder::ipv6(dst.octets(), src.octets(), HOP_LIMIT)
-            .icmpv6_echo_reply(echo.id, echo.seq)
-            .write(reply, icmp.payload());
-        if built.is_err() {
-            return Inbound::Dropped(DropReason::Malformed);
-        }
-        return Inbound::EchoReply;
+        return echo_reply(reply, |r| {
+            PacketBuilder::ipv6(dst.octets(), src.octets(), HOP_LIMIT)
+                .icmpv6_echo_reply(echo.id, echo.seq)
+                .write(r, icmp.payload())
+        });
     }
     // RFC 4443 §2.1: the errors are types 0 to 127, each to the stack.
     let rest = u32::from_be_bytes(icmp.bytes5to8());
-    match IcmpError::from_icmpv6(icmp.type_u8(), icmp.code_u8(), rest) {
-        Some(error) => quoted_v6(error, icmp.payload(), dst),
-        None => Inbound::Dropped(DropReason::Icmp),
-    }
+    IcmpError::from_icmpv6(icmp.type_u8(), icmp.code_u8(), rest)
+        .map_or(Inbound::Dropped(DropReason::Icmp), |error| {
+            quoted_v6(error, icmp.payload(), dst)
+        })
 }
 
 /// The TCP segment an ICMPv6 error quotes. Only a quote whose fixed header
@@ -479,39 +486,26 @@ mod tests {
             &mut sent
         ));
         let (us, peer) = (IpAddr::V4(US), IpAddr::V4(PEER));
-        // "Fragmentation needed", quoting the IP header and 8 octets.
         let frag = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded {
             next_hop_mtu: 1400,
         });
-        let pkt = icmpv4_error(frag.clone(), &sent[..28]);
-        assert_eq!(
-            classify(&pkt, Local::only(&locals()), &mut reply),
-            report(
-                IcmpError::from_icmpv4(3, 4, 1400).unwrap(),
-                us,
-                peer,
-                &sent[20..28]
-            )
-        );
-        // Port unreachable and time exceeded, quoting the whole segment.
         let port = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::Port);
-        let pkt = icmpv4_error(port.clone(), &sent);
-        assert_eq!(
-            classify(&pkt, Local::only(&locals()), &mut reply),
-            report(
-                IcmpError::from_icmpv4(3, 3, 0).unwrap(),
-                us,
-                peer,
-                &sent[20..]
-            )
-        );
         let ttl =
             Icmpv4Type::TimeExceeded(etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit);
-        let pkt = icmpv4_error(ttl, &sent[..28]);
-        assert!(matches!(
-            classify(&pkt, Local::only(&locals()), &mut reply),
-            Inbound::IcmpError(r) if r.error == IcmpError::from_icmpv4(11, 0, 0).unwrap()
-        ));
+        // Each with its type, code and second word, quoting the IP header
+        // and 8 octets, or the whole segment.
+        for (ty, quote, (t, c, rest)) in [
+            (frag.clone(), 28, (3, 4, 1400)),
+            (port.clone(), sent.len(), (3, 3, 0)),
+            (ttl, 28, (11, 0, 0)),
+        ] {
+            let error = IcmpError::from_icmpv4(t, c, rest).unwrap();
+            let pkt = icmpv4_error(ty, &sent[..quote]);
+            assert_eq!(
+                classify(&pkt, Local::only(&locals()), &mut reply),
+                report(error, us, peer, &sent[20..quote])
+            );
+        }
         // A quote cut inside the TCP ports and sequence number.
         let pkt = icmpv4_error(port.clone(), &sent[..27]);
         assert_eq!(

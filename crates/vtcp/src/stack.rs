@@ -229,14 +229,7 @@ impl StackError {
     /// exceeded, parameter problems).
     pub fn from_icmp(error: IcmpError) -> Self {
         match error.kind {
-            IcmpKind::Unreachable(
-                Unreachable::Protocol
-                | Unreachable::Port
-                | Unreachable::NetProhibited
-                | Unreachable::HostProhibited
-                | Unreachable::AdminProhibited,
-            ) => Self::ConnectionRefused,
-            IcmpKind::ParameterProblem { code: 1 } if error.ipv6 => Self::ConnectionRefused,
+            _ if error.refused() => Self::ConnectionRefused,
             IcmpKind::Unreachable(
                 Unreachable::Net | Unreachable::NetUnknown | Unreachable::NetForTos,
             ) => Self::NetworkUnreachable,

@@ -100,21 +100,10 @@ impl Trace {
         if seg.flags.contains(Flags::SYN) {
             self.iss = seg.seq.0;
         }
-        let mut flags = String::new();
-        for (f, c) in [
-            (Flags::SYN, 'S'),
-            (Flags::FIN, 'F'),
-            (Flags::RST, 'R'),
-            (Flags::PSH, 'P'),
-            (Flags::ACK, '.'),
-        ] {
-            if seg.flags.contains(f) {
-                flags.push(c);
-            }
-        }
         let seq = seg.seq.0.wrapping_sub(self.iss);
         let len = seg.payload.len() as u32;
-        let mut got = format!("{flags} {seq}:{}({len})", seq + len);
+        // Flags in tcpdump's notation (`Flags`' Display).
+        let mut got = format!("{} {seq}:{}({len})", seg.flags, seq + len);
         if seg.flags.contains(Flags::ACK) {
             got += &format!(" ack {}", seg.ack.0.wrapping_sub(PEER_ISN));
         }
@@ -188,6 +177,28 @@ fn v6(icmp_type: u8, code: u8, rest: u32) -> IcmpError {
     IcmpError::from_icmpv6(icmp_type, code, rest).unwrap()
 }
 
+impl Trace {
+    /// A path-MTU report quoting `seq` lowers the send MSS to `mss` and
+    /// what was in flight goes again at once as `resent`, nothing more.
+    fn lowers_the_mss_and_resends(
+        &mut self,
+        error: IcmpError,
+        seq: u32,
+        mss: u32,
+        resent: &[&str],
+    ) {
+        assert_eq!(
+            self.icmp(error, seq),
+            IcmpDelivery::Conn(IcmpOutcome::MssLowered)
+        );
+        assert_eq!(self.send_mss(), mss);
+        for segment in resent {
+            self.expect(segment);
+        }
+        self.expect_none();
+    }
+}
+
 /// RFC 1191 §6.3, RFC 9293 §3.7.3: "fragmentation needed" lowers the MSS
 /// and what was in flight goes again at once, in segments that fit,
 /// with no congestion response.
@@ -200,17 +211,17 @@ fn fragmentation_needed_lowers_the_mss_and_resends_smaller_at_once() {
         .expect("P. 2921:3001(80) ack 1")
         .expect_none();
     // +0.01 < icmp unreachable frag_needed mtu 1280 [1461:2921(1460)]
-    t.at_ms(10);
-    assert_eq!(
-        t.icmp(v4(3, 4, 1280), 1461),
-        IcmpDelivery::Conn(IcmpOutcome::MssLowered)
-    );
     // 1280 less 20 of IP and 20 of TCP.
-    assert_eq!(t.send_mss(), 1240);
-    t.expect(". 1:1241(1240) ack 1")
-        .expect(". 1241:2481(1240) ack 1")
-        .expect("P. 2481:3001(520) ack 1")
-        .expect_none();
+    t.at_ms(10).lowers_the_mss_and_resends(
+        v4(3, 4, 1280),
+        1461,
+        1240,
+        &[
+            ". 1:1241(1240) ack 1",
+            ". 1241:2481(1240) ack 1",
+            "P. 2481:3001(520) ack 1",
+        ],
+    );
     assert_eq!(t.stack.counters().icmp_accepted, 1);
     // The same report again changes nothing and sends nothing.
     assert_eq!(
@@ -228,15 +239,13 @@ fn packet_too_big_below_1280_counts_as_1280() {
     t.expect(". 1:1441(1440) ack 1")
         .expect("P. 1441:2001(560) ack 1");
     // < icmp packet_too_big mtu 1000 [1:1441(1440)]
-    assert_eq!(
-        t.icmp(v6(2, 0, 1000), 1),
-        IcmpDelivery::Conn(IcmpOutcome::MssLowered)
-    );
     // 1280 less 40 of IPv6 and 20 of TCP.
-    assert_eq!(t.send_mss(), 1220);
-    t.expect(". 1:1221(1220) ack 1")
-        .expect("P. 1221:2001(780) ack 1")
-        .expect_none();
+    t.lowers_the_mss_and_resends(
+        v6(2, 0, 1000),
+        1,
+        1220,
+        &[". 1:1221(1220) ack 1", "P. 1221:2001(780) ack 1"],
+    );
 }
 
 /// RFC 5927 §4.1: an error quoting a sequence number not in flight

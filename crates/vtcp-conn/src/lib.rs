@@ -21,8 +21,10 @@
 //! ACKs (RFC 2018, RFC 2883) and SACK-based retransmission (RFC 6675),
 //! window scaling and timestamps with PAWS (RFC 7323), delayed ACKs and
 //! Nagle (RFC 1122, RFC 896), zero-window probing (§3.8.6.1), keepalive
-//! (RFC 1122 §4.2.3.6), closing in every order and TIME-WAIT, and ISNs per
-//! RFC 6528.
+//! (RFC 1122 §4.2.3.6), closing in every order and TIME-WAIT, ISNs per
+//! RFC 6528, and ICMP errors ([`Conn::handle_icmp`]: RFC 5927's check,
+//! path MTU per RFC 1191 and RFC 8201, hard and soft errors per RFC 1122
+//! §4.2.3.9 and RFC 5461).
 //!
 //! Two connections shaking hands and trading a few bytes, segments handed
 //! across by the caller (no IP, no clock but the one passed in):

@@ -417,9 +417,11 @@ impl Conn {
     pub fn handle_icmp(&mut self, now: Duration, error: IcmpError, quoted_seq: Seq) -> IcmpOutcome {
         self.now = self.now.max(now);
         let before = self.state;
-        let in_flight = matches!(self.state, State::SynSent | State::SynReceived)
-            || self.state.is_synchronized() && self.state != State::TimeWait;
-        if !in_flight || !quoted_seq.in_range(self.snd_una(), self.snd.max) {
+        // A closed connection takes no more errors (the one it reports
+        // stays); in TIME-WAIT nothing is in flight, so the range is
+        // empty.
+        let open = !matches!(self.state, State::Closed | State::Listen);
+        if !open || !quoted_seq.in_range(self.snd_una(), self.snd.max) {
             crate::trace_event!(DEBUG, seq = quoted_seq.0, "ICMP error out of window");
             return IcmpOutcome::OutOfWindow;
         }
@@ -450,7 +452,9 @@ impl Conn {
         if !lowered {
             return IcmpOutcome::MssUnchanged;
         }
-        if self.flight() > 0 && self.snd.syn_acked {
+        // Before our SYN is acknowledged only the SYN (or SYN-ACK) is in
+        // flight, and its own timer sends it again.
+        if self.snd.syn_acked && self.flight() > 0 {
             let (recovery, mut link) = self.link();
             recovery.go_back(&mut link);
             self.resend_from_una();

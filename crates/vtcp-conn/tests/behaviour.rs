@@ -2148,6 +2148,9 @@ mod icmp {
         assert_eq!(t.conn().state(), State::Closed);
         assert_eq!(t.events(), vec![Event::Closed(CloseReason::Unreachable)]);
         assert_eq!(t.conn().icmp_error(), Some(port));
+        // Closed: a later error is not taken, and the one it reports stays.
+        assert_eq!(icmp(&mut t, v4(11, 0, 0), 0), IcmpOutcome::OutOfWindow);
+        assert_eq!(t.conn().icmp_error(), Some(port));
         t.at(1000).expect_none();
 
         let mut t = Trace::active(|c| c.icmp_hard_errors = false);
@@ -2155,5 +2158,22 @@ mod icmp {
         assert_eq!(icmp(&mut t, port, 0), IcmpOutcome::SoftError);
         assert_eq!(t.conn().state(), State::SynSent);
         t.at(1000).expect("S 0:0(0) win * <*>");
+    }
+
+    /// In SYN-RECEIVED the peer's MSS is known and a path-MTU report
+    /// lowers it, but only the SYN-ACK is in flight: nothing goes again
+    /// before its own timer, and then the SYN-ACK as before.
+    #[test]
+    fn a_path_mtu_report_in_syn_received_leaves_the_syn_ack_to_its_timer() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        assert_eq!(icmp(&mut t, v4(3, 4, 1280), 0), IcmpOutcome::MssLowered);
+        assert_eq!(t.conn().state(), State::SynReceived);
+        t.at(999).expect_none();
+        t.at(1000).expect(SYN_ACK).expect_none();
+        t.at(1010)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        assert_eq!(t.conn().state(), State::Established);
+        assert_eq!(t.conn().send_mss(), 1228);
     }
 }

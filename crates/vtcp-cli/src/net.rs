@@ -257,7 +257,7 @@ impl Device {
              echo replies      {}\n\
              UDP on device     {} in, {} out\n\
              dropped           {} malformed, {} fragments, {} not ours, {} other protocols, {} ICMP\n\
-             path MTU reports  {} applied, {} ignored\n\
+             ICMP errors       {} accepted, {} ignored\n\
              bad checksums     {}\n\
              connections       {} opened, {} closed\n\
              RSTs              {} in, {} out\n\
@@ -275,8 +275,8 @@ impl Device {
             c.dropped_not_ours,
             c.dropped_protocol,
             c.dropped_icmp,
-            c.path_mtu_applied,
-            c.path_mtu_ignored,
+            c.icmp_accepted,
+            c.icmp_ignored,
             s.bad_checksums,
             s.connections_opened,
             s.connections_closed,

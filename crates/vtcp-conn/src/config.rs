@@ -321,6 +321,12 @@ pub struct ConnConfig {
     /// (default). Off: RFC 793's rule, a SYN in the window resets the
     /// connection.
     pub syn_challenge: bool,
+    /// An ICMP hard error about our SYN (port or protocol unreachable,
+    /// administratively prohibited, TTL exceeded: [`crate::IcmpClass`])
+    /// aborts the connection in SYN-SENT (default, as FreeBSD's
+    /// `net.inet.tcp.icmp_may_rst` and RFC 5461 §4.1). Off: it is kept
+    /// as a soft error, as in every other state.
+    pub icmp_hard_errors: bool,
     /// Drop every segment that has both SYN and FIN set, in every state
     /// but TIME-WAIT (default). No connection needs one: it is how
     /// scanners tell stacks apart, and Linux drops it in LISTEN, FreeBSD
@@ -468,6 +474,7 @@ impl ConnConfig {
             time_wait,
             rst_challenge,
             syn_challenge,
+            icmp_hard_errors,
             drop_syn_fin,
             time_wait_ignores_rst,
             time_wait_reopen,
@@ -508,6 +515,7 @@ impl ConnConfig {
             && *time_wait == other.time_wait
             && *rst_challenge == other.rst_challenge
             && *syn_challenge == other.syn_challenge
+            && *icmp_hard_errors == other.icmp_hard_errors
             && *drop_syn_fin == other.drop_syn_fin
             && *time_wait_ignores_rst == other.time_wait_ignores_rst
             && *time_wait_reopen == other.time_wait_reopen
@@ -564,6 +572,7 @@ impl Default for ConnConfig {
             time_wait: defaults::TIME_WAIT,
             rst_challenge: true,
             syn_challenge: true,
+            icmp_hard_errors: true,
             drop_syn_fin: true,
             time_wait_ignores_rst: false,
             time_wait_reopen: true,

@@ -18,6 +18,7 @@ use crate::config::{
     ConnConfig, Controller, Endpoints, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder,
 };
 use crate::fastopen::{FastOpenOutcome, FastOpenState};
+use crate::icmp::{IcmpClass, IcmpError, IcmpOutcome};
 use crate::nanos::{nanos, time};
 use crate::negotiated::Negotiated;
 use crate::pacing::Pacer;
@@ -431,10 +432,10 @@ impl Conn {
     /// "fragmentation needed" or ICMPv6 "packet too big" MTU less the IP
     /// header: RFC 1191 §6.3, RFC 8201 §5). The send MSS only goes down,
     /// never below 64 octets of data; segments sent from then on,
-    /// retransmissions included, fit the path. Checking that the report
-    /// belongs to this connection (RFC 5927 §4.1) is the caller's job:
-    /// [`Conn::snd_una`] and [`Conn::snd_nxt`] bound the sequence numbers
-    /// a genuine quote can carry. Returns whether the MSS went down.
+    /// retransmissions included, fit the path. Nothing is checked here:
+    /// [`Conn::handle_icmp`] checks that the report is this connection's
+    /// (RFC 5927 §4.1) and sends again at once what no longer fits.
+    /// Returns whether the MSS went down.
     pub fn set_path_mtu(&mut self, max_segment: u32) -> bool {
         let fits = max_segment
             .saturating_sub(20 + self.opts.fixed_option_len())
@@ -445,6 +446,87 @@ impl Conn {
         self.opts.smss = fits;
         self.cc.set_mss(self.opts.smss);
         true
+    }
+
+    /// Takes in an ICMP or ICMPv6 error that quotes a segment of this
+    /// connection whose sequence number is `quoted_seq` (the caller found
+    /// the connection by the quoted addresses and ports). Call
+    /// `poll_transmit` after.
+    ///
+    /// - RFC 5927 §4.1: unless SND.UNA ≤ `quoted_seq` < SND.MAX (the
+    ///   highest SND.NXT sent, as FreeBSD checks: a quote of a segment
+    ///   sent before a timeout's rewind is still genuine), the error is
+    ///   ignored ([`IcmpOutcome::OutOfWindow`]): a blind attacker would
+    ///   have to guess a sequence number in flight.
+    /// - A path-MTU report (RFC 1191 §6.3, RFC 8201 §5, RFC 9293 §3.7.3)
+    ///   lowers the send MSS ([`IcmpError::max_segment`],
+    ///   [`Conn::set_path_mtu`]) and sends the data in flight again at
+    ///   once in segments that fit, from SND.UNA, with no congestion
+    ///   response (the segments were dropped for their size, not for
+    ///   congestion: FreeBSD's `tcp_mtudisc`). In SYN-SENT there is no
+    ///   MSS yet to lower, and a SYN fits every path.
+    /// - A hard error ([`IcmpClass::Hard`]) in SYN-SENT aborts the
+    ///   connection with [`CloseReason::Unreachable`] when
+    ///   [`ConnConfig::icmp_hard_errors`] is on (RFC 1122 §4.2.3.9, RFC
+    ///   5461 §4.1). Any other error, and a hard one in any other state,
+    ///   is soft: kept ([`Conn::icmp_error`]) and the connection goes on
+    ///   (RFC 5461 §4.1: hard errors are soft in the synchronized
+    ///   states); should it time out later, the error it reports is this
+    ///   one, not the timeout (RFC 1122 §4.2.3.9, as Linux and FreeBSD).
+    pub fn handle_icmp(&mut self, now: Duration, error: IcmpError, quoted_seq: Seq) -> IcmpOutcome {
+        self.now = self.now.max(now);
+        let before = self.state;
+        // A closed connection takes no more errors (the one it reports
+        // stays); in TIME-WAIT nothing is in flight, so the range is
+        // empty.
+        let open = !matches!(self.state, State::Closed | State::Listen);
+        if !open || !quoted_seq.in_range(self.snd_una(), self.snd.max) {
+            crate::trace_event!(DEBUG, seq = quoted_seq.0, "ICMP error out of window");
+            return IcmpOutcome::OutOfWindow;
+        }
+        let outcome = match error.class() {
+            IcmpClass::PathMtu => self.on_path_mtu(error),
+            IcmpClass::Hard if self.state == State::SynSent && self.cfg.icmp_hard_errors => {
+                self.stats.set_icmp_error(error);
+                self.enter_closed(CloseReason::Unreachable);
+                IcmpOutcome::Aborted
+            }
+            _ => {
+                self.stats.set_icmp_error(error);
+                IcmpOutcome::SoftError
+            }
+        };
+        self.trace_state(before, "ICMP");
+        self.check_invariants();
+        outcome
+    }
+
+    /// RFC 1191 §6.3, RFC 8201 §5: a smaller path MTU, and what was sent
+    /// too big goes again.
+    fn on_path_mtu(&mut self, error: IcmpError) -> IcmpOutcome {
+        let lowered = self.state != State::SynSent
+            && error
+                .max_segment()
+                .is_some_and(|max| self.set_path_mtu(max));
+        if !lowered {
+            return IcmpOutcome::MssUnchanged;
+        }
+        // Before our SYN is acknowledged only the SYN (or SYN-ACK) is in
+        // flight, and its own timer sends it again.
+        if self.snd.syn_acked && self.flight() > 0 {
+            let (recovery, mut link) = self.link();
+            recovery.go_back(&mut link);
+            self.resend_from_una();
+        }
+        IcmpOutcome::MssLowered
+    }
+
+    /// The last ICMP error this connection accepted
+    /// ([`Conn::handle_icmp`]): the soft error kept (RFC 1122 §4.2.3.9),
+    /// which is the error to report should the connection time out, or
+    /// the hard error that closed it ([`CloseReason::Unreachable`]).
+    pub fn icmp_error(&self) -> Option<IcmpError> {
+        self.stats.icmp_error()
     }
 
     /// Turns Nagle's algorithm off (`true`) or on again (RFC 9293 §3.7.4,
@@ -941,15 +1023,20 @@ impl Conn {
         let (recovery, mut link) = self.link();
         recovery.on_rto(&mut link, loss);
         if loss.is_some() {
-            // Karn (RFC 6298 §3): what goes again now is not timed; an
-            // ACK of the segment timed before the timeout would count the
-            // timeout itself into the RTT.
-            self.rto.invalidate_timing();
-            if !self.snd.fin_acked {
-                self.snd.fin_sent = false;
-            }
-            self.snd.nxt = self.snd_una();
+            self.resend_from_una();
         }
+    }
+
+    /// Go-back-N: what is in flight goes again from SND.UNA (after a
+    /// timeout, or a smaller path MTU).
+    fn resend_from_una(&mut self) {
+        // Karn (RFC 6298 §3): what goes again now is not timed; an ACK of
+        // the segment timed before would count the wait into the RTT.
+        self.rto.invalidate_timing();
+        if !self.snd.fin_acked {
+            self.snd.fin_sent = false;
+        }
+        self.snd.nxt = self.snd_una();
     }
 
     fn on_keepalive(&mut self, now: Duration) {

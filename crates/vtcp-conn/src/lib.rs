@@ -22,8 +22,10 @@
 //! window scaling and timestamps with PAWS (RFC 7323), delayed ACKs and
 //! Nagle (RFC 1122, RFC 896), zero-window probing (§3.8.6.1), keepalive
 //! (RFC 1122 §4.2.3.6), closing in every order and TIME-WAIT, ISNs per
-//! RFC 6528, and TCP Fast Open's cookies and SYN data (RFC 7413), the
-//! cookies made, checked and cached by the caller.
+//! RFC 6528, TCP Fast Open's cookies and SYN data (RFC 7413), the
+//! cookies made, checked and cached by the caller, and ICMP errors
+//! ([`Conn::handle_icmp`]: RFC 5927's check, path MTU per RFC 1191 and
+//! RFC 8201, hard and soft errors per RFC 1122 §4.2.3.9 and RFC 5461).
 //!
 //! Two connections shaking hands and trading a few bytes, segments handed
 //! across by the caller (no IP, no clock but the one passed in):
@@ -81,6 +83,7 @@ mod conn;
 mod cwnd_use;
 pub mod defaults;
 pub mod fastopen;
+mod icmp;
 mod nanos;
 mod negotiated;
 mod pacing;
@@ -102,6 +105,9 @@ pub use config::{
 };
 pub use conn::{Conn, Written};
 pub use fastopen::FastOpenOutcome;
+pub use icmp::{
+    IPV4_MIN_MTU, IPV6_MIN_MTU, IcmpClass, IcmpError, IcmpKind, IcmpOutcome, Unreachable,
+};
 pub use types::{CloseReason, ConnError, CookieHandshake, Event, State, Stats};
 pub use vtcp_cc::InitialWindow;
 

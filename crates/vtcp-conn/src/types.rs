@@ -7,6 +7,8 @@ use std::time::Duration;
 use vtcp_seq::Seq;
 use vtcp_wire::WireError;
 
+use crate::icmp::IcmpError;
+
 /// The eleven states of RFC 9293 §3.3.2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
@@ -89,6 +91,9 @@ pub enum CloseReason {
     TimedOut,
     /// We aborted it.
     Aborted,
+    /// An ICMP hard error answered our SYN (RFC 1122 §4.2.3.9, RFC 5461
+    /// §4.1); [`crate::Conn::icmp_error`] says which.
+    Unreachable,
 }
 
 /// Something the application may want to act on.
@@ -255,14 +260,24 @@ pub(crate) enum Rare {
 /// The counters a connection keeps of itself, for [`Stats`]: those that
 /// move with every segment inline, the [`Rare`] ones in a box allocated
 /// when the first of them moves, so that an idle connection (and a
-/// healthy one) carries a pointer for them (issue 22).
+/// healthy one) carries a pointer for them (issue 22). The last ICMP
+/// error, as rare, shares the box.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) segments_in: u64,
     pub(crate) segments_out: u64,
     pub(crate) bytes_received: u64,
     pub(crate) bytes_acked: u64,
-    rare: Option<Box<[u64; 11]>>,
+    rare: Option<Box<RareBox>>,
+}
+
+/// What [`Counters`] keeps out of line.
+#[derive(Clone, Debug, Default)]
+struct RareBox {
+    counts: [u64; 11],
+    /// The last ICMP error accepted: a soft one kept (RFC 1122
+    /// §4.2.3.9), or the hard one that closed the connection.
+    icmp_error: Option<IcmpError>,
 }
 
 impl Counters {
@@ -270,12 +285,22 @@ impl Counters {
     #[inline]
     pub(crate) fn add(&mut self, counter: Rare, n: u64) {
         if n != 0 {
-            self.rare.get_or_insert_default()[counter as usize] += n;
+            self.rare.get_or_insert_default().counts[counter as usize] += n;
         }
     }
 
     fn rare(&self, counter: Rare) -> u64 {
-        self.rare.as_ref().map_or(0, |r| r[counter as usize])
+        self.rare.as_ref().map_or(0, |r| r.counts[counter as usize])
+    }
+
+    /// Keeps `error` as the connection's last ICMP error.
+    pub(crate) fn set_icmp_error(&mut self, error: IcmpError) {
+        self.rare.get_or_insert_default().icmp_error = Some(error);
+    }
+
+    /// The last ICMP error kept.
+    pub(crate) fn icmp_error(&self) -> Option<IcmpError> {
+        self.rare.as_ref().and_then(|r| r.icmp_error)
     }
 
     /// The counters, as [`Stats`] reports them (its live values left at

@@ -2063,3 +2063,117 @@ fn tso_retransmits_a_hole_inside_a_super_segment_alone() {
     assert_eq!(last_cut(&t), (1448, 1));
     assert_eq!(t.conn().stats().fast_recoveries, 1);
 }
+
+/// ICMP errors (`Conn::handle_icmp`), the connection's side: the error
+/// and the quoted segment's sequence number, relative to our ISN.
+mod icmp {
+    use super::*;
+    use vtcp_conn::{IcmpError, IcmpOutcome};
+    use vtcp_seq::Seq;
+
+    fn icmp(t: &mut Trace, error: IcmpError, seq: u32) -> IcmpOutcome {
+        let now = t.now;
+        let seq = Seq(trace::OUR_ISN.wrapping_add(seq));
+        t.conn().handle_icmp(now, error, seq)
+    }
+
+    fn v4(icmp_type: u8, code: u8, rest: u32) -> IcmpError {
+        IcmpError::from_icmpv4(icmp_type, code, rest).unwrap()
+    }
+
+    /// RFC 5927 §4.1: SND.UNA ≤ SEQ < SND.MAX, both edges; nothing in
+    /// flight in TIME-WAIT.
+    #[test]
+    fn only_a_quote_of_a_sequence_number_in_flight_is_taken() {
+        let mut t = established();
+        t.conn().write(&[1; 100]).unwrap();
+        t.expect("P. 1:101(100) ack 1 win * <*>");
+        let host = v4(3, 1, 0);
+        for seq in [0, 101, 1 << 31] {
+            assert_eq!(icmp(&mut t, host, seq), IcmpOutcome::OutOfWindow, "{seq}");
+        }
+        assert_eq!(t.conn().icmp_error(), None);
+        for seq in [1, 100] {
+            assert_eq!(icmp(&mut t, host, seq), IcmpOutcome::SoftError, "{seq}");
+        }
+        assert_eq!(t.conn().icmp_error(), Some(host));
+        assert_eq!(t.conn().state(), State::Established);
+        t.expect_none();
+        // Acknowledged: nothing in flight, nothing to be told about.
+        t.at(20)
+            .recv(". 1:1(0) ack 101 win 1000 <nop,nop,TS val 120 ecr 0>");
+        assert_eq!(icmp(&mut t, host, 1), IcmpOutcome::OutOfWindow);
+        assert_eq!(icmp(&mut t, host, 100), IcmpOutcome::OutOfWindow);
+    }
+
+    /// RFC 1191 §6.3: the MSS goes down and what was in flight goes again
+    /// at once, from SND.UNA, in segments that fit; the window is not
+    /// cut (no congestion response).
+    #[test]
+    fn a_smaller_path_mtu_resends_what_is_in_flight_at_once() {
+        let mut t = established_6675();
+        t.conn().write(&[1; 2896]).unwrap();
+        t.expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect("P. 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        let ssthresh = t.conn().stats().ssthresh;
+        t.at(15);
+        // 1280 less 20 of IP, 20 of TCP, 12 of timestamps.
+        assert_eq!(icmp(&mut t, v4(3, 4, 1280), 1449), IcmpOutcome::MssLowered);
+        assert_eq!(t.conn().send_mss(), 1228);
+        t.expect(". 1:1229(1228) ack 1 win * <*>")
+            .expect(". 1229:2457(1228) ack 1 win * <*>")
+            .expect("P. 2457:2897(440) ack 1 win * <*>")
+            .expect_none();
+        let stats = t.conn().stats();
+        assert_eq!(stats.ssthresh, ssthresh);
+        assert_eq!((stats.rtos, stats.fast_recoveries), (0, 0));
+        // Not bigger again, and not below the floor of 64 octets.
+        assert_eq!(icmp(&mut t, v4(3, 4, 1400), 1), IcmpOutcome::MssUnchanged);
+        assert_eq!(icmp(&mut t, v4(3, 4, 68), 1), IcmpOutcome::MssLowered);
+        assert_eq!(t.conn().send_mss(), 64);
+        // No MTU (a router from before RFC 1191): nothing.
+        assert_eq!(icmp(&mut t, v4(3, 4, 0), 1), IcmpOutcome::MssUnchanged);
+    }
+
+    /// RFC 5461 §4.1: a hard error about our SYN aborts the connection
+    /// (`CloseReason::Unreachable`); with `icmp_hard_errors` off it is a
+    /// soft error and the SYN goes again.
+    #[test]
+    fn a_hard_error_about_our_syn_aborts_unless_turned_off() {
+        let mut t = Trace::active(|_| {});
+        t.expect("S 0:0(0) win * <*>");
+        let port = v4(3, 3, 0);
+        assert_eq!(icmp(&mut t, port, 0), IcmpOutcome::Aborted);
+        assert_eq!(t.conn().state(), State::Closed);
+        assert_eq!(t.events(), vec![Event::Closed(CloseReason::Unreachable)]);
+        assert_eq!(t.conn().icmp_error(), Some(port));
+        // Closed: a later error is not taken, and the one it reports stays.
+        assert_eq!(icmp(&mut t, v4(11, 0, 0), 0), IcmpOutcome::OutOfWindow);
+        assert_eq!(t.conn().icmp_error(), Some(port));
+        t.at(1000).expect_none();
+
+        let mut t = Trace::active(|c| c.icmp_hard_errors = false);
+        t.expect("S 0:0(0) win * <*>");
+        assert_eq!(icmp(&mut t, port, 0), IcmpOutcome::SoftError);
+        assert_eq!(t.conn().state(), State::SynSent);
+        t.at(1000).expect("S 0:0(0) win * <*>");
+    }
+
+    /// In SYN-RECEIVED the peer's MSS is known and a path-MTU report
+    /// lowers it, but only the SYN-ACK is in flight: nothing goes again
+    /// before its own timer, and then the SYN-ACK as before.
+    #[test]
+    fn a_path_mtu_report_in_syn_received_leaves_the_syn_ack_to_its_timer() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        assert_eq!(icmp(&mut t, v4(3, 4, 1280), 0), IcmpOutcome::MssLowered);
+        assert_eq!(t.conn().state(), State::SynReceived);
+        t.at(999).expect_none();
+        t.at(1000).expect(SYN_ACK).expect_none();
+        t.at(1010)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        assert_eq!(t.conn().state(), State::Established);
+        assert_eq!(t.conn().send_mss(), 1228);
+    }
+}

@@ -3,7 +3,8 @@
 //! Design: a script ([`script`]) is parsed into timed lines; the runner
 //! ([`mod@run`]) plays them on a virtual clock against one stack, acting as
 //! the socket layer for the system calls, injecting `<` segments with
-//! `handle_packet` and checking every segment the stack sends against the
+//! `handle_packet` and ICMP errors (`< icmp …`, [`mod@icmp`]) with
+//! `handle_icmp`, and checking every segment the stack sends against the
 //! next `>` line ([`packet`]): every field, its time within the script's
 //! tolerance, and that nothing else was sent. A [`Profile`] holds what a
 //! suite's operating system takes for granted (FreeBSD's buffers, MSS,
@@ -33,6 +34,7 @@
 //! assert_eq!(run_text(script, Profile::freebsd()), Ok(Outcome::Pass));
 //! ```
 
+pub mod icmp;
 pub mod packet;
 pub mod profile;
 pub mod run;

@@ -55,6 +55,9 @@ pub struct Profile {
     pub insecure_syn: bool,
     /// Drop segments with SYN and FIN (`net.inet.tcp.drop_synfin`).
     pub drop_synfin: bool,
+    /// ICMP hard errors abort a connection in SYN-SENT
+    /// (`net.inet.tcp.icmp_may_rst`, read when a connection is made).
+    pub icmp_may_rst: bool,
     /// The IP fields of new connections: the listening socket's.
     pub ip: vtcp::IpFields,
     /// The local interface's MTU (`--mtu`); `None`: Ethernet's 1500.
@@ -80,6 +83,7 @@ impl Profile {
             insecure_rst: false,
             insecure_syn: false,
             drop_synfin: false,
+            icmp_may_rst: true,
             ip: vtcp::IpFields::default(),
             mtu: None,
             require_timestamps: false,
@@ -114,6 +118,7 @@ impl Profile {
             config.syn_challenge = !self.insecure_syn;
             config.drop_syn_fin = self.drop_synfin;
             config.require_timestamps = self.require_timestamps;
+            config.icmp_hard_errors = self.icmp_may_rst;
             config.hop_limit = self.ip.hop_limit;
             config.traffic_class = self.ip.traffic_class;
             // FreeBSD's TIME-WAIT ignores RSTs (RFC 1337). It reopens on a
@@ -205,6 +210,7 @@ impl Profile {
             "net.inet.tcp.insecure_rst" => self.insecure_rst = n()? != 0,
             "net.inet.tcp.insecure_syn" => self.insecure_syn = n()? != 0,
             "net.inet.tcp.drop_synfin" => self.drop_synfin = n()? != 0,
+            "net.inet.tcp.icmp_may_rst" => self.icmp_may_rst = n()? != 0,
             "net.inet.tcp.blackhole" if n()? == 0 => {
                 return Ok(None);
             }

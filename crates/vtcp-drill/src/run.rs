@@ -10,10 +10,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use vtcp::icmp::IcmpReport;
 use vtcp::wire::Segment;
 use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
-use vtcp::{CloseReason, ConnKey, IpFields, ListenerId, Stack, StackConfig, State};
+use vtcp::{ConnKey, IpFields, ListenerId, Stack, StackConfig, StackError, State};
 
+use crate::icmp::IcmpSpec;
 use crate::packet::{self, PacketSpec, Spaces, Verdict};
 use crate::profile::{Met, Profile};
 use crate::script::{Action, Line, Script, Syscall, When};
@@ -268,6 +270,7 @@ impl Runner {
         }
         let step = match &line.action {
             Action::Packet(spec) => self.inject(line, spec),
+            Action::Icmp(spec) => self.inject_icmp(spec),
             Action::Call(call) => self.call(line, call),
             Action::Shell(cmd) => self.shell(line, cmd),
             Action::Python(code) => self.python(line, code),
@@ -473,6 +476,36 @@ impl Runner {
         Step::Next
     }
 
+    /// An ICMP error from a router on the path, quoting a segment we
+    /// sent (its sequence number relative to our ISN) on the script's
+    /// connection, goes to `handle_icmp` as an IP layer would hand it
+    /// over. A redirect or source quench is no error to TCP: nothing.
+    fn inject_icmp(&mut self, spec: &IcmpSpec) -> Step {
+        let error = match spec.error(self.local.is_ipv6()) {
+            Ok(Some(error)) => error,
+            Ok(None) => return Step::Next,
+            Err(what) => return unsupported(what),
+        };
+        let mut quoted = [0u8; 8];
+        quoted[..2].copy_from_slice(&self.ports.0.to_be_bytes());
+        quoted[2..4].copy_from_slice(&self.ports.1.to_be_bytes());
+        let seq = spec.seq.wrapping_add(self.spaces.our_isn);
+        quoted[4..].copy_from_slice(&seq.to_be_bytes());
+        // Segments the stack answers it with are not excused as the
+        // answer to an injected segment.
+        self.met = None;
+        self.stack.handle_icmp(
+            self.now,
+            &IcmpReport {
+                error,
+                src: self.local,
+                dst: self.remote,
+                quoted: &quoted,
+            },
+        );
+        Step::Next
+    }
+
     fn fd(&self, call: &Syscall) -> Option<i64> {
         call.args.first()?.parse().ok()
     }
@@ -511,10 +544,12 @@ impl Runner {
 
     fn conn_error(&self, key: ConnKey) -> Option<&'static str> {
         let conn = self.stack.conn(key)?;
-        match conn.close_reason()? {
-            CloseReason::Refused => Some("ECONNREFUSED"),
-            CloseReason::Reset => Some("ECONNRESET"),
-            CloseReason::TimedOut => Some("ETIMEDOUT"),
+        match StackError::of_conn(conn)? {
+            StackError::ConnectionRefused => Some("ECONNREFUSED"),
+            StackError::ConnectionReset => Some("ECONNRESET"),
+            StackError::TimedOut => Some("ETIMEDOUT"),
+            StackError::HostUnreachable => Some("EHOSTUNREACH"),
+            StackError::NetworkUnreachable => Some("ENETUNREACH"),
             _ => None,
         }
     }

@@ -4,11 +4,12 @@
 //! lines that start with a time (`0.10` absolute, `+0.10` relative to the
 //! previous line, `~` ranges and `*` "any time" as well); backquoted shell
 //! commands; system calls with their expected result and errno; `<` and
-//! `>` segments; `%{ }%` Python blocks (kept, so that the runner can name
+//! `>` segments; `< icmp` errors; `%{ }%` Python blocks (kept, so that the runner can name
 //! them); `#ifdef NAME` / `#endif` blocks, of which the runner keeps one
 //! name's (the suite has `STANDARD` and `FreeBSD` variants). `//` and
 //! `/* */` comments are dropped.
 
+use crate::icmp::{self, IcmpSpec};
 use crate::packet::{self, PacketSpec};
 
 /// When a line happens.
@@ -54,6 +55,8 @@ pub enum Action {
     Call(Syscall),
     /// A segment injected (`<`) or expected (`>`).
     Packet(PacketSpec),
+    /// An ICMP error injected (`< icmp …`).
+    Icmp(IcmpSpec),
     /// A `%{ }%` Python block.
     Python(String),
 }
@@ -181,6 +184,8 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
                 .strip_suffix('`')
                 .ok_or_else(|| err(number, "unterminated shell command"))?;
             Action::Shell(cmd.trim().into())
+        } else if icmp::is_icmp(rest) {
+            Action::Icmp(icmp::parse(rest).map_err(|m| err(number, m))?)
         } else if rest.starts_with('<') || rest.starts_with('>') {
             Action::Packet(packet::parse_spec(rest).map_err(|m| err(number, m))?)
         } else {

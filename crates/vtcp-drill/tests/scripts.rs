@@ -290,3 +290,35 @@ fn a_fast_open_option_is_compared_octet_for_octet() {
         Outcome::Fail { .. }
     ));
 }
+
+/// An ICMP line the runner cannot map (a type of the other family, a
+/// code of none) is unsupported, not skipped: the script's check of what
+/// it would do must not pass unseen.
+#[test]
+fn an_icmp_line_the_runner_cannot_map_is_unsupported() {
+    let text = std::fs::read_to_string(dir().join("icmp-errors-in-syn-sent.pkt")).unwrap();
+    for (from, to) in [
+        (
+            "< icmp unreachable host_unreachable",
+            "< icmp packet_too_big mtu 1300",
+        ),
+        (
+            "< icmp unreachable host_unreachable",
+            "< icmp unreachable no_such_code",
+        ),
+    ] {
+        let o = run_text(&text.replacen(from, to, 1), Profile::freebsd()).unwrap();
+        assert!(matches!(o, Outcome::Unsupported(_)), "{to}: {o:?}");
+    }
+    // And a hard error the script does not expect fails it.
+    let o = run_text(
+        &text.replacen(
+            "< icmp unreachable host_unreachable",
+            "< icmp unreachable protocol_unreachable",
+            1,
+        ),
+        Profile::freebsd(),
+    )
+    .unwrap();
+    assert!(matches!(o, Outcome::Fail { .. }), "{o:?}");
+}

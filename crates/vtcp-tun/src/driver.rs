@@ -3,9 +3,9 @@
 //! time; the stack's writer (on the stack's writer thread, so that the
 //! reader never waits for a write) wraps what it sends in IP and writes it
 //! to the device. Echo requests are
-//! answered, path-MTU reports that pass RFC 5927's checks lower the MSS of
-//! the connection they name, and every packet dropped is counted by its
-//! reason.
+//! answered, ICMP and ICMPv6 errors that quote our segments go to the
+//! stack ([`vtcp::Stack::handle_icmp`]: RFC 5927's checks, path MTU, hard
+//! and soft errors), and every packet dropped is counted by its reason.
 
 use std::cell::RefCell;
 use std::io;
@@ -14,12 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
-use vtcp::seq::Seq;
+use vtcp::icmp::{IcmpDelivery, IcmpReport};
 use vtcp::{ConnKey, IpFields, NetStack, SegmentWriter, StackConfig, WeakNetStack};
 
 use crate::device::Tun;
 use crate::gro::{Gro, GroInput};
-use crate::ip::{self, DropReason, Inbound, Local, PathMtu};
+use crate::ip::{self, DropReason, Inbound, Local};
 use crate::udp::{self, Datagram, Parsed, UdpSender};
 
 /// What the driver saw and did, as `ip -s link` and `netstat -s` give it.
@@ -35,11 +35,12 @@ pub struct DriverCounters {
     pub segments_in: u64,
     /// Echo requests answered.
     pub echo_replies: u64,
-    /// Path-MTU reports that lowered a connection's MSS.
-    pub path_mtu_applied: u64,
-    /// Path-MTU reports that named no connection, quoted a sequence number
-    /// not in flight (RFC 5927 §4.1) or did not lower the MSS.
-    pub path_mtu_ignored: u64,
+    /// ICMP and ICMPv6 errors a connection accepted (path MTU, hard and
+    /// soft errors: [`vtcp::Stack::handle_icmp`]).
+    pub icmp_accepted: u64,
+    /// ICMP and ICMPv6 errors that named no connection or quoted a
+    /// sequence number not in flight (RFC 5927 §4.1).
+    pub icmp_ignored: u64,
     /// Packets dropped as malformed.
     pub dropped_malformed: u64,
     /// Fragments dropped.
@@ -85,8 +86,8 @@ impl std::ops::AddAssign<&Self> for DriverCounters {
             packets_out,
             segments_in,
             echo_replies,
-            path_mtu_applied,
-            path_mtu_ignored,
+            icmp_accepted,
+            icmp_ignored,
             dropped_malformed,
             dropped_fragments,
             dropped_not_ours,
@@ -104,8 +105,8 @@ impl std::ops::AddAssign<&Self> for DriverCounters {
         self.packets_out += packets_out;
         self.segments_in += segments_in;
         self.echo_replies += echo_replies;
-        self.path_mtu_applied += path_mtu_applied;
-        self.path_mtu_ignored += path_mtu_ignored;
+        self.icmp_accepted += icmp_accepted;
+        self.icmp_ignored += icmp_ignored;
         self.dropped_malformed += dropped_malformed;
         self.dropped_fragments += dropped_fragments;
         self.dropped_not_ours += dropped_not_ours;
@@ -129,8 +130,8 @@ impl Counts {
     pub(crate) const OUT: usize = 1;
     const SEGMENTS: usize = 2;
     const ECHO: usize = 3;
-    const PMTU_APPLIED: usize = 4;
-    const PMTU_IGNORED: usize = 5;
+    const ICMP_ACCEPTED: usize = 4;
+    const ICMP_IGNORED: usize = 5;
     pub(crate) const WRITE_ERRORS: usize = 11;
     const DROPPED_VNET: usize = 12;
     const GRO_MERGED: usize = 13;
@@ -166,8 +167,8 @@ impl Counts {
             packets_out: g(Self::OUT),
             segments_in: g(Self::SEGMENTS),
             echo_replies: g(Self::ECHO),
-            path_mtu_applied: g(Self::PMTU_APPLIED),
-            path_mtu_ignored: g(Self::PMTU_IGNORED),
+            icmp_accepted: g(Self::ICMP_ACCEPTED),
+            icmp_ignored: g(Self::ICMP_IGNORED),
             dropped_malformed: g(6),
             dropped_fragments: g(7),
             dropped_not_ours: g(8),
@@ -333,8 +334,9 @@ impl IpStack {
     }
 
     /// Names the other stacks of its interface (one per queue of a
-    /// multi-queue device, `crate::shards`): a path-MTU report that names
-    /// none of this stack's connections is tried on each of them in turn
+    /// multi-queue device, `crate::shards`): an ICMP error (a path-MTU
+    /// report, an unreachable) that names none of this stack's
+    /// connections is tried on each of them in turn
     /// (each under its own lock only), since an ICMP error comes in on
     /// whichever queue its own hash picks. Set once; later calls do
     /// nothing.
@@ -405,8 +407,9 @@ impl IpStack {
     }
 
     /// Takes in one IP packet (untrusted): its segment goes to the stack,
-    /// an echo request is answered, a path-MTU report is checked and
-    /// applied, anything else is dropped and counted.
+    /// an echo request is answered, an ICMP error about one of our
+    /// segments goes to the stack ([`vtcp::Stack::handle_icmp`]), anything
+    /// else is dropped and counted.
     pub fn handle_ip(&self, packet: &[u8]) {
         self.handle_ips([packet]);
     }
@@ -416,7 +419,7 @@ impl IpStack {
     /// stack together ([`NetStack::handle_packets`]: one lock, one wake of
     /// the stack's writer thread and waiters for the whole batch), the
     /// in-order segments of each flow merged into one first
-    /// ([`crate::gro`]). A path-MTU report in the batch is applied after
+    /// ([`crate::gro`]). An ICMP error in the batch is handled after
     /// the segments before it and before those after it. Echo replies
     /// are sent as their requests are met.
     pub fn handle_ips<'p>(&self, packets: impl IntoIterator<Item = &'p [u8]>) {
@@ -449,23 +452,15 @@ impl IpStack {
                         self.counts.bump(Counts::ECHO);
                         self.counts.send(&*self.out, reply);
                     }
-                    Inbound::PathMtu(report) => {
-                        // The segments before it first: the report may
+                    Inbound::IcmpError(report) => {
+                        // The segments before it first: the error may
                         // quote one of theirs.
                         self.flush(&mut segments);
-                        let applied = self
-                            .net
-                            .with_stack(|stack, _| apply_path_mtu(stack, report))
-                            || self.peers.get().is_some_and(|peers| {
-                                peers.iter().any(|p| {
-                                    p.with_stack(|stack, _| apply_path_mtu(stack, report))
-                                        == Some(true)
-                                })
-                            });
-                        self.counts.bump(if applied {
-                            Counts::PMTU_APPLIED
+                        let accepted = self.handle_icmp(&report);
+                        self.counts.bump(if accepted {
+                            Counts::ICMP_ACCEPTED
                         } else {
-                            Counts::PMTU_IGNORED
+                            Counts::ICMP_IGNORED
                         });
                     }
                     Inbound::Dropped(why) => self.not_for_the_stack(packet, trusted, why),
@@ -473,6 +468,24 @@ impl IpStack {
             }
         });
         self.flush(&mut segments);
+    }
+
+    /// Hands an ICMP error to the stack, or, when it names none of its
+    /// connections, to each stack sharing the interface in turn
+    /// ([`IpStack::share_path_mtu`]); whether one accepted it.
+    fn handle_icmp(&self, report: &IcmpReport<'_>) -> bool {
+        let deliver = |stack: &mut vtcp::Stack, now| stack.handle_icmp(now, report);
+        let here = self.net.with_stack(deliver);
+        if matches!(here, IcmpDelivery::Conn(_)) {
+            return here.accepted();
+        }
+        self.peers.get().is_some_and(|peers| {
+            peers
+                .iter()
+                .filter_map(|p| p.with_stack(deliver))
+                .find(|d| matches!(d, IcmpDelivery::Conn(_)))
+                .is_some_and(IcmpDelivery::accepted)
+        })
     }
 
     /// Hands the segments gathered so far to the stack, coalesced, in
@@ -720,19 +733,4 @@ fn abort_all(net: &NetStack) {
             }
         }
     });
-}
-
-/// RFC 5927 §4.1: a report counts only if it names a connection of ours
-/// and quotes a sequence number in flight (SND.UNA ≤ SEQ < SND.NXT), which
-/// a blind attacker would have to guess.
-pub fn apply_path_mtu(stack: &mut vtcp::Stack, report: PathMtu) -> bool {
-    let key = ConnKey {
-        local: report.local,
-        remote: report.remote,
-    };
-    let Some(conn) = stack.conn_mut(key) else {
-        return false;
-    };
-    Seq::new(report.seq).in_range(conn.snd_una(), conn.snd_nxt())
-        && conn.set_path_mtu(report.max_segment)
 }

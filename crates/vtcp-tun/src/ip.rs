@@ -7,12 +7,13 @@
 //! panics, allocates nothing but the reply it is asked to build, and says
 //! why it drops what it drops.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use etherparse::{
     Icmpv4Slice, Icmpv4Type, Icmpv6Slice, Icmpv6Type, IpNumber, IpSlice, Ipv4HeaderSlice,
-    Ipv6Header, PacketBuilder, icmpv4::DestUnreachableHeader,
+    Ipv6Header, PacketBuilder,
 };
+use vtcp::icmp::{IcmpError, IcmpReport, QuotedTcp};
 use vtcp::wire::checksum::internet_checksum;
 
 /// The stack's IP framing of outbound segments, shared with its pcap
@@ -21,10 +22,10 @@ pub use vtcp::ip::{HOP_LIMIT, wrap_tcp, wrap_tcp_with};
 
 /// The smallest MTU an IPv6 path may have (RFC 8200 §5): a "packet too
 /// big" below it does not lower the MSS further (RFC 8201 §4).
-pub const IPV6_MIN_MTU: u32 = 1280;
+pub const IPV6_MIN_MTU: u32 = vtcp::conn::IPV6_MIN_MTU;
 
 /// The smallest MTU an IPv4 path may have (RFC 791, RFC 1191 §3).
-pub const IPV4_MIN_MTU: u32 = 68;
+pub const IPV4_MIN_MTU: u32 = vtcp::conn::IPV4_MIN_MTU;
 
 /// What a packet read from the device is to the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,27 +43,12 @@ pub enum Inbound<'a> {
     /// An ICMP or ICMPv6 echo request: the reply, a whole IP packet, is
     /// in the buffer [`classify`] was given.
     EchoReply,
-    /// An ICMP "fragmentation needed" or ICMPv6 "packet too big" that
-    /// quotes a TCP segment we sent.
-    PathMtu(PathMtu),
+    /// An ICMP or ICMPv6 error (destination unreachable, fragmentation
+    /// needed or packet too big, time exceeded, parameter problem) that
+    /// quotes a TCP segment we sent, for [`vtcp::Stack::handle_icmp`].
+    IcmpError(IcmpReport<'a>),
     /// Not for the stack; counted by its reason.
     Dropped(DropReason),
-}
-
-/// A path-MTU report (RFC 1191, RFC 8201), with the quoted segment's
-/// addresses and sequence number so that the caller can check it belongs
-/// to a connection (RFC 5927 §4.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PathMtu {
-    /// Our end of the connection the quoted segment belongs to.
-    pub local: SocketAddr,
-    /// The peer's end.
-    pub remote: SocketAddr,
-    /// The quoted segment's sequence number.
-    pub seq: u32,
-    /// The largest TCP segment (header included) the path carries: the
-    /// reported MTU less the IP header.
-    pub max_segment: u32,
 }
 
 /// Why a packet was dropped.
@@ -79,8 +65,9 @@ pub enum DropReason {
     NotOurs,
     /// Neither TCP nor ICMP.
     Protocol,
-    /// An ICMP message the stack has no use for, or a path-MTU report that
-    /// quotes no TCP segment of ours or reports an MTU of no use.
+    /// An ICMP message the stack has no use for (a redirect, a source
+    /// quench, an informational type), or an error that quotes no TCP
+    /// segment of ours.
     Icmp,
 }
 
@@ -140,80 +127,84 @@ pub fn classify<'a>(packet: &'a [u8], local: Local<'_>, reply: &mut Vec<u8>) -> 
     }
 }
 
-fn icmpv4<'a>(msg: &[u8], src: Ipv4Addr, dst: Ipv4Addr, reply: &mut Vec<u8>) -> Inbound<'a> {
+fn icmpv4<'a>(msg: &'a [u8], src: Ipv4Addr, dst: Ipv4Addr, reply: &mut Vec<u8>) -> Inbound<'a> {
     let Ok(icmp) = Icmpv4Slice::from_slice(msg) else {
         return Inbound::Dropped(DropReason::Malformed);
     };
     if internet_checksum(msg) != 0 {
         return Inbound::Dropped(DropReason::Malformed);
     }
-    match icmp.icmp_type() {
-        Icmpv4Type::EchoRequest(echo) => {
-            reply.clear();
-            let built = PacketBuilder::ipv4(dst.octets(), src.octets(), HOP_LIMIT)
+    if let Icmpv4Type::EchoRequest(echo) = icmp.icmp_type() {
+        return echo_reply(reply, |r| {
+            PacketBuilder::ipv4(dst.octets(), src.octets(), HOP_LIMIT)
                 .icmpv4_echo_reply(echo.id, echo.seq)
-                .write(reply, icmp.payload());
-            if built.is_err() {
-                return Inbound::Dropped(DropReason::Malformed);
-            }
-            Inbound::EchoReply
-        }
-        // RFC 1191 §4: the next-hop MTU is in the low half of the second
-        // word; 0 is a router of before RFC 1191, which gives no figure.
-        Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded {
-            next_hop_mtu,
-        }) if u32::from(next_hop_mtu) >= IPV4_MIN_MTU => {
-            quoted_v4(icmp.payload(), dst, u32::from(next_hop_mtu))
-        }
-        _ => Inbound::Dropped(DropReason::Icmp),
+                .write(r, icmp.payload())
+        });
+    }
+    // Every error goes to the stack, typed (RFC 792; RFC 1191 §4's MTU
+    // in the second word's low half); it decides what each means.
+    let rest = u32::from_be_bytes(icmp.bytes5to8());
+    IcmpError::from_icmpv4(icmp.type_u8(), icmp.code_u8(), rest)
+        .map_or(Inbound::Dropped(DropReason::Icmp), |error| {
+            quoted_v4(error, icmp.payload(), dst)
+        })
+}
+
+/// The reply to an echo request, built into `reply` (cleared first) by
+/// `build`; a request whose reply cannot be built is malformed.
+fn echo_reply<E>(
+    reply: &mut Vec<u8>,
+    build: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Inbound<'static> {
+    reply.clear();
+    match build(reply) {
+        Ok(()) => Inbound::EchoReply,
+        Err(_) => Inbound::Dropped(DropReason::Malformed),
     }
 }
 
 /// The TCP segment an ICMP error quotes: its IPv4 header and at least the
 /// first eight octets of TCP (RFC 792), sent by us (`ours`) to a peer.
-fn quoted_v4<'a>(quote: &[u8], ours: Ipv4Addr, mtu: u32) -> Inbound<'a> {
+fn quoted_v4(error: IcmpError, quote: &[u8], ours: Ipv4Addr) -> Inbound<'_> {
     let Ok(header) = Ipv4HeaderSlice::from_slice(quote) else {
         return Inbound::Dropped(DropReason::Icmp);
     };
     if header.protocol() != IpNumber::TCP || header.source_addr() != ours {
         return Inbound::Dropped(DropReason::Icmp);
     }
-    let ip_len = header.slice().len();
     quoted_tcp(
-        &quote[ip_len..],
+        error,
+        &quote[header.slice().len()..],
         IpAddr::V4(ours),
         IpAddr::V4(header.destination_addr()),
-        mtu.saturating_sub(ip_len as u32),
     )
 }
 
-fn icmpv6<'a>(msg: &[u8], src: Ipv6Addr, dst: Ipv6Addr, reply: &mut Vec<u8>) -> Inbound<'a> {
+fn icmpv6<'a>(msg: &'a [u8], src: Ipv6Addr, dst: Ipv6Addr, reply: &mut Vec<u8>) -> Inbound<'a> {
     let Ok(icmp) = Icmpv6Slice::from_slice(msg) else {
         return Inbound::Dropped(DropReason::Malformed);
     };
     if !icmp.is_checksum_valid(src.octets(), dst.octets()) {
         return Inbound::Dropped(DropReason::Malformed);
     }
-    match icmp.icmp_type() {
-        Icmpv6Type::EchoRequest(echo) => {
-            reply.clear();
-            let built = PacketBuilder::ipv6(dst.octets(), src.octets(), HOP_LIMIT)
+    if let Icmpv6Type::EchoRequest(echo) = icmp.icmp_type() {
+        return echo_reply(reply, |r| {
+            PacketBuilder::ipv6(dst.octets(), src.octets(), HOP_LIMIT)
                 .icmpv6_echo_reply(echo.id, echo.seq)
-                .write(reply, icmp.payload());
-            if built.is_err() {
-                return Inbound::Dropped(DropReason::Malformed);
-            }
-            Inbound::EchoReply
-        }
-        // RFC 8201 §4: a report below 1280 still lowers the path to 1280.
-        Icmpv6Type::PacketTooBig { mtu } => quoted_v6(icmp.payload(), dst, mtu.max(IPV6_MIN_MTU)),
-        _ => Inbound::Dropped(DropReason::Icmp),
+                .write(r, icmp.payload())
+        });
     }
+    // RFC 4443 §2.1: the errors are types 0 to 127, each to the stack.
+    let rest = u32::from_be_bytes(icmp.bytes5to8());
+    IcmpError::from_icmpv6(icmp.type_u8(), icmp.code_u8(), rest)
+        .map_or(Inbound::Dropped(DropReason::Icmp), |error| {
+            quoted_v6(error, icmp.payload(), dst)
+        })
 }
 
 /// The TCP segment an ICMPv6 error quotes. Only a quote whose fixed header
 /// is followed directly by TCP is taken (what this stack sends).
-fn quoted_v6<'a>(quote: &[u8], ours: Ipv6Addr, mtu: u32) -> Inbound<'a> {
+fn quoted_v6(error: IcmpError, quote: &[u8], ours: Ipv6Addr) -> Inbound<'_> {
     let Ok((header, rest)) = Ipv6Header::from_slice(quote) else {
         return Inbound::Dropped(DropReason::Icmp);
     };
@@ -221,29 +212,29 @@ fn quoted_v6<'a>(quote: &[u8], ours: Ipv6Addr, mtu: u32) -> Inbound<'a> {
         return Inbound::Dropped(DropReason::Icmp);
     }
     quoted_tcp(
+        error,
         rest,
         IpAddr::V6(ours),
         IpAddr::V6(header.destination.into()),
-        mtu - Ipv6Header::LEN as u32,
     )
 }
 
-fn quoted_tcp<'a>(tcp: &[u8], local: IpAddr, remote: IpAddr, max_segment: u32) -> Inbound<'a> {
-    let Some(first) = tcp.get(..8) else {
+fn quoted_tcp(error: IcmpError, tcp: &[u8], src: IpAddr, dst: IpAddr) -> Inbound<'_> {
+    if tcp.len() < QuotedTcp::MIN_LEN {
         return Inbound::Dropped(DropReason::Icmp);
-    };
-    let port = |i: usize| u16::from_be_bytes([first[i], first[i + 1]]);
-    Inbound::PathMtu(PathMtu {
-        local: SocketAddr::new(local, port(0)),
-        remote: SocketAddr::new(remote, port(2)),
-        seq: u32::from_be_bytes([first[4], first[5], first[6], first[7]]),
-        max_segment,
+    }
+    Inbound::IcmpError(IcmpReport {
+        error,
+        src,
+        dst,
+        quoted: tcp,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use etherparse::icmpv4::DestUnreachableHeader;
     use etherparse::{Icmpv4Header, Icmpv6Header, IpFragOffset, Ipv4Header, Ipv6FragmentHeader};
 
     const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -458,8 +449,33 @@ mod tests {
         assert!(matches!(icmp.icmp_type(), Icmpv6Type::EchoReply(e) if e.id == 9 && e.seq == 1));
     }
 
+    /// An ICMP error from a router (198.18.0.254) quoting `quoted`.
+    fn icmpv4_error(ty: Icmpv4Type, quoted: &[u8]) -> Vec<u8> {
+        let mut icmp = Vec::new();
+        Icmpv4Header::with_checksum(ty, quoted)
+            .write(&mut icmp)
+            .unwrap();
+        icmp.extend_from_slice(quoted);
+        let mut pkt = Vec::new();
+        PacketBuilder::ipv4([198, 18, 0, 254], US.octets(), 64)
+            .write(&mut pkt, IpNumber::ICMP, &icmp)
+            .unwrap();
+        pkt
+    }
+
+    /// The report `classify` gives for an error quoting what we sent to
+    /// PEER:7 from port 40000.
+    fn report(error: IcmpError, src: IpAddr, dst: IpAddr, quoted: &[u8]) -> Inbound<'_> {
+        Inbound::IcmpError(IcmpReport {
+            error,
+            src,
+            dst,
+            quoted,
+        })
+    }
+
     #[test]
-    fn path_mtu_reports_name_the_quoted_connection() {
+    fn icmp_errors_quoting_our_segments_go_to_the_stack_typed() {
         let mut reply = Vec::new();
         // What we sent: US:40000 -> PEER:7, seq 1000.
         let mut sent = Vec::new();
@@ -469,31 +485,46 @@ mod tests {
             &tcp(1000),
             &mut sent
         ));
-        let mut icmp = Vec::new();
-        Icmpv4Header::with_checksum(
-            Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded {
-                next_hop_mtu: 1400,
-            }),
-            &sent[..28],
-        )
-        .write(&mut icmp)
-        .unwrap();
-        icmp.extend_from_slice(&sent[..28]);
-        let mut pkt = Vec::new();
-        PacketBuilder::ipv4([198, 18, 0, 254], US.octets(), 64)
-            .write(&mut pkt, IpNumber::ICMP, &icmp)
-            .unwrap();
+        let (us, peer) = (IpAddr::V4(US), IpAddr::V4(PEER));
+        let frag = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded {
+            next_hop_mtu: 1400,
+        });
+        let port = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::Port);
+        let ttl =
+            Icmpv4Type::TimeExceeded(etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit);
+        // Each with its type, code and second word, quoting the IP header
+        // and 8 octets, or the whole segment.
+        for (ty, quote, (t, c, rest)) in [
+            (frag.clone(), 28, (3, 4, 1400)),
+            (port.clone(), sent.len(), (3, 3, 0)),
+            (ttl, 28, (11, 0, 0)),
+        ] {
+            let error = IcmpError::from_icmpv4(t, c, rest).unwrap();
+            let pkt = icmpv4_error(ty, &sent[..quote]);
+            assert_eq!(
+                classify(&pkt, Local::only(&locals()), &mut reply),
+                report(error, us, peer, &sent[20..quote])
+            );
+        }
+        // A quote cut inside the TCP ports and sequence number.
+        let pkt = icmpv4_error(port.clone(), &sent[..27]);
         assert_eq!(
             classify(&pkt, Local::only(&locals()), &mut reply),
-            Inbound::PathMtu(PathMtu {
-                local: SocketAddr::new(IpAddr::V4(US), 40000),
-                remote: SocketAddr::new(IpAddr::V4(PEER), 7),
-                seq: 1000,
-                max_segment: 1380,
-            })
+            Inbound::Dropped(DropReason::Icmp)
+        );
+        // A redirect is the IP layer's, a source quench TCP ignores.
+        let quench = Icmpv4Type::Unknown {
+            type_u8: 4,
+            code_u8: 0,
+            bytes5to8: [0; 4],
+        };
+        let pkt = icmpv4_error(quench, &sent[..28]);
+        assert_eq!(
+            classify(&pkt, Local::only(&locals()), &mut reply),
+            Inbound::Dropped(DropReason::Icmp)
         );
 
-        // IPv6 "packet too big" of 1000: taken as 1280.
+        // IPv6 "packet too big" of 1000: the stack raises it to 1280.
         let mut sent6 = Vec::new();
         assert!(wrap_tcp(
             IpAddr::V6(US6),
@@ -501,25 +532,41 @@ mod tests {
             &tcp(5),
             &mut sent6
         ));
-        let ty = Icmpv6Type::PacketTooBig { mtu: 1000 };
-        let (router, _) = (Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0xfe), ());
-        let h = Icmpv6Header::with_checksum(ty, router.octets(), US6.octets(), &sent6).unwrap();
-        let mut icmp6 = Vec::new();
-        h.write(&mut icmp6).unwrap();
-        icmp6.extend_from_slice(&sent6);
-        let mut pkt6 = Vec::new();
-        PacketBuilder::ipv6(router.octets(), US6.octets(), 64)
-            .write(&mut pkt6, IpNumber::IPV6_ICMP, &icmp6)
-            .unwrap();
+        let router = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0xfe);
+        let icmp6 = |ty: Icmpv6Type| {
+            let h = Icmpv6Header::with_checksum(ty, router.octets(), US6.octets(), &sent6).unwrap();
+            let mut icmp6 = Vec::new();
+            h.write(&mut icmp6).unwrap();
+            icmp6.extend_from_slice(&sent6);
+            let mut pkt6 = Vec::new();
+            PacketBuilder::ipv6(router.octets(), US6.octets(), 64)
+                .write(&mut pkt6, IpNumber::IPV6_ICMP, &icmp6)
+                .unwrap();
+            pkt6
+        };
+        let (us6, peer6) = (IpAddr::V6(US6), IpAddr::V6(PEER6));
+        let pkt6 = icmp6(Icmpv6Type::PacketTooBig { mtu: 1000 });
+        let got = classify(&pkt6, Local::only(&locals()), &mut reply);
         assert_eq!(
-            classify(&pkt6, Local::only(&locals()), &mut reply),
-            Inbound::PathMtu(PathMtu {
-                local: SocketAddr::new(IpAddr::V6(US6), 40000),
-                remote: SocketAddr::new(IpAddr::V6(PEER6), 7),
-                seq: 5,
-                max_segment: 1240,
-            })
+            got,
+            report(
+                IcmpError::from_icmpv6(2, 0, 1000).unwrap(),
+                us6,
+                peer6,
+                &sent6[40..]
+            )
         );
+        let Inbound::IcmpError(r) = got else {
+            unreachable!()
+        };
+        assert_eq!(r.error.max_segment(), Some(1240));
+        let pkt6 = icmp6(Icmpv6Type::DestinationUnreachable(
+            etherparse::icmpv6::DestUnreachableCode::Port,
+        ));
+        assert!(matches!(
+            classify(&pkt6, Local::only(&locals()), &mut reply),
+            Inbound::IcmpError(r) if r.error == IcmpError::from_icmpv6(1, 4, 0).unwrap()
+        ));
 
         // A quote of a segment we did not send (source not ours).
         let mut forged = Vec::new();
@@ -529,23 +576,15 @@ mod tests {
             &tcp(1),
             &mut forged
         ));
-        let mut icmp = Vec::new();
-        Icmpv4Header::with_checksum(
-            Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded {
-                next_hop_mtu: 576,
-            }),
-            &forged[..28],
-        )
-        .write(&mut icmp)
-        .unwrap();
-        icmp.extend_from_slice(&forged[..28]);
-        let mut pkt = Vec::new();
-        PacketBuilder::ipv4(PEER.octets(), US.octets(), 64)
-            .write(&mut pkt, IpNumber::ICMP, &icmp)
-            .unwrap();
+        let pkt = icmpv4_error(frag.clone(), &forged[..28]);
         assert_eq!(
             classify(&pkt, Local::only(&locals()), &mut reply),
             Inbound::Dropped(DropReason::Icmp)
         );
+        // Truncations of an error never panic.
+        let pkt = icmpv4_error(port.clone(), &sent);
+        for n in 0..pkt.len() {
+            let _ = classify(&pkt[..n], Local::only(&locals()), &mut reply);
+        }
     }
 }

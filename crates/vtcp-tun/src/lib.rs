@@ -7,9 +7,10 @@
 //!   device reads (extension headers skipped, fragments and packets for
 //!   other addresses dropped and counted) and put on what the stack sends
 //!   (hop limit 64, IPv4 with DF and its header checksum). ICMP and
-//!   ICMPv6 echo requests are answered, so `ping` works; "fragmentation
-//!   needed" and "packet too big" lower the MSS of the connection they
-//!   quote (RFC 1191, RFC 8201, with RFC 5927's checks).
+//!   ICMPv6 echo requests are answered, so `ping` works; every ICMP and
+//!   ICMPv6 error that quotes one of our segments goes to the stack
+//!   ([`vtcp::Stack::handle_icmp`]: path MTU, hard and soft errors, with
+//!   RFC 5927's checks).
 //! - [`udp`]: UDP datagrams for a handler of the application's (a
 //!   forwarder's relay, a DNS server), and the packets of its answers.
 //! - [`device`]: the TUN device itself (IFF_TUN, IFF_NO_PI, optionally

@@ -52,9 +52,9 @@
 //! The owner's reply goes out on its own queue, so the kernel learns the
 //! flow again and its next packets come in on the right queue.
 //!
-//! A path-MTU report (ICMP "fragmentation needed", ICMPv6 "packet too
-//! big") comes in on whichever queue the hash of its own addresses picks:
-//! one that names no connection of its shard is tried on the others
+//! An ICMP or ICMPv6 error (a path-MTU report, an unreachable) comes in
+//! on whichever queue the hash of its own addresses picks: one that
+//! names no connection of its shard is tried on the others
 //! ([`crate::IpStack::share_path_mtu`]).
 //!
 //! Ephemeral ports are split between the shards (each draws from its own

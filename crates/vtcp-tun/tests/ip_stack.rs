@@ -66,12 +66,10 @@ fn written(a: &IpStack) {
     }
 }
 
-/// An ICMP "fragmentation needed" from a router, quoting `quoted`.
-fn frag_needed(quoted: &[u8], mtu: u16) -> Vec<u8> {
+/// An ICMP error of type `ty` from a router, quoting the first 28
+/// octets of `quoted` (its IP header and 8 octets of TCP).
+fn icmp_error(ty: Icmpv4Type, quoted: &[u8]) -> Vec<u8> {
     let mut icmp = Vec::new();
-    let ty = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded {
-        next_hop_mtu: mtu,
-    });
     let quote = &quoted[..28];
     Icmpv4Header::with_checksum(ty, quote)
         .write(&mut icmp)
@@ -84,52 +82,89 @@ fn frag_needed(quoted: &[u8], mtu: u16) -> Vec<u8> {
     pkt
 }
 
+/// An ICMP "fragmentation needed" from a router, quoting `quoted`.
+fn frag_needed(quoted: &[u8], mtu: u16) -> Vec<u8> {
+    let ty = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded {
+        next_hop_mtu: mtu,
+    });
+    icmp_error(ty, quoted)
+}
+
+/// A connection from A to B's port 7 with `n` octets in flight that
+/// never arrive (the link to B cut once connected).
+struct InFlight {
+    a: IpStack,
+    b: IpStack,
+    a_sent: Log,
+    key: ConnKey,
+    /// The IP packet of the last full segment A sent.
+    data_packet: Vec<u8>,
+    _ends: (TcpListener, TcpStream, TcpStream),
+}
+
+impl InFlight {
+    fn new(n: usize) -> Self {
+        let (a, b, a_sent, cut) = pair();
+        let l = TcpListener::bind(b.net(), SocketAddr::new(B, 7)).unwrap();
+        let mut s = TcpStream::connect(a.net(), SocketAddr::new(B, 7)).unwrap();
+        let (peer, _) = l.accept().unwrap();
+        let key = ConnKey {
+            local: s.local_addr().unwrap(),
+            remote: s.peer_addr().unwrap(),
+        };
+        cut.store(true, Ordering::Relaxed);
+        s.write_all(&vec![7u8; n]).unwrap();
+        // The stack's writer thread sends it after write_all returns.
+        written(&a);
+        let data_packet = {
+            let log = a_sent.lock().unwrap();
+            log.iter().rev().find(|p| p.len() > 1000).unwrap().clone()
+        };
+        Self {
+            a,
+            b,
+            a_sent,
+            key,
+            data_packet,
+            _ends: (l, s, peer),
+        }
+    }
+
+    /// The send MSS of A's connection.
+    fn mss(&self) -> u32 {
+        let key = self.key;
+        self.a
+            .net()
+            .with_stack(|st, _| st.conn(key).unwrap().send_mss())
+    }
+}
+
 #[test]
 fn a_path_mtu_report_that_quotes_data_in_flight_lowers_the_mss_and_a_forged_one_does_not() {
-    let (a, b, a_sent, cut) = pair();
-    let l = TcpListener::bind(b.net(), SocketAddr::new(B, 7)).unwrap();
-    let mut s = TcpStream::connect(a.net(), SocketAddr::new(B, 7)).unwrap();
-    let (_peer, _) = l.accept().unwrap();
-    let key = ConnKey {
-        local: s.local_addr().unwrap(),
-        remote: s.peer_addr().unwrap(),
-    };
-    let mss = |a: &IpStack| a.net().with_stack(|st, _| st.conn(key).unwrap().send_mss());
-    let before = mss(&a);
+    let f = InFlight::new(10_000);
+    let (a, a_sent) = (&f.a, &f.a_sent);
+    let before = f.mss();
     assert_eq!(before, 1460 - 12);
-
-    // Data that never arrives stays in flight.
-    cut.store(true, Ordering::Relaxed);
-    s.write_all(&[7u8; 10_000]).unwrap();
-    // The stack's writer thread sends it after write_all returns.
-    written(&a);
-    let data_packet = {
-        let log = a_sent.lock().unwrap();
-        log.iter().rev().find(|p| p.len() > 1000).unwrap().clone()
-    };
 
     // A report whose quoted sequence number is not in flight (a blind
     // attacker's guess) is ignored.
-    let mut forged = data_packet.clone();
+    let mut forged = f.data_packet.clone();
     let seq = u32::from_be_bytes(forged[24..28].try_into().unwrap());
     forged[24..28].copy_from_slice(&seq.wrapping_add(1 << 30).to_be_bytes());
     a.handle_ip(&frag_needed(&forged, 1280));
-    assert_eq!(mss(&a), before);
-    assert_eq!(a.counters().path_mtu_ignored, 1);
+    assert_eq!(f.mss(), before);
+    assert_eq!(a.counters().icmp_ignored, 1);
 
     // The genuine one lowers it: 1280 less 20 (IP), 20 (TCP), 12
     // (timestamps).
     let deadline = Instant::now() + Duration::from_secs(5);
-    a.handle_ip(&frag_needed(&data_packet, 1280));
-    while mss(&a) == before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert_eq!(mss(&a), 1280 - 20 - 20 - 12);
-    assert_eq!(a.counters().path_mtu_applied, 1);
-    // What goes again after the timeout fits the path (what was sent
-    // before the report is written first).
-    written(&a);
     let sent_before = a_sent.lock().unwrap().len();
+    a.handle_ip(&frag_needed(&f.data_packet, 1280));
+    assert_eq!(f.mss(), 1280 - 20 - 20 - 12);
+    assert_eq!(a.counters().icmp_accepted, 1);
+    // What was in flight goes again at once, in packets that fit the
+    // path.
+    written(a);
     while a_sent.lock().unwrap().len() == sent_before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -143,32 +178,36 @@ fn a_path_mtu_report_that_quotes_data_in_flight_lowers_the_mss_and_a_forged_one_
 /// through `IpStack::share_path_mtu`; without it, that stack ignores it.
 #[test]
 fn a_path_mtu_report_on_another_shard_reaches_its_connection() {
-    let (a, b, a_sent, cut) = pair();
+    let f = InFlight::new(10_000);
     // A second stack at A's address that owns no connection.
     let other = IpStack::new(StackConfig::default(), &[A], |_| Ok(())).unwrap();
-    let l = TcpListener::bind(b.net(), SocketAddr::new(B, 7)).unwrap();
-    let mut s = TcpStream::connect(a.net(), SocketAddr::new(B, 7)).unwrap();
-    let (_peer, _) = l.accept().unwrap();
-    let key = ConnKey {
-        local: s.local_addr().unwrap(),
-        remote: s.peer_addr().unwrap(),
-    };
-    let mss = |a: &IpStack| a.net().with_stack(|st, _| st.conn(key).unwrap().send_mss());
-    let before = mss(&a);
-    cut.store(true, Ordering::Relaxed);
-    s.write_all(&[7u8; 10_000]).unwrap();
-    written(&a);
-    let data_packet = {
-        let log = a_sent.lock().unwrap();
-        log.iter().rev().find(|p| p.len() > 1000).unwrap().clone()
-    };
-    other.handle_ip(&frag_needed(&data_packet, 1280));
-    assert_eq!(other.counters().path_mtu_ignored, 1);
-    assert_eq!(mss(&a), before);
-    other.share_path_mtu(vec![b.net().downgrade(), a.net().downgrade()]);
-    other.handle_ip(&frag_needed(&data_packet, 1280));
-    assert_eq!(other.counters().path_mtu_applied, 1);
-    assert_eq!(mss(&a), 1280 - 20 - 20 - 12);
+    let before = f.mss();
+    other.handle_ip(&frag_needed(&f.data_packet, 1280));
+    assert_eq!(other.counters().icmp_ignored, 1);
+    assert_eq!(f.mss(), before);
+    other.share_path_mtu(vec![f.b.net().downgrade(), f.a.net().downgrade()]);
+    other.handle_ip(&frag_needed(&f.data_packet, 1280));
+    assert_eq!(other.counters().icmp_accepted, 1);
+    assert_eq!(f.mss(), 1280 - 20 - 20 - 12);
+}
+
+/// Every ICMP error that quotes a segment in flight reaches its
+/// connection through the stack's entry point, not only path-MTU
+/// reports: a "host unreachable" is kept as the connection's soft error
+/// (RFC 1122 §4.2.3.9) and the connection goes on.
+#[test]
+fn a_host_unreachable_is_kept_as_the_connections_soft_error() {
+    let f = InFlight::new(3000);
+    let ty = Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::Host);
+    f.a.handle_ip(&icmp_error(ty, &f.data_packet));
+    assert_eq!(f.a.counters().icmp_accepted, 1);
+    let key = f.key;
+    let (state, error) = f.a.net().with_stack(|st, _| {
+        let c = st.conn(key).unwrap();
+        (c.state(), c.icmp_error())
+    });
+    assert_eq!(state, vtcp::State::Established);
+    assert_eq!(error, vtcp::icmp::IcmpError::from_icmpv4(3, 1, 0));
 }
 
 /// UDP to any address goes to the handler (a DNS-like echo here), whose

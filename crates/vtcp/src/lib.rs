@@ -6,7 +6,8 @@
 //! (send and receive buffers), [`cookie`] (SYN cookies), [`conn`] (one
 //! connection as a sans-IO state machine), and [`Stack`]: many connections
 //! behind one sans-IO endpoint, with listeners, SYN cookies and the
-//! replies RFC 9293 requires for segments that match no connection.
+//! replies RFC 9293 requires for segments that match no connection; the
+//! IP layer hands it ICMP errors too ([`icmp`], [`Stack::handle_icmp`]).
 //!
 //! Over the stack, [`net`] gives blocking, thread-safe sockets shaped like
 //! `std::net` ([`TcpListener`], [`TcpStream`] on a [`NetStack`] that runs
@@ -50,6 +51,7 @@ pub mod async_net;
 pub mod fastopen;
 mod futex;
 pub use futex::set_futex_hash_growth;
+pub mod icmp;
 #[cfg(feature = "ip")]
 pub mod ip;
 pub mod net;

@@ -1135,9 +1135,7 @@ pub(crate) fn try_write(conn: &mut Conn, buf: &[u8]) -> Option<io::Result<usize>
 
 /// The error for a closed connection, or `None` after an orderly close.
 pub(crate) fn closed_error(conn: &Conn) -> Option<io::Error> {
-    conn.close_reason()
-        .and_then(StackError::from_close)
-        .map(err)
+    StackError::of_conn(conn).map(err)
 }
 
 impl TcpStream {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use siphasher::sip::SipHasher24;
 
 use crate::fastopen::{CookieCache, FastOpenConfig, Plan};
+use crate::icmp::{IcmpDelivery, IcmpError, IcmpKind, IcmpReport, Unreachable};
 use crate::tap::{Direction, Tap};
 use rustc_hash::FxHashMap;
 use vtcp_conn::{Conn, ConnConfig, CookieHandshake, IsnSource, State};
@@ -187,6 +188,15 @@ pub enum StackError {
     /// Writing after our side was shut down or closed.
     #[error("broken pipe")]
     BrokenPipe,
+    /// An ICMP error said the peer's host cannot be reached (a hard
+    /// error that aborted the handshake, or the soft error kept when the
+    /// connection timed out: EHOSTUNREACH).
+    #[error("host unreachable")]
+    HostUnreachable,
+    /// An ICMP error said the peer's network cannot be reached
+    /// (ENETUNREACH), as [`StackError::HostUnreachable`].
+    #[error("network unreachable")]
+    NetworkUnreachable,
     /// A read or write timeout passed with nothing done; `std::net` on
     /// Unix reports it as `WouldBlock` (EAGAIN), and so do we.
     #[error("read or write timeout passed")]
@@ -208,6 +218,35 @@ impl StackError {
             _ => Some(Self::ConnectionAborted),
         }
     }
+
+    /// The error for a closed connection, as [`StackError::from_close`],
+    /// with the ICMP error it kept in place of a timeout or an ICMP
+    /// abort (RFC 1122 §4.2.3.9: a connection that times out after a
+    /// soft error reports that error, as Linux and FreeBSD do).
+    pub fn of_conn(conn: &Conn) -> Option<Self> {
+        use vtcp_conn::CloseReason;
+        let reason = conn.close_reason()?;
+        match (reason, conn.icmp_error()) {
+            (CloseReason::TimedOut | CloseReason::Unreachable, Some(e)) => Some(Self::from_icmp(e)),
+            _ => Self::from_close(reason),
+        }
+    }
+
+    /// The error an ICMP error stands for, as FreeBSD maps them
+    /// (`inetctlerrmap`, `icmp6_errmap`): refused for protocol and port
+    /// unreachable, the "administratively prohibited" codes and ICMPv6's
+    /// unrecognized Next Header; network unreachable for the network
+    /// codes; host unreachable for everything else (host codes, time
+    /// exceeded, parameter problems).
+    pub fn from_icmp(error: IcmpError) -> Self {
+        match error.kind {
+            _ if error.refused() => Self::ConnectionRefused,
+            IcmpKind::Unreachable(
+                Unreachable::Net | Unreachable::NetUnknown | Unreachable::NetForTos,
+            ) => Self::NetworkUnreachable,
+            _ => Self::HostUnreachable,
+        }
+    }
 }
 
 impl From<StackError> for std::io::Error {
@@ -225,6 +264,8 @@ impl From<StackError> for std::io::Error {
             StackError::ConnectionAborted => ErrorKind::ConnectionAborted,
             StackError::TimedOut => ErrorKind::TimedOut,
             StackError::BrokenPipe => ErrorKind::BrokenPipe,
+            StackError::HostUnreachable => ErrorKind::HostUnreachable,
+            StackError::NetworkUnreachable => ErrorKind::NetworkUnreachable,
             StackError::DeadlineExceeded => ErrorKind::WouldBlock,
         };
         Self::new(kind, e)
@@ -296,6 +337,14 @@ pub struct Counters {
     /// listener's pending TFO connections were at
     /// [`FastOpenConfig::max_pending`], or its accept queue was full.
     pub fast_open_over_limit: u64,
+    /// ICMP errors a connection accepted ([`Stack::handle_icmp`]).
+    pub icmp_accepted: u64,
+    /// ICMP errors ignored because the sequence number they quote is not
+    /// in flight (RFC 5927 §4.1).
+    pub icmp_out_of_window: u64,
+    /// ICMP errors that quote no connection of the stack, or too little
+    /// of a TCP header to name one.
+    pub icmp_no_connection: u64,
 }
 
 impl std::ops::AddAssign<&Self> for Counters {
@@ -322,6 +371,9 @@ impl std::ops::AddAssign<&Self> for Counters {
             fast_open_cookies_sent,
             fast_open_accepted,
             fast_open_over_limit,
+            icmp_accepted,
+            icmp_out_of_window,
+            icmp_no_connection,
         } = o;
         self.segments_in += segments_in;
         self.segments_out += segments_out;
@@ -341,6 +393,9 @@ impl std::ops::AddAssign<&Self> for Counters {
         self.fast_open_cookies_sent += fast_open_cookies_sent;
         self.fast_open_accepted += fast_open_accepted;
         self.fast_open_over_limit += fast_open_over_limit;
+        self.icmp_accepted += icmp_accepted;
+        self.icmp_out_of_window += icmp_out_of_window;
+        self.icmp_no_connection += icmp_no_connection;
     }
 }
 
@@ -1479,6 +1534,37 @@ impl Stack {
             // §3.10.7.2, fourth: neither SYN nor ACK (a FIN, data): drop.
             self.malformed();
         }
+    }
+
+    /// Takes in an ICMP or ICMPv6 error (untrusted: any quote is safe)
+    /// from the IP layer: the connection the quoted segment belongs to
+    /// (by its addresses and ports) gets it ([`Conn::handle_icmp`]: RFC
+    /// 5927 §4.1's sequence check, path MTU, hard and soft errors). An
+    /// error naming no connection is counted and dropped; nothing is ever
+    /// sent in answer to ICMP but what the connection sends again.
+    pub fn handle_icmp(&mut self, now: Duration, report: &IcmpReport<'_>) -> IcmpDelivery {
+        let Ok((local, remote, seq)) = report.quoted_segment() else {
+            self.counters.icmp_no_connection += 1;
+            return IcmpDelivery::Malformed;
+        };
+        let key = ConnKey { local, remote };
+        let Some(slot) = self.conns.slot_of(&key) else {
+            self.counters.icmp_no_connection += 1;
+            return IcmpDelivery::NoConnection;
+        };
+        let Some(e) = self.conns.get_mut(slot) else {
+            self.counters.icmp_no_connection += 1;
+            return IcmpDelivery::NoConnection;
+        };
+        let outcome = e.conn.handle_icmp(now, report.error, seq);
+        let delivery = IcmpDelivery::Conn(outcome);
+        if delivery.accepted() {
+            self.counters.icmp_accepted += 1;
+            self.after_event(slot);
+        } else {
+            self.counters.icmp_out_of_window += 1;
+        }
+        delivery
     }
 
     /// Offers a segment that matched no connection to the stray handler,

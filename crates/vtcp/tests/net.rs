@@ -694,3 +694,67 @@ fn super_segments_are_cut_for_a_writer_without_tso() {
         );
     });
 }
+
+/// `< icmp …` as a router on the path sends it: an error of `error`
+/// quoting the segment of `stream` at ISS + `seq`.
+fn icmp_to(net: &NetStack, stream: &TcpStream, error: vtcp::icmp::IcmpError, seq: u32) {
+    let key = vtcp::ConnKey {
+        local: stream.local_addr().unwrap(),
+        remote: stream.peer_addr().unwrap(),
+    };
+    net.with_stack(|stack, now| {
+        let iss = stack.conn(key).unwrap().iss();
+        let mut quoted = [0u8; 8];
+        quoted[..2].copy_from_slice(&key.local.port().to_be_bytes());
+        quoted[2..4].copy_from_slice(&key.remote.port().to_be_bytes());
+        quoted[4..].copy_from_slice(&(iss + seq).0.to_be_bytes());
+        let report = vtcp::icmp::IcmpReport {
+            error,
+            src: key.local.ip(),
+            dst: key.remote.ip(),
+            quoted: &quoted,
+        };
+        assert!(stack.handle_icmp(now, &report).accepted());
+    });
+}
+
+/// A port unreachable about our SYN fails a blocking connect at once
+/// with `ConnectionRefused` (RFC 5461 §4.1), not after its timeout.
+#[test]
+fn an_icmp_hard_error_fails_a_connect_at_once() {
+    within_a_minute(|| {
+        let p = pair();
+        p.cut.store(true, Ordering::Relaxed);
+        let c = TcpStream::begin_connect(&p.a, at_b(18)).unwrap();
+        let port_unreachable = vtcp::icmp::IcmpError::from_icmpv4(3, 3, 0).unwrap();
+        icmp_to(&p.a, &c, port_unreachable, 0);
+        let start = Instant::now();
+        let e = c.wait_established(None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+        // Not its timeout: unanswered SYNs go on for minutes.
+        assert!(start.elapsed() < Duration::from_secs(5));
+    });
+}
+
+/// A host unreachable about data in flight leaves the connection up; when
+/// its retransmissions run out, reads and writes fail with
+/// `HostUnreachable`, not `TimedOut` (RFC 1122 §4.2.3.9).
+#[test]
+fn a_soft_icmp_error_is_what_a_timed_out_stream_reports() {
+    within_a_minute(|| {
+        let p = pair_with(|c| c.max_retries = 1);
+        let (mut c, _s) = connected(&p, 19);
+        p.cut.store(true, Ordering::Relaxed);
+        c.write_all(b"lost").unwrap();
+        let host_unreachable = vtcp::icmp::IcmpError::from_icmpv4(3, 1, 0).unwrap();
+        icmp_to(&p.a, &c, host_unreachable, 1);
+        assert_eq!(c.state(), State::Established);
+        let mut buf = [0u8; 4];
+        let e = c.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::HostUnreachable);
+        assert_eq!(
+            c.write(b"more").unwrap_err().kind(),
+            ErrorKind::HostUnreachable
+        );
+    });
+}

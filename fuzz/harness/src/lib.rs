@@ -50,6 +50,7 @@ pub mod cc_ops;
 pub mod conn_ops;
 pub mod cookie;
 pub mod drill_script;
+pub mod icmp_report;
 pub mod rto_ops;
 pub mod tun_vnet_gro;
 pub mod wire_checksum;
@@ -70,6 +71,7 @@ pub const TARGETS: &[(&str, Run)] = &[
     ("conn_ops", conn_ops::run),
     ("cookie", cookie::run),
     ("drill_script", drill_script::run),
+    ("icmp_report", icmp_report::run),
     ("rto_ops", rto_ops::run),
     ("tun_vnet_gro", tun_vnet_gro::run),
     ("wire_checksum", wire_checksum::run),

@@ -821,6 +821,14 @@ impl Recovery {
         } else {
             link.cc.on_repeated_timeout();
         }
+        self.go_back(link);
+    }
+
+    /// Back to SND.UNA with nothing believed of the scoreboard (RFC 6675
+    /// §5.1), after a timeout (`on_rto`) or a smaller path MTU (RFC 1191
+    /// §6.3: no congestion response; the segments in flight were too big
+    /// and go again in smaller ones).
+    pub(crate) fn go_back(&mut self, link: &mut Link<'_>) {
         self.recover = None;
         // RFC 6675 §5.1: after a timeout the scoreboard is not trusted; go
         // back to SND.UNA.

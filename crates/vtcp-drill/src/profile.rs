@@ -28,6 +28,31 @@ pub struct Met {
     pub listening: bool,
 }
 
+/// FreeBSD's keepalive timers, which a socket takes from the sysctls when
+/// it is made (`net.inet.tcp.keep*`, milliseconds) and reports in seconds
+/// (`getsockopt IPPROTO_TCP TCP_KEEP*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepTimers {
+    /// Idle time before the first probe (`keepidle`).
+    pub idle_ms: usize,
+    /// Time between probes (`keepintvl`).
+    pub interval_ms: usize,
+    /// Time the handshake may take (`keepinit`).
+    pub init_ms: usize,
+    /// Probes before the connection is dropped (`keepcnt`).
+    pub count: usize,
+}
+
+impl KeepTimers {
+    /// FreeBSD's defaults: 2 hours, 75 s, 75 s, 8 probes.
+    pub const FREEBSD: Self = Self {
+        idle_ms: 7_200_000,
+        interval_ms: 75_000,
+        init_ms: 75_000,
+        count: 8,
+    };
+}
+
 /// The engine's settings for a script, changed by its `sysctl`s.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Profile {
@@ -65,6 +90,8 @@ pub struct Profile {
     /// Drop segments without timestamps once negotiated
     /// (`net.inet.tcp.tolerate_missing_ts=0`).
     pub require_timestamps: bool,
+    /// The keepalive timers a new socket takes.
+    pub keep_timers: KeepTimers,
 }
 
 impl Profile {
@@ -87,6 +114,7 @@ impl Profile {
             ip: vtcp::IpFields::default(),
             mtu: None,
             require_timestamps: false,
+            keep_timers: KeepTimers::FREEBSD,
         }
     }
 
@@ -240,14 +268,12 @@ impl Profile {
             "net.inet.tcp.rexmit_slop" if n()? == 200 => {
                 return Ok(Some("the RTO's floor is 200 ms".into()));
             }
-            // Keepalive runs only on sockets that ask for it (SO_KEEPALIVE).
-            "net.inet.tcp.keepidle"
-            | "net.inet.tcp.keepintvl"
-            | "net.inet.tcp.keepinit"
-            | "net.inet.tcp.keepcnt" => {
-                n()?;
-                return Ok(Some("keepalive is off unless asked for".into()));
-            }
+            // Keepalive runs only on sockets that ask for it (SO_KEEPALIVE);
+            // a new socket reads these back (`getsockopt TCP_KEEP*`).
+            "net.inet.tcp.keepidle" => self.keep_timers.idle_ms = n()?,
+            "net.inet.tcp.keepintvl" => self.keep_timers.interval_ms = n()?,
+            "net.inet.tcp.keepinit" => self.keep_timers.init_ms = n()?,
+            "net.inet.tcp.keepcnt" => self.keep_timers.count = n()?,
             // A retransmitted SYN keeps its options (FreeBSD drops them from
             // the third on when this is 1).
             "net.inet.tcp.rexmit_drop_options" if n()? == 0 => {

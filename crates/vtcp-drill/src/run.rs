@@ -17,7 +17,7 @@ use vtcp::{ConnKey, IpFields, ListenerId, Stack, StackConfig, StackError, State}
 
 use crate::icmp::IcmpSpec;
 use crate::packet::{self, PacketSpec, Spaces, Verdict};
-use crate::profile::{Met, Profile};
+use crate::profile::{KeepTimers, Met, Profile};
 use crate::script::{Action, Line, Script, Syscall, When};
 
 /// Our addresses and the injected side's: inside 198.18.0.0/15 and
@@ -88,6 +88,8 @@ struct Sock {
     /// `TCP_FASTOPEN` was set (RFC 7413): a client's `sendto` opens the
     /// connection with TFO, a listener's connections use it.
     fast_open: bool,
+    /// The keepalive timers, as the sysctls were when it was made.
+    keep: KeepTimers,
 }
 
 enum Step {
@@ -569,6 +571,11 @@ impl Runner {
                         error_reported: false,
                         ip: IpFields::default(),
                         fast_open: false,
+                        keep: self
+                            .profile
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .keep_timers,
                     },
                 );
                 self.last_fd = Some(fd);
@@ -665,6 +672,9 @@ impl Runner {
                                 error_reported: false,
                                 ip: s.ip,
                                 fast_open: false,
+                                // The listener's, as FreeBSD's accepted
+                                // socket copies them.
+                                keep: s.keep,
                             },
                         );
                         self.last_fd = Some(fd);
@@ -962,6 +972,23 @@ impl Runner {
                     self.result(line, call, 0, None)
                 } else {
                     fail(line, line.text.clone(), format!("SO_ERROR {got}"))
+                }
+            }
+            (
+                "IPPROTO_TCP",
+                name @ ("TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPINIT" | "TCP_KEEPCNT"),
+            ) => {
+                let k = s.keep;
+                let ours = match name {
+                    "TCP_KEEPIDLE" => k.idle_ms / 1000,
+                    "TCP_KEEPINTVL" => k.interval_ms / 1000,
+                    "TCP_KEEPINIT" => k.init_ms / 1000,
+                    _ => k.count,
+                };
+                if value.parse::<usize>().ok() == Some(ours) {
+                    self.result(line, call, 0, None)
+                } else {
+                    fail(line, line.text.clone(), format!("{name} {ours}"))
                 }
             }
             (level, name) => unsupported(format!("getsockopt {level} {name}")),

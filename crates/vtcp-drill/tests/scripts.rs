@@ -322,3 +322,24 @@ fn an_icmp_line_the_runner_cannot_map_is_unsupported() {
     .unwrap();
     assert!(matches!(o, Outcome::Fail { .. }), "{o:?}");
 }
+
+/// A socket takes the keepalive timers the sysctls held when it was made
+/// and reports them in seconds; a later sysctl changes only new sockets.
+#[test]
+fn a_socket_reports_the_keepalive_timers_it_was_made_with() {
+    let script = |idle: &str, cnt: &str| {
+        format!(
+            "--ip_version=ipv4\n--tolerance_usecs=10000\n\
+             0.00 `sysctl -w net.inet.tcp.keepidle=15000`\n\
+             +0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+             +0.00 `sysctl -w net.inet.tcp.keepidle=30000`\n\
+             +0.00 getsockopt(3, IPPROTO_TCP, TCP_KEEPIDLE, [{idle}], [4]) = 0\n\
+             +0.00 getsockopt(3, IPPROTO_TCP, TCP_KEEPCNT, [{cnt}], [4]) = 0\n\
+             +0.00 close(3) = 0\n"
+        )
+    };
+    let run = |i, c| run_text(&script(i, c), Profile::freebsd()).unwrap();
+    assert_eq!(run("15", "8"), Outcome::Pass);
+    assert_eq!(failed_at(&run("30", "8")), 6);
+    assert_eq!(failed_at(&run("15", "9")), 7);
+}

@@ -56,6 +56,35 @@ fn no_std_build() -> Result<(), String> {
     )
 }
 
+/// A target without Linux for the portable build: macOS on x86-64.
+const PORTABLE_TARGET: &str = "x86_64-apple-darwin";
+
+/// The IP layer (`vtcp_tun::IpStack`, framing, ICMP, UDP, coalescing) and
+/// everything below it build for an operating system that is not Linux,
+/// as a VPN on macOS, iOS, Android or Windows needs: `cargo check` of
+/// `vtcp-tun`'s library for macOS, the target installed with rustup when
+/// missing. Only the Linux device, driver, namespaces and shards are left
+/// out there.
+fn portable_build() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if !installed.lines().any(|t| t.trim() == PORTABLE_TARGET) {
+        exec(Command::new("rustup").args(["target", "add", PORTABLE_TARGET]))?;
+    }
+    exec(cargo().args([
+        "check",
+        "--locked",
+        "-p",
+        "vtcp-tun",
+        "--lib",
+        "--target",
+        PORTABLE_TARGET,
+    ]))
+}
+
 /// The declared `rust-version` is a toolchain this machine has, and the
 /// workspace builds with it: a toolchain of that name if rustup has one,
 /// else the one running (which then must be that version). Toolchains
@@ -139,6 +168,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ]))
         }),
         step("no_std build", no_std_build),
+        step("portable IP layer", portable_build),
         step("rust-version", rust_version),
         step("tests", || {
             exec(cargo().args(["test", "--workspace", "--all-features", "--locked"]))

@@ -1,7 +1,11 @@
-//! Run a vtcp stack on a Linux TUN device.
+//! Run a vtcp stack on a Linux TUN device, or on IP packets from anywhere.
 //!
 //! The `vtcp` facade is IP-agnostic: segments in, segments out. This crate
-//! is the IP layer and the device between it and the kernel:
+//! is the IP layer and the device between it and the kernel. The IP layer
+//! ([`ip`], [`udp`], [`vnet`], [`gro`] and [`IpStack`]) builds on every
+//! operating system, for a VPN whose packets come from its platform's API
+//! (Android's `VpnService`, Apple's `NEPacketTunnelProvider`, Wintun); the
+//! device, its driver, namespaces and shards are Linux's.
 //!
 //! - [`ip`]: the framing. IPv4 and IPv6 headers are taken off what the
 //!   device reads (extension headers skipped, fragments and packets for
@@ -19,8 +23,9 @@
 //!   offloads on, checked against its packet.
 //! - [`gro`]: receive coalescing: a batch's in-order segments of one flow
 //!   merged into one before the stack sees them.
-//! - [`driver`]: a [`vtcp::NetStack`] on a device, with a reader thread
-//!   and counters.
+//! - [`ipstack`]: [`IpStack`], a [`vtcp::NetStack`] with that IP layer:
+//!   whole packets in and out through the caller's functions, counters.
+//! - `driver` (Linux): [`IpStack`] on a device, with a reader thread.
 //! - [`shards`]: one stack per queue of a multi-queue device, listeners
 //!   on every queue, and the hand-off of a segment that came in on a
 //!   queue whose stack does not own its connection.
@@ -62,8 +67,11 @@
 
 pub mod gro;
 pub mod ip;
+pub mod ipstack;
 pub mod udp;
 pub mod vnet;
+
+pub use ipstack::{DriverCounters, IpStack, UdpHandler};
 
 #[cfg(target_os = "linux")]
 pub mod device;
@@ -79,7 +87,7 @@ pub mod shards;
 #[cfg(target_os = "linux")]
 pub use device::{Received, Tun, TunConfig, TunError, VNET_HDR_LEN};
 #[cfg(target_os = "linux")]
-pub use driver::{DriverCounters, IpStack, TunDriver, UdpHandler};
+pub use driver::TunDriver;
 #[cfg(target_os = "linux")]
 pub use setup::{KernelSide, SetupError, open_device};
 #[cfg(target_os = "linux")]

@@ -73,7 +73,8 @@ use std::time::Duration;
 use vtcp::{ConnKey, Counters, NetStack, StackConfig, TcpListener, TcpStream, WeakNetStack};
 
 use crate::device::{Tun, TunConfig, TunError};
-use crate::driver::{DriverCounters, TunDriver};
+use crate::driver::TunDriver;
+use crate::ipstack::DriverCounters;
 
 /// The most queues a TUN device takes (the kernel's `MAX_TAP_QUEUES`).
 pub const MAX_QUEUES: usize = 256;

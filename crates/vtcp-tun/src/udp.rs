@@ -15,7 +15,6 @@ use std::net::{IpAddr, SocketAddr};
 use etherparse::{IpNumber, IpSlice, PacketBuilder, UdpSlice};
 
 use crate::ip::{DropReason, HOP_LIMIT};
-#[cfg(target_os = "linux")]
 pub use sender::UdpSender;
 
 /// One UDP datagram read from the device.
@@ -113,13 +112,12 @@ pub fn build(src: SocketAddr, dst: SocketAddr, payload: &[u8], out: &mut Vec<u8>
     written
 }
 
-#[cfg(target_os = "linux")]
 mod sender {
     use std::io;
     use std::net::SocketAddr;
     use std::sync::Arc;
 
-    use crate::driver::{Counts, PacketOut};
+    use crate::ipstack::{Counts, PacketOut};
 
     /// A handle that writes UDP datagrams to an [`crate::IpStack`]'s device
     /// ([`crate::IpStack::udp_sender`]), counted in its counters
@@ -138,7 +136,7 @@ mod sender {
         /// or 65,527 (IPv6), the device's error if the write fails (counted
         /// in `write_errors`).
         pub fn send(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> io::Result<()> {
-            crate::driver::with_scratch(|buf| {
+            crate::ipstack::with_scratch(|buf| {
                 if !super::build(src, dst, payload, buf) {
                     self.counts.bump(Counts::WRITE_ERRORS);
                     return Err(io::Error::new(

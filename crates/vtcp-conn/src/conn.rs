@@ -556,12 +556,15 @@ impl Conn {
     /// sequence number must be beyond RCV.NXT. `false` in any other state,
     /// with `time_wait_reopen` off, or for anything but a bare SYN.
     pub fn accepts_reopen(&self, syn: &[u8]) -> bool {
+        // The state first: this is asked of every segment a stack hands a
+        // connection, and only one in TIME-WAIT needs the SYN parsed.
+        if self.state != State::TimeWait || !self.cfg.time_wait_reopen {
+            return false;
+        }
         let Ok(seg) = Segment::parse(syn) else {
             return false;
         };
-        if self.state != State::TimeWait
-            || !self.cfg.time_wait_reopen
-            || !seg.flags.contains(Flags::SYN)
+        if !seg.flags.contains(Flags::SYN)
             || seg.flags.intersects(Flags::ACK | Flags::RST)
             || (seg.flags.contains(Flags::FIN) && self.cfg.drop_syn_fin)
         {

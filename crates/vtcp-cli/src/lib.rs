@@ -4,7 +4,7 @@
 //!   status and a summary (captures are read by [`vtcp::pcap`]).
 //! - [`sim`]: `vtcp sim`, a simulated transfer and its summary.
 //! - [`drill`]: `vtcp drill`, packetdrill scripts against the engine.
-//! - [`net`] (Linux): `vtcp serve | connect | forward`, vtcp on a TUN
+//! - [`device`] (Linux): `vtcp serve | connect | forward`, vtcp on a TUN
 //!   device facing the kernel.
 //! - [`udp_relay`] (Linux): `vtcp forward`'s relay of UDP flows through
 //!   kernel sockets.
@@ -22,9 +22,9 @@ macro_rules! complain {
 }
 
 pub mod decode;
-pub mod drill;
 #[cfg(target_os = "linux")]
-pub mod net;
+pub mod device;
+pub mod drill;
 pub mod plot;
 pub mod sim;
 #[cfg(target_os = "linux")]

@@ -37,19 +37,19 @@ enum Command {
     /// Serve echo, discard, chargen and HTTP on a TUN device until Ctrl-C,
     /// then print the counters (root).
     #[cfg(target_os = "linux")]
-    Serve(vtcp_cli::net::ServeArgs),
+    Serve(vtcp_cli::device::ServeArgs),
     /// Netcat over vtcp on a TUN device: standard input to the
     /// connection, the connection to standard output (root).
     #[cfg(target_os = "linux")]
-    Connect(vtcp_cli::net::ConnectArgs),
+    Connect(vtcp_cli::device::ConnectArgs),
     /// Terminate every TCP flow that arrives on a TUN device and splice it
     /// to a kernel socket to the same destination (root).
     #[cfg(target_os = "linux")]
-    Forward(vtcp_cli::net::ForwardArgs),
+    Forward(vtcp_cli::device::ForwardArgs),
 }
 
 #[cfg(target_os = "linux")]
-fn net_result(what: &str, r: Result<(), vtcp_cli::net::NetError>) -> ExitCode {
+fn device_result(what: &str, r: Result<(), vtcp_cli::device::NetError>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -63,13 +63,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         #[cfg(target_os = "linux")]
-        Command::Serve(args) => net_result("serve", vtcp_cli::net::serve(&args, &mut io::stdout())),
-        #[cfg(target_os = "linux")]
-        Command::Connect(args) => net_result("connect", vtcp_cli::net::connect(&args)),
-        #[cfg(target_os = "linux")]
-        Command::Forward(args) => {
-            net_result("forward", vtcp_cli::net::forward(&args, &mut io::stdout()))
+        Command::Serve(args) => {
+            device_result("serve", vtcp_cli::device::serve(&args, &mut io::stdout()))
         }
+        #[cfg(target_os = "linux")]
+        Command::Connect(args) => device_result("connect", vtcp_cli::device::connect(&args)),
+        #[cfg(target_os = "linux")]
+        Command::Forward(args) => device_result(
+            "forward",
+            vtcp_cli::device::forward(&args, &mut io::stdout()),
+        ),
         Command::Drill(args) => match vtcp_cli::drill::drill(&args, &mut io::stdout()) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,

@@ -125,7 +125,7 @@ fn serve_with_netns_answers_every_service_and_reports_on_ctrl_c() {
     let mut lines = vec![0u8; 74 * 3];
     c.read_exact(&mut lines).unwrap();
     for (i, line) in lines.chunks(74).enumerate() {
-        assert_eq!(line, vtcp_cli::net::chargen_line(i), "chargen line {i}");
+        assert_eq!(line, vtcp_cli::device::chargen_line(i), "chargen line {i}");
     }
     drop(c);
 

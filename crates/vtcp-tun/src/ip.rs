@@ -16,9 +16,10 @@ use etherparse::{
 use vtcp::icmp::{IcmpError, IcmpReport, QuotedTcp};
 use vtcp::wire::checksum::internet_checksum;
 
+use vtcp::DEFAULT_HOP_LIMIT;
 /// The stack's IP framing of outbound segments, shared with its pcap
 /// writer (so a capture shows the headers this crate sends).
-pub use vtcp::ip::{HOP_LIMIT, wrap_tcp, wrap_tcp_with};
+pub use vtcp::ip::{wrap_tcp, wrap_tcp_with};
 
 /// The smallest MTU an IPv6 path may have (RFC 8200 §5): a "packet too
 /// big" below it does not lower the MSS further (RFC 8201 §4).
@@ -136,7 +137,7 @@ fn icmpv4<'a>(msg: &'a [u8], src: Ipv4Addr, dst: Ipv4Addr, reply: &mut Vec<u8>) 
     }
     if let Icmpv4Type::EchoRequest(echo) = icmp.icmp_type() {
         return echo_reply(reply, |r| {
-            PacketBuilder::ipv4(dst.octets(), src.octets(), HOP_LIMIT)
+            PacketBuilder::ipv4(dst.octets(), src.octets(), DEFAULT_HOP_LIMIT)
                 .icmpv4_echo_reply(echo.id, echo.seq)
                 .write(r, icmp.payload())
         });
@@ -189,7 +190,7 @@ fn icmpv6<'a>(msg: &'a [u8], src: Ipv6Addr, dst: Ipv6Addr, reply: &mut Vec<u8>) 
     }
     if let Icmpv6Type::EchoRequest(echo) = icmp.icmp_type() {
         return echo_reply(reply, |r| {
-            PacketBuilder::ipv6(dst.octets(), src.octets(), HOP_LIMIT)
+            PacketBuilder::ipv6(dst.octets(), src.octets(), DEFAULT_HOP_LIMIT)
                 .icmpv6_echo_reply(echo.id, echo.seq)
                 .write(r, icmp.payload())
         });

@@ -14,8 +14,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{IpNumber, IpSlice, PacketBuilder, UdpSlice};
 
-use crate::ip::{DropReason, HOP_LIMIT};
+use crate::ip::DropReason;
 pub use sender::UdpSender;
+use vtcp::DEFAULT_HOP_LIMIT;
 
 /// One UDP datagram read from the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,14 +93,18 @@ fn checksum_checks(udp: &UdpSlice<'_>, src: IpAddr, dst: IpAddr) -> bool {
 
 /// Builds a UDP/IP packet from `src` to `dst` carrying `payload` into
 /// `out` (cleared first): IPv4 (DF clear, so a router may fragment it) or
-/// IPv6, hop limit [`HOP_LIMIT`], the UDP checksum filled. False, with
+/// IPv6, hop limit [`DEFAULT_HOP_LIMIT`], the UDP checksum filled. False, with
 /// `out` empty, for addresses of two families or a payload too large for
 /// one datagram.
 pub fn build(src: SocketAddr, dst: SocketAddr, payload: &[u8], out: &mut Vec<u8>) -> bool {
     out.clear();
     let builder = match (src.ip(), dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), HOP_LIMIT),
-        (IpAddr::V6(s), IpAddr::V6(d)) => PacketBuilder::ipv6(s.octets(), d.octets(), HOP_LIMIT),
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            PacketBuilder::ipv4(s.octets(), d.octets(), DEFAULT_HOP_LIMIT)
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            PacketBuilder::ipv6(s.octets(), d.octets(), DEFAULT_HOP_LIMIT)
+        }
         _ => return false,
     };
     let written = builder

@@ -9,12 +9,8 @@ use etherparse::{IpDscp, IpEcn, IpNumber, Ipv4Header, Ipv6Header};
 
 use crate::IpFields;
 
-/// The hop limit (IPv4 TTL) of what we send when the connection sets
-/// none: [`crate::DEFAULT_HOP_LIMIT`].
-pub const HOP_LIMIT: u8 = crate::DEFAULT_HOP_LIMIT;
-
 /// Wraps a TCP segment from `src` to `dst` in IP, into `out` (cleared
-/// first), with the default IP fields (hop limit [`HOP_LIMIT`], traffic
+/// first), with the default IP fields (hop limit [`DEFAULT_HOP_LIMIT`](crate::DEFAULT_HOP_LIMIT), traffic
 /// class 0): see [`wrap_tcp_with`].
 pub fn wrap_tcp(src: IpAddr, dst: IpAddr, segment: &[u8], out: &mut Vec<u8>) -> bool {
     wrap_tcp_with(src, dst, IpFields::default(), segment, out)
@@ -24,7 +20,7 @@ pub fn wrap_tcp(src: IpAddr, dst: IpAddr, segment: &[u8], out: &mut Vec<u8>) -> 
 /// first): IPv4 with DF set (the stack's MSS and path-MTU reports size its
 /// segments; RFC 6864 lets an atomic datagram's identification be 0) and
 /// a header checksum, or IPv6 with no extension header; the hop limit
-/// and traffic class `ip` asks for ([`HOP_LIMIT`] when it sets none).
+/// and traffic class `ip` asks for ([`DEFAULT_HOP_LIMIT`](crate::DEFAULT_HOP_LIMIT) when it sets none).
 /// Returns false, with `out` empty, for a segment too large for IP or
 /// addresses of two families.
 pub fn wrap_tcp_with(
@@ -53,7 +49,7 @@ pub fn ip_header(
     tcp_len: usize,
     out: &mut Vec<u8>,
 ) -> bool {
-    let hop_limit = ip.hop_limit.unwrap_or(HOP_LIMIT);
+    let hop_limit = ip.hop_limit.unwrap_or(crate::DEFAULT_HOP_LIMIT);
     out.clear();
     let written = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {

@@ -51,6 +51,7 @@ pub mod conn_ops;
 pub mod cookie;
 pub mod drill_script;
 pub mod icmp_report;
+pub mod pcap_read;
 pub mod rto_ops;
 pub mod tun_vnet_gro;
 pub mod wire_checksum;
@@ -72,6 +73,7 @@ pub const TARGETS: &[(&str, Run)] = &[
     ("cookie", cookie::run),
     ("drill_script", drill_script::run),
     ("icmp_report", icmp_report::run),
+    ("pcap_read", pcap_read::run),
     ("rto_ops", rto_ops::run),
     ("tun_vnet_gro", tun_vnet_gro::run),
     ("wire_checksum", wire_checksum::run),

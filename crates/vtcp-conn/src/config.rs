@@ -267,6 +267,12 @@ pub struct ConnConfig {
     pub remote_port: u16,
     /// The MSS we advertise: the largest segment we can receive.
     pub mss: u16,
+    /// Send the MSS option in our SYN and SYN-ACK (default). RFC 9293
+    /// §3.7.1 lets a host leave it out (MAY-3) where it should send it
+    /// (SHLD-5); the peer then assumes 536 octets over IPv4, 1220 over
+    /// IPv6 (MUST-15). Off with the other three offers off is a SYN with
+    /// no options at all, FreeBSD's `TCP_NOOPT`.
+    pub mss_option: bool,
     /// Offer window scaling (RFC 7323 §2).
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323).
@@ -458,6 +464,7 @@ impl ConnConfig {
             hop_limit,
             traffic_class,
             mss,
+            mss_option,
             window_scaling,
             enable_timestamps,
             enable_sack,
@@ -500,6 +507,7 @@ impl ConnConfig {
             && *hop_limit == other.hop_limit
             && *traffic_class == other.traffic_class
             && *mss == other.mss
+            && *mss_option == other.mss_option
             && *window_scaling == other.window_scaling
             && *enable_timestamps == other.enable_timestamps
             && *enable_sack == other.enable_sack
@@ -556,6 +564,7 @@ impl Default for ConnConfig {
             local_port: 0,
             remote_port: 0,
             mss: defaults::MSS,
+            mss_option: true,
             window_scaling: true,
             enable_timestamps: true,
             enable_sack: true,

@@ -697,6 +697,12 @@ impl Conn {
         self.opts.smss
     }
 
+    /// The options the handshake agreed on (RFC 7323 window scaling and
+    /// timestamps, RFC 2018 SACK): none before the peer's SYN arrived.
+    pub fn agreed_options(&self) -> vtcp_wire::Agreed {
+        self.opts.agreed()
+    }
+
     /// Statistics, as of now.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats.to_stats();
@@ -1956,7 +1962,10 @@ impl Conn {
         let wscale = (self.cfg.window_scaling
             && (first || self.opts.rcv_wscale > 0 || self.opts.snd_wscale > 0))
             .then_some(TcpOption::WindowScale(self.opts.rcv_wscale));
-        push(TcpOption::Mss(self.cfg.mss));
+        // RFC 9293 §3.7.1 MAY-3: the MSS option may be left out.
+        if self.cfg.mss_option {
+            push(TcpOption::Mss(self.cfg.mss));
+        }
         let bsd = self.cfg.syn_option_order == SynOptionOrder::Bsd;
         if bsd && let Some(ws) = wscale {
             push(TcpOption::Nop);

@@ -15,6 +15,8 @@ pub(crate) struct Negotiated {
     pub(crate) snd_wscale: u8,
     /// Shift applied to ours.
     pub(crate) rcv_wscale: u8,
+    /// Window scaling was agreed (both shifts may still be 0).
+    pub(crate) wscale_ok: bool,
     /// Timestamps on every segment (RFC 7323 §3.2).
     pub(crate) ts_ok: bool,
     /// TS.Recent (RFC 7323 §4.3).
@@ -36,6 +38,7 @@ impl Negotiated {
         Self {
             snd_wscale: 0,
             rcv_wscale,
+            wscale_ok: false,
             ts_ok: false,
             ts_recent: 0,
             ts_recent_at: now,
@@ -61,6 +64,7 @@ impl Negotiated {
     ) -> Agreed {
         let agreed = v.agree(&cfg.offer());
         (self.snd_wscale, self.rcv_wscale) = agreed.window_scale.unwrap_or((0, 0));
+        self.wscale_ok = agreed.window_scale.is_some();
         self.sack_ok = agreed.sack;
         self.ts_ok = agreed.timestamps;
         if let Some(ts) = v.timestamp.filter(|_| agreed.timestamps) {
@@ -86,6 +90,16 @@ impl Negotiated {
         match remote_addr {
             Some(std::net::IpAddr::V6(a)) if a.to_ipv4_mapped().is_none() => 1220,
             _ => 536,
+        }
+    }
+
+    /// What the handshake agreed, as the wire's [`Agreed`]: nothing
+    /// before the peer's SYN arrived.
+    pub(crate) fn agreed(&self) -> Agreed {
+        Agreed {
+            window_scale: self.wscale_ok.then_some((self.snd_wscale, self.rcv_wscale)),
+            sack: self.sack_ok,
+            timestamps: self.ts_ok,
         }
     }
 

@@ -566,6 +566,65 @@ fn syn_options_follow_the_order_asked_for() {
     t.expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale *>");
 }
 
+/// No options at all (FreeBSD's `TCP_NOOPT`): the MSS option left out
+/// (RFC 9293 §3.7.1 MAY-3) and nothing else offered. The SYN has an empty
+/// option area, the peer's offers are not taken, and with no MSS from it
+/// the send MSS is RFC 9293's 536 (MUST-15).
+#[test]
+fn a_syn_without_options_offers_nothing_and_agrees_to_nothing() {
+    let noopt = |c: &mut vtcp_conn::ConnConfig| {
+        c.mss_option = false;
+        c.window_scaling = false;
+        c.enable_sack = false;
+        c.enable_timestamps = false;
+    };
+    // Active: the SYN carries no options; the peer's SYN-ACK offers all.
+    let mut t = Trace::active(noopt);
+    let syn = t.take().expect("a SYN");
+    let syn = vtcp_wire::Segment::parse(&syn).unwrap();
+    assert_eq!(syn.flags, vtcp_wire::Flags::SYN);
+    assert!(syn.options.as_bytes().is_empty(), "options: {syn}");
+    t.at(10)
+        .recv("S. 0:0(0) ack 1 win 65535 <sackOK,TS val 100 ecr 0,nop,wscale 7>");
+    t.expect(". 1:1(0) ack 1 win *");
+    assert_eq!(t.conn().state(), State::Established);
+    let agreed = t.conn().agreed_options();
+    assert_eq!(agreed.window_scale, None);
+    assert!(!agreed.sack && !agreed.timestamps);
+    assert_eq!(t.conn().send_mss(), 536);
+    // Passive: a SYN with every option gets a SYN-ACK with none, and its
+    // MSS of 1000 is the send MSS.
+    let mut t = Trace::passive(noopt);
+    t.at(0)
+        .recv("S 0:0(0) win 65535 <mss 1000,sackOK,TS val 100 ecr 0,nop,wscale 7>");
+    let syn_ack = t.take().expect("a SYN-ACK");
+    let syn_ack = vtcp_wire::Segment::parse(&syn_ack).unwrap();
+    assert!(syn_ack.options.as_bytes().is_empty(), "options: {syn_ack}");
+    t.at(10).recv(". 1:1(0) ack 1 win 1000");
+    assert_eq!(t.conn().state(), State::Established);
+    assert!(!t.conn().agreed_options().timestamps);
+    assert_eq!(t.conn().send_mss(), 1000);
+}
+
+/// What the handshake agreed is reported (`Conn::agreed_options`): every
+/// option when both sides offer all, none before the peer's SYN.
+#[test]
+fn the_agreed_options_are_reported() {
+    let mut t = Trace::active(|_| {});
+    let agreed = t.conn().agreed_options();
+    assert_eq!(agreed.window_scale, None);
+    assert!(!agreed.sack && !agreed.timestamps);
+    let t = &mut established();
+    let agreed = t.conn().agreed_options();
+    assert_eq!(agreed.window_scale, Some((7, 3)));
+    assert!(agreed.sack && agreed.timestamps);
+    // Window scaling offered by the peer with shift 0 is still agreed.
+    let mut t = Trace::passive(|_| {});
+    t.at(0).recv("S 0:0(0) win 65535 <mss 1460,nop,wscale 0>");
+    t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 3>");
+    assert_eq!(t.conn().agreed_options().window_scale, Some((0, 3)));
+}
+
 /// RFC 7323 §4.3 with RFC 5961's intent: TS.Recent is taken only from a
 /// segment that passes every check. One with an unacceptable ACK and a
 /// TSval far ahead must not make PAWS drop the real peer's segments.

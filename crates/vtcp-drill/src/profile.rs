@@ -92,6 +92,9 @@ pub struct Profile {
     pub require_timestamps: bool,
     /// The keepalive timers a new socket takes.
     pub keep_timers: KeepTimers,
+    /// No TCP options at all in the SYN or SYN-ACK, not even the MSS
+    /// (`TCP_NOOPT` on the socket that connects or listens).
+    pub noopt: bool,
 }
 
 impl Profile {
@@ -115,6 +118,7 @@ impl Profile {
             mtu: None,
             require_timestamps: false,
             keep_timers: KeepTimers::FREEBSD,
+            noopt: false,
         }
     }
 
@@ -134,6 +138,14 @@ impl Profile {
             config.enable_timestamps = self.rfc1323;
             config.window_scaling = self.rfc1323;
             config.enable_sack = self.sack;
+            if self.noopt {
+                // FreeBSD's TCP_NOOPT: the peer assumes 536 (1220 over
+                // IPv6) without our MSS (RFC 9293 §3.7.1 MAY-3, MUST-15).
+                config.mss_option = false;
+                config.window_scaling = false;
+                config.enable_timestamps = false;
+                config.enable_sack = false;
+            }
             // Auto-tuning offers 64 KiB at first, as recvspace does; the
             // buffer's size sets the window scale, as maxsockbuf does.
             config.recv_buffer = self.max_sockbuf;

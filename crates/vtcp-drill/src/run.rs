@@ -90,6 +90,8 @@ struct Sock {
     fast_open: bool,
     /// The keepalive timers, as the sysctls were when it was made.
     keep: KeepTimers,
+    /// `TCP_NOOPT` was set: its SYN or SYN-ACK carries no options.
+    noopt: bool,
 }
 
 enum Step {
@@ -571,6 +573,7 @@ impl Runner {
                         error_reported: false,
                         ip: IpFields::default(),
                         fast_open: false,
+                        noopt: false,
                         keep: self
                             .profile
                             .lock()
@@ -607,6 +610,7 @@ impl Runner {
                     self.set_ip_field(line, call, |ip, v| ip.traffic_class = v)
                 }
                 ("IPPROTO_TCP", "TCP_FASTOPEN") => self.set_fast_open(line, call),
+                ("IPPROTO_TCP", "TCP_NOOPT") => self.set_noopt(line, call),
                 (level, name) => unsupported(format!("setsockopt {level} {name}")),
             },
             "sendto" => self.sendto(line, call),
@@ -634,8 +638,13 @@ impl Runner {
                 } else {
                     [0u8; 16].into()
                 };
-                // Connections the listener makes take its IP fields.
-                self.profile.lock().unwrap_or_else(|e| e.into_inner()).ip = s.ip;
+                // Connections the listener makes take its IP fields and
+                // its TCP_NOOPT.
+                {
+                    let mut profile = self.profile.lock().unwrap_or_else(|e| e.into_inner());
+                    profile.ip = s.ip;
+                    profile.noopt = s.noopt;
+                }
                 if s.fast_open {
                     self.fast_open_server(None);
                 }
@@ -672,6 +681,7 @@ impl Runner {
                                 error_reported: false,
                                 ip: s.ip,
                                 fast_open: false,
+                                noopt: s.noopt,
                                 // The listener's, as FreeBSD's accepted
                                 // socket copies them.
                                 keep: s.keep,
@@ -780,6 +790,7 @@ impl Runner {
     /// client side is on (`net.inet.tcp.fastopen.client_enable`).
     fn active_open(&mut self, fd: i64, s: &mut Sock) -> Result<ConnKey, vtcp::StackError> {
         let remote = SocketAddr::new(self.remote, SERVER_PORT);
+        self.profile.lock().unwrap_or_else(|e| e.into_inner()).noopt = s.noopt;
         let key = if s.fast_open {
             self.stack.connect_fast_open(self.now, self.local, remote)?
         } else {
@@ -812,6 +823,23 @@ impl Runner {
             Held::Conn(_) => return self.result(line, call, -1, Some("EINVAL")),
             _ => {}
         }
+        self.fds.insert(fd, s);
+        self.result(line, call, 0, None)
+    }
+
+    /// `setsockopt(fd, IPPROTO_TCP, TCP_NOOPT, [N], 4)`: N ≠ 0, the
+    /// socket's SYN or SYN-ACK carries no TCP options, not even the MSS
+    /// (FreeBSD's option, `ConnConfig::mss_option`). It acts when the
+    /// socket connects or listens; on a connection it changes nothing.
+    fn set_noopt(&mut self, line: &Line, call: &Syscall) -> Step {
+        let value = call.args.get(3).map_or("", |a| a.trim_matches(['[', ']']));
+        let Ok(n) = value.parse::<u64>() else {
+            return unsupported(format!("setsockopt TCP_NOOPT value {value}"));
+        };
+        let Some((fd, mut s)) = self.sock(call) else {
+            return self.result(line, call, -1, Some("EBADF"));
+        };
+        s.noopt = n != 0;
         self.fds.insert(fd, s);
         self.result(line, call, 0, None)
     }
@@ -1074,8 +1102,49 @@ impl Runner {
         }
     }
 
+    /// `%{ assert tcpi_options == N }%`: the options the last socket's
+    /// connection agreed on, as `TCP_INFO`'s bitmask (timestamps 1, SACK
+    /// 2, window scaling 4; ECN's 8 is never set, as the engine has none).
+    fn tcpi_options(&mut self, line: &Line, value: &str) -> Step {
+        let Some(want) = parse_number(value) else {
+            return unsupported(format!("Python `assert tcpi_options == {value}`"));
+        };
+        let key = match self.last_fd.and_then(|fd| self.fds.get(&fd)) {
+            Some(Sock {
+                held: Held::Conn(key),
+                ..
+            }) => *key,
+            _ => return unsupported("tcpi_options of a socket with no connection"),
+        };
+        let have = self.stack.conn(key).map_or(0, |c| {
+            let agreed = c.agreed_options();
+            (if agreed.timestamps {
+                TCPI_OPT_TIMESTAMPS
+            } else {
+                0
+            }) | (if agreed.sack { TCPI_OPT_SACK } else { 0 })
+                | (if agreed.window_scale.is_some() {
+                    TCPI_OPT_WSCALE
+                } else {
+                    0
+                })
+        });
+        if have == want {
+            Step::Next
+        } else {
+            fail(
+                line,
+                format!("tcpi_options {want}"),
+                format!("tcpi_options {have}"),
+            )
+        }
+    }
+
     fn python(&mut self, line: &Line, code: &str) -> Step {
         let words: Vec<&str> = code.split_whitespace().collect();
+        if let ["assert", "tcpi_options", "==", value] = words.as_slice() {
+            return self.tcpi_options(line, value);
+        }
         let ["assert", "tcpi_state", "==", name] = words.as_slice() else {
             return unsupported(format!("Python `{}`", code.trim()));
         };
@@ -1096,6 +1165,21 @@ impl Runner {
             Some(s) if s == want => Step::Next,
             other => fail(line, format!("state {name}"), format!("{other:?}")),
         }
+    }
+}
+
+/// packetdrill's `tcpi_options` bits (Linux's and FreeBSD's `TCPI_OPT_*`).
+const TCPI_OPT_TIMESTAMPS: u32 = 1;
+/// SACK was agreed.
+const TCPI_OPT_SACK: u32 = 2;
+/// Window scaling was agreed.
+const TCPI_OPT_WSCALE: u32 = 4;
+
+/// A decimal or `0x` hexadecimal number.
+fn parse_number(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
     }
 }
 

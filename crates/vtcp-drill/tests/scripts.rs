@@ -343,3 +343,31 @@ fn a_socket_reports_the_keepalive_timers_it_was_made_with() {
     assert_eq!(failed_at(&run("30", "8")), 6);
     assert_eq!(failed_at(&run("15", "9")), 7);
 }
+
+/// `TCP_NOOPT` is what leaves the options out: without it the same
+/// script fails at our SYN (its options), and `tcpi_options` reports
+/// what was agreed (7: timestamps, SACK, window scaling), a wrong value
+/// failing at its line.
+#[test]
+fn noopt_leaves_every_option_out_and_tcpi_options_reports_them() {
+    let text = std::fs::read_to_string(dir().join("noopt-no-options-at-all.pkt")).unwrap();
+    let first = "+0.00 setsockopt(3, IPPROTO_TCP, TCP_NOOPT, [1], 4) = 0\n";
+    let o = run_text(&text.replacen(first, "", 1), Profile::freebsd()).unwrap();
+    assert_eq!(failed_at(&o), 11);
+    let script = |options: &str| {
+        format!(
+            "--ip_version=ipv4\n--tolerance_usecs=10000\n\
+             0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+             +0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n\
+             +0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n\
+             +0.00 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>\n\
+             +0.05 < S. 0:0(0) ack 1 win 65535 <mss 1460,{options}>\n\
+             +0.00 > . 1:1(0) ack 1 win 1026 <...>\n\
+             +0.00 %{{ assert tcpi_options == 7 }}%\n"
+        )
+    };
+    let run = |o| run_text(&script(o), Profile::freebsd()).unwrap();
+    assert_eq!(run("sackOK,TS val 1 ecr 100,nop,wscale 7"), Outcome::Pass);
+    // SACK alone: 2, not 7.
+    assert_eq!(failed_at(&run("sackOK")), 9);
+}

@@ -382,6 +382,15 @@ pub struct ConnConfig {
     pub max_retries: u32,
     /// Give up when data stays unacknowledged this long (RFC 5482), if set.
     pub user_timeout: Option<Duration>,
+    /// Give up the handshake when the connection is not synchronized this
+    /// long after it was made (SYN-SENT or SYN-RECEIVED), if set: the
+    /// application closing the open attempt sooner than R2, which RFC 9293
+    /// §3.8.3 allows (MUST-23 sets R2 for a SYN at 3 minutes or more).
+    /// The connection closes with [`crate::CloseReason::TimedOut`], as
+    /// after `max_retries`. FreeBSD's `TCP_KEEPINIT`
+    /// (`net.inet.tcp.keepinit`, 75 s); `None` by default: `max_retries`
+    /// alone ends a handshake.
+    pub connect_timeout: Option<Duration>,
     /// Where the ISN comes from.
     pub isn: IsnSource,
 }
@@ -494,6 +503,7 @@ impl ConnConfig {
             initial_rto,
             max_retries,
             user_timeout,
+            connect_timeout,
             isn,
         } = self;
         let same_cc = matches!(
@@ -536,6 +546,7 @@ impl ConnConfig {
             && *initial_rto == other.initial_rto
             && *max_retries == other.max_retries
             && *user_timeout == other.user_timeout
+            && *connect_timeout == other.connect_timeout
             && *isn == other.isn
     }
 
@@ -594,6 +605,7 @@ impl Default for ConnConfig {
             initial_rto: defaults::INITIAL_RTO,
             max_retries: defaults::MAX_RETRIES,
             user_timeout: None,
+            connect_timeout: None,
             isn: IsnSource::random(),
         }
     }

@@ -199,6 +199,15 @@ impl Conn {
             u64::from(f) << 32 | u64::from(iss.0),
         );
         let paces = cc.pacing_rate().is_some();
+        let mut timers = TimerTable::default();
+        // The handshake's deadline (`connect_timeout`) runs on the
+        // keepalive timer, which waits for synchronization (as FreeBSD's
+        // keep timer runs `TCP_KEEPINIT` before it).
+        if let Some(limit) = cfg.connect_timeout
+            && !state.is_synchronized()
+        {
+            timers.set(Timer::Keepalive, now + limit);
+        }
         Self {
             snd: SendSide::new(iss, cfg.send_buffer),
             rcv: RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now),
@@ -209,7 +218,7 @@ impl Conn {
             rto,
             cc,
             retries: 0,
-            timers: TimerTable::default(),
+            timers,
             recovery: Recovery::new(iss, paces),
             pacer: Pacer::default(),
             paces,
@@ -1046,10 +1055,17 @@ impl Conn {
     }
 
     fn on_keepalive(&mut self, now: Duration) {
-        let Some(ka) = self.cfg.keepalive else { return };
         if !self.state.is_synchronized() {
+            // RFC 9293 §3.8.3: the open attempt given up before R2
+            // (`connect_timeout`, the only deadline armed before
+            // synchronization); a RST only once synchronized, as in
+            // `on_rto`.
+            if self.cfg.connect_timeout.is_some() {
+                self.enter_closed(CloseReason::TimedOut);
+            }
             return;
         }
+        let Some(ka) = self.cfg.keepalive else { return };
         if self.snd.max.after(self.snd_una()) {
             // RFC 1122 §4.2.3.6: only an idle connection is probed; with
             // data outstanding (sent, or being sent again after a
@@ -1067,11 +1083,16 @@ impl Conn {
     }
 
     fn arm_keepalive(&mut self, now: Duration) {
-        if let Some(ka) = self.cfg.keepalive
-            && self.state.is_synchronized()
-        {
-            self.keepalive_probes = 0;
-            self.timers.set(Timer::Keepalive, now + ka.idle);
+        if !self.state.is_synchronized() {
+            return;
+        }
+        match self.cfg.keepalive {
+            Some(ka) => {
+                self.keepalive_probes = 0;
+                self.timers.set(Timer::Keepalive, now + ka.idle);
+            }
+            // The handshake's deadline, if any, is over.
+            None => self.timers.stop(Timer::Keepalive),
         }
     }
 

@@ -96,6 +96,39 @@ fn syn_retransmits_with_backoff_then_times_out() {
     assert_eq!(t.events(), vec![Event::Closed(CloseReason::TimedOut)]);
 }
 
+/// RFC 9293 §3.8.3: the application may give up the open attempt before
+/// R2 (`connect_timeout`, FreeBSD's `TCP_KEEPINIT`): at its deadline, not
+/// at the next retransmission, the connection closes timed out, with no
+/// RST in SYN-SENT. Once synchronized the deadline is gone.
+#[test]
+fn the_handshake_is_given_up_at_the_connect_timeout() {
+    let mut t = Trace::active(|c| c.connect_timeout = Some(Duration::from_secs(5)));
+    t.expect("S 0:0(0) win * <*>");
+    t.at(1000).expect("S 0:0(0) win * <*>");
+    t.at(3000).expect("S 0:0(0) win * <*>");
+    t.at(4999).expect_none();
+    assert_eq!(t.conn().state(), State::SynSent);
+    t.at(5000).expect_none();
+    assert_eq!(t.conn().state(), State::Closed);
+    assert_eq!(t.events(), vec![Event::Closed(CloseReason::TimedOut)]);
+    assert_eq!(t.conn().poll_timeout(), None);
+    // Passive, the same in SYN-RECEIVED.
+    let mut t = Trace::passive(|c| c.connect_timeout = Some(Duration::from_secs(2)));
+    t.at(0).recv(SYN).expect(SYN_ACK);
+    t.at(1000).expect(SYN_ACK);
+    t.at(2000).expect_none();
+    assert_eq!(t.conn().state(), State::Closed);
+    // Synchronized in time: nothing happens at the deadline.
+    let mut t = Trace::active(|c| c.connect_timeout = Some(Duration::from_secs(5)));
+    t.expect("S 0:0(0) win * <*>");
+    t.at(100)
+        .recv("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr 100,nop,wscale 7>");
+    t.expect(". 1:1(0) ack 1 win * <*>");
+    assert_eq!(t.conn().poll_timeout(), None);
+    t.at(6000).expect_none();
+    assert_eq!(t.conn().state(), State::Established);
+}
+
 #[test]
 fn syn_ack_is_retransmitted_until_acknowledged() {
     let mut t = Trace::passive(|_| {});

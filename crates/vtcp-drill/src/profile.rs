@@ -95,6 +95,10 @@ pub struct Profile {
     /// No TCP options at all in the SYN or SYN-ACK, not even the MSS
     /// (`TCP_NOOPT` on the socket that connects or listens).
     pub noopt: bool,
+    /// The time a handshake may take (`TCP_KEEPINIT` of the socket that
+    /// connects or listens: `ConnConfig::connect_timeout`); zero: no limit
+    /// but the retransmissions'.
+    pub keepinit: Duration,
 }
 
 impl Profile {
@@ -119,6 +123,7 @@ impl Profile {
             require_timestamps: false,
             keep_timers: KeepTimers::FREEBSD,
             noopt: false,
+            keepinit: Duration::from_millis(KeepTimers::FREEBSD.init_ms as u64),
         }
     }
 
@@ -152,6 +157,7 @@ impl Profile {
             config.send_buffer = self.sendspace.max(vtcp::conn::SEND_BUFFER_FLOOR);
             config.auto_tune = true;
             config.delayed_ack = self.delayed_ack;
+            config.connect_timeout = (!self.keepinit.is_zero()).then_some(self.keepinit);
             config.initial_rto = self.initial_rto;
             config.syn_option_order = vtcp::conn::SynOptionOrder::Bsd;
             config.rst_challenge = !self.insecure_rst;

@@ -371,3 +371,67 @@ fn noopt_leaves_every_option_out_and_tcpi_options_reports_them() {
     // SACK alone: 2, not 7.
     assert_eq!(failed_at(&run("sackOK")), 9);
 }
+
+/// A blocking connect is checked when it returns: at the script's end
+/// time (a wrong one fails at the call's line), with its result (a
+/// handshake that completes is not ETIMEDOUT); without TCP_KEEPINIT the
+/// FreeBSD default of 75 s holds the handshake past 2 s, and the call is
+/// still blocked when the script ends.
+#[test]
+fn a_blocking_connect_returns_at_its_end_time_with_its_result() {
+    let text = std::fs::read_to_string(dir().join("blocking-connect-and-keepinit.pkt")).unwrap();
+    let edited = |from: &str, to: &str| {
+        assert!(text.contains(from), "{from}");
+        run_text(&text.replacen(from, to, 1), Profile::freebsd()).unwrap()
+    };
+    assert_eq!(
+        failed_at(&edited("0.00...0.50 connect", "0.00...0.30 connect")),
+        9
+    );
+    assert_eq!(
+        failed_at(&edited(
+            "connect(3, ..., ...) = 0",
+            "connect(3, ..., ...) = -1 ETIMEDOUT (Operation timed out)"
+        )),
+        9
+    );
+    assert_eq!(
+        failed_at(&edited("+0.00...+2.00 connect", "+0.00...+2.50 connect")),
+        18
+    );
+    let o = edited(
+        "+0.00 setsockopt(4, IPPROTO_TCP, TCP_KEEPINIT, [2], 4) = 0\n\
+         +0.00 getsockopt(4, IPPROTO_TCP, TCP_KEEPINIT, [2], [4]) = 0\n",
+        "",
+    );
+    assert_eq!(failed_at(&o), 16);
+    // A time range on any other call is beyond the runner.
+    let o = edited("+0.00 close(4) = 0", "+0.00...+1.00 close(4) = 0");
+    assert!(matches!(o, Outcome::Unsupported(_)), "{o:?}");
+}
+
+/// A SYN that a `*` line waits for and that vtcp's RFC 6298 timer sends
+/// later than the runner waits (FreeBSD's own SYN schedule, its
+/// `tcp_syn_backoff`) makes the script unsupported, by name; a SYN
+/// expected at a time it does not come by fails as any segment does.
+#[test]
+fn a_syn_schedule_beyond_the_runners_wait_is_unsupported_by_name() {
+    let script = |tail: &str| {
+        format!(
+            "--ip_version=ipv4\n--tolerance_usecs=10000\n\
+             0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+             +0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n\
+             +0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n\
+             +0.00 > S 0:0(0) win 65535 <...>\n{tail}"
+        )
+    };
+    let run = |t: &str| run_text(&script(t), Profile::freebsd()).unwrap();
+    // At 1, 3, 7, 15 and 31 s, then 63 s: 32 s after the one before.
+    let stars = "* > S 0:0(0) win 65535 <...>\n".repeat(6);
+    match run(&stars) {
+        Outcome::Unsupported(why) => assert!(why.contains("tcp_syn_backoff"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run(&stars[..stars.len() / 6 * 5]), Outcome::Pass);
+    assert_eq!(failed_at(&run("+0.50 > S 0:0(0) win 65535 <...>\n")), 7);
+}

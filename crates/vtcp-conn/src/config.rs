@@ -382,6 +382,13 @@ pub struct ConnConfig {
     pub max_retries: u32,
     /// Give up when data stays unacknowledged this long (RFC 5482), if set.
     pub user_timeout: Option<Duration>,
+    /// Retransmissions of our SYN that still offer window scaling, SACK
+    /// and timestamps, if limited: later ones carry the MSS option alone,
+    /// for a path that drops SYNs with options it does not know. FreeBSD's
+    /// `net.inet.tcp.rexmit_drop_options` is `Some(2)` (the third
+    /// retransmission drops them); no RFC asks for it. `None` (default):
+    /// every SYN offers what the configuration does.
+    pub syn_retries_with_options: Option<u32>,
     /// Give up the handshake when the connection is not synchronized this
     /// long after it was made (SYN-SENT or SYN-RECEIVED), if set: the
     /// application closing the open attempt sooner than R2, which RFC 9293
@@ -503,6 +510,7 @@ impl ConnConfig {
             initial_rto,
             max_retries,
             user_timeout,
+            syn_retries_with_options,
             connect_timeout,
             isn,
         } = self;
@@ -546,6 +554,7 @@ impl ConnConfig {
             && *initial_rto == other.initial_rto
             && *max_retries == other.max_retries
             && *user_timeout == other.user_timeout
+            && *syn_retries_with_options == other.syn_retries_with_options
             && *connect_timeout == other.connect_timeout
             && *isn == other.isn
     }
@@ -605,6 +614,7 @@ impl Default for ConnConfig {
             initial_rto: defaults::INITIAL_RTO,
             max_retries: defaults::MAX_RETRIES,
             user_timeout: None,
+            syn_retries_with_options: None,
             connect_timeout: None,
             isn: IsnSource::random(),
         }

@@ -373,7 +373,7 @@ impl Conn {
             ..OptionValues::default()
         };
         if c.opts
-            .take_peer_syn(&c.cfg, &peer, now)
+            .take_peer_syn(&c.cfg.offer(), &peer, now)
             .window_scale
             .is_some()
         {
@@ -414,7 +414,8 @@ impl Conn {
     fn take_peer_syn(&mut self, seg: &Segment<&[u8]>, v: &OptionValues, now: Duration) {
         self.rcv.irs = seg.seq;
         self.rcv.buf = RecvBuf::new(self.cfg.recv_buffer, seg.seq + 1);
-        self.opts.take_peer_syn(&self.cfg, v, now);
+        let ours = self.syn_offer();
+        self.opts.take_peer_syn(&ours, v, now);
         self.set_smss(v.mss);
         // The window of a SYN is never scaled (RFC 7323 §2.2).
         self.snd.wnd = u32::from(seg.window);
@@ -1975,12 +1976,13 @@ impl Conn {
             n += 1;
         };
         let first = self.state == State::SynSent;
-        let sack = self.cfg.enable_sack && (first || self.opts.sack_ok);
-        let ts = (self.cfg.enable_timestamps && (first || self.opts.ts_ok)).then(|| {
+        let offer = self.syn_offer();
+        let sack = offer.sack && (first || self.opts.sack_ok);
+        let ts = (offer.timestamps && (first || self.opts.ts_ok)).then(|| {
             let ecr = if first { 0 } else { self.opts.ts_recent };
             TcpOption::timestamp(self.ts_now(), ecr)
         });
-        let wscale = (self.cfg.window_scaling
+        let wscale = (offer.window_scale.is_some()
             && (first || self.opts.rcv_wscale > 0 || self.opts.snd_wscale > 0))
             .then_some(TcpOption::WindowScale(self.opts.rcv_wscale));
         // RFC 9293 §3.7.1 MAY-3: the MSS option may be left out.
@@ -2013,6 +2015,27 @@ impl Conn {
             }
         }
         Options::build(&list[..n]).unwrap_or_default()
+    }
+
+    /// What our SYN offers now: the configuration's offer, less window
+    /// scaling, SACK and timestamps once more than
+    /// `syn_retries_with_options` retransmissions of it went unanswered.
+    fn syn_offer(&self) -> vtcp_wire::Offer {
+        let offer = self.cfg.offer();
+        let dropped = self.state == State::SynSent
+            && self
+                .cfg
+                .syn_retries_with_options
+                .is_some_and(|n| self.retries > n);
+        if dropped {
+            vtcp_wire::Offer {
+                window_scale: None,
+                sack: false,
+                timestamps: false,
+            }
+        } else {
+            offer
+        }
     }
 
     /// Writes the next segment to send into `buf` and returns its length;

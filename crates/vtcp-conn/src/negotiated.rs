@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use vtcp_wire::{Agreed, OptionValues};
-
-use crate::config::ConnConfig;
+use vtcp_wire::{Agreed, Offer, OptionValues};
 
 /// The connection's negotiated options.
 #[derive(Clone, Copy, Debug)]
@@ -54,15 +52,15 @@ impl Negotiated {
         (now.as_millis() as u32).wrapping_add(self.ts_offset)
     }
 
-    /// What the peer's SYN offered (`v`) and our configuration allow
+    /// What the peer's SYN offered (`v`) and we offer (`ours`)
     /// (`OptionValues::agree`: RFC 7323 §2.2 and §3.2, RFC 2018 §2).
     pub(crate) fn take_peer_syn(
         &mut self,
-        cfg: &ConnConfig,
+        ours: &Offer,
         v: &OptionValues,
         now: Duration,
     ) -> Agreed {
-        let agreed = v.agree(&cfg.offer());
+        let agreed = v.agree(ours);
         (self.snd_wscale, self.rcv_wscale) = agreed.window_scale.unwrap_or((0, 0));
         self.wscale_ok = agreed.window_scale.is_some();
         self.sack_ok = agreed.sack;

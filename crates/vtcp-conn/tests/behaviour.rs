@@ -129,6 +129,34 @@ fn the_handshake_is_given_up_at_the_connect_timeout() {
     assert_eq!(t.conn().state(), State::Established);
 }
 
+/// `syn_retries_with_options` (FreeBSD's `rexmit_drop_options`): after
+/// two retransmissions with every option, the third SYN offers the MSS
+/// alone, and a SYN-ACK that offers all gets none of them agreed.
+#[test]
+fn syn_retransmissions_drop_their_options_when_asked() {
+    let mut t = Trace::active(|c| c.syn_retries_with_options = Some(2));
+    t.expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+    t.at(1000)
+        .expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+    t.at(3000)
+        .expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+    t.at(7000).expect("S 0:0(0) win * <mss 1460>");
+    t.at(7100)
+        .recv("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr 100,nop,wscale 7>");
+    t.expect(". 1:1(0) ack 1 win *");
+    let agreed = t.conn().agreed_options();
+    assert_eq!(agreed.window_scale, None);
+    assert!(!agreed.sack && !agreed.timestamps);
+    assert_eq!(t.conn().send_mss(), 1460);
+    // By default every SYN keeps them.
+    let mut t = Trace::active(|_| {});
+    t.expect("S 0:0(0) win * <*>");
+    t.at(1000).expect("S 0:0(0) win * <*>");
+    t.at(3000).expect("S 0:0(0) win * <*>");
+    t.at(7000)
+        .expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+}
+
 #[test]
 fn syn_ack_is_retransmitted_until_acknowledged() {
     let mut t = Trace::passive(|_| {});

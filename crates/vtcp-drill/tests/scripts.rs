@@ -120,13 +120,13 @@ fn a_wrong_result_of_a_call_fails() {
 fn what_the_runner_cannot_do_is_unsupported_by_name() {
     let o = edited(
         "+0.00 bind(3, ..., ...) = 0",
-        "+0.00 `sysctl -w net.inet.tcp.rexmit_drop_options=1`\n+0.00 bind(3, ..., ...) = 0",
+        "+0.00 `sysctl -w net.inet.tcp.ecn.enable=1`\n+0.00 bind(3, ..., ...) = 0",
     );
-    // 0 is what the engine does (a retransmitted SYN keeps its options);
-    // FreeBSD's 1 drops them from the third on, which it does not.
+    // 0 and 2 are what the engine does (ECN neither initiated nor
+    // accepted); 1 initiates it, which it does not.
     assert_eq!(
         o,
-        Outcome::Unsupported("sysctl net.inet.tcp.rexmit_drop_options=1".into())
+        Outcome::Unsupported("sysctl net.inet.tcp.ecn.enable=1".into())
     );
 }
 
@@ -434,4 +434,28 @@ fn a_syn_schedule_beyond_the_runners_wait_is_unsupported_by_name() {
     }
     assert_eq!(run(&stars[..stars.len() / 6 * 5]), Outcome::Pass);
     assert_eq!(failed_at(&run("+0.50 > S 0:0(0) win 65535 <...>\n")), 7);
+}
+
+/// `sysctl net.inet.tcp.rexmit_drop_options=1`: the third retransmission
+/// of a SYN carries the MSS option alone; at 0 it keeps every option and
+/// the script expecting the MSS alone fails there.
+#[test]
+fn rexmit_drop_options_leaves_the_mss_alone_from_the_third_retransmission() {
+    let script = |drop: u8| {
+        format!(
+            "--ip_version=ipv4\n--tolerance_usecs=10000\n\
+             0.00 `sysctl -w net.inet.tcp.rexmit_drop_options={drop}`\n\
+             +0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+             +0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n\
+             +0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n\
+             +0.00 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>\n\
+             +1.00 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>\n\
+             +2.00 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>\n\
+             +4.00 > S 0:0(0) win 65535 <mss 1460>\n\
+             +8.00 > S 0:0(0) win 65535 <mss 1460>\n"
+        )
+    };
+    let run = |d| run_text(&script(d), Profile::freebsd()).unwrap();
+    assert_eq!(run(1), Outcome::Pass);
+    assert_eq!(failed_at(&run(0)), 10);
 }

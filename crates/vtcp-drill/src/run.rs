@@ -954,17 +954,33 @@ impl Runner {
         Ok(key)
     }
 
+    /// The socket and N of `setsockopt(fd, IPPROTO_TCP, NAME, [N], 4)`,
+    /// or the step that ends the call: N not a number is unsupported, a
+    /// descriptor with no socket EBADF.
+    fn tcp_option(
+        &mut self,
+        line: &Line,
+        call: &Syscall,
+        name: &str,
+    ) -> Result<(i64, Sock, usize), Step> {
+        let value = call.args.get(3).map_or("", |a| a.trim_matches(['[', ']']));
+        let Ok(n) = value.parse::<usize>() else {
+            return Err(unsupported(format!("setsockopt {name} value {value}")));
+        };
+        match self.sock(call) {
+            Some((fd, s)) => Ok((fd, s, n)),
+            None => Err(self.result(line, call, -1, Some("EBADF"))),
+        }
+    }
+
     /// `setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, [N], 4)`: TFO on the
     /// socket (N ≠ 0). On a listening socket (or one that listens later),
     /// the stack's server side with N as the limit of pending TFO
     /// connections when above 1 (Linux's meaning; FreeBSD's 1 is "on").
     fn set_fast_open(&mut self, line: &Line, call: &Syscall) -> Step {
-        let value = call.args.get(3).map_or("", |a| a.trim_matches(['[', ']']));
-        let Ok(n) = value.parse::<usize>() else {
-            return unsupported(format!("setsockopt TCP_FASTOPEN value {value}"));
-        };
-        let Some((fd, mut s)) = self.sock(call) else {
-            return self.result(line, call, -1, Some("EBADF"));
+        let (fd, mut s, n) = match self.tcp_option(line, call, "TCP_FASTOPEN") {
+            Ok(found) => found,
+            Err(step) => return step,
         };
         s.fast_open = n != 0;
         match s.held {
@@ -989,12 +1005,9 @@ impl Runner {
     /// handshake may take, N seconds (FreeBSD's; 0 is no limit), when it
     /// connects or listens; `getsockopt` reads it back.
     fn set_keepinit(&mut self, line: &Line, call: &Syscall) -> Step {
-        let value = call.args.get(3).map_or("", |a| a.trim_matches(['[', ']']));
-        let Ok(n) = value.parse::<usize>() else {
-            return unsupported(format!("setsockopt TCP_KEEPINIT value {value}"));
-        };
-        let Some((fd, mut s)) = self.sock(call) else {
-            return self.result(line, call, -1, Some("EBADF"));
+        let (fd, mut s, n) = match self.tcp_option(line, call, "TCP_KEEPINIT") {
+            Ok(found) => found,
+            Err(step) => return step,
         };
         s.keep.init_ms = n.saturating_mul(1000);
         self.fds.insert(fd, s);
@@ -1006,12 +1019,9 @@ impl Runner {
     /// (FreeBSD's option, `ConnConfig::mss_option`). It acts when the
     /// socket connects or listens; on a connection it changes nothing.
     fn set_noopt(&mut self, line: &Line, call: &Syscall) -> Step {
-        let value = call.args.get(3).map_or("", |a| a.trim_matches(['[', ']']));
-        let Ok(n) = value.parse::<u64>() else {
-            return unsupported(format!("setsockopt TCP_NOOPT value {value}"));
-        };
-        let Some((fd, mut s)) = self.sock(call) else {
-            return self.result(line, call, -1, Some("EBADF"));
+        let (fd, mut s, n) = match self.tcp_option(line, call, "TCP_NOOPT") {
+            Ok(found) => found,
+            Err(step) => return step,
         };
         s.noopt = n != 0;
         self.fds.insert(fd, s);
@@ -1232,7 +1242,7 @@ impl Runner {
             .and_then(|i| words.get(i + 1))
             .and_then(|p| p.parse::<u16>().ok());
         let mut state = None;
-        let mut count = None;
+        let mut count: Option<usize> = None;
         for stage in &stages[1..] {
             let w: Vec<&str> = stage.split_whitespace().collect();
             match w.as_slice() {
@@ -1265,15 +1275,11 @@ impl Runner {
             } else {
                 0
             };
-        if have == want {
-            Step::Next
-        } else {
-            fail(
-                line,
-                format!("{want} in {name}"),
-                format!("{have} in {name}"),
-            )
-        }
+        same(
+            line,
+            format!("{want} in {name}"),
+            format!("{have} in {name}"),
+        )
     }
 
     /// `%{ assert tcpi_options == N }%`: the options the last socket's
@@ -1290,28 +1296,22 @@ impl Runner {
             }) => *key,
             _ => return unsupported("tcpi_options of a socket with no connection"),
         };
-        let have = self.stack.conn(key).map_or(0, |c| {
+        let have: u32 = self.stack.conn(key).map_or(0, |c| {
             let agreed = c.agreed_options();
-            (if agreed.timestamps {
-                TCPI_OPT_TIMESTAMPS
-            } else {
-                0
-            }) | (if agreed.sack { TCPI_OPT_SACK } else { 0 })
-                | (if agreed.window_scale.is_some() {
-                    TCPI_OPT_WSCALE
-                } else {
-                    0
-                })
+            [
+                (agreed.timestamps, TCPI_OPT_TIMESTAMPS),
+                (agreed.sack, TCPI_OPT_SACK),
+                (agreed.window_scale.is_some(), TCPI_OPT_WSCALE),
+            ]
+            .into_iter()
+            .filter_map(|(on, bit)| on.then_some(bit))
+            .sum()
         });
-        if have == want {
-            Step::Next
-        } else {
-            fail(
-                line,
-                format!("tcpi_options {want}"),
-                format!("tcpi_options {have}"),
-            )
-        }
+        same(
+            line,
+            format!("tcpi_options {want}"),
+            format!("tcpi_options {have}"),
+        )
     }
 
     fn python(&mut self, line: &Line, code: &str) -> Step {
@@ -1348,6 +1348,15 @@ const TCPI_OPT_TIMESTAMPS: u32 = 1;
 const TCPI_OPT_SACK: u32 = 2;
 /// Window scaling was agreed.
 const TCPI_OPT_WSCALE: u32 = 4;
+
+/// The line passes when what happened (`have`) is what it expects.
+fn same(line: &Line, want: String, have: String) -> Step {
+    if want == have {
+        Step::Next
+    } else {
+        fail(line, want, have)
+    }
+}
 
 /// A decimal or `0x` hexadecimal number.
 fn parse_number(s: &str) -> Option<u32> {

@@ -344,6 +344,13 @@ fn a_socket_reports_the_keepalive_timers_it_was_made_with() {
     assert_eq!(failed_at(&run("15", "9")), 7);
 }
 
+/// A script's settings and an active open on a non-blocking socket, its
+/// SYN next.
+const ACTIVE_OPEN: &str = "--ip_version=ipv4\n--tolerance_usecs=10000\n\
+     +0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+     +0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n\
+     +0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n";
+
 /// `TCP_NOOPT` is what leaves the options out: without it the same
 /// script fails at our SYN (its options), and `tcpi_options` reports
 /// what was agreed (7: timestamps, SACK, window scaling), a wrong value
@@ -356,10 +363,7 @@ fn noopt_leaves_every_option_out_and_tcpi_options_reports_them() {
     assert_eq!(failed_at(&o), 11);
     let script = |options: &str| {
         format!(
-            "--ip_version=ipv4\n--tolerance_usecs=10000\n\
-             0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
-             +0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n\
-             +0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n\
+            "{ACTIVE_OPEN}\
              +0.00 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>\n\
              +0.05 < S. 0:0(0) ack 1 win 65535 <mss 1460,{options}>\n\
              +0.00 > . 1:1(0) ack 1 win 1026 <...>\n\
@@ -418,10 +422,7 @@ fn a_blocking_connect_returns_at_its_end_time_with_its_result() {
 fn a_syn_schedule_beyond_the_runners_wait_is_unsupported_by_name() {
     let script = |tail: &str| {
         format!(
-            "--ip_version=ipv4\n--tolerance_usecs=10000\n\
-             0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
-             +0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n\
-             +0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n\
+            "{ACTIVE_OPEN}\
              +0.00 > S 0:0(0) win 65535 <...>\n{tail}"
         )
     };
@@ -443,11 +444,7 @@ fn a_syn_schedule_beyond_the_runners_wait_is_unsupported_by_name() {
 fn rexmit_drop_options_leaves_the_mss_alone_from_the_third_retransmission() {
     let script = |drop: u8| {
         format!(
-            "--ip_version=ipv4\n--tolerance_usecs=10000\n\
-             0.00 `sysctl -w net.inet.tcp.rexmit_drop_options={drop}`\n\
-             +0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
-             +0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n\
-             +0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n\
+            "0.00 `sysctl -w net.inet.tcp.rexmit_drop_options={drop}`\n{ACTIVE_OPEN}\
              +0.00 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>\n\
              +1.00 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>\n\
              +2.00 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>\n\

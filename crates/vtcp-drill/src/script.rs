@@ -2,10 +2,10 @@
 //!
 //! The subset the FreeBSD TCP test suite uses: `--name=value` settings;
 //! lines that start with a time (`0.10` absolute, `+0.10` relative to the
-//! previous line, `~` ranges, `...` blocking calls and `*` "any time" as well); backquoted shell
-//! commands; system calls with their expected result and errno; `<` and
-//! `>` segments; `< icmp` errors; `%{ }%` Python blocks (kept, so that the runner can name
-//! them); `#ifdef NAME` / `#endif` blocks, of which the runner keeps one
+//! previous line, `~` ranges, `...` blocking calls and `*` "any time" as
+//! well); backquoted shell commands; system calls with their expected
+//! result and errno; `<` and `>` segments; `< icmp` errors; `%{ }%`
+//! Python blocks (kept, so that the runner can name them); `#ifdef NAME` / `#endif` blocks, of which the runner keeps one
 //! name's (the suite has `STANDARD` and `FreeBSD` variants). `//` and
 //! `/* */` comments are dropped.
 

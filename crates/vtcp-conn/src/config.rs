@@ -267,6 +267,12 @@ pub struct ConnConfig {
     pub remote_port: u16,
     /// The MSS we advertise: the largest segment we can receive.
     pub mss: u16,
+    /// Send the MSS option in our SYN and SYN-ACK (default). RFC 9293
+    /// §3.7.1 lets a host leave it out (MAY-3) where it should send it
+    /// (SHLD-5); the peer then assumes 536 octets over IPv4, 1220 over
+    /// IPv6 (MUST-15). Off with the other three offers off is a SYN with
+    /// no options at all, FreeBSD's `TCP_NOOPT`.
+    pub mss_option: bool,
     /// Offer window scaling (RFC 7323 §2).
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323).
@@ -376,6 +382,22 @@ pub struct ConnConfig {
     pub max_retries: u32,
     /// Give up when data stays unacknowledged this long (RFC 5482), if set.
     pub user_timeout: Option<Duration>,
+    /// Retransmissions of our SYN that still offer window scaling, SACK
+    /// and timestamps, if limited: later ones carry the MSS option alone,
+    /// for a path that drops SYNs with options it does not know. FreeBSD's
+    /// `net.inet.tcp.rexmit_drop_options` is `Some(2)` (the third
+    /// retransmission drops them); no RFC asks for it. `None` (default):
+    /// every SYN offers what the configuration does.
+    pub syn_retries_with_options: Option<u32>,
+    /// Give up the handshake when the connection is not synchronized this
+    /// long after it was made (SYN-SENT or SYN-RECEIVED), if set: the
+    /// application closing the open attempt sooner than R2, which RFC 9293
+    /// §3.8.3 allows (MUST-23 sets R2 for a SYN at 3 minutes or more).
+    /// The connection closes with [`crate::CloseReason::TimedOut`], as
+    /// after `max_retries`. FreeBSD's `TCP_KEEPINIT`
+    /// (`net.inet.tcp.keepinit`, 75 s); `None` by default: `max_retries`
+    /// alone ends a handshake.
+    pub connect_timeout: Option<Duration>,
     /// Where the ISN comes from.
     pub isn: IsnSource,
 }
@@ -458,6 +480,7 @@ impl ConnConfig {
             hop_limit,
             traffic_class,
             mss,
+            mss_option,
             window_scaling,
             enable_timestamps,
             enable_sack,
@@ -487,6 +510,8 @@ impl ConnConfig {
             initial_rto,
             max_retries,
             user_timeout,
+            syn_retries_with_options,
+            connect_timeout,
             isn,
         } = self;
         let same_cc = matches!(
@@ -500,6 +525,7 @@ impl ConnConfig {
             && *hop_limit == other.hop_limit
             && *traffic_class == other.traffic_class
             && *mss == other.mss
+            && *mss_option == other.mss_option
             && *window_scaling == other.window_scaling
             && *enable_timestamps == other.enable_timestamps
             && *enable_sack == other.enable_sack
@@ -528,6 +554,8 @@ impl ConnConfig {
             && *initial_rto == other.initial_rto
             && *max_retries == other.max_retries
             && *user_timeout == other.user_timeout
+            && *syn_retries_with_options == other.syn_retries_with_options
+            && *connect_timeout == other.connect_timeout
             && *isn == other.isn
     }
 
@@ -556,6 +584,7 @@ impl Default for ConnConfig {
             local_port: 0,
             remote_port: 0,
             mss: defaults::MSS,
+            mss_option: true,
             window_scaling: true,
             enable_timestamps: true,
             enable_sack: true,
@@ -585,6 +614,8 @@ impl Default for ConnConfig {
             initial_rto: defaults::INITIAL_RTO,
             max_retries: defaults::MAX_RETRIES,
             user_timeout: None,
+            syn_retries_with_options: None,
+            connect_timeout: None,
             isn: IsnSource::random(),
         }
     }

@@ -199,6 +199,15 @@ impl Conn {
             u64::from(f) << 32 | u64::from(iss.0),
         );
         let paces = cc.pacing_rate().is_some();
+        let mut timers = TimerTable::default();
+        // The handshake's deadline (`connect_timeout`) runs on the
+        // keepalive timer, which waits for synchronization (as FreeBSD's
+        // keep timer runs `TCP_KEEPINIT` before it).
+        if let Some(limit) = cfg.connect_timeout
+            && !state.is_synchronized()
+        {
+            timers.set(Timer::Keepalive, now + limit);
+        }
         Self {
             snd: SendSide::new(iss, cfg.send_buffer),
             rcv: RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now),
@@ -209,7 +218,7 @@ impl Conn {
             rto,
             cc,
             retries: 0,
-            timers: TimerTable::default(),
+            timers,
             recovery: Recovery::new(iss, paces),
             pacer: Pacer::default(),
             paces,
@@ -364,7 +373,7 @@ impl Conn {
             ..OptionValues::default()
         };
         if c.opts
-            .take_peer_syn(&c.cfg, &peer, now)
+            .take_peer_syn(&c.cfg.offer(), &peer, now)
             .window_scale
             .is_some()
         {
@@ -405,7 +414,8 @@ impl Conn {
     fn take_peer_syn(&mut self, seg: &Segment<&[u8]>, v: &OptionValues, now: Duration) {
         self.rcv.irs = seg.seq;
         self.rcv.buf = RecvBuf::new(self.cfg.recv_buffer, seg.seq + 1);
-        self.opts.take_peer_syn(&self.cfg, v, now);
+        let ours = self.syn_offer();
+        self.opts.take_peer_syn(&ours, v, now);
         self.set_smss(v.mss);
         // The window of a SYN is never scaled (RFC 7323 §2.2).
         self.snd.wnd = u32::from(seg.window);
@@ -698,6 +708,12 @@ impl Conn {
     /// The send MSS in use.
     pub fn send_mss(&self) -> u32 {
         self.opts.smss
+    }
+
+    /// The options the handshake agreed on (RFC 7323 window scaling and
+    /// timestamps, RFC 2018 SACK): none before the peer's SYN arrived.
+    pub fn agreed_options(&self) -> vtcp_wire::Agreed {
+        self.opts.agreed()
     }
 
     /// Statistics, as of now.
@@ -1043,10 +1059,17 @@ impl Conn {
     }
 
     fn on_keepalive(&mut self, now: Duration) {
-        let Some(ka) = self.cfg.keepalive else { return };
         if !self.state.is_synchronized() {
+            // RFC 9293 §3.8.3: the open attempt given up before R2
+            // (`connect_timeout`, the only deadline armed before
+            // synchronization); a RST only once synchronized, as in
+            // `on_rto`.
+            if self.cfg.connect_timeout.is_some() {
+                self.enter_closed(CloseReason::TimedOut);
+            }
             return;
         }
+        let Some(ka) = self.cfg.keepalive else { return };
         if self.snd.max.after(self.snd_una()) {
             // RFC 1122 §4.2.3.6: only an idle connection is probed; with
             // data outstanding (sent, or being sent again after a
@@ -1064,11 +1087,16 @@ impl Conn {
     }
 
     fn arm_keepalive(&mut self, now: Duration) {
-        if let Some(ka) = self.cfg.keepalive
-            && self.state.is_synchronized()
-        {
-            self.keepalive_probes = 0;
-            self.timers.set(Timer::Keepalive, now + ka.idle);
+        if !self.state.is_synchronized() {
+            return;
+        }
+        match self.cfg.keepalive {
+            Some(ka) => {
+                self.keepalive_probes = 0;
+                self.timers.set(Timer::Keepalive, now + ka.idle);
+            }
+            // The handshake's deadline, if any, is over.
+            None => self.timers.stop(Timer::Keepalive),
         }
     }
 
@@ -1951,15 +1979,19 @@ impl Conn {
             n += 1;
         };
         let first = self.state == State::SynSent;
-        let sack = self.cfg.enable_sack && (first || self.opts.sack_ok);
-        let ts = (self.cfg.enable_timestamps && (first || self.opts.ts_ok)).then(|| {
+        let offer = self.syn_offer();
+        let sack = offer.sack && (first || self.opts.sack_ok);
+        let ts = (offer.timestamps && (first || self.opts.ts_ok)).then(|| {
             let ecr = if first { 0 } else { self.opts.ts_recent };
             TcpOption::timestamp(self.ts_now(), ecr)
         });
-        let wscale = (self.cfg.window_scaling
+        let wscale = (offer.window_scale.is_some()
             && (first || self.opts.rcv_wscale > 0 || self.opts.snd_wscale > 0))
             .then_some(TcpOption::WindowScale(self.opts.rcv_wscale));
-        push(TcpOption::Mss(self.cfg.mss));
+        // RFC 9293 §3.7.1 MAY-3: the MSS option may be left out.
+        if self.cfg.mss_option {
+            push(TcpOption::Mss(self.cfg.mss));
+        }
         let bsd = self.cfg.syn_option_order == SynOptionOrder::Bsd;
         if bsd && let Some(ws) = wscale {
             push(TcpOption::Nop);
@@ -1986,6 +2018,27 @@ impl Conn {
             }
         }
         Options::build(&list[..n]).unwrap_or_default()
+    }
+
+    /// What our SYN offers now: the configuration's offer, less window
+    /// scaling, SACK and timestamps once more than
+    /// `syn_retries_with_options` retransmissions of it went unanswered.
+    fn syn_offer(&self) -> vtcp_wire::Offer {
+        let offer = self.cfg.offer();
+        let dropped = self.state == State::SynSent
+            && self
+                .cfg
+                .syn_retries_with_options
+                .is_some_and(|n| self.retries > n);
+        if dropped {
+            vtcp_wire::Offer {
+                window_scale: None,
+                sack: false,
+                timestamps: false,
+            }
+        } else {
+            offer
+        }
     }
 
     /// Writes the next segment to send into `buf` and returns its length;

@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use vtcp_wire::{Agreed, OptionValues};
-
-use crate::config::ConnConfig;
+use vtcp_wire::{Agreed, Offer, OptionValues};
 
 /// The connection's negotiated options.
 #[derive(Clone, Copy, Debug)]
@@ -15,6 +13,8 @@ pub(crate) struct Negotiated {
     pub(crate) snd_wscale: u8,
     /// Shift applied to ours.
     pub(crate) rcv_wscale: u8,
+    /// Window scaling was agreed (both shifts may still be 0).
+    pub(crate) wscale_ok: bool,
     /// Timestamps on every segment (RFC 7323 §3.2).
     pub(crate) ts_ok: bool,
     /// TS.Recent (RFC 7323 §4.3).
@@ -36,6 +36,7 @@ impl Negotiated {
         Self {
             snd_wscale: 0,
             rcv_wscale,
+            wscale_ok: false,
             ts_ok: false,
             ts_recent: 0,
             ts_recent_at: now,
@@ -51,16 +52,17 @@ impl Negotiated {
         (now.as_millis() as u32).wrapping_add(self.ts_offset)
     }
 
-    /// What the peer's SYN offered (`v`) and our configuration allow
+    /// What the peer's SYN offered (`v`) and we offer (`ours`)
     /// (`OptionValues::agree`: RFC 7323 §2.2 and §3.2, RFC 2018 §2).
     pub(crate) fn take_peer_syn(
         &mut self,
-        cfg: &ConnConfig,
+        ours: &Offer,
         v: &OptionValues,
         now: Duration,
     ) -> Agreed {
-        let agreed = v.agree(&cfg.offer());
+        let agreed = v.agree(ours);
         (self.snd_wscale, self.rcv_wscale) = agreed.window_scale.unwrap_or((0, 0));
+        self.wscale_ok = agreed.window_scale.is_some();
         self.sack_ok = agreed.sack;
         self.ts_ok = agreed.timestamps;
         if let Some(ts) = v.timestamp.filter(|_| agreed.timestamps) {
@@ -86,6 +88,16 @@ impl Negotiated {
         match remote_addr {
             Some(std::net::IpAddr::V6(a)) if a.to_ipv4_mapped().is_none() => 1220,
             _ => 536,
+        }
+    }
+
+    /// What the handshake agreed, as the wire's [`Agreed`]: nothing
+    /// before the peer's SYN arrived.
+    pub(crate) fn agreed(&self) -> Agreed {
+        Agreed {
+            window_scale: self.wscale_ok.then_some((self.snd_wscale, self.rcv_wscale)),
+            sack: self.sack_ok,
+            timestamps: self.ts_ok,
         }
     }
 

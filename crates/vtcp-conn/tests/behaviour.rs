@@ -96,6 +96,67 @@ fn syn_retransmits_with_backoff_then_times_out() {
     assert_eq!(t.events(), vec![Event::Closed(CloseReason::TimedOut)]);
 }
 
+/// RFC 9293 §3.8.3: the application may give up the open attempt before
+/// R2 (`connect_timeout`, FreeBSD's `TCP_KEEPINIT`): at its deadline, not
+/// at the next retransmission, the connection closes timed out, with no
+/// RST in SYN-SENT. Once synchronized the deadline is gone.
+#[test]
+fn the_handshake_is_given_up_at_the_connect_timeout() {
+    let mut t = Trace::active(|c| c.connect_timeout = Some(Duration::from_secs(5)));
+    t.expect("S 0:0(0) win * <*>");
+    t.at(1000).expect("S 0:0(0) win * <*>");
+    t.at(3000).expect("S 0:0(0) win * <*>");
+    t.at(4999).expect_none();
+    assert_eq!(t.conn().state(), State::SynSent);
+    t.at(5000).expect_none();
+    assert_eq!(t.conn().state(), State::Closed);
+    assert_eq!(t.events(), vec![Event::Closed(CloseReason::TimedOut)]);
+    assert_eq!(t.conn().poll_timeout(), None);
+    // Passive, the same in SYN-RECEIVED.
+    let mut t = Trace::passive(|c| c.connect_timeout = Some(Duration::from_secs(2)));
+    t.at(0).recv(SYN).expect(SYN_ACK);
+    t.at(1000).expect(SYN_ACK);
+    t.at(2000).expect_none();
+    assert_eq!(t.conn().state(), State::Closed);
+    // Synchronized in time: nothing happens at the deadline.
+    let mut t = Trace::active(|c| c.connect_timeout = Some(Duration::from_secs(5)));
+    t.expect("S 0:0(0) win * <*>");
+    t.at(100)
+        .recv("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr 100,nop,wscale 7>");
+    t.expect(". 1:1(0) ack 1 win * <*>");
+    assert_eq!(t.conn().poll_timeout(), None);
+    t.at(6000).expect_none();
+    assert_eq!(t.conn().state(), State::Established);
+}
+
+/// `syn_retries_with_options` (FreeBSD's `rexmit_drop_options`): after
+/// two retransmissions with every option, the third SYN offers the MSS
+/// alone, and a SYN-ACK that offers all gets none of them agreed.
+#[test]
+fn syn_retransmissions_drop_their_options_when_asked() {
+    let mut t = Trace::active(|c| c.syn_retries_with_options = Some(2));
+    t.expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+    t.at(1000)
+        .expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+    t.at(3000)
+        .expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+    t.at(7000).expect("S 0:0(0) win * <mss 1460>");
+    t.at(7100)
+        .recv("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr 100,nop,wscale 7>");
+    t.expect(". 1:1(0) ack 1 win *");
+    let agreed = t.conn().agreed_options();
+    assert_eq!(agreed.window_scale, None);
+    assert!(!agreed.sack && !agreed.timestamps);
+    assert_eq!(t.conn().send_mss(), 1460);
+    // By default every SYN keeps them.
+    let mut t = Trace::active(|_| {});
+    t.expect("S 0:0(0) win * <*>");
+    t.at(1000).expect("S 0:0(0) win * <*>");
+    t.at(3000).expect("S 0:0(0) win * <*>");
+    t.at(7000)
+        .expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+}
+
 #[test]
 fn syn_ack_is_retransmitted_until_acknowledged() {
     let mut t = Trace::passive(|_| {});
@@ -564,6 +625,65 @@ fn syn_options_follow_the_order_asked_for() {
     t.expect("S 0:0(0) win * <mss 1460,nop,wscale *,sackOK,TS val * ecr 0>");
     let mut t = Trace::active(|_| {});
     t.expect("S 0:0(0) win * <mss 1460,sackOK,TS val * ecr 0,nop,wscale *>");
+}
+
+/// No options at all (FreeBSD's `TCP_NOOPT`): the MSS option left out
+/// (RFC 9293 §3.7.1 MAY-3) and nothing else offered. The SYN has an empty
+/// option area, the peer's offers are not taken, and with no MSS from it
+/// the send MSS is RFC 9293's 536 (MUST-15).
+#[test]
+fn a_syn_without_options_offers_nothing_and_agrees_to_nothing() {
+    let noopt = |c: &mut vtcp_conn::ConnConfig| {
+        c.mss_option = false;
+        c.window_scaling = false;
+        c.enable_sack = false;
+        c.enable_timestamps = false;
+    };
+    // Active: the SYN carries no options; the peer's SYN-ACK offers all.
+    let mut t = Trace::active(noopt);
+    let syn = t.take().expect("a SYN");
+    let syn = vtcp_wire::Segment::parse(&syn).unwrap();
+    assert_eq!(syn.flags, vtcp_wire::Flags::SYN);
+    assert!(syn.options.as_bytes().is_empty(), "options: {syn}");
+    t.at(10)
+        .recv("S. 0:0(0) ack 1 win 65535 <sackOK,TS val 100 ecr 0,nop,wscale 7>");
+    t.expect(". 1:1(0) ack 1 win *");
+    assert_eq!(t.conn().state(), State::Established);
+    let agreed = t.conn().agreed_options();
+    assert_eq!(agreed.window_scale, None);
+    assert!(!agreed.sack && !agreed.timestamps);
+    assert_eq!(t.conn().send_mss(), 536);
+    // Passive: a SYN with every option gets a SYN-ACK with none, and its
+    // MSS of 1000 is the send MSS.
+    let mut t = Trace::passive(noopt);
+    t.at(0)
+        .recv("S 0:0(0) win 65535 <mss 1000,sackOK,TS val 100 ecr 0,nop,wscale 7>");
+    let syn_ack = t.take().expect("a SYN-ACK");
+    let syn_ack = vtcp_wire::Segment::parse(&syn_ack).unwrap();
+    assert!(syn_ack.options.as_bytes().is_empty(), "options: {syn_ack}");
+    t.at(10).recv(". 1:1(0) ack 1 win 1000");
+    assert_eq!(t.conn().state(), State::Established);
+    assert!(!t.conn().agreed_options().timestamps);
+    assert_eq!(t.conn().send_mss(), 1000);
+}
+
+/// What the handshake agreed is reported (`Conn::agreed_options`): every
+/// option when both sides offer all, none before the peer's SYN.
+#[test]
+fn the_agreed_options_are_reported() {
+    let mut t = Trace::active(|_| {});
+    let agreed = t.conn().agreed_options();
+    assert_eq!(agreed.window_scale, None);
+    assert!(!agreed.sack && !agreed.timestamps);
+    let t = &mut established();
+    let agreed = t.conn().agreed_options();
+    assert_eq!(agreed.window_scale, Some((7, 3)));
+    assert!(agreed.sack && agreed.timestamps);
+    // Window scaling offered by the peer with shift 0 is still agreed.
+    let mut t = Trace::passive(|_| {});
+    t.at(0).recv("S 0:0(0) win 65535 <mss 1460,nop,wscale 0>");
+    t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 3>");
+    assert_eq!(t.conn().agreed_options().window_scale, Some((0, 3)));
 }
 
 /// RFC 7323 §4.3 with RFC 5961's intent: TS.Recent is taken only from a

@@ -61,7 +61,8 @@ pub struct PacketSpec {
     pub ack: Option<u32>,
     /// `win N`.
     pub win: Option<u32>,
-    /// The options, when written (`None`: not checked, or none injected).
+    /// The options: none when not written, `None` for `<...>` (not
+    /// checked, on a segment we send) and on an injected segment without.
     pub options: Option<Vec<OptSpec>>,
     /// IP header fields written before the flags: `(ttl N)`, `(hlim N)`,
     /// `(tos 0xNN)`, `(class 0xNN)`.
@@ -248,6 +249,10 @@ pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
         } else {
             o.split(',').map(parse_option).collect::<Result<_, _>>()?
         });
+    } else if opts.is_none() && !spec.inbound {
+        // As packetdrill: a segment we send written without options must
+        // carry none (`TCP_NOOPT`'s SYN, a connection without timestamps).
+        spec.options = Some(Vec::new());
     } else if opts.is_some() && spec.inbound {
         // `<...>`: whatever options the segment carries, which only a
         // segment we send can have.

@@ -92,6 +92,16 @@ pub struct Profile {
     pub require_timestamps: bool,
     /// The keepalive timers a new socket takes.
     pub keep_timers: KeepTimers,
+    /// No TCP options at all in the SYN or SYN-ACK, not even the MSS
+    /// (`TCP_NOOPT` on the socket that connects or listens).
+    pub noopt: bool,
+    /// SYN retransmissions from the third on carry the MSS option alone
+    /// (`net.inet.tcp.rexmit_drop_options`).
+    pub rexmit_drop_options: bool,
+    /// The time a handshake may take (`TCP_KEEPINIT` of the socket that
+    /// connects or listens: `ConnConfig::connect_timeout`); zero: no limit
+    /// but the retransmissions'.
+    pub keepinit: Duration,
 }
 
 impl Profile {
@@ -115,6 +125,9 @@ impl Profile {
             mtu: None,
             require_timestamps: false,
             keep_timers: KeepTimers::FREEBSD,
+            noopt: false,
+            rexmit_drop_options: false,
+            keepinit: Duration::from_millis(KeepTimers::FREEBSD.init_ms as u64),
         }
     }
 
@@ -134,12 +147,22 @@ impl Profile {
             config.enable_timestamps = self.rfc1323;
             config.window_scaling = self.rfc1323;
             config.enable_sack = self.sack;
+            if self.noopt {
+                // FreeBSD's TCP_NOOPT: the peer assumes 536 (1220 over
+                // IPv6) without our MSS (RFC 9293 §3.7.1 MAY-3, MUST-15).
+                config.mss_option = false;
+                config.window_scaling = false;
+                config.enable_timestamps = false;
+                config.enable_sack = false;
+            }
             // Auto-tuning offers 64 KiB at first, as recvspace does; the
             // buffer's size sets the window scale, as maxsockbuf does.
             config.recv_buffer = self.max_sockbuf;
             config.send_buffer = self.sendspace.max(vtcp::conn::SEND_BUFFER_FLOOR);
             config.auto_tune = true;
             config.delayed_ack = self.delayed_ack;
+            config.syn_retries_with_options = self.rexmit_drop_options.then_some(2);
+            config.connect_timeout = (!self.keepinit.is_zero()).then_some(self.keepinit);
             config.initial_rto = self.initial_rto;
             config.syn_option_order = vtcp::conn::SynOptionOrder::Bsd;
             config.rst_challenge = !self.insecure_rst;
@@ -274,11 +297,9 @@ impl Profile {
             "net.inet.tcp.keepintvl" => self.keep_timers.interval_ms = n()?,
             "net.inet.tcp.keepinit" => self.keep_timers.init_ms = n()?,
             "net.inet.tcp.keepcnt" => self.keep_timers.count = n()?,
-            // A retransmitted SYN keeps its options (FreeBSD drops them from
-            // the third on when this is 1).
-            "net.inet.tcp.rexmit_drop_options" if n()? == 0 => {
-                return Ok(None);
-            }
+            // 1: the third retransmission of a SYN and later ones carry the
+            // MSS option alone (`ConnConfig::syn_retries_with_options`).
+            "net.inet.tcp.rexmit_drop_options" => self.rexmit_drop_options = n()? != 0,
             "net.inet.tcp.ecn.enable" if matches!(n()?, 0 | 2) => {
                 return Ok(Some("ECN is neither initiated nor accepted".into()));
             }

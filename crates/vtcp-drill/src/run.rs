@@ -90,6 +90,8 @@ struct Sock {
     fast_open: bool,
     /// The keepalive timers, as the sysctls were when it was made.
     keep: KeepTimers,
+    /// `TCP_NOOPT` was set: its SYN or SYN-ACK carries no options.
+    noopt: bool,
 }
 
 enum Step {
@@ -131,6 +133,24 @@ struct Runner {
     peer_mss: Option<u16>,
     /// What the latest injected segment met.
     met: Option<Met>,
+    /// When the current line's blocking call returns (`a...b`), virtual.
+    blocking_end: Option<Duration>,
+    /// A blocking `connect` under way.
+    blocking: Option<Blocking>,
+}
+
+/// A blocking call made and not yet checked: packetdrill runs it beside
+/// the script's other lines and checks its result and the time it
+/// returned at against `end`.
+struct Blocking {
+    line: Line,
+    call: Syscall,
+    fd: i64,
+    key: ConnKey,
+    /// When the script says it returns (virtual).
+    end: Duration,
+    /// When it returned, and its result and errno.
+    returned: Option<(Duration, i64, Option<&'static str>)>,
 }
 
 /// Runs `script` with `profile`'s defaults.
@@ -197,10 +217,27 @@ pub fn run(script: &Script, mut profile: Profile) -> Outcome {
         buf: vec![0; 70_000],
         peer_mss: None,
         met: None,
+        blocking_end: None,
+        blocking: None,
     };
     for line in &script.lines {
         if let Step::Stop(outcome) = r.line(line) {
             return outcome;
+        }
+    }
+    if let Some(b) = &r.blocking {
+        let (line, end) = (b.line.clone(), b.end);
+        r.advance_to(end + r.tolerance);
+        if let Step::Stop(outcome) = r.blocking_returned() {
+            return outcome;
+        }
+        if r.blocking.is_some() {
+            let got = format!("still blocked at {}", r.secs(r.now));
+            return Outcome::Fail {
+                line: line.number,
+                expected: line.text,
+                got,
+            };
         }
     }
     if r.differs.is_empty() {
@@ -228,6 +265,19 @@ impl Runner {
                     secs((hi - lo).max(0.0)) + self.tolerance,
                 )
             }
+            When::Blocking {
+                start,
+                end,
+                relative,
+            } => {
+                let base = if relative {
+                    self.script_time
+                } else {
+                    Duration::ZERO
+                };
+                self.blocking_end = Some(START + base + secs(end));
+                (Some(base + secs(start)), self.tolerance)
+            }
             When::Any => (None, ANY_TIME),
         };
         if let Some(t) = t {
@@ -237,14 +287,27 @@ impl Runner {
     }
 
     fn line(&mut self, line: &Line) -> Step {
+        self.blocking_end = None;
         let (at, slack) = self.when(line.when);
+        if self.blocking_end.is_some()
+            && !matches!(&line.action, Action::Call(c) if c.name == "connect")
+        {
+            return unsupported("a blocking call other than connect");
+        }
         if let Action::Packet(spec) = &line.action
             && !spec.inbound
         {
-            return self.expect_sent(line, spec, at, slack);
+            let step = self.expect_sent(line, spec, at, slack);
+            return match step {
+                Step::Next => self.blocking_returned(),
+                stop => stop,
+            };
         }
         let at = at.unwrap_or(self.now);
         self.advance_to(at);
+        if let Step::Stop(outcome) = self.blocking_returned() {
+            return Step::Stop(outcome);
+        }
         // What was sent well before this line and matched no `>` line:
         // a fail, unless the profile knows it for its system's choice.
         while let Some((t, _, bytes)) = self.sent.front()
@@ -278,7 +341,63 @@ impl Runner {
             Action::Python(code) => self.python(line, code),
         };
         self.collect();
-        step
+        match step {
+            Step::Next => self.blocking_returned(),
+            stop => stop,
+        }
+    }
+
+    /// The blocking call under way, checked once it returned: its result
+    /// and errno, and its time against the script's end time, within the
+    /// tolerance.
+    fn blocking_returned(&mut self) -> Step {
+        let Some(Blocking {
+            returned: Some((at, ret, errno)),
+            ..
+        }) = self.blocking
+        else {
+            return Step::Next;
+        };
+        let Some(b) = self.blocking.take() else {
+            return Step::Next;
+        };
+        if at.abs_diff(b.end) > self.tolerance {
+            return fail(
+                &b.line,
+                b.line.text.clone(),
+                format!(
+                    "returned at {} (expected {})",
+                    self.secs(at),
+                    self.secs(b.end)
+                ),
+            );
+        }
+        // The error the call returned is reported (and cleared), as
+        // SO_ERROR's would be.
+        if errno.is_some()
+            && let Some(s) = self.fds.get_mut(&b.fd)
+        {
+            s.error_reported = true;
+        }
+        self.result(&b.line, &b.call, ret, errno)
+    }
+
+    /// Notes when the blocking `connect` under way returns: once its
+    /// connection is synchronized (0) or has failed (−1 and its errno).
+    fn note_blocking(&mut self) {
+        let Some(b) = self.blocking.as_ref().filter(|b| b.returned.is_none()) else {
+            return;
+        };
+        let key = b.key;
+        let state = self.stack.conn(key).map(|c| c.state());
+        let returned = match state {
+            Some(State::SynSent | State::SynReceived) => return,
+            Some(s) if s.is_synchronized() => (0, None),
+            _ => (-1, Some(self.conn_error(key).unwrap_or("ECONNREFUSED"))),
+        };
+        if let Some(b) = self.blocking.as_mut() {
+            b.returned = Some((self.now, returned.0, returned.1));
+        }
     }
 
     fn secs(&self, t: Duration) -> String {
@@ -292,12 +411,14 @@ impl Runner {
         )
     }
 
-    /// Everything the stack sends now.
+    /// Everything the stack sends now, and whether a blocking call
+    /// returned.
     fn collect(&mut self) {
         while let Some(t) = self.stack.poll_transmit(self.now, &mut self.buf) {
             self.sent
                 .push_back((self.now, t.ip, self.buf[..t.len].to_vec()));
         }
+        self.note_blocking();
     }
 
     /// Runs the timers up to `target`, collecting what they send; stops
@@ -338,6 +459,13 @@ impl Runner {
             self.run_timers(deadline, true);
         }
         let Some((t, ip, bytes)) = self.sent.pop_front() else {
+            if at.is_none() && spec.flags == vtcp::wire::Flags::SYN && self.syn_comes_later() {
+                return unsupported(format!(
+                    "FreeBSD's SYN retransmission schedule (tcp_syn_backoff, {} s apart at \
+                     most here): vtcp's handshake timer is RFC 6298's, doubling to 60 s",
+                    ANY_TIME.as_secs()
+                ));
+            }
             return fail(
                 line,
                 line.text.clone(),
@@ -409,6 +537,14 @@ impl Runner {
                 format!("{why}: {}", self.show(&bytes)),
             ),
         }
+    }
+
+    /// A connection of ours is in SYN-SENT and its timer will send the
+    /// SYN again, later than the runner waits.
+    fn syn_comes_later(&self) -> bool {
+        self.stack.conns().any(|(_, c)| {
+            c.state() == State::SynSent && c.poll_timeout().is_some_and(|t| t > self.now)
+        })
     }
 
     /// The segment expected is the stack's answer for no connection, to
@@ -571,6 +707,7 @@ impl Runner {
                         error_reported: false,
                         ip: IpFields::default(),
                         fast_open: false,
+                        noopt: false,
                         keep: self
                             .profile
                             .lock()
@@ -607,6 +744,8 @@ impl Runner {
                     self.set_ip_field(line, call, |ip, v| ip.traffic_class = v)
                 }
                 ("IPPROTO_TCP", "TCP_FASTOPEN") => self.set_fast_open(line, call),
+                ("IPPROTO_TCP", "TCP_NOOPT") => self.set_noopt(line, call),
+                ("IPPROTO_TCP", "TCP_KEEPINIT") => self.set_keepinit(line, call),
                 (level, name) => unsupported(format!("setsockopt {level} {name}")),
             },
             "sendto" => self.sendto(line, call),
@@ -634,8 +773,10 @@ impl Runner {
                 } else {
                     [0u8; 16].into()
                 };
-                // Connections the listener makes take its IP fields.
+                // Connections the listener makes take its IP fields and
+                // its TCP options.
                 self.profile.lock().unwrap_or_else(|e| e.into_inner()).ip = s.ip;
+                self.socket_options(&s);
                 if s.fast_open {
                     self.fast_open_server(None);
                 }
@@ -672,6 +813,7 @@ impl Runner {
                                 error_reported: false,
                                 ip: s.ip,
                                 fast_open: false,
+                                noopt: s.noopt,
                                 // The listener's, as FreeBSD's accepted
                                 // socket copies them.
                                 keep: s.keep,
@@ -689,7 +831,24 @@ impl Runner {
                     return self.result(line, call, -1, Some("EBADF"));
                 };
                 if !s.nonblocking {
-                    return unsupported("a blocking connect");
+                    // A blocking connect needs the time it returns at.
+                    let Some(end) = self.blocking_end else {
+                        return unsupported("a blocking connect without a time range");
+                    };
+                    return match self.active_open(fd, &mut s) {
+                        Ok(key) => {
+                            self.blocking = Some(Blocking {
+                                line: line.clone(),
+                                call: call.clone(),
+                                fd,
+                                key,
+                                end,
+                                returned: None,
+                            });
+                            Step::Next
+                        }
+                        Err(e) => fail(line, line.text.clone(), format!("connect: {e}")),
+                    };
                 }
                 match self.active_open(fd, &mut s) {
                     Ok(_) => self.result(line, call, -1, Some("EINPROGRESS")),
@@ -780,6 +939,7 @@ impl Runner {
     /// client side is on (`net.inet.tcp.fastopen.client_enable`).
     fn active_open(&mut self, fd: i64, s: &mut Sock) -> Result<ConnKey, vtcp::StackError> {
         let remote = SocketAddr::new(self.remote, SERVER_PORT);
+        self.socket_options(s);
         let key = if s.fast_open {
             self.stack.connect_fast_open(self.now, self.local, remote)?
         } else {
@@ -794,17 +954,33 @@ impl Runner {
         Ok(key)
     }
 
+    /// The socket and N of `setsockopt(fd, IPPROTO_TCP, NAME, [N], 4)`,
+    /// or the step that ends the call: N not a number is unsupported, a
+    /// descriptor with no socket EBADF.
+    fn tcp_option(
+        &mut self,
+        line: &Line,
+        call: &Syscall,
+        name: &str,
+    ) -> Result<(i64, Sock, usize), Step> {
+        let value = call.args.get(3).map_or("", |a| a.trim_matches(['[', ']']));
+        let Ok(n) = value.parse::<usize>() else {
+            return Err(unsupported(format!("setsockopt {name} value {value}")));
+        };
+        match self.sock(call) {
+            Some((fd, s)) => Ok((fd, s, n)),
+            None => Err(self.result(line, call, -1, Some("EBADF"))),
+        }
+    }
+
     /// `setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, [N], 4)`: TFO on the
     /// socket (N ≠ 0). On a listening socket (or one that listens later),
     /// the stack's server side with N as the limit of pending TFO
     /// connections when above 1 (Linux's meaning; FreeBSD's 1 is "on").
     fn set_fast_open(&mut self, line: &Line, call: &Syscall) -> Step {
-        let value = call.args.get(3).map_or("", |a| a.trim_matches(['[', ']']));
-        let Ok(n) = value.parse::<usize>() else {
-            return unsupported(format!("setsockopt TCP_FASTOPEN value {value}"));
-        };
-        let Some((fd, mut s)) = self.sock(call) else {
-            return self.result(line, call, -1, Some("EBADF"));
+        let (fd, mut s, n) = match self.tcp_option(line, call, "TCP_FASTOPEN") {
+            Ok(found) => found,
+            Err(step) => return step,
         };
         s.fast_open = n != 0;
         match s.held {
@@ -812,6 +988,42 @@ impl Runner {
             Held::Conn(_) => return self.result(line, call, -1, Some("EINVAL")),
             _ => {}
         }
+        self.fds.insert(fd, s);
+        self.result(line, call, 0, None)
+    }
+
+    /// The socket's TCP options that shape its connections, for the
+    /// connections made next (its own, or its listener's): `TCP_NOOPT`
+    /// and `TCP_KEEPINIT`.
+    fn socket_options(&mut self, s: &Sock) {
+        let mut profile = self.profile.lock().unwrap_or_else(|e| e.into_inner());
+        profile.noopt = s.noopt;
+        profile.keepinit = Duration::from_millis(s.keep.init_ms as u64);
+    }
+
+    /// `setsockopt(fd, IPPROTO_TCP, TCP_KEEPINIT, [N], 4)`: the time its
+    /// handshake may take, N seconds (FreeBSD's; 0 is no limit), when it
+    /// connects or listens; `getsockopt` reads it back.
+    fn set_keepinit(&mut self, line: &Line, call: &Syscall) -> Step {
+        let (fd, mut s, n) = match self.tcp_option(line, call, "TCP_KEEPINIT") {
+            Ok(found) => found,
+            Err(step) => return step,
+        };
+        s.keep.init_ms = n.saturating_mul(1000);
+        self.fds.insert(fd, s);
+        self.result(line, call, 0, None)
+    }
+
+    /// `setsockopt(fd, IPPROTO_TCP, TCP_NOOPT, [N], 4)`: N ≠ 0, the
+    /// socket's SYN or SYN-ACK carries no TCP options, not even the MSS
+    /// (FreeBSD's option, `ConnConfig::mss_option`). It acts when the
+    /// socket connects or listens; on a connection it changes nothing.
+    fn set_noopt(&mut self, line: &Line, call: &Syscall) -> Step {
+        let (fd, mut s, n) = match self.tcp_option(line, call, "TCP_NOOPT") {
+            Ok(found) => found,
+            Err(step) => return step,
+        };
+        s.noopt = n != 0;
         self.fds.insert(fd, s);
         self.result(line, call, 0, None)
     }
@@ -1030,7 +1242,7 @@ impl Runner {
             .and_then(|i| words.get(i + 1))
             .and_then(|p| p.parse::<u16>().ok());
         let mut state = None;
-        let mut count = None;
+        let mut count: Option<usize> = None;
         for stage in &stages[1..] {
             let w: Vec<&str> = stage.split_whitespace().collect();
             match w.as_slice() {
@@ -1063,19 +1275,50 @@ impl Runner {
             } else {
                 0
             };
-        if have == want {
-            Step::Next
-        } else {
-            fail(
-                line,
-                format!("{want} in {name}"),
-                format!("{have} in {name}"),
-            )
-        }
+        same(
+            line,
+            format!("{want} in {name}"),
+            format!("{have} in {name}"),
+        )
+    }
+
+    /// `%{ assert tcpi_options == N }%`: the options the last socket's
+    /// connection agreed on, as `TCP_INFO`'s bitmask (timestamps 1, SACK
+    /// 2, window scaling 4; ECN's 8 is never set, as the engine has none).
+    fn tcpi_options(&mut self, line: &Line, value: &str) -> Step {
+        let Some(want) = parse_number(value) else {
+            return unsupported(format!("Python `assert tcpi_options == {value}`"));
+        };
+        let key = match self.last_fd.and_then(|fd| self.fds.get(&fd)) {
+            Some(Sock {
+                held: Held::Conn(key),
+                ..
+            }) => *key,
+            _ => return unsupported("tcpi_options of a socket with no connection"),
+        };
+        let have: u32 = self.stack.conn(key).map_or(0, |c| {
+            let agreed = c.agreed_options();
+            [
+                (agreed.timestamps, TCPI_OPT_TIMESTAMPS),
+                (agreed.sack, TCPI_OPT_SACK),
+                (agreed.window_scale.is_some(), TCPI_OPT_WSCALE),
+            ]
+            .into_iter()
+            .filter_map(|(on, bit)| on.then_some(bit))
+            .sum()
+        });
+        same(
+            line,
+            format!("tcpi_options {want}"),
+            format!("tcpi_options {have}"),
+        )
     }
 
     fn python(&mut self, line: &Line, code: &str) -> Step {
         let words: Vec<&str> = code.split_whitespace().collect();
+        if let ["assert", "tcpi_options", "==", value] = words.as_slice() {
+            return self.tcpi_options(line, value);
+        }
         let ["assert", "tcpi_state", "==", name] = words.as_slice() else {
             return unsupported(format!("Python `{}`", code.trim()));
         };
@@ -1096,6 +1339,30 @@ impl Runner {
             Some(s) if s == want => Step::Next,
             other => fail(line, format!("state {name}"), format!("{other:?}")),
         }
+    }
+}
+
+/// packetdrill's `tcpi_options` bits (Linux's and FreeBSD's `TCPI_OPT_*`).
+const TCPI_OPT_TIMESTAMPS: u32 = 1;
+/// SACK was agreed.
+const TCPI_OPT_SACK: u32 = 2;
+/// Window scaling was agreed.
+const TCPI_OPT_WSCALE: u32 = 4;
+
+/// The line passes when what happened (`have`) is what it expects.
+fn same(line: &Line, want: String, have: String) -> Step {
+    if want == have {
+        Step::Next
+    } else {
+        fail(line, want, have)
+    }
+}
+
+/// A decimal or `0x` hexadecimal number.
+fn parse_number(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
     }
 }
 

@@ -2,10 +2,10 @@
 //!
 //! The subset the FreeBSD TCP test suite uses: `--name=value` settings;
 //! lines that start with a time (`0.10` absolute, `+0.10` relative to the
-//! previous line, `~` ranges and `*` "any time" as well); backquoted shell
-//! commands; system calls with their expected result and errno; `<` and
-//! `>` segments; `< icmp` errors; `%{ }%` Python blocks (kept, so that the runner can name
-//! them); `#ifdef NAME` / `#endif` blocks, of which the runner keeps one
+//! previous line, `~` ranges, `...` blocking calls and `*` "any time" as
+//! well); backquoted shell commands; system calls with their expected
+//! result and errno; `<` and `>` segments; `< icmp` errors; `%{ }%`
+//! Python blocks (kept, so that the runner can name them); `#ifdef NAME` / `#endif` blocks, of which the runner keeps one
 //! name's (the suite has `STANDARD` and `FreeBSD` variants). `//` and
 //! `/* */` comments are dropped.
 
@@ -26,6 +26,17 @@ pub enum When {
         lo: f64,
         /// The latest.
         hi: f64,
+        /// Both after the previous line.
+        relative: bool,
+    },
+    /// A blocking call that starts at one time and returns at the other
+    /// (`a...b` since the start, `+a...+b` after the previous line;
+    /// google/packetdrill's syntax). The line's own time is the start.
+    Blocking {
+        /// When the call is made.
+        start: f64,
+        /// When it returns.
+        end: f64,
         /// Both after the previous line.
         relative: bool,
     },
@@ -261,6 +272,22 @@ fn parse_when(line: &str) -> Result<(When, &str), String> {
     }
     let when = if word == "*" {
         When::Any
+    } else if let Some((start, end)) = word.split_once("...") {
+        let relative = start.starts_with('+');
+        let (start, end) = (
+            seconds(start.trim_start_matches('+'))?,
+            seconds(end.trim_start_matches('+'))?,
+        );
+        if end < start {
+            return Err(format!(
+                "{word:?}: a blocking call returns before it starts"
+            ));
+        }
+        When::Blocking {
+            start,
+            end,
+            relative,
+        }
     } else if let Some((lo, hi)) = word.split_once('~') {
         let relative = lo.starts_with('+');
         When::Range {
@@ -444,6 +471,8 @@ mod tests {
             ("1e300 close(3) = 0", 1),
             ("+ x close(3) = 0", 1),
             ("+ ", 1),
+            ("6.00...1.00 connect(3, ..., ...) = 0", 1),
+            ("1.00...x connect(3, ..., ...) = 0", 1),
         ] {
             assert_eq!(parse(text, &[]).unwrap_err().line, line, "{text}");
         }
@@ -457,5 +486,33 @@ mod tests {
         let tight = parse("0.00 close(3) = 0\n+0.10 close(4) = 0\n", &[]).unwrap();
         assert_eq!(spaced.lines[1].when, tight.lines[1].when);
         assert_eq!(spaced.lines[1].text, tight.lines[1].text);
+    }
+
+    /// `1.00...6.00 connect(...)`: a blocking call made at 1 s that
+    /// returns at 6 s; `+a...+b` after the previous line.
+    #[test]
+    fn a_blocking_call_has_a_start_and_an_end() {
+        let s = parse(
+            " 1.00...6.00 connect(3, ..., ...) = -1 ETIMEDOUT (Operation timed out)\n\
+             +0.50...+2 connect(3, ..., ...) = 0\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.lines[0].when,
+            When::Blocking {
+                start: 1.0,
+                end: 6.0,
+                relative: false
+            }
+        );
+        assert_eq!(
+            s.lines[1].when,
+            When::Blocking {
+                start: 0.5,
+                end: 2.0,
+                relative: true
+            }
+        );
     }
 }

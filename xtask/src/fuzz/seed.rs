@@ -167,77 +167,40 @@ fn be32(b: &[u8]) -> u32 {
 }
 
 /// The TCP segments of a pcap file of raw IP packets (LINKTYPE_RAW, or
-/// LINKTYPE_IPV4/IPV6), in capture order.
+/// LINKTYPE_IPV4/IPV6), in capture order, read by `vtcp::pcap` (the
+/// reader `vtcp decode` and the lab use).
 fn read_pcap(bytes: &[u8]) -> Result<Vec<Tcp>, String> {
-    let word = |at: usize, le: bool| -> Option<u32> {
-        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    };
-    let (le, nanos) = match word(0, true).ok_or("not a pcap file")? {
-        0xa1b2_c3d4 => (true, false),
-        0xa1b2_3c4d => (true, true),
-        0xd4c3_b2a1 => (false, false),
-        0x4d3c_b2a1 => (false, true),
-        _ => return Err("not a pcap file".into()),
-    };
-    let link = word(20, le).ok_or("short pcap header")? & 0xffff;
-    if ![101, 228, 229].contains(&link) {
-        return Err(format!("link type {link} is not raw IP"));
-    }
+    use vtcp::pcap::{FrameContent, Linktype, read_frames, tcp_in_frame};
+    let frames = read_frames(bytes).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    let (mut at, mut first) = (24, None);
-    while let (Some(sec), Some(frac), Some(len)) =
-        (word(at, le), word(at + 4, le), word(at + 8, le))
-    {
-        let data = bytes
-            .get(at + 16..at + 16 + len as usize)
-            .ok_or("a truncated packet")?;
-        at += 16 + len as usize;
-        let us = u64::from(sec) * 1_000_000 + u64::from(if nanos { frac / 1000 } else { frac });
-        let start = *first.get_or_insert(us);
-        if let Some(t) = tcp_of(data, us - start) {
-            out.push(t);
+    let mut first = None;
+    for f in &frames {
+        if ![Linktype::RAW, Linktype::IPV4, Linktype::IPV6].contains(&f.linktype) {
+            return Err(format!("link type {} is not raw IP", f.linktype.0));
         }
+        let us = f.time.secs * 1_000_000 + u64::from(f.time.nanos / 1000);
+        let start = *first.get_or_insert(us);
+        let FrameContent::Tcp(t) = tcp_in_frame(f.linktype, f.data) else {
+            continue;
+        };
+        // The TCP segment lies in the frame, which is the IP packet.
+        let tcp = t.tcp.as_ptr() as usize - f.data.as_ptr() as usize;
+        if t.tcp.len() < 20 || usize::from(t.tcp[12] >> 4) * 4 > t.tcp.len() {
+            continue;
+        }
+        let octets = |a: std::net::IpAddr| match a {
+            std::net::IpAddr::V4(a) => a.octets().to_vec(),
+            std::net::IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        out.push(Tcp {
+            at_us: us - start,
+            ip: f.data[..tcp + t.tcp.len()].to_vec(),
+            src: octets(t.src),
+            dst: octets(t.dst),
+            tcp,
+        });
     }
     Ok(out)
-}
-
-/// The TCP segment in an IPv4 or IPv6 packet (no extension headers).
-fn tcp_of(ip: &[u8], at_us: u64) -> Option<Tcp> {
-    let (src, dst, tcp, end) = match ip.first()? >> 4 {
-        4 => {
-            let ihl = usize::from(ip[0] & 0xf) * 4;
-            if *ip.get(9)? != 6 {
-                return None;
-            }
-            let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
-            (ip.get(12..16)?, ip.get(16..20)?, ihl, total)
-        }
-        6 => {
-            if *ip.get(6)? != 6 {
-                return None;
-            }
-            let payload = usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]));
-            (ip.get(8..24)?, ip.get(24..40)?, 40, 40 + payload)
-        }
-        _ => return None,
-    };
-    let ip = ip.get(..end)?;
-    let hl = usize::from(ip.get(tcp + 12)? >> 4) * 4;
-    if hl < 20 || tcp + hl > ip.len() {
-        return None;
-    }
-    Some(Tcp {
-        at_us,
-        src: src.to_vec(),
-        dst: dst.to_vec(),
-        ip: ip.to_vec(),
-        tcp,
-    })
 }
 
 /// The capture's connections, each as its segments in order; the client

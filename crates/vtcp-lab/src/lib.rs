@@ -16,6 +16,8 @@
 //!   the checks of what arrived.
 //! - [`bench`](mod@bench), [`echo`], [`fairness`]: the measurements;
 //!   [`soak`]: a long run of everything at once, watched for stalls.
+//! - [`diff`]: differential testing, the same scripted peer against the
+//!   kernel's TCP and vtcp's, step by step.
 //!
 //! Only addresses in 198.18.0.0/15 and fd00::/8 are used, only inside the
 //! lab's own namespaces. The lab needs root, `ip` and `/dev/net/tun`;
@@ -23,6 +25,7 @@
 
 pub mod bench;
 pub mod capture;
+pub mod diff;
 pub mod echo;
 pub mod fairness;
 pub mod kernel;

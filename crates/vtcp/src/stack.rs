@@ -1253,6 +1253,17 @@ impl Stack {
         if let Some(slot) = self.conns.slot_of(&key)
             && let Some(e) = self.conns.get_mut(slot)
         {
+            // RFC 9293 §3.10.7.1: a connection that is closed (reset,
+            // timed out, aborted) is no TCB, though the application still
+            // holds it: a segment for it is answered as for no connection
+            // (a RST unless it is one), as Linux does once a socket is in
+            // CLOSE.
+            if e.conn.state() == State::Closed {
+                if !flags.contains(Flags::RST) && is_unicast(src) && is_unicast(dst) {
+                    self.reply_rst(&view, src, dst);
+                }
+                return;
+            }
             // RFC 9293 §3.6.1 / RFC 6191: a new SYN may reuse a 4-tuple in
             // TIME-WAIT when it is shown to be new.
             if !e.conn.accepts_reopen(segment) {

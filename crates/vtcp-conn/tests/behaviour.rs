@@ -1608,6 +1608,30 @@ fn a_tail_loss_probe_resends_the_last_segment_after_two_round_trips() {
     assert_eq!((s.fast_recoveries, s.rtos), (1, 0));
 }
 
+/// RFC 8985 §7.2: the probe timer restarts with each burst of new data,
+/// as Linux's does (found by differential testing against Linux: the
+/// timer kept the first burst's deadline and probed a second write's
+/// segments one round trip early).
+#[test]
+fn a_second_burst_restarts_the_probe_timer() {
+    let mut t = established();
+    t.conn().write(&[1; 1448 * 2]).unwrap();
+    t.expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect("P. 1449:2897(1448) ack 1 win * <*>")
+        .expect_none();
+    t.at(20);
+    t.conn().write(&[2; 1448 * 2]).unwrap();
+    t.expect(". 2897:4345(1448) ack 1 win * <*>")
+        .expect("P. 4345:5793(1448) ack 1 win * <*>")
+        .expect_none();
+    // PTO = 2·SRTT = 20 ms after the second burst, not the first.
+    t.at(39).expect_none();
+    t.at(40)
+        .expect("P. 4345:5793(1448) ack 1 win * <*>")
+        .expect_none();
+    assert_eq!(t.conn().stats().tlp_probes, 1);
+}
+
 #[test]
 fn a_tail_loss_probe_sends_new_data_when_the_window_allows() {
     let mut t = established();

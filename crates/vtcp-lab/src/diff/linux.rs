@@ -64,6 +64,7 @@ impl LinuxLab {
             conn: None,
             written: 0,
             buf,
+            timeline: Some(Instant::now()),
         })
     }
 }
@@ -77,6 +78,13 @@ pub struct LinuxSut<'a> {
     conn: Option<TcpStream>,
     written: u64,
     buf: Vec<u8>,
+    /// Where the last step's settle time ended (at first, when the run
+    /// began): steps follow each other on one timeline, so that the time
+    /// the calls take does not pile up into a drift against vtcp's
+    /// virtual clock, and whatever Linux does a whole number of steps
+    /// after a step's call happens just after a boundary, as vtcp counts
+    /// a timer due at a boundary in the next step.
+    timeline: Option<Instant>,
 }
 
 impl LinuxSut<'_> {
@@ -205,7 +213,8 @@ impl super::run::Sut for LinuxSut<'_> {
     }
 
     fn settle(&mut self, time: Duration) -> io::Result<Vec<Vec<u8>>> {
-        let end = Instant::now() + time;
+        let end = self.timeline.unwrap_or_else(Instant::now) + time;
+        self.timeline = Some(end);
         let mut out = Vec::new();
         while Instant::now() < end {
             match self.lab.tun.try_recv(&mut self.buf)? {

@@ -64,7 +64,7 @@ pub struct Seen {
     /// Flags, PSH left out.
     pub flags: Flags,
     /// Sequence number relative to the system under test's ISN; `None`
-    /// before its ISN is known.
+    /// before its ISN is known, and for a RST whose sequence number is 0.
     pub seq: Option<i64>,
     /// ACK relative to the peer's ISN, when ACK is set.
     pub ack: Option<i64>,
@@ -104,6 +104,11 @@ impl Seen {
                 .collect(),
         };
         if flags.contains(Flags::RST) {
+            // A RST answering a segment without ACK has sequence number 0
+            // (RFC 9293 §3.10.7.1), not one of the connection's.
+            if s.seq == Seq(0) {
+                seen.seq = None;
+            }
             seen.zero_window = false;
             seen.sack.clear();
             seen.opts.0 &= !OptSet::SACK;
@@ -382,6 +387,8 @@ mod tests {
             )
         };
         assert_eq!(rst(0, &[ts(1)]), rst(9, &[ts(1), sack]));
+        let zero = seg(0, 9, Flags::RST | Flags::ACK, 0, &[]);
+        assert_eq!(Seen::of(&zero.as_borrowed(), Some(isn)).seq, None);
         assert_ne!(rst(0, &[]), rst(0, &[ts(1)]));
     }
 

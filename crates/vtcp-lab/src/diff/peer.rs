@@ -40,7 +40,8 @@ pub struct Peer {
     /// SYN.
     pub sut_port: u16,
     /// The system under test's ISN, once seen (a lost SYN included: it is
-    /// what the traces are normalised with).
+    /// what the traces are normalised with); a later SYN with another
+    /// sequence number (a new connection on the same ports) replaces it.
     pub sut_isn: Option<Seq>,
     /// Octets of sequence space the peer has sent (from its ISN).
     next: u32,
@@ -150,7 +151,13 @@ impl Peer {
     pub fn see<'a>(&mut self, segments: impl IntoIterator<Item = &'a Segment<&'a [u8]>>) {
         self.before = self.view;
         for s in segments {
-            if self.sut_isn.is_none() && s.flags.contains(Flags::SYN) {
+            // A SYN with another sequence number opens a new incarnation
+            // (a listener's new connection on the same ports): its
+            // numbers are relative to its own ISN.
+            if s.flags.contains(Flags::SYN) && self.sut_isn != Some(s.seq) {
+                if self.sut_isn.is_some() {
+                    self.view = View::default();
+                }
                 self.sut_isn = Some(s.seq);
                 self.sut_port = s.src_port;
             }
@@ -227,5 +234,14 @@ mod tests {
         // payload moved the peer's next sequence number on.
         let s3 = Segment::parse(&s3).unwrap();
         assert_eq!((s3.seq, s3.ack), (PEER_ISN + 4, Seq(8)));
+        // A new incarnation's SYN-ACK: its numbers are relative to it.
+        let again = Segment::<&[u8]> {
+            seq: Seq(900),
+            ..synack
+        };
+        p.see([&again]);
+        assert_eq!(p.sut_isn, Some(Seq(900)));
+        let s4 = p.build(&Inject::new(Flags::ACK), 300);
+        assert_eq!(Segment::parse(&s4).unwrap().ack, Seq(901));
     }
 }

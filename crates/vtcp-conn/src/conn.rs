@@ -1572,7 +1572,21 @@ impl Conn {
         } else {
             let (seq, len) = self.recovery.probe_segment()?;
             self.recovery.on_probe_sent(true, self.snd.nxt);
-            self.resent(seq, len.min(mss))
+            let len = len.min(mss);
+            let mut plan = self.resent(seq, len);
+            // §7.3 sends the last segment again: when it carried the FIN,
+            // so does the probe (as Linux's, which resends its last skb),
+            // or the FIN would wait for the RTO (found by differential
+            // testing against Linux).
+            let tail = self.snd.buf.tail();
+            if seq + len as u32 == tail
+                && self.snd.fin_sent
+                && !self.snd.fin_acked
+                && self.snd.max == tail + 1
+            {
+                plan.flags.insert(Flags::FIN);
+            }
+            plan
         };
         self.stats.add(Rare::TlpProbes, 1);
         crate::trace_event!(TRACE, "tail loss probe");

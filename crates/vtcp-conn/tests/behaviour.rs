@@ -1632,6 +1632,29 @@ fn a_second_burst_restarts_the_probe_timer() {
     assert_eq!(t.conn().stats().tlp_probes, 1);
 }
 
+/// RFC 8985 §7.3: the probe sends the last segment again, FIN and all
+/// when it carried the FIN, as Linux's does (found by differential
+/// testing against Linux: the FIN was left for the RTO).
+#[test]
+fn a_tail_loss_probe_of_the_last_segment_carries_its_fin() {
+    let mut t = established();
+    t.conn().write(&[1; 1448 * 2]).unwrap();
+    t.conn().close();
+    t.expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect("FP. 1449:2897(1448) ack 1 win * <*>")
+        .expect_none();
+    // PTO = 2·SRTT = 20 ms after the send at 10 ms.
+    t.at(29).expect_none();
+    t.at(30)
+        .expect("FP. 1449:2897(1448) ack 1 win * <*>")
+        .expect_none();
+    assert_eq!(t.conn().stats().tlp_probes, 1);
+    // The ACK of everything, FIN included, ends FIN-WAIT-1.
+    t.at(40)
+        .recv(". 1:1(0) ack 2898 win 1000 <nop,nop,TS val 140 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+}
+
 #[test]
 fn a_tail_loss_probe_sends_new_data_when_the_window_allows() {
     let mut t = established();

@@ -2218,6 +2218,18 @@ impl Conn {
             return None;
         }
         if self.snd.fin_queued && !self.snd.fin_sent && self.snd.syn_acked {
+            // The FIN takes a sequence number, which a zero window has no
+            // room for (the peer's acceptability test drops it, RFC 9293
+            // §3.10.7.4): it waits for the window, as Linux's does, and the
+            // persist timer sends it as the probe (found by differential
+            // testing against Linux).
+            if wnd_room == 0 && !std::mem::take(&mut self.probe_needed) {
+                if self.flight() == 0 && !self.timers.is_armed(Timer::Persist) {
+                    self.timers
+                        .set(Timer::Persist, now + self.rto.rto(&rto_config(&self.cfg)));
+                }
+                return None;
+            }
             let seq = self.snd.buf.nxt();
             self.snd.fin_sent = true;
             self.snd.nxt = seq + 1;

@@ -1655,6 +1655,25 @@ fn a_tail_loss_probe_of_the_last_segment_carries_its_fin() {
     assert_eq!(t.conn().state(), State::FinWait2);
 }
 
+/// The FIN takes a sequence number, which a zero window has no room for:
+/// it waits for the window, as Linux's does, and the persist timer sends
+/// it as the probe (found by differential testing against Linux: the FIN
+/// went at once, for the peer to drop).
+#[test]
+fn a_fin_waits_for_a_zero_window_and_goes_as_its_probe() {
+    let mut t = established();
+    t.at(20)
+        .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
+    t.conn().close();
+    t.expect_none();
+    // The persist timer: one RTO (200 ms) after the close.
+    t.at(219).expect_none();
+    t.at(220).expect("F. 1:1(0) ack 1 win * <*>").expect_none();
+    t.at(230)
+        .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+}
+
 #[test]
 fn a_tail_loss_probe_sends_new_data_when_the_window_allows() {
     let mut t = established();

@@ -4,9 +4,7 @@
 //! `target/differential` unless told otherwise. Needs what the interop
 //! lab needs (root, `ip`, `/dev/net/tun`).
 
-use std::process::Command;
-
-use crate::util::{cargo, exec, root};
+use crate::util::{exec, lab_binary, root};
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(why) = crate::interop::unavailable() {
@@ -14,16 +12,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "differential runs the interop lab, which cannot run here: {why}"
         ));
     }
-    exec(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "vtcp-lab",
-        "--bin",
-        "vtcp-lab",
-    ]))?;
-    let mut cmd = Command::new(root().join("target/release/vtcp-lab"));
+    let mut cmd = lab_binary()?;
     cmd.args(["diff", "campaign"]);
     let given = |flag: &str| args.iter().any(|a| a == flag);
     if !given("--time") {

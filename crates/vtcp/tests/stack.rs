@@ -1195,14 +1195,19 @@ fn strays_are_offered_before_any_reset_and_come_back_unclaimed() {
 /// RFC 9293 §3.10.7.1, as Linux answers it (found by differential
 /// testing against Linux, docs/conformance.md): a connection reset by its
 /// peer that the application has not let go of yet is no TCB, so what
-/// arrives for it gets a RST, not silence.
+/// arrives for it is taken as for no connection (here, with a listener on
+/// the port, as the listener takes it), not dropped in silence; but
+/// nothing new opens on its 4-tuple while it is held.
 ///
 /// ```text
-/// server: ESTABLISHED, accepted and held
+/// server: ESTABLISHED, accepted and held, listening on its port
 ///   < R.  seq=RCV.NXT           (the client resets: CLOSED, still held)
 ///   < .   seq=RCV.NXT ack=X len=10
 ///   > R   seq=X                 (<SEQ=SEG.ACK><CTL=RST>)
 ///   < R   seq=RCV.NXT           (a RST is never answered)
+///   < SF  seq=Y                 (dropped, as the listener drops it)
+///   < S   seq=Y
+///   > R.  seq=0 ack=Y+1         (no new connection on a held 4-tuple)
 /// ```
 #[test]
 fn a_segment_for_a_reset_connection_the_application_still_holds_gets_a_rst() {
@@ -1235,6 +1240,22 @@ fn a_segment_for_a_reset_connection_the_application_still_holds_gets_a_rst() {
     assert_eq!((rst.flags, rst.seq), (Flags::RST, ack));
     from(&mut net, seg(Flags::RST, &[]));
     assert!(one_reply(&mut net.server, net.now).is_none());
+    let syn = |flags| Segment {
+        seq: Seq(7_000),
+        ack: Seq(0),
+        ..seg(flags, &[])
+    };
+    from(&mut net, syn(Flags::SYN | Flags::FIN));
+    assert!(one_reply(&mut net.server, net.now).is_none());
+    from(&mut net, syn(Flags::SYN));
+    let rst = Segment::parse(&one_reply(&mut net.server, net.now).expect("a RST"))
+        .unwrap()
+        .into_owned();
+    assert_eq!(
+        (rst.flags, rst.seq, rst.ack),
+        (Flags::RST | Flags::ACK, Seq(0), Seq(7_001))
+    );
+    assert_eq!(net.server.connections(), 1);
     // The application still reads the reset.
     assert_eq!(
         net.server.conn(s).unwrap().close_reason(),

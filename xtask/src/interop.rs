@@ -47,6 +47,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     for (package, test) in [
         ("vtcp-lab", "interop"),
         ("vtcp-lab", "fairness"),
+        ("vtcp-lab", "diff"),
         ("vtcp-cli", "net_cli"),
         ("vtcp-cli", "forwarder"),
     ] {

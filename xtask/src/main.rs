@@ -9,6 +9,8 @@
 //! - `soak`: the simulator's 6 GiB transfers, in release.
 //! - `conformance [--bless]`: packetdrill scripts through `vtcp drill`, the
 //!   FreeBSD TCP test suite against its expected results.
+//! - `differential [--time SECS] [--seed N] [--out DIR]`: random scripts
+//!   against Linux and vtcp, the differences filed by class.
 //! - `capture-vectors`: records the Linux test vectors in `tests/vectors/`.
 //! - `bench [ARGS…]`: the criterion benchmarks.
 //! - `mutants [CRATE...]`: mutation testing (cargo-mutants), each crate
@@ -20,6 +22,7 @@
 mod bench;
 mod ci;
 mod conformance;
+mod differential;
 mod fuzz;
 mod interop;
 mod metadata;
@@ -46,6 +49,8 @@ commands:
   interop [TEST FILTER...]    vtcp against the Linux kernel in network namespaces (root)
   soak                        6 GiB simulated transfers across the 2^31 and 2^32 edges (release)
   conformance [--bless]       packetdrill scripts and the FreeBSD suite through `vtcp drill`
+  differential [--time SECS] [--seed N] [--out DIR]
+                              random scripts against Linux and vtcp, differences by class (root)
   capture-vectors             record Linux test captures and tshark's decode in tests/vectors (root)
   bench [CRITERION ARGS...]   run the criterion benchmarks
   mutants [CRATE...]          mutation testing, each crate against its own tests
@@ -67,6 +72,7 @@ fn main() -> ExitCode {
         "soak" => soak::run(rest),
         "conformance" => conformance::run(rest),
         "capture-vectors" => vectors::run(rest),
+        "differential" => differential::run(rest),
         "bench" => bench::run(rest),
         "release" => release::run(rest),
         "mutants" => mutants::run(rest),

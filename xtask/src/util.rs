@@ -36,6 +36,21 @@ pub(crate) fn run_quietly(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
+/// Builds the lab's binary in release mode (`--locked`); returns the
+/// command that runs it.
+pub(crate) fn lab_binary() -> Result<Command, String> {
+    exec(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "vtcp-lab",
+        "--bin",
+        "vtcp-lab",
+    ]))?;
+    Ok(Command::new(root().join("target/release/vtcp-lab")))
+}
+
 /// Runs `cmd` quietly and tells whether it succeeded.
 pub(crate) fn succeeds(cmd: &mut Command) -> bool {
     cmd.stdout(std::process::Stdio::null())

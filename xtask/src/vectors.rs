@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use crate::util::{cargo, exec, root, succeeds};
+use crate::util::{exec, lab_binary, root, succeeds};
 
 /// tshark's fields, in the order of the `.tsv` columns.
 const FIELDS: [&str; 24] = [
@@ -57,20 +57,7 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     }
     ensure_tshark()?;
     let dir = root().join("tests/vectors");
-    exec(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "vtcp-lab",
-        "--bin",
-        "vtcp-lab",
-    ]))?;
-    exec(
-        Command::new(root().join("target/release/vtcp-lab"))
-            .arg("capture")
-            .arg(&dir),
-    )?;
+    exec(lab_binary()?.arg("capture").arg(&dir))?;
     let mut pcaps: Vec<_> = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .flatten()

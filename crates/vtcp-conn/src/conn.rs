@@ -1809,7 +1809,21 @@ impl Conn {
         } else {
             let (seq, len) = self.recovery.probe_segment()?;
             self.recovery.on_probe_sent(true, self.snd.nxt);
-            self.resent(seq, len.min(mss))
+            let len = len.min(mss);
+            let mut plan = self.resent(seq, len);
+            // §7.3 sends the last segment again: when it carried the FIN,
+            // so does the probe (as Linux's, which resends its last skb),
+            // or the FIN would wait for the RTO (found by differential
+            // testing against Linux).
+            let tail = self.snd.buf.tail();
+            if seq + len as u32 == tail
+                && self.snd.fin_sent
+                && !self.snd.fin_acked
+                && self.snd.max == tail + 1
+            {
+                plan.flags.insert(Flags::FIN);
+            }
+            plan
         };
         self.stats.add(Rare::TlpProbes, 1);
         crate::trace_event!(TRACE, "tail loss probe");
@@ -2500,6 +2514,18 @@ impl Conn {
             return None;
         }
         if self.snd.fin_queued && !self.snd.fin_sent && self.snd.syn_acked {
+            // The FIN takes a sequence number, which a zero window has no
+            // room for (the peer's acceptability test drops it, RFC 9293
+            // §3.10.7.4): it waits for the window, as Linux's does, and the
+            // persist timer sends it as the probe (found by differential
+            // testing against Linux).
+            if wnd_room == 0 && !std::mem::take(&mut self.probe_needed) {
+                if self.flight() == 0 && !self.timers.is_armed(Timer::Persist) {
+                    self.timers
+                        .set(Timer::Persist, now + self.rto.rto(&rto_config(&self.cfg)));
+                }
+                return None;
+            }
             let seq = self.snd.buf.nxt();
             self.snd.fin_sent = true;
             self.snd.nxt = seq + 1;
@@ -2553,13 +2579,13 @@ impl Conn {
                 .set(Timer::Rto, now + self.rto.rto(&rto_config(&self.cfg)));
         }
         // RFC 8985 §7.2 restarts the probe timer after each new segment;
-        // like Linux, which does it once per burst (tcp_write_xmit), this
-        // arms it when a burst starts (an ACK of new data restarts it) and
-        // again when a second segment joins a lone one, whose PTO allowed
-        // for a delayed ACK.
-        if !self.timers.is_armed(Timer::Tlp) || self.flight() <= 2 * self.opts.smss as usize {
-            self.arm_tlp();
-        }
+        // Linux does it once per burst (tcp_write_xmit), which comes to
+        // the same: a burst's segments go at one instant, and the last
+        // one's PTO stands (a lone segment's allows for a delayed ACK).
+        // Arming it only when a burst found it idle let a second write's
+        // burst be probed a PTO after the first (found by differential
+        // testing against Linux).
+        self.arm_tlp();
         if self.unacked_since == NOT_SENT {
             self.unacked_since = nanos(now);
         }

@@ -1728,6 +1728,72 @@ fn a_tail_loss_probe_resends_the_last_segment_after_two_round_trips() {
     assert_eq!((s.fast_recoveries, s.rtos), (1, 0));
 }
 
+/// RFC 8985 §7.2: the probe timer restarts with each burst of new data,
+/// as Linux's does (found by differential testing against Linux: the
+/// timer kept the first burst's deadline and probed a second write's
+/// segments one round trip early).
+#[test]
+fn a_second_burst_restarts_the_probe_timer() {
+    let mut t = established();
+    t.conn().write(&[1; 1448 * 2]).unwrap();
+    t.expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect("P. 1449:2897(1448) ack 1 win * <*>")
+        .expect_none();
+    t.at(20);
+    t.conn().write(&[2; 1448 * 2]).unwrap();
+    t.expect(". 2897:4345(1448) ack 1 win * <*>")
+        .expect("P. 4345:5793(1448) ack 1 win * <*>")
+        .expect_none();
+    // PTO = 2·SRTT = 20 ms after the second burst, not the first.
+    t.at(39).expect_none();
+    t.at(40)
+        .expect("P. 4345:5793(1448) ack 1 win * <*>")
+        .expect_none();
+    assert_eq!(t.conn().stats().tlp_probes, 1);
+}
+
+/// RFC 8985 §7.3: the probe sends the last segment again, FIN and all
+/// when it carried the FIN, as Linux's does (found by differential
+/// testing against Linux: the FIN was left for the RTO).
+#[test]
+fn a_tail_loss_probe_of_the_last_segment_carries_its_fin() {
+    let mut t = established();
+    t.conn().write(&[1; 1448 * 2]).unwrap();
+    t.conn().close();
+    t.expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect("FP. 1449:2897(1448) ack 1 win * <*>")
+        .expect_none();
+    // PTO = 2·SRTT = 20 ms after the send at 10 ms.
+    t.at(29).expect_none();
+    t.at(30)
+        .expect("FP. 1449:2897(1448) ack 1 win * <*>")
+        .expect_none();
+    assert_eq!(t.conn().stats().tlp_probes, 1);
+    // The ACK of everything, FIN included, ends FIN-WAIT-1.
+    t.at(40)
+        .recv(". 1:1(0) ack 2898 win 1000 <nop,nop,TS val 140 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+}
+
+/// The FIN takes a sequence number, which a zero window has no room for:
+/// it waits for the window, as Linux's does, and the persist timer sends
+/// it as the probe (found by differential testing against Linux: the FIN
+/// went at once, for the peer to drop).
+#[test]
+fn a_fin_waits_for_a_zero_window_and_goes_as_its_probe() {
+    let mut t = established();
+    t.at(20)
+        .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
+    t.conn().close();
+    t.expect_none();
+    // The persist timer: one RTO (200 ms) after the close.
+    t.at(219).expect_none();
+    t.at(220).expect("F. 1:1(0) ack 1 win * <*>").expect_none();
+    t.at(230)
+        .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+}
+
 #[test]
 fn a_tail_loss_probe_sends_new_data_when_the_window_allows() {
     let mut t = established();

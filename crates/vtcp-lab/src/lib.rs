@@ -16,6 +16,8 @@
 //!   the checks of what arrived.
 //! - [`bench`](mod@bench), [`echo`], [`fairness`]: the measurements;
 //!   [`soak`]: a long run of everything at once, watched for stalls.
+//! - [`diff`]: differential testing, the same scripted peer against the
+//!   kernel's TCP and vtcp's, step by step.
 //! - [`vectors`]: the Linux test vectors (`tests/vectors/`), captures of
 //!   Linux talking to Linux.
 //!
@@ -24,6 +26,7 @@
 //! [`unavailable`] says what is missing so that callers can skip loudly.
 
 pub mod bench;
+pub mod diff;
 pub mod echo;
 pub mod fairness;
 pub mod kernel;

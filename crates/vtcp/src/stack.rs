@@ -1460,21 +1460,31 @@ impl Stack {
             self.counters.rsts_in += 1;
         }
         let mut reopen_isn = None;
+        // RFC 9293 §3.10.7.1: a connection that is closed (reset, timed
+        // out, aborted) is no TCB, though the application still holds it:
+        // a segment for it is taken as for no connection (a RST, or what a
+        // listener does), as Linux does once a socket is in CLOSE, except
+        // that nothing new opens on the 4-tuple while it is held.
+        let mut held_closed = false;
         if let Some(slot) = self.conns.slot_of(&key)
             && let Some(e) = self.conns.get_mut(slot)
         {
-            // RFC 9293 §3.6.1 / RFC 6191: a new SYN may reuse a 4-tuple in
-            // TIME-WAIT when it is shown to be new.
-            if !e.conn.accepts_reopen(segment) {
+            if e.conn.state() == State::Closed {
+                held_closed = true;
+            } else if !e.conn.accepts_reopen(segment) {
                 e.conn.handle_segment(now, segment);
                 self.note_fast_open(slot, now);
                 self.after_event(slot);
                 return;
+            } else {
+                // RFC 9293 §3.6.1 / RFC 6191: a new SYN may reuse a
+                // 4-tuple in TIME-WAIT when it is shown to be new. MAY-2
+                // (1): the new incarnation's ISN beyond anything the old
+                // one sent, by a window (as Linux's tw_snd_nxt + 65535 +
+                // 2).
+                reopen_isn = Some(e.conn.snd_nxt() + 65_537);
+                self.remove(slot);
             }
-            // MAY-2 (1): the new incarnation's ISN beyond anything the old
-            // one sent, by a window (as Linux's tw_snd_nxt + 65535 + 2).
-            reopen_isn = Some(e.conn.snd_nxt() + 65_537);
-            self.remove(slot);
         } else if self.offer_stray(key, flags, src, dst, segment) {
             return;
         }
@@ -1508,7 +1518,11 @@ impl Stack {
                 return;
             }
             let listener = self.listeners.get(&listen_addr).expect("found above");
-            if listener.half_open < listener.backlog {
+            if held_closed {
+                // The 4-tuple is still the application's: its key must
+                // not come to name a new connection.
+                self.reply_rst(&view, src, dst);
+            } else if listener.half_open < listener.backlog {
                 let mut cfg = self.conn_config(key);
                 if let Some(isn) = reopen_isn {
                     cfg.isn = IsnSource::Fixed(isn);
@@ -1525,7 +1539,11 @@ impl Stack {
                 self.reply_cookie(now, &key, segment, src, dst);
             }
         } else if flags.contains(Flags::ACK) && !flags.contains(Flags::SYN) {
-            self.try_cookie(now, key, listen_addr, segment, &view, src, dst);
+            if held_closed {
+                self.reply_rst(&view, src, dst);
+            } else {
+                self.try_cookie(now, key, listen_addr, segment, &view, src, dst);
+            }
         } else if flags.contains(Flags::ACK) {
             // RFC 9293 §3.10.7.2: any ACK in LISTEN is bad (a SYN-ACK
             // here): <SEQ=SEG.ACK><CTL=RST>.

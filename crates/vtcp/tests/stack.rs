@@ -1185,3 +1185,74 @@ fn strays_are_offered_before_any_reset_and_come_back_unclaimed() {
     assert_eq!(offered.lock().unwrap().len(), 4);
     assert!(net.server.set_strays(None).is_some());
 }
+
+/// RFC 9293 §3.10.7.1, as Linux answers it (found by differential
+/// testing against Linux, docs/conformance.md): a connection reset by its
+/// peer that the application has not let go of yet is no TCB, so what
+/// arrives for it is taken as for no connection (here, with a listener on
+/// the port, as the listener takes it), not dropped in silence; but
+/// nothing new opens on its 4-tuple while it is held.
+///
+/// ```text
+/// server: ESTABLISHED, accepted and held, listening on its port
+///   < R.  seq=RCV.NXT           (the client resets: CLOSED, still held)
+///   < .   seq=RCV.NXT ack=X len=10
+///   > R   seq=X                 (<SEQ=SEG.ACK><CTL=RST>)
+///   < R   seq=RCV.NXT           (a RST is never answered)
+///   < SF  seq=Y                 (dropped, as the listener drops it)
+///   < S   seq=Y
+///   > R.  seq=0 ack=Y+1         (no new connection on a held 4-tuple)
+/// ```
+#[test]
+fn a_segment_for_a_reset_connection_the_application_still_holds_gets_a_rst() {
+    let mut net = Net::new();
+    let (c, s) = open(&mut net);
+    let (seq, ack) = {
+        let conn = net.server.conn(s).unwrap();
+        (conn.rcv_nxt(), conn.snd_nxt())
+    };
+    let seg = |flags, payload: &'static [u8]| Segment {
+        src_port: c.local.port(),
+        dst_port: 80,
+        seq,
+        ack,
+        flags,
+        window: 1000,
+        payload,
+        ..Default::default()
+    };
+    let from = |net: &mut Net, seg: Segment<&[u8]>| {
+        net.server
+            .handle_packet(net.now, CLIENT.into(), SERVER.into(), &from_client(&seg));
+    };
+    from(&mut net, seg(Flags::RST | Flags::ACK, &[]));
+    assert_eq!(net.server.conn(s).unwrap().state(), State::Closed);
+    assert!(one_reply(&mut net.server, net.now).is_none());
+    from(&mut net, seg(Flags::ACK, &[7; 10]));
+    let rst = one_reply(&mut net.server, net.now).expect("a RST");
+    let rst = Segment::parse(&rst).unwrap();
+    assert_eq!((rst.flags, rst.seq), (Flags::RST, ack));
+    from(&mut net, seg(Flags::RST, &[]));
+    assert!(one_reply(&mut net.server, net.now).is_none());
+    let syn = |flags| Segment {
+        seq: Seq(7_000),
+        ack: Seq(0),
+        ..seg(flags, &[])
+    };
+    from(&mut net, syn(Flags::SYN | Flags::FIN));
+    assert!(one_reply(&mut net.server, net.now).is_none());
+    from(&mut net, syn(Flags::SYN));
+    let rst = Segment::parse(&one_reply(&mut net.server, net.now).expect("a RST"))
+        .unwrap()
+        .into_owned();
+    assert_eq!(
+        (rst.flags, rst.seq, rst.ack),
+        (Flags::RST | Flags::ACK, Seq(0), Seq(7_001))
+    );
+    assert_eq!(net.server.connections(), 1);
+    // The application still reads the reset.
+    assert_eq!(
+        net.server.conn(s).unwrap().close_reason(),
+        Some(vtcp::conn::CloseReason::Reset)
+    );
+}

@@ -28,6 +28,12 @@
 //!   exchanges and connections opened and closed in a loop, all at once
 //!   against the kernel, a line every 5 s; a connection without progress
 //!   for 5 s fails it (`vtcp_lab::soak`).
+//! - `vtcp-lab diff run FILE...`: differential scripts against Linux and
+//!   vtcp, the two traces side by side and where they differ
+//!   (`vtcp_lab::diff`).
+//! - `vtcp-lab diff campaign --time SECS --seed N [--out DIR]`: random
+//!   scripts from seed N on for SECS seconds; each script with a
+//!   difference filed in DIR under its class; the totals.
 //! - `vtcp-lab echo-server ADDR`: the kernel's echo server of that
 //!   benchmark, which it starts in a namespace of its own.
 
@@ -39,7 +45,8 @@ use std::time::Duration;
 const USAGE: &str = "usage: vtcp-lab capture DIR | bench matrix [SECONDS] | bench throughput [SECONDS] \
      | bench point LOSS% REORDER% RTT_MS [SECONDS] | bench echo [SECONDS [CONNECTIONS...]] \
      | bench flows [SECONDS [FLOWS...]] | bench fairness [SECONDS [CONTROLLER...]] \
-     | soak MINUTES | echo-server ADDR";
+     | soak MINUTES | diff run FILE... | diff campaign --time SECS --seed N [--out DIR] \
+     | echo-server ADDR";
 
 /// Why the command failed: printed once, by `main`.
 enum Failure {
@@ -65,6 +72,8 @@ enum Command<'a> {
     Flows(Duration, Vec<usize>),
     Fairness(Duration, Vec<vtcp_sim::Controller>),
     Soak(Duration),
+    DiffRun(&'a [&'a str]),
+    DiffCampaign(Duration, u64, Option<&'a str>),
 }
 
 fn main() -> ExitCode {
@@ -106,7 +115,7 @@ fn counts(rest: &[&str]) -> Result<Vec<usize>, Failure> {
         .map_err(|_| Failure::Usage)
 }
 
-fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, Failure> {
+fn parse<'a>(args: &'a [&'a str]) -> Result<Command<'a>, Failure> {
     Ok(match args {
         ["capture", dir] => Command::Capture(dir),
         ["echo-server", addr] => Command::EchoServer(addr.parse().map_err(|_| Failure::Usage)?),
@@ -160,6 +169,22 @@ fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, Failure> {
             }
             Command::Fairness(time, controllers)
         }
+        ["diff", "run", files @ ..] if !files.is_empty() => Command::DiffRun(files),
+        ["diff", "campaign", rest @ ..] => {
+            let (mut time, mut seed, mut out) = (None, None, None);
+            for pair in rest.chunks(2) {
+                match pair {
+                    ["--time", t] => time = Some(seconds(Some(t))?),
+                    ["--seed", n] => seed = Some(n.parse().map_err(|_| Failure::Usage)?),
+                    ["--out", dir] => out = Some(*dir),
+                    _ => return Err(Failure::Usage),
+                }
+            }
+            match (time, seed) {
+                (Some(t), Some(n)) => Command::DiffCampaign(t, n, out),
+                _ => return Err(Failure::Usage),
+            }
+        }
         ["soak", minutes] => match minutes.parse::<f64>() {
             Ok(m) if m > 0.0 && m <= 24.0 * 60.0 => {
                 Command::Soak(Duration::from_secs_f64(m * 60.0))
@@ -202,7 +227,55 @@ fn run(command: Command<'_>) -> Result<(), Failure> {
         }
         Command::Fairness(time, controllers) => fairness(time, &controllers),
         Command::Soak(time) => soak(time),
+        Command::DiffRun(files) => diff_run(files),
+        Command::DiffCampaign(time, seed, out) => diff_campaign(time, seed, out),
     }
+}
+
+fn diff_run(files: &[&str]) -> Result<(), Failure> {
+    use vtcp_lab::diff;
+    let mut lab = diff::linux::LinuxLab::new().map_err(|e| failed("diff: the namespace", e))?;
+    let mut differing = 0;
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| failed(file, e))?;
+        let script = diff::script::Script::parse(&text).map_err(|e| failed(file, e))?;
+        let pair = diff::run_pair(&mut lab, &script, 0).map_err(|e| failed(file, e))?;
+        println!("== {file}");
+        print!(
+            "{}",
+            diff::compare::side_by_side(&script, &pair.linux, &pair.vtcp)
+        );
+        match &pair.difference {
+            Some(d) => {
+                differing += 1;
+                println!("DIFFERS at steps {:?}: {}", d.steps, d.signature);
+            }
+            None => println!("agrees"),
+        }
+    }
+    println!("{differing} of {} scripts differ", files.len());
+    Ok(())
+}
+
+fn diff_campaign(time: Duration, seed: u64, out: Option<&str>) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
+    let totals = vtcp_lab::diff::campaign(time, seed, out.map(std::path::Path::new), |class| {
+        eprintln!("new class: {class}");
+    })
+    .map_err(|e| failed("diff campaign", e))?;
+    println!(
+        "{} scripts, {} steps, {} with differences, {} classes, in {:.0} s (seeds {seed}..{})",
+        totals.scripts,
+        totals.steps,
+        totals.differing,
+        totals.classes.len(),
+        started.elapsed().as_secs_f64(),
+        seed + totals.scripts,
+    );
+    for (class, n) in &totals.classes {
+        println!("{n:6}  {class}");
+    }
+    Ok(())
 }
 
 fn fairness(time: Duration, controllers: &[vtcp_sim::Controller]) -> Result<(), Failure> {

@@ -233,21 +233,23 @@ fn open(dest: SocketAddr) -> io::Result<UdpSocket> {
 /// The dispatcher: each queued datagram out through its flow's socket.
 fn dispatch(shared: &Arc<Shared>, rx: &Receiver<(SocketAddr, SocketAddr, Vec<u8>)>) {
     while let Ok((client, dest, payload)) = rx.recv() {
-        let sent = shared
-            .flow(client, dest)
-            .is_some_and(|f| match f.socket.send(&payload) {
+        let sent = shared.flow(client, dest).is_some_and(|f| {
+            let s = &shared.stats;
+            // Counted before it goes: the answer may come back, and the
+            // flow's thread end it (a DNS flow at its answer), before
+            // `send` returns here.
+            count(&f.out, &s.datagrams_out, &s.bytes_out, payload.len());
+            match f.socket.send(&payload) {
                 Ok(_) => {
                     f.last.store(shared.now_ms(), Ordering::Relaxed);
-                    count(
-                        &f.out,
-                        &shared.stats.datagrams_out,
-                        &shared.stats.bytes_out,
-                        payload.len(),
-                    );
                     true
                 }
-                Err(_) => false,
-            });
+                Err(_) => {
+                    uncount(&f.out, &s.datagrams_out, &s.bytes_out, payload.len());
+                    false
+                }
+            }
+        });
         if !sent {
             shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -260,6 +262,14 @@ fn count(flow: &[AtomicU64; 2], datagrams: &AtomicU64, bytes: &AtomicU64, len: u
     flow[1].fetch_add(len as u64, Ordering::Relaxed);
     datagrams.fetch_add(1, Ordering::Relaxed);
     bytes.fetch_add(len as u64, Ordering::Relaxed);
+}
+
+/// Takes back what [`count`] counted, for a datagram that did not go.
+fn uncount(flow: &[AtomicU64; 2], datagrams: &AtomicU64, bytes: &AtomicU64, len: usize) {
+    flow[0].fetch_sub(1, Ordering::Relaxed);
+    flow[1].fetch_sub(len as u64, Ordering::Relaxed);
+    datagrams.fetch_sub(1, Ordering::Relaxed);
+    bytes.fetch_sub(len as u64, Ordering::Relaxed);
 }
 
 /// A flow's thread: each answer back to the device from the destination,

@@ -131,7 +131,68 @@ struct Interface {
     offset_secs: i64,
 }
 
+/// Walks the blocks of a pcapng file by their headers alone: every
+/// block's total length at least 12 octets (type, length, trailing
+/// length), a multiple of 4 and within the file, its byte order the
+/// section's (set by each section header's byte-order magic). pcap-parser
+/// 0.17 subtracts 12 from a smaller length without checking (its fuzzed
+/// input, `fuzz/regressions/pcap_read/`, panics a debug build), so no
+/// block reaches it before this has looked.
+fn check_pcapng_blocks(file: &[u8]) -> Result<(), CaptureError> {
+    const SECTION_HEADER: u32 = 0x0a0d_0d0a;
+    let word = |at: usize, le: bool| -> Option<u32> {
+        let b: [u8; 4] = file.get(at..at + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let (mut at, mut le, mut blocks) = (0usize, true, 0usize);
+    while at < file.len() {
+        let bad = |detail: String| CaptureError::Malformed {
+            what: "a pcapng block",
+            frames: blocks,
+            detail,
+        };
+        let block_type = word(at, true).ok_or(CaptureError::Truncated {
+            what: "a pcapng block header",
+            frames: blocks,
+        })?;
+        if block_type == SECTION_HEADER {
+            le = match word(at + 8, true) {
+                Some(0x1a2b_3c4d) => true,
+                Some(0x4d3c_2b1a) => false,
+                Some(magic) => return Err(bad(format!("byte-order magic {magic:#010x}"))),
+                None => {
+                    return Err(CaptureError::Truncated {
+                        what: "a section header",
+                        frames: blocks,
+                    });
+                }
+            };
+        }
+        let len = word(at + 4, le).ok_or(CaptureError::Truncated {
+            what: "a pcapng block header",
+            frames: blocks,
+        })? as usize;
+        if len < 12 || !len.is_multiple_of(4) {
+            return Err(bad(format!("block length {len}")));
+        }
+        if len > file.len() - at {
+            return Err(CaptureError::Truncated {
+                what: "a pcapng block",
+                frames: blocks,
+            });
+        }
+        at += len;
+        blocks += 1;
+    }
+    Ok(())
+}
+
 fn read_pcapng(file: &[u8]) -> Result<Vec<Frame<'_>>, CaptureError> {
+    check_pcapng_blocks(file)?;
     let slice = PcapNGSlice::from_slice(file).map_err(|e| nom_error(e, "the section header", 0))?;
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut frames = Vec::new();
@@ -218,5 +279,38 @@ mod tests {
             read_frames(&header[..10]),
             Err(CaptureError::Truncated { .. })
         ));
+    }
+
+    /// A pcapng block shorter than its own header and trailer is refused
+    /// before pcap-parser sees it (which would subtract past zero), in
+    /// either byte order; a well-formed section header alone reads.
+    #[test]
+    fn a_pcapng_block_shorter_than_twelve_octets_is_malformed() {
+        let section = |le: bool, len: u32| {
+            let w = |v: u32| if le { v.to_le_bytes() } else { v.to_be_bytes() };
+            let mut f = vec![0x0a, 0x0d, 0x0d, 0x0a];
+            f.extend_from_slice(&w(28));
+            f.extend_from_slice(&w(0x1a2b_3c4d));
+            f.extend_from_slice(&[1, 0, 0, 0]);
+            f.extend_from_slice(&[0xff; 8]);
+            f.extend_from_slice(&w(28));
+            // A process information block (type 0x80000001) of `len`.
+            f.extend_from_slice(&w(0x8000_0001));
+            f.extend_from_slice(&w(len));
+            f.extend_from_slice(&[0; 8]);
+            f
+        };
+        for le in [true, false] {
+            assert!(
+                matches!(
+                    read_frames(&section(le, 8)),
+                    Err(CaptureError::Malformed { frames: 1, .. })
+                ),
+                "{le}"
+            );
+            let mut ok = section(le, 8);
+            ok.truncate(28);
+            assert_eq!(read_frames(&ok).map(|f| f.len()), Ok(0), "{le}");
+        }
     }
 }

@@ -156,7 +156,14 @@ fn the_example_forwarder_carries_http_udp_and_bulk_tcp_both_ways() {
         assert_eq!((&answer[..], from), (&b"answer:who is vtcp?"[..], at));
         drop(answerer);
     }
-    let c = driver.counters();
+    // The sender counts an answer once its write to the device returned,
+    // which may be after the client has read it: wait a little for that.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut c = driver.counters();
+    while (c.udp_in, c.udp_out) != (2, 2) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        c = driver.counters();
+    }
     assert_eq!((c.udp_in, c.udp_out), (2, 2), "{c:?}");
 
     // Bulk TCP, 32 MiB each way over one connection, SHA-256 checked.

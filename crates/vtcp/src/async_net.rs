@@ -53,7 +53,6 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -61,7 +60,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use vtcp_conn::{State, Stats};
 
 use crate::NetStack;
-use crate::net::{self, conn_of, try_established, try_read, try_write};
+use crate::net;
+use crate::socket::{SocketId, Sockets, ready};
 use crate::wait::Target;
 
 /// A listening socket whose `accept` is async.
@@ -100,13 +100,11 @@ impl TcpListener {
 
     /// Polls for an established connection.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let net = self.inner.net();
-        let shared = net.shared();
+        let shared = self.inner.net().shared();
         let mut g = shared.lock();
-        if let Some(key) = g.stack.accept(self.inner.id()) {
-            let stream = net::TcpStream::from_key(net, key);
+        if let Some(accepted) = ready(self.inner.try_accept(&mut g)) {
             shared.release(g, shared.now());
-            return Poll::Ready(Ok((TcpStream { inner: stream }, key.remote)));
+            return Poll::Ready(accepted.map(|(inner, from)| (TcpStream { inner }, from)));
         }
         g.waiters
             .register(Target::Listener(self.inner.id()), cx.waker());
@@ -177,14 +175,9 @@ impl TcpStream {
 
     /// Polls until the handshake completes.
     pub fn poll_established(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let key = self.inner.inner.key;
-        let shared = self.inner.inner.net.shared();
-        let mut g = shared.lock();
-        let done = try_established(conn_of(&mut g.stack, key)?);
-        if done.is_none() {
-            g.waiters.register(Target::Conn(key), cx.waker());
-        }
-        done.map_or(Poll::Pending, Poll::Ready)
+        poll_socket(&self.inner, cx, |sockets, socket| {
+            sockets.poll_connected(socket)
+        })
     }
 
     /// The peer's address.
@@ -341,6 +334,30 @@ impl Drop for OwnedWriteHalf {
     }
 }
 
+/// One attempt of `call` on `stream`'s socket for a task: its result,
+/// or `Pending` with the task registered on the connection. The stack's
+/// output settles after a call that did something (a read may open the
+/// window enough to announce it).
+fn poll_socket<R>(
+    stream: &net::TcpStream,
+    cx: &mut Context<'_>,
+    call: impl FnOnce(&mut Sockets, SocketId) -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    let inner = &stream.inner;
+    let shared = inner.net.shared();
+    let mut g = shared.lock();
+    match ready(call(&mut g.sockets, inner.socket)) {
+        Some(done) => {
+            shared.release(g, shared.now());
+            Poll::Ready(done)
+        }
+        None => {
+            g.waiters.register(Target::Conn(inner.key), cx.waker());
+            Poll::Pending
+        }
+    }
+}
+
 /// One read of `stream` for a task: data, end of file, an error, or
 /// `Pending` with the task registered on the connection.
 fn poll_read(
@@ -348,25 +365,13 @@ fn poll_read(
     cx: &mut Context<'_>,
     buf: &mut ReadBuf<'_>,
 ) -> Poll<io::Result<()>> {
-    let inner = &stream.inner;
-    if buf.remaining() == 0 || inner.read_shut.load(Ordering::Acquire) {
+    if buf.remaining() == 0 {
         return Poll::Ready(Ok(()));
     }
-    let shared = inner.net.shared();
-    let mut g = shared.lock();
-    match try_read(conn_of(&mut g.stack, inner.key)?, buf.initialize_unfilled()) {
-        Some(Ok(n)) if n > 0 => {
-            buf.advance(n);
-            // The read may open the window enough to announce it.
-            shared.release(g, shared.now());
-            Poll::Ready(Ok(()))
-        }
-        Some(done) => Poll::Ready(done.map(|_| ())),
-        None => {
-            g.waiters.register(Target::Conn(inner.key), cx.waker());
-            Poll::Pending
-        }
-    }
+    let read = poll_socket(stream, cx, |sockets, socket| {
+        sockets.read(socket, buf.initialize_unfilled())
+    });
+    read.map_ok(|n| buf.advance(n))
 }
 
 /// One write to `stream` for a task: what the send buffer took, an error,
@@ -379,20 +384,7 @@ fn poll_write(
     if buf.is_empty() {
         return Poll::Ready(Ok(0));
     }
-    let inner = &stream.inner;
-    let shared = inner.net.shared();
-    let mut g = shared.lock();
-    match try_write(conn_of(&mut g.stack, inner.key)?, buf) {
-        Some(Ok(n)) => {
-            shared.release(g, shared.now());
-            Poll::Ready(Ok(n))
-        }
-        Some(Err(e)) => Poll::Ready(Err(e)),
-        None => {
-            g.waiters.register(Target::Conn(inner.key), cx.waker());
-            Poll::Pending
-        }
-    }
+    poll_socket(stream, cx, |sockets, socket| sockets.write(socket, buf))
 }
 
 /// `AsyncRead` for a type whose `inner` is the blocking stream.

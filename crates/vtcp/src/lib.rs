@@ -57,6 +57,7 @@ pub mod ip;
 pub mod net;
 #[cfg(feature = "pcap")]
 pub mod pcap;
+pub mod socket;
 mod stack;
 pub mod tap;
 mod wait;

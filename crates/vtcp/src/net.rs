@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use vtcp_conn::{Conn, State, Stats};
 
+use crate::socket::{SocketId, Sockets, ready};
 use crate::stack::{ConnKey, Counters, IpFields, ListenerId, Stack, StackConfig, StackError};
 use crate::wait::{Target, Waiters, thread_waker};
 
@@ -382,8 +383,8 @@ impl Output {
 }
 
 pub(crate) struct Inner {
-    pub(crate) stack: Stack,
-    addrs: Vec<IpAddr>,
+    /// The socket layer and the stack under it.
+    pub(crate) sockets: Sockets,
     scratch: Vec<u8>,
     /// The deadline the driver sleeps towards.
     driver_deadline: Option<Duration>,
@@ -425,7 +426,11 @@ impl Inner {
                 ob.pause();
                 break;
             }
-            let Some(t) = self.stack.poll_transmit(now, &mut self.scratch) else {
+            let Some(t) = self
+                .sockets
+                .stack_mut()
+                .poll_transmit(now, &mut self.scratch)
+            else {
                 break;
             };
             outbox
@@ -436,7 +441,7 @@ impl Inner {
             out.full.store(o.is_full(), Ordering::Relaxed);
             o.needs_wake()
         });
-        let next = self.stack.poll_timeout();
+        let next = self.sockets.stack_mut().poll_timeout();
         let earlier = match (next, self.driver_deadline) {
             (Some(t), Some(d)) => t < d,
             (Some(_), None) => true,
@@ -458,20 +463,13 @@ impl Inner {
         if let Some(t) = also {
             self.waiters.take(t, &mut woken);
         }
-        while let Some(event) = self.stack.poll_event() {
+        while let Some(event) = self.sockets.stack_mut().poll_event() {
             self.waiters.take(Target::of(event), &mut woken);
         }
-        if self.closed && self.stack.connections() == 0 {
+        if self.closed && self.sockets.stack().connections() == 0 {
             self.waiters.take_all(&mut woken);
         }
         woken
-    }
-
-    fn local_ip_for(&self, remote: IpAddr) -> Option<IpAddr> {
-        self.addrs
-            .iter()
-            .copied()
-            .find(|a| a.is_ipv4() == remote.is_ipv4())
     }
 }
 
@@ -508,22 +506,23 @@ impl Shared {
     pub(crate) fn with_stack<R>(&self, f: impl FnOnce(&mut Stack, Duration) -> R) -> R {
         let now = self.now();
         let mut g = self.lock();
-        let r = f(&mut g.stack, now);
+        let r = f(g.sockets.stack_mut(), now);
         self.release(g, now);
         r
     }
 
-    /// Runs `f` on the stack for a change one handle makes to connection
-    /// `key` (shutdown, abort, close), and wakes the others waiting on it.
-    pub(crate) fn change_conn<R>(
+    /// Runs `f` on the socket layer for a change one handle makes (to
+    /// connection `key`, if given: shutdown, abort, close), and wakes
+    /// the others waiting on that connection.
+    pub(crate) fn change<R>(
         &self,
-        key: ConnKey,
-        f: impl FnOnce(&mut Stack, Duration) -> R,
+        key: Option<ConnKey>,
+        f: impl FnOnce(&mut Sockets, Duration) -> R,
     ) -> R {
         let now = self.now();
         let mut g = self.lock();
-        let r = f(&mut g.stack, now);
-        self.release_waking(g, now, Some(Target::Conn(key)));
+        let r = f(&mut g.sockets, now);
+        self.release_waking(g, now, key.map(Target::Conn));
         r
     }
 
@@ -538,7 +537,7 @@ impl Shared {
     /// stack's: a shutdown of reading, say).
     fn release_waking(&self, mut g: MutexGuard<'_, Inner>, now: Duration, also: Option<Target>) {
         let settled = g.settle(&self.out, now);
-        let wake_driver = settled.driver || (g.closed && g.stack.connections() == 0);
+        let wake_driver = settled.driver || (g.closed && g.sockets.stack().connections() == 0);
         let woken = g.take_woken(also);
         drop(g);
         if settled.writer {
@@ -608,7 +607,8 @@ impl Shared {
         let now = self.now();
         let mut g = self.lock();
         for (src, dst, segment, checksum) in packets {
-            g.stack
+            g.sockets
+                .stack_mut()
                 .handle_packet_checked(now, src, dst, segment, checksum);
         }
         self.release(g, now);
@@ -631,17 +631,14 @@ impl Shared {
             // As a kernel does after close(): the connections go on until
             // they have delivered what was queued and closed; only then
             // does the driver stop.
-            if g.closed && g.stack.connections() == 0 {
+            if g.closed && g.sockets.stack().connections() == 0 {
                 return;
             }
             let now = self.now();
-            let due = g.stack.poll_timeout().is_some_and(|t| t <= now);
-            if due {
-                g.stack.handle_timeout(now);
-            }
+            g.sockets.handle_timeout(now);
             let settled = g.settle(&self.out, now);
             g.driver_woken = false;
-            let deadline = g.stack.poll_timeout();
+            let deadline = g.sockets.stack_mut().poll_timeout();
             g.driver_deadline = deadline;
             // Only the connections whose timers changed them.
             let woken = g.take_woken(None);
@@ -651,7 +648,7 @@ impl Shared {
             }
             self.wake(woken);
             g = self.lock();
-            if g.driver_woken || (g.closed && g.stack.connections() == 0) {
+            if g.driver_woken || (g.closed && g.sockets.stack().connections() == 0) {
                 continue;
             }
             let now = self.now();
@@ -773,8 +770,7 @@ impl NetStack {
             .spawn(move || output.run())?;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
-                stack: Stack::new(cfg),
-                addrs: addrs.into_iter().collect(),
+                sockets: Sockets::new(Stack::new(cfg), addrs),
                 scratch: Vec::new(),
                 driver_deadline: None,
                 driver_woken: false,
@@ -885,12 +881,12 @@ impl NetStack {
 
     /// The stack's counters.
     pub fn counters(&self) -> Counters {
-        self.shared().lock().stack.counters().clone()
+        self.shared().lock().sockets.stack().counters().clone()
     }
 
     /// Connections held, in any state (closing ones included).
     pub fn connections(&self) -> usize {
-        self.shared().lock().stack.connections()
+        self.shared().lock().sockets.stack().connections()
     }
 
     /// Runs `f` on the stack itself (for what the handles do not offer),
@@ -905,7 +901,7 @@ impl NetStack {
     /// capture stamped with wall-clock times, give
     /// `PcapWriter::starting_at` the [`NetStack::start_time`].
     pub fn set_tap(&self, tap: Option<Box<dyn crate::Tap>>) -> Option<Box<dyn crate::Tap>> {
-        self.shared().lock().stack.set_tap(tap)
+        self.shared().lock().sockets.stack_mut().set_tap(tap)
     }
 
     /// The wall-clock time at which this stack's clock read zero.
@@ -938,6 +934,8 @@ fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
 /// A listening socket, as `std::net::TcpListener`.
 pub struct TcpListener {
     net: NetStack,
+    /// Its socket in the stack's table.
+    socket: SocketId,
     id: ListenerId,
 }
 
@@ -951,16 +949,9 @@ impl TcpListener {
     /// Listens with at most `backlog` half-open connections (SYN cookies
     /// answer beyond it) and as many waiting to be accepted.
     pub fn bind_with_backlog(net: &NetStack, addr: SocketAddr, backlog: usize) -> io::Result<Self> {
-        let id = {
-            let mut g = net.shared().lock();
-            if !addr.ip().is_unspecified() && !g.addrs.contains(&addr.ip()) {
-                return Err(err(StackError::AddrNotLocal(addr.ip())));
-            }
-            g.stack.listen(addr, backlog).map_err(err)?
-        };
-        Ok(Self {
-            net: net.clone(),
-            id,
+        Self::open(net, |sockets, socket| {
+            sockets.bind(socket, addr)?;
+            sockets.listen(socket, backlog)
         })
     }
 
@@ -970,16 +961,30 @@ impl TcpListener {
     /// Give the stack's IP layer every destination, not only its own
     /// addresses (as `vtcp_tun::IpStack::transparent` does).
     pub fn bind_transparent(net: &NetStack, backlog: usize) -> io::Result<Self> {
-        let id = net
-            .shared()
-            .lock()
-            .stack
-            .listen_transparent(backlog)
-            .map_err(err)?;
-        Ok(Self {
-            net: net.clone(),
-            id,
+        Self::open(net, |sockets, socket| {
+            sockets.listen_transparent(socket, backlog)
         })
+    }
+
+    /// A new socket made to listen by `listen` (closed again if it
+    /// fails).
+    fn open(
+        net: &NetStack,
+        listen: impl FnOnce(&mut Sockets, SocketId) -> io::Result<ListenerId>,
+    ) -> io::Result<Self> {
+        let mut g = net.shared().lock();
+        let socket = g.sockets.open();
+        match listen(&mut g.sockets, socket) {
+            Ok(id) => Ok(Self {
+                net: net.clone(),
+                socket,
+                id,
+            }),
+            Err(e) => {
+                g.sockets.close(socket);
+                Err(e)
+            }
+        }
     }
 
     /// The address listened on.
@@ -1006,8 +1011,9 @@ impl TcpListener {
         let shared = self.net.shared();
         let mut g = shared.lock();
         loop {
-            if let Some(key) = g.stack.accept(self.id) {
-                let stream = TcpStream::from_key(&self.net, key);
+            if let Some(accepted) = ready(g.sockets.accept(self.socket)) {
+                let (socket, key) = accepted?;
+                let stream = TcpStream::from_socket(&self.net, socket, key);
                 shared.release(g, shared.now());
                 return Ok(Some((stream, key.remote)));
             }
@@ -1017,6 +1023,17 @@ impl TcpListener {
                 return Ok(None);
             }
         }
+    }
+
+    /// One look for an established connection: `WouldBlock` when none
+    /// waits (the async listener's poll).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn try_accept(
+        &self,
+        g: &mut MutexGuard<'_, Inner>,
+    ) -> io::Result<(TcpStream, SocketAddr)> {
+        let (socket, key) = g.sockets.accept(self.socket)?;
+        Ok((TcpStream::from_socket(&self.net, socket, key), key.remote))
     }
 
     /// The connections as they come, as `std::net::TcpListener::incoming`.
@@ -1038,8 +1055,10 @@ impl TcpListener {
 impl Drop for TcpListener {
     /// Stops listening; connections nobody accepted are reset.
     fn drop(&mut self) {
-        let id = self.id;
-        self.net.shared().with_stack(|stack, _| stack.unlisten(id));
+        let socket = self.socket;
+        self.net
+            .shared()
+            .change(None, |sockets, _| sockets.close(socket));
     }
 }
 
@@ -1053,25 +1072,28 @@ impl std::fmt::Debug for TcpListener {
 
 pub(crate) struct StreamInner {
     pub(crate) net: NetStack,
+    /// Its socket in the stack's table.
+    pub(crate) socket: SocketId,
+    /// Its connection (what its waiters wait on).
     pub(crate) key: ConnKey,
     read_timeout: Mutex<Option<Duration>>,
     write_timeout: Mutex<Option<Duration>>,
-    pub(crate) read_shut: AtomicBool,
 }
 
 impl Drop for StreamInner {
-    /// As closing a socket: FIN after the queued data (RST when unread
-    /// data is left, RFC 9293 §3.10.4), and the stack forgets the
-    /// connection once it has closed.
+    /// As closing a socket ([`Sockets::close`]): FIN after the queued
+    /// data (RST when unread data is left, RFC 9293 §3.10.4), and the
+    /// stack forgets the connection once it has closed.
     fn drop(&mut self) {
-        let key = self.key;
-        self.net.shared().change_conn(key, |stack, _| {
-            if let Some(c) = stack.conn_mut(key) {
-                c.close();
-            }
-            stack.release(key);
-        });
-        self.net.shared().lock().waiters.forget(Target::Conn(key));
+        let socket = self.socket;
+        self.net
+            .shared()
+            .change(Some(self.key), |sockets, _| sockets.close(socket));
+        self.net
+            .shared()
+            .lock()
+            .waiters
+            .forget(Target::Conn(self.key));
     }
 }
 
@@ -1092,61 +1114,15 @@ impl std::fmt::Debug for TcpStream {
     }
 }
 
-/// What a stream's connection says to a reader or writer waiting on it.
-pub(crate) fn conn_of(stack: &mut Stack, key: ConnKey) -> io::Result<&mut Conn> {
-    stack
-        .conn_mut(key)
-        .ok_or_else(|| err(StackError::NotConnected))
-}
-
-/// One look at whether the handshake is over: `None` while it goes on.
-pub(crate) fn try_established(conn: &Conn) -> Option<io::Result<()>> {
-    match conn.state() {
-        State::SynSent | State::SynReceived | State::Listen => None,
-        State::Closed => Some(Err(
-            closed_error(conn).unwrap_or_else(|| err(StackError::NotConnected))
-        )),
-        _ => Some(Ok(())),
-    }
-}
-
-/// One attempt to read: `None` when the caller must wait for data.
-pub(crate) fn try_read(conn: &mut Conn, buf: &mut [u8]) -> Option<io::Result<usize>> {
-    let n = conn.read(buf);
-    if n > 0 || conn.is_read_closed() {
-        return Some(Ok(n));
-    }
-    if conn.state() == State::Closed {
-        return Some(closed_error(conn).map_or(Ok(0), Err));
-    }
-    None
-}
-
-/// One attempt to write: `None` when the caller must wait for room.
-pub(crate) fn try_write(conn: &mut Conn, buf: &[u8]) -> Option<io::Result<usize>> {
-    match conn.write(buf) {
-        Ok(0) => None,
-        Ok(n) => Some(Ok(n)),
-        Err(_) => Some(Err(
-            closed_error(conn).unwrap_or_else(|| err(StackError::BrokenPipe))
-        )),
-    }
-}
-
-/// The error for a closed connection, or `None` after an orderly close.
-pub(crate) fn closed_error(conn: &Conn) -> Option<io::Error> {
-    StackError::of_conn(conn).map(err)
-}
-
 impl TcpStream {
-    pub(crate) fn from_key(net: &NetStack, key: ConnKey) -> Self {
+    pub(crate) fn from_socket(net: &NetStack, socket: SocketId, key: ConnKey) -> Self {
         Self {
             inner: Arc::new(StreamInner {
                 net: net.clone(),
+                socket,
                 key,
                 read_timeout: Mutex::new(None),
                 write_timeout: Mutex::new(None),
-                read_shut: AtomicBool::new(false),
             }),
         }
     }
@@ -1179,28 +1155,48 @@ impl TcpStream {
         let shared = net.shared();
         let now = shared.now();
         let mut g = shared.lock();
-        let local_ip = g
-            .local_ip_for(addr.ip())
-            .ok_or_else(|| err(StackError::NoSourceAddr(addr)))?;
-        let key = g.stack.connect(now, local_ip, addr).map_err(err)?;
-        let stream = Self::from_key(net, key);
+        let socket = g.sockets.open();
+        let key = match g.sockets.connect(socket, now, addr) {
+            Ok(key) => key,
+            Err(e) => {
+                g.sockets.close(socket);
+                return Err(e);
+            }
+        };
+        let stream = Self::from_socket(net, socket, key);
         shared.release(g, now);
         Ok(stream)
     }
 
     /// Waits until the handshake completes, for at most `timeout` (`TimedOut` after it).
     pub fn wait_established(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.wait_for(timeout, StackError::TimedOut, |sockets, socket| {
+            sockets.poll_connected(socket)
+        })
+    }
+
+    /// Tries `call` on the socket until it no longer would block, waiting
+    /// on the connection in between, for at most `timeout` (then
+    /// `expired`); the stack's output settles after a call that did
+    /// something.
+    fn wait_for<R>(
+        &self,
+        timeout: Option<Duration>,
+        expired: StackError,
+        mut call: impl FnMut(&mut Sockets, SocketId) -> io::Result<R>,
+    ) -> io::Result<R> {
         let deadline = deadline_after(timeout);
         let shared = self.inner.net.shared();
         let mut g = shared.lock();
         loop {
-            if let Some(done) = try_established(conn_of(&mut g.stack, self.inner.key)?) {
+            if let Some(done) = ready(call(&mut g.sockets, self.inner.socket)) {
+                shared.release(g, shared.now());
                 return done;
             }
             let (g2, in_time) = shared.wait(g, Target::Conn(self.inner.key), deadline);
             g = g2;
             if !in_time {
-                return Err(err(StackError::TimedOut));
+                return Err(err(expired));
             }
         }
     }
@@ -1217,10 +1213,7 @@ impl TcpStream {
 
     /// The connection's state.
     pub fn state(&self) -> State {
-        let g = self.inner.net.shared().lock();
-        g.stack
-            .conn(self.inner.key)
-            .map_or(State::Closed, Conn::state)
+        self.with_conn(Conn::state).unwrap_or(State::Closed)
     }
 
     /// The connection's statistics (RTT, cwnd, retransmissions, …).
@@ -1234,7 +1227,7 @@ impl TcpStream {
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         let shared = self.inner.net.shared();
         let mut g = shared.lock();
-        conn_of(&mut g.stack, self.inner.key)?.set_nodelay(nodelay);
+        g.sockets.conn_mut(self.inner.socket)?.set_nodelay(nodelay);
         shared.release(g, shared.now());
         Ok(())
     }
@@ -1249,10 +1242,11 @@ impl TcpStream {
     /// [`SegmentWriter`] writes it (RFC 9293 MUST-49). At most 255.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         let ttl = u8::try_from(ttl).map_err(|_| err(StackError::InvalidInput))?;
-        let shared = self.inner.net.shared();
-        let mut g = shared.lock();
-        conn_of(&mut g.stack, self.inner.key)?.set_hop_limit(Some(ttl));
-        Ok(())
+        let mut g = self.inner.net.shared().lock();
+        let mut ip = g.sockets.ip_fields(self.inner.socket)?;
+        g.sockets.conn(self.inner.socket)?;
+        ip.hop_limit = Some(ttl);
+        g.sockets.set_ip_fields(self.inner.socket, ip)
     }
 
     /// The hop limit of this connection's segments ([`TcpStream::set_ttl`]);
@@ -1261,13 +1255,23 @@ impl TcpStream {
         self.with_conn(|c| u32::from(c.hop_limit().unwrap_or(crate::DEFAULT_HOP_LIMIT)))
     }
 
+    /// The connection's error, once, as `std::net::TcpStream::take_error`
+    /// (`SO_ERROR`): `None` if it has not failed, or was reported by this
+    /// call already.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(self
+            .inner
+            .net
+            .shared()
+            .lock()
+            .sockets
+            .take_error(self.inner.socket))
+    }
+
     /// Reads the connection under the stack's lock.
     fn with_conn<R>(&self, f: impl FnOnce(&Conn) -> R) -> io::Result<R> {
         let g = self.inner.net.shared().lock();
-        g.stack
-            .conn(self.inner.key)
-            .map(f)
-            .ok_or_else(|| err(StackError::NotConnected))
+        g.sockets.conn(self.inner.socket).map(f)
     }
 
     /// Another handle to the same connection, as
@@ -1321,84 +1325,61 @@ impl TcpStream {
             .unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Shuts down one or both halves: `Write` sends FIN after the queued
-    /// data (the peer reads end of file; we can still read), `Read` makes
-    /// our reads return end of file.
+    /// Shuts down one or both halves ([`Sockets::shutdown`]): `Write`
+    /// sends FIN after the queued data (the peer reads end of file; we
+    /// can still read), `Read` makes our reads return end of file.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        if matches!(how, Shutdown::Read | Shutdown::Both) {
-            self.inner.read_shut.store(true, Ordering::Release);
-        }
-        let key = self.inner.key;
-        self.inner.net.shared().change_conn(key, |stack, _| {
-            let conn = conn_of(stack, key)?;
-            if conn.state() == State::Closed {
-                return Err(err(StackError::NotConnected));
-            }
-            if matches!(how, Shutdown::Write | Shutdown::Both) {
-                conn.shutdown_write();
-            }
-            Ok(())
-        })
+        let socket = self.inner.socket;
+        self.inner
+            .net
+            .shared()
+            .change(Some(self.inner.key), |sockets, _| {
+                sockets.shutdown(socket, how)
+            })
     }
 
     /// Resets the connection at once (RST), discarding queued data.
     pub fn abort(&self) {
-        let key = self.inner.key;
-        self.inner.net.shared().change_conn(key, |stack, _| {
-            if let Some(c) = stack.conn_mut(key) {
-                c.abort();
-            }
-        });
+        let socket = self.inner.socket;
+        self.inner
+            .net
+            .shared()
+            .change(Some(self.inner.key), |sockets, _| sockets.abort(socket));
     }
 
-    fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() || self.inner.read_shut.load(Ordering::Acquire) {
+    /// Reads without taking the data: the next read gets it again, as
+    /// `std::net::TcpStream::peek` (`MSG_PEEK`); waits as a read does.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.receive(buf, true)
+    }
+
+    fn receive(&self, buf: &mut [u8], peek: bool) -> io::Result<usize> {
+        if buf.is_empty() {
             return Ok(0);
         }
         let timeout = self.read_timeout()?;
-        let deadline = deadline_after(timeout);
-        let shared = self.inner.net.shared();
-        let mut g = shared.lock();
-        loop {
-            match try_read(conn_of(&mut g.stack, self.inner.key)?, buf) {
-                Some(Ok(n)) if n > 0 => {
-                    // The read may open the window enough to announce it.
-                    shared.release(g, shared.now());
-                    return Ok(n);
-                }
-                Some(done) => return done,
-                None => {}
+        self.wait_for(timeout, StackError::DeadlineExceeded, |sockets, socket| {
+            // The read may open the window enough to announce it.
+            if peek {
+                sockets.peek(socket, buf)
+            } else {
+                sockets.read(socket, buf)
             }
-            let (g2, in_time) = shared.wait(g, Target::Conn(self.inner.key), deadline);
-            g = g2;
-            if !in_time {
-                return Err(err(StackError::DeadlineExceeded));
-            }
-        }
+        })
     }
 
     fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let deadline = deadline_after(self.write_timeout()?);
-        let shared = self.inner.net.shared();
-        let mut g = shared.lock();
-        loop {
-            match try_write(conn_of(&mut g.stack, self.inner.key)?, buf) {
-                Some(Ok(n)) => {
-                    shared.release(g, shared.now());
-                    return Ok(n);
-                }
-                Some(Err(e)) => return Err(e),
-                None => {}
-            }
-            let (g2, in_time) = shared.wait(g, Target::Conn(self.inner.key), deadline);
-            g = g2;
-            if !in_time {
-                return Err(err(StackError::DeadlineExceeded));
-            }
-        }
+        let timeout = self.write_timeout()?;
+        self.wait_for(timeout, StackError::DeadlineExceeded, |sockets, socket| {
+            sockets.write(socket, buf)
+        })
+    }
+
+    fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.receive(buf, false)
     }
 }
 

@@ -6,14 +6,16 @@
 //! script, as in packetdrill.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::io;
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use vtcp::icmp::IcmpReport;
+use vtcp::socket::{Held, SocketId, Sockets, ready};
 use vtcp::wire::Segment;
 use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
-use vtcp::{ConnKey, IpFields, ListenerId, Stack, StackConfig, StackError, State};
+use vtcp::{ConnKey, IpFields, Stack, StackConfig, State};
 
 use crate::icmp::IcmpSpec;
 use crate::packet::{self, PacketSpec, Spaces, Verdict};
@@ -68,26 +70,14 @@ impl Outcome {
     }
 }
 
-/// What a socket descriptor holds.
-#[derive(Clone, Copy, Debug)]
-enum Held {
-    Fresh,
-    Bound(u16),
-    Listening(ListenerId),
-    Conn(ConnKey),
-}
-
+/// A socket descriptor: its socket in the socket layer, and what the
+/// runner keeps beside it (what FreeBSD's socket layer has and
+/// `vtcp::socket` does not: `O_NONBLOCK`, the keepalive sysctls' values,
+/// `TCP_NOOPT`).
 #[derive(Clone, Copy, Debug)]
 struct Sock {
-    held: Held,
+    id: SocketId,
     nonblocking: bool,
-    /// SO_ERROR was read since the connection failed.
-    error_reported: bool,
-    /// `IP_TTL`, `IP_TOS` and their IPv6 names, as set.
-    ip: IpFields,
-    /// `TCP_FASTOPEN` was set (RFC 7413): a client's `sendto` opens the
-    /// connection with TFO, a listener's connections use it.
-    fast_open: bool,
     /// The keepalive timers, as the sysctls were when it was made.
     keep: KeepTimers,
     /// `TCP_NOOPT` was set: its SYN or SYN-ACK carries no options.
@@ -113,7 +103,9 @@ fn unsupported(what: impl Into<String>) -> Step {
 
 struct Runner {
     profile: Arc<Mutex<Profile>>,
-    stack: Stack,
+    /// The socket layer the system calls act on (the one `NetStack`'s
+    /// sockets use), over the stack, on the runner's virtual clock.
+    sockets: Sockets,
     now: Duration,
     /// The script time of the previous line.
     script_time: Duration,
@@ -146,7 +138,7 @@ struct Blocking {
     line: Line,
     call: Syscall,
     fd: i64,
-    key: ConnKey,
+    socket: SocketId,
     /// When the script says it returns (virtual).
     end: Duration,
     /// When it returned, and its result and errno.
@@ -176,6 +168,14 @@ pub fn run(script: &Script, mut profile: Profile) -> Outcome {
     let mtu = profile.mtu;
     let profile = Arc::new(Mutex::new(profile));
     let shared = profile.clone();
+    let (local, remote): (IpAddr, IpAddr) = if ipv6 {
+        (
+            LOCAL_V6.parse().expect("an address"),
+            REMOTE_V6.parse().expect("an address"),
+        )
+    } else {
+        (LOCAL_V4.into(), REMOTE_V4.into())
+    };
     let stack = Stack::new({
         let mut config = StackConfig::default();
         if let Some(mtu) = mtu {
@@ -191,17 +191,9 @@ pub fn run(script: &Script, mut profile: Profile) -> Outcome {
         config.isn_key = [11; 16];
         config
     });
-    let (local, remote): (IpAddr, IpAddr) = if ipv6 {
-        (
-            LOCAL_V6.parse().expect("an address"),
-            REMOTE_V6.parse().expect("an address"),
-        )
-    } else {
-        (LOCAL_V4.into(), REMOTE_V4.into())
-    };
     let mut r = Runner {
         profile,
-        stack,
+        sockets: Sockets::new(stack, [local]),
         now: START,
         script_time: Duration::ZERO,
         tolerance,
@@ -375,25 +367,24 @@ impl Runner {
         // The error the call returned is reported (and cleared), as
         // SO_ERROR's would be.
         if errno.is_some()
-            && let Some(s) = self.fds.get_mut(&b.fd)
+            && let Some(s) = self.fds.get(&b.fd)
         {
-            s.error_reported = true;
+            self.sockets.take_error(s.id);
         }
         self.result(&b.line, &b.call, ret, errno)
     }
 
-    /// Notes when the blocking `connect` under way returns: once its
-    /// connection is synchronized (0) or has failed (−1 and its errno).
+    /// Notes when the blocking `connect` under way returns: the socket
+    /// layer's connect no longer would block (0), or it failed (−1 and
+    /// its errno).
     fn note_blocking(&mut self) {
         let Some(b) = self.blocking.as_ref().filter(|b| b.returned.is_none()) else {
             return;
         };
-        let key = b.key;
-        let state = self.stack.conn(key).map(|c| c.state());
-        let returned = match state {
-            Some(State::SynSent | State::SynReceived) => return,
-            Some(s) if s.is_synchronized() => (0, None),
-            _ => (-1, Some(self.conn_error(key).unwrap_or("ECONNREFUSED"))),
+        let returned = match ready(self.sockets.poll_connected(b.socket)) {
+            None => return,
+            Some(Ok(())) => (0, None),
+            Some(Err(e)) => (-1, Some(errno(&e))),
         };
         if let Some(b) = self.blocking.as_mut() {
             b.returned = Some((self.now, returned.0, returned.1));
@@ -414,7 +405,11 @@ impl Runner {
     /// Everything the stack sends now, and whether a blocking call
     /// returned.
     fn collect(&mut self) {
-        while let Some(t) = self.stack.poll_transmit(self.now, &mut self.buf) {
+        while let Some(t) = self
+            .sockets
+            .stack_mut()
+            .poll_transmit(self.now, &mut self.buf)
+        {
             self.sent
                 .push_back((self.now, t.ip, self.buf[..t.len].to_vec()));
         }
@@ -428,10 +423,10 @@ impl Runner {
             if until_sent && !self.sent.is_empty() {
                 return;
             }
-            match self.stack.poll_timeout() {
+            match self.sockets.stack_mut().poll_timeout() {
                 Some(t) if t <= target => {
                     self.now = self.now.max(t);
-                    self.stack.handle_timeout(self.now);
+                    self.sockets.stack_mut().handle_timeout(self.now);
                     self.collect();
                 }
                 _ => break,
@@ -542,7 +537,7 @@ impl Runner {
     /// A connection of ours is in SYN-SENT and its timer will send the
     /// SYN again, later than the runner waits.
     fn syn_comes_later(&self) -> bool {
-        self.stack.conns().any(|(_, c)| {
+        self.sockets.stack().conns().any(|(_, c)| {
             c.state() == State::SynSent && c.poll_timeout().is_some_and(|t| t > self.now)
         })
     }
@@ -552,10 +547,13 @@ impl Runner {
     fn bound_socket_answered(&self, spec: &PacketSpec) -> bool {
         let no_connection = self.met.is_some_and(|m| m.state.is_none() && !m.listening);
         no_connection
-            && self
-                .fds
-                .values()
-                .any(|s| matches!(s.held, Held::Bound(_)) && spec.ip.mismatch(s.ip).is_none())
+            && self.fds.values().any(|s| {
+                matches!(self.held(s), Held::Bound(_))
+                    && self
+                        .sockets
+                        .ip_fields(s.id)
+                        .is_ok_and(|ip| spec.ip.mismatch(ip).is_none())
+            })
     }
 
     fn our_mss(&self) -> usize {
@@ -582,7 +580,7 @@ impl Runner {
             local: SocketAddr::new(self.local, self.ports.0),
             remote: SocketAddr::new(self.remote, self.ports.1),
         };
-        let conn = self.stack.conn(key);
+        let conn = self.sockets.stack().conn(key);
         // Old sequence space only: it ends at or before RCV.NXT (a bare
         // segment just below it included).
         let old = vtcp::wire::SegmentView::new_checked(&bytes[..]).is_ok_and(|v| {
@@ -602,14 +600,15 @@ impl Runner {
             listening: self
                 .fds
                 .values()
-                .any(|s| matches!(s.held, Held::Listening(_))),
+                .any(|s| matches!(self.held(s), Held::Listening(_))),
         });
         // A SYN that opens a new passive connection: its SYN-ACK brings
         // a new ISN to learn (a script may open several, one after another).
         if spec.flags == vtcp::wire::Flags::SYN && self.met.is_some_and(|m| m.state.is_none()) {
             self.isn_known = false;
         }
-        self.stack
+        self.sockets
+            .stack_mut()
             .handle_packet(self.now, self.remote, self.local, &bytes);
         Step::Next
     }
@@ -632,7 +631,7 @@ impl Runner {
         // Segments the stack answers it with are not excused as the
         // answer to an injected segment.
         self.met = None;
-        self.stack.handle_icmp(
+        self.sockets.stack_mut().handle_icmp(
             self.now,
             &IcmpReport {
                 error,
@@ -648,13 +647,14 @@ impl Runner {
         call.args.first()?.parse().ok()
     }
 
-    /// The connection of the call's descriptor, or the errno to return.
-    fn connected(&mut self, call: &Syscall) -> Result<(Sock, ConnKey), &'static str> {
-        let (_, s) = self.sock(call).ok_or("EBADF")?;
-        match s.held {
-            Held::Conn(key) => Ok((s, key)),
-            _ => Err("ENOTCONN"),
-        }
+    /// What the socket holds.
+    fn held(&self, s: &Sock) -> Held {
+        self.sockets.held(s.id).unwrap_or(Held::Fresh)
+    }
+
+    /// The connection of the socket, if it has one.
+    fn conn_key(&self, s: &Sock) -> Option<ConnKey> {
+        self.sockets.conn_key(s.id)
     }
 
     fn sock(&mut self, call: &Syscall) -> Option<(i64, Sock)> {
@@ -680,15 +680,22 @@ impl Runner {
         }
     }
 
-    fn conn_error(&self, key: ConnKey) -> Option<&'static str> {
-        let conn = self.stack.conn(key)?;
-        match StackError::of_conn(conn)? {
-            StackError::ConnectionRefused => Some("ECONNREFUSED"),
-            StackError::ConnectionReset => Some("ECONNRESET"),
-            StackError::TimedOut => Some("ETIMEDOUT"),
-            StackError::HostUnreachable => Some("EHOSTUNREACH"),
-            StackError::NetworkUnreachable => Some("ENETUNREACH"),
-            _ => None,
+    /// The result of a socket call that gives a count: the count, or
+    /// -1 and its errno. One that would block gives EWOULDBLOCK on a
+    /// non-blocking socket (or with `MSG_DONTWAIT`); a blocking one would
+    /// wait, which the runner does for `connect` only: unsupported.
+    fn outcome(
+        &self,
+        line: &Line,
+        call: &Syscall,
+        r: io::Result<usize>,
+        nonblocking: bool,
+    ) -> Step {
+        match ready(r) {
+            Some(Ok(n)) => self.result(line, call, n as i64, None),
+            Some(Err(e)) => self.result(line, call, -1, Some(errno(&e))),
+            None if nonblocking => self.result(line, call, -1, Some("EWOULDBLOCK")),
+            None => unsupported(format!("a blocking {} that would block", call.name)),
         }
     }
 
@@ -702,11 +709,8 @@ impl Runner {
                 self.fds.insert(
                     fd,
                     Sock {
-                        held: Held::Fresh,
+                        id: self.sockets.open(),
                         nonblocking: false,
-                        error_reported: false,
-                        ip: IpFields::default(),
-                        fast_open: false,
                         noopt: false,
                         keep: self
                             .profile
@@ -751,83 +755,69 @@ impl Runner {
             "sendto" => self.sendto(line, call),
             "getsockopt" => self.getsockopt(line, call),
             "bind" => {
-                let Some((fd, mut s)) = self.sock(call) else {
+                let Some((_, s)) = self.sock(call) else {
                     return self.result(line, call, -1, Some("EBADF"));
                 };
-                s.held = Held::Bound(SERVER_PORT);
-                self.fds.insert(fd, s);
-                self.ports = (SERVER_PORT, CLIENT_PORT);
-                self.result(line, call, 0, None)
+                match self.bind(&s) {
+                    Ok(()) => self.result(line, call, 0, None),
+                    Err(e) => self.result(line, call, -1, Some(errno(&e))),
+                }
             }
             "listen" => {
-                let Some((fd, mut s)) = self.sock(call) else {
+                let Some((_, s)) = self.sock(call) else {
                     return self.result(line, call, -1, Some("EBADF"));
                 };
                 let backlog: usize = arg(1).parse().unwrap_or(1).max(1);
-                let port = match s.held {
-                    Held::Bound(p) => p,
-                    _ => SERVER_PORT,
-                };
-                let any: IpAddr = if self.local.is_ipv4() {
-                    [0u8; 4].into()
-                } else {
-                    [0u8; 16].into()
-                };
+                // As the runner's scripts expect, a socket listens on
+                // packetdrill's port, bound or not.
+                if self.held(&s) == Held::Fresh
+                    && let Err(e) = self.bind(&s)
+                {
+                    return self.result(line, call, -1, Some(errno(&e)));
+                }
                 // Connections the listener makes take its IP fields and
                 // its TCP options.
-                self.profile.lock().unwrap_or_else(|e| e.into_inner()).ip = s.ip;
+                if let Ok(ip) = self.sockets.ip_fields(s.id) {
+                    self.profile.lock().unwrap_or_else(|e| e.into_inner()).ip = ip;
+                }
                 self.socket_options(&s);
-                if s.fast_open {
+                if self.sockets.fast_open(s.id) {
                     self.fast_open_server(None);
                 }
-                match self.stack.listen(SocketAddr::new(any, port), backlog) {
-                    Ok(id) => {
-                        s.held = Held::Listening(id);
-                        self.fds.insert(fd, s);
-                        self.result(line, call, 0, None)
-                    }
-                    Err(e) => fail(line, line.text.clone(), format!("listen: {e}")),
+                match self.sockets.listen(s.id, backlog) {
+                    Ok(_) => self.result(line, call, 0, None),
+                    Err(e) => self.result(line, call, -1, Some(errno(&e))),
                 }
             }
             "accept" => {
                 let Some((_, s)) = self.sock(call) else {
                     return self.result(line, call, -1, Some("EBADF"));
                 };
-                let Held::Listening(id) = s.held else {
-                    return self.result(line, call, -1, Some("EINVAL"));
-                };
-                match self.stack.accept(id) {
-                    Some(key) => {
-                        let fd = (3..)
-                            .find(|fd| !self.fds.contains_key(fd))
-                            .expect("a free fd");
-                        // As on the BSDs, the accepted socket inherits
-                        // O_NONBLOCK (Linux's does not).
-                        // And its IP fields, as its connection already has
-                        // them (the listener's, through the profile).
-                        self.fds.insert(
-                            fd,
-                            Sock {
-                                held: Held::Conn(key),
-                                nonblocking: s.nonblocking,
-                                error_reported: false,
-                                ip: s.ip,
-                                fast_open: false,
-                                noopt: s.noopt,
-                                // The listener's, as FreeBSD's accepted
-                                // socket copies them.
-                                keep: s.keep,
-                            },
-                        );
-                        self.last_fd = Some(fd);
-                        self.result(line, call, fd, None)
-                    }
-                    None if s.nonblocking => self.result(line, call, -1, Some("EWOULDBLOCK")),
-                    None => unsupported("a blocking accept that would block"),
-                }
+                let accepted = self.sockets.accept(s.id).map(|(id, _)| {
+                    let fd = (3..)
+                        .find(|fd| !self.fds.contains_key(fd))
+                        .expect("a free fd");
+                    // As on the BSDs, the accepted socket inherits
+                    // O_NONBLOCK (Linux's does not), and FreeBSD's copies
+                    // the listener's keepalive timers; its IP fields come
+                    // with its connection (the listener's, through the
+                    // profile).
+                    self.fds.insert(
+                        fd,
+                        Sock {
+                            id,
+                            nonblocking: s.nonblocking,
+                            noopt: s.noopt,
+                            keep: s.keep,
+                        },
+                    );
+                    self.last_fd = Some(fd);
+                    fd as usize
+                });
+                self.outcome(line, call, accepted, s.nonblocking)
             }
             "connect" => {
-                let Some((fd, mut s)) = self.sock(call) else {
+                let Some((fd, s)) = self.sock(call) else {
                     return self.result(line, call, -1, Some("EBADF"));
                 };
                 if !s.nonblocking {
@@ -835,98 +825,70 @@ impl Runner {
                     let Some(end) = self.blocking_end else {
                         return unsupported("a blocking connect without a time range");
                     };
-                    return match self.active_open(fd, &mut s) {
-                        Ok(key) => {
+                    return match self.active_open(&s) {
+                        Ok(_) => {
                             self.blocking = Some(Blocking {
                                 line: line.clone(),
                                 call: call.clone(),
                                 fd,
-                                key,
+                                socket: s.id,
                                 end,
                                 returned: None,
                             });
                             Step::Next
                         }
-                        Err(e) => fail(line, line.text.clone(), format!("connect: {e}")),
+                        Err(e) => self.result(line, call, -1, Some(errno(&e))),
                     };
                 }
-                match self.active_open(fd, &mut s) {
+                match self.active_open(&s) {
                     Ok(_) => self.result(line, call, -1, Some("EINPROGRESS")),
-                    Err(e) => fail(line, line.text.clone(), format!("connect: {e}")),
+                    Err(e) => self.result(line, call, -1, Some(errno(&e))),
                 }
             }
             "read" | "recv" => {
-                let (s, key) = match self.connected(call) {
-                    Ok(found) => found,
-                    Err(errno) => return self.result(line, call, -1, Some(errno)),
+                let Some((_, s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
                 };
                 let want: usize = arg(2).parse().unwrap_or(0);
                 // recv(2)'s flags: MSG_PEEK leaves the data to be read
                 // again, MSG_DONTWAIT makes this one call non-blocking.
                 let flags = if call.name == "recv" { arg(3) } else { "" };
-                let peek = flags.contains("MSG_PEEK");
                 let dontwait = flags.contains("MSG_DONTWAIT");
-                let error = self.conn_error(key);
-                let Some(conn) = self.stack.conn_mut(key) else {
-                    return self.result(line, call, -1, Some("ENOTCONN"));
-                };
-                let n = if peek {
-                    let (a, b) = conn.peek_readable();
-                    want.min(a.len() + b.len())
+                let mut out = vec![0u8; want];
+                let r = if flags.contains("MSG_PEEK") {
+                    self.sockets.peek(s.id, &mut out)
                 } else {
-                    let mut out = vec![0u8; want];
-                    conn.read(&mut out)
+                    self.sockets.read(s.id, &mut out)
                 };
-                if n > 0 {
-                    return self.result(line, call, n as i64, None);
-                }
-                if let Some(e) = error {
-                    return self.result(line, call, -1, Some(e));
-                }
-                if conn.is_read_closed() {
-                    return self.result(line, call, 0, None);
-                }
-                if s.nonblocking || dontwait {
-                    self.result(line, call, -1, Some("EWOULDBLOCK"))
-                } else {
-                    unsupported("a blocking read that would block")
-                }
+                self.outcome(line, call, r, s.nonblocking || dontwait)
             }
             "write" | "send" => {
-                let (_, key) = match self.connected(call) {
-                    Ok(found) => found,
-                    Err(errno) => return self.result(line, call, -1, Some(errno)),
+                let Some((_, s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
                 };
                 let len: usize = arg(2).parse().unwrap_or(0);
-                self.write(line, call, key, len)
+                self.write(line, call, &s, len)
             }
             "shutdown" => {
-                let (_, key) = match self.connected(call) {
-                    Ok(found) => found,
-                    Err(errno) => return self.result(line, call, -1, Some(errno)),
+                let Some((_, s)) = self.sock(call) else {
+                    return self.result(line, call, -1, Some("EBADF"));
                 };
-                let how = arg(1);
-                if let Some(conn) = self.stack.conn_mut(key)
-                    && matches!(how, "SHUT_WR" | "SHUT_RDWR")
-                {
-                    conn.shutdown_write();
+                let how = match arg(1) {
+                    "SHUT_RD" => Shutdown::Read,
+                    "SHUT_WR" => Shutdown::Write,
+                    "SHUT_RDWR" => Shutdown::Both,
+                    other => return unsupported(format!("shutdown {other}")),
+                };
+                match self.sockets.shutdown(s.id, how) {
+                    Ok(()) => self.result(line, call, 0, None),
+                    Err(e) => self.result(line, call, -1, Some(errno(&e))),
                 }
-                self.result(line, call, 0, None)
             }
             "close" => {
                 let Some((fd, s)) = self.sock(call) else {
                     return self.result(line, call, -1, Some("EBADF"));
                 };
-                match s.held {
-                    Held::Conn(key) => {
-                        if let Some(conn) = self.stack.conn_mut(key) {
-                            conn.close();
-                        }
-                        self.stack.release(key);
-                    }
-                    Held::Listening(id) => self.stack.unlisten(id),
-                    _ => {}
-                }
+                self.sockets.close(s.id);
                 self.fds.remove(&fd);
                 self.result(line, call, 0, None)
             }
@@ -934,23 +896,30 @@ impl Runner {
         }
     }
 
-    /// Opens the connection of socket `fd` (held in `s`): with TCP Fast
-    /// Open when the socket asked for it (`TCP_FASTOPEN`), and the stack's
-    /// client side is on (`net.inet.tcp.fastopen.client_enable`).
-    fn active_open(&mut self, fd: i64, s: &mut Sock) -> Result<ConnKey, vtcp::StackError> {
+    /// Binds socket `s` to packetdrill's port on any address of the
+    /// script's family (whatever address the script names: the injected
+    /// segments go to the runner's own).
+    fn bind(&mut self, s: &Sock) -> io::Result<()> {
+        let any: IpAddr = if self.local.is_ipv4() {
+            [0u8; 4].into()
+        } else {
+            [0u8; 16].into()
+        };
+        self.sockets.bind(s.id, SocketAddr::new(any, SERVER_PORT))?;
+        self.ports = (SERVER_PORT, CLIENT_PORT);
+        Ok(())
+    }
+
+    /// Opens the connection of socket `s` to the injected side: with TCP
+    /// Fast Open when the socket asked for it (`TCP_FASTOPEN`), and the
+    /// stack's client side is on (`net.inet.tcp.fastopen.client_enable`).
+    fn active_open(&mut self, s: &Sock) -> io::Result<ConnKey> {
         let remote = SocketAddr::new(self.remote, SERVER_PORT);
         self.socket_options(s);
-        let key = if s.fast_open {
-            self.stack.connect_fast_open(self.now, self.local, remote)?
-        } else {
-            self.stack.connect(self.now, self.local, remote)?
-        };
-        self.apply_ip(key, s.ip);
+        let key = self.sockets.connect(s.id, self.now, remote)?;
         self.ports = (key.local.port(), SERVER_PORT);
         // A new connection, a new ISN to learn from its SYN.
         self.isn_known = false;
-        s.held = Held::Conn(key);
-        self.fds.insert(fd, *s);
         Ok(key)
     }
 
@@ -978,17 +947,16 @@ impl Runner {
     /// the stack's server side with N as the limit of pending TFO
     /// connections when above 1 (Linux's meaning; FreeBSD's 1 is "on").
     fn set_fast_open(&mut self, line: &Line, call: &Syscall) -> Step {
-        let (fd, mut s, n) = match self.tcp_option(line, call, "TCP_FASTOPEN") {
+        let (_, s, n) = match self.tcp_option(line, call, "TCP_FASTOPEN") {
             Ok(found) => found,
             Err(step) => return step,
         };
-        s.fast_open = n != 0;
-        match s.held {
-            Held::Listening(_) if n != 0 => self.fast_open_server((n > 1).then_some(n)),
-            Held::Conn(_) => return self.result(line, call, -1, Some("EINVAL")),
-            _ => {}
+        if let Err(e) = self.sockets.set_fast_open(s.id, n != 0) {
+            return self.result(line, call, -1, Some(errno(&e)));
         }
-        self.fds.insert(fd, s);
+        if n != 0 && matches!(self.held(&s), Held::Listening(_)) {
+            self.fast_open_server((n > 1).then_some(n));
+        }
         self.result(line, call, 0, None)
     }
 
@@ -1030,12 +998,12 @@ impl Runner {
 
     /// Turns the stack's TFO server side on, with `max_pending` if given.
     fn fast_open_server(&mut self, max_pending: Option<usize>) {
-        let mut fo = self.stack.fast_open().clone();
+        let mut fo = self.sockets.stack().fast_open().clone();
         fo.server = true;
         if let Some(n) = max_pending {
             fo.max_pending = n;
         }
-        self.stack.set_fast_open(fo);
+        self.sockets.stack_mut().set_fast_open(fo);
     }
 
     /// `sendto(fd, ..., len, flags, ..., ...)`: on a connected socket, a
@@ -1045,35 +1013,30 @@ impl Runner {
     /// returns the length queued, blocking socket or not.
     fn sendto(&mut self, line: &Line, call: &Syscall) -> Step {
         let arg = |i: usize| call.args.get(i).map(String::as_str).unwrap_or("");
-        let Some((fd, mut s)) = self.sock(call) else {
+        let Some((_, s)) = self.sock(call) else {
             return self.result(line, call, -1, Some("EBADF"));
         };
         let len: usize = arg(2).parse().unwrap_or(0);
-        let key = match s.held {
-            Held::Conn(key) => key,
-            Held::Fresh | Held::Bound(_) if s.fast_open || arg(3).contains("MSG_FASTOPEN") => {
-                s.fast_open = true;
-                match self.active_open(fd, &mut s) {
-                    Ok(key) => key,
-                    Err(e) => return fail(line, line.text.clone(), format!("sendto: {e}")),
-                }
+        if matches!(self.held(&s), Held::Fresh | Held::Bound(_))
+            && (self.sockets.fast_open(s.id) || arg(3).contains("MSG_FASTOPEN"))
+        {
+            let opened = self
+                .sockets
+                .set_fast_open(s.id, true)
+                .and_then(|()| self.active_open(&s));
+            if let Err(e) = opened {
+                return fail(line, line.text.clone(), format!("sendto: {e}"));
             }
-            _ => return self.result(line, call, -1, Some("ENOTCONN")),
-        };
-        self.write(line, call, key, len)
+        }
+        self.write(line, call, &s, len)
     }
 
-    /// `len` octets written on `key`'s connection: the call's result, or
-    /// the connection's error (EPIPE once it is gone or closed).
-    fn write(&mut self, line: &Line, call: &Syscall, key: ConnKey, len: usize) -> Step {
-        let error = self.conn_error(key);
-        let Some(conn) = self.stack.conn_mut(key) else {
-            return self.result(line, call, -1, Some("EPIPE"));
-        };
-        match conn.write(&vec![0u8; len]) {
-            Ok(n) => self.result(line, call, n as i64, None),
-            Err(_) => self.result(line, call, -1, Some(error.unwrap_or("EPIPE"))),
-        }
+    /// `len` octets written on socket `s`: the call's result, or its
+    /// error (the connection's, EPIPE once our side is closed, ENOTCONN
+    /// with no connection).
+    fn write(&mut self, line: &Line, call: &Syscall, s: &Sock, len: usize) -> Step {
+        let r = self.sockets.write(s.id, &vec![0u8; len]);
+        self.outcome(line, call, r, s.nonblocking)
     }
 
     /// `sysctl -w net.inet.tcp.fastopen.NAME=VALUE`: the stack's TFO
@@ -1087,17 +1050,17 @@ impl Runner {
         let Ok(n) = value.parse::<u64>() else {
             return unsupported(format!("sysctl {name}={value}"));
         };
-        let mut fo = self.stack.fast_open().clone();
+        let mut fo = self.sockets.stack().fast_open().clone();
         match name {
             "client_enable" => {
                 fo.client = n != 0;
-                self.stack.clear_fast_open_cache();
+                self.sockets.stack_mut().clear_fast_open_cache();
             }
             "server_enable" => fo.server = n != 0,
             "path_disable_time" => fo.disable_for = Duration::from_secs(n),
             _ => return unsupported(format!("sysctl net.inet.tcp.fastopen.{name}={value}")),
         }
-        self.stack.set_fast_open(fo);
+        self.sockets.stack_mut().set_fast_open(fo);
         Step::Next
     }
 
@@ -1113,28 +1076,21 @@ impl Runner {
         let Some(v) = parsed else {
             return unsupported(format!("setsockopt value {value}"));
         };
-        let Some((fd, mut s)) = self.sock(call) else {
+        let Some((_, s)) = self.sock(call) else {
             return self.result(line, call, -1, Some("EBADF"));
         };
-        set(&mut s.ip, v);
-        if let Held::Conn(key) = s.held {
-            self.apply_ip(key, s.ip);
-        }
-        self.fds.insert(fd, s);
-        self.result(line, call, 0, None)
-    }
-
-    /// Gives a socket's IP fields to its connection, from its next
-    /// segment on.
-    fn apply_ip(&mut self, key: ConnKey, ip: IpFields) {
-        if let Some(conn) = self.stack.conn_mut(key) {
-            conn.set_hop_limit(ip.hop_limit);
-            conn.set_traffic_class(ip.traffic_class);
+        let set = self.sockets.ip_fields(s.id).and_then(|mut ip| {
+            set(&mut ip, v);
+            self.sockets.set_ip_fields(s.id, ip)
+        });
+        match set {
+            Ok(()) => self.result(line, call, 0, None),
+            Err(e) => self.result(line, call, -1, Some(errno(&e))),
         }
     }
 
     fn getsockopt(&mut self, line: &Line, call: &Syscall) -> Step {
-        let Some((fd, mut s)) = self.sock(call) else {
+        let Some((_, s)) = self.sock(call) else {
             return self.result(line, call, -1, Some("EBADF"));
         };
         let arg = |i: usize| call.args.get(i).map(String::as_str).unwrap_or("");
@@ -1150,9 +1106,10 @@ impl Runner {
                 // FreeBSD's socket layer does: the receive space, rounded
                 // up to whole segments once the connection's MSS is known
                 // (65536 → 45 · 1460 = 65700).
-                let synchronized = match s.held {
-                    Held::Conn(k) => self
-                        .stack
+                let synchronized = match self.held(&s) {
+                    Held::Connected(k) => self
+                        .sockets
+                        .stack()
                         .conn(k)
                         .is_none_or(|c| c.state() != State::SynSent),
                     _ => false,
@@ -1171,15 +1128,8 @@ impl Runner {
                 }
             }
             ("SOL_SOCKET", "SO_ERROR") => {
-                let error = match s.held {
-                    Held::Conn(key) if !s.error_reported => self.conn_error(key),
-                    _ => None,
-                };
-                if error.is_some() {
-                    s.error_reported = true;
-                    self.fds.insert(fd, s);
-                }
-                let got = error.unwrap_or("0");
+                let error = self.sockets.take_error(s.id);
+                let got = error.as_ref().map_or("0", errno);
                 if got == value || same_errno(Some(got), Some(value)) {
                     self.result(line, call, 0, None)
                 } else {
@@ -1259,7 +1209,8 @@ impl Runner {
             return unsupported(format!("sockstat state {name}"));
         };
         let have = self
-            .stack
+            .sockets
+            .stack()
             .conns()
             .filter(|(key, conn)| {
                 conn.state() == state
@@ -1270,7 +1221,10 @@ impl Runner {
             + if state == State::Closed {
                 self.fds
                     .values()
-                    .filter(|s| matches!(s.held, Held::Conn(k) if self.stack.conn(k).is_none()))
+                    .filter(|s| {
+                        self.conn_key(s)
+                            .is_some_and(|k| self.sockets.stack().conn(k).is_none())
+                    })
                     .count()
             } else {
                 0
@@ -1290,13 +1244,10 @@ impl Runner {
             return unsupported(format!("Python `assert tcpi_options == {value}`"));
         };
         let key = match self.last_fd.and_then(|fd| self.fds.get(&fd)) {
-            Some(Sock {
-                held: Held::Conn(key),
-                ..
-            }) => *key,
+            Some(s) if let Some(key) = self.conn_key(s) => key,
             _ => return unsupported("tcpi_options of a socket with no connection"),
         };
-        let have: u32 = self.stack.conn(key).map_or(0, |c| {
+        let have: u32 = self.sockets.stack().conn(key).map_or(0, |c| {
             let agreed = c.agreed_options();
             [
                 (agreed.timestamps, TCPI_OPT_TIMESTAMPS),
@@ -1328,12 +1279,16 @@ impl Runner {
         let have = self
             .last_fd
             .and_then(|fd| self.fds.get(&fd))
-            .map(|s| match s.held {
-                Held::Conn(k) => self.stack.conn(k).map_or(State::Closed, |c| c.state()),
+            .map(|s| match self.held(s) {
+                Held::Connected(k) => self
+                    .sockets
+                    .stack()
+                    .conn(k)
+                    .map_or(State::Closed, |c| c.state()),
                 Held::Listening(_) => State::Listen,
                 // A socket with no connection yet is in TCP's CLOSED
                 // state (RFC 9293 §3.3.2: the fictional state before any).
-                Held::Fresh | Held::Bound(_) => State::Closed,
+                _ => State::Closed,
             });
         match have {
             Some(s) if s == want => Step::Next,
@@ -1363,6 +1318,27 @@ fn parse_number(s: &str) -> Option<u32> {
     match s.strip_prefix("0x") {
         Some(hex) => u32::from_str_radix(hex, 16).ok(),
         None => s.parse().ok(),
+    }
+}
+
+/// The errno FreeBSD gives for a socket call's error, by its kind (the
+/// socket layer's errors are `std::net`'s kinds).
+fn errno(e: &io::Error) -> &'static str {
+    use io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => "ECONNREFUSED",
+        ConnectionReset => "ECONNRESET",
+        ConnectionAborted => "ECONNABORTED",
+        TimedOut => "ETIMEDOUT",
+        HostUnreachable => "EHOSTUNREACH",
+        NetworkUnreachable => "ENETUNREACH",
+        BrokenPipe => "EPIPE",
+        NotConnected => "ENOTCONN",
+        WouldBlock => "EWOULDBLOCK",
+        InvalidInput => "EINVAL",
+        AddrInUse => "EADDRINUSE",
+        AddrNotAvailable => "EADDRNOTAVAIL",
+        _ => "EIO",
     }
 }
 

@@ -127,22 +127,38 @@ struct Runner {
     met: Option<Met>,
     /// When the current line's blocking call returns (`a...b`), virtual.
     blocking_end: Option<Duration>,
-    /// A blocking `connect` under way.
+    /// A blocking call under way.
     blocking: Option<Blocking>,
 }
 
 /// A blocking call made and not yet checked: packetdrill runs it beside
 /// the script's other lines and checks its result and the time it
-/// returned at against `end`.
+/// returned at against `end`. The runner tries it on the socket layer
+/// after everything that may change its socket (an injected segment, a
+/// timer, another call), at that virtual time, until it no longer would
+/// block.
 struct Blocking {
     line: Line,
     call: Syscall,
-    fd: i64,
-    socket: SocketId,
+    /// The socket it was made on.
+    sock: Sock,
+    what: Waiting,
     /// When the script says it returns (virtual).
     end: Duration,
     /// When it returned, and its result and errno.
     returned: Option<(Duration, i64, Option<&'static str>)>,
+}
+
+/// The blocking calls the runner makes.
+#[derive(Clone, Copy, Debug)]
+enum Waiting {
+    /// `connect`: until the handshake is over.
+    Connect,
+    /// `accept`: until a connection is established.
+    Accept,
+    /// `read` or `recv` of `want` octets (`peek`: `MSG_PEEK`): until
+    /// data, the end of file or an error.
+    Read { want: usize, peek: bool },
 }
 
 /// Runs `script` with `profile`'s defaults.
@@ -282,9 +298,10 @@ impl Runner {
         self.blocking_end = None;
         let (at, slack) = self.when(line.when);
         if self.blocking_end.is_some()
-            && !matches!(&line.action, Action::Call(c) if c.name == "connect")
+            && !matches!(&line.action, Action::Call(c)
+                if matches!(c.name.as_str(), "connect" | "accept" | "read" | "recv"))
         {
-            return unsupported("a blocking call other than connect");
+            return unsupported("a blocking call other than connect, accept, read and recv");
         }
         if let Action::Packet(spec) = &line.action
             && !spec.inbound
@@ -366,29 +383,65 @@ impl Runner {
         }
         // The error the call returned is reported (and cleared), as
         // SO_ERROR's would be.
-        if errno.is_some()
-            && let Some(s) = self.fds.get(&b.fd)
-        {
-            self.sockets.take_error(s.id);
+        if errno.is_some() {
+            self.sockets.take_error(b.sock.id);
         }
         self.result(&b.line, &b.call, ret, errno)
     }
 
-    /// Notes when the blocking `connect` under way returns: the socket
-    /// layer's connect no longer would block (0), or it failed (−1 and
-    /// its errno).
+    /// Tries the blocking call under way again, at the current virtual
+    /// time, and notes when it returned: once it no longer would block,
+    /// with its result (−1 and its errno for an error).
     fn note_blocking(&mut self) {
         let Some(b) = self.blocking.as_ref().filter(|b| b.returned.is_none()) else {
             return;
         };
-        let returned = match ready(self.sockets.poll_connected(b.socket)) {
+        let (s, what) = (b.sock, b.what);
+        let r = match what {
+            Waiting::Connect => self.sockets.poll_connected(s.id).map(|()| 0),
+            Waiting::Accept => self.accept(&s),
+            Waiting::Read { want, peek } => self.receive(&s, want, peek),
+        };
+        let returned = match ready(r) {
             None => return,
-            Some(Ok(())) => (0, None),
+            Some(Ok(n)) => (n as i64, None),
             Some(Err(e)) => (-1, Some(errno(&e))),
         };
         if let Some(b) = self.blocking.as_mut() {
             b.returned = Some((self.now, returned.0, returned.1));
         }
+    }
+
+    /// Makes `call` on socket `s` a blocking call under way, to be tried
+    /// (now first, by the line's `collect`) until it returns, and checked
+    /// against its end time (`a...b`); without one it is unsupported, as
+    /// the runner cannot tell when it should return. A blocking call made
+    /// while another blocks fails.
+    fn block(&mut self, line: &Line, call: &Syscall, s: Sock, what: Waiting) -> Step {
+        let Some(end) = self.blocking_end else {
+            return unsupported(format!(
+                "a blocking {} that would block, without a time range",
+                call.name
+            ));
+        };
+        // One thread makes the calls, as packetdrill's: it cannot make a
+        // second while the first blocks.
+        if let Some(b) = &self.blocking {
+            return fail(
+                line,
+                line.text.clone(),
+                format!("a call while that of line {} blocks", b.line.number),
+            );
+        }
+        self.blocking = Some(Blocking {
+            line: line.clone(),
+            call: call.clone(),
+            sock: s,
+            what,
+            end,
+            returned: None,
+        });
+        Step::Next
     }
 
     fn secs(&self, t: Duration) -> String {
@@ -793,55 +846,23 @@ impl Runner {
                 let Some((_, s)) = self.sock(call) else {
                     return self.result(line, call, -1, Some("EBADF"));
                 };
-                let accepted = self.sockets.accept(s.id).map(|(id, _)| {
-                    let fd = (3..)
-                        .find(|fd| !self.fds.contains_key(fd))
-                        .expect("a free fd");
-                    // As on the BSDs, the accepted socket inherits
-                    // O_NONBLOCK (Linux's does not), and FreeBSD's copies
-                    // the listener's keepalive timers; its IP fields come
-                    // with its connection (the listener's, through the
-                    // profile).
-                    self.fds.insert(
-                        fd,
-                        Sock {
-                            id,
-                            nonblocking: s.nonblocking,
-                            noopt: s.noopt,
-                            keep: s.keep,
-                        },
-                    );
-                    self.last_fd = Some(fd);
-                    fd as usize
-                });
+                if !s.nonblocking && self.blocking_end.is_some() {
+                    return self.block(line, call, s, Waiting::Accept);
+                }
+                let accepted = self.accept(&s);
                 self.outcome(line, call, accepted, s.nonblocking)
             }
             "connect" => {
-                let Some((fd, s)) = self.sock(call) else {
+                let Some((_, s)) = self.sock(call) else {
                     return self.result(line, call, -1, Some("EBADF"));
                 };
-                if !s.nonblocking {
-                    // A blocking connect needs the time it returns at.
-                    let Some(end) = self.blocking_end else {
-                        return unsupported("a blocking connect without a time range");
-                    };
-                    return match self.active_open(&s) {
-                        Ok(_) => {
-                            self.blocking = Some(Blocking {
-                                line: line.clone(),
-                                call: call.clone(),
-                                fd,
-                                socket: s.id,
-                                end,
-                                returned: None,
-                            });
-                            Step::Next
-                        }
-                        Err(e) => self.result(line, call, -1, Some(errno(&e))),
-                    };
+                // A blocking connect needs the time it returns at.
+                if !s.nonblocking && self.blocking_end.is_none() {
+                    return unsupported("a blocking connect without a time range");
                 }
                 match self.active_open(&s) {
-                    Ok(_) => self.result(line, call, -1, Some("EINPROGRESS")),
+                    Ok(_) if s.nonblocking => self.result(line, call, -1, Some("EINPROGRESS")),
+                    Ok(_) => self.block(line, call, s, Waiting::Connect),
                     Err(e) => self.result(line, call, -1, Some(errno(&e))),
                 }
             }
@@ -853,14 +874,13 @@ impl Runner {
                 // recv(2)'s flags: MSG_PEEK leaves the data to be read
                 // again, MSG_DONTWAIT makes this one call non-blocking.
                 let flags = if call.name == "recv" { arg(3) } else { "" };
-                let dontwait = flags.contains("MSG_DONTWAIT");
-                let mut out = vec![0u8; want];
-                let r = if flags.contains("MSG_PEEK") {
-                    self.sockets.peek(s.id, &mut out)
-                } else {
-                    self.sockets.read(s.id, &mut out)
-                };
-                self.outcome(line, call, r, s.nonblocking || dontwait)
+                let nonblocking = s.nonblocking || flags.contains("MSG_DONTWAIT");
+                let peek = flags.contains("MSG_PEEK");
+                if !nonblocking && self.blocking_end.is_some() {
+                    return self.block(line, call, s, Waiting::Read { want, peek });
+                }
+                let r = self.receive(&s, want, peek);
+                self.outcome(line, call, r, nonblocking)
             }
             "write" | "send" => {
                 let Some((_, s)) = self.sock(call) else {
@@ -893,6 +913,40 @@ impl Runner {
                 self.result(line, call, 0, None)
             }
             other => unsupported(format!("system call {other}")),
+        }
+    }
+
+    /// `accept` on listening socket `s`: the new descriptor. As on the
+    /// BSDs, the accepted socket inherits O_NONBLOCK (Linux's does not),
+    /// and FreeBSD's copies the listener's keepalive timers; its IP
+    /// fields come with its connection (the listener's, through the
+    /// profile).
+    fn accept(&mut self, s: &Sock) -> io::Result<usize> {
+        let (id, _) = self.sockets.accept(s.id)?;
+        let fd = (3..)
+            .find(|fd| !self.fds.contains_key(fd))
+            .expect("a free fd");
+        self.fds.insert(
+            fd,
+            Sock {
+                id,
+                nonblocking: s.nonblocking,
+                noopt: s.noopt,
+                keep: s.keep,
+            },
+        );
+        self.last_fd = Some(fd);
+        Ok(fd as usize)
+    }
+
+    /// `read` (or `recv`, with `MSG_PEEK` if `peek`) of up to `want`
+    /// octets on socket `s`.
+    fn receive(&mut self, s: &Sock, want: usize, peek: bool) -> io::Result<usize> {
+        let mut out = vec![0u8; want];
+        if peek {
+            self.sockets.peek(s.id, &mut out)
+        } else {
+            self.sockets.read(s.id, &mut out)
         }
     }
 

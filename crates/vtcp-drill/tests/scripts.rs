@@ -409,7 +409,7 @@ fn a_blocking_connect_returns_at_its_end_time_with_its_result() {
         "",
     );
     assert_eq!(failed_at(&o), 16);
-    // A time range on any other call is beyond the runner.
+    // A time range on a call that never blocks here is beyond the runner.
     let o = edited("+0.00 close(4) = 0", "+0.00...+1.00 close(4) = 0");
     assert!(matches!(o, Outcome::Unsupported(_)), "{o:?}");
 }
@@ -455,4 +455,60 @@ fn rexmit_drop_options_leaves_the_mss_alone_from_the_third_retransmission() {
     let run = |d| run_text(&script(d), Profile::freebsd()).unwrap();
     assert_eq!(run(1), Outcome::Pass);
     assert_eq!(failed_at(&run(0)), 10);
+}
+
+/// A blocking accept and a blocking read are tried on the socket layer
+/// after each segment and timer, in virtual time, and checked when they
+/// return: at the end time the script gives (a wrong one fails at the
+/// call's line), with their result. A blocking call while another
+/// blocks fails; a blocking read that would block without a time range
+/// is unsupported (the runner cannot tell when it should return).
+#[test]
+fn blocking_accept_and_read_return_when_the_socket_layer_says() {
+    let text = std::fs::read_to_string(dir().join("blocking-accept-and-read.pkt")).unwrap();
+    let edited = |from: &str, to: &str| {
+        assert!(text.contains(from), "{from}");
+        run_text(&text.replacen(from, to, 1), Profile::freebsd()).unwrap()
+    };
+    // The accept returns with the handshake's ACK, at 0.15 s.
+    assert_eq!(
+        failed_at(&edited("+0.00...+0.15 accept", "+0.00...+0.10 accept")),
+        14
+    );
+    assert_eq!(
+        failed_at(&edited(
+            "accept(3, ..., ...) = 4",
+            "accept(3, ..., ...) = 5"
+        )),
+        14
+    );
+    // The read returns when the data comes, 0.3 s later, with 60 octets.
+    assert_eq!(
+        failed_at(&edited(
+            "+0.00...+0.30 read(4, ..., 60)",
+            "+0.00...+0.40 read(4, ..., 60)"
+        )),
+        19
+    );
+    assert_eq!(
+        failed_at(&edited("read(4, ..., 60) = 60", "read(4, ..., 60) = 100")),
+        19
+    );
+    // The peek sees the 40 octets left, and takes none.
+    assert_eq!(failed_at(&edited("MSG_PEEK) = 40", "MSG_PEEK) = 100")), 21);
+    // A second blocking call while the read blocks.
+    let o = edited(
+        "+0.30 < P. 1:101(100)",
+        "+0.00...+0.10 accept(3, ..., ...) = 5\n+0.30 < P. 1:101(100)",
+    );
+    assert_eq!(failed_at(&o), 20);
+    // The last read without its range would block.
+    let o = edited(
+        "+0.00...+0.20 read(4, ..., 1000) = 0",
+        "+0.00 read(4, ..., 1000) = 0",
+    );
+    assert_eq!(
+        o,
+        Outcome::Unsupported("a blocking read that would block".into())
+    );
 }

@@ -756,23 +756,17 @@ impl Runner {
         let arg = |i: usize| call.args.get(i).map(String::as_str).unwrap_or("");
         match call.name.as_str() {
             "socket" => {
-                let fd = (3..)
-                    .find(|fd| !self.fds.contains_key(fd))
-                    .expect("a free fd");
-                self.fds.insert(
-                    fd,
-                    Sock {
-                        id: self.sockets.open(),
-                        nonblocking: false,
-                        noopt: false,
-                        keep: self
-                            .profile
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .keep_timers,
-                    },
-                );
-                self.last_fd = Some(fd);
+                let sock = Sock {
+                    id: self.sockets.open(),
+                    nonblocking: false,
+                    noopt: false,
+                    keep: self
+                        .profile
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .keep_timers,
+                };
+                let fd = self.new_fd(sock);
                 self.result(line, call, fd, None)
             }
             "fcntl" => {
@@ -923,20 +917,23 @@ impl Runner {
     /// profile).
     fn accept(&mut self, s: &Sock) -> io::Result<usize> {
         let (id, _) = self.sockets.accept(s.id)?;
+        let fd = self.new_fd(Sock {
+            id,
+            nonblocking: s.nonblocking,
+            noopt: s.noopt,
+            keep: s.keep,
+        });
+        Ok(fd as usize)
+    }
+
+    /// The lowest free descriptor, now `sock`'s (and the last one used).
+    fn new_fd(&mut self, sock: Sock) -> i64 {
         let fd = (3..)
             .find(|fd| !self.fds.contains_key(fd))
             .expect("a free fd");
-        self.fds.insert(
-            fd,
-            Sock {
-                id,
-                nonblocking: s.nonblocking,
-                noopt: s.noopt,
-                keep: s.keep,
-            },
-        );
+        self.fds.insert(fd, sock);
         self.last_fd = Some(fd);
-        Ok(fd as usize)
+        fd
     }
 
     /// `read` (or `recv`, with `MSG_PEEK` if `peek`) of up to `want`

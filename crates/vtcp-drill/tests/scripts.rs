@@ -32,6 +32,16 @@ fn edited(from: &str, to: &str) -> Outcome {
     run_text(&text.replacen(from, to, 1), Profile::freebsd()).unwrap()
 }
 
+/// Runs the runner's script `name` with `from` replaced by `to` (which
+/// must be there).
+fn editor(name: &str) -> impl Fn(&str, &str) -> Outcome {
+    let text = std::fs::read_to_string(dir().join(name)).unwrap();
+    move |from, to| {
+        assert!(text.contains(from), "{from}");
+        run_text(&text.replacen(from, to, 1), Profile::freebsd()).unwrap()
+    }
+}
+
 fn failed_at(o: &Outcome) -> usize {
     match o {
         Outcome::Fail { line, .. } => *line,
@@ -383,11 +393,7 @@ fn noopt_leaves_every_option_out_and_tcpi_options_reports_them() {
 /// still blocked when the script ends.
 #[test]
 fn a_blocking_connect_returns_at_its_end_time_with_its_result() {
-    let text = std::fs::read_to_string(dir().join("blocking-connect-and-keepinit.pkt")).unwrap();
-    let edited = |from: &str, to: &str| {
-        assert!(text.contains(from), "{from}");
-        run_text(&text.replacen(from, to, 1), Profile::freebsd()).unwrap()
-    };
+    let edited = editor("blocking-connect-and-keepinit.pkt");
     assert_eq!(
         failed_at(&edited("0.00...0.50 connect", "0.00...0.30 connect")),
         9
@@ -465,11 +471,7 @@ fn rexmit_drop_options_leaves_the_mss_alone_from_the_third_retransmission() {
 /// is unsupported (the runner cannot tell when it should return).
 #[test]
 fn blocking_accept_and_read_return_when_the_socket_layer_says() {
-    let text = std::fs::read_to_string(dir().join("blocking-accept-and-read.pkt")).unwrap();
-    let edited = |from: &str, to: &str| {
-        assert!(text.contains(from), "{from}");
-        run_text(&text.replacen(from, to, 1), Profile::freebsd()).unwrap()
-    };
+    let edited = editor("blocking-accept-and-read.pkt");
     // The accept returns with the handshake's ACK, at 0.15 s.
     assert_eq!(
         failed_at(&edited("+0.00...+0.15 accept", "+0.00...+0.10 accept")),

@@ -265,6 +265,7 @@ impl Sockets {
             return Err(err(StackError::InvalidInput));
         };
         let key = self.stack.accept(lid).ok_or_else(would_block)?;
+
         let new = self.open();
         let e = self.entry_mut(new)?;
         e.held = Held::Connected(key);
@@ -307,6 +308,7 @@ impl Sockets {
             c.set_hop_limit(e.ip.hop_limit);
             c.set_traffic_class(e.ip.traffic_class);
         }
+        debug_assert_eq!(key.local.ip(), local_ip);
         self.entry_mut(id)?.held = Held::Connected(key);
         Ok(key)
     }
@@ -353,6 +355,7 @@ impl Sockets {
             buf[..from_a].copy_from_slice(&a[..from_a]);
             let from_b = b.len().min(buf.len() - from_a);
             buf[from_a..from_a + from_b].copy_from_slice(&b[..from_b]);
+            debug_assert!(from_a + from_b <= buf.len());
             from_a + from_b
         } else {
             conn.read(buf)

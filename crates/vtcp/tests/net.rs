@@ -758,3 +758,46 @@ fn a_soft_icmp_error_is_what_a_timed_out_stream_reports() {
         );
     });
 }
+
+#[test]
+fn peek_waits_for_data_and_leaves_it_to_be_read() {
+    within_a_minute(|| {
+        let p = pair();
+        let (c, mut s) = connected(&p, 40);
+        let peeker = {
+            let s = s.try_clone().unwrap();
+            thread::spawn(move || {
+                let mut buf = [0u8; 3];
+                s.peek(&mut buf).map(|n| buf[..n].to_vec())
+            })
+        };
+        thread::sleep(Duration::from_millis(50));
+        (&c).write_all(b"peeked").unwrap();
+        assert_eq!(peeker.join().unwrap().unwrap(), b"pee");
+        let mut all = [0u8; 6];
+        s.read_exact(&mut all).unwrap();
+        assert_eq!(&all, b"peeked");
+    });
+}
+
+#[test]
+fn after_the_end_of_file_a_reset_is_the_next_reads_error_and_take_error_says_it_once() {
+    within_a_minute(|| {
+        let p = pair();
+        let (mut c, s) = connected(&p, 41);
+        s.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(c.read(&mut [0u8; 8]).unwrap(), 0, "the FIN");
+        assert!(c.take_error().unwrap().is_none());
+        s.abort();
+        // POSIX (FreeBSD's soreceive): with nothing to read, the pending
+        // error comes before the end of file.
+        assert!(eventually(|| c.state() == State::Closed));
+        let e = c.read(&mut [0u8; 8]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+        assert_eq!(
+            c.take_error().unwrap().map(|e| e.kind()),
+            Some(ErrorKind::ConnectionReset)
+        );
+        assert!(c.take_error().unwrap().is_none(), "reported once");
+    });
+}

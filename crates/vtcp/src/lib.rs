@@ -13,6 +13,9 @@
 //! `std::net` ([`TcpListener`], [`TcpStream`] on a [`NetStack`] that runs
 //! the timers and hands segments to your [`SegmentWriter`]), and, with the
 //! `tokio` feature, `async_net` gives the same as `AsyncRead`/`AsyncWrite`.
+//! Both are [`socket`], the socket layer, on the wall clock: its calls
+//! never wait and take the time as an argument, so a simulation or a
+//! test runner drives the same sockets on a clock of its own.
 //!
 //! ```
 //! use std::net::{IpAddr, SocketAddr};

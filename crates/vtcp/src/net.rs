@@ -8,6 +8,12 @@
 //! [`NetStack::handle_packets`] (from your TUN device, your VPN tunnel or
 //! another `NetStack`).
 //!
+//! What the sockets do is [`crate::socket`]'s, the socket layer the
+//! packetdrill runner tests on its virtual clock; this module adds the
+//! wall clock (the stack's time is the time since it was made), the
+//! waiting (a call that would block parks its thread until its connection
+//! changes, and tries again) and the threads.
+//!
 //! Input never waits for output. Whatever changes the stack (a segment in,
 //! a timer, a socket call) only queues what the stack has to send in a
 //! bounded outbox ([`OutboxLimits`]) and wakes the writer thread; no other

@@ -1,8 +1,9 @@
 //! A packetdrill script runner over vtcp's sans-IO [`vtcp::Stack`].
 //!
 //! Design: a script ([`script`]) is parsed into timed lines; the runner
-//! ([`mod@run`]) plays them on a virtual clock against one stack, acting as
-//! the socket layer for the system calls, injecting `<` segments with
+//! ([`mod@run`]) plays them on a virtual clock against one stack, making
+//! the system calls on the facade's socket layer ([`vtcp::socket`], the
+//! one `NetStack`'s sockets use), injecting `<` segments with
 //! `handle_packet` and ICMP errors (`< icmp …`, [`mod@icmp`]) with
 //! `handle_icmp`, and checking every segment the stack sends against the
 //! next `>` line ([`packet`]): every field, its time within the script's

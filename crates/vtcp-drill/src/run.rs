@@ -1,5 +1,8 @@
 //! Running a script against a sans-IO [`Stack`] on a virtual clock: the
-//! system calls act on the stack as a socket layer would, injected
+//! system calls are made on the facade's socket layer over the stack
+//! ([`vtcp::socket::Sockets`], with the errno FreeBSD gives for each
+//! error's kind; a blocking call is tried again after every segment,
+//! timer and call until it no longer would block), injected
 //! segments go to `handle_packet`, and every segment the stack sends is
 //! checked against the script's next `>` line, at its time within the
 //! tolerance. A segment sent that the script does not expect fails the

@@ -484,7 +484,7 @@ fn a_device_is_set_up_with_its_addresses_route_and_queue_length() {
     let bad = vtcp_tun::KernelSide::new().route("not-a-route");
     let cfg = vtcp_tun::TunConfig::named("vtcpset1");
     match vtcp_tun::open_device(Some(&ns), &cfg, 1, &bad) {
-        Err(vtcp_tun::SetupError::Configure(e)) => {
+        Err(e @ vtcp_tun::SetupError::Configure { .. }) => {
             assert!(e.to_string().contains("not-a-route"), "{e}");
         }
         other => panic!("{:?}", other.map(|t| t.len())),

@@ -22,7 +22,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::device::{Tun, TunConfig, TunError};
 use crate::netns::Netns;
-use crate::rtnl::Rtnl;
+use crate::rtnl::{Refused, Rtnl};
 use crate::shards::open_queues;
 
 /// How the kernel's side of a TUN device is configured.
@@ -95,6 +95,19 @@ impl SetupError {
         let what = what.into();
         move |source| Self::Configure { what, source }
     }
+
+    /// A step the kernel refused, its reason (when it gave one) after the
+    /// step's name.
+    fn refused(what: impl Into<String>) -> impl FnOnce(Refused) -> Self {
+        let what = what.into();
+        move |r| Self::Configure {
+            what: match r.reason {
+                Some(why) => format!("{what} (the kernel: {why})"),
+                None => what,
+            },
+            source: r.source,
+        }
+    }
 }
 
 impl From<SetupError> for io::Error {
@@ -158,10 +171,10 @@ fn configure_here(name: &str, kernel: &KernelSide) -> Result<(), SetupError> {
     let mut nl = Rtnl::open().map_err(SetupError::configure("opening a netlink socket"))?;
     let index = nl
         .index(name)
-        .map_err(SetupError::configure(format!("finding device {name}")))?;
+        .map_err(SetupError::refused(format!("finding device {name}")))?;
     for &(addr, prefix) in &kernel.addrs {
         nl.add_address(index, addr, prefix)
-            .map_err(SetupError::configure(format!(
+            .map_err(SetupError::refused(format!(
                 "adding address {addr}/{prefix} to {name}"
             )))?;
     }
@@ -170,7 +183,7 @@ fn configure_here(name: &str, kernel: &KernelSide) -> Result<(), SetupError> {
         None => format!("bringing {name} up"),
     };
     nl.set_up(index, kernel.txqueuelen)
-        .map_err(SetupError::configure(up))?;
+        .map_err(SetupError::refused(up))?;
     for route in &kernel.routes {
         let what = format!("adding route {route} via {name}");
         let (dst, prefix) = parse_route(route).ok_or_else(|| SetupError::Configure {
@@ -181,7 +194,7 @@ fn configure_here(name: &str, kernel: &KernelSide) -> Result<(), SetupError> {
             ),
         })?;
         nl.add_route(index, dst, prefix)
-            .map_err(SetupError::configure(what))?;
+            .map_err(SetupError::refused(what))?;
     }
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! `open_device` and `configure_device` against the kernel: what they set
 //! over rtnetlink (addresses, `nodad`, routes, queue length, MTU, link
 //! up) is what `ip` reads back in the namespace, and what the kernel
-//! refuses comes back as `SetupError::Configure` naming the step and the
-//! kernel's errno.
+//! refuses comes back as `SetupError::Configure` naming the step, the
+//! kernel's errno and its reason.
 //!
 //! Needs root, `ip` and `/dev/net/tun`, and runs with the interop lab
 //! (`VTCP_INTEROP=1`, `cargo xtask interop`); anywhere else it says that
@@ -176,6 +176,11 @@ fn what_open_device_sets_is_what_the_kernel_reports() {
     let host_bits = KernelSide::new().route("198.19.11.7/24");
     let (errno, msg) = refused(configure_device(Some(&ns), "vtset0", &host_bits));
     assert_eq!(errno, Some(nix::libc::EINVAL), "{msg}");
+    // The kernel's reason, from its extended acknowledgement.
+    assert!(
+        msg.contains("(the kernel: Invalid prefix for given prefix length)"),
+        "{msg}"
+    );
     let (errno, msg) = refused(configure_device(Some(&ns), "vtnone0", &KernelSide::new()));
     assert_eq!(errno, Some(nix::libc::ENODEV), "{msg}");
     assert!(msg.contains("finding device vtnone0"), "{msg}");

@@ -158,39 +158,46 @@ fn what_open_device_sets_is_what_the_kernel_reports() {
         .collect();
     assert_eq!(dsts, ["fd00:19:9::/64"], "{routes6:?}");
 
-    // What the kernel refuses, named with its errno.
-    let again = KernelSide::new().route("198.19.9.0/24");
-    let (errno, msg) = refused(configure_device(Some(&ns), "vtset0", &again));
-    assert_eq!(errno, Some(nix::libc::EEXIST), "{msg}");
-    assert!(
-        msg.contains("adding route 198.19.9.0/24 via vtset0"),
-        "{msg}"
-    );
-    let again = KernelSide::new().addr(v6, 64);
-    let (errno, msg) = refused(configure_device(Some(&ns), "vtset0", &again));
-    assert_eq!(errno, Some(nix::libc::EEXIST), "{msg}");
-    assert!(
-        msg.contains("adding address fd00:9::1/64 to vtset0"),
-        "{msg}"
-    );
-    let host_bits = KernelSide::new().route("198.19.11.7/24");
-    let (errno, msg) = refused(configure_device(Some(&ns), "vtset0", &host_bits));
-    assert_eq!(errno, Some(nix::libc::EINVAL), "{msg}");
-    // The kernel's reason, from its extended acknowledgement.
-    assert!(
-        msg.contains("(the kernel: Invalid prefix for given prefix length)"),
-        "{msg}"
-    );
-    let (errno, msg) = refused(configure_device(Some(&ns), "vtnone0", &KernelSide::new()));
-    assert_eq!(errno, Some(nix::libc::ENODEV), "{msg}");
-    assert!(msg.contains("finding device vtnone0"), "{msg}");
-    let (errno, msg) = refused(configure_device(
-        Some(&ns),
-        "vtset0",
-        &KernelSide::new().route("198.19.12.0/33"),
-    ));
-    assert_eq!(errno, None, "{msg}");
-    assert!(msg.contains("198.19.12.0/33"), "{msg}");
+    // What the kernel refuses, named with its errno (and its reason, from
+    // its extended acknowledgement); a route that does not parse.
+    use nix::libc::{EEXIST, EINVAL, ENODEV};
+    for (dev, side, errno, says) in [
+        (
+            "vtset0",
+            KernelSide::new().route("198.19.9.0/24"),
+            Some(EEXIST),
+            "adding route 198.19.9.0/24 via vtset0",
+        ),
+        (
+            "vtset0",
+            KernelSide::new().addr(v6, 64),
+            Some(EEXIST),
+            "adding address fd00:9::1/64 to vtset0",
+        ),
+        (
+            "vtset0",
+            KernelSide::new().route("198.19.11.7/24"),
+            Some(EINVAL),
+            "adding route 198.19.11.7/24 via vtset0 \
+             (the kernel: Invalid prefix for given prefix length)",
+        ),
+        (
+            "vtnone0",
+            KernelSide::new(),
+            Some(ENODEV),
+            "finding device vtnone0",
+        ),
+        (
+            "vtset0",
+            KernelSide::new().route("198.19.12.0/33"),
+            None,
+            "adding route 198.19.12.0/33 via vtset0",
+        ),
+    ] {
+        let (got, msg) = refused(configure_device(Some(&ns), dev, &side));
+        assert_eq!(got, errno, "{msg}");
+        assert!(msg.contains(says), "{msg}");
+    }
 
     // Without a namespace, the calling thread's: here a thread inside ns.
     let more = KernelSide::new()

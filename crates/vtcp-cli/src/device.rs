@@ -145,7 +145,7 @@ pub enum NetError {
     /// The device could not be opened.
     #[error("{0}")]
     Tun(#[from] TunError),
-    /// `ip` failed (a namespace, an address, a route).
+    /// Setting the device up failed (a namespace, an address, a route).
     #[error("{0}")]
     Setup(io::Error),
     /// A bad command line that clap cannot see.
@@ -160,7 +160,6 @@ impl From<SetupError> for NetError {
     fn from(e: SetupError) -> Self {
         match e {
             SetupError::Open(e) => Self::Tun(e),
-            SetupError::Configure(e) => Self::Setup(e),
             other => Self::Setup(other.into()),
         }
     }

@@ -368,9 +368,8 @@ fn forward_lab(tun: &str) -> (Netns, Netns, Running) {
 fn forward_lab_with(tun: &str, extra: &[&str]) -> (Netns, Netns, Running) {
     let client = Netns::unique("vtcp-cli-").unwrap();
     let upstream = Netns::unique("vtcp-cli-").unwrap();
-    upstream
-        .ip(&["addr", "add", "198.19.0.1/32", "dev", "lo"])
-        .unwrap();
+    let lo = vtcp_tun::KernelSide::new().addr("198.19.0.1".parse().unwrap(), 32);
+    vtcp_tun::configure_device(Some(&upstream), "lo", &lo).unwrap();
     let mut args = vec![
         "forward",
         "--tun",

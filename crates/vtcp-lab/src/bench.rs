@@ -281,7 +281,8 @@ pub fn matrix_table(rows: &[Row]) -> String {
 
 /// Two kernels over a veth pair, offloads on or off; goodput a to b.
 /// Two namespaces joined by a veth pair: `va` at 198.18.0.1 in the first,
-/// `vb` at 198.18.0.2 in the second.
+/// `vb` at 198.18.0.2 in the second (the pair made by `ip link add`, its
+/// addresses and link state set by `vtcp_tun::configure_device`).
 pub(crate) fn veth_pair() -> io::Result<(Netns, Netns)> {
     let a = Netns::unique(crate::NETNS_PREFIX)?;
     let b = Netns::unique(crate::NETNS_PREFIX)?;
@@ -297,10 +298,10 @@ pub(crate) fn veth_pair() -> io::Result<(Netns, Netns)> {
         "netns",
         b.name(),
     ])?;
-    a.ip(&["addr", "add", "198.18.0.1/24", "dev", "va"])?;
-    b.ip(&["addr", "add", "198.18.0.2/24", "dev", "vb"])?;
-    a.ip(&["link", "set", "va", "up"])?;
-    b.ip(&["link", "set", "vb", "up"])?;
+    for (ns, dev, addr) in [(&a, "va", [198, 18, 0, 1]), (&b, "vb", [198, 18, 0, 2])] {
+        let side = vtcp_tun::KernelSide::new().addr(addr.into(), 24);
+        vtcp_tun::configure_device(Some(ns), dev, &side)?;
+    }
     Ok((a, b))
 }
 
@@ -824,4 +825,28 @@ pub fn flows_table(rows: &[FlowsRow]) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    /// The pair `configure_device` set up carries a kernel connection from
+    /// `va` to `vb`.
+    #[test]
+    fn a_veth_pair_carries_a_connection() {
+        if !crate::lab_here("a_veth_pair_carries_a_connection") {
+            return;
+        }
+        let (a, b) = super::veth_pair().unwrap();
+        let at: SocketAddr = "198.18.0.2:7401".parse().unwrap();
+        let l = crate::kernel::listen(&b, at).unwrap();
+        let mut c = crate::kernel::connect(&a, at).unwrap();
+        let mut s = crate::kernel::accept(&l).unwrap();
+        std::io::Write::write_all(&mut c, b"over the veth").unwrap();
+        let mut got = [0u8; 13];
+        std::io::Read::read_exact(&mut s, &mut got).unwrap();
+        assert_eq!(&got, b"over the veth");
+        assert_eq!(s.peer_addr().unwrap().ip().to_string(), "198.18.0.1");
+    }
 }

@@ -63,7 +63,8 @@ pub fn socket(ns: &Netns, addr: SocketAddr) -> io::Result<socket2::Socket> {
 
 /// A kernel UDP server inside a namespace that answers each datagram
 /// with a prefix and the datagram (a DNS-like exchange, or an echo with
-/// an empty prefix), on a thread that ends when this is dropped.
+/// an empty prefix) or with what a function makes of it (a DNS server),
+/// on a thread that ends when this is dropped.
 pub struct UdpAnswerer {
     addr: SocketAddr,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -72,6 +73,21 @@ pub struct UdpAnswerer {
 impl UdpAnswerer {
     /// Binds `addr` inside `ns` and answers from there.
     pub fn start(ns: &Netns, addr: SocketAddr, prefix: &'static [u8]) -> io::Result<Self> {
+        Self::with(ns, addr, move |query| {
+            let mut answer = prefix.to_vec();
+            answer.extend_from_slice(query);
+            Some(answer)
+        })
+    }
+
+    /// Binds `addr` inside `ns` and answers each datagram with what
+    /// `answer` makes of it (nothing for `None`): a DNS server with
+    /// [`crate::dns::answer_a`].
+    pub fn with(
+        ns: &Netns,
+        addr: SocketAddr,
+        answer: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static,
+    ) -> io::Result<Self> {
         use std::sync::atomic::{AtomicBool, Ordering};
         let s = ns.enter(|| UdpSocket::bind(addr))??;
         s.set_read_timeout(Some(Duration::from_millis(100)))?;
@@ -80,9 +96,9 @@ impl UdpAnswerer {
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 65_536];
             while !stopped.load(Ordering::Relaxed) {
-                if let Ok((n, from)) = s.recv_from(&mut buf) {
-                    let mut answer = prefix.to_vec();
-                    answer.extend_from_slice(&buf[..n]);
+                if let Ok((n, from)) = s.recv_from(&mut buf)
+                    && let Some(answer) = answer(&buf[..n])
+                {
                     let _ = s.send_to(&answer, from);
                 }
             }

@@ -13,7 +13,8 @@
 //! - [`topo`]: the set-ups, kernel against vtcp, kernel against kernel,
 //!   and vtcp and a kernel sharing one bottleneck.
 //! - [`kernel`]: what the kernel's side runs (sinks, sources, echo) and
-//!   the checks of what arrived.
+//!   the checks of what arrived; [`dns`]: a DNS answer for its UDP
+//!   server, which `dig` asks through the example forwarder.
 //! - [`bench`](mod@bench), [`echo`], [`fairness`]: the measurements;
 //!   [`soak`]: a long run of everything at once, watched for stalls.
 //! - [`diff`]: differential testing, the same scripted peer against the
@@ -27,6 +28,7 @@
 
 pub mod bench;
 pub mod diff;
+pub mod dns;
 pub mod echo;
 pub mod fairness;
 pub mod kernel;

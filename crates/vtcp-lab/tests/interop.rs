@@ -484,7 +484,7 @@ fn a_device_is_set_up_with_its_addresses_route_and_queue_length() {
     let bad = vtcp_tun::KernelSide::new().route("not-a-route");
     let cfg = vtcp_tun::TunConfig::named("vtcpset1");
     match vtcp_tun::open_device(Some(&ns), &cfg, 1, &bad) {
-        Err(vtcp_tun::SetupError::Configure(e)) => {
+        Err(e @ vtcp_tun::SetupError::Configure { .. }) => {
             assert!(e.to_string().contains("not-a-route"), "{e}");
         }
         other => panic!("{:?}", other.map(|t| t.len())),
@@ -669,11 +669,10 @@ fn offloads_move_super_segments_intact_both_ways() {
     cfg.offload = true;
     let tun = ns.enter(|| vtcp_tun::Tun::open(&cfg)).unwrap().unwrap();
     assert!(tun.offload(), "the kernel granted IFF_VNET_HDR");
-    ns.ip(&["addr", "add", "198.18.0.1/24", "dev", "vtcp0"])
-        .unwrap();
-    ns.ip(&["addr", "add", "fd00::1/64", "dev", "vtcp0", "nodad"])
-        .unwrap();
-    ns.ip(&["link", "set", "vtcp0", "up"]).unwrap();
+    let kernel = vtcp_tun::KernelSide::new()
+        .addr(KERNEL_V4, 24)
+        .addr(KERNEL_V6, 64);
+    vtcp_tun::configure_device(Some(&ns), "vtcp0", &kernel).unwrap();
     let driver =
         vtcp_tun::TunDriver::start(tun, StackConfig::default(), &[PEER_V4, PEER_V6]).unwrap();
     for (k_ip, v_ip) in [(KERNEL_V4, PEER_V4), (KERNEL_V6, PEER_V6)] {

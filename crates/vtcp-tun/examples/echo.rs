@@ -5,26 +5,23 @@
 //! nc 198.18.0.2 7                                      # in another shell
 //! ```
 //!
-//! The device gets the host's address 198.18.0.1/24 (by `ip`, as an
-//! administrator would); the vtcp stack answers at 198.18.0.2 on port 7,
-//! and to `ping 198.18.0.2`. Ctrl-C ends it.
+//! The device gets the host's address 198.18.0.1/24
+//! (`vtcp_tun::configure_device`, what `ip addr add` would do); the vtcp
+//! stack answers at 198.18.0.2 on port 7, and to `ping 198.18.0.2`.
+//! Ctrl-C ends it.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::Command;
 
 use vtcp::{StackConfig, TcpListener};
-use vtcp_tun::{Tun, TunConfig, TunDriver};
+use vtcp_tun::{KernelSide, Tun, TunConfig, TunDriver, configure_device};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let name = std::env::args().nth(1).unwrap_or_else(|| "vtcp0".into());
     let tun = Tun::open(&TunConfig::named(name.clone()))?;
-    let status = Command::new("ip")
-        .args(["addr", "add", "198.18.0.1/24", "dev", &name])
-        .status()?;
-    if !status.success() {
-        return Err(format!("`ip addr add 198.18.0.1/24 dev {name}` failed").into());
-    }
+    // ip addr add 198.18.0.1/24 dev vtcp0 (over rtnetlink)
+    let kernel = KernelSide::new().addr(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)), 24);
+    configure_device(None, &name, &kernel)?;
     let ours = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
     let driver = TunDriver::start(tun, StackConfig::default(), &[ours])?;
     let listener = TcpListener::bind(driver.net(), SocketAddr::new(ours, 7))?;

@@ -3,8 +3,9 @@
 //! it in batches), and stopped from another thread.
 //!
 //! The ioctls are tun-rs's (see docs/architecture.md for why that crate).
-//! Addresses and routes are not this module's business: the CLI and the
-//! interop lab set them with `ip`, as an administrator would.
+//! The MTU is set here, by tun-rs when it opens the device, which also
+//! brings the link up; addresses and routes are not this module's
+//! business ([`crate::setup`] sets them over rtnetlink).
 
 use std::io;
 use std::path::Path;

@@ -33,6 +33,8 @@
 //!   in one of its own (the CLI's `--netns`, the interop lab).
 //! - [`setup`]: a device opened (in a namespace or not) with its kernel
 //!   side configured: addresses, routes, queue length, link up.
+//! - `rtnl` (Linux): the rtnetlink requests `setup` makes instead of
+//!   running `ip`.
 //!
 //! # Example
 //!
@@ -44,10 +46,12 @@
 //! use std::io::{Read, Write};
 //! use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 //! use vtcp::{StackConfig, TcpListener};
-//! use vtcp_tun::{Tun, TunConfig, TunDriver};
+//! use vtcp_tun::{KernelSide, Tun, TunConfig, TunDriver, configure_device};
 //!
 //! let tun = Tun::open(&TunConfig::named("vtcp0"))?;
-//! // ip addr add 198.18.0.1/24 dev vtcp0
+//! // ip addr add 198.18.0.1/24 dev vtcp0, over rtnetlink
+//! let kernel = KernelSide::new().addr(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)), 24);
+//! configure_device(None, tun.name(), &kernel)?;
 //! let ours = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
 //! let driver = TunDriver::start(tun, StackConfig::default(), &[ours])?;
 //! let listener = TcpListener::bind(driver.net(), SocketAddr::new(ours, 7))?;
@@ -80,6 +84,8 @@ pub mod driver;
 #[cfg(target_os = "linux")]
 pub mod netns;
 #[cfg(target_os = "linux")]
+mod rtnl;
+#[cfg(target_os = "linux")]
 pub mod setup;
 #[cfg(target_os = "linux")]
 pub mod shards;
@@ -89,7 +95,7 @@ pub use device::{Received, Tun, TunConfig, TunError, VNET_HDR_LEN};
 #[cfg(target_os = "linux")]
 pub use driver::TunDriver;
 #[cfg(target_os = "linux")]
-pub use setup::{KernelSide, SetupError, open_device};
+pub use setup::{KernelSide, SetupError, configure_device, open_device};
 #[cfg(target_os = "linux")]
 pub use shards::{ShardCounters, ShardListener, Shards, open_queues};
 

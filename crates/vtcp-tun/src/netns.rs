@@ -1,5 +1,6 @@
-//! Network namespaces (Linux): created and deleted with `ip netns`, one
-//! guard per namespace, deleted when dropped (also while a failing test
+//! Network namespaces (Linux): created and deleted with `ip netns` (its
+//! loopback brought up over rtnetlink, [`crate::setup::configure_device`]),
+//! one guard per namespace, deleted when dropped (also while a failing test
 //! unwinds); namespaces named after a process are swept once that process
 //! is gone. The CLI's `--netns` and the interop lab use them.
 //!
@@ -57,7 +58,7 @@ impl Netns {
         let name = name.into();
         ip(&["netns", "add", &name])?;
         let ns = Self { name, owned: true };
-        ns.ip(&["link", "set", "lo", "up"])?;
+        crate::setup::configure_device(Some(&ns), "lo", &crate::setup::KernelSide::new())?;
         Ok(ns)
     }
 

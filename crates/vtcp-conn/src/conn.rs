@@ -10,8 +10,8 @@ use vtcp_buf::RecvBuf;
 use vtcp_rto::{RtoConfig, RtoState};
 use vtcp_seq::Seq;
 use vtcp_wire::{
-    FastOpen, FastOpenCookie, Flags, OptionValues, Options, SackBlocks, Segment, TcpOption,
-    Timestamp,
+    FastOpen, FastOpenCookie, Flags, OptionValues, Options, ParsedSegment, SackBlocks, Segment,
+    TcpOption, Timestamp,
 };
 
 use crate::config::{
@@ -150,6 +150,15 @@ fn isn_hash(isn: IsnSource, ends: &Endpoints) -> u32 {
     }
 }
 
+/// Whether `flags` open a connection (RFC 9293 §3.10.7.2): SYN without
+/// ACK or RST, and without FIN when the policy drops SYN-FIN
+/// ([`ConnConfig::drop_syn_fin`]).
+fn is_opening_syn(flags: Flags, cfg: &ConnConfig) -> bool {
+    flags.contains(Flags::SYN)
+        && !flags.intersects(Flags::ACK | Flags::RST)
+        && !(flags.contains(Flags::FIN) && cfg.drop_syn_fin)
+}
+
 /// The RTO's bounds and clock granularity (RFC 6298 §2.1, §2.4, §2.5)
 /// from the configuration: made on each use, so that no connection keeps
 /// a copy of what its configuration holds.
@@ -172,9 +181,8 @@ fn isn_for(isn: IsnSource, f: u32, now: Duration) -> Seq {
 
 impl Conn {
     fn new_inner(cfg: Arc<ConnConfig>, ends: Endpoints, now: Duration, state: State) -> Self {
-        let isn = ends.isn.map_or(cfg.isn, IsnSource::Fixed);
-        let f = isn_hash(isn, &ends);
-        let iss = isn_for(isn, f, now);
+        let f = isn_hash(ends.isn, &ends);
+        let iss = isn_for(ends.isn, f, now);
         let own = Own {
             local_addr: ends.local_addr,
             remote_addr: ends.remote_addr,
@@ -288,78 +296,53 @@ impl Conn {
     }
 
     /// An active open (RFC 9293 §3.10.1): the connection goes to SYN-SENT
-    /// and its SYN is ready for [`Conn::poll_transmit`].
-    pub fn connect(cfg: ConnConfig, now: Duration) -> Self {
-        let ends = Endpoints::of(&cfg);
-        Self::connect_shared(Arc::new(cfg), ends, now)
-    }
-
-    /// [`Conn::connect`] with a configuration shared among connections:
-    /// its addresses and ports (and ISN, if fixed) are ignored for
-    /// `ends`'. What a stack does, so that its connections hold one
-    /// configuration between them.
-    pub fn connect_shared(cfg: Arc<ConnConfig>, ends: Endpoints, now: Duration) -> Self {
-        let mut c = Self::new_inner(cfg, ends, now, State::SynSent);
+    /// and its SYN is ready for [`Conn::poll_transmit`]. `cfg` is the
+    /// policy (a `ConnConfig`, or an `Arc` of one that many connections
+    /// share, as a stack's do), `ends` who the connection is.
+    pub fn connect(cfg: impl Into<Arc<ConnConfig>>, ends: Endpoints, now: Duration) -> Self {
+        let mut c = Self::new_inner(cfg.into(), ends, now, State::SynSent);
         c.syn_needed = true;
         c
     }
 
-    /// A passive open from a received SYN (RFC 9293 §3.10.7.2): the
-    /// connection goes to SYN-RECEIVED with its SYN-ACK ready.
-    pub fn accept_syn(cfg: ConnConfig, now: Duration, syn: &[u8]) -> Result<Self, ConnError> {
-        let ends = Endpoints::of(&cfg);
-        Self::accept_syn_shared(Arc::new(cfg), ends, now, syn)
-    }
-
-    /// [`Conn::accept_syn`] with a configuration shared among connections
-    /// (as [`Conn::connect_shared`]).
-    pub fn accept_syn_shared(
-        cfg: Arc<ConnConfig>,
+    /// A passive open from a received SYN, parsed
+    /// ([`ParsedSegment::parse`]) (RFC 9293 §3.10.7.2): the connection
+    /// goes to SYN-RECEIVED with its SYN-ACK ready. `cfg` and `ends` as
+    /// for [`Conn::connect`].
+    pub fn accept_syn(
+        cfg: impl Into<Arc<ConnConfig>>,
         ends: Endpoints,
         now: Duration,
-        syn: &[u8],
+        syn: &ParsedSegment<'_>,
     ) -> Result<Self, ConnError> {
-        let seg = Segment::parse(syn)?;
-        if !seg.flags.contains(Flags::SYN)
-            || seg.flags.intersects(Flags::ACK | Flags::RST)
-            || (seg.flags.contains(Flags::FIN) && cfg.drop_syn_fin)
-        {
+        let cfg = cfg.into();
+        let (seg, values) = (syn.segment(), syn.values());
+        if !is_opening_syn(seg.flags, &cfg) {
             return Err(ConnError::NotASyn);
         }
-        let values = seg.options.values();
         let mut c = Self::new_inner(cfg, ends, now, State::SynReceived);
         c.rcv.passive = true;
         c.stats.segments_in += 1;
-        c.take_peer_syn(&seg, &values, now);
+        c.take_peer_syn(seg, values, now);
         c.syn_needed = true;
         Ok(c)
     }
 
     /// Starts from the ACK that returned a valid SYN cookie, straight to
     /// ESTABLISHED (what `vtcp-cookie`'s `validate_ack` recovered is in
-    /// `handshake`); `initial_data` is what that ACK carried.
+    /// `handshake`); `initial_data` is what that ACK carried. `cfg` and
+    /// `ends` as for [`Conn::connect`], but the ISN is the cookie's,
+    /// whatever `ends.isn` says.
     pub fn accept_cookie(
-        cfg: ConnConfig,
-        now: Duration,
-        handshake: &CookieHandshake,
-        initial_data: &[u8],
-    ) -> Self {
-        let ends = Endpoints::of(&cfg);
-        Self::accept_cookie_shared(Arc::new(cfg), ends, now, handshake, initial_data)
-    }
-
-    /// [`Conn::accept_cookie`] with a configuration shared among
-    /// connections (as [`Conn::connect_shared`]); the ISN is the
-    /// cookie's, whatever `ends` says.
-    pub fn accept_cookie_shared(
-        cfg: Arc<ConnConfig>,
+        cfg: impl Into<Arc<ConnConfig>>,
         mut ends: Endpoints,
         now: Duration,
         handshake: &CookieHandshake,
         initial_data: &[u8],
     ) -> Self {
+        let cfg = cfg.into();
         let h = handshake;
-        ends.isn = Some(h.local_isn);
+        ends.isn = IsnSource::Fixed(h.local_isn);
         let mut c = Self::new_inner(cfg, ends, now, State::Established);
         c.rcv.irs = h.remote_isn;
         c.rcv.buf = RecvBuf::new(c.cfg.recv_buffer, h.remote_isn + 1);
@@ -574,10 +557,7 @@ impl Conn {
         let Ok(seg) = Segment::parse(syn) else {
             return false;
         };
-        if !seg.flags.contains(Flags::SYN)
-            || seg.flags.intersects(Flags::ACK | Flags::RST)
-            || (seg.flags.contains(Flags::FIN) && self.cfg.drop_syn_fin)
-        {
+        if !is_opening_syn(seg.flags, &self.cfg) {
             return false;
         }
         let newer_seq = seg.seq.after(self.rcv_nxt());
@@ -632,40 +612,18 @@ impl Conn {
         self.snd.iss
     }
 
-    /// The configuration the connection was made with. When it is
-    /// shared ([`Conn::connect_shared`], as a stack's connections share
-    /// theirs), its addresses, ports and ISN source are not this
-    /// connection's: [`Conn::local_port`] and its siblings are. Nor does it
-    /// follow [`Conn::set_nodelay`], [`Conn::set_hop_limit`] and
-    /// [`Conn::set_traffic_class`]: [`Conn::nodelay`], [`Conn::hop_limit`]
-    /// and [`Conn::traffic_class`] do.
+    /// The policy the connection was made with (read-only): shared with
+    /// every connection made with the same `Arc`. What the application
+    /// changed on this connection alone is read from the connection:
+    /// [`Conn::nodelay`], [`Conn::hop_limit`], [`Conn::traffic_class`].
     pub fn config(&self) -> &ConnConfig {
         &self.cfg
     }
 
-    /// The configuration, to share with another connection.
+    /// The policy, to share with another connection
+    /// ([`Conn::connect`] takes the `Arc`).
     pub fn shared_config(&self) -> &Arc<ConnConfig> {
         &self.cfg
-    }
-
-    /// Shares `pool`'s configuration when it sets everything this
-    /// connection's does ([`ConnConfig::same_policy`]), and drops this
-    /// connection's own copy; otherwise this connection's becomes the
-    /// pool's, its addresses and ports cleared (they are read from the
-    /// connection, never from a shared configuration). What a stack does
-    /// with each connection it makes, so that a hundred thousand of them
-    /// hold one configuration instead of a hundred thousand.
-    pub fn share_config(&mut self, pool: &mut Option<Arc<ConnConfig>>) {
-        match pool {
-            Some(shared) if shared.same_policy(&self.cfg) => self.cfg = Arc::clone(shared),
-            _ => {
-                if let Some(cfg) = Arc::get_mut(&mut self.cfg) {
-                    (cfg.local_addr, cfg.remote_addr) = (None, None);
-                    (cfg.local_port, cfg.remote_port) = (0, 0);
-                }
-                *pool = Some(Arc::clone(&self.cfg));
-            }
-        }
     }
 
     /// Our address, as given when the connection was made.
@@ -2629,53 +2587,32 @@ mod shared {
     use std::time::Duration;
 
     use super::Conn;
-    use crate::config::{Congestion, ConnConfig};
+    use crate::config::{ConnConfig, Endpoints};
 
-    fn conn(port: u16, tweak: fn(&mut ConnConfig)) -> Conn {
-        let mut cfg = ConnConfig::default();
-        (cfg.local_port, cfg.remote_port) = (port, 80);
-        tweak(&mut cfg);
-        Conn::connect(cfg, Duration::ZERO)
-    }
-
-    /// Connections made alike hold one configuration between them; each
-    /// keeps its ports and its own settings.
+    /// Connections made from one `Arc` hold one configuration between
+    /// them; each keeps its ports and what the application changed on it.
     #[test]
-    fn connections_alike_share_one_configuration() {
-        let mut pool = None;
-        let (mut a, mut b) = (conn(1, |_| {}), conn(2, |_| {}));
-        a.share_config(&mut pool);
-        b.share_config(&mut pool);
+    fn connections_made_from_one_policy_share_it() {
+        let policy = Arc::new(ConnConfig::default());
+        let a = || Conn::connect(Arc::clone(&policy), Endpoints::ports(1, 80), Duration::ZERO);
+        let (mut a, b) = (
+            a(),
+            Conn::connect(Arc::clone(&policy), Endpoints::ports(2, 80), Duration::ZERO),
+        );
         assert!(Arc::ptr_eq(a.shared_config(), b.shared_config()));
         assert_eq!((a.local_port(), b.local_port()), (1, 2));
-        // A shared configuration names no connection.
-        assert_eq!(a.config().local_port, 0);
         a.set_nodelay(true);
         a.set_hop_limit(Some(7));
         assert!(a.nodelay() && !b.nodelay());
         assert_eq!((a.hop_limit(), b.hop_limit()), (Some(7), None));
-        // Another policy: its own configuration, which the pool takes.
-        let mut c = conn(3, |c| c.nodelay = true);
-        c.share_config(&mut pool);
+        // The shared policy is as it was.
+        assert!(!a.config().nodelay && a.config().hop_limit.is_none());
+        // A policy by value is the connection's own.
+        let c = Conn::connect(
+            ConnConfig::default(),
+            Endpoints::ports(3, 80),
+            Duration::ZERO,
+        );
         assert!(!Arc::ptr_eq(a.shared_config(), c.shared_config()));
-        assert!(Arc::ptr_eq(pool.as_ref().unwrap(), c.shared_config()));
-        assert!(c.nodelay());
-    }
-
-    /// A user's controller is never taken for another's.
-    #[test]
-    fn a_custom_controller_is_not_shared() {
-        let custom = |c: &mut ConnConfig| {
-            c.congestion = Congestion::Custom(std::sync::Arc::new(|mss| {
-                Box::new(vtcp_cc::NewReno::new(mss))
-            }));
-        };
-        let mut pool = None;
-        let (mut a, mut b) = (conn(1, custom), conn(2, custom));
-        a.share_config(&mut pool);
-        b.share_config(&mut pool);
-        assert!(!Arc::ptr_eq(a.shared_config(), b.shared_config()));
-        assert!(!a.config().same_policy(a.config()));
-        assert!(ConnConfig::default().same_policy(&ConnConfig::default()));
     }
 }

@@ -205,7 +205,8 @@ fn an_ack_above_snd_nxt_in_syn_received_gets_a_reset_at_its_ack_number() {
 #[test]
 fn without_an_mss_option_segments_are_536_over_ipv4_and_1220_over_ipv6() {
     for (addr, data) in [("198.18.0.2", 536 - 12), ("fd00::2", 1220 - 12)] {
-        let mut t = Trace::passive(|c| c.remote_addr = Some(addr.parse().unwrap()));
+        let mut t = Trace::passive(|_| {});
+        t.ends.remote_addr = Some(addr.parse().unwrap());
         t.at(0)
             .recv("S 0:0(0) win 65535 <sackOK,TS val 100 ecr 0,nop,wscale 7>");
         t.expect(SYN_ACK);
@@ -551,7 +552,7 @@ fn a_syn_fin_is_dropped_unless_asked_otherwise() {
 fn the_window_beyond_the_field_counts_only_when_asked() {
     for room in [false, true] {
         let mut t = Trace::passive(|c| {
-            c.enable_timestamps = false;
+            c.timestamps = false;
             c.initial_recv_window = 65_700;
             c.accept_unadvertised_room = room;
         });
@@ -636,8 +637,8 @@ fn a_syn_without_options_offers_nothing_and_agrees_to_nothing() {
     let noopt = |c: &mut vtcp_conn::ConnConfig| {
         c.mss_option = false;
         c.window_scaling = false;
-        c.enable_sack = false;
-        c.enable_timestamps = false;
+        c.sack = false;
+        c.timestamps = false;
     };
     // Active: the SYN carries no options; the peer's SYN-ACK offers all.
     let mut t = Trace::active(noopt);
@@ -1074,34 +1075,31 @@ fn the_window_is_reopened_only_by_a_worthwhile_amount() {
 
 #[test]
 fn isns_follow_rfc6528() {
-    use vtcp_conn::{Conn, ConnConfig, IsnSource};
-    let cfg = |port: u16| {
-        let mut config = ConnConfig::default();
-        config.local_port = port;
-        config.remote_port = 80;
-        config.local_addr = Some([198, 18, 0, 1].into());
-        config.remote_addr = Some([198, 18, 0, 2].into());
-        config.isn = IsnSource::Rfc6528 {
+    use vtcp_conn::{Conn, ConnConfig, Endpoints, IsnSource};
+    let ends = |port: u16| {
+        Endpoints::new(
+            Some([198, 18, 0, 1].into()),
+            port,
+            Some([198, 18, 0, 2].into()),
+            80,
+        )
+        .with_isn(IsnSource::Rfc6528 {
             key: *b"0123456789abcdef",
-        };
-        config
+        })
     };
+    let policy = std::sync::Arc::new(ConnConfig::default());
+    let iss = |ends, now| Conn::connect(policy.clone(), ends, now).iss();
     let t0 = Duration::from_secs(100);
-    let a = Conn::connect(cfg(40000), t0).iss();
-    let b = Conn::connect(cfg(40001), t0).iss();
+    let a = iss(ends(40000), t0);
+    let b = iss(ends(40001), t0);
     assert_ne!(a, b, "another 4-tuple, another offset");
     // The same 4-tuple 1 ms later: 250 ticks of the 4 µs clock further.
-    let later = Conn::connect(cfg(40000), t0 + Duration::from_millis(1)).iss();
+    let later = iss(ends(40000), t0 + Duration::from_millis(1));
     assert_eq!(later - a, 250);
-    let other_key = Conn::connect(
-        {
-            let mut config = cfg(40000);
-            config.isn = IsnSource::Rfc6528 { key: [9; 16] };
-            config
-        },
+    let other_key = iss(
+        ends(40000).with_isn(IsnSource::Rfc6528 { key: [9; 16] }),
         t0,
-    )
-    .iss();
+    );
     assert_ne!(other_key, a);
 }
 
@@ -1288,13 +1286,11 @@ fn zero_copy_write_and_read() {
 
 #[test]
 fn a_cookie_connection_starts_established_with_what_the_cookie_kept() {
-    use vtcp_conn::{Conn, ConnConfig, CookieHandshake, IsnSource};
+    use vtcp_conn::{Conn, ConnConfig, CookieHandshake, Endpoints, IsnSource};
     use vtcp_seq::Seq;
     use vtcp_wire::{Segment, Timestamp};
-    let mut cfg = ConnConfig::default();
-    cfg.local_port = 8080;
-    cfg.remote_port = 40000;
-    cfg.isn = IsnSource::Fixed(Seq(1));
+    // A fixed ISN of 1 that the cookie's overrides.
+    let ends = Endpoints::ports(8080, 40000).with_isn(IsnSource::Fixed(Seq(1)));
     let handshake = CookieHandshake {
         remote_isn: Seq(trace::PEER_ISN),
         local_isn: Seq(trace::OUR_ISN),
@@ -1308,7 +1304,13 @@ fn a_cookie_connection_starts_established_with_what_the_cookie_kept() {
         }),
         window: 100,
     };
-    let mut c = Conn::accept_cookie(cfg, Duration::ZERO, &handshake, b"GET /");
+    let mut c = Conn::accept_cookie(
+        ConnConfig::default(),
+        ends,
+        Duration::ZERO,
+        &handshake,
+        b"GET /",
+    );
     assert_eq!(c.state(), State::Established);
     assert_eq!(c.iss(), Seq(trace::OUR_ISN));
     assert_eq!(c.readable(), 5);
@@ -1359,10 +1361,14 @@ fn a_cookie_connection_from_a_bare_ack_takes_the_data_that_follows() {
         }),
         window: 1000,
     };
-    let mut cfg = vtcp_conn::ConnConfig::default();
-    cfg.local_port = 8080;
-    cfg.remote_port = 40000;
-    t.conn = Some(Conn::accept_cookie(cfg, Duration::ZERO, &handshake, b""));
+    let cfg = vtcp_conn::ConnConfig::default();
+    t.conn = Some(Conn::accept_cookie(
+        cfg,
+        t.ends,
+        Duration::ZERO,
+        &handshake,
+        b"",
+    ));
     t.at(0).expect_none();
     t.at(5)
         .recv("P. 1:1001(1000) ack 1 win 1000 <nop,nop,TS val 505 ecr 77>");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
-use vtcp_conn::{Conn, ConnConfig};
+use vtcp_conn::{Conn, ConnConfig, Endpoints};
 
 /// One event's fields, `message` included, each rendered with `Debug`.
 type Fields = Vec<(String, String)>;
@@ -58,10 +58,8 @@ fn field<'a>(event: &'a [(String, String)], name: &str) -> &'a str {
     &event.iter().find(|(k, _)| k == name).expect(name).1
 }
 
-fn config(local: u16, remote: u16) -> ConnConfig {
-    let mut c = ConnConfig::default();
-    (c.local_port, c.remote_port) = (local, remote);
-    c
+fn ends(local: u16, remote: u16) -> Endpoints {
+    Endpoints::ports(local, remote)
 }
 
 /// A handshake, a SYN-FIN and a malformed segment dropped, then an RTO:
@@ -72,9 +70,11 @@ fn state_changes_drops_and_rtos_are_traced() {
     tracing::subscriber::with_default(collect.clone(), || {
         let now = Duration::from_secs(1);
         let mut buf = vec![0u8; 2048];
-        let mut client = Conn::connect(config(40_000, 7), now);
+        let mut client = Conn::connect(ConnConfig::default(), ends(40_000, 7), now);
         let n = client.poll_transmit(now, &mut buf).unwrap();
-        let mut server = Conn::accept_syn(config(7, 40_000), now, &buf[..n]).unwrap();
+        let syn = vtcp_wire::ParsedSegment::parse(&buf[..n]).unwrap();
+        let mut server =
+            Conn::accept_syn(ConnConfig::default(), ends(7, 40_000), now, &syn).unwrap();
         let n = server.poll_transmit(now, &mut buf).unwrap();
         client.handle_segment(now, &buf[..n]);
         let n = client.poll_transmit(now, &mut buf).unwrap();

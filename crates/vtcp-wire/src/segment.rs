@@ -99,6 +99,46 @@ impl<'a> Segment<&'a [u8]> {
     }
 }
 
+/// A received segment parsed once for a receiver: its fields
+/// ([`Segment`], payload borrowed) and its options' values
+/// ([`OptionValues`]), read in one pass ([`Segment::parse_with_values`]).
+/// What a stack parses on arrival and hands to the connection, so that
+/// nothing is parsed twice; the two always agree, since only this type
+/// makes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedSegment<'a> {
+    segment: Segment<&'a [u8]>,
+    values: OptionValues,
+}
+
+impl<'a> ParsedSegment<'a> {
+    /// Parses `bytes` (a TCP header, options and payload): the checks of
+    /// [`Segment::parse`]; the checksum is not checked here.
+    #[inline(always)]
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, WireError> {
+        let (segment, values) = Segment::parse_with_values(bytes)?;
+        Ok(Self { segment, values })
+    }
+
+    /// A segment already parsed (or built), its options' values read.
+    pub fn from_segment(segment: Segment<&'a [u8]>) -> Self {
+        let values = segment.options.values();
+        Self { segment, values }
+    }
+
+    /// The segment's fields.
+    #[inline(always)]
+    pub fn segment(&self) -> &Segment<&'a [u8]> {
+        &self.segment
+    }
+
+    /// Its options' values.
+    #[inline(always)]
+    pub fn values(&self) -> &OptionValues {
+        &self.values
+    }
+}
+
 impl<P: AsRef<[u8]>> Segment<P> {
     /// Header length in bytes: 20 plus the options.
     #[inline]

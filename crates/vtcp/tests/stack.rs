@@ -290,12 +290,12 @@ fn without_timestamps_a_higher_sequence_number_reopens_time_wait_unless_turned_o
         let mut net = Net::new();
         net.server = Stack::new({
             let mut config = StackConfig::default();
-            config.conn_config = Box::new(move || {
+            config.conn = {
                 let mut config = vtcp::ConnConfig::default();
-                config.enable_timestamps = false;
+                config.timestamps = false;
                 config.time_wait_reopen = reopen;
                 config
-            });
+            };
             config
         });
         let (c, s) = close_server_first(&mut net);
@@ -355,11 +355,11 @@ fn listen_drops_a_bare_fin_resets_a_syn_ack_and_drops_a_syn_fin() {
     assert_eq!(net.server.connections(), 0);
     net.server = Stack::new({
         let mut config = StackConfig::default();
-        config.conn_config = Box::new(|| {
+        config.conn = {
             let mut config = vtcp::ConnConfig::default();
             config.drop_syn_fin = false;
             config
-        });
+        };
         config
     });
     net.server.listen(server_addr(80), 8).unwrap();
@@ -789,19 +789,19 @@ fn the_cookie_syn_ack_offers_what_the_configuration_allows() {
     type Tweak = fn(&mut vtcp::ConnConfig);
     let cases: [(&str, Tweak); 4] = [
         ("defaults", |_| {}),
-        ("no timestamps", |c| c.enable_timestamps = false),
-        ("no SACK", |c| c.enable_sack = false),
+        ("no timestamps", |c| c.timestamps = false),
+        ("no SACK", |c| c.sack = false),
         ("no window scaling", |c| c.window_scaling = false),
     ];
     for (case, tweak) in cases {
         let mut net = Net::new();
         net.server = Stack::new({
             let mut config = StackConfig::default();
-            config.conn_config = Box::new(move || {
+            config.conn = {
                 let mut c = vtcp::ConnConfig::default();
                 tweak(&mut c);
                 c
-            });
+            };
             config.cookie_key = [9; 16];
             config
         });
@@ -1008,11 +1008,11 @@ fn the_mss_advertised_fits_the_link_mtu_over_each_family() {
         let mut stack = Stack::new({
             let mut config = StackConfig::default();
             config.mtu = mtu;
-            config.conn_config = Box::new(move || {
+            config.conn = {
                 let mut c = vtcp::ConnConfig::default();
                 c.mss = mss;
                 c
-            });
+            };
             config
         });
         let (local, remote): (IpAddr, SocketAddr) = if v6 {

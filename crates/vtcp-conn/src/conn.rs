@@ -15,7 +15,7 @@ use vtcp_wire::{
 };
 
 use crate::config::{
-    ConnConfig, Controller, Endpoints, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder,
+    ConnConfig, Controller, Endpoints, IsnSource, Keepalive, SEND_BUFFER_FLOOR, SynOptionOrder,
 };
 use crate::fastopen::{FastOpenOutcome, FastOpenState};
 use crate::icmp::{IcmpClass, IcmpError, IcmpOutcome};
@@ -541,6 +541,40 @@ impl Conn {
         self.own.traffic_class = traffic_class;
     }
 
+    /// Turns keepalive on with `keepalive`'s timers, or off with `None`,
+    /// from now on (RFC 1122 §4.2.3.6, MUST-24: per connection; the
+    /// socket's `SO_KEEPALIVE` and `TCP_KEEP*`): an idle synchronized
+    /// connection is probed `idle` after `now` (the time of the call) or
+    /// its last segment.
+    /// Settings an application rarely changes are read from the policy,
+    /// not copied into every connection: the first change gives this
+    /// connection a policy of its own (a copy; [`Conn::config`] shows
+    /// it), the others keep sharing theirs.
+    pub fn set_keepalive(&mut self, now: Duration, keepalive: Option<Keepalive>) {
+        self.now = self.now.max(now);
+        if self.cfg.keepalive == keepalive {
+            return;
+        }
+        Arc::make_mut(&mut self.cfg).keepalive = keepalive;
+        self.keepalive_probes = 0;
+        if self.state != State::TimeWait {
+            // Before synchronization the timer holds the handshake's
+            // deadline, which `arm_keepalive` leaves alone.
+            self.arm_keepalive(self.now);
+        }
+    }
+
+    /// Gives up when data stays unacknowledged `limit` long (RFC 5482's
+    /// user timeout, RFC 9293 §3.8.3's R2 by time; Linux's
+    /// `TCP_USER_TIMEOUT`), or only after `max_retries` with `None`, from
+    /// the next retransmission timeout on. A policy of its own for this
+    /// connection, as [`Conn::set_keepalive`].
+    pub fn set_user_timeout(&mut self, limit: Option<Duration>) {
+        if self.cfg.user_timeout != limit {
+            Arc::make_mut(&mut self.cfg).user_timeout = limit;
+        }
+    }
+
     /// Whether a SYN (`syn`, the segment's bytes) may reopen this
     /// connection from TIME-WAIT as a new incarnation: RFC 9293 §3.6.1
     /// (MAY-2) with RFC 6191 §2's tests. If this incarnation used
@@ -612,9 +646,11 @@ impl Conn {
         self.snd.iss
     }
 
-    /// The policy the connection was made with (read-only): shared with
-    /// every connection made with the same `Arc`. What the application
-    /// changed on this connection alone is read from the connection:
+    /// The connection's policy (read-only): the one it was made with,
+    /// shared with every connection made with the same `Arc`, until
+    /// [`Conn::set_keepalive`] or [`Conn::set_user_timeout`] gives it a
+    /// copy of its own with the change. The settings changed most
+    /// often are the connection's own and read from it, not from here:
     /// [`Conn::nodelay`], [`Conn::hop_limit`], [`Conn::traffic_class`].
     pub fn config(&self) -> &ConnConfig {
         &self.cfg
@@ -2594,11 +2630,14 @@ mod shared {
     #[test]
     fn connections_made_from_one_policy_share_it() {
         let policy = Arc::new(ConnConfig::default());
-        let a = || Conn::connect(Arc::clone(&policy), Endpoints::ports(1, 80), Duration::ZERO);
-        let (mut a, b) = (
-            a(),
-            Conn::connect(Arc::clone(&policy), Endpoints::ports(2, 80), Duration::ZERO),
-        );
+        let open = |port| {
+            Conn::connect(
+                Arc::clone(&policy),
+                Endpoints::ports(port, 80),
+                Duration::ZERO,
+            )
+        };
+        let (mut a, b) = (open(1), open(2));
         assert!(Arc::ptr_eq(a.shared_config(), b.shared_config()));
         assert_eq!((a.local_port(), b.local_port()), (1, 2));
         a.set_nodelay(true);
@@ -2607,6 +2646,16 @@ mod shared {
         assert_eq!((a.hop_limit(), b.hop_limit()), (Some(7), None));
         // The shared policy is as it was.
         assert!(!a.config().nodelay && a.config().hop_limit.is_none());
+        assert!(Arc::ptr_eq(a.shared_config(), b.shared_config()));
+        // A rarer setting changed: a policy of its own for `a` alone.
+        let ka = crate::config::Keepalive::default();
+        a.set_keepalive(Duration::ZERO, Some(ka));
+        assert!(!Arc::ptr_eq(a.shared_config(), b.shared_config()));
+        assert_eq!(
+            (a.config().keepalive, b.config().keepalive),
+            (Some(ka), None)
+        );
+        assert_eq!(policy.keepalive, None);
         // A policy by value is the connection's own.
         let c = Conn::connect(
             ConnConfig::default(),

@@ -2053,6 +2053,57 @@ fn unacknowledged_data_is_given_up_after_at_least_100_seconds() {
     assert!(t.events().contains(&Event::Closed(CloseReason::TimedOut)));
 }
 
+/// RFC 5482 set on a live connection (`TCP_USER_TIMEOUT`,
+/// `Conn::set_user_timeout`): unacknowledged data is given up at the
+/// first RTO after 3 s, not after `max_retries` (over 100 s), with the
+/// RST of a give-up.
+#[test]
+fn a_user_timeout_set_on_a_live_connection_gives_up_sooner() {
+    let mut t = established();
+    assert_eq!(t.conn().config().user_timeout, None);
+    t.conn().set_user_timeout(Some(Duration::from_secs(3)));
+    assert_eq!(t.conn().config().user_timeout, Some(Duration::from_secs(3)));
+    t.conn().write(b"lost").unwrap();
+    let (sent, closed) = run_unanswered(&mut t, 100);
+    assert!(sent.last().unwrap().flags.contains(vtcp_wire::Flags::RST));
+    let given_up = closed - Duration::from_millis(10);
+    assert!(
+        given_up >= Duration::from_secs(3) && given_up < Duration::from_secs(7),
+        "gave up {given_up:?} after the write"
+    );
+    assert!(t.events().contains(&Event::Closed(CloseReason::TimedOut)));
+}
+
+/// RFC 1122 §4.2.3.6 (MUST-24) on a live connection (`SO_KEEPALIVE`,
+/// `Conn::set_keepalive`): turned on, an idle connection is probed `idle`
+/// after the call and times out after `count` unanswered probes; turned
+/// off again before the first probe, nothing goes.
+#[test]
+fn keepalive_turned_on_and_off_on_a_live_connection() {
+    let ka = Keepalive {
+        idle: Duration::from_secs(10),
+        interval: Duration::from_secs(1),
+        count: 2,
+    };
+    let mut t = established();
+    let at = |ms| Duration::from_millis(ms);
+    t.at(1_000).conn().set_keepalive(at(1_000), Some(ka));
+    t.at(10_999).expect_none();
+    // A probe at SND.NXT − 1 (RFC 1122 §4.2.3.6).
+    t.at(11_000).expect(". 0:0(0) ack 1 win * <*>");
+    t.at(12_000).expect(". 0:0(0) ack 1 win * <*>");
+    t.at(13_000);
+    assert_eq!(t.conn().state(), State::Closed);
+    assert!(t.events().contains(&Event::Closed(CloseReason::TimedOut)));
+
+    let mut t = established();
+    t.at(1_000).conn().set_keepalive(at(1_000), Some(ka));
+    t.at(5_000).conn().set_keepalive(at(5_000), None);
+    assert_eq!(t.conn().poll_timeout(), None, "no timer left");
+    t.at(3_600_000).expect_none();
+    assert_eq!(t.conn().state(), State::Established);
+}
+
 /// RFC 9293 §3.8.6.1 (MUST-66): with the receive window at zero, a RST at
 /// RCV.NXT is still processed.
 #[test]

@@ -15,6 +15,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{IpAddress, IpCidr};
 use vtcp_conn::{Conn, ConnConfig, Endpoints, IsnSource};
 use vtcp_seq::Seq;
+use vtcp_wire::ParsedSegment;
 use vtcp_wire::checksum::{PseudoHeader, fill_tcp_checksum, verify_tcp_checksum};
 
 /// Send and receive buffers of both stacks.
@@ -54,10 +55,14 @@ fn carry(
         assert!(verify_tcp_checksum(out, seg));
         moved += 1;
         match to.as_mut() {
-            Some(conn) => conn.handle_segment(now, seg),
+            Some(conn) => {
+                // Borrowed where it was parsed: no move of the parsed form.
+                let parsed = ParsedSegment::parse(seg);
+                conn.handle_segment(now, parsed.as_ref().unwrap());
+            }
             None => {
                 let (cfg, ends) = to_cfg.take().unwrap();
-                let syn = vtcp_wire::ParsedSegment::parse(seg).unwrap();
+                let syn = ParsedSegment::parse(seg).unwrap();
                 *to = Some(Conn::accept_syn(cfg, ends, now, &syn).unwrap());
             }
         }

@@ -575,22 +575,20 @@ impl Conn {
         }
     }
 
-    /// Whether a SYN (`syn`, the segment's bytes) may reopen this
+    /// Whether a SYN (`syn`, parsed) may reopen this
     /// connection from TIME-WAIT as a new incarnation: RFC 9293 §3.6.1
     /// (MAY-2) with RFC 6191 §2's tests. If this incarnation used
     /// timestamps, the SYN must carry a TSval newer than TS.Recent (or the
     /// same one and a higher sequence number); without timestamps, its
     /// sequence number must be beyond RCV.NXT. `false` in any other state,
     /// with `time_wait_reopen` off, or for anything but a bare SYN.
-    pub fn accepts_reopen(&self, syn: &[u8]) -> bool {
+    pub fn accepts_reopen(&self, syn: &ParsedSegment<'_>) -> bool {
         // The state first: this is asked of every segment a stack hands a
-        // connection, and only one in TIME-WAIT needs the SYN parsed.
+        // connection, and only one in TIME-WAIT needs more.
         if self.state != State::TimeWait || !self.cfg.time_wait_reopen {
             return false;
         }
-        let Ok(seg) = Segment::parse(syn) else {
-            return false;
-        };
+        let seg = syn.segment();
         if !is_opening_syn(seg.flags, &self.cfg) {
             return false;
         }
@@ -598,7 +596,7 @@ impl Conn {
         if !self.opts.ts_ok {
             return newer_seq;
         }
-        match seg.options.values().timestamp {
+        match syn.values().timestamp {
             Some(ts) if ts.tsval == self.opts.ts_recent => newer_seq,
             Some(ts) => vtcp_seq::seq_before(self.opts.ts_recent, ts.tsval),
             // RFC 6191 §2: the old incarnation had timestamps and the SYN
@@ -1096,12 +1094,14 @@ impl Conn {
 
     // ----- Network side -----
 
-    /// Takes in one received segment (header and data, no IP header).
-    /// Malformed segments are dropped and counted. Call `poll_transmit`
-    /// after.
-    pub fn handle_segment(&mut self, now: Duration, bytes: &[u8]) {
+    /// Takes in one received segment, parsed ([`ParsedSegment::parse`]:
+    /// the TCP header, options and data, no IP header). The connection
+    /// never sees bytes: whoever moves them parses each segment once,
+    /// and counts and drops what does not parse (a `Stack` in its
+    /// `Counters::malformed`). Call `poll_transmit` after.
+    pub fn handle_segment(&mut self, now: Duration, segment: &ParsedSegment<'_>) {
         let before = self.state;
-        self.on_segment(now, bytes);
+        self.on_segment(now, segment.segment(), segment.values());
         self.trace_state(before, "segment");
     }
 
@@ -1133,14 +1133,9 @@ impl Conn {
         crate::trace_event!(DEBUG, reason, "segment dropped");
     }
 
-    fn on_segment(&mut self, now: Duration, bytes: &[u8]) {
+    fn on_segment(&mut self, now: Duration, seg: &Segment<&[u8]>, values: &OptionValues) {
         self.now = self.now.max(now);
         self.stats.segments_in += 1;
-        let Ok((seg, values)) = Segment::parse_with_values(bytes) else {
-            self.stats.add(Rare::Malformed, 1);
-            crate::trace_event!(DEBUG, reason = "malformed", "segment dropped");
-            return;
-        };
         if seg.flags.contains(Flags::SYN | Flags::FIN)
             && self.cfg.drop_syn_fin
             && self.state != State::TimeWait
@@ -1152,8 +1147,8 @@ impl Conn {
         }
         match self.state {
             State::Closed | State::Listen => {}
-            State::SynSent => self.on_syn_sent(&seg, &values),
-            _ => self.on_synchronized(&seg, &values),
+            State::SynSent => self.on_syn_sent(seg, values),
+            _ => self.on_synchronized(seg, values),
         }
         self.release_finished_buffers();
         self.check_invariants();

@@ -52,11 +52,11 @@
 //!     loop {
 //!         let mut moved = false;
 //!         while let Some(n) = a.poll_transmit(now, buf) {
-//!             b.handle_segment(now, &buf[..n]);
+//!             b.handle_segment(now, &ParsedSegment::parse(&buf[..n]).unwrap());
 //!             moved = true;
 //!         }
 //!         while let Some(n) = b.poll_transmit(now, buf) {
-//!             a.handle_segment(now, &buf[..n]);
+//!             a.handle_segment(now, &ParsedSegment::parse(&buf[..n]).unwrap());
 //!             moved = true;
 //!         }
 //!         if !moved {

@@ -55,6 +55,10 @@ fn config(tweak: &dyn Fn(&mut ConnConfig)) -> ConnConfig {
     c
 }
 
+fn parse(bytes: &[u8]) -> vtcp_wire::ParsedSegment<'_> {
+    vtcp_wire::ParsedSegment::parse(bytes).expect("the engine sends well-formed segments")
+}
+
 fn ends(local: u16, remote: u16, isn: u32) -> Endpoints {
     Endpoints::ports(local, remote).with_isn(IsnSource::Fixed(Seq(isn)))
 }
@@ -130,7 +134,7 @@ impl Pair {
             let Reverse((_, _, to_server, bytes)) = self.wire.pop().unwrap();
             if to_server {
                 match self.server.as_mut() {
-                    Some(server) => server.handle_segment(self.now, &bytes),
+                    Some(server) => server.handle_segment(self.now, &parse(&bytes)),
                     None => {
                         // Only a SYN opens the server; anything before it is lost.
                         let syn = vtcp_wire::ParsedSegment::parse(&bytes)
@@ -144,7 +148,7 @@ impl Pair {
                     }
                 }
             } else {
-                self.client.handle_segment(self.now, &bytes);
+                self.client.handle_segment(self.now, &parse(&bytes));
             }
         }
         if self.client.poll_timeout().is_some_and(|t| t <= self.now) {

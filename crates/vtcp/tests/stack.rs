@@ -477,6 +477,41 @@ fn drain(stack: &mut Stack, key: vtcp::ConnKey, got: &mut Vec<u8>) {
 
 /// Listens on the server and connects the client to it, handshake done;
 /// returns the listener and the client's key.
+/// A segment of a connection that does not parse (an option whose
+/// length runs past the header) is the stack's to count and drop, once:
+/// the connection never sees it, answers nothing and stays established.
+#[test]
+fn a_malformed_segment_on_a_connection_is_counted_and_dropped() {
+    let mut net = Net::new();
+    let (c, s) = open(&mut net);
+    let ack = Segment {
+        src_port: c.local.port(),
+        dst_port: 80,
+        seq: net.client.conn(c).unwrap().snd_nxt(),
+        ack: net.client.conn(c).unwrap().rcv_nxt(),
+        flags: Flags::ACK,
+        window: 1000,
+        options: Options::build(&[TcpOption::Mss(1460)]).unwrap(),
+        payload: &b"data"[..],
+        ..Default::default()
+    };
+    let mut bytes = ack.to_bytes();
+    // The MSS option's length, 4, made 9: past the 24-octet header.
+    bytes[21] = 9;
+    fill_tcp_checksum(
+        &PseudoHeader::new(CLIENT.into(), SERVER.into()).unwrap(),
+        &mut bytes,
+    );
+    let before = net.server.conn(s).unwrap().stats().segments_in;
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &bytes);
+    assert_eq!(net.server.counters().malformed, 1);
+    let conn = net.server.conn(s).unwrap();
+    assert_eq!(conn.stats().segments_in, before);
+    assert_eq!((conn.state(), conn.readable()), (State::Established, 0));
+    assert!(one_reply(&mut net.server, net.now).is_none());
+}
+
 fn handshake(net: &mut Net) -> (vtcp::ListenerId, vtcp::ConnKey) {
     let listener = net.server.listen(server_addr(80), 8).unwrap();
     (listener, net.connect())

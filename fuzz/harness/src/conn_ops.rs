@@ -145,9 +145,17 @@ pub fn run(data: &[u8]) -> Verdict {
                         payload: &payload[..],
                         ..Default::default()
                     };
-                    conn.handle_segment(now, &seg.to_bytes());
+                    let bytes = seg.to_bytes();
+                    let seg = ParsedSegment::parse(&bytes).expect("a segment built");
+                    conn.handle_segment(now, &seg);
                 }
-                Op::Raw(bytes) => conn.handle_segment(now, &bytes),
+                // What does not parse never reaches a connection: the
+                // stack (or whoever moves the bytes) drops it.
+                Op::Raw(bytes) => {
+                    if let Ok(seg) = ParsedSegment::parse(&bytes) {
+                        conn.handle_segment(now, &seg);
+                    }
+                }
                 Op::Advance(us) => {
                     now += Duration::from_micros(u64::from(us));
                     if conn.poll_timeout().is_some_and(|t| t <= now) {

@@ -263,12 +263,12 @@ impl Trace {
             ..Segment::default()
         };
         let bytes = seg.to_bytes();
+        let seg = ParsedSegment::parse(&bytes).expect("a segment");
         match self.conn.as_mut() {
-            Some(c) => c.handle_segment(self.now, &bytes),
+            Some(c) => c.handle_segment(self.now, &seg),
             None => {
                 let cfg = self.cfg.take().expect("a config");
-                let syn = ParsedSegment::parse(&bytes).expect("a segment");
-                self.conn = Some(Conn::accept_syn(cfg, self.ends, self.now, &syn).expect("a SYN"));
+                self.conn = Some(Conn::accept_syn(cfg, self.ends, self.now, &seg).expect("a SYN"));
             }
         }
         self

@@ -246,7 +246,10 @@ pub use crate::defaults::{INITIAL_RECV_WINDOW, SEND_BUFFER_FLOOR};
 /// ISN) is not here but in [`Endpoints`]; what an application changes on
 /// a live connection (setsockopt) goes through `Conn::set_*`
 /// ([`crate::Conn::set_nodelay`] and its siblings), never by rewriting
-/// this. Every boolean says what it turns on (`true` is the feature on).
+/// this. Every boolean says what it turns on (`true` is the feature on;
+/// `drop_syn_fin` and `time_wait_ignores_rst` name a behaviour, turned
+/// on the same way; `nodelay` keeps the socket option's name,
+/// `TCP_NODELAY`, and turns on sending at once).
 /// `Default` gives the values of [`defaults`], each defined there once.
 ///
 /// Non-exhaustive, as later releases add settings: start from
@@ -314,7 +317,9 @@ pub struct ConnConfig {
     /// follows, since the rings grow only as data arrives. `false` offers
     /// the whole of each buffer from the start.
     pub auto_tune: bool,
-    /// Send small segments at once (Nagle off, RFC 896).
+    /// Send small segments at once (Nagle off, RFC 896): `TCP_NODELAY`'s
+    /// name, kept because every socket API uses it. Policy a connection
+    /// starts with; [`crate::Conn::set_nodelay`] changes one connection's.
     pub nodelay: bool,
     /// How long an ACK may be delayed (RFC 1122 §4.2.3.2: under 500 ms).
     pub delayed_ack: Duration,

@@ -417,7 +417,10 @@ pub const MAX_REPLIES: usize = 1024;
 /// How a stack is set up.
 ///
 /// Non-exhaustive, as later releases add settings: start from
-/// `default()` and set the fields you need.
+/// `default()` and set the fields you need. `Clone` (the connections'
+/// policy is a value, not a factory), so that stacks alike are made from
+/// one.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct StackConfig {
     /// The policy of every new connection ([`Stack::set_conn_config`]

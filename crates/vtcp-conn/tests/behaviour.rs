@@ -944,25 +944,33 @@ fn data_segments_that_carry_sack_blocks_shrink_to_fit_the_mss() {
     t.expect(". 1437:2885(1448) ack 2001 win * <nop,nop,TS val * ecr 130>");
 }
 
+/// Keepalive of 10 s idle, probes 1 s apart, two of them.
+const KEEPALIVE: Keepalive = Keepalive {
+    idle: Duration::from_secs(10),
+    interval: Duration::from_secs(1),
+    count: 2,
+};
+
+/// With [`KEEPALIVE`] armed at `from` ms on an idle connection: nothing
+/// until `from` + 10 s, then two probes a second apart, then the
+/// connection times out.
+fn expect_keepalive_probes_then_timeout(t: &mut Trace, from: u64) {
+    t.at(from + 9_999).expect_none();
+    // A probe at SND.NXT − 1 (RFC 1122 §4.2.3.6).
+    t.at(from + 10_000).expect(". 0:0(0) ack 1 win * <*>");
+    t.at(from + 11_000).expect(". 0:0(0) ack 1 win * <*>");
+    t.at(from + 12_000);
+    assert_eq!(t.conn().state(), State::Closed);
+    assert!(t.events().contains(&Event::Closed(CloseReason::TimedOut)));
+}
+
 #[test]
 fn keepalive_probes_then_times_out() {
-    let mut t = Trace::passive(|c| {
-        c.keepalive = Some(Keepalive {
-            idle: Duration::from_secs(10),
-            interval: Duration::from_secs(1),
-            count: 2,
-        });
-    });
+    let mut t = Trace::passive(|c| c.keepalive = Some(KEEPALIVE));
     t.at(0).recv(SYN).expect(SYN_ACK);
     t.at(10)
         .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
-    t.at(10_009).expect_none();
-    // A probe at SND.NXT − 1 (RFC 1122 §4.2.3.6).
-    t.at(10_010).expect(". 0:0(0) ack 1 win * <*>");
-    t.at(11_010).expect(". 0:0(0) ack 1 win * <*>");
-    t.at(12_010);
-    assert_eq!(t.conn().state(), State::Closed);
-    assert!(t.events().contains(&Event::Closed(CloseReason::TimedOut)));
+    expect_keepalive_probes_then_timeout(&mut t, 10);
 }
 
 /// RFC 1122 §4.2.3.6: keepalives probe an idle connection; with data
@@ -2065,24 +2073,13 @@ fn a_user_timeout_set_on_a_live_connection_gives_up_sooner() {
 /// off again before the first probe, nothing goes.
 #[test]
 fn keepalive_turned_on_and_off_on_a_live_connection() {
-    let ka = Keepalive {
-        idle: Duration::from_secs(10),
-        interval: Duration::from_secs(1),
-        count: 2,
-    };
     let mut t = established();
     let at = |ms| Duration::from_millis(ms);
-    t.at(1_000).conn().set_keepalive(at(1_000), Some(ka));
-    t.at(10_999).expect_none();
-    // A probe at SND.NXT − 1 (RFC 1122 §4.2.3.6).
-    t.at(11_000).expect(". 0:0(0) ack 1 win * <*>");
-    t.at(12_000).expect(". 0:0(0) ack 1 win * <*>");
-    t.at(13_000);
-    assert_eq!(t.conn().state(), State::Closed);
-    assert!(t.events().contains(&Event::Closed(CloseReason::TimedOut)));
+    t.at(1_000).conn().set_keepalive(at(1_000), Some(KEEPALIVE));
+    expect_keepalive_probes_then_timeout(&mut t, 1_000);
 
     let mut t = established();
-    t.at(1_000).conn().set_keepalive(at(1_000), Some(ka));
+    t.at(1_000).conn().set_keepalive(at(1_000), Some(KEEPALIVE));
     t.at(5_000).conn().set_keepalive(at(5_000), None);
     assert_eq!(t.conn().poll_timeout(), None, "no timer left");
     t.at(3_600_000).expect_none();

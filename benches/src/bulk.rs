@@ -13,18 +13,18 @@ use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpAddress, IpCidr};
-use vtcp_conn::{Conn, ConnConfig, IsnSource};
+use vtcp_conn::{Conn, ConnConfig, Endpoints, IsnSource};
 use vtcp_seq::Seq;
+use vtcp_wire::ParsedSegment;
 use vtcp_wire::checksum::{PseudoHeader, fill_tcp_checksum, verify_tcp_checksum};
 
 /// Send and receive buffers of both stacks.
 pub const BUFFER: usize = 256 * 1024;
 
-fn config(local: u16, remote: u16, isn: u32) -> ConnConfig {
+/// The policy of both ends, and who each is.
+fn config(local: u16, remote: u16, isn: u32) -> (ConnConfig, Endpoints) {
     {
         let mut config = ConnConfig::default();
-        config.local_port = local;
-        config.remote_port = remote;
         config.mss = 1460;
         config.send_buffer = BUFFER;
         config.recv_buffer = BUFFER;
@@ -33,8 +33,8 @@ fn config(local: u16, remote: u16, isn: u32) -> ConnConfig {
         // (auto-tuning starts at 64 KiB and grows per round trip, which a
         // loop with no real round trip barely gives it).
         config.auto_tune = false;
-        config.isn = IsnSource::Fixed(Seq(isn));
-        config
+        let ends = Endpoints::ports(local, remote).with_isn(IsnSource::Fixed(Seq(isn)));
+        (config, ends)
     }
 }
 
@@ -44,7 +44,7 @@ fn carry(
     now: Duration,
     from: &mut Conn,
     to: &mut Option<Conn>,
-    to_cfg: &mut Option<ConnConfig>,
+    to_cfg: &mut Option<(ConnConfig, Endpoints)>,
     out: &PseudoHeader,
     buf: &mut [u8],
 ) -> usize {
@@ -55,8 +55,16 @@ fn carry(
         assert!(verify_tcp_checksum(out, seg));
         moved += 1;
         match to.as_mut() {
-            Some(conn) => conn.handle_segment(now, seg),
-            None => *to = Some(Conn::accept_syn(to_cfg.take().unwrap(), now, seg).unwrap()),
+            Some(conn) => {
+                // Borrowed where it was parsed: no move of the parsed form.
+                let parsed = ParsedSegment::parse(seg);
+                conn.handle_segment(now, parsed.as_ref().unwrap());
+            }
+            None => {
+                let (cfg, ends) = to_cfg.take().unwrap();
+                let syn = ParsedSegment::parse(seg).unwrap();
+                *to = Some(Conn::accept_syn(cfg, ends, now, &syn).unwrap());
+            }
         }
     }
     moved
@@ -73,7 +81,8 @@ pub fn vtcp_transfer(total: usize) -> (usize, usize) {
         dst: [198, 18, 0, 1].into(),
     };
     let mut now = Duration::from_secs(1);
-    let mut client = Some(Conn::connect(config(40000, 80, 1), now));
+    let (client_policy, client_ends) = config(40000, 80, 1);
+    let mut client = Some(Conn::connect(client_policy, client_ends, now));
     let mut client_cfg = None;
     let mut server: Option<Conn> = None;
     let mut server_cfg = Some(config(80, 40000, 1 << 31));

@@ -193,11 +193,11 @@ impl Many {
         let nodelay = |seed: u8| {
             Stack::new({
                 let mut cfg = config(seed);
-                cfg.conn_config = Box::new(|| {
+                cfg.conn = {
                     let mut config = vtcp::ConnConfig::default();
                     config.nodelay = true;
                     config
-                });
+                };
                 cfg
             })
         };

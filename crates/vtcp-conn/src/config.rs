@@ -220,8 +220,9 @@ impl IsnSource {
     /// (§3: the key must be secret; a fixed one makes ISNs predictable
     /// to anyone who knows the code): one key for the whole process,
     /// drawn at first use, as Linux keeps one per boot. What
-    /// `ConnConfig::default()` uses, so making a configuration costs no
-    /// system call; a `Stack` sets its own key for all its connections.
+    /// `Endpoints::default()` and `Endpoints::new` use, so that making
+    /// endpoints costs no system call; a `Stack` sets its own key
+    /// (`StackConfig::isn_key`) for all its connections.
     ///
     /// # Panics
     /// If the operating system has no random numbers to give: better no
@@ -240,8 +241,16 @@ impl IsnSource {
 
 pub use crate::defaults::{INITIAL_RECV_WINDOW, SEND_BUFFER_FLOOR};
 
-/// Everything a connection is configured with. `Default` gives the
-/// values of [`defaults`].
+/// A connection's policy: what a user chooses, shared behind one `Arc` by
+/// every connection made alike. Who the connection is (addresses, ports,
+/// ISN) is not here but in [`Endpoints`]; what an application changes on
+/// a live connection (setsockopt) goes through `Conn::set_*`
+/// ([`crate::Conn::set_nodelay`] and its siblings), never by rewriting
+/// this. Every boolean says what it turns on (`true` is the feature on;
+/// `drop_syn_fin` and `time_wait_ignores_rst` name a behaviour, turned
+/// on the same way; `nodelay` keeps the socket option's name,
+/// `TCP_NODELAY`, and turns on sending at once).
+/// `Default` gives the values of [`defaults`], each defined there once.
 ///
 /// Non-exhaustive, as later releases add settings: start from
 /// `default()` and set the fields you need. `Clone`, so that one policy
@@ -249,22 +258,18 @@ pub use crate::defaults::{INITIAL_RECV_WINDOW, SEND_BUFFER_FLOOR};
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ConnConfig {
-    /// Our address, as metadata (the ISN hash binds it).
-    pub local_addr: Option<IpAddr>,
-    /// The peer's address, as metadata.
-    pub remote_addr: Option<IpAddr>,
-    /// The hop limit (IPv4 TTL, IPv6 Hop Limit) of this connection's
+    /// The hop limit (IPv4 TTL, IPv6 Hop Limit) of the connections'
     /// segments, for the IP layer (RFC 9293 MUST-49); `None`: the IP
     /// layer's default. The engine carries it, as it does the addresses.
+    /// Policy a connection starts with; [`crate::Conn::set_hop_limit`]
+    /// changes one connection's (`IP_TTL`).
     pub hop_limit: Option<u8>,
     /// The traffic class (IPv4 TOS, IPv6 Traffic Class: the DSCP and ECN
-    /// bits) of this connection's segments, for the IP layer (RFC 9293
-    /// MUST-48, passed unchanged: SHLD-22). 0 by default.
+    /// bits) of the connections' segments, for the IP layer (RFC 9293
+    /// MUST-48, passed unchanged: SHLD-22). 0 by default. Policy a
+    /// connection starts with; [`crate::Conn::set_traffic_class`] changes
+    /// one connection's (`IP_TOS`).
     pub traffic_class: u8,
-    /// Our port.
-    pub local_port: u16,
-    /// The peer's port.
-    pub remote_port: u16,
     /// The MSS we advertise: the largest segment we can receive.
     pub mss: u16,
     /// Send the MSS option in our SYN and SYN-ACK (default). RFC 9293
@@ -276,9 +281,9 @@ pub struct ConnConfig {
     /// Offer window scaling (RFC 7323 §2).
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323).
-    pub enable_timestamps: bool,
+    pub timestamps: bool,
     /// Offer SACK (RFC 2018).
-    pub enable_sack: bool,
+    pub sack: bool,
     /// With SACK negotiated, detect losses by time with RACK and probe tail
     /// losses with TLP (RFC 8985). `false` keeps RFC 6675's DupThresh and
     /// NextSeg with the rescue retransmission, which is also what runs
@@ -312,7 +317,9 @@ pub struct ConnConfig {
     /// follows, since the rings grow only as data arrives. `false` offers
     /// the whole of each buffer from the start.
     pub auto_tune: bool,
-    /// Send small segments at once (Nagle off, RFC 896).
+    /// Send small segments at once (Nagle off, RFC 896): `TCP_NODELAY`'s
+    /// name, kept because every socket API uses it. Policy a connection
+    /// starts with; [`crate::Conn::set_nodelay`] changes one connection's.
     pub nodelay: bool,
     /// How long an ACK may be delayed (RFC 1122 §4.2.3.2: under 500 ms).
     pub delayed_ack: Duration,
@@ -398,17 +405,17 @@ pub struct ConnConfig {
     /// (`net.inet.tcp.keepinit`, 75 s); `None` by default: `max_retries`
     /// alone ends a handshake.
     pub connect_timeout: Option<Duration>,
-    /// Where the ISN comes from.
-    pub isn: IsnSource,
 }
 
-/// Who a connection is: the fields of a [`ConnConfig`] that are each
-/// connection's own, apart from the policy that many connections share
-/// behind one `Arc` ([`crate::Conn::connect_shared`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Who a connection is: its addresses and ports and where its initial
+/// sequence number comes from, apart from the policy ([`ConnConfig`])
+/// that many connections share behind one `Arc`. A stack fills them in
+/// for each connection; a user of [`crate::Conn`] alone does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Endpoints {
-    /// Our address, as metadata (the ISN hash binds it).
+    /// Our address, as metadata (the ISN hash binds it; the IP layer
+    /// writes it).
     pub local_addr: Option<IpAddr>,
     /// The peer's address, as metadata.
     pub remote_addr: Option<IpAddr>,
@@ -416,15 +423,18 @@ pub struct Endpoints {
     pub local_port: u16,
     /// The peer's port.
     pub remote_port: u16,
-    /// A fixed initial sequence number for this connection alone (a SYN
-    /// cookie's, a TIME-WAIT reopening's), in place of the shared
-    /// configuration's [`ConnConfig::isn`]. Used when the connection is
-    /// made, not kept.
-    pub isn: Option<Seq>,
+    /// Where the initial sequence number comes from: RFC 6528's keyed
+    /// hash of the four fields above by default, with the process's
+    /// random key ([`IsnSource::random`]); [`IsnSource::Fixed`] for tests
+    /// and for an ISN chosen elsewhere (a TIME-WAIT reopening's; a SYN
+    /// cookie's is always the cookie, whatever this says). Used when the
+    /// connection is made, not kept.
+    pub isn: IsnSource,
 }
 
 impl Endpoints {
-    /// The four addresses and ports, no fixed ISN.
+    /// The four addresses and ports, RFC 6528 ISNs with the process's
+    /// random key.
     pub fn new(
         local_addr: Option<IpAddr>,
         local_port: u16,
@@ -436,22 +446,28 @@ impl Endpoints {
             remote_addr,
             local_port,
             remote_port,
-            isn: None,
+            isn: IsnSource::random(),
         }
     }
 
-    /// `cfg`'s addresses and ports (and its ISN, if fixed).
-    pub fn of(cfg: &ConnConfig) -> Self {
-        Self {
-            local_addr: cfg.local_addr,
-            remote_addr: cfg.remote_addr,
-            local_port: cfg.local_port,
-            remote_port: cfg.remote_port,
-            isn: match cfg.isn {
-                IsnSource::Fixed(seq) => Some(seq),
-                IsnSource::Rfc6528 { .. } => None,
-            },
-        }
+    /// Ports alone (no addresses: the default MSS is IPv4's), RFC 6528
+    /// ISNs with the process's random key.
+    pub fn ports(local_port: u16, remote_port: u16) -> Self {
+        Self::new(None, local_port, None, remote_port)
+    }
+
+    /// These endpoints with the ISN from `isn`.
+    #[must_use]
+    pub fn with_isn(mut self, isn: IsnSource) -> Self {
+        self.isn = isn;
+        self
+    }
+}
+
+impl Default for Endpoints {
+    /// No addresses, ports 0, RFC 6528 ISNs with the process's random key.
+    fn default() -> Self {
+        Self::ports(0, 0)
     }
 }
 
@@ -461,102 +477,9 @@ impl ConnConfig {
     pub fn offer(&self) -> vtcp_wire::Offer {
         vtcp_wire::Offer {
             window_scale: self.window_scaling.then(|| self.window_scale()),
-            sack: self.enable_sack,
-            timestamps: self.enable_timestamps,
+            sack: self.sack,
+            timestamps: self.timestamps,
         }
-    }
-
-    /// Whether `other` sets every field but the addresses and ports as
-    /// this one does, so that the connections of both may share one
-    /// configuration ([`Endpoints`] holds what differs). A user's
-    /// controller ([`Congestion::Custom`]) is never taken for another's.
-    /// Every field is named, so that a new one cannot be forgotten here.
-    pub fn same_policy(&self, other: &Self) -> bool {
-        let Self {
-            local_addr: _,
-            remote_addr: _,
-            local_port: _,
-            remote_port: _,
-            hop_limit,
-            traffic_class,
-            mss,
-            mss_option,
-            window_scaling,
-            enable_timestamps,
-            enable_sack,
-            rack_tlp,
-            congestion,
-            initial_window,
-            require_timestamps,
-            keepalive,
-            send_buffer,
-            recv_buffer,
-            auto_tune,
-            nodelay,
-            delayed_ack,
-            time_wait,
-            rst_challenge,
-            syn_challenge,
-            icmp_hard_errors,
-            drop_syn_fin,
-            time_wait_ignores_rst,
-            time_wait_reopen,
-            accept_unadvertised_room,
-            initial_recv_window,
-            syn_option_order,
-            min_rto,
-            min_rto_variance,
-            max_rto,
-            initial_rto,
-            max_retries,
-            user_timeout,
-            syn_retries_with_options,
-            connect_timeout,
-            isn,
-        } = self;
-        let same_cc = matches!(
-            (congestion, &other.congestion),
-            (Congestion::NewReno, Congestion::NewReno)
-                | (Congestion::HighSpeed, Congestion::HighSpeed)
-                | (Congestion::Cubic, Congestion::Cubic)
-                | (Congestion::Bbr, Congestion::Bbr)
-        );
-        same_cc
-            && *hop_limit == other.hop_limit
-            && *traffic_class == other.traffic_class
-            && *mss == other.mss
-            && *mss_option == other.mss_option
-            && *window_scaling == other.window_scaling
-            && *enable_timestamps == other.enable_timestamps
-            && *enable_sack == other.enable_sack
-            && *rack_tlp == other.rack_tlp
-            && *initial_window == other.initial_window
-            && *require_timestamps == other.require_timestamps
-            && *keepalive == other.keepalive
-            && *send_buffer == other.send_buffer
-            && *recv_buffer == other.recv_buffer
-            && *auto_tune == other.auto_tune
-            && *nodelay == other.nodelay
-            && *delayed_ack == other.delayed_ack
-            && *time_wait == other.time_wait
-            && *rst_challenge == other.rst_challenge
-            && *syn_challenge == other.syn_challenge
-            && *icmp_hard_errors == other.icmp_hard_errors
-            && *drop_syn_fin == other.drop_syn_fin
-            && *time_wait_ignores_rst == other.time_wait_ignores_rst
-            && *time_wait_reopen == other.time_wait_reopen
-            && *accept_unadvertised_room == other.accept_unadvertised_room
-            && *initial_recv_window == other.initial_recv_window
-            && *syn_option_order == other.syn_option_order
-            && *min_rto == other.min_rto
-            && *min_rto_variance == other.min_rto_variance
-            && *max_rto == other.max_rto
-            && *initial_rto == other.initial_rto
-            && *max_retries == other.max_retries
-            && *user_timeout == other.user_timeout
-            && *syn_retries_with_options == other.syn_retries_with_options
-            && *connect_timeout == other.connect_timeout
-            && *isn == other.isn
     }
 
     /// The window-scale shift we offer: the least that lets the window
@@ -577,17 +500,13 @@ impl ConnConfig {
 impl Default for ConnConfig {
     fn default() -> Self {
         Self {
-            local_addr: None,
-            remote_addr: None,
             hop_limit: None,
             traffic_class: 0,
-            local_port: 0,
-            remote_port: 0,
             mss: defaults::MSS,
             mss_option: true,
             window_scaling: true,
-            enable_timestamps: true,
-            enable_sack: true,
+            timestamps: true,
+            sack: true,
             rack_tlp: true,
             congestion: Congestion::HighSpeed,
             initial_window: InitialWindow::Rfc6928,
@@ -616,7 +535,6 @@ impl Default for ConnConfig {
             user_timeout: None,
             syn_retries_with_options: None,
             connect_timeout: None,
-            isn: IsnSource::random(),
         }
     }
 }
@@ -631,11 +549,11 @@ mod tests {
     /// operating system's promise; one process keeps its key.)
     #[test]
     fn the_default_isn_key_is_random() {
-        let key = |c: ConnConfig| match c.isn {
+        let key = |e: Endpoints| match e.isn {
             IsnSource::Rfc6528 { key } => key,
             IsnSource::Fixed(_) => panic!("a fixed ISN by default"),
         };
-        let (a, b) = (key(ConnConfig::default()), key(ConnConfig::default()));
+        let (a, b) = (key(Endpoints::default()), key(Endpoints::ports(1, 2)));
         assert_ne!(a, [0; 16]);
         assert_eq!(a, b);
         // Sixteen octets that are not one repeated value (a stuck source).

@@ -10,12 +10,12 @@ use vtcp_buf::RecvBuf;
 use vtcp_rto::{RtoConfig, RtoState};
 use vtcp_seq::Seq;
 use vtcp_wire::{
-    FastOpen, FastOpenCookie, Flags, OptionValues, Options, SackBlocks, Segment, TcpOption,
-    Timestamp,
+    FastOpen, FastOpenCookie, Flags, OptionValues, Options, ParsedSegment, SackBlocks, Segment,
+    TcpOption, Timestamp,
 };
 
 use crate::config::{
-    ConnConfig, Controller, Endpoints, IsnSource, SEND_BUFFER_FLOOR, SynOptionOrder,
+    ConnConfig, Controller, Endpoints, IsnSource, Keepalive, SEND_BUFFER_FLOOR, SynOptionOrder,
 };
 use crate::fastopen::{FastOpenOutcome, FastOpenState};
 use crate::icmp::{IcmpClass, IcmpError, IcmpOutcome};
@@ -150,6 +150,15 @@ fn isn_hash(isn: IsnSource, ends: &Endpoints) -> u32 {
     }
 }
 
+/// Whether `flags` open a connection (RFC 9293 §3.10.7.2): SYN without
+/// ACK or RST, and without FIN when the policy drops SYN-FIN
+/// ([`ConnConfig::drop_syn_fin`]).
+fn is_opening_syn(flags: Flags, cfg: &ConnConfig) -> bool {
+    flags.contains(Flags::SYN)
+        && !flags.intersects(Flags::ACK | Flags::RST)
+        && !(flags.contains(Flags::FIN) && cfg.drop_syn_fin)
+}
+
 /// The RTO's bounds and clock granularity (RFC 6298 §2.1, §2.4, §2.5)
 /// from the configuration: made on each use, so that no connection keeps
 /// a copy of what its configuration holds.
@@ -172,9 +181,8 @@ fn isn_for(isn: IsnSource, f: u32, now: Duration) -> Seq {
 
 impl Conn {
     fn new_inner(cfg: Arc<ConnConfig>, ends: Endpoints, now: Duration, state: State) -> Self {
-        let isn = ends.isn.map_or(cfg.isn, IsnSource::Fixed);
-        let f = isn_hash(isn, &ends);
-        let iss = isn_for(isn, f, now);
+        let f = isn_hash(ends.isn, &ends);
+        let iss = isn_for(ends.isn, f, now);
         let own = Own {
             local_addr: ends.local_addr,
             remote_addr: ends.remote_addr,
@@ -288,78 +296,53 @@ impl Conn {
     }
 
     /// An active open (RFC 9293 §3.10.1): the connection goes to SYN-SENT
-    /// and its SYN is ready for [`Conn::poll_transmit`].
-    pub fn connect(cfg: ConnConfig, now: Duration) -> Self {
-        let ends = Endpoints::of(&cfg);
-        Self::connect_shared(Arc::new(cfg), ends, now)
-    }
-
-    /// [`Conn::connect`] with a configuration shared among connections:
-    /// its addresses and ports (and ISN, if fixed) are ignored for
-    /// `ends`'. What a stack does, so that its connections hold one
-    /// configuration between them.
-    pub fn connect_shared(cfg: Arc<ConnConfig>, ends: Endpoints, now: Duration) -> Self {
-        let mut c = Self::new_inner(cfg, ends, now, State::SynSent);
+    /// and its SYN is ready for [`Conn::poll_transmit`]. `cfg` is the
+    /// policy (a `ConnConfig`, or an `Arc` of one that many connections
+    /// share, as a stack's do), `ends` who the connection is.
+    pub fn connect(cfg: impl Into<Arc<ConnConfig>>, ends: Endpoints, now: Duration) -> Self {
+        let mut c = Self::new_inner(cfg.into(), ends, now, State::SynSent);
         c.syn_needed = true;
         c
     }
 
-    /// A passive open from a received SYN (RFC 9293 §3.10.7.2): the
-    /// connection goes to SYN-RECEIVED with its SYN-ACK ready.
-    pub fn accept_syn(cfg: ConnConfig, now: Duration, syn: &[u8]) -> Result<Self, ConnError> {
-        let ends = Endpoints::of(&cfg);
-        Self::accept_syn_shared(Arc::new(cfg), ends, now, syn)
-    }
-
-    /// [`Conn::accept_syn`] with a configuration shared among connections
-    /// (as [`Conn::connect_shared`]).
-    pub fn accept_syn_shared(
-        cfg: Arc<ConnConfig>,
+    /// A passive open from a received SYN, parsed
+    /// ([`ParsedSegment::parse`]) (RFC 9293 §3.10.7.2): the connection
+    /// goes to SYN-RECEIVED with its SYN-ACK ready. `cfg` and `ends` as
+    /// for [`Conn::connect`].
+    pub fn accept_syn(
+        cfg: impl Into<Arc<ConnConfig>>,
         ends: Endpoints,
         now: Duration,
-        syn: &[u8],
+        syn: &ParsedSegment<'_>,
     ) -> Result<Self, ConnError> {
-        let seg = Segment::parse(syn)?;
-        if !seg.flags.contains(Flags::SYN)
-            || seg.flags.intersects(Flags::ACK | Flags::RST)
-            || (seg.flags.contains(Flags::FIN) && cfg.drop_syn_fin)
-        {
+        let cfg = cfg.into();
+        let (seg, values) = (syn.segment(), syn.values());
+        if !is_opening_syn(seg.flags, &cfg) {
             return Err(ConnError::NotASyn);
         }
-        let values = seg.options.values();
         let mut c = Self::new_inner(cfg, ends, now, State::SynReceived);
         c.rcv.passive = true;
         c.stats.segments_in += 1;
-        c.take_peer_syn(&seg, &values, now);
+        c.take_peer_syn(seg, values, now);
         c.syn_needed = true;
         Ok(c)
     }
 
     /// Starts from the ACK that returned a valid SYN cookie, straight to
     /// ESTABLISHED (what `vtcp-cookie`'s `validate_ack` recovered is in
-    /// `handshake`); `initial_data` is what that ACK carried.
+    /// `handshake`); `initial_data` is what that ACK carried. `cfg` and
+    /// `ends` as for [`Conn::connect`], but the ISN is the cookie's,
+    /// whatever `ends.isn` says.
     pub fn accept_cookie(
-        cfg: ConnConfig,
-        now: Duration,
-        handshake: &CookieHandshake,
-        initial_data: &[u8],
-    ) -> Self {
-        let ends = Endpoints::of(&cfg);
-        Self::accept_cookie_shared(Arc::new(cfg), ends, now, handshake, initial_data)
-    }
-
-    /// [`Conn::accept_cookie`] with a configuration shared among
-    /// connections (as [`Conn::connect_shared`]); the ISN is the
-    /// cookie's, whatever `ends` says.
-    pub fn accept_cookie_shared(
-        cfg: Arc<ConnConfig>,
+        cfg: impl Into<Arc<ConnConfig>>,
         mut ends: Endpoints,
         now: Duration,
         handshake: &CookieHandshake,
         initial_data: &[u8],
     ) -> Self {
+        let cfg = cfg.into();
         let h = handshake;
-        ends.isn = Some(h.local_isn);
+        ends.isn = IsnSource::Fixed(h.local_isn);
         let mut c = Self::new_inner(cfg, ends, now, State::Established);
         c.rcv.irs = h.remote_isn;
         c.rcv.buf = RecvBuf::new(c.cfg.recv_buffer, h.remote_isn + 1);
@@ -558,33 +541,62 @@ impl Conn {
         self.own.traffic_class = traffic_class;
     }
 
-    /// Whether a SYN (`syn`, the segment's bytes) may reopen this
+    /// Turns keepalive on with `keepalive`'s timers, or off with `None`,
+    /// from now on (RFC 1122 §4.2.3.6, MUST-24: per connection; the
+    /// socket's `SO_KEEPALIVE` and `TCP_KEEP*`): an idle synchronized
+    /// connection is probed `idle` after `now` (the time of the call) or
+    /// its last segment.
+    /// Settings an application rarely changes are read from the policy,
+    /// not copied into every connection: the first change gives this
+    /// connection a policy of its own (a copy; [`Conn::config`] shows
+    /// it), the others keep sharing theirs.
+    pub fn set_keepalive(&mut self, now: Duration, keepalive: Option<Keepalive>) {
+        self.now = self.now.max(now);
+        if self.cfg.keepalive == keepalive {
+            return;
+        }
+        Arc::make_mut(&mut self.cfg).keepalive = keepalive;
+        self.keepalive_probes = 0;
+        if self.state != State::TimeWait {
+            // Before synchronization the timer holds the handshake's
+            // deadline, which `arm_keepalive` leaves alone.
+            self.arm_keepalive(self.now);
+        }
+    }
+
+    /// Gives up when data stays unacknowledged `limit` long (RFC 5482's
+    /// user timeout, RFC 9293 §3.8.3's R2 by time; Linux's
+    /// `TCP_USER_TIMEOUT`), or only after `max_retries` with `None`, from
+    /// the next retransmission timeout on. A policy of its own for this
+    /// connection, as [`Conn::set_keepalive`].
+    pub fn set_user_timeout(&mut self, limit: Option<Duration>) {
+        if self.cfg.user_timeout != limit {
+            Arc::make_mut(&mut self.cfg).user_timeout = limit;
+        }
+    }
+
+    /// Whether a SYN (`syn`, parsed) may reopen this
     /// connection from TIME-WAIT as a new incarnation: RFC 9293 §3.6.1
     /// (MAY-2) with RFC 6191 §2's tests. If this incarnation used
     /// timestamps, the SYN must carry a TSval newer than TS.Recent (or the
     /// same one and a higher sequence number); without timestamps, its
     /// sequence number must be beyond RCV.NXT. `false` in any other state,
     /// with `time_wait_reopen` off, or for anything but a bare SYN.
-    pub fn accepts_reopen(&self, syn: &[u8]) -> bool {
+    pub fn accepts_reopen(&self, syn: &ParsedSegment<'_>) -> bool {
         // The state first: this is asked of every segment a stack hands a
-        // connection, and only one in TIME-WAIT needs the SYN parsed.
+        // connection, and only one in TIME-WAIT needs more.
         if self.state != State::TimeWait || !self.cfg.time_wait_reopen {
             return false;
         }
-        let Ok(seg) = Segment::parse(syn) else {
-            return false;
-        };
-        if !seg.flags.contains(Flags::SYN)
-            || seg.flags.intersects(Flags::ACK | Flags::RST)
-            || (seg.flags.contains(Flags::FIN) && self.cfg.drop_syn_fin)
-        {
+        let seg = syn.segment();
+        if !is_opening_syn(seg.flags, &self.cfg) {
             return false;
         }
         let newer_seq = seg.seq.after(self.rcv_nxt());
         if !self.opts.ts_ok {
             return newer_seq;
         }
-        match seg.options.values().timestamp {
+        match syn.values().timestamp {
             Some(ts) if ts.tsval == self.opts.ts_recent => newer_seq,
             Some(ts) => vtcp_seq::seq_before(self.opts.ts_recent, ts.tsval),
             // RFC 6191 §2: the old incarnation had timestamps and the SYN
@@ -632,40 +644,20 @@ impl Conn {
         self.snd.iss
     }
 
-    /// The configuration the connection was made with. When it is
-    /// shared ([`Conn::connect_shared`], as a stack's connections share
-    /// theirs), its addresses, ports and ISN source are not this
-    /// connection's: [`Conn::local_port`] and its siblings are. Nor does it
-    /// follow [`Conn::set_nodelay`], [`Conn::set_hop_limit`] and
-    /// [`Conn::set_traffic_class`]: [`Conn::nodelay`], [`Conn::hop_limit`]
-    /// and [`Conn::traffic_class`] do.
+    /// The connection's policy (read-only): the one it was made with,
+    /// shared with every connection made with the same `Arc`, until
+    /// [`Conn::set_keepalive`] or [`Conn::set_user_timeout`] gives it a
+    /// copy of its own with the change. The settings changed most
+    /// often are the connection's own and read from it, not from here:
+    /// [`Conn::nodelay`], [`Conn::hop_limit`], [`Conn::traffic_class`].
     pub fn config(&self) -> &ConnConfig {
         &self.cfg
     }
 
-    /// The configuration, to share with another connection.
+    /// The policy, to share with another connection
+    /// ([`Conn::connect`] takes the `Arc`).
     pub fn shared_config(&self) -> &Arc<ConnConfig> {
         &self.cfg
-    }
-
-    /// Shares `pool`'s configuration when it sets everything this
-    /// connection's does ([`ConnConfig::same_policy`]), and drops this
-    /// connection's own copy; otherwise this connection's becomes the
-    /// pool's, its addresses and ports cleared (they are read from the
-    /// connection, never from a shared configuration). What a stack does
-    /// with each connection it makes, so that a hundred thousand of them
-    /// hold one configuration instead of a hundred thousand.
-    pub fn share_config(&mut self, pool: &mut Option<Arc<ConnConfig>>) {
-        match pool {
-            Some(shared) if shared.same_policy(&self.cfg) => self.cfg = Arc::clone(shared),
-            _ => {
-                if let Some(cfg) = Arc::get_mut(&mut self.cfg) {
-                    (cfg.local_addr, cfg.remote_addr) = (None, None);
-                    (cfg.local_port, cfg.remote_port) = (0, 0);
-                }
-                *pool = Some(Arc::clone(&self.cfg));
-            }
-        }
     }
 
     /// Our address, as given when the connection was made.
@@ -1102,12 +1094,14 @@ impl Conn {
 
     // ----- Network side -----
 
-    /// Takes in one received segment (header and data, no IP header).
-    /// Malformed segments are dropped and counted. Call `poll_transmit`
-    /// after.
-    pub fn handle_segment(&mut self, now: Duration, bytes: &[u8]) {
+    /// Takes in one received segment, parsed ([`ParsedSegment::parse`]:
+    /// the TCP header, options and data, no IP header). The connection
+    /// never sees bytes: whoever moves them parses each segment once,
+    /// and counts and drops what does not parse (a `Stack` in its
+    /// `Counters::malformed`). Call `poll_transmit` after.
+    pub fn handle_segment(&mut self, now: Duration, segment: &ParsedSegment<'_>) {
         let before = self.state;
-        self.on_segment(now, bytes);
+        self.on_segment(now, segment.segment(), segment.values());
         self.trace_state(before, "segment");
     }
 
@@ -1139,14 +1133,9 @@ impl Conn {
         crate::trace_event!(DEBUG, reason, "segment dropped");
     }
 
-    fn on_segment(&mut self, now: Duration, bytes: &[u8]) {
+    fn on_segment(&mut self, now: Duration, seg: &Segment<&[u8]>, values: &OptionValues) {
         self.now = self.now.max(now);
         self.stats.segments_in += 1;
-        let Ok((seg, values)) = Segment::parse_with_values(bytes) else {
-            self.stats.add(Rare::Malformed, 1);
-            crate::trace_event!(DEBUG, reason = "malformed", "segment dropped");
-            return;
-        };
         if seg.flags.contains(Flags::SYN | Flags::FIN)
             && self.cfg.drop_syn_fin
             && self.state != State::TimeWait
@@ -1158,8 +1147,8 @@ impl Conn {
         }
         match self.state {
             State::Closed | State::Listen => {}
-            State::SynSent => self.on_syn_sent(&seg, &values),
-            _ => self.on_synchronized(&seg, &values),
+            State::SynSent => self.on_syn_sent(seg, values),
+            _ => self.on_synchronized(seg, values),
         }
         self.release_finished_buffers();
         self.check_invariants();
@@ -2629,53 +2618,45 @@ mod shared {
     use std::time::Duration;
 
     use super::Conn;
-    use crate::config::{Congestion, ConnConfig};
+    use crate::config::{ConnConfig, Endpoints};
 
-    fn conn(port: u16, tweak: fn(&mut ConnConfig)) -> Conn {
-        let mut cfg = ConnConfig::default();
-        (cfg.local_port, cfg.remote_port) = (port, 80);
-        tweak(&mut cfg);
-        Conn::connect(cfg, Duration::ZERO)
-    }
-
-    /// Connections made alike hold one configuration between them; each
-    /// keeps its ports and its own settings.
+    /// Connections made from one `Arc` hold one configuration between
+    /// them; each keeps its ports and what the application changed on it.
     #[test]
-    fn connections_alike_share_one_configuration() {
-        let mut pool = None;
-        let (mut a, mut b) = (conn(1, |_| {}), conn(2, |_| {}));
-        a.share_config(&mut pool);
-        b.share_config(&mut pool);
+    fn connections_made_from_one_policy_share_it() {
+        let policy = Arc::new(ConnConfig::default());
+        let open = |port| {
+            Conn::connect(
+                Arc::clone(&policy),
+                Endpoints::ports(port, 80),
+                Duration::ZERO,
+            )
+        };
+        let (mut a, b) = (open(1), open(2));
         assert!(Arc::ptr_eq(a.shared_config(), b.shared_config()));
         assert_eq!((a.local_port(), b.local_port()), (1, 2));
-        // A shared configuration names no connection.
-        assert_eq!(a.config().local_port, 0);
         a.set_nodelay(true);
         a.set_hop_limit(Some(7));
         assert!(a.nodelay() && !b.nodelay());
         assert_eq!((a.hop_limit(), b.hop_limit()), (Some(7), None));
-        // Another policy: its own configuration, which the pool takes.
-        let mut c = conn(3, |c| c.nodelay = true);
-        c.share_config(&mut pool);
-        assert!(!Arc::ptr_eq(a.shared_config(), c.shared_config()));
-        assert!(Arc::ptr_eq(pool.as_ref().unwrap(), c.shared_config()));
-        assert!(c.nodelay());
-    }
-
-    /// A user's controller is never taken for another's.
-    #[test]
-    fn a_custom_controller_is_not_shared() {
-        let custom = |c: &mut ConnConfig| {
-            c.congestion = Congestion::Custom(std::sync::Arc::new(|mss| {
-                Box::new(vtcp_cc::NewReno::new(mss))
-            }));
-        };
-        let mut pool = None;
-        let (mut a, mut b) = (conn(1, custom), conn(2, custom));
-        a.share_config(&mut pool);
-        b.share_config(&mut pool);
+        // The shared policy is as it was.
+        assert!(!a.config().nodelay && a.config().hop_limit.is_none());
+        assert!(Arc::ptr_eq(a.shared_config(), b.shared_config()));
+        // A rarer setting changed: a policy of its own for `a` alone.
+        let ka = crate::config::Keepalive::default();
+        a.set_keepalive(Duration::ZERO, Some(ka));
         assert!(!Arc::ptr_eq(a.shared_config(), b.shared_config()));
-        assert!(!a.config().same_policy(a.config()));
-        assert!(ConnConfig::default().same_policy(&ConnConfig::default()));
+        assert_eq!(
+            (a.config().keepalive, b.config().keepalive),
+            (Some(ka), None)
+        );
+        assert_eq!(policy.keepalive, None);
+        // A policy by value is the connection's own.
+        let c = Conn::connect(
+            ConnConfig::default(),
+            Endpoints::ports(3, 80),
+            Duration::ZERO,
+        );
+        assert!(!Arc::ptr_eq(a.shared_config(), c.shared_config()));
     }
 }

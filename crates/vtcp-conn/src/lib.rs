@@ -32,31 +32,31 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use vtcp_conn::{Conn, ConnConfig, State};
+//! use vtcp_conn::{Conn, ConnConfig, Endpoints, State};
+//! use vtcp_wire::ParsedSegment;
 //!
 //! let now = Duration::ZERO;
-//! // Settings start from the defaults (`ConnConfig` is non-exhaustive).
-//! let mut client_cfg = ConnConfig::default();
-//! (client_cfg.local_port, client_cfg.remote_port) = (40_000, 7);
-//! let mut client = Conn::connect(client_cfg, now);
+//! // The policy starts from the defaults (`ConnConfig` is
+//! // non-exhaustive); who each end is goes apart, in `Endpoints`.
+//! let policy = std::sync::Arc::new(ConnConfig::default());
+//! let mut client = Conn::connect(policy.clone(), Endpoints::ports(40_000, 7), now);
 //! let mut buf = vec![0u8; 2048];
 //!
 //! // The client's SYN opens the server (a listener would do this part).
 //! let n = client.poll_transmit(now, &mut buf).expect("a SYN");
-//! let mut server_cfg = ConnConfig::default();
-//! (server_cfg.local_port, server_cfg.remote_port) = (7, 40_000);
-//! let mut server = Conn::accept_syn(server_cfg, now, &buf[..n])?;
+//! let syn = ParsedSegment::parse(&buf[..n])?;
+//! let mut server = Conn::accept_syn(policy, Endpoints::ports(7, 40_000), now, &syn)?;
 //!
 //! // Hand every segment across until both are quiet.
 //! fn exchange(a: &mut Conn, b: &mut Conn, now: Duration, buf: &mut [u8]) {
 //!     loop {
 //!         let mut moved = false;
 //!         while let Some(n) = a.poll_transmit(now, buf) {
-//!             b.handle_segment(now, &buf[..n]);
+//!             b.handle_segment(now, &ParsedSegment::parse(&buf[..n]).unwrap());
 //!             moved = true;
 //!         }
 //!         while let Some(n) = b.poll_transmit(now, buf) {
-//!             a.handle_segment(now, &buf[..n]);
+//!             a.handle_segment(now, &ParsedSegment::parse(&buf[..n]).unwrap());
 //!             moved = true;
 //!         }
 //!         if !moved {

@@ -214,8 +214,6 @@ pub struct Stats {
     pub sack_blocks_seen: u64,
     /// Out-of-order octets held now.
     pub ooo_bytes: usize,
-    /// Segments dropped as malformed.
-    pub malformed: u64,
     /// Segments dropped as unacceptable (out of window, PAWS).
     pub dropped: u64,
     /// Challenge ACKs sent (RFC 5961).
@@ -252,7 +250,6 @@ pub(crate) enum Rare {
     Undos,
     SpuriousRetransmitBytes,
     SackBlocksSeen,
-    Malformed,
     Dropped,
     ChallengeAcks,
 }
@@ -274,7 +271,8 @@ pub(crate) struct Counters {
 /// What [`Counters`] keeps out of line.
 #[derive(Clone, Debug, Default)]
 struct RareBox {
-    counts: [u64; 11],
+    /// One count per [`Rare`] counter.
+    counts: [u64; Rare::ChallengeAcks as usize + 1],
     /// The last ICMP error accepted: a soft one kept (RFC 1122
     /// §4.2.3.9), or the hard one that closed the connection.
     icmp_error: Option<IcmpError>,
@@ -319,7 +317,6 @@ impl Counters {
             undos: self.rare(Rare::Undos),
             spurious_retransmit_bytes: self.rare(Rare::SpuriousRetransmitBytes),
             sack_blocks_seen: self.rare(Rare::SackBlocksSeen),
-            malformed: self.rare(Rare::Malformed),
             dropped: self.rare(Rare::Dropped),
             challenge_acks: self.rare(Rare::ChallengeAcks),
             ..Stats::default()

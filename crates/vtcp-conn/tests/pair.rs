@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 
-use vtcp_conn::{CloseReason, Congestion, Conn, ConnConfig, Event, IsnSource, State};
+use vtcp_conn::{CloseReason, Congestion, Conn, ConnConfig, Endpoints, Event, IsnSource, State};
 use vtcp_seq::Seq;
 use vtcp_wire::Flags;
 
@@ -41,7 +41,7 @@ struct Pair {
     now: Duration,
     client: Conn,
     server: Option<Conn>,
-    server_cfg: Option<ConnConfig>,
+    server_cfg: Option<(ConnConfig, Endpoints)>,
     /// (arrival, sequence, to_server, bytes)
     wire: BinaryHeap<Reverse<InFlight>>,
     sent: u64,
@@ -49,28 +49,30 @@ struct Pair {
     link: Link,
 }
 
-fn config(local: u16, remote: u16, isn: u32, tweak: &dyn Fn(&mut ConnConfig)) -> ConnConfig {
-    let mut c = {
-        let mut config = ConnConfig::default();
-        config.local_port = local;
-        config.remote_port = remote;
-        config.isn = IsnSource::Fixed(Seq(isn));
-        config
-    };
+fn config(tweak: &dyn Fn(&mut ConnConfig)) -> ConnConfig {
+    let mut c = ConnConfig::default();
     tweak(&mut c);
     c
+}
+
+fn parse(bytes: &[u8]) -> vtcp_wire::ParsedSegment<'_> {
+    vtcp_wire::ParsedSegment::parse(bytes).expect("the engine sends well-formed segments")
+}
+
+fn ends(local: u16, remote: u16, isn: u32) -> Endpoints {
+    Endpoints::ports(local, remote).with_isn(IsnSource::Fixed(Seq(isn)))
 }
 
 impl Pair {
     fn new(seed: u64, link: Link, tweak: &dyn Fn(&mut ConnConfig)) -> Self {
         let now = Duration::from_secs(1);
         let isn = (seed as u32).wrapping_mul(2_654_435_761);
-        let client = Conn::connect(config(40000, 80, isn, tweak), now);
+        let client = Conn::connect(config(tweak), ends(40000, 80, isn), now);
         Self {
             now,
             client,
             server: None,
-            server_cfg: Some(config(80, 40000, isn ^ 0x8000_0000, tweak)),
+            server_cfg: Some((config(tweak), ends(80, 40000, isn ^ 0x8000_0000))),
             wire: BinaryHeap::new(),
             sent: 0,
             rng: Rng(seed | 1),
@@ -132,18 +134,21 @@ impl Pair {
             let Reverse((_, _, to_server, bytes)) = self.wire.pop().unwrap();
             if to_server {
                 match self.server.as_mut() {
-                    Some(server) => server.handle_segment(self.now, &bytes),
+                    Some(server) => server.handle_segment(self.now, &parse(&bytes)),
                     None => {
                         // Only a SYN opens the server; anything before it is lost.
-                        let is_syn = vtcp_wire::SegmentView::new_checked(&bytes)
-                            .is_ok_and(|v| v.flags() == Flags::SYN);
-                        if is_syn && let Some(cfg) = self.server_cfg.take() {
-                            self.server = Conn::accept_syn(cfg, self.now, &bytes).ok();
+                        let syn = vtcp_wire::ParsedSegment::parse(&bytes)
+                            .ok()
+                            .filter(|s| s.segment().flags == Flags::SYN);
+                        if let Some(syn) = syn
+                            && let Some((cfg, ends)) = self.server_cfg.take()
+                        {
+                            self.server = Conn::accept_syn(cfg, ends, self.now, &syn).ok();
                         }
                     }
                 }
             } else {
-                self.client.handle_segment(self.now, &bytes);
+                self.client.handle_segment(self.now, &parse(&bytes));
             }
         }
         if self.client.poll_timeout().is_some_and(|t| t <= self.now) {
@@ -294,8 +299,8 @@ fn lossy_links_deliver_every_octet_both_ways_with_every_controller_and_option_se
         ] {
             for cc in 0..4 {
                 let tweak = |c: &mut ConnConfig| {
-                    c.enable_sack = sack;
-                    c.enable_timestamps = ts;
+                    c.sack = sack;
+                    c.timestamps = ts;
                     c.congestion = match cc {
                         0 => Congestion::NewReno,
                         1 => Congestion::HighSpeed,
@@ -364,7 +369,7 @@ fn heavy_loss_reordering_and_duplication_still_deliver() {
     for seed in 1..=SEEDS {
         for sack in [true, false] {
             let (up, down, p) = transfer(seed, link, &data, &back, &|c| {
-                c.enable_sack = sack;
+                c.sack = sack;
                 c.max_retries = 15;
             });
             assert!(

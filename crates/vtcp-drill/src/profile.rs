@@ -144,16 +144,16 @@ impl Profile {
         {
             let mut config = ConnConfig::default();
             config.mss = self.mss(ipv6);
-            config.enable_timestamps = self.rfc1323;
+            config.timestamps = self.rfc1323;
             config.window_scaling = self.rfc1323;
-            config.enable_sack = self.sack;
+            config.sack = self.sack;
             if self.noopt {
                 // FreeBSD's TCP_NOOPT: the peer assumes 536 (1220 over
                 // IPv6) without our MSS (RFC 9293 §3.7.1 MAY-3, MUST-15).
                 config.mss_option = false;
                 config.window_scaling = false;
-                config.enable_timestamps = false;
-                config.enable_sack = false;
+                config.timestamps = false;
+                config.sack = false;
             }
             // Auto-tuning offers 64 KiB at first, as recvspace does; the
             // buffer's size sets the window scale, as maxsockbuf does.

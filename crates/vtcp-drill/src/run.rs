@@ -185,8 +185,8 @@ pub fn run(script: &Script, mut profile: Profile) -> Outcome {
         }
     }
     let mtu = profile.mtu;
+    let policy = profile.conn_config(ipv6);
     let profile = Arc::new(Mutex::new(profile));
-    let shared = profile.clone();
     let (local, remote): (IpAddr, IpAddr) = if ipv6 {
         (
             LOCAL_V6.parse().expect("an address"),
@@ -200,12 +200,7 @@ pub fn run(script: &Script, mut profile: Profile) -> Outcome {
         if let Some(mtu) = mtu {
             config.mtu = mtu;
         }
-        config.conn_config = Box::new(move || {
-            shared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .conn_config(ipv6)
-        });
+        config.conn = policy;
         config.cookie_key = [7; 16];
         config.isn_key = [11; 16];
         config
@@ -1018,9 +1013,23 @@ impl Runner {
     /// connections made next (its own, or its listener's): `TCP_NOOPT`
     /// and `TCP_KEEPINIT`.
     fn socket_options(&mut self, s: &Sock) {
-        let mut profile = self.profile.lock().unwrap_or_else(|e| e.into_inner());
-        profile.noopt = s.noopt;
-        profile.keepinit = Duration::from_millis(s.keep.init_ms as u64);
+        {
+            let mut profile = self.profile.lock().unwrap_or_else(|e| e.into_inner());
+            profile.noopt = s.noopt;
+            profile.keepinit = Duration::from_millis(s.keep.init_ms as u64);
+        }
+        self.profile_changed();
+    }
+
+    /// The profile changed: the stack's policy for the connections made
+    /// next follows it.
+    fn profile_changed(&mut self) {
+        let policy = self
+            .profile
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .conn_config(self.local.is_ipv6());
+        self.sockets.stack_mut().set_conn_config(policy);
     }
 
     /// `setsockopt(fd, IPPROTO_TCP, TCP_KEEPINIT, [N], 4)`: the time its
@@ -1226,7 +1235,10 @@ impl Runner {
                     .unwrap_or_else(|e| e.into_inner())
                     .sysctl(name, value);
                 match taken {
-                    Ok(_) => Step::Next,
+                    Ok(_) => {
+                        self.profile_changed();
+                        Step::Next
+                    }
                     Err(what) => unsupported(what),
                 }
             }

@@ -360,12 +360,12 @@ fn a_thousand_concurrent_connections() {
     let lab = lab_with(
         {
             let mut config = StackConfig::default();
-            config.conn_config = Box::new(|| {
+            config.conn = {
                 let mut config = ConnConfig::default();
                 config.send_buffer = 16 * 1024;
                 config.recv_buffer = 16 * 1024;
                 config
-            });
+            };
             config
         },
         &Impairments::default(),
@@ -617,7 +617,7 @@ fn keepalive_closes_a_connection_whose_kernel_peer_vanished() {
     let lab = lab_with(
         {
             let mut config = StackConfig::default();
-            config.conn_config = Box::new(|| {
+            config.conn = {
                 let mut config = ConnConfig::default();
                 config.keepalive = Some(vtcp::Keepalive {
                     idle: Duration::from_millis(500),
@@ -625,7 +625,7 @@ fn keepalive_closes_a_connection_whose_kernel_peer_vanished() {
                     count: 3,
                 });
                 config
-            });
+            };
             config
         },
         &Impairments::default(),

@@ -406,12 +406,12 @@ fn stack(cfg: &SimConfig, salt: u8) -> Stack {
         // Linux's tcp_retries2: links of 20 % loss each way make nine
         // losses of a segment or its ACK in a row likely enough over
         // thousands of runs; the seed's 8 would time out there.
-        config.conn_config = Box::new(move || {
+        config.conn = {
             let mut config = ConnConfig::default();
-            config.enable_sack = sack;
+            config.sack = sack;
             config.rack_tlp = rack_tlp;
             config.auto_tune = auto_tune;
-            config.enable_timestamps = ts;
+            config.timestamps = ts;
             config.window_scaling = ws;
             config.mss = mss;
             config.send_buffer = buffer;
@@ -419,7 +419,7 @@ fn stack(cfg: &SimConfig, salt: u8) -> Stack {
             config.max_retries = 15;
             config.congestion = cc.congestion();
             config
-        });
+        };
         if tso {
             config.max_segment = 65_535;
         }
@@ -463,11 +463,11 @@ impl Controller {
     /// run with `--cc`, and the interop lab's vtcp senders.
     pub fn stack_config(self) -> StackConfig {
         let mut cfg = StackConfig::default();
-        cfg.conn_config = Box::new(move || {
+        cfg.conn = {
             let mut c = ConnConfig::default();
             c.congestion = self.congestion();
             c
-        });
+        };
         cfg
     }
 
@@ -818,7 +818,7 @@ mod tests {
             assert_eq!(c.to_string(), c.name());
         }
         for c in Controller::ALL {
-            let conn = (c.stack_config().conn_config)();
+            let conn = c.stack_config().conn;
             assert_eq!(
                 format!("{:?}", conn.congestion),
                 format!("{:?}", c.congestion())

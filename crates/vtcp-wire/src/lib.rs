@@ -79,7 +79,7 @@ pub use options::{
     SackBlocks, TcpOption, Timestamp, get_fast_open, get_mss, get_sack_blocks, get_timestamp,
     get_wscale, has_sack_perm, validate_options,
 };
-pub use segment::{DefaultPayload, Segment};
+pub use segment::{DefaultPayload, ParsedSegment, Segment};
 pub use view::SegmentView;
 pub use vtcp_seq::Seq;
 

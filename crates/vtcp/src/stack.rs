@@ -14,11 +14,11 @@ use crate::fastopen::{CookieCache, FastOpenConfig, Plan};
 use crate::icmp::{IcmpDelivery, IcmpError, IcmpKind, IcmpReport, Unreachable};
 use crate::tap::{Direction, Tap};
 use rustc_hash::FxHashMap;
-use vtcp_conn::{Conn, ConnConfig, CookieHandshake, IsnSource, State};
+use vtcp_conn::{Conn, ConnConfig, CookieHandshake, Endpoints, IsnSource, State};
 use vtcp_cookie::{Addrs, SynAckParams, SynCookies};
 use vtcp_seq::Seq;
 use vtcp_wire::checksum::{PseudoHeader, fill_tcp_checksum, verify_tcp_checksum};
-use vtcp_wire::{FastOpen, Flags, Segment, SegmentView};
+use vtcp_wire::{FastOpen, Flags, ParsedSegment, Segment, SegmentView};
 
 /// The key of the transparent listener ([`Stack::listen_transparent`]):
 /// no real listener has port 0.
@@ -417,12 +417,20 @@ pub const MAX_REPLIES: usize = 1024;
 /// How a stack is set up.
 ///
 /// Non-exhaustive, as later releases add settings: start from
-/// `default()` and set the fields you need.
+/// `default()` and set the fields you need. `Clone` (the connections'
+/// policy is a value, not a factory), so that stacks alike are made from
+/// one.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct StackConfig {
-    /// Makes the configuration of each new connection; the stack fills in
-    /// the addresses, ports and ISN source.
-    pub conn_config: Box<dyn Fn() -> ConnConfig + Send + Sync>,
+    /// The policy of every new connection ([`Stack::set_conn_config`]
+    /// changes it later, for the connections made after). Who each
+    /// connection is (addresses, ports, the RFC 6528 ISN keyed by
+    /// `isn_key`) the stack decides apart ([`vtcp_conn::Endpoints`]); of
+    /// the policy it changes one value, and says so here: `mss` is
+    /// lowered to what [`StackConfig::mtu`] leaves over each IP family
+    /// (RFC 9293 §3.7.1). The connections over one family share one copy.
+    pub conn: ConnConfig,
     /// Compute checksums on send and verify them on receive (turn off when
     /// the link does it).
     pub checksums: bool,
@@ -434,9 +442,10 @@ pub struct StackConfig {
     pub isn_key: [u8; 16],
     /// The link's MTU, the largest IP packet it carries: the MSS each
     /// connection advertises is at most this less the IP and TCP headers,
-    /// 40 octets over IPv4 and 60 over IPv6 (RFC 9293 §3.7.1). At the
-    /// default 1500, `ConnConfig::mss`'s 1460 stays 1460 over IPv4 and is
-    /// 1440 over IPv6. `vtcp-tun` lowers it to its device's MTU.
+    /// 40 octets over IPv4 and 60 over IPv6 (RFC 9293 §3.7.1), whatever
+    /// [`StackConfig::conn`] says. At the default 1500, `ConnConfig::mss`'s
+    /// 1460 stays 1460 over IPv4 and is 1440 over IPv6. `vtcp-tun` lowers
+    /// it to its device's MTU.
     pub mtu: u16,
     /// The largest TCP segment, header included, the link takes for
     /// cutting into MSS-sized segments itself (TCP segmentation offload):
@@ -455,13 +464,11 @@ pub struct StackConfig {
 const MIN_MSS: u16 = 64;
 
 impl StackConfig {
-    /// Every new connection gets a clone of `policy` (the stack still
-    /// fills in the addresses, ports and ISN source): the common case of
-    /// [`StackConfig::conn_config`], whose closure can instead make a
-    /// policy that changes over time.
+    /// These settings with `policy` for the connections
+    /// ([`StackConfig::conn`]).
     #[must_use]
     pub fn with_conn_config(mut self, policy: ConnConfig) -> Self {
-        self.conn_config = Box::new(move || policy.clone());
+        self.conn = policy;
         self
     }
 }
@@ -470,7 +477,7 @@ impl Default for StackConfig {
     /// Random secrets from the operating system's generator.
     fn default() -> Self {
         Self {
-            conn_config: Box::new(ConnConfig::default),
+            conn: ConnConfig::default(),
             checksums: true,
             ephemeral_ports: (49152, 65535),
             cookie_key: rand::random(),
@@ -807,12 +814,12 @@ pub struct Stack {
     /// Offered the segments no connection of this stack matches
     /// ([`Stack::set_strays`]).
     strays: Option<StrayHandler>,
-    /// The configuration the last connection over IPv4 (`[0]`) and over
-    /// IPv6 (`[1]`) was made with (their MSS differ): each new
-    /// connection shares it when `StackConfig::conn_config` made it alike
-    /// ([`Conn::share_config`]), so that idle connections hold one
-    /// `ConnConfig` between them, not one each.
-    shared_config: [Option<Arc<ConnConfig>>; 2],
+    /// [`StackConfig::conn`] with the MSS each IP family's headers leave
+    /// of the MTU, over IPv4 (`[0]`) and over IPv6 (`[1]`): made at the
+    /// first connection of the family after the policy was set, and
+    /// shared by every connection made with it, so that a hundred
+    /// thousand idle connections hold one `ConnConfig`, not one each.
+    policies: [Option<Arc<ConnConfig>>; 2],
     /// The client's TCP Fast Open cookies, per server (RFC 7413 §4.1.3).
     fast_open_cache: CookieCache,
 }
@@ -850,7 +857,7 @@ impl Stack {
             next_port: 0,
             tap: None,
             strays: None,
-            shared_config: [None, None],
+            policies: [None, None],
             fast_open_cache: CookieCache::default(),
         }
     }
@@ -891,6 +898,17 @@ impl Stack {
         std::mem::replace(&mut self.tap, tap)
     }
 
+    /// `segment` parsed once for everything after the demultiplexing
+    /// (a connection, a listener, the cookies), or `None` for a segment
+    /// that does not parse, counted and dropped.
+    fn parse<'a>(&mut self, segment: &'a [u8]) -> Option<ParsedSegment<'a>> {
+        let parsed = ParsedSegment::parse(segment).ok();
+        if parsed.is_none() {
+            self.malformed();
+        }
+        parsed
+    }
+
     /// Counts and traces a segment dropped as malformed.
     fn malformed(&mut self) {
         self.counters.malformed += 1;
@@ -907,20 +925,45 @@ impl Stack {
         self.conns.index.len()
     }
 
-    fn conn_config(&self, key: ConnKey) -> ConnConfig {
-        let mut c = (self.cfg.conn_config)();
-        c.local_addr = Some(key.local.ip());
-        c.remote_addr = Some(key.remote.ip());
-        c.local_port = key.local.port();
-        c.remote_port = key.remote.port();
-        c.isn = IsnSource::Rfc6528 {
+    /// The policy of new connections ([`StackConfig::conn`]), as set.
+    pub fn conn_config(&self) -> &ConnConfig {
+        &self.cfg.conn
+    }
+
+    /// Replaces the policy of the connections made from now on; those
+    /// open keep theirs.
+    pub fn set_conn_config(&mut self, policy: ConnConfig) {
+        self.cfg.conn = policy;
+        self.policies = [None, None];
+    }
+
+    /// The policy a new connection of `key`'s IP family shares: the
+    /// stack's, its MSS no more than the link carries less IP's and TCP's
+    /// fixed headers (RFC 9293 §3.7.1).
+    fn policy(&mut self, key: &ConnKey) -> Arc<ConnConfig> {
+        let ipv6 = key.local.is_ipv6();
+        let (cfg, mtu) = (&self.cfg.conn, self.cfg.mtu);
+        let shared = self.policies[usize::from(ipv6)].get_or_insert_with(|| {
+            let mut c = cfg.clone();
+            let headers = if ipv6 { 60 } else { 40 };
+            c.mss = c.mss.min(mtu.saturating_sub(headers).max(MIN_MSS));
+            Arc::new(c)
+        });
+        Arc::clone(shared)
+    }
+
+    /// Who the connection of `key` is: its addresses and ports, and RFC
+    /// 6528's ISN keyed by [`StackConfig::isn_key`].
+    fn endpoints(&self, key: &ConnKey) -> Endpoints {
+        Endpoints::new(
+            Some(key.local.ip()),
+            key.local.port(),
+            Some(key.remote.ip()),
+            key.remote.port(),
+        )
+        .with_isn(IsnSource::Rfc6528 {
             key: self.cfg.isn_key,
-        };
-        // RFC 9293 §3.7.1: what the link carries, less IP's and TCP's
-        // fixed headers.
-        let headers = if key.local.is_ipv6() { 60 } else { 40 };
-        c.mss = c.mss.min(self.cfg.mtu.saturating_sub(headers).max(MIN_MSS));
-        c
+        })
     }
 
     /// Listens on `local` (an unspecified address listens on all; port 0
@@ -1048,7 +1091,7 @@ impl Stack {
             };
             if self.conns.slot_of(&key).is_none() && !self.listeners.contains_key(&key.local) {
                 self.next_port = self.next_port.wrapping_add(i + 1);
-                let conn = Conn::connect(self.conn_config(key), now);
+                let conn = Conn::connect(self.policy(&key), self.endpoints(&key), now);
                 self.insert(key, conn, None, true);
                 return Ok(key);
             }
@@ -1176,8 +1219,7 @@ impl Stack {
         owned: bool,
     ) {
         self.counters.connections_opened += 1;
-        let mut conn = Box::new(conn);
-        conn.share_config(&mut self.shared_config[usize::from(key.local.is_ipv6())]);
+        let conn = Box::new(conn);
         debug_assert!(
             Entry::is_key_of(&conn, &key),
             "the connection was made with its key's addresses and ports"
@@ -1460,6 +1502,9 @@ impl Stack {
             self.counters.rsts_in += 1;
         }
         let mut reopen_isn = None;
+        // The segment parsed, once, when something needs more than the
+        // header's fixed part: a connection, a listener's SYN, a cookie.
+        let mut parsed = None;
         // RFC 9293 §3.10.7.1: a connection that is closed (reset, timed
         // out, aborted) is no TCB, though the application still holds it:
         // a segment for it is taken as for no connection (a RST, or what a
@@ -1467,16 +1512,26 @@ impl Stack {
         // that nothing new opens on the 4-tuple while it is held.
         let mut held_closed = false;
         if let Some(slot) = self.conns.slot_of(&key)
-            && let Some(e) = self.conns.get_mut(slot)
+            && let Some(state) = self.conns.get(slot).map(|e| e.conn.state())
         {
-            if e.conn.state() == State::Closed {
+            if state == State::Closed {
                 held_closed = true;
-            } else if !e.conn.accepts_reopen(segment) {
-                e.conn.handle_segment(now, segment);
-                self.note_fast_open(slot, now);
-                self.after_event(slot);
-                return;
             } else {
+                // Parsed here and borrowed, not moved: the parsed form is
+                // some 170 octets, and a move per segment cost 0.5 % of
+                // the bulk benchmark's instructions.
+                let result = ParsedSegment::parse(segment);
+                let Ok(seg) = &result else {
+                    self.malformed();
+                    return;
+                };
+                let e = self.conns.get_mut(slot).expect("found above");
+                if !e.conn.accepts_reopen(seg) {
+                    e.conn.handle_segment(now, seg);
+                    self.note_fast_open(slot, now);
+                    self.after_event(slot);
+                    return;
+                }
                 // RFC 9293 §3.6.1 / RFC 6191: a new SYN may reuse a
                 // 4-tuple in TIME-WAIT when it is shown to be new. MAY-2
                 // (1): the new incarnation's ISN beyond anything the old
@@ -1484,6 +1539,7 @@ impl Stack {
                 // 2).
                 reopen_isn = Some(e.conn.snd_nxt() + 65_537);
                 self.remove(slot);
+                parsed = result.ok();
             }
         } else if self.offer_stray(key, flags, src, dst, segment) {
             return;
@@ -1508,7 +1564,7 @@ impl Stack {
             return;
         };
         if flags.contains(Flags::SYN) && !flags.contains(Flags::ACK) {
-            if flags.contains(Flags::FIN) && (self.cfg.conn_config)().drop_syn_fin {
+            if flags.contains(Flags::FIN) && self.cfg.conn.drop_syn_fin {
                 self.counters.syn_fin_dropped += 1;
                 vtcp_conn::trace_event!(
                     DEBUG,
@@ -1523,26 +1579,29 @@ impl Stack {
                 // not come to name a new connection.
                 self.reply_rst(&view, src, dst);
             } else if listener.half_open < listener.backlog {
-                let mut cfg = self.conn_config(key);
+                let mut ends = self.endpoints(&key);
                 if let Some(isn) = reopen_isn {
-                    cfg.isn = IsnSource::Fixed(isn);
+                    ends.isn = IsnSource::Fixed(isn);
                 }
-                match Conn::accept_syn(cfg, now, segment) {
+                let Some(syn) = parsed.or_else(|| self.parse(segment)) else {
+                    return;
+                };
+                match Conn::accept_syn(self.policy(&key), ends, now, &syn) {
                     Ok(mut conn) => {
-                        let fast_open = view.option_values().ok().and_then(|v| v.fast_open);
+                        let fast_open = syn.values().fast_open;
                         let stage = self.fast_open_server(&mut conn, &key, listen_addr, fast_open);
                         self.insert(key, conn, Some((ListenerId(listen_addr), stage)), false);
                     }
                     Err(_) => self.malformed(),
                 }
-            } else {
-                self.reply_cookie(now, &key, segment, src, dst);
+            } else if let Some(syn) = self.parse(segment) {
+                self.reply_cookie(now, &key, syn.segment(), src, dst);
             }
         } else if flags.contains(Flags::ACK) && !flags.contains(Flags::SYN) {
             if held_closed {
                 self.reply_rst(&view, src, dst);
-            } else {
-                self.try_cookie(now, key, listen_addr, segment, &view, src, dst);
+            } else if let Some(ack) = self.parse(segment) {
+                self.try_cookie(now, key, listen_addr, ack.segment(), &view, src, dst);
             }
         } else if flags.contains(Flags::ACK) {
             // RFC 9293 §3.10.7.2: any ACK in LISTEN is bad (a SYN-ACK
@@ -1667,21 +1726,17 @@ impl Stack {
         &mut self,
         now: Duration,
         key: &ConnKey,
-        segment: &[u8],
+        syn: &Segment<&[u8]>,
         src: IpAddr,
         dst: IpAddr,
     ) {
-        let Ok(syn) = Segment::parse(segment) else {
-            self.malformed();
-            return;
-        };
         let (local, remote) = Self::addrs(key);
         // The connection's configuration, once: what the SYN-ACK offers and
         // the IP fields it goes with (the cookie keeps neither).
-        let cfg = self.conn_config(*key);
+        let cfg = self.policy(key);
         let params = Self::syn_ack_params(&cfg, now);
         let synack = self.cookies.generate_synack(
-            &syn,
+            syn,
             Addrs {
                 local: &local,
                 remote: &remote,
@@ -1703,18 +1758,14 @@ impl Stack {
         now: Duration,
         key: ConnKey,
         listen_addr: SocketAddr,
-        segment: &[u8],
+        ack: &Segment<&[u8]>,
         view: &SegmentView<&[u8]>,
         src: IpAddr,
         dst: IpAddr,
     ) {
-        let Ok(ack) = Segment::parse(segment) else {
-            self.malformed();
-            return;
-        };
         let (local, remote) = Self::addrs(&key);
         let checked = self.cookies.validate_ack(
-            &ack,
+            ack,
             Addrs {
                 local: &local,
                 remote: &remote,
@@ -1738,7 +1789,7 @@ impl Stack {
         }
         self.counters.cookies_validated += 1;
         vtcp_conn::trace_event!(DEBUG, "SYN cookie accepted");
-        let cfg = self.conn_config(key);
+        let cfg = self.policy(&key);
         let handshake = CookieHandshake {
             remote_isn: c.remote_isn,
             local_isn: c.local_isn,
@@ -1749,7 +1800,7 @@ impl Stack {
             timestamp: c.timestamp,
             window: ack.window,
         };
-        let conn = Conn::accept_cookie(cfg, now, &handshake, ack.payload);
+        let conn = Conn::accept_cookie(cfg, self.endpoints(&key), now, &handshake, ack.payload);
         let stage = (ListenerId(listen_addr), Stage::Queued);
         self.insert(key, conn, Some(stage), false);
     }
@@ -1996,5 +2047,36 @@ mod tests {
         assert_eq!(index.get(&keys[0]), Some(0));
         // What the index holds per IPv4 connection.
         assert_eq!(size_of::<(Key4, u32)>(), 16);
+    }
+
+    /// The connections of one IP family share one policy, the MSS cut to
+    /// the family's headers, until the policy is replaced; each keeps
+    /// its own endpoints.
+    #[test]
+    fn connections_of_a_family_share_one_policy() {
+        let mut stack = Stack::new(StackConfig::default());
+        let now = Duration::ZERO;
+        let open = |stack: &mut Stack, local: &str, remote: &str| {
+            let key = stack
+                .connect(now, local.parse().unwrap(), remote.parse().unwrap())
+                .unwrap();
+            Arc::clone(stack.conn(key).unwrap().shared_config())
+        };
+        let a = open(&mut stack, "10.0.0.1", "10.0.0.2:80");
+        let b = open(&mut stack, "10.0.0.1", "10.0.0.3:80");
+        let v6 = open(&mut stack, "fd00::1", "[fd00::2]:80");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &v6));
+        assert_eq!((a.mss, v6.mss), (1460, 1440));
+        // The stack's own policy is as set: 1460 for both families.
+        assert_eq!(stack.conn_config().mss, 1460);
+        let mut policy = ConnConfig::default();
+        policy.nodelay = true;
+        stack.set_conn_config(policy);
+        let c = open(&mut stack, "10.0.0.1", "10.0.0.4:80");
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(c.nodelay && !a.nodelay);
+        let d = open(&mut stack, "10.0.0.1", "10.0.0.5:80");
+        assert!(Arc::ptr_eq(&c, &d));
     }
 }

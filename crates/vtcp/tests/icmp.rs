@@ -34,13 +34,13 @@ impl Trace {
     fn connect(ipv6: bool, tweak: fn(&mut ConnConfig)) -> Self {
         let mut stack = Stack::new({
             let mut config = StackConfig::default();
-            config.conn_config = Box::new(move || {
+            config.conn = {
                 let mut c = ConnConfig::default();
                 // Segments without timestamps read shorter.
-                c.enable_timestamps = false;
+                c.timestamps = false;
                 tweak(&mut c);
                 c
-            });
+            };
             config.cookie_key = [1; 16];
             config.isn_key = [2; 16];
             config

@@ -32,7 +32,7 @@ fn config(tweak: fn(&mut ConnConfig)) -> StackConfig {
     {
         let mut config = StackConfig::default();
         // Short TIME-WAIT so that tests can see the stack empty.
-        config.conn_config = Box::new(move || {
+        config.conn = {
             let mut c = {
                 let mut config = ConnConfig::default();
                 config.time_wait = Duration::from_millis(100);
@@ -40,7 +40,7 @@ fn config(tweak: fn(&mut ConnConfig)) -> StackConfig {
             };
             tweak(&mut c);
             c
-        });
+        };
         config
     }
 }

@@ -290,12 +290,12 @@ fn without_timestamps_a_higher_sequence_number_reopens_time_wait_unless_turned_o
         let mut net = Net::new();
         net.server = Stack::new({
             let mut config = StackConfig::default();
-            config.conn_config = Box::new(move || {
+            config.conn = {
                 let mut config = vtcp::ConnConfig::default();
-                config.enable_timestamps = false;
+                config.timestamps = false;
                 config.time_wait_reopen = reopen;
                 config
-            });
+            };
             config
         });
         let (c, s) = close_server_first(&mut net);
@@ -355,11 +355,11 @@ fn listen_drops_a_bare_fin_resets_a_syn_ack_and_drops_a_syn_fin() {
     assert_eq!(net.server.connections(), 0);
     net.server = Stack::new({
         let mut config = StackConfig::default();
-        config.conn_config = Box::new(|| {
+        config.conn = {
             let mut config = vtcp::ConnConfig::default();
             config.drop_syn_fin = false;
             config
-        });
+        };
         config
     });
     net.server.listen(server_addr(80), 8).unwrap();
@@ -477,6 +477,41 @@ fn drain(stack: &mut Stack, key: vtcp::ConnKey, got: &mut Vec<u8>) {
 
 /// Listens on the server and connects the client to it, handshake done;
 /// returns the listener and the client's key.
+/// A segment of a connection that does not parse (an option whose
+/// length runs past the header) is the stack's to count and drop, once:
+/// the connection never sees it, answers nothing and stays established.
+#[test]
+fn a_malformed_segment_on_a_connection_is_counted_and_dropped() {
+    let mut net = Net::new();
+    let (c, s) = open(&mut net);
+    let ack = Segment {
+        src_port: c.local.port(),
+        dst_port: 80,
+        seq: net.client.conn(c).unwrap().snd_nxt(),
+        ack: net.client.conn(c).unwrap().rcv_nxt(),
+        flags: Flags::ACK,
+        window: 1000,
+        options: Options::build(&[TcpOption::Mss(1460)]).unwrap(),
+        payload: &b"data"[..],
+        ..Default::default()
+    };
+    let mut bytes = ack.to_bytes();
+    // The MSS option's length, 4, made 9: past the 24-octet header.
+    bytes[21] = 9;
+    fill_tcp_checksum(
+        &PseudoHeader::new(CLIENT.into(), SERVER.into()).unwrap(),
+        &mut bytes,
+    );
+    let before = net.server.conn(s).unwrap().stats().segments_in;
+    net.server
+        .handle_packet(net.now, CLIENT.into(), SERVER.into(), &bytes);
+    assert_eq!(net.server.counters().malformed, 1);
+    let conn = net.server.conn(s).unwrap();
+    assert_eq!(conn.stats().segments_in, before);
+    assert_eq!((conn.state(), conn.readable()), (State::Established, 0));
+    assert!(one_reply(&mut net.server, net.now).is_none());
+}
+
 fn handshake(net: &mut Net) -> (vtcp::ListenerId, vtcp::ConnKey) {
     let listener = net.server.listen(server_addr(80), 8).unwrap();
     (listener, net.connect())
@@ -789,19 +824,19 @@ fn the_cookie_syn_ack_offers_what_the_configuration_allows() {
     type Tweak = fn(&mut vtcp::ConnConfig);
     let cases: [(&str, Tweak); 4] = [
         ("defaults", |_| {}),
-        ("no timestamps", |c| c.enable_timestamps = false),
-        ("no SACK", |c| c.enable_sack = false),
+        ("no timestamps", |c| c.timestamps = false),
+        ("no SACK", |c| c.sack = false),
         ("no window scaling", |c| c.window_scaling = false),
     ];
     for (case, tweak) in cases {
         let mut net = Net::new();
         net.server = Stack::new({
             let mut config = StackConfig::default();
-            config.conn_config = Box::new(move || {
+            config.conn = {
                 let mut c = vtcp::ConnConfig::default();
                 tweak(&mut c);
                 c
-            });
+            };
             config.cookie_key = [9; 16];
             config
         });
@@ -1008,11 +1043,11 @@ fn the_mss_advertised_fits_the_link_mtu_over_each_family() {
         let mut stack = Stack::new({
             let mut config = StackConfig::default();
             config.mtu = mtu;
-            config.conn_config = Box::new(move || {
+            config.conn = {
                 let mut c = vtcp::ConnConfig::default();
                 c.mss = mss;
                 c
-            });
+            };
             config
         });
         let (local, remote): (IpAddr, SocketAddr) = if v6 {

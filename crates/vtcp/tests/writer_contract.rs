@@ -33,12 +33,12 @@ const PROMPT: Duration = Duration::from_millis(500);
 
 fn config(tweak: fn(&mut ConnConfig)) -> StackConfig {
     let mut config = StackConfig::default();
-    config.conn_config = Box::new(move || {
+    config.conn = {
         let mut c = ConnConfig::default();
         c.time_wait = Duration::from_millis(100);
         tweak(&mut c);
         c
-    });
+    };
     config
 }
 

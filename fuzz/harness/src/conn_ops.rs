@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use crate::Verdict;
 use arbitrary::Arbitrary;
-use vtcp_conn::{Congestion, Conn, ConnConfig, IsnSource, State};
+use vtcp_conn::{Congestion, Conn, ConnConfig, Endpoints, IsnSource, State};
 use vtcp_seq::Seq;
-use vtcp_wire::{Flags, Options, Segment, TcpOption};
+use vtcp_wire::{Flags, Options, ParsedSegment, Segment, TcpOption};
 
 /// ISNs the fuzzer picks from: just below and at both wraps, or its own.
 fn isn(pick: u8, any: u32) -> u32 {
@@ -58,9 +58,7 @@ pub fn run(data: &[u8]) -> Verdict {
         let peer_isn = isn(theirs.0, theirs.1);
         let size = (usize::from(buf_kib % 256) + 1) * 1024;
         let mut cfg = ConnConfig::default();
-        cfg.local_port = 80;
-        cfg.remote_port = 4000;
-        cfg.isn = IsnSource::Fixed(Seq(isn(ours.0, ours.1)));
+        let ends = Endpoints::ports(80, 4000).with_isn(IsnSource::Fixed(Seq(isn(ours.0, ours.1))));
         cfg.send_buffer = size;
         cfg.recv_buffer = size;
         // The size's spare bits pick the controller: BBR's pacing, rate
@@ -97,9 +95,11 @@ pub fn run(data: &[u8]) -> Verdict {
             ..Default::default()
         };
         let mut conn = if passive {
-            Conn::accept_syn(cfg, now, &syn.to_bytes()).unwrap()
+            let syn = syn.to_bytes();
+            let syn = ParsedSegment::parse(&syn).unwrap();
+            Conn::accept_syn(cfg, ends, now, &syn).unwrap()
         } else {
-            Conn::connect(cfg, now)
+            Conn::connect(cfg, ends, now)
         };
         let mut buf = vec![0u8; 70_000];
         let mut data = vec![0u8; 70_000];
@@ -145,9 +145,17 @@ pub fn run(data: &[u8]) -> Verdict {
                         payload: &payload[..],
                         ..Default::default()
                     };
-                    conn.handle_segment(now, &seg.to_bytes());
+                    let bytes = seg.to_bytes();
+                    let seg = ParsedSegment::parse(&bytes).expect("a segment built");
+                    conn.handle_segment(now, &seg);
                 }
-                Op::Raw(bytes) => conn.handle_segment(now, &bytes),
+                // What does not parse never reaches a connection: the
+                // stack (or whoever moves the bytes) drops it.
+                Op::Raw(bytes) => {
+                    if let Ok(seg) = ParsedSegment::parse(&bytes) {
+                        conn.handle_segment(now, &seg);
+                    }
+                }
                 Op::Advance(us) => {
                     now += Duration::from_micros(u64::from(us));
                     if conn.poll_timeout().is_some_and(|t| t <= now) {

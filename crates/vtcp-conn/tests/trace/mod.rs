@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
-use vtcp_conn::{Conn, ConnConfig, Event, IsnSource};
+use vtcp_conn::{Conn, ConnConfig, Endpoints, Event, IsnSource};
 use vtcp_seq::Seq;
-use vtcp_wire::{Flags, Options, Segment, TcpOption};
+use vtcp_wire::{Flags, Options, ParsedSegment, Segment, TcpOption};
 
 /// Our ISN in every trace.
 pub(crate) const OUR_ISN: u32 = 1_000_000;
@@ -23,6 +23,9 @@ pub(crate) const PEER_ISN: u32 = 5_000_000;
 pub(crate) struct Trace {
     pub(crate) conn: Option<Conn>,
     cfg: Option<ConnConfig>,
+    /// Who the connection is: port 8080 to the peer's 40000, our ISN
+    /// fixed, no addresses (a test may set them before the open).
+    pub(crate) ends: Endpoints,
     pub(crate) now: Duration,
     /// The TSval of the latest segment [`Trace::expect`] checked.
     pub(crate) last_tsval: Option<u32>,
@@ -200,9 +203,6 @@ impl Trace {
     pub(crate) fn passive(tweak: impl FnOnce(&mut ConnConfig)) -> Self {
         let mut cfg = {
             let mut config = ConnConfig::default();
-            config.local_port = 8080;
-            config.remote_port = 40000;
-            config.isn = IsnSource::Fixed(Seq(OUR_ISN));
             config.recv_buffer = 65535 * 8;
             // RFC 6298's RTO with G the 1 ms clock, so that the traces'
             // timeouts read as min_rto; the default's 200 ms floor on the
@@ -214,6 +214,7 @@ impl Trace {
         Self {
             conn: None,
             cfg: Some(cfg),
+            ends: Endpoints::ports(8080, 40000).with_isn(IsnSource::Fixed(Seq(OUR_ISN))),
             now: Duration::ZERO,
             last_tsval: None,
             max_segment: 0,
@@ -224,7 +225,7 @@ impl Trace {
     /// A connection opened actively at time 0.
     pub(crate) fn active(tweak: impl FnOnce(&mut ConnConfig)) -> Self {
         let mut t = Self::passive(tweak);
-        t.conn = Some(Conn::connect(t.cfg.take().unwrap(), Duration::ZERO));
+        t.conn = Some(Conn::connect(t.cfg.take().unwrap(), t.ends, Duration::ZERO));
         t
     }
 
@@ -262,11 +263,12 @@ impl Trace {
             ..Segment::default()
         };
         let bytes = seg.to_bytes();
+        let seg = ParsedSegment::parse(&bytes).expect("a segment");
         match self.conn.as_mut() {
-            Some(c) => c.handle_segment(self.now, &bytes),
+            Some(c) => c.handle_segment(self.now, &seg),
             None => {
                 let cfg = self.cfg.take().expect("a config");
-                self.conn = Some(Conn::accept_syn(cfg, self.now, &bytes).expect("a SYN"));
+                self.conn = Some(Conn::accept_syn(cfg, self.ends, self.now, &seg).expect("a SYN"));
             }
         }
         self

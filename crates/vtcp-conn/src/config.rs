@@ -400,6 +400,14 @@ pub struct ConnConfig {
     pub connect_timeout: Option<Duration>,
     /// Where the ISN comes from.
     pub isn: IsnSource,
+    /// The connection's first this many in-order data segments are each
+    /// ACKed at once, not delayed: Linux's quick-ACK mode at a
+    /// connection's start (`tcp_incr_quickack` with `TCP_MAX_QUICKACKS`,
+    /// 16, when the first data arrives), which lets a sender in slow
+    /// start grow its window without waiting on delayed ACKs. RFC 1122
+    /// §4.2.3.2 and RFC 5681 §4.2 allow an ACK for every segment. 0 (the
+    /// default): the delayed-ACK rule from the first segment.
+    pub quick_acks: u32,
 }
 
 /// Who a connection is: the fields of a [`ConnConfig`] that are each
@@ -513,6 +521,7 @@ impl ConnConfig {
             syn_retries_with_options,
             connect_timeout,
             isn,
+            quick_acks,
         } = self;
         let same_cc = matches!(
             (congestion, &other.congestion),
@@ -557,6 +566,7 @@ impl ConnConfig {
             && *syn_retries_with_options == other.syn_retries_with_options
             && *connect_timeout == other.connect_timeout
             && *isn == other.isn
+            && *quick_acks == other.quick_acks
     }
 
     /// The window-scale shift we offer: the least that lets the window
@@ -617,6 +627,7 @@ impl Default for ConnConfig {
             syn_retries_with_options: None,
             connect_timeout: None,
             isn: IsnSource::random(),
+            quick_acks: 0,
         }
     }
 }

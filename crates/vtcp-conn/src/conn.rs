@@ -210,7 +210,10 @@ impl Conn {
         }
         Self {
             snd: SendSide::new(iss, cfg.send_buffer),
-            rcv: RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now),
+            rcv: RecvSide {
+                quick_acks_left: cfg.quick_acks,
+                ..RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now)
+            },
             opts,
             cfg,
             own,
@@ -1879,6 +1882,11 @@ impl Conn {
         let dsack = self.opts.sack_ok && self.rcv.buf.has_sack_info();
         if newly == 0 || had_ooo || self.rcv.buf.has_ooo() || dsack {
             // Out of order, a duplicate, or filling a hole: ACK at once.
+            self.rcv.ack_now = true;
+        } else if self.rcv.quick_acks_left > 0 {
+            // Quick-ACK mode at the start (`ConnConfig::quick_acks`,
+            // Linux's `tcp_in_quickack_mode`): this one is ACKed at once.
+            self.rcv.quick_acks_left -= 1;
             self.rcv.ack_now = true;
         } else {
             self.rcv.unacked_segments += 1;

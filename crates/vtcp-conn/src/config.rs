@@ -407,7 +407,7 @@ pub struct ConnConfig {
     /// start grow its window without waiting on delayed ACKs. RFC 1122
     /// §4.2.3.2 and RFC 5681 §4.2 allow an ACK for every segment. 0 (the
     /// default): the delayed-ACK rule from the first segment.
-    pub quick_acks: u32,
+    pub quick_acks: u8,
 }
 
 /// Who a connection is: the fields of a [`ConnConfig`] that are each

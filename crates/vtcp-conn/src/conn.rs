@@ -70,6 +70,9 @@ pub struct Conn {
     /// when the connection is made (a controller paces for its lifetime
     /// or never), so that the per-segment path reads a flag.
     paces: bool,
+    /// In-order data segments still to be ACKed at once
+    /// (`ConnConfig::quick_acks`).
+    quick_acks_left: u8,
     persist_backoff: u32,
     keepalive_probes: u32,
     /// When the oldest unacknowledged data was first sent, for RFC
@@ -210,10 +213,8 @@ impl Conn {
         }
         Self {
             snd: SendSide::new(iss, cfg.send_buffer),
-            rcv: RecvSide {
-                quick_acks_left: cfg.quick_acks,
-                ..RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now)
-            },
+            rcv: RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now),
+            quick_acks_left: cfg.quick_acks,
             opts,
             cfg,
             own,
@@ -1883,10 +1884,10 @@ impl Conn {
         if newly == 0 || had_ooo || self.rcv.buf.has_ooo() || dsack {
             // Out of order, a duplicate, or filling a hole: ACK at once.
             self.rcv.ack_now = true;
-        } else if self.rcv.quick_acks_left > 0 {
+        } else if self.quick_acks_left > 0 {
             // Quick-ACK mode at the start (`ConnConfig::quick_acks`,
             // Linux's `tcp_in_quickack_mode`): this one is ACKed at once.
-            self.rcv.quick_acks_left -= 1;
+            self.quick_acks_left -= 1;
             self.rcv.ack_now = true;
         } else {
             self.rcv.unacked_segments += 1;

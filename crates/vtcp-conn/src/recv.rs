@@ -35,9 +35,6 @@ pub(crate) struct RecvSide {
     pub(crate) ack_now: bool,
     /// Full segments received since the latest ACK (RFC 1122 §4.2.3.2).
     pub(crate) unacked_segments: u32,
-    /// In-order data segments still to be ACKed at once
-    /// (`ConnConfig::quick_acks`).
-    pub(crate) quick_acks_left: u32,
     /// The application closed (not half-closed): nothing more is read.
     pub(crate) closed_by_app: bool,
 }
@@ -59,7 +56,6 @@ impl RecvSide {
             last_tsecr_sampled: 0,
             ack_now: false,
             unacked_segments: 0,
-            quick_acks_left: 0,
             closed_by_app: false,
         }
     }

@@ -466,43 +466,28 @@ impl Profile {
         let n = || parse_usize(value).ok_or_else(bad);
         let short = name.strip_prefix("net.ipv4.").unwrap_or(name);
         // Settings at defaults.sh's value, or whose value changes nothing
-        // the engine does: (name, value, why the engine agrees).
-        const AS_IS: &[(&str, &str, &str)] = &[
-            ("tcp_dsack", "1", "D-SACK is reported (RFC 2883)"),
-            ("tcp_fack", "0", "no FACK"),
-            ("tcp_reordering", "3", "DupThresh is 3 (RFC 6675)"),
-            (
-                "tcp_frto",
-                "2",
-                "spurious timeouts are undone (Eifel/F-RTO's aim)",
-            ),
-            ("tcp_early_retrans", "4", "RACK-TLP's tail loss probe"),
-            ("tcp_recovery", "1", "RACK (RFC 8985)"),
-            (
-                "tcp_slow_start_after_idle",
-                "0",
-                "no window restart after idle",
-            ),
-            ("tcp_syncookies", "1", "SYN cookies when the queue is full"),
-            ("tcp_ecn", "0", "ECN is neither initiated nor accepted"),
-            ("tcp_mtu_probing", "0", "no PLPMTUD"),
-            (
-                "tcp_abort_on_overflow",
-                "0",
-                "a full accept queue drops the ACK",
-            ),
-            ("tcp_no_metrics_save", "1", "no route metrics"),
-            (
-                "tcp_min_rtt_wlen",
-                "300",
-                "RACK's minimum RTT over the connection",
-            ),
-        ];
-        if let Some((_, _, why)) = AS_IS
-            .iter()
-            .find(|(k, v, _)| *k == short && parse_usize(v) == parse_usize(value))
-        {
-            return Ok(Some((*why).into()));
+        // the engine does: `name value why the engine agrees`, a line each.
+        const AS_IS: &str = "\
+            tcp_dsack 1 D-SACK is reported (RFC 2883)
+            tcp_fack 0 no FACK
+            tcp_reordering 3 DupThresh is 3 (RFC 6675)
+            tcp_frto 2 spurious timeouts are undone
+            tcp_early_retrans 4 RACK-TLP's tail loss probe
+            tcp_recovery 1 RACK (RFC 8985)
+            tcp_slow_start_after_idle 0 no restart after idle
+            tcp_syncookies 1 SYN cookies when the queue is full
+            tcp_ecn 0 ECN is neither initiated nor accepted
+            tcp_mtu_probing 0 no PLPMTUD
+            tcp_abort_on_overflow 0 a full queue drops the ACK
+            tcp_no_metrics_save 1 no route metrics
+            tcp_min_rtt_wlen 300 RACK's minimum RTT, all along";
+        let as_is = AS_IS.lines().find_map(|l| {
+            let mut words = l.trim().splitn(3, ' ');
+            let (k, v, why) = (words.next()?, words.next()?, words.next()?);
+            (k == short && parse_usize(v) == parse_usize(value)).then_some(why)
+        });
+        if let Some(why) = as_is {
+            return Ok(Some(why.into()));
         }
         // A triple `min default max`, as tcp_rmem and tcp_wmem take.
         let triple = || -> Result<[usize; 3], String> {

@@ -234,6 +234,14 @@ pub fn run(script: &Script, mut profile: Profile) -> Outcome {
         blocking_end: None,
         blocking: None,
     };
+    // google/packetdrill's `defaults.sh` sets `tcp_fastopen` with the
+    // client bit: Linux's scripts expect a cookie request in the SYN of a
+    // `TCP_FASTOPEN` or `MSG_FASTOPEN` connection.
+    if r.os() == Os::Linux {
+        let mut fo = r.sockets.stack().fast_open().clone();
+        fo.client = true;
+        r.sockets.stack_mut().set_fast_open(fo);
+    }
     for line in &script.lines {
         if let Step::Stop(outcome) = r.line(line) {
             return outcome;
@@ -736,6 +744,18 @@ impl Runner {
                 _ => None,
             });
         }
+        // Linux profile: the first SYN of a connection (to a listener, or
+        // the SYN-ACK of ours) sets the injected side's ISN, as written.
+        let learns_isn = self.os() == Os::Linux
+            && spec.flags.contains(vtcp::wire::Flags::SYN)
+            && self
+                .sockets
+                .stack()
+                .conn(self.key())
+                .is_none_or(|c| c.state() == State::SynSent);
+        if learns_isn {
+            self.spaces.their_isn = 0;
+        }
         let mut bytes = match packet::build(spec, self.ports, self.spaces) {
             Ok(b) => b,
             Err(e) => return fail(line, line.text.clone(), format!("cannot build it: {e}")),
@@ -744,11 +764,10 @@ impl Runner {
             return unsupported("mixed address families");
         };
         fill_tcp_checksum(&pseudo, &mut bytes);
-        let key = ConnKey {
-            local: SocketAddr::new(self.local, self.ports.0),
-            remote: SocketAddr::new(self.remote, self.ports.1),
-        };
-        let conn = self.sockets.stack().conn(key);
+        if learns_isn {
+            self.spaces.their_isn = spec.seq;
+        }
+        let conn = self.sockets.stack().conn(self.key());
         // Old sequence space only: it ends at or before RCV.NXT (a bare
         // segment just below it included).
         let old = vtcp::wire::SegmentView::new_checked(&bytes[..]).is_ok_and(|v| {
@@ -779,6 +798,15 @@ impl Runner {
             .stack_mut()
             .handle_packet(self.now, self.remote, self.local, &bytes);
         Step::Next
+    }
+
+    /// The script's connection: our address and port, the injected
+    /// side's.
+    fn key(&self) -> ConnKey {
+        ConnKey {
+            local: SocketAddr::new(self.local, self.ports.0),
+            remote: SocketAddr::new(self.remote, self.ports.1),
+        }
     }
 
     /// An ICMP error from a router on the path, quoting a segment we
@@ -881,7 +909,18 @@ impl Runner {
                         .unwrap_or_else(|e| e.into_inner())
                         .keep_timers,
                 };
-                let fd = self.new_fd(sock);
+                // packetdrill's descriptors are the script's names for
+                // the live ones: in the Linux profile a free number the
+                // script gives is the socket's (its scripts number a
+                // socket made after a close anew).
+                let fd = match call.ret {
+                    fd @ 3.. if self.os() == Os::Linux && !self.fds.contains_key(&fd) => {
+                        self.fds.insert(fd, sock);
+                        self.last_fd = Some(fd);
+                        fd
+                    }
+                    _ => self.new_fd(sock),
+                };
                 self.result(line, call, fd, None)
             }
             "fcntl" => {
@@ -1177,7 +1216,8 @@ impl Runner {
     /// write; on a fresh one with `TCP_FASTOPEN` (or `MSG_FASTOPEN`), the
     /// implied connect of FreeBSD's and Linux's client TFO: the connection
     /// opens with the data queued before its SYN goes, and the call
-    /// returns the length queued, blocking socket or not.
+    /// returns the length queued, blocking socket or not (Linux's
+    /// non-blocking call with no data: EINPROGRESS, as its connect).
     fn sendto(&mut self, line: &Line, call: &Syscall) -> Step {
         let arg = |i: usize| call.args.get(i).map(String::as_str).unwrap_or("");
         let Some((_, s)) = self.sock(call) else {
@@ -1193,6 +1233,11 @@ impl Runner {
                 .and_then(|()| self.active_open(&s));
             if let Err(e) = opened {
                 return fail(line, line.text.clone(), format!("sendto: {e}"));
+            }
+            // Linux's `tcp_sendmsg_fastopen`: nothing went in the SYN,
+            // so a non-blocking call ends as its connect does.
+            if len == 0 && s.nonblocking && self.os() == Os::Linux {
+                return self.result(line, call, -1, Some("EINPROGRESS"));
             }
         }
         self.write(line, call, &s, len)
@@ -1330,7 +1375,8 @@ impl Runner {
         // A backslash at the end of a line continues the command.
         let cmd = cmd.replace("\\\n", " ");
         for part in cmd.lines() {
-            let part = part.split_once('#').map_or(part, |(c, _)| c).trim();
+            let part = part.split_once('#').map_or(part, |(c, _)| c);
+            let part = part.trim().trim_end_matches('\\').trim();
             if part.is_empty() {
                 continue;
             }
@@ -1390,6 +1436,14 @@ impl Runner {
     fn sysctl(&mut self, name: &str, value: &str) -> Step {
         if name == "net.ipv4.tcp_fastopen" {
             return self.linux_fast_open_sysctl(value);
+        }
+        // 0: TFO is never turned off after a failure (FreeBSD's
+        // `path_disable_time` at 0).
+        if name == "net.ipv4.tcp_fastopen_blackhole_timeout_sec" && value == "0" {
+            let mut fo = self.sockets.stack().fast_open().clone();
+            fo.disable_for = Duration::ZERO;
+            self.sockets.stack_mut().set_fast_open(fo);
+            return Step::Next;
         }
         let taken = self
             .profile

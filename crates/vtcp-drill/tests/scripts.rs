@@ -555,7 +555,7 @@ fn the_linux_scripts_fail_without_the_choice_they_show() {
         run_text(&text, p).unwrap()
     };
     let o = run("handshake-quick-acks.pkt", |p| p.quick_acks = 0);
-    assert_eq!(failed_at(&o), 22, "{o:?}");
+    assert_eq!(failed_at(&o), 24, "{o:?}");
     let o = run("delayed-ack-40ms.pkt", |p| {
         p.delayed_ack = Duration::from_millis(100);
     });
@@ -590,4 +590,20 @@ fn a_super_segment_matches_only_parts_that_tile_it() {
         "   +0 > . 1:5001(5000) ack 1\n   +0 > P. 5001:10001(5000) ack 1",
     );
     assert_eq!(o, Outcome::Pass);
+}
+
+/// packetdrill's descriptors are the script's names: in the Linux profile
+/// a socket made after a close takes the number the script gives it
+/// (its scripts number sockets anew); FreeBSD's profile gives the lowest
+/// free one, as the FreeBSD suite expects.
+#[test]
+fn a_linux_script_names_its_descriptors() {
+    let text = "\
+ 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 close(3) = 0
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4
++0 close(4) = 0
+";
+    assert_eq!(run_text(text, Profile::linux()), Ok(Outcome::Pass));
+    assert_eq!(failed_at(&run_text(text, Profile::freebsd()).unwrap()), 3);
 }

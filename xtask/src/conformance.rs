@@ -1,10 +1,19 @@
-//! `cargo xtask conformance [--bless]`: the runner's own packetdrill
-//! scripts, then the FreeBSD TCP test suite through `vtcp drill`, compared
-//! with `tests/conformance/freebsd-expected.txt` (a script may only get
-//! better). The suite is read from `$VTCP_CONFORMANCE_DIR`, or from
-//! `../shared/conformance/freebsd-tcp-testsuite` beside the repository;
-//! without it the step says loudly that it skipped. `--bless` writes the
-//! expected-results file from this run.
+//! `cargo xtask conformance [--profile freebsd|linux] [--bless]`: the
+//! runner's own packetdrill scripts, then a suite through `vtcp drill`.
+//!
+//! With the FreeBSD profile (the default): the runner's scripts
+//! (`crates/vtcp-drill/tests/scripts`), then the FreeBSD TCP test suite,
+//! compared with `tests/conformance/freebsd-expected.txt` (a script may
+//! only get better). The suite is read from `$VTCP_CONFORMANCE_DIR`, or
+//! from `../shared/conformance/freebsd-tcp-testsuite` beside the
+//! repository; without it the step says loudly that it skipped. `--bless`
+//! writes the expected-results file from this run.
+//!
+//! With `--profile linux`: the runner's Linux scripts
+//! (`crates/vtcp-drill/tests/linux-scripts`), then, if
+//! `$VTCP_CONFORMANCE_DIR` names one, a Linux suite (google/packetdrill's
+//! `gtests/net/tcp`, GPL-2.0 and so not in the repository), summarised
+//! with no expected-results file.
 
 use std::path::PathBuf;
 
@@ -20,17 +29,45 @@ fn suite_dir() -> PathBuf {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let bless = match args {
-        [] => false,
-        [flag] if flag == "--bless" => true,
-        _ => return Err("usage: cargo xtask conformance [--bless]".into()),
-    };
+    const USAGE: &str = "usage: cargo xtask conformance [--profile freebsd|linux] [--bless]";
+    let (mut bless, mut profile) = (false, "freebsd");
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--bless" => bless = true,
+            "--profile" => match words.next().map(String::as_str) {
+                Some(p @ ("freebsd" | "linux")) => profile = p,
+                _ => return Err(USAGE.into()),
+            },
+            _ => return Err(USAGE.into()),
+        }
+    }
     let drill = |extra: &[&str]| {
         let mut cmd = cargo();
         cmd.args(["run", "--release", "-q", "-p", "vtcp-cli", "--", "drill"]);
+        cmd.args(["--profile", profile]);
         cmd.args(extra);
         exec(&mut cmd)
     };
+    if profile == "linux" {
+        if bless {
+            return Err("--bless: the Linux suite has no expected-results file".into());
+        }
+        drill(&["crates/vtcp-drill/tests/linux-scripts"])?;
+        let Some(dir) = std::env::var_os("VTCP_CONFORMANCE_DIR") else {
+            eprintln!(
+                "\n*** SKIPPED a Linux suite: point VTCP_CONFORMANCE_DIR at google/packetdrill's \
+                 gtests/net/tcp to run one. ***\n"
+            );
+            return Ok(());
+        };
+        // Scripts that fail are counted, not a failure of the step.
+        let dir = PathBuf::from(dir).display().to_string();
+        return drill(&[&dir]).or_else(|e| {
+            eprintln!("{e}");
+            Ok(())
+        });
+    }
     drill(&["crates/vtcp-drill/tests/scripts"])?;
     let dir = suite_dir();
     if !dir.is_dir() {

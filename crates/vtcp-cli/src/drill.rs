@@ -16,8 +16,13 @@ pub struct DrillArgs {
     /// Scripts, or directories searched for `.pkt` files.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// The operating system the scripts were written for.
-    #[arg(long, default_value = "freebsd", value_parser = ["freebsd"])]
+    /// The operating system the scripts were written for: `freebsd`
+    /// (freebsd-net/tcp-testsuite: FreeBSD's defaults and `net.inet.tcp`
+    /// sysctls) or `linux` (google/packetdrill's gtests: Linux's defaults,
+    /// quick ACKs, 40 ms delayed ACK, 200 ms minimum RTO, `net.ipv4.tcp_*`
+    /// sysctls, TSO super-segments matched by their MSS-sized parts). Not
+    /// guessed from the path: name it.
+    #[arg(long, default_value = "freebsd", value_parser = ["freebsd", "linux"])]
     pub profile: String,
     /// Compare with this expected-results file: fail only on regressions.
     #[arg(long, conflicts_with = "write_expected")]
@@ -61,7 +66,12 @@ pub fn drill(args: &DrillArgs, out: &mut impl Write) -> io::Result<bool> {
             }
         }
     }
-    let profile = vtcp_drill::Profile::freebsd();
+    let profile = vtcp_drill::Profile::by_name(&args.profile).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("no profile {}", args.profile),
+        )
+    })?;
     let results = suite::run_all(&args.paths, &root, &profile)?;
     if results.is_empty() {
         return Err(io::Error::new(

@@ -405,6 +405,14 @@ pub struct ConnConfig {
     /// (`net.inet.tcp.keepinit`, 75 s); `None` by default: `max_retries`
     /// alone ends a handshake.
     pub connect_timeout: Option<Duration>,
+    /// The connection's first this many in-order data segments are each
+    /// ACKed at once, not delayed: Linux's quick-ACK mode at a
+    /// connection's start (`tcp_incr_quickack` with `TCP_MAX_QUICKACKS`,
+    /// 16, when the first data arrives), which lets a sender in slow
+    /// start grow its window without waiting on delayed ACKs. RFC 1122
+    /// §4.2.3.2 and RFC 5681 §4.2 allow an ACK for every segment. 0 (the
+    /// default): the delayed-ACK rule from the first segment.
+    pub quick_acks: u8,
 }
 
 /// Who a connection is: its addresses and ports and where its initial
@@ -535,6 +543,7 @@ impl Default for ConnConfig {
             user_timeout: None,
             syn_retries_with_options: None,
             connect_timeout: None,
+            quick_acks: 0,
         }
     }
 }

@@ -70,6 +70,9 @@ pub struct Conn {
     /// when the connection is made (a controller paces for its lifetime
     /// or never), so that the per-segment path reads a flag.
     paces: bool,
+    /// In-order data segments still to be ACKed at once
+    /// (`ConnConfig::quick_acks`).
+    quick_acks_left: u8,
     persist_backoff: u32,
     keepalive_probes: u32,
     /// When the oldest unacknowledged data was first sent, for RFC
@@ -219,6 +222,7 @@ impl Conn {
         Self {
             snd: SendSide::new(iss, cfg.send_buffer),
             rcv: RecvSide::new(cfg.recv_buffer, cfg.initial_recv_window, cfg.auto_tune, now),
+            quick_acks_left: cfg.quick_acks,
             opts,
             cfg,
             own,
@@ -1868,6 +1872,11 @@ impl Conn {
         let dsack = self.opts.sack_ok && self.rcv.buf.has_sack_info();
         if newly == 0 || had_ooo || self.rcv.buf.has_ooo() || dsack {
             // Out of order, a duplicate, or filling a hole: ACK at once.
+            self.rcv.ack_now = true;
+        } else if self.quick_acks_left > 0 {
+            // Quick-ACK mode at the start (`ConnConfig::quick_acks`,
+            // Linux's `tcp_in_quickack_mode`): this one is ACKed at once.
+            self.quick_acks_left -= 1;
             self.rcv.ack_now = true;
         } else {
             self.rcv.unacked_segments += 1;

@@ -250,6 +250,34 @@ fn data_is_acknowledged_after_the_delayed_ack_time_or_every_second_segment() {
     assert_eq!(t.conn().read(&mut buf), 3896);
 }
 
+/// `quick_acks`: Linux's quick-ACK mode at a connection's start. The
+/// first two in-order data segments are each ACKed at once; the third
+/// waits for the delayed-ACK timer (40 ms) as without the setting. A
+/// duplicate does not use one up.
+#[test]
+fn the_first_segments_are_acknowledged_at_once_in_quick_ack_mode() {
+    let mut t = established_with(|c| c.quick_acks = 2);
+    t.at(20)
+        .recv("P. 1:101(100) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 101 win * <nop,nop,TS val * ecr 120>")
+        .expect_none();
+    // A duplicate is answered at once anyway, and leaves the count alone.
+    t.at(25)
+        .recv("P. 1:101(100) ack 1 win 1000 <nop,nop,TS val 125 ecr 0>");
+    t.expect(". 1:1(0) ack 101 win * <nop,nop,TS val * ecr 125,nop,nop,sack 1:101>");
+    t.at(30)
+        .recv("P. 101:201(100) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect(". 1:1(0) ack 201 win * <nop,nop,TS val * ecr 130>")
+        .expect_none();
+    // The quick ACKs are spent: the delayed-ACK rule again.
+    t.at(40)
+        .recv("P. 201:301(100) ack 1 win 1000 <nop,nop,TS val 140 ecr 0>")
+        .expect_none();
+    t.at(79).expect_none();
+    t.at(80)
+        .expect(". 1:1(0) ack 301 win * <nop,nop,TS val * ecr 140>");
+}
+
 /// A segment of more than one full-sized segment's data (a kernel
 /// super-segment, or segments coalesced by the IP layer's GRO) is ACKed
 /// at once, as the segments it stands for would be (RFC 5681 §4.2;

@@ -8,9 +8,14 @@
 //! `handle_icmp`, and checking every segment the stack sends against the
 //! next `>` line ([`packet`]): every field, its time within the script's
 //! tolerance, and that nothing else was sent. A [`Profile`] holds what a
-//! suite's operating system takes for granted (FreeBSD's buffers, MSS,
-//! delayed ACK) and maps its `sysctl`s onto engine settings. No root, no
-//! device, deterministic.
+//! suite's operating system takes for granted and maps its `sysctl`s onto
+//! engine settings: [`Profile::freebsd`] (FreeBSD's buffers, MSS, 100 ms
+//! delayed ACK, `net.inet.tcp.*`) for freebsd-net/tcp-testsuite, and
+//! [`Profile::linux`] (quick ACKs, a 40 ms delayed ACK, a 200 ms RTO
+//! floor, Linux's SYN options, `net.ipv4.tcp_*`, `TCP_INFO` fields) for
+//! google/packetdrill's Linux scripts, in which an expected TSO
+//! super-segment is matched by the MSS-sized segments that tile it
+//! (`vtcp drill --profile linux`). No root, no device, deterministic.
 //!
 //! Each script ends as [`Outcome::Pass`], [`Outcome::Differs`] (only in
 //! what is the operating system's own choice: the window offered, the

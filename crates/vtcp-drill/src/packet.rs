@@ -267,6 +267,13 @@ pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
 pub struct Spaces {
     /// Our ISN.
     pub our_isn: u32,
+    /// The injected side's ISN, which its sequence numbers and our
+    /// acknowledgment numbers are written relative to: packetdrill's
+    /// rule, taken from the first SYN or SYN-ACK of a connection in the
+    /// Linux profile (`< S. 123:123(0) ack 1` then `> . 1:1(0) ack 1`);
+    /// 0, numbers as written, in the FreeBSD profile, whose suite writes
+    /// them so.
+    pub their_isn: u32,
 }
 
 /// Builds an injected segment between `ports` (ours, theirs), TCP header
@@ -312,7 +319,7 @@ pub fn build(spec: &PacketSpec, ports: (u16, u16), spaces: Spaces) -> Result<Vec
     let seg = Segment {
         src_port: ports.1,
         dst_port: ports.0,
-        seq: Seq(spec.seq),
+        seq: Seq(spec.seq.wrapping_add(spaces.their_isn)),
         ack: Seq(spec.ack.unwrap_or(0).wrapping_add(spaces.our_isn)),
         flags: spec.flags,
         window: spec.win.unwrap_or(0).min(65_535) as u16,
@@ -376,7 +383,10 @@ fn sent_options(seg: &Segment<&[u8]>) -> Vec<OptSpec> {
 /// are the operating system's, and differ without failing.
 pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces) -> Verdict {
     let spaces = if spec.absolute {
-        Spaces { our_isn: 0 }
+        Spaces {
+            our_isn: 0,
+            ..spaces
+        }
     } else {
         spaces
     };
@@ -410,7 +420,7 @@ pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces) -> Verdict {
         return fail("length");
     }
     if let Some(a) = spec.ack
-        && seg.ack.0 != a
+        && seg.ack.0.wrapping_sub(spaces.their_isn) != a
     {
         return fail("acknowledgment number");
     }
@@ -493,7 +503,7 @@ pub fn describe(seg: &Segment<&[u8]>, spaces: Spaces) -> String {
     let len = seg.data_len() as u32;
     let mut s = format!("{flags} {seq}:{}({len})", seq.wrapping_add(len));
     if seg.flags.contains(Flags::ACK) {
-        s += &format!(" ack {}", seg.ack.0);
+        s += &format!(" ack {}", seg.ack.0.wrapping_sub(spaces.their_isn));
     }
     s += &format!(" win {}", seg.window);
     let opts: Vec<String> = sent_options(seg)
@@ -591,7 +601,10 @@ mod tests {
     #[test]
     fn built_segments_read_back_and_compare_as_written() {
         let spec = parse_spec("< S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,eol,eol>").unwrap();
-        let spaces = Spaces { our_isn: 1000 };
+        let spaces = Spaces {
+            our_isn: 1000,
+            their_isn: 0,
+        };
         let bytes = build(&spec, (8080, 40000), spaces).unwrap();
         let seg = Segment::parse(&bytes).unwrap();
         assert_eq!(seg.ack, Seq(1001));
@@ -630,7 +643,10 @@ mod tests {
 
     #[test]
     fn an_ack_after_our_fin_differs_from_freebsd_s_fin_again() {
-        let spaces = Spaces { our_isn: 100 };
+        let spaces = Spaces {
+            our_isn: 100,
+            their_isn: 0,
+        };
         let ack = Segment {
             seq: Seq(102),
             ack: Seq(2),

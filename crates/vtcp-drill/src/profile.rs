@@ -7,6 +7,16 @@
 //! (`net.inet.tcp.delacktime`), SACK and RFC 1323 options on. What is
 //! FreeBSD's own choice and cannot be configured (the order of SYN
 //! options, say) shows up as "differs" in the results, never as a pass.
+//!
+//! The Linux profile ([`Profile::linux`]): the settings google/packetdrill's
+//! Linux scripts run under (their `gtests/net/common/defaults.sh`) with
+//! Linux's built-in constants: receive buffers up to `tcp_rmem`'s 15 MiB
+//! (window scale 8), a first window of 65,535 rounded down to whole
+//! segments, quick ACKs for the first 16 data segments, a 40 ms delayed
+//! ACK, RTO at least 200 ms and 1 s before any sample, IW10, Cubic, SYN
+//! options in Linux's order, RFC 1337 off; `net.ipv4.tcp_*` sysctls map
+//! onto the engine where it has the setting. docs/conformance.md, "The
+//! Linux profile", gives each value's source.
 
 use std::time::Duration;
 
@@ -51,6 +61,25 @@ impl KeepTimers {
         init_ms: 75_000,
         count: 8,
     };
+    /// Linux's defaults (`tcp_keepalive_time`, `_intvl`, `_probes`): 2
+    /// hours, 75 s, 9 probes; Linux has no handshake limit of this kind
+    /// (0: none; `TCP_SYNCNT` counts SYNs instead).
+    pub const LINUX: Self = Self {
+        idle_ms: 7_200_000,
+        interval_ms: 75_000,
+        init_ms: 0,
+        count: 9,
+    };
+}
+
+/// The operating system a profile stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Os {
+    /// FreeBSD, as freebsd-net/tcp-testsuite's scripts expect it.
+    FreeBsd,
+    /// Linux, as google/packetdrill's `gtests/net` scripts expect it.
+    Linux,
 }
 
 /// The engine's settings for a script, changed by its `sysctl`s.
@@ -60,15 +89,22 @@ pub struct Profile {
     pub name: &'static str,
     /// `#ifdef` names the runner keeps.
     pub defines: &'static [&'static str],
-    /// Timestamps and window scaling (`net.inet.tcp.rfc1323`).
-    pub rfc1323: bool,
+    /// The operating system: what its rules for unexpected segments and
+    /// its socket layer's habits are.
+    pub os: Os,
+    /// Timestamps (`net.inet.tcp.rfc1323`, `net.ipv4.tcp_timestamps`).
+    pub timestamps: bool,
+    /// Window scaling (`net.inet.tcp.rfc1323`,
+    /// `net.ipv4.tcp_window_scaling`).
+    pub window_scaling: bool,
     /// SACK (`net.inet.tcp.sack.enable`).
     pub sack: bool,
-    /// `kern.ipc.maxsockbuf`: how far buffers may grow (window scale).
+    /// `kern.ipc.maxsockbuf` (Linux: `tcp_rmem`'s maximum): how far
+    /// buffers may grow (window scale).
     pub max_sockbuf: usize,
     /// `net.inet.tcp.recvspace`: the receive window offered at first.
     pub recvspace: usize,
-    /// `net.inet.tcp.sendspace`.
+    /// `net.inet.tcp.sendspace` (Linux: `tcp_wmem`'s default).
     pub sendspace: usize,
     /// The delayed-ACK time (`net.inet.tcp.delacktime`, milliseconds).
     pub delayed_ack: Duration,
@@ -102,6 +138,29 @@ pub struct Profile {
     /// connects or listens: `ConnConfig::connect_timeout`); zero: no limit
     /// but the retransmissions'.
     pub keepinit: Duration,
+    /// The RTO's floor (Linux's `TCP_RTO_MIN`, `net.ipv4.tcp_rto_min_us`).
+    pub min_rto: Duration,
+    /// In-order data segments ACKed at once at a connection's start
+    /// (Linux's quick-ACK mode: `ConnConfig::quick_acks`).
+    pub quick_acks: u8,
+    /// Retransmissions before a connection times out (Linux's
+    /// `tcp_retries2`); `None`: the engine's default.
+    pub max_retries: Option<u32>,
+    /// The congestion controller (`net.ipv4.tcp_congestion_control`);
+    /// `None`: the engine's default.
+    pub congestion: Option<Congestion>,
+}
+
+/// The congestion controllers a script may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Congestion {
+    /// `reno`: NewReno.
+    Reno,
+    /// `cubic`.
+    Cubic,
+    /// `bbr`.
+    Bbr,
 }
 
 impl Profile {
@@ -109,8 +168,10 @@ impl Profile {
     pub fn freebsd() -> Self {
         Self {
             name: "freebsd",
+            os: Os::FreeBsd,
             defines: &["STANDARD"],
-            rfc1323: true,
+            timestamps: true,
+            window_scaling: true,
             sack: true,
             max_sockbuf: 2 << 20,
             recvspace: 65_536,
@@ -128,6 +189,56 @@ impl Profile {
             noopt: false,
             rexmit_drop_options: false,
             keepinit: Duration::from_millis(KeepTimers::FREEBSD.init_ms as u64),
+            min_rto: vtcp::conn::defaults::MIN_RTO,
+            quick_acks: 0,
+            max_retries: None,
+            congestion: None,
+        }
+    }
+
+    /// Linux's defaults as google/packetdrill's `gtests/net` scripts run
+    /// them (their `common/defaults.sh`: `tcp_rmem` 4096 540000 15 MiB,
+    /// `tcp_wmem` 4096 256 KiB 4 MiB, SACK, timestamps, Cubic, ECN off),
+    /// with Linux's constants (`include/net/tcp.h`): `TCP_RTO_MIN` 200 ms,
+    /// `TCP_TIMEOUT_INIT` 1 s, `TCP_DELACK_MIN` and `TCP_ATO_MIN` 40 ms,
+    /// `TCP_MAX_QUICKACKS` 16, `TCP_INIT_CWND` 10, `tcp_retries2` 15.
+    pub fn linux() -> Self {
+        Self {
+            name: "linux",
+            os: Os::Linux,
+            defines: &["Linux"],
+            timestamps: true,
+            window_scaling: true,
+            sack: true,
+            max_sockbuf: 15 << 20,
+            recvspace: 540_000,
+            sendspace: 256 << 10,
+            delayed_ack: Duration::from_millis(40),
+            initial_rto: Duration::from_secs(1),
+            insecure_rst: false,
+            insecure_syn: false,
+            drop_synfin: true,
+            icmp_may_rst: true,
+            ip: vtcp::IpFields::default(),
+            mtu: None,
+            require_timestamps: false,
+            keep_timers: KeepTimers::LINUX,
+            noopt: false,
+            rexmit_drop_options: false,
+            keepinit: Duration::ZERO,
+            min_rto: Duration::from_millis(200),
+            quick_acks: 16,
+            max_retries: Some(15),
+            congestion: Some(Congestion::Cubic),
+        }
+    }
+
+    /// The profile named `name` (`freebsd` or `linux`).
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "freebsd" => Some(Self::freebsd()),
+            "linux" => Some(Self::linux()),
+            _ => None,
         }
     }
 
@@ -144,8 +255,8 @@ impl Profile {
         {
             let mut config = ConnConfig::default();
             config.mss = self.mss(ipv6);
-            config.timestamps = self.rfc1323;
-            config.window_scaling = self.rfc1323;
+            config.timestamps = self.timestamps;
+            config.window_scaling = self.window_scaling;
             config.sack = self.sack;
             if self.noopt {
                 // FreeBSD's TCP_NOOPT: the peer assumes 536 (1220 over
@@ -183,8 +294,38 @@ impl Profile {
             config.accept_unadvertised_room = true;
             config.initial_recv_window =
                 self.recvspace.div_ceil(usize::from(self.mss(ipv6))) * usize::from(self.mss(ipv6));
+            config.min_rto = self.min_rto;
+            config.quick_acks = self.quick_acks;
+            if let Some(n) = self.max_retries {
+                config.max_retries = n;
+            }
+            if let Some(cc) = self.congestion {
+                config.congestion = match cc {
+                    Congestion::Reno => vtcp::conn::Congestion::NewReno,
+                    Congestion::Cubic => vtcp::conn::Congestion::Cubic,
+                    Congestion::Bbr => vtcp::conn::Congestion::Bbr,
+                };
+            }
+            if self.os == Os::Linux {
+                self.linux_config(&mut config, ipv6);
+            }
             config
         }
+    }
+
+    /// What Linux does where FreeBSD's profile says otherwise.
+    fn linux_config(&self, config: &mut ConnConfig, ipv6: bool) {
+        config.syn_option_order = vtcp::conn::SynOptionOrder::Linux;
+        // tcp_rfc1337 = 0: a RST ends TIME-WAIT; a newer SYN reopens it
+        // (`tcp_timewait_state_process`).
+        config.time_wait_ignores_rst = false;
+        config.time_wait_reopen = true;
+        config.accept_unadvertised_room = false;
+        // `tcp_select_initial_window`: the first window is the space
+        // `tcp_rmem[1]` gives, at most 65,535, rounded down to whole
+        // segments (64,240 at MSS 1460: what a 6.18 kernel's SYN says).
+        let mss = usize::from(self.mss(ipv6)).max(1);
+        config.initial_recv_window = self.recvspace.min(65_535) / mss * mss;
     }
 
     /// Why `sent`, which the script did not expect, is the operating
@@ -192,7 +333,7 @@ impl Profile {
     /// the segment, the operating system sends none. Each rule names the
     /// section.
     pub fn unexpected_is_choice(&self, sent: &Segment<&[u8]>, met: &Met) -> Option<&'static str> {
-        if self.name != "freebsd" {
+        if self.os != Os::FreeBsd {
             return None;
         }
         let bare = sent.payload.is_empty();
@@ -236,13 +377,19 @@ impl Profile {
     /// taken with nothing to do (said why); `Err(why)`: the engine has no
     /// such setting, the script is unsupported.
     pub fn sysctl(&mut self, name: &str, value: &str) -> Result<Option<String>, String> {
+        if self.os == Os::Linux {
+            return self.linux_sysctl(name, value);
+        }
         let n = || {
             value
                 .parse::<usize>()
                 .map_err(|_| format!("sysctl {name}={value}: not a number"))
         };
         match name {
-            "net.inet.tcp.rfc1323" => self.rfc1323 = n()? != 0,
+            "net.inet.tcp.rfc1323" => {
+                self.timestamps = n()? != 0;
+                self.window_scaling = self.timestamps;
+            }
             "net.inet.tcp.sack.enable" => self.sack = n()? != 0,
             "kern.ipc.maxsockbuf" => self.max_sockbuf = n()?,
             "net.inet.tcp.recvspace" => {
@@ -309,6 +456,90 @@ impl Profile {
     }
 }
 
+impl Profile {
+    /// Applies a Linux `sysctl` (`net.ipv4.tcp_*`, `net.core.*`), as
+    /// [`Profile::sysctl`] does: a setting the engine has is taken, one at
+    /// the value the profile already holds (`defaults.sh`'s) is taken with
+    /// nothing to do, any other is unsupported with the reason.
+    fn linux_sysctl(&mut self, name: &str, value: &str) -> Result<Option<String>, String> {
+        let bad = || format!("sysctl {name}={value}: not a number");
+        let n = || parse_usize(value).ok_or_else(bad);
+        let short = name.strip_prefix("net.ipv4.").unwrap_or(name);
+        // Settings at defaults.sh's value, or whose value changes nothing
+        // the engine does: `name value why the engine agrees`, a line each.
+        const AS_IS: &str = "\
+            tcp_dsack 1 D-SACK is reported (RFC 2883)
+            tcp_fack 0 no FACK
+            tcp_reordering 3 DupThresh is 3 (RFC 6675)
+            tcp_frto 2 spurious timeouts are undone
+            tcp_early_retrans 4 RACK-TLP's tail loss probe
+            tcp_recovery 1 RACK (RFC 8985)
+            tcp_slow_start_after_idle 0 no restart after idle
+            tcp_syncookies 1 SYN cookies when the queue is full
+            tcp_ecn 0 ECN is neither initiated nor accepted
+            tcp_mtu_probing 0 no PLPMTUD
+            tcp_abort_on_overflow 0 a full queue drops the ACK
+            tcp_no_metrics_save 1 no route metrics
+            tcp_min_rtt_wlen 300 RACK's minimum RTT, all along";
+        let as_is = AS_IS.lines().find_map(|l| {
+            let mut words = l.trim().splitn(3, ' ');
+            let (k, v, why) = (words.next()?, words.next()?, words.next()?);
+            (k == short && parse_usize(v) == parse_usize(value)).then_some(why)
+        });
+        if let Some(why) = as_is {
+            return Ok(Some(why.into()));
+        }
+        // A triple `min default max`, as tcp_rmem and tcp_wmem take.
+        let triple = || -> Result<[usize; 3], String> {
+            let v: Vec<usize> = value.split_whitespace().filter_map(parse_usize).collect();
+            <[usize; 3]>::try_from(v).map_err(|_| format!("sysctl {name}={value}: three numbers"))
+        };
+        match short {
+            "tcp_sack" => self.sack = n()? != 0,
+            // 1 and 2 both send timestamps (2 without the random offset).
+            "tcp_timestamps" => self.timestamps = n()? != 0,
+            "tcp_window_scaling" => self.window_scaling = n()? != 0,
+            "tcp_rmem" => {
+                let [_, default, max] = triple()?;
+                self.recvspace = default;
+                self.max_sockbuf = max;
+            }
+            "tcp_wmem" => self.sendspace = triple()?[1],
+            "tcp_rfc1337" => {
+                if n()? != 0 {
+                    return Err(format!(
+                        "sysctl {name}={value}: TIME-WAIT's RST rule is FreeBSD's profile's"
+                    ));
+                }
+            }
+            "tcp_rto_min_us" => self.min_rto = Duration::from_micros(n()? as u64),
+            "tcp_retries2" => self.max_retries = Some(u32::try_from(n()?).map_err(|_| bad())?),
+            "tcp_keepalive_time" => self.keep_timers.idle_ms = n()?.saturating_mul(1000),
+            "tcp_keepalive_intvl" => self.keep_timers.interval_ms = n()?.saturating_mul(1000),
+            "tcp_keepalive_probes" => self.keep_timers.count = n()?,
+            "tcp_congestion_control" => {
+                self.congestion = Some(match value {
+                    "reno" => Congestion::Reno,
+                    "cubic" => Congestion::Cubic,
+                    "bbr" => Congestion::Bbr,
+                    _ => return Err(format!("sysctl {name}={value}: no such controller")),
+                });
+            }
+            _ => return Err(format!("sysctl {name}={value}")),
+        }
+        Ok(None)
+    }
+}
+
+/// A decimal or `0x` hexadecimal number.
+fn parse_usize(s: &str) -> Option<usize> {
+    let s = s.trim().trim_matches('"');
+    match s.strip_prefix("0x") {
+        Some(hex) => usize::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,5 +555,41 @@ mod tests {
             assert!(p.sysctl("net.inet.tcp.delacktime", bad).is_err(), "{bad}");
         }
         assert_eq!(p.delayed_ack, Duration::from_millis(40));
+    }
+
+    /// The Linux profile's configuration is Linux's (window scale 8 for
+    /// `tcp_rmem`'s 15 MiB, a first window of 44 segments, quick ACKs, a
+    /// 40 ms delayed ACK, the 200 ms floor), and its sysctls change it:
+    /// a value the engine has is taken, a default one is a no-op, others
+    /// make the script unsupported.
+    #[test]
+    fn the_linux_profile_and_its_sysctls() {
+        let mut p = Profile::linux();
+        let c = p.conn_config(false);
+        assert_eq!(c.window_scale(), 8);
+        assert_eq!(c.initial_recv_window, 44 * 1460);
+        assert_eq!(
+            (c.quick_acks, c.delayed_ack),
+            (16, Duration::from_millis(40))
+        );
+        assert_eq!(
+            (c.min_rto, c.initial_rto),
+            (Duration::from_millis(200), Duration::from_secs(1))
+        );
+        assert_eq!(c.syn_option_order, vtcp::conn::SynOptionOrder::Linux);
+        assert_eq!(
+            p.sysctl("net.ipv4.tcp_rmem", "4096 131072 6291456"),
+            Ok(None)
+        );
+        assert_eq!(p.conn_config(false).window_scale(), 7);
+        assert_eq!(p.sysctl("net.ipv4.tcp_timestamps", "0"), Ok(None));
+        assert!(!p.conn_config(false).timestamps);
+        assert!(p.conn_config(false).window_scaling);
+        assert!(p.sysctl("net.ipv4.tcp_reordering", "3").unwrap().is_some());
+        assert!(p.sysctl("net.ipv4.tcp_reordering", "10").is_err());
+        assert!(p.sysctl("net.ipv4.tcp_ecn", "1").is_err());
+        assert!(p.sysctl("net.ipv4.tcp_rmem", "4096").is_err());
+        // FreeBSD's names mean nothing to Linux.
+        assert!(p.sysctl("net.inet.tcp.rfc1323", "1").is_err());
     }
 }

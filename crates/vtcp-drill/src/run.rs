@@ -22,7 +22,7 @@ use vtcp::{ConnKey, IpFields, Stack, StackConfig, State};
 
 use crate::icmp::IcmpSpec;
 use crate::packet::{self, PacketSpec, Spaces, Verdict};
-use crate::profile::{KeepTimers, Met, Profile};
+use crate::profile::{KeepTimers, Met, Os, Profile};
 use crate::script::{Action, Line, Script, Syscall, When};
 
 /// Our addresses and the injected side's: inside 198.18.0.0/15 and
@@ -181,6 +181,9 @@ pub fn run(script: &Script, mut profile: Profile) -> Outcome {
                 Ok(mtu @ 68..=65_535) => profile.mtu = Some(mtu),
                 _ => return Outcome::Unsupported(format!("--{name}={value}")),
             },
+            // Linux's scripts name the addresses; the runner's own stand
+            // in for them, as for `...` in a call.
+            "local_ip" | "remote_ip" if profile.os == Os::Linux => {}
             _ => return Outcome::Unsupported(format!("--{name}={value}")),
         }
     }
@@ -226,6 +229,14 @@ pub fn run(script: &Script, mut profile: Profile) -> Outcome {
         blocking_end: None,
         blocking: None,
     };
+    // google/packetdrill's `defaults.sh` sets `tcp_fastopen` with the
+    // client bit: Linux's scripts expect a cookie request in the SYN of a
+    // `TCP_FASTOPEN` or `MSG_FASTOPEN` connection.
+    if r.os() == Os::Linux {
+        let mut fo = r.sockets.stack().fast_open().clone();
+        fo.client = true;
+        r.sockets.stack_mut().set_fast_open(fo);
+    }
     for line in &script.lines {
         if let Step::Stop(outcome) = r.line(line) {
             return outcome;
@@ -504,7 +515,7 @@ impl Runner {
         if self.sent.is_empty() {
             self.run_timers(deadline, true);
         }
-        let Some((t, ip, bytes)) = self.sent.pop_front() else {
+        let Some((t, ip, first)) = self.sent.pop_front() else {
             if at.is_none() && spec.flags == vtcp::wire::Flags::SYN && self.syn_comes_later() {
                 return unsupported(format!(
                     "FreeBSD's SYN retransmission schedule (tcp_syn_backoff, {} s apart at \
@@ -518,6 +529,7 @@ impl Runner {
                 format!("nothing sent by {}", self.secs(deadline)),
             );
         };
+        let bytes = self.tiled(spec, t, slack, first);
         // Sent before the script's time: a failure, unless it is a SYN
         // (the handshake's retransmission timer) and the one expected in
         // every field: FreeBSD retransmits a SYN at 3.2 s where vtcp's RFC
@@ -526,8 +538,12 @@ impl Runner {
         // answer the script does not expect, and fails.
         let early = at.filter(|&at| t + slack < at);
         let syn = Segment::parse(&bytes).is_ok_and(|s| s.flags.contains(vtcp::wire::Flags::SYN));
+        // In the Linux profile any segment early and otherwise the one
+        // expected is a timer of the system's own (Linux's RTO and TLP
+        // timers are not vtcp's): a difference with both times.
+        let linux = self.os() == Os::Linux;
         if let Some(at) = early
-            && !(syn
+            && !((syn || linux)
                 && matches!(
                     packet::compare(spec, &bytes, self.spaces),
                     Verdict::Match | Verdict::Differs(_)
@@ -546,9 +562,10 @@ impl Runner {
         }
         if let Some(at) = early {
             self.differs.push(format!(
-                "line {}: sent at {}, FreeBSD at {} (its own timer; the segment is the one expected)",
+                "line {}: sent at {}, {} at {} (its own timer; the segment is the one expected)",
                 line.number,
                 self.secs(t),
+                if linux { "Linux" } else { "FreeBSD" },
                 self.secs(at)
             ));
         }
@@ -560,6 +577,13 @@ impl Runner {
             self.isn_known = true;
         }
         let verdict = match packet::compare(spec, &bytes, self.spaces) {
+            Verdict::Mismatch(_) if linux && self.only_push_differs(spec, &bytes) => {
+                Verdict::Differs(
+                    "PSH: Linux sets it on each TSO burst of a write, vtcp on the segment that \
+                     ends the data written (RFC 9293 §3.9.1: the sender's choice)"
+                        .into(),
+                )
+            }
             Verdict::Mismatch(why) => return fail(line, line.text.clone(), why),
             verdict => verdict,
         };
@@ -583,6 +607,102 @@ impl Runner {
                 format!("{why}: {}", self.show(&bytes)),
             ),
         }
+    }
+
+    /// In the Linux profile, `first` and the segments sent after it that
+    /// tile the data of the expected segment `spec` exactly, as one
+    /// segment: Linux's scripts expect a TSO super-segment (`P.
+    /// 1:10001(10000)`) where vtcp sends the MSS-sized segments a NIC's
+    /// TSO (or GSO) would cut it into. The parts must follow one another
+    /// without a gap, within the line's time slack of the first, with no
+    /// SYN, FIN or RST before the last; the whole takes the first's
+    /// sequence number and the last's flags, acknowledgment, window and
+    /// options, as the super-segment the cut came from had. Anything
+    /// else, and every other profile: `first` unchanged.
+    fn tiled(
+        &mut self,
+        spec: &PacketSpec,
+        t: Duration,
+        slack: Duration,
+        first: Vec<u8>,
+    ) -> Vec<u8> {
+        if self.os() != Os::Linux || spec.len == 0 {
+            return first;
+        }
+        let Ok(head) = Segment::parse(&first) else {
+            return first;
+        };
+        let base = if spec.absolute {
+            0
+        } else {
+            self.spaces.our_isn
+        };
+        let want = spec.len as usize;
+        if head.seq.0.wrapping_sub(base) != spec.seq
+            || head.payload.is_empty()
+            || head.payload.len() >= want
+        {
+            return first;
+        }
+        let stops = vtcp::wire::Flags::SYN | vtcp::wire::Flags::FIN | vtcp::wire::Flags::RST;
+        let mut payload = head.payload.to_vec();
+        let mut parts = 0;
+        let mut last = None;
+        for (at, _, bytes) in &self.sent {
+            let Ok(seg) = Segment::parse(bytes) else {
+                break;
+            };
+            let prev_stops = last
+                .as_ref()
+                .is_some_and(|l: &Segment<Vec<u8>>| l.flags.intersects(stops))
+                || head.flags.intersects(stops);
+            if at.saturating_sub(t) > slack
+                || prev_stops
+                || seg.seq != head.seq + payload.len() as u32
+                || seg.payload.is_empty()
+                || payload.len() + seg.payload.len() > want
+            {
+                break;
+            }
+            payload.extend_from_slice(seg.payload);
+            parts += 1;
+            last = Some(seg.into_owned());
+            if payload.len() == want {
+                break;
+            }
+        }
+        let Some(last) = last.filter(|_| payload.len() == want) else {
+            return first;
+        };
+        self.sent.drain(..parts);
+        Segment {
+            src_port: last.src_port,
+            dst_port: last.dst_port,
+            seq: head.seq,
+            ack: last.ack,
+            flags: last.flags,
+            window: last.window,
+            checksum: 0,
+            urgent: last.urgent,
+            options: last.options,
+            payload: payload.as_slice(),
+        }
+        .to_bytes()
+    }
+
+    /// `bytes` is the segment `spec` expects but for its PSH flag.
+    fn only_push_differs(&self, spec: &PacketSpec, bytes: &[u8]) -> bool {
+        /// The PSH bit in the TCP header's flags octet (RFC 9293 §3.1).
+        const PSH_OCTET: usize = 13;
+        if bytes.len() <= PSH_OCTET {
+            return false;
+        }
+        let mut toggled = bytes.to_vec();
+        toggled[PSH_OCTET] ^= 0x08;
+        matches!(
+            packet::compare(spec, &toggled, self.spaces),
+            Verdict::Match | Verdict::Differs(_)
+        )
     }
 
     /// A connection of ours is in SYN-SENT and its timer will send the
@@ -619,6 +739,18 @@ impl Runner {
                 _ => None,
             });
         }
+        // Linux profile: the first SYN of a connection (to a listener, or
+        // the SYN-ACK of ours) sets the injected side's ISN, as written.
+        let learns_isn = self.os() == Os::Linux
+            && spec.flags.contains(vtcp::wire::Flags::SYN)
+            && self
+                .sockets
+                .stack()
+                .conn(self.key())
+                .is_none_or(|c| c.state() == State::SynSent);
+        if learns_isn {
+            self.spaces.their_isn = 0;
+        }
         let mut bytes = match packet::build(spec, self.ports, self.spaces) {
             Ok(b) => b,
             Err(e) => return fail(line, line.text.clone(), format!("cannot build it: {e}")),
@@ -627,11 +759,10 @@ impl Runner {
             return unsupported("mixed address families");
         };
         fill_tcp_checksum(&pseudo, &mut bytes);
-        let key = ConnKey {
-            local: SocketAddr::new(self.local, self.ports.0),
-            remote: SocketAddr::new(self.remote, self.ports.1),
-        };
-        let conn = self.sockets.stack().conn(key);
+        if learns_isn {
+            self.spaces.their_isn = spec.seq;
+        }
+        let conn = self.sockets.stack().conn(self.key());
         // Old sequence space only: it ends at or before RCV.NXT (a bare
         // segment just below it included).
         let old = vtcp::wire::SegmentView::new_checked(&bytes[..]).is_ok_and(|v| {
@@ -662,6 +793,15 @@ impl Runner {
             .stack_mut()
             .handle_packet(self.now, self.remote, self.local, &bytes);
         Step::Next
+    }
+
+    /// The script's connection: our address and port, the injected
+    /// side's.
+    fn key(&self) -> ConnKey {
+        ConnKey {
+            local: SocketAddr::new(self.local, self.ports.0),
+            remote: SocketAddr::new(self.remote, self.ports.1),
+        }
     }
 
     /// An ICMP error from a router on the path, quoting a segment we
@@ -764,7 +904,18 @@ impl Runner {
                         .unwrap_or_else(|e| e.into_inner())
                         .keep_timers,
                 };
-                let fd = self.new_fd(sock);
+                // packetdrill's descriptors are the script's names for
+                // the live ones: in the Linux profile a free number the
+                // script gives is the socket's (its scripts number a
+                // socket made after a close anew).
+                let fd = match call.ret {
+                    fd @ 3.. if self.os() == Os::Linux && !self.fds.contains_key(&fd) => {
+                        self.fds.insert(fd, sock);
+                        self.last_fd = Some(fd);
+                        fd
+                    }
+                    _ => self.new_fd(sock),
+                };
                 self.result(line, call, fd, None)
             }
             "fcntl" => {
@@ -784,7 +935,7 @@ impl Runner {
                     other => unsupported(format!("fcntl {other}")),
                 }
             }
-            "setsockopt" => match (arg(1), arg(2)) {
+            "setsockopt" => match (level(arg(1)), arg(2)) {
                 ("SOL_SOCKET", "SO_REUSEADDR") => self.result(line, call, 0, None),
                 ("IPPROTO_IP", "IP_TTL") | ("IPPROTO_IPV6", "IPV6_UNICAST_HOPS") => {
                     self.set_ip_field(line, call, |ip, v| ip.hop_limit = Some(v))
@@ -909,15 +1060,16 @@ impl Runner {
     }
 
     /// `accept` on listening socket `s`: the new descriptor. As on the
-    /// BSDs, the accepted socket inherits O_NONBLOCK (Linux's does not),
-    /// and FreeBSD's copies the listener's keepalive timers; its IP
-    /// fields come with its connection (the listener's, through the
-    /// profile).
+    /// BSDs, the accepted socket inherits O_NONBLOCK (not in the Linux
+    /// profile: Linux's `accept` gives a blocking socket), and FreeBSD's
+    /// copies the listener's keepalive timers; its IP fields come with
+    /// its connection (the listener's, through the profile).
     fn accept(&mut self, s: &Sock) -> io::Result<usize> {
         let (id, _) = self.sockets.accept(s.id)?;
+        let nonblocking = s.nonblocking && self.os() == Os::FreeBsd;
         let fd = self.new_fd(Sock {
             id,
-            nonblocking: s.nonblocking,
+            nonblocking,
             noopt: s.noopt,
             keep: s.keep,
         });
@@ -1073,7 +1225,8 @@ impl Runner {
     /// write; on a fresh one with `TCP_FASTOPEN` (or `MSG_FASTOPEN`), the
     /// implied connect of FreeBSD's and Linux's client TFO: the connection
     /// opens with the data queued before its SYN goes, and the call
-    /// returns the length queued, blocking socket or not.
+    /// returns the length queued, blocking socket or not (Linux's
+    /// non-blocking call with no data: EINPROGRESS, as its connect).
     fn sendto(&mut self, line: &Line, call: &Syscall) -> Step {
         let arg = |i: usize| call.args.get(i).map(String::as_str).unwrap_or("");
         let Some((_, s)) = self.sock(call) else {
@@ -1089,6 +1242,11 @@ impl Runner {
                 .and_then(|()| self.active_open(&s));
             if let Err(e) = opened {
                 return fail(line, line.text.clone(), format!("sendto: {e}"));
+            }
+            // Linux's `tcp_sendmsg_fastopen`: nothing went in the SYN,
+            // so a non-blocking call ends as its connect does.
+            if len == 0 && s.nonblocking && self.os() == Os::Linux {
+                return self.result(line, call, -1, Some("EINPROGRESS"));
             }
         }
         self.write(line, call, &s, len)
@@ -1158,7 +1316,7 @@ impl Runner {
         };
         let arg = |i: usize| call.args.get(i).map(String::as_str).unwrap_or("");
         let value = arg(3).trim_matches(|c| c == '[' || c == ']');
-        match (arg(1), arg(2)) {
+        match (level(arg(1)), arg(2)) {
             ("SOL_SOCKET", "SO_RCVBUF") => {
                 let space = self
                     .profile
@@ -1220,31 +1378,121 @@ impl Runner {
         }
     }
 
+    /// A shell command, line by line (Linux's scripts run several in one
+    /// backquoted block; `#` begins a comment).
     fn shell(&mut self, line: &Line, cmd: &str) -> Step {
+        // A backslash at the end of a line continues the command.
+        let cmd = cmd.replace("\\\n", " ");
+        for part in cmd.lines() {
+            let part = part.split_once('#').map_or(part, |(c, _)| c);
+            let part = part.trim().trim_end_matches('\\').trim();
+            if part.is_empty() {
+                continue;
+            }
+            if let Step::Stop(outcome) = self.shell_line(line, part) {
+                return Step::Stop(outcome);
+            }
+        }
+        Step::Next
+    }
+
+    fn shell_line(&mut self, line: &Line, cmd: &str) -> Step {
         let words: Vec<&str> = cmd.split_whitespace().collect();
+        let linux = self.os() == Os::Linux;
         match words.as_slice() {
             ["sysctl", "-w", setting] if setting.starts_with("net.inet.tcp.fastopen.") => {
                 let (name, value) = setting.split_once('=').unwrap_or((setting, ""));
                 self.fast_open_sysctl(&name["net.inet.tcp.fastopen.".len()..], value)
             }
-            ["sysctl", "-w", setting] => {
+            ["sysctl", "-w", setting] if !linux => {
                 let (name, value) = setting.split_once('=').unwrap_or((setting, ""));
-                let taken = self
-                    .profile
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .sysctl(name, value);
-                match taken {
-                    Ok(_) => {
-                        self.profile_changed();
-                        Step::Next
+                self.sysctl(name, value)
+            }
+            // google/packetdrill's `common/defaults.sh` sets what the
+            // Linux profile holds already; `sysctl_restore` puts back what
+            // a script changed, after it.
+            [path] if linux && path.ends_with("common/defaults.sh") => Step::Next,
+            [path] if linux && path.starts_with("/tmp/sysctl_restore_") => Step::Next,
+            ["ip", "tcp_metrics", "flush", ..] if linux => Step::Next,
+            // `sysctl [-q] [-w] NAME=VALUE ...`, or google/packetdrill's
+            // `set_sysctls.py /proc/sys/net/ipv4/NAME=VALUE ...`.
+            [program, ..]
+                if linux && (*program == "sysctl" || program.ends_with("set_sysctls.py")) =>
+            {
+                let settings = sysctl_settings(&cmd[program.len()..]);
+                let Some(settings) = settings else {
+                    return unsupported(format!("shell command `{cmd}`"));
+                };
+                for (name, value) in settings {
+                    let name = match name.strip_prefix("/proc/sys/") {
+                        Some(path) => path.replace('/', "."),
+                        None if *program == "sysctl" => name,
+                        None => return unsupported(format!("shell command `{cmd}`")),
+                    };
+                    if let Step::Stop(outcome) = self.sysctl(&name, &value) {
+                        return Step::Stop(outcome);
                     }
-                    Err(what) => unsupported(what),
                 }
+                Step::Next
             }
             ["sockstat", ..] => self.sockstat(line, cmd),
             _ => unsupported(format!("shell command `{cmd}`")),
         }
+    }
+
+    /// `sysctl NAME=VALUE` on the profile, or on the stack's TFO settings
+    /// (Linux's `net.ipv4.tcp_fastopen`).
+    fn sysctl(&mut self, name: &str, value: &str) -> Step {
+        if name == "net.ipv4.tcp_fastopen" {
+            return self.linux_fast_open_sysctl(value);
+        }
+        // 0: TFO is never turned off after a failure (FreeBSD's
+        // `path_disable_time` at 0).
+        if name == "net.ipv4.tcp_fastopen_blackhole_timeout_sec" && value == "0" {
+            let mut fo = self.sockets.stack().fast_open().clone();
+            fo.disable_for = Duration::ZERO;
+            self.sockets.stack_mut().set_fast_open(fo);
+            return Step::Next;
+        }
+        let taken = self
+            .profile
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sysctl(name, value);
+        match taken {
+            Ok(_) => {
+                self.profile_changed();
+                Step::Next
+            }
+            Err(what) => unsupported(what),
+        }
+    }
+
+    /// `net.ipv4.tcp_fastopen`: Linux's bits, 1 the client side, 2 the
+    /// server side (for a listener that sets `TCP_FASTOPEN`); any other
+    /// bit (no cookie, the server on every listener, …) has no
+    /// counterpart.
+    fn linux_fast_open_sysctl(&mut self, value: &str) -> Step {
+        let n = match value.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).ok(),
+            None => value.parse().ok(),
+        };
+        let Some(n) = n.filter(|n| n & !0x3 == 0) else {
+            return unsupported(format!(
+                "sysctl net.ipv4.tcp_fastopen={value}: bits beyond the client's and server's"
+            ));
+        };
+        let mut fo = self.sockets.stack().fast_open().clone();
+        fo.client = n & 1 != 0;
+        // The server side is a listener's, once it sets TCP_FASTOPEN
+        // (`set_fast_open`); without bit 2 no listener's.
+        fo.server &= n & 2 != 0;
+        self.sockets.stack_mut().set_fast_open(fo);
+        Step::Next
+    }
+
+    fn os(&self) -> Os {
+        self.profile.lock().unwrap_or_else(|e| e.into_inner()).os
     }
 
     /// `sockstat ... [-p PORT] | grep ... | grep -c STATE | grep N`: N
@@ -1313,7 +1561,17 @@ impl Runner {
             Some(s) if let Some(key) = self.conn_key(s) => key,
             _ => return unsupported("tcpi_options of a socket with no connection"),
         };
-        let have: u32 = self.sockets.stack().conn(key).map_or(0, |c| {
+        let have = self.options_agreed(key);
+        same(
+            line,
+            format!("tcpi_options {want}"),
+            format!("tcpi_options {have}"),
+        )
+    }
+
+    /// `tcpi_options` of connection `key`.
+    fn options_agreed(&self, key: ConnKey) -> u32 {
+        self.sockets.stack().conn(key).map_or(0, |c| {
             let agreed = c.agreed_options();
             [
                 (agreed.timestamps, TCPI_OPT_TIMESTAMPS),
@@ -1323,15 +1581,13 @@ impl Runner {
             .into_iter()
             .filter_map(|(on, bit)| on.then_some(bit))
             .sum()
-        });
-        same(
-            line,
-            format!("tcpi_options {want}"),
-            format!("tcpi_options {have}"),
-        )
+        })
     }
 
     fn python(&mut self, line: &Line, code: &str) -> Step {
+        if self.os() == Os::Linux {
+            return self.linux_python(line, code);
+        }
         let words: Vec<&str> = code.split_whitespace().collect();
         if let ["assert", "tcpi_options", "==", value] = words.as_slice() {
             return self.tcpi_options(line, value);
@@ -1342,8 +1598,15 @@ impl Runner {
         let Some(want) = name.strip_prefix("TCPI_").and_then(freebsd_state) else {
             return unsupported(format!("Python `{}`", code.trim()));
         };
-        let have = self
-            .last_fd
+        match self.last_state() {
+            Some(s) if s == want => Step::Next,
+            other => fail(line, format!("state {name}"), format!("{other:?}")),
+        }
+    }
+
+    /// The TCP state of the last socket used.
+    fn last_state(&self) -> Option<State> {
+        self.last_fd
             .and_then(|fd| self.fds.get(&fd))
             .map(|s| match self.held(s) {
                 Held::Connected(k) => self
@@ -1355,11 +1618,90 @@ impl Runner {
                 // A socket with no connection yet is in TCP's CLOSED
                 // state (RFC 9293 §3.3.2: the fictional state before any).
                 _ => State::Closed,
-            });
-        match have {
-            Some(s) if s == want => Step::Next,
-            other => fail(line, format!("state {name}"), format!("{other:?}")),
+            })
+    }
+
+    /// A Linux script's Python block: `assert tcpi_FIELD OP VALUE[, why]`
+    /// lines on the last socket's `TCP_INFO`, the fields the engine can
+    /// say ([`Runner::tcp_info`]); any other statement is unsupported.
+    fn linux_python(&mut self, line: &Line, code: &str) -> Step {
+        for stmt in code.lines() {
+            let stmt = stmt.split_once('#').map_or(stmt, |(c, _)| c).trim();
+            if stmt.is_empty() {
+                continue;
+            }
+            let Some(test) = stmt.strip_prefix("assert ") else {
+                return unsupported(format!("Python `{stmt}`"));
+            };
+            // The message after the comma is Python's, not the test's.
+            let test = test.split_once(',').map_or(test, |(t, _)| t);
+            let words: Vec<&str> = test.split_whitespace().collect();
+            let [field, op, value] = words.as_slice() else {
+                return unsupported(format!("Python `{stmt}`"));
+            };
+            let want = match linux_state(value) {
+                Some(state) => i64::from(linux_state_number(state)),
+                None => match parse_number(value) {
+                    Some(n) => i64::from(n),
+                    None => return unsupported(format!("Python `{stmt}`")),
+                },
+            };
+            let Some(have) = self.tcp_info(field) else {
+                return unsupported(format!("Python `{stmt}`: {field}"));
+            };
+            let holds = match *op {
+                "==" => have == want,
+                "!=" => have != want,
+                "<=" => have <= want,
+                ">=" => have >= want,
+                "<" => have < want,
+                ">" => have > want,
+                _ => return unsupported(format!("Python `{stmt}`")),
+            };
+            if !holds {
+                return fail(line, test.trim().to_string(), format!("{field} {have}"));
+            }
         }
+        Step::Next
+    }
+
+    /// A Linux `TCP_INFO` field of the last socket's connection, as far
+    /// as the engine can say it: `tcpi_state` (Linux's numbering),
+    /// `tcpi_options`, `tcpi_snd_cwnd` and `tcpi_snd_ssthresh` (segments
+    /// of the send MSS), `tcpi_unacked` (segments from SND.UNA to
+    /// SND.NXT), `tcpi_rto` and `tcpi_rtt` (µs), `tcpi_snd_mss`,
+    /// `tcpi_total_retrans`.
+    fn tcp_info(&self, field: &str) -> Option<i64> {
+        if field == "tcpi_state" {
+            return self.last_state().map(|s| i64::from(linux_state_number(s)));
+        }
+        let key = self
+            .last_fd
+            .and_then(|fd| self.fds.get(&fd))
+            .and_then(|s| self.conn_key(s))?;
+        if field == "tcpi_options" {
+            return Some(i64::from(self.options_agreed(key)));
+        }
+        let conn = self.sockets.stack().conn(key)?;
+        let stats = conn.stats();
+        let mss = i64::from(conn.send_mss().max(1));
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        Some(match field {
+            "tcpi_snd_cwnd" => i64::from(stats.cwnd) / mss,
+            // Linux's "infinite" ssthresh, before any loss, is 0x7fffffff.
+            "tcpi_snd_ssthresh" if stats.ssthresh >= u32::MAX / 2 => 0x7fff_ffff,
+            "tcpi_snd_ssthresh" => i64::from(stats.ssthresh) / mss,
+            "tcpi_unacked" => i64::from(
+                conn.snd_nxt()
+                    .distance_from(conn.snd_una())
+                    .div_ceil(mss as u32),
+            ),
+            "tcpi_rto" => micros(stats.rto),
+            "tcpi_rtt" => micros(stats.srtt?),
+            "tcpi_snd_mss" => mss,
+            "tcpi_total_retrans" => i64::try_from(stats.retransmits).unwrap_or(i64::MAX),
+            _ => return None,
+        })
     }
 }
 
@@ -1408,12 +1750,59 @@ fn errno(e: &io::Error) -> &'static str {
     }
 }
 
+/// A socket option's level by its IPPROTO_ name (Linux's scripts write
+/// `SOL_TCP`, `SOL_IP`, `SOL_IPV6`).
+fn level(name: &str) -> &str {
+    match name {
+        "SOL_TCP" => "IPPROTO_TCP",
+        "SOL_IP" => "IPPROTO_IP",
+        "SOL_IPV6" => "IPPROTO_IPV6",
+        other => other,
+    }
+}
+
 /// EAGAIN is EWOULDBLOCK.
 fn same_errno(a: Option<&str>, b: Option<&str>) -> bool {
     fn norm(e: Option<&str>) -> Option<&str> {
         e.map(|e| if e == "EAGAIN" { "EWOULDBLOCK" } else { e })
     }
     norm(a) == norm(b)
+}
+
+/// Linux's names of the states (`TCP_ESTABLISHED`, …, `TCP_CLOSE`).
+fn linux_state(name: &str) -> Option<State> {
+    Some(match name {
+        "TCP_ESTABLISHED" => State::Established,
+        "TCP_SYN_SENT" => State::SynSent,
+        "TCP_SYN_RECV" => State::SynReceived,
+        "TCP_FIN_WAIT1" => State::FinWait1,
+        "TCP_FIN_WAIT2" => State::FinWait2,
+        "TCP_TIME_WAIT" => State::TimeWait,
+        "TCP_CLOSE" => State::Closed,
+        "TCP_CLOSE_WAIT" => State::CloseWait,
+        "TCP_LAST_ACK" => State::LastAck,
+        "TCP_LISTEN" => State::Listen,
+        "TCP_CLOSING" => State::Closing,
+        _ => return None,
+    })
+}
+
+/// Linux's number of a state (`include/net/tcp_states.h`), as
+/// `tcpi_state` gives it.
+fn linux_state_number(state: State) -> u8 {
+    match state {
+        State::Established => 1,
+        State::SynSent => 2,
+        State::SynReceived => 3,
+        State::FinWait1 => 4,
+        State::FinWait2 => 5,
+        State::TimeWait => 6,
+        State::CloseWait => 8,
+        State::LastAck => 9,
+        State::Listen => 10,
+        State::Closing => 11,
+        _ => 7,
+    }
 }
 
 /// FreeBSD's names of the states (sockstat's and TCPI_'s).
@@ -1432,4 +1821,33 @@ fn freebsd_state(name: &str) -> Option<State> {
         "TIME_WAIT" => State::TimeWait,
         _ => return None,
     })
+}
+
+/// The `NAME=VALUE` settings of a `sysctl` command line (its flags, `-q`
+/// and `-w`, skipped; a value may be quoted, `"4096 87380 6291456"`), or
+/// `None` if a word is neither.
+fn sysctl_settings(args: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut rest = args.trim_start();
+    while !rest.is_empty() {
+        if let Some(flag) = rest.strip_prefix('-') {
+            let end = flag.find(char::is_whitespace).unwrap_or(flag.len());
+            if !flag[..end].chars().all(|c| c.is_ascii_alphabetic()) {
+                return None;
+            }
+            rest = flag[end..].trim_start();
+            continue;
+        }
+        let (name, after) = rest.split_once('=')?;
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return None;
+        }
+        let (value, after) = match after.strip_prefix('"') {
+            Some(quoted) => quoted.split_once('"')?,
+            None => after.split_at(after.find(char::is_whitespace).unwrap_or(after.len())),
+        };
+        out.push((name.to_string(), value.to_string()));
+        rest = after.trim_start();
+    }
+    Some(out)
 }

@@ -118,8 +118,31 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
     let mut keep: Vec<bool> = Vec::new();
     let mut in_comment = false;
     let mut python: Option<(usize, When, String)> = None;
+    // A shell command over several lines, until the closing backquote.
+    let mut shell: Option<(usize, When, String)> = None;
     for (i, raw) in text.lines().enumerate() {
         let number = i + 1;
+        if let Some((start, when, cmd)) = &mut shell {
+            let (part, done) = match raw.find('`') {
+                Some(end) => (&raw[..end], true),
+                None => (raw, false),
+            };
+            cmd.push_str(part);
+            cmd.push('\n');
+            if done {
+                let cmd = std::mem::take(cmd);
+                if keep.iter().all(|&k| k) {
+                    script.lines.push(Line {
+                        number: *start,
+                        when: *when,
+                        text: format!("`{}`", cmd.trim()),
+                        action: Action::Shell(cmd.trim().into()),
+                    });
+                }
+                shell = None;
+            }
+            continue;
+        }
         if let Some((start, when, body)) = &mut python {
             if let Some(end) = raw.find("}%") {
                 body.push_str(&raw[..end]);
@@ -175,7 +198,13 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
             continue;
         }
         line = trimmed.to_string();
-        let (when, rest) = parse_when(&line).map_err(|m| err(number, m))?;
+        // A shell command without a time (Linux's scripts begin with
+        // `` `../common/defaults.sh` ``) runs at once, as `+0`.
+        let (when, rest) = if line.starts_with('`') {
+            (When::After(0.0), line.as_str())
+        } else {
+            parse_when(&line).map_err(|m| err(number, m))?
+        };
         let rest = rest.trim();
         if let Some(body) = rest.strip_prefix("%{") {
             if let Some(end) = body.find("}%") {
@@ -191,9 +220,10 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
             continue;
         }
         let action = if let Some(cmd) = rest.strip_prefix('`') {
-            let cmd = cmd
-                .strip_suffix('`')
-                .ok_or_else(|| err(number, "unterminated shell command"))?;
+            let Some(cmd) = cmd.strip_suffix('`') else {
+                shell = Some((number, when, format!("{cmd}\n")));
+                continue;
+            };
             Action::Shell(cmd.trim().into())
         } else if icmp::is_icmp(rest) {
             Action::Icmp(icmp::parse(rest).map_err(|m| err(number, m))?)
@@ -211,6 +241,9 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
     }
     if python.is_some() {
         return Err(err(text.lines().count(), "unterminated %{ block"));
+    }
+    if let Some((start, ..)) = shell {
+        return Err(err(start, "unterminated shell command"));
     }
     Ok(script)
 }
@@ -514,5 +547,26 @@ mod tests {
                 relative: true
             }
         );
+    }
+
+    /// Linux's scripts begin with an untimed command, often over several
+    /// lines: one shell line at `+0`, its lines joined; one left open is
+    /// an error naming the line it began on.
+    #[test]
+    fn a_shell_command_may_span_lines_and_go_without_a_time() {
+        let text = "`../common/defaults.sh\nsysctl -q net.ipv4.tcp_ecn=2\n`\n 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n";
+        let s = parse(text, &[]).unwrap();
+        assert_eq!(s.lines.len(), 2);
+        assert_eq!((s.lines[0].number, s.lines[0].when), (1, When::After(0.0)));
+        assert_eq!(
+            s.lines[0].action,
+            Action::Shell("../common/defaults.sh\nsysctl -q net.ipv4.tcp_ecn=2".into())
+        );
+        assert_eq!(s.lines[1].number, 4);
+        let open = parse(
+            "+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 `sysctl -q a=1\n",
+            &[],
+        );
+        assert_eq!(open.unwrap_err().line, 2);
     }
 }

@@ -4,6 +4,7 @@
 //! call's wrong result.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use vtcp_drill::suite::{detail, run_all};
 use vtcp_drill::{Outcome, Profile, run_text};
@@ -12,13 +13,18 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scripts")
 }
 
-#[test]
-fn every_script_of_the_runner_passes() {
-    let results = run_all(&[dir()], &dir(), &Profile::freebsd()).unwrap();
-    assert!(results.len() >= 5);
+/// Every script under `dir` passes with `profile` (at least `least`).
+fn all_pass(dir: &PathBuf, profile: &Profile, least: usize) {
+    let results = run_all(std::slice::from_ref(dir), dir, profile).unwrap();
+    assert!(results.len() >= least);
     for r in &results {
         assert_eq!(r.outcome, Outcome::Pass, "{}", detail(r));
     }
+}
+
+#[test]
+fn every_script_of_the_runner_passes() {
+    all_pass(&dir(), &Profile::freebsd(), 5);
 }
 
 fn passive() -> String {
@@ -513,4 +519,91 @@ fn blocking_accept_and_read_return_when_the_socket_layer_says() {
         o,
         Outcome::Unsupported("a blocking read that would block".into())
     );
+}
+
+fn linux_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/linux-scripts")
+}
+
+/// The script `name` of `tests/linux-scripts`, with `from` replaced by
+/// `to` (which must be there), run with `profile`.
+fn linux_edited(name: &str, from: &str, to: &str, profile: Profile) -> Outcome {
+    let text = std::fs::read_to_string(linux_dir().join(name)).unwrap();
+    assert!(text.contains(from), "{from}");
+    run_text(&text.replacen(from, to, 1), profile).unwrap()
+}
+
+/// The runner's Linux-flavoured scripts pass under the Linux profile
+/// (quick ACKs, the 40 ms delayed ACK, the 200 ms RTO floor, a TSO
+/// super-segment matched by its parts) and none passes under FreeBSD's.
+#[test]
+fn every_linux_script_passes_under_the_linux_profile() {
+    all_pass(&linux_dir(), &Profile::linux(), 4);
+    let freebsd = run_all(&[linux_dir()], &linux_dir(), &Profile::freebsd()).unwrap();
+    assert!(freebsd.iter().all(|r| r.outcome != Outcome::Pass));
+}
+
+/// Each choice of the Linux profile is what makes its script pass: no
+/// quick ACKs, FreeBSD's 100 ms delayed ACK, or a 1 s RTO floor each
+/// fail the script at the line that shows it.
+#[test]
+fn the_linux_scripts_fail_without_the_choice_they_show() {
+    let run = |name: &str, tweak: fn(&mut Profile)| {
+        let mut p = Profile::linux();
+        tweak(&mut p);
+        let text = std::fs::read_to_string(linux_dir().join(name)).unwrap();
+        run_text(&text, p).unwrap()
+    };
+    let o = run("handshake-quick-acks.pkt", |p| p.quick_acks = 0);
+    assert_eq!(failed_at(&o), 24, "{o:?}");
+    let o = run("delayed-ack-40ms.pkt", |p| {
+        p.delayed_ack = Duration::from_millis(100);
+    });
+    assert_eq!(failed_at(&o), 52, "{o:?}");
+    let o = run("rto-200ms-minimum.pkt", |p| {
+        p.min_rto = Duration::from_secs(1);
+    });
+    assert_eq!(failed_at(&o), 18, "{o:?}");
+}
+
+/// A TSO super-segment is matched by parts that tile it exactly: a line
+/// one octet longer than the burst, shifted, or over a gap fails; one
+/// shorter leaves a part the script does not expect.
+#[test]
+fn a_super_segment_matches_only_parts_that_tile_it() {
+    let tso = |from: &str, to: &str| linux_edited("tso-burst.pkt", from, to, Profile::linux());
+    let line = "   +0 > P. 1:10001(10000) ack 1";
+    assert_eq!(failed_at(&tso(line, "   +0 > P. 1:10002(10001) ack 1")), 19);
+    // A shorter line takes the parts it covers (PSH aside: a difference);
+    // the part left over is a segment the script does not expect.
+    let o = tso(line, "   +0 > P. 1:9001(9000) ack 1");
+    assert!(failed_at(&o) > 19, "{o:?}");
+    assert_eq!(failed_at(&tso(line, "   +0 > P. 2:10002(10000) ack 1")), 19);
+    let o = tso(
+        "   +0 > P. 10001:25001(15000) ack 1",
+        "   +0 > P. 10001:18001(8000) ack 1\n   +0 > P. 19001:25001(6000) ack 1",
+    );
+    assert!(matches!(o, Outcome::Fail { .. }), "{o:?}");
+    // Parts of a burst, each written out, pass too.
+    let o = tso(
+        line,
+        "   +0 > . 1:5001(5000) ack 1\n   +0 > P. 5001:10001(5000) ack 1",
+    );
+    assert_eq!(o, Outcome::Pass);
+}
+
+/// packetdrill's descriptors are the script's names: in the Linux profile
+/// a socket made after a close takes the number the script gives it
+/// (its scripts number sockets anew); FreeBSD's profile gives the lowest
+/// free one, as the FreeBSD suite expects.
+#[test]
+fn a_linux_script_names_its_descriptors() {
+    let text = "\
+ 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 close(3) = 0
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4
++0 close(4) = 0
+";
+    assert_eq!(run_text(text, Profile::linux()), Ok(Outcome::Pass));
+    assert_eq!(failed_at(&run_text(text, Profile::freebsd()).unwrap()), 3);
 }

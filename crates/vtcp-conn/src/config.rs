@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::defaults;
+use crate::ecn::EcnMode;
 use vtcp_cc::{Bbr, CongestionController, Cubic, HighSpeed, InitialWindow, NewReno};
 use vtcp_seq::Seq;
 
@@ -98,6 +99,10 @@ impl Controller {
 
     pub(crate) fn on_congestion_event(&mut self, flight_size: u32) {
         each_controller!(self, c => c.on_congestion_event(flight_size));
+    }
+
+    pub(crate) fn on_ecn_echo(&mut self, flight_size: u32) {
+        each_controller!(self, c => c.on_ecn_echo(flight_size));
     }
 
     pub(crate) fn on_partial_ack(&mut self, bytes_acked: u32, now: Duration) {
@@ -400,6 +405,18 @@ pub struct ConnConfig {
     pub connect_timeout: Option<Duration>,
     /// Where the ISN comes from.
     pub isn: IsnSource,
+    /// Explicit Congestion Notification (RFC 3168): [`EcnMode::Accept`]
+    /// by default, as Linux (`net.ipv4.tcp_ecn=2`) and FreeBSD
+    /// (`net.inet.tcp.ecn.enable=2`): a peer's ECN-setup SYN is answered
+    /// with an ECN-setup SYN-ACK, our own SYNs do not ask.
+    /// [`EcnMode::On`] asks too; [`EcnMode::Off`] never uses ECN.
+    pub ecn: EcnMode,
+    /// With [`EcnMode::On`], retransmissions of our SYN that still ask
+    /// for ECN: later ones go without ECE and CWR, for a path that drops
+    /// them (RFC 3168 §6.1.1.1). 1 by default, FreeBSD's
+    /// `net.inet.tcp.ecn.maxretries` (Linux's `tcp_ecn_fallback` asks
+    /// in the first SYN only: 0).
+    pub ecn_syn_retries: u32,
 }
 
 /// Who a connection is: the fields of a [`ConnConfig`] that are each
@@ -513,6 +530,8 @@ impl ConnConfig {
             syn_retries_with_options,
             connect_timeout,
             isn,
+            ecn,
+            ecn_syn_retries,
         } = self;
         let same_cc = matches!(
             (congestion, &other.congestion),
@@ -557,6 +576,8 @@ impl ConnConfig {
             && *syn_retries_with_options == other.syn_retries_with_options
             && *connect_timeout == other.connect_timeout
             && *isn == other.isn
+            && *ecn == other.ecn
+            && *ecn_syn_retries == other.ecn_syn_retries
     }
 
     /// The window-scale shift we offer: the least that lets the window
@@ -617,6 +638,8 @@ impl Default for ConnConfig {
             syn_retries_with_options: None,
             connect_timeout: None,
             isn: IsnSource::random(),
+            ecn: EcnMode::Accept,
+            ecn_syn_retries: defaults::ECN_SYN_RETRIES,
         }
     }
 }

@@ -102,6 +102,11 @@ pub struct Profile {
     /// connects or listens: `ConnConfig::connect_timeout`); zero: no limit
     /// but the retransmissions'.
     pub keepinit: Duration,
+    /// ECN (`net.inet.tcp.ecn.enable`: 0 off, 1 on, 2 accept only).
+    pub ecn: vtcp::EcnMode,
+    /// SYN retransmissions that still ask for ECN
+    /// (`net.inet.tcp.ecn.maxretries`).
+    pub ecn_maxretries: u32,
 }
 
 impl Profile {
@@ -128,6 +133,8 @@ impl Profile {
             noopt: false,
             rexmit_drop_options: false,
             keepinit: Duration::from_millis(KeepTimers::FREEBSD.init_ms as u64),
+            ecn: vtcp::EcnMode::Accept,
+            ecn_maxretries: 1,
         }
     }
 
@@ -183,6 +190,8 @@ impl Profile {
             config.accept_unadvertised_room = true;
             config.initial_recv_window =
                 self.recvspace.div_ceil(usize::from(self.mss(ipv6))) * usize::from(self.mss(ipv6));
+            config.ecn = self.ecn;
+            config.ecn_syn_retries = self.ecn_maxretries;
             config
         }
     }
@@ -300,8 +309,20 @@ impl Profile {
             // 1: the third retransmission of a SYN and later ones carry the
             // MSS option alone (`ConnConfig::syn_retries_with_options`).
             "net.inet.tcp.rexmit_drop_options" => self.rexmit_drop_options = n()? != 0,
-            "net.inet.tcp.ecn.enable" if matches!(n()?, 0 | 2) => {
-                return Ok(Some("ECN is neither initiated nor accepted".into()));
+            // RFC 3168: 0 off, 1 asked for and accepted, 2 accepted only
+            // (`ConnConfig::ecn`).
+            "net.inet.tcp.ecn.enable" => {
+                self.ecn = match n()? {
+                    0 => vtcp::EcnMode::Off,
+                    1 => vtcp::EcnMode::On,
+                    2 => vtcp::EcnMode::Accept,
+                    _ => return Err(format!("sysctl {name}={value}")),
+                }
+            }
+            // SYN retransmissions that still ask for ECN
+            // (`ConnConfig::ecn_syn_retries`).
+            "net.inet.tcp.ecn.maxretries" => {
+                self.ecn_maxretries = u32::try_from(n()?).unwrap_or(u32::MAX);
             }
             _ => return Err(format!("sysctl {name}={value}")),
         }

@@ -36,7 +36,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use vtcp_conn::{Conn, State, Stats};
+use vtcp_conn::{Conn, EcnCodepoint, State, Stats};
 
 use crate::socket::{SocketId, Sockets, ready};
 use crate::stack::{ConnKey, Counters, IpFields, ListenerId, Stack, StackConfig, StackError};
@@ -613,9 +613,14 @@ impl Shared {
         let now = self.now();
         let mut g = self.lock();
         for (src, dst, segment, checksum) in packets {
-            g.sockets
-                .stack_mut()
-                .handle_packet_checked(now, src, dst, segment, checksum);
+            g.sockets.stack_mut().handle_packet_checked(
+                now,
+                src,
+                dst,
+                segment,
+                checksum,
+                EcnCodepoint::NotEct,
+            );
         }
         self.release(g, now);
     }

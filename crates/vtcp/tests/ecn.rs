@@ -45,13 +45,22 @@ fn hop(
     Some(seen)
 }
 
+/// A client whose connections use `client_ecn`, a server that accepts
+/// ECN listening on port 80, and the client's connection to it, its SYN
+/// not yet sent (at 1 s).
+fn pair(seed: u8, client_ecn: EcnMode) -> (Stack, Stack, vtcp::ListenerId, vtcp::ConnKey) {
+    let now = Duration::from_secs(1);
+    let mut client = stack_with(seed, client_ecn);
+    let mut server = stack_with(seed.wrapping_add(50), EcnMode::Accept);
+    let listener = server.listen(server_addr(80), 8).unwrap();
+    let c = client.connect(now, CLIENT.into(), server_addr(80)).unwrap();
+    (client, server, listener, c)
+}
+
 #[test]
 fn the_codepoint_goes_out_in_the_traffic_class_and_ce_comes_back_as_ece() {
     let now = Duration::from_secs(1);
-    let mut client = stack_with(1, EcnMode::On);
-    let mut server = stack_with(51, EcnMode::Accept);
-    let listener = server.listen(server_addr(80), 8).unwrap();
-    let c = client.connect(now, CLIENT.into(), server_addr(80)).unwrap();
+    let (mut client, mut server, listener, c) = pair(1, EcnMode::On);
     // SYN, SYN-ACK, ACK: ECN-setup flags, and Not-ECT (§6.1.1).
     let syn = hop(now, &mut client, &mut server, None).unwrap();
     assert_eq!(syn.0, Flags::SYN | Flags::ECE | Flags::CWR);
@@ -91,10 +100,7 @@ fn the_codepoint_goes_out_in_the_traffic_class_and_ce_comes_back_as_ece() {
 #[test]
 fn without_ecn_the_traffic_class_is_left_alone() {
     let now = Duration::from_secs(1);
-    let mut client = stack_with(2, EcnMode::Off);
-    let mut server = stack_with(52, EcnMode::Accept);
-    let listener = server.listen(server_addr(80), 8).unwrap();
-    let c = client.connect(now, CLIENT.into(), server_addr(80)).unwrap();
+    let (mut client, mut server, listener, c) = pair(2, EcnMode::Off);
     assert_eq!(
         hop(now, &mut client, &mut server, None).unwrap().0,
         Flags::SYN

@@ -2159,14 +2159,16 @@ impl Conn {
         let plan = self.next_segment(max_payload)?;
         let mut flags = plan.flags;
         let ack_flag = flags.contains(Flags::ACK);
-        // RFC 3168 §6.1.2, §6.1.4, §6.1.5: ECT(0) on new data only (not
-        // on a retransmission, a window probe or a segment without data),
+        // RFC 3168 §6.1.2, §6.1.4 to §6.1.6: ECT(0) on new data only (not
+        // on a retransmission, a window probe, a SYN with TFO data or a
+        // segment without data),
         // CWR on the first new data after a reduction; ECE on every ACK
         // while a CE mark is to be echoed (§6.1.3), not on a SYN-ACK
         // (whose ECE is the handshake's) or a RST.
-        let new_data = plan.data.is_some_and(|(seq, len)| {
-            len > 0 && !seq.before(max_before) && self.snd.probe_end != Some(seq + 1)
-        });
+        let new_data = !flags.contains(Flags::SYN)
+            && plan.data.is_some_and(|(seq, len)| {
+                len > 0 && !seq.before(max_before) && self.snd.probe_end != Some(seq + 1)
+            });
         let (ecn, cwr) = self.opts.ecn.data_marks(new_data);
         flags |= cwr;
         if ack_flag && !flags.intersects(Flags::SYN | Flags::RST) {
@@ -2255,7 +2257,7 @@ pub struct Written {
     pub segments: usize,
     /// The ECN field (RFC 3168 §5) its IP header must carry, once the
     /// handshake set ECN up: ECT(0) for new data, Not-ECT for the rest
-    /// (§6.1.4, §6.1.5); every segment of a super-segment carries it.
+    /// (§6.1.4 to §6.1.6); every segment of a super-segment carries it.
     /// `None` on a connection without ECN: the traffic class's own bits.
     pub ecn: Option<EcnCodepoint>,
 }

@@ -8,7 +8,7 @@
 //! - §6.1.1 negotiation: an ECN-setup SYN has ECE and CWR; an ECN-setup
 //!   SYN-ACK has ECE and not CWR; anything else sets nothing up
 //!   ([`EcnState::on_peer_syn`], [`EcnState::syn_flags`]).
-//! - §6.1.2 and §6.1.5: once set up, new data segments go out ECT(0);
+//! - §6.1.2, §6.1.4 to §6.1.6: once set up, new data segments go out ECT(0);
 //!   retransmissions, pure ACKs, window probes, SYNs, SYN-ACKs and RSTs
 //!   go Not-ECT (RFC 3168 as written: RFC 8311's relaxations are not
 //!   taken).
@@ -221,7 +221,7 @@ impl EcnState {
 
     /// The codepoint and ECN flags of a segment: ECT(0) for new data
     /// (`new_data`), and CWR on the first such segment after a reduction;
-    /// Not-ECT for everything else (§6.1.4, §6.1.5).
+    /// Not-ECT for everything else (§6.1.4 to §6.1.6).
     pub(crate) fn data_marks(&mut self, new_data: bool) -> (EcnCodepoint, Flags) {
         if !self.ok() || !new_data {
             return (EcnCodepoint::NotEct, Flags::empty());

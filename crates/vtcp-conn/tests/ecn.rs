@@ -253,3 +253,19 @@ fn with_ecn_off_nothing_ecn_is_ever_sent() {
     cfg.remote_port = 40000;
     assert!(sends_ecn(cfg, 0xc0, &[(0, 3, 1000), (0, 0, 0), (0, 0, 0)]));
 }
+
+/// RFC 3168 §6.1.6: a window probe is not ECN-capable (a CE mark on it
+/// could not be told from a lost probe); the data that follows once the
+/// window opens is.
+#[test]
+fn a_zero_window_probe_goes_not_ect() {
+    let mut t = with_ecn();
+    t.at(20)
+        .recv(". 1:1(0) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
+    t.conn().write(b"hello").unwrap();
+    t.expect_none();
+    t.at(1020).expect("[noecn] . 1:2(1) ack 1 win * <*>");
+    t.at(1030)
+        .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect("[ect0] P. 2:6(4) ack 1 win * <*>");
+}

@@ -52,8 +52,11 @@
 //!
 //! Left out or adapted:
 //!
-//! - **ECN** (§3.7): no ECN signal reaches the controller; BBR here
-//!   responds to loss only.
+//! - **ECN** (§3.7): the draft's ECN response is for L4S-style marking
+//!   (a DCTCP-like fraction of marked octets), which RFC 3168's single
+//!   ECE per window cannot give; a classic echo (`on_ecn_echo`) is
+//!   ignored, as Linux's BBR v1 ignores it, and BBR here responds to loss
+//!   only.
 //! - **Per-packet loss** (§5.5.10.2 `HandleLostPacket`, `InflightAtLoss`):
 //!   the engine reports losses per ACK ([`RateSample::newly_lost`],
 //!   [`RateSample::lost`]), so the "inflight too high" test runs once per
@@ -1579,6 +1582,10 @@ impl CongestionController for Bbr {
         self.cwnd = self.mss64();
         self.end_recovery();
     }
+
+    /// An RFC 3168 congestion echo: ignored (the module's "Left out",
+    /// ECN).
+    fn on_ecn_echo(&mut self, _flight_size: u32) {}
 
     /// §5.6.4.4 OnEnterFastRecovery (save the window and the model for an
     /// undo), then packet conservation: the window becomes `flight_size`

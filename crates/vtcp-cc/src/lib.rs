@@ -143,6 +143,21 @@ pub trait CongestionController: fmt::Debug {
     /// [`undo`](Self::undo).
     fn on_congestion_event(&mut self, flight_size: u32);
 
+    /// The peer echoed a congestion mark (an ACK with ECE, RFC 3168
+    /// §6.1.2) with `flight_size` octets outstanding: the window is
+    /// reduced as for a loss, but nothing is lost, nothing goes again and
+    /// no recovery follows. The engine calls it at most once per window of
+    /// data, and never during a recovery (whose reduction covers the
+    /// window). The default is the loss response at once:
+    /// [`on_congestion_event`](Self::on_congestion_event) and then
+    /// [`on_recovery_end`](Self::on_recovery_end), which for NewReno,
+    /// HighSpeed and Cubic sets ssthresh as for a loss (RFC 3168 §6.1.2:
+    /// halved; RFC 3649's b(w); RFC 9438 §4.6's β) and the window to it.
+    fn on_ecn_echo(&mut self, flight_size: u32) {
+        self.on_congestion_event(flight_size);
+        self.on_recovery_end();
+    }
+
     /// New data was acknowledged during a recovery, and the recovery goes
     /// on: `bytes_acked` octets (RFC 6582 §3.2 step 5's partial ACK, which
     /// deflates NewReno's window by the amount acknowledged). The default
@@ -774,6 +789,28 @@ mod undo_tests {
         let before = cc.send_window();
         cc.on_recovery_dup_ack();
         cc.send_window() != before
+    }
+
+    /// RFC 3168 §6.1.2: an ECN echo sets ssthresh as a loss would and
+    /// the window to it at once, with no recovery left open (RFC 9438
+    /// §4.6 for Cubic: β of the window).
+    #[test]
+    fn an_ecn_echo_reduces_like_a_loss_without_a_recovery() {
+        for (mut echo, mut loss) in grown(40).into_iter().zip(grown(40)) {
+            let before = echo.send_window();
+            echo.on_ecn_echo(before);
+            loss.on_congestion_event(before);
+            loss.on_recovery_end();
+            assert_eq!(echo.ssthresh(), loss.ssthresh(), "{}", echo.name());
+            assert_eq!(echo.send_window(), echo.ssthresh(), "{}", echo.name());
+            assert!(echo.send_window() < before, "{}", echo.name());
+            assert!(!inflates(&mut *echo), "{} left in recovery", echo.name());
+        }
+        // BBR v1's choice, kept: no response to a classic echo.
+        let mut bbr = Bbr::new(1000);
+        let before = bbr.send_window();
+        bbr.on_ecn_echo(before);
+        assert_eq!(bbr.send_window(), before);
     }
 
     #[test]

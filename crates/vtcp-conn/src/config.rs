@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::defaults;
+use crate::ecn::EcnMode;
 use vtcp_cc::{Bbr, CongestionController, Cubic, HighSpeed, InitialWindow, NewReno};
 use vtcp_seq::Seq;
 
@@ -98,6 +99,10 @@ impl Controller {
 
     pub(crate) fn on_congestion_event(&mut self, flight_size: u32) {
         each_controller!(self, c => c.on_congestion_event(flight_size));
+    }
+
+    pub(crate) fn on_ecn_echo(&mut self, flight_size: u32) {
+        each_controller!(self, c => c.on_ecn_echo(flight_size));
     }
 
     pub(crate) fn on_partial_ack(&mut self, bytes_acked: u32, now: Duration) {
@@ -413,6 +418,18 @@ pub struct ConnConfig {
     /// §4.2.3.2 and RFC 5681 §4.2 allow an ACK for every segment. 0 (the
     /// default): the delayed-ACK rule from the first segment.
     pub quick_acks: u8,
+    /// Explicit Congestion Notification (RFC 3168): [`EcnMode::Accept`]
+    /// by default, as Linux (`net.ipv4.tcp_ecn=2`) and FreeBSD
+    /// (`net.inet.tcp.ecn.enable=2`): a peer's ECN-setup SYN is answered
+    /// with an ECN-setup SYN-ACK, our own SYNs do not ask.
+    /// [`EcnMode::On`] asks too; [`EcnMode::Off`] never uses ECN.
+    pub ecn: EcnMode,
+    /// With [`EcnMode::On`], retransmissions of our SYN that still ask
+    /// for ECN: later ones go without ECE and CWR, for a path that drops
+    /// them (RFC 3168 §6.1.1.1). 1 by default, FreeBSD's
+    /// `net.inet.tcp.ecn.maxretries` (Linux's `tcp_ecn_fallback` asks
+    /// in the first SYN only: 0).
+    pub ecn_syn_retries: u32,
 }
 
 /// Who a connection is: its addresses and ports and where its initial
@@ -544,6 +561,8 @@ impl Default for ConnConfig {
             syn_retries_with_options: None,
             connect_timeout: None,
             quick_acks: 0,
+            ecn: EcnMode::Accept,
+            ecn_syn_retries: defaults::ECN_SYN_RETRIES,
         }
     }
 }

@@ -17,6 +17,7 @@ use vtcp_wire::{
 use crate::config::{
     ConnConfig, Controller, Endpoints, IsnSource, Keepalive, SEND_BUFFER_FLOOR, SynOptionOrder,
 };
+use crate::ecn::EcnCodepoint;
 use crate::fastopen::{FastOpenOutcome, FastOpenState};
 use crate::icmp::{IcmpClass, IcmpError, IcmpOutcome};
 use crate::nanos::{nanos, time};
@@ -403,6 +404,8 @@ impl Conn {
         self.rcv.buf = RecvBuf::new(self.cfg.recv_buffer, seg.seq + 1);
         let ours = self.syn_offer();
         self.opts.take_peer_syn(&ours, v, now);
+        // RFC 3168 §6.1.1: an ECN-setup SYN or SYN-ACK.
+        self.opts.ecn.on_peer_syn(seg.flags, self.cfg.ecn);
         self.set_smss(v.mss);
         // The window of a SYN is never scaled (RFC 7323 §2.2).
         self.snd.wnd = u32::from(seg.window);
@@ -712,9 +715,16 @@ impl Conn {
         self.opts.agreed()
     }
 
+    /// Whether the handshake set ECN up (RFC 3168 §6.1.1): new data then
+    /// goes out ECT(0) ([`Written::ecn`]).
+    pub fn ecn_negotiated(&self) -> bool {
+        self.opts.ecn.ok()
+    }
+
     /// Statistics, as of now.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats.to_stats();
+        s.ecn = self.opts.ecn.ok();
         s.srtt = self.rto.srtt();
         s.rttvar = self.rto.rttvar();
         s.rto = self.rto.rto(&rto_config(&self.cfg));
@@ -1107,6 +1117,20 @@ impl Conn {
         let before = self.state;
         self.on_segment(now, segment.segment(), segment.values());
         self.trace_state(before, "segment");
+    }
+
+    /// [`Conn::handle_segment`] for a segment whose IP header carried the
+    /// ECN field `ecn` (RFC 3168 §5), which the IP layer read: a CE mark
+    /// on a connection that set ECN up is echoed to the peer (§6.1.3).
+    pub fn handle_segment_ecn(
+        &mut self,
+        now: Duration,
+        segment: &ParsedSegment<'_>,
+        ecn: EcnCodepoint,
+    ) {
+        self.opts.ecn.received = ecn;
+        self.handle_segment(now, segment);
+        self.opts.ecn.received = EcnCodepoint::NotEct;
     }
 
     /// Traces a change of state since `before`, and what made it.
@@ -1511,6 +1535,15 @@ impl Conn {
         if self.state == State::Closed {
             return;
         }
+        // RFC 3168 §6.1.3: a CE mark is echoed (ECE on every ACK) until a
+        // segment with CWR comes; data marked CE is acknowledged at once,
+        // as Linux does (its quick ACK), so that the echo is not delayed.
+        if self.opts.ecn.on_received(seg.flags) {
+            self.stats.add(Rare::CeReceived, 1);
+            if !seg.payload.is_empty() || seg.flags.contains(Flags::FIN) {
+                self.rcv.ack_now = true;
+            }
+        }
         // RFC 1122 §4.2.2.13 (RFC 9293 SHLD-3): new data for an
         // application that closed has no reader; reset.
         // A segment without data is not any: the peer's ACK that follows
@@ -1572,6 +1605,12 @@ impl Conn {
     fn on_ack(&mut self, seg: &Segment<&[u8]>, v: &OptionValues) -> bool {
         let now = self.now;
         let ack = seg.ack;
+        // RFC 3168 §6.1.2: what was in flight when an ECE came, and
+        // whether it came after the handshake (a SYN-ACK's is not one).
+        let (flight_before, ece) = (
+            self.flight(),
+            seg.flags.contains(Flags::ECE) && self.state != State::SynReceived,
+        );
         if self.state == State::SynReceived {
             if ack.after(self.snd.iss) && ack.before_eq(self.snd.nxt) {
                 self.snd.syn_acked = true;
@@ -1651,6 +1690,9 @@ impl Conn {
             let out = recovery.on_ack(&mut link, &mut scan, acked);
             self.note_outcome(out);
         }
+        if ece {
+            self.on_ece(ack, flight_before);
+        }
         // RFC 9293 §3.10.7.4: window update if the segment is newer.
         if self.snd.update_window(seg.seq, ack, wnd) {
             self.timers.stop(Timer::Persist);
@@ -1662,6 +1704,29 @@ impl Conn {
             self.arm_tlp();
         }
         true
+    }
+
+    /// RFC 3168 §6.1.2: an acceptable ACK (up to `ack`) with ECE, on a
+    /// connection that set ECN up, `flight` octets in flight before it:
+    /// the window is reduced once per window of data (not during a loss
+    /// recovery, whose reduction covers the window), and CWR goes on the
+    /// next new data.
+    fn on_ece(&mut self, ack: Seq, flight: usize) {
+        if !self.opts.ecn.ok() {
+            return;
+        }
+        self.stats.add(Rare::EceReceived, 1);
+        self.opts.ecn.forget_acked(self.snd.una());
+        if self.opts.ecn.on_ece(ack, self.control_seq()) && !self.recovery.in_recovery() {
+            self.stats.add(Rare::EcnReductions, 1);
+            self.cc
+                .on_ecn_echo(u32::try_from(flight).unwrap_or(u32::MAX));
+            crate::trace_event!(
+                DEBUG,
+                cwnd = self.cc.send_window(),
+                "ECN echo: window reduced"
+            );
+        }
     }
 
     /// An ACK of new data up to `ack`: SND.UNA moves, the RTT is sampled
@@ -2093,9 +2158,25 @@ impl Conn {
         if self.paces {
             max_payload = max_payload.min(self.cc.send_quantum() as usize);
         }
+        let max_before = self.snd.max;
         let plan = self.next_segment(max_payload)?;
-        let flags = plan.flags;
+        let mut flags = plan.flags;
         let ack_flag = flags.contains(Flags::ACK);
+        // RFC 3168 §6.1.2, §6.1.4 to §6.1.6: ECT(0) on new data only (not
+        // on a retransmission, a window probe, a SYN with TFO data or a
+        // segment without data),
+        // CWR on the first new data after a reduction; ECE on every ACK
+        // while a CE mark is to be echoed (§6.1.3), not on a SYN-ACK
+        // (whose ECE is the handshake's) or a RST.
+        let new_data = !flags.contains(Flags::SYN)
+            && plan.data.is_some_and(|(seq, len)| {
+                len > 0 && !seq.before(max_before) && self.snd.probe_end != Some(seq + 1)
+            });
+        let (ecn, cwr) = self.opts.ecn.data_marks(new_data);
+        flags |= cwr;
+        if ack_flag && !flags.intersects(Flags::SYN | Flags::RST) {
+            flags |= self.opts.ecn.ack_flags();
+        }
         let options = self.options_for(flags);
         let window = if flags.contains(Flags::SYN) {
             // RFC 7323 §2.2: the window of a SYN is not scaled.
@@ -2149,6 +2230,7 @@ impl Conn {
             len: h + len_data,
             segment_size: len_data.min(mss),
             segments,
+            ecn: self.opts.ecn.ok().then_some(ecn),
         })
     }
 
@@ -2176,6 +2258,11 @@ pub struct Written {
     pub segment_size: usize,
     /// How many segments it stands for: 1 unless it is a super-segment.
     pub segments: usize,
+    /// The ECN field (RFC 3168 §5) its IP header must carry, once the
+    /// handshake set ECN up: ECT(0) for new data, Not-ECT for the rest
+    /// (§6.1.4 to §6.1.6); every segment of a super-segment carries it.
+    /// `None` on a connection without ECN: the traffic class's own bits.
+    pub ecn: Option<EcnCodepoint>,
 }
 
 impl Written {
@@ -2230,11 +2317,20 @@ impl Conn {
             State::Closed | State::Listen => return None,
             State::SynSent | State::SynReceived if self.syn_needed => {
                 self.syn_needed = false;
-                let flags = if self.state == State::SynSent {
-                    Flags::SYN
-                } else {
+                let ack = self.state != State::SynSent;
+                let mut flags = if ack {
                     Flags::SYN | Flags::ACK
+                } else {
+                    Flags::SYN
                 };
+                // RFC 3168 §6.1.1: an ECN-setup SYN (ECE, CWR) while
+                // allowed, an ECN-setup SYN-ACK (ECE) once agreed.
+                flags |= self.opts.ecn.syn_flags(
+                    ack,
+                    self.cfg.ecn,
+                    self.retries,
+                    self.cfg.ecn_syn_retries,
+                );
                 // A TFO SYN's data is sent with it (RFC 7413 §4.2.1).
                 let data = self.fast_open_syn_data();
                 if let Some((_, len)) = data {

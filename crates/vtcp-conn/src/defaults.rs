@@ -61,3 +61,8 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Keepalive: unanswered probes before the connection times out.
 pub const KEEPALIVE_COUNT: u32 = 3;
+
+/// Retransmissions of a SYN that still ask for ECN (RFC 3168 §6.1.1.1),
+/// FreeBSD's `net.inet.tcp.ecn.maxretries`: the first SYN and one
+/// retransmission ask, later ones do not.
+pub const ECN_SYN_RETRIES: u32 = 1;

@@ -82,6 +82,7 @@ mod config;
 mod conn;
 mod cwnd_use;
 pub mod defaults;
+mod ecn;
 pub mod fastopen;
 mod icmp;
 mod nanos;
@@ -104,6 +105,7 @@ pub use config::{
     SEND_BUFFER_FLOOR, SynOptionOrder,
 };
 pub use conn::{Conn, Written};
+pub use ecn::{EcnCodepoint, EcnMode};
 pub use fastopen::FastOpenOutcome;
 pub use icmp::{
     IPV4_MIN_MTU, IPV6_MIN_MTU, IcmpClass, IcmpError, IcmpKind, IcmpOutcome, Unreachable,

@@ -1,10 +1,12 @@
 //! What the handshake settled (RFC 7323 window scaling and timestamps,
-//! RFC 2018 SACK, RFC 9293 §3.7.1 the send MSS), and the timestamp
+//! RFC 2018 SACK, RFC 9293 §3.7.1 the send MSS, RFC 3168 ECN), and the timestamp
 //! clock and TS.Recent that timestamps bring.
 
 use std::time::Duration;
 
 use vtcp_wire::{Agreed, Offer, OptionValues};
+
+use crate::ecn::EcnState;
 
 /// The connection's negotiated options.
 #[derive(Clone, Copy, Debug)]
@@ -27,6 +29,8 @@ pub(crate) struct Negotiated {
     pub(crate) sack_ok: bool,
     /// The send MSS: data octets per segment.
     pub(crate) smss: u32,
+    /// ECN (RFC 3168): whether the handshake set it up, and what it owes.
+    pub(crate) ecn: EcnState,
 }
 
 impl Negotiated {
@@ -43,6 +47,7 @@ impl Negotiated {
             ts_offset,
             sack_ok: false,
             smss: u32::from(default_mss),
+            ecn: EcnState::default(),
         }
     }
 

@@ -236,6 +236,17 @@ pub struct Stats {
     pub bandwidth_estimate: Option<u64>,
     /// BBR's estimate of the path's round-trip propagation time.
     pub min_rtt: Option<Duration>,
+    /// The handshake set ECN up (RFC 3168 §6.1.1; `TCP_INFO`'s
+    /// `TCPI_OPT_ECN`).
+    pub ecn: bool,
+    /// Segments received marked CE (congestion experienced) on a
+    /// connection that set ECN up.
+    pub ce_received: u64,
+    /// ACKs received with ECE (the peer echoing a CE mark).
+    pub ece_received: u64,
+    /// Congestion-window reductions for an ECE (at most one per window of
+    /// data, RFC 3168 §6.1.2).
+    pub ecn_reductions: u64,
 }
 
 /// A counter that a connection with neither losses nor misbehaving peers
@@ -252,6 +263,9 @@ pub(crate) enum Rare {
     SackBlocksSeen,
     Dropped,
     ChallengeAcks,
+    CeReceived,
+    EceReceived,
+    EcnReductions,
 }
 
 /// The counters a connection keeps of itself, for [`Stats`]: those that
@@ -271,8 +285,8 @@ pub(crate) struct Counters {
 /// What [`Counters`] keeps out of line.
 #[derive(Clone, Debug, Default)]
 struct RareBox {
-    /// One count per [`Rare`] counter.
-    counts: [u64; Rare::ChallengeAcks as usize + 1],
+    /// One count per [`Rare`] counter (the last is `EcnReductions`).
+    counts: [u64; Rare::EcnReductions as usize + 1],
     /// The last ICMP error accepted: a soft one kept (RFC 1122
     /// §4.2.3.9), or the hard one that closed the connection.
     icmp_error: Option<IcmpError>,
@@ -319,6 +333,9 @@ impl Counters {
             sack_blocks_seen: self.rare(Rare::SackBlocksSeen),
             dropped: self.rare(Rare::Dropped),
             challenge_acks: self.rare(Rare::ChallengeAcks),
+            ce_received: self.rare(Rare::CeReceived),
+            ece_received: self.rare(Rare::EceReceived),
+            ecn_reductions: self.rare(Rare::EcnReductions),
             ..Stats::default()
         }
     }

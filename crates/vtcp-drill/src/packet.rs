@@ -79,6 +79,10 @@ pub struct IpSpec {
     pub hop_limit: Option<u8>,
     /// `tos 0xNN` (IPv4) or `class 0xNN` (IPv6).
     pub traffic_class: Option<u8>,
+    /// The ECN field (RFC 3168 §5), packetdrill's `[noecn]`, `[ect0]`,
+    /// `[ect1]` or `[ce]` before the flags: what an injected segment's IP
+    /// header carries, and what a segment we send must.
+    pub ecn: Option<vtcp::EcnCodepoint>,
 }
 
 impl IpSpec {
@@ -103,12 +107,35 @@ impl IpSpec {
         Ok(ip)
     }
 
+    /// Parses packetdrill's ECN mark, the inside of `[ce]`.
+    fn parse_ecn(mark: &str) -> Result<vtcp::EcnCodepoint, String> {
+        Ok(match mark.trim() {
+            "noecn" => vtcp::EcnCodepoint::NotEct,
+            "ect0" => vtcp::EcnCodepoint::Ect0,
+            "ect1" => vtcp::EcnCodepoint::Ect1,
+            "ce" => vtcp::EcnCodepoint::Ce,
+            other => return Err(format!("unsupported ECN mark [{other}]")),
+        })
+    }
+
+    /// The ECN field of an injected segment: its mark, else the low bits
+    /// of its traffic class, else Not-ECT.
+    pub fn ecn_in(&self) -> vtcp::EcnCodepoint {
+        self.ecn.unwrap_or_else(|| {
+            vtcp::EcnCodepoint::from_traffic_class(self.traffic_class.unwrap_or(0))
+        })
+    }
+
     /// What differs between these fields and those a segment was sent
     /// with (`hop_limit` `None`: the IP layer's default, 64), if anything.
     pub fn mismatch(&self, sent: vtcp::IpFields) -> Option<String> {
         let hops = sent.hop_limit.unwrap_or(vtcp::DEFAULT_HOP_LIMIT);
         if self.hop_limit.is_some_and(|h| h != hops) {
             return Some(format!("hop limit: sent {hops}"));
+        }
+        let ecn = vtcp::EcnCodepoint::from_traffic_class(sent.traffic_class);
+        if self.ecn.is_some_and(|e| e != ecn) {
+            return Some(format!("ECN field: sent {ecn:?}"));
         }
         if self.traffic_class.is_some_and(|t| t != sent.traffic_class) {
             return Some(format!("traffic class: sent {:#04x}", sent.traffic_class));
@@ -193,6 +220,12 @@ pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
         let close = fields.find(')').ok_or("unterminated IP fields")?;
         ip = IpSpec::parse(&fields[..close])?;
         body = fields[close + 1..].trim();
+    }
+    // packetdrill's ECN field: `<[ce] . 1:1001(1000) ack 1`.
+    if let Some(mark) = body.strip_prefix('[') {
+        let close = mark.find(']').ok_or("unterminated ECN mark")?;
+        ip.ecn = Some(IpSpec::parse_ecn(&mark[..close])?);
+        body = mark[close + 1..].trim();
     }
     let (head, opts) = match body.find('<') {
         Some(i) => {
@@ -576,6 +609,7 @@ mod tests {
         assert_eq!(p.flags, Flags::RST | Flags::ACK);
         let p = parse_spec("> (tos 0x20, hlim 9) . 1:1(0) ack 1").unwrap();
         assert_eq!((p.ip.hop_limit, p.ip.traffic_class), (Some(9), Some(0x20)));
+        assert_eq!(p.ip.ecn, None);
         assert!(!p.absolute);
         assert!(parse_spec("> (flow 3) . 1:1(0)").is_err());
         assert!(parse_spec("> (ttl 300) . 1:1(0)").is_err());
@@ -584,6 +618,7 @@ mod tests {
         let ip = IpSpec {
             hop_limit: Some(64),
             traffic_class: Some(0),
+            ecn: None,
         };
         assert_eq!(ip.mismatch(vtcp::IpFields::default()), None);
         let mut sent = vtcp::IpFields::default();
@@ -596,6 +631,36 @@ mod tests {
             Some("traffic class: sent 0x20")
         );
         assert_eq!(IpSpec::default().mismatch(sent), None, "nothing checked");
+    }
+
+    /// packetdrill's ECN field before the flags (`<[ce] .`, `> [ect0] P.`),
+    /// after IP fields too; injected segments carry it, sent ones are
+    /// checked against the low bits of their traffic class.
+    #[test]
+    fn ecn_marks_parse_and_compare() {
+        let p = parse_spec("<[ce] . 1:1001(1000) ack 1 win 65535").unwrap();
+        assert_eq!(p.ip.ecn, Some(vtcp::EcnCodepoint::Ce));
+        assert_eq!(p.ip.ecn_in(), vtcp::EcnCodepoint::Ce);
+        assert_eq!((p.flags, p.len), (Flags::ACK, 1000));
+        let p = parse_spec("> [ect0] P. 1:11(10) ack 1").unwrap();
+        assert_eq!(p.ip.ecn, Some(vtcp::EcnCodepoint::Ect0));
+        let p = parse_spec("> (ttl 9) [noecn] SEW 0:0(0) win 65535").unwrap();
+        assert_eq!(p.ip.ecn, Some(vtcp::EcnCodepoint::NotEct));
+        assert_eq!(p.flags, Flags::SYN | Flags::ECE | Flags::CWR);
+        assert!(parse_spec("< [ect2] . 1:1(0) ack 1").is_err());
+        assert!(parse_spec("< [ce . 1:1(0) ack 1").is_err());
+        // No mark: a tos's low bits, else Not-ECT.
+        let p = parse_spec("< (tos 0x03) . 1:1(0) ack 1").unwrap();
+        assert_eq!(p.ip.ecn_in(), vtcp::EcnCodepoint::Ce);
+        let ect0 = parse_spec("> [ect0] . 1:1(0) ack 1").unwrap().ip;
+        let mut sent = vtcp::IpFields::default();
+        sent.traffic_class = 0xb8 | 2;
+        assert_eq!(ect0.mismatch(sent), None);
+        sent.traffic_class = 0xb8;
+        assert_eq!(
+            ect0.mismatch(sent).as_deref(),
+            Some("ECN field: sent NotEct")
+        );
     }
 
     #[test]

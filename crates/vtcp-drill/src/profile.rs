@@ -149,6 +149,11 @@ pub struct Profile {
     /// The congestion controller (`net.ipv4.tcp_congestion_control`);
     /// `None`: the engine's default.
     pub congestion: Option<Congestion>,
+    /// ECN (`net.inet.tcp.ecn.enable`: 0 off, 1 on, 2 accept only).
+    pub ecn: vtcp::EcnMode,
+    /// SYN retransmissions that still ask for ECN
+    /// (`net.inet.tcp.ecn.maxretries`).
+    pub ecn_maxretries: u32,
 }
 
 /// The congestion controllers a script may name.
@@ -193,6 +198,8 @@ impl Profile {
             quick_acks: 0,
             max_retries: None,
             congestion: None,
+            ecn: vtcp::EcnMode::Accept,
+            ecn_maxretries: 1,
         }
     }
 
@@ -230,6 +237,9 @@ impl Profile {
             quick_acks: 16,
             max_retries: Some(15),
             congestion: Some(Congestion::Cubic),
+            // defaults.sh's `tcp_ecn=0`: neither asked nor accepted.
+            ecn: vtcp::EcnMode::Off,
+            ecn_maxretries: 0,
         }
     }
 
@@ -309,6 +319,8 @@ impl Profile {
             if self.os == Os::Linux {
                 self.linux_config(&mut config, ipv6);
             }
+            config.ecn = self.ecn;
+            config.ecn_syn_retries = self.ecn_maxretries;
             config
         }
     }
@@ -447,8 +459,20 @@ impl Profile {
             // 1: the third retransmission of a SYN and later ones carry the
             // MSS option alone (`ConnConfig::syn_retries_with_options`).
             "net.inet.tcp.rexmit_drop_options" => self.rexmit_drop_options = n()? != 0,
-            "net.inet.tcp.ecn.enable" if matches!(n()?, 0 | 2) => {
-                return Ok(Some("ECN is neither initiated nor accepted".into()));
+            // RFC 3168: 0 off, 1 asked for and accepted, 2 accepted only
+            // (`ConnConfig::ecn`).
+            "net.inet.tcp.ecn.enable" => {
+                self.ecn = match n()? {
+                    0 => vtcp::EcnMode::Off,
+                    1 => vtcp::EcnMode::On,
+                    2 => vtcp::EcnMode::Accept,
+                    _ => return Err(format!("sysctl {name}={value}")),
+                }
+            }
+            // SYN retransmissions that still ask for ECN
+            // (`ConnConfig::ecn_syn_retries`).
+            "net.inet.tcp.ecn.maxretries" => {
+                self.ecn_maxretries = u32::try_from(n()?).unwrap_or(u32::MAX);
             }
             _ => return Err(format!("sysctl {name}={value}")),
         }

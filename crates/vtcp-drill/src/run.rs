@@ -789,9 +789,13 @@ impl Runner {
         if spec.flags == vtcp::wire::Flags::SYN && self.met.is_some_and(|m| m.state.is_none()) {
             self.isn_known = false;
         }
-        self.sockets
-            .stack_mut()
-            .handle_packet(self.now, self.remote, self.local, &bytes);
+        self.sockets.stack_mut().handle_packet_ecn(
+            self.now,
+            self.remote,
+            self.local,
+            &bytes,
+            spec.ip.ecn_in(),
+        );
         Step::Next
     }
 
@@ -1552,9 +1556,9 @@ impl Runner {
 
     /// `%{ assert tcpi_options == N }%`: the options the last socket's
     /// connection agreed on, as `TCP_INFO`'s bitmask (timestamps 1, SACK
-    /// 2, window scaling 4; ECN's 8 is never set, as the engine has none).
+    /// 2, window scaling 4, ECN 8).
     fn tcpi_options(&mut self, line: &Line, value: &str) -> Step {
-        let Some(want) = parse_number(value) else {
+        let Some(want) = parse_tcpi_options(value) else {
             return unsupported(format!("Python `assert tcpi_options == {value}`"));
         };
         let key = match self.last_fd.and_then(|fd| self.fds.get(&fd)) {
@@ -1577,6 +1581,7 @@ impl Runner {
                 (agreed.timestamps, TCPI_OPT_TIMESTAMPS),
                 (agreed.sack, TCPI_OPT_SACK),
                 (agreed.window_scale.is_some(), TCPI_OPT_WSCALE),
+                (c.ecn_negotiated(), TCPI_OPT_ECN),
             ]
             .into_iter()
             .filter_map(|(on, bit)| on.then_some(bit))
@@ -1589,8 +1594,10 @@ impl Runner {
             return self.linux_python(line, code);
         }
         let words: Vec<&str> = code.split_whitespace().collect();
-        if let ["assert", "tcpi_options", "==", value] = words.as_slice() {
-            return self.tcpi_options(line, value);
+        if let ["assert", "tcpi_options", "==", value @ ..] = words.as_slice()
+            && !value.is_empty()
+        {
+            return self.tcpi_options(line, &value.join(" "));
         }
         let ["assert", "tcpi_state", "==", name] = words.as_slice() else {
             return unsupported(format!("Python `{}`", code.trim()));
@@ -1711,6 +1718,27 @@ const TCPI_OPT_TIMESTAMPS: u32 = 1;
 const TCPI_OPT_SACK: u32 = 2;
 /// Window scaling was agreed.
 const TCPI_OPT_WSCALE: u32 = 4;
+/// ECN was set up (RFC 3168 §6.1.1).
+const TCPI_OPT_ECN: u32 = 8;
+
+/// A `tcpi_options` value: a number, or `TCPI_OPT_*` names and numbers
+/// joined by `|`, in parentheses or not.
+fn parse_tcpi_options(s: &str) -> Option<u32> {
+    let s = s.trim();
+    let s = s
+        .strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or(s);
+    s.split('|')
+        .map(|term| match term.trim() {
+            "TCPI_OPT_TIMESTAMPS" => Some(TCPI_OPT_TIMESTAMPS),
+            "TCPI_OPT_SACK" => Some(TCPI_OPT_SACK),
+            "TCPI_OPT_WSCALE" => Some(TCPI_OPT_WSCALE),
+            "TCPI_OPT_ECN" => Some(TCPI_OPT_ECN),
+            n => parse_number(n),
+        })
+        .try_fold(0, |acc, bit| Some(acc | bit?))
+}
 
 /// The line passes when what happened (`have`) is what it expects.
 fn same(line: &Line, want: String, have: String) -> Step {

@@ -136,13 +136,13 @@ fn a_wrong_result_of_a_call_fails() {
 fn what_the_runner_cannot_do_is_unsupported_by_name() {
     let o = edited(
         "+0.00 bind(3, ..., ...) = 0",
-        "+0.00 `sysctl -w net.inet.tcp.ecn.enable=1`\n+0.00 bind(3, ..., ...) = 0",
+        "+0.00 `sysctl -w net.inet.tcp.ecn.enable=3`\n+0.00 bind(3, ..., ...) = 0",
     );
-    // 0 and 2 are what the engine does (ECN neither initiated nor
-    // accepted); 1 initiates it, which it does not.
+    // 0, 1 and 2 are RFC 3168's ECN off, on and accepted (`EcnMode`);
+    // FreeBSD's 3 and 4 are Accurate ECN, which the engine does not do.
     assert_eq!(
         o,
-        Outcome::Unsupported("sysctl net.inet.tcp.ecn.enable=1".into())
+        Outcome::Unsupported("sysctl net.inet.tcp.ecn.enable=3".into())
     );
 }
 

@@ -1132,3 +1132,68 @@ fn two_queues_flows_idle_past_the_kernels_flow_expiry_go_on_both_ways() {
     assert_eq!(total.stack.rsts_in, 0, "{total:?}");
     assert_eq!(total.strays_dropped, 0, "{total:?}");
 }
+
+/// RFC 3168 against Linux with `net.ipv4.tcp_ecn=1` (it asks, and
+/// answers): vtcp with `EcnMode::On` sets ECN up both ways, as the
+/// capture shows (the SYNs with ECE and CWR, the SYN-ACKs with ECE
+/// alone), and its new data goes ECT(0), its pure ACKs Not-ECT. No router
+/// marks CE here: the echo is the engine's traces'.
+#[test]
+fn ecn_is_set_up_with_linux_both_ways() {
+    if !lab_here("ecn_is_set_up_with_linux_both_ways") {
+        return;
+    }
+    let pcap = std::env::temp_dir().join(format!("vtcp-lab-ecn-{}.pcap", std::process::id()));
+    let tap = vtcp_lab::relay::Tap::tcp_only(&pcap).unwrap();
+    let mut cfg = StackConfig::default();
+    cfg.conn.ecn = vtcp::EcnMode::On;
+    let lab = VtcpLab::new(
+        cfg,
+        &Impairments::symmetric(clear_link(), 5),
+        Some(tap.clone()),
+    )
+    .expect("the lab builds");
+    lab.kernel.sysctl("net.ipv4.tcp_ecn", "1").unwrap();
+    both_ways(&lab, KERNEL_V4, PEER_V4, MIB);
+    tap.flush().unwrap();
+    let bytes = std::fs::read(&pcap).unwrap();
+    let _ = std::fs::remove_file(&pcap);
+    let frames = vtcp::pcap::read_frames(&bytes).unwrap();
+    // (from vtcp, TCP flags octet, payload length, ECN field) per IPv4
+    // segment.
+    let segs: Vec<(bool, u8, usize, u8)> = frames
+        .iter()
+        .filter_map(|f| {
+            let p = f.data;
+            if p.first()? >> 4 != 4 {
+                return None;
+            }
+            let ihl = usize::from(p[0] & 15) * 4;
+            let tcp = p.get(ihl..)?;
+            let doff = usize::from(tcp.get(12)? >> 4) * 4;
+            let from_vtcp = p.get(12..16)? == [198, 18, 0, 2];
+            Some((from_vtcp, tcp[13], tcp.len().saturating_sub(doff), p[1] & 3))
+        })
+        .collect();
+    let (syn, ack, ece, cwr) = (0x02, 0x10, 0x40, 0x80);
+    // Each side sends an ECN-setup SYN (ECE, CWR) and an ECN-setup
+    // SYN-ACK (ECE alone).
+    for (from_vtcp, flags) in [true, false]
+        .into_iter()
+        .flat_map(|side| [(side, syn | ece | cwr), (side, syn | ack | ece)])
+    {
+        assert!(
+            segs.iter()
+                .any(|s| s.0 == from_vtcp && s.1 & (syn | ack | ece | cwr) == flags),
+            "flags {flags:#04x} from {}",
+            if from_vtcp { "vtcp" } else { "Linux" }
+        );
+    }
+    let ours = segs.iter().filter(|s| s.0 && s.1 & syn == 0);
+    let (data, bare): (Vec<&(bool, u8, usize, u8)>, Vec<_>) = ours.partition(|s| s.2 > 0);
+    assert!(data.iter().filter(|s| s.3 == 2).count() * 10 >= data.len() * 9);
+    assert!(
+        !bare.is_empty() && bare.iter().all(|s| s.3 == 0),
+        "{bare:?}"
+    );
+}

@@ -322,6 +322,7 @@ impl Tun {
             field(segment_size),
             field(ip_header.len()),
         )
+        .with_tcp_flags(segment.get(13).copied().unwrap_or(0))
         .emit();
         self.dev
             .send_vectored(&[

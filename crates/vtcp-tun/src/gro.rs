@@ -142,6 +142,20 @@ pub struct GroOutput<'a> {
     pub checksum: Checksum,
     /// How many input segments it holds (1 when not merged).
     pub segments: usize,
+    /// Its IP header's ECN field (RFC 3168 §5), for the stack
+    /// ([`vtcp::Stack::handle_packet_ecn`]): the same in every segment
+    /// merged, which share their traffic class ([`ip_class`]).
+    pub ecn: vtcp::EcnCodepoint,
+}
+
+/// The ECN field in an [`ip_class`] of a packet from `src`: the low bits
+/// of IPv4's TOS octet or of IPv6's traffic class.
+fn ecn_of_class(ip_class: u32, src: IpAddr) -> vtcp::EcnCodepoint {
+    let traffic_class = match src {
+        IpAddr::V4(_) => ip_class >> 8,
+        IpAddr::V6(_) => ip_class >> 20,
+    };
+    vtcp::EcnCodepoint::from_traffic_class(traffic_class as u8)
 }
 
 /// What the coalescer learned of one input segment.
@@ -413,6 +427,7 @@ impl<'s> Coalesced<'s> {
                     Checksum::Unchecked
                 },
                 segments: it.count as usize,
+                ecn: ecn_of_class(it.ip_class, it.src),
             }
         })
     }
@@ -650,6 +665,32 @@ mod tests {
         let segs = [seg(0, 100), seg(100, 200)];
         let (out, _) = run(&segs, false);
         assert_eq!(out.iter().map(|o| o.1).collect::<Vec<_>>(), [1, 1]);
+    }
+
+    /// The ECN field of each packet reaches the stack with its segment
+    /// (RFC 3168 §5), IPv4's TOS and IPv6's traffic class alike, DSCP
+    /// bits aside; segments merge only with their own kind.
+    #[test]
+    fn the_ecn_field_is_handed_on_with_the_segment() {
+        for (src, dst) in [(PEER, US), (PEER6, US6)] {
+            let mut segs = [seg(0, 100), seg(100, 100), seg(200, 100)];
+            for s in &mut segs {
+                (s.src, s.dst) = (src, dst);
+            }
+            segs[0].tos = 0xb8 | 2;
+            segs[1].tos = 0xb8 | 3;
+            segs[2].tos = 0xb8 | 3;
+            let packets: Vec<Vec<u8>> = segs.iter().map(Seg::packet).collect();
+            let input = inputs(&packets, false);
+            let mut gro = Gro::new();
+            let batch = gro.coalesce(&input);
+            let got: Vec<_> = batch.segments().map(|o| (o.segments, o.ecn)).collect();
+            assert_eq!(
+                got,
+                [(1, vtcp::EcnCodepoint::Ect0), (2, vtcp::EcnCodepoint::Ce)],
+                "{src}"
+            );
+        }
     }
 
     #[test]

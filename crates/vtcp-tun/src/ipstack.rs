@@ -505,7 +505,7 @@ impl IpStack {
             self.net.handle_packets_checked(
                 batch
                     .segments()
-                    .map(|s| (s.src, s.dst, s.segment, s.checksum)),
+                    .map(|s| (s.src, s.dst, s.segment, s.checksum, s.ecn)),
             );
         });
         segments.clear();

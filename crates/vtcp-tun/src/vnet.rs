@@ -165,6 +165,19 @@ impl VnetHeader {
         }
     }
 
+    /// This header for a super-segment whose TCP header has `flags` (its
+    /// flags octet): with CWR, the `GSO_ECN` bit, which the virtio spec
+    /// asks of a driver that sends CWR in a super-segment (§5.1.6.2) and
+    /// which keeps a device without TSO_ECN from copying CWR onto every
+    /// segment (Linux then cuts it in software, CWR on the first segment
+    /// only, RFC 3168 §6.1.2: one CWR per reduction).
+    pub fn with_tcp_flags(mut self, flags: u8) -> Self {
+        if flags & 0x80 != 0 && self.gso_type != VIRTIO_NET_HDR_GSO_NONE {
+            self.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+        }
+        self
+    }
+
     /// The ten octets, in the machine's byte order.
     pub fn emit(&self) -> [u8; VNET_HDR_LEN] {
         let mut out = [0u8; VNET_HDR_LEN];
@@ -328,6 +341,14 @@ mod tests {
         assert_eq!(VnetHeader::NONE.emit(), [0; VNET_HDR_LEN]);
         let h6 = VnetHeader::tcp_gso(true, 72, 1428, 40);
         assert_eq!(h6.gso_type, VIRTIO_NET_HDR_GSO_TCPV6);
+        // CWR in the TCP header (0x80 of its flags): GSO_ECN; ECE alone
+        // or a header without GSO: nothing.
+        assert_eq!(
+            h6.with_tcp_flags(0x90).gso_type,
+            VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN
+        );
+        assert_eq!(h6.with_tcp_flags(0x50).gso_type, VIRTIO_NET_HDR_GSO_TCPV6);
+        assert_eq!(VnetHeader::NONE.with_tcp_flags(0x90), VnetHeader::NONE);
         assert_eq!(h6.partial_checksum(), Some((40, 16)));
         assert!(h6.checksum_trusted() && h6.is_gso());
     }

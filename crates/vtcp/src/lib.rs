@@ -80,7 +80,8 @@ pub use tap::{Direction, Tap};
 /// Linux's default (RFC 1700's recommended 64).
 pub const DEFAULT_HOP_LIMIT: u8 = 64;
 pub use vtcp_conn::{
-    CloseReason, Congestion, Conn, ConnConfig, Event, InitialWindow, Keepalive, State, Stats,
+    CloseReason, Congestion, Conn, ConnConfig, EcnCodepoint, EcnMode, Event, InitialWindow,
+    Keepalive, State, Stats,
 };
 
 pub use vtcp_buf as buf;

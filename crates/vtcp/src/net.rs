@@ -36,7 +36,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use vtcp_conn::{Conn, State, Stats};
+use vtcp_conn::{Conn, EcnCodepoint, State, Stats};
 
 use crate::socket::{SocketId, Sockets, ready};
 use crate::stack::{ConnKey, Counters, IpFields, ListenerId, Stack, StackConfig, StackError};
@@ -597,25 +597,29 @@ impl Shared {
         &self,
         packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8])>,
     ) {
-        self.handle_packets_checked(
-            packets
-                .into_iter()
-                .map(|(src, dst, segment)| (src, dst, segment, crate::Checksum::Unchecked)),
-        );
+        self.handle_packets_checked(packets.into_iter().map(|(src, dst, segment)| {
+            (
+                src,
+                dst,
+                segment,
+                crate::Checksum::Unchecked,
+                EcnCodepoint::NotEct,
+            )
+        }));
     }
 
     /// [`Shared::handle_packets`], each segment's checksum verified or
-    /// not as it says.
+    /// not as it says, with the ECN field its IP header carried.
     pub(crate) fn handle_packets_checked<'p>(
         &self,
-        packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8], crate::Checksum)>,
+        packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8], crate::Checksum, EcnCodepoint)>,
     ) {
         let now = self.now();
         let mut g = self.lock();
-        for (src, dst, segment, checksum) in packets {
+        for (src, dst, segment, checksum, ecn) in packets {
             g.sockets
                 .stack_mut()
-                .handle_packet_checked(now, src, dst, segment, checksum);
+                .handle_packet_checked(now, src, dst, segment, checksum, ecn);
         }
         self.release(g, now);
     }
@@ -857,10 +861,11 @@ impl NetStack {
     /// those `Verified` (by the caller, which summed them to coalesce
     /// them, or by the link that vouches for them) are taken as they are
     /// ([`Stack::handle_verified_packet`]), the others verified by the
-    /// stack as always.
+    /// stack as always; and with the ECN field its IP header carried
+    /// ([`Stack::handle_packet_ecn`]).
     pub fn handle_packets_checked<'p>(
         &self,
-        packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8], crate::Checksum)>,
+        packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8], crate::Checksum, EcnCodepoint)>,
     ) {
         self.shared().handle_packets_checked(packets);
     }

@@ -14,7 +14,7 @@ use crate::fastopen::{CookieCache, FastOpenConfig, Plan};
 use crate::icmp::{IcmpDelivery, IcmpError, IcmpKind, IcmpReport, Unreachable};
 use crate::tap::{Direction, Tap};
 use rustc_hash::FxHashMap;
-use vtcp_conn::{Conn, ConnConfig, CookieHandshake, Endpoints, IsnSource, State};
+use vtcp_conn::{Conn, ConnConfig, CookieHandshake, EcnCodepoint, Endpoints, IsnSource, State};
 use vtcp_cookie::{Addrs, SynAckParams, SynCookies};
 use vtcp_seq::Seq;
 use vtcp_wire::checksum::{PseudoHeader, fill_tcp_checksum, verify_tcp_checksum};
@@ -886,7 +886,15 @@ impl Stack {
         let strays = self.strays.take();
         // Its checksum was verified (or vouched for) when it first came
         // in; a segment the IP layer merged may not carry a valid one.
-        self.handle_segment(now, src, dst, segment, Checksum::Verified, false);
+        self.handle_segment(
+            now,
+            src,
+            dst,
+            segment,
+            Checksum::Verified,
+            false,
+            EcnCodepoint::NotEct,
+        );
         self.strays = strays;
     }
 
@@ -1430,7 +1438,31 @@ impl Stack {
 
     /// Takes in one TCP segment that arrived from `src` for `dst`.
     pub fn handle_packet(&mut self, now: Duration, src: IpAddr, dst: IpAddr, segment: &[u8]) {
-        self.handle_packet_checked(now, src, dst, segment, Checksum::Unchecked);
+        self.handle_packet_checked(
+            now,
+            src,
+            dst,
+            segment,
+            Checksum::Unchecked,
+            EcnCodepoint::NotEct,
+        );
+    }
+
+    /// [`Stack::handle_packet`] for a segment whose IP header's ECN field
+    /// (RFC 3168 §5: the low two bits of the IPv4 TOS or IPv6 Traffic
+    /// Class, [`EcnCodepoint::from_traffic_class`]) was `ecn`: a CE mark
+    /// on a connection that set ECN up is echoed to its peer (§6.1.3,
+    /// [`Conn::handle_segment_ecn`]). `handle_packet` is this with
+    /// Not-ECT.
+    pub fn handle_packet_ecn(
+        &mut self,
+        now: Duration,
+        src: IpAddr,
+        dst: IpAddr,
+        segment: &[u8],
+        ecn: EcnCodepoint,
+    ) {
+        self.handle_packet_checked(now, src, dst, segment, Checksum::Unchecked, ecn);
     }
 
     /// Takes in one TCP segment whose checksum the caller has verified
@@ -1447,11 +1479,18 @@ impl Stack {
         dst: IpAddr,
         segment: &[u8],
     ) {
-        self.handle_packet_checked(now, src, dst, segment, Checksum::Verified);
+        self.handle_packet_checked(
+            now,
+            src,
+            dst,
+            segment,
+            Checksum::Verified,
+            EcnCodepoint::NotEct,
+        );
     }
 
     /// [`Stack::handle_packet`] or [`Stack::handle_verified_packet`], as
-    /// `checksum` says.
+    /// `checksum` says, for a segment whose IP header carried `ecn`.
     pub(crate) fn handle_packet_checked(
         &mut self,
         now: Duration,
@@ -1459,17 +1498,22 @@ impl Stack {
         dst: IpAddr,
         segment: &[u8],
         checksum: Checksum,
+        ecn: EcnCodepoint,
     ) {
         self.counters.segments_in += 1;
         if let Some(tap) = self.tap.as_mut() {
             tap.packet(now, Direction::In, src, dst, segment);
         }
-        self.handle_segment(now, src, dst, segment, checksum, true);
+        self.handle_segment(now, src, dst, segment, checksum, true, ecn);
     }
 
     /// [`Stack::handle_packet_checked`] past the counting and the tap;
     /// `first`: the segment is new to this stack (not one back
-    /// unclaimed), so a RST counts in.
+    /// unclaimed), so a RST counts in; `ecn`: its IP header's ECN field.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the packet's parts and what the IP layer read of it, passed through once"
+    )]
     fn handle_segment(
         &mut self,
         now: Duration,
@@ -1478,6 +1522,7 @@ impl Stack {
         segment: &[u8],
         checksum: Checksum,
         first: bool,
+        ecn: EcnCodepoint,
     ) {
         if self.cfg.checksums && checksum == Checksum::Unchecked {
             match PseudoHeader::new(src, dst) {
@@ -1527,7 +1572,7 @@ impl Stack {
                 };
                 let e = self.conns.get_mut(slot).expect("found above");
                 if !e.conn.accepts_reopen(seg) {
-                    e.conn.handle_segment(now, seg);
+                    e.conn.handle_segment_ecn(now, seg, ecn);
                     self.note_fast_open(slot, now);
                     self.after_event(slot);
                     return;
@@ -1873,7 +1918,14 @@ impl Stack {
                 SocketAddr::V6(_) => self.cfg.max_segment.min(65_535),
             };
             if let Some(w) = e.conn.poll_transmit_super(now, buf, max_segment) {
-                let to = (key.local.ip(), key.remote.ip(), IpFields::of_conn(&e.conn));
+                let mut ip = IpFields::of_conn(&e.conn);
+                // RFC 3168 §6.1.2: the segment's ECN field, on a
+                // connection that set ECN up (the traffic class's DSCP
+                // kept); otherwise the traffic class as configured.
+                if let Some(ecn) = w.ecn {
+                    ip.traffic_class = ecn.apply(ip.traffic_class);
+                }
+                let to = (key.local.ip(), key.remote.ip(), ip);
                 // Round robin, [`TURN`] segments at a time: the connection
                 // then goes to the back of the queue (still dirty), so
                 // that a caller that stops taking segments part way (a

@@ -260,7 +260,7 @@ impl Recovery {
 
     /// A fast recovery is under way.
     #[inline]
-    fn in_recovery(&self) -> bool {
+    pub(crate) fn in_recovery(&self) -> bool {
         self.recover.is_some()
     }
 

@@ -7,11 +7,14 @@
 //! t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val * ecr 1,nop,wscale 3>");
 //! ```
 //!
-//! `*` stands for any value of a number.
+//! `*` stands for any value of a number. An IP ECN field may come first,
+//! as packetdrill writes it: `[ce] . 1:1001(1000) ack 1` is received
+//! marked CE; `[ect0] . 1:1001(1000) ack 1` must be sent ECT(0)
+//! (`[noecn]`: Not-ECT, or a connection without ECN).
 
 use std::time::Duration;
 
-use vtcp_conn::{Conn, ConnConfig, Endpoints, Event, IsnSource};
+use vtcp_conn::{Conn, ConnConfig, EcnCodepoint, Endpoints, Event, IsnSource};
 use vtcp_seq::Seq;
 use vtcp_wire::{Flags, Options, ParsedSegment, Segment, TcpOption};
 
@@ -53,15 +56,34 @@ struct Spec {
     ack: Option<Option<u32>>,
     win: Option<u32>,
     options: Option<Vec<(String, Vec<Option<u32>>)>>,
+    /// The IP header's ECN field, when written.
+    ecn: Option<EcnCodepoint>,
 }
 
 fn parse_spec(text: &str) -> Spec {
+    let (ecn, text) = match text.trim_start().strip_prefix('[') {
+        Some(rest) => {
+            let (mark, rest) = rest.split_once(']').expect("[mark]");
+            let ecn = match mark {
+                "noecn" => EcnCodepoint::NotEct,
+                "ect0" => EcnCodepoint::Ect0,
+                "ect1" => EcnCodepoint::Ect1,
+                "ce" => EcnCodepoint::Ce,
+                other => panic!("ECN mark {other}"),
+            };
+            (Some(ecn), rest)
+        }
+        None => (None, text),
+    };
     let (head, opts) = match text.split_once('<') {
         Some((h, o)) => (h, Some(o.trim_end().trim_end_matches('>'))),
         None => (text, None),
     };
     let mut words = head.split_whitespace();
-    let mut spec = Spec::default();
+    let mut spec = Spec {
+        ecn,
+        ..Spec::default()
+    };
     for c in words.next().expect("flags").chars() {
         spec.flags.insert(match c {
             'S' => Flags::SYN,
@@ -265,7 +287,10 @@ impl Trace {
         let bytes = seg.to_bytes();
         let seg = ParsedSegment::parse(&bytes).expect("a segment");
         match self.conn.as_mut() {
-            Some(c) => c.handle_segment(self.now, &seg),
+            Some(c) => match spec.ecn {
+                Some(ecn) => c.handle_segment_ecn(self.now, &seg, ecn),
+                None => c.handle_segment(self.now, &seg),
+            },
             None => {
                 let cfg = self.cfg.take().expect("a config");
                 self.conn = Some(Conn::accept_syn(cfg, self.ends, self.now, &seg).expect("a SYN"));
@@ -300,6 +325,14 @@ impl Trace {
         let len = seg.data_len() as u32;
         let ctx = format!("at {:?}: sent {shown}, expected {text}", self.now);
         assert_eq!(seg.flags, spec.flags, "flags: {ctx}");
+        if let Some(want) = spec.ecn {
+            let sent = self.last_written.and_then(|w| w.ecn);
+            assert_eq!(
+                sent.unwrap_or(EcnCodepoint::NotEct),
+                want,
+                "ECN field: {ctx}"
+            );
+        }
         assert_eq!((seg.src_port, seg.dst_port), (8080, 40000), "ports: {ctx}");
         if let Some(s) = spec.seq {
             assert_eq!(rel_seq, s, "seq: {ctx}");

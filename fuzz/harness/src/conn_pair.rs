@@ -90,6 +90,17 @@ struct Setup {
     features: u8,
 }
 
+/// A segment crafted near the receiver's numbers: [`Pair::inject`].
+#[derive(Arbitrary, Debug, Clone, Copy)]
+struct Crafted {
+    flags: u8,
+    seq_off: i32,
+    ack_off: i32,
+    window: u16,
+    len: u16,
+    sack: Option<(i32, u16)>,
+}
+
 /// Side 0 is A (connects), side 1 is B (accepts A's first SYN).
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum Op {
@@ -129,12 +140,7 @@ enum Op {
     /// octets where it lands.
     Inject {
         to: bool,
-        flags: u8,
-        seq_off: i32,
-        ack_off: i32,
-        window: u16,
-        len: u16,
-        sack: Option<(i32, u16)>,
+        seg: Crafted,
     },
     /// The clock on by this many milliseconds.
     Advance(u16),
@@ -455,15 +461,7 @@ impl Pair {
                     }
                 }
             }
-            Op::Inject {
-                to,
-                flags,
-                seq_off,
-                ack_off,
-                window,
-                len,
-                sack,
-            } => self.inject(idx(to), flags, seq_off, ack_off, window, len, sack),
+            Op::Inject { to, seg } => self.inject(idx(to), seg),
             Op::Advance(ms) => {
                 self.now += Duration::from_millis(u64::from(ms));
                 self.fire();
@@ -538,17 +536,15 @@ impl Pair {
     /// its RCV.NXT, acknowledgment from its SND.UNA, a SACK block from
     /// SND.UNA, and as payload the stream's own octets where it lands (so
     /// that content stays checkable).
-    #[expect(clippy::too_many_arguments, reason = "the fields of Op::Inject")]
-    fn inject(
-        &mut self,
-        to: usize,
-        flags: u8,
-        seq_off: i32,
-        ack_off: i32,
-        window: u16,
-        len: u16,
-        sack: Option<(i32, u16)>,
-    ) {
+    fn inject(&mut self, to: usize, crafted: Crafted) {
+        let Crafted {
+            flags,
+            seq_off,
+            ack_off,
+            window,
+            len,
+            sack,
+        } = crafted;
         let side = &self.sides[to];
         let Some(conn) = side.conn.as_ref() else {
             return;
@@ -713,11 +709,19 @@ mod tests {
         }
     }
 
+    /// The pair of `setup` after its start's operations.
+    fn started(setup: &Setup) -> Pair {
+        let mut pair = Pair::new(setup);
+        for op in prelude(setup.start) {
+            pair.step(op);
+        }
+        pair
+    }
+
     /// Runs `ops` from `start` and hands back the pair after the drain.
     fn play(start: Start, ops: &[Op]) -> Pair {
-        let setup = setup_of(start);
-        let mut pair = Pair::new(&setup);
-        for &op in prelude(start).iter().chain(ops) {
+        let mut pair = started(&setup_of(start));
+        for &op in ops {
             pair.step(op);
         }
         pair.drain();
@@ -731,26 +735,17 @@ mod tests {
         let p = play(Start::Established, &[]);
         assert_eq!(state(&p, 0), Some(State::Established));
         let setup = setup_of(Start::TimeWait);
-        let mut p = Pair::new(&setup);
-        for op in prelude(Start::TimeWait) {
-            p.step(op);
-        }
+        let p = started(&setup);
         assert_eq!(state(&p, 0), Some(State::TimeWait));
         let setup = setup_of(Start::Recovery { lost: 0b110 });
-        let mut p = Pair::new(&setup);
-        for op in prelude(setup.start) {
-            p.step(op);
-        }
+        let p = started(&setup);
         let stats = p.sides[0].conn.as_ref().unwrap().stats();
         assert_eq!(stats.fast_recoveries, 1, "{stats:?}");
         let setup = Setup {
             buffers: [2, 0],
             ..setup_of(Start::ZeroWindow)
         };
-        let mut p = Pair::new(&setup);
-        for op in prelude(setup.start) {
-            p.step(op);
-        }
+        let p = started(&setup);
         // B's 4 KiB hold no room for another full segment; A waits on a
         // timer (the persist timer) with data to send.
         let (a, b) = (
@@ -785,10 +780,7 @@ mod tests {
     #[should_panic(expected = "read a wrong octet")]
     fn a_fixed_up_corruption_would_show_in_the_content_if_unmarked() {
         let setup = setup_of(Start::InFlight(3_000));
-        let mut pair = Pair::new(&setup);
-        for op in prelude(setup.start) {
-            pair.step(op);
-        }
+        let mut pair = started(&setup);
         // The last octet of the first data segment, checksum "fixed", the
         // run not marked garbled: the reader's check must catch it.
         let seg = &mut pair.wire[1][0];
@@ -801,10 +793,7 @@ mod tests {
     #[should_panic(expected = "octets side 0 wrote")]
     fn the_liveness_check_sees_an_octet_missing() {
         let setup = setup_of(Start::InFlight(3_000));
-        let mut pair = Pair::new(&setup);
-        for op in prelude(setup.start) {
-            pair.step(op);
-        }
+        let mut pair = started(&setup);
         // One octet more counted as written than A's engine took.
         pair.sides[0].written += 1;
         pair.drain();

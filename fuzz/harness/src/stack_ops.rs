@@ -277,6 +277,18 @@ impl Harness {
         (!self.owned.is_empty()).then(|| self.owned[usize::from(pick) % self.owned.len()])
     }
 
+    /// Where in `listeners` the listener on our address of that family
+    /// and the port `server` names is.
+    fn listener(&self, server: bool, v6: bool) -> Option<usize> {
+        let at = Flow {
+            v6,
+            port: 0,
+            server,
+        }
+        .us();
+        self.listeners.iter().position(|l| l.local_addr() == at)
+    }
+
     fn take(&mut self, key: ConnKey) {
         self.taken += 1;
         if self.owned.len() < MAX_OWNED {
@@ -401,25 +413,13 @@ impl Harness {
                 }
             }
             Op::Unlisten { server, v6 } => {
-                let at = Flow {
-                    v6,
-                    port: 0,
-                    server,
-                }
-                .us();
-                if let Some(i) = self.listeners.iter().position(|l| l.local_addr() == at) {
+                if let Some(i) = self.listener(server, v6) {
                     self.stack.unlisten(self.listeners.remove(i));
                 }
             }
             Op::Accept { server, v6 } => {
-                let at = Flow {
-                    v6,
-                    port: 0,
-                    server,
-                }
-                .us();
-                if let Some(&id) = self.listeners.iter().find(|l| l.local_addr() == at)
-                    && let Some(key) = self.stack.accept(id)
+                if let Some(i) = self.listener(server, v6)
+                    && let Some(key) = self.stack.accept(self.listeners[i])
                 {
                     self.take(key);
                 }

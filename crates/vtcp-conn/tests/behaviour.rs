@@ -2363,3 +2363,49 @@ mod icmp {
         assert_eq!(t.conn().send_mss(), 1228);
     }
 }
+
+/// Nothing in flight in a SACK recovery: RFC 9937's window must still let
+/// a segment out. A timeout sends the first segment again and the
+/// scoreboard is forgotten; a SACK then starts a fast recovery, and once
+/// the retransmissions are acknowledged SND.NXT is SND.UNA (pipe 0) with
+/// 21 KB still to send. Two ACKs of that point came together, the second
+/// delivering nothing: PRR's window became pipe + 0 = 0, and with no data
+/// in flight no ACK and no timer would ever send again (found by the
+/// `conn_pair` fuzz target: `fuzz/regressions/conn_pair/`).
+#[test]
+fn a_sack_recovery_with_nothing_in_flight_still_sends() {
+    let mut t = established_with(|c| {
+        c.rack_tlp = false;
+        c.congestion = vtcp_conn::Congestion::NewReno;
+        c.nodelay = true;
+    });
+    t.conn().write(&[7; 30_000]).unwrap();
+    expect_initial_window(&mut t);
+    // Segments 4 and 5 arrive alone: limited transmit (RFC 3042).
+    t.at(20)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0,nop,nop,sack 4345:7241>");
+    t.expect(". 14481:15929(1448) ack 1 win * <*>")
+        .expect_none();
+    // The RTO: the first segment again, the scoreboard forgotten.
+    t.at(210)
+        .expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect_none();
+    // A SACK above the hole: a fast recovery (what it resends here is not
+    // this trace's business), then its retransmissions acknowledged.
+    t.at(230).recv(
+        ". 1:1(0) ack 1 win 1000 <nop,nop,TS val 140 ecr 0,nop,nop,sack 14481:15929 4345:7241>",
+    );
+    while t.take().is_some() {}
+    t.at(250).recv(
+        ". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 160 ecr 0,nop,nop,sack 14481:15929 4345:7241>",
+    );
+    while t.take().is_some() {}
+    // Everything sent is acknowledged or SACKed; the second ACK (the
+    // first's D-SACK gone) delivers nothing.
+    t.at(270)
+        .recv(". 1:1(0) ack 8689 win 1000 <nop,nop,TS val 180 ecr 0,nop,nop,sack 5793:7241 14481:15929>")
+        .recv(". 1:1(0) ack 8689 win 1000 <nop,nop,TS val 181 ecr 0,nop,nop,sack 14481:15929>");
+    assert_eq!(t.conn().snd_una(), t.conn().snd_nxt());
+    t.expect(". 8689:10137(1448) ack 1 win * <*>");
+    assert!(t.conn().stats().cwnd >= 1448);
+}

@@ -16,7 +16,7 @@
 //! operations the fuzzer plays, so every start is also reachable by hand.
 //!
 //! The application bytes are a pattern of the stream offset
-//! ([`pattern`]), so the reader checks content without a copy of the
+//! (`pattern`), so the reader checks content without a copy of the
 //! stream. The network is a link with a CRC: a corrupted segment is
 //! dropped at delivery, unless the fuzzer asks for its checksum to be
 //! fixed (a middlebox rewriting it), which, as an injected segment does,

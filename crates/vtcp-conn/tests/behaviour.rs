@@ -2409,3 +2409,37 @@ fn a_sack_recovery_with_nothing_in_flight_still_sends() {
     t.expect(". 8689:10137(1448) ack 1 win * <*>");
     assert!(t.conn().stats().cwnd >= 1448);
 }
+
+/// A peer whose whole window of data was lost numbers its pure ACKs at
+/// our RCV.NXT + RCV.WND (its SND.NXT). RFC 9293's test refuses the
+/// right edge; Linux and FreeBSD take it, and so do we: refused and
+/// answered, two such peers traded ACKs for as long as the losses
+/// lasted, at once on a link without delay (found by the `conn_pair` fuzz
+/// target). A RST there stays outside (RFC 5961 §3.2).
+#[test]
+fn a_pure_ack_at_the_right_edge_of_the_window_is_taken() {
+    let mut t = Trace::passive(|c| {
+        c.recv_buffer = 4096;
+        c.auto_tune = false;
+    });
+    t.at(0)
+        .recv(SYN)
+        .expect("S. 0:0(0) ack 1 win 4096 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 0>");
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    let edge = 1 + 4096;
+    t.at(20).recv(&format!(
+        ". {edge}:{edge}(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>"
+    ));
+    t.expect_none();
+    assert_eq!(t.conn().stats().dropped, 0);
+    // One octet further is outside: answered with an ACK, as before.
+    let past = edge + 1;
+    t.at(30).recv(&format!(
+        ". {past}:{past}(0) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>"
+    ));
+    t.expect(". 1:1(0) ack 1 win * <*>");
+    // A RST at the edge is outside too: no reset, a challenge at most.
+    t.at(40).recv(&format!("R {edge}:{edge}(0) win 0"));
+    assert_eq!(t.conn().state(), State::Established);
+}

@@ -602,9 +602,20 @@ impl Pair {
                     self.fire();
                     self.after_step();
                 }
-                _ => break,
+                _ => return,
             }
         }
+        // The clock stands still while segments are queued: two engines
+        // that answer each other at once for ever never let it move.
+        assert!(
+            self.forged || self.wire.iter().all(VecDeque::is_empty),
+            "{DRAIN_STEPS} rounds of segments at {:?} and still more: {:?}",
+            self.now,
+            self.wire
+                .iter()
+                .map(|q| q.front().map(|b| Segment::parse(b).map(|s| format!("{s}"))))
+                .collect::<Vec<_>>()
+        );
     }
 
     /// After the drain: each direction whose ends are whole has carried

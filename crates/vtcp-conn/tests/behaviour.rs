@@ -1981,6 +1981,37 @@ fn a_spurious_timeout_is_undone_and_sending_resumes_with_new_data() {
     t.expect("P. 8689:10137(1448) ack 1 win * <*>");
 }
 
+/// A timeout undone by a D-SACK that comes after its retransmission was
+/// acknowledged: the ACK of the retransmission left nothing in flight
+/// (SND.NXT had gone back) and stopped the timer; the undo then resumed
+/// SND.NXT at the highest sent, five segments in flight again, and no
+/// timer ran for them (found by the `conn_pair` fuzz target, caught by
+/// the engine's own invariant).
+#[test]
+fn a_timeout_undone_by_a_late_dsack_restarts_the_timer() {
+    let mut t = six_segments_in_flight_6675();
+    t.at(210)
+        .expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect_none();
+    let resent = t.last_tsval.expect("timestamps");
+    // The retransmission acknowledged (its own TSval echoed: Eifel sees
+    // nothing spurious), then a duplicate ACK reports it twice (D-SACK).
+    t.at(220).recv(&format!(
+        ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 220 ecr {resent}>"
+    ));
+    assert_eq!(t.conn().stats().bytes_in_flight, 0);
+    t.at(221).recv(&format!(
+        ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 221 ecr {resent},nop,nop,sack 1:1449>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!((s.rtos, s.undos), (1, 1));
+    assert_eq!(s.bytes_in_flight, 5 * 1448);
+    assert!(
+        t.conn().poll_timeout().is_some(),
+        "data in flight, no timer"
+    );
+}
+
 /// Runs the connection's timers, sending nothing back, until it closes
 /// (at most `limit` timer expiries); returns the segments it sent (as
 /// parsed) and the time it closed.

@@ -1353,7 +1353,17 @@ impl Conn {
         let in_window = |s: Seq| s.in_range(nxt, nxt + wnd);
         match (len, wnd) {
             (0, 0) => seg.seq == nxt,
-            (0, _) => in_window(seg.seq),
+            // RFC 9293 says RCV.NXT ≤ SEG.SEQ < RCV.NXT + RCV.WND; Linux
+            // (`tcp_sequence`) and FreeBSD also take a segment without
+            // data at the right edge itself. A peer whose whole window of
+            // data was lost numbers its ACKs there (SND.NXT): refused,
+            // each answer refused in turn, two such peers would trade
+            // ACKs for as long as the losses last (found by `conn_pair`).
+            // Not a RST: one at the edge is outside (RFC 5961 §3.2, and
+            // the FreeBSD suite's `outside-right` scripts).
+            (0, _) => {
+                in_window(seg.seq) || (seg.seq == nxt + wnd && !seg.flags.contains(Flags::RST))
+            }
             (_, 0) => false,
             _ => in_window(seg.seq) || in_window(seg.seq + (len - 1)),
         }

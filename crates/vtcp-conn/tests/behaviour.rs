@@ -2008,6 +2008,37 @@ fn a_spurious_timeout_is_undone_and_sending_resumes_with_new_data() {
     t.expect("P. 8689:10137(1448) ack 1 win * <*>");
 }
 
+/// A timeout undone by a D-SACK that comes after its retransmission was
+/// acknowledged: the ACK of the retransmission left nothing in flight
+/// (SND.NXT had gone back) and stopped the timer; the undo then resumed
+/// SND.NXT at the highest sent, five segments in flight again, and no
+/// timer ran for them (found by the `conn_pair` fuzz target, caught by
+/// the engine's own invariant).
+#[test]
+fn a_timeout_undone_by_a_late_dsack_restarts_the_timer() {
+    let mut t = six_segments_in_flight_6675();
+    t.at(210)
+        .expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect_none();
+    let resent = t.last_tsval.expect("timestamps");
+    // The retransmission acknowledged (its own TSval echoed: Eifel sees
+    // nothing spurious), then a duplicate ACK reports it twice (D-SACK).
+    t.at(220).recv(&format!(
+        ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 220 ecr {resent}>"
+    ));
+    assert_eq!(t.conn().stats().bytes_in_flight, 0);
+    t.at(221).recv(&format!(
+        ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 221 ecr {resent},nop,nop,sack 1:1449>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!((s.rtos, s.undos), (1, 1));
+    assert_eq!(s.bytes_in_flight, 5 * 1448);
+    assert!(
+        t.conn().poll_timeout().is_some(),
+        "data in flight, no timer"
+    );
+}
+
 /// Runs the connection's timers, sending nothing back, until it closes
 /// (at most `limit` timer expiries); returns the segments it sent (as
 /// parsed) and the time it closed.
@@ -2429,4 +2460,84 @@ mod icmp {
         assert_eq!(t.conn().state(), State::Established);
         assert_eq!(t.conn().send_mss(), 1228);
     }
+}
+
+/// Nothing in flight in a SACK recovery: RFC 9937's window must still let
+/// a segment out. A timeout sends the first segment again and the
+/// scoreboard is forgotten; a SACK then starts a fast recovery, and once
+/// the retransmissions are acknowledged SND.NXT is SND.UNA (pipe 0) with
+/// 21 KB still to send. Two ACKs of that point came together, the second
+/// delivering nothing: PRR's window became pipe + 0 = 0, and with no data
+/// in flight no ACK and no timer would ever send again (found by the
+/// `conn_pair` fuzz target: `fuzz/regressions/conn_pair/`).
+#[test]
+fn a_sack_recovery_with_nothing_in_flight_still_sends() {
+    let mut t = established_with(|c| {
+        c.rack_tlp = false;
+        c.congestion = vtcp_conn::Congestion::NewReno;
+        c.nodelay = true;
+    });
+    t.conn().write(&[7; 30_000]).unwrap();
+    expect_initial_window(&mut t);
+    // Segments 4 and 5 arrive alone: limited transmit (RFC 3042).
+    t.at(20)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0,nop,nop,sack 4345:7241>");
+    t.expect(". 14481:15929(1448) ack 1 win * <*>")
+        .expect_none();
+    // The RTO: the first segment again, the scoreboard forgotten.
+    t.at(210)
+        .expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect_none();
+    // A SACK above the hole: a fast recovery (what it resends here is not
+    // this trace's business), then its retransmissions acknowledged.
+    t.at(230).recv(
+        ". 1:1(0) ack 1 win 1000 <nop,nop,TS val 140 ecr 0,nop,nop,sack 14481:15929 4345:7241>",
+    );
+    while t.take().is_some() {}
+    t.at(250).recv(
+        ". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 160 ecr 0,nop,nop,sack 14481:15929 4345:7241>",
+    );
+    while t.take().is_some() {}
+    // Everything sent is acknowledged or SACKed; the second ACK (the
+    // first's D-SACK gone) delivers nothing.
+    t.at(270)
+        .recv(". 1:1(0) ack 8689 win 1000 <nop,nop,TS val 180 ecr 0,nop,nop,sack 5793:7241 14481:15929>")
+        .recv(". 1:1(0) ack 8689 win 1000 <nop,nop,TS val 181 ecr 0,nop,nop,sack 14481:15929>");
+    assert_eq!(t.conn().snd_una(), t.conn().snd_nxt());
+    t.expect(". 8689:10137(1448) ack 1 win * <*>");
+    assert!(t.conn().stats().cwnd >= 1448);
+}
+
+/// A peer whose whole window of data was lost numbers its pure ACKs at
+/// our RCV.NXT + RCV.WND (its SND.NXT). RFC 9293's test refuses the
+/// right edge; Linux and FreeBSD take it, and so do we: refused and
+/// answered, two such peers traded ACKs for as long as the losses
+/// lasted, at once on a link without delay (found by the `conn_pair` fuzz
+/// target). A RST there stays outside (RFC 5961 §3.2).
+#[test]
+fn a_pure_ack_at_the_right_edge_of_the_window_is_taken() {
+    let mut t = Trace::passive(|c| {
+        c.recv_buffer = 4096;
+        c.auto_tune = false;
+    });
+    t.at(0)
+        .recv(SYN)
+        .expect("S. 0:0(0) ack 1 win 4096 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 0>");
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    let edge = 1 + 4096;
+    t.at(20).recv(&format!(
+        ". {edge}:{edge}(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>"
+    ));
+    t.expect_none();
+    assert_eq!(t.conn().stats().dropped, 0);
+    // One octet further is outside: answered with an ACK, as before.
+    let past = edge + 1;
+    t.at(30).recv(&format!(
+        ". {past}:{past}(0) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>"
+    ));
+    t.expect(". 1:1(0) ack 1 win * <*>");
+    // A RST at the edge is outside too: no reset, a challenge at most.
+    t.at(40).recv(&format!("R {edge}:{edge}(0) win 0"));
+    assert_eq!(t.conn().state(), State::Established);
 }

@@ -16,7 +16,7 @@ use vtcp_seq::Seq;
 use vtcp_wire::{Flags, Options, ParsedSegment, Segment, TcpOption};
 
 /// ISNs the fuzzer picks from: just below and at both wraps, or its own.
-fn isn(pick: u8, any: u32) -> u32 {
+pub(crate) fn isn(pick: u8, any: u32) -> u32 {
     match pick % 6 {
         0 => 1_000,
         1 => (1 << 31) - 2_000,
@@ -63,12 +63,7 @@ pub fn run(data: &[u8]) -> Verdict {
         cfg.recv_buffer = size;
         // The size's spare bits pick the controller: BBR's pacing, rate
         // samples and window rules in every state too.
-        cfg.congestion = match (buf_kib >> 8) % 4 {
-            0 => Congestion::HighSpeed,
-            1 => Congestion::Bbr,
-            2 => Congestion::Cubic,
-            _ => Congestion::NewReno,
-        };
+        cfg.congestion = controller(buf_kib >> 8);
         // And whether the link cuts super-segments (TSO), of what size.
         let max_segment = match (buf_kib >> 10) % 4 {
             0 => 0,
@@ -192,15 +187,33 @@ pub fn run(data: &[u8]) -> Verdict {
                 );
             }
             while conn.poll_event().is_some() {}
-            assert!(conn.snd_una().before_eq(conn.snd_nxt()), "{conn:?}");
-            let stats = conn.stats();
-            assert!(conn.readable() + stats.ooo_bytes <= size);
-            if stats.bytes_in_flight > 0 && conn.state() != State::Closed {
-                assert!(
-                    conn.poll_timeout().is_some(),
-                    "unacknowledged data with no timer: {conn:?}"
-                );
-            }
+            check(&conn, size);
         }
     })
+}
+
+/// The controller the fuzzer's `pick` names: each of the four built in.
+pub(crate) fn controller(pick: u16) -> Congestion {
+    match pick % 4 {
+        0 => Congestion::HighSpeed,
+        1 => Congestion::Bbr,
+        2 => Congestion::Cubic,
+        _ => Congestion::NewReno,
+    }
+}
+
+/// The invariants of one connection whose receive buffer holds
+/// `recv_buffer` octets, after any step: SND.UNA ≤ SND.NXT (RFC 9293
+/// §3.3.1), the received data within the buffer, and a timer pending
+/// whenever data is unacknowledged (RFC 6298 §5.1).
+pub(crate) fn check(conn: &Conn, recv_buffer: usize) {
+    assert!(conn.snd_una().before_eq(conn.snd_nxt()), "{conn:?}");
+    let stats = conn.stats();
+    assert!(conn.readable() + stats.ooo_bytes <= recv_buffer, "{conn:?}");
+    if stats.bytes_in_flight > 0 && conn.state() != State::Closed {
+        assert!(
+            conn.poll_timeout().is_some(),
+            "unacknowledged data with no timer: {conn:?}"
+        );
+    }
 }

@@ -48,11 +48,13 @@ pub mod buf_recv;
 pub mod buf_send;
 pub mod cc_ops;
 pub mod conn_ops;
+pub mod conn_pair;
 pub mod cookie;
 pub mod drill_script;
 pub mod icmp_report;
 pub mod pcap_read;
 pub mod rto_ops;
+pub mod stack_ops;
 pub mod tun_vnet_gro;
 pub mod wire_checksum;
 pub mod wire_options;
@@ -70,11 +72,13 @@ pub const TARGETS: &[(&str, Run)] = &[
     ("buf_send", buf_send::run),
     ("cc_ops", cc_ops::run),
     ("conn_ops", conn_ops::run),
+    ("conn_pair", conn_pair::run),
     ("cookie", cookie::run),
     ("drill_script", drill_script::run),
     ("icmp_report", icmp_report::run),
     ("pcap_read", pcap_read::run),
     ("rto_ops", rto_ops::run),
+    ("stack_ops", stack_ops::run),
     ("tun_vnet_gro", tun_vnet_gro::run),
     ("wire_checksum", wire_checksum::run),
     ("wire_options", wire_options::run),

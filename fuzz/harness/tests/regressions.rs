@@ -10,11 +10,12 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The files of each directory under `fuzz/regressions`, by target name.
-fn regressions() -> Vec<(String, Vec<PathBuf>)> {
-    let root = fuzz_dir().join("regressions");
+/// The files of each directory under `fuzz/KIND` (`regressions`,
+/// `corpus`), by target name.
+fn inputs(kind: &str) -> Vec<(String, Vec<PathBuf>)> {
+    let root = fuzz_dir().join(kind);
     let mut out = Vec::new();
-    for dir in std::fs::read_dir(&root).expect("fuzz/regressions exists") {
+    for dir in std::fs::read_dir(&root).unwrap_or_else(|e| panic!("fuzz/{kind}: {e}")) {
         let dir = dir.unwrap().path();
         if !dir.is_dir() {
             continue;
@@ -32,13 +33,14 @@ fn regressions() -> Vec<(String, Vec<PathBuf>)> {
     out
 }
 
-#[test]
-fn every_regression_input_runs_clean() {
+/// Runs every input of `targets` through its target's code; panics
+/// naming the files that fail, and returns how many ran.
+fn replay(targets: Vec<(String, Vec<PathBuf>)>, kind: &str) -> usize {
     let mut failed = Vec::new();
     let mut count = 0;
-    for (name, files) in regressions() {
+    for (name, files) in targets {
         let run = vtcp_fuzz_harness::target(&name)
-            .unwrap_or_else(|| panic!("fuzz/regressions/{name}: no such fuzz target"));
+            .unwrap_or_else(|| panic!("fuzz/{kind}/{name}: no such fuzz target"));
         for file in files {
             let data = std::fs::read(&file).unwrap();
             count += 1;
@@ -47,12 +49,31 @@ fn every_regression_input_runs_clean() {
             }
         }
     }
-    assert!(
-        failed.is_empty(),
-        "regression inputs that fail: {failed:#?}"
-    );
+    assert!(failed.is_empty(), "{kind} inputs that fail: {failed:#?}");
+    count
+}
+
+#[test]
+fn every_regression_input_runs_clean() {
+    let count = replay(inputs("regressions"), "regressions");
     assert!(count > 0, "fuzz/regressions holds no input");
     eprintln!("{count} regression inputs replayed");
+}
+
+/// The corpora of the targets whose checks span a whole run (liveness,
+/// counters) replay too: a change to the engine that stalls a transfer
+/// one of their inputs makes, or breaks a bound, fails here and not only
+/// in the next campaign.
+#[test]
+fn the_deep_targets_corpora_run_clean() {
+    let deep = ["conn_pair", "stack_ops"];
+    let targets: Vec<_> = inputs("corpus")
+        .into_iter()
+        .filter(|(name, _)| deep.contains(&name.as_str()))
+        .collect();
+    assert_eq!(targets.len(), deep.len(), "a corpus of {deep:?} is missing");
+    let count = replay(targets, "corpus");
+    eprintln!("{count} corpus inputs of {deep:?} replayed");
 }
 
 #[test]

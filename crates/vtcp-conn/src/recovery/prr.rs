@@ -64,7 +64,14 @@ impl Prr {
         // too, tcp_cwnd_reduction). Issue 21's regression: three SACKed
         // segments above a hole, RACK marks it lost at once, and PRR let
         // 1053 octets out of 1448.
-        let sndcnt = if self.out == 0 {
+        //
+        // And with nothing in the network (pipe 0), one segment goes too:
+        // no ACK is coming to clock anything out, and no timer runs for
+        // data not in flight, so a window below a segment (an ACK that
+        // delivered nothing gives 0) would stall the connection for good.
+        // Linux cannot stall here: its window counts whole segments, and
+        // an ACK that delivered nothing leaves it as it was.
+        let sndcnt = if self.out == 0 || ack.pipe == 0 {
             sndcnt.max(u64::from(mss))
         } else {
             sndcnt
@@ -80,6 +87,37 @@ mod tests {
     use quickcheck::quickcheck;
 
     use super::{Prr, PrrAck};
+
+    /// An ACK that delivered nothing, with nothing in flight, after
+    /// more was sent than delivered: one segment still goes (pipe 0
+    /// means no ACK is coming), where RFC 9937's sums alone give 0.
+    #[test]
+    fn with_nothing_in_flight_a_segment_goes() {
+        let (mss, ssthresh) = (1448, 5 * 1448);
+        let mut prr = Prr::default();
+        prr.start(10 * mss);
+        let first = PrrAck {
+            delivered: mss,
+            safe: false,
+            pipe: 9 * mss,
+        };
+        prr.on_ack(&first, ssthresh, mss);
+        prr.out = 4 * u64::from(mss);
+        let nothing = PrrAck {
+            delivered: 0,
+            safe: false,
+            pipe: 0,
+        };
+        prr.on_ack(&nothing, ssthresh, mss);
+        assert_eq!(prr.cwnd, mss);
+        // With something in flight its ACK will come: no extra segment.
+        let in_flight = PrrAck {
+            pipe: mss,
+            ..nothing
+        };
+        prr.on_ack(&in_flight, ssthresh, mss);
+        assert_eq!(prr.cwnd, mss);
+    }
 
     quickcheck! {
         // RFC 9937's promise, with a sender that uses every allowance: it

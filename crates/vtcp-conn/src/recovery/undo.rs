@@ -203,6 +203,13 @@ impl Recovery {
         self.high_rxt = link.snd.buf.una();
         if prior.after_rto {
             link.snd.resume_after_undo();
+            // What was sent before the timeout is in flight again: its
+            // timer runs (RFC 6298 §5.1). The ACK that undid it may have
+            // found nothing in flight and stopped the timer (a D-SACK on a
+            // duplicate ACK, found by the `conn_pair` fuzz target).
+            if link.snd.flight() > 0 && !link.timers.is_armed(Timer::Rto) {
+                link.timers.set(Timer::Rto, link.now + link.rto());
+            }
         }
     }
 }

@@ -1617,10 +1617,8 @@ impl Conn {
         let ack = seg.ack;
         // RFC 3168 §6.1.2: what was in flight when an ECE came, and
         // whether it came after the handshake (a SYN-ACK's is not one).
-        let (flight_before, ece) = (
-            self.flight(),
-            seg.flags.contains(Flags::ECE) && self.state != State::SynReceived,
-        );
+        let ece = seg.flags.contains(Flags::ECE) && self.state != State::SynReceived;
+        let flight_before = if ece { self.flight() } else { 0 };
         if self.state == State::SynReceived {
             if ack.after(self.snd.iss) && ack.before_eq(self.snd.nxt) {
                 self.snd.syn_acked = true;
@@ -2178,14 +2176,19 @@ impl Conn {
         // CWR on the first new data after a reduction; ECE on every ACK
         // while a CE mark is to be echoed (§6.1.3), not on a SYN-ACK
         // (whose ECE is the handshake's) or a RST.
-        let new_data = !flags.contains(Flags::SYN)
-            && plan.data.is_some_and(|(seq, len)| {
-                len > 0 && !seq.before(max_before) && self.snd.probe_end != Some(seq + 1)
-            });
-        let (ecn, cwr) = self.opts.ecn.data_marks(new_data);
-        flags |= cwr;
-        if ack_flag && !flags.intersects(Flags::SYN | Flags::RST) {
-            flags |= self.opts.ecn.ack_flags();
+        // Nothing of it on a connection without ECN (the fast path).
+        let mut ecn = EcnCodepoint::NotEct;
+        if self.opts.ecn.ok() {
+            let new_data = !flags.contains(Flags::SYN)
+                && plan.data.is_some_and(|(seq, len)| {
+                    len > 0 && !seq.before(max_before) && self.snd.probe_end != Some(seq + 1)
+                });
+            let cwr;
+            (ecn, cwr) = self.opts.ecn.data_marks(new_data);
+            flags |= cwr;
+            if ack_flag && !flags.intersects(Flags::SYN | Flags::RST) {
+                flags |= self.opts.ecn.ack_flags();
+            }
         }
         let options = self.options_for(flags);
         let window = if flags.contains(Flags::SYN) {

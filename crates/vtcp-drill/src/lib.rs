@@ -53,7 +53,7 @@ pub use script::{ParseError, Script, parse};
 
 /// Parses and runs one script's text.
 pub fn run_text(text: &str, profile: Profile) -> Result<Outcome, ParseError> {
-    let script = parse(text, profile.defines)?;
+    let script = script::parse_with(text, profile.defines, &profile.values)?;
     Ok(run(&script, profile))
 }
 

@@ -148,8 +148,9 @@ pub fn parse_with(
     let mut script = Script::default();
     let mut values = values.to_vec();
     // A system call whose brackets are still open: its first line's
-    // number and the text so far.
-    let mut call: Option<(usize, String)> = None;
+    // number, the text so far and how many brackets are open (counted a
+    // line at a time: a long file costs linear time).
+    let mut call: Option<(usize, String, i64)> = None;
     // `#ifdef` nesting: whether each open block is kept.
     let mut keep: Vec<bool> = Vec::new();
     let mut in_comment = false;
@@ -226,16 +227,20 @@ pub fn parse_with(
         if !keep.iter().all(|&k| k) {
             continue;
         }
-        let (number, joined) = match call.take() {
-            Some((start, mut so_far)) => {
+        let (number, joined, depth) = match call.take() {
+            Some((start, mut so_far, depth)) => {
                 so_far.push(' ');
                 so_far.push_str(trimmed);
-                (start, so_far)
+                (start, so_far, depth + bracket_depth(trimmed))
             }
-            None => (number, trimmed.to_string()),
+            None => (number, trimmed.to_string(), bracket_depth(trimmed)),
         };
-        if !joined.starts_with("--") && brackets_open(&joined) {
-            call = Some((number, joined));
+        if depth > 0
+            && !joined.starts_with("--")
+            && !trimmed.contains('`')
+            && !trimmed.contains("%{")
+        {
+            call = Some((number, joined, depth));
             continue;
         }
         if let Some(setting) = joined.strip_prefix("--") {
@@ -298,25 +303,22 @@ pub fn parse_with(
     if let Some((start, ..)) = shell {
         return Err(err(start, "unterminated shell command"));
     }
-    if let Some((start, _)) = call {
+    if let Some((start, ..)) = call {
         return Err(err(start, "unbalanced brackets: a call left open"));
     }
     Ok(script)
 }
 
-/// Whether a line opens more `(`, `[` or `{` than it closes: a system
-/// call that goes on on the next line (packetdrill's grammar is free of
-/// line ends). Shell commands and Python blocks have rules of their own.
-fn brackets_open(line: &str) -> bool {
-    if line.contains('`') || line.contains("%{") {
-        return false;
-    }
-    let depth = line.chars().fold(0i64, |d, c| match c {
+/// How many more `(`, `[` or `{` a line opens than it closes: above 0,
+/// a system call that goes on on the next line (packetdrill's grammar is
+/// free of line ends). Shell commands and Python blocks have rules of
+/// their own (the caller leaves them out).
+fn bracket_depth(line: &str) -> i64 {
+    line.chars().fold(0, |d, c| match c {
         '(' | '[' | '{' => d + 1,
         ')' | ']' | '}' => d - 1,
         _ => d,
-    });
-    depth > 0
+    })
 }
 
 /// Each word (letters, digits, `_`) of `line` that `values` names,

@@ -349,38 +349,37 @@ fn substitute(line: &str, values: &[(String, String)]) -> String {
     out
 }
 
-/// Drops `//` comments and `/* */` comments (which may span lines).
+/// Drops `//` comments and `/* */` comments (which may span lines), but
+/// not inside a backquoted command or a `"string"`: the lexer reads those
+/// whole (`` `curl http://…` ``, `write(4, "a//b", 4)`).
 fn strip_comments(line: &str, in_comment: &mut bool) -> String {
     let mut out = String::new();
-    let mut rest = line;
-    loop {
+    let mut quote: Option<char> = None;
+    let mut chars = line.char_indices();
+    while let Some((i, c)) = chars.next() {
+        let next = line[i + c.len_utf8()..].chars().next();
         if *in_comment {
-            match rest.find("*/") {
-                Some(end) => {
-                    rest = &rest[end + 2..];
-                    *in_comment = false;
-                }
-                None => return out,
+            if c == '*' && next == Some('/') {
+                chars.next();
+                *in_comment = false;
             }
+            continue;
         }
-        let line_comment = rest.find("//");
-        let block = rest.find("/*");
-        match (line_comment, block) {
-            (Some(l), b) if b.is_none_or(|b| l < b) => {
-                out.push_str(&rest[..l]);
-                return out;
-            }
-            (_, Some(b)) => {
-                out.push_str(&rest[..b]);
-                rest = &rest[b + 2..];
+        match (quote, c, next) {
+            (Some(q), _, _) if c == q => quote = None,
+            (Some(_), _, _) => {}
+            (None, '`' | '"', _) => quote = Some(c),
+            (None, '/', Some('/')) => return out,
+            (None, '/', Some('*')) => {
+                chars.next();
                 *in_comment = true;
+                continue;
             }
-            _ => {
-                out.push_str(rest);
-                return out;
-            }
+            _ => {}
         }
+        out.push(c);
     }
+    out
 }
 
 /// The longest time a line may name: a day (scripts run in seconds; a
@@ -786,5 +785,22 @@ mod tests {
             panic!()
         };
         assert_eq!((p.flags, p.len), (vtcp::wire::Flags::empty(), 1000));
+    }
+
+    /// Comments stand anywhere but inside a backquoted command or a
+    /// string; a `/* */` may span lines.
+    #[test]
+    fn comments_stand_anywhere_but_in_commands_and_strings() {
+        let text = "0 `echo http://x` // run it\n\
+                    +0 write(4, \"a//b/*c\", 6) = 6 /* six\n\
+                    octets */ +0 close(4) = 0 /* a */ // b\n";
+        let s = parse(text, &[]).unwrap();
+        assert_eq!(s.lines[0].action, Action::Shell("echo http://x".into()));
+        let Action::Call(c) = &s.lines[1].action else {
+            panic!()
+        };
+        assert_eq!(c.args[1], "\"a//b/*c\"");
+        assert_eq!(s.lines[2].text, "close(4) = 0");
+        assert_eq!(s.lines.len(), 3);
     }
 }

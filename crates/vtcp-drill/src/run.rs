@@ -546,7 +546,7 @@ impl Runner {
                     self.os().name(),
                     self.secs(deadline)
                 ));
-                self.script_time = sent - START;
+                self.script_time = sent.saturating_sub(START);
                 return self.expect_sent(line, spec, Some(sent), slack);
             }
             if any_syn && self.handshake_timed_out() {

@@ -803,4 +803,19 @@ mod tests {
         assert_eq!(s.lines[2].text, "close(4) = 0");
         assert_eq!(s.lines.len(), 3);
     }
+
+    /// Every cut of a script (a call, a comment, a string, a command, a
+    /// blocking time, a define left open) parses or is an error: never a
+    /// panic.
+    #[test]
+    fn every_prefix_of_a_script_parses_or_is_an_error() {
+        let tail = "--define=X=3\n+.002 ... 0.004 poll([{fd=X, /* c\n*/ events=\"a//\"}], 1, 1) = 1\n\
+                    +0 `echo //\nb`\n+0 %{ x }%\n";
+        let text = format!("{SCRIPT}{tail}");
+        for (i, _) in text.char_indices() {
+            let _ = parse_with(&text[..i], &["STANDARD"], &[("FD".into(), "3".into())]);
+        }
+        let whole = parse(&text, &["STANDARD"]);
+        assert!(whole.is_ok(), "{whole:?}");
+    }
 }

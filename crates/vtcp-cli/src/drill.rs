@@ -24,6 +24,12 @@ pub struct DrillArgs {
     /// guessed from the path: name it.
     #[arg(long, default_value = "freebsd", value_parser = ["freebsd", "linux"])]
     pub profile: String,
+    /// `NAME=VALUE`: every `NAME` word of the scripts stands for `VALUE`
+    /// (packetdrill's `-D`/`--define`; the Linux profile has
+    /// google/packetdrill's `run_all.py` values for IPv4, `TFO_COOKIE`
+    /// among them, which these replace).
+    #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
+    pub define: Vec<String>,
     /// Compare with this expected-results file: fail only on regressions.
     #[arg(long, conflicts_with = "write_expected")]
     pub expected: Option<PathBuf>,
@@ -37,7 +43,7 @@ pub struct DrillArgs {
 
 /// Runs `vtcp drill`; returns whether it succeeded: the results written
 /// with `--write-expected`, no regression against `--expected`, or else
-/// no script failed.
+/// no script failed and every one parsed.
 pub fn drill(args: &DrillArgs, out: &mut impl Write) -> io::Result<bool> {
     let root = match args.paths.as_slice() {
         [one] if one.is_dir() => one.clone(),
@@ -66,12 +72,22 @@ pub fn drill(args: &DrillArgs, out: &mut impl Write) -> io::Result<bool> {
             }
         }
     }
-    let profile = vtcp_drill::Profile::by_name(&args.profile).ok_or_else(|| {
+    let mut profile = vtcp_drill::Profile::by_name(&args.profile).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("no profile {}", args.profile),
         )
     })?;
+    for define in &args.define {
+        let (name, value) = define.split_once('=').ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("-D {define}: NAME=VALUE expected"),
+            )
+        })?;
+        // The last definition of a name is the one that counts.
+        profile.values.push((name.into(), value.into()));
+    }
     let results = suite::run_all(&args.paths, &root, &profile)?;
     if results.is_empty() {
         return Err(io::Error::new(
@@ -102,5 +118,8 @@ pub fn drill(args: &DrillArgs, out: &mut impl Write) -> io::Result<bool> {
         }
         return Ok(regressions.is_empty());
     }
-    Ok(results.iter().all(|r| r.outcome.kind() != "fail"))
+    // A script that does not parse fails the run as a failed one does.
+    Ok(results
+        .iter()
+        .all(|r| !matches!(r.outcome.kind(), "fail" | "error")))
 }

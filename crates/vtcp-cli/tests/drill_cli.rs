@@ -32,7 +32,7 @@ fn the_runner_s_scripts_pass_with_a_summary() {
         })
         .count();
     assert!(scripts >= 6);
-    let summary = format!("{scripts} passed, 0 differ, 0 failed, 0 unsupported");
+    let summary = format!("{scripts} passed, 0 differ, 0 failed, 0 unsupported, 0 do not parse");
     assert!(stdout.trim().ends_with(&summary), "{stdout}");
 }
 
@@ -112,4 +112,48 @@ fn binary_data_is_refused() {
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("is not a packetdrill script"), "{stderr}");
+}
+
+/// A text file that is not a script fails the run, named with the line
+/// packetdrill's syntax breaks at.
+#[test]
+fn a_text_file_that_is_no_script_is_named_with_its_line() {
+    let dir = std::env::temp_dir().join(format!("vtcp-drill-text-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notes.txt");
+    std::fs::write(&path, "// a note\nshopping: milk, eggs\n").unwrap();
+    let out = vtcp(&["drill", path.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains(&format!(
+            "error        {}: does not parse: line 2:",
+            path.display()
+        )),
+        "{stdout}"
+    );
+}
+
+/// `-D NAME=VALUE` as packetdrill has it: the script's `FD` is 3 only
+/// with it (without, `close(FD)` names no descriptor and fails).
+#[test]
+fn a_define_on_the_command_line_stands_for_its_value() {
+    let dir = std::env::temp_dir().join(format!("vtcp-drill-define-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fd.pkt");
+    std::fs::write(
+        &path,
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(FD) = 0\n",
+    )
+    .unwrap();
+    let with = vtcp(&["drill", "-D", "FD=3", path.to_str().unwrap()]);
+    let without = vtcp(&["drill", path.to_str().unwrap()]);
+    let bad = vtcp(&["drill", "-D", "FD", path.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&with.stdout);
+    assert!(with.status.success(), "{stdout}");
+    assert!(!without.status.success());
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("NAME=VALUE"));
 }

@@ -3,7 +3,8 @@
 //! [1:1461(1460)]`, `< [ect0] icmp packet_too_big mtu 1300 [0:0(0)]`.
 //! The type and code names are google/packetdrill's (and the FreeBSD
 //! suite's spellings of a few); `code_N` names a code by its number. The
-//! bracket is the quoted TCP segment: its sequence numbers are ours,
+//! bracket is the quoted TCP segment (at 0 with no payload when left
+//! out, as packetdrill has it): its sequence numbers are ours,
 //! relative to our ISN, as in our segments' lines.
 
 use vtcp::icmp::IcmpError;
@@ -44,33 +45,19 @@ fn strip_head(line: &str) -> Option<&str> {
     body.starts_with(char::is_whitespace).then_some(body)
 }
 
-/// Parses `< icmp TYPE [CODE] [mtu N] [seq:end(len)]`.
+/// Parses `< icmp TYPE [CODE] [mtu N] [[seq:end(len)]]`. Without the
+/// bracket the quoted segment is at sequence 0 with no payload, as
+/// packetdrill's grammar has it (`opt_icmp_echoed`).
 pub fn parse(line: &str) -> Result<IcmpSpec, String> {
     let body = strip_head(line).ok_or("not an ICMP line")?;
-    let open = body.find('[').ok_or("an ICMP line needs [seq:end(len)]")?;
-    let close = body[open..]
-        .find(']')
-        .map(|c| open + c)
-        .ok_or("unterminated [seq:end(len)]")?;
-    let quoted = &body[open + 1..close];
-    if !body[close + 1..].trim().is_empty() {
-        return Err(format!(
-            "after the quoted segment: {:?}",
-            &body[close + 1..]
-        ));
-    }
-    let (seq, tail) = quoted.split_once(':').ok_or("bad seq:end(len)")?;
-    let (end, len) = tail.split_once('(').ok_or("bad seq:end(len)")?;
-    let len = len.strip_suffix(')').ok_or("bad seq:end(len)")?;
-    let (seq, end, len): (u32, u32, u32) = (
-        number(seq.trim())?,
-        number(end.trim())?,
-        number(len.trim())?,
-    );
-    if end.wrapping_sub(seq) != len {
-        return Err(format!("{quoted}: end − seq is not the length"));
-    }
-    let words: Vec<&str> = body[..open].split_whitespace().collect();
+    let (head, seq, len) = match body.find('[') {
+        None => (body, 0, 0),
+        Some(open) => {
+            let (seq, len) = quoted(&body[open..])?;
+            (&body[..open], seq, len)
+        }
+    };
+    let words: Vec<&str> = head.split_whitespace().collect();
     let (icmp_type, rest) = words.split_first().ok_or("an ICMP line needs a type")?;
     let (mut code, mut mtu) = (None, None);
     let mut it = rest.iter();
@@ -90,6 +77,31 @@ pub fn parse(line: &str) -> Result<IcmpSpec, String> {
         seq,
         len,
     })
+}
+
+/// `[seq:end(len)]`, the end of an ICMP line: the quoted segment's
+/// sequence number and length.
+fn quoted(bracket: &str) -> Result<(u32, u32), String> {
+    let close = bracket.find(']').ok_or("unterminated [seq:end(len)]")?;
+    let quoted = &bracket[1..close];
+    if !bracket[close + 1..].trim().is_empty() {
+        return Err(format!(
+            "after the quoted segment: {:?}",
+            &bracket[close + 1..]
+        ));
+    }
+    let (seq, tail) = quoted.split_once(':').ok_or("bad seq:end(len)")?;
+    let (end, len) = tail.split_once('(').ok_or("bad seq:end(len)")?;
+    let len = len.strip_suffix(')').ok_or("bad seq:end(len)")?;
+    let (seq, end, len): (u32, u32, u32) = (
+        number(seq.trim())?,
+        number(end.trim())?,
+        number(len.trim())?,
+    );
+    if end.wrapping_sub(seq) != len {
+        return Err(format!("{quoted}: end − seq is not the length"));
+    }
+    Ok((seq, len))
 }
 
 /// Type numbers by family (ICMPv6: `true`) and packetdrill's names.
@@ -214,8 +226,12 @@ mod tests {
         assert!(is_icmp("< [ect0] icmp redirect [0:0(0)]"));
         assert!(!is_icmp("< S 0:0(0) win 65535"));
         assert!(!is_icmp("< icmpx [0:0(0)]"));
+        // Without the bracket: the quoted segment at 0, no payload.
+        assert_eq!(
+            parse("< icmp unreachable frag_needed mtu 800"),
+            parse("< icmp unreachable frag_needed mtu 800 [0:0(0)]")
+        );
         for bad in [
-            "< icmp unreachable",
             "< icmp unreachable [0:5(4)]",
             "< icmp [0:0(0)]",
             "< icmp unreachable frag_needed mtu [0:0(0)]",

@@ -19,9 +19,11 @@
 //!
 //! Each script ends as [`Outcome::Pass`], [`Outcome::Differs`] (only in
 //! what is the operating system's own choice: the window offered, the
-//! MSS and window-scale values, the order of options), [`Outcome::Fail`]
-//! (the first mismatch) or [`Outcome::Unsupported`] (the construct
-//! named).
+//! MSS and window-scale values, the order of options, the times of a
+//! retransmission timer's identical segments), [`Outcome::Fail`]
+//! (the first mismatch), [`Outcome::Unsupported`] (the construct
+//! named) or [`Outcome::Malformed`] (the script does not parse as
+//! packetdrill's syntax: line and reason).
 //!
 //! ```
 //! use vtcp_drill::{Outcome, Profile, run_text};
@@ -53,7 +55,7 @@ pub use script::{ParseError, Script, parse};
 
 /// Parses and runs one script's text.
 pub fn run_text(text: &str, profile: Profile) -> Result<Outcome, ParseError> {
-    let script = parse(text, profile.defines)?;
+    let script = script::parse_with(text, profile.defines, &profile.values)?;
     Ok(run(&script, profile))
 }
 

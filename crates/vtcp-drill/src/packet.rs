@@ -10,6 +10,8 @@
 use vtcp::wire::{FastOpenCookie, Flags, Options, SackBlock, Segment, TcpOption};
 use vtcp_seq::Seq;
 
+use crate::profile::Os;
+
 /// An option as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OptSpec {
@@ -150,10 +152,20 @@ fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
         .map_err(|_| format!("bad number {s:?}"))
 }
 
+/// How a parse error begins when the line is not shaped as a segment
+/// (no flags, no `seq:end(len)`): a script packetdrill rejects too.
+pub const NOT_A_SEGMENT: &str = "not a segment";
+
+fn bad_range() -> String {
+    format!("{NOT_A_SEGMENT}: bad seq:end(len)")
+}
+
 fn parse_flags(s: &str) -> Result<Flags, String> {
     let mut f = Flags::empty();
     for c in s.chars() {
         f.insert(match c {
+            // packetdrill's `-`: no flags at all.
+            '-' => Flags::empty(),
             'S' => Flags::SYN,
             'F' => Flags::FIN,
             'R' => Flags::RST,
@@ -239,19 +251,23 @@ pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
     };
     let words: Vec<&str> = head.split_whitespace().collect();
     let [flags, range, rest @ ..] = words.as_slice() else {
-        return Err(format!("a segment needs flags and seq:end(len): {s:?}"));
+        return Err(format!(
+            "{NOT_A_SEGMENT}: flags and seq:end(len) needed in {s:?}"
+        ));
     };
     let flags = parse_flags(flags)?;
-    let (seq, tail) = range.split_once(':').ok_or("bad seq:end(len)")?;
-    let (end, len) = tail.split_once('(').ok_or("bad seq:end(len)")?;
+    let (seq, tail) = range.split_once(':').ok_or_else(bad_range)?;
+    let (end, len) = tail.split_once('(').ok_or_else(bad_range)?;
     let (len, absolute) = match len.strip_suffix('!') {
         Some(len) => (len, true),
         None => (len, false),
     };
-    let len = len.strip_suffix(')').ok_or("bad seq:end(len)")?;
+    let len = len.strip_suffix(')').ok_or_else(bad_range)?;
     let (seq, end, len): (u32, u32, u32) = (number(seq)?, number(end)?, number(len)?);
     if end.wrapping_sub(seq) != len {
-        return Err(format!("{range}: end − seq is not the length"));
+        return Err(format!(
+            "{NOT_A_SEGMENT}: {range}: end − seq is not the length"
+        ));
     }
     let mut spec = PacketSpec {
         inbound,
@@ -413,8 +429,10 @@ fn sent_options(seg: &Segment<&[u8]>) -> Vec<OptSpec> {
 /// Compares a segment we sent with `spec`: flags, sequence and
 /// acknowledgment numbers, length and options are the RFCs' business;
 /// the window, the MSS and window-scale values and the order of options
-/// are the operating system's, and differ without failing.
-pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces) -> Verdict {
+/// are the operating system's (`os`, named in the differences), and
+/// differ without failing.
+pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces, os: Os) -> Verdict {
+    let os = os.name();
     let spaces = if spec.absolute {
         Spaces {
             our_isn: 0,
@@ -461,7 +479,7 @@ pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces) -> Verdict {
     if let Some(w) = spec.win
         && u32::from(seg.window) != w
     {
-        differs.push(format!("window {} (FreeBSD's {w})", seg.window));
+        differs.push(format!("window {} ({os}'s {w})", seg.window));
     }
     if let Some(expected) = &spec.options {
         let got = sent_options(&seg);
@@ -488,10 +506,10 @@ pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces) -> Verdict {
                 .expect("same set");
             match (w, h) {
                 (OptSpec::Mss(a), OptSpec::Mss(b)) if a != b => {
-                    differs.push(format!("MSS {b} (FreeBSD's {a})"));
+                    differs.push(format!("MSS {b} ({os}'s {a})"));
                 }
                 (OptSpec::WindowScale(a), OptSpec::WindowScale(b)) if a != b => {
-                    differs.push(format!("window scale {b} (FreeBSD's {a})"));
+                    differs.push(format!("window scale {b} ({os}'s {a})"));
                 }
                 // TSval is our clock's (packetdrill maps it too); the echo
                 // is the RFC's.
@@ -686,22 +704,28 @@ mod tests {
             inbound: false,
             ..spec.clone()
         };
-        assert_eq!(compare(&want, &ours, spaces), Verdict::Match);
-        // Another window differs (FreeBSD's choice); another ACK fails.
+        assert_eq!(compare(&want, &ours, spaces, Os::FreeBsd), Verdict::Match);
+        // Another window differs (the system's choice, named by the
+        // profile's system); another ACK fails.
         let other = PacketSpec {
             win: Some(100),
             ..want.clone()
         };
-        assert!(matches!(
-            compare(&other, &ours, spaces),
-            Verdict::Differs(_)
-        ));
+        for os in [Os::FreeBsd, Os::Linux] {
+            let Verdict::Differs(why) = compare(&other, &ours, spaces, os) else {
+                panic!("{os:?}")
+            };
+            assert!(
+                why.starts_with(&format!("window {} ({}'s 100)", seg.window, os.name())),
+                "{why}"
+            );
+        }
         let wrong = PacketSpec {
             ack: Some(2),
             ..want
         };
         assert!(matches!(
-            compare(&wrong, &ours, spaces),
+            compare(&wrong, &ours, spaces, Os::FreeBsd),
             Verdict::Mismatch(_)
         ));
     }
@@ -723,18 +747,18 @@ mod tests {
         .to_bytes();
         let fin_again = parse_spec("> F. 1:1(0) ack 2 win 65535").unwrap();
         assert!(matches!(
-            compare(&fin_again, &ack, spaces),
+            compare(&fin_again, &ack, spaces, Os::FreeBsd),
             Verdict::Differs(_)
         ));
         // Not at SND.NXT after the FIN, or another ACK: a failure.
         let elsewhere = parse_spec("> F. 5:5(0) ack 2 win 65535").unwrap();
         assert!(matches!(
-            compare(&elsewhere, &ack, spaces),
+            compare(&elsewhere, &ack, spaces, Os::FreeBsd),
             Verdict::Mismatch(_)
         ));
         let other_ack = parse_spec("> F. 1:1(0) ack 3 win 65535").unwrap();
         assert!(matches!(
-            compare(&other_ack, &ack, spaces),
+            compare(&other_ack, &ack, spaces, Os::FreeBsd),
             Verdict::Mismatch(_)
         ));
     }
@@ -761,11 +785,11 @@ mod tests {
             parse_spec("> S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>")
                 .unwrap();
         assert!(
-            matches!(compare(&freebsd, &sent, spaces), Verdict::Differs(r) if r.contains("option order"))
+            matches!(compare(&freebsd, &sent, spaces, Os::FreeBsd), Verdict::Differs(r) if r.contains("option order"))
         );
         let no_ts = parse_spec("> S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK>").unwrap();
         assert!(matches!(
-            compare(&no_ts, &sent, spaces),
+            compare(&no_ts, &sent, spaces, Os::FreeBsd),
             Verdict::Mismatch(_)
         ));
     }

@@ -82,6 +82,16 @@ pub enum Os {
     Linux,
 }
 
+impl Os {
+    /// Its name, for messages: `FreeBSD`, `Linux`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FreeBsd => "FreeBSD",
+            Self::Linux => "Linux",
+        }
+    }
+}
+
 /// The engine's settings for a script, changed by its `sysctl`s.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Profile {
@@ -89,6 +99,10 @@ pub struct Profile {
     pub name: &'static str,
     /// `#ifdef` names the runner keeps.
     pub defines: &'static [&'static str],
+    /// `-D NAME=VALUE` values (packetdrill's `--define`): every `NAME`
+    /// word of a script stands for `VALUE`. A script's own `--define`
+    /// lines add to them.
+    pub values: Vec<(String, String)>,
     /// The operating system: what its rules for unexpected segments and
     /// its socket layer's habits are.
     pub os: Os,
@@ -175,6 +189,7 @@ impl Profile {
             name: "freebsd",
             os: Os::FreeBsd,
             defines: &["STANDARD"],
+            values: Vec::new(),
             timestamps: true,
             window_scaling: true,
             sack: true,
@@ -214,6 +229,15 @@ impl Profile {
             name: "linux",
             os: Os::Linux,
             defines: &["Linux"],
+            // What google/packetdrill's `run_all.py` passes for IPv4.
+            values: [
+                ("TFO_COOKIE", "3021b9d889017eeb"),
+                ("CODE", "host_unreachable"),
+                ("CMSG_LEVEL_IP", "SOL_IP"),
+                ("CMSG_TYPE_RECVERR", "IP_RECVERR"),
+            ]
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .to_vec(),
             timestamps: true,
             window_scaling: true,
             sack: true,

@@ -1,13 +1,19 @@
 //! Parsing a packetdrill script into timed lines.
 //!
-//! The subset the FreeBSD TCP test suite uses: `--name=value` settings;
+//! google/packetdrill's script syntax (its `parser.y` and `lexer.l` are the
+//! reference): `--name=value` settings (`--define=NAME=VALUE` among them);
 //! lines that start with a time (`0.10` absolute, `+0.10` relative to the
-//! previous line, `~` ranges, `...` blocking calls and `*` "any time" as
-//! well); backquoted shell commands; system calls with their expected
-//! result and errno; `<` and `>` segments; `< icmp` errors; `%{ }%`
-//! Python blocks (kept, so that the runner can name them); `#ifdef NAME` / `#endif` blocks, of which the runner keeps one
-//! name's (the suite has `STANDARD` and `FreeBSD` variants). `//` and
-//! `/* */` comments are dropped.
+//! previous line, `~` ranges, `a...b` blocking calls, with or without
+//! spaces around the `...`, and `*` "any time" as well); backquoted shell
+//! commands, over several lines if need be; system calls with their
+//! expected result and errno, over as many lines as their brackets stay
+//! open; `<` and `>` segments; `< icmp` errors; `%{ }%` Python blocks
+//! (kept, so that the runner can name them); `#ifdef NAME` / `#endif`
+//! blocks, of which the runner keeps one name's (the FreeBSD suite has
+//! `STANDARD` and `FreeBSD` variants). `//` and `/* */` comments are
+//! dropped wherever they stand. A word defined (`-D NAME=VALUE` on
+//! packetdrill's command line, a profile's values, or a script's
+//! `--define` line) stands for its value, as packetdrill's lexer has it.
 
 use crate::icmp::{self, IcmpSpec};
 use crate::packet::{self, PacketSpec};
@@ -102,18 +108,49 @@ pub struct ParseError {
     pub line: usize,
     /// What was wrong.
     pub message: String,
+    /// `true`: packetdrill's syntax, in a construct the runner does not
+    /// read (a UDP encapsulation, an MD5 option, an urgent pointer …);
+    /// `false`: not packetdrill's syntax at all.
+    pub unsupported: bool,
 }
 
 fn err(line: usize, message: impl Into<String>) -> ParseError {
     ParseError {
         line,
         message: message.into(),
+        unsupported: false,
+    }
+}
+
+/// An error in a segment or ICMP line: malformed when the line is not
+/// shaped as one ([`packet::NOT_A_SEGMENT`]), else a construct of
+/// packetdrill's the runner does not read.
+fn line_err(line: usize, message: String) -> ParseError {
+    ParseError {
+        unsupported: !message.starts_with(packet::NOT_A_SEGMENT),
+        ..err(line, message)
     }
 }
 
 /// Parses `text`, keeping the `#ifdef` blocks of `defined` names only.
 pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
+    parse_with(text, defined, &[])
+}
+
+/// Parses `text`, keeping the `#ifdef` blocks of `defined` names only,
+/// each `NAME` word of `values` standing for its value (packetdrill's
+/// `-D NAME=VALUE`); the script's `--define=NAME=VALUE` lines add theirs.
+pub fn parse_with(
+    text: &str,
+    defined: &[&str],
+    values: &[(String, String)],
+) -> Result<Script, ParseError> {
     let mut script = Script::default();
+    let mut values = values.to_vec();
+    // A system call whose brackets are still open: its first line's
+    // number, the text so far and how many brackets are open (counted a
+    // line at a time: a long file costs linear time).
+    let mut call: Option<(usize, String, i64)> = None;
     // `#ifdef` nesting: whether each open block is kept.
     let mut keep: Vec<bool> = Vec::new();
     let mut in_comment = false;
@@ -190,14 +227,35 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
         if !keep.iter().all(|&k| k) {
             continue;
         }
-        if let Some(setting) = trimmed.strip_prefix("--") {
-            let (name, value) = setting.split_once('=').unwrap_or((setting, ""));
-            script
-                .options
-                .push((name.trim().into(), value.trim().into()));
+        let (number, joined, depth) = match call.take() {
+            Some((start, mut so_far, depth)) => {
+                so_far.push(' ');
+                so_far.push_str(trimmed);
+                (start, so_far, depth + bracket_depth(trimmed))
+            }
+            None => (number, trimmed.to_string(), bracket_depth(trimmed)),
+        };
+        if depth > 0
+            && !joined.starts_with("--")
+            && !trimmed.contains('`')
+            && !trimmed.contains("%{")
+        {
+            call = Some((number, joined, depth));
             continue;
         }
-        line = trimmed.to_string();
+        if let Some(setting) = joined.strip_prefix("--") {
+            let (name, value) = setting.split_once('=').unwrap_or((setting, ""));
+            let (name, value) = (name.trim(), value.trim());
+            if name == "define" {
+                let (word, meaning) = value
+                    .split_once('=')
+                    .ok_or_else(|| err(number, format!("--define={value}: no =VALUE")))?;
+                values.push((word.trim().into(), meaning.trim().into()));
+            }
+            script.options.push((name.into(), value.into()));
+            continue;
+        }
+        line = substitute(&joined, &values);
         // A shell command without a time (Linux's scripts begin with
         // `` `../common/defaults.sh` ``) runs at once, as `+0`.
         let (when, rest) = if line.starts_with('`') {
@@ -226,9 +284,9 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
             };
             Action::Shell(cmd.trim().into())
         } else if icmp::is_icmp(rest) {
-            Action::Icmp(icmp::parse(rest).map_err(|m| err(number, m))?)
+            Action::Icmp(icmp::parse(rest).map_err(|m| line_err(number, m))?)
         } else if rest.starts_with('<') || rest.starts_with('>') {
-            Action::Packet(packet::parse_spec(rest).map_err(|m| err(number, m))?)
+            Action::Packet(packet::parse_spec(rest).map_err(|m| line_err(number, m))?)
         } else {
             Action::Call(parse_call(rest).map_err(|m| err(number, m))?)
         };
@@ -245,41 +303,83 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
     if let Some((start, ..)) = shell {
         return Err(err(start, "unterminated shell command"));
     }
+    if let Some((start, ..)) = call {
+        return Err(err(start, "unbalanced brackets: a call left open"));
+    }
     Ok(script)
 }
 
-/// Drops `//` comments and `/* */` comments (which may span lines).
-fn strip_comments(line: &str, in_comment: &mut bool) -> String {
-    let mut out = String::new();
-    let mut rest = line;
-    loop {
-        if *in_comment {
-            match rest.find("*/") {
-                Some(end) => {
-                    rest = &rest[end + 2..];
-                    *in_comment = false;
-                }
-                None => return out,
-            }
+/// How many more `(`, `[` or `{` a line opens than it closes: above 0,
+/// a system call that goes on on the next line (packetdrill's grammar is
+/// free of line ends). Shell commands and Python blocks have rules of
+/// their own (the caller leaves them out).
+fn bracket_depth(line: &str) -> i64 {
+    line.chars().fold(0, |d, c| match c {
+        '(' | '[' | '{' => d + 1,
+        ')' | ']' | '}' => d - 1,
+        _ => d,
+    })
+}
+
+/// Each word (letters, digits, `_`) of `line` that `values` names,
+/// replaced by its value; shell commands are left as written (the lexer
+/// reads a backquoted command as one token).
+fn substitute(line: &str, values: &[(String, String)]) -> String {
+    if values.is_empty() || line.contains('`') {
+        return line.to_string();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        match values.iter().rev().find(|(name, _)| name == word) {
+            Some((_, value)) => out.push_str(value),
+            None => out.push_str(word),
         }
-        let line_comment = rest.find("//");
-        let block = rest.find("/*");
-        match (line_comment, block) {
-            (Some(l), b) if b.is_none_or(|b| l < b) => {
-                out.push_str(&rest[..l]);
-                return out;
-            }
-            (_, Some(b)) => {
-                out.push_str(&rest[..b]);
-                rest = &rest[b + 2..];
-                *in_comment = true;
-            }
-            _ => {
-                out.push_str(rest);
-                return out;
-            }
+        word.clear();
+    };
+    for c in line.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
         }
     }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// Drops `//` comments and `/* */` comments (which may span lines), but
+/// not inside a backquoted command or a `"string"`: the lexer reads those
+/// whole (`` `curl http://…` ``, `write(4, "a//b", 4)`).
+fn strip_comments(line: &str, in_comment: &mut bool) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = line.char_indices();
+    while let Some((i, c)) = chars.next() {
+        let next = line[i + c.len_utf8()..].chars().next();
+        if *in_comment {
+            if c == '*' && next == Some('/') {
+                chars.next();
+                *in_comment = false;
+            }
+            continue;
+        }
+        match (quote, c, next) {
+            (Some(q), _, _) if c == q => quote = None,
+            (Some(_), _, _) => {}
+            (None, '`' | '"', _) => quote = Some(c),
+            (None, '/', Some('/')) => return out,
+            (None, '/', Some('*')) => {
+                chars.next();
+                *in_comment = true;
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The longest time a line may name: a day (scripts run in seconds; a
@@ -295,7 +395,21 @@ fn seconds(s: &str) -> Result<f64, String> {
 
 /// The time at the start of a line, and the rest of it.
 fn parse_when(line: &str) -> Result<(When, &str), String> {
-    let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let (word, mut rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    // `a ... b`, `a ...b`, `a... b`: the lexer reads `...` as a token of
+    // its own, so spaces may stand around it.
+    let mut word = word.to_string();
+    if let Some(after) = rest.trim_start().strip_prefix("...") {
+        word.push_str("...");
+        rest = after;
+    }
+    if word.ends_with("...") {
+        let r = rest.trim_start();
+        let (end, after) = r.split_once(char::is_whitespace).unwrap_or((r, ""));
+        word.push_str(end);
+        rest = after;
+    }
+    let word = word.as_str();
     // `+ 0.00`: packetdrill's lexer takes the sign and the number as two
     // tokens, so a space may stand between them.
     if word == "+" {
@@ -568,5 +682,140 @@ mod tests {
             &[],
         );
         assert_eq!(open.unwrap_err().line, 2);
+    }
+    /// packetdrill's grammar is free of line ends: a call goes on while
+    /// its brackets are open, comments and blank lines among its lines;
+    /// its number is its first line's; one never closed is an error
+    /// naming the line it began on.
+    #[test]
+    fn a_call_may_span_lines() {
+        let text = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                    +0...0.010 poll([{fd=3,\n\
+                    \n\
+                    // the events wanted\n\
+                    events=POLLIN|POLLOUT, /* and\n\
+                    got */ revents=POLLOUT}], 1, 100) = 1\n\
+                    +0 close(3) = 0\n";
+        let s = parse(text, &[]).unwrap();
+        assert_eq!(s.lines.len(), 3);
+        let Action::Call(c) = &s.lines[1].action else {
+            panic!("{:?}", s.lines[1])
+        };
+        assert_eq!((c.name.as_str(), c.ret), ("poll", 1));
+        assert_eq!(c.args.len(), 3);
+        assert_eq!(
+            c.args[0],
+            "[{fd=3, events=POLLIN|POLLOUT, revents=POLLOUT}]"
+        );
+        assert_eq!(s.lines[1].number, 2);
+        assert_eq!(s.lines[2].number, 7);
+        let open = parse("0 close(3) = 0\n+0 poll([{fd=3,\n+0 close(3) = 0\n", &[]);
+        assert_eq!(
+            open.unwrap_err(),
+            err(2, "unbalanced brackets: a call left open")
+        );
+    }
+
+    /// `-D NAME=VALUE` (a profile's values) and a script's `--define`
+    /// lines: a whole word named stands for its value, later definitions
+    /// first; a longer word, a shell command and a comment keep theirs.
+    #[test]
+    fn defined_words_stand_for_their_values() {
+        let values = [("COOKIE".to_string(), "abcd".to_string())];
+        let text = "--define=FD=3\n\
+                    0 close(FD) = 0\n\
+                    +0 `echo FD`\n\
+                    +0 < S 0:0(0) win 1 <FOEXP COOKIE> // COOKIE\n\
+                    +0 close(FDX) = 0\n";
+        let s = parse_with(text, &[], &values).unwrap();
+        assert_eq!(s.options, vec![("define".into(), "FD=3".into())]);
+        assert_eq!(s.lines[0].text, "close(3) = 0");
+        assert_eq!(s.lines[1].action, Action::Shell("echo FD".into()));
+        assert_eq!(s.lines[2].text, "< S 0:0(0) win 1 <FOEXP abcd>");
+        let Action::Call(c) = &s.lines[3].action else {
+            panic!()
+        };
+        assert_eq!(c.args, ["FDX"]);
+        // Without the value the cookie is no hex: a construct error.
+        assert!(parse(text, &[]).is_err());
+        assert_eq!(parse("--define=FD\n", &[]).unwrap_err().line, 1);
+    }
+
+    /// `a...b`, `a ... b`, `a ...b` and `a... b` are one blocking time.
+    #[test]
+    fn the_ellipsis_of_a_blocking_call_may_stand_apart() {
+        let want = When::Blocking {
+            start: 0.002,
+            end: 0.004,
+            relative: true,
+        };
+        for time in [
+            "+.002...0.004",
+            "+.002 ... 0.004",
+            "+.002 ...0.004",
+            "+.002... 0.004",
+        ] {
+            let s = parse(&format!("{time} connect(4, ..., ...) = 0\n"), &[]).unwrap();
+            assert_eq!(s.lines[0].when, want, "{time}");
+            assert!(matches!(&s.lines[0].action, Action::Call(c) if c.name == "connect"));
+        }
+    }
+
+    /// A line packetdrill would reject is malformed; packetdrill's syntax
+    /// in a construct the runner does not read (an urgent pointer, an
+    /// MD5 option) is unsupported. `-` is a segment with no flags.
+    #[test]
+    fn a_parse_error_says_whether_packetdrill_would_take_the_line() {
+        for (text, unsupported) in [
+            ("s//\n", false),
+            ("+0 < F . 1:1(0) ack 101 win 65535\n", false),
+            ("+0 < . 1:11(5) ack 1 win 65535\n", false),
+            ("+0 close(3\n", false),
+            ("+0 < U. 1:101(100) ack 1 win 257 urg 100\n", true),
+            ("+0 < . 1:1(0) ack 1 win 257 <md5 0001>\n", true),
+        ] {
+            assert_eq!(
+                parse(text, &[]).unwrap_err().unsupported,
+                unsupported,
+                "{text}"
+            );
+        }
+        let s = parse("+0 < - 1:1001(1000) win 20000\n", &[]).unwrap();
+        let Action::Packet(p) = &s.lines[0].action else {
+            panic!()
+        };
+        assert_eq!((p.flags, p.len), (vtcp::wire::Flags::empty(), 1000));
+    }
+
+    /// Comments stand anywhere but inside a backquoted command or a
+    /// string; a `/* */` may span lines.
+    #[test]
+    fn comments_stand_anywhere_but_in_commands_and_strings() {
+        let text = "0 `echo http://x` // run it\n\
+                    +0 write(4, \"a//b/*c\", 6) = 6 /* six\n\
+                    octets */ +0 close(4) = 0 /* a */ // b\n";
+        let s = parse(text, &[]).unwrap();
+        assert_eq!(s.lines[0].action, Action::Shell("echo http://x".into()));
+        let Action::Call(c) = &s.lines[1].action else {
+            panic!()
+        };
+        assert_eq!(c.args[1], "\"a//b/*c\"");
+        assert_eq!(s.lines[2].text, "close(4) = 0");
+        assert_eq!(s.lines.len(), 3);
+    }
+
+    /// Every cut of a script (a call, a comment, a string, a command, a
+    /// blocking time, a define left open) parses or is an error: never a
+    /// panic.
+    #[test]
+    fn every_prefix_of_a_script_parses_or_is_an_error() {
+        let tail = "--define=X=3\n+.002 ... 0.004 poll([{fd=X, /* c\n*/ events=\"a//\"}], 1, 1) = 1\n\
+                    +0 `echo //\nb`\n+0 %{ x }%\n";
+        let text = format!("{SCRIPT}{tail}");
+        for (i, _) in text.char_indices() {
+            let _ = parse_with(&text[..i], &["STANDARD"], &[("FD".into(), "3".into())]);
+        }
+        let whole = parse(&text, &["STANDARD"]);
+        assert!(whole.is_ok(), "{whole:?}");
     }
 }

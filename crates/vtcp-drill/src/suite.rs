@@ -56,8 +56,13 @@ pub fn run_all(paths: &[PathBuf], root: &Path, profile: &Profile) -> io::Result<
             .display()
             .to_string();
         let outcome = match std::fs::read_to_string(&path) {
-            Ok(text) => run_text(&text, profile.clone())
-                .unwrap_or_else(|e| Outcome::Unsupported(format!("cannot parse: {e}"))),
+            Ok(text) => run_text(&text, profile.clone()).unwrap_or_else(|e| {
+                if e.unsupported {
+                    Outcome::Unsupported(format!("cannot parse: {e}"))
+                } else {
+                    Outcome::Malformed(format!("does not parse: {e}"))
+                }
+            }),
             Err(e) => Outcome::Unsupported(format!("cannot read: {e}")),
         };
         results.push(ScriptResult { name, outcome });
@@ -65,15 +70,16 @@ pub fn run_all(paths: &[PathBuf], root: &Path, profile: &Profile) -> io::Result<
     Ok(results)
 }
 
-/// `612 passed, 2 differ, 0 failed, 0 unsupported`.
+/// `612 passed, 2 differ, 0 failed, 0 unsupported, 0 do not parse`.
 pub fn summary(results: &[ScriptResult]) -> String {
     let count = |k: &str| results.iter().filter(|r| r.outcome.kind() == k).count();
     format!(
-        "{} passed, {} differ, {} failed, {} unsupported",
+        "{} passed, {} differ, {} failed, {} unsupported, {} do not parse",
         count("pass"),
         count("differs"),
         count("fail"),
-        count("unsupported")
+        count("unsupported"),
+        count("error")
     )
 }
 
@@ -91,6 +97,7 @@ pub fn detail(r: &ScriptResult) -> String {
             r.name
         ),
         Outcome::Unsupported(what) => format!("unsupported  {}: {what}", r.name),
+        Outcome::Malformed(why) => format!("error        {}: {why}", r.name),
     }
 }
 
@@ -110,7 +117,9 @@ fn rank(kind: &str) -> u8 {
     match kind {
         "pass" => 3,
         "differs" => 2,
-        "unsupported" => 1,
+        // Neither runs: a script that does not parse may turn out to use
+        // a construct the runner lacks once it does, and the other way.
+        "unsupported" | "error" => 1,
         _ => 0,
     }
 }
@@ -175,7 +184,33 @@ mod tests {
         assert_eq!(regressions(&after[..1], &file).len(), 3, "b and c not run");
         assert_eq!(
             summary(&after),
-            "1 passed, 1 differ, 1 failed, 0 unsupported"
+            "1 passed, 1 differ, 1 failed, 0 unsupported, 0 do not parse"
         );
+    }
+
+    /// A script packetdrill would reject is an error of its own, with
+    /// the line and the reason; one in packetdrill's syntax that the
+    /// runner does not read stays unsupported; moving between the two is
+    /// no regression, and neither is a pass.
+    #[test]
+    fn a_script_that_does_not_parse_is_an_error_by_line() {
+        let dir = std::env::temp_dir().join(format!("vtcp-drill-suite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("typo.pkt"), "s//\n").unwrap();
+        std::fs::write(dir.join("urg.pkt"), "+0 < U. 1:2(1) win 9 urg 1\n").unwrap();
+        let results = run_all(std::slice::from_ref(&dir), &dir, &Profile::freebsd()).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            detail(&results[0]),
+            "error        typo.pkt: does not parse: line 1: bad time \"s\""
+        );
+        assert_eq!(results[1].outcome.kind(), "unsupported");
+        assert_eq!(
+            summary(&results),
+            "0 passed, 0 differ, 0 failed, 1 unsupported, 1 do not parse"
+        );
+        let swapped = "unsupported typo.pkt\nerror urg.pkt\n";
+        assert!(regressions(&results, swapped).is_empty());
+        assert_eq!(regressions(&results, "pass typo.pkt\n").len(), 1);
     }
 }

@@ -63,6 +63,9 @@ pub struct PacketSpec {
     pub ack: Option<u32>,
     /// `win N`.
     pub win: Option<u32>,
+    /// `urg N`: the urgent pointer (RFC 9293 §3.1), with the `U` flag
+    /// written beside it as packetdrill has it.
+    pub urg: Option<u16>,
     /// The options: none when not written, `None` for `<...>` (not
     /// checked, on a segment we send) and on an injected segment without.
     pub options: Option<Vec<OptSpec>>,
@@ -277,6 +280,7 @@ pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
         len,
         ack: None,
         win: None,
+        urg: None,
         options: None,
         ip,
         absolute,
@@ -289,6 +293,7 @@ pub fn parse_spec(s: &str) -> Result<PacketSpec, String> {
             // has it, so `F 2:2(0) ack 2` is a FIN without ACK.
             "ack" => spec.ack = Some(number(v)?),
             "win" => spec.win = Some(number(v)?),
+            "urg" => spec.urg = Some(number::<u16>(v)?),
             _ => return Err(format!("unknown field {w:?}")),
         }
     }
@@ -372,6 +377,7 @@ pub fn build(spec: &PacketSpec, ports: (u16, u16), spaces: Spaces) -> Result<Vec
         ack: Seq(spec.ack.unwrap_or(0).wrapping_add(spaces.our_isn)),
         flags: spec.flags,
         window: spec.win.unwrap_or(0).min(65_535) as u16,
+        urgent: spec.urg.unwrap_or(0),
         options,
         payload: &payload[..],
         ..Segment::default()
@@ -474,6 +480,11 @@ pub fn compare(spec: &PacketSpec, bytes: &[u8], spaces: Spaces, os: Os) -> Verdi
         && seg.ack.0.wrapping_sub(spaces.their_isn) != a
     {
         return fail("acknowledgment number");
+    }
+    if let Some(u) = spec.urg
+        && seg.urgent != u
+    {
+        return fail("urgent pointer");
     }
     let mut differs = Vec::new();
     if let Some(w) = spec.win
@@ -616,6 +627,40 @@ mod tests {
         let p = parse_spec("> S 0:0(0) win 65535 <...>").unwrap();
         assert!(p.options.is_none());
         assert!(parse_spec("< S 0:0(0) win 65535 <...>").is_err());
+    }
+
+    /// packetdrill's `urg N`: the urgent pointer of a segment injected
+    /// (built with it) and of one expected (a different one fails).
+    #[test]
+    fn the_urgent_pointer_is_built_and_checked() {
+        let p = parse_spec("< U. 1:101(100) ack 1 win 257 urg 100").unwrap();
+        assert_eq!((p.flags, p.urg), (Flags::URG | Flags::ACK, Some(100)));
+        let spaces = Spaces::default();
+        let bytes = build(&p, (80, 4000), spaces).unwrap();
+        assert_eq!(Segment::parse(&bytes).unwrap().urgent, 100);
+        assert!(parse_spec("< U. 1:101(100) ack 1 urg 65536").is_err());
+        assert!(parse_spec("< U. 1:101(100) ack 1 urg").is_err());
+        let sent = Segment {
+            seq: Seq(1),
+            ack: Seq(1),
+            flags: Flags::URG | Flags::ACK,
+            urgent: 7,
+            payload: &[0; 100][..],
+            ..Segment::default()
+        }
+        .to_bytes();
+        let want = |line: &str| PacketSpec {
+            inbound: false,
+            options: None,
+            ..parse_spec(line).unwrap()
+        };
+        let same = want("> U. 1:101(100) ack 1 urg 7");
+        assert_eq!(compare(&same, &sent, spaces, Os::Linux), Verdict::Match);
+        let other = want("> U. 1:101(100) ack 1 urg 8");
+        assert!(matches!(
+            compare(&other, &sent, spaces, Os::Linux),
+            Verdict::Mismatch(_)
+        ));
     }
 
     #[test]

@@ -81,6 +81,20 @@ fn active_handshake() {
     assert_eq!(t.conn().stats().srtt, Some(Duration::from_millis(20)));
 }
 
+/// Data may be queued before the handshake ends (it goes after it):
+/// in SYN-SENT there is room, and `writable` is what `write` takes.
+#[test]
+fn there_is_room_to_write_in_syn_sent() {
+    let mut t = Trace::active(|_| {});
+    assert_eq!(t.conn().state(), State::SynSent);
+    let room = t.conn().writable();
+    assert!(room >= 1448, "room {room} in SYN-SENT");
+    assert_eq!(t.conn().write(&vec![7; room + 1000]), Ok(room));
+    assert_eq!(t.conn().writable(), 0);
+    t.expect("S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>")
+        .expect_none();
+}
+
 #[test]
 fn syn_retransmits_with_backoff_then_times_out() {
     let mut t = Trace::active(|c| c.max_retries = 3);
@@ -212,6 +226,9 @@ fn without_an_mss_option_segments_are_536_over_ipv4_and_1220_over_ipv6() {
         t.expect(SYN_ACK);
         t.at(10)
             .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        // The addresses are the ones it was made with.
+        assert_eq!(t.conn().remote_addr(), Some(addr.parse().unwrap()));
+        assert_eq!(t.conn().local_addr(), None);
         t.conn().write(&[1; 3000]).unwrap();
         t.expect(&format!(". 1:{}({data}) ack 1 win * <*>", 1 + data));
     }
@@ -512,6 +529,73 @@ fn in_time_wait_with(tweak: impl FnOnce(&mut vtcp_conn::ConnConfig)) -> Trace {
     t.expect(". 2:2(0) ack 2 win * <*>");
     assert_eq!(t.conn().state(), State::TimeWait);
     t
+}
+
+/// RFC 9293 §3.6.1 (MAY-2) with RFC 6191 §2: in TIME-WAIT after a
+/// connection with timestamps (TS.Recent 130, RCV.NXT 2), a SYN reopens
+/// it when its TSval is newer, or the same with a sequence number beyond
+/// RCV.NXT; not an older TSval (whatever its sequence number), nor no
+/// timestamp at all, nor anything but a bare SYN, nor outside TIME-WAIT
+/// or with `time_wait_reopen` off.
+#[test]
+fn a_syn_with_a_newer_timestamp_may_reopen_time_wait() {
+    let syn =
+        |seq: u32, ts: &str| format!("S {seq}:{seq}(0) win 65535 <mss 1460,{ts}nop,wscale 7>");
+    let mut t = established();
+    assert!(
+        !t.accepts_reopen(&syn(100, "TS val 500 ecr 0,")),
+        "ESTABLISHED"
+    );
+    let mut t = in_time_wait();
+    for (seq, ts, reopens) in [
+        (100, "TS val 131 ecr 0,", true),
+        // Newer by the circle of 2^32, not by the integer.
+        (100, "TS val 2147483776 ecr 0,", true),
+        (100, "TS val 2147483779 ecr 0,", false),
+        (100, "TS val 129 ecr 0,", false),
+        (3, "TS val 130 ecr 0,", true),
+        (2, "TS val 130 ecr 0,", false),
+        (1, "TS val 130 ecr 0,", false),
+        (100, "", false),
+    ] {
+        assert_eq!(t.accepts_reopen(&syn(seq, ts)), reopens, "seq {seq} {ts}");
+    }
+    for flags in ["S.", "SR", "SF", "."] {
+        let seg = format!("{flags} 100:100(0) win 65535 <nop,nop,TS val 131 ecr 0>");
+        assert!(!t.accepts_reopen(&seg), "{flags}");
+    }
+    let mut t = in_time_wait_with(|c| c.time_wait_reopen = false);
+    assert!(!t.accepts_reopen(&syn(100, "TS val 131 ecr 0,")));
+    // SYN+FIN is a SYN when the configuration does not drop it.
+    let mut t = in_time_wait_with(|c| c.drop_syn_fin = false);
+    assert!(t.accepts_reopen("SF 100:100(0) win 65535 <nop,nop,TS val 131 ecr 0>"));
+}
+
+/// The same without timestamps (RCV.NXT 2): only the sequence number can
+/// show that a SYN is new, and a TSval it carries does not matter.
+#[test]
+fn without_timestamps_a_syn_beyond_rcv_nxt_may_reopen_time_wait() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0)
+        .recv("S 0:0(0) win 65535 <mss 1460,sackOK,nop,wscale 7>");
+    t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,nop,wscale 3,nop,nop>");
+    t.at(10).recv(". 1:1(0) ack 1 win 1000");
+    t.conn().shutdown_write();
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(30).recv("F. 1:1(0) ack 2 win 1000");
+    t.expect(". 2:2(0) ack 2 win *");
+    assert_eq!(t.conn().state(), State::TimeWait);
+    for (seq, opts, reopens) in [
+        (3u32, "mss 1460", true),
+        (3, "nop,nop,TS val 1 ecr 0", true),
+        (2, "nop,nop,TS val 999 ecr 0", false),
+        (1, "mss 1460", false),
+        // More than half the space ahead is behind.
+        (2_147_483_651, "mss 1460", false),
+    ] {
+        let seg = format!("S {seq}:{seq}(0) win 65535 <{opts}>");
+        assert_eq!(t.accepts_reopen(&seg), reopens, "{seg}");
+    }
 }
 
 /// RFC 9293 §3.10.7.4: in TIME-WAIT an acceptable segment with data is

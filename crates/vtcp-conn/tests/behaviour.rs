@@ -439,6 +439,23 @@ fn paws_drops_an_old_timestamp_with_an_ack() {
     assert_eq!(t.conn().readable(), 0);
 }
 
+/// RFC 9293 §3.10.4: CLOSE in SYN-RECEIVED queues the FIN until the
+/// handshake ends: the state stays SYN-RECEIVED and no FIN goes before
+/// the SYN-ACK is acknowledged; then the FIN, and FIN-WAIT-1.
+#[test]
+fn a_close_in_syn_received_sends_its_fin_after_the_handshake() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0).recv(SYN).expect(SYN_ACK);
+    t.conn().shutdown_write();
+    assert_eq!(t.conn().state(), State::SynReceived);
+    assert_eq!(t.conn().writable(), 0);
+    t.expect_none();
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    t.expect("F. 1:1(0) ack 1 win * <*>").expect_none();
+    assert_eq!(t.conn().state(), State::FinWait1);
+}
+
 #[test]
 fn active_close_through_fin_wait_and_time_wait() {
     let mut t = established();

@@ -924,6 +924,36 @@ fn nagle_holds_a_small_segment_while_data_is_in_flight() {
     t.expect("P. 6:12(6) ack 1 win * <*>");
 }
 
+/// RFC 7323 Appendix G: a timestamp sample counts as one of the ACKs
+/// expected per round trip, cwnd / (2·SMSS) (here 5), so SRTT and RTTVAR
+/// move by α/5 and β/5. The handshake measured 10 ms (RTTVAR 5 ms); the
+/// first segment's ACK is the timed one (Karn's 40 ms sample, at full
+/// weight: SRTT 13.75 ms, RTTVAR 11.25 ms); the second's, whose TSecr
+/// echoes the TSval both carried, gives 80 ms at a fifth:
+/// RTTVAR = (1 − 1/20)·11.25 + |13.75 − 80|/20 = 14 ms,
+/// SRTT = (1 − 1/40)·13.75 + 80/40 = 15.40625 ms.
+#[test]
+fn a_timestamp_sample_is_weighed_as_one_of_a_round_trip_s_acks() {
+    let mut t = established();
+    t.conn().write(&[1; 2 * 1448]).unwrap();
+    t.expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect("P. 1449:2897(1448) ack 1 win * <*>")
+        .expect_none();
+    let tsval = t.last_tsval.unwrap();
+    t.at(50).recv(&format!(
+        ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 150 ecr {tsval}>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!(s.srtt, Some(Duration::from_micros(13_750)));
+    assert_eq!(s.rttvar, Duration::from_micros(11_250));
+    t.at(90).recv(&format!(
+        ". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 190 ecr {tsval}>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!(s.srtt, Some(Duration::from_nanos(15_406_250)));
+    assert_eq!(s.rttvar, Duration::from_micros(14_000));
+}
+
 #[test]
 fn rto_retransmits_with_backoff_and_karn() {
     let mut t = established_6675();

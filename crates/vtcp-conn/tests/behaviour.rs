@@ -95,6 +95,49 @@ fn there_is_room_to_write_in_syn_sent() {
         .expect_none();
 }
 
+/// The zero-copy write takes no more than `writable`, even where the
+/// send buffer's free space wraps round its ring (two slices) and the
+/// auto-tuned limit (twice cwnd, at least 256 KiB) is below that space:
+/// each write takes exactly the room there was, and the stream arrives
+/// numbered without gap while the peer acknowledges part of what was
+/// sent.
+#[test]
+fn a_zero_copy_write_takes_exactly_the_room_there_is() {
+    let mut t = established_with(|c| c.send_buffer = 1 << 20);
+    let (mut acked, mut sent_to) = (1u32, 1u32);
+    for round in 0..40u32 {
+        let room = t.conn().writable();
+        let n = t
+            .conn()
+            .write_with(|a, b| {
+                assert!(
+                    a.len() + b.len() <= room,
+                    "round {round}: {} + {} > {room}",
+                    a.len(),
+                    b.len()
+                );
+                a.fill(1);
+                b.fill(1);
+                a.len() + b.len()
+            })
+            .unwrap();
+        assert_eq!(n, room, "round {round}");
+        while let Some(bytes) = t.take() {
+            let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+            assert_eq!(seg.seq.0.wrapping_sub(trace::OUR_ISN), sent_to);
+            sent_to += seg.data_len() as u32;
+        }
+        // The peer takes two thirds of what is in flight.
+        acked += (sent_to - acked) * 2 / 3;
+        t.at(10 + u64::from(round)).recv(&format!(
+            ". 1:1(0) ack {acked} win 65535 <nop,nop,TS val {} ecr 0>",
+            110 + round
+        ));
+    }
+    // More than the buffer: its ring wrapped.
+    assert!(sent_to > 1 << 20, "{sent_to} octets in 40 round trips");
+}
+
 #[test]
 fn syn_retransmits_with_backoff_then_times_out() {
     let mut t = Trace::active(|c| c.max_retries = 3);

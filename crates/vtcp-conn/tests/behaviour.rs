@@ -997,6 +997,54 @@ fn a_timestamp_sample_is_weighed_as_one_of_a_round_trip_s_acks() {
     assert_eq!(s.rttvar, Duration::from_micros(14_000));
 }
 
+/// The windows our segments offer from now on (the last one sent, scaled
+/// by our shift of 3), and every segment sent taken.
+fn offered_window(t: &mut Trace) -> Option<u32> {
+    let mut last = None;
+    while let Some(bytes) = t.take() {
+        last = Some(u32::from(vtcp_wire::Segment::parse(&bytes).unwrap().window) << 3);
+    }
+    last
+}
+
+/// Receive-window auto-tuning (Linux's `tcp_rcv_space_adjust`) measures
+/// its round trip with timestamps: the peer's data echoes a TSval of ours
+/// sent 50 ms before (the handshake's SYN-ACK RTT, 10 ms, is only the
+/// fallback). A round trip of draining is 50 ms: 40 segments read 30 ms
+/// into it grow nothing; when the round trip is over, the window grows to
+/// twice what it drained (41 segments: 118,736 octets).
+#[test]
+fn auto_tuning_measures_its_round_trip_with_timestamps() {
+    let mut t = established();
+    let ts0 = t.last_tsval.unwrap();
+    let data = |t: &mut Trace, seq: u32, tsval: u32, ecr: u32| {
+        t.recv(&format!(
+            ". {seq}:{}(1448) ack 1 win 1000 <nop,nop,TS val {tsval} ecr {ecr}>",
+            seq + 1448
+        ));
+    };
+    let read_all = |t: &mut Trace| {
+        let n = t.conn().readable();
+        assert_eq!(t.conn().consume(n), n);
+    };
+    t.at(50);
+    data(&mut t, 1, 150, ts0);
+    read_all(&mut t);
+    let initial = offered_window(&mut t);
+    assert_eq!(initial, Some(64 * 1024));
+    t.at(80);
+    for i in 0..40 {
+        data(&mut t, 1 + 1448 * (i + 1), 180, ts0.wrapping_add(30));
+    }
+    read_all(&mut t);
+    // Not a round trip yet: the window is what it was.
+    assert_eq!(offered_window(&mut t).unwrap_or(64 * 1024), 64 * 1024);
+    t.at(100);
+    data(&mut t, 1 + 1448 * 41, 200, ts0.wrapping_add(50));
+    read_all(&mut t);
+    assert_eq!(offered_window(&mut t), Some(2 * 41 * 1448));
+}
+
 #[test]
 fn rto_retransmits_with_backoff_and_karn() {
     let mut t = established_6675();

@@ -524,6 +524,28 @@ fn active_close_through_fin_wait_and_time_wait() {
     time_wait_ends_at(&mut t, 3000);
 }
 
+/// An ACK that frees room in the send buffer says so (`Writable`) while
+/// data may still be written; the ACK of our FIN frees room too, but
+/// nothing may be written any more: no `Writable`.
+#[test]
+fn an_ack_tells_of_room_to_write_only_while_writing_is_open() {
+    let mut t = established();
+    t.events();
+    t.conn().write(&[1; 100]).unwrap();
+    t.expect("P. 1:101(100) ack 1 win * <*>");
+    t.at(20)
+        .recv(". 1:1(0) ack 101 win 1000 <nop,nop,TS val 120 ecr 0>");
+    assert!(t.events().contains(&Event::Writable));
+    t.conn().write(&[1; 100]).unwrap();
+    t.conn().shutdown_write();
+    t.expect("FP. 101:201(100) ack 1 win * <*>");
+    t.at(40)
+        .recv(". 1:1(0) ack 202 win 1000 <nop,nop,TS val 140 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+    let events = t.events();
+    assert!(!events.contains(&Event::Writable), "{events:?}");
+}
+
 /// TIME-WAIT lasts until `ms` (2·MSL, 2 s here, after its last restart),
 /// quietly, and then the connection is closed.
 fn time_wait_ends_at(t: &mut Trace, ms: u64) {
@@ -971,16 +993,17 @@ fn nagle_holds_a_small_segment_while_data_is_in_flight() {
 /// expected per round trip, cwnd / (2·SMSS) (here 5), so SRTT and RTTVAR
 /// move by α/5 and β/5. The handshake measured 10 ms (RTTVAR 5 ms); the
 /// first segment's ACK is the timed one (Karn's 40 ms sample, at full
-/// weight: SRTT 13.75 ms, RTTVAR 11.25 ms); the second's, whose TSecr
-/// echoes the TSval both carried, gives 80 ms at a fifth:
+/// weight: SRTT 13.75 ms, RTTVAR 11.25 ms); the third's, whose TSecr
+/// echoes the TSval all three carried, gives 80 ms at a fifth:
 /// RTTVAR = (1 − 1/20)·11.25 + |13.75 − 80|/20 = 14 ms,
 /// SRTT = (1 − 1/40)·13.75 + 80/40 = 15.40625 ms.
 #[test]
 fn a_timestamp_sample_is_weighed_as_one_of_a_round_trip_s_acks() {
     let mut t = established();
-    t.conn().write(&[1; 2 * 1448]).unwrap();
+    t.conn().write(&[1; 3 * 1448]).unwrap();
     t.expect(". 1:1449(1448) ack 1 win * <*>")
-        .expect("P. 1449:2897(1448) ack 1 win * <*>")
+        .expect(". 1449:2897(1448) ack 1 win * <*>")
+        .expect("P. 2897:4345(1448) ack 1 win * <*>")
         .expect_none();
     let tsval = t.last_tsval.unwrap();
     t.at(50).recv(&format!(
@@ -989,8 +1012,15 @@ fn a_timestamp_sample_is_weighed_as_one_of_a_round_trip_s_acks() {
     let s = t.conn().stats();
     assert_eq!(s.srtt, Some(Duration::from_micros(13_750)));
     assert_eq!(s.rttvar, Duration::from_micros(11_250));
+    // An echo 2^30 ms (12 days) old is no sample.
+    // (Our clock stood at `tsval` at 10 ms.)
+    let stale = tsval.wrapping_add(50).wrapping_sub(1 << 30);
+    t.at(60).recv(&format!(
+        ". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 160 ecr {stale}>"
+    ));
+    assert_eq!(t.conn().stats().srtt, Some(Duration::from_micros(13_750)));
     t.at(90).recv(&format!(
-        ". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 190 ecr {tsval}>"
+        ". 1:1(0) ack 4345 win 1000 <nop,nop,TS val 190 ecr {tsval}>"
     ));
     let s = t.conn().stats();
     assert_eq!(s.srtt, Some(Duration::from_nanos(15_406_250)));
@@ -1033,7 +1063,15 @@ fn auto_tuning_measures_its_round_trip_with_timestamps() {
     let initial = offered_window(&mut t);
     assert_eq!(initial, Some(64 * 1024));
     t.at(80);
-    for i in 0..40 {
+    // The first echoes a TSval 2^30 ms (12 days) old: no sample (it would
+    // hold the window for days).
+    data(
+        &mut t,
+        1 + 1448,
+        180,
+        ts0.wrapping_add(80).wrapping_sub(1 << 30),
+    );
+    for i in 1..40 {
         data(&mut t, 1 + 1448 * (i + 1), 180, ts0.wrapping_add(30));
     }
     read_all(&mut t);

@@ -546,6 +546,26 @@ fn an_ack_tells_of_room_to_write_only_while_writing_is_open() {
     assert!(!events.contains(&Event::Writable), "{events:?}");
 }
 
+/// New data says `Readable`; a segment that repeats what was read (a
+/// retransmission the sender did not need) is acknowledged and says
+/// nothing to the reader.
+#[test]
+fn only_new_data_is_readable() {
+    let mut t = established();
+    t.events();
+    t.at(20)
+        .recv("P. 1:101(100) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    assert_eq!(t.events(), [Event::Readable]);
+    assert_eq!(t.conn().consume(100), 100);
+    t.at(30)
+        .recv("P. 1:101(100) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    // A D-SACK of it (RFC 2883); TS.Recent stays the first copy's (an
+    // unacceptable segment updates nothing).
+    t.expect(". 1:1(0) ack 101 win * <nop,nop,TS val * ecr 120,nop,nop,sack 1:101>");
+    assert_eq!(t.events(), []);
+    assert_eq!(t.conn().readable(), 0);
+}
+
 /// TIME-WAIT lasts until `ms` (2·MSL, 2 s here, after its last restart),
 /// quietly, and then the connection is closed.
 fn time_wait_ends_at(t: &mut Trace, ms: u64) {

@@ -1527,6 +1527,23 @@ fn an_ack_older_than_the_largest_window_gets_a_challenge_ack() {
     assert_eq!(t.conn().stats().challenge_acks, 1);
 }
 
+/// RFC 7323 §2.2: a buffer that needs no shift still answers a peer's
+/// window-scale option with one (shift 0), so that the peer's windows
+/// are scaled; and ours, unscaled, cover the buffer.
+#[test]
+fn a_shift_of_zero_is_still_sent_to_a_peer_that_offered_scaling() {
+    let mut t = Trace::passive(|c| c.recv_buffer = 60_000);
+    t.at(0).recv(SYN);
+    t.expect("S. 0:0(0) ack 1 win 60000 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 0>");
+    t.at(5)
+        .recv(". 1:1(0) ack 1 win 100 <nop,nop,TS val 110 ecr 0>");
+    // The peer's window is scaled by its 7: 12,800 octets.
+    t.conn().write(&[1; 3000]).unwrap();
+    t.expect(". 1:1449(1448) ack 1 win 60000 <*>")
+        .expect(". 1449:2897(1448) ack 1 win 60000 <*>")
+        .expect("P. 2897:3001(104) ack 1 win 60000 <*>");
+}
+
 #[test]
 fn no_window_scaling_when_we_do_not_offer_it() {
     let mut t = Trace::passive(|c| {
@@ -1675,6 +1692,11 @@ fn a_cookie_connection_from_a_bare_ack_takes_the_data_that_follows() {
         .recv("P. 1:1001(1000) ack 1 win 1000 <nop,nop,TS val 505 ecr 77>");
     assert_eq!(t.conn().readable(), 1000);
     assert_eq!(t.conn().stats().dropped, 0);
+    // The cookie kept SACK-permitted: data out of order is SACKed.
+    t.take();
+    t.at(6)
+        .recv("P. 2001:3001(1000) ack 1 win 1000 <nop,nop,TS val 506 ecr 77>");
+    t.expect(". 1:1(0) ack 1001 win * <nop,nop,TS val * ecr 505,nop,nop,sack 2001:3001>");
 }
 
 #[test]

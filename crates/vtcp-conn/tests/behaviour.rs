@@ -2544,9 +2544,10 @@ fn three_sacked_segments_above_a_hole_retransmit_it_at_once() {
 }
 
 /// The size of each segment the latest super-segment stands for, and how
-/// many.
+/// many (and the link is told to cut it only when there are several).
 fn last_cut(t: &Trace) -> (usize, usize) {
     let w = t.last_written.expect("a segment was taken");
+    assert_eq!(w.is_super(), w.segments > 1, "{w:?}");
     (w.segment_size, w.segments)
 }
 

@@ -138,6 +138,18 @@ fn a_zero_copy_write_takes_exactly_the_room_there_is() {
     assert!(sent_to > 1 << 20, "{sent_to} octets in 40 round trips");
 }
 
+/// RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the connection: closed at
+/// once, nothing more sent (the SYN is not retransmitted).
+#[test]
+fn a_close_in_syn_sent_closes_at_once() {
+    let mut t = Trace::active(|_| {});
+    t.expect("S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+    t.conn().close();
+    assert_eq!(t.conn().state(), State::Closed);
+    assert_eq!(t.conn().close_reason(), Some(CloseReason::Normal));
+    t.at(5000).expect_none();
+}
+
 #[test]
 fn syn_retransmits_with_backoff_then_times_out() {
     let mut t = Trace::active(|c| c.max_retries = 3);

@@ -147,6 +147,7 @@ fn a_close_in_syn_sent_closes_at_once() {
     t.conn().close();
     assert_eq!(t.conn().state(), State::Closed);
     assert_eq!(t.conn().close_reason(), Some(CloseReason::Normal));
+    assert_eq!(t.conn().writable(), 0);
     t.at(5000).expect_none();
 }
 
@@ -501,9 +502,14 @@ fn paws_drops_an_old_timestamp_with_an_ack() {
 fn a_close_in_syn_received_sends_its_fin_after_the_handshake() {
     let mut t = Trace::passive(|_| {});
     t.at(0).recv(SYN).expect(SYN_ACK);
+    // Before the close, there is room to write in SYN-RECEIVED.
+    assert!(t.conn().writable() >= 1448);
     t.conn().shutdown_write();
     assert_eq!(t.conn().state(), State::SynReceived);
+    // After it, none: both ways of writing are refused.
     assert_eq!(t.conn().writable(), 0);
+    assert!(t.conn().write(b"late").is_err());
+    assert!(t.conn().write_with(|a, _| a.len()).is_err());
     t.expect_none();
     t.at(10)
         .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");

@@ -574,6 +574,14 @@ fn a_paced_sender_s_rate_samples_measure_its_pacing_rate() {
         .filter_map(|(_, rs)| rs.delivery_rate())
         .collect();
     assert!(rates.len() > 100, "{} samples", rates.len());
+    // The write's last 896 octets, less than a segment with room for one,
+    // left the sender application-limited (draft-cheng-iccrg-delivery-
+    // rate-estimation §3.5.2): the last samples say so.
+    assert!(
+        client.last().is_some_and(|(_, rs)| rs.is_app_limited),
+        "the last sample: {:?}",
+        client.last()
+    );
     let mut sorted = rates.clone();
     sorted.sort_unstable();
     let median = sorted[sorted.len() / 2];

@@ -1368,6 +1368,53 @@ fn limited_transmit_sends_new_data_on_the_first_two_duplicates() {
     t.expect(". 1:1449(1448) ack 1 win * <*>");
 }
 
+/// RFC 6675 NextSeg() rule 3: with no lost data left to resend and no
+/// new data, an unSACKed segment below the highest SACK that is not yet
+/// deemed lost (fewer than DupThresh segments SACKed above it) is sent
+/// again while the pipe leaves room. Segments 1 and 8 of 10 are lost;
+/// 2–7 are SACKed (1 goes again, fast retransmit), then 9: segment 8 has
+/// one SACKed segment above it, and goes.
+#[test]
+fn rule_3_resends_unsacked_data_below_the_highest_sack() {
+    let mut t = established_6675();
+    let seg = |n: u32| 1 + (n - 1) * 1448;
+    t.conn().write(&[1; 1448 * 10]).unwrap();
+    for n in 1..=10 {
+        let psh = if n == 10 { "P." } else { "." };
+        t.expect(&format!(
+            "{psh} {}:{}(1448) ack 1 win * <*>",
+            seg(n),
+            seg(n + 1)
+        ));
+    }
+    for (k, last) in [2u32, 3, 4].into_iter().enumerate() {
+        t.at(30 + k as u64).recv(&format!(
+            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}:{}>",
+            130 + k,
+            seg(2),
+            seg(last + 1)
+        ));
+    }
+    t.expect(&format!(". 1:{}(1448) ack 1 win * <*>", seg(2)));
+    t.expect_none();
+    t.at(33).recv(&format!(
+        ". 1:1(0) ack 1 win 1000 <nop,nop,TS val 133 ecr 0,nop,nop,sack {}:{}>",
+        seg(2),
+        seg(8)
+    ));
+    t.expect_none();
+    t.at(34).recv(&format!(
+        ". 1:1(0) ack 1 win 1000 <nop,nop,TS val 134 ecr 0,nop,nop,sack {}:{},nop,nop,sack {}:{}>",
+        seg(9),
+        seg(10),
+        seg(2),
+        seg(8)
+    ));
+    t.expect(&format!(". {}:{}(1448) ack 1 win * <*>", seg(8), seg(9)));
+    t.expect_none();
+    assert_eq!(t.conn().stats().retransmits, 2);
+}
+
 #[test]
 fn the_window_is_reopened_only_by_a_worthwhile_amount() {
     let mut t = Trace::passive(|c| c.recv_buffer = 8 * 1024);

@@ -1415,6 +1415,31 @@ fn rule_3_resends_unsacked_data_below_the_highest_sack() {
     assert_eq!(t.conn().stats().retransmits, 2);
 }
 
+/// RFC 5681 §2: an ACK that carries data is not a duplicate ACK, though
+/// it acknowledges nothing new: three of them, with the whole initial
+/// window in flight, start no fast retransmit (the data is only
+/// acknowledged).
+#[test]
+fn acks_carrying_data_are_not_duplicates() {
+    let mut t = established_6675();
+    t.conn().write(&[1; 1448 * 12]).unwrap();
+    expect_initial_window(&mut t);
+    for k in 0..4u32 {
+        t.at(30 + u64::from(k)).recv(&format!(
+            "P. {}:{}(100) ack 1 win 1000 <nop,nop,TS val {} ecr 0>",
+            1 + k * 100,
+            101 + k * 100,
+            130 + k
+        ));
+        while let Some(bytes) = t.take() {
+            let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+            assert_eq!(seg.data_len(), 0, "at {} ms: {seg:?}", 30 + k);
+        }
+    }
+    assert_eq!(t.conn().stats().retransmits, 0);
+    assert_eq!(t.conn().stats().fast_recoveries, 0);
+}
+
 #[test]
 fn the_window_is_reopened_only_by_a_worthwhile_amount() {
     let mut t = Trace::passive(|c| c.recv_buffer = 8 * 1024);

@@ -282,7 +282,7 @@ impl Trace {
 
     /// Whether the connection would let the segment `text` (from the
     /// peer, in the trace syntax) reopen it ([`Conn::accepts_reopen`]).
-    #[allow(dead_code)] // Not every trace file asks.
+    #[allow(dead_code, reason = "not every trace file asks")]
     pub(crate) fn accepts_reopen(&mut self, text: &str) -> bool {
         let bytes = inbound(text);
         self.conn()

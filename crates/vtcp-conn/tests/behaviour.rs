@@ -1101,22 +1101,17 @@ fn auto_tuning_measures_its_round_trip_with_timestamps() {
     let initial = offered_window(&mut t);
     assert_eq!(initial, Some(64 * 1024));
     t.at(80);
-    // The first echoes a TSval 2^30 ms (12 days) old: no sample (it would
-    // hold the window for days).
-    data(
-        &mut t,
-        1 + 1448,
-        180,
-        ts0.wrapping_add(80).wrapping_sub(1 << 30),
-    );
-    for i in 1..40 {
+    for i in 0..40 {
         data(&mut t, 1 + 1448 * (i + 1), 180, ts0.wrapping_add(30));
     }
     read_all(&mut t);
     // Not a round trip yet: the window is what it was.
     assert_eq!(offered_window(&mut t).unwrap_or(64 * 1024), 64 * 1024);
     t.at(100);
-    data(&mut t, 1 + 1448 * 41, 200, ts0.wrapping_add(50));
+    // This one echoes a TSval 2^30 ms (12 days) old: no sample (smoothed
+    // in, it would hold the window for days).
+    let stale = ts0.wrapping_add(100).wrapping_sub(1 << 30);
+    data(&mut t, 1 + 1448 * 41, 200, stale);
     read_all(&mut t);
     assert_eq!(offered_window(&mut t), Some(2 * 41 * 1448));
 }

@@ -1363,6 +1363,22 @@ fn limited_transmit_sends_new_data_on_the_first_two_duplicates() {
     t.expect(". 1:1449(1448) ack 1 win * <*>");
 }
 
+/// Segments 2, 3 and 4 (of 1448) SACKed at 30, 31 and 32 ms, one ACK
+/// each: segment 1 is lost (DupThresh) and is sent again, alone.
+fn segment_1_is_resent_on_three_sacks(t: &mut Trace) {
+    let seg = |n: u32| 1 + (n - 1) * 1448;
+    for (k, last) in [2u32, 3, 4].into_iter().enumerate() {
+        t.at(30 + k as u64).recv(&format!(
+            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}:{}>",
+            130 + k,
+            seg(2),
+            seg(last + 1)
+        ));
+    }
+    t.expect(&format!(". 1:{}(1448) ack 1 win * <*>", seg(2)));
+    t.expect_none();
+}
+
 /// RFC 6675 NextSeg() rule 3: with no lost data left to resend and no
 /// new data, an unSACKed segment below the highest SACK that is not yet
 /// deemed lost (fewer than DupThresh segments SACKed above it) is sent
@@ -1382,16 +1398,7 @@ fn rule_3_resends_unsacked_data_below_the_highest_sack() {
             seg(n + 1)
         ));
     }
-    for (k, last) in [2u32, 3, 4].into_iter().enumerate() {
-        t.at(30 + k as u64).recv(&format!(
-            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}:{}>",
-            130 + k,
-            seg(2),
-            seg(last + 1)
-        ));
-    }
-    t.expect(&format!(". 1:{}(1448) ack 1 win * <*>", seg(2)));
-    t.expect_none();
+    segment_1_is_resent_on_three_sacks(&mut t);
     t.at(33).recv(&format!(
         ". 1:1(0) ack 1 win 1000 <nop,nop,TS val 133 ecr 0,nop,nop,sack {}:{}>",
         seg(2),
@@ -1903,16 +1910,7 @@ fn a_lost_tail_is_rescued_once_before_the_timer() {
     // retransmission timer would resend it.
     let mut t = six_segments_in_flight_6675();
     let seg = |n: u32| 1 + (n - 1) * 1448;
-    for (k, last) in [2u32, 3, 4].into_iter().enumerate() {
-        t.at(30 + k as u64).recv(&format!(
-            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}:{}>",
-            130 + k,
-            seg(2),
-            seg(last + 1)
-        ));
-    }
-    t.expect(&format!(". 1:{}(1448) ack 1 win * <*>", seg(2)));
-    t.expect_none();
+    segment_1_is_resent_on_three_sacks(&mut t);
     // Segment 5 arrives: no rule has anything to send (no rescue before
     // the fast retransmit is acknowledged).
     t.at(33)

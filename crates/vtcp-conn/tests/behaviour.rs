@@ -138,6 +138,43 @@ fn a_zero_copy_write_takes_exactly_the_room_there_is() {
     assert!(sent_to > 1 << 20, "{sent_to} octets in 40 round trips");
 }
 
+/// Each state's name as RFC 9293 writes it (for logs and `Display`).
+#[test]
+fn states_are_named_as_rfc_9293_writes_them() {
+    let names: Vec<&str> = [
+        State::Closed,
+        State::Listen,
+        State::SynSent,
+        State::SynReceived,
+        State::Established,
+        State::FinWait1,
+        State::FinWait2,
+        State::CloseWait,
+        State::Closing,
+        State::LastAck,
+        State::TimeWait,
+    ]
+    .into_iter()
+    .map(State::name)
+    .collect();
+    assert_eq!(
+        names,
+        [
+            "CLOSED",
+            "LISTEN",
+            "SYN-SENT",
+            "SYN-RECEIVED",
+            "ESTABLISHED",
+            "FIN-WAIT-1",
+            "FIN-WAIT-2",
+            "CLOSE-WAIT",
+            "CLOSING",
+            "LAST-ACK",
+            "TIME-WAIT"
+        ]
+    );
+}
+
 /// RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the connection: closed at
 /// once, nothing more sent (the SYN is not retransmitted).
 #[test]
@@ -574,6 +611,7 @@ fn only_new_data_is_readable() {
     t.at(20)
         .recv("P. 1:101(100) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
     assert_eq!(t.events(), [Event::Readable]);
+    assert_eq!(t.conn().stats().bytes_received, 100);
     assert_eq!(t.conn().consume(100), 100);
     t.at(30)
         .recv("P. 1:101(100) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
@@ -582,6 +620,9 @@ fn only_new_data_is_readable() {
     t.expect(". 1:1(0) ack 101 win * <nop,nop,TS val * ecr 120,nop,nop,sack 1:101>");
     assert_eq!(t.events(), []);
     assert_eq!(t.conn().readable(), 0);
+    // Counted as a segment, not as octets received: SYN, ACK and the two.
+    let stats = t.conn().stats();
+    assert_eq!((stats.bytes_received, stats.segments_in), (100, 4));
 }
 
 /// TIME-WAIT lasts until `ms` (2·MSL, 2 s here, after its last restart),

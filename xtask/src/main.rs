@@ -13,8 +13,9 @@
 //!   against Linux and vtcp, the differences filed by class.
 //! - `capture-vectors`: records the Linux test vectors in `tests/vectors/`.
 //! - `bench [ARGS…]`: the criterion benchmarks.
-//! - `mutants [CRATE...]`: mutation testing (cargo-mutants), each crate
-//!   against its own tests; docs/testing.md.
+//! - `mutants [--shard K/N] [CRATE...]`, `mutants --report CRATE`:
+//!   mutation testing (cargo-mutants), each crate against its own tests,
+//!   in resumable shards; docs/testing.md.
 //! - `release --dry-run`: checks versions and packages every publishable
 //!   crate in dependency order.
 #![forbid(unsafe_code)]
@@ -53,7 +54,9 @@ commands:
                               random scripts against Linux and vtcp, differences by class (root)
   capture-vectors             record Linux test captures and tshark's decode in tests/vectors (root)
   bench [CRITERION ARGS...]   run the criterion benchmarks
-  mutants [CRATE...]          mutation testing, each crate against its own tests
+  mutants [--shard K/N] [--jobs J] [--timeout SECS] [--force] [CRATE...]
+                              mutation testing, each crate against its own tests, in shards
+  mutants --report CRATE...   the shards' outcomes merged: the score and the missed mutants
   release --dry-run           check versions and package every publishable crate";
 
 fn main() -> ExitCode {

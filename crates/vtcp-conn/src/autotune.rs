@@ -171,6 +171,38 @@ mod tests {
         }
     }
 
+    /// Linux's starting `rcvq_space`: a round trip that drains less than
+    /// ten full segments does not grow a window larger than that.
+    #[test]
+    fn a_round_trip_must_drain_ten_segments_before_the_window_grows() {
+        let ms = Duration::from_millis;
+        let mut t = RcvAutoTune::new(1 << 20, 20_000, true, ms(0));
+        t.on_rtt_sample(ms(10));
+        // 12,000 octets in a round trip: more than the window's half, less
+        // than ten segments.
+        assert!(!t.on_drained(12_000, ms(10), None));
+        assert_eq!(t.limit(), 20_000);
+        assert!(t.on_drained(INITIAL_SPACE + 1, ms(20), None));
+        assert_eq!(t.limit(), 2 * (INITIAL_SPACE + 1));
+    }
+
+    /// The receiver's RTT: the smallest sample at once, a larger one
+    /// weighed in an eighth (20 ms, then 40 ms: 22.5 ms), which is how long
+    /// a round trip of draining lasts.
+    #[test]
+    fn a_larger_rtt_sample_is_weighed_in_an_eighth() {
+        let ms = Duration::from_millis;
+        let mut t = RcvAutoTune::new(1 << 20, 20_000, true, ms(0));
+        t.on_rtt_sample(ms(20));
+        t.on_rtt_sample(ms(40));
+        assert_eq!(t.rtt(), Some(Duration::from_micros(22_500)));
+        assert!(!t.on_drained(100_000, ms(22), None));
+        assert!(t.on_drained(0, ms(23), None));
+        // A smaller sample is taken whole.
+        t.on_rtt_sample(ms(5));
+        assert_eq!(t.rtt(), Some(ms(5)));
+    }
+
     #[test]
     fn without_auto_tuning_or_an_rtt_the_window_stays() {
         let ms = Duration::from_millis;

@@ -81,6 +81,113 @@ fn active_handshake() {
     assert_eq!(t.conn().stats().srtt, Some(Duration::from_millis(20)));
 }
 
+/// Data may be queued before the handshake ends (it goes after it):
+/// in SYN-SENT there is room, and `writable` is what `write` takes.
+#[test]
+fn there_is_room_to_write_in_syn_sent() {
+    let mut t = Trace::active(|_| {});
+    assert_eq!(t.conn().state(), State::SynSent);
+    let room = t.conn().writable();
+    assert!(room >= 1448, "room {room} in SYN-SENT");
+    assert_eq!(t.conn().write(&vec![7; room + 1000]), Ok(room));
+    assert_eq!(t.conn().writable(), 0);
+    t.expect("S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>")
+        .expect_none();
+}
+
+/// The zero-copy write takes no more than `writable`, even where the
+/// send buffer's free space wraps round its ring (two slices) and the
+/// auto-tuned limit (twice cwnd, at least 256 KiB) is below that space:
+/// each write takes exactly the room there was, and the stream arrives
+/// numbered without gap while the peer acknowledges part of what was
+/// sent.
+#[test]
+fn a_zero_copy_write_takes_exactly_the_room_there_is() {
+    let mut t = established_with(|c| c.send_buffer = 1 << 20);
+    let (mut acked, mut sent_to) = (1u32, 1u32);
+    for round in 0..40u32 {
+        let room = t.conn().writable();
+        let n = t
+            .conn()
+            .write_with(|a, b| {
+                assert!(
+                    a.len() + b.len() <= room,
+                    "round {round}: {} + {} > {room}",
+                    a.len(),
+                    b.len()
+                );
+                a.fill(1);
+                b.fill(1);
+                a.len() + b.len()
+            })
+            .unwrap();
+        assert_eq!(n, room, "round {round}");
+        while let Some(bytes) = t.take() {
+            let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+            assert_eq!(seg.seq.0.wrapping_sub(trace::OUR_ISN), sent_to);
+            sent_to += seg.data_len() as u32;
+        }
+        // The peer takes two thirds of what is in flight.
+        acked += (sent_to - acked) * 2 / 3;
+        t.at(10 + u64::from(round)).recv(&format!(
+            ". 1:1(0) ack {acked} win 65535 <nop,nop,TS val {} ecr 0>",
+            110 + round
+        ));
+    }
+    // More than the buffer: its ring wrapped.
+    assert!(sent_to > 1 << 20, "{sent_to} octets in 40 round trips");
+}
+
+/// Each state's name as RFC 9293 writes it (for logs and `Display`).
+#[test]
+fn states_are_named_as_rfc_9293_writes_them() {
+    let names: Vec<&str> = [
+        State::Closed,
+        State::Listen,
+        State::SynSent,
+        State::SynReceived,
+        State::Established,
+        State::FinWait1,
+        State::FinWait2,
+        State::CloseWait,
+        State::Closing,
+        State::LastAck,
+        State::TimeWait,
+    ]
+    .into_iter()
+    .map(State::name)
+    .collect();
+    assert_eq!(
+        names,
+        [
+            "CLOSED",
+            "LISTEN",
+            "SYN-SENT",
+            "SYN-RECEIVED",
+            "ESTABLISHED",
+            "FIN-WAIT-1",
+            "FIN-WAIT-2",
+            "CLOSE-WAIT",
+            "CLOSING",
+            "LAST-ACK",
+            "TIME-WAIT"
+        ]
+    );
+}
+
+/// RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the connection: closed at
+/// once, nothing more sent (the SYN is not retransmitted).
+#[test]
+fn a_close_in_syn_sent_closes_at_once() {
+    let mut t = Trace::active(|_| {});
+    t.expect("S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+    t.conn().close();
+    assert_eq!(t.conn().state(), State::Closed);
+    assert_eq!(t.conn().close_reason(), Some(CloseReason::Normal));
+    assert_eq!(t.conn().writable(), 0);
+    t.at(5000).expect_none();
+}
+
 #[test]
 fn syn_retransmits_with_backoff_then_times_out() {
     let mut t = Trace::active(|c| c.max_retries = 3);
@@ -212,6 +319,9 @@ fn without_an_mss_option_segments_are_536_over_ipv4_and_1220_over_ipv6() {
         t.expect(SYN_ACK);
         t.at(10)
             .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        // The addresses are the ones it was made with.
+        assert_eq!(t.conn().remote_addr(), Some(addr.parse().unwrap()));
+        assert_eq!(t.conn().local_addr(), None);
         t.conn().write(&[1; 3000]).unwrap();
         t.expect(&format!(". 1:{}({data}) ack 1 win * <*>", 1 + data));
     }
@@ -422,6 +532,28 @@ fn paws_drops_an_old_timestamp_with_an_ack() {
     assert_eq!(t.conn().readable(), 0);
 }
 
+/// RFC 9293 §3.10.4: CLOSE in SYN-RECEIVED queues the FIN until the
+/// handshake ends: the state stays SYN-RECEIVED and no FIN goes before
+/// the SYN-ACK is acknowledged; then the FIN, and FIN-WAIT-1.
+#[test]
+fn a_close_in_syn_received_sends_its_fin_after_the_handshake() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0).recv(SYN).expect(SYN_ACK);
+    // Before the close, there is room to write in SYN-RECEIVED.
+    assert!(t.conn().writable() >= 1448);
+    t.conn().shutdown_write();
+    assert_eq!(t.conn().state(), State::SynReceived);
+    // After it, none: both ways of writing are refused.
+    assert_eq!(t.conn().writable(), 0);
+    assert!(t.conn().write(b"late").is_err());
+    assert!(t.conn().write_with(|a, _| a.len()).is_err());
+    t.expect_none();
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    t.expect("F. 1:1(0) ack 1 win * <*>").expect_none();
+    assert_eq!(t.conn().state(), State::FinWait1);
+}
+
 #[test]
 fn active_close_through_fin_wait_and_time_wait() {
     let mut t = established();
@@ -445,6 +577,52 @@ fn active_close_through_fin_wait_and_time_wait() {
         .recv("F. 6:6(0) ack 2 win 1000 <nop,nop,TS val 160 ecr 0>");
     t.expect(". 2:2(0) ack 7 win * <*>");
     time_wait_ends_at(&mut t, 3000);
+}
+
+/// An ACK that frees room in the send buffer says so (`Writable`) while
+/// data may still be written; the ACK of our FIN frees room too, but
+/// nothing may be written any more: no `Writable`.
+#[test]
+fn an_ack_tells_of_room_to_write_only_while_writing_is_open() {
+    let mut t = established();
+    t.events();
+    t.conn().write(&[1; 100]).unwrap();
+    t.expect("P. 1:101(100) ack 1 win * <*>");
+    t.at(20)
+        .recv(". 1:1(0) ack 101 win 1000 <nop,nop,TS val 120 ecr 0>");
+    assert!(t.events().contains(&Event::Writable));
+    t.conn().write(&[1; 100]).unwrap();
+    t.conn().shutdown_write();
+    t.expect("FP. 101:201(100) ack 1 win * <*>");
+    t.at(40)
+        .recv(". 1:1(0) ack 202 win 1000 <nop,nop,TS val 140 ecr 0>");
+    assert_eq!(t.conn().state(), State::FinWait2);
+    let events = t.events();
+    assert!(!events.contains(&Event::Writable), "{events:?}");
+}
+
+/// New data says `Readable`; a segment that repeats what was read (a
+/// retransmission the sender did not need) is acknowledged and says
+/// nothing to the reader.
+#[test]
+fn only_new_data_is_readable() {
+    let mut t = established();
+    t.events();
+    t.at(20)
+        .recv("P. 1:101(100) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    assert_eq!(t.events(), [Event::Readable]);
+    assert_eq!(t.conn().stats().bytes_received, 100);
+    assert_eq!(t.conn().consume(100), 100);
+    t.at(30)
+        .recv("P. 1:101(100) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    // A D-SACK of it (RFC 2883); TS.Recent stays the first copy's (an
+    // unacceptable segment updates nothing).
+    t.expect(". 1:1(0) ack 101 win * <nop,nop,TS val * ecr 120,nop,nop,sack 1:101>");
+    assert_eq!(t.events(), []);
+    assert_eq!(t.conn().readable(), 0);
+    // Counted as a segment, not as octets received: SYN, ACK and the two.
+    let stats = t.conn().stats();
+    assert_eq!((stats.bytes_received, stats.segments_in), (100, 4));
 }
 
 /// TIME-WAIT lasts until `ms` (2·MSL, 2 s here, after its last restart),
@@ -512,6 +690,73 @@ fn in_time_wait_with(tweak: impl FnOnce(&mut vtcp_conn::ConnConfig)) -> Trace {
     t.expect(". 2:2(0) ack 2 win * <*>");
     assert_eq!(t.conn().state(), State::TimeWait);
     t
+}
+
+/// RFC 9293 §3.6.1 (MAY-2) with RFC 6191 §2: in TIME-WAIT after a
+/// connection with timestamps (TS.Recent 130, RCV.NXT 2), a SYN reopens
+/// it when its TSval is newer, or the same with a sequence number beyond
+/// RCV.NXT; not an older TSval (whatever its sequence number), nor no
+/// timestamp at all, nor anything but a bare SYN, nor outside TIME-WAIT
+/// or with `time_wait_reopen` off.
+#[test]
+fn a_syn_with_a_newer_timestamp_may_reopen_time_wait() {
+    let syn =
+        |seq: u32, ts: &str| format!("S {seq}:{seq}(0) win 65535 <mss 1460,{ts}nop,wscale 7>");
+    let mut t = established();
+    assert!(
+        !t.accepts_reopen(&syn(100, "TS val 500 ecr 0,")),
+        "ESTABLISHED"
+    );
+    let mut t = in_time_wait();
+    for (seq, ts, reopens) in [
+        (100, "TS val 131 ecr 0,", true),
+        // Newer by the circle of 2^32, not by the integer.
+        (100, "TS val 2147483776 ecr 0,", true),
+        (100, "TS val 2147483779 ecr 0,", false),
+        (100, "TS val 129 ecr 0,", false),
+        (3, "TS val 130 ecr 0,", true),
+        (2, "TS val 130 ecr 0,", false),
+        (1, "TS val 130 ecr 0,", false),
+        (100, "", false),
+    ] {
+        assert_eq!(t.accepts_reopen(&syn(seq, ts)), reopens, "seq {seq} {ts}");
+    }
+    for flags in ["S.", "SR", "SF", "."] {
+        let seg = format!("{flags} 100:100(0) win 65535 <nop,nop,TS val 131 ecr 0>");
+        assert!(!t.accepts_reopen(&seg), "{flags}");
+    }
+    let mut t = in_time_wait_with(|c| c.time_wait_reopen = false);
+    assert!(!t.accepts_reopen(&syn(100, "TS val 131 ecr 0,")));
+    // SYN+FIN is a SYN when the configuration does not drop it.
+    let mut t = in_time_wait_with(|c| c.drop_syn_fin = false);
+    assert!(t.accepts_reopen("SF 100:100(0) win 65535 <nop,nop,TS val 131 ecr 0>"));
+}
+
+/// The same without timestamps (RCV.NXT 2): only the sequence number can
+/// show that a SYN is new, and a TSval it carries does not matter.
+#[test]
+fn without_timestamps_a_syn_beyond_rcv_nxt_may_reopen_time_wait() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0)
+        .recv("S 0:0(0) win 65535 <mss 1460,sackOK,nop,wscale 7>");
+    t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,nop,wscale 3,nop,nop>");
+    t.at(10).recv(". 1:1(0) ack 1 win 1000");
+    t.conn().shutdown_write();
+    t.expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(30).recv("F. 1:1(0) ack 2 win 1000");
+    t.expect(". 2:2(0) ack 2 win *");
+    assert_eq!(t.conn().state(), State::TimeWait);
+    for (seq, opts, reopens) in [
+        (3u32, "mss 1460", true),
+        (3, "nop,nop,TS val 1 ecr 0", true),
+        (2, "nop,nop,TS val 999 ecr 0", false),
+        (1, "mss 1460", false),
+        // More than half the space ahead is behind.
+        (2_147_483_651, "mss 1460", false),
+    ] {
+        let seg = format!("S {seq}:{seq}(0) win 65535 <{opts}>");
+        assert_eq!(t.accepts_reopen(&seg), reopens, "{seg}");
+    }
 }
 
 /// RFC 9293 §3.10.7.4: in TIME-WAIT an acceptable segment with data is
@@ -823,6 +1068,95 @@ fn nagle_holds_a_small_segment_while_data_is_in_flight() {
     t.expect("P. 6:12(6) ack 1 win * <*>");
 }
 
+/// RFC 7323 Appendix G: a timestamp sample counts as one of the ACKs
+/// expected per round trip, cwnd / (2·SMSS) (here 5), so SRTT and RTTVAR
+/// move by α/5 and β/5. The handshake measured 10 ms (RTTVAR 5 ms); the
+/// first segment's ACK is the timed one (Karn's 40 ms sample, at full
+/// weight: SRTT 13.75 ms, RTTVAR 11.25 ms); the third's, whose TSecr
+/// echoes the TSval all three carried, gives 80 ms at a fifth:
+/// RTTVAR = (1 − 1/20)·11.25 + |13.75 − 80|/20 = 14 ms,
+/// SRTT = (1 − 1/40)·13.75 + 80/40 = 15.40625 ms.
+#[test]
+fn a_timestamp_sample_is_weighed_as_one_of_a_round_trip_s_acks() {
+    let mut t = established();
+    t.conn().write(&[1; 3 * 1448]).unwrap();
+    t.expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect(". 1449:2897(1448) ack 1 win * <*>")
+        .expect("P. 2897:4345(1448) ack 1 win * <*>")
+        .expect_none();
+    let tsval = t.last_tsval.unwrap();
+    t.at(50).recv(&format!(
+        ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 150 ecr {tsval}>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!(s.srtt, Some(Duration::from_micros(13_750)));
+    assert_eq!(s.rttvar, Duration::from_micros(11_250));
+    // An echo 2^30 ms (12 days) old is no sample.
+    // (Our clock stood at `tsval` at 10 ms.)
+    let stale = tsval.wrapping_add(50).wrapping_sub(1 << 30);
+    t.at(60).recv(&format!(
+        ". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 160 ecr {stale}>"
+    ));
+    assert_eq!(t.conn().stats().srtt, Some(Duration::from_micros(13_750)));
+    t.at(90).recv(&format!(
+        ". 1:1(0) ack 4345 win 1000 <nop,nop,TS val 190 ecr {tsval}>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!(s.srtt, Some(Duration::from_nanos(15_406_250)));
+    assert_eq!(s.rttvar, Duration::from_micros(14_000));
+}
+
+/// The windows our segments offer from now on (the last one sent, scaled
+/// by our shift of 3), and every segment sent taken.
+fn offered_window(t: &mut Trace) -> Option<u32> {
+    let mut last = None;
+    while let Some(bytes) = t.take() {
+        last = Some(u32::from(vtcp_wire::Segment::parse(&bytes).unwrap().window) << 3);
+    }
+    last
+}
+
+/// Receive-window auto-tuning (Linux's `tcp_rcv_space_adjust`) measures
+/// its round trip with timestamps: the peer's data echoes a TSval of ours
+/// sent 50 ms before (the handshake's SYN-ACK RTT, 10 ms, is only the
+/// fallback). A round trip of draining is 50 ms: 40 segments read 30 ms
+/// into it grow nothing; when the round trip is over, the window grows to
+/// twice what it drained (41 segments: 118,736 octets).
+#[test]
+fn auto_tuning_measures_its_round_trip_with_timestamps() {
+    let mut t = established();
+    let ts0 = t.last_tsval.unwrap();
+    let data = |t: &mut Trace, seq: u32, tsval: u32, ecr: u32| {
+        t.recv(&format!(
+            ". {seq}:{}(1448) ack 1 win 1000 <nop,nop,TS val {tsval} ecr {ecr}>",
+            seq + 1448
+        ));
+    };
+    let read_all = |t: &mut Trace| {
+        let n = t.conn().readable();
+        assert_eq!(t.conn().consume(n), n);
+    };
+    t.at(50);
+    data(&mut t, 1, 150, ts0);
+    read_all(&mut t);
+    let initial = offered_window(&mut t);
+    assert_eq!(initial, Some(64 * 1024));
+    t.at(80);
+    for i in 0..40 {
+        data(&mut t, 1 + 1448 * (i + 1), 180, ts0.wrapping_add(30));
+    }
+    read_all(&mut t);
+    // Not a round trip yet: the window is what it was.
+    assert_eq!(offered_window(&mut t).unwrap_or(64 * 1024), 64 * 1024);
+    t.at(100);
+    // This one echoes a TSval 2^30 ms (12 days) old: no sample (smoothed
+    // in, it would hold the window for days).
+    let stale = ts0.wrapping_add(100).wrapping_sub(1 << 30);
+    data(&mut t, 1 + 1448 * 41, 200, stale);
+    read_all(&mut t);
+    assert_eq!(offered_window(&mut t), Some(2 * 41 * 1448));
+}
+
 #[test]
 fn rto_retransmits_with_backoff_and_karn() {
     let mut t = established_6675();
@@ -1070,6 +1404,85 @@ fn limited_transmit_sends_new_data_on_the_first_two_duplicates() {
     t.expect(". 1:1449(1448) ack 1 win * <*>");
 }
 
+/// Segments 2, 3 and 4 (of 1448) SACKed at 30, 31 and 32 ms, one ACK
+/// each: segment 1 is lost (DupThresh) and is sent again, alone.
+fn segment_1_is_resent_on_three_sacks(t: &mut Trace) {
+    let seg = |n: u32| 1 + (n - 1) * 1448;
+    for (k, last) in [2u32, 3, 4].into_iter().enumerate() {
+        t.at(30 + k as u64).recv(&format!(
+            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}:{}>",
+            130 + k,
+            seg(2),
+            seg(last + 1)
+        ));
+    }
+    t.expect(&format!(". 1:{}(1448) ack 1 win * <*>", seg(2)));
+    t.expect_none();
+}
+
+/// RFC 6675 NextSeg() rule 3: with no lost data left to resend and no
+/// new data, an unSACKed segment below the highest SACK that is not yet
+/// deemed lost (fewer than DupThresh segments SACKed above it) is sent
+/// again while the pipe leaves room. Segments 1 and 8 of 10 are lost;
+/// 2–7 are SACKed (1 goes again, fast retransmit), then 9: segment 8 has
+/// one SACKed segment above it, and goes.
+#[test]
+fn rule_3_resends_unsacked_data_below_the_highest_sack() {
+    let mut t = established_6675();
+    let seg = |n: u32| 1 + (n - 1) * 1448;
+    t.conn().write(&[1; 1448 * 10]).unwrap();
+    for n in 1..=10 {
+        let psh = if n == 10 { "P." } else { "." };
+        t.expect(&format!(
+            "{psh} {}:{}(1448) ack 1 win * <*>",
+            seg(n),
+            seg(n + 1)
+        ));
+    }
+    segment_1_is_resent_on_three_sacks(&mut t);
+    t.at(33).recv(&format!(
+        ". 1:1(0) ack 1 win 1000 <nop,nop,TS val 133 ecr 0,nop,nop,sack {}:{}>",
+        seg(2),
+        seg(8)
+    ));
+    t.expect_none();
+    t.at(34).recv(&format!(
+        ". 1:1(0) ack 1 win 1000 <nop,nop,TS val 134 ecr 0,nop,nop,sack {}:{},nop,nop,sack {}:{}>",
+        seg(9),
+        seg(10),
+        seg(2),
+        seg(8)
+    ));
+    t.expect(&format!(". {}:{}(1448) ack 1 win * <*>", seg(8), seg(9)));
+    t.expect_none();
+    assert_eq!(t.conn().stats().retransmits, 2);
+}
+
+/// RFC 5681 §2: an ACK that carries data is not a duplicate ACK, though
+/// it acknowledges nothing new: three of them, with the whole initial
+/// window in flight, start no fast retransmit (the data is only
+/// acknowledged).
+#[test]
+fn acks_carrying_data_are_not_duplicates() {
+    let mut t = established_6675();
+    t.conn().write(&[1; 1448 * 12]).unwrap();
+    expect_initial_window(&mut t);
+    for k in 0..4u32 {
+        t.at(30 + u64::from(k)).recv(&format!(
+            "P. {}:{}(100) ack 1 win 1000 <nop,nop,TS val {} ecr 0>",
+            1 + k * 100,
+            101 + k * 100,
+            130 + k
+        ));
+        while let Some(bytes) = t.take() {
+            let seg = vtcp_wire::Segment::parse(&bytes).unwrap();
+            assert_eq!(seg.data_len(), 0, "at {} ms: {seg:?}", 30 + k);
+        }
+    }
+    assert_eq!(t.conn().stats().retransmits, 0);
+    assert_eq!(t.conn().stats().fast_recoveries, 0);
+}
+
 #[test]
 fn the_window_is_reopened_only_by_a_worthwhile_amount() {
     let mut t = Trace::passive(|c| c.recv_buffer = 8 * 1024);
@@ -1247,6 +1660,23 @@ fn an_ack_older_than_the_largest_window_gets_a_challenge_ack() {
     assert_eq!(t.conn().stats().challenge_acks, 1);
 }
 
+/// RFC 7323 §2.2: a buffer that needs no shift still answers a peer's
+/// window-scale option with one (shift 0), so that the peer's windows
+/// are scaled; and ours, unscaled, cover the buffer.
+#[test]
+fn a_shift_of_zero_is_still_sent_to_a_peer_that_offered_scaling() {
+    let mut t = Trace::passive(|c| c.recv_buffer = 60_000);
+    t.at(0).recv(SYN);
+    t.expect("S. 0:0(0) ack 1 win 60000 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 0>");
+    t.at(5)
+        .recv(". 1:1(0) ack 1 win 100 <nop,nop,TS val 110 ecr 0>");
+    // The peer's window is scaled by its 7: 12,800 octets.
+    t.conn().write(&[1; 3000]).unwrap();
+    t.expect(". 1:1449(1448) ack 1 win 60000 <*>")
+        .expect(". 1449:2897(1448) ack 1 win 60000 <*>")
+        .expect("P. 2897:3001(104) ack 1 win 60000 <*>");
+}
+
 #[test]
 fn no_window_scaling_when_we_do_not_offer_it() {
     let mut t = Trace::passive(|c| {
@@ -1395,6 +1825,11 @@ fn a_cookie_connection_from_a_bare_ack_takes_the_data_that_follows() {
         .recv("P. 1:1001(1000) ack 1 win 1000 <nop,nop,TS val 505 ecr 77>");
     assert_eq!(t.conn().readable(), 1000);
     assert_eq!(t.conn().stats().dropped, 0);
+    // The cookie kept SACK-permitted: data out of order is SACKed.
+    t.take();
+    t.at(6)
+        .recv("P. 2001:3001(1000) ack 1 win 1000 <nop,nop,TS val 506 ecr 77>");
+    t.expect(". 1:1(0) ack 1001 win * <nop,nop,TS val * ecr 505,nop,nop,sack 2001:3001>");
 }
 
 #[test]
@@ -1516,16 +1951,7 @@ fn a_lost_tail_is_rescued_once_before_the_timer() {
     // retransmission timer would resend it.
     let mut t = six_segments_in_flight_6675();
     let seg = |n: u32| 1 + (n - 1) * 1448;
-    for (k, last) in [2u32, 3, 4].into_iter().enumerate() {
-        t.at(30 + k as u64).recv(&format!(
-            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack {}:{}>",
-            130 + k,
-            seg(2),
-            seg(last + 1)
-        ));
-    }
-    t.expect(&format!(". 1:{}(1448) ack 1 win * <*>", seg(2)));
-    t.expect_none();
+    segment_1_is_resent_on_three_sacks(&mut t);
     // Segment 5 arrives: no rule has anything to send (no rescue before
     // the fast retransmit is acknowledged).
     t.at(33)
@@ -2273,9 +2699,10 @@ fn three_sacked_segments_above_a_hole_retransmit_it_at_once() {
 }
 
 /// The size of each segment the latest super-segment stands for, and how
-/// many.
+/// many (and the link is told to cut it only when there are several).
 fn last_cut(t: &Trace) -> (usize, usize) {
     let w = t.last_written.expect("a segment was taken");
+    assert_eq!(w.is_super(), w.segments > 1, "{w:?}");
     (w.segment_size, w.segments)
 }
 

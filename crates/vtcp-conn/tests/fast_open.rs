@@ -76,6 +76,17 @@ fn client_with_a_cookie_sends_data_on_the_syn() {
     t.expect("P. 101:111(10) ack 1 win *");
 }
 
+/// The SYN's data fills what the server's MSS (1460, cached with the
+/// cookie) leaves after the SYN's options beyond the timestamps: MSS,
+/// window scale and SACK-permitted (12 octets) and the TFO option with
+/// its 8-octet cookie (10): 1438 octets of a long write.
+#[test]
+fn the_syn_s_data_fills_what_its_options_leave_of_the_mss() {
+    let mut t = client(Some(cookie(&COOKIE)));
+    assert_eq!(t.conn().write(&[7; 3000]).unwrap(), 3000);
+    t.expect("S 0:1438(1438) win 65535 <*>").expect_none();
+}
+
 /// §4.2.1: a SYN-ACK that acknowledges part of the SYN's data (or only the
 /// SYN): the rest goes again after the handshake, and with no new cookie
 /// the path is noted as failing.

@@ -480,6 +480,8 @@ struct Paced {
     mss: u32,
     rate: u64,
     samples: std::sync::Arc<std::sync::Mutex<Vec<(Duration, vtcp_cc::RateSample)>>>,
+    /// The smoothed RTTs the connection told the controller.
+    srtts: std::sync::Arc<std::sync::Mutex<Vec<Duration>>>,
 }
 
 impl vtcp_cc::CongestionController for Paced {
@@ -504,6 +506,9 @@ impl vtcp_cc::CongestionController for Paced {
     fn on_rate_sample(&mut self, rs: &vtcp_cc::RateSample, now: Duration) {
         self.samples.lock().unwrap().push((now, *rs));
     }
+    fn on_rtt_sample(&mut self, srtt: Duration) {
+        self.srtts.lock().unwrap().push(srtt);
+    }
     fn pacing_rate(&self) -> Option<u64> {
         Some(self.rate)
     }
@@ -522,15 +527,19 @@ fn a_paced_sender_s_rate_samples_measure_its_pacing_rate() {
     let data = pattern(4 << 20, 5);
     let rate = 10_000_000u64;
     let samples = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let srtts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let s = std::sync::Arc::clone(&samples);
+    let r = std::sync::Arc::clone(&srtts);
     let tweak = move |c: &mut ConnConfig| {
         let s = std::sync::Arc::clone(&s);
+        let r = std::sync::Arc::clone(&r);
         c.recv_buffer = 8 << 20;
         c.congestion = Congestion::Custom(std::sync::Arc::new(move |mss| {
             Box::new(Paced {
                 mss,
                 rate,
                 samples: std::sync::Arc::clone(&s),
+                srtts: std::sync::Arc::clone(&r),
             })
         }));
     };
@@ -565,6 +574,14 @@ fn a_paced_sender_s_rate_samples_measure_its_pacing_rate() {
         .filter_map(|(_, rs)| rs.delivery_rate())
         .collect();
     assert!(rates.len() > 100, "{} samples", rates.len());
+    // The write's last 896 octets, less than a segment with room for one,
+    // left the sender application-limited (draft-cheng-iccrg-delivery-
+    // rate-estimation §3.5.2): the last samples say so.
+    assert!(
+        client.last().is_some_and(|(_, rs)| rs.is_app_limited),
+        "the last sample: {:?}",
+        client.last()
+    );
     let mut sorted = rates.clone();
     sorted.sort_unstable();
     let median = sorted[sorted.len() / 2];
@@ -582,4 +599,32 @@ fn a_paced_sender_s_rate_samples_measure_its_pacing_rate() {
     assert_eq!(stats.pacing_rate, Some(rate));
     let latest = stats.delivery_rate.expect("a delivery rate");
     assert!(latest <= rate * 11 / 10, "latest sample {latest} octets/s");
+    // The controller is told the smoothed RTT on the ACKs: the link's
+    // 20 ms round trip, and no queue (the pacer is the bottleneck).
+    let srtts = srtts.lock().unwrap();
+    assert!(srtts.len() > 100, "{} SRTTs", srtts.len());
+    let last = *srtts.last().unwrap();
+    assert!(
+        last >= Duration::from_millis(20) && last <= Duration::from_millis(30),
+        "SRTT {last:?} on a 20 ms path"
+    );
+}
+
+/// Each controller's name, as `Debug` shows it (a user's is `Custom`).
+#[test]
+fn each_controller_is_named_in_debug() {
+    let custom = Congestion::Custom(std::sync::Arc::new(|mss| {
+        Box::new(vtcp_cc::NewReno::new(mss))
+    }));
+    let names: Vec<String> = [
+        Congestion::NewReno,
+        Congestion::HighSpeed,
+        Congestion::Cubic,
+        Congestion::Bbr,
+        custom,
+    ]
+    .iter()
+    .map(|c| format!("{c:?}"))
+    .collect();
+    assert_eq!(names, ["NewReno", "HighSpeed", "Cubic", "Bbr", "Custom"]);
 }

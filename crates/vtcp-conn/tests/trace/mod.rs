@@ -219,6 +219,26 @@ fn build_options(list: &[(String, Vec<Option<u32>>)]) -> Options {
     Options::build(&opts).unwrap()
 }
 
+/// The bytes of a segment from the peer written in the trace syntax
+/// (ports implied, payload `x`s).
+fn inbound(text: &str) -> Vec<u8> {
+    let spec = parse_spec(text);
+    let seq = PEER_ISN.wrapping_add(spec.seq.expect("inbound seq"));
+    let payload = vec![b'x'; spec.len.unwrap_or(0) as usize];
+    let seg = Segment {
+        src_port: 40000,
+        dst_port: 8080,
+        seq: Seq(seq),
+        ack: Seq(spec.ack.flatten().map_or(0, |a| OUR_ISN.wrapping_add(a))),
+        flags: spec.flags,
+        window: spec.win.unwrap_or(65535) as u16,
+        options: build_options(spec.options.as_deref().unwrap_or(&[])),
+        payload: &payload[..],
+        ..Segment::default()
+    };
+    seg.to_bytes()
+}
+
 impl Trace {
     /// A connection that will be opened passively by the first segment
     /// received.
@@ -270,21 +290,7 @@ impl Trace {
 
     /// Feeds a segment written in the trace syntax (ports implied).
     pub(crate) fn recv(&mut self, text: &str) -> &mut Self {
-        let spec = parse_spec(text);
-        let seq = PEER_ISN.wrapping_add(spec.seq.expect("inbound seq"));
-        let payload = vec![b'x'; spec.len.unwrap_or(0) as usize];
-        let seg = Segment {
-            src_port: 40000,
-            dst_port: 8080,
-            seq: Seq(seq),
-            ack: Seq(spec.ack.flatten().map_or(0, |a| OUR_ISN.wrapping_add(a))),
-            flags: spec.flags,
-            window: spec.win.unwrap_or(65535) as u16,
-            options: build_options(spec.options.as_deref().unwrap_or(&[])),
-            payload: &payload[..],
-            ..Segment::default()
-        };
-        let bytes = seg.to_bytes();
+        let bytes = inbound(text);
         let seg = ParsedSegment::parse(&bytes).expect("a segment");
         match self.conn.as_mut() {
             Some(c) => match spec.ecn {
@@ -297,6 +303,15 @@ impl Trace {
             }
         }
         self
+    }
+
+    /// Whether the connection would let the segment `text` (from the
+    /// peer, in the trace syntax) reopen it ([`Conn::accepts_reopen`]).
+    #[allow(dead_code, reason = "not every trace file asks")]
+    pub(crate) fn accepts_reopen(&mut self, text: &str) -> bool {
+        let bytes = inbound(text);
+        self.conn()
+            .accepts_reopen(&ParsedSegment::parse(&bytes).expect("a segment"))
     }
 
     /// The next segment the connection sends now.

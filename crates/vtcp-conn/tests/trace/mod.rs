@@ -220,8 +220,8 @@ fn build_options(list: &[(String, Vec<Option<u32>>)]) -> Options {
 }
 
 /// The bytes of a segment from the peer written in the trace syntax
-/// (ports implied, payload `x`s).
-fn inbound(text: &str) -> Vec<u8> {
+/// (ports implied, payload `x`s), and the ECN mark written before it.
+fn inbound(text: &str) -> (Vec<u8>, Option<EcnCodepoint>) {
     let spec = parse_spec(text);
     let seq = PEER_ISN.wrapping_add(spec.seq.expect("inbound seq"));
     let payload = vec![b'x'; spec.len.unwrap_or(0) as usize];
@@ -236,7 +236,7 @@ fn inbound(text: &str) -> Vec<u8> {
         payload: &payload[..],
         ..Segment::default()
     };
-    seg.to_bytes()
+    (seg.to_bytes(), spec.ecn)
 }
 
 impl Trace {
@@ -290,10 +290,10 @@ impl Trace {
 
     /// Feeds a segment written in the trace syntax (ports implied).
     pub(crate) fn recv(&mut self, text: &str) -> &mut Self {
-        let bytes = inbound(text);
+        let (bytes, ecn) = inbound(text);
         let seg = ParsedSegment::parse(&bytes).expect("a segment");
         match self.conn.as_mut() {
-            Some(c) => match spec.ecn {
+            Some(c) => match ecn {
                 Some(ecn) => c.handle_segment_ecn(self.now, &seg, ecn),
                 None => c.handle_segment(self.now, &seg),
             },
@@ -309,7 +309,7 @@ impl Trace {
     /// peer, in the trace syntax) reopen it ([`Conn::accepts_reopen`]).
     #[allow(dead_code, reason = "not every trace file asks")]
     pub(crate) fn accepts_reopen(&mut self, text: &str) -> bool {
-        let bytes = inbound(text);
+        let (bytes, _) = inbound(text);
         self.conn()
             .accepts_reopen(&ParsedSegment::parse(&bytes).expect("a segment"))
     }

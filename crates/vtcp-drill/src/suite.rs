@@ -197,7 +197,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vtcp-drill-suite-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("typo.pkt"), "s//\n").unwrap();
-        std::fs::write(dir.join("urg.pkt"), "+0 < U. 1:2(1) win 9 urg 1\n").unwrap();
+        std::fs::write(dir.join("unread.pkt"), "+0 < . 1:1(0) win 9 <md5 0001>\n").unwrap();
         let results = run_all(std::slice::from_ref(&dir), &dir, &Profile::freebsd()).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(
@@ -209,7 +209,7 @@ mod tests {
             summary(&results),
             "0 passed, 0 differ, 0 failed, 1 unsupported, 1 do not parse"
         );
-        let swapped = "unsupported typo.pkt\nerror urg.pkt\n";
+        let swapped = "unsupported typo.pkt\nerror unread.pkt\n";
         assert!(regressions(&results, swapped).is_empty());
         assert_eq!(regressions(&results, "pass typo.pkt\n").len(), 1);
     }

@@ -1494,10 +1494,15 @@ impl Conn {
             // RFC 793's rule, when asked for: any RST in the window
             // resets.
             if seg.seq == self.rcv_nxt() || !self.cfg.rst_challenge {
-                let reason = if self.state == State::SynReceived && !self.snd.syn_acked {
-                    CloseReason::Refused
-                } else {
-                    CloseReason::Reset
+                let reason = match self.state {
+                    State::SynReceived if !self.snd.syn_acked => CloseReason::Refused,
+                    // §3.10.7.4: in TIME-WAIT a RST deletes the TCB and
+                    // nothing more: both FINs were sent and acknowledged,
+                    // the connection ended as it should, and a reader
+                    // still to take its end of file gets it, not a reset
+                    // (as Linux, whose socket is closed by then).
+                    State::TimeWait => CloseReason::Normal,
+                    _ => CloseReason::Reset,
                 };
                 self.enter_closed(reason);
             } else {

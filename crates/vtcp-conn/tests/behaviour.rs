@@ -789,12 +789,19 @@ fn an_out_of_order_segment_in_time_wait_gets_an_ack_a_bare_ack_at_rcv_nxt_none()
 /// RFC 9293 §3.10.7.4: a RST at RCV.NXT in TIME-WAIT closes it early
 /// (as Linux by default); with RFC 1337's guard against TIME-WAIT
 /// assassination (`time_wait_ignores_rst`, FreeBSD's behaviour) it is
-/// ignored and TIME-WAIT runs its course.
+/// ignored and TIME-WAIT runs its course. The connection had ended as it
+/// should (both FINs sent and acknowledged): it closes normally, and its
+/// reader still gets its end of file, not a reset.
 #[test]
 fn a_rst_in_time_wait_closes_it_unless_rfc1337_is_asked_for() {
     let mut t = in_time_wait();
     t.at(40).recv("R 2:2(0) win 0").expect_none();
     assert_eq!(t.conn().state(), State::Closed);
+    assert_eq!(
+        t.conn().close_reason(),
+        Some(vtcp_conn::CloseReason::Normal)
+    );
+    assert_eq!(t.conn().read(&mut [0; 8]), 0, "end of file");
     let mut t = in_time_wait_with(|c| c.time_wait_ignores_rst = true);
     t.at(40).recv("R 2:2(0) win 0").expect_none();
     assert_eq!(t.conn().state(), State::TimeWait);

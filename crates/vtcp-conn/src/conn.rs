@@ -1114,9 +1114,7 @@ impl Conn {
     /// and counts and drops what does not parse (a `Stack` in its
     /// `Counters::malformed`). Call `poll_transmit` after.
     pub fn handle_segment(&mut self, now: Duration, segment: &ParsedSegment<'_>) {
-        let before = self.state;
-        self.on_segment(now, segment.segment(), segment.values());
-        self.trace_state(before, "segment");
+        self.handle_segment_ecn(now, segment, EcnCodepoint::NotEct);
     }
 
     /// [`Conn::handle_segment`] for a segment whose IP header carried the
@@ -1128,9 +1126,9 @@ impl Conn {
         segment: &ParsedSegment<'_>,
         ecn: EcnCodepoint,
     ) {
-        self.opts.ecn.received = ecn;
-        self.handle_segment(now, segment);
-        self.opts.ecn.received = EcnCodepoint::NotEct;
+        let before = self.state;
+        self.on_segment(now, segment.segment(), segment.values(), ecn);
+        self.trace_state(before, "segment");
     }
 
     /// Traces a change of state since `before`, and what made it.
@@ -1161,7 +1159,13 @@ impl Conn {
         crate::trace_event!(DEBUG, reason, "segment dropped");
     }
 
-    fn on_segment(&mut self, now: Duration, seg: &Segment<&[u8]>, values: &OptionValues) {
+    fn on_segment(
+        &mut self,
+        now: Duration,
+        seg: &Segment<&[u8]>,
+        values: &OptionValues,
+        ecn: EcnCodepoint,
+    ) {
         self.now = self.now.max(now);
         self.stats.segments_in += 1;
         if seg.flags.contains(Flags::SYN | Flags::FIN)
@@ -1176,7 +1180,7 @@ impl Conn {
         match self.state {
             State::Closed | State::Listen => {}
             State::SynSent => self.on_syn_sent(seg, values),
-            _ => self.on_synchronized(seg, values),
+            _ => self.on_synchronized(seg, values, ecn),
         }
         self.release_finished_buffers();
         self.check_invariants();
@@ -1385,7 +1389,8 @@ impl Conn {
     }
 
     /// RFC 9293 §3.10.7.4 for every state from SYN-RECEIVED on.
-    fn on_synchronized(&mut self, seg: &Segment<&[u8]>, v: &OptionValues) {
+    /// `ecn`: the ECN field of the segment's IP header (RFC 3168 §5).
+    fn on_synchronized(&mut self, seg: &Segment<&[u8]>, v: &OptionValues, ecn: EcnCodepoint) {
         let now = self.now;
         // RFC 7323 §3.2, when asked for: timestamps negotiated, a non-RST
         // segment without them is dropped silently.
@@ -1553,7 +1558,7 @@ impl Conn {
         // RFC 3168 §6.1.3: a CE mark is echoed (ECE on every ACK) until a
         // segment with CWR comes; data marked CE is acknowledged at once,
         // as Linux does (its quick ACK), so that the echo is not delayed.
-        if self.opts.ecn.on_received(seg.flags) {
+        if self.opts.ecn.on_received(seg.flags, ecn) {
             self.stats.add(Rare::CeReceived, 1);
             if !seg.payload.is_empty() || seg.flags.contains(Flags::FIN) {
                 self.rcv.ack_now = true;

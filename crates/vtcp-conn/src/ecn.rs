@@ -94,8 +94,6 @@ pub(crate) struct EcnState {
     /// [`EcnState::OK`], [`EcnState::ASKED`], [`EcnState::ECHO`],
     /// [`EcnState::CWR_OWED`], [`EcnState::RECOVER`].
     bits: u8,
-    /// The ECN field of the packet being processed, from the IP layer.
-    pub(crate) received: EcnCodepoint,
     /// §6.1.2, with [`EcnState::RECOVER`]: no further reduction for ECE
     /// until SND.UNA passes this (the highest SND.NXT when the window was
     /// reduced): once per window of data.
@@ -179,17 +177,17 @@ impl EcnState {
     }
 
     /// §6.1.3, the receiver, for an acceptable segment with `flags`
-    /// whose IP header carried [`EcnState::received`]: CWR ends the
+    /// whose IP header carried `ecn` (from the IP layer): CWR ends the
     /// echo, and a CE mark (on this segment too) starts it again. Returns
     /// whether the segment was marked CE, which is answered at once.
-    pub(crate) fn on_received(&mut self, flags: Flags) -> bool {
+    pub(crate) fn on_received(&mut self, flags: Flags, ecn: EcnCodepoint) -> bool {
         if !self.ok() {
             return false;
         }
         if flags.contains(Flags::CWR) {
             self.set(Self::ECHO, false);
         }
-        let ce = self.received == EcnCodepoint::Ce;
+        let ce = ecn == EcnCodepoint::Ce;
         if ce {
             self.set(Self::ECHO, true);
         }

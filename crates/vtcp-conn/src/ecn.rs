@@ -14,7 +14,7 @@
 //!   taken).
 //! - §6.1.2 the sender: an ACK with ECE reduces the congestion window
 //!   once per window of data, and the next new data segment carries CWR
-//!   ([`EcnState::on_ece`], [`EcnState::take_cwr`]).
+//!   ([`EcnState::on_ece`], [`EcnState::data_marks`]).
 //! - §6.1.3 the receiver: a segment marked CE makes every ACK carry ECE
 //!   until a segment with CWR arrives ([`EcnState::on_received`]).
 
@@ -208,8 +208,10 @@ impl EcnState {
     /// the window is to be reduced now (once per window of data: not
     /// again until the data sent before this reduction is acknowledged),
     /// and then a CWR is owed on the next new data.
+    /// Only for a connection that set ECN up (the caller checks).
     pub(crate) fn on_ece(&mut self, ack: Seq, snd_max: Seq) -> bool {
-        if !self.ok() || self.recover().is_some_and(|r| ack.before(r)) {
+        debug_assert!(self.ok(), "ECE handled on a connection without ECN");
+        if self.recover().is_some_and(|r| ack.before(r)) {
             return false;
         }
         self.recover = snd_max.max_seq(ack + 1).0;

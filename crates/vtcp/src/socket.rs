@@ -20,11 +20,11 @@
 //! is left to read; [`Sockets::take_error`] reads and clears it once, as
 //! `SO_ERROR`.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use vtcp_conn::{Conn, State};
 
 use crate::stack::{ConnKey, IpFields, ListenerId, Stack, StackError};
@@ -70,7 +70,9 @@ struct Entry {
 pub struct Sockets {
     stack: Stack,
     addrs: Vec<IpAddr>,
-    table: HashMap<SocketId, Entry>,
+    /// Keyed by ids this table hands out in sequence (never by what a
+    /// peer sends), so a fast hash without a random key does.
+    table: FxHashMap<SocketId, Entry>,
     next: u64,
 }
 
@@ -100,7 +102,7 @@ impl Sockets {
         Self {
             stack,
             addrs: addrs.into_iter().collect(),
-            table: HashMap::new(),
+            table: FxHashMap::default(),
             next: 0,
         }
     }

@@ -678,6 +678,11 @@ impl Recovery {
         if self.high_rxt.before(link.snd.buf.una()) {
             self.high_rxt = link.snd.buf.una();
         }
+        if !self.in_rto_recovery(link.snd.buf.una()) {
+            // Forgotten once passed, so that no point 2^31 octets old
+            // comes to look ahead.
+            self.rto_recovery_until = None;
+        }
     }
 
     /// A duplicate ACK with SND.UNA at `una`: in a recovery a segment left
@@ -685,6 +690,13 @@ impl Recovery {
     /// §5 steps (1) and (2) start one at DupThresh duplicates, or once
     /// IsLost(HighACK + 1) holds already. (With RACK, time decides.)
     fn on_dup_ack(&mut self, link: &mut Link<'_>, una: Seq, out: &mut Outcome) {
+        if self.in_rto_recovery(una) {
+            // Not counted: neither a fast recovery (RFC 6582 §3.2 step 1,
+            // RFC 6675 §5.1) nor limited transmit, whose segments are
+            // "previously unsent data" (RFC 3042 §2), while the timeout's
+            // go-back-N sends again what was sent before.
+            return;
+        }
         self.dup_acks = self.dup_acks.saturating_add(1);
         if self.in_recovery() {
             // RFC 5681 §3.2 step 4.
@@ -695,6 +707,19 @@ impl Recovery {
         {
             self.enter_recovery(link, out);
         }
+    }
+
+    /// Whether a timeout's go-back-N is still under way at SND.UNA `una`:
+    /// the ACKs have not yet passed the highest octet sent before it. No
+    /// fast recovery starts then (RFC 6582 §3.2 step 1: duplicate ACKs
+    /// that do not cover more than "recover", which a timeout sets to the
+    /// highest sequence number sent; RFC 6675 §5.1): the segments the
+    /// timeout sends again are all in the one flight, and a fast
+    /// retransmit of SND.UNA would send the timeout's retransmission a
+    /// second time, then NextSeg() the segments above it that go-back-N
+    /// sends anyway.
+    fn in_rto_recovery(&self, una: Seq) -> bool {
+        self.rto_recovery_until.is_some_and(|point| una.before(point))
     }
 
     /// A loss was found: a fast recovery begins (RFC 5681 §3.2, RFC 6675

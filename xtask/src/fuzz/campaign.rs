@@ -5,9 +5,10 @@
 //! written to `target/fuzz-campaign/summary.md`.
 //!
 //! A campaign resumes where the last left off: the corpus it grows is
-//! `fuzz/corpus/TARGET/`, and `target/fuzz-campaign/history.tsv` keeps
-//! every session's figures, so an hour may be six sessions of ten
-//! minutes (the summary's "fuzzed" column adds them up).
+//! `fuzz/corpus/TARGET/`, and `fuzz/campaigns.tsv` (committed with the
+//! corpora, so that sessions on any clone add up) keeps every session's
+//! figures, so an hour may be six sessions of ten minutes (the summary's
+//! "fuzzed" column adds them up).
 
 use std::fs::File;
 use std::io::Write;
@@ -161,10 +162,18 @@ fn kib(b: u64) -> String {
     format!("{:.1}", b as f64 / 1024.0)
 }
 
+/// Every session's figures, a line per target, kept with the corpora.
+const HISTORY: &str = "fuzz/campaigns.tsv";
+
+/// The first line of [`HISTORY`] (lines starting with `#` are not
+/// sessions).
+const HISTORY_HEADER: &str = "# unix time\ttarget\tseconds\truns\tcov\tft\tcorpus files\tcorpus octets\tcrashes\tload average\n";
+
 /// The seconds each target has been fuzzed in all sessions of the history.
 fn fuzzed_so_far(history: &str, target: &str) -> u64 {
     history
         .lines()
+        .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
             (f.get(1) == Some(&target)).then(|| f.get(2)?.parse::<u64>().ok())?
@@ -291,14 +300,23 @@ pub(super) fn run(args: &[String]) -> Result<(), String> {
     let mut outcomes = outcomes.into_inner().unwrap();
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
 
-    let history_path = out.join("history.tsv");
+    let history_path = root().join(HISTORY);
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    // The machine's load at the end: the same seconds fuzz less on a
+    // machine other work shares.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "-".into());
     let mut history = std::fs::read_to_string(&history_path).unwrap_or_default();
+    if history.is_empty() {
+        history.push_str(HISTORY_HEADER);
+    }
     for o in &outcomes {
         history.push_str(&format!(
-            "{stamp}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{stamp}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{load}\n",
             o.target,
             o.seconds,
             opt(o.stats.runs),
@@ -402,7 +420,7 @@ stat::new_units_added:          21
 
     #[test]
     fn the_history_adds_up_each_target_s_sessions() {
-        let h = "1\tconn_ops\t600\t5\t1\t1\t1\t1\t0\n2\tcc_ops\t60\t5\t1\t1\t1\t1\t0\n3\tconn_ops\t300\t5\t1\t1\t1\t1\t0\n";
+        let h = "# unix time\ttarget\tseconds\n1\tconn_ops\t600\t5\t1\t1\t1\t1\t0\n2\tcc_ops\t60\t5\t1\t1\t1\t1\t0\n3\tconn_ops\t300\t5\t1\t1\t1\t1\t0\n";
         assert_eq!(fuzzed_so_far(h, "conn_ops"), 900);
         assert_eq!(fuzzed_so_far(h, "cc_ops"), 60);
         assert_eq!(fuzzed_so_far(h, "cookie"), 0);

@@ -719,7 +719,8 @@ impl Recovery {
     /// second time, then NextSeg() the segments above it that go-back-N
     /// sends anyway.
     fn in_rto_recovery(&self, una: Seq) -> bool {
-        self.rto_recovery_until.is_some_and(|point| una.before(point))
+        self.rto_recovery_until
+            .is_some_and(|point| una.before(point))
     }
 
     /// A loss was found: a fast recovery begins (RFC 5681 §3.2, RFC 6675

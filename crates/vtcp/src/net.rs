@@ -485,6 +485,10 @@ pub(crate) struct Shared {
     timer: Condvar,
     out: Arc<Output>,
     epoch: Instant,
+    /// The wall clock read with `epoch`: the stack's clock in wall-clock
+    /// time, fixed once, so that a wall clock stepped or slewed later
+    /// (NTP, a VM's host) moves neither it nor the stamps made from it.
+    started: std::time::SystemTime,
     /// Threads and tasks woken so far.
     wakeups: AtomicU64,
 }
@@ -790,6 +794,7 @@ impl NetStack {
             timer: Condvar::new(),
             out,
             epoch: Instant::now(),
+            started: std::time::SystemTime::now(),
             wakeups: AtomicU64::new(0),
         });
         let _ = shared.out.stack.set(Arc::downgrade(&shared));
@@ -915,10 +920,12 @@ impl NetStack {
         self.shared().lock().sockets.stack_mut().set_tap(tap)
     }
 
-    /// The wall-clock time at which this stack's clock read zero.
+    /// The wall-clock time at which this stack's clock read zero, read
+    /// once when the stack was made: every call gives the same time,
+    /// whatever the wall clock did since (it may be stepped or slewed;
+    /// the stack's clock is monotonic).
     pub fn start_time(&self) -> std::time::SystemTime {
-        let now = std::time::SystemTime::now();
-        now.checked_sub(self.shared().now()).unwrap_or(now)
+        self.shared().started
     }
 }
 

@@ -760,7 +760,12 @@ fn an_icmp_hard_error_fails_a_connect_at_once() {
 #[test]
 fn a_soft_icmp_error_is_what_a_timed_out_stream_reports() {
     within_a_minute(|| {
-        let p = pair_with(|c| c.max_retries = 1);
+        // An RTO of 1 s, not 200 ms: the connection must still be up when
+        // the error comes, and a stalled test thread gave it 600 ms.
+        let p = pair_with(|c| {
+            c.max_retries = 1;
+            c.min_rto = Duration::from_secs(1);
+        });
         let (mut c, _s) = connected(&p, 19);
         p.cut.store(true, Ordering::Relaxed);
         c.write_all(b"lost").unwrap();

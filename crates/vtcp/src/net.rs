@@ -511,11 +511,21 @@ impl Shared {
         self.epoch.elapsed()
     }
 
+    /// The lock, and the stack's clock read once it is held: the time a
+    /// call hands the stack. Read before the lock, a thread that then
+    /// waited for it brought a time older than the one the holder had
+    /// just used, and the stack's clock (its tap's, a capture's stamps)
+    /// went back; read under it, calls are in the clock's order.
+    fn lock_now(&self) -> (MutexGuard<'_, Inner>, Duration) {
+        let g = self.lock();
+        let now = self.now();
+        (g, now)
+    }
+
     /// Runs `f` on the stack, then queues what it has to send and wakes
     /// whoever may care.
     pub(crate) fn with_stack<R>(&self, f: impl FnOnce(&mut Stack, Duration) -> R) -> R {
-        let now = self.now();
-        let mut g = self.lock();
+        let (mut g, now) = self.lock_now();
         let r = f(g.sockets.stack_mut(), now);
         self.release(g, now);
         r
@@ -529,8 +539,7 @@ impl Shared {
         key: Option<ConnKey>,
         f: impl FnOnce(&mut Sockets, Duration) -> R,
     ) -> R {
-        let now = self.now();
-        let mut g = self.lock();
+        let (mut g, now) = self.lock_now();
         let r = f(&mut g.sockets, now);
         self.release_waking(g, now, key.map(Target::Conn));
         r
@@ -618,8 +627,7 @@ impl Shared {
         &self,
         packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8], crate::Checksum, EcnCodepoint)>,
     ) {
-        let now = self.now();
-        let mut g = self.lock();
+        let (mut g, now) = self.lock_now();
         for (src, dst, segment, checksum, ecn) in packets {
             g.sockets
                 .stack_mut()
@@ -1171,8 +1179,7 @@ impl TcpStream {
     /// [`TcpStream::wait_established`] waits for it.
     pub fn begin_connect(net: &NetStack, addr: SocketAddr) -> io::Result<Self> {
         let shared = net.shared();
-        let now = shared.now();
-        let mut g = shared.lock();
+        let (mut g, now) = shared.lock_now();
         let socket = g.sockets.open();
         let key = match g.sockets.connect(socket, now, addr) {
             Ok(key) => key,

@@ -831,3 +831,54 @@ fn after_the_end_of_file_a_reset_is_the_next_reads_error_and_take_error_says_it_
         assert!(c.take_error().unwrap().is_none(), "reported once");
     });
 }
+
+/// The stack's clock never goes back, whichever threads call into it at
+/// once: each call reads it under the stack's lock. Read before the lock,
+/// a thread that read it and then waited for the lock handed the stack a
+/// time older than the one the lock's holder had just used (the tap saw
+/// time go back, and so would a capture's stamps).
+#[test]
+fn the_stack_s_clock_never_goes_back_across_threads() {
+    use std::sync::Mutex;
+    within_a_minute(|| {
+        let mut cfg = StackConfig::default();
+        cfg.checksums = false;
+        let a = NetStack::new(cfg, [IpAddr::from(A)], |_, _, _: &[u8]| {}).unwrap();
+        // The latest time the tap saw, and how often a later call came
+        // with an older one.
+        let last = Arc::new(Mutex::new((Duration::ZERO, 0u64)));
+        let seen = Arc::clone(&last);
+        a.set_tap(Some(Box::new(move |now, _, _, _, _: &[u8]| {
+            let mut s = seen.lock().unwrap();
+            if now < s.0 {
+                s.1 += 1;
+            }
+            s.0 = s.0.max(now);
+        })));
+        // SYNs to a closed port of a's from four threads at once, each
+        // tapped coming in, and its RST going out.
+        let mut syn = vec![0u8; 20];
+        syn[2..4].copy_from_slice(&9u16.to_be_bytes());
+        (syn[12], syn[13]) = (5 << 4, 0x02);
+        let threads: Vec<_> = (0..4u16)
+            .map(|t| {
+                let (a, mut syn) = (a.clone(), syn.clone());
+                thread::spawn(move || {
+                    for i in 0..10_000u16 {
+                        syn[0..2].copy_from_slice(&(1024 + t * 10_000 + i).to_be_bytes());
+                        a.handle_packet(B.into(), A.into(), &syn);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(a.counters().segments_in, 40_000);
+        let (_, back) = *last.lock().unwrap();
+        assert_eq!(
+            back, 0,
+            "the tap saw the stack's clock go back {back} times"
+        );
+    });
+}

@@ -733,10 +733,18 @@ mod tests {
         let peer: IpAddr = [198, 18, 0, 1].into();
         // Both stacks' output goes to one "wire", tagged by shard.
         let (tx, rx) = channel::<(usize, Vec<u8>)>();
+        // No SYN sent again before the test answers the first: with the
+        // default 1 s initial RTO a test thread stalled that long (a loaded
+        // CI machine) read the second SYN where it waits for the ACK.
+        let config = || {
+            let mut config = StackConfig::default();
+            config.conn.initial_rto = vtcp::rto::MAX_RTO;
+            config
+        };
         let nets: Vec<NetStack> = (0..2)
             .map(|i| {
                 let tx = Mutex::new(tx.clone());
-                NetStack::new(StackConfig::default(), [us], move |_, _, seg: &[u8]| {
+                NetStack::new(config(), [us], move |_, _, seg: &[u8]| {
                     let _ = tx.lock().unwrap().send((i, seg.to_vec()));
                 })
                 .unwrap()
@@ -763,7 +771,7 @@ mod tests {
         // Shard 1 opens a connection; its SYN goes out tagged 1.
         let key =
             nets[1].with_stack(|s, now| s.connect(now, us, SocketAddr::new(peer, 7)).unwrap());
-        let (from, syn) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let (from, syn) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
         assert_eq!(from, 1);
         let syn = vtcp::wire::Segment::parse(&syn).unwrap();
         // The peer's SYN-ACK comes in on shard 0.
@@ -783,7 +791,7 @@ mod tests {
         }
         nets[0].handle_packet(peer, us, &bytes);
         // Shard 1 answers with the ACK: established, nothing from shard 0.
-        let (from, ack) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let (from, ack) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
         assert_eq!(from, 1);
         let ack = vtcp::wire::Segment::parse(&ack).unwrap();
         assert_eq!(ack.flags, vtcp::wire::Flags::ACK);
@@ -801,7 +809,7 @@ mod tests {
             vtcp::wire::checksum::fill_tcp_checksum(&p, &mut bytes);
         }
         nets[0].handle_packet(peer, us, &bytes);
-        let (from, rst) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let (from, rst) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
         assert_eq!(from, 0);
         let rst = vtcp::wire::Segment::parse(&rst).unwrap();
         assert_eq!(rst.flags, vtcp::wire::Flags::RST);

@@ -485,6 +485,10 @@ pub(crate) struct Shared {
     timer: Condvar,
     out: Arc<Output>,
     epoch: Instant,
+    /// The wall clock read with `epoch`: the stack's clock in wall-clock
+    /// time, fixed once, so that a wall clock stepped or slewed later
+    /// (NTP, a VM's host) moves neither it nor the stamps made from it.
+    started: std::time::SystemTime,
     /// Threads and tasks woken so far.
     wakeups: AtomicU64,
 }
@@ -507,11 +511,21 @@ impl Shared {
         self.epoch.elapsed()
     }
 
+    /// The lock, and the stack's clock read once it is held: the time a
+    /// call hands the stack. Read before the lock, a thread that then
+    /// waited for it brought a time older than the one the holder had
+    /// just used, and the stack's clock (its tap's, a capture's stamps)
+    /// went back; read under it, calls are in the clock's order.
+    fn lock_now(&self) -> (MutexGuard<'_, Inner>, Duration) {
+        let g = self.lock();
+        let now = self.now();
+        (g, now)
+    }
+
     /// Runs `f` on the stack, then queues what it has to send and wakes
     /// whoever may care.
     pub(crate) fn with_stack<R>(&self, f: impl FnOnce(&mut Stack, Duration) -> R) -> R {
-        let now = self.now();
-        let mut g = self.lock();
+        let (mut g, now) = self.lock_now();
         let r = f(g.sockets.stack_mut(), now);
         self.release(g, now);
         r
@@ -525,8 +539,7 @@ impl Shared {
         key: Option<ConnKey>,
         f: impl FnOnce(&mut Sockets, Duration) -> R,
     ) -> R {
-        let now = self.now();
-        let mut g = self.lock();
+        let (mut g, now) = self.lock_now();
         let r = f(&mut g.sockets, now);
         self.release_waking(g, now, key.map(Target::Conn));
         r
@@ -614,8 +627,7 @@ impl Shared {
         &self,
         packets: impl IntoIterator<Item = (IpAddr, IpAddr, &'p [u8], crate::Checksum, EcnCodepoint)>,
     ) {
-        let now = self.now();
-        let mut g = self.lock();
+        let (mut g, now) = self.lock_now();
         for (src, dst, segment, checksum, ecn) in packets {
             g.sockets
                 .stack_mut()
@@ -790,6 +802,7 @@ impl NetStack {
             timer: Condvar::new(),
             out,
             epoch: Instant::now(),
+            started: std::time::SystemTime::now(),
             wakeups: AtomicU64::new(0),
         });
         let _ = shared.out.stack.set(Arc::downgrade(&shared));
@@ -915,10 +928,12 @@ impl NetStack {
         self.shared().lock().sockets.stack_mut().set_tap(tap)
     }
 
-    /// The wall-clock time at which this stack's clock read zero.
+    /// The wall-clock time at which this stack's clock read zero, read
+    /// once when the stack was made: every call gives the same time,
+    /// whatever the wall clock did since (it may be stepped or slewed;
+    /// the stack's clock is monotonic).
     pub fn start_time(&self) -> std::time::SystemTime {
-        let now = std::time::SystemTime::now();
-        now.checked_sub(self.shared().now()).unwrap_or(now)
+        self.shared().started
     }
 }
 
@@ -1164,8 +1179,7 @@ impl TcpStream {
     /// [`TcpStream::wait_established`] waits for it.
     pub fn begin_connect(net: &NetStack, addr: SocketAddr) -> io::Result<Self> {
         let shared = net.shared();
-        let now = shared.now();
-        let mut g = shared.lock();
+        let (mut g, now) = shared.lock_now();
         let socket = g.sockets.open();
         let key = match g.sockets.connect(socket, now, addr) {
             Ok(key) => key,

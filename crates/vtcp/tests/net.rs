@@ -61,6 +61,13 @@ fn pair() -> Pair {
     pair_with(|_| {})
 }
 
+/// No SYN sent twice: a writer thread stalled past the 1 s initial RTO
+/// (a loaded CI machine) made a second SYN, and a second answer, that a
+/// test counting segments does not expect.
+fn one_syn(c: &mut ConnConfig) {
+    c.initial_rto = vtcp::rto::MAX_RTO;
+}
+
 fn at_b(port: u16) -> SocketAddr {
     SocketAddr::new(B.into(), port)
 }
@@ -77,9 +84,11 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
 
-/// Waits until `cond` holds, for at most five seconds.
+/// Waits until `cond` holds, for at most twenty seconds: it returns as
+/// soon as it holds, and a loaded 2-core CI machine may stall a thread
+/// (the driver, the writer) for seconds.
 fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(5);
+    let end = Instant::now() + Duration::from_secs(20);
     while Instant::now() < end {
         if cond() {
             return true;
@@ -242,7 +251,7 @@ fn connect_timeout_when_nothing_answers() {
 #[test]
 fn connection_refused_without_a_listener() {
     within_a_minute(|| {
-        let p = pair();
+        let p = pair_with(one_syn);
         let e = TcpStream::connect(&p.a, at_b(12)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
         assert_eq!(p.b.counters().rsts_out, 1);
@@ -361,7 +370,11 @@ fn begin_connect_then_wait_established() {
 #[test]
 fn many_threads_many_connections_back_to_back() {
     within_a_minute(|| {
-        let p = pair();
+        // A TIME-WAIT long enough that a late duplicate from the server
+        // (below) finds the client's connection still there: with 100 ms
+        // a writer thread stalled that long delivered it to a closed port,
+        // and the client's RST failed the count below.
+        let p = pair_with(|c| c.time_wait = Duration::from_secs(2));
         let listener = Arc::new(TcpListener::bind(&p.b, at_b(18)).unwrap());
         const CLIENTS: usize = 8;
         const EACH: usize = 10;
@@ -498,17 +511,27 @@ fn a_segment_wakes_only_the_threads_of_its_connection() {
 
 /// A tap on a `NetStack` sees its segments with the stack's own clock
 /// and addresses: the SYN out, the SYN-ACK in, the data out; removed, it
-/// is handed back. `start_time` is when that clock read zero.
+/// is handed back. `start_time` is when that clock read zero: the wall
+/// clock read as the stack was made, the same at every call.
 #[test]
 fn a_net_stack_s_tap_sees_its_segments() {
     use vtcp::Direction::{In, Out};
     use vtcp::wire::{Flags, SegmentView};
     type Seen = Vec<(Duration, vtcp::Direction, IpAddr, IpAddr, Flags, Vec<u8>)>;
     within_a_minute(|| {
-        let p = pair();
+        // The wall clock read just before and just after the stack was
+        // made bounds its start. `start_time` used to be `SystemTime::now()
+        // - elapsed` at each call: later than a `now` read before it when
+        // the wall clock was stepped forward in between (a CI VM's may
+        // be), and different at every call.
         let before = std::time::SystemTime::now();
+        let p = pair_with(one_syn);
+        let after = std::time::SystemTime::now();
         let start = p.a.start_time();
-        assert!(start <= before);
+        assert!(
+            before <= start && start <= after,
+            "{start:?} not in {before:?}..={after:?}"
+        );
         let seen: Arc<std::sync::Mutex<Seen>> = Arc::default();
         let log = Arc::clone(&seen);
         let tap = move |now, dir, src, dst, seg: &[u8]| {
@@ -539,6 +562,8 @@ fn a_net_stack_s_tap_sees_its_segments() {
         }
         // The stack's clock, not the wall clock: seconds at most.
         assert!(seen.last().unwrap().0 < Duration::from_secs(60));
+        // The stack's clock has moved on; its start has not.
+        assert_eq!(p.a.start_time(), start);
     });
 }
 
@@ -742,7 +767,12 @@ fn an_icmp_hard_error_fails_a_connect_at_once() {
 #[test]
 fn a_soft_icmp_error_is_what_a_timed_out_stream_reports() {
     within_a_minute(|| {
-        let p = pair_with(|c| c.max_retries = 1);
+        // An RTO of 1 s, not 200 ms: the connection must still be up when
+        // the error comes, and a stalled test thread gave it 600 ms.
+        let p = pair_with(|c| {
+            c.max_retries = 1;
+            c.min_rto = Duration::from_secs(1);
+        });
         let (mut c, _s) = connected(&p, 19);
         p.cut.store(true, Ordering::Relaxed);
         c.write_all(b"lost").unwrap();
@@ -799,5 +829,56 @@ fn after_the_end_of_file_a_reset_is_the_next_reads_error_and_take_error_says_it_
             Some(ErrorKind::ConnectionReset)
         );
         assert!(c.take_error().unwrap().is_none(), "reported once");
+    });
+}
+
+/// The stack's clock never goes back, whichever threads call into it at
+/// once: each call reads it under the stack's lock. Read before the lock,
+/// a thread that read it and then waited for the lock handed the stack a
+/// time older than the one the lock's holder had just used (the tap saw
+/// time go back, and so would a capture's stamps).
+#[test]
+fn the_stack_s_clock_never_goes_back_across_threads() {
+    use std::sync::Mutex;
+    within_a_minute(|| {
+        let mut cfg = StackConfig::default();
+        cfg.checksums = false;
+        let a = NetStack::new(cfg, [IpAddr::from(A)], |_, _, _: &[u8]| {}).unwrap();
+        // The latest time the tap saw, and how often a later call came
+        // with an older one.
+        let last = Arc::new(Mutex::new((Duration::ZERO, 0u64)));
+        let seen = Arc::clone(&last);
+        a.set_tap(Some(Box::new(move |now, _, _, _, _: &[u8]| {
+            let mut s = seen.lock().unwrap();
+            if now < s.0 {
+                s.1 += 1;
+            }
+            s.0 = s.0.max(now);
+        })));
+        // SYNs to a closed port of a's from four threads at once, each
+        // tapped coming in, and its RST going out.
+        let mut syn = vec![0u8; 20];
+        syn[2..4].copy_from_slice(&9u16.to_be_bytes());
+        (syn[12], syn[13]) = (5 << 4, 0x02);
+        let threads: Vec<_> = (0..4u16)
+            .map(|t| {
+                let (a, mut syn) = (a.clone(), syn.clone());
+                thread::spawn(move || {
+                    for i in 0..10_000u16 {
+                        syn[0..2].copy_from_slice(&(1024 + t * 10_000 + i).to_be_bytes());
+                        a.handle_packet(B.into(), A.into(), &syn);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(a.counters().segments_in, 40_000);
+        let (_, back) = *last.lock().unwrap();
+        assert_eq!(
+            back, 0,
+            "the tap saw the stack's clock go back {back} times"
+        );
     });
 }

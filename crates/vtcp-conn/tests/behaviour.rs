@@ -2975,3 +2975,258 @@ fn a_pure_ack_at_the_right_edge_of_the_window_is_taken() {
     t.at(40).recv(&format!("R {edge}:{edge}(0) win 0"));
     assert_eq!(t.conn().state(), State::Established);
 }
+
+/// Behaviours no trace held before, each found by a mutant of the
+/// engine that every other test let through (issue 25).
+mod found_by_mutants {
+    use super::*;
+    use vtcp_conn::{Conn, ConnConfig, Endpoints, IsnSource};
+    use vtcp_seq::Seq;
+
+    /// RFC 7323 §5.5: TS.Recent is forgotten only after 24 days idle; a
+    /// day short of that, a segment with an older TSval is still refused
+    /// (PAWS, §5.3) and answered with an ACK.
+    #[test]
+    fn paws_still_holds_a_timestamp_idle_for_23_days() {
+        let mut t = established();
+        let day = 24 * 3600 * 1000;
+        t.at(23 * day)
+            .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 50 ecr 0>");
+        t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
+        assert_eq!(t.conn().readable(), 0);
+    }
+
+    /// RFC 6528 §3: F hashes both addresses as well as both ports: the
+    /// same ports between other hosts give another ISN.
+    #[test]
+    fn isns_depend_on_both_addresses() {
+        let key = IsnSource::Rfc6528 {
+            key: *b"0123456789abcdef",
+        };
+        let iss = |local: [u8; 4], remote: [u8; 4]| {
+            let ends =
+                Endpoints::new(Some(local.into()), 40000, Some(remote.into()), 80).with_isn(key);
+            Conn::connect(
+                std::sync::Arc::new(ConnConfig::default()),
+                ends,
+                Duration::from_secs(100),
+            )
+            .iss()
+        };
+        let a = iss([198, 18, 0, 1], [198, 18, 0, 2]);
+        assert_ne!(a, iss([198, 18, 0, 1], [198, 18, 0, 3]), "another peer");
+        assert_ne!(
+            a,
+            iss([198, 18, 0, 4], [198, 18, 0, 2]),
+            "another local host"
+        );
+        assert_eq!(a, iss([198, 18, 0, 1], [198, 18, 0, 2]), "the same four");
+    }
+
+    /// A connection reports the ports it was made with.
+    #[test]
+    fn a_connection_reports_its_ports() {
+        let t = established();
+        let c = t.conn.as_ref().unwrap();
+        assert_eq!((c.local_port(), c.remote_port()), (8080, 40000));
+    }
+
+    /// `is_read_closed`: the peer's FIN arrived and every octet before it
+    /// was read; neither alone.
+    #[test]
+    fn reading_is_over_once_the_fin_arrived_and_everything_was_read() {
+        let mut t = established();
+        assert!(!t.conn().is_read_closed(), "nothing to read, but no FIN");
+        t.at(20)
+            .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>")
+            .recv("F. 11:11(0) ack 1 win 1000 <nop,nop,TS val 121 ecr 0>");
+        assert!(!t.conn().is_read_closed(), "a FIN, but ten octets to read");
+        assert_eq!(t.conn().consume(10), 10);
+        assert!(t.conn().is_read_closed());
+    }
+
+    /// RFC 9293 §3.10.7.4 (eighth, the FIN bit): a FIN on a segment of
+    /// data stands after its last octet: the ACK covers both, the data is
+    /// readable, and the peer's side is closed.
+    #[test]
+    fn a_fin_on_data_closes_the_peer_s_side_after_the_data() {
+        let mut t = established();
+        t.events();
+        t.at(20)
+            .recv("FP. 1:11(10) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+        t.expect(". 1:1(0) ack 12 win * <nop,nop,TS val * ecr 120>");
+        assert_eq!(t.conn().state(), State::CloseWait);
+        assert_eq!(t.conn().readable(), 10);
+        assert_eq!(t.events(), [Event::Readable, Event::PeerClosed]);
+    }
+
+    /// RFC 9293 §3.10.7.2: data on a SYN (without TFO) waits for the
+    /// handshake; when the handshake ends it is the application's, and
+    /// says so (`Readable`, after `Connected`).
+    #[test]
+    fn a_syn_s_data_is_readable_once_the_handshake_ends() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv("S 0:100(100) win 65535 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+        assert_eq!(t.events(), []);
+        t.at(10).recv(". 1:1(0) ack 1 win 65535");
+        assert_eq!(t.events(), [Event::Connected, Event::Readable]);
+        assert_eq!(t.conn().readable(), 100);
+    }
+
+    /// RFC 9293 §3.10.7.4: with RCV.WND zero no data is acceptable, even
+    /// where the buffer has room the window has not offered yet (receiver
+    /// SWS avoidance keeps it shut below an MSS): a probe's octet is
+    /// answered with an ACK of RCV.NXT and a zero window, and not taken.
+    #[test]
+    fn a_probe_into_a_zero_window_is_not_taken_though_the_buffer_has_room() {
+        let mut t = Trace::passive(|c| {
+            c.recv_buffer = 4096;
+            c.auto_tune = false;
+        });
+        t.at(0).recv("S 0:0(0) win 65535 <mss 1000>");
+        t.expect("S. 0:0(0) ack 1 win 4096 <mss 1460>");
+        t.at(5).recv(". 1:1(0) ack 1 win 8192");
+        for i in 0..4u32 {
+            t.at(10 + u64::from(i)).recv(&format!(
+                ". {}:{}(1024) ack 1 win 8192",
+                1 + i * 1024,
+                1 + (i + 1) * 1024
+            ));
+        }
+        t.expect(". 1:1(0) ack 4097 win 0").expect_none();
+        let mut buf = [0u8; 100];
+        assert_eq!(t.conn().read(&mut buf), 100);
+        t.expect_none();
+        t.at(20).recv(". 4097:4098(1) ack 1 win 8192");
+        t.expect(". 1:1(0) ack 4097 win 0").expect_none();
+        assert_eq!(t.conn().readable(), 3996);
+    }
+
+    /// RFC 9293 §3.10.7.4 (CLOSING): only the ACK of our FIN leads to
+    /// TIME-WAIT; an ACK below it leaves the connection in CLOSING.
+    #[test]
+    fn closing_waits_for_the_ack_of_our_fin() {
+        let mut t = established();
+        t.conn().close();
+        t.expect("F. 1:1(0) ack 1 win * <*>");
+        t.at(20)
+            .recv("F. 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+        t.expect(". 2:2(0) ack 2 win * <*>");
+        assert_eq!(t.conn().state(), State::Closing);
+        t.at(30)
+            .recv(". 2:2(0) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+        assert_eq!(t.conn().state(), State::Closing);
+        t.at(40)
+            .recv(". 2:2(0) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+        assert_eq!(t.conn().state(), State::TimeWait);
+    }
+
+    /// RFC 6691, RFC 9293 §3.7.1: only the options we send count against
+    /// the MSS: without SACK agreed, data held out of order leaves our
+    /// segments whole (no SACK block will ride on them).
+    #[test]
+    fn without_sack_out_of_order_data_leaves_our_segments_whole() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0)
+            .recv("S 0:0(0) win 65535 <mss 1460,nop,nop,TS val 100 ecr 0,nop,wscale 7>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,TS val * ecr 100,nop,wscale 3,nop,nop>");
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.at(20)
+            .recv("P. 101:201(100) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+        t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
+        t.conn().write(&[1; 3000]).unwrap();
+        t.expect(". 1:1449(1448) ack 1 win * <nop,nop,TS val * ecr 110>");
+    }
+
+    /// Without auto-tuning the send buffer is the size configured, all of
+    /// it writable at once; with it, the room is twice the congestion
+    /// window, at least `SEND_BUFFER_FLOOR`.
+    #[test]
+    fn the_whole_send_buffer_is_writable_without_auto_tuning() {
+        for auto_tune in [false, true] {
+            let mut t = established_with(|c| {
+                c.send_buffer = 1 << 20;
+                c.auto_tune = auto_tune;
+            });
+            let want = if auto_tune {
+                vtcp_conn::SEND_BUFFER_FLOOR
+            } else {
+                1 << 20
+            };
+            assert_eq!(t.conn().writable(), want, "auto_tune {auto_tune}");
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4 (FIN-WAIT-1): once our FIN is acknowledged,
+    /// SND.UNA is past it, at SND.NXT: nothing is in flight.
+    #[test]
+    fn snd_una_passes_our_fin_once_it_is_acknowledged() {
+        let mut t = established();
+        t.conn().write(b"bye").unwrap();
+        t.conn().shutdown_write();
+        t.expect("FP. 1:4(3) ack 1 win * <*>");
+        t.at(20)
+            .recv(". 1:1(0) ack 5 win 1000 <nop,nop,TS val 120 ecr 0>");
+        assert_eq!(t.conn().state(), State::FinWait2);
+        assert_eq!(t.conn().snd_una(), Seq(trace::OUR_ISN + 5));
+        assert_eq!(t.conn().snd_una(), t.conn().snd_nxt());
+        assert_eq!(t.conn().stats().bytes_in_flight, 0);
+    }
+
+    /// RFC 9293 §3.10.7.4: SND.WND is taken from a segment newer than the
+    /// last update (SND.WL1, SND.WL2): an older segment arriving late
+    /// (reordered), with the zero window it had then, changes nothing.
+    #[test]
+    fn a_late_older_segment_does_not_set_the_send_window() {
+        let mut t = established();
+        t.at(20)
+            .recv("P. 101:201(100) ack 1 win 1000 <nop,nop,TS val 121 ecr 0>");
+        t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110,nop,nop,sack 101:201>");
+        t.at(21)
+            .recv("P. 1:101(100) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
+        t.expect(". 1:1(0) ack 201 win * <*>");
+        t.conn().write(&[1; 100]).unwrap();
+        t.expect("P. 1:101(100) ack 201 win * <*>");
+    }
+
+    /// A SACK block reaching past what was sent does not describe our
+    /// data (RFC 2018 §3; Linux's `tcp_is_sackblock_valid` refuses it
+    /// too): it marks nothing, for the scoreboard or for RACK, and
+    /// nothing goes again.
+    #[test]
+    fn a_sack_block_past_what_was_sent_marks_nothing() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(150)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+        t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(300)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 400 ecr 0,nop,nop,sack 1449:20000>");
+        // A duplicate ACK all the same (RFC 5681 §2): limited transmit
+        // sends one new segment (RFC 3042), and nothing goes again.
+        t.expect(". 14481:15929(1448) ack 1 win * <*>")
+            .expect_none();
+        let stats = t.conn().stats();
+        assert_eq!((stats.retransmits, stats.fast_recoveries), (0, 0));
+    }
+
+    /// RFC 8985 §7: tail loss probes belong to RACK-TLP; without it a
+    /// tail loss waits for the RTO (RFC 6298 §5): no probe at 2·SRTT,
+    /// and no timer for one (the caller is woken for the RTO only).
+    #[test]
+    fn without_rack_tlp_no_tail_loss_probe_is_sent() {
+        let mut t = established_6675();
+        t.conn().write(&[1; 2 * 1448]).unwrap();
+        t.expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect("P. 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().poll_timeout(), Some(Duration::from_millis(210)));
+        t.at(209).expect_none();
+        t.at(210)
+            .expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect_none();
+    }
+}

@@ -3229,4 +3229,123 @@ mod found_by_mutants {
             .expect(". 1:1449(1448) ack 1 win * <*>")
             .expect_none();
     }
+
+    /// The second of 30 segments lost, on a 150 ms path: a RACK recovery
+    /// begins at 303 ms with the fast retransmit, after the peer's SACKs
+    /// of the third, fourth and fifth (the first two let a new segment
+    /// out each, RFC 3042).
+    fn in_rack_recovery() -> Trace {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(150)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+        t.conn().write(&vec![7u8; 30 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(300)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 400 ecr 0>");
+        t.expect(". 14481:15929(1448) ack 1 win * <*>")
+            .expect(". 15929:17377(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_above_the_hole(&mut t, 0);
+        t.expect(". 17377:18825(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_above_the_hole(&mut t, 1);
+        t.expect(". 18825:20273(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_above_the_hole(&mut t, 2);
+        t.expect(". 1449:2897(1448) ack 1 win * <*>").expect_none();
+        t
+    }
+
+    /// At 301 + k ms, the SACK of the segments from the third to the
+    /// (k + 3)th of [`in_rack_recovery`].
+    fn sack_above_the_hole(t: &mut Trace, k: u32) {
+        t.at(301 + u64::from(k)).recv(&format!(
+            ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 2897:{}>",
+            401 + k,
+            4345 + k * 1448
+        ));
+    }
+
+    /// RFC 9937 §6: in a RACK recovery, while pipe (RFC 6675's: in
+    /// flight, less what is SACKed or lost) is above ssthresh, PRR sends
+    /// ssthresh/RecoverFS of what was delivered. Here RecoverFS is 13,032
+    /// (nine segments), ssthresh 9,412 (Cubic's β); each SACK delivers a
+    /// segment, so new data goes on every other ACK after the fast
+    /// retransmit, not on every one.
+    #[test]
+    fn prr_sends_in_proportion_while_pipe_is_above_ssthresh() {
+        let mut t = in_rack_recovery();
+        assert_eq!(t.conn().stats().ssthresh, 9412);
+        // ceil(delivered · 9412 / 13032) − prr_out, one ACK after another:
+        // 644, 1690, 1288, 2333, 1931 octets.
+        for (k, sent) in [(3, None), (4, Some(20273)), (5, None), (6, Some(21721))] {
+            sack_above_the_hole(&mut t, k);
+            if let Some(seq) = sent {
+                t.expect(&format!(". {seq}:{}(1448) ack 1 win * <*>", seq + 1448));
+            }
+            t.expect_none();
+        }
+        sack_above_the_hole(&mut t, 7);
+        t.expect(". 23169:24617(1448) ack 1 win * <*>")
+            .expect_none();
+    }
+
+    /// RFC 8985 §6.2 step 3: only a segment never sent again, delivered
+    /// below RACK.fack, shows reordering. The fast retransmit of the
+    /// second segment acknowledged (below the SACKed tenth) is the repair
+    /// of a loss: the reordering window stays zero in the recovery, and
+    /// the segments sent before one SACKed later, by more than RACK.rtt,
+    /// are lost at once, not a quarter of min_RTT later.
+    #[test]
+    fn a_repaired_hole_is_not_reordering() {
+        let mut t = in_rack_recovery();
+        for k in 3..8 {
+            sack_above_the_hole(&mut t, k);
+            while t.take().is_some() {}
+        }
+        // The fast retransmit arrives: everything up to the tenth segment
+        // is acknowledged. PRR lets a new segment go.
+        t.at(453)
+            .recv(". 1:1(0) ack 14481 win 1000 <nop,nop,TS val 553 ecr 0>");
+        t.expect(". 24617:26065(1448) ack 1 win * <*>")
+            .expect_none();
+        // The twelfth segment and one sent at 305 ms are SACKed: the
+        // eleventh, thirteenth and fourteenth (sent at 300 to 302 ms) are
+        // lost.
+        t.at(454).recv(
+            ". 1:1(0) ack 14481 win 1000 <nop,nop,TS val 554 ecr 0,nop,nop,sack 20273:21721 15929:17377>",
+        );
+        t.expect(". 14481:15929(1448) ack 1 win * <*>")
+            .expect(". 17377:18825(1448) ack 1 win * <*>")
+            .expect(". 18825:20273(1448) ack 1 win * <*>")
+            .expect_none();
+    }
+
+    /// RFC 6675 §2: with SACK, a duplicate ACK SACKs data not SACKed
+    /// before; one that only changes the window, repeating the blocks
+    /// already taken, is not one, for limited transmit (RFC 3042) or for
+    /// DupThresh.
+    #[test]
+    fn a_window_update_repeating_old_sack_blocks_is_no_duplicate_ack() {
+        let mut t = established_6675();
+        t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(20)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0,nop,nop,sack 1449:2897>");
+        t.expect(". 14481:15929(1448) ack 1 win * <*>")
+            .expect_none();
+        t.at(21)
+            .recv(". 1:1(0) ack 1 win 2000 <nop,nop,TS val 121 ecr 0,nop,nop,sack 1449:2897>");
+        t.expect_none();
+        t.at(22)
+            .recv(". 1:1(0) ack 1 win 2000 <nop,nop,TS val 122 ecr 0,nop,nop,sack 1449:4345>");
+        t.expect(". 15929:17377(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().fast_recoveries, 0);
+        t.at(23)
+            .recv(". 1:1(0) ack 1 win 2000 <nop,nop,TS val 123 ecr 0,nop,nop,sack 1449:5793>");
+        t.expect(". 1:1449(1448) ack 1 win * <*>");
+        assert_eq!(t.conn().stats().fast_recoveries, 1);
+    }
 }

@@ -3348,4 +3348,85 @@ mod found_by_mutants {
         t.expect(". 1:1449(1448) ack 1 win * <*>");
         assert_eq!(t.conn().stats().fast_recoveries, 1);
     }
+
+    /// RFC 6675 alone repairs a lost retransmission only by timeout;
+    /// vtcp, as Linux did before RACK, takes it as lost once SACKs cover
+    /// more than DupThresh − 1 segments sent after it (IsLost's reasoning
+    /// in the order of sending), and sends it again. Here the first
+    /// segment is lost twice: its fast retransmit goes at 22 ms with
+    /// SND.MAX at the end of the twelfth; the SACKs of the thirteenth and
+    /// fourteenth are not enough, the fifteenth's is.
+    #[test]
+    fn a_retransmission_is_lost_once_three_segments_sent_after_it_are_sacked() {
+        let mut t = established_6675();
+        t.conn().write(&vec![7u8; 40 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        let sack_to = |t: &mut Trace, n: u32| {
+            t.at(18 + u64::from(n)).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 1449:{}>",
+                118 + n,
+                1 + n * 1448
+            ));
+        };
+        sack_to(&mut t, 2);
+        t.expect(". 14481:15929(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_to(&mut t, 3);
+        t.expect(". 15929:17377(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_to(&mut t, 4);
+        t.expect(". 1:1449(1448) ack 1 win * <*>").expect_none();
+        // PRR's new data as the SACKs of the fifth to the twelfth come.
+        for n in 5..=12 {
+            sack_to(&mut t, n);
+            while t.take().is_some() {}
+        }
+        sack_to(&mut t, 13);
+        t.expect(". 24617:26065(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_to(&mut t, 14);
+        t.expect(". 26065:27513(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().lost_retransmits, 0);
+        sack_to(&mut t, 15);
+        t.expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect(". 27513:28961(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().lost_retransmits, 1);
+    }
+
+    /// RFC 5681 §3.1 (eq. 4 for the first timeout only), RFC 6298 §5.5:
+    /// the same segment timing out again puts the window back to one
+    /// segment, whatever came between (here a SACK recovery entered after
+    /// the first timeout), and leaves ssthresh where it was.
+    #[test]
+    fn a_second_timeout_puts_the_window_back_to_one_segment() {
+        let mut t = established_with(|c| {
+            c.rack_tlp = false;
+            c.congestion = vtcp_conn::Congestion::NewReno;
+        });
+        t.conn().write(&[7; 30_000]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(210)
+            .expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect_none();
+        t.at(230)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 140 ecr 0,nop,nop,sack 4345:7241>");
+        t.expect(". 1449:2897(1448) ack 1 win * <*>").expect_none();
+        t.at(231)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 141 ecr 0,nop,nop,sack 4345:8689>");
+        t.expect(". 1:1449(1448) ack 1 win * <*>").expect_none();
+        t.at(232)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 142 ecr 0,nop,nop,sack 4345:10137>");
+        t.expect(". 1449:2897(1448) ack 1 win * <*>").expect_none();
+        assert_eq!(t.conn().stats().fast_recoveries, 1);
+        let ssthresh = t.conn().stats().ssthresh;
+        // The second timeout (the RTO doubled): one segment.
+        t.at(610)
+            .expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect_none();
+        let stats = t.conn().stats();
+        assert_eq!((stats.rtos, stats.cwnd), (2, 1448));
+        assert_eq!(stats.ssthresh, ssthresh);
+    }
 }

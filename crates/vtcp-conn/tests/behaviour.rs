@@ -3429,4 +3429,35 @@ mod found_by_mutants {
         assert_eq!((stats.rtos, stats.cwnd), (2, 1448));
         assert_eq!(stats.ssthresh, ssthresh);
     }
+
+    /// RFC 8985 §7.4: a probe that sent the last segment again, and whose
+    /// ACK carries no D-SACK, repaired a loss: the congestion response a
+    /// fast recovery would have made follows (ssthresh comes down from
+    /// its initial infinity). The episode is then over, and the next tail
+    /// gets a probe of its own.
+    #[test]
+    fn a_probe_that_repaired_a_loss_reduces_the_window_and_ends() {
+        let mut t = established();
+        t.conn().write(&[1; 1448 * 2]).unwrap();
+        t.expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect("P. 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        t.at(30)
+            .expect("P. 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().ssthresh, u32::MAX);
+        t.at(40)
+            .recv(". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 140 ecr 0>");
+        assert!(t.conn().stats().ssthresh < u32::MAX);
+        t.conn().write(&[2; 1448 * 2]).unwrap();
+        t.expect(". 2897:4345(1448) ack 1 win * <*>")
+            .expect("P. 4345:5793(1448) ack 1 win * <*>")
+            .expect_none();
+        let probe = t.conn().poll_timeout().unwrap().as_millis() as u64;
+        assert!(probe < 200, "a probe at {probe} ms, before the RTO");
+        t.at(probe)
+            .expect("P. 4345:5793(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().tlp_probes, 2);
+    }
 }

@@ -175,37 +175,34 @@ mod tests {
     }
 
     /// Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): reading less than
-    /// min(an MSS, half the buffer) leaves the window advertised as it
-    /// was; reading that much or more moves the right edge to all the
-    /// room there is.
+    /// min(Fr·RCV.BUFF, Eff.snd.MSS), Fr a half, leaves the window
+    /// advertised as it was; reading that much moves the right edge to
+    /// all the room there is. An MSS for a large buffer, half of a buffer
+    /// smaller than two MSS.
     #[test]
-    fn the_window_moves_only_by_an_mss_or_more() {
-        let mut rx = RecvSide::new(8192, 8192, false, Duration::ZERO);
-        rx.buf = RecvBuf::new(8192, Seq(0));
-        assert_eq!(rx.advertise(0, 1000), 8192);
-        rx.buf.insert(Seq(0), &[0; 8000]);
-        assert_eq!(rx.advertise(0, 1000), 192);
-        let mut out = [0u8; 1000];
-        rx.buf.read(&mut out[..999]);
-        assert_eq!(rx.advertise(0, 1000), 192, "999 octets read");
-        rx.buf.read(&mut out[..1]);
-        assert_eq!(rx.advertise(0, 1000), 1192, "1000 octets read");
-    }
-
-    /// The same with a buffer smaller than two MSS: the step is half the
-    /// buffer (RFC 9293 §3.8.6.2.2's min(Fr·RCV.BUFF, Eff.snd.MSS)).
-    #[test]
-    fn a_small_buffer_s_window_moves_by_half_of_it() {
-        let mut rx = RecvSide::new(2000, 2000, false, Duration::ZERO);
-        rx.buf = RecvBuf::new(2000, Seq(0));
-        assert_eq!(rx.advertise(0, 1460), 2000);
-        rx.buf.insert(Seq(0), &[0; 2000]);
-        assert_eq!(rx.advertise(0, 1460), 0);
-        let mut out = [0u8; 1000];
-        rx.buf.read(&mut out[..999]);
-        assert_eq!(rx.advertise(0, 1460), 0, "999 octets read");
-        rx.buf.read(&mut out[..1]);
-        assert_eq!(rx.advertise(0, 1460), 1000, "half the buffer read");
+    fn the_window_moves_only_by_an_mss_or_half_the_buffer() {
+        // (buffer, MSS, octets received, the step)
+        for (buffer, mss, filled, step) in [(8192, 1000, 8000, 1000), (2000, 1460, 2000, 1000)] {
+            let mut rx = RecvSide::new(buffer, buffer, false, Duration::ZERO);
+            rx.buf = RecvBuf::new(buffer, Seq(0));
+            assert_eq!(usize::from(rx.advertise(0, mss)), buffer);
+            rx.buf.insert(Seq(0), &vec![0; filled]);
+            let shut = buffer - filled;
+            assert_eq!(usize::from(rx.advertise(0, mss)), shut);
+            let mut out = vec![0u8; step];
+            rx.buf.read(&mut out[..step - 1]);
+            assert_eq!(
+                usize::from(rx.advertise(0, mss)),
+                shut,
+                "{buffer}: less than a step read"
+            );
+            rx.buf.read(&mut out[..1]);
+            assert_eq!(
+                usize::from(rx.advertise(0, mss)),
+                shut + step,
+                "{buffer}: a step read"
+            );
+        }
     }
 
     /// Auto-tuning's limit never exceeds what a buffer can hold, however

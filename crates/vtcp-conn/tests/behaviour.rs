@@ -3460,4 +3460,43 @@ mod found_by_mutants {
             .expect_none();
         assert_eq!(t.conn().stats().tlp_probes, 2);
     }
+
+    /// RFC 2018 §8, RFC 6675 §5.1: SACK information is advisory, and a
+    /// timeout forgets it all, RACK's marks included: a peer that SACKed
+    /// the second to fifth segments and then dropped them (reneging)
+    /// leaves them to be sent again and their loss found by RACK as any
+    /// other's. Here, after the timeout and the first segment's ACK, the
+    /// second is lost again: the SACK of the third, sent with it, marks it
+    /// lost a reordering window (a quarter of min_RTT) after RACK.rtt.
+    #[test]
+    fn a_timeout_forgets_what_was_sacked_for_rack_too() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(150)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+        t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(300)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 400 ecr 0,nop,nop,sack 1449:7241>");
+        t.expect(". 1:1449(1448) ack 1 win * <*>").expect_none();
+        // The fast retransmit is lost too: the RTO, 300 ms later.
+        t.at(600)
+            .expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect_none();
+        // Its ACK, without the blocks: the peer dropped what it had SACKed.
+        t.at(750)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 850 ecr 0>");
+        t.expect(". 1449:2897(1448) ack 1 win * <*>")
+            .expect(". 2897:4345(1448) ack 1 win * <*>")
+            .expect_none();
+        t.at(900)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 1000 ecr 0,nop,nop,sack 2897:4345>");
+        t.expect(". 4345:5793(1448) ack 1 win * <*>").expect_none();
+        // 750 + RACK.rtt (150) + 37.5 ms.
+        t.at(937).expect_none();
+        t.at(938)
+            .expect(". 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().rtos, 1);
+    }
 }

@@ -3499,4 +3499,38 @@ mod found_by_mutants {
             .expect_none();
         assert_eq!(t.conn().stats().rtos, 1);
     }
+
+    /// draft-ietf-ccwg-bbr §5.6.3: a paced sender sends up to its send
+    /// quantum at once. BBR's quantum is a millisecond at the pacing
+    /// rate (40,109 octets at its first rate, 40.1 MB/s): the initial
+    /// window, ten segments, goes as one super-segment on a link that
+    /// cuts them, at once, and the pacer spaces what follows.
+    #[test]
+    fn a_paced_sender_sends_its_send_quantum_at_once() {
+        let mut t = established_with(|c| c.congestion = vtcp_conn::Congestion::Bbr);
+        t.max_segment = 65_535;
+        assert_eq!(t.conn().stats().pacing_rate, Some(40_109_600));
+        t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+        t.expect(". 1:14481(14480) ack 1 win * <*>").expect_none();
+        assert_eq!(last_cut(&t), (1448, 10));
+    }
+
+    /// RFC 7413 §4.2.2 is the server's: `accept_fast_open` serves a
+    /// connection a listener made from a SYN. On an active open that a
+    /// simultaneous open took to SYN-RECEIVED it does nothing: the peer's
+    /// SYN data waits for the handshake (RFC 9293 §3.10.7.2) and the
+    /// SYN-ACK carries no cookie.
+    #[test]
+    fn accepting_fast_open_does_nothing_to_an_active_open() {
+        let mut t = Trace::active(|_| {});
+        t.expect("S 0:0(0) win * <*>");
+        t.at(5)
+            .recv("S 0:100(100) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>");
+        assert_eq!(t.conn().state(), State::SynReceived);
+        let cookie = vtcp_wire::FastOpenCookie::new(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        t.conn().accept_fast_open(Some(cookie), true);
+        assert_eq!(t.conn().readable(), 0);
+        t.expect("S. 0:0(0) ack 1 win * <mss 1460,sackOK,TS val * ecr 100,nop,wscale 3>")
+            .expect_none();
+    }
 }

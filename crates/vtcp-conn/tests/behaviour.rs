@@ -3533,4 +3533,47 @@ mod found_by_mutants {
         t.expect("S. 0:0(0) ack 1 win * <mss 1460,sackOK,TS val * ecr 100,nop,wscale 3>")
             .expect_none();
     }
+
+    /// The hop limit and the traffic class a connection gives the IP
+    /// layer: the configuration's, then what their setters say.
+    #[test]
+    fn the_hop_limit_and_traffic_class_are_the_configured_ones() {
+        let mut t = established_with(|c| {
+            c.hop_limit = Some(9);
+            c.traffic_class = 0x20;
+        });
+        assert_eq!(
+            (t.conn().hop_limit(), t.conn().traffic_class()),
+            (Some(9), 0x20)
+        );
+        t.conn().set_hop_limit(Some(64));
+        t.conn().set_traffic_class(0xb8);
+        assert_eq!(
+            (t.conn().hop_limit(), t.conn().traffic_class()),
+            (Some(64), 0xb8)
+        );
+    }
+
+    /// RFC 1191 §6.3 in SYN-RECEIVED: a smaller path MTU lowers the MSS
+    /// but sends nothing again (only the SYN-ACK is in flight, on its own
+    /// timer), and the handshake goes on: the peer's ACK of that SYN-ACK
+    /// completes it, timed as the handshake's RTT.
+    #[test]
+    fn a_path_mtu_report_in_syn_received_leaves_the_handshake_as_it_was() {
+        use vtcp_conn::{IcmpError, IcmpOutcome};
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        let ptb = IcmpError::from_icmpv4(3, 4, 1280).unwrap();
+        let iss = t.conn().iss();
+        assert_eq!(
+            t.conn().handle_icmp(Duration::from_millis(5), ptb, iss),
+            IcmpOutcome::MssLowered
+        );
+        t.expect_none();
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.expect_none();
+        assert_eq!(t.conn().state(), State::Established);
+        assert_eq!(t.conn().stats().srtt, Some(Duration::from_millis(10)));
+    }
 }

@@ -3576,4 +3576,28 @@ mod found_by_mutants {
         assert_eq!(t.conn().state(), State::Established);
         assert_eq!(t.conn().stats().srtt, Some(Duration::from_millis(10)));
     }
+
+    /// RFC 9293 §3.8.6.2.2: reading announces the window once it grew by
+    /// min(half the buffer, an MSS): with a buffer of 2,000 octets and an
+    /// MSS of 1,460, reading 999 octets of a full buffer says nothing,
+    /// reading the thousandth sends the update.
+    #[test]
+    fn reading_half_a_small_buffer_announces_the_window() {
+        let mut t = Trace::passive(|c| {
+            c.recv_buffer = 2000;
+            c.auto_tune = false;
+        });
+        t.at(0).recv("S 0:0(0) win 65535 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 2000 <mss 1460>");
+        t.at(5).recv(". 1:1(0) ack 1 win 8192");
+        t.at(10)
+            .recv(". 1:1001(1000) ack 1 win 8192")
+            .recv(". 1001:2001(1000) ack 1 win 8192");
+        t.expect(". 1:1(0) ack 2001 win 0").expect_none();
+        let mut buf = [0u8; 1000];
+        assert_eq!(t.conn().read(&mut buf[..999]), 999);
+        t.expect_none();
+        assert_eq!(t.conn().read(&mut buf[..1]), 1);
+        t.expect(". 1:1(0) ack 2001 win 1000").expect_none();
+    }
 }

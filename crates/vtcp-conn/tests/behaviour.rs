@@ -3600,4 +3600,28 @@ mod found_by_mutants {
         assert_eq!(t.conn().read(&mut buf[..1]), 1);
         t.expect(". 1:1(0) ack 2001 win 1000").expect_none();
     }
+
+    /// RFC 6298 §2.2: the handshake gives the first RTT measurement R, once
+    /// (the SYN timed, or its timestamp echoed, not both): SRTT = R,
+    /// RTTVAR = R/2, on both sides.
+    #[test]
+    fn the_handshake_s_rtt_is_one_sample() {
+        let mut t = Trace::active(|_| {});
+        t.expect("S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+        let tsval = t.last_tsval.unwrap();
+        t.at(20).recv(&format!(
+            "S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 500 ecr {tsval},nop,wscale 7>"
+        ));
+        let stats = t.conn().stats();
+        assert_eq!(
+            (stats.srtt, stats.rttvar),
+            (Some(Duration::from_millis(20)), Duration::from_millis(10))
+        );
+        let mut t = established();
+        let stats = t.conn().stats();
+        assert_eq!(
+            (stats.srtt, stats.rttvar),
+            (Some(Duration::from_millis(10)), Duration::from_millis(5))
+        );
+    }
 }

@@ -2983,17 +2983,21 @@ mod found_by_mutants {
     use vtcp_conn::{Conn, ConnConfig, Endpoints, IsnSource};
     use vtcp_seq::Seq;
 
-    /// RFC 7323 §5.5: TS.Recent is forgotten only after 24 days idle; a
-    /// day short of that, a segment with an older TSval is still refused
-    /// (PAWS, §5.3) and answered with an ACK.
+    /// RFC 7323 §5.5: TS.Recent is forgotten once it is *older* than 24
+    /// days: exactly 24 days after it was set (the handshake's ACK, at
+    /// 10 ms), a segment with an older TSval is still refused (PAWS,
+    /// §5.3) and answered with an ACK; a millisecond later it is taken.
     #[test]
-    fn paws_still_holds_a_timestamp_idle_for_23_days() {
+    fn paws_holds_a_timestamp_until_24_days_have_passed() {
         let mut t = established();
-        let day = 24 * 3600 * 1000;
-        t.at(23 * day)
+        let days = 24 * 24 * 3600 * 1000;
+        t.at(10 + days)
             .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 50 ecr 0>");
         t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
         assert_eq!(t.conn().readable(), 0);
+        t.at(11 + days)
+            .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 50 ecr 0>");
+        assert_eq!(t.conn().readable(), 10);
     }
 
     /// RFC 6528 §3: F hashes both addresses as well as both ports: the
@@ -3617,11 +3621,50 @@ mod found_by_mutants {
             (stats.srtt, stats.rttvar),
             (Some(Duration::from_millis(20)), Duration::from_millis(10))
         );
-        let mut t = established();
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK);
+        let tsval = t.last_tsval.unwrap();
+        t.at(10).recv(&format!(
+            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr {tsval}>"
+        ));
         let stats = t.conn().stats();
         assert_eq!(
             (stats.srtt, stats.rttvar),
             (Some(Duration::from_millis(10)), Duration::from_millis(5))
         );
+    }
+
+    /// Data on a SYN that the receive buffer has no room for (a buffer of
+    /// zero octets) is not taken when the handshake ends, and no
+    /// `Readable` says otherwise.
+    #[test]
+    fn a_syn_s_data_without_room_is_not_readable() {
+        let mut t = Trace::passive(|c| {
+            c.recv_buffer = 0;
+            c.auto_tune = false;
+        });
+        t.at(0).recv("S 0:100(100) win 65535 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 0 <mss 1460>");
+        t.at(10).recv(". 1:1(0) ack 1 win 65535");
+        assert_eq!(t.events(), [Event::Connected]);
+        assert_eq!(t.conn().readable(), 0);
+    }
+
+    /// `accept_unadvertised_room` (FreeBSD's RCV.WND, the buffer's room)
+    /// does not reach a passive open's SYN-RECEIVED, FreeBSD's syncache,
+    /// which knows only the window it advertised: a RST at RCV.NXT +
+    /// 65,600 is outside it there, dropped silently (RFC 5961 §3.2).
+    #[test]
+    fn the_buffer_s_room_does_not_count_in_a_passive_syn_received() {
+        let mut t = Trace::passive(|c| {
+            c.timestamps = false;
+            c.initial_recv_window = 65_700;
+            c.accept_unadvertised_room = true;
+        });
+        t.at(0).recv("S 0:0(0) win 65535 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+        t.at(10).recv("R 65600:65600(0) win 0");
+        t.expect_none();
+        assert_eq!(t.conn().state(), State::SynReceived);
     }
 }

@@ -3667,4 +3667,28 @@ mod found_by_mutants {
         t.expect_none();
         assert_eq!(t.conn().state(), State::SynReceived);
     }
+
+    /// RFC 8985 §7.3: with no new data, the probe sends the last segment
+    /// not SACKed again; it carries the FIN only when it ends where the
+    /// FIN stands. Here the last segment, FIN and all, was SACKed: the
+    /// probe is the second segment, without a FIN.
+    #[test]
+    fn a_probe_of_a_segment_before_the_fin_carries_no_fin() {
+        let mut t = established();
+        t.conn().write(&[1; 1448 * 3]).unwrap();
+        t.conn().close();
+        t.expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect(". 1449:2897(1448) ack 1 win * <*>")
+            .expect("FP. 2897:4345(1448) ack 1 win * <*>")
+            .expect_none();
+        t.at(29)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 129 ecr 0,nop,nop,sack 2897:4345>");
+        t.expect_none();
+        // PTO = 2·SRTT = 20 ms after the send at 10 ms, before RACK's
+        // reordering window has passed.
+        t.at(30)
+            .expect(". 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().tlp_probes, 1);
+    }
 }

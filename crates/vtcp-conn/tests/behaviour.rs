@@ -3691,4 +3691,36 @@ mod found_by_mutants {
             .expect_none();
         assert_eq!(t.conn().stats().tlp_probes, 1);
     }
+
+    /// Data in the window that the buffer has no room for is dropped and
+    /// answered at once (RFC 9293 §3.10.7.4: the sender learns the
+    /// window it may use), not left to the delayed ACK. The window can
+    /// offer a few octets past the buffer: the scale's granularity
+    /// (RFC 7323 §2.4, shift 2 here) rounds the field up rather than
+    /// pull the right edge left, after RCV.NXT moved by one octet.
+    #[test]
+    fn data_the_buffer_has_no_room_for_is_answered_at_once() {
+        let mut t = Trace::passive(|c| {
+            c.recv_buffer = 131_072;
+            c.auto_tune = false;
+            c.timestamps = false;
+        });
+        t.at(0).recv("S 0:0(0) win 65535 <mss 1460,nop,wscale 7>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 2>");
+        t.at(5).recv(". 1:1(0) ack 1 win 8192");
+        // The buffer's end, 131,073, is the window's right edge; one
+        // octet more, and the rounded field puts it one octet past.
+        t.at(10).recv(". 1:60001(60000) ack 1 win 8192");
+        t.expect(". 1:1(0) ack 60001 win 17768").expect_none();
+        t.at(11).recv(". 60001:60002(1) ack 1 win 8192");
+        t.at(51)
+            .expect(". 1:1(0) ack 60002 win 17768")
+            .expect_none();
+        t.at(110).recv(". 60002:131073(71071) ack 1 win 8192");
+        t.expect(". 1:1(0) ack 131073 win 1").expect_none();
+        // The buffer is full: the octet offered past it is not taken.
+        t.at(120).recv(". 131073:131074(1) ack 1 win 8192");
+        t.expect(". 1:1(0) ack 131073 win 1").expect_none();
+        assert_eq!(t.conn().readable(), 131_072);
+    }
 }

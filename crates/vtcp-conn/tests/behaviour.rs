@@ -3723,4 +3723,26 @@ mod found_by_mutants {
         t.expect(". 1:1(0) ack 131073 win 1").expect_none();
         assert_eq!(t.conn().readable(), 131_072);
     }
+
+    /// RFC 6298 §5.1: a segment sent, retransmissions included, starts the
+    /// retransmission timer only when it is not running: a fast
+    /// retransmit leaves the RTO where the first flight put it (200 ms
+    /// after 10 ms), it does not put it off.
+    #[test]
+    fn a_fast_retransmit_leaves_the_running_rto_as_it_was() {
+        let mut t = established_6675();
+        t.conn().write(&vec![7u8; 10 * 1448]).unwrap();
+        while t.take().is_some() {}
+        assert_eq!(t.conn().poll_timeout(), Some(Duration::from_millis(210)));
+        for (k, right) in [2897u32, 4345, 5793].into_iter().enumerate() {
+            t.at(20 + k as u64).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 1449:{right}>",
+                120 + k
+            ));
+        }
+        t.expect(". 1:1449(1448) ack 1 win * <*>").expect_none();
+        assert_eq!(t.conn().poll_timeout(), Some(Duration::from_millis(210)));
+        t.at(210).expect(". 1:1449(1448) ack 1 win * <*>");
+        assert_eq!(t.conn().stats().rtos, 1);
+    }
 }

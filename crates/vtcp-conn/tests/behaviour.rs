@@ -3745,4 +3745,61 @@ mod found_by_mutants {
         t.at(210).expect(". 1:1449(1448) ack 1 win * <*>");
         assert_eq!(t.conn().stats().rtos, 1);
     }
+
+    /// RFC 5681 §3.1: in congestion avoidance, a sender that fills its
+    /// window (held back by it, RFC 7661 §4.1) grows it by one SMSS a
+    /// round trip. A fast recovery (NewReno) sets cwnd to ssthresh, six
+    /// segments; each round the peer acknowledges all that was sent, and
+    /// the next round sends one segment more.
+    #[test]
+    fn a_window_limited_sender_grows_its_window_a_segment_a_round_trip() {
+        let mut t = established_with(|c| {
+            c.rack_tlp = false;
+            c.congestion = vtcp_conn::Congestion::NewReno;
+        });
+        t.conn().write(&vec![7u8; 200 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        // Limited transmit's two segments, then the fast retransmit.
+        for (k, (right, sent)) in [(2897u32, 14481u32), (4345, 15929), (5793, 1)]
+            .into_iter()
+            .enumerate()
+        {
+            t.at(20 + k as u64).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 1449:{right}>",
+                120 + k
+            ));
+            t.expect(&format!(". {sent}:{}(1448) ack 1 win * <*>", sent + 1448))
+                .expect_none();
+        }
+        assert_eq!(t.conn().stats().ssthresh, 6 * 1448);
+        let mut sent_to = 17377u32;
+        for round in 0..5u32 {
+            t.at(30 + 10 * u64::from(round)).recv(&format!(
+                ". 1:1(0) ack {sent_to} win 1000 <nop,nop,TS val {} ecr 0>",
+                130 + round
+            ));
+            let segments = 6 + round;
+            for i in 0..segments {
+                let seq = sent_to + i * 1448;
+                t.expect(&format!(". {seq}:{}(1448) ack 1 win * <*>", seq + 1448));
+            }
+            t.expect_none();
+            sent_to += segments * 1448;
+            assert_eq!(t.conn().stats().cwnd, segments * 1448, "round {round}");
+        }
+    }
+
+    /// RFC 9293 §3.8.6.2.1, sender SWS avoidance: a segment shorter than
+    /// the MSS goes when it is at least half the largest window the peer
+    /// offered. A peer offering 1,000 octets (below our MSS) gets them at
+    /// once, of a longer write, not after the override timeout.
+    #[test]
+    fn half_the_largest_window_offered_is_worth_sending() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv("S 0:0(0) win 1000 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+        t.at(5).recv(". 1:1(0) ack 1 win 1000");
+        t.conn().write(&[1; 3000]).unwrap();
+        t.expect(". 1:1001(1000) ack 1 win *").expect_none();
+    }
 }

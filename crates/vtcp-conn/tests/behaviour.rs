@@ -3802,4 +3802,19 @@ mod found_by_mutants {
         t.conn().write(&[1; 3000]).unwrap();
         t.expect(". 1:1001(1000) ack 1 win *").expect_none();
     }
+
+    /// RFC 9293 §3.7.1 (MUST-15): an IPv4 peer reached through an
+    /// IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2) is an IPv4 peer: 536
+    /// octets without an MSS option, not IPv6's 1220.
+    #[test]
+    fn an_ipv4_mapped_peer_without_an_mss_option_gets_536() {
+        let mut t = Trace::passive(|_| {});
+        t.ends.remote_addr = Some("::ffff:198.18.0.2".parse().unwrap());
+        t.at(0)
+            .recv("S 0:0(0) win 65535 <sackOK,TS val 100 ecr 0,nop,wscale 7>");
+        t.expect(SYN_ACK);
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        assert_eq!(t.conn().send_mss(), 536 - 12);
+    }
 }

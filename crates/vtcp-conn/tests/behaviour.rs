@@ -3817,4 +3817,27 @@ mod found_by_mutants {
             .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
         assert_eq!(t.conn().send_mss(), 536 - 12);
     }
+
+    /// Delivery rates are measured for a controller that paces (BBR), and
+    /// `Stats::delivery_rate` reports the latest; the others do not pay
+    /// for them, and report none.
+    #[test]
+    fn only_a_pacing_controller_reports_a_delivery_rate() {
+        for (congestion, measured) in [
+            (vtcp_conn::Congestion::Cubic, false),
+            (vtcp_conn::Congestion::Bbr, true),
+        ] {
+            let name = format!("{congestion:?}");
+            let mut t = established_with(|c| c.congestion = congestion);
+            t.conn().write(&[1; 1448 * 2]).unwrap();
+            while t.take().is_some() {}
+            t.at(30)
+                .recv(". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 130 ecr 0>");
+            let rate = t.conn().stats().delivery_rate;
+            // Two segments delivered 20 ms after they went: 144,800 octets
+            // a second.
+            let want = measured.then_some(2 * 1448 * 1000 / 20);
+            assert_eq!(rate, want, "{name}");
+        }
+    }
 }

@@ -3840,4 +3840,44 @@ mod found_by_mutants {
             assert_eq!(rate, want, "{name}");
         }
     }
+
+    /// RFC 5681 §2 (a): a duplicate ACK needs data outstanding. With
+    /// nothing in flight, ACKs that repeat SND.UNA with a D-SACK block
+    /// (RFC 2883: the peer got a segment twice) are not duplicates:
+    /// three of them start no fast recovery.
+    #[test]
+    fn with_nothing_in_flight_there_are_no_duplicate_acks() {
+        let mut t = established_6675();
+        t.conn().write(&[1; 100]).unwrap();
+        t.expect("P. 1:101(100) ack 1 win * <*>");
+        t.at(20)
+            .recv(". 1:1(0) ack 101 win 1000 <nop,nop,TS val 120 ecr 0>");
+        for k in 0..3u32 {
+            t.at(30 + u64::from(k)).recv(&format!(
+                ". 1:1(0) ack 101 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 1:101>",
+                130 + k
+            ));
+        }
+        t.expect_none();
+        let stats = t.conn().stats();
+        assert_eq!((stats.fast_recoveries, stats.ssthresh), (0, u32::MAX));
+    }
+
+    /// The delivery-rate sample of an ACK counts what it SACKed as well as
+    /// what it acknowledged (draft-cheng-iccrg-delivery-rate-estimation
+    /// §3.3: C.delivered): the second segment lost, the SACK of the third
+    /// is a sample of its own.
+    #[test]
+    fn a_sack_gives_a_delivery_rate_sample() {
+        let mut t = established_with(|c| c.congestion = vtcp_conn::Congestion::Bbr);
+        t.conn().write(&[1; 1448 * 3]).unwrap();
+        while t.take().is_some() {}
+        t.at(30)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 130 ecr 0>");
+        let first = t.conn().stats().delivery_rate;
+        t.at(31)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 131 ecr 0,nop,nop,sack 2897:4345>");
+        let second = t.conn().stats().delivery_rate;
+        assert_eq!((first, second), (Some(72_400), Some(2 * 1448 * 1000 / 21)));
+    }
 }

@@ -3880,4 +3880,28 @@ mod found_by_mutants {
         let second = t.conn().stats().delivery_rate;
         assert_eq!((first, second), (Some(72_400), Some(2 * 1448 * 1000 / 21)));
     }
+
+    /// RFC 8985 §6.2 step 2: RACK.segment is the most recently *sent* of
+    /// what an ACK delivers, whatever the order of its SACK blocks. Here
+    /// one ACK SACKs the tenth segment (sent at 150 ms, late) and then
+    /// the twelfth (sent at 300 ms): RACK goes by the twelfth, so the
+    /// ninth, sent 152 ms before it was delivered, is lost at once; by the
+    /// tenth it would wait for the reordering timer.
+    #[test]
+    fn rack_goes_by_the_segment_sent_last_of_those_delivered() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(150)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+        t.conn().write(&vec![7u8; 30 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(300)
+            .recv(". 1:1(0) ack 11585 win 1000 <nop,nop,TS val 400 ecr 0>");
+        while t.take().is_some() {}
+        t.at(452).recv(
+            ". 1:1(0) ack 11585 win 1000 <nop,nop,TS val 552 ecr 0,nop,nop,sack 13033:14481 15929:17377>",
+        );
+        t.expect(". 11585:13033(1448) ack 1 win * <*>");
+        assert_eq!(t.conn().stats().fast_recoveries, 1);
+    }
 }

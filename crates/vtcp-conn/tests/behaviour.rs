@@ -3904,4 +3904,21 @@ mod found_by_mutants {
         t.expect(". 11585:13033(1448) ack 1 win * <*>");
         assert_eq!(t.conn().stats().fast_recoveries, 1);
     }
+
+    /// draft-cheng-iccrg-delivery-rate-estimation §3.3: an ACK that
+    /// delivers nothing (here a window update while data is in flight)
+    /// and finds nothing lost gives no sample: the latest rate stands.
+    #[test]
+    fn an_ack_that_delivers_nothing_gives_no_rate_sample() {
+        let mut t = established_with(|c| c.congestion = vtcp_conn::Congestion::Bbr);
+        t.conn().write(&[1; 1448 * 2]).unwrap();
+        while t.take().is_some() {}
+        t.at(30)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 130 ecr 0>");
+        let rate = t.conn().stats().delivery_rate;
+        assert_eq!(rate, Some(72_400));
+        t.at(35)
+            .recv(". 1:1(0) ack 1449 win 2000 <nop,nop,TS val 135 ecr 0>");
+        assert_eq!(t.conn().stats().delivery_rate, rate);
+    }
 }

@@ -3027,6 +3027,38 @@ mod found_by_mutants {
         assert_eq!(a, iss([198, 18, 0, 1], [198, 18, 0, 2]), "the same four");
     }
 
+    /// The same over IPv6 (sixteen octets of each address in F), and with
+    /// no addresses given (the ports alone).
+    #[test]
+    fn isns_depend_on_ipv6_addresses_and_on_ports_alone() {
+        let key = IsnSource::Rfc6528 {
+            key: *b"0123456789abcdef",
+        };
+        let iss = |ends: Endpoints| {
+            Conn::connect(
+                std::sync::Arc::new(ConnConfig::default()),
+                ends.with_isn(key),
+                Duration::from_secs(100),
+            )
+            .iss()
+        };
+        let v6 = |local: &str, remote: &str| {
+            iss(Endpoints::new(
+                Some(local.parse().unwrap()),
+                40000,
+                Some(remote.parse().unwrap()),
+                80,
+            ))
+        };
+        let a = v6("fd00::1", "fd00::2");
+        assert_ne!(a, v6("fd00::1", "fd00::3"), "another peer");
+        assert_ne!(a, v6("fd00::4", "fd00::2"), "another local host");
+        assert_eq!(a, v6("fd00::1", "fd00::2"), "the same four");
+        let ports = iss(Endpoints::ports(40000, 80));
+        assert_ne!(ports, iss(Endpoints::ports(40001, 80)), "another port");
+        assert_eq!(ports, iss(Endpoints::ports(40000, 80)));
+    }
+
     /// A connection reports the ports it was made with.
     #[test]
     fn a_connection_reports_its_ports() {
@@ -3750,42 +3782,59 @@ mod found_by_mutants {
     /// window (held back by it, RFC 7661 §4.1) grows it by one SMSS a
     /// round trip. A fast recovery (NewReno) sets cwnd to ssthresh, six
     /// segments; each round the peer acknowledges all that was sent, and
-    /// the next round sends one segment more.
+    /// the next round sends one segment more: one at a time, or (TSO) as
+    /// one super-segment, after which no room is left at all.
     #[test]
     fn a_window_limited_sender_grows_its_window_a_segment_a_round_trip() {
-        let mut t = established_with(|c| {
-            c.rack_tlp = false;
-            c.congestion = vtcp_conn::Congestion::NewReno;
-        });
-        t.conn().write(&vec![7u8; 200 * 1448]).unwrap();
-        expect_initial_window(&mut t);
-        // Limited transmit's two segments, then the fast retransmit.
-        for (k, (right, sent)) in [(2897u32, 14481u32), (4345, 15929), (5793, 1)]
-            .into_iter()
-            .enumerate()
-        {
-            t.at(20 + k as u64).recv(&format!(
-                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 1449:{right}>",
-                120 + k
-            ));
-            t.expect(&format!(". {sent}:{}(1448) ack 1 win * <*>", sent + 1448))
-                .expect_none();
-        }
-        assert_eq!(t.conn().stats().ssthresh, 6 * 1448);
-        let mut sent_to = 17377u32;
-        for round in 0..5u32 {
-            t.at(30 + 10 * u64::from(round)).recv(&format!(
-                ". 1:1(0) ack {sent_to} win 1000 <nop,nop,TS val {} ecr 0>",
-                130 + round
-            ));
-            let segments = 6 + round;
-            for i in 0..segments {
-                let seq = sent_to + i * 1448;
-                t.expect(&format!(". {seq}:{}(1448) ack 1 win * <*>", seq + 1448));
+        for tso in [false, true] {
+            let mut t = established_with(|c| {
+                c.rack_tlp = false;
+                c.congestion = vtcp_conn::Congestion::NewReno;
+            });
+            t.conn().write(&vec![7u8; 200 * 1448]).unwrap();
+            expect_initial_window(&mut t);
+            // Limited transmit's two segments, then the fast retransmit.
+            for (k, (right, sent)) in [(2897u32, 14481u32), (4345, 15929), (5793, 1)]
+                .into_iter()
+                .enumerate()
+            {
+                t.at(20 + k as u64).recv(&format!(
+                    ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 1449:{right}>",
+                    120 + k
+                ));
+                t.expect(&format!(". {sent}:{}(1448) ack 1 win * <*>", sent + 1448))
+                    .expect_none();
             }
-            t.expect_none();
-            sent_to += segments * 1448;
-            assert_eq!(t.conn().stats().cwnd, segments * 1448, "round {round}");
+            assert_eq!(t.conn().stats().ssthresh, 6 * 1448);
+            if tso {
+                t.max_segment = 65_535;
+            }
+            let mut sent_to = 17377u32;
+            for round in 0..5u32 {
+                t.at(30 + 10 * u64::from(round)).recv(&format!(
+                    ". 1:1(0) ack {sent_to} win 1000 <nop,nop,TS val {} ecr 0>",
+                    130 + round
+                ));
+                let segments = 6 + round;
+                let pieces = if tso {
+                    [segments * 1448].to_vec()
+                } else {
+                    vec![1448; segments as usize]
+                };
+                for len in pieces {
+                    t.expect(&format!(
+                        ". {sent_to}:{}({len}) ack 1 win * <*>",
+                        sent_to + len
+                    ));
+                    sent_to += len;
+                }
+                t.expect_none();
+                assert_eq!(
+                    t.conn().stats().cwnd,
+                    segments * 1448,
+                    "round {round}, TSO {tso}"
+                );
+            }
         }
     }
 
@@ -3920,5 +3969,124 @@ mod found_by_mutants {
         t.at(35)
             .recv(". 1:1(0) ack 1449 win 2000 <nop,nop,TS val 135 ecr 0>");
         assert_eq!(t.conn().stats().delivery_rate, rate);
+    }
+
+    /// A connection's `Debug` names its state, its ports and where its
+    /// sequence numbers stand.
+    #[test]
+    fn a_connection_s_debug_shows_its_state_and_ports() {
+        let t = established();
+        let shown = format!("{:?}", t.conn.as_ref().unwrap());
+        for part in [
+            "Conn {",
+            "state: Established",
+            "ports: (8080, 40000)",
+            "snd_una",
+            "snd_nxt",
+            "rcv_nxt",
+        ] {
+            assert!(shown.contains(part), "{part} in {shown}");
+        }
+    }
+
+    /// RFC 5681 §3.2 without SACK: duplicate ACKs (SND.UNA repeated, no
+    /// data, the same window, data outstanding) let a new segment out on
+    /// the first two (RFC 3042) and the third sends the first segment
+    /// again.
+    #[test]
+    fn three_duplicate_acks_without_sack_retransmit() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0)
+            .recv("S 0:0(0) win 65535 <mss 1460,nop,nop,TS val 100 ecr 0,nop,wscale 7>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,TS val * ecr 100,nop,wscale 3,nop,nop>");
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        for (k, sent) in [(0u64, 14481u32), (1, 15929), (2, 1)] {
+            t.at(20 + k).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0>",
+                120 + k
+            ));
+            t.expect(&format!(". {sent}:{}(1448) ack 1 win * <*>", sent + 1448))
+                .expect_none();
+        }
+        assert_eq!(t.conn().stats().fast_recoveries, 1);
+    }
+
+    /// RFC 6582 §3.2 step 5 (NewReno, no SACK): a partial ACK sends the
+    /// next hole again; when all the data is acknowledged and only the
+    /// FIN is not, the hole is the FIN, which goes again at once rather
+    /// than wait for the RTO.
+    #[test]
+    fn a_partial_ack_up_to_the_fin_sends_the_fin_again() {
+        let mut t = Trace::passive(|c| c.congestion = vtcp_conn::Congestion::NewReno);
+        t.at(0)
+            .recv("S 0:0(0) win 65535 <mss 1460,nop,nop,TS val 100 ecr 0,nop,wscale 7>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,TS val * ecr 100,nop,wscale 3,nop,nop>");
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.conn().write(&vec![7u8; 8 * 1448]).unwrap();
+        t.conn().close();
+        while t.take().is_some() {}
+        // The first segment and the FIN are lost: three duplicate ACKs.
+        for k in 0..3u64 {
+            t.at(20 + k).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0>",
+                120 + k
+            ));
+        }
+        t.expect(". 1:1449(1448) ack 1 win * <*>").expect_none();
+        // Its ACK covers the data, not the FIN.
+        t.at(40)
+            .recv(". 1:1(0) ack 11585 win 1000 <nop,nop,TS val 140 ecr 0>");
+        t.expect("F. 11585:11585(0) ack 1 win * <*>");
+    }
+
+    /// RFC 7661 §4.1 and Linux's `tcp_is_cwnd_limited`: in slow start the
+    /// window grows while it is less than twice the most in flight, even
+    /// when the application, not the window, limited what was sent. Eight
+    /// segments of a ten-segment window, all acknowledged by one ACK: the
+    /// window grows, by two segments (RFC 3465's L = 2·SMSS an ACK).
+    #[test]
+    fn an_application_limited_slow_start_still_grows_to_twice_its_flight() {
+        let mut t = established();
+        t.conn().write(&vec![7u8; 8 * 1448]).unwrap();
+        while t.take().is_some() {}
+        assert_eq!(t.conn().stats().cwnd, 10 * 1448);
+        t.at(20)
+            .recv(". 1:1(0) ack 11585 win 1000 <nop,nop,TS val 120 ecr 0>");
+        assert_eq!(t.conn().stats().cwnd, 12 * 1448);
+    }
+
+    /// BBR sets its own window in a recovery (draft-ietf-ccwg-bbr
+    /// §5.6.4.4: packet conservation, then the rate samples), not RFC
+    /// 9937's PRR, whose window is pipe (in flight less what is SACKed or
+    /// lost) plus a share of what was delivered: BBR's never falls below
+    /// what is in flight there.
+    #[test]
+    fn bbr_keeps_its_own_window_in_a_recovery() {
+        let mut t = Trace::passive(|c| c.congestion = vtcp_conn::Congestion::Bbr);
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(150)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+        t.conn().write(&vec![7u8; 40 * 1448]).unwrap();
+        while t.take().is_some() {}
+        for k in 0..6u32 {
+            t.at(301 + u64::from(k)).recv(&format!(
+                ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 2897:{}>",
+                401 + k,
+                4345 + k * 1448
+            ));
+            while t.take().is_some() {}
+        }
+        let stats = t.conn().stats();
+        assert_eq!(stats.fast_recoveries, 1);
+        assert!(
+            stats.cwnd as usize >= stats.bytes_in_flight,
+            "a window of {} with {} in flight",
+            stats.cwnd,
+            stats.bytes_in_flight
+        );
     }
 }

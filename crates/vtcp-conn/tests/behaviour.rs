@@ -4089,4 +4089,20 @@ mod found_by_mutants {
             stats.bytes_in_flight
         );
     }
+
+    /// RFC 8985 §7.4: only a probe that sent old data again, acknowledged
+    /// without a D-SACK, repaired a loss and gets a congestion response. A
+    /// probe of new data tells nothing of a loss: once everything is
+    /// acknowledged, ssthresh is still its initial infinity.
+    #[test]
+    fn a_probe_of_new_data_gets_no_congestion_response() {
+        let mut t = established();
+        t.conn().write(&[1; 1448 * 15]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(30).expect(". 14481:15929(1448) ack 1 win * <*>");
+        assert_eq!(t.conn().stats().tlp_probes, 1);
+        t.at(40)
+            .recv(". 1:1(0) ack 15929 win 1000 <nop,nop,TS val 140 ecr 0>");
+        assert_eq!(t.conn().stats().ssthresh, u32::MAX);
+    }
 }

@@ -3750,10 +3750,13 @@ mod found_by_mutants {
             .expect_none();
         t.at(110).recv(". 60002:131073(71071) ack 1 win 8192");
         t.expect(". 1:1(0) ack 131073 win 1").expect_none();
-        // The buffer is full: the octet offered past it is not taken.
+        // The buffer is full: the octet offered past it is not taken, and
+        // nothing new is readable.
+        t.events();
         t.at(120).recv(". 131073:131074(1) ack 1 win 8192");
         t.expect(". 1:1(0) ack 131073 win 1").expect_none();
         assert_eq!(t.conn().readable(), 131_072);
+        assert_eq!(t.events(), []);
     }
 
     /// RFC 6298 §5.1: a segment sent, retransmissions included, starts the
@@ -3991,8 +3994,8 @@ mod found_by_mutants {
 
     /// RFC 5681 §3.2 without SACK: duplicate ACKs (SND.UNA repeated, no
     /// data, the same window, data outstanding) let a new segment out on
-    /// the first two (RFC 3042) and the third sends the first segment
-    /// again.
+    /// the first two (RFC 3042), the third sends the first segment again,
+    /// and each one after inflates the window (step 4).
     #[test]
     fn three_duplicate_acks_without_sack_retransmit() {
         let mut t = Trace::passive(|_| {});
@@ -4012,6 +4015,17 @@ mod found_by_mutants {
                 .expect_none();
         }
         assert_eq!(t.conn().stats().fast_recoveries, 1);
+        // Step 4: each further duplicate ACK inflates the window by SMSS
+        // (a segment left the network).
+        let cwnd = t.conn().stats().cwnd;
+        for k in 3..5u32 {
+            t.at(20 + u64::from(k)).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0>",
+                120 + k
+            ));
+            while t.take().is_some() {}
+            assert_eq!(t.conn().stats().cwnd, cwnd + (k - 2) * 1448);
+        }
     }
 
     /// RFC 6582 §3.2 step 5 (NewReno, no SACK): a partial ACK sends the
@@ -4104,5 +4118,33 @@ mod found_by_mutants {
         t.at(40)
             .recv(". 1:1(0) ack 15929 win 1000 <nop,nop,TS val 140 ecr 0>");
         assert_eq!(t.conn().stats().ssthresh, u32::MAX);
+    }
+
+    /// RFC 1122 §4.2.3.6: keepalive probes go `interval` apart, nothing
+    /// between them.
+    #[test]
+    fn keepalive_probes_go_an_interval_apart() {
+        let mut t = Trace::passive(|c| c.keepalive = Some(KEEPALIVE));
+        t.at(0).recv(SYN).expect(SYN_ACK);
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.at(10_010).expect(". 0:0(0) ack 1 win * <*>");
+        t.at(11_009).expect_none();
+        t.at(11_010).expect(". 0:0(0) ack 1 win * <*>");
+    }
+
+    /// RFC 5961 §3.2 in SYN-RECEIVED: a RST at the peer's SYN's own
+    /// number (one below RCV.NXT) is outside the window and resets
+    /// nothing; one at RCV.NXT refuses the connection
+    /// (`CloseReason::Refused`, RFC 9293 §3.10.7.4).
+    #[test]
+    fn a_rst_in_syn_received_refuses_only_at_rcv_nxt() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(5).recv("R 0:0(0) win 0");
+        assert_eq!(t.conn().state(), State::SynReceived);
+        t.at(6).recv("R 1:1(0) win 0");
+        assert_eq!(t.conn().state(), State::Closed);
+        assert_eq!(t.conn().close_reason(), Some(CloseReason::Refused));
     }
 }

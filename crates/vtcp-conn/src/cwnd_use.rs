@@ -113,6 +113,23 @@ mod tests {
         assert!(u.may_grow(1999, true) && !u.may_grow(2000, true));
     }
 
+    /// Within one window of data a larger flight raises the record while
+    /// sending is not held back (slow start may then grow to twice it),
+    /// and leaves a limit already seen in place.
+    #[test]
+    fn a_larger_flight_raises_the_record_but_not_over_a_limit() {
+        let mut u = CwndUse::new(Seq(0));
+        u.observe(false, 1000, Seq(0), Seq(1000));
+        assert!(!u.may_grow(2000, true));
+        u.observe(false, 3000, Seq(500), Seq(3500));
+        assert!(u.may_grow(5999, true) && !u.may_grow(6000, true));
+        // A limit in the same window, then a larger flight not limited:
+        // the limit stands until SND.UNA passes the window's end.
+        u.observe(true, 4000, Seq(600), Seq(4600));
+        u.observe(false, 8000, Seq(700), Seq(8700));
+        assert!(u.may_grow(100_000, false));
+    }
+
     /// Across the sequence wrap the windows still end where they should.
     #[test]
     fn windows_end_across_the_wrap() {

@@ -200,6 +200,34 @@ mod tests {
         })
     }
 
+    /// draft-cheng-iccrg-delivery-rate-estimation §3.3 (IsNewestPacket):
+    /// of the segments one ACK delivers, the sample is taken from the one
+    /// sent last, by its snapshot's C.delivered, then by its send time: a
+    /// retransmission sent after more was delivered is newer than the
+    /// original segments above it.
+    #[test]
+    fn the_newest_segment_is_the_one_sent_last() {
+        let snapshot = |delivered| TxSnapshot {
+            delivered,
+            ..TxSnapshot::default()
+        };
+        let at = |delivered, sent_ms: u32| Newest {
+            tx: snapshot(delivered),
+            sent: MS * sent_ms,
+            retransmitted: false,
+        };
+        let original = at(1000, 5);
+        let resent = Newest {
+            retransmitted: true,
+            ..at(4000, 60)
+        };
+        assert!(resent.newer_than(&original) && !original.newer_than(&resent));
+        // The same C.delivered: the later send time.
+        assert!(at(1000, 6).newer_than(&original) && !original.newer_than(&at(1000, 6)));
+        // The same segment is not newer than itself.
+        assert!(!original.newer_than(&original));
+    }
+
     /// A flight of ten 1000-octet segments sent 1 ms apart from idle, each
     /// acknowledged 50 ms after it went: every sample is 1000 octets per
     /// millisecond once the first round is over, and the first is the

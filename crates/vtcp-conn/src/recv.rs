@@ -174,6 +174,37 @@ mod tests {
         }
     }
 
+    /// Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): reading less than
+    /// min(Fr·RCV.BUFF, Eff.snd.MSS), Fr a half, leaves the window
+    /// advertised as it was; reading that much moves the right edge to
+    /// all the room there is. An MSS for a large buffer, half of a buffer
+    /// smaller than two MSS.
+    #[test]
+    fn the_window_moves_only_by_an_mss_or_half_the_buffer() {
+        // (buffer, MSS, octets received, the step)
+        for (buffer, mss, filled, step) in [(8192, 1000, 8000, 1000), (2000, 1460, 2000, 1000)] {
+            let mut rx = RecvSide::new(buffer, buffer, false, Duration::ZERO);
+            rx.buf = RecvBuf::new(buffer, Seq(0));
+            assert_eq!(usize::from(rx.advertise(0, mss)), buffer);
+            rx.buf.insert(Seq(0), &vec![0; filled]);
+            let shut = buffer - filled;
+            assert_eq!(usize::from(rx.advertise(0, mss)), shut);
+            let mut out = vec![0u8; step];
+            rx.buf.read(&mut out[..step - 1]);
+            assert_eq!(
+                usize::from(rx.advertise(0, mss)),
+                shut,
+                "{buffer}: less than a step read"
+            );
+            rx.buf.read(&mut out[..1]);
+            assert_eq!(
+                usize::from(rx.advertise(0, mss)),
+                shut + step,
+                "{buffer}: a step read"
+            );
+        }
+    }
+
     /// Auto-tuning's limit never exceeds what a buffer can hold, however
     /// large the configured size.
     #[test]

@@ -2977,3 +2977,1176 @@ fn a_pure_ack_at_the_right_edge_of_the_window_is_taken() {
     t.at(40).recv(&format!("R {edge}:{edge}(0) win 0"));
     assert_eq!(t.conn().state(), State::Established);
 }
+
+/// Behaviours no trace held before, each found by a mutant of the
+/// engine that every other test let through (issue 25).
+mod found_by_mutants {
+    use super::*;
+    use vtcp_conn::{Conn, ConnConfig, Endpoints, IsnSource};
+    use vtcp_seq::Seq;
+
+    /// RFC 7323 §5.5: TS.Recent is forgotten once it is *older* than 24
+    /// days: exactly 24 days after it was set (the handshake's ACK, at
+    /// 10 ms), a segment with an older TSval is still refused (PAWS,
+    /// §5.3) and answered with an ACK; a millisecond later it is taken.
+    #[test]
+    fn paws_holds_a_timestamp_until_24_days_have_passed() {
+        let mut t = established();
+        let days = 24 * 24 * 3600 * 1000;
+        t.at(10 + days)
+            .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 50 ecr 0>");
+        t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
+        assert_eq!(t.conn().readable(), 0);
+        t.at(11 + days)
+            .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 50 ecr 0>");
+        assert_eq!(t.conn().readable(), 10);
+    }
+
+    /// RFC 6528 §3: F hashes both addresses as well as both ports: the
+    /// same ports between other hosts give another ISN.
+    #[test]
+    fn isns_depend_on_both_addresses() {
+        let key = IsnSource::Rfc6528 {
+            key: *b"0123456789abcdef",
+        };
+        let iss = |local: [u8; 4], remote: [u8; 4]| {
+            let ends =
+                Endpoints::new(Some(local.into()), 40000, Some(remote.into()), 80).with_isn(key);
+            Conn::connect(
+                std::sync::Arc::new(ConnConfig::default()),
+                ends,
+                Duration::from_secs(100),
+            )
+            .iss()
+        };
+        let a = iss([198, 18, 0, 1], [198, 18, 0, 2]);
+        assert_ne!(a, iss([198, 18, 0, 1], [198, 18, 0, 3]), "another peer");
+        assert_ne!(
+            a,
+            iss([198, 18, 0, 4], [198, 18, 0, 2]),
+            "another local host"
+        );
+        assert_eq!(a, iss([198, 18, 0, 1], [198, 18, 0, 2]), "the same four");
+    }
+
+    /// The same over IPv6 (sixteen octets of each address in F), and with
+    /// no addresses given (the ports alone).
+    #[test]
+    fn isns_depend_on_ipv6_addresses_and_on_ports_alone() {
+        let key = IsnSource::Rfc6528 {
+            key: *b"0123456789abcdef",
+        };
+        let iss = |ends: Endpoints| {
+            Conn::connect(
+                std::sync::Arc::new(ConnConfig::default()),
+                ends.with_isn(key),
+                Duration::from_secs(100),
+            )
+            .iss()
+        };
+        let v6 = |local: &str, remote: &str| {
+            iss(Endpoints::new(
+                Some(local.parse().unwrap()),
+                40000,
+                Some(remote.parse().unwrap()),
+                80,
+            ))
+        };
+        let a = v6("fd00::1", "fd00::2");
+        assert_ne!(a, v6("fd00::1", "fd00::3"), "another peer");
+        assert_ne!(a, v6("fd00::4", "fd00::2"), "another local host");
+        assert_eq!(a, v6("fd00::1", "fd00::2"), "the same four");
+        let ports = iss(Endpoints::ports(40000, 80));
+        assert_ne!(ports, iss(Endpoints::ports(40001, 80)), "another port");
+        assert_eq!(ports, iss(Endpoints::ports(40000, 80)));
+    }
+
+    /// A connection reports the ports it was made with.
+    #[test]
+    fn a_connection_reports_its_ports() {
+        let t = established();
+        let c = t.conn.as_ref().unwrap();
+        assert_eq!((c.local_port(), c.remote_port()), (8080, 40000));
+    }
+
+    /// `is_read_closed`: the peer's FIN arrived and every octet before it
+    /// was read; neither alone.
+    #[test]
+    fn reading_is_over_once_the_fin_arrived_and_everything_was_read() {
+        let mut t = established();
+        assert!(!t.conn().is_read_closed(), "nothing to read, but no FIN");
+        t.at(20)
+            .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>")
+            .recv("F. 11:11(0) ack 1 win 1000 <nop,nop,TS val 121 ecr 0>");
+        assert!(!t.conn().is_read_closed(), "a FIN, but ten octets to read");
+        assert_eq!(t.conn().consume(10), 10);
+        assert!(t.conn().is_read_closed());
+    }
+
+    /// RFC 9293 §3.10.7.4 (eighth, the FIN bit): a FIN on a segment of
+    /// data stands after its last octet: the ACK covers both, the data is
+    /// readable, and the peer's side is closed.
+    #[test]
+    fn a_fin_on_data_closes_the_peer_s_side_after_the_data() {
+        let mut t = established();
+        t.events();
+        t.at(20)
+            .recv("FP. 1:11(10) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+        t.expect(". 1:1(0) ack 12 win * <nop,nop,TS val * ecr 120>");
+        assert_eq!(t.conn().state(), State::CloseWait);
+        assert_eq!(t.conn().readable(), 10);
+        assert_eq!(t.events(), [Event::Readable, Event::PeerClosed]);
+    }
+
+    /// RFC 9293 §3.10.7.2: data on a SYN (without TFO) waits for the
+    /// handshake; when the handshake ends it is the application's, and
+    /// says so (`Readable`, after `Connected`).
+    #[test]
+    fn a_syn_s_data_is_readable_once_the_handshake_ends() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv("S 0:100(100) win 65535 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+        assert_eq!(t.events(), []);
+        t.at(10).recv(". 1:1(0) ack 1 win 65535");
+        assert_eq!(t.events(), [Event::Connected, Event::Readable]);
+        assert_eq!(t.conn().readable(), 100);
+    }
+
+    /// RFC 9293 §3.10.7.4: with RCV.WND zero no data is acceptable, even
+    /// where the buffer has room the window has not offered yet (receiver
+    /// SWS avoidance keeps it shut below an MSS): a probe's octet is
+    /// answered with an ACK of RCV.NXT and a zero window, and not taken.
+    #[test]
+    fn a_probe_into_a_zero_window_is_not_taken_though_the_buffer_has_room() {
+        let mut t = Trace::passive(|c| {
+            c.recv_buffer = 4096;
+            c.auto_tune = false;
+        });
+        t.at(0).recv("S 0:0(0) win 65535 <mss 1000>");
+        t.expect("S. 0:0(0) ack 1 win 4096 <mss 1460>");
+        t.at(5).recv(". 1:1(0) ack 1 win 8192");
+        for i in 0..4u32 {
+            t.at(10 + u64::from(i)).recv(&format!(
+                ". {}:{}(1024) ack 1 win 8192",
+                1 + i * 1024,
+                1 + (i + 1) * 1024
+            ));
+        }
+        t.expect(". 1:1(0) ack 4097 win 0").expect_none();
+        let mut buf = [0u8; 100];
+        assert_eq!(t.conn().read(&mut buf), 100);
+        t.expect_none();
+        t.at(20).recv(". 4097:4098(1) ack 1 win 8192");
+        t.expect(". 1:1(0) ack 4097 win 0").expect_none();
+        assert_eq!(t.conn().readable(), 3996);
+    }
+
+    /// RFC 9293 §3.10.7.4 (CLOSING): only the ACK of our FIN leads to
+    /// TIME-WAIT; an ACK below it leaves the connection in CLOSING.
+    #[test]
+    fn closing_waits_for_the_ack_of_our_fin() {
+        let mut t = established();
+        t.conn().close();
+        t.expect("F. 1:1(0) ack 1 win * <*>");
+        t.at(20)
+            .recv("F. 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+        t.expect(". 2:2(0) ack 2 win * <*>");
+        assert_eq!(t.conn().state(), State::Closing);
+        t.at(30)
+            .recv(". 2:2(0) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+        assert_eq!(t.conn().state(), State::Closing);
+        t.at(40)
+            .recv(". 2:2(0) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+        assert_eq!(t.conn().state(), State::TimeWait);
+    }
+
+    /// RFC 6691, RFC 9293 §3.7.1: only the options we send count against
+    /// the MSS: without SACK agreed, data held out of order leaves our
+    /// segments whole (no SACK block will ride on them).
+    #[test]
+    fn without_sack_out_of_order_data_leaves_our_segments_whole() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0)
+            .recv("S 0:0(0) win 65535 <mss 1460,nop,nop,TS val 100 ecr 0,nop,wscale 7>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,TS val * ecr 100,nop,wscale 3,nop,nop>");
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.at(20)
+            .recv("P. 101:201(100) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+        t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
+        t.conn().write(&[1; 3000]).unwrap();
+        t.expect(". 1:1449(1448) ack 1 win * <nop,nop,TS val * ecr 110>");
+    }
+
+    /// Without auto-tuning the send buffer is the size configured, all of
+    /// it writable at once; with it, the room is twice the congestion
+    /// window, at least `SEND_BUFFER_FLOOR`.
+    #[test]
+    fn the_whole_send_buffer_is_writable_without_auto_tuning() {
+        for auto_tune in [false, true] {
+            let mut t = established_with(|c| {
+                c.send_buffer = 1 << 20;
+                c.auto_tune = auto_tune;
+            });
+            let want = if auto_tune {
+                vtcp_conn::SEND_BUFFER_FLOOR
+            } else {
+                1 << 20
+            };
+            assert_eq!(t.conn().writable(), want, "auto_tune {auto_tune}");
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4 (FIN-WAIT-1): once our FIN is acknowledged,
+    /// SND.UNA is past it, at SND.NXT: nothing is in flight.
+    #[test]
+    fn snd_una_passes_our_fin_once_it_is_acknowledged() {
+        let mut t = established();
+        t.conn().write(b"bye").unwrap();
+        t.conn().shutdown_write();
+        t.expect("FP. 1:4(3) ack 1 win * <*>");
+        t.at(20)
+            .recv(". 1:1(0) ack 5 win 1000 <nop,nop,TS val 120 ecr 0>");
+        assert_eq!(t.conn().state(), State::FinWait2);
+        assert_eq!(t.conn().snd_una(), Seq(trace::OUR_ISN + 5));
+        assert_eq!(t.conn().snd_una(), t.conn().snd_nxt());
+        assert_eq!(t.conn().stats().bytes_in_flight, 0);
+    }
+
+    /// RFC 9293 §3.10.7.4: SND.WND is taken from a segment newer than the
+    /// last update (SND.WL1, SND.WL2): an older segment arriving late
+    /// (reordered), with the zero window it had then, changes nothing.
+    #[test]
+    fn a_late_older_segment_does_not_set_the_send_window() {
+        let mut t = established();
+        t.at(20)
+            .recv("P. 101:201(100) ack 1 win 1000 <nop,nop,TS val 121 ecr 0>");
+        t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110,nop,nop,sack 101:201>");
+        t.at(21)
+            .recv("P. 1:101(100) ack 1 win 0 <nop,nop,TS val 120 ecr 0>");
+        t.expect(". 1:1(0) ack 201 win * <*>");
+        t.conn().write(&[1; 100]).unwrap();
+        t.expect("P. 1:101(100) ack 201 win * <*>");
+    }
+
+    /// A SACK block reaching past what was sent does not describe our
+    /// data (RFC 2018 §3; Linux's `tcp_is_sackblock_valid` refuses it
+    /// too): it marks nothing, for the scoreboard or for RACK, and
+    /// nothing goes again.
+    #[test]
+    fn a_sack_block_past_what_was_sent_marks_nothing() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(150)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+        t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(300)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 400 ecr 0,nop,nop,sack 1449:20000>");
+        // A duplicate ACK all the same (RFC 5681 §2): limited transmit
+        // sends one new segment (RFC 3042), and nothing goes again.
+        t.expect(". 14481:15929(1448) ack 1 win * <*>")
+            .expect_none();
+        let stats = t.conn().stats();
+        assert_eq!((stats.retransmits, stats.fast_recoveries), (0, 0));
+    }
+
+    /// RFC 8985 §7: tail loss probes belong to RACK-TLP; without it a
+    /// tail loss waits for the RTO (RFC 6298 §5): no probe at 2·SRTT,
+    /// and no timer for one (the caller is woken for the RTO only).
+    #[test]
+    fn without_rack_tlp_no_tail_loss_probe_is_sent() {
+        let mut t = established_6675();
+        t.conn().write(&[1; 2 * 1448]).unwrap();
+        t.expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect("P. 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().poll_timeout(), Some(Duration::from_millis(210)));
+        t.at(209).expect_none();
+        t.at(210)
+            .expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect_none();
+    }
+
+    /// The second of 30 segments lost, on a 150 ms path: a RACK recovery
+    /// begins at 303 ms with the fast retransmit, after the peer's SACKs
+    /// of the third, fourth and fifth (the first two let a new segment
+    /// out each, RFC 3042).
+    fn in_rack_recovery() -> Trace {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(150)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+        t.conn().write(&vec![7u8; 30 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(300)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 400 ecr 0>");
+        t.expect(". 14481:15929(1448) ack 1 win * <*>")
+            .expect(". 15929:17377(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_above_the_hole(&mut t, 0);
+        t.expect(". 17377:18825(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_above_the_hole(&mut t, 1);
+        t.expect(". 18825:20273(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_above_the_hole(&mut t, 2);
+        t.expect(". 1449:2897(1448) ack 1 win * <*>").expect_none();
+        t
+    }
+
+    /// At 301 + k ms, the SACK of the segments from the third to the
+    /// (k + 3)th of [`in_rack_recovery`].
+    fn sack_above_the_hole(t: &mut Trace, k: u32) {
+        t.at(301 + u64::from(k)).recv(&format!(
+            ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 2897:{}>",
+            401 + k,
+            4345 + k * 1448
+        ));
+    }
+
+    /// RFC 9937 §6: in a RACK recovery, while pipe (RFC 6675's: in
+    /// flight, less what is SACKed or lost) is above ssthresh, PRR sends
+    /// ssthresh/RecoverFS of what was delivered. Here RecoverFS is 13,032
+    /// (nine segments), ssthresh 9,412 (Cubic's β); each SACK delivers a
+    /// segment, so new data goes on every other ACK after the fast
+    /// retransmit, not on every one.
+    #[test]
+    fn prr_sends_in_proportion_while_pipe_is_above_ssthresh() {
+        let mut t = in_rack_recovery();
+        assert_eq!(t.conn().stats().ssthresh, 9412);
+        // ceil(delivered · 9412 / 13032) − prr_out, one ACK after another:
+        // 644, 1690, 1288, 2333, 1931 octets.
+        for (k, sent) in [(3, None), (4, Some(20273)), (5, None), (6, Some(21721))] {
+            sack_above_the_hole(&mut t, k);
+            if let Some(seq) = sent {
+                t.expect(&format!(". {seq}:{}(1448) ack 1 win * <*>", seq + 1448));
+            }
+            t.expect_none();
+        }
+        sack_above_the_hole(&mut t, 7);
+        t.expect(". 23169:24617(1448) ack 1 win * <*>")
+            .expect_none();
+    }
+
+    /// RFC 8985 §6.2 step 3: only a segment never sent again, delivered
+    /// below RACK.fack, shows reordering. The fast retransmit of the
+    /// second segment acknowledged (below the SACKed tenth) is the repair
+    /// of a loss: the reordering window stays zero in the recovery, and
+    /// the segments sent before one SACKed later, by more than RACK.rtt,
+    /// are lost at once, not a quarter of min_RTT later.
+    #[test]
+    fn a_repaired_hole_is_not_reordering() {
+        let mut t = in_rack_recovery();
+        for k in 3..8 {
+            sack_above_the_hole(&mut t, k);
+            while t.take().is_some() {}
+        }
+        // The fast retransmit arrives: everything up to the tenth segment
+        // is acknowledged. PRR lets a new segment go.
+        t.at(453)
+            .recv(". 1:1(0) ack 14481 win 1000 <nop,nop,TS val 553 ecr 0>");
+        t.expect(". 24617:26065(1448) ack 1 win * <*>")
+            .expect_none();
+        // The twelfth segment and one sent at 305 ms are SACKed: the
+        // eleventh, thirteenth and fourteenth (sent at 300 to 302 ms) are
+        // lost.
+        t.at(454).recv(
+            ". 1:1(0) ack 14481 win 1000 <nop,nop,TS val 554 ecr 0,nop,nop,sack 20273:21721 15929:17377>",
+        );
+        t.expect(". 14481:15929(1448) ack 1 win * <*>")
+            .expect(". 17377:18825(1448) ack 1 win * <*>")
+            .expect(". 18825:20273(1448) ack 1 win * <*>")
+            .expect_none();
+    }
+
+    /// RFC 6675 §2: with SACK, a duplicate ACK SACKs data not SACKed
+    /// before; one that only changes the window, repeating the blocks
+    /// already taken, is not one, for limited transmit (RFC 3042) or for
+    /// DupThresh.
+    #[test]
+    fn a_window_update_repeating_old_sack_blocks_is_no_duplicate_ack() {
+        let mut t = established_6675();
+        t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(20)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0,nop,nop,sack 1449:2897>");
+        t.expect(". 14481:15929(1448) ack 1 win * <*>")
+            .expect_none();
+        t.at(21)
+            .recv(". 1:1(0) ack 1 win 2000 <nop,nop,TS val 121 ecr 0,nop,nop,sack 1449:2897>");
+        t.expect_none();
+        t.at(22)
+            .recv(". 1:1(0) ack 1 win 2000 <nop,nop,TS val 122 ecr 0,nop,nop,sack 1449:4345>");
+        t.expect(". 15929:17377(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().fast_recoveries, 0);
+        t.at(23)
+            .recv(". 1:1(0) ack 1 win 2000 <nop,nop,TS val 123 ecr 0,nop,nop,sack 1449:5793>");
+        t.expect(". 1:1449(1448) ack 1 win * <*>");
+        assert_eq!(t.conn().stats().fast_recoveries, 1);
+    }
+
+    /// RFC 6675 alone repairs a lost retransmission only by timeout;
+    /// vtcp, as Linux did before RACK, takes it as lost once SACKs cover
+    /// more than DupThresh − 1 segments sent after it (IsLost's reasoning
+    /// in the order of sending), and sends it again. Here the first
+    /// segment is lost twice: its fast retransmit goes at 22 ms with
+    /// SND.MAX at the end of the twelfth; the SACKs of the thirteenth and
+    /// fourteenth are not enough, the fifteenth's is.
+    #[test]
+    fn a_retransmission_is_lost_once_three_segments_sent_after_it_are_sacked() {
+        let mut t = established_6675();
+        t.conn().write(&vec![7u8; 40 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        let sack_to = |t: &mut Trace, n: u32| {
+            t.at(18 + u64::from(n)).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 1449:{}>",
+                118 + n,
+                1 + n * 1448
+            ));
+        };
+        sack_to(&mut t, 2);
+        t.expect(". 14481:15929(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_to(&mut t, 3);
+        t.expect(". 15929:17377(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_to(&mut t, 4);
+        t.expect(". 1:1449(1448) ack 1 win * <*>").expect_none();
+        // PRR's new data as the SACKs of the fifth to the twelfth come.
+        for n in 5..=12 {
+            sack_to(&mut t, n);
+            while t.take().is_some() {}
+        }
+        sack_to(&mut t, 13);
+        t.expect(". 24617:26065(1448) ack 1 win * <*>")
+            .expect_none();
+        sack_to(&mut t, 14);
+        t.expect(". 26065:27513(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().lost_retransmits, 0);
+        sack_to(&mut t, 15);
+        t.expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect(". 27513:28961(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().lost_retransmits, 1);
+    }
+
+    /// RFC 5681 §3.1 (eq. 4 for the first timeout only), RFC 6298 §5.5:
+    /// the same segment timing out again puts the window back to one
+    /// segment, whatever came between (here a SACK recovery entered after
+    /// the first timeout), and leaves ssthresh where it was.
+    #[test]
+    fn a_second_timeout_puts_the_window_back_to_one_segment() {
+        let mut t = established_with(|c| {
+            c.rack_tlp = false;
+            c.congestion = vtcp_conn::Congestion::NewReno;
+        });
+        t.conn().write(&[7; 30_000]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(210)
+            .expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect_none();
+        t.at(230)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 140 ecr 0,nop,nop,sack 4345:7241>");
+        t.expect(". 1449:2897(1448) ack 1 win * <*>").expect_none();
+        t.at(231)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 141 ecr 0,nop,nop,sack 4345:8689>");
+        t.expect(". 1:1449(1448) ack 1 win * <*>").expect_none();
+        t.at(232)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 142 ecr 0,nop,nop,sack 4345:10137>");
+        t.expect(". 1449:2897(1448) ack 1 win * <*>").expect_none();
+        assert_eq!(t.conn().stats().fast_recoveries, 1);
+        let ssthresh = t.conn().stats().ssthresh;
+        // The second timeout (the RTO doubled): one segment.
+        t.at(610)
+            .expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect_none();
+        let stats = t.conn().stats();
+        assert_eq!((stats.rtos, stats.cwnd), (2, 1448));
+        assert_eq!(stats.ssthresh, ssthresh);
+    }
+
+    /// RFC 8985 §7.4: a probe that sent the last segment again, and whose
+    /// ACK carries no D-SACK, repaired a loss: the congestion response a
+    /// fast recovery would have made follows (ssthresh comes down from
+    /// its initial infinity). The episode is then over, and the next tail
+    /// gets a probe of its own.
+    #[test]
+    fn a_probe_that_repaired_a_loss_reduces_the_window_and_ends() {
+        let mut t = established();
+        t.conn().write(&[1; 1448 * 2]).unwrap();
+        t.expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect("P. 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        t.at(30)
+            .expect("P. 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().ssthresh, u32::MAX);
+        t.at(40)
+            .recv(". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 140 ecr 0>");
+        assert!(t.conn().stats().ssthresh < u32::MAX);
+        t.conn().write(&[2; 1448 * 2]).unwrap();
+        t.expect(". 2897:4345(1448) ack 1 win * <*>")
+            .expect("P. 4345:5793(1448) ack 1 win * <*>")
+            .expect_none();
+        let probe = t.conn().poll_timeout().unwrap().as_millis() as u64;
+        assert!(probe < 200, "a probe at {probe} ms, before the RTO");
+        t.at(probe)
+            .expect("P. 4345:5793(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().tlp_probes, 2);
+    }
+
+    /// RFC 2018 §8, RFC 6675 §5.1: SACK information is advisory, and a
+    /// timeout forgets it all, RACK's marks included: a peer that SACKed
+    /// the second to fifth segments and then dropped them (reneging)
+    /// leaves them to be sent again and their loss found by RACK as any
+    /// other's. Here, after the timeout and the first segment's ACK, the
+    /// second is lost again: the SACK of the third, sent with it, marks it
+    /// lost a reordering window (a quarter of min_RTT) after RACK.rtt.
+    #[test]
+    fn a_timeout_forgets_what_was_sacked_for_rack_too() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(150)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+        t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(300)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 400 ecr 0,nop,nop,sack 1449:7241>");
+        t.expect(". 1:1449(1448) ack 1 win * <*>").expect_none();
+        // The fast retransmit is lost too: the RTO, 300 ms later.
+        t.at(600)
+            .expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect_none();
+        // Its ACK, without the blocks: the peer dropped what it had SACKed.
+        t.at(750)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 850 ecr 0>");
+        t.expect(". 1449:2897(1448) ack 1 win * <*>")
+            .expect(". 2897:4345(1448) ack 1 win * <*>")
+            .expect_none();
+        t.at(900)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 1000 ecr 0,nop,nop,sack 2897:4345>");
+        t.expect(". 4345:5793(1448) ack 1 win * <*>").expect_none();
+        // 750 + RACK.rtt (150) + 37.5 ms.
+        t.at(937).expect_none();
+        t.at(938)
+            .expect(". 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().rtos, 1);
+    }
+
+    /// draft-ietf-ccwg-bbr §5.6.3: a paced sender sends up to its send
+    /// quantum at once. BBR's quantum is a millisecond at the pacing
+    /// rate (40,109 octets at its first rate, 40.1 MB/s): the initial
+    /// window, ten segments, goes as one super-segment on a link that
+    /// cuts them, at once, and the pacer spaces what follows.
+    #[test]
+    fn a_paced_sender_sends_its_send_quantum_at_once() {
+        let mut t = established_with(|c| c.congestion = vtcp_conn::Congestion::Bbr);
+        t.max_segment = 65_535;
+        assert_eq!(t.conn().stats().pacing_rate, Some(40_109_600));
+        t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+        t.expect(". 1:14481(14480) ack 1 win * <*>").expect_none();
+        assert_eq!(last_cut(&t), (1448, 10));
+    }
+
+    /// RFC 7413 §4.2.2 is the server's: `accept_fast_open` serves a
+    /// connection a listener made from a SYN. On an active open that a
+    /// simultaneous open took to SYN-RECEIVED it does nothing: the peer's
+    /// SYN data waits for the handshake (RFC 9293 §3.10.7.2) and the
+    /// SYN-ACK carries no cookie.
+    #[test]
+    fn accepting_fast_open_does_nothing_to_an_active_open() {
+        let mut t = Trace::active(|_| {});
+        t.expect("S 0:0(0) win * <*>");
+        t.at(5)
+            .recv("S 0:100(100) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>");
+        assert_eq!(t.conn().state(), State::SynReceived);
+        let cookie = vtcp_wire::FastOpenCookie::new(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        t.conn().accept_fast_open(Some(cookie), true);
+        assert_eq!(t.conn().readable(), 0);
+        t.expect("S. 0:0(0) ack 1 win * <mss 1460,sackOK,TS val * ecr 100,nop,wscale 3>")
+            .expect_none();
+    }
+
+    /// The hop limit and the traffic class a connection gives the IP
+    /// layer: the configuration's, then what their setters say.
+    #[test]
+    fn the_hop_limit_and_traffic_class_are_the_configured_ones() {
+        let mut t = established_with(|c| {
+            c.hop_limit = Some(9);
+            c.traffic_class = 0x20;
+        });
+        assert_eq!(
+            (t.conn().hop_limit(), t.conn().traffic_class()),
+            (Some(9), 0x20)
+        );
+        t.conn().set_hop_limit(Some(64));
+        t.conn().set_traffic_class(0xb8);
+        assert_eq!(
+            (t.conn().hop_limit(), t.conn().traffic_class()),
+            (Some(64), 0xb8)
+        );
+    }
+
+    /// RFC 1191 §6.3 in SYN-RECEIVED: a smaller path MTU lowers the MSS
+    /// but sends nothing again (only the SYN-ACK is in flight, on its own
+    /// timer), and the handshake goes on: the peer's ACK of that SYN-ACK
+    /// completes it, timed as the handshake's RTT.
+    #[test]
+    fn a_path_mtu_report_in_syn_received_leaves_the_handshake_as_it_was() {
+        use vtcp_conn::{IcmpError, IcmpOutcome};
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        let ptb = IcmpError::from_icmpv4(3, 4, 1280).unwrap();
+        let iss = t.conn().iss();
+        assert_eq!(
+            t.conn().handle_icmp(Duration::from_millis(5), ptb, iss),
+            IcmpOutcome::MssLowered
+        );
+        t.expect_none();
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.expect_none();
+        assert_eq!(t.conn().state(), State::Established);
+        assert_eq!(t.conn().stats().srtt, Some(Duration::from_millis(10)));
+    }
+
+    /// RFC 9293 §3.8.6.2.2: reading announces the window once it grew by
+    /// min(half the buffer, an MSS): with a buffer of 2,000 octets and an
+    /// MSS of 1,460, reading 999 octets of a full buffer says nothing,
+    /// reading the thousandth sends the update.
+    #[test]
+    fn reading_half_a_small_buffer_announces_the_window() {
+        let mut t = Trace::passive(|c| {
+            c.recv_buffer = 2000;
+            c.auto_tune = false;
+        });
+        t.at(0).recv("S 0:0(0) win 65535 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 2000 <mss 1460>");
+        t.at(5).recv(". 1:1(0) ack 1 win 8192");
+        t.at(10)
+            .recv(". 1:1001(1000) ack 1 win 8192")
+            .recv(". 1001:2001(1000) ack 1 win 8192");
+        t.expect(". 1:1(0) ack 2001 win 0").expect_none();
+        let mut buf = [0u8; 1000];
+        assert_eq!(t.conn().read(&mut buf[..999]), 999);
+        t.expect_none();
+        assert_eq!(t.conn().read(&mut buf[..1]), 1);
+        t.expect(". 1:1(0) ack 2001 win 1000").expect_none();
+    }
+
+    /// RFC 6298 §2.2: the handshake gives the first RTT measurement R, once
+    /// (the SYN timed, or its timestamp echoed, not both): SRTT = R,
+    /// RTTVAR = R/2, on both sides.
+    #[test]
+    fn the_handshake_s_rtt_is_one_sample() {
+        let mut t = Trace::active(|_| {});
+        t.expect("S 0:0(0) win 65535 <mss 1460,sackOK,TS val * ecr 0,nop,wscale 3>");
+        let tsval = t.last_tsval.unwrap();
+        t.at(20).recv(&format!(
+            "S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 500 ecr {tsval},nop,wscale 7>"
+        ));
+        let stats = t.conn().stats();
+        assert_eq!(
+            (stats.srtt, stats.rttvar),
+            (Some(Duration::from_millis(20)), Duration::from_millis(10))
+        );
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK);
+        let tsval = t.last_tsval.unwrap();
+        t.at(10).recv(&format!(
+            ". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr {tsval}>"
+        ));
+        let stats = t.conn().stats();
+        assert_eq!(
+            (stats.srtt, stats.rttvar),
+            (Some(Duration::from_millis(10)), Duration::from_millis(5))
+        );
+    }
+
+    /// Data on a SYN that the receive buffer has no room for (a buffer of
+    /// zero octets) is not taken when the handshake ends, and no
+    /// `Readable` says otherwise.
+    #[test]
+    fn a_syn_s_data_without_room_is_not_readable() {
+        let mut t = Trace::passive(|c| {
+            c.recv_buffer = 0;
+            c.auto_tune = false;
+        });
+        t.at(0).recv("S 0:100(100) win 65535 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 0 <mss 1460>");
+        t.at(10).recv(". 1:1(0) ack 1 win 65535");
+        assert_eq!(t.events(), [Event::Connected]);
+        assert_eq!(t.conn().readable(), 0);
+    }
+
+    /// `accept_unadvertised_room` (FreeBSD's RCV.WND, the buffer's room)
+    /// does not reach a passive open's SYN-RECEIVED, FreeBSD's syncache,
+    /// which knows only the window it advertised: a RST at RCV.NXT +
+    /// 65,600 is outside it there, dropped silently (RFC 5961 §3.2).
+    #[test]
+    fn the_buffer_s_room_does_not_count_in_a_passive_syn_received() {
+        let mut t = Trace::passive(|c| {
+            c.timestamps = false;
+            c.initial_recv_window = 65_700;
+            c.accept_unadvertised_room = true;
+        });
+        t.at(0).recv("S 0:0(0) win 65535 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+        t.at(10).recv("R 65600:65600(0) win 0");
+        t.expect_none();
+        assert_eq!(t.conn().state(), State::SynReceived);
+    }
+
+    /// RFC 8985 §7.3: with no new data, the probe sends the last segment
+    /// not SACKed again; it carries the FIN only when it ends where the
+    /// FIN stands. Here the last segment, FIN and all, was SACKed: the
+    /// probe is the second segment, without a FIN.
+    #[test]
+    fn a_probe_of_a_segment_before_the_fin_carries_no_fin() {
+        let mut t = established();
+        t.conn().write(&[1; 1448 * 3]).unwrap();
+        t.conn().close();
+        t.expect(". 1:1449(1448) ack 1 win * <*>")
+            .expect(". 1449:2897(1448) ack 1 win * <*>")
+            .expect("FP. 2897:4345(1448) ack 1 win * <*>")
+            .expect_none();
+        t.at(29)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 129 ecr 0,nop,nop,sack 2897:4345>");
+        t.expect_none();
+        // PTO = 2·SRTT = 20 ms after the send at 10 ms, before RACK's
+        // reordering window has passed.
+        t.at(30)
+            .expect(". 1449:2897(1448) ack 1 win * <*>")
+            .expect_none();
+        assert_eq!(t.conn().stats().tlp_probes, 1);
+    }
+
+    /// Data in the window that the buffer has no room for is dropped and
+    /// answered at once (RFC 9293 §3.10.7.4: the sender learns the
+    /// window it may use), not left to the delayed ACK. The window can
+    /// offer a few octets past the buffer: the scale's granularity
+    /// (RFC 7323 §2.4, shift 2 here) rounds the field up rather than
+    /// pull the right edge left, after RCV.NXT moved by one octet.
+    #[test]
+    fn data_the_buffer_has_no_room_for_is_answered_at_once() {
+        let mut t = Trace::passive(|c| {
+            c.recv_buffer = 131_072;
+            c.auto_tune = false;
+            c.timestamps = false;
+        });
+        t.at(0).recv("S 0:0(0) win 65535 <mss 1460,nop,wscale 7>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 2>");
+        t.at(5).recv(". 1:1(0) ack 1 win 8192");
+        // The buffer's end, 131,073, is the window's right edge; one
+        // octet more, and the rounded field puts it one octet past.
+        t.at(10).recv(". 1:60001(60000) ack 1 win 8192");
+        t.expect(". 1:1(0) ack 60001 win 17768").expect_none();
+        t.at(11).recv(". 60001:60002(1) ack 1 win 8192");
+        t.at(51)
+            .expect(". 1:1(0) ack 60002 win 17768")
+            .expect_none();
+        t.at(110).recv(". 60002:131073(71071) ack 1 win 8192");
+        t.expect(". 1:1(0) ack 131073 win 1").expect_none();
+        // The buffer is full: the octet offered past it is not taken, and
+        // nothing new is readable.
+        t.events();
+        t.at(120).recv(". 131073:131074(1) ack 1 win 8192");
+        t.expect(". 1:1(0) ack 131073 win 1").expect_none();
+        assert_eq!(t.conn().readable(), 131_072);
+        assert_eq!(t.events(), []);
+    }
+
+    /// RFC 6298 §5.1: a segment sent, retransmissions included, starts the
+    /// retransmission timer only when it is not running: a fast
+    /// retransmit leaves the RTO where the first flight put it (200 ms
+    /// after 10 ms), it does not put it off.
+    #[test]
+    fn a_fast_retransmit_leaves_the_running_rto_as_it_was() {
+        let mut t = established_6675();
+        t.conn().write(&vec![7u8; 10 * 1448]).unwrap();
+        while t.take().is_some() {}
+        assert_eq!(t.conn().poll_timeout(), Some(Duration::from_millis(210)));
+        for (k, right) in [2897u32, 4345, 5793].into_iter().enumerate() {
+            t.at(20 + k as u64).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 1449:{right}>",
+                120 + k
+            ));
+        }
+        t.expect(". 1:1449(1448) ack 1 win * <*>").expect_none();
+        assert_eq!(t.conn().poll_timeout(), Some(Duration::from_millis(210)));
+        t.at(210).expect(". 1:1449(1448) ack 1 win * <*>");
+        assert_eq!(t.conn().stats().rtos, 1);
+    }
+
+    /// RFC 5681 §3.1: in congestion avoidance, a sender that fills its
+    /// window (held back by it, RFC 7661 §4.1) grows it by one SMSS a
+    /// round trip. A fast recovery (NewReno) sets cwnd to ssthresh, six
+    /// segments; each round the peer acknowledges all that was sent, and
+    /// the next round sends one segment more: one at a time, or (TSO) as
+    /// one super-segment, after which no room is left at all.
+    #[test]
+    fn a_window_limited_sender_grows_its_window_a_segment_a_round_trip() {
+        for tso in [false, true] {
+            let mut t = established_with(|c| {
+                c.rack_tlp = false;
+                c.congestion = vtcp_conn::Congestion::NewReno;
+            });
+            t.conn().write(&vec![7u8; 200 * 1448]).unwrap();
+            expect_initial_window(&mut t);
+            // Limited transmit's two segments, then the fast retransmit.
+            for (k, (right, sent)) in [(2897u32, 14481u32), (4345, 15929), (5793, 1)]
+                .into_iter()
+                .enumerate()
+            {
+                t.at(20 + k as u64).recv(&format!(
+                    ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 1449:{right}>",
+                    120 + k
+                ));
+                t.expect(&format!(". {sent}:{}(1448) ack 1 win * <*>", sent + 1448))
+                    .expect_none();
+            }
+            assert_eq!(t.conn().stats().ssthresh, 6 * 1448);
+            if tso {
+                t.max_segment = 65_535;
+            }
+            let mut sent_to = 17377u32;
+            for round in 0..5u32 {
+                t.at(30 + 10 * u64::from(round)).recv(&format!(
+                    ". 1:1(0) ack {sent_to} win 1000 <nop,nop,TS val {} ecr 0>",
+                    130 + round
+                ));
+                let segments = 6 + round;
+                let pieces = if tso {
+                    [segments * 1448].to_vec()
+                } else {
+                    vec![1448; segments as usize]
+                };
+                for len in pieces {
+                    t.expect(&format!(
+                        ". {sent_to}:{}({len}) ack 1 win * <*>",
+                        sent_to + len
+                    ));
+                    sent_to += len;
+                }
+                t.expect_none();
+                assert_eq!(
+                    t.conn().stats().cwnd,
+                    segments * 1448,
+                    "round {round}, TSO {tso}"
+                );
+            }
+        }
+    }
+
+    /// RFC 9293 §3.8.6.2.1, sender SWS avoidance: a segment shorter than
+    /// the MSS goes when it is at least half the largest window the peer
+    /// offered. A peer offering 1,000 octets (below our MSS) gets them at
+    /// once, of a longer write, not after the override timeout.
+    #[test]
+    fn half_the_largest_window_offered_is_worth_sending() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv("S 0:0(0) win 1000 <mss 1460>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+        t.at(5).recv(". 1:1(0) ack 1 win 1000");
+        t.conn().write(&[1; 3000]).unwrap();
+        t.expect(". 1:1001(1000) ack 1 win *").expect_none();
+    }
+
+    /// RFC 9293 §3.7.1 (MUST-15): an IPv4 peer reached through an
+    /// IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2) is an IPv4 peer: 536
+    /// octets without an MSS option, not IPv6's 1220.
+    #[test]
+    fn an_ipv4_mapped_peer_without_an_mss_option_gets_536() {
+        let mut t = Trace::passive(|_| {});
+        t.ends.remote_addr = Some("::ffff:198.18.0.2".parse().unwrap());
+        t.at(0)
+            .recv("S 0:0(0) win 65535 <sackOK,TS val 100 ecr 0,nop,wscale 7>");
+        t.expect(SYN_ACK);
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        assert_eq!(t.conn().send_mss(), 536 - 12);
+    }
+
+    /// Delivery rates are measured for a controller that paces (BBR), and
+    /// `Stats::delivery_rate` reports the latest; the others do not pay
+    /// for them, and report none.
+    #[test]
+    fn only_a_pacing_controller_reports_a_delivery_rate() {
+        for (congestion, measured) in [
+            (vtcp_conn::Congestion::Cubic, false),
+            (vtcp_conn::Congestion::Bbr, true),
+        ] {
+            let name = format!("{congestion:?}");
+            let mut t = established_with(|c| c.congestion = congestion);
+            t.conn().write(&[1; 1448 * 2]).unwrap();
+            while t.take().is_some() {}
+            t.at(30)
+                .recv(". 1:1(0) ack 2897 win 1000 <nop,nop,TS val 130 ecr 0>");
+            let rate = t.conn().stats().delivery_rate;
+            // Two segments delivered 20 ms after they went: 144,800 octets
+            // a second.
+            let want = measured.then_some(2 * 1448 * 1000 / 20);
+            assert_eq!(rate, want, "{name}");
+        }
+    }
+
+    /// RFC 5681 §2 (a): a duplicate ACK needs data outstanding. With
+    /// nothing in flight, ACKs that repeat SND.UNA with a D-SACK block
+    /// (RFC 2883: the peer got a segment twice) are not duplicates:
+    /// three of them start no fast recovery.
+    #[test]
+    fn with_nothing_in_flight_there_are_no_duplicate_acks() {
+        let mut t = established_6675();
+        t.conn().write(&[1; 100]).unwrap();
+        t.expect("P. 1:101(100) ack 1 win * <*>");
+        t.at(20)
+            .recv(". 1:1(0) ack 101 win 1000 <nop,nop,TS val 120 ecr 0>");
+        for k in 0..3u32 {
+            t.at(30 + u64::from(k)).recv(&format!(
+                ". 1:1(0) ack 101 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 1:101>",
+                130 + k
+            ));
+        }
+        t.expect_none();
+        let stats = t.conn().stats();
+        assert_eq!((stats.fast_recoveries, stats.ssthresh), (0, u32::MAX));
+    }
+
+    /// The delivery-rate sample of an ACK counts what it SACKed as well as
+    /// what it acknowledged (draft-cheng-iccrg-delivery-rate-estimation
+    /// §3.3: C.delivered): the second segment lost, the SACK of the third
+    /// is a sample of its own.
+    #[test]
+    fn a_sack_gives_a_delivery_rate_sample() {
+        let mut t = established_with(|c| c.congestion = vtcp_conn::Congestion::Bbr);
+        t.conn().write(&[1; 1448 * 3]).unwrap();
+        while t.take().is_some() {}
+        t.at(30)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 130 ecr 0>");
+        let first = t.conn().stats().delivery_rate;
+        t.at(31)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 131 ecr 0,nop,nop,sack 2897:4345>");
+        let second = t.conn().stats().delivery_rate;
+        assert_eq!((first, second), (Some(72_400), Some(2 * 1448 * 1000 / 21)));
+    }
+
+    /// RFC 8985 §6.2 step 2: RACK.segment is the most recently *sent* of
+    /// what an ACK delivers, whatever the order of its SACK blocks. Here
+    /// one ACK SACKs the tenth segment (sent at 150 ms, late) and then
+    /// the twelfth (sent at 300 ms): RACK goes by the twelfth, so the
+    /// ninth, sent 152 ms before it was delivered, is lost at once; by the
+    /// tenth it would wait for the reordering timer.
+    #[test]
+    fn rack_goes_by_the_segment_sent_last_of_those_delivered() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(150)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+        t.conn().write(&vec![7u8; 30 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(300)
+            .recv(". 1:1(0) ack 11585 win 1000 <nop,nop,TS val 400 ecr 0>");
+        while t.take().is_some() {}
+        t.at(452).recv(
+            ". 1:1(0) ack 11585 win 1000 <nop,nop,TS val 552 ecr 0,nop,nop,sack 13033:14481 15929:17377>",
+        );
+        t.expect(". 11585:13033(1448) ack 1 win * <*>");
+        assert_eq!(t.conn().stats().fast_recoveries, 1);
+    }
+
+    /// draft-cheng-iccrg-delivery-rate-estimation §3.3: an ACK that
+    /// delivers nothing (here a window update while data is in flight)
+    /// and finds nothing lost gives no sample: the latest rate stands.
+    #[test]
+    fn an_ack_that_delivers_nothing_gives_no_rate_sample() {
+        let mut t = established_with(|c| c.congestion = vtcp_conn::Congestion::Bbr);
+        t.conn().write(&[1; 1448 * 2]).unwrap();
+        while t.take().is_some() {}
+        t.at(30)
+            .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 130 ecr 0>");
+        let rate = t.conn().stats().delivery_rate;
+        assert_eq!(rate, Some(72_400));
+        t.at(35)
+            .recv(". 1:1(0) ack 1449 win 2000 <nop,nop,TS val 135 ecr 0>");
+        assert_eq!(t.conn().stats().delivery_rate, rate);
+    }
+
+    /// A connection's `Debug` names its state, its ports and where its
+    /// sequence numbers stand.
+    #[test]
+    fn a_connection_s_debug_shows_its_state_and_ports() {
+        let t = established();
+        let shown = format!("{:?}", t.conn.as_ref().unwrap());
+        for part in [
+            "Conn {",
+            "state: Established",
+            "ports: (8080, 40000)",
+            "snd_una",
+            "snd_nxt",
+            "rcv_nxt",
+        ] {
+            assert!(shown.contains(part), "{part} in {shown}");
+        }
+    }
+
+    /// RFC 5681 §3.2 without SACK: duplicate ACKs (SND.UNA repeated, no
+    /// data, the same window, data outstanding) let a new segment out on
+    /// the first two (RFC 3042), the third sends the first segment again,
+    /// and each one after inflates the window (step 4).
+    #[test]
+    fn three_duplicate_acks_without_sack_retransmit() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0)
+            .recv("S 0:0(0) win 65535 <mss 1460,nop,nop,TS val 100 ecr 0,nop,wscale 7>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,TS val * ecr 100,nop,wscale 3,nop,nop>");
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.conn().write(&vec![7u8; 20 * 1448]).unwrap();
+        expect_initial_window(&mut t);
+        for (k, sent) in [(0u64, 14481u32), (1, 15929), (2, 1)] {
+            t.at(20 + k).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0>",
+                120 + k
+            ));
+            t.expect(&format!(". {sent}:{}(1448) ack 1 win * <*>", sent + 1448))
+                .expect_none();
+        }
+        assert_eq!(t.conn().stats().fast_recoveries, 1);
+        // Step 4: each further duplicate ACK inflates the window by SMSS
+        // (a segment left the network).
+        let cwnd = t.conn().stats().cwnd;
+        for k in 3..5u32 {
+            t.at(20 + u64::from(k)).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0>",
+                120 + k
+            ));
+            while t.take().is_some() {}
+            assert_eq!(t.conn().stats().cwnd, cwnd + (k - 2) * 1448);
+        }
+    }
+
+    /// RFC 6582 §3.2 step 5 (NewReno, no SACK): a partial ACK sends the
+    /// next hole again; when all the data is acknowledged and only the
+    /// FIN is not, the hole is the FIN, which goes again at once rather
+    /// than wait for the RTO.
+    #[test]
+    fn a_partial_ack_up_to_the_fin_sends_the_fin_again() {
+        let mut t = Trace::passive(|c| c.congestion = vtcp_conn::Congestion::NewReno);
+        t.at(0)
+            .recv("S 0:0(0) win 65535 <mss 1460,nop,nop,TS val 100 ecr 0,nop,wscale 7>");
+        t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,TS val * ecr 100,nop,wscale 3,nop,nop>");
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.conn().write(&vec![7u8; 8 * 1448]).unwrap();
+        t.conn().close();
+        while t.take().is_some() {}
+        // The first segment and the FIN are lost: three duplicate ACKs.
+        for k in 0..3u64 {
+            t.at(20 + k).recv(&format!(
+                ". 1:1(0) ack 1 win 1000 <nop,nop,TS val {} ecr 0>",
+                120 + k
+            ));
+        }
+        t.expect(". 1:1449(1448) ack 1 win * <*>").expect_none();
+        // Its ACK covers the data, not the FIN.
+        t.at(40)
+            .recv(". 1:1(0) ack 11585 win 1000 <nop,nop,TS val 140 ecr 0>");
+        t.expect("F. 11585:11585(0) ack 1 win * <*>");
+    }
+
+    /// RFC 7661 §4.1 and Linux's `tcp_is_cwnd_limited`: in slow start the
+    /// window grows while it is less than twice the most in flight, even
+    /// when the application, not the window, limited what was sent. Eight
+    /// segments of a ten-segment window, all acknowledged by one ACK: the
+    /// window grows, by two segments (RFC 3465's L = 2·SMSS an ACK).
+    #[test]
+    fn an_application_limited_slow_start_still_grows_to_twice_its_flight() {
+        let mut t = established();
+        t.conn().write(&vec![7u8; 8 * 1448]).unwrap();
+        while t.take().is_some() {}
+        assert_eq!(t.conn().stats().cwnd, 10 * 1448);
+        t.at(20)
+            .recv(". 1:1(0) ack 11585 win 1000 <nop,nop,TS val 120 ecr 0>");
+        assert_eq!(t.conn().stats().cwnd, 12 * 1448);
+    }
+
+    /// BBR sets its own window in a recovery (draft-ietf-ccwg-bbr
+    /// §5.6.4.4: packet conservation, then the rate samples), not RFC
+    /// 9937's PRR, whose window is pipe (in flight less what is SACKed or
+    /// lost) plus a share of what was delivered: BBR's never falls below
+    /// what is in flight there.
+    #[test]
+    fn bbr_keeps_its_own_window_in_a_recovery() {
+        let mut t = Trace::passive(|c| c.congestion = vtcp_conn::Congestion::Bbr);
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(150)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 250 ecr 0>");
+        t.conn().write(&vec![7u8; 40 * 1448]).unwrap();
+        while t.take().is_some() {}
+        for k in 0..6u32 {
+            t.at(301 + u64::from(k)).recv(&format!(
+                ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val {} ecr 0,nop,nop,sack 2897:{}>",
+                401 + k,
+                4345 + k * 1448
+            ));
+            while t.take().is_some() {}
+        }
+        let stats = t.conn().stats();
+        assert_eq!(stats.fast_recoveries, 1);
+        assert!(
+            stats.cwnd as usize >= stats.bytes_in_flight,
+            "a window of {} with {} in flight",
+            stats.cwnd,
+            stats.bytes_in_flight
+        );
+    }
+
+    /// RFC 8985 §7.4: only a probe that sent old data again, acknowledged
+    /// without a D-SACK, repaired a loss and gets a congestion response. A
+    /// probe of new data tells nothing of a loss: once everything is
+    /// acknowledged, ssthresh is still its initial infinity.
+    #[test]
+    fn a_probe_of_new_data_gets_no_congestion_response() {
+        let mut t = established();
+        t.conn().write(&[1; 1448 * 15]).unwrap();
+        expect_initial_window(&mut t);
+        t.at(30).expect(". 14481:15929(1448) ack 1 win * <*>");
+        assert_eq!(t.conn().stats().tlp_probes, 1);
+        t.at(40)
+            .recv(". 1:1(0) ack 15929 win 1000 <nop,nop,TS val 140 ecr 0>");
+        assert_eq!(t.conn().stats().ssthresh, u32::MAX);
+    }
+
+    /// RFC 1122 §4.2.3.6: keepalive probes go `interval` apart, nothing
+    /// between them.
+    #[test]
+    fn keepalive_probes_go_an_interval_apart() {
+        let mut t = Trace::passive(|c| c.keepalive = Some(KEEPALIVE));
+        t.at(0).recv(SYN).expect(SYN_ACK);
+        t.at(10)
+            .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+        t.at(10_010).expect(". 0:0(0) ack 1 win * <*>");
+        t.at(11_009).expect_none();
+        t.at(11_010).expect(". 0:0(0) ack 1 win * <*>");
+    }
+
+    /// RFC 5961 §3.2 in SYN-RECEIVED: a RST at the peer's SYN's own
+    /// number (one below RCV.NXT) is outside the window and resets
+    /// nothing; one at RCV.NXT refuses the connection
+    /// (`CloseReason::Refused`, RFC 9293 §3.10.7.4).
+    #[test]
+    fn a_rst_in_syn_received_refuses_only_at_rcv_nxt() {
+        let mut t = Trace::passive(|_| {});
+        t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
+        t.at(5).recv("R 0:0(0) win 0");
+        assert_eq!(t.conn().state(), State::SynReceived);
+        t.at(6).recv("R 1:1(0) win 0");
+        assert_eq!(t.conn().state(), State::Closed);
+        assert_eq!(t.conn().close_reason(), Some(CloseReason::Refused));
+    }
+}

@@ -1571,8 +1571,8 @@ impl Stack {
                     return;
                 };
                 // A SYN that could reopen TIME-WAIT does so only when a
-                // listener is there to open the new connection (as Linux
-                // and FreeBSD): otherwise TIME-WAIT goes on and the SYN
+                // listener is there to open the new connection (as Linux's
+                // `tcp_v4_rcv`, TCP_TW_SYN): otherwise TIME-WAIT goes on and the SYN
                 // gets its challenge ACK (RFC 5961 §4, RFC 9293
                 // §3.10.7.4), not the RST of a port nothing listens on,
                 // which would end TIME-WAIT before its 2·MSL (RFC 9293

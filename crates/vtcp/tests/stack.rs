@@ -295,9 +295,10 @@ fn time_wait_is_reopened_by_a_syn_that_rfc6191_shows_new() {
 
 /// A SYN that would reopen TIME-WAIT (a newer TSval), on a port that no
 /// longer listens: nothing can open, so TIME-WAIT goes on and the SYN
-/// gets the challenge ACK (RFC 5961 §4), as Linux (whose time-wait socket
-/// finds no listener and acknowledges) and FreeBSD do; vtcp used to end
-/// TIME-WAIT and answer with a RST (docs/conformance.md, differential
+/// gets the challenge ACK (RFC 5961 §4), as in Linux (whose time-wait
+/// socket finds no listener and acknowledges); vtcp used to end TIME-WAIT
+/// before its 2·MSL (RFC 9293 MUST-13, reopening being the only
+/// exception) and answer with a RST (docs/conformance.md, differential
 /// testing, issue 25).
 #[test]
 fn a_syn_reopens_time_wait_only_where_a_listener_takes_it() {

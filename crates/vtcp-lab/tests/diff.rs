@@ -76,3 +76,109 @@ fn linux_and_vtcp_agree_on_a_clean_connection_and_part_where_documented() {
         "{table}"
     );
 }
+
+/// The "open" family of docs/conformance.md, read to the end (issue 25):
+/// each script with the signature of its difference, or `None` where the
+/// two agree.
+///
+/// Linux's request socket (SYN-RECEIVED) takes a TSecr only between the
+/// TSvals of its SYN-ACKs (`tcp_check_req`'s `tsecr_reject`, Linux 6.15
+/// on), but its ACK for an unacceptable segment carries a later TSval: a
+/// peer that echoes that ACK has its next segment refused (an ACK, and
+/// the final ACK or data not taken). vtcp takes it (RFC 7323 sets no test
+/// on TSecr). Echoing zero, the two agree.
+const SYN_RECEIVED_TSECR: [(&str, &str, Option<&str>); 4] = [
+    (
+        "an in-window RST not at RCV.NXT, then the final ACK",
+        "role server
+listen
+inject S seq=+0 ack=+0 win=65535 mss=1460 ws=7 sackok ts=new:zero
+inject SR. seq=+1 ack=+0 win=502 ts=new:echo
+inject . seq=+0 ack=+0 win=502 ts=new:echo
+accept
+",
+        Some("accept | linux WouldBlock [] | vtcp ok []"),
+    ),
+    (
+        "the same, the final ACK echoing zero",
+        "role server
+listen
+inject S seq=+0 ack=+0 win=65535 mss=1460 ws=7 sackok ts=new:zero
+inject SR. seq=+1 ack=+0 win=502 ts=new:echo
+wait 600
+inject . seq=+0 ack=+0 win=502 ts=new:zero
+accept
+",
+        None,
+    ),
+    (
+        "a final ACK refused by PAWS, then data",
+        "role server
+listen
+inject S seq=+0 ack=+0 win=65535 mss=1460 ws=7 sackok ts=new:zero
+inject . seq=+0 ack=+0 win=502 ts=old:echo
+inject P. seq=+0 ack=+0 len=100 win=502 ts=new:echo
+accept
+",
+        Some("inject P.+d | linux [.] | vtcp [.] | ack"),
+    ),
+    (
+        "the same, the data echoing zero",
+        "role server
+listen
+inject S seq=+0 ack=+0 win=65535 mss=1460 ws=7 sackok ts=new:zero
+inject . seq=+0 ack=+0 win=502 ts=old:echo
+inject P. seq=+0 ack=+0 len=100 win=502 ts=new:zero
+accept
+read 1000
+",
+        None,
+    ),
+];
+
+/// A RST whose timestamp fails PAWS: Linux's connection takes it (as RFC
+/// 7323 §5.3 R1 and vtcp do), but its orphaned FIN-WAIT-2, a time-wait
+/// mini-socket, applies PAWS to it (`tcp_paws_reject` refuses a RST while
+/// TS.Recent is under 60 s old) and answers with an ACK.
+const RST_PAWS: [(&str, &str, Option<&str>); 2] = [
+    (
+        "in ESTABLISHED",
+        "role server
+listen
+inject S seq=+0 ack=+0 win=65535 mss=1460 ws=7 sackok ts=new:zero
+inject . seq=+0 ack=+0 win=502 ts=new:echo
+accept
+inject R. seq=+0 ack=+0 win=502 ts=old:echo
+write 10
+",
+        None,
+    ),
+    (
+        "in FIN-WAIT-2 after close()",
+        "role server
+listen
+inject S seq=+0 ack=+0 win=65535 mss=1460 ws=7 sackok ts=new:zero
+inject . seq=+0 ack=+0 win=502 ts=new:echo
+accept
+close
+inject . seq=+0 ack=+0 win=502 ts=new:echo
+inject R. seq=+0 ack=+0 win=502 ts=old:echo
+",
+        Some("inject R. ts:old | linux [.] | vtcp []"),
+    ),
+];
+
+#[test]
+fn the_open_family_s_differences_are_linux_s_and_documented() {
+    if !lab_here("the_open_family_s_differences_are_linux_s_and_documented") {
+        return;
+    }
+    let mut lab = diff::linux::LinuxLab::new().expect("the namespace and its device");
+    for (name, text, expected) in SYN_RECEIVED_TSECR.iter().chain(RST_PAWS.iter()) {
+        let script = Script::parse(text).expect("the script reads");
+        let pair = diff::run_pair(&mut lab, &script, 1).expect("both run");
+        let table = diff::compare::side_by_side(&script, &pair.linux, &pair.vtcp);
+        let signature = pair.difference.map(|d| d.signature);
+        assert_eq!(signature.as_deref(), *expected, "{name}:\n{table}");
+    }
+}

@@ -396,11 +396,15 @@ impl Sockets {
     /// data (the peer reads end of file; we can still read), `Read` makes
     /// our reads return end of file (what arrives is still acknowledged,
     /// as FreeBSD's `SHUT_RD`). `NotConnected` for a socket with no
-    /// connection or a closed one (RFC 9293 §3.10.4 leaves it open;
-    /// FreeBSD's ENOTCONN).
+    /// connection, a closed one or one in TIME-WAIT, both ways finished
+    /// (RFC 9293 §3.10.4: CLOSE in TIME-WAIT is "error: connection
+    /// closing"; Linux's and FreeBSD's ENOTCONN, their sockets being
+    /// disconnected once the time-wait state takes over). A second
+    /// shutdown before that is `Ok` (§3.10.4 allows it in FIN-WAIT-1 and
+    /// FIN-WAIT-2; both kernels say 0 in CLOSING and LAST-ACK too).
     pub fn shutdown(&mut self, id: SocketId, how: Shutdown) -> io::Result<()> {
         let conn = self.conn_mut(id)?;
-        if conn.state() == State::Closed {
+        if matches!(conn.state(), State::Closed | State::TimeWait) {
             return Err(err(StackError::NotConnected));
         }
         if matches!(how, Shutdown::Write | Shutdown::Both) {
@@ -681,6 +685,30 @@ mod tests {
         p.peer_writes(theirs, b"back");
         let mut buf = [0u8; 8];
         assert_eq!(p.us.read(s, &mut buf).unwrap(), 4);
+    }
+
+    #[test]
+    fn a_shutdown_again_is_ok_until_time_wait_then_not_connected() {
+        let mut p = Pair::new();
+        let (s, theirs) = p.connected();
+        p.us.shutdown(s, Shutdown::Write).unwrap();
+        p.exchange();
+        // FIN-WAIT-2: the same shutdown again changes nothing and is Ok.
+        assert_eq!(p.us.conn(s).unwrap().state(), State::FinWait2);
+        p.us.shutdown(s, Shutdown::Write).unwrap();
+        p.peer.conn_mut(theirs).unwrap().close();
+        p.exchange();
+        assert_eq!(p.us.conn(s).unwrap().state(), State::TimeWait);
+        for how in [Shutdown::Write, Shutdown::Read, Shutdown::Both] {
+            assert_eq!(
+                kind(p.us.shutdown(s, how)),
+                io::ErrorKind::NotConnected,
+                "{how:?}"
+            );
+        }
+        // Reading still says end of file.
+        let mut buf = [0u8; 8];
+        assert_eq!(p.us.read(s, &mut buf).unwrap(), 0);
     }
 
     #[test]

@@ -1570,8 +1570,22 @@ impl Stack {
                     self.malformed();
                     return;
                 };
+                // A SYN that could reopen TIME-WAIT does so only when a
+                // listener is there to open the new connection (as Linux's
+                // `tcp_v4_rcv`, TCP_TW_SYN): otherwise TIME-WAIT goes on and the SYN
+                // gets its challenge ACK (RFC 5961 §4, RFC 9293
+                // §3.10.7.4), not the RST of a port nothing listens on,
+                // which would end TIME-WAIT before its 2·MSL (RFC 9293
+                // §3.6.1, MUST-13).
+                let reopens = self
+                    .conns
+                    .get(slot)
+                    .expect("found above")
+                    .conn
+                    .accepts_reopen(seg)
+                    && self.find_listener(key.local).is_some();
                 let e = self.conns.get_mut(slot).expect("found above");
-                if !e.conn.accepts_reopen(seg) {
+                if !reopens {
                     e.conn.handle_segment_ecn(now, seg, ecn);
                     self.note_fast_open(slot, now);
                     self.after_event(slot);

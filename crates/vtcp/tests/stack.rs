@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use vtcp::wire::checksum::{PseudoHeader, fill_tcp_checksum};
 use vtcp::wire::{Flags, Options, Segment, SegmentView, TcpOption, Timestamp};
-use vtcp::{Stack, StackConfig, StackError, State};
+use vtcp::{ListenerId, Stack, StackConfig, StackError, State};
 use vtcp_seq::Seq;
 
 #[allow(dead_code, reason = "each test binary uses part of what is shared")]
@@ -171,6 +171,12 @@ fn a_flood_of_spoofed_syns_keeps_memory_bounded_while_a_real_client_connects() {
 /// A connection to port 80 that the server closes first, then the
 /// client: the server ends in TIME-WAIT. The client's and server's keys.
 fn close_server_first(net: &mut Net) -> (vtcp::ConnKey, vtcp::ConnKey) {
+    let (_, c, s) = close_server_first_listening(net);
+    (c, s)
+}
+
+/// The same, with the listener on port 80.
+fn close_server_first_listening(net: &mut Net) -> (ListenerId, vtcp::ConnKey, vtcp::ConnKey) {
     let listener = net.server.listen(server_addr(80), 8).unwrap();
     let c = net.connect();
     let s = net.server.accept(listener).unwrap();
@@ -178,13 +184,19 @@ fn close_server_first(net: &mut Net) -> (vtcp::ConnKey, vtcp::ConnKey) {
     net.settle();
     net.client.conn_mut(c).unwrap().close();
     net.settle();
-    (c, s)
+    (listener, c, s)
 }
 
 /// A server in TIME-WAIT (it closed first) and the client's key; the
 /// server's RCV.NXT, SND.NXT and TS.Recent (what it echoes).
 fn server_in_time_wait(net: &mut Net) -> (vtcp::ConnKey, Seq, Seq, u32) {
-    let (c, s) = close_server_first(net);
+    let (_, c, rcv_nxt, snd_nxt, ts_recent) = server_in_time_wait_listening(net);
+    (c, rcv_nxt, snd_nxt, ts_recent)
+}
+
+/// The same, with the listener on port 80.
+fn server_in_time_wait_listening(net: &mut Net) -> (ListenerId, vtcp::ConnKey, Seq, Seq, u32) {
+    let (listener, c, s) = close_server_first_listening(net);
     let conn = net.server.conn(s).unwrap();
     assert_eq!(conn.state(), State::TimeWait);
     let (rcv_nxt, snd_nxt) = (conn.rcv_nxt(), conn.snd_nxt());
@@ -208,7 +220,7 @@ fn server_in_time_wait(net: &mut Net) -> (vtcp::ConnKey, Seq, Seq, u32) {
         .timestamp
         .unwrap()
         .tsecr;
-    (c, rcv_nxt, snd_nxt, ts_recent)
+    (listener, c, rcv_nxt, snd_nxt, ts_recent)
 }
 
 /// A SYN for the client's 4-tuple, with `tsval` if any.
@@ -279,6 +291,36 @@ fn time_wait_is_reopened_by_a_syn_that_rfc6191_shows_new() {
             );
         }
     }
+}
+
+/// A SYN that would reopen TIME-WAIT (a newer TSval), on a port that no
+/// longer listens: nothing can open, so TIME-WAIT goes on and the SYN
+/// gets the challenge ACK (RFC 5961 §4), as in Linux (whose time-wait
+/// socket finds no listener and acknowledges); vtcp used to end TIME-WAIT
+/// before its 2·MSL (RFC 9293 MUST-13, reopening being the only
+/// exception) and answer with a RST (docs/conformance.md, differential
+/// testing, issue 25).
+#[test]
+fn a_syn_reopens_time_wait_only_where_a_listener_takes_it() {
+    let mut net = Net::new();
+    let (listener, c, rcv_nxt, snd_nxt, ts_recent) = server_in_time_wait_listening(&mut net);
+    net.server.unlisten(listener);
+    let seq = rcv_nxt + 100_000;
+    net.server.handle_packet(
+        net.now,
+        CLIENT.into(),
+        SERVER.into(),
+        &syn_again(c, seq, Some(ts_recent + 1)),
+    );
+    // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, not a RST.
+    let bytes = one_reply(&mut net.server, net.now).unwrap();
+    let reply = Segment::parse(&bytes).unwrap();
+    assert_eq!(reply.flags, Flags::ACK);
+    assert_eq!((reply.seq, reply.ack), (snd_nxt, rcv_nxt));
+    assert_eq!(
+        net.server.conn(c.swapped()).unwrap().state(),
+        State::TimeWait
+    );
 }
 
 /// Without timestamps on the old connection, the sequence number

@@ -168,9 +168,12 @@ impl super::run::Sut for VtcpSut {
             Call::Shutdown => match self.conn_mut() {
                 None => Outcome::NoSocket,
                 Some(c) => match c.state() {
-                    vtcp::State::Closed | vtcp::State::SynSent | vtcp::State::Listen => {
-                        closed(c, StackError::NotConnected)
-                    }
+                    // As `vtcp::Sockets::shutdown`: TIME-WAIT is not
+                    // connected any more.
+                    vtcp::State::Closed
+                    | vtcp::State::SynSent
+                    | vtcp::State::Listen
+                    | vtcp::State::TimeWait => closed(c, StackError::NotConnected),
                     _ => {
                         c.shutdown_write();
                         Outcome::Done(0)

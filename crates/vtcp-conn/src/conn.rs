@@ -258,7 +258,9 @@ impl Conn {
     /// SYN-SENT before the SYN went; ignored after. What the SYN-ACK
     /// taught comes from [`Conn::take_fast_open_outcome`].
     pub fn request_fast_open(&mut self, cookie: Option<FastOpenCookie>, peer_mss: Option<u16>) {
-        if self.state != State::SynSent || self.snd.nxt != self.snd.iss {
+        // A SYN that timed out went too, though SND.NXT is back at the
+        // ISN: the SYN sent again carries no TFO (RFC 7413 §4.1.3.1).
+        if self.state != State::SynSent || self.snd.nxt != self.snd.iss || self.retries > 0 {
             return;
         }
         let tfo = self.fast_open.get_or_insert_default();
@@ -2421,10 +2423,11 @@ impl Conn {
     fn fast_open_syn_data(&mut self) -> Option<(Seq, usize)> {
         let default_mss = Negotiated::default_mss(self.own.remote_addr);
         let tfo = self.fast_open.as_deref_mut()?;
-        if self.state != State::SynSent || self.retries > 0 {
-            return None;
-        }
         let cookie = tfo.client.flatten()?;
+        // A cookie still to send is the first SYN's: a timeout and a
+        // simultaneous open end the attempt (`finish_fast_open_client`),
+        // and it can be asked for only before the first SYN.
+        debug_assert!(self.state == State::SynSent && self.retries == 0);
         let mss = tfo.peer_mss.unwrap_or(default_mss).min(self.cfg.mss);
         // The SYN's options past the 12 octets of timestamps: MSS, window
         // scale, SACK-permitted (12) and the TFO option.

@@ -2791,3 +2791,24 @@ mod shared {
         assert!(!Arc::ptr_eq(a.shared_config(), c.shared_config()));
     }
 }
+
+#[cfg(test)]
+mod endpoints {
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use super::Conn;
+    use crate::config::{ConnConfig, Endpoints};
+
+    /// A connection keeps the addresses and ports it was made with, for
+    /// the IP layer and the socket API (`getsockname`, `getpeername`).
+    #[test]
+    fn a_connection_reports_the_endpoints_it_was_made_with() {
+        let local = IpAddr::from([192, 0, 2, 1]);
+        let remote = IpAddr::from([198, 51, 100, 7]);
+        let ends = Endpoints::new(Some(local), 8080, Some(remote), 40000);
+        let c = Conn::connect(ConnConfig::default(), ends, Duration::ZERO);
+        assert_eq!((c.local_addr(), c.local_port()), (Some(local), 8080));
+        assert_eq!((c.remote_addr(), c.remote_port()), (Some(remote), 40000));
+    }
+}

@@ -1,0 +1,105 @@
+//! The receiving side as segment traces: when an ACK goes at once, when
+//! the read side counts as closed, what a read that finds nothing does
+//! to receive-window auto-tuning, and what a closed connection does with
+//! segments that still arrive. Sequence numbers are relative to each
+//! side's ISN.
+
+mod trace;
+
+use trace::Trace;
+use vtcp_conn::{CloseReason, Event, State};
+
+/// RFC 5681 §4.2: "an immediate ACK SHOULD be generated when a segment
+/// arrives that fills in all or part of a gap". Here the segment fills
+/// the only hole: no delayed ACK, the ACK covers the data held out of
+/// order too.
+#[test]
+fn a_segment_that_fills_the_hole_is_acknowledged_at_once() {
+    let mut t = Trace::established(|_| {});
+    t.at(20)
+        .recv(". 101:201(100) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    // Out of order: a duplicate ACK at once, with its SACK block.
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110,nop,nop,sack 101:201>")
+        .expect_none();
+    t.at(30)
+        .recv(". 1:101(100) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect(". 1:1(0) ack 201 win * <nop,nop,TS val * ecr 130>")
+        .expect_none();
+    assert_eq!(t.conn().readable(), 200);
+}
+
+/// The read side is closed once the peer's FIN is taken in and every
+/// octet before it read (RFC 9293 §3.10.7.4 eighth: "connection
+/// closing"), not while data remains to read.
+#[test]
+fn the_read_side_closes_when_the_data_before_the_fin_is_read() {
+    let mut t = Trace::established(|_| {});
+    assert!(!t.conn().is_read_closed());
+    t.at(20)
+        .recv("FP. 1:11(10) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    assert_eq!(t.conn().state(), State::CloseWait);
+    assert!(!t.conn().is_read_closed(), "10 octets to read");
+    let mut buf = [0u8; 64];
+    assert_eq!(t.conn().read(&mut buf), 10);
+    assert!(t.conn().is_read_closed());
+}
+
+/// Receive-window auto-tuning (Linux's `tcp_rcv_space_adjust`) measures
+/// what the application drains per round trip (here the handshake's
+/// 10 ms, the data echoing no TSval of ours), from the connection's
+/// start. A read that finds nothing drains nothing and does not start a
+/// new round trip: 40 segments that arrive at 20 ms and are read then
+/// are one round trip's drain, and the window grows to twice it
+/// (115,840 octets, scaled by 8: 14,480).
+#[test]
+fn a_read_that_finds_nothing_does_not_restart_auto_tuning_s_round_trip() {
+    let mut t = Trace::established(|_| {});
+    let mut buf = vec![0u8; 1 << 16];
+    // The peer's ACK at 15 ms, and a read then that finds nothing.
+    t.at(15)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 115 ecr 0>");
+    assert_eq!(t.conn().read(&mut buf), 0);
+    t.at(20);
+    for i in 0..40u32 {
+        t.recv(&format!(
+            ". {}:{}(1448) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>",
+            1 + i * 1448,
+            1 + (i + 1) * 1448
+        ));
+    }
+    let mut read = 0;
+    while read < 40 * 1448 {
+        let n = t.conn().read(&mut buf);
+        assert!(n > 0);
+        read += n;
+    }
+    t.expect(". 1:1(0) ack 57921 win 14480 <*>").expect_none();
+}
+
+/// RFC 9293 §3.10.7.1: a CLOSED connection takes nothing from what
+/// arrives (its user is told it no longer exists; the stack answers with
+/// a RST). An aborted connection's data in flight stays unacknowledged,
+/// no timer comes back, and nothing is counted but the segment.
+#[test]
+fn a_closed_connection_takes_nothing_from_segments_that_arrive() {
+    let mut t = Trace::established(|_| {});
+    t.events();
+    t.conn().write(&[7; 100]).unwrap();
+    t.at(20).expect("P. 1:101(100) ack 1 win * <*>");
+    t.conn().abort();
+    t.expect("R. 101:101(0) ack 1 win 0 <*>").expect_none();
+    assert_eq!(t.conn().poll_timeout(), None);
+    let before = t.conn().stats();
+    // The ACK of the data, then a segment outside the window.
+    t.at(30)
+        .recv(". 1:1(0) ack 101 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.recv(". 90000:90010(10) ack 101 win 1000 <nop,nop,TS val 131 ecr 0>");
+    t.expect_none();
+    let after = t.conn().stats();
+    assert_eq!(after.bytes_acked, before.bytes_acked);
+    assert_eq!(after.dropped, before.dropped);
+    assert_eq!(after.segments_in, before.segments_in + 2);
+    assert_eq!(t.conn().poll_timeout(), None);
+    assert_eq!(t.conn().state(), State::Closed);
+    assert_eq!(t.events(), vec![Event::Closed(CloseReason::Aborted)]);
+}

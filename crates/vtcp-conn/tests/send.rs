@@ -1,0 +1,98 @@
+//! The sending side as segment traces: what a tail loss probe carries,
+//! and when the congestion window grows. Sequence numbers are relative
+//! to each side's ISN.
+
+mod trace;
+
+use trace::Trace;
+use vtcp_conn::{CloseReason, Congestion, Event};
+
+/// RFC 8985 §7.3: with nothing new to send, the probe is the last
+/// segment again, and carries the FIN only when it ends where the FIN
+/// stands. Here the data and the FIN went in one segment of 1000
+/// octets, then the path's MTU fell to 500 octets of data
+/// ([`vtcp_conn::Conn::set_path_mtu`], no resend asked): the probe
+/// sends the first 500 again, without the FIN, which is 500 octets
+/// further on.
+#[test]
+fn a_probe_shorter_than_the_last_segment_does_not_carry_its_fin() {
+    let mut t = Trace::established(|_| {});
+    t.conn().write(&[7; 1000]).unwrap();
+    t.conn().close();
+    t.at(20)
+        .expect("FP. 1:1001(1000) ack 1 win * <*>")
+        .expect_none();
+    // 500 octets of data, 20 of TCP header and 12 of timestamps.
+    assert!(t.conn().set_path_mtu(532));
+    assert_eq!(t.conn().send_mss(), 500);
+    // The probe timeout (2·SRTT, plus 200 ms for the delayed ACK of a
+    // lone segment), capped at the RTO: 200 ms.
+    t.at(219).expect_none();
+    t.at(220)
+        .expect(". 1:501(500) ack 1 win * <*>")
+        .expect_none();
+    assert_eq!(t.conn().stats().tlp_probes, 1);
+}
+
+/// Congestion avoidance (RFC 5681 §3.1) grows the window by one segment
+/// per window acknowledged while the window is what holds the sender
+/// back (RFC 7661 §4.1: the window was used). A timeout leaves NewReno
+/// at one segment with ssthresh at five (half the flight of ten); slow
+/// start takes it back to five, and from there each round trip in which
+/// data waited for the window adds one segment.
+#[test]
+fn a_sender_held_back_by_its_window_grows_it_in_congestion_avoidance() {
+    let mut t = Trace::established(|c| {
+        c.congestion = Congestion::NewReno;
+        c.rack_tlp = false;
+    });
+    t.conn().write(&vec![7; 1 << 20]).unwrap();
+    let mut sent = 0;
+    t.at(20);
+    while t.take().is_some() {
+        sent += 1;
+    }
+    assert_eq!(sent, 10, "the initial window");
+    t.at(220).expect(". 1:1449(1448) ack 1 win * <*>");
+    let s = t.conn().stats();
+    assert_eq!((s.cwnd, s.ssthresh), (1448, 5 * 1448));
+    // Every round trip, the whole flight is acknowledged at once.
+    let mut now = 250;
+    let mut acked = 1 + 10 * 1448;
+    let mut windows = Vec::new();
+    for _ in 0..8 {
+        t.at(now).recv(&format!(
+            ". 1:1(0) ack {acked} win 1000 <nop,nop,TS val {now} ecr 0>"
+        ));
+        windows.push(t.conn().stats().cwnd / 1448);
+        while let Some(bytes) = t.take() {
+            acked += vtcp_wire::Segment::parse(&bytes).unwrap().data_len() as u32;
+        }
+        now += 10;
+    }
+    // Slow start: two segments for the ACK of the ten (RFC 3465's L of
+    // 2·SMSS), then up to ssthresh; congestion avoidance: one a window.
+    assert_eq!(windows, [3, 5, 6, 7, 8, 9, 10, 11]);
+}
+
+/// RFC 3168 §6.1.3: a receiver echoes a CE mark with ECE on its ACKs
+/// until CWR comes. A reset is no ACK of data: the one an abort sends
+/// while the echo is owed carries RST and ACK, not ECE (nor does it
+/// carry ECT: §6.1.4 to §6.1.6, new data only).
+#[test]
+fn a_reset_carries_no_ecn_echo() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0)
+        .recv("SEW 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>");
+    t.expect("[noecn] SE. 0:0(0) ack 1 win 65535 <*>");
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    assert!(t.conn().ecn_negotiated());
+    t.at(20)
+        .recv("[ce] P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect("[noecn] E. 1:1(0) ack 11 win * <*>");
+    // Data unread: the close is an abort.
+    t.conn().close();
+    t.expect("[noecn] R. 1:1(0) ack 11 win 0 <*>").expect_none();
+    assert!(t.events().contains(&Event::Closed(CloseReason::Aborted)));
+}

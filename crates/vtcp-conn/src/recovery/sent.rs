@@ -641,4 +641,23 @@ mod tests {
         );
         assert_eq!(log.last_unsacked(), Some((Seq(300), 100)));
     }
+
+    /// RFC 8985 §6.2 step 3 looks for a segment sent only once and
+    /// delivered below RACK.fack: of what an ACK delivers, the lowest end
+    /// of such segments, a retransmission left out (its delivery says
+    /// nothing of reordering).
+    #[test]
+    fn delivery_reports_the_lowest_end_of_segments_sent_once() {
+        let ms = Duration::from_millis;
+        let mut log = SentLog::default();
+        for i in 0..3u32 {
+            log.on_sent(Seq(i * 100), 100, ms(u64::from(i)), None);
+        }
+        // The first sent again; an ACK then covers it and the second.
+        log.on_sent(Seq(0), 100, ms(10), None);
+        let mut d = Delivered::default();
+        log.on_ack(Seq(200), &mut d);
+        assert_eq!(d.lowest_original_end, Some(Seq(200)));
+        assert_eq!(d.highest_end, Some(Seq(200)));
+    }
 }

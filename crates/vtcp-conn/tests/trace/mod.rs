@@ -431,6 +431,7 @@ impl Trace {
     }
 
     /// Events so far.
+    #[allow(dead_code, reason = "not every trace file asks")]
     pub(crate) fn events(&mut self) -> Vec<Event> {
         std::iter::from_fn(|| self.conn().poll_event()).collect()
     }

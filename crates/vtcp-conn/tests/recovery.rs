@@ -65,3 +65,55 @@ fn the_delivery_rate_is_what_an_ack_delivered_over_the_time_it_took() {
         assert_eq!(t.conn().stats().delivery_rate, rate);
     }
 }
+
+/// RFC 3522 (Eifel) undoes a fast recovery, and with it RACK's marks
+/// (RFC 8985 §6.2): what was marked lost is judged again. Ten segments
+/// in flight at 10 ms; SACKs of 6–8 at 25 ms make RACK mark 1–5 lost,
+/// and PRR resends 1–3. At 27 ms the ACK of segment 1 echoes the
+/// original's TSval: the reduction is undone. RACK then finds 4 and 5
+/// lost again (sent before 8, a round trip ago): a new recovery with a
+/// reduction of its own, in which PRR resends 4 alone, not segments
+/// resent at the window the undo restored.
+#[test]
+fn after_an_undo_what_rack_finds_lost_again_is_a_new_loss() {
+    let mut t = Trace::established(|_| {});
+    t.conn().write(&[1; 1448 * 40]).unwrap();
+    assert_eq!(sent_now(&mut t), (1..=10).collect::<Vec<_>>());
+    let original = t.last_tsval.expect("timestamps");
+    t.at(25)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 125 ecr 0,nop,nop,sack 7241:11585>");
+    assert_eq!(sent_now(&mut t), [1, 2, 3]);
+    t.at(27).recv(&format!(
+        ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 127 ecr {original},nop,nop,sack 7241:11585>"
+    ));
+    assert_eq!(sent_now(&mut t), [4]);
+    let s = t.conn().stats();
+    assert_eq!((s.undos, s.fast_recoveries, s.retransmits), (1, 2, 4));
+    assert!(s.ssthresh < 5 * 1448, "reduced again: {}", s.ssthresh);
+}
+
+/// RFC 3708 (D-SACK) undoes a timeout after the fact: the segment sent
+/// again at the timeout is acknowledged (the ACK echoes the
+/// retransmission, so Eifel finds nothing), then a duplicate ACK reports
+/// it received twice. The timeout is undone with nothing in flight: no
+/// timer runs, and nothing goes later.
+#[test]
+fn a_timeout_undone_with_nothing_in_flight_leaves_no_timer() {
+    let mut t = Trace::established(|c| c.rack_tlp = false);
+    t.conn().write(&[1; 1000]).unwrap();
+    t.expect("P. 1:1001(1000) ack 1 win * <*>");
+    t.at(210).expect("P. 1:1001(1000) ack 1 win * <*>");
+    let retransmission = t.last_tsval.expect("timestamps");
+    t.at(215).recv(&format!(
+        ". 1:1(0) ack 1001 win 1000 <nop,nop,TS val 215 ecr {retransmission}>"
+    ));
+    assert_eq!(t.conn().poll_timeout(), None);
+    t.at(220).recv(&format!(
+        ". 1:1(0) ack 1001 win 1000 <nop,nop,TS val 220 ecr {retransmission},nop,nop,sack 1:1001>"
+    ));
+    let s = t.conn().stats();
+    assert_eq!((s.undos, s.rtos, s.bytes_in_flight), (1, 1, 0));
+    assert_eq!(t.conn().poll_timeout(), None);
+    t.at(5000).expect_none();
+    assert_eq!(t.conn().stats().rtos, 1);
+}

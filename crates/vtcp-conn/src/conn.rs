@@ -1502,7 +1502,9 @@ impl Conn {
             // resets.
             if seg.seq == self.rcv_nxt() || !self.cfg.rst_challenge {
                 let reason = match self.state {
-                    State::SynReceived if !self.snd.syn_acked => CloseReason::Refused,
+                    // SYN-RECEIVED never has our SYN acknowledged: the
+                    // ACK that does establishes in the same step.
+                    State::SynReceived => CloseReason::Refused,
                     // §3.10.7.4: in TIME-WAIT a RST deletes the TCB and
                     // nothing more: both FINs were sent and acknowledged,
                     // the connection ended as it should, and a reader

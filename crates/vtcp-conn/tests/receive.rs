@@ -103,3 +103,70 @@ fn a_closed_connection_takes_nothing_from_segments_that_arrive() {
     assert_eq!(t.conn().state(), State::Closed);
     assert_eq!(t.events(), vec![Event::Closed(CloseReason::Aborted)]);
 }
+
+/// RFC 9293 §3.10.7.4: an unacceptable segment is answered with an ACK
+/// and dropped. One with FIN, outside the window in ESTABLISHED (an old
+/// duplicate, or a blind attacker's), closes nothing and starts no
+/// TIME-WAIT: long after 2·MSL the connection is as it was.
+#[test]
+fn a_fin_outside_the_window_closes_nothing() {
+    let mut t = Trace::established(|_| {});
+    t.at(20)
+        .recv("F. 900000:900000(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <*>").expect_none();
+    t.at(60_000).expect_none();
+    assert_eq!(t.conn().state(), State::Established);
+    assert_eq!(t.conn().poll_timeout(), None);
+}
+
+/// RFC 9293 §3.10.7.4 eighth, CLOSE-WAIT: "Remain in the CLOSE-WAIT
+/// state". A peer that sends FIN again past its first (a broken one: its
+/// stream ended at the first) is acknowledged, and the connection waits
+/// for the application as before; no TIME-WAIT begins.
+#[test]
+fn a_second_fin_in_close_wait_leaves_it_to_the_application() {
+    let mut t = Trace::established(|_| {});
+    t.at(20)
+        .recv("F. 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.expect(". 1:1(0) ack 2 win * <*>");
+    assert_eq!(t.conn().state(), State::CloseWait);
+    t.at(30)
+        .recv("F. 2:2(0) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.expect(". 1:1(0) ack 2 win * <*>");
+    t.at(60_000).expect_none();
+    assert_eq!(t.conn().state(), State::CloseWait);
+    t.conn().close();
+    t.expect("F. 1:1(0) ack 2 win * <*>");
+    assert_eq!(t.conn().state(), State::LastAck);
+}
+
+/// Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): the right edge moves
+/// only by at least min(half the buffer, one MSS). A 20,000-octet buffer
+/// (no scaling, no auto-tuning) holds 10,136 octets; the application
+/// reads 100 of them: the window offered next stays where the edge was
+/// (8,416 after one more segment), not 100 octets further.
+#[test]
+fn reading_less_than_a_segment_does_not_move_the_right_edge() {
+    let mut t = Trace::passive(|c| {
+        c.recv_buffer = 20_000;
+        c.auto_tune = false;
+    });
+    t.at(0).recv(trace::PEER_SYN);
+    t.expect("S. 0:0(0) ack 1 win 20000 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 0>");
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    for i in 0..7u32 {
+        t.recv(&format!(
+            ". {}:{}(1448) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>",
+            1 + i * 1448,
+            1 + (i + 1) * 1448
+        ));
+    }
+    t.expect(". 1:1(0) ack 10137 win 9864 <*>").expect_none();
+    let mut buf = [0u8; 100];
+    assert_eq!(t.conn().read(&mut buf), 100);
+    t.expect_none();
+    t.at(20)
+        .recv(". 10137:11585(1448) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    t.at(60).expect(". 1:1(0) ack 11585 win 8416 <*>");
+}

@@ -96,3 +96,84 @@ fn a_reset_carries_no_ecn_echo() {
     t.expect("[noecn] R. 1:1(0) ack 11 win 0 <*>").expect_none();
     assert!(t.events().contains(&Event::Closed(CloseReason::Aborted)));
 }
+
+/// RFC 8985 §7.2–7.3: one tail loss probe at a time. Three segments at
+/// 10 ms, the probe (the last one again) at 30 ms; an ACK of the first
+/// at 35 ms restarts the RTO but arms no second probe while the first is
+/// unanswered: nothing goes until the RTO, 200 ms later.
+#[test]
+fn no_second_probe_while_one_is_unanswered() {
+    let mut t = Trace::established(|_| {});
+    t.conn().write(&[7; 3 * 1448]).unwrap();
+    t.expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect(". 1449:2897(1448) ack 1 win * <*>")
+        .expect("P. 2897:4345(1448) ack 1 win * <*>")
+        .expect_none();
+    t.at(29).expect_none();
+    t.at(30)
+        .expect("P. 2897:4345(1448) ack 1 win * <*>")
+        .expect_none();
+    t.at(35)
+        .recv(". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 135 ecr 0>");
+    t.at(234).expect_none();
+    assert_eq!(t.conn().stats().tlp_probes, 1);
+    t.at(235).expect(". 1449:2897(1448) ack 1 win * <*>");
+    assert_eq!(t.conn().stats().rtos, 1);
+}
+
+/// RFC 8985 §7.4.2: a probe that sent the last segment again and is
+/// acknowledged without a D-SACK repaired a loss (the original was
+/// lost), which gets the congestion response a fast recovery would have
+/// made: ssthresh falls to half the flight, and the window with it.
+#[test]
+fn a_probe_that_repaired_a_loss_reduces_the_window() {
+    let mut t = Trace::established(|_| {});
+    assert_eq!(t.conn().stats().ssthresh, u32::MAX);
+    t.conn().write(&[7; 3 * 1448]).unwrap();
+    assert!(t.take().is_some() && t.take().is_some() && t.take().is_some());
+    t.at(30)
+        .expect("P. 2897:4345(1448) ack 1 win * <*>")
+        .expect_none();
+    t.at(35)
+        .recv(". 1:1(0) ack 4345 win 1000 <nop,nop,TS val 135 ecr 0>");
+    let s = t.conn().stats();
+    assert_eq!((s.tlp_probes, s.fast_recoveries), (1, 0));
+    assert!(s.ssthresh < 10 * 1448, "ssthresh {}", s.ssthresh);
+    assert_eq!(s.cwnd, s.ssthresh);
+}
+
+/// RFC 7661 §4.1 at the edge of slow start: a window at ssthresh is in
+/// congestion avoidance (RFC 5681 §3.1 lets either run there, and this
+/// engine counts it as avoidance), where only a window that held the
+/// sender back grows. After a timeout NewReno is at one segment with
+/// ssthresh five; an application that writes three segments a round
+/// trip takes it to five by slow start, and there it stays.
+#[test]
+fn a_window_at_ssthresh_that_the_application_does_not_fill_does_not_grow() {
+    let mut t = Trace::established(|c| {
+        c.congestion = Congestion::NewReno;
+        c.rack_tlp = false;
+    });
+    t.conn().write(&[7; 10 * 1448]).unwrap();
+    let mut sent = 0;
+    while t.take().is_some() {
+        sent += 1;
+    }
+    assert_eq!(sent, 10);
+    t.at(220).expect(". 1:1449(1448) ack 1 win * <*>");
+    let mut now = 250;
+    let mut acked = 1 + 10 * 1448;
+    let mut windows = Vec::new();
+    for _ in 0..6 {
+        t.at(now).recv(&format!(
+            ". 1:1(0) ack {acked} win 1000 <nop,nop,TS val {now} ecr 0>"
+        ));
+        windows.push(t.conn().stats().cwnd / 1448);
+        t.conn().write(&[7; 3 * 1448]).unwrap();
+        while let Some(bytes) = t.take() {
+            acked += vtcp_wire::Segment::parse(&bytes).unwrap().data_len() as u32;
+        }
+        now += 10;
+    }
+    assert_eq!(windows, [3, 5, 5, 5, 5, 5]);
+}

@@ -170,3 +170,19 @@ fn reading_less_than_a_segment_does_not_move_the_right_edge() {
         .recv(". 10137:11585(1448) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
     t.at(60).expect(". 1:1(0) ack 11585 win 8416 <*>");
 }
+
+/// RFC 7323 §5.5: TS.Recent is forgotten only when it is older than 24
+/// days; until then PAWS holds. After 23 days idle, a segment with an
+/// older TSval is still dropped and answered with an ACK (a TSval from
+/// before the idle period may be a wrapped-around old duplicate only
+/// after 24 days at one tick a millisecond).
+#[test]
+fn paws_holds_a_timestamp_idle_for_less_than_24_days() {
+    let mut t = Trace::established(|_| {});
+    let day = 24 * 3600 * 1000;
+    t.at(23 * day)
+        .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 50 ecr 0>");
+    t.expect(". 1:1(0) ack 1 win * <nop,nop,TS val * ecr 110>");
+    assert_eq!(t.conn().readable(), 0);
+    assert_eq!(t.conn().stats().dropped, 1);
+}

@@ -177,3 +177,18 @@ fn a_window_at_ssthresh_that_the_application_does_not_fill_does_not_grow() {
     }
     assert_eq!(windows, [3, 5, 5, 5, 5, 5]);
 }
+
+/// Segmentation offload with a controller that paces: a super-segment is
+/// capped at the controller's send quantum (as Linux's
+/// `tcp_tso_autosize`), which at BBR's start covers the initial window:
+/// the ten segments go as one super-segment, and the pacer then holds
+/// the next data back.
+#[test]
+fn bbr_sends_its_initial_window_as_one_super_segment() {
+    let mut t = Trace::established(|c| c.congestion = Congestion::Bbr);
+    t.max_segment = 65_535;
+    t.conn().write(&[1; 1448 * 40]).unwrap();
+    t.expect(". 1:14481(14480) ack 1 win * <*>").expect_none();
+    let w = t.last_written.unwrap();
+    assert_eq!((w.segments, w.segment_size), (10, 1448));
+}

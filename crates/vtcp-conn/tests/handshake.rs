@@ -58,7 +58,7 @@ fn data_on_a_syn_is_announced_when_the_handshake_completes() {
 }
 
 /// RFC 6298 §2.2: the handshake's round trip (SYN-ACK at 0, its ACK at
-/// 20 ms) is the first measurement: SRTT = R, RTTVAR = R/2. The ACK
+/// 20 ms; or SYN and SYN-ACK) is the first measurement: SRTT = R, RTTVAR = R/2. The ACK
 /// echoes the SYN-ACK's TSval too, but that is the same round trip, not
 /// a second sample (RFC 7323 §4: one sample per round trip timed).
 #[test]
@@ -68,6 +68,19 @@ fn the_handshake_s_round_trip_is_one_first_measurement() {
     let tsval = t.last_tsval.expect("timestamps");
     t.at(20).recv(&format!(
         ". 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr {tsval}>"
+    ));
+    assert_eq!(t.conn().state(), State::Established);
+    let s = t.conn().stats();
+    assert_eq!(s.srtt, Some(Duration::from_millis(20)));
+    assert_eq!(s.rttvar, Duration::from_millis(10));
+
+    // The same for an active open: SYN at 0, SYN-ACK at 20 ms echoing
+    // the SYN's TSval.
+    let mut t = Trace::active(|_| {});
+    t.expect("S 0:0(0) win 65535 <*>");
+    let tsval = t.last_tsval.expect("timestamps");
+    t.at(20).recv(&format!(
+        "S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 500 ecr {tsval},nop,wscale 7>"
     ));
     assert_eq!(t.conn().state(), State::Established);
     let s = t.conn().stats();
@@ -160,4 +173,17 @@ fn a_segment_older_than_the_cookie_s_ack_does_not_set_the_window() {
     t.expect(". 1:1(0) ack 11 win * <*>");
     t.conn().write(&[1; 100]).unwrap();
     t.expect("P. 1:101(100) ack 11 win * <*>").expect_none();
+}
+
+/// RFC 7413 §4.2.2 with no room: a server with a zero-size receive
+/// buffer takes none of a valid TFO SYN's data, and tells the
+/// application of nothing to read.
+#[test]
+fn fast_open_data_with_no_room_announces_nothing() {
+    let mut t = Trace::passive(|c| c.recv_buffer = 0);
+    t.at(0)
+        .recv("S 0:100(100) win 65535 <mss 1460,FO 0102030405060708>");
+    t.conn().accept_fast_open(None, true);
+    assert_eq!(t.conn().readable(), 0);
+    assert_eq!(t.events(), vec![]);
 }

@@ -192,3 +192,32 @@ fn bbr_sends_its_initial_window_as_one_super_segment() {
     let w = t.last_written.unwrap();
     assert_eq!((w.segments, w.segment_size), (10, 1448));
 }
+
+/// RFC 6298 §5.4–5.6 when the timer runs out with nothing in flight: a
+/// smaller path MTU (RFC 1191 §6.3) took SND.NXT back to SND.UNA to send
+/// the flight again in smaller segments, and the driver has not sent
+/// them yet when the RTO expires. That is no loss: the window is not
+/// cut (ssthresh stays), and the flight goes again whole.
+#[test]
+fn a_timeout_with_nothing_in_flight_is_no_loss() {
+    let mut t = Trace::established(|c| c.rack_tlp = false);
+    t.conn().write(&[1; 2 * 1448]).unwrap();
+    t.expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect("P. 1449:2897(1448) ack 1 win * <*>")
+        .expect_none();
+    let ssthresh = t.conn().stats().ssthresh;
+    t.at(15);
+    // "Fragmentation needed", next-hop MTU 1052: 1000 octets of data.
+    let mtu = vtcp_conn::IcmpError::from_icmpv4(3, 4, 1052).unwrap();
+    let quoted = vtcp_seq::Seq(trace::OUR_ISN + 1);
+    let now = t.now;
+    t.conn().handle_icmp(now, mtu, quoted);
+    assert_eq!(t.conn().send_mss(), 1000);
+    t.at(210);
+    let s = t.conn().stats();
+    assert_eq!((s.rtos, s.ssthresh), (1, ssthresh));
+    t.expect(". 1:1001(1000) ack 1 win * <*>")
+        .expect(". 1001:2001(1000) ack 1 win * <*>")
+        .expect("P. 2001:2897(896) ack 1 win * <*>")
+        .expect_none();
+}

@@ -186,3 +186,40 @@ fn paws_holds_a_timestamp_idle_for_less_than_24_days() {
     assert_eq!(t.conn().readable(), 0);
     assert_eq!(t.conn().stats().dropped, 1);
 }
+
+/// `ConnConfig::accept_unadvertised_room` (FreeBSD's rule) takes the
+/// buffer's room for RCV.WND until TIME-WAIT, not in it: there the
+/// window is the one advertised, and a segment beyond it is unacceptable
+/// (RFC 9293 §3.10.7.4), acknowledged and dropped; it does not restart
+/// the 2·MSL wait, which ends 2 s after the peer's FIN. (Without window
+/// scaling, a 200,000-octet buffer is advertised as 65,535.)
+#[test]
+fn in_time_wait_only_the_advertised_window_is_acceptable() {
+    let mut t = Trace::passive(|c| {
+        c.accept_unadvertised_room = true;
+        c.auto_tune = false;
+        c.window_scaling = false;
+        c.recv_buffer = 200_000;
+    });
+    t.at(0).recv(trace::PEER_SYN);
+    t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val * ecr 100>");
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    t.conn().shutdown_write();
+    t.at(20).expect("F. 1:1(0) ack 1 win * <*>");
+    t.at(30)
+        .recv(". 1:1(0) ack 2 win 1000 <nop,nop,TS val 130 ecr 0>");
+    t.at(40)
+        .recv("F. 1:1(0) ack 2 win 1000 <nop,nop,TS val 140 ecr 0>");
+    t.expect(". 2:2(0) ack 2 win * <*>");
+    assert_eq!(t.conn().state(), State::TimeWait);
+    // Inside the buffer's room, past the window advertised.
+    t.at(1000)
+        .recv(". 100000:100010(10) ack 2 win 1000 <nop,nop,TS val 1000 ecr 0>");
+    t.expect(". 2:2(0) ack 2 win * <*>");
+    assert_eq!(t.conn().stats().dropped, 1);
+    t.at(2039);
+    assert_eq!(t.conn().state(), State::TimeWait);
+    t.at(2040);
+    assert_eq!(t.conn().state(), State::Closed);
+}

@@ -2813,4 +2813,28 @@ mod endpoints {
         assert_eq!((c.local_addr(), c.local_port()), (Some(local), 8080));
         assert_eq!((c.remote_addr(), c.remote_port()), (Some(remote), 40000));
     }
+
+    /// RFC 6528 §3: the ISN is F(4-tuple, key) plus a 4 µs clock. Over
+    /// IPv6 too: the same 4-tuple and key give the same ISN at the same
+    /// time, a different address or port a different one, and the clock
+    /// moves it on by a tick every 4 µs.
+    #[test]
+    fn rfc_6528_isns_hash_the_ipv6_four_tuple() {
+        use crate::config::IsnSource;
+        let key = IsnSource::Rfc6528 { key: [7; 16] };
+        let iss = |remote: u16, port: u16, at: u64| {
+            let ends = Endpoints::new(
+                Some(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1])),
+                8080,
+                Some(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, remote])),
+                port,
+            )
+            .with_isn(key);
+            Conn::connect(ConnConfig::default(), ends, Duration::from_micros(at)).iss()
+        };
+        assert_eq!(iss(2, 40000, 0), iss(2, 40000, 0));
+        assert_ne!(iss(2, 40000, 0), iss(3, 40000, 0));
+        assert_ne!(iss(2, 40000, 0), iss(2, 40001, 0));
+        assert_eq!(iss(2, 40000, 400), iss(2, 40000, 0) + 100);
+    }
 }

@@ -221,3 +221,23 @@ fn a_timeout_with_nothing_in_flight_is_no_loss() {
         .expect("P. 2001:2897(896) ack 1 win * <*>")
         .expect_none();
 }
+
+/// Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a segment shorter than
+/// the MSS goes when it is at least half the largest window the peer
+/// ever offered (here 1000 octets, unscaled: a peer without window
+/// scaling), Nagle allowing, though more data waits behind it.
+#[test]
+fn a_segment_of_half_the_peer_s_largest_window_goes() {
+    let mut t = Trace::passive(|_| {});
+    t.at(0)
+        .recv("S 0:0(0) win 1000 <mss 1460,sackOK,TS val 100 ecr 0>");
+    t.expect("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val * ecr 100>");
+    t.at(10)
+        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
+    t.conn().write(&[1; 3000]).unwrap();
+    t.expect(". 1:1001(1000) ack 1 win * <*>").expect_none();
+    t.at(20)
+        .recv(". 1:1(0) ack 1001 win 600 <nop,nop,TS val 120 ecr 0>");
+    // 600 octets of room: more than half of 1000.
+    t.expect(". 1001:1601(600) ack 1 win * <*>").expect_none();
+}

@@ -223,3 +223,21 @@ fn in_time_wait_only_the_advertised_window_is_acceptable() {
     t.at(2040);
     assert_eq!(t.conn().state(), State::Closed);
 }
+
+/// RFC 9293 §3.10.7.4 seventh, CLOSE-WAIT: "This should not occur since
+/// a FIN has been received from the remote side. Ignore the segment
+/// text." Data from a (broken) peer numbered from where its FIN was is
+/// not the application's: nothing more to read after the end of file.
+#[test]
+fn data_after_the_peer_s_fin_is_not_taken() {
+    let mut t = Trace::established(|_| {});
+    t.at(20)
+        .recv("F. 1:1(0) ack 1 win 1000 <nop,nop,TS val 120 ecr 0>");
+    assert_eq!(t.conn().state(), State::CloseWait);
+    t.events();
+    t.at(30)
+        .recv("P. 1:11(10) ack 1 win 1000 <nop,nop,TS val 130 ecr 0>");
+    assert_eq!(t.conn().readable(), 0);
+    assert!(t.conn().is_read_closed());
+    assert_eq!(t.events(), vec![]);
+}

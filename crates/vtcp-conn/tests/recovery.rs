@@ -251,3 +251,28 @@ fn the_delivery_rate_comes_from_the_newest_segment_acknowledged() {
         .recv(". 1:1(0) ack 18825 win 1000 <nop,nop,TS val 130 ecr 0>");
     assert_eq!(t.conn().stats().delivery_rate, Some(1_158_400));
 }
+
+/// RFC 4015 §2 after a spurious timeout: sending resumes from the
+/// highest sequence number sent, and a FIN that had gone counts as sent.
+/// Two segments, the FIN on the second; the timeout at 210 ms sends the
+/// first again; the ACK of it echoes the original's TSval (Eifel): the
+/// timeout is undone, and neither the second segment nor the FIN goes
+/// again.
+#[test]
+fn an_undone_timeout_does_not_send_the_fin_again() {
+    let mut t = Trace::established(|c| c.rack_tlp = false);
+    t.conn().write(&[1; 2 * 1448]).unwrap();
+    t.conn().close();
+    t.expect(". 1:1449(1448) ack 1 win * <*>");
+    let original = t.last_tsval.expect("timestamps");
+    t.expect("FP. 1449:2897(1448) ack 1 win * <*>")
+        .expect_none();
+    t.at(210)
+        .expect(". 1:1449(1448) ack 1 win * <*>")
+        .expect_none();
+    t.at(215).recv(&format!(
+        ". 1:1(0) ack 1449 win 1000 <nop,nop,TS val 215 ecr {original}>"
+    ));
+    assert_eq!(t.conn().stats().undos, 1);
+    t.expect_none();
+}

@@ -214,4 +214,19 @@ mod tests {
         assert!(t.on_drained(500_000, ms(2000), Some(ms(50))));
         assert_eq!(t.limit(), 1 << 20);
     }
+
+    /// `on_drained` says whether the limit grew: a round trip that drains
+    /// more than any before, but only half the window, leaves the limit
+    /// where it was (twice the drain is the window already), and says so.
+    #[test]
+    fn a_round_trip_that_drains_half_the_window_grows_nothing() {
+        let ms = Duration::from_millis;
+        let mut t = RcvAutoTune::new(1 << 20, 40_000, true, ms(0));
+        t.on_rtt_sample(ms(10));
+        assert!(!t.on_drained(20_000, ms(10), None));
+        assert_eq!(t.limit(), 40_000);
+        // One octet more in the next round trip grows it.
+        assert!(t.on_drained(20_001, ms(20), None));
+        assert_eq!(t.limit(), 40_002);
+    }
 }

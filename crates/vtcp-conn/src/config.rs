@@ -587,4 +587,24 @@ mod tests {
         // Sixteen octets that are not one repeated value (a stuck source).
         assert!(a.iter().any(|&x| x != a[0]));
     }
+
+    /// RFC 7323 §2.3: the shift offered is the least that lets the window
+    /// cover the receive buffer, and never more than 14, however large
+    /// the buffer.
+    #[test]
+    fn the_window_scale_covers_the_buffer_up_to_14() {
+        let shift = |recv_buffer| {
+            ConnConfig {
+                recv_buffer,
+                ..ConnConfig::default()
+            }
+            .window_scale()
+        };
+        assert_eq!(shift(65_535), 0);
+        assert_eq!(shift(65_536), 1);
+        assert_eq!(shift((1 << 29) - 1), 13);
+        assert_eq!(shift(1 << 29), 14);
+        assert_eq!(shift(1 << 30), 14);
+        assert_eq!(shift(usize::MAX), 14);
+    }
 }

@@ -258,7 +258,9 @@ impl Conn {
     /// SYN-SENT before the SYN went; ignored after. What the SYN-ACK
     /// taught comes from [`Conn::take_fast_open_outcome`].
     pub fn request_fast_open(&mut self, cookie: Option<FastOpenCookie>, peer_mss: Option<u16>) {
-        if self.state != State::SynSent || self.snd.nxt != self.snd.iss {
+        // A SYN that timed out went too, though SND.NXT is back at the
+        // ISN: the SYN sent again carries no TFO (RFC 7413 §4.1.3.1).
+        if self.state != State::SynSent || self.snd.nxt != self.snd.iss || self.retries > 0 {
             return;
         }
         let tfo = self.fast_open.get_or_insert_default();
@@ -1500,7 +1502,9 @@ impl Conn {
             // resets.
             if seg.seq == self.rcv_nxt() || !self.cfg.rst_challenge {
                 let reason = match self.state {
-                    State::SynReceived if !self.snd.syn_acked => CloseReason::Refused,
+                    // SYN-RECEIVED never has our SYN acknowledged: the
+                    // ACK that does establishes in the same step.
+                    State::SynReceived => CloseReason::Refused,
                     // §3.10.7.4: in TIME-WAIT a RST deletes the TCB and
                     // nothing more: both FINs were sent and acknowledged,
                     // the connection ended as it should, and a reader
@@ -2421,10 +2425,11 @@ impl Conn {
     fn fast_open_syn_data(&mut self) -> Option<(Seq, usize)> {
         let default_mss = Negotiated::default_mss(self.own.remote_addr);
         let tfo = self.fast_open.as_deref_mut()?;
-        if self.state != State::SynSent || self.retries > 0 {
-            return None;
-        }
         let cookie = tfo.client.flatten()?;
+        // A cookie still to send is the first SYN's: a timeout and a
+        // simultaneous open end the attempt (`finish_fast_open_client`),
+        // and it can be asked for only before the first SYN.
+        debug_assert!(self.state == State::SynSent && self.retries == 0);
         let mss = tfo.peer_mss.unwrap_or(default_mss).min(self.cfg.mss);
         // The SYN's options past the 12 octets of timestamps: MSS, window
         // scale, SACK-permitted (12) and the TFO option.
@@ -2786,5 +2791,50 @@ mod shared {
             Duration::ZERO,
         );
         assert!(!Arc::ptr_eq(a.shared_config(), c.shared_config()));
+    }
+}
+
+#[cfg(test)]
+mod endpoints {
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use super::Conn;
+    use crate::config::{ConnConfig, Endpoints};
+
+    /// A connection keeps the addresses and ports it was made with, for
+    /// the IP layer and the socket API (`getsockname`, `getpeername`).
+    #[test]
+    fn a_connection_reports_the_endpoints_it_was_made_with() {
+        let local = IpAddr::from([192, 0, 2, 1]);
+        let remote = IpAddr::from([198, 51, 100, 7]);
+        let ends = Endpoints::new(Some(local), 8080, Some(remote), 40000);
+        let c = Conn::connect(ConnConfig::default(), ends, Duration::ZERO);
+        assert_eq!((c.local_addr(), c.local_port()), (Some(local), 8080));
+        assert_eq!((c.remote_addr(), c.remote_port()), (Some(remote), 40000));
+    }
+
+    /// RFC 6528 §3: the ISN is F(4-tuple, key) plus a 4 µs clock. Over
+    /// IPv6 too: the same 4-tuple and key give the same ISN at the same
+    /// time, a different address or port a different one, and the clock
+    /// moves it on by a tick every 4 µs.
+    #[test]
+    fn rfc_6528_isns_hash_the_ipv6_four_tuple() {
+        use crate::config::IsnSource;
+        let key = IsnSource::Rfc6528 { key: [7; 16] };
+        let iss = |remote: u16, port: u16, at: u64| {
+            let ends = Endpoints::new(
+                Some(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1])),
+                8080,
+                Some(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, remote])),
+                port,
+            )
+            .with_isn(key);
+            Conn::connect(ConnConfig::default(), ends, Duration::from_micros(at)).iss()
+        };
+        assert_eq!(iss(2, 40000, 0), iss(2, 40000, 0));
+        assert_ne!(iss(2, 40000, 0), iss(3, 40000, 0));
+        assert_ne!(iss(2, 40000, 0), iss(2, 40001, 0));
+        assert_eq!(iss(2, 40000, 400), iss(2, 40000, 0) + 100);
     }
 }

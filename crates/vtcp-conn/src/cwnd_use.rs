@@ -141,4 +141,16 @@ mod tests {
         u.observe(false, 100, start + 4000, start + 4100);
         assert!(!u.may_grow(4000, false), "a new window past the wrap");
     }
+
+    /// Linux's `tcp_cwnd_validate`: within a window of data, a flight
+    /// larger than any before raises the record, and slow start may grow
+    /// the window to twice it.
+    #[test]
+    fn a_larger_flight_within_the_window_raises_the_record() {
+        let mut u = CwndUse::new(Seq(0));
+        u.observe(false, 1000, Seq(0), Seq(1000));
+        assert!(!u.may_grow(2000, true));
+        u.observe(false, 3000, Seq(0), Seq(3000));
+        assert!(u.may_grow(5999, true) && !u.may_grow(6000, true));
+    }
 }

@@ -318,4 +318,35 @@ mod tests {
         // The window of the reduction acknowledged: the next ECE counts.
         assert!(e.on_ece(Seq(1000), Seq(2000)));
     }
+
+    /// §6.1.2 with nothing left in flight: an ECE on the ACK of all that
+    /// was sent reduces the window, and the ECEs the peer goes on
+    /// echoing until our CWR arrives (on ACKs that acknowledge nothing
+    /// new) reduce nothing more; one that acknowledges data sent after
+    /// the reduction does.
+    #[test]
+    fn an_ece_on_the_ack_of_everything_counts_for_that_window() {
+        let mut e = EcnState::default();
+        e.set(EcnState::OK, true);
+        assert!(e.on_ece(Seq(1000), Seq(1000)));
+        e.forget_acked(Seq(1000));
+        assert!(!e.on_ece(Seq(1000), Seq(1000)));
+        e.forget_acked(Seq(1001));
+        assert!(e.on_ece(Seq(1001), Seq(1001)));
+    }
+
+    /// A reduction's point is forgotten once SND.UNA reaches it: kept, it
+    /// would come round again 2^31 octets later (a long-lived
+    /// connection), look ahead of the ACKs and hold back the reduction
+    /// an ECE asks for.
+    #[test]
+    fn a_passed_reduction_point_does_not_come_back_after_2_31() {
+        let mut e = EcnState::default();
+        e.set(EcnState::OK, true);
+        assert!(e.on_ece(Seq(1000), Seq(2000)));
+        e.forget_acked(Seq(2000));
+        let later = Seq(2000) + ((1u32 << 31) + 10);
+        e.forget_acked(later);
+        assert!(e.on_ece(later, later + 1000));
+    }
 }

@@ -272,4 +272,25 @@ mod tests {
         r.on_delivered(&resent, ms(101));
         assert_eq!((r.rtt(), r.latest()), (ms(40), Some((ms(0), Seq(100)))));
     }
+
+    /// RACK.xmit_ts and RACK.end_seq (RFC 8985 §6.2 step 2): of segments
+    /// sent at the same instant, the one that ends highest. A later ACK
+    /// that delivers one of them ending lower leaves them as they were.
+    #[test]
+    fn of_segments_sent_together_rack_keeps_the_one_ending_highest() {
+        let ms = Duration::from_millis;
+        let mut r = Rack::default();
+        let sacked = |end: u32| Delivered {
+            latest: Some((ms(10), Seq(end), false)),
+            highest_end: Some(Seq(end)),
+            lowest_original_end: Some(Seq(end)),
+            sacked: 1,
+            ..Default::default()
+        };
+        r.on_delivered(&sacked(1000), ms(25));
+        r.on_delivered(&sacked(500), ms(26));
+        assert_eq!(r.latest(), Some((ms(10), Seq(1000))));
+        r.on_delivered(&sacked(1500), ms(27));
+        assert_eq!(r.latest(), Some((ms(10), Seq(1500))));
+    }
 }

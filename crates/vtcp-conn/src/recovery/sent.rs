@@ -248,10 +248,10 @@ impl Log {
         if len == 0 {
             return;
         }
-        if tx.is_some() && self.tx.len() < self.entries.len() {
-            // Rates tracked from now on: the entries before have none.
-            self.tx.resize(self.entries.len(), TxSnapshot::default());
-        }
+        // Rates are tracked for a connection's life or never (its
+        // controller paces or not): with them, every entry has its
+        // snapshot.
+        debug_assert!(tx.is_none() || self.tx.len() == self.entries.len());
         let end = seq + len as u32;
         let mut new_from = seq;
         if let Some(last_end) = self.entries.back().map(|l| l.end)
@@ -640,5 +640,40 @@ mod tests {
             "the resent one, sent last"
         );
         assert_eq!(log.last_unsacked(), Some((Seq(300), 100)));
+    }
+
+    /// RFC 8985 §6.2 step 3 looks for a segment sent only once and
+    /// delivered below RACK.fack: of what an ACK delivers, the lowest end
+    /// of such segments, a retransmission left out (its delivery says
+    /// nothing of reordering).
+    #[test]
+    fn delivery_reports_the_lowest_end_of_segments_sent_once() {
+        let ms = Duration::from_millis;
+        let mut log = SentLog::default();
+        for i in 0..3u32 {
+            log.on_sent(Seq(i * 100), 100, ms(u64::from(i)), None);
+        }
+        // The first sent again; an ACK then covers it and the second.
+        log.on_sent(Seq(0), 100, ms(10), None);
+        let mut d = Delivered::default();
+        log.on_ack(Seq(200), &mut d);
+        assert_eq!(d.lowest_original_end, Some(Seq(200)));
+        assert_eq!(d.highest_end, Some(Seq(200)));
+    }
+
+    /// Of segments sent at the same instant that one ACK delivers, the
+    /// latest (for RACK) is the one that ends highest, whatever the order
+    /// of the SACK blocks (a receiver puts the newest first, RFC 2018 §4).
+    #[test]
+    fn of_segments_sent_together_the_latest_delivered_ends_highest() {
+        let ms = Duration::from_millis;
+        let mut log = SentLog::default();
+        for i in 0..4u32 {
+            log.on_sent(Seq(i * 100), 100, ms(5), None);
+        }
+        let mut d = Delivered::default();
+        log.on_sack(Seq(300), Seq(400), &mut d);
+        log.on_sack(Seq(100), Seq(200), &mut d);
+        assert_eq!(d.latest, Some((ms(5), Seq(400), false)));
     }
 }

@@ -241,3 +241,21 @@ fn a_segment_of_half_the_peer_s_largest_window_goes() {
     // 600 octets of room: more than half of 1000.
     t.expect(". 1001:1601(600) ack 1 win * <*>").expect_none();
 }
+
+/// The ACK of everything sent, arriving after the retransmission timer
+/// ran out but before the driver sent anything again (SND.NXT went back
+/// to SND.UNA, so nothing counts as in flight): it still moves SND.UNA
+/// (RFC 9293 §3.10.7.4, SND.UNA < SEG.ACK ≤ SND.MAX), and nothing goes
+/// again.
+#[test]
+fn an_ack_after_the_timeout_before_the_resend_acknowledges_the_data() {
+    let mut t = Trace::established(|c| c.rack_tlp = false);
+    t.conn().write(&[1; 1000]).unwrap();
+    t.expect("P. 1:1001(1000) ack 1 win * <*>");
+    t.at(210);
+    assert_eq!(t.conn().stats().rtos, 1);
+    t.at(215)
+        .recv(". 1:1(0) ack 1001 win 1000 <nop,nop,TS val 215 ecr 0>");
+    assert_eq!(t.conn().stats().bytes_acked, 1000);
+    t.expect_none();
+}

@@ -678,11 +678,6 @@ impl Recovery {
         if self.high_rxt.before(link.snd.buf.una()) {
             self.high_rxt = link.snd.buf.una();
         }
-        if !self.in_rto_recovery(link.snd.buf.una()) {
-            // Forgotten once passed, so that no point 2^31 octets old
-            // comes to look ahead.
-            self.rto_recovery_until = None;
-        }
     }
 
     /// A duplicate ACK with SND.UNA at `una`: in a recovery a segment left
@@ -718,7 +713,10 @@ impl Recovery {
     /// retransmit of SND.UNA would send the timeout's retransmission a
     /// second time, then NextSeg() the segments above it that go-back-N
     /// sends anyway.
-    fn in_rto_recovery(&self, una: Seq) -> bool {
+    /// `arm_tlp`, which runs after every ACK of new data, forgets the
+    /// point once passed, so that none 2^31 octets old comes to look
+    /// ahead.
+    pub(super) fn in_rto_recovery(&self, una: Seq) -> bool {
         self.rto_recovery_until
             .is_some_and(|point| una.before(point))
     }

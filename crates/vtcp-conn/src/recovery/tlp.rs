@@ -52,13 +52,11 @@ impl Recovery {
     pub(crate) fn arm_tlp(&mut self, link: &mut Link<'_>, synchronized: bool) {
         let flight = link.snd.flight();
         // RFC 8985 §7.2: not in RTO recovery (nor in fast recovery, below).
-        if let Some(point) = self.rto_recovery_until {
-            if link.snd.una().before(point) {
-                link.timers.stop(Timer::Tlp);
-                return;
-            }
-            self.rto_recovery_until = None;
+        if self.in_rto_recovery(link.snd.una()) {
+            link.timers.stop(Timer::Tlp);
+            return;
         }
+        self.rto_recovery_until = None;
         if !link.rack
             || self.in_recovery()
             || self.tlp.end_seq.is_some()

@@ -1420,20 +1420,7 @@ impl Stack {
     }
 
     fn find_listener(&self, local: SocketAddr) -> Option<SocketAddr> {
-        if self.listeners.contains_key(&local) {
-            return Some(local);
-        }
-        let any = match local.ip() {
-            IpAddr::V4(_) => IpAddr::from([0u8; 4]),
-            IpAddr::V6(_) => IpAddr::from([0u8; 16]),
-        };
-        let wildcard = SocketAddr::new(any, local.port());
-        if self.listeners.contains_key(&wildcard) {
-            return Some(wildcard);
-        }
-        self.listeners
-            .contains_key(&TRANSPARENT)
-            .then_some(TRANSPARENT)
+        listener_for(&self.listeners, local)
     }
 
     /// Takes in one TCP segment that arrived from `src` for `dst`.
@@ -1577,14 +1564,9 @@ impl Stack {
                 // §3.10.7.4), not the RST of a port nothing listens on,
                 // which would end TIME-WAIT before its 2·MSL (RFC 9293
                 // §3.6.1, MUST-13).
-                let reopens = self
-                    .conns
-                    .get(slot)
-                    .expect("found above")
-                    .conn
-                    .accepts_reopen(seg)
-                    && self.find_listener(key.local).is_some();
                 let e = self.conns.get_mut(slot).expect("found above");
+                let reopens = e.conn.accepts_reopen(seg)
+                    && listener_for(&self.listeners, key.local).is_some();
                 if !reopens {
                     e.conn.handle_segment_ecn(now, seg, ecn);
                     self.note_fast_open(slot, now);
@@ -2062,6 +2044,27 @@ impl Stack {
 /// match its own segments.
 fn plain(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip(), addr.port())
+}
+
+/// The listener in `listeners` that takes a segment to `local`: one bound
+/// to that address, else one on its port's wildcard address, else the
+/// transparent one.
+fn listener_for(
+    listeners: &FxHashMap<SocketAddr, Listener>,
+    local: SocketAddr,
+) -> Option<SocketAddr> {
+    if listeners.contains_key(&local) {
+        return Some(local);
+    }
+    let any = match local.ip() {
+        IpAddr::V4(_) => IpAddr::from([0u8; 4]),
+        IpAddr::V6(_) => IpAddr::from([0u8; 16]),
+    };
+    let wildcard = SocketAddr::new(any, local.port());
+    if listeners.contains_key(&wildcard) {
+        return Some(wildcard);
+    }
+    listeners.contains_key(&TRANSPARENT).then_some(TRANSPARENT)
 }
 
 /// A unicast address: not unspecified, multicast, or the IPv4 limited

@@ -6,11 +6,8 @@ mod trace;
 
 use std::time::Duration;
 
-use trace::Trace;
+use trace::{OUR_SYN_ACK as SYN_ACK, PEER_SYN as SYN, Trace};
 use vtcp_conn::{CloseReason, Event, Keepalive, State};
-
-const SYN: &str = "S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>";
-const SYN_ACK: &str = "S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 3>";
 
 /// A passive connection, ESTABLISHED at 10 ms.
 fn established() -> Trace {
@@ -37,12 +34,7 @@ fn expect_initial_window(t: &mut Trace) {
 }
 
 fn established_with(tweak: impl FnOnce(&mut vtcp_conn::ConnConfig)) -> Trace {
-    let mut t = Trace::passive(tweak);
-    t.at(0).recv(SYN).expect(SYN_ACK).expect_none();
-    t.at(10)
-        .recv(". 1:1(0) ack 1 win 1000 <nop,nop,TS val 110 ecr 0>");
-    assert_eq!(t.conn().state(), State::Established);
-    t
+    Trace::established(tweak)
 }
 
 #[test]
